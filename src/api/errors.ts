@@ -1,0 +1,207 @@
+/**
+ * Typed API errors. The core throws these; the HTTP edge renders each one exactly once as a
+ * Kubernetes `metav1.Status` (see `toStatus`). Reasons and codes follow
+ * k8s.io/apimachinery/pkg/api/errors.
+ */
+
+export type StatusReason =
+  | 'BadRequest'
+  | 'Unauthorized'
+  | 'Forbidden'
+  | 'NotFound'
+  | 'AlreadyExists'
+  | 'Conflict'
+  | 'Gone'
+  | 'Invalid'
+  | 'MethodNotAllowed'
+  | 'NotAcceptable'
+  | 'RequestEntityTooLarge'
+  | 'UnsupportedMediaType'
+  | 'Expired'
+  | 'InternalError'
+  | 'Timeout'
+  | 'ServiceUnavailable';
+
+/** One field-level cause, as in metav1.StatusCause. */
+export interface StatusCause {
+  /** e.g. FieldValueInvalid, FieldValueRequired, FieldValueDuplicate, FieldValueNotSupported, FieldValueForbidden, FieldValueTooLong */
+  reason: string;
+  message: string;
+  field?: string;
+}
+
+export interface StatusDetails {
+  name?: string;
+  group?: string;
+  kind?: string;
+  uid?: string;
+  causes?: StatusCause[];
+  retryAfterSeconds?: number;
+}
+
+export interface Status {
+  kind: 'Status';
+  apiVersion: 'v1';
+  metadata: Record<string, unknown>;
+  status: 'Failure' | 'Success';
+  message?: string;
+  reason?: StatusReason | '';
+  details?: StatusDetails;
+  code: number;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: StatusReason,
+    message: string,
+    readonly details?: StatusDetails,
+  ) {
+    super(message);
+    this.name = `ApiError(${reason})`;
+  }
+
+  toStatus(): Status {
+    const s: Status = {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: this.message,
+      reason: this.reason,
+      code: this.code,
+    };
+    if (this.details && Object.keys(this.details).length > 0) s.details = this.details;
+    return s;
+  }
+}
+
+/** "pods" + "" -> "pods"; "deployments" + "apps" -> "deployments.apps" (qualified resource, as Kubernetes prints it). */
+function qualified(resource: string, group = ''): string {
+  return group ? `${resource}.${group}` : resource;
+}
+
+export function notFound(resource: string, name: string, group = ''): ApiError {
+  return new ApiError(404, 'NotFound', `${qualified(resource, group)} "${name}" not found`, {
+    name,
+    group: group || undefined,
+    kind: resource,
+  });
+}
+
+export function alreadyExists(resource: string, name: string, group = ''): ApiError {
+  return new ApiError(409, 'AlreadyExists', `${qualified(resource, group)} "${name}" already exists`, {
+    name,
+    group: group || undefined,
+    kind: resource,
+  });
+}
+
+/** Optimistic-concurrency failure (stale resourceVersion), worded as kube-apiserver words it. */
+export function conflict(resource: string, name: string, why: string, group = ''): ApiError {
+  return new ApiError(
+    409,
+    'Conflict',
+    `Operation cannot be fulfilled on ${qualified(resource, group)} "${name}": ${why}`,
+    { name, group: group || undefined, kind: resource },
+  );
+}
+
+export const STALE_OBJECT_MESSAGE = 'the object has been modified; please apply your changes to the latest version and try again';
+
+export function badRequest(message: string, causes?: StatusCause[]): ApiError {
+  return new ApiError(400, 'BadRequest', message, causes ? { causes } : undefined);
+}
+
+export function gone(message: string): ApiError {
+  return new ApiError(410, 'Expired', message);
+}
+
+export function unauthorized(message = 'Unauthorized'): ApiError {
+  return new ApiError(401, 'Unauthorized', message);
+}
+
+export function forbidden(message: string): ApiError {
+  return new ApiError(403, 'Forbidden', message);
+}
+
+export function methodNotAllowed(message: string): ApiError {
+  return new ApiError(405, 'MethodNotAllowed', message);
+}
+
+export function unsupportedMediaType(message: string): ApiError {
+  return new ApiError(415, 'UnsupportedMediaType', message);
+}
+
+export function tooLarge(message: string): ApiError {
+  return new ApiError(413, 'RequestEntityTooLarge', message);
+}
+
+export function internalError(message: string): ApiError {
+  return new ApiError(500, 'InternalError', `Internal error occurred: ${message}`);
+}
+
+/** A field error, as in k8s.io/apimachinery/pkg/util/validation/field. */
+export interface FieldError {
+  type:
+    | 'FieldValueRequired'
+    | 'FieldValueInvalid'
+    | 'FieldValueDuplicate'
+    | 'FieldValueNotSupported'
+    | 'FieldValueForbidden'
+    | 'FieldValueTooLong'
+    | 'FieldValueTooMany'
+    | 'FieldValueTypeInvalid';
+  field: string;
+  /** the offending value, quoted in the message when present */
+  value?: unknown;
+  detail: string;
+}
+
+const FIELD_TYPE_TEXT: Record<FieldError['type'], string> = {
+  FieldValueRequired: 'Required value',
+  FieldValueInvalid: 'Invalid value',
+  FieldValueDuplicate: 'Duplicate value',
+  FieldValueNotSupported: 'Unsupported value',
+  FieldValueForbidden: 'Forbidden',
+  FieldValueTooLong: 'Too long',
+  FieldValueTooMany: 'Too many',
+  FieldValueTypeInvalid: 'Invalid value',
+};
+
+function renderValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (v === null) return 'null';
+  return JSON.stringify(v);
+}
+
+/** "spec.containers[0].name: Required value" / "metadata.name: Invalid value: \"A\": a lowercase RFC 1123 ..." */
+export function fieldErrorText(e: FieldError): string {
+  const head = `${e.field}: ${FIELD_TYPE_TEXT[e.type]}`;
+  const hasValue = 'value' in e && e.type !== 'FieldValueRequired' && e.type !== 'FieldValueForbidden' && e.type !== 'FieldValueTooMany';
+  const parts = [head];
+  if (hasValue) parts.push(renderValue(e.value));
+  if (e.detail) parts.push(e.detail);
+  return parts.join(': ');
+}
+
+/** 422 Invalid, with one cause per field error: `Pod "x" is invalid: [a: ..., b: ...]`. */
+export function invalid(kind: string, name: string, errs: FieldError[], group = ''): ApiError {
+  const texts = errs.map(fieldErrorText);
+  const body = texts.length === 1 ? texts[0] : `[${texts.join(', ')}]`;
+  return new ApiError(422, 'Invalid', `${kind} "${name}" is invalid: ${body}`, {
+    name,
+    group: group || undefined,
+    kind,
+    causes: errs.map((e) => ({
+      reason: e.type,
+      message: fieldErrorText(e).slice(e.field.length + 2),
+      field: e.field,
+    })),
+  });
+}
+
+export function isApiError(e: unknown): e is ApiError {
+  return e instanceof ApiError;
+}
