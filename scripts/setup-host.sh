@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Idempotent host set-up for podbay on Debian 12 with Node.js 20: installs the Debian packages
+# that are missing, the npm dependencies, and builds dist/. Safe to run again at any time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_root() {
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup-host: run as root (or with sudo) to install Debian packages: $*" >&2
+    exit 1
+  fi
+}
+
+# Debian packages podbay (and its tests) use. Native addons (better-sqlite3) build with
+# python3/make/g++ when no prebuilt binary can be fetched.
+packages=(ca-certificates curl python3 make g++ iproute2)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  need_root "${missing[*]}"
+  echo "setup-host: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "setup-host: podbay needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "setup-host: kubectl is not on PATH: install kubectl (any of 1.27 to 1.33) to drive podbay and to run its tests" >&2
+  exit 1
+fi
+
+# npm dependencies: reinstall only when package-lock.json changed since the last install.
+stamp=node_modules/.podbay-lock-stamp
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$stamp"
+fi
+npm run -s build

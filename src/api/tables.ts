@@ -1,0 +1,287 @@
+/**
+ * Server-side printing: the `meta.k8s.io/v1 Table` that `kubectl get` asks for
+ * (Accept: application/json;as=Table;v=v1;g=meta.k8s.io). Columns and cell rules follow
+ * kubectl's printers (kubernetes pkg/printers/internalversion/printers.go); priority-1 columns
+ * are the ones `-o wide` adds.
+ */
+
+type Obj = Record<string, any>;
+
+export interface ColumnDefinition {
+  name: string;
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
+  format: string;
+  description: string;
+  priority: number;
+}
+
+interface Printer {
+  columns: ColumnDefinition[];
+  cells(obj: Obj, now: number): unknown[];
+}
+
+const col = (name: string, type: ColumnDefinition['type'], description: string, priority = 0, format = ''): ColumnDefinition => ({
+  name,
+  type,
+  format,
+  description,
+  priority,
+});
+
+const NAME = col('Name', 'string', 'Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names', 0, 'name');
+const AGE = col('Age', 'string', 'CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata');
+
+/** apimachinery's duration.HumanDuration: "42s", "3m5s", "5h2m", "3d4h", "2y30d". */
+export function humanDuration(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < -1) return '<invalid>';
+  if (seconds < 0) return '0s';
+  if (seconds < 120) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 10) {
+    const s = seconds % 60;
+    return s === 0 ? `${minutes}m` : `${minutes}m${s}s`;
+  }
+  if (minutes < 180) return `${minutes}m`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 8) {
+    const m = minutes % 60;
+    return m === 0 ? `${hours}h` : `${hours}h${m}m`;
+  }
+  if (hours < 48) return `${hours}h`;
+  if (hours < 24 * 8) {
+    const h = hours % 24;
+    return h === 0 ? `${Math.floor(hours / 24)}d` : `${Math.floor(hours / 24)}d${h}h`;
+  }
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24)}d`;
+  if (hours < 24 * 365 * 8) {
+    const dy = Math.floor(hours / 24) % 365;
+    const y = Math.floor(hours / 24 / 365);
+    return dy === 0 ? `${y}y` : `${y}y${dy}d`;
+  }
+  return `${Math.floor(hours / 24 / 365)}y`;
+}
+
+function age(ts: string | undefined, now: number): string {
+  if (!ts) return '<unknown>';
+  return humanDuration(now - Date.parse(ts));
+}
+
+/** The STATUS, READY and RESTARTS cells of a pod, as kubectl's printPod computes them. */
+export function podSummary(pod: Obj, now = Date.now()): { ready: string; status: string; restarts: string } {
+  const spec = pod.spec ?? {};
+  const st = pod.status ?? {};
+  const total = (spec.containers ?? []).length;
+  let reason: string = st.reason || st.phase || '';
+  let readyCount = 0;
+  let restarts = 0;
+  let lastRestart = 0;
+  const noteRestart = (cs: Obj) => {
+    restarts += cs.restartCount ?? 0;
+    const fin = cs.lastState?.terminated?.finishedAt;
+    if (fin) lastRestart = Math.max(lastRestart, Date.parse(fin));
+  };
+
+  let initializing = false;
+  const initSpecs: Obj[] = spec.initContainers ?? [];
+  (st.initContainerStatuses ?? []).forEach((cs: Obj, i: number) => {
+    noteRestart(cs);
+    const sidecar = initSpecs.find((c) => c.name === cs.name)?.restartPolicy === 'Always';
+    if (cs.state?.terminated && cs.state.terminated.exitCode === 0) return;
+    if (sidecar && cs.started) return;
+    if (cs.state?.terminated) {
+      const t = cs.state.terminated;
+      reason = t.reason ? `Init:${t.reason}` : t.signal ? `Init:Signal:${t.signal}` : `Init:ExitCode:${t.exitCode}`;
+    } else if (cs.state?.waiting?.reason && cs.state.waiting.reason !== 'PodInitializing') {
+      reason = `Init:${cs.state.waiting.reason}`;
+    } else {
+      reason = `Init:${i}/${initSpecs.length}`;
+    }
+    initializing = true;
+  });
+
+  if (!initializing) {
+    restarts = 0;
+    lastRestart = 0;
+    let hasRunning = false;
+    const statuses: Obj[] = [...(st.containerStatuses ?? [])].reverse();
+    for (const cs of statuses) {
+      noteRestart(cs);
+      if (cs.state?.waiting?.reason) reason = cs.state.waiting.reason;
+      else if (cs.state?.terminated?.reason) reason = cs.state.terminated.reason;
+      else if (cs.state?.terminated) reason = cs.state.terminated.signal ? `Signal:${cs.state.terminated.signal}` : `ExitCode:${cs.state.terminated.exitCode}`;
+      else if (cs.ready && cs.state?.running) {
+        hasRunning = true;
+        readyCount++;
+      }
+    }
+    if (reason === 'Completed' && hasRunning) {
+      const readyCond = (st.conditions ?? []).find((c: Obj) => c.type === 'Ready');
+      reason = readyCond?.status === 'True' ? 'Running' : 'NotReady';
+    }
+  }
+
+  if (pod.metadata?.deletionTimestamp) reason = st.reason === 'NodeLost' ? 'Unknown' : 'Terminating';
+  let restartText = String(restarts);
+  if (lastRestart > 0) restartText += ` (${humanDuration(now - lastRestart)} ago)`;
+  return { ready: `${readyCount}/${total}`, status: reason, restarts: restartText };
+}
+
+const printers: Record<string, Printer> = {
+  Pod: {
+    columns: [
+      NAME,
+      col('Ready', 'string', 'The aggregate readiness state of this pod for accepting traffic.'),
+      col('Status', 'string', 'The aggregate status of the containers in this pod.'),
+      col('Restarts', 'string', 'The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.'),
+      AGE,
+      col('IP', 'string', 'IP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.', 1),
+      col('Node', 'string', "NodeName is a request to schedule this pod onto a specific node.", 1),
+      col('Nominated Node', 'string', 'nominatedNodeName is set only when this pod preempts other pods on the node.', 1),
+      col('Readiness Gates', 'string', 'If specified, all readiness gates will be evaluated for pod readiness.', 1),
+    ],
+    cells(pod, now) {
+      const s = podSummary(pod, now);
+      const gates: Obj[] = pod.spec?.readinessGates ?? [];
+      let gateText = '<none>';
+      if (gates.length) {
+        const conds: Obj[] = pod.status?.conditions ?? [];
+        const ok = gates.filter((g) => conds.some((c) => c.type === g.conditionType && c.status === 'True')).length;
+        gateText = `${ok}/${gates.length}`;
+      }
+      return [
+        pod.metadata.name,
+        s.ready,
+        s.status,
+        s.restarts,
+        age(pod.metadata.creationTimestamp, now),
+        pod.status?.podIP || '<none>',
+        pod.spec?.nodeName || '<none>',
+        pod.status?.nominatedNodeName || '<none>',
+        gateText,
+      ];
+    },
+  },
+  ConfigMap: {
+    columns: [NAME, col('Data', 'integer', 'Data contains the configuration data.'), AGE],
+    cells: (o, now) => [
+      o.metadata.name,
+      Object.keys(o.data ?? {}).length + Object.keys(o.binaryData ?? {}).length,
+      age(o.metadata.creationTimestamp, now),
+    ],
+  },
+  Secret: {
+    columns: [NAME, col('Type', 'string', 'Used to facilitate programmatic handling of secret data.'), col('Data', 'integer', 'Data contains the secret data.'), AGE],
+    cells: (o, now) => [
+      o.metadata.name,
+      o.type ?? 'Opaque',
+      Object.keys(o.data ?? {}).length + Object.keys(o.stringData ?? {}).length,
+      age(o.metadata.creationTimestamp, now),
+    ],
+  },
+  Namespace: {
+    columns: [NAME, col('Status', 'string', 'The status of the namespace'), AGE],
+    cells: (o, now) => [o.metadata.name, o.status?.phase ?? 'Active', age(o.metadata.creationTimestamp, now)],
+  },
+  Node: {
+    columns: [
+      NAME,
+      col('Status', 'string', 'The status of the node'),
+      col('Roles', 'string', 'The roles of the node'),
+      AGE,
+      col('Version', 'string', 'Kubelet Version reported by the node.'),
+      col('Internal-IP', 'string', 'List of addresses reachable to the node.', 1),
+      col('External-IP', 'string', 'List of addresses reachable to the node.', 1),
+      col('OS-Image', 'string', 'OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).', 1),
+      col('Kernel-Version', 'string', "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).", 1),
+      col('Container-Runtime', 'string', 'Container Runtime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).', 1),
+    ],
+    cells(o, now) {
+      const conds: Obj[] = o.status?.conditions ?? [];
+      const ready = conds.find((c) => c.type === 'Ready');
+      const statuses = [ready?.status === 'True' ? 'Ready' : ready ? 'NotReady' : 'Unknown'];
+      if (o.spec?.unschedulable) statuses.push('SchedulingDisabled');
+      const roles = Object.keys(o.metadata.labels ?? {})
+        .filter((k) => k.startsWith('node-role.kubernetes.io/'))
+        .map((k) => k.slice('node-role.kubernetes.io/'.length))
+        .filter(Boolean);
+      const addr = (t: string) => (o.status?.addresses ?? []).find((a: Obj) => a.type === t)?.address ?? '<none>';
+      const info = o.status?.nodeInfo ?? {};
+      return [
+        o.metadata.name,
+        statuses.join(','),
+        roles.length ? roles.sort().join(',') : '<none>',
+        age(o.metadata.creationTimestamp, now),
+        info.kubeletVersion ?? '',
+        addr('InternalIP'),
+        addr('ExternalIP'),
+        info.osImage ?? '<unknown>',
+        info.kernelVersion ?? '<unknown>',
+        info.containerRuntimeVersion ?? '<unknown>',
+      ];
+    },
+  },
+  Event: {
+    columns: [
+      col('Last Seen', 'string', 'Time when last this event was observed.'),
+      col('Type', 'string', 'Type of this event (Normal, Warning), new types could be added in the future.'),
+      col('Reason', 'string', 'This should be a short, machine understandable string that gives the reason for this event being generated.'),
+      col('Object', 'string', 'The object this Event is about.'),
+      col('Subobject', 'string', 'The subobject (fieldPath) this Event is about.', 1),
+      col('Source', 'string', 'The component reporting this event.', 1),
+      col('Message', 'string', 'A human-readable description of the status of this operation.'),
+      col('First Seen', 'string', 'The time at which the event was first recorded.', 1),
+      col('Count', 'string', 'The number of times this event has occurred.', 1),
+      { ...NAME, priority: 1 },
+    ],
+    cells(o, now) {
+      const last = o.series?.lastObservedTime ?? o.lastTimestamp ?? o.eventTime ?? o.metadata.creationTimestamp;
+      const first = o.firstTimestamp ?? o.eventTime ?? o.metadata.creationTimestamp;
+      const inv = o.involvedObject ?? {};
+      const src = o.source?.component ? [o.source.component, o.source.host].filter(Boolean).join(', ') : o.reportingComponent ?? '';
+      return [
+        age(last, now),
+        o.type ?? '',
+        o.reason ?? '',
+        `${String(inv.kind ?? '').toLowerCase()}/${inv.name ?? ''}`,
+        inv.fieldPath ?? '',
+        src,
+        String(o.message ?? '').trim(),
+        age(first, now),
+        String(o.series?.count ?? o.count ?? 1),
+        o.metadata.name,
+      ];
+    },
+  },
+};
+
+const DEFAULT_PRINTER: Printer = { columns: [NAME, AGE], cells: (o, now) => [o.metadata.name, age(o.metadata.creationTimestamp, now)] };
+
+export type IncludeObject = 'None' | 'Metadata' | 'Object';
+
+function rowObject(obj: Obj, include: IncludeObject): unknown {
+  if (include === 'None') return undefined;
+  if (include === 'Object') return obj;
+  return { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: obj.metadata };
+}
+
+/** A Table for a list (or one object), as kube-apiserver's TableConvertor returns it. */
+export function toTable(
+  kind: string,
+  objects: Obj[],
+  listMeta: Obj,
+  opts: { include?: IncludeObject; noHeaders?: boolean; now?: number } = {},
+): Obj {
+  const p = printers[kind] ?? DEFAULT_PRINTER;
+  const now = opts.now ?? Date.now();
+  const include = opts.include ?? 'Metadata';
+  const table: Obj = { kind: 'Table', apiVersion: 'meta.k8s.io/v1', metadata: listMeta };
+  if (!opts.noHeaders) table.columnDefinitions = p.columns;
+  table.rows = objects.map((o) => {
+    const row: Obj = { cells: p.cells(o, now) };
+    const ro = rowObject(o, include);
+    if (ro !== undefined) row.object = ro;
+    return row;
+  });
+  return table;
+}

@@ -1,0 +1,143 @@
+/**
+ * The server's credentials, made once on first start and kept under the data dir:
+ *
+ *   DIR/pki/ca.crt        self-signed CA (ECDSA P-256, 10 years)           0644
+ *   DIR/pki/ca.key        its private key                                  0600
+ *   DIR/pki/server.crt    serving cert signed by the CA, SANs below        0644
+ *   DIR/pki/server.key                                                     0600
+ *   DIR/pki/admin.token   the admin bearer token (random, 256 bits)        0600
+ *
+ * The serving certificate is re-issued when the SANs it needs change (new hostname or listen
+ * address) or it is within 30 days of expiry; the CA and token are never rotated silently, so a
+ * kubeconfig handed out earlier stays valid.
+ */
+import { webcrypto, randomBytes, X509Certificate as NodeX509 } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { isIP } from 'node:net';
+import * as x509 from '@peculiar/x509';
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
+const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+const DAY = 86_400_000;
+
+export interface Credentials {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+  token: string;
+}
+
+function writeSecret(path: string, data: string): void {
+  writeFileSync(path, data, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+async function exportKeyPem(key: CryptoKey): Promise<string> {
+  const der = await webcrypto.subtle.exportKey('pkcs8', key as webcrypto.CryptoKey);
+  return x509.PemConverter.encode(der, 'PRIVATE KEY');
+}
+
+async function importKeyPem(pem: string, usage: KeyUsage[]): Promise<CryptoKey> {
+  const der = x509.PemConverter.decode(pem)[0];
+  return (await webcrypto.subtle.importKey('pkcs8', der, ALG, true, usage)) as unknown as CryptoKey;
+}
+
+async function makeCa(dir: string): Promise<{ certPem: string; key: CryptoKey }> {
+  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: randomBytes(8).toString('hex'),
+    name: 'CN=podbay-ca',
+    notBefore: new Date(Date.now() - DAY),
+    notAfter: new Date(Date.now() + 3650 * DAY),
+    keys,
+    signingAlgorithm: ALG,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  const certPem = cert.toString('pem');
+  writeFileSync(join(dir, 'ca.crt'), certPem, { mode: 0o644 });
+  writeSecret(join(dir, 'ca.key'), await exportKeyPem(keys.privateKey));
+  return { certPem, key: keys.privateKey };
+}
+
+function sansOf(pem: string): Set<string> {
+  const c = new NodeX509(pem);
+  const out = new Set<string>();
+  for (const part of (c.subjectAltName ?? '').split(/,\s*/)) {
+    const m = /^(DNS|IP Address):(.*)$/.exec(part.trim());
+    if (m) out.add(m[2].toLowerCase());
+  }
+  return out;
+}
+
+function certStillGood(pem: string, caPem: string, wanted: string[]): boolean {
+  try {
+    const c = new NodeX509(pem);
+    if (!c.checkIssued(new NodeX509(caPem))) return false;
+    if (Date.parse(c.validTo) - Date.now() < 30 * DAY) return false;
+    const have = sansOf(pem);
+    return wanted.every((s) => have.has(s.toLowerCase()));
+  } catch {
+    return false;
+  }
+}
+
+/** Load or create the CA, serving cert (covering `sans`) and admin token under DIR/pki. */
+export async function ensureCredentials(dataDir: string, sans: string[]): Promise<Credentials> {
+  const dir = join(dataDir, 'pki');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+
+  let caPem: string;
+  let caKey: CryptoKey;
+  if (existsSync(join(dir, 'ca.crt')) && existsSync(join(dir, 'ca.key'))) {
+    caPem = readFileSync(join(dir, 'ca.crt'), 'utf8');
+    caKey = await importKeyPem(readFileSync(join(dir, 'ca.key'), 'utf8'), ['sign']);
+  } else {
+    ({ certPem: caPem, key: caKey } = await makeCa(dir));
+  }
+
+  const certPath = join(dir, 'server.crt');
+  const keyPath = join(dir, 'server.key');
+  let certPem = existsSync(certPath) ? readFileSync(certPath, 'utf8') : '';
+  let keyPem = existsSync(keyPath) ? readFileSync(keyPath, 'utf8') : '';
+  if (!certPem || !keyPem || !certStillGood(certPem, caPem, sans)) {
+    const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
+    const caCert = new x509.X509Certificate(caPem);
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber: randomBytes(8).toString('hex'),
+      subject: 'CN=podbay-apiserver',
+      issuer: caCert.subject,
+      notBefore: new Date(Date.now() - DAY),
+      notAfter: new Date(Date.now() + 365 * DAY),
+      publicKey: keys.publicKey,
+      signingKey: caKey,
+      signingAlgorithm: ALG,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+        new x509.SubjectAlternativeNameExtension(
+          [...new Set(sans)].map((s) => ({ type: isIP(s) ? ('ip' as const) : ('dns' as const), value: s })),
+        ),
+        await x509.AuthorityKeyIdentifierExtension.create(caCert),
+      ],
+    });
+    certPem = cert.toString('pem');
+    keyPem = await exportKeyPem(keys.privateKey);
+    writeFileSync(certPath, certPem, { mode: 0o644 });
+    writeSecret(keyPath, keyPem);
+  }
+
+  const tokenPath = join(dir, 'admin.token');
+  let token = existsSync(tokenPath) ? readFileSync(tokenPath, 'utf8').trim() : '';
+  if (!token) {
+    token = randomBytes(32).toString('base64url');
+    writeSecret(tokenPath, token + '\n');
+  }
+  return { caPem, certPem, keyPem, token };
+}

@@ -1,0 +1,483 @@
+/**
+ * The HTTP edge of the API server: TLS, bearer-token authentication, routing of Kubernetes
+ * REST paths, body decoding (with strict field validation), content negotiation (JSON or
+ * meta.k8s.io Table), watch streaming, and rendering every error once as a metav1.Status.
+ *
+ * Paths served:
+ *   /healthz /livez /readyz /version  /api /api/v1 /apis  /openapi/v2 /openapi/v3[/api/v1]
+ *   /api/v1/{resource}[/{name}[/{sub}]]                      cluster-scoped, or all namespaces
+ *   /api/v1/namespaces/{ns}/{resource}[/{name}[/{sub}]]      namespaced
+ *   /api/v1/watch/...                                        the deprecated watch paths
+ */
+import { createServer as createHttpsServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import YAML from 'yaml';
+import {
+  ApiError,
+  badRequest,
+  internalError,
+  methodNotAllowed,
+  notFound,
+  tooLarge,
+  unauthorized,
+  unsupportedMediaType,
+} from '../api/errors.js';
+import { apiResourceList, apiVersionOf, resourceInfo, type ResourceInfo } from '../api/registry.js';
+import { toTable, type IncludeObject } from '../api/tables.js';
+import { strictErrors } from '../api/strict.js';
+import { openapiV2, openapiV3, openapiV3Root } from './openapi.js';
+import { ResourceService, type DeleteOptions, type Obj, type WatchEventOut, type WatchQuery } from './resources.js';
+import { VERSION_INFO } from '../version.js';
+
+/** etcd's default request limit; kube-apiserver refuses bigger bodies too. */
+export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+
+export interface ApiServerOptions {
+  host: string;
+  port: number;
+  certPem: string;
+  keyPem: string;
+  token: string;
+  /** seconds between BOOKMARK events on watches that allow them */
+  bookmarkIntervalSeconds?: number;
+  log?: (line: string) => void;
+}
+
+interface Route {
+  /** "" for the core group */
+  ns?: string;
+  r: ResourceInfo;
+  name?: string;
+  sub?: string;
+  watchPath: boolean;
+}
+
+type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
+
+function sendJson(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', ...headers });
+  res.end(text);
+}
+
+function sendStatus(res: ServerResponse, err: ApiError): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, err.code, err.toStatus());
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > MAX_BODY_BYTES) {
+      reject(tooLarge(`Request entity too large: limit is ${MAX_BODY_BYTES}`));
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(tooLarge(`Request entity too large: limit is ${MAX_BODY_BYTES}`));
+        req.removeAllListeners('data');
+        req.resume();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function mediaType(req: IncomingMessage): string {
+  return String(req.headers['content-type'] ?? 'application/json').split(';')[0].trim().toLowerCase();
+}
+
+/** Parse a JSON or YAML request body into an object, or 400 with what is wrong. */
+function parseBody(text: string, type: string, what: string): Obj {
+  if (!text.trim()) throw badRequest(`the body of the request was empty: send a ${what} object as JSON`);
+  let obj: unknown;
+  if (type === 'application/yaml' || type === 'application/x-yaml' || type === 'text/yaml') {
+    try {
+      obj = YAML.parse(text, { uniqueKeys: false });
+    } catch (e) {
+      throw badRequest(`error converting YAML to JSON: ${(e as Error).message.split('\n')[0]}`);
+    }
+  } else if (type === 'application/json' || type === '' || type === '*/*') {
+    try {
+      obj = JSON.parse(text);
+    } catch (e) {
+      throw badRequest(`couldn't get version/kind; json parse error: ${(e as Error).message}`);
+    }
+  } else if (type === 'application/vnd.kubernetes.protobuf') {
+    throw unsupportedMediaType('the body of the request was in an unknown format - accepted media types include: application/json, application/yaml');
+  } else {
+    throw unsupportedMediaType(`the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
+  }
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+    throw badRequest(`the body of the request must be a JSON object (a ${what}), not ${Array.isArray(obj) ? 'an array' : JSON.stringify(obj)}`);
+  }
+  return obj as Obj;
+}
+
+function wantsTable(req: IncomingMessage): boolean {
+  const accept = String(req.headers.accept ?? '');
+  return accept.split(',').some((part) => /as=Table/.test(part) && /g=meta\.k8s\.io/.test(part));
+}
+
+function queryBool(v: string | null): boolean | undefined {
+  if (v === null) return undefined;
+  return v === '' || v === 'true' || v === '1';
+}
+
+function queryInt(q: URLSearchParams, key: string): number | undefined {
+  const v = q.get(key);
+  if (v === null || v === '') return undefined;
+  if (!/^-?\d+$/.test(v)) throw badRequest(`invalid value for ${key}: ${JSON.stringify(v)}: must be an integer`);
+  return Number(v);
+}
+
+function fieldValidationOf(q: URLSearchParams): FieldValidation {
+  const v = q.get('fieldValidation');
+  if (v === null || v === '') return 'Warn';
+  if (v === 'Strict' || v === 'Warn' || v === 'Ignore') return v;
+  throw badRequest(`fieldValidation parameter unsupported: ${v}: must be one of Ignore, Warn or Strict`);
+}
+
+function dryRunOf(q: URLSearchParams): boolean {
+  const all = q.getAll('dryRun');
+  for (const v of all) if (v !== 'All') throw badRequest(`dryRun: Unsupported value: ${JSON.stringify(v)}: supported values: "All"`);
+  return all.length > 0;
+}
+
+function warningHeader(messages: string[]): Record<string, string | string[]> {
+  if (!messages.length) return {};
+  return { Warning: messages.map((m) => `299 - ${JSON.stringify(m)}`) as unknown as string };
+}
+
+export class ApiServer {
+  private server?: Server;
+  private readonly openWatches = new Set<ServerResponse>();
+  private readonly tokenBuf: Buffer;
+  private readonly log: (line: string) => void;
+
+  constructor(
+    readonly resources: ResourceService,
+    private readonly opts: ApiServerOptions,
+  ) {
+    this.tokenBuf = Buffer.from(opts.token);
+    this.log = opts.log ?? (() => {});
+  }
+
+  /** Listen; resolves with the bound port (useful with port 0). */
+  listen(): Promise<number> {
+    const server = createHttpsServer({ cert: this.opts.certPem, key: this.opts.keyPem, minVersion: 'TLSv1.2' }, (req, res) => {
+      void this.handle(req, res);
+    });
+    server.keepAliveTimeout = 65_000;
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.port, this.opts.host, () => {
+        server.off('error', reject);
+        const addr = server.address();
+        resolve(typeof addr === 'object' && addr ? addr.port : this.opts.port);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const res of this.openWatches) res.end();
+    this.openWatches.clear();
+    const s = this.server;
+    if (!s) return;
+    await new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      s.closeAllConnections();
+    });
+  }
+
+  private authenticated(req: IncomingMessage): boolean {
+    const h = req.headers.authorization ?? '';
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+    if (!m) return false;
+    const given = Buffer.from(m[1]);
+    return given.length === this.tokenBuf.length && timingSafeEqual(given, this.tokenBuf);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = Date.now();
+    const url = new URL(req.url ?? '/', 'https://podbay');
+    try {
+      const path = url.pathname.replace(/\/+$/, '') || '/';
+      if (path === '/healthz' || path === '/livez' || path === '/readyz' || /^\/(healthz|livez|readyz)\/ping$/.test(path)) {
+        res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end('ok');
+        return;
+      }
+      if (!this.authenticated(req)) throw unauthorized();
+      await this.route(req, res, path, url.searchParams);
+    } catch (e) {
+      const err = e instanceof ApiError ? e : internalError((e as Error)?.message ?? String(e));
+      if (!(e instanceof ApiError)) this.log(`error: ${req.method} ${req.url}: ${(e as Error)?.stack ?? e}`);
+      sendStatus(res, err);
+    } finally {
+      this.log(`${req.method} ${req.url} ${res.statusCode} ${Date.now() - started}ms`);
+    }
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse, path: string, q: URLSearchParams): Promise<void> {
+    const method = req.method ?? 'GET';
+    switch (path) {
+      case '/version':
+        return sendJson(res, 200, VERSION_INFO);
+      case '/api':
+        return sendJson(res, 200, {
+          kind: 'APIVersions',
+          versions: ['v1'],
+          serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `${this.opts.host}:${this.opts.port}` }],
+        });
+      case '/apis':
+        return sendJson(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [] });
+      case '/api/v1':
+        return sendJson(res, 200, apiResourceList('v1'));
+      case '/openapi/v2':
+        return sendJson(res, 200, openapiV2());
+      case '/openapi/v3':
+        return sendJson(res, 200, openapiV3Root());
+    }
+    if (path.startsWith('/openapi/v3/')) {
+      const doc = openapiV3(path.slice('/openapi/v3/'.length));
+      if (!doc) throw notFound('openapi', path);
+      return sendJson(res, 200, doc, { 'Cache-Control': 'public, immutable' });
+    }
+    if (!path.startsWith('/api/v1/')) {
+      throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${method} ${path}): podbay serves the core API group (/api/v1) only`);
+    }
+    const route = this.parseRoute(path.slice('/api/v1/'.length).split('/').map(decodeURIComponent), method, path);
+    await this.dispatch(req, res, route, method, q);
+  }
+
+  private parseRoute(seg: string[], method: string, path: string): Route {
+    let watchPath = false;
+    if (seg[0] === 'watch') {
+      watchPath = true;
+      seg = seg.slice(1);
+    }
+    const nf = () => new ApiError(404, 'NotFound', `the server could not find the requested resource (${method} ${path})`);
+    let ns: string | undefined;
+    // namespaces/{ns}/{resource}... unless it is the namespace object itself or its subresource
+    if (seg[0] === 'namespaces' && seg.length >= 3 && !(seg.length === 3 && resourceInfo('namespaces')!.subresources.includes(seg[2]))) {
+      ns = seg[1];
+      seg = seg.slice(2);
+    }
+    const r = resourceInfo(seg[0]);
+    if (!r || seg.length > 3) throw nf();
+    if (ns !== undefined && !r.namespaced) throw nf();
+    const route: Route = { r, ns, name: seg[1], sub: seg[2], watchPath };
+    if (route.sub !== undefined && !r.subresources.includes(route.sub)) throw nf();
+    if (route.name === '') throw nf();
+    return route;
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse, rt: Route, method: string, q: URLSearchParams): Promise<void> {
+    const { r, ns, name, sub } = rt;
+    const svc = this.resources;
+    const asTable = wantsTable(req);
+    const include = (q.get('includeObject') ?? 'Metadata') as IncludeObject;
+
+    if (name === undefined) {
+      // collection
+      if (method === 'GET') {
+        const listQ = {
+          labelSelector: q.get('labelSelector') ?? undefined,
+          fieldSelector: q.get('fieldSelector') ?? undefined,
+          limit: queryInt(q, 'limit'),
+          continue: q.get('continue') ?? undefined,
+          resourceVersion: q.get('resourceVersion') ?? undefined,
+          resourceVersionMatch: q.get('resourceVersionMatch') ?? undefined,
+        };
+        if (rt.watchPath || queryBool(q.get('watch'))) {
+          return this.serveWatch(req, res, r, ns, {
+            ...listQ,
+            allowWatchBookmarks: queryBool(q.get('allowWatchBookmarks')),
+            sendInitialEvents: queryBool(q.get('sendInitialEvents')),
+          }, queryInt(q, 'timeoutSeconds'), asTable ? include : undefined);
+        }
+        const list = await svc.list(r, ns, listQ);
+        if (asTable) return sendJson(res, 200, toTable(r.kind, list.items, list.metadata, { include, noHeaders: q.get('noHeaders') === 'true' }));
+        return sendJson(res, 200, list);
+      }
+      if (method === 'POST') {
+        const body = await this.decodeObject(req, q, r);
+        const warnings = body.warnings;
+        const created = await svc.create(r, r.namespaced ? ns ?? body.obj.metadata?.namespace : undefined, body.obj, { dryRun: dryRunOf(q) });
+        return this.sendObject(res, 201, r, created, asTable, include, warnings);
+      }
+      if (method === 'DELETE') {
+        const opts = await this.deleteOptions(req, q);
+        const out = await svc.deleteCollection(r, ns, { labelSelector: q.get('labelSelector') ?? undefined, fieldSelector: q.get('fieldSelector') ?? undefined }, opts);
+        return sendJson(res, 200, out);
+      }
+      throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} ${r.resource}`);
+    }
+
+    if (r.namespaced && ns === undefined) {
+      throw new ApiError(404, 'NotFound', `the server could not find the requested resource: ${r.resource} are namespaced, use /api/v1/namespaces/NAMESPACE/${r.resource}/${name}`);
+    }
+
+    if (sub === 'binding') {
+      if (method !== 'POST') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} pods/binding`);
+      const { obj } = await this.decodeObject(req, q, r, 'Binding');
+      await svc.bind(ns!, name, obj, { dryRun: dryRunOf(q) });
+      return sendJson(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
+    }
+    if (sub === 'finalize') throw methodNotAllowed('namespaces/finalize is not served by podbay: the namespace controller runs in-process');
+    const statusSub = sub === 'status' ? ('status' as const) : undefined;
+
+    switch (method) {
+      case 'GET': {
+        if (rt.watchPath || queryBool(q.get('watch'))) {
+          return this.serveWatch(req, res, r, ns, {
+            fieldSelector: `metadata.name=${name}`,
+            resourceVersion: q.get('resourceVersion') ?? undefined,
+            allowWatchBookmarks: queryBool(q.get('allowWatchBookmarks')),
+          }, queryInt(q, 'timeoutSeconds'), asTable ? include : undefined);
+        }
+        const obj = await svc.get(r, ns, name);
+        return this.sendObject(res, 200, r, obj, asTable, include);
+      }
+      case 'PUT': {
+        const { obj, warnings } = await this.decodeObject(req, q, r);
+        const out = await svc.update(r, ns, name, obj, { dryRun: dryRunOf(q), sub: statusSub });
+        return this.sendObject(res, 200, r, out, asTable, include, warnings);
+      }
+      case 'PATCH': {
+        const text = await readBody(req);
+        const fv = fieldValidationOf(q);
+        const warnings: string[] = [];
+        const out = await svc.patch(r, ns, name, mediaType(req), text, {
+          dryRun: dryRunOf(q),
+          sub: statusSub,
+          check: (patched) => this.checkFields(r, fv, JSON.stringify(patched), patched, warnings, true),
+        });
+        return this.sendObject(res, 200, r, out, asTable, include, warnings);
+      }
+      case 'DELETE': {
+        if (sub) throw methodNotAllowed(`the server does not allow this method on the requested resource: DELETE ${r.resource}/${sub}`);
+        const opts = await this.deleteOptions(req, q);
+        const out = await svc.delete(r, ns, name, opts);
+        return sendJson(res, 200, out.object);
+      }
+    }
+    throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} ${r.resource}`);
+  }
+
+  private sendObject(res: ServerResponse, code: number, r: ResourceInfo, obj: Obj, asTable: boolean, include: IncludeObject, warnings: string[] = []): void {
+    const body = asTable ? toTable(r.kind, [obj], { resourceVersion: obj.metadata?.resourceVersion }, { include }) : obj;
+    sendJson(res, code, body, warningHeader(warnings) as Record<string, string>);
+  }
+
+  /** Unknown/duplicate fields per the request's fieldValidation directive. */
+  private checkFields(r: ResourceInfo, fv: FieldValidation, text: string, obj: Obj, warnings: string[], patch = false): void {
+    if (fv === 'Ignore') return;
+    const problems = strictErrors(r.typeName, text, obj);
+    if (!problems.length) return;
+    if (fv === 'Warn') {
+      warnings.push(...problems);
+      return;
+    }
+    const kind = obj.kind ?? r.kind;
+    const head = patch ? 'strict decoding error' : `${kind} in version "${r.version}" cannot be handled as a ${r.kind}: strict decoding error`;
+    throw badRequest(`${head}: ${problems.join(', ')}`);
+  }
+
+  private async decodeObject(req: IncomingMessage, q: URLSearchParams, r: ResourceInfo, kind = r.kind): Promise<{ obj: Obj; warnings: string[] }> {
+    const text = await readBody(req);
+    const obj = parseBody(text, mediaType(req), kind);
+    const want = apiVersionOf(r);
+    if (obj.apiVersion !== undefined && obj.apiVersion !== want && !(kind === 'Binding' && obj.apiVersion === 'v1')) {
+      throw badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${want})`);
+    }
+    if (obj.kind !== undefined && obj.kind !== kind) {
+      throw badRequest(`the kind in the data (${obj.kind}) does not match the expected kind (${kind}) for ${r.resource}`);
+    }
+    const warnings: string[] = [];
+    if (kind === r.kind) this.checkFields(r, fieldValidationOf(q), text, obj, warnings);
+    return { obj, warnings };
+  }
+
+  private async deleteOptions(req: IncomingMessage, q: URLSearchParams): Promise<DeleteOptions> {
+    const text = await readBody(req);
+    const body: Obj = text.trim() ? parseBody(text, mediaType(req), 'DeleteOptions') : {};
+    const grace = queryInt(q, 'gracePeriodSeconds') ?? body.gracePeriodSeconds;
+    const dryRun = dryRunOf(q) || (Array.isArray(body.dryRun) && body.dryRun.includes('All'));
+    return {
+      gracePeriodSeconds: grace,
+      preconditions: body.preconditions,
+      propagationPolicy: q.get('propagationPolicy') ?? body.propagationPolicy,
+      dryRun,
+    };
+  }
+
+  private async serveWatch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    r: ResourceInfo,
+    ns: string | undefined,
+    wq: WatchQuery,
+    timeoutSeconds: number | undefined,
+    table: IncludeObject | undefined,
+  ): Promise<void> {
+    let started = false;
+    let ended = false;
+    const pending: WatchEventOut[] = [];
+    const write = (ev: WatchEventOut, force = false) => {
+      if (ended && !force) return;
+      let object = ev.object;
+      if (table && ev.type !== 'ERROR' && ev.type !== 'BOOKMARK') {
+        object = toTable(r.kind, [ev.object], { resourceVersion: ev.object.metadata?.resourceVersion }, { include: table });
+      }
+      res.write(JSON.stringify({ type: ev.type, object }) + '\n');
+    };
+    const emit = (ev: WatchEventOut) => (started ? write(ev) : pending.push(ev));
+    const finish = () => {
+      if (ended) return;
+      ended = true;
+      clearInterval(bookmarks);
+      clearTimeout(timer);
+      handle?.cancel();
+      this.openWatches.delete(res);
+      if (started) res.end();
+    };
+    let handle: { cancel(): void; lastRevision(): number } | undefined;
+    const bookmarkEvery = (this.opts.bookmarkIntervalSeconds ?? 60) * 1000;
+    const bookmarks = setInterval(() => {
+      if (!wq.allowWatchBookmarks || !handle) return;
+      write({ type: 'BOOKMARK', object: { kind: r.kind, apiVersion: apiVersionOf(r), metadata: { resourceVersion: String(handle.lastRevision()) } } });
+    }, bookmarkEvery);
+    const timeoutMs = timeoutSeconds !== undefined && timeoutSeconds > 0 ? timeoutSeconds * 1000 : (1800 + Math.random() * 1800) * 1000;
+    const timer = setTimeout(finish, timeoutMs);
+    try {
+      handle = await this.resources.watch(r, ns, wq, emit, finish);
+    } catch (e) {
+      clearInterval(bookmarks);
+      clearTimeout(timer);
+      throw e;
+    }
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+    res.flushHeaders();
+    this.openWatches.add(res);
+    started = true;
+    for (const ev of pending) write(ev, true);
+    pending.length = 0;
+    req.on('close', finish);
+    res.on('close', finish);
+    if (ended) res.end();
+  }
+}

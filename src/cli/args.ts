@@ -1,0 +1,37 @@
+/** A small flag parser: `--name value`, `--name=value`, boolean `--flag`; the rest are positionals. */
+export interface Parsed {
+  flags: Map<string, string>;
+  positionals: string[];
+}
+
+export function parseArgs(argv: string[], booleans: string[] = []): Parsed {
+  const flags = new Map<string, string>();
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    const m = /^--?([A-Za-z][\w-]*)(?:=(.*))?$/.exec(a);
+    if (!m) {
+      positionals.push(a);
+      continue;
+    }
+    const [, name, inline] = m;
+    if (inline !== undefined) flags.set(name, inline);
+    else if (booleans.includes(name)) flags.set(name, 'true');
+    else {
+      if (i + 1 >= argv.length) throw new Error(`flag --${name} needs a value`);
+      flags.set(name, argv[++i]);
+    }
+  }
+  return { flags, positionals };
+}
+
+/** Refuse flags a verb does not know, naming them (as kubectl does). */
+export function checkFlags(p: Parsed, known: string[], verb: string): void {
+  for (const k of p.flags.keys()) {
+    if (!known.includes(k)) throw new Error(`unknown flag: --${k} (podbay ${verb} accepts: ${known.map((f) => '--' + f).join(', ')})`);
+  }
+}

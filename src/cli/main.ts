@@ -1,0 +1,70 @@
+/**
+ * The `podbay` command. `server` is the composition root (src/cli/server.ts); the other verbs
+ * are clients of the API, finding it through a kubeconfig as kubectl does.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs, checkFlags } from './args.js';
+import { runServer, DEFAULT_DATA_DIR } from './server.js';
+import { PODBAY_VERSION, VERSION_INFO } from '../version.js';
+
+const USAGE = `podbay ${PODBAY_VERSION}: a Kubernetes-compatible pod engine for one machine
+
+Usage:
+  podbay server [--data-dir DIR] [--listen HOST:PORT]   run the node (API server + store)
+  podbay kubeconfig [--kubeconfig FILE] [--data-dir DIR] print the admin kubeconfig
+  podbay version                                         print the version
+
+Run 'podbay server --help' for the server's flags.
+`;
+
+/** kubectl's rule: --kubeconfig, else $KUBECONFIG (first entry), else the default data dir's file. */
+export function kubeconfigPath(flag: string | undefined, dataDir?: string): string {
+  if (flag) return flag;
+  if (dataDir) return join(dataDir, 'kubeconfig.yaml');
+  const env = process.env.KUBECONFIG?.split(':').find(Boolean);
+  if (env) return env;
+  return join(DEFAULT_DATA_DIR, 'kubeconfig.yaml');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  switch (verb) {
+    case 'server':
+      return runServer(rest);
+    case 'kubeconfig': {
+      const p = parseArgs(rest);
+      checkFlags(p, ['kubeconfig', 'data-dir'], 'kubeconfig');
+      const path = kubeconfigPath(p.flags.get('kubeconfig'), p.flags.get('data-dir'));
+      if (!existsSync(path)) {
+        process.stderr.write(`podbay: no kubeconfig at ${path}: is 'podbay server' running with that data dir?\n`);
+        return 1;
+      }
+      process.stdout.write(readFileSync(path, 'utf8'));
+      return 0;
+    }
+    case 'version':
+    case '--version':
+      process.stdout.write(`podbay ${PODBAY_VERSION} (Kubernetes API ${VERSION_INFO.gitVersion})\n`);
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return 0;
+    default:
+      process.stderr.write(`podbay: unknown command ${JSON.stringify(verb)}\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== 0 || process.argv[2] !== 'server') process.exitCode = code;
+  },
+  (e) => {
+    process.stderr.write(`podbay: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+  },
+);

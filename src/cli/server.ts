@@ -1,0 +1,146 @@
+/**
+ * `podbay server`: the composition root. It wires store -> resource service -> API server,
+ * registers this machine as a Node, and writes the admin kubeconfig once the API answers.
+ *
+ *   DIR/state.db          the SQLite revision log (WAL)           0600
+ *   DIR/pki/...           CA, serving cert, admin token           (see src/apiserver/pki.ts)
+ *   DIR/kubeconfig.yaml   written after the server answers        0600
+ */
+import { mkdirSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { isIP } from 'node:net';
+import https from 'node:https';
+import os from 'node:os';
+import { parseArgs, checkFlags } from './args.js';
+import { openStore } from '../store/index.js';
+import type { Store } from '../store/types.js';
+import { ResourceService } from '../apiserver/resources.js';
+import { ApiServer } from '../apiserver/server.js';
+import { ensureCredentials } from '../apiserver/pki.js';
+import { renderKubeconfig, writeKubeconfig } from '../apiserver/kubeconfig.js';
+import { registerNode } from '../kubelet/node.js';
+
+export const DEFAULT_DATA_DIR = '/var/lib/podbay';
+
+const HELP = `Usage: podbay server [flags]
+
+Flags:
+  --data-dir DIR              where state, certificates and the kubeconfig live (default ${DEFAULT_DATA_DIR})
+  --listen HOST:PORT          API address (default 127.0.0.1:6443; port 0 picks a free one)
+  --store sqlite|memory       storage backend (default sqlite, in DIR/state.db)
+  --compaction-interval SECS  how often history older than one interval is compacted (default 300)
+  --bookmark-interval SECS    seconds between watch BOOKMARK events (default 60)
+  --log-requests              log every API request to stderr
+`;
+
+function parseListen(v: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v);
+  if (!m) throw new Error(`--listen ${JSON.stringify(v)}: want HOST:PORT, e.g. 127.0.0.1:6443 or [::1]:6443`);
+  const host = m[1] ?? m[2];
+  const port = Number(m[3]);
+  if (port > 65535) throw new Error(`--listen ${JSON.stringify(v)}: port must be 0-65535`);
+  return { host, port };
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return isIP(host) === 6 ? `[${host}]` : host;
+}
+
+function positiveSeconds(v: string | undefined, flag: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${flag} ${JSON.stringify(v)}: want a positive number of seconds`);
+  return n;
+}
+
+/** Wait until GET /readyz answers 200 over TLS with our CA: then clients can use the kubeconfig. */
+async function waitReady(url: string, caPem: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const req = https.get(`${url}/readyz`, { ca: caPem, timeout: 2000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.on('error', () => resolve(false));
+      req.on('timeout', () => req.destroy());
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the API server at ${url} did not answer /readyz`);
+}
+
+export async function runServer(argv: string[]): Promise<number> {
+  const p = parseArgs(argv, ['log-requests', 'help']);
+  if (p.flags.has('help')) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  checkFlags(p, ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help'], 'server');
+  if (p.positionals.length) throw new Error(`podbay server takes no arguments (got ${p.positionals.join(' ')})`);
+  const dataDir = p.flags.get('data-dir') ?? DEFAULT_DATA_DIR;
+  const { host, port } = parseListen(p.flags.get('listen') ?? '127.0.0.1:6443');
+  const storeKind = p.flags.get('store') ?? 'sqlite';
+  if (storeKind !== 'sqlite' && storeKind !== 'memory') throw new Error(`--store ${JSON.stringify(storeKind)}: want sqlite or memory`);
+  const compactEvery = positiveSeconds(p.flags.get('compaction-interval'), 'compaction-interval', 300);
+  const bookmarkEvery = positiveSeconds(p.flags.get('bookmark-interval'), 'bookmark-interval', 60);
+  const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
+  const store: Store = await openStore(storeKind, join(dataDir, 'state.db'));
+  const svc = new ResourceService(store);
+  await svc.bootstrap();
+  await registerNode(svc);
+
+  const hostname = os.hostname().toLowerCase();
+  const sans = ['127.0.0.1', '::1', 'localhost', hostname];
+  if (!['0.0.0.0', '::'].includes(host) && !sans.includes(host)) sans.push(host);
+  const creds = await ensureCredentials(dataDir, sans);
+
+  const api = new ApiServer(svc, {
+    host,
+    port,
+    certPem: creds.certPem,
+    keyPem: creds.keyPem,
+    token: creds.token,
+    bookmarkIntervalSeconds: bookmarkEvery,
+    log: p.flags.has('log-requests') ? log : (l) => (l.startsWith('error:') ? log(l) : undefined),
+  });
+  const bound = await api.listen();
+  const url = `https://${urlHost(host)}:${bound}`;
+  await waitReady(url, creds.caPem);
+  const kubeconfig = join(dataDir, 'kubeconfig.yaml');
+  writeKubeconfig(kubeconfig, renderKubeconfig(url, creds.caPem, creds.token));
+  log(`podbay: serving the Kubernetes API on ${url}; kubeconfig: ${kubeconfig}`);
+
+  // Compaction as kube-apiserver does it: every interval, forget history older than the
+  // revision seen one interval ago. Watches from before that get 410 Gone.
+  let previous = await store.currentRevision();
+  const compactor = setInterval(() => {
+    void (async () => {
+      const current = await store.currentRevision();
+      if (previous > 0) await store.compact(previous);
+      previous = current;
+    })().catch((e) => log(`compaction failed: ${(e as Error).message}`));
+  }, compactEvery * 1000);
+  const heartbeat = setInterval(() => {
+    void registerNode(svc).catch((e) => log(`node heartbeat failed: ${(e as Error).message}`));
+  }, 40_000);
+
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      log(`podbay: ${sig}: shutting down`);
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  clearInterval(compactor);
+  clearInterval(heartbeat);
+  await api.close();
+  await store.close();
+  return 0;
+}

@@ -1,0 +1,112 @@
+/**
+ * This machine as a Kubernetes Node: registered on start and its Ready heartbeat kept current.
+ * Capacity and addresses are read from the host each time, so a resized VM reports truthfully.
+ */
+import os from 'node:os';
+import { readFileSync } from 'node:fs';
+import { ApiError } from '../api/errors.js';
+import { resourceInfo } from '../api/registry.js';
+import type { ResourceService, Obj } from '../apiserver/resources.js';
+import { PODBAY_VERSION, VERSION_INFO } from '../version.js';
+
+function osImage(): string {
+  try {
+    const m = /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(readFileSync('/etc/os-release', 'utf8'));
+    if (m) return m[1];
+  } catch {
+    /* not Linux-like: fall through */
+  }
+  return `${os.type()} ${os.release()}`;
+}
+
+function machineId(): string {
+  try {
+    return readFileSync('/etc/machine-id', 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** The first non-internal IPv4 address (and IPv6 global ones) of this host. */
+export function hostAddresses(): string[] {
+  const v4: string[] = [];
+  const v6: string[] = [];
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) {
+      if (a.internal) continue;
+      if (a.family === 'IPv4') v4.push(a.address);
+      else if (!a.address.startsWith('fe80')) v6.push(a.address);
+    }
+  }
+  return [...v4, ...v6];
+}
+
+export function nodeName(): string {
+  return os.hostname().toLowerCase();
+}
+
+function nodeStatus(now: string): Obj {
+  const cpus = String(os.cpus().length);
+  const memKi = `${Math.floor(os.totalmem() / 1024)}Ki`;
+  const capacity = { cpu: cpus, memory: memKi, pods: '110', 'ephemeral-storage': '0' };
+  const ips = hostAddresses();
+  const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+  return {
+    capacity,
+    allocatable: { ...capacity },
+    conditions: [
+      { type: 'MemoryPressure', status: 'False', lastHeartbeatTime: now, lastTransitionTime: now, reason: 'KubeletHasSufficientMemory', message: 'kubelet has sufficient memory available' },
+      { type: 'DiskPressure', status: 'False', lastHeartbeatTime: now, lastTransitionTime: now, reason: 'KubeletHasNoDiskPressure', message: 'kubelet has no disk pressure' },
+      { type: 'PIDPressure', status: 'False', lastHeartbeatTime: now, lastTransitionTime: now, reason: 'KubeletHasSufficientPID', message: 'kubelet has sufficient PID available' },
+      { type: 'Ready', status: 'True', lastHeartbeatTime: now, lastTransitionTime: now, reason: 'KubeletReady', message: 'podbay is posting ready status' },
+    ],
+    addresses: [...ips.slice(0, 1).map((address) => ({ type: 'InternalIP', address })), { type: 'Hostname', address: nodeName() }],
+    daemonEndpoints: { kubeletEndpoint: { Port: 0 } },
+    nodeInfo: {
+      machineID: machineId(),
+      systemUUID: machineId(),
+      bootID: (() => {
+        try {
+          return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+        } catch {
+          return '';
+        }
+      })(),
+      kernelVersion: os.release(),
+      osImage: osImage(),
+      containerRuntimeVersion: `podbay://${PODBAY_VERSION}`,
+      kubeletVersion: VERSION_INFO.gitVersion,
+      kubeProxyVersion: '',
+      operatingSystem: process.platform,
+      architecture: arch,
+    },
+  };
+}
+
+/** Create or refresh this machine's Node object. */
+export async function registerNode(svc: ResourceService): Promise<Obj> {
+  const r = resourceInfo('nodes')!;
+  const name = nodeName();
+  const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+  const labels = {
+    'kubernetes.io/hostname': name,
+    'kubernetes.io/os': process.platform,
+    'kubernetes.io/arch': arch,
+    'beta.kubernetes.io/os': process.platform,
+    'beta.kubernetes.io/arch': arch,
+  };
+  const existing = await svc.tryGet(r, undefined, name);
+  if (!existing) {
+    try {
+      const created = await svc.create(r, undefined, { metadata: { name, labels }, spec: {} });
+      return await svc.update(r, undefined, name, { ...created, status: nodeStatus(now) }, { sub: 'status' });
+    } catch (e) {
+      if (!(e instanceof ApiError && e.reason === 'AlreadyExists')) throw e;
+    }
+  }
+  const cur = await svc.get(r, undefined, name);
+  cur.metadata.labels = { ...(cur.metadata.labels ?? {}), ...labels };
+  const withLabels = await svc.update(r, undefined, name, cur);
+  return svc.update(r, undefined, name, { ...withLabels, status: nodeStatus(now) }, { sub: 'status' });
+}
