@@ -1,0 +1,179 @@
+/**
+ * End-to-end harness: each suite starts its own `podbay server` (free port, temp data dir),
+ * drives it with a real kubectl binary, and on teardown stops it and checks it left nothing
+ * behind (the process is gone, the port is closed, the data dir is removed).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync, readFileSync, statSync, realpathSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+import https from 'node:https';
+import assert from 'node:assert/strict';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** repo root, from dist/test/e2e or test/e2e */
+export const ROOT = resolve(here, existsSync(join(here, '../../package.json')) ? '../..' : '../../..');
+export const PODBAY = join(ROOT, 'bin/podbay');
+export const FIXTURES = join(ROOT, 'test/fixtures');
+export const SEED = resolve(ROOT, '../shared/seed/pod-pause-tutorial.md');
+
+/** The kubectl binaries to test with: the oldest and newest installed beside the real one. */
+export function kubectlBinaries(): { name: string; path: string }[] {
+  const which = spawnSync('bash', ['-c', 'command -v kubectl'], { encoding: 'utf8' });
+  if (which.status !== 0) throw new Error('kubectl is not installed: install kubectl (1.27 to 1.33) to run the end-to-end tests');
+  const real = realpathSync(which.stdout.trim());
+  const dir = dirname(real);
+  const out: { name: string; path: string }[] = [];
+  for (const v of ['1.27', '1.33']) {
+    const p = join(dir, `kubectl.${v}`);
+    if (!existsSync(p)) throw new Error(`${p} is missing: the tests need kubectl ${v} beside ${real}`);
+    out.push({ name: `kubectl ${v}`, path: p });
+  }
+  return out;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolvePort(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const c = net.connect(port, '127.0.0.1');
+    c.on('connect', () => {
+      c.destroy();
+      res(true);
+    });
+    c.on('error', () => res(false));
+  });
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class PodbayServer {
+  proc?: ChildProcess;
+  dataDir = '';
+  port = 0;
+  kubeconfig = '';
+  token = '';
+  caPem = '';
+  log = '';
+
+  static async start(extraArgs: string[] = []): Promise<PodbayServer> {
+    const s = new PodbayServer();
+    s.dataDir = mkdtempSync(join(tmpdir(), 'podbay-e2e-'));
+    s.port = await freePort();
+    s.kubeconfig = join(s.dataDir, 'kubeconfig.yaml');
+    await s.spawn(extraArgs);
+    return s;
+  }
+
+  async spawn(extraArgs: string[] = []): Promise<void> {
+    if (existsSync(this.kubeconfig)) rmSync(this.kubeconfig);
+    const proc = spawn(PODBAY, ['server', '--data-dir', this.dataDir, '--listen', `127.0.0.1:${this.port}`, ...extraArgs], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.proc = proc;
+    proc.stdout!.on('data', (d) => (this.log += d));
+    proc.stderr!.on('data', (d) => (this.log += d));
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(this.kubeconfig)) {
+      if (proc.exitCode !== null) throw new Error(`podbay server exited with ${proc.exitCode}:\n${this.log}`);
+      if (Date.now() > deadline) throw new Error(`podbay server wrote no kubeconfig in 20s:\n${this.log}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    this.token = readFileSync(join(this.dataDir, 'pki/admin.token'), 'utf8').trim();
+    this.caPem = readFileSync(join(this.dataDir, 'pki/ca.crt'), 'utf8');
+  }
+
+  /** SIGTERM and wait for a clean exit (code 0). */
+  async stop(): Promise<number | null> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return p?.exitCode ?? null;
+    const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
+    p.kill('SIGTERM');
+    const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
+    const code = await exited;
+    clearTimeout(t);
+    return code;
+  }
+
+  /** Stop, then assert nothing is left: process gone, port closed; remove the data dir. */
+  async teardown(): Promise<void> {
+    const code = await this.stop();
+    assert.equal(code, 0, `podbay server should exit 0 on SIGTERM; log:\n${this.log}`);
+    assert.equal(await portOpen(this.port), false, `port ${this.port} still open after the server stopped`);
+    rmSync(this.dataDir, { recursive: true, force: true });
+    assert.equal(existsSync(this.dataDir), false);
+  }
+
+  kubectl(bin: string, args: string[], input?: string): RunResult {
+    const r = spawnSync(bin, ['--kubeconfig', this.kubeconfig, ...args], {
+      encoding: 'utf8',
+      input,
+      timeout: 60_000,
+      env: { ...process.env, KUBECONFIG: '', KUBECTL_EXPLAIN_OPENAPIV3: undefined, HOME: this.dataDir },
+    });
+    return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  }
+
+  /** A raw HTTPS request to the API (token optional), for what kubectl cannot show. */
+  request(method: string, path: string, opts: { token?: string | null; body?: string; contentType?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; body: string; json: any; headers: Record<string, any> }> {
+    return new Promise((resolveReq, reject) => {
+      const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+      const token = opts.token === undefined ? this.token : opts.token;
+      if (token) headers.authorization = `Bearer ${token}`;
+      if (opts.body !== undefined) headers['content-type'] = opts.contentType ?? 'application/json';
+      const req = https.request({ host: '127.0.0.1', port: this.port, path, method, ca: this.caPem, headers }, (res) => {
+        let data = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (data += d));
+        res.on('end', () => {
+          let json: any;
+          try {
+            json = JSON.parse(data);
+          } catch {
+            json = undefined;
+          }
+          resolveReq({ status: res.statusCode ?? 0, body: data, json, headers: res.headers });
+        });
+      });
+      req.on('error', reject);
+      if (opts.body !== undefined) req.write(opts.body);
+      req.end();
+    });
+  }
+}
+
+/** Extract fenced code blocks that follow a line containing `marker` in the seed tutorial. */
+export function seedBlockAfter(marker: string): string {
+  const text = readFileSync(SEED, 'utf8');
+  const at = text.indexOf(marker);
+  if (at < 0) throw new Error(`seed tutorial ${SEED} has no ${JSON.stringify(marker)}`);
+  const m = /```[^\n]*\n([\s\S]*?)```/.exec(text.slice(at));
+  if (!m) throw new Error(`no code block after ${marker}`);
+  return m[1];
+}
+
+/** The heredoc body of `cat <<EOF >> FILE ... EOF` in a seed block: the file verbatim. */
+export function heredocBody(block: string): string {
+  const m = /<<\s*'?EOF'?[^\n]*\n([\s\S]*?)\nEOF/.exec(block);
+  if (!m) throw new Error('no heredoc in block');
+  return m[1] + '\n';
+}
+
+export function modeOf(path: string): number {
+  return statSync(path).mode & 0o777;
+}
