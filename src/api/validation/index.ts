@@ -1,0 +1,98 @@
+/**
+ * podbay's admission-time validation of core/v1 objects, after kube-apiserver's
+ * pkg/apis/core/validation. Objects are plain v1 JSON, defaulted first (../defaults).
+ *
+ *   const errs = validateCreate('Pod', pod);
+ *   if (errs.length) throw invalidObject('Pod', pod.metadata.name, errs);
+ */
+import { type Obj, type ValidationError, obj } from './field.js';
+import {
+  validateConfigMap,
+  validateConfigMapUpdate,
+  validateEvent,
+  validateEventUpdate,
+  validateNamespace,
+  validateNamespaceStatusUpdate,
+  validateNamespaceUpdate,
+  validateNode,
+  validateNodeUpdate,
+  validateSecret,
+  validateSecretUpdate,
+} from './core.js';
+import { validateBinding, validatePodCreate, validatePodStatusUpdate, validatePodUpdate } from './pod.js';
+
+export * from './field.js';
+export * from './names.js';
+export * from './quantity.js';
+export {
+  FIELD_IMMUTABLE,
+  TOTAL_ANNOTATION_SIZE_LIMIT,
+  resourceVersionRequiredForUpdate,
+  validateAnnotations,
+  validateLabels,
+  validateObjectMeta,
+  validateObjectMetaUpdate,
+  validateOwnerReferences,
+} from './meta.js';
+export { validateResourceRequirements } from './resources.js';
+export {
+  UPDATABLE_POD_SPEC_FIELDS,
+  VOLUME_SOURCES,
+  validateBinding,
+  validatePodCreate,
+  validatePodSpec,
+  validatePodStatusUpdate,
+  validatePodUpdate,
+  validateTolerations,
+} from './pod.js';
+export { MAX_SECRET_SIZE, decodeBase64 } from './core.js';
+
+type CreateFn = (o: Obj) => ValidationError[];
+type UpdateFn = (n: Obj, o: Obj) => ValidationError[];
+
+const CREATE: Record<string, CreateFn> = {
+  Pod: validatePodCreate,
+  Namespace: validateNamespace,
+  ConfigMap: validateConfigMap,
+  Secret: validateSecret,
+  Event: validateEvent,
+  Node: validateNode,
+  Binding: validateBinding,
+};
+
+const UPDATE: Record<string, UpdateFn> = {
+  Pod: validatePodUpdate,
+  Namespace: validateNamespaceUpdate,
+  ConfigMap: validateConfigMapUpdate,
+  Secret: validateSecretUpdate,
+  Event: validateEventUpdate,
+  Node: validateNodeUpdate,
+};
+
+const STATUS_UPDATE: Record<string, UpdateFn> = {
+  Pod: validatePodStatusUpdate,
+  Namespace: validateNamespaceStatusUpdate,
+  // Node status updates go through the same checks as spec updates upstream.
+  Node: validateNodeUpdate,
+};
+
+/** Kinds validateCreate knows; any other kind validates to no errors. */
+export const VALIDATED_KINDS = Object.keys(CREATE);
+
+/** Errors for an object about to be created (after defaulting). Unknown kinds yield []. */
+export function validateCreate(kind: string, object: unknown): ValidationError[] {
+  const fn = CREATE[kind];
+  return fn ? fn(obj(object)) : [];
+}
+
+/** Errors for replacing `oldObject` with `newObject` (main resource, not /status). */
+export function validateUpdate(kind: string, newObject: unknown, oldObject: unknown): ValidationError[] {
+  const fn = UPDATE[kind];
+  return fn ? fn(obj(newObject), obj(oldObject)) : [];
+}
+
+/** Errors for a /status update. Kinds without a status-specific rule get validateUpdate's. */
+export function validateStatusUpdate(kind: string, newObject: unknown, oldObject: unknown): ValidationError[] {
+  const fn = STATUS_UPDATE[kind] ?? UPDATE[kind];
+  return fn ? fn(obj(newObject), obj(oldObject)) : [];
+}
