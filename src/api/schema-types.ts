@@ -54,6 +54,14 @@ export interface TypeSchema {
   required: string[];
   /** x-kubernetes-group-version-kind for top-level kinds */
   gvk?: { group: string; version: string; kind: string };
+  /**
+   * Set for definitions that are not objects on the wire (no `fields`): Quantity ('quantity'),
+   * IntOrString ('int-or-string'), Time and MicroTime ('time'), RawExtension, FieldsV1 and
+   * Patch ('any'). Absent for ordinary object definitions.
+   */
+  kind?: FieldKind;
+  /** OpenAPI format of such a leaf definition (date-time, int-or-string) */
+  format?: string;
 }
 
 export type SchemaSet = Record<string, TypeSchema>;
