@@ -145,6 +145,7 @@ export function internalError(message: string): ApiError {
 export interface FieldError {
   type:
     | 'FieldValueRequired'
+    | 'FieldValueNotFound'
     | 'FieldValueInvalid'
     | 'FieldValueDuplicate'
     | 'FieldValueNotSupported'
@@ -155,11 +156,17 @@ export interface FieldError {
   field: string;
   /** the offending value, quoted in the message when present */
   value?: unknown;
+  /**
+   * Printed verbatim instead of `value` (Go prints some values unquoted, e.g. a Quantity as
+   * `500m` or an unset resourceVersion as `0x0`).
+   */
+  rawValue?: string;
   detail: string;
 }
 
 const FIELD_TYPE_TEXT: Record<FieldError['type'], string> = {
   FieldValueRequired: 'Required value',
+  FieldValueNotFound: 'Not found',
   FieldValueInvalid: 'Invalid value',
   FieldValueDuplicate: 'Duplicate value',
   FieldValueNotSupported: 'Unsupported value',
@@ -172,33 +179,46 @@ const FIELD_TYPE_TEXT: Record<FieldError['type'], string> = {
 function renderValue(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (v === null) return 'null';
+  if (v === null || v === undefined) return 'null';
   return JSON.stringify(v);
 }
 
-/** "spec.containers[0].name: Required value" / "metadata.name: Invalid value: \"A\": a lowercase RFC 1123 ..." */
-export function fieldErrorText(e: FieldError): string {
-  const head = `${e.field}: ${FIELD_TYPE_TEXT[e.type]}`;
-  const hasValue = 'value' in e && e.type !== 'FieldValueRequired' && e.type !== 'FieldValueForbidden' && e.type !== 'FieldValueTooMany';
-  const parts = [head];
-  if (hasValue) parts.push(renderValue(e.value));
+/** The message without the field: `Not found: "x"`, `Invalid value: "A": a lowercase ...`. */
+export function fieldErrorBody(e: FieldError): string {
+  const parts = [FIELD_TYPE_TEXT[e.type]];
+  const omitsValue = e.type === 'FieldValueRequired' || e.type === 'FieldValueForbidden' || e.type === 'FieldValueTooLong';
+  if (!omitsValue) {
+    if (e.rawValue !== undefined) parts.push(e.rawValue);
+    else if ('value' in e) parts.push(renderValue(e.value));
+  }
   if (e.detail) parts.push(e.detail);
   return parts.join(': ');
 }
 
-/** 422 Invalid, with one cause per field error: `Pod "x" is invalid: [a: ..., b: ...]`. */
+/** "spec.containers[0].name: Required value" / "metadata.name: Invalid value: \"A\": a lowercase ..." */
+export function fieldErrorText(e: FieldError): string {
+  return `${e.field}: ${fieldErrorBody(e)}`;
+}
+
+/**
+ * 422 Invalid, with one cause per field error: `Pod "x" is invalid: [a: ..., b: ...]`.
+ * Repeated messages are dropped, as ErrorList.ToAggregate does upstream.
+ */
 export function invalid(kind: string, name: string, errs: FieldError[], group = ''): ApiError {
-  const texts = errs.map(fieldErrorText);
+  const seen = new Set<string>();
+  const unique = errs.filter((e) => {
+    const t = fieldErrorText(e);
+    if (seen.has(t)) return false;
+    seen.add(t);
+    return true;
+  });
+  const texts = unique.map(fieldErrorText);
   const body = texts.length === 1 ? texts[0] : `[${texts.join(', ')}]`;
   return new ApiError(422, 'Invalid', `${kind} "${name}" is invalid: ${body}`, {
     name,
     group: group || undefined,
     kind,
-    causes: errs.map((e) => ({
-      reason: e.type,
-      message: fieldErrorText(e).slice(e.field.length + 2),
-      field: e.field,
-    })),
+    causes: unique.map((e) => ({ reason: e.type, message: fieldErrorBody(e), field: e.field })),
   });
 }
 

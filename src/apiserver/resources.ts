@@ -33,7 +33,7 @@ import { defaultObject } from '../api/defaults/index.js';
 import { validateCreate, validateUpdate, validateStatusUpdate } from '../api/validation/index.js';
 import { applyPatch } from '../api/patch/index.js';
 import { schemas } from '../api/schema.js';
-import { parseLabelSelector, type LabelMatcher } from './selectors.js';
+import { parseLabelSelector, type LabelSelector } from '../api/selectors/labels.js';
 import { fieldSelector } from '../api/selectors/fields.js';
 
 export type Obj = Record<string, any>;
@@ -120,7 +120,7 @@ const TOO_OLD_CONTINUE =
 
 /** A filter made of a label selector and a field selector for one kind. */
 class Filter {
-  private readonly labels?: LabelMatcher;
+  private readonly labels?: LabelSelector;
   private readonly fields?: { matches(obj: Obj): boolean };
   constructor(r: ResourceInfo, q: ListQuery) {
     if (q.labelSelector) this.labels = parseLabelSelector(q.labelSelector);
@@ -322,14 +322,14 @@ export class ResourceService {
 
   // ---------------------------------------------------------------- writing
 
-  private async requireNamespace(r: ResourceInfo, ns: string | undefined, creating: boolean): Promise<void> {
+  private async requireNamespace(r: ResourceInfo, ns: string | undefined, name: string, creating: boolean): Promise<void> {
     if (!r.namespaced) return;
     if (!ns) throw badRequest('the namespace of the object must be set: add metadata.namespace or use a namespaced URL');
     const nsObj = await this.tryGet(NAMESPACE_INFO, undefined, ns);
     if (!nsObj) throw notFound('namespaces', ns);
     if (creating && nsObj.metadata.deletionTimestamp) {
       throw forbidden(
-        `${r.resource} "${''}" is forbidden: unable to create new content in namespace ${ns} because it is being terminated`,
+        `${r.resource} "${name}" is forbidden: unable to create new content in namespace ${ns} because it is being terminated`,
       );
     }
   }
@@ -356,14 +356,11 @@ export class ResourceService {
     delete meta.deletionGracePeriodSeconds;
     delete meta.selfLink;
     delete meta.managedFields;
-    if (r.kind === 'Pod') {
-      meta.generation = 1;
-      obj.status = {};
-    }
+    if (r.kind === 'Pod') meta.generation = 1;
 
-    defaultObject(r.kind, obj);
+    defaultObject(r.kind, obj, 'create');
     this.checkInvalid(r, name, validateCreate(r.kind, obj));
-    await this.requireNamespace(r, ns, true);
+    await this.requireNamespace(r, ns, name, true);
     if (opts.dryRun) {
       if (await this.tryGet(r, ns, name)) throw alreadyExists(r.resource, name, r.group);
       return obj;
@@ -437,7 +434,7 @@ export class ResourceService {
     delete m.selfLink;
     if (m.resourceVersion === undefined || m.resourceVersion === '') m.resourceVersion = om.resourceVersion;
 
-    defaultObject(r.kind, obj);
+    defaultObject(r.kind, obj, 'update');
     if (r.kind === 'Pod' && !deepEqual(obj.spec, old.spec)) m.generation = (om.generation ?? 1) + 1;
 
     const errs = opts.sub === 'status' ? validateStatusUpdate(r.kind, obj, old) : validateUpdate(r.kind, obj, old);

@@ -26,9 +26,12 @@ import {
 import { apiResourceList, apiVersionOf, resourceInfo, type ResourceInfo } from '../api/registry.js';
 import { toTable, type IncludeObject } from '../api/tables.js';
 import { strictErrors } from '../api/strict.js';
-import { openapiV2, openapiV3, openapiV3Root } from './openapi.js';
+import { openapiV2Document, openapiV2Protobuf, openapiV3Document, openapiV3RootDocument, OPENAPI_V2_PROTOBUF_CONTENT_TYPE, type RenderedDocument } from './openapi.js';
 import { ResourceService, type DeleteOptions, type Obj, type WatchEventOut, type WatchQuery } from './resources.js';
 import { VERSION_INFO } from '../version.js';
+import { decodeProtobufObject } from './protobuf.js';
+
+const PROTOBUF = 'application/vnd.kubernetes.protobuf';
 
 /** etcd's default request limit; kube-apiserver refuses bigger bodies too. */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -61,6 +64,22 @@ function sendJson(res: ServerResponse, code: number, body: unknown, headers: Rec
   res.end(text);
 }
 
+/** A cached document with its ETag; 304 when the client already has it. */
+function sendCached(req: IncomingMessage, res: ServerResponse, body: Buffer, etag: string, contentType: string): void {
+  const headers = { 'Content-Type': contentType, ETag: etag, 'Cache-Control': 'no-cache, private', Vary: 'Accept' };
+  if (req.headers['if-none-match'] === etag) {
+    res.writeHead(304, headers);
+    res.end();
+    return;
+  }
+  res.writeHead(200, headers);
+  res.end(body);
+}
+
+function sendDocument(req: IncomingMessage, res: ServerResponse, doc: RenderedDocument): void {
+  sendCached(req, res, doc.body, doc.etag, 'application/json');
+}
+
 function sendStatus(res: ServerResponse, err: ApiError): void {
   if (res.headersSent) {
     res.destroy();
@@ -69,7 +88,7 @@ function sendStatus(res: ServerResponse, err: ApiError): void {
   sendJson(res, err.code, err.toStatus());
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > MAX_BODY_BYTES) {
@@ -89,7 +108,7 @@ function readBody(req: IncomingMessage): Promise<string> {
       }
       chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
@@ -98,8 +117,10 @@ function mediaType(req: IncomingMessage): string {
   return String(req.headers['content-type'] ?? 'application/json').split(';')[0].trim().toLowerCase();
 }
 
-/** Parse a JSON or YAML request body into an object, or 400 with what is wrong. */
-function parseBody(text: string, type: string, what: string): Obj {
+/** Parse a JSON, YAML or (for a few kinds) protobuf request body into an object, or 400 with what is wrong. */
+function parseBody(buf: Buffer, type: string, what: string): Obj {
+  if (type === PROTOBUF) return decodeProtobufObject(buf, what);
+  const text = buf.toString('utf8');
   if (!text.trim()) throw badRequest(`the body of the request was empty: send a ${what} object as JSON`);
   let obj: unknown;
   if (type === 'application/yaml' || type === 'application/x-yaml' || type === 'text/yaml') {
@@ -114,10 +135,10 @@ function parseBody(text: string, type: string, what: string): Obj {
     } catch (e) {
       throw badRequest(`couldn't get version/kind; json parse error: ${(e as Error).message}`);
     }
-  } else if (type === 'application/vnd.kubernetes.protobuf') {
-    throw unsupportedMediaType('the body of the request was in an unknown format - accepted media types include: application/json, application/yaml');
   } else {
-    throw unsupportedMediaType(`the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
+    throw unsupportedMediaType(
+      `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, ${PROTOBUF}`,
+    );
   }
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
     throw badRequest(`the body of the request must be a JSON object (a ${what}), not ${Array.isArray(obj) ? 'an array' : JSON.stringify(obj)}`);
@@ -247,14 +268,19 @@ export class ApiServer {
       case '/api/v1':
         return sendJson(res, 200, apiResourceList('v1'));
       case '/openapi/v2':
-        return sendJson(res, 200, openapiV2());
+        // kubectl up to 1.27 asks for (and can only read) the gnostic protobuf rendering.
+        if (/protobuf/.test(String(req.headers.accept ?? ''))) {
+          const pb = openapiV2Protobuf();
+          return sendCached(req, res, pb.body, pb.etag, OPENAPI_V2_PROTOBUF_CONTENT_TYPE);
+        }
+        return sendDocument(req, res, openapiV2Document());
       case '/openapi/v3':
-        return sendJson(res, 200, openapiV3Root());
+        return sendDocument(req, res, openapiV3RootDocument());
     }
     if (path.startsWith('/openapi/v3/')) {
-      const doc = openapiV3(path.slice('/openapi/v3/'.length));
-      if (!doc) throw notFound('openapi', path);
-      return sendJson(res, 200, doc, { 'Cache-Control': 'public, immutable' });
+      const doc = openapiV3Document(path.slice('/openapi/v3/'.length));
+      if (!doc) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (GET ${path}): OpenAPI v3 documents are served for api, api/v1 and apis`);
+      return sendDocument(req, res, doc);
     }
     if (!path.startsWith('/api/v1/')) {
       throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${method} ${path}): podbay serves the core API group (/api/v1) only`);
@@ -358,7 +384,7 @@ export class ApiServer {
         return this.sendObject(res, 200, r, out, asTable, include, warnings);
       }
       case 'PATCH': {
-        const text = await readBody(req);
+        const text = (await readBody(req)).toString('utf8');
         const fv = fieldValidationOf(q);
         const warnings: string[] = [];
         const out = await svc.patch(r, ns, name, mediaType(req), text, {
@@ -387,6 +413,22 @@ export class ApiServer {
   private checkFields(r: ResourceInfo, fv: FieldValidation, text: string, obj: Obj, warnings: string[], patch = false): void {
     if (fv === 'Ignore') return;
     const problems = strictErrors(r.typeName, text, obj);
+    // kubectl apply drops null-valued keys (a mis-indented `volumeMounts:` with nothing under
+    // it) from the body, but keeps them in the last-applied annotation, which is the user's file
+    // as written: name those too, so every misplaced field is reported at once.
+    const lastApplied = obj.metadata?.annotations?.['kubectl.kubernetes.io/last-applied-configuration'];
+    if (typeof lastApplied === 'string') {
+      try {
+        const original = JSON.parse(lastApplied);
+        if (original?.kind === r.kind) {
+          const fromFile = strictErrors(r.typeName, undefined, original);
+          const merged = [...fromFile, ...problems.filter((p) => !fromFile.includes(p))];
+          problems.splice(0, problems.length, ...merged);
+        }
+      } catch {
+        /* not JSON: nothing more to learn from it */
+      }
+    }
     if (!problems.length) return;
     if (fv === 'Warn') {
       warnings.push(...problems);
@@ -398,8 +440,9 @@ export class ApiServer {
   }
 
   private async decodeObject(req: IncomingMessage, q: URLSearchParams, r: ResourceInfo, kind = r.kind): Promise<{ obj: Obj; warnings: string[] }> {
-    const text = await readBody(req);
-    const obj = parseBody(text, mediaType(req), kind);
+    const buf = await readBody(req);
+    const type = mediaType(req);
+    const obj = parseBody(buf, type, kind);
     const want = apiVersionOf(r);
     if (obj.apiVersion !== undefined && obj.apiVersion !== want && !(kind === 'Binding' && obj.apiVersion === 'v1')) {
       throw badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${want})`);
@@ -408,13 +451,15 @@ export class ApiServer {
       throw badRequest(`the kind in the data (${obj.kind}) does not match the expected kind (${kind}) for ${r.resource}`);
     }
     const warnings: string[] = [];
+    // Protobuf cannot carry unknown or duplicate fields; JSON and YAML can.
+    const text = type === PROTOBUF ? JSON.stringify(obj) : buf.toString('utf8');
     if (kind === r.kind) this.checkFields(r, fieldValidationOf(q), text, obj, warnings);
     return { obj, warnings };
   }
 
   private async deleteOptions(req: IncomingMessage, q: URLSearchParams): Promise<DeleteOptions> {
-    const text = await readBody(req);
-    const body: Obj = text.trim() ? parseBody(text, mediaType(req), 'DeleteOptions') : {};
+    const buf = await readBody(req);
+    const body: Obj = buf.toString('utf8').trim() ? parseBody(buf, mediaType(req), 'DeleteOptions') : {};
     const grace = queryInt(q, 'gracePeriodSeconds') ?? body.gracePeriodSeconds;
     const dryRun = dryRunOf(q) || (Array.isArray(body.dryRun) && body.dryRun.includes('All'));
     return {

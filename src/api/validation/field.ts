@@ -1,81 +1,22 @@
 /**
  * Field-error helpers modelled on k8s.io/apimachinery/pkg/util/validation/field.
- *
- * `ValidationError` is `FieldError` from ../errors.ts plus the one error type errors.ts does not
- * have yet: `FieldValueNotFound` ("Not found"), which upstream uses e.g. for a volumeMount that
- * names no volume. Once errors.ts gains that type the two are the same shape.
+ * The error shape and its rendering live in ../errors.ts; this file adds the constructors
+ * named after their Go counterparts and small helpers for plain-JSON objects.
  */
-import { ApiError, type FieldError } from '../errors.js';
+import { fieldErrorBody, fieldErrorText, invalid as invalidApiError, type FieldError } from '../errors.js';
 
-export type ValidationErrorType = FieldError['type'] | 'FieldValueNotFound';
-
-export type ValidationError = Omit<FieldError, 'type'> & {
-  type: ValidationErrorType;
-  /**
-   * Printed verbatim instead of `value` (Go prints some values unquoted, e.g. a Quantity as
-   * `500m` or an unset resourceVersion as `0x0`).
-   */
-  rawValue?: string;
-};
-
-const TYPE_TEXT: Record<ValidationErrorType, string> = {
-  FieldValueNotFound: 'Not found',
-  FieldValueRequired: 'Required value',
-  FieldValueDuplicate: 'Duplicate value',
-  FieldValueInvalid: 'Invalid value',
-  FieldValueNotSupported: 'Unsupported value',
-  FieldValueForbidden: 'Forbidden',
-  FieldValueTooLong: 'Too long',
-  FieldValueTooMany: 'Too many',
-  FieldValueTypeInvalid: 'Invalid value',
-};
-
-function renderValue(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (v === null || v === undefined) return 'null';
-  return JSON.stringify(v);
-}
+/** One field error (the shape lives in ../errors.ts, which renders it once for every room). */
+export type ValidationError = FieldError;
+export type ValidationErrorType = FieldError['type'];
 
 /** Body of the message without the field: `Not found: "x"`, `Invalid value: "A": a lowercase ...`. */
-export function validationErrorBody(e: ValidationError): string {
-  const parts = [TYPE_TEXT[e.type]];
-  const omitsValue =
-    e.type === 'FieldValueRequired' || e.type === 'FieldValueForbidden' || e.type === 'FieldValueTooLong';
-  if (!omitsValue) {
-    if (e.rawValue !== undefined) parts.push(e.rawValue);
-    else if ('value' in e) parts.push(renderValue(e.value));
-  }
-  if (e.detail) parts.push(e.detail);
-  return parts.join(': ');
-}
+export const validationErrorBody = fieldErrorBody;
 
 /** `spec.containers[0].volumeMounts[0].name: Not found: "x"` */
-export function validationErrorText(e: ValidationError): string {
-  return `${e.field}: ${validationErrorBody(e)}`;
-}
+export const validationErrorText = fieldErrorText;
 
-/**
- * 422 Invalid like errors.ts `invalid`, but able to render every ValidationError type.
- * Duplicated messages are dropped, as ErrorList.ToAggregate does upstream.
- */
-export function invalidObject(kind: string, name: string, errs: ValidationError[], group = ''): ApiError {
-  const seen = new Set<string>();
-  const unique = errs.filter((e) => {
-    const t = validationErrorText(e);
-    if (seen.has(t)) return false;
-    seen.add(t);
-    return true;
-  });
-  const texts = unique.map(validationErrorText);
-  const body = texts.length === 1 ? texts[0] : `[${texts.join(', ')}]`;
-  return new ApiError(422, 'Invalid', `${kind} "${name}" is invalid: ${body}`, {
-    name,
-    group: group || undefined,
-    kind,
-    causes: unique.map((e) => ({ reason: e.type, message: validationErrorBody(e), field: e.field })),
-  });
-}
+/** 422 Invalid with one cause per (distinct) field error. */
+export const invalidObject = invalidApiError;
 
 // ---- constructors, named after their Go counterparts ----
 
