@@ -363,7 +363,7 @@ describe('control plane API semantics (raw requests)', () => {
     assert.equal(still.status, 200);
     // the node confirms with grace 0: now it goes
     const confirm = await s.request('DELETE', `${base}/${name}`, { body: JSON.stringify({ kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0 }) });
-    assert.equal(confirm.status, 200);
+    assert.equal(confirm.status, 200, confirm.body);
     assert.equal((await s.request('GET', `${base}/${name}`)).status, 404);
   });
 

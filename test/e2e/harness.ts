@@ -135,7 +135,11 @@ export class PodbayServer {
       const headers: Record<string, string> = { ...(opts.headers ?? {}) };
       const token = opts.token === undefined ? this.token : opts.token;
       if (token) headers.authorization = `Bearer ${token}`;
-      if (opts.body !== undefined) headers['content-type'] = opts.contentType ?? 'application/json';
+      if (opts.body !== undefined) {
+        headers['content-type'] = opts.contentType ?? 'application/json';
+        // Node sends DELETE bodies unframed unless told their length.
+        headers['content-length'] = String(Buffer.byteLength(opts.body));
+      }
       const req = https.request({ host: '127.0.0.1', port: this.port, path, method, ca: this.caPem, headers }, (res) => {
         let data = '';
         res.setEncoding('utf8');
