@@ -122,7 +122,7 @@ async function runOnce() {
   }
 }
 
-const results = [];
+const results: Awaited<ReturnType<typeof runOnce>>[] = [];
 for (let i = 0; i < runs; i++) results.push(await runOnce());
 const med = (k: keyof (typeof results)[number]) => r2(median(results.map((r) => r[k])));
 console.log(
