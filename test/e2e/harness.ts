@@ -17,7 +17,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(here, existsSync(join(here, '../../package.json')) ? '../..' : '../../..');
 export const PODBAY = join(ROOT, 'bin/podbay');
 export const FIXTURES = join(ROOT, 'test/fixtures');
-export const SEED = resolve(ROOT, '../shared/seed/pod-pause-tutorial.md');
+/** The seed tutorial: the shared copy beside the checkout when there is one, else ours. */
+export const SEED = [resolve(ROOT, '../shared/seed/pod-pause-tutorial.md'), join(FIXTURES, 'seed/pod-pause-tutorial.md')].find((p) => existsSync(p))!;
 
 /** The kubectl binaries to test with: the oldest and newest installed beside the real one. */
 export function kubectlBinaries(): { name: string; path: string }[] {
