@@ -1,0 +1,62 @@
+/**
+ * The network room's contract: a pod's network namespace and its CNI attachment.
+ *
+ *   setUp:    netns pinned at RUN/netns/<sandboxId>  ->  CNI ADD of podbay's own config list
+ *             (loopback for lo; bridge + host-local IPAM for eth0; portmap for hostPorts)
+ *             The ADD result and the exact config/runtimeConfig are cached under RUN/cni/, so
+ *             DEL can be replayed identically later, even by a restarted podbay.
+ *   tearDown: CNI DEL (in reverse order), unpin and delete the netns, drop the cache entry.
+ *             Idempotent: tolerates any partial state (as after a crash mid-setUp).
+ *
+ * A failed setUp rolls back everything it did before rethrowing.
+ */
+
+export interface PortMapping {
+  hostPort: number;
+  containerPort: number;
+  protocol: 'tcp' | 'udp' | 'sctp';
+  hostIP?: string;
+}
+
+export interface PodNetworkRequest {
+  sandboxId: string;
+  podName: string;
+  podNamespace: string;
+  podUid: string;
+  portMappings: PortMapping[];
+}
+
+export interface NetworkAttachment {
+  sandboxId: string;
+  /** e.g. /run/podbay-xyz/netns/<sandboxId> */
+  netnsPath: string;
+  /** pod IPs, IPv4 first */
+  ips: string[];
+  gateway?: string;
+  interfaceName: string;
+}
+
+export interface NetworkSettings {
+  /** where netns pins and the CNI cache live */
+  runDir: string;
+  /** podbay's own CNI config dir (the generated config list is written there) */
+  confDir: string;
+  /** CNI plugin binaries (Debian: /usr/lib/cni) */
+  binDirs: string[];
+  /** network name in the CNI config, also the IPAM data dir's key */
+  networkName: string;
+  bridge: string;
+  /** e.g. 10.88.0.0/16 */
+  podCidr: string;
+}
+
+export interface PodNetwork {
+  setUp(req: PodNetworkRequest): Promise<NetworkAttachment>;
+  tearDown(sandboxId: string): Promise<void>;
+  /** the attachment recorded for a sandbox, if its netns still exists */
+  status(sandboxId: string): Promise<NetworkAttachment | undefined>;
+  /** sandbox ids with a netns or a CNI cache entry (for garbage collection) */
+  list(): Promise<string[]>;
+  /** remove the bridge and IPAM state when the last pod is gone (used by tests and shutdown) */
+  destroy(): Promise<void>;
+}

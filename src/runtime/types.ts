@@ -1,0 +1,118 @@
+/**
+ * The runtime room's contract, shaped after the CRI (sandbox and container verbs). The
+ * implementation runs runc under conmon; the kubelet is its only caller.
+ *
+ * Sandbox lifecycle:
+ *
+ *   (none) --runPodSandbox--> ready --stopPodSandbox--> notready --removePodSandbox--> (none)
+ *            netns + CNI ADD          pause killed,                 pause deleted, CNI DEL,
+ *            + pause (catatonit -P)   containers stopped            netns, dirs removed
+ *
+ * Container lifecycle:
+ *
+ *   (none) --create--> created --start--> running --(exit | stop)--> exited --remove--> (none)
+ *
+ * Every verb is idempotent for the same id (a retried runPodSandbox for the same pod UID and
+ * attempt returns the existing sandbox). State lives on disk under the run and data dirs, so a
+ * restarted podbay finds what is running (listPodSandboxes/listContainers) and adopts it.
+ */
+import type { PortMapping } from '../network/types.js';
+
+export interface SandboxConfig {
+  podName: string;
+  podNamespace: string;
+  podUid: string;
+  /** increments when the kubelet must recreate a sandbox for the same pod */
+  attempt: number;
+  hostname: string;
+  hostNetwork: boolean;
+  hostIPC: boolean;
+  hostPID: boolean;
+  shareProcessNamespace: boolean;
+  portMappings: PortMapping[];
+  /** /etc/hosts and /etc/resolv.conf content for the pod's containers */
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+export type SandboxState = 'ready' | 'notready';
+
+export interface SandboxStatus {
+  id: string;
+  config: SandboxConfig;
+  state: SandboxState;
+  /** pid of the pause process (0 when not running) */
+  pid: number;
+  netnsPath?: string;
+  ips: string[];
+  createdAt: string;
+}
+
+export interface VolumeMount {
+  hostPath: string;
+  containerPath: string;
+  readOnly: boolean;
+}
+
+export interface ContainerConfig {
+  name: string;
+  /** the reference as written in the pod */
+  image: string;
+  /** argv after Kubernetes' command/args rules were applied to the image config */
+  argv: string[];
+  /** KEY=value, image env first then the container's */
+  env: string[];
+  workingDir?: string;
+  /** "uid[:gid]" or a name, from securityContext or the image */
+  user?: string;
+  mounts: VolumeMount[];
+  /** CRI log file (k8s-file format) */
+  logPath: string;
+  privileged?: boolean;
+  readOnlyRootfs?: boolean;
+  /** extra capabilities to add / drop (Kubernetes names without CAP_) */
+  capAdd?: string[];
+  capDrop?: string[];
+  restartCount: number;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+export type ContainerState = 'created' | 'running' | 'exited' | 'unknown';
+
+export interface ContainerStatus {
+  id: string;
+  sandboxId: string;
+  config: ContainerConfig;
+  state: ContainerState;
+  pid: number;
+  exitCode?: number;
+  /** e.g. "Completed", "Error", "OOMKilled" */
+  reason?: string;
+  message?: string;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** the image ID (config digest) the container was made from */
+  imageId: string;
+}
+
+export interface Runtime {
+  runPodSandbox(cfg: SandboxConfig): Promise<SandboxStatus>;
+  stopPodSandbox(id: string): Promise<void>;
+  removePodSandbox(id: string): Promise<void>;
+  podSandboxStatus(id: string): Promise<SandboxStatus | undefined>;
+  listPodSandboxes(): Promise<SandboxStatus[]>;
+
+  createContainer(sandboxId: string, cfg: ContainerConfig): Promise<string>;
+  startContainer(id: string): Promise<void>;
+  /** SIGTERM, wait up to timeoutSeconds, then SIGKILL */
+  stopContainer(id: string, timeoutSeconds: number): Promise<void>;
+  removeContainer(id: string): Promise<void>;
+  containerStatus(id: string): Promise<ContainerStatus | undefined>;
+  listContainers(sandboxId?: string): Promise<ContainerStatus[]>;
+
+  /** called when a container exits (conmon's exit file appears) */
+  onContainerExit(listener: (id: string) => void): void;
+  close(): Promise<void>;
+}
