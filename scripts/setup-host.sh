@@ -12,8 +12,12 @@ need_root() {
 }
 
 # Debian packages podbay (and its tests) use. Native addons (better-sqlite3) build with
-# python3/make/g++ when no prebuilt binary can be fetched.
-packages=(ca-certificates curl python3 make g++ iproute2)
+# python3/make/g++ when no prebuilt binary can be fetched. The pod runtime needs runc (crun
+# refuses this VM's hybrid cgroups), conmon, catatonit (the pause process), the standard CNI
+# plugins and iptables; util-linux gives unshare/nsenter/mount, attr gives setfattr (overlay
+# opaque dirs); busybox-static builds the test images.
+packages=(ca-certificates curl python3 make g++ iproute2 util-linux attr
+  runc conmon catatonit containernetworking-plugins iptables busybox-static)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
