@@ -36,7 +36,20 @@ const PROTOBUF = 'application/vnd.kubernetes.protobuf';
 /** etcd's default request limit; kube-apiserver refuses bigger bodies too. */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
+/** What the API server asks of the node for streaming subresources (pods/log). */
+export interface NodeBackend {
+  containerLogs(
+    pod: Obj,
+    container: string | undefined,
+    opts: { follow?: boolean; previous?: boolean; tailLines?: number; timestamps?: boolean; sinceSeconds?: number; sinceTime?: string; limitBytes?: number },
+    write: (chunk: string) => boolean | void,
+    closed: () => boolean,
+  ): Promise<void>;
+}
+
 export interface ApiServerOptions {
+  /** the node's side of pods/log; without it, logs answer 503 */
+  node?: NodeBackend;
   host: string;
   port: number;
   certPem: string;
@@ -363,6 +376,10 @@ export class ApiServer {
       await svc.bind(ns!, name, obj, { dryRun: dryRunOf(q) });
       return sendJson(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
     }
+    if (sub === 'log') {
+      if (method !== 'GET') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} pods/log`);
+      return this.serveLogs(req, res, await svc.get(r, ns, name), q);
+    }
     if (sub === 'finalize') throw methodNotAllowed('namespaces/finalize is not served by podbay: the namespace controller runs in-process');
     const statusSub = sub === 'status' ? ('status' as const) : undefined;
 
@@ -468,6 +485,42 @@ export class ApiServer {
       propagationPolicy: q.get('propagationPolicy') ?? body.propagationPolicy,
       dryRun,
     };
+  }
+
+  private async serveLogs(req: IncomingMessage, res: ServerResponse, pod: Obj, q: URLSearchParams): Promise<void> {
+    const node = this.opts.node;
+    if (!node) throw new ApiError(503, 'ServiceUnavailable', 'logs are not available: this podbay server runs no kubelet');
+    if (!pod.spec?.nodeName) {
+      throw badRequest(`pod ${pod.metadata.name} does not have a host assigned`);
+    }
+    let closed = false;
+    req.on('close', () => (closed = true));
+    let started = false;
+    const start = () => {
+      if (started) return;
+      started = true;
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+    };
+    await node.containerLogs(
+      pod,
+      q.get('container') ?? undefined,
+      {
+        follow: queryBool(q.get('follow')),
+        previous: queryBool(q.get('previous')),
+        timestamps: queryBool(q.get('timestamps')),
+        tailLines: queryInt(q, 'tailLines'),
+        sinceSeconds: queryInt(q, 'sinceSeconds'),
+        sinceTime: q.get('sinceTime') ?? undefined,
+        limitBytes: queryInt(q, 'limitBytes'),
+      },
+      (chunk) => {
+        start();
+        return res.write(chunk);
+      },
+      () => closed,
+    );
+    start();
+    res.end();
   }
 
   private async serveWatch(

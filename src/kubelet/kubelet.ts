@@ -1,0 +1,515 @@
+/**
+ * The kubelet: runs the pods bound to this node.
+ *
+ *   watch pods (spec.nodeName = this node) --> one worker per pod UID, syncs serialized:
+ *
+ *   sync(pod)
+ *     deleted/terminating  -> SIGTERM, grace, SIGKILL every container; remove containers,
+ *                             sandbox (pause, CNI DEL, netns); confirm deletion (grace 0)
+ *     terminal (Succeeded/Failed) -> tear the sandbox down, keep the status
+ *     otherwise            -> volumes -> sandbox -> each container (create/start/restart
+ *                             with back-off) -> status (PUT pods/status when it changed)
+ *
+ * Container exits (from the runtime) and a periodic resync re-run sync. On start the kubelet
+ * adopts what the runtime already runs (conmon keeps containers alive across podbay restarts)
+ * and removes sandboxes that no pod owns.
+ */
+import { rm, mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Runtime, ContainerStatus as RtContainer, SandboxStatus, ContainerConfig } from '../runtime/types.js';
+import type { ImageService } from '../image/types.js';
+import type { KubeletClient } from './client.js';
+import type { Obj, WatchEventOut } from '../apiserver/resources.js';
+import { ApiError, badRequest } from '../api/errors.js';
+import { EventRecorder } from './events.js';
+import { prepareVolumes, VolumeError } from './volumes.js';
+import { containerEnv, ConfigError } from './env.js';
+import { resolveArgv, mergeEnv } from './container-args.js';
+import { computePodStatus, type ContainerView, type Waiting } from './pod-status.js';
+import { containerLogPath, podLogDir, streamLog, type LogOptions } from './logs.js';
+import { Binder } from './binder.js';
+
+export const LABEL_POD_UID = 'io.kubernetes.pod.uid';
+export const LABEL_POD_NAME = 'io.kubernetes.pod.name';
+export const LABEL_POD_NAMESPACE = 'io.kubernetes.pod.namespace';
+export const LABEL_CONTAINER_NAME = 'io.kubernetes.container.name';
+
+const BACKOFF_START_MS = 10_000;
+const BACKOFF_MAX_MS = 300_000;
+
+export interface KubeletOptions {
+  client: KubeletClient;
+  runtime: Runtime;
+  images: ImageService;
+  nodeName: string;
+  hostIP: string;
+  /** per-pod state (volumes): PODS/<uid>/ */
+  podsDir: string;
+  /** container logs: LOGS/<ns>_<name>_<uid>/<container>/<n>.log */
+  logsDir: string;
+  resyncSeconds?: number;
+  log?: (line: string) => void;
+}
+
+interface BackoffEntry {
+  delayMs: number;
+}
+
+function nowRfc3339(): string {
+  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function isTerminal(pod: Obj): boolean {
+  return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+}
+
+function stable(o: unknown): string {
+  return JSON.stringify(o);
+}
+
+export class Kubelet {
+  private readonly client: KubeletClient;
+  private readonly runtime: Runtime;
+  private readonly images: ImageService;
+  private readonly events: EventRecorder;
+  private readonly binder: Binder;
+  private readonly log: (line: string) => void;
+  /** the newest object seen for each pod UID on this node */
+  private readonly pods = new Map<string, Obj>();
+  private readonly syncing = new Map<string, Promise<void>>();
+  private readonly dirty = new Set<string>();
+  private readonly waiting = new Map<string, Waiting>();
+  private readonly backoff = new Map<string, BackoffEntry>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private watch?: { cancel(): void };
+  private resync?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(private readonly opts: KubeletOptions) {
+    this.client = opts.client;
+    this.runtime = opts.runtime;
+    this.images = opts.images;
+    this.log = opts.log ?? (() => {});
+    this.events = new EventRecorder(this.client, 'kubelet', opts.nodeName, this.log);
+    this.binder = new Binder(this.client, opts.nodeName, new EventRecorder(this.client, 'default-scheduler', opts.nodeName, this.log), this.log);
+  }
+
+  async start(): Promise<void> {
+    this.runtime.onContainerExit((id) => void this.onExit(id));
+    const selector = `spec.nodeName=${this.opts.nodeName}`;
+    const list = await this.client.listPods(selector);
+    for (const p of list.items) this.pods.set(p.metadata.uid, p);
+    await this.collectOrphans();
+    this.watch = await this.client.watchPods(selector, list.resourceVersion, (ev) => this.onPodEvent(ev));
+    for (const uid of this.pods.keys()) this.enqueue(uid);
+    await this.binder.start();
+    this.resync = setInterval(() => {
+      for (const uid of this.pods.keys()) this.enqueue(uid);
+    }, (this.opts.resyncSeconds ?? 10) * 1000);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.watch?.cancel();
+    this.binder.stop();
+    clearInterval(this.resync);
+    for (const t of this.timers.values()) clearTimeout(t);
+    await Promise.allSettled([...this.syncing.values()]);
+  }
+
+  private onPodEvent(ev: WatchEventOut): void {
+    if (ev.type === 'ERROR' || ev.type === 'BOOKMARK') return;
+    const pod = ev.object;
+    const uid = pod.metadata.uid;
+    if (ev.type === 'DELETED') this.pods.delete(uid);
+    else this.pods.set(uid, pod);
+    this.enqueue(uid);
+  }
+
+  private async onExit(containerId: string): Promise<void> {
+    const st = await this.runtime.containerStatus(containerId).catch(() => undefined);
+    const uid = st?.config.labels[LABEL_POD_UID];
+    if (uid) this.enqueue(uid);
+  }
+
+  /** Serialize syncs per pod: a request during a sync runs once more after it. */
+  enqueue(uid: string): void {
+    if (this.stopped) return;
+    if (this.syncing.has(uid)) {
+      this.dirty.add(uid);
+      return;
+    }
+    const run = (async () => {
+      do {
+        this.dirty.delete(uid);
+        try {
+          await this.sync(uid);
+        } catch (e) {
+          this.log(`kubelet: sync of pod ${uid} failed: ${(e as Error).stack ?? e}`);
+        }
+      } while (this.dirty.has(uid) && !this.stopped);
+    })().finally(() => this.syncing.delete(uid));
+    this.syncing.set(uid, run);
+  }
+
+  private enqueueAfter(uid: string, ms: number): void {
+    clearTimeout(this.timers.get(uid));
+    this.timers.set(
+      uid,
+      setTimeout(() => {
+        this.timers.delete(uid);
+        this.enqueue(uid);
+      }, ms),
+    );
+  }
+
+  // ------------------------------------------------------------------ sync
+
+  private async sandboxesOf(uid: string): Promise<SandboxStatus[]> {
+    return (await this.runtime.listPodSandboxes()).filter((s) => s.config.podUid === uid);
+  }
+
+  private async sync(uid: string): Promise<void> {
+    const pod = this.pods.get(uid);
+    if (!pod) {
+      await this.killPod(uid, undefined, 0);
+      await this.forget(uid, undefined);
+      return;
+    }
+    if (pod.metadata.deletionTimestamp) {
+      await this.killPod(uid, pod, pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30);
+      await this.client.deletePod(pod.metadata.namespace, pod.metadata.name, uid);
+      return;
+    }
+    if (isTerminal(pod)) {
+      if ((await this.sandboxesOf(uid)).length) await this.killPod(uid, pod, 0);
+      return;
+    }
+
+    const ns = pod.metadata.namespace;
+    const podDir = join(this.opts.podsDir, uid);
+    await mkdir(podDir, { recursive: true, mode: 0o750 });
+    let volumes: Map<string, string>;
+    try {
+      volumes = (await prepareVolumes(this.client, pod, podDir)).paths;
+    } catch (e) {
+      if (!(e instanceof VolumeError)) throw e;
+      this.events.record(pod, 'Warning', 'FailedMount', e.message);
+      await this.writeStatus(pod, undefined, []);
+      this.enqueueAfter(uid, 2000);
+      return;
+    }
+
+    // the sandbox: reuse a ready one, replace a dead one
+    const sandboxes = await this.sandboxesOf(uid);
+    let sandbox = sandboxes.find((s) => s.state === 'ready');
+    if (!sandbox) {
+      const attempt = sandboxes.reduce((m, s) => Math.max(m, s.config.attempt + 1), 0);
+      for (const s of sandboxes) await this.removeSandbox(s, pod, 0);
+      if (attempt > 0) this.events.record(pod, 'Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
+      try {
+        sandbox = await this.runtime.runPodSandbox({
+          podName: pod.metadata.name,
+          podNamespace: ns,
+          podUid: uid,
+          attempt,
+          hostname: pod.spec.hostname ?? pod.metadata.name,
+          hostNetwork: Boolean(pod.spec.hostNetwork),
+          hostIPC: Boolean(pod.spec.hostIPC),
+          hostPID: Boolean(pod.spec.hostPID),
+          shareProcessNamespace: Boolean(pod.spec.shareProcessNamespace),
+          portMappings: portMappings(pod),
+          labels: { [LABEL_POD_UID]: uid, [LABEL_POD_NAME]: pod.metadata.name, [LABEL_POD_NAMESPACE]: ns },
+          annotations: {},
+        });
+      } catch (e) {
+        this.events.record(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(e as Error).message}`);
+        await this.writeStatus(pod, undefined, []);
+        this.enqueueAfter(uid, 5000);
+        return;
+      }
+    }
+
+    const all = await this.runtime.listContainers(sandbox.id);
+    const specs: Obj[] = pod.spec.containers ?? [];
+    await Promise.all(specs.map((c) => this.syncContainer(pod, sandbox!, c, all, volumes)));
+    const fresh = await this.runtime.listContainers(sandbox.id);
+    await this.writeStatus(pod, sandbox, fresh);
+  }
+
+  private runsOf(all: RtContainer[], name: string): RtContainer[] {
+    return all.filter((c) => c.config.name === name).sort((a, b) => b.config.restartCount - a.config.restartCount);
+  }
+
+  private async syncContainer(pod: Obj, sandbox: SandboxStatus, spec: Obj, all: RtContainer[], volumes: Map<string, string>): Promise<void> {
+    const uid = pod.metadata.uid;
+    const key = `${uid}/${spec.name}`;
+    const runs = this.runsOf(all, spec.name);
+    const latest = runs[0];
+    const fieldPath = `spec.containers{${spec.name}}`;
+
+    // keep the newest two runs (status shows the last termination); older ones go
+    for (const old of runs.slice(2)) await this.runtime.removeContainer(old.id).catch(() => {});
+
+    if (latest?.state === 'running') {
+      this.waiting.delete(key);
+      // a long healthy run resets the back-off, as the kubelet's does after 2x the max delay
+      if (latest.startedAt && Date.now() - Date.parse(latest.startedAt) > 2 * BACKOFF_MAX_MS) this.backoff.delete(key);
+      return;
+    }
+    if (latest?.state === 'created') {
+      // created but never started (podbay stopped in between): start it now
+      await this.startContainer(pod, latest, spec, key, fieldPath);
+      return;
+    }
+    if (latest?.state === 'exited') {
+      const policy = pod.spec.restartPolicy ?? 'Always';
+      const restart = policy === 'Always' || (policy === 'OnFailure' && (latest.exitCode ?? 0) !== 0);
+      if (!restart) {
+        this.waiting.delete(key);
+        return;
+      }
+      const entry = this.backoff.get(key);
+      if (entry) {
+        const finished = latest.finishedAt ? Date.parse(latest.finishedAt) : Date.now();
+        const readyAt = finished + entry.delayMs;
+        if (Date.now() < readyAt) {
+          const msg = `back-off ${Math.round(entry.delayMs / 1000)}s restarting failed container=${spec.name} pod=${pod.metadata.name}_${pod.metadata.namespace}(${uid})`;
+          this.waiting.set(key, { reason: 'CrashLoopBackOff', message: msg });
+          this.events.record(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${spec.name} in pod ${pod.metadata.name}_${pod.metadata.namespace}(${uid})`, fieldPath);
+          this.enqueueAfter(uid, readyAt - Date.now() + 10);
+          return;
+        }
+        entry.delayMs = Math.min(entry.delayMs * 2, BACKOFF_MAX_MS);
+      } else {
+        this.backoff.set(key, { delayMs: BACKOFF_START_MS });
+      }
+    }
+
+    // create a new run
+    const restartCount = latest ? latest.config.restartCount + 1 : 0;
+    const image = await this.images.get(spec.image);
+    if (!image) {
+      const never = spec.imagePullPolicy === 'Never';
+      const reason = never ? 'ErrImageNeverPull' : 'ErrImagePull';
+      const message = never
+        ? `Container image "${spec.image}" is not present with pull policy of Never`
+        : `image "${spec.image}" is not present on this node and podbay cannot pull yet: load it with 'podbay image load -i FILE' or 'podbay image import FILE ${spec.image}'`;
+      this.waiting.set(key, { reason, message });
+      this.events.record(pod, 'Warning', never ? 'ErrImageNeverPull' : 'Failed', never ? message : `Failed to pull image "${spec.image}": ${message}`, fieldPath);
+      if (!never) this.events.record(pod, 'Warning', 'Failed', `Error: ${reason}`, fieldPath);
+      this.enqueueAfter(uid, 5000);
+      return;
+    }
+    this.events.record(pod, 'Normal', 'Pulled', `Container image "${spec.image}" already present on machine`, fieldPath);
+
+    let config: ContainerConfig;
+    try {
+      const env = await containerEnv(this.client, pod, spec);
+      const argv = resolveArgv(spec, image.config, env);
+      if (argv.length === 0) throw new ConfigError(`no command specified: the image ${spec.image} has no Entrypoint or Cmd, so the container needs a command`);
+      config = {
+        name: spec.name,
+        image: spec.image,
+        argv,
+        env: mergeEnv(image.config.env ?? ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], env),
+        workingDir: spec.workingDir ?? image.config.workingDir ?? undefined,
+        user: userOf(pod, spec) ?? image.config.user ?? undefined,
+        mounts: mountsOf(spec, volumes),
+        logPath: containerLogPath(this.opts.logsDir, pod.metadata.namespace, pod.metadata.name, uid, spec.name, restartCount),
+        privileged: Boolean(spec.securityContext?.privileged),
+        readOnlyRootfs: Boolean(spec.securityContext?.readOnlyRootFilesystem),
+        capAdd: spec.securityContext?.capabilities?.add,
+        capDrop: spec.securityContext?.capabilities?.drop,
+        restartCount,
+        labels: { [LABEL_POD_UID]: uid, [LABEL_POD_NAME]: pod.metadata.name, [LABEL_POD_NAMESPACE]: pod.metadata.namespace, [LABEL_CONTAINER_NAME]: spec.name },
+        annotations: {},
+      };
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      this.waiting.set(key, { reason: 'CreateContainerConfigError', message: e.message });
+      this.events.record(pod, 'Warning', 'Failed', `Error: ${e.message}`, fieldPath);
+      this.enqueueAfter(uid, 5000);
+      return;
+    }
+
+    let id: string;
+    try {
+      id = await this.runtime.createContainer(sandbox.id, config);
+    } catch (e) {
+      const message = (e as Error).message;
+      this.waiting.set(key, { reason: 'CreateContainerError', message });
+      this.events.record(pod, 'Warning', 'Failed', `Error: ${message}`, fieldPath);
+      this.enqueueAfter(uid, 5000);
+      return;
+    }
+    this.events.record(pod, 'Normal', 'Created', `Created container: ${spec.name}`, fieldPath);
+    const created = await this.runtime.containerStatus(id);
+    if (created) await this.startContainer(pod, created, spec, key, fieldPath);
+  }
+
+  private async startContainer(pod: Obj, c: RtContainer, spec: Obj, key: string, fieldPath: string): Promise<void> {
+    try {
+      await this.runtime.startContainer(c.id);
+      this.waiting.delete(key);
+      this.events.record(pod, 'Normal', 'Started', `Started container ${spec.name}`, fieldPath);
+    } catch (e) {
+      const message = (e as Error).message;
+      this.waiting.set(key, { reason: 'RunContainerError', message });
+      this.events.record(pod, 'Warning', 'Failed', `Error: ${message}`, fieldPath);
+      // the failed run stays as an exited container; the next sync backs off and retries
+      this.enqueueAfter(pod.metadata.uid, 2000);
+    }
+  }
+
+  private async writeStatus(pod: Obj, sandbox: SandboxStatus | undefined, containers: RtContainer[]): Promise<void> {
+    const uid = pod.metadata.uid;
+    const views: ContainerView[] = (pod.spec.containers ?? []).map((c: Obj) => {
+      const key = `${uid}/${c.name}`;
+      const runs = this.runsOf(containers, c.name);
+      let waiting = this.waiting.get(key);
+      // a waiting reason from before a run that is now running no longer applies
+      if (waiting && runs[0]?.state === 'running') waiting = undefined;
+      if (!sandbox && !waiting) waiting = { reason: 'ContainerCreating' };
+      return { name: c.name, image: c.image, runs, waiting };
+    });
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = attempt === 0 ? pod : await this.client.getPod(pod.metadata.namespace, pod.metadata.name);
+      if (!current || current.metadata.uid !== uid) return;
+      const status = computePodStatus({
+        pod: current,
+        containers: views,
+        sandboxReady: sandbox?.state === 'ready',
+        podIPs: sandbox && !current.spec.hostNetwork ? sandbox.ips : current.spec.hostNetwork ? [this.opts.hostIP] : [],
+        hostIP: this.opts.hostIP,
+        now: nowRfc3339(),
+      });
+      if (stable(status) === stable(current.status)) return;
+      try {
+        const updated = await this.client.updatePodStatus({ ...current, status });
+        if (this.pods.has(uid)) this.pods.set(uid, updated);
+        if (isTerminal(updated)) this.enqueue(uid);
+        return;
+      } catch (e) {
+        if (e instanceof ApiError && e.reason === 'Conflict') continue;
+        if (e instanceof ApiError && e.reason === 'NotFound') return;
+        throw e;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ teardown
+
+  private async removeSandbox(s: SandboxStatus, pod: Obj | undefined, graceSeconds: number): Promise<void> {
+    const containers = await this.runtime.listContainers(s.id);
+    await Promise.all(
+      containers.map(async (c) => {
+        if (c.state === 'running') {
+          if (pod) this.events.record(pod, 'Normal', 'Killing', `Stopping container ${c.config.name}`, `spec.containers{${c.config.name}}`);
+          await this.runtime.stopContainer(c.id, graceSeconds);
+        }
+        await this.runtime.removeContainer(c.id);
+      }),
+    );
+    await this.runtime.stopPodSandbox(s.id);
+    await this.runtime.removePodSandbox(s.id);
+  }
+
+  /** Stop and remove everything the runtime has for a pod UID. */
+  private async killPod(uid: string, pod: Obj | undefined, graceSeconds: number): Promise<void> {
+    for (const s of await this.sandboxesOf(uid)) await this.removeSandbox(s, pod, graceSeconds);
+    for (const k of [...this.waiting.keys()]) if (k.startsWith(`${uid}/`)) this.waiting.delete(k);
+    await rm(join(this.opts.podsDir, uid), { recursive: true, force: true });
+  }
+
+  private async forget(uid: string, pod: Obj | undefined): Promise<void> {
+    for (const k of [...this.backoff.keys()]) if (k.startsWith(`${uid}/`)) this.backoff.delete(k);
+    clearTimeout(this.timers.get(uid));
+    this.timers.delete(uid);
+    this.events.forget(uid);
+    const labels = pod?.metadata;
+    if (labels) await rm(podLogDir(this.opts.logsDir, labels.namespace, labels.name, uid), { recursive: true, force: true });
+    else await removeLogsOfUid(this.opts.logsDir, uid);
+  }
+
+  /** Sandboxes whose pod is gone (deleted while podbay was down) are removed at start. */
+  private async collectOrphans(): Promise<void> {
+    for (const s of await this.runtime.listPodSandboxes()) {
+      if (this.pods.has(s.config.podUid)) continue;
+      this.log(`kubelet: removing sandbox ${s.id.slice(0, 12)} of pod ${s.config.podNamespace}/${s.config.podName}: no such pod`);
+      await this.removeSandbox(s, undefined, 0).catch((e) => this.log(`kubelet: ${(e as Error).message}`));
+      await rm(join(this.opts.podsDir, s.config.podUid), { recursive: true, force: true });
+      await removeLogsOfUid(this.opts.logsDir, s.config.podUid);
+    }
+  }
+
+  // ------------------------------------------------------------------ logs
+
+  /** GET pods/NAME/log: stream a container's log as kubelet's /containerLogs does. */
+  async containerLogs(pod: Obj, container: string | undefined, opts: LogOptions, write: (s: string) => boolean | void, closed: () => boolean): Promise<void> {
+    const names: string[] = (pod.spec.containers ?? []).map((c: Obj) => c.name);
+    const name = container ?? (names.length === 1 ? names[0] : undefined);
+    if (!name) throw badRequest(`a container name must be specified for pod ${pod.metadata.name}, choose one of: [${names.join(' ')}]`);
+    if (!names.includes(name)) throw badRequest(`container ${name} is not valid for pod ${pod.metadata.name}`);
+    const dir = join(podLogDir(this.opts.logsDir, pod.metadata.namespace, pod.metadata.name, pod.metadata.uid), name);
+    const waiting = this.waiting.get(`${pod.metadata.uid}/${name}`);
+    const running = async () => {
+      const sandboxes = await this.sandboxesOf(pod.metadata.uid);
+      for (const s of sandboxes) {
+        const runs = this.runsOf(await this.runtime.listContainers(s.id), name);
+        if (runs[0]?.state === 'running') return true;
+      }
+      return false;
+    };
+    try {
+      await streamLog(dir, opts, write, running, closed, { container: name, pod: pod.metadata.name });
+    } catch (e) {
+      if (e instanceof ApiError && waiting && !opts.previous) {
+        throw badRequest(`container "${name}" in pod "${pod.metadata.name}" is waiting to start: ${waiting.reason}`);
+      }
+      throw e;
+    }
+  }
+}
+
+async function removeLogsOfUid(logsDir: string, uid: string): Promise<void> {
+  let names: string[] = [];
+  try {
+    names = await readdir(logsDir);
+  } catch {
+    return;
+  }
+  for (const n of names) if (n.endsWith(`_${uid}`)) await rm(join(logsDir, n), { recursive: true, force: true });
+}
+
+/** hostPort mappings for every container port that asks for one. */
+export function portMappings(pod: Obj): { hostPort: number; containerPort: number; protocol: 'tcp' | 'udp' | 'sctp'; hostIP?: string }[] {
+  const out = [];
+  for (const c of (pod.spec.containers ?? []) as Obj[]) {
+    for (const p of (c.ports ?? []) as Obj[]) {
+      if (!p.hostPort || pod.spec.hostNetwork) continue;
+      out.push({
+        hostPort: p.hostPort,
+        containerPort: p.containerPort,
+        protocol: String(p.protocol ?? 'TCP').toLowerCase() as 'tcp' | 'udp' | 'sctp',
+        ...(p.hostIP ? { hostIP: p.hostIP } : {}),
+      });
+    }
+  }
+  return out;
+}
+
+function userOf(pod: Obj, spec: Obj): string | undefined {
+  const uid = spec.securityContext?.runAsUser ?? pod.spec.securityContext?.runAsUser;
+  const gid = spec.securityContext?.runAsGroup ?? pod.spec.securityContext?.runAsGroup;
+  if (uid === undefined) return undefined;
+  return gid === undefined ? String(uid) : `${uid}:${gid}`;
+}
+
+function mountsOf(spec: Obj, volumes: Map<string, string>): { hostPath: string; containerPath: string; readOnly: boolean }[] {
+  return ((spec.volumeMounts ?? []) as Obj[]).map((m) => {
+    const base = volumes.get(m.name);
+    if (!base) throw new ConfigError(`volume "${m.name}" of container ${spec.name} was not prepared`);
+    return { hostPath: m.subPath ? join(base, m.subPath) : base, containerPath: m.mountPath, readOnly: Boolean(m.readOnly) };
+  });
+}

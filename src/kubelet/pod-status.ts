@@ -1,0 +1,165 @@
+/**
+ * Pod status as the kubelet computes it (pure): container statuses from the runtime's view of
+ * each container's runs, the pod phase (kubelet's getPhase), and the conditions.
+ *
+ * Pod phase:
+ *
+ *   Pending --(all containers started once)--> Running --(all exited, policy says stop)--> Succeeded | Failed
+ *      (a container waiting without a previous run keeps the pod Pending; phases never go back
+ *       from Succeeded/Failed)
+ */
+import type { ContainerStatus as RuntimeContainer } from '../runtime/types.js';
+
+type Obj = Record<string, any>;
+
+/** Why a container is waiting, when the kubelet knows better than the runtime. */
+export interface Waiting {
+  reason: string;
+  message?: string;
+}
+
+export interface ContainerView {
+  name: string;
+  image: string;
+  /** runs of this container, newest first (restartCount descending) */
+  runs: RuntimeContainer[];
+  waiting?: Waiting;
+}
+
+export const CONTAINER_ID_PREFIX = 'podbay://';
+
+function terminatedOf(c: RuntimeContainer): Obj {
+  const t: Obj = {
+    exitCode: c.exitCode ?? 0,
+    reason: c.reason ?? ((c.exitCode ?? 0) === 0 ? 'Completed' : 'Error'),
+    startedAt: c.startedAt ?? null,
+    finishedAt: c.finishedAt ?? null,
+    containerID: CONTAINER_ID_PREFIX + c.id,
+  };
+  if (c.message) t.message = c.message;
+  return t;
+}
+
+export function containerStatus(v: ContainerView): Obj {
+  const [latest, previous] = v.runs;
+  const st: Obj = {
+    name: v.name,
+    state: {},
+    lastState: {},
+    ready: false,
+    restartCount: latest ? latest.config.restartCount : 0,
+    image: v.image,
+    imageID: latest?.imageId ?? '',
+    started: false,
+  };
+  if (latest) st.containerID = CONTAINER_ID_PREFIX + latest.id;
+  if (v.waiting) {
+    st.state = { waiting: { reason: v.waiting.reason, ...(v.waiting.message ? { message: v.waiting.message } : {}) } };
+    if (latest && latest.state === 'exited') st.lastState = { terminated: terminatedOf(latest) };
+    else if (previous && previous.state === 'exited') st.lastState = { terminated: terminatedOf(previous) };
+    return st;
+  }
+  if (!latest || latest.state === 'created' || latest.state === 'unknown') {
+    st.state = { waiting: { reason: 'ContainerCreating' } };
+    if (previous?.state === 'exited') st.lastState = { terminated: terminatedOf(previous) };
+    return st;
+  }
+  if (latest.state === 'running') {
+    st.state = { running: { startedAt: latest.startedAt ?? null } };
+    st.ready = true;
+    st.started = true;
+  } else {
+    st.state = { terminated: terminatedOf(latest) };
+  }
+  if (previous?.state === 'exited') st.lastState = { terminated: terminatedOf(previous) };
+  return st;
+}
+
+/** kubelet's getPhase over the container statuses. */
+export function podPhase(restartPolicy: string, statuses: Obj[]): string {
+  let waiting = 0;
+  let running = 0;
+  let stopped = 0;
+  let succeeded = 0;
+  for (const s of statuses) {
+    if (s.state.running) running++;
+    else if (s.state.terminated) {
+      stopped++;
+      if (s.state.terminated.exitCode === 0) succeeded++;
+    } else if (s.state.waiting) {
+      if (s.lastState?.terminated) stopped++;
+      else waiting++;
+    }
+  }
+  if (waiting > 0) return 'Pending';
+  if (running > 0) return 'Running';
+  if (stopped > 0) {
+    if (restartPolicy === 'Always') return 'Running';
+    if (stopped === succeeded) return 'Succeeded';
+    if (restartPolicy === 'Never') return 'Failed';
+    return 'Running';
+  }
+  return 'Pending';
+}
+
+function condition(old: Obj[] | undefined, type: string, status: string, now: string, reason?: string, message?: string): Obj {
+  const prev = (old ?? []).find((c) => c.type === type);
+  const c: Obj = { type, status, lastProbeTime: null, lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : now };
+  if (reason) c.reason = reason;
+  if (message) c.message = message;
+  return c;
+}
+
+export interface PodStatusInput {
+  pod: Obj;
+  containers: ContainerView[];
+  sandboxReady: boolean;
+  podIPs: string[];
+  hostIP: string;
+  now: string;
+}
+
+/** The full status the kubelet writes for a pod. */
+export function computePodStatus(input: PodStatusInput): Obj {
+  const { pod, now } = input;
+  const old: Obj = pod.status ?? {};
+  const statuses = input.containers.map(containerStatus);
+  let phase = podPhase(pod.spec.restartPolicy ?? 'Always', statuses);
+  if (old.phase === 'Succeeded' || old.phase === 'Failed') phase = old.phase;
+  const terminal = phase === 'Succeeded' || phase === 'Failed';
+
+  const unready = statuses.filter((s) => !s.ready).map((s) => s.name);
+  const ready = unready.length === 0 && statuses.length > 0;
+  const notReadyMsg = `containers with unready status: [${unready.join(' ')}]`;
+  const conds: Obj[] = [
+    condition(old.conditions, 'PodReadyToStartContainers', input.sandboxReady ? 'True' : 'False', now),
+    condition(old.conditions, 'Initialized', 'True', now),
+    terminal
+      ? condition(old.conditions, 'Ready', 'False', now, 'PodCompleted')
+      : condition(old.conditions, 'Ready', ready ? 'True' : 'False', now, ready ? undefined : 'ContainersNotReady', ready ? undefined : notReadyMsg),
+    terminal
+      ? condition(old.conditions, 'ContainersReady', 'False', now, 'PodCompleted')
+      : condition(old.conditions, 'ContainersReady', ready ? 'True' : 'False', now, ready ? undefined : 'ContainersNotReady', ready ? undefined : notReadyMsg),
+  ];
+  const scheduled = (old.conditions ?? []).find((c: Obj) => c.type === 'PodScheduled');
+  conds.push(scheduled ?? condition(undefined, 'PodScheduled', 'True', now));
+
+  const status: Obj = {
+    phase,
+    conditions: conds,
+    hostIP: input.hostIP,
+    hostIPs: [{ ip: input.hostIP }],
+    startTime: old.startTime ?? now,
+    containerStatuses: statuses,
+    qosClass: old.qosClass,
+  };
+  if (input.podIPs.length) {
+    status.podIP = input.podIPs[0];
+    status.podIPs = input.podIPs.map((ip) => ({ ip }));
+  } else if (old.podIP && !terminal) {
+    status.podIP = old.podIP;
+    status.podIPs = old.podIPs;
+  }
+  if (!status.qosClass) delete status.qosClass;
+  return status;
+}
