@@ -48,6 +48,12 @@ export interface NetworkSettings {
   bridge: string;
   /** e.g. 10.88.0.0/16 */
   podCidr: string;
+  /**
+   * Optional: more plugin objects chained after portmap in the config list (e.g. `tuning` or
+   * `bandwidth`), each `{type, ...}`; they get `name`, `cniVersion` and `prevResult` like the
+   * others. Default: none.
+   */
+  extraPlugins?: { type: string; [key: string]: unknown }[];
 }
 
 export interface PodNetwork {

@@ -1,0 +1,403 @@
+/**
+ * CniPodNetwork: the PodNetwork contract (./types.ts) on a network namespace pin + CNI.
+ *
+ * Per pod sandbox:
+ *
+ *            setUp                                             tearDown
+ *   (none) ---------> netns pinned -> lo up, eth0 + hostPorts ---------> (none)
+ *                     |  cache written before the first ADD (no result) and again after
+ *                     |  the last one (with the result), so a crash anywhere leaves enough
+ *                     |  on disk for tearDown to replay DEL with the very same config.
+ *                     +-- any failure: unwind in reverse (DEL eth0's list, DEL lo, drop
+ *                         cache, delete netns), then rethrow.
+ * lo and eth0 are attached (and detached) concurrently: they are independent links. tearDown
+ * runs DEL portmap -> bridge (reverse list order) beside DEL loopback, then deletes the netns.
+ *
+ * The networks it attaches:
+ *   lo:   the `loopback` plugin on its own (a pod without it cannot reach itself on 127.0.0.1)
+ *   eth0: podbay's config list `<confDir>/<networkName>.conflist`:
+ *           bridge (gateway, masquerade, hairpin; host-local IPAM leases under <runDir>/ipam)
+ *           -> portmap (hostPorts, snat: answers on 127.0.0.1 too, with route_localnet)
+ *           -> settings.extraPlugins, if any.
+ *
+ * Host state it changes once, before the first setUp: net.ipv4.conf.all.route_localnet=1
+ * (DNAT from 127.0.0.1 to a pod) and net.ipv4.ip_forward=1 (pods reach beyond the bridge),
+ * written to /proc/sys directly. Both are host-wide and left set.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { run, which } from '../sys/exec.js';
+import {
+  addNetworkList,
+  CNI_VERSION,
+  DEFAULT_BIN_DIRS,
+  delNetworkList,
+  k8sArgs,
+  type CniConfList,
+  type CniResult,
+  type CniRuntimeConf,
+  type InvokeOptions,
+} from './cni.js';
+import { NetnsPins, validateId } from './netns.js';
+import type { NetworkAttachment, NetworkSettings, PodNetwork, PodNetworkRequest, PortMapping } from './types.js';
+
+export const POD_IFNAME = 'eth0';
+
+/** podbay's config list for eth0 (what is written to `<confDir>/<networkName>.conflist`). */
+export function buildConfList(s: NetworkSettings): CniConfList {
+  const v6 = s.podCidr.includes(':');
+  return {
+    cniVersion: CNI_VERSION,
+    name: s.networkName,
+    plugins: [
+      {
+        type: 'bridge',
+        bridge: s.bridge,
+        isGateway: true,
+        ipMasq: true,
+        hairpinMode: true,
+        ipam: {
+          type: 'host-local',
+          ranges: [[{ subnet: s.podCidr }]],
+          routes: [{ dst: v6 ? '::/0' : '0.0.0.0/0' }],
+          dataDir: join(resolve(s.runDir), 'ipam'),
+        },
+      },
+      { type: 'portmap', snat: true, capabilities: { portMappings: true } },
+      ...(s.extraPlugins ?? []).map((p) => ({ ...p })),
+    ],
+  };
+}
+
+/** The loopback network, run on its own for `lo`. */
+export function buildLoopbackConf(s: NetworkSettings): CniConfList {
+  return { cniVersion: CNI_VERSION, name: s.networkName, plugins: [{ type: 'loopback' }] };
+}
+
+/** portmap's runtimeConfig entries (CNI's portMappings capability). */
+export function portMappingsCapability(pms: readonly PortMapping[]): Record<string, unknown>[] {
+  return pms.map((p) => ({
+    hostPort: p.hostPort,
+    containerPort: p.containerPort,
+    protocol: p.protocol,
+    ...(p.hostIP ? { hostIP: p.hostIP } : {}),
+  }));
+}
+
+/** Pod IPs (IPv4 first) and gateway from a CNI result: the addresses on sandbox interfaces. */
+export function addressesFromResult(r: CniResult | undefined): { ips: string[]; gateway?: string } {
+  const ifaces = r?.interfaces ?? [];
+  const mine = (r?.ips ?? []).filter((ip) => ip.interface === undefined || ifaces[ip.interface]?.sandbox !== undefined || !ifaces[ip.interface]);
+  const v4 = mine.filter((ip) => !ip.address.includes(':'));
+  const v6 = mine.filter((ip) => ip.address.includes(':'));
+  const ordered = [...v4, ...v6];
+  return { ips: ordered.map((ip) => ip.address.split('/')[0]!), gateway: ordered.find((ip) => ip.gateway)?.gateway };
+}
+
+/** The bridge plugin's per-container masquerade chain and rule comment (plugins/pkg/utils). */
+export function bridgeMasqChain(networkName: string, containerId: string): { chain: string; comment: string } {
+  const hash = createHash('sha512').update(networkName + containerId).digest('hex');
+  return { chain: `CNI-${hash}`.slice(0, 28), comment: `name: ${JSON.stringify(networkName)} id: ${JSON.stringify(containerId)}` };
+}
+
+/** What `<runDir>/cni/<id>.json` holds: enough to replay DEL exactly, even after a restart. */
+export interface CacheEntry {
+  version: 1;
+  sandboxId: string;
+  netnsPath: string;
+  ifName: string;
+  /** CNI_ARGS pairs (K8S_POD_*) */
+  args: Record<string, string>;
+  loopback: CniConfList;
+  confList: CniConfList;
+  /** capability values sent as runtimeConfig, e.g. {portMappings: [...]} */
+  runtimeConfig: Record<string, unknown>;
+  /** the final ADD result; absent while setUp is still adding */
+  result?: CniResult;
+}
+
+let sysctlsDone: Promise<void> | undefined;
+/** Host sysctls hostPorts and pod egress need; written once per process. */
+export function ensureHostSysctls(): Promise<void> {
+  sysctlsDone ??= (async () => {
+    for (const [key, value] of [
+      ['net/ipv4/conf/all/route_localnet', '1'],
+      ['net/ipv4/ip_forward', '1'],
+    ] as const) {
+      const p = join('/proc/sys', key);
+      const cur = (await readFile(p, 'utf8').catch(() => '')).trim();
+      if (cur !== value) await writeFile(p, value);
+    }
+  })().catch((e: unknown) => {
+    sysctlsDone = undefined;
+    throw new Error(`setting host sysctls (route_localnet, ip_forward): ${(e as Error).message}`);
+  });
+  return sysctlsDone;
+}
+
+/** A stack of undo steps run in reverse; each step's failure is kept, not thrown. */
+class Cleanup {
+  private steps: { what: string; fn: () => Promise<unknown> }[] = [];
+  push(what: string, fn: () => Promise<unknown>): void {
+    this.steps.push({ what, fn });
+  }
+  async unwind(): Promise<string[]> {
+    const errors: string[] = [];
+    for (const s of this.steps.reverse()) {
+      try {
+        const r = await s.fn();
+        if (Array.isArray(r)) for (const e of r) errors.push(`${s.what}: ${(e as Error).message}`);
+      } catch (e) {
+        errors.push(`${s.what}: ${(e as Error).message}`);
+      }
+    }
+    this.steps = [];
+    return errors;
+  }
+}
+
+async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
+  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  await writeFile(tmp, data, { mode });
+  await rename(tmp, path);
+}
+
+export class CniPodNetwork implements PodNetwork {
+  readonly settings: NetworkSettings;
+  readonly runDir: string;
+  readonly confPath: string;
+  readonly pins: NetnsPins;
+  private readonly cacheDir: string;
+  private readonly invoke: InvokeOptions;
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(settings: NetworkSettings) {
+    for (const k of ['runDir', 'confDir', 'networkName', 'bridge', 'podCidr'] as const) {
+      if (!settings[k]) throw new Error(`network settings: ${k} is required`);
+    }
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(settings.networkName)) throw new Error(`network settings: invalid networkName ${JSON.stringify(settings.networkName)}`);
+    if (settings.bridge.length > 15 || !/^[A-Za-z0-9_.-]+$/.test(settings.bridge)) throw new Error(`network settings: invalid bridge name ${JSON.stringify(settings.bridge)} (at most 15 letters, digits, "_", "." or "-")`);
+    this.settings = { ...settings, binDirs: settings.binDirs?.length ? settings.binDirs : DEFAULT_BIN_DIRS };
+    this.runDir = resolve(settings.runDir);
+    this.confPath = join(resolve(settings.confDir), `${settings.networkName}.conflist`);
+    this.pins = new NetnsPins(join(this.runDir, 'netns'));
+    this.cacheDir = join(this.runDir, 'cni');
+    this.invoke = { binDirs: this.settings.binDirs };
+  }
+
+  get confList(): CniConfList {
+    return buildConfList(this.settings);
+  }
+
+  async setUp(req: PodNetworkRequest): Promise<NetworkAttachment> {
+    validateId(req.sandboxId);
+    return this.locked(req.sandboxId, () => this.doSetUp(req));
+  }
+
+  async tearDown(sandboxId: string): Promise<void> {
+    validateId(sandboxId);
+    return this.locked(sandboxId, () => this.doTearDown(sandboxId));
+  }
+
+  async status(sandboxId: string): Promise<NetworkAttachment | undefined> {
+    validateId(sandboxId);
+    const entry = await this.readCache(sandboxId);
+    if (!entry?.result || !(await this.pins.exists(sandboxId))) return undefined;
+    return attachment(entry);
+  }
+
+  async list(): Promise<string[]> {
+    const ids = new Set(await this.pins.list());
+    try {
+      for (const f of await readdir(this.cacheDir)) {
+        const m = /^(.+)\.json$/.exec(f);
+        if (m) ids.add(m[1]!);
+      }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    return [...ids].sort();
+  }
+
+  /**
+   * Remove the bridge, `<runDir>/ipam/<networkName>` and the config list once no sandbox is
+   * left. With sandboxes still listed it does nothing (they keep needing all three; a podbay
+   * shutdown leaves running pods attached). portmap's shared chains (CNI-HOSTPORT-DNAT,
+   * -SETMARK, -MASQ and their jumps) stay: every CNI user on the host shares them.
+   */
+  async destroy(): Promise<void> {
+    if ((await this.list()).length > 0) return;
+    if (existsSync(join('/sys/class/net', this.settings.bridge))) {
+      const ip = which('ip');
+      if (!ip) throw new Error('ip is not installed: install the Debian package iproute2');
+      const r = await run(ip, ['link', 'del', this.settings.bridge], { allowFailure: true });
+      if (r.code !== 0 && existsSync(join('/sys/class/net', this.settings.bridge))) {
+        throw new Error(`deleting bridge ${this.settings.bridge}: ${r.stderr.trim()}`);
+      }
+    }
+    await rm(join(this.runDir, 'ipam', this.settings.networkName), { recursive: true, force: true });
+    await rmdir(join(this.runDir, 'ipam')).catch(() => {});
+    await rm(this.confPath, { force: true });
+    await rmdir(this.cacheDir).catch(() => {});
+    await this.pins.removeDirIfEmpty();
+  }
+
+  // --- internals -------------------------------------------------------------------------
+
+  private async doSetUp(req: PodNetworkRequest): Promise<NetworkAttachment> {
+    const id = req.sandboxId;
+    const existing = await this.readCache(id);
+    if (existing?.result && (await this.pins.exists(id))) return attachment(existing); // idempotent
+    if (existing || (await this.pins.exists(id))) await this.doTearDown(id); // leftovers of a crash
+
+    await ensureHostSysctls();
+    await this.writeConfList();
+
+    const entry: CacheEntry = {
+      version: 1,
+      sandboxId: id,
+      netnsPath: this.pins.path(id),
+      ifName: POD_IFNAME,
+      args: k8sArgs(req),
+      loopback: buildLoopbackConf(this.settings),
+      confList: this.confList,
+      runtimeConfig: { portMappings: portMappingsCapability(req.portMappings) },
+    };
+    const undo = new Cleanup();
+    try {
+      await this.pins.create(id);
+      undo.push('delete netns', () => this.pins.delete(id));
+      await this.writeCache(entry);
+      undo.push('remove CNI cache', () => this.removeCache(id));
+
+      // lo and eth0 are independent links in the namespace: attach both at once (saves the
+      // loopback plugin's ~20 ms); a failure of either rolls back both.
+      const lo = this.runtimeConf(entry, entry.netnsPath, 'lo');
+      const eth = this.runtimeConf(entry, entry.netnsPath);
+      undo.push('CNI DEL lo', () => delNetworkList(entry.loopback, lo, this.invoke));
+      undo.push(`CNI DEL ${POD_IFNAME}`, () => delNetworkList(entry.confList, eth, this.invoke));
+      const [loAdd, ethAdd] = await Promise.allSettled([addNetworkList(entry.loopback, lo, this.invoke), addNetworkList(entry.confList, eth, this.invoke)]);
+      if (ethAdd.status === 'rejected') throw ethAdd.reason;
+      if (loAdd.status === 'rejected') throw loAdd.reason;
+      entry.result = ethAdd.value;
+      await this.writeCache(entry);
+    } catch (e) {
+      const leftovers = await undo.unwind();
+      if (leftovers.length) (e as Error).message += ` (and rolling back failed: ${leftovers.join('; ')})`;
+      throw e;
+    }
+    return attachment(entry);
+  }
+
+  private async doTearDown(id: string): Promise<void> {
+    const cached = await this.readCache(id);
+    const entry: CacheEntry = cached ?? {
+      version: 1,
+      sandboxId: id,
+      netnsPath: this.pins.path(id),
+      ifName: POD_IFNAME,
+      args: {},
+      loopback: buildLoopbackConf(this.settings),
+      confList: this.confList,
+      runtimeConfig: { portMappings: [] },
+    };
+    const hasNetns = await this.pins.exists(id);
+    // An unmounted or missing pin is passed as '' so plugins skip the netns and only release
+    // host-side state (IPAM lease, iptables); a path that is not a namespace makes them fail.
+    const netns = hasNetns ? entry.netnsPath : '';
+    // eth0's list (portmap, bridge) and lo are independent: DEL them side by side.
+    const [ethErrors, loErrors] = await Promise.all([
+      delNetworkList(entry.confList, this.runtimeConf(entry, netns), this.invoke, entry.result),
+      delNetworkList(entry.loopback, this.runtimeConf(entry, netns, 'lo'), this.invoke),
+    ]);
+    const errors: Error[] = [...ethErrors, ...loErrors];
+    if (!hasNetns && entry.result) await this.removeBridgeMasq(entry);
+    try {
+      await this.pins.delete(id);
+    } catch (e) {
+      errors.push(e as Error);
+    }
+    if (errors.length) {
+      // Keep the cache so a retry (or the garbage collector via list()) replays the DEL.
+      throw new Error(`tearing down the network of sandbox ${id}: ${errors.map((e) => e.message).join('; ')}`);
+    }
+    await this.removeCache(id);
+  }
+
+  /**
+   * The bridge plugin removes a container's masquerade rule only when it finds the veth in the
+   * netns (it learns the address there). With the netns already gone, remove it ourselves.
+   */
+  private async removeBridgeMasq(entry: CacheEntry): Promise<void> {
+    const { chain, comment } = bridgeMasqChain(entry.confList.name, entry.sandboxId);
+    for (const { address } of entry.result?.ips ?? []) {
+      const bin = which(address.includes(':') ? 'ip6tables' : 'iptables');
+      if (!bin) continue;
+      const ip = address.split('/')[0]!;
+      await run(bin, ['-w', '-t', 'nat', '-D', 'POSTROUTING', '-s', ip, '-j', chain, '-m', 'comment', '--comment', comment], { allowFailure: true });
+      await run(bin, ['-w', '-t', 'nat', '-F', chain], { allowFailure: true });
+      await run(bin, ['-w', '-t', 'nat', '-X', chain], { allowFailure: true });
+    }
+  }
+
+  private runtimeConf(entry: CacheEntry, netns: string, ifName = entry.ifName): CniRuntimeConf {
+    return { containerId: entry.sandboxId, netns, ifName, args: entry.args, capabilityArgs: ifName === 'lo' ? {} : entry.runtimeConfig };
+  }
+
+  private async writeConfList(): Promise<void> {
+    const text = JSON.stringify(this.confList, null, 2) + '\n';
+    if ((await readFile(this.confPath, 'utf8').catch(() => undefined)) === text) return;
+    await mkdir(resolve(this.settings.confDir), { recursive: true, mode: 0o755 });
+    await writeFileAtomic(this.confPath, text, 0o644);
+  }
+
+  private cachePath(id: string): string {
+    return join(this.cacheDir, `${id}.json`);
+  }
+
+  private async readCache(id: string): Promise<CacheEntry | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.cachePath(id), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    try {
+      const entry = JSON.parse(text) as CacheEntry;
+      if (entry.version === 1 && entry.sandboxId === id && entry.confList?.plugins && entry.loopback?.plugins) return entry;
+    } catch {
+      /* corrupt: fall back to the current config */
+    }
+    return undefined;
+  }
+
+  private async writeCache(entry: CacheEntry): Promise<void> {
+    await mkdir(this.cacheDir, { recursive: true, mode: 0o700 });
+    await writeFileAtomic(this.cachePath(entry.sandboxId), JSON.stringify(entry, null, 2) + '\n', 0o600);
+  }
+
+  private async removeCache(id: string): Promise<void> {
+    await rm(this.cachePath(id), { force: true });
+  }
+
+  /** Serialize verbs per sandbox id (setUp and tearDown of one pod never interleave). */
+  private async locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => {});
+    this.locks.set(id, tail);
+    try {
+      return await next;
+    } finally {
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    }
+  }
+}
+
+function attachment(entry: CacheEntry): NetworkAttachment {
+  const { ips, gateway } = addressesFromResult(entry.result);
+  return { sandboxId: entry.sandboxId, netnsPath: entry.netnsPath, ips, ...(gateway ? { gateway } : {}), interfaceName: entry.ifName };
+}
