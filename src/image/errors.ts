@@ -1,0 +1,51 @@
+/** The image room's errors: plain Error subclasses whose messages name the file or ref and say what to do. */
+
+export class ImageNotFoundError extends Error {
+  constructor(readonly ref: string) {
+    super(
+      `image ${JSON.stringify(ref)} is not present: load it with 'podbay image load -i FILE' ` +
+        `or import a rootfs with 'podbay image import FILE NAME:TAG'`,
+    );
+    this.name = 'ImageNotFoundError';
+  }
+}
+
+/** A reference that matches more than one image (a short ID prefix). */
+export class AmbiguousImageError extends Error {
+  constructor(
+    readonly ref: string,
+    readonly ids: string[],
+  ) {
+    super(`image reference ${JSON.stringify(ref)} matches ${ids.length} images (${ids.map((i) => i.slice(7, 19)).join(', ')}): give more characters of the ID or a name`);
+    this.name = 'AmbiguousImageError';
+  }
+}
+
+/** An archive or layer that cannot be read: names the file and what is wrong with it. */
+export class InvalidArchiveError extends Error {
+  constructor(
+    readonly file: string,
+    detail: string,
+  ) {
+    super(`${file}: ${detail}`);
+    this.name = 'InvalidArchiveError';
+  }
+}
+
+export class SnapshotError extends Error {
+  constructor(
+    readonly key: string,
+    detail: string,
+  ) {
+    super(`snapshot ${JSON.stringify(key)}: ${detail}`);
+    this.name = 'SnapshotError';
+  }
+}
+
+/** A host tool the image room needs is missing. */
+export class MissingToolError extends Error {
+  constructor(tool: string, debianPackage: string, why: string) {
+    super(`${tool} not found on PATH (needed to ${why}): install the Debian package '${debianPackage}' (apt-get install ${debianPackage})`);
+    this.name = 'MissingToolError';
+  }
+}

@@ -1,0 +1,58 @@
+/** /proc/self/mountinfo, enough to tell whether a snapshot is still in use by a mount. */
+import { readFileSync } from 'node:fs';
+
+export interface MountInfo {
+  mountPoint: string;
+  fsType: string;
+  source: string;
+  superOptions: string[];
+}
+
+/** mountinfo escapes space, tab, newline and backslash as \ooo octal */
+export function unescapeMountinfo(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+export function parseMountinfo(text: string): MountInfo[] {
+  const out: MountInfo[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const pre = line.slice(0, sep).split(' ');
+    const post = line.slice(sep + 3).split(' ');
+    out.push({
+      mountPoint: unescapeMountinfo(pre[4] ?? ''),
+      fsType: post[0] ?? '',
+      source: unescapeMountinfo(post[1] ?? ''),
+      superOptions: (post[2] ?? '').split(',').map(unescapeMountinfo),
+    });
+  }
+  return out;
+}
+
+export function readMountinfo(path = '/proc/self/mountinfo'): MountInfo[] {
+  return parseMountinfo(readFileSync(path, 'utf8'));
+}
+
+/**
+ * Mounts that use `dir`: mounted on it or below it, or overlays whose upperdir, workdir or
+ * lowerdir lies inside it.
+ */
+export function mountsUsing(dir: string, mounts: MountInfo[] = readMountinfo()): MountInfo[] {
+  const under = (p: string) => p === dir || p.startsWith(dir + '/');
+  return mounts.filter((m) => {
+    if (under(m.mountPoint)) return true;
+    if (m.fsType !== 'overlay') return false;
+    return m.superOptions.some((o) => {
+      const eq = o.indexOf('=');
+      if (eq < 0) return false;
+      const k = o.slice(0, eq);
+      if (k !== 'upperdir' && k !== 'workdir' && k !== 'lowerdir') return false;
+      return o
+        .slice(eq + 1)
+        .split(':')
+        .some(under);
+    });
+  });
+}
