@@ -58,9 +58,20 @@ export interface DeviceEntry {
   gid?: number;
 }
 
+/** An entry written into a layer tar as given, path and all (for tests of hostile layers). */
+export interface RawEntry {
+  path: string;
+  type: 'File' | 'SymbolicLink' | 'Link' | 'Directory';
+  data?: string;
+  linkpath?: string;
+  mode?: number;
+}
+
 export interface LayerSpec {
   dir: string;
   devices?: DeviceEntry[];
+  /** written before the directory's contents, in order */
+  raw?: RawEntry[];
 }
 
 export type LayerInput = string | LayerSpec;
@@ -85,6 +96,23 @@ export async function tarDirectory(layer: LayerInput, gzip = false): Promise<{ b
     const block = Buffer.alloc(512);
     h.encode(block, 0);
     chunks.push(block);
+  }
+  for (const r of spec.raw ?? []) {
+    const data = Buffer.from(r.data ?? '');
+    const h = new tar.Header({
+      path: r.path,
+      type: r.type,
+      linkpath: r.linkpath,
+      mode: r.mode ?? (r.type === 'Directory' ? 0o755 : 0o644),
+      uid: 0,
+      gid: 0,
+      size: r.type === 'File' ? data.length : 0,
+      mtime: new Date(),
+    });
+    const block = Buffer.alloc(512);
+    h.encode(block, 0);
+    chunks.push(block);
+    if (r.type === 'File' && data.length) chunks.push(data, Buffer.alloc((512 - (data.length % 512)) % 512));
   }
   if (entries.length) {
     const stream = tar.c({ cwd: spec.dir }, entries);

@@ -203,6 +203,32 @@ describe('OCI archive', { skip }, () => {
     assert.ok(lstatSync(join(l, 'dev', 'loop9')).isBlockDevice());
   });
 
+  test('hostile layers: paths climbing out, writes and whiteouts through symlinks are refused; nothing is left', async () => {
+    const outside = join(work, 'outside');
+    mkdirSync(outside, { recursive: true });
+    const empty = join(work, 'empty-layer');
+    mkdirSync(empty, { recursive: true });
+    const cases: [string, { path: string; type: 'File' | 'SymbolicLink'; data?: string; linkpath?: string }[]][] = [
+      ['dotdot', [{ path: '../escape', type: 'File', data: 'x' }]],
+      ['through-symlink', [{ path: 'evil', type: 'SymbolicLink', linkpath: outside }, { path: 'evil/planted', type: 'File', data: 'x' }]],
+      ['whiteout-through-symlink', [{ path: 'evil', type: 'SymbolicLink', linkpath: outside }, { path: 'evil/.wh.planted', type: 'File' }]],
+      ['opaque-through-symlink', [{ path: 'evil', type: 'SymbolicLink', linkpath: outside }, { path: 'evil/.wh..wh..opq', type: 'File' }]],
+    ];
+    for (const [name, raw] of cases) {
+      const store = newStore();
+      const f = join(work, `hostile-${name}.tar`);
+      await writeOciArchive(f, { refName: `hostile:${name}`, layers: [{ dir: empty, raw }], gzip: false });
+      await assert.rejects(store.loadArchive(f), (e: Error) => e instanceof InvalidArchiveError && e.message.startsWith(`${f}: layer 0 (sha256:`), name);
+      assert.deepEqual(await store.list(), [], name);
+      assert.deepEqual(await fsp.readdir(store.layersDir), [], name);
+      assert.deepEqual(await fsp.readdir(store.blobsDir), [], name);
+      assert.deepEqual(await fsp.readdir(store.tmpDir), [], name);
+    }
+    assert.deepEqual(await fsp.readdir(outside), []);
+    assert.equal(await getfattr(outside, 'trusted.overlay.opaque'), '');
+    assert.equal(existsSync(join(work, 'escape')), false);
+  });
+
   test('a layer that does not match its digest is refused', async () => {
     const store = newStore();
     const f = join(work, 'tampered.tar');

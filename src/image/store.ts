@@ -24,7 +24,7 @@ import { chainIds as computeChainIds, digestHex, isDigest, layerDigests, sha256,
 import { unpackLayer } from './unpack.js';
 import { readArchiveDir, goArch, MEDIA, type ArchiveImage } from './archive-read.js';
 import { mountsUsing, readMountinfo } from './mountinfo.js';
-import { AmbiguousImageError, ImageNotFoundError, InvalidArchiveError, SnapshotError } from './errors.js';
+import { AmbiguousImageError, ImageNotFoundError, InvalidArchiveError, MissingToolError, SnapshotError } from './errors.js';
 
 export { ImageNotFoundError, AmbiguousImageError, InvalidArchiveError, SnapshotError, MissingToolError } from './errors.js';
 
@@ -423,9 +423,16 @@ export class LocalImageService implements ImageService {
     }
   }
 
-  private async ensureLayerDirs(layers: StoredLayer[], chainIds: string[]): Promise<void> {
+  /** Unpack the layers not unpacked yet; errors name `source` (the archive or tarball) and the layer. */
+  private async ensureLayerDirs(layers: StoredLayer[], chainIds: string[], source: string): Promise<void> {
     for (let i = 0; i < layers.length; i++) {
-      await unpackLayer(this.blobPath(layers[i].digest), this.layerPath(chainIds[i]), { tmpDir: this.tmpDir });
+      try {
+        await unpackLayer(this.blobPath(layers[i].digest), this.layerPath(chainIds[i]), { tmpDir: this.tmpDir });
+      } catch (e) {
+        if (e instanceof MissingToolError) throw e;
+        const detail = e instanceof InvalidArchiveError ? e.message.slice(e.file.length + 2) : (e as Error).message;
+        throw new InvalidArchiveError(source, `layer ${i} (${layers[i].digest}): ${detail}`);
+      }
     }
   }
 
@@ -496,7 +503,7 @@ export class LocalImageService implements ImageService {
       // a layer file shared by two images of one archive is moved once, then copied from the store
       if (await pathExists(src)) await this.placeBlob(l.digest, { file: src, move });
     }
-    await this.ensureLayerDirs(layers, chains);
+    await this.ensureLayerDirs(layers, chains, file);
 
     return this.record(id, config, img.names, manifestDigest, manifestMediaType, layers, chains);
   }
@@ -525,6 +532,12 @@ export class LocalImageService implements ImageService {
       await this.writeIndex(idx);
       return out.map((r) => structuredClone(r));
     });
+  }
+
+  /** A failed load or import: drop what it stored and nothing else refers to (best effort). */
+  private async sweepAfterFailure(lease: Lease): Promise<void> {
+    await lease.release();
+    await this.locked(async () => this.collectGarbage(await this.readIndex())).catch(() => undefined);
   }
 
   // ---- ImageService ---------------------------------------------------------------------------
@@ -575,6 +588,9 @@ export class LocalImageService implements ImageService {
         } else byId.set(rec.id, rec);
       }
       return await this.commit([...byId.values()]);
+    } catch (e) {
+      await this.sweepAfterFailure(lease);
+      throw e;
     } finally {
       await fsp.rm(work, { recursive: true, force: true });
       await lease.release();
@@ -614,9 +630,12 @@ export class LocalImageService implements ImageService {
       await this.placeBlob(layer.digest, { file, move: false });
       await this.placeBlob(id, { data: configBytes });
       await this.placeBlob(manifestDigest, { data: manifestBytes });
-      await this.ensureLayerDirs([layer], chains);
+      await this.ensureLayerDirs([layer], chains, file);
       const [rec] = await this.commit([this.record(id, configJson, [name], manifestDigest, MEDIA.ociManifest, [layer], chains)]);
       return rec;
+    } catch (e) {
+      await this.sweepAfterFailure(lease);
+      throw e;
     } finally {
       await lease.release();
     }

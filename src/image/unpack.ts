@@ -159,7 +159,7 @@ async function extractInto(blob: string, root: string): Promise<void> {
     },
   });
   if (problems.length) {
-    throw new InvalidArchiveError(blob, `layer could not be unpacked: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}`);
+    throw new InvalidArchiveError(blob, `cannot unpack: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}`);
   }
 
   for (const s of specials) {
