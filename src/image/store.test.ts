@@ -446,6 +446,23 @@ describe('concurrency', { skip }, () => {
     assert.equal(existsSync(join(root, 'index.lock')), false);
   });
 
+  test('another process loading into the same store at the same time (CLI beside the server)', async () => {
+    const root = join(work, `store-${n++}`, 'images');
+    const mine = join(work, 'xproc-a.tar');
+    const theirs = join(work, 'xproc-b.tar');
+    await writeDockerArchive(mine, { repoTags: ['xproc:a'], layers: [layers.base, layers.top], config: { cmd: ['a'] } });
+    await writeDockerArchive(theirs, { repoTags: ['xproc:b'], layers: [layers.base], config: { cmd: ['b'] } });
+    const storeJs = new URL('./store.js', import.meta.url).href;
+    const script = `const { LocalImageService } = await import(${JSON.stringify(storeJs)}); await new LocalImageService(${JSON.stringify(root)}).loadArchive(${JSON.stringify(theirs)});`;
+    const child = run(process.execPath, ['--input-type=module', '-e', script]);
+    await new LocalImageService(root).loadArchive(mine);
+    await child;
+    const store = new LocalImageService(root);
+    assert.deepEqual((await store.list()).flatMap((i) => i.repoTags).sort(), ['docker.io/library/xproc:a', 'docker.io/library/xproc:b']);
+    assert.equal(existsSync(store.lockPath), false);
+    assert.deepEqual(await fsp.readdir(store.ingestDir), []);
+  });
+
   test('a stale lock left by a dead process does not block the store', async () => {
     const store = newStore();
     await store.loadArchive(dockerFile);
