@@ -1,0 +1,137 @@
+/**
+ * Containers run under conmon, as CRI-O and podman do: conmon forks away (so containers outlive
+ * podbay), runs `runc create`, reports the container's pid (or runc's error) on its sync pipe,
+ * writes the CRI-format log file and, when the container exits, its exit code into the exit dir.
+ *
+ * The sync pipe is a FIFO in the bundle dir: its write end goes to conmon as fd 3
+ * (`_OCI_SYNCPIPE=3`); podbay reads one JSON line from the read end. With `--api-version 1`
+ * conmon writes `{"data": PID}` on success and `{"data": -1, "message": "..."}` on failure.
+ */
+import { closeSync, constants, openSync, promises as fsp } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { run } from '../sys/exec.js';
+import { runcMessage } from './runc.js';
+
+export interface ConmonCreateOptions {
+  conmonPath: string;
+  runtimePath: string;
+  runcRoot: string;
+  id: string;
+  /** a readable name for logs (`-n`) */
+  name: string;
+  bundle: string;
+  /** the container's init pid file (`-p`) */
+  pidFile: string;
+  conmonPidFile: string;
+  exitDir: string;
+  persistDir: string;
+  logPath: string;
+  socketDir: string;
+  timeoutMs?: number;
+}
+
+export interface ConmonCreated {
+  pid: number;
+  conmonPid: number;
+}
+
+/** runc create failed: `message` is runc's own words (e.g. `exec: "x": executable file not found in $PATH`) */
+export class RuntimeCreateError extends Error {
+  constructor(
+    readonly id: string,
+    readonly runtimeMessage: string,
+  ) {
+    super(runtimeMessage);
+    this.name = 'RuntimeCreateError';
+  }
+}
+
+export function conmonArgs(o: ConmonCreateOptions): string[] {
+  return [
+    '--api-version', '1',
+    '-c', o.id,
+    '-u', o.id,
+    '-r', o.runtimePath,
+    '-b', o.bundle,
+    '-p', o.pidFile,
+    '-n', o.name,
+    '--exit-dir', o.exitDir,
+    '--persist-dir', o.persistDir,
+    '-l', `k8s-file:${o.logPath}`,
+    '--socket-dir-path', o.socketDir,
+    '--conmon-pidfile', o.conmonPidFile,
+    '--runtime-arg', `--root=${o.runcRoot}`,
+    '--log-level', 'error',
+  ];
+}
+
+/** Parse conmon's sync message; throws RuntimeCreateError for `{"data": -1, "message": ...}`. */
+export function parseSyncMessage(id: string, text: string): number {
+  const line = text.split('\n').find((l) => l.trim());
+  if (!line) throw new RuntimeCreateError(id, 'conmon closed its sync pipe without reporting (did it crash? see its log in the journal)');
+  const j = JSON.parse(line) as { data?: number; pid?: number; message?: string };
+  const pid = j.data ?? j.pid ?? -1;
+  if (pid <= 0) throw new RuntimeCreateError(id, runcMessage(j.message ?? '') || j.message || 'runc create failed');
+  return pid;
+}
+
+/** Start conmon, which runs `runc create`; resolves with the container's pid once it exists. */
+export async function conmonCreate(o: ConmonCreateOptions): Promise<ConmonCreated> {
+  const fifo = join(o.bundle, 'sync.fifo');
+  await fsp.rm(fifo, { force: true });
+  await run('mkfifo', ['-m', '0600', fifo]);
+  // the read end first (non-blocking, so opening does not wait for a writer), then the write end
+  const rfd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  let wfd: number | undefined = openSync(fifo, constants.O_WRONLY);
+  const sock = new net.Socket({ fd: rfd, readable: true, writable: false });
+  const timeoutMs = o.timeoutMs ?? 60_000;
+  try {
+    const message = new Promise<string>((resolve, reject) => {
+      let buf = '';
+      const timer = setTimeout(() => reject(new RuntimeCreateError(o.id, `conmon did not report within ${timeoutMs} ms`)), timeoutMs);
+      sock.setEncoding('utf8');
+      sock.on('data', (d: string) => {
+        buf += d;
+        if (buf.includes('\n')) {
+          clearTimeout(timer);
+          resolve(buf);
+        }
+      });
+      sock.on('end', () => {
+        clearTimeout(timer);
+        resolve(buf);
+      });
+      sock.on('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+    });
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' };
+    // conmon's first process exits as soon as it has forked its monitor; a failure there (bad
+    // flags) means nothing will ever be written on the pipe
+    const parent = run(o.conmonPath, conmonArgs(o), { env, extraFds: [wfd], timeoutMs, allowFailure: true });
+    closeSync(wfd);
+    wfd = undefined;
+    const first = await Promise.race([
+      message.then((m) => ({ kind: 'msg' as const, m })),
+      parent.then((r) => ({ kind: 'exit' as const, r })),
+    ]);
+    let text: string;
+    if (first.kind === 'exit' && first.r.code !== 0) {
+      throw new RuntimeCreateError(o.id, `conmon failed (exit ${first.r.code}): ${(first.r.stderr || first.r.stdout).trim()}`);
+    } else if (first.kind === 'exit') {
+      text = await message;
+    } else {
+      text = first.m;
+      await parent;
+    }
+    const pid = parseSyncMessage(o.id, text);
+    const conmonPid = Number((await fsp.readFile(o.conmonPidFile, 'utf8').catch(() => '0')).trim()) || 0;
+    return { pid, conmonPid };
+  } finally {
+    if (wfd !== undefined) closeSync(wfd);
+    sock.destroy();
+    await fsp.rm(fifo, { force: true });
+  }
+}

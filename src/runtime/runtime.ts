@@ -1,0 +1,745 @@
+/**
+ * RuncRuntime: the Runtime contract on runc under conmon, with state on disk.
+ *
+ *   RUN/runc/                       runc --root (this instance's own container list)
+ *   RUN/exits/<id>                  conmon's exit files (watched for onContainerExit)
+ *   RUN/attach/                     conmon's attach sockets
+ *   RUN/sandboxes/<id>/             sandbox.json, the pause bundle (config.json), hosts,
+ *                                   hostname, resolv.conf, shm/ (a per-pod tmpfs)
+ *   RUN/containers/<id>/            container.json, config.json, rootfs/ (the overlay mount)
+ *   DATA/pause/rootfs/catatonit     the pause image: one static binary, shared read-only
+ *
+ * Records are written atomically (temp file + rename) and hold what cannot be asked of the
+ * system later; the live state comes from conmon's exit files and process liveness, so a new
+ * RuncRuntime over the same dirs (a restarted podbay) sees exactly what is running.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, watch, type FSWatcher, promises as fsp } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import type { ImageService, Mount } from '../image/types.js';
+import type { PodNetwork } from '../network/types.js';
+import { run, which } from '../sys/exec.js';
+import { conmonCreate, RuntimeCreateError } from './conmon.js';
+import { containerSpec, hostsFile, pauseSpec, podResolvConf, resolveUser, type ResolvedUser } from './oci-spec.js';
+import { Runc } from './runc.js';
+import type {
+  ContainerConfig,
+  ContainerState,
+  ContainerStatus,
+  Runtime,
+  SandboxConfig,
+  SandboxState,
+  SandboxStatus,
+} from './types.js';
+
+export interface RuncRuntimeOptions {
+  runDir: string;
+  dataDir: string;
+  runtimePath?: string;
+  conmonPath?: string;
+  /** catatonit (default /usr/bin/catatonit), copied once into the pause rootfs */
+  pausePath?: string;
+  images: ImageService;
+  network: PodNetwork;
+}
+
+interface SandboxRecord {
+  id: string;
+  config: SandboxConfig;
+  state: SandboxState;
+  pid: number;
+  conmonPid: number;
+  netnsPath?: string;
+  ips: string[];
+  createdAt: string;
+  shmMounted: boolean;
+}
+
+interface ContainerRecord {
+  id: string;
+  sandboxId: string;
+  config: ContainerConfig;
+  /** what podbay last did; 'exited' is final (set from the exit file or a failed create) */
+  state: 'created' | 'running' | 'exited';
+  pid: number;
+  conmonPid: number;
+  exitCode?: number;
+  reason?: string;
+  message?: string;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  imageId: string;
+}
+
+/** The CRI way: a sandbox id is a 64-hex digest; here derived from (pod UID, attempt) so a retry finds it. */
+export function sandboxIdFor(podUid: string, attempt: number): string {
+  return createHash('sha256').update(`podbay-sandbox\0${podUid}\0${attempt}`).digest('hex');
+}
+
+const ID_RE = /^[0-9a-f]{64}$/;
+
+/** A stack of undo steps, unwound in reverse when a multi-step verb fails half-way. */
+class Cleanup {
+  private steps: { what: string; fn: () => Promise<unknown> }[] = [];
+  push(what: string, fn: () => Promise<unknown>): void {
+    this.steps.push({ what, fn });
+  }
+  async unwind(): Promise<string[]> {
+    const errors: string[] = [];
+    for (const s of this.steps.reverse()) {
+      try {
+        await s.fn();
+      } catch (e) {
+        errors.push(`${s.what}: ${(e as Error).message}`);
+      }
+    }
+    this.steps = [];
+    return errors;
+  }
+}
+
+async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await fsp.writeFile(tmp, JSON.stringify(value, null, 1) + '\n', { mode: 0o600 });
+  await fsp.rename(tmp, path);
+}
+
+async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await fsp.readFile(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** mount points at or below `dir`, deepest first (from /proc/self/mountinfo) */
+export function mountsUnder(dir: string, mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): string[] {
+  const d = resolve(dir);
+  const out: string[] = [];
+  for (const line of mountinfo.split('\n')) {
+    const f = line.split(' ');
+    if (f.length < 5) continue;
+    const mp = f[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    if (mp === d || mp.startsWith(d + '/')) out.push(mp);
+  }
+  return out.sort((a, b) => b.length - a.length);
+}
+
+function pidAlive(pid: number): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // a zombie is not alive
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** true when /proc/<pid>/cmdline mentions `needle` (guards against a recycled pid) */
+function pidMentions(pid: number, needle: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(needle);
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class RuncRuntime implements Runtime {
+  readonly runDir: string;
+  readonly dataDir: string;
+  readonly runtimePath: string;
+  readonly conmonPath: string;
+  readonly pausePath: string;
+  readonly runcRoot: string;
+  readonly exitDir: string;
+  readonly attachDir: string;
+  readonly sandboxesDir: string;
+  readonly containersDir: string;
+  readonly pauseRootfs: string;
+  private readonly runc: Runc;
+  private readonly images: ImageService;
+  private readonly network: PodNetwork;
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly listeners: ((id: string) => void)[] = [];
+  private watcher?: FSWatcher;
+  private readonly notified = new Set<string>();
+  private pauseReady?: Promise<void>;
+
+  constructor(opts: RuncRuntimeOptions) {
+    this.runDir = resolve(opts.runDir);
+    this.dataDir = resolve(opts.dataDir);
+    this.runtimePath = opts.runtimePath ?? '/usr/sbin/runc';
+    this.conmonPath = opts.conmonPath ?? which('conmon') ?? '/usr/bin/conmon';
+    this.pausePath = opts.pausePath ?? '/usr/bin/catatonit';
+    this.runcRoot = join(this.runDir, 'runc');
+    this.exitDir = join(this.runDir, 'exits');
+    this.attachDir = join(this.runDir, 'attach');
+    this.sandboxesDir = join(this.runDir, 'sandboxes');
+    this.containersDir = join(this.runDir, 'containers');
+    this.pauseRootfs = join(this.dataDir, 'pause', 'rootfs');
+    this.runc = new Runc(this.runtimePath, this.runcRoot);
+    this.images = opts.images;
+    this.network = opts.network;
+    for (const d of [this.runcRoot, this.exitDir, this.attachDir, this.sandboxesDir, this.containersDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+
+  private locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.locks.set(id, tail);
+    void tail.then(() => {
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    });
+    return next;
+  }
+
+  private sandboxDir(id: string): string {
+    if (!ID_RE.test(id)) throw new Error(`invalid sandbox id ${JSON.stringify(id)}: expected 64 hex digits`);
+    return join(this.sandboxesDir, id);
+  }
+
+  private containerDir(id: string): string {
+    if (!ID_RE.test(id)) throw new Error(`invalid container id ${JSON.stringify(id)}: expected 64 hex digits`);
+    return join(this.containersDir, id);
+  }
+
+  private readSandbox(id: string): Promise<SandboxRecord | undefined> {
+    return readJson<SandboxRecord>(join(this.sandboxDir(id), 'sandbox.json'));
+  }
+
+  private writeSandbox(r: SandboxRecord): Promise<void> {
+    return writeJsonAtomic(join(this.sandboxDir(r.id), 'sandbox.json'), r);
+  }
+
+  private readContainer(id: string): Promise<ContainerRecord | undefined> {
+    return readJson<ContainerRecord>(join(this.containerDir(id), 'container.json'));
+  }
+
+  private writeContainer(r: ContainerRecord): Promise<void> {
+    return writeJsonAtomic(join(this.containerDir(r.id), 'container.json'), r);
+  }
+
+  /** conmon's exit file: the exit code and when it was written, or undefined */
+  private async exitOf(id: string): Promise<{ code: number; at: string } | undefined> {
+    const p = join(this.exitDir, id);
+    try {
+      const [text, st] = await Promise.all([fsp.readFile(p, 'utf8'), fsp.stat(p)]);
+      const code = Number.parseInt(text.trim(), 10);
+      if (!Number.isFinite(code)) return undefined;
+      return { code, at: st.mtime.toISOString() };
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async ensurePauseRootfs(): Promise<void> {
+    this.pauseReady ??= (async () => {
+      const bin = join(this.pauseRootfs, 'catatonit');
+      if (!existsSync(bin)) {
+        if (!existsSync(this.pausePath)) throw new Error(`pause binary ${this.pausePath} not found: install the Debian package 'catatonit' (apt-get install catatonit)`);
+        for (const d of ['proc', 'dev', 'sys', 'etc']) await fsp.mkdir(join(this.pauseRootfs, d), { recursive: true, mode: 0o755 });
+        const tmp = `${bin}.${process.pid}.tmp`;
+        await fsp.copyFile(this.pausePath, tmp);
+        await fsp.chmod(tmp, 0o755);
+        await fsp.rename(tmp, bin);
+      }
+    })();
+    try {
+      await this.pauseReady;
+    } catch (e) {
+      this.pauseReady = undefined;
+      throw e;
+    }
+  }
+
+  private async umountAll(dir: string): Promise<void> {
+    for (const mp of mountsUnder(dir)) {
+      const r = await run('umount', [mp], { allowFailure: true, timeoutMs: 30_000 });
+      if (r.code !== 0 && mountsUnder(mp).includes(mp)) {
+        // busy (a process still holds it open): detach it so the directory can go
+        await run('umount', ['-l', mp], { allowFailure: true, timeoutMs: 30_000 });
+      }
+    }
+  }
+
+  private async killConmon(pid: number, id: string): Promise<void> {
+    if (pid && pidAlive(pid) && pidMentions(pid, id)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
+
+  /** wait for conmon's exit file (the container has exited) up to `ms` */
+  private async waitExit(id: string, ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    for (let i = 0; ; i++) {
+      if (existsSync(join(this.exitDir, id))) return true;
+      if (Date.now() >= deadline) return false;
+      await sleep(Math.min(5 + i * 5, 50));
+    }
+  }
+
+  // ---- sandboxes ----------------------------------------------------------------------------
+
+  async runPodSandbox(cfg: SandboxConfig): Promise<SandboxStatus> {
+    const id = sandboxIdFor(cfg.podUid, cfg.attempt);
+    return this.locked(id, async () => {
+      const existing = await this.readSandbox(id);
+      if (existing) return this.sandboxStatusOf(existing);
+      const dir = this.sandboxDir(id);
+      // a directory without a record: a crash half-way through an earlier attempt
+      if (existsSync(dir)) await this.removeSandboxRemains(id, undefined);
+      await this.ensurePauseRootfs();
+      const cleanup = new Cleanup();
+      try {
+        await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+        cleanup.push('remove sandbox dir', () => fsp.rm(dir, { recursive: true, force: true }));
+        let netnsPath: string | undefined;
+        let ips: string[] = [];
+        if (!cfg.hostNetwork) {
+          cleanup.push('network tear-down', () => this.network.tearDown(id));
+          const att = await this.network.setUp({
+            sandboxId: id,
+            podName: cfg.podName,
+            podNamespace: cfg.podNamespace,
+            podUid: cfg.podUid,
+            portMappings: cfg.portMappings,
+          });
+          netnsPath = att.netnsPath;
+          ips = att.ips;
+        }
+        const hostname = cfg.hostNetwork ? (await fsp.readFile('/proc/sys/kernel/hostname', 'utf8')).trim() : cfg.hostname || cfg.podName;
+        const hostsContent = cfg.hostNetwork ? await fsp.readFile('/etc/hosts', 'utf8').catch(() => hostsFile(hostname, [])) : hostsFile(hostname, ips);
+        const hostResolv = await fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+        await fsp.writeFile(join(dir, 'hosts'), hostsContent, { mode: 0o644 });
+        await fsp.writeFile(join(dir, 'hostname'), hostname + '\n', { mode: 0o644 });
+        await fsp.writeFile(join(dir, 'resolv.conf'), podResolvConf(hostResolv, cfg.hostNetwork), { mode: 0o644 });
+        const shm = join(dir, 'shm');
+        let shmMounted = false;
+        if (!cfg.hostIPC) {
+          await fsp.mkdir(shm, { mode: 0o1777 });
+          cleanup.push('unmount shm', () => this.umountAll(shm));
+          await run('mount', ['-t', 'tmpfs', '-o', 'nosuid,nodev,noexec,mode=1777,size=65536k', 'shm', shm], { timeoutMs: 30_000 });
+          shmMounted = true;
+        }
+        const spec = pauseSpec({
+          rootfs: this.pauseRootfs,
+          args: ['/catatonit', '-P'],
+          hostname,
+          netnsPath,
+          hostNetwork: cfg.hostNetwork,
+          hostIPC: cfg.hostIPC,
+          hostPID: cfg.hostPID,
+          shm: shmMounted ? shm : undefined,
+          annotations: { 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': id },
+        });
+        await fsp.writeFile(join(dir, 'config.json'), JSON.stringify(spec));
+        cleanup.push('delete pause', () => this.runc.delete(id));
+        const created = await conmonCreate({
+          conmonPath: this.conmonPath,
+          runtimePath: this.runtimePath,
+          runcRoot: this.runcRoot,
+          id,
+          name: `k8s_POD_${cfg.podName}_${cfg.podNamespace}_${cfg.podUid}_${cfg.attempt}`,
+          bundle: dir,
+          pidFile: join(dir, 'pidfile'),
+          conmonPidFile: join(dir, 'conmon.pid'),
+          exitDir: this.exitDir,
+          persistDir: dir,
+          logPath: join(dir, 'pause.log'),
+          socketDir: this.attachDir,
+        }).catch((e: unknown) => {
+          throw e instanceof RuntimeCreateError ? new Error(`pause container for pod ${cfg.podNamespace}/${cfg.podName}: ${e.message}`) : e;
+        });
+        cleanup.push('kill conmon', () => this.killConmon(created.conmonPid, id));
+        await this.runc.start(id);
+        const rec: SandboxRecord = {
+          id,
+          config: cfg,
+          state: 'ready',
+          pid: created.pid,
+          conmonPid: created.conmonPid,
+          netnsPath,
+          ips,
+          createdAt: new Date().toISOString(),
+          shmMounted,
+        };
+        await this.writeSandbox(rec);
+        return this.sandboxStatusOf(rec);
+      } catch (e) {
+        const errs = await cleanup.unwind();
+        await fsp.rm(join(this.exitDir, id), { force: true });
+        if (errs.length) (e as Error).message += ` (cleanup also failed: ${errs.join('; ')})`;
+        throw e;
+      }
+    });
+  }
+
+  private async sandboxStatusOf(r: SandboxRecord): Promise<SandboxStatus> {
+    let state = r.state;
+    if (state === 'ready' && (existsSync(join(this.exitDir, r.id)) || !pidAlive(r.pid))) state = 'notready';
+    return {
+      id: r.id,
+      config: r.config,
+      state,
+      pid: state === 'ready' ? r.pid : 0,
+      netnsPath: r.netnsPath,
+      ips: r.ips,
+      createdAt: r.createdAt,
+    };
+  }
+
+  async stopPodSandbox(id: string): Promise<void> {
+    const rec = await this.readSandbox(id);
+    if (!rec) return;
+    for (const c of await this.listContainers(id)) {
+      if (c.state === 'running' || c.state === 'created') await this.stopContainer(c.id, 0);
+    }
+    await this.locked(id, async () => {
+      const r = await this.readSandbox(id);
+      if (!r) return;
+      if (!existsSync(join(this.exitDir, id))) {
+        await this.runc.kill(id, 'SIGKILL', true);
+        await this.waitExit(id, 10_000);
+      }
+      if (!r.config.hostNetwork) await this.network.tearDown(id);
+      if (r.state !== 'notready') await this.writeSandbox({ ...r, state: 'notready' });
+    });
+  }
+
+  async removePodSandbox(id: string): Promise<void> {
+    this.sandboxDir(id);
+    const rec = await this.readSandbox(id);
+    if (rec) await this.stopPodSandbox(id);
+    for (const c of await this.listContainers(id)) await this.removeContainer(c.id);
+    await this.locked(id, () => this.removeSandboxRemains(id, rec));
+  }
+
+  /** everything a sandbox may have left, in any state of completion */
+  private async removeSandboxRemains(id: string, rec: SandboxRecord | undefined): Promise<void> {
+    const dir = this.sandboxDir(id);
+    await this.runc.delete(id);
+    const conmonPid = rec?.conmonPid || Number((await fsp.readFile(join(dir, 'conmon.pid'), 'utf8').catch(() => '0')).trim()) || 0;
+    await this.killConmon(conmonPid, id);
+    if (!rec?.config.hostNetwork) await this.network.tearDown(id);
+    await this.umountAll(dir);
+    await fsp.rm(dir, { recursive: true, force: true });
+    await fsp.rm(join(this.exitDir, id), { force: true });
+    await fsp.rm(join(this.attachDir, id), { recursive: true, force: true });
+  }
+
+  async podSandboxStatus(id: string): Promise<SandboxStatus | undefined> {
+    if (!ID_RE.test(id)) return undefined;
+    const r = await this.readSandbox(id);
+    return r && this.sandboxStatusOf(r);
+  }
+
+  async listPodSandboxes(): Promise<SandboxStatus[]> {
+    const out: SandboxStatus[] = [];
+    for (const id of await fsp.readdir(this.sandboxesDir).catch(() => [] as string[])) {
+      if (!ID_RE.test(id)) continue;
+      const s = await this.podSandboxStatus(id);
+      if (s) out.push(s);
+    }
+    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  // ---- containers ---------------------------------------------------------------------------
+
+  private async readPasswdFile(rootfs: string, name: string): Promise<string> {
+    const p = join(rootfs, 'etc', name);
+    try {
+      // an image's /etc/passwd that is a symlink would be read on the host's side of the mount
+      if ((await fsp.lstat(p)).isSymbolicLink()) return '';
+      return await fsp.readFile(p, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  private async mountRootfs(mounts: Mount[], rootfs: string): Promise<void> {
+    for (const m of mounts) {
+      const target = m.target ? join(rootfs, m.target) : rootfs;
+      const args = m.type === 'bind' ? ['--bind', ...(m.options.length ? ['-o', m.options.join(',')] : [])] : ['-t', m.type, ...(m.options.length ? ['-o', m.options.join(',')] : [])];
+      await run('mount', [...args, m.source, target], { timeoutMs: 60_000 });
+    }
+  }
+
+  /**
+   * Prepares the rootfs and bundle and runs `runc create` under conmon. When runc refuses the
+   * process itself (a missing executable, a bad user or working dir), the container is still
+   * recorded, as exited with reason "StartError", exit code 128 and runc's message, and its id
+   * returned: then startContainer throws that message (containerd's behaviour, which the
+   * kubelet reports as RunContainerError). Other failures (image, mounts) throw here.
+   */
+  async createContainer(sandboxId: string, cfg: ContainerConfig): Promise<string> {
+    const sb = await this.readSandbox(sandboxId);
+    if (!sb) throw new Error(`sandbox ${sandboxId} not found`);
+    const sbs = await this.sandboxStatusOf(sb);
+    if (sbs.state !== 'ready') throw new Error(`sandbox ${sandboxId} of pod ${sb.config.podNamespace}/${sb.config.podName} is not ready: create a new sandbox`);
+    const id = randomBytes(32).toString('hex');
+    return this.locked(id, async () => {
+      const dir = this.containerDir(id);
+      const rootfs = join(dir, 'rootfs');
+      const cleanup = new Cleanup();
+      try {
+        await fsp.mkdir(rootfs, { recursive: true, mode: 0o700 });
+        cleanup.push('remove container dir', () => fsp.rm(dir, { recursive: true, force: true }));
+        cleanup.push('remove snapshot', () => this.images.removeSnapshot(id));
+        const mounts = await this.images.prepareSnapshot(id, cfg.image);
+        const imageId = (await this.images.get(cfg.image))?.id ?? '';
+        cleanup.push('unmount rootfs', () => this.umountAll(rootfs));
+        await this.mountRootfs(mounts, rootfs);
+        await fsp.mkdir(dirname(cfg.logPath), { recursive: true });
+        let user: ResolvedUser;
+        try {
+          user = resolveUser(cfg.user, await this.readPasswdFile(rootfs, 'passwd'), await this.readPasswdFile(rootfs, 'group'));
+        } catch (e) {
+          throw new Error(`container ${cfg.name}: ${(e as Error).message} (image ${cfg.image})`);
+        }
+        const c = sb.config;
+        const spec = containerSpec({
+          rootfs,
+          cfg,
+          user,
+          sandbox: {
+            pausePid: sb.pid,
+            hostname: (await fsp.readFile(join(this.sandboxDir(sandboxId), 'hostname'), 'utf8')).trim(),
+            hostNetwork: c.hostNetwork,
+            hostIPC: c.hostIPC,
+            hostPID: c.hostPID,
+            shareProcessNamespace: c.shareProcessNamespace,
+          },
+          files: {
+            hosts: join(this.sandboxDir(sandboxId), 'hosts'),
+            hostname: join(this.sandboxDir(sandboxId), 'hostname'),
+            resolvConf: join(this.sandboxDir(sandboxId), 'resolv.conf'),
+            shm: join(this.sandboxDir(sandboxId), 'shm'),
+          },
+          annotations: {
+            'io.kubernetes.cri.container-type': 'container',
+            'io.kubernetes.cri.container-name': cfg.name,
+            'io.kubernetes.cri.sandbox-id': sandboxId,
+          },
+        });
+        await fsp.writeFile(join(dir, 'config.json'), JSON.stringify(spec));
+        const rec: ContainerRecord = {
+          id,
+          sandboxId,
+          config: cfg,
+          state: 'created',
+          pid: 0,
+          conmonPid: 0,
+          createdAt: new Date().toISOString(),
+          imageId,
+        };
+        cleanup.push('delete container', () => this.runc.delete(id));
+        try {
+          const created = await conmonCreate({
+            conmonPath: this.conmonPath,
+            runtimePath: this.runtimePath,
+            runcRoot: this.runcRoot,
+            id,
+            name: `k8s_${cfg.name}_${c.podName}_${c.podNamespace}_${c.podUid}_${cfg.restartCount}`,
+            bundle: dir,
+            pidFile: join(dir, 'pidfile'),
+            conmonPidFile: join(dir, 'conmon.pid'),
+            exitDir: this.exitDir,
+            persistDir: dir,
+            logPath: cfg.logPath,
+            socketDir: this.attachDir,
+          });
+          rec.pid = created.pid;
+          rec.conmonPid = created.conmonPid;
+        } catch (e) {
+          if (!(e instanceof RuntimeCreateError)) throw e;
+          // the process could not be set up: keep the record (exited, StartError), drop the mount
+          await this.umountAll(rootfs);
+          const now = new Date().toISOString();
+          Object.assign(rec, { state: 'exited', exitCode: 128, reason: 'StartError', message: e.runtimeMessage, finishedAt: now });
+        }
+        await this.writeContainer(rec);
+        return id;
+      } catch (e) {
+        const errs = await cleanup.unwind();
+        if (errs.length) (e as Error).message += ` (cleanup also failed: ${errs.join('; ')})`;
+        throw e;
+      }
+    });
+  }
+
+  async startContainer(id: string): Promise<void> {
+    await this.locked(id, async () => {
+      const rec = await this.readContainer(id);
+      if (!rec) throw new Error(`container ${id} not found`);
+      if (rec.state === 'running') return;
+      if (rec.state === 'exited') {
+        throw new Error(`failed to start container ${JSON.stringify(rec.config.name)}: ${rec.message ?? `it has already exited (code ${rec.exitCode})`}`);
+      }
+      try {
+        await this.runc.start(id);
+      } catch (e) {
+        const msg = (e as Error).message.replace(/^runc start \S+: /, '');
+        await this.writeContainer({ ...rec, state: 'exited', exitCode: 128, reason: 'StartError', message: msg, finishedAt: new Date().toISOString() });
+        throw new Error(`failed to start container ${JSON.stringify(rec.config.name)}: ${msg}`);
+      }
+      await this.writeContainer({ ...rec, state: 'running', startedAt: new Date().toISOString() });
+    });
+  }
+
+  async stopContainer(id: string, timeoutSeconds: number): Promise<void> {
+    await this.locked(id, async () => {
+      const rec = await this.readContainer(id);
+      if (!rec || rec.state === 'exited') return;
+      if (existsSync(join(this.exitDir, id))) return;
+      if (!pidAlive(rec.conmonPid)) return; // nothing left to signal; status says 'unknown'
+      const sb = await this.readSandbox(rec.sandboxId);
+      // with a shared pid namespace the container's init is not its namespace's init: its
+      // children survive it unless every process of the container is signalled
+      const all = !!sb && (sb.config.shareProcessNamespace || sb.config.hostPID);
+      if (timeoutSeconds > 0) {
+        await this.runc.kill(id, 'SIGTERM', all);
+        if (await this.waitExit(id, timeoutSeconds * 1000)) return;
+      }
+      await this.runc.kill(id, 'SIGKILL', all);
+      if (!(await this.waitExit(id, 10_000))) throw new Error(`container ${rec.config.name} (${id}) did not exit 10 s after SIGKILL`);
+    });
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    this.containerDir(id);
+    const rec = await this.readContainer(id);
+    if (rec && rec.state !== 'exited') await this.stopContainer(id, 0).catch(() => undefined);
+    await this.locked(id, async () => {
+      const dir = this.containerDir(id);
+      await this.runc.delete(id);
+      const conmonPid = rec?.conmonPid || Number((await fsp.readFile(join(dir, 'conmon.pid'), 'utf8').catch(() => '0')).trim()) || 0;
+      await this.killConmon(conmonPid, id);
+      await this.umountAll(dir);
+      await this.images.removeSnapshot(id);
+      await fsp.rm(dir, { recursive: true, force: true });
+      await fsp.rm(join(this.exitDir, id), { force: true });
+      await fsp.rm(join(this.attachDir, id), { recursive: true, force: true });
+      this.notified.delete(id);
+    });
+  }
+
+  /** live state: the record, corrected by conmon's exit file and whether conmon still runs */
+  private async statusOf(rec: ContainerRecord): Promise<ContainerStatus> {
+    let state: ContainerState = rec.state;
+    let { exitCode, reason, message, finishedAt } = rec;
+    if (state !== 'exited') {
+      let ex = await this.exitOf(rec.id);
+      if (!ex && !pidAlive(rec.conmonPid)) {
+        ex = await this.exitOf(rec.id); // conmon may have just written it and exited
+        if (!ex) state = 'unknown';
+      }
+      if (ex) {
+        state = 'exited';
+        exitCode = ex.code;
+        finishedAt = ex.at;
+        const oom = existsSync(join(this.containerDir(rec.id), 'oom'));
+        reason = oom ? 'OOMKilled' : ex.code === 0 ? 'Completed' : 'Error';
+      }
+    }
+    return {
+      id: rec.id,
+      sandboxId: rec.sandboxId,
+      config: rec.config,
+      state,
+      pid: state === 'running' || state === 'created' ? rec.pid : 0,
+      exitCode,
+      reason,
+      message,
+      createdAt: rec.createdAt,
+      startedAt: rec.startedAt,
+      finishedAt,
+      imageId: rec.imageId,
+    };
+  }
+
+  async containerStatus(id: string): Promise<ContainerStatus | undefined> {
+    if (!ID_RE.test(id)) return undefined;
+    const rec = await this.readContainer(id);
+    return rec && this.statusOf(rec);
+  }
+
+  async listContainers(sandboxId?: string): Promise<ContainerStatus[]> {
+    const out: ContainerStatus[] = [];
+    for (const id of await fsp.readdir(this.containersDir).catch(() => [] as string[])) {
+      if (!ID_RE.test(id)) continue;
+      const rec = await this.readContainer(id);
+      if (!rec || (sandboxId && rec.sandboxId !== sandboxId)) continue;
+      out.push(await this.statusOf(rec));
+    }
+    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  // ---- exits --------------------------------------------------------------------------------
+
+  onContainerExit(listener: (id: string) => void): void {
+    this.listeners.push(listener);
+    if (this.watcher) return;
+    this.watcher = watch(this.exitDir, (_event, name) => {
+      const id = typeof name === 'string' ? name : undefined;
+      if (!id || !ID_RE.test(id) || this.notified.has(id)) return;
+      if (!existsSync(join(this.exitDir, id)) || !existsSync(join(this.containersDir, id))) return;
+      this.notified.add(id);
+      for (const l of this.listeners) {
+        try {
+          l(id);
+        } catch {
+          /* a listener's failure is its own */
+        }
+      }
+    });
+    this.watcher.on('error', () => undefined);
+  }
+
+  async close(): Promise<void> {
+    this.watcher?.close();
+    this.watcher = undefined;
+    await Promise.all([...this.locks.values()]);
+  }
+}
+
+export interface MissingTool {
+  tool: string;
+  /** the Debian package that provides it */
+  package: string;
+}
+
+/** Host tools the runtime and network need; the server reports these at start. */
+export function checkHostTools(opts: { runtimePath?: string; conmonPath?: string; pausePath?: string; cniBinDirs?: string[] } = {}): MissingTool[] {
+  const missing: MissingTool[] = [];
+  const need = (tool: string, pkg: string, path?: string) => {
+    if (!which(path ?? tool)) missing.push({ tool: path ?? tool, package: pkg });
+  };
+  need('runc', 'runc', opts.runtimePath);
+  need('conmon', 'conmon', opts.conmonPath);
+  need('catatonit', 'catatonit', opts.pausePath);
+  need('iptables', 'iptables');
+  need('mount', 'mount');
+  need('umount', 'mount');
+  need('mkfifo', 'coreutils');
+  const dirs = opts.cniBinDirs ?? ['/usr/lib/cni', '/opt/cni/bin'];
+  for (const p of ['loopback', 'bridge', 'host-local', 'portmap']) {
+    if (!dirs.some((d) => existsSync(join(d, p)))) missing.push({ tool: `CNI plugin ${p} (in ${dirs.join(' or ')})`, package: 'containernetworking-plugins' });
+  }
+  return missing;
+}
