@@ -275,7 +275,7 @@ export function pauseSpec(o: PauseSpecOptions): OciSpec {
       cwd: '/',
       capabilities: capabilities([]),
       noNewPrivileges: true,
-      oomScoreAdj: -998,
+      // no oomScoreAdj: lowering it needs CAP_SYS_RESOURCE, which root lacks on some hosts
     },
     root: { path: o.rootfs, readonly: true },
     ...(o.hostNetwork ? {} : { hostname: o.hostname }),

@@ -1,0 +1,307 @@
+/**
+ * The runtime room against the real host (root): runc under conmon, catatonit as pause, the
+ * real CNI network (CniPodNetwork) and image store (LocalImageService). This suite owns its
+ * world: a temp dir for run and data dirs, bridge pbrttest0, subnet 10.202.0.0/24, network
+ * pbrttest, hostPorts 19200-19299. Traffic goes only to 127.0.0.1 and to its own pods.
+ * At the end it checks that nothing is left: runc containers under its runc root, conmon or
+ * pause processes, mounts under its dirs, netns pins, DNAT rules for its ports.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run } from '../../src/sys/exec.js';
+import { CniPodNetwork } from '../../src/network/pod-network.js';
+import { LocalImageService } from '../../src/image/store.js';
+import { buildBusyboxRootfs, writeRootfsTar } from '../../src/image/archive-build.js';
+import { RuncRuntime, checkHostTools, sandboxIdFor } from '../../src/runtime/runtime.js';
+import type { ContainerConfig, SandboxConfig } from '../../src/runtime/types.js';
+
+const T = mkdtempSync(join(tmpdir(), 'podbay-rttest-'));
+const RUN = join(T, 'run');
+const DATA = join(T, 'data');
+const LOGS = join(T, 'logs');
+const IMAGE = 'podbay.test/rt-busybox:1';
+const PORT = 19200;
+const isRoot = process.getuid?.() === 0;
+const skip = !isRoot || checkHostTools().length > 0 ? 'needs root and runc, conmon, catatonit, CNI plugins, iptables' : false;
+
+const images = new LocalImageService(join(DATA, 'images'));
+const network = new CniPodNetwork({
+  runDir: join(RUN, 'net'),
+  confDir: join(T, 'cni-conf'),
+  binDirs: ['/usr/lib/cni', '/opt/cni/bin'],
+  networkName: 'pbrttest',
+  bridge: 'pbrttest0',
+  podCidr: '10.202.0.0/24',
+});
+const newRuntime = () => new RuncRuntime({ runDir: join(RUN, 'rt'), dataDir: DATA, images, network });
+let rt: RuncRuntime;
+const pausePids = new Set<number>();
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function httpGet(host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const r = http.get({ host, port, path: '/index.html', timeout: 2000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      res.on('end', () => resolve(body));
+    });
+    r.on('timeout', () => r.destroy(new Error('timeout')));
+    r.on('error', reject);
+  });
+}
+
+async function until<T>(what: string, fn: () => Promise<T>, ms = 5000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (Date.now() > end) throw new Error(`${what}: ${(e as Error).message}`);
+      await sleep(20);
+    }
+  }
+}
+
+function sandboxCfg(name: string, over: Partial<SandboxConfig> = {}): SandboxConfig {
+  return {
+    podName: name,
+    podNamespace: 'rttest',
+    podUid: `uid-${name}`,
+    attempt: 0,
+    hostname: name,
+    hostNetwork: false,
+    hostIPC: false,
+    hostPID: false,
+    shareProcessNamespace: false,
+    portMappings: [],
+    labels: {},
+    annotations: {},
+    ...over,
+  };
+}
+
+function ctr(pod: string, name: string, argv: string[], over: Partial<ContainerConfig> = {}): ContainerConfig {
+  return { name, image: IMAGE, argv, env: ['FOO=bar'], mounts: [], logPath: join(LOGS, pod, name, '0.log'), restartCount: 0, labels: {}, annotations: {}, ...over };
+}
+
+const ns = (pid: number, kind: string) => readlinkSync(`/proc/${pid}/ns/${kind}`);
+
+before(async () => {
+  if (skip) return;
+  const rootfs = join(T, 'rootfs');
+  await buildBusyboxRootfs(rootfs);
+  mkdirSync(join(rootfs, 'www'));
+  writeFileSync(join(rootfs, 'www', 'index.html'), 'hello from podbay runtime\n');
+  await writeRootfsTar(join(T, 'rootfs.tar'), rootfs);
+  await images.importRootfs(join(T, 'rootfs.tar'), IMAGE);
+  rt = newRuntime();
+});
+
+after(async () => {
+  if (skip) return;
+  await rt?.close();
+  await network.destroy().catch(() => undefined);
+  rmSync(T, { recursive: true, force: true });
+});
+
+let podA: string;
+let web: string;
+let side: string;
+let failing: string;
+const exited: string[] = [];
+
+test('a pod with two containers: httpd answers on the pod IP and the hostPort; namespaces are shared', { skip }, async () => {
+  rt.onContainerExit((id) => exited.push(id));
+  const cfg = sandboxCfg('web-pod', { portMappings: [{ hostPort: PORT, containerPort: 8080, protocol: 'tcp' }] });
+  const sb = await rt.runPodSandbox(cfg);
+  podA = sb.id;
+  pausePids.add(sb.pid);
+  assert.equal(sb.id, sandboxIdFor('uid-web-pod', 0));
+  assert.equal(sb.state, 'ready');
+  assert.match(sb.ips[0] ?? '', /^10\.202\.0\.\d+$/);
+  const again = await rt.runPodSandbox(cfg);
+  assert.equal(again.id, sb.id, 'runPodSandbox is idempotent');
+  assert.equal(again.pid, sb.pid);
+
+  web = await rt.createContainer(sb.id, ctr('web-pod', 'web', ['/bin/httpd', '-f', '-p', '8080', '-h', '/www']));
+  side = await rt.createContainer(sb.id, ctr('web-pod', 'side', ['/bin/sleep', '3600']));
+  assert.equal((await rt.containerStatus(web))!.state, 'created');
+  await rt.startContainer(web);
+  await rt.startContainer(side);
+  await rt.startContainer(side); // idempotent
+  const ws = (await rt.containerStatus(web))!;
+  const ss = (await rt.containerStatus(side))!;
+  assert.equal(ws.state, 'running');
+  assert.equal(ss.state, 'running');
+  assert.match(ws.imageId, /^sha256:[0-9a-f]{64}$/);
+
+  assert.equal(await until('GET pod IP', () => httpGet(sb.ips[0]!, 8080)), 'hello from podbay runtime\n');
+  assert.equal(await until('GET hostPort', () => httpGet('127.0.0.1', PORT)), 'hello from podbay runtime\n');
+
+  for (const c of [ws, ss]) {
+    for (const k of ['net', 'ipc', 'uts']) assert.equal(ns(c.pid, k), ns(sb.pid, k), `${c.config.name} shares ${k}`);
+    assert.notEqual(ns(c.pid, 'mnt'), ns(sb.pid, 'mnt'), `${c.config.name} has its own mount ns`);
+    assert.notEqual(ns(c.pid, 'pid'), ns(sb.pid, 'pid'), `${c.config.name} has its own pid ns`);
+  }
+  assert.notEqual(ns(ws.pid, 'mnt'), ns(ss.pid, 'mnt'));
+  // the pod's /dev/shm is one tmpfs for all its containers
+  writeFileSync(`/proc/${ws.pid}/root/dev/shm/marker`, 'x');
+  assert.ok(existsSync(`/proc/${ss.pid}/root/dev/shm/marker`));
+  const hosts = readFileSync(`/proc/${ws.pid}/root/etc/hosts`, 'utf8');
+  assert.match(hosts, new RegExp(`^${sb.ips[0]!.replace(/\./g, '\\.')}\\tweb-pod$`, 'm'));
+  assert.match(hosts, /^127\.0\.0\.1\tlocalhost$/m);
+  assert.equal(readFileSync(`/proc/${ss.pid}/environ`, 'utf8').split('\0').includes('FOO=bar'), true);
+});
+
+test('a container that exits 3: exit code, reason, CRI log, hostname = pod name, exit event', { skip }, async () => {
+  const id = await rt.createContainer(podA, ctr('web-pod', 'job', ['/bin/sh', '-c', 'hostname; echo out-line; echo err-line >&2; cat /etc/hostname; exit 3']));
+  await rt.startContainer(id);
+  const st = await until('exit', async () => {
+    const s = (await rt.containerStatus(id))!;
+    if (s.state !== 'exited') throw new Error(`still ${s.state}`);
+    return s;
+  });
+  assert.equal(st.exitCode, 3);
+  assert.equal(st.reason, 'Error');
+  assert.ok(st.finishedAt);
+  await until('exit event', async () => assert.ok(exited.includes(id)));
+  const log = readFileSync(join(LOGS, 'web-pod', 'job', '0.log'), 'utf8').trim().split('\n');
+  const re = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(Z|[+-]\d\d:\d\d) (stdout|stderr) F (.*)$/;
+  for (const l of log) assert.match(l, re);
+  const lines = log.map((l) => re.exec(l)!).map((m) => `${m[2]} ${m[3]}`);
+  assert.deepEqual(lines.filter((l) => l.startsWith('stdout')), ['stdout web-pod', 'stdout out-line', 'stdout web-pod']);
+  assert.deepEqual(lines.filter((l) => l.startsWith('stderr')), ['stderr err-line']);
+  await rt.removeContainer(id);
+  assert.equal(await rt.containerStatus(id), undefined);
+});
+
+test('a missing binary: runc\'s message, start fails, status exited with a reason', { skip }, async () => {
+  failing = await rt.createContainer(podA, ctr('web-pod', 'bad', ['nosuch']));
+  await assert.rejects(rt.startContainer(failing), (e: Error) => {
+    assert.match(e.message, /exec: "nosuch": executable file not found in \$PATH/);
+    return true;
+  });
+  const st = (await rt.containerStatus(failing))!;
+  assert.equal(st.state, 'exited');
+  assert.equal(st.reason, 'StartError');
+  assert.equal(st.exitCode, 128);
+  assert.match(st.message ?? '', /executable file not found/);
+});
+
+test('shareProcessNamespace: pid ns shared, PID 1 is catatonit', { skip }, async () => {
+  const sb = await rt.runPodSandbox(sandboxCfg('shared-pod', { shareProcessNamespace: true }));
+  pausePids.add(sb.pid);
+  const a = await rt.createContainer(sb.id, ctr('shared-pod', 'a', ['/bin/sleep', '3600']));
+  await rt.startContainer(a);
+  const b = await rt.createContainer(sb.id, ctr('shared-pod', 'b', ['/bin/sh', '-c', 'cat /proc/1/comm; hostname']));
+  await rt.startContainer(b);
+  const as = (await rt.containerStatus(a))!;
+  assert.equal(ns(as.pid, 'pid'), ns(sb.pid, 'pid'));
+  assert.notEqual(ns(as.pid, 'mnt'), ns(sb.pid, 'mnt'));
+  await until('b exits', async () => assert.equal((await rt.containerStatus(b))!.state, 'exited'));
+  assert.equal((await rt.containerStatus(b))!.exitCode, 0);
+  assert.equal((await rt.containerStatus(b))!.reason, 'Completed');
+  const out = readFileSync(join(LOGS, 'shared-pod', 'b', '0.log'), 'utf8');
+  assert.match(out, / stdout F catatonit$/m);
+  assert.match(out, / stdout F shared-pod$/m);
+});
+
+test('a new RuncRuntime over the same dirs adopts the running sandboxes and containers', { skip }, async () => {
+  const before = { sb: await rt.listPodSandboxes(), cs: await rt.listContainers() };
+  const rt2 = newRuntime();
+  const sbs = await rt2.listPodSandboxes();
+  const cs = await rt2.listContainers();
+  assert.deepEqual(sbs.map((s) => [s.id, s.state, s.pid]), before.sb.map((s) => [s.id, s.state, s.pid]));
+  assert.deepEqual(cs.map((c) => [c.id, c.state, c.pid, c.exitCode]), before.cs.map((c) => [c.id, c.state, c.pid, c.exitCode]));
+  assert.equal(sbs.length, 2);
+  assert.ok(sbs.every((s) => s.state === 'ready'));
+  assert.deepEqual((await rt2.listContainers(podA)).map((c) => [c.id, c.state]), [[web, 'running'], [side, 'running'], [failing, 'exited']]);
+  // the adopted runtime drives them: stop the web container with a grace period
+  await rt2.stopContainer(web, 5);
+  const ws = (await rt2.containerStatus(web))!;
+  assert.equal(ws.state, 'exited');
+  assert.equal((await rt.containerStatus(web))!.state, 'exited');
+  // sleep as its pid namespace's init ignores SIGTERM: the timeout ends in SIGKILL (137)
+  const t0 = Date.now();
+  await rt2.stopContainer(side, 1);
+  assert.ok(Date.now() - t0 >= 900);
+  assert.equal((await rt2.containerStatus(side))!.exitCode, 137);
+  await rt2.close();
+});
+
+test('stop and remove everything; timings of a few pod cycles', { skip }, async () => {
+  for (const s of await rt.listPodSandboxes()) {
+    await rt.stopPodSandbox(s.id);
+    assert.equal((await rt.podSandboxStatus(s.id))!.state, 'notready');
+    await rt.removePodSandbox(s.id);
+    await rt.removePodSandbox(s.id); // idempotent
+  }
+  assert.deepEqual(await rt.listPodSandboxes(), []);
+  assert.deepEqual(await rt.listContainers(), []);
+
+  const t = { run: [] as number[], createStart: [] as number[], serve: [] as number[], stopRemove: [] as number[] };
+  for (let i = 0; i < 6; i++) {
+    const t0 = performance.now();
+    const sb = await rt.runPodSandbox(sandboxCfg(`cycle-${i}`, { portMappings: [{ hostPort: PORT + 1 + i, containerPort: 8080, protocol: 'tcp' }] }));
+    pausePids.add(sb.pid);
+    const t1 = performance.now();
+    const a = await rt.createContainer(sb.id, ctr(`cycle-${i}`, 'web', ['/bin/httpd', '-f', '-p', '8080', '-h', '/www']));
+    await rt.startContainer(a);
+    const b = await rt.createContainer(sb.id, ctr(`cycle-${i}`, 'side', ['/bin/sleep', '3600']));
+    await rt.startContainer(b);
+    const t2 = performance.now();
+    await until('serve', () => httpGet('127.0.0.1', PORT + 1 + i));
+    const t3 = performance.now();
+    await rt.stopPodSandbox(sb.id);
+    await rt.removePodSandbox(sb.id);
+    const t4 = performance.now();
+    if (i === 0) continue; // warm-up
+    t.run.push(t1 - t0);
+    t.createStart.push(t2 - t1);
+    t.serve.push(t3 - t0);
+    t.stopRemove.push(t4 - t3);
+  }
+  const r = (xs: number[]) => Math.round(median(xs) * 10) / 10;
+  console.log(JSON.stringify({ runtime_ms_median: { runPodSandbox: r(t.run), createStart2Containers: r(t.createStart), podStartToServing: r(t.serve), stopRemovePod: r(t.stopRemove) }, n: t.run.length }));
+});
+
+test('nothing is left behind', { skip }, async () => {
+  const runcList = await run('/usr/sbin/runc', ['--root', join(RUN, 'rt', 'runc'), 'list', '--format', 'json']);
+  assert.deepEqual(JSON.parse(runcList.stdout || 'null') ?? [], []);
+  const procs: string[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      if (cmd.includes(T)) procs.push(`${p}: ${cmd.replace(/\0/g, ' ')}`);
+    } catch {
+      /* gone */
+    }
+  }
+  assert.deepEqual(procs, [], 'no conmon or container process mentions our dirs');
+  for (const pid of pausePids) {
+    let alive = true;
+    try {
+      alive = !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z');
+    } catch {
+      alive = false;
+    }
+    assert.equal(alive, false, `pause ${pid} is gone`);
+  }
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(T));
+  assert.deepEqual(mounts, []);
+  const pins = join(RUN, 'net', 'netns');
+  assert.deepEqual(existsSync(pins) ? readdirSync(pins) : [], []);
+  const nat = (await run('iptables-save', ['-t', 'nat'])).stdout.split('\n').filter((l) => /--dport 192\d\d\b/.test(l) && /192[0-9]{2}/.test(l) && /DNAT|pbrttest/.test(l));
+  assert.deepEqual(nat.filter((l) => { const m = /--dport (\d+)/.exec(l); return m && +m[1]! >= 19200 && +m[1]! <= 19299; }), []);
+  assert.deepEqual(readdirSync(join(RUN, 'rt', 'sandboxes')), []);
+  assert.deepEqual(readdirSync(join(RUN, 'rt', 'containers')), []);
+  assert.deepEqual(readdirSync(join(RUN, 'rt', 'exits')), []);
+  assert.deepEqual(await images.listSnapshots(), []);
+});
