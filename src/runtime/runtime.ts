@@ -53,6 +53,8 @@ interface SandboxRecord {
   ips: string[];
   createdAt: string;
   shmMounted: boolean;
+  /** CNI DEL done and the netns gone (stopPodSandbox) */
+  networkDown?: boolean;
 }
 
 interface ContainerRecord {
@@ -407,9 +409,8 @@ export class RuncRuntime implements Runtime {
   async stopPodSandbox(id: string): Promise<void> {
     const rec = await this.readSandbox(id);
     if (!rec) return;
-    for (const c of await this.listContainers(id)) {
-      if (c.state === 'running' || c.state === 'created') await this.stopContainer(c.id, 0);
-    }
+    const live = (await this.listContainers(id)).filter((c) => c.state === 'running' || c.state === 'created');
+    await Promise.all(live.map((c) => this.stopContainer(c.id, 0)));
     await this.locked(id, async () => {
       const r = await this.readSandbox(id);
       if (!r) return;
@@ -417,8 +418,8 @@ export class RuncRuntime implements Runtime {
         await this.runc.kill(id, 'SIGKILL', true);
         await this.waitExit(id, 10_000);
       }
-      if (!r.config.hostNetwork) await this.network.tearDown(id);
-      if (r.state !== 'notready') await this.writeSandbox({ ...r, state: 'notready' });
+      if (!r.config.hostNetwork && !r.networkDown) await this.network.tearDown(id);
+      if (r.state !== 'notready' || !r.networkDown) await this.writeSandbox({ ...r, state: 'notready', networkDown: true });
     });
   }
 
@@ -426,8 +427,8 @@ export class RuncRuntime implements Runtime {
     this.sandboxDir(id);
     const rec = await this.readSandbox(id);
     if (rec) await this.stopPodSandbox(id);
-    for (const c of await this.listContainers(id)) await this.removeContainer(c.id);
-    await this.locked(id, () => this.removeSandboxRemains(id, rec));
+    await Promise.all((await this.listContainers(id)).map((c) => this.removeContainer(c.id)));
+    await this.locked(id, async () => this.removeSandboxRemains(id, await this.readSandbox(id)));
   }
 
   /** everything a sandbox may have left, in any state of completion */
@@ -436,7 +437,7 @@ export class RuncRuntime implements Runtime {
     await this.runc.delete(id);
     const conmonPid = rec?.conmonPid || Number((await fsp.readFile(join(dir, 'conmon.pid'), 'utf8').catch(() => '0')).trim()) || 0;
     await this.killConmon(conmonPid, id);
-    if (!rec?.config.hostNetwork) await this.network.tearDown(id);
+    if (!rec?.config.hostNetwork && !rec?.networkDown) await this.network.tearDown(id);
     await this.umountAll(dir);
     await fsp.rm(dir, { recursive: true, force: true });
     await fsp.rm(join(this.exitDir, id), { force: true });

@@ -104,6 +104,12 @@ export interface Runtime {
   podSandboxStatus(id: string): Promise<SandboxStatus | undefined>;
   listPodSandboxes(): Promise<SandboxStatus[]>;
 
+  /**
+   * Prepares the rootfs and runs `runc create`. When the runtime refuses the process itself (a
+   * missing executable, say), the container is still created in state 'exited' (exitCode 128,
+   * reason "StartError", message = runc's words) and startContainer throws that message, as
+   * containerd does; failures before that (image, mounts, a stopped sandbox) throw here.
+   */
   createContainer(sandboxId: string, cfg: ContainerConfig): Promise<string>;
   startContainer(id: string): Promise<void>;
   /** SIGTERM, wait up to timeoutSeconds, then SIGKILL */

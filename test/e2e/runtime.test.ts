@@ -130,7 +130,8 @@ test('a pod with two containers: httpd answers on the pod IP and the hostPort; n
   assert.equal(again.pid, sb.pid);
 
   web = await rt.createContainer(sb.id, ctr('web-pod', 'web', ['/bin/httpd', '-f', '-p', '8080', '-h', '/www']));
-  side = await rt.createContainer(sb.id, ctr('web-pod', 'side', ['/bin/sleep', '3600']));
+  // a shell that honours SIGTERM (an init process without a handler ignores it)
+  side = await rt.createContainer(sb.id, ctr('web-pod', 'side', ['/bin/sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done']));
   assert.equal((await rt.containerStatus(web))!.state, 'created');
   await rt.startContainer(web);
   await rt.startContainer(side);
@@ -222,16 +223,19 @@ test('a new RuncRuntime over the same dirs adopts the running sandboxes and cont
   assert.equal(sbs.length, 2);
   assert.ok(sbs.every((s) => s.state === 'ready'));
   assert.deepEqual((await rt2.listContainers(podA)).map((c) => [c.id, c.state]), [[web, 'running'], [side, 'running'], [failing, 'exited']]);
-  // the adopted runtime drives them: stop the web container with a grace period
-  await rt2.stopContainer(web, 5);
-  const ws = (await rt2.containerStatus(web))!;
-  assert.equal(ws.state, 'exited');
-  assert.equal((await rt.containerStatus(web))!.state, 'exited');
-  // sleep as its pid namespace's init ignores SIGTERM: the timeout ends in SIGKILL (137)
-  const t0 = Date.now();
-  await rt2.stopContainer(side, 1);
+  // the adopted runtime drives them: SIGTERM ends the shell within its grace period
+  let t0 = Date.now();
+  await rt2.stopContainer(side, 10);
+  assert.ok(Date.now() - t0 < 5000);
+  const ss = (await rt2.containerStatus(side))!;
+  assert.deepEqual([ss.state, ss.exitCode, ss.reason], ['exited', 0, 'Completed']);
+  assert.equal((await rt.containerStatus(side))!.state, 'exited', 'the first instance sees it too');
+  // httpd as its pid namespace's init ignores SIGTERM: the timeout ends in SIGKILL (137)
+  t0 = Date.now();
+  await rt2.stopContainer(web, 1);
   assert.ok(Date.now() - t0 >= 900);
-  assert.equal((await rt2.containerStatus(side))!.exitCode, 137);
+  const ws = (await rt2.containerStatus(web))!;
+  assert.deepEqual([ws.state, ws.exitCode, ws.reason], ['exited', 137, 'Error']);
   await rt2.close();
 });
 
