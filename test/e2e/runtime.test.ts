@@ -213,6 +213,24 @@ test('shareProcessNamespace: pid ns shared, PID 1 is catatonit', { skip }, async
   assert.match(out, / stdout F shared-pod$/m);
 });
 
+test('hostNetwork + hostIPC: no netns, the host\'s net/uts/ipc namespaces, no CNI', { skip }, async () => {
+  const sb = await rt.runPodSandbox(sandboxCfg('host-pod', { hostNetwork: true, hostIPC: true }));
+  pausePids.add(sb.pid);
+  assert.equal(sb.netnsPath, undefined);
+  assert.deepEqual(sb.ips, []);
+  const c = await rt.createContainer(sb.id, ctr('host-pod', 'h', ['/bin/sh', '-c', 'hostname; sleep 3600']));
+  await rt.startContainer(c);
+  const cs = (await rt.containerStatus(c))!;
+  for (const k of ['net', 'uts', 'ipc']) assert.equal(ns(cs.pid, k), ns(process.pid, k), `host ${k}`);
+  assert.notEqual(ns(cs.pid, 'pid'), ns(process.pid, 'pid'));
+  const host = readFileSync('/proc/sys/kernel/hostname', 'utf8').trim();
+  await until('hostname logged', async () => assert.match(readFileSync(join(LOGS, 'host-pod', 'h', '0.log'), 'utf8'), new RegExp(` stdout F ${host}$`, 'm')));
+  assert.deepEqual(await network.list().then((l) => l.filter((x) => x === sb.id)), []);
+  await rt.removePodSandbox(sb.id);
+  assert.equal(await rt.podSandboxStatus(sb.id), undefined);
+  assert.equal(await rt.containerStatus(c), undefined);
+});
+
 test('a new RuncRuntime over the same dirs adopts the running sandboxes and containers', { skip }, async () => {
   const before = { sb: await rt.listPodSandboxes(), cs: await rt.listContainers() };
   const rt2 = newRuntime();
