@@ -208,6 +208,11 @@ export class ApiServer {
     this.log = opts.log ?? (() => {});
   }
 
+  /** The node answering streaming subresources (set once the kubelet exists). */
+  setNode(node: NodeBackend): void {
+    this.opts.node = node;
+  }
+
   /** Listen; resolves with the bound port (useful with port 0). */
   listen(): Promise<number> {
     const server = createHttpsServer({ cert: this.opts.certPem, key: this.opts.keyPem, minVersion: 'TLSv1.2' }, (req, res) => {

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, checkFlags } from './args.js';
 import { runServer, DEFAULT_DATA_DIR } from './server.js';
+import { imageCommand } from './image.js';
 import { PODBAY_VERSION, VERSION_INFO } from '../version.js';
 
 const USAGE = `podbay ${PODBAY_VERSION}: a Kubernetes-compatible pod engine for one machine
@@ -13,6 +14,7 @@ const USAGE = `podbay ${PODBAY_VERSION}: a Kubernetes-compatible pod engine for 
 Usage:
   podbay server [--data-dir DIR] [--listen HOST:PORT]   run the node (API server + store)
   podbay kubeconfig [--kubeconfig FILE] [--data-dir DIR] print the admin kubeconfig
+  podbay image load|import|ls|rm ...                    manage local images (podbay image --help)
   podbay version                                         print the version
 
 Run 'podbay server --help' for the server's flags.
@@ -32,6 +34,8 @@ async function main(argv: string[]): Promise<number> {
   switch (verb) {
     case 'server':
       return runServer(rest);
+    case 'image':
+      return imageCommand(rest);
     case 'kubeconfig': {
       const p = parseArgs(rest);
       checkFlags(p, ['kubeconfig', 'data-dir'], 'kubeconfig');

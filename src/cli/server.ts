@@ -5,6 +5,9 @@
  *   DIR/state.db          the SQLite revision log (WAL)           0600
  *   DIR/pki/...           CA, serving cert, admin token           (see src/apiserver/pki.ts)
  *   DIR/kubeconfig.yaml   written after the server answers        0600
+ *   DIR/images/           image store (src/image)
+ *   DIR/pods/<uid>/       pod volumes;  DIR/logs/  container logs
+ *   RUN/                  runtime state: runc root, bundles, netns pins, CNI cache and IPAM
  */
 import { mkdirSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +21,12 @@ import { ResourceService } from '../apiserver/resources.js';
 import { ApiServer } from '../apiserver/server.js';
 import { ensureCredentials } from '../apiserver/pki.js';
 import { renderKubeconfig, writeKubeconfig } from '../apiserver/kubeconfig.js';
-import { registerNode } from '../kubelet/node.js';
+import { registerNode, hostAddresses, nodeName } from '../kubelet/node.js';
+import { Kubelet } from '../kubelet/kubelet.js';
+import { LocalClient } from '../kubelet/client.js';
+import { LocalImageService } from '../image/store.js';
+import { CniPodNetwork } from '../network/pod-network.js';
+import { RuncRuntime, checkHostTools } from '../runtime/runtime.js';
 
 export const DEFAULT_DATA_DIR = '/var/lib/podbay';
 
@@ -31,6 +39,13 @@ Flags:
   --compaction-interval SECS  how often history older than one interval is compacted (default 300)
   --bookmark-interval SECS    seconds between watch BOOKMARK events (default 60)
   --log-requests              log every API request to stderr
+  --no-kubelet                serve the API only: run no pods on this machine
+  --run-dir DIR               runtime state: runc root, bundles, netns pins, IPAM (default /run/podbay)
+  --runtime PATH              the OCI runtime binary (default runc; crun refuses hybrid cgroups)
+  --cni-bridge NAME           the host bridge pods attach to (default podbay0)
+  --pod-cidr CIDR             pod addresses (default 10.85.0.0/16)
+  --cni-conf-dir DIR          where podbay writes its CNI config list (default DIR/cni)
+  --cni-bin-dir DIR           CNI plugin binaries (default /usr/lib/cni)
 `;
 
 function parseListen(v: string): { host: string; port: number } {
@@ -73,12 +88,16 @@ async function waitReady(url: string, caPem: string): Promise<void> {
 }
 
 export async function runServer(argv: string[]): Promise<number> {
-  const p = parseArgs(argv, ['log-requests', 'help']);
+  const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet']);
   if (p.flags.has('help')) {
     process.stdout.write(HELP);
     return 0;
   }
-  checkFlags(p, ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help'], 'server');
+  checkFlags(
+    p,
+    ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir'],
+    'server',
+  );
   if (p.positionals.length) throw new Error(`podbay server takes no arguments (got ${p.positionals.join(' ')})`);
   const dataDir = p.flags.get('data-dir') ?? DEFAULT_DATA_DIR;
   const { host, port } = parseListen(p.flags.get('listen') ?? '127.0.0.1:6443');
@@ -87,6 +106,21 @@ export async function runServer(argv: string[]): Promise<number> {
   const compactEvery = positiveSeconds(p.flags.get('compaction-interval'), 'compaction-interval', 300);
   const bookmarkEvery = positiveSeconds(p.flags.get('bookmark-interval'), 'bookmark-interval', 60);
   const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+
+  const withKubelet = !p.flags.has('no-kubelet');
+  const runDir = p.flags.get('run-dir') ?? '/run/podbay';
+  const bridge = p.flags.get('cni-bridge') ?? 'podbay0';
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(bridge)) throw new Error(`--cni-bridge ${JSON.stringify(bridge)}: a Linux interface name has 1-15 letters, digits, '-', '_' or '.'`);
+  const podCidr = p.flags.get('pod-cidr') ?? '10.85.0.0/16';
+  if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(podCidr)) throw new Error(`--pod-cidr ${JSON.stringify(podCidr)}: want an IPv4 CIDR such as 10.85.0.0/16`);
+  if (withKubelet) {
+    const missing = checkHostTools({ runtimePath: p.flags.get('runtime'), cniBinDirs: [p.flags.get('cni-bin-dir') ?? '/usr/lib/cni', '/opt/cni/bin'] });
+    if (missing.length) {
+      throw new Error(
+        `missing host tools: ${missing.map((m) => `${m.tool} (install the Debian package ${m.package})`).join(', ')}; run 'bash scripts/setup-host.sh', or start with --no-kubelet to serve the API only`,
+      );
+    }
+  }
 
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   chmodSync(dataDir, 0o700);
@@ -109,9 +143,36 @@ export async function runServer(argv: string[]): Promise<number> {
     bookmarkIntervalSeconds: bookmarkEvery,
     log: p.flags.has('log-requests') ? log : (l) => (l.startsWith('error:') ? log(l) : undefined),
   });
+  let kubelet: Kubelet | undefined;
+  let runtime: RuncRuntime | undefined;
+  let network: CniPodNetwork | undefined;
+  if (withKubelet) {
+    const images = new LocalImageService(join(dataDir, 'images'));
+    network = new CniPodNetwork({
+      runDir: join(runDir, 'net'),
+      confDir: p.flags.get('cni-conf-dir') ?? join(dataDir, 'cni'),
+      binDirs: [p.flags.get('cni-bin-dir') ?? '/usr/lib/cni', '/opt/cni/bin'],
+      networkName: `podbay-${bridge}`,
+      bridge,
+      podCidr,
+    });
+    runtime = new RuncRuntime({ runDir, dataDir, runtimePath: p.flags.get('runtime'), images, network });
+    kubelet = new Kubelet({
+      client: new LocalClient(svc),
+      runtime,
+      images,
+      nodeName: nodeName(),
+      hostIP: hostAddresses()[0] ?? '127.0.0.1',
+      podsDir: join(dataDir, 'pods'),
+      logsDir: join(dataDir, 'logs'),
+      log,
+    });
+    api.setNode(kubelet);
+  }
   const bound = await api.listen();
   const url = `https://${urlHost(host)}:${bound}`;
   await waitReady(url, creds.caPem);
+  await kubelet?.start();
   const kubeconfig = join(dataDir, 'kubeconfig.yaml');
   writeKubeconfig(kubeconfig, renderKubeconfig(url, creds.caPem, creds.token));
   log(`podbay: serving the Kubernetes API on ${url}; kubeconfig: ${kubeconfig}`);
@@ -140,6 +201,11 @@ export async function runServer(argv: string[]): Promise<number> {
   });
   clearInterval(compactor);
   clearInterval(heartbeat);
+  // Pods keep running: conmon, not podbay, is their parent; the next start adopts them.
+  await kubelet?.stop();
+  // With no pod left, leave the host as it was: the bridge and IPAM state go too.
+  if (runtime && network && (await runtime.listPodSandboxes()).length === 0) await network.destroy().catch((e) => log(`network cleanup: ${(e as Error).message}`));
+  await runtime?.close();
   await api.close();
   await store.close();
   return 0;

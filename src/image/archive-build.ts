@@ -77,6 +77,12 @@ export interface LayerSpec {
 export type LayerInput = string | LayerSpec;
 
 /** A tar of `dir`'s contents (paths without a leading "./"), optionally gzip'd, with extra device entries. */
+/**
+ * Entries made up by the builder (devices, raw entries) get a fixed mtime, so building the
+ * same layer twice yields the same digest (and the same chain ID), whenever it runs.
+ */
+const SYNTHETIC_MTIME = new Date('2026-01-01T00:00:00Z');
+
 export async function tarDirectory(layer: LayerInput, gzip = false): Promise<{ blob: Buffer; tar: Buffer }> {
   const spec = typeof layer === 'string' ? { dir: layer } : layer;
   const entries = (await fsp.readdir(spec.dir)).sort();
@@ -89,7 +95,7 @@ export async function tarDirectory(layer: LayerInput, gzip = false): Promise<{ b
       uid: d.uid ?? 0,
       gid: d.gid ?? 0,
       size: 0,
-      mtime: new Date(),
+      mtime: SYNTHETIC_MTIME,
       devmaj: d.major ?? 0,
       devmin: d.minor ?? 0,
     });
@@ -107,7 +113,7 @@ export async function tarDirectory(layer: LayerInput, gzip = false): Promise<{ b
       uid: 0,
       gid: 0,
       size: r.type === 'File' ? data.length : 0,
-      mtime: new Date(),
+      mtime: SYNTHETIC_MTIME,
     });
     const block = Buffer.alloc(512);
     h.encode(block, 0);

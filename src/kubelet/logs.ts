@@ -49,6 +49,16 @@ interface Line {
   text: string;
 }
 
+/** conmon writes `...123456789+00:00`; kubectl shows RFC 3339 in UTC with Z, nanoseconds kept. */
+export function utcTimestamp(ts: string): string {
+  if (ts.endsWith('Z')) return ts;
+  if (ts.endsWith('+00:00')) return ts.slice(0, -6) + 'Z';
+  const frac = /\.(\d+)/.exec(ts)?.[1] ?? '';
+  const d = new Date(ts);
+  if (Number.isNaN(d.getTime())) return ts;
+  return d.toISOString().replace(/\.\d{3}Z$/, frac ? `.${frac}Z` : 'Z');
+}
+
 /** Parse CRI log text into lines, joining partial (P) chunks to their full (F) ending. */
 function parseCri(text: string, carry: { partial: string; ts: string }): Line[] {
   const out: Line[] = [];
@@ -58,7 +68,7 @@ function parseCri(text: string, carry: { partial: string; ts: string }): Line[] 
     const b = raw.indexOf(' ', a + 1);
     const c = raw.indexOf(' ', b + 1);
     if (a < 0 || b < 0) continue;
-    const ts = raw.slice(0, a);
+    const ts = utcTimestamp(raw.slice(0, a));
     const tag = c < 0 ? raw.slice(b + 1) : raw.slice(b + 1, c);
     const content = c < 0 ? '' : raw.slice(c + 1);
     if (tag === 'P') {

@@ -237,6 +237,7 @@ export class CniPodNetwork implements PodNetwork {
         throw new Error(`deleting bridge ${this.settings.bridge}: ${r.stderr.trim()}`);
       }
     }
+    await removeIdleHostportChains();
     await rm(join(this.runDir, 'ipam', this.settings.networkName), { recursive: true, force: true });
     await rmdir(join(this.runDir, 'ipam')).catch(() => {});
     await rm(this.confPath, { force: true });
@@ -400,4 +401,36 @@ export class CniPodNetwork implements PodNetwork {
 function attachment(entry: CacheEntry): NetworkAttachment {
   const { ips, gateway } = addressesFromResult(entry.result);
   return { sandboxId: entry.sandboxId, netnsPath: entry.netnsPath, ips, ...(gateway ? { gateway } : {}), interfaceName: entry.ifName };
+}
+
+/**
+ * portmap's shared chains (CNI-HOSTPORT-DNAT/-SETMARK/-MASQ and their jumps) are made on the
+ * first hostPort and never removed by the plugin. When no container has a DNAT entry left in
+ * them, remove them, so a host that had none before podbay has none after; portmap makes them
+ * again on its next ADD, for podbay or any other CNI user.
+ */
+export async function removeIdleHostportChains(): Promise<void> {
+  const iptables = which('iptables');
+  const save = which('iptables-save');
+  if (!iptables || !save) return;
+  const nat = (await run(save, ['-t', 'nat'], { allowFailure: true })).stdout;
+  if (!/^:CNI-HOSTPORT-DNAT /m.test(nat)) return;
+  if (/^-A CNI-HOSTPORT-DNAT /m.test(nat)) return; // some container still maps a hostPort
+  for (const line of nat.split('\n')) {
+    const m = /^-A (PREROUTING|OUTPUT|POSTROUTING) (.*-j CNI-HOSTPORT-(?:DNAT|MASQ|SETMARK))$/.exec(line);
+    if (m) await run(iptables, ['-t', 'nat', '-D', m[1], ...splitRule(m[2])], { allowFailure: true });
+  }
+  for (const chain of ['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-SETMARK', 'CNI-HOSTPORT-MASQ']) {
+    await run(iptables, ['-t', 'nat', '-F', chain], { allowFailure: true });
+    await run(iptables, ['-t', 'nat', '-X', chain], { allowFailure: true });
+  }
+}
+
+/** Split an iptables-save rule into argv, honouring double quotes (comments). */
+function splitRule(rule: string): string[] {
+  const out: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|(\S+)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(rule))) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]);
+  return out;
 }

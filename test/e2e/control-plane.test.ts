@@ -18,31 +18,7 @@ const NGINX_CONF = heredocBody(seedBlockAfter('nginx.conf 配置文件'));
 const GHOST_VERBATIM = heredocBody(seedBlockAfter('ghost.yaml'));
 
 /** The seed's ghost.yaml with its indentation mended (what the tutorial meant). */
-const GHOST_FIXED = `apiVersion: v1
-kind: Pod
-metadata:
-  name: ghost
-  namespace: default
-spec:
-  containers:
-  - image: nginx
-    imagePullPolicy: IfNotPresent
-    name: nginx
-    ports:
-    - containerPort: 80
-      protocol: TCP
-      hostPort: 8888
-    volumeMounts:
-    - mountPath: /etc/nginx/
-      name: nginx-config
-      readOnly: true
-  - image: ghost
-    name: ghost
-  volumes:
-  - name: nginx-config
-    configMap:
-      name: nginx-config
-`;
+const GHOST_FIXED = readFileSync(join(FIXTURES, 'ghost-fixed.yaml'), 'utf8');
 
 for (const kc of kubectlBinaries()) {
   describe(`control plane with ${kc.name}`, () => {
@@ -56,7 +32,7 @@ for (const kc of kubectlBinaries()) {
     };
 
     before(async () => {
-      s = await PodbayServer.start();
+      s = await PodbayServer.start(['--no-kubelet']);
       work = mkdtempSync(join(tmpdir(), 'podbay-e2e-files-'));
       writeFileSync(join(work, 'pod.yaml'), POD_YAML);
       writeFileSync(join(work, 'nginx.conf'), NGINX_CONF);
@@ -231,7 +207,7 @@ for (const kc of kubectlBinaries()) {
 describe('control plane API semantics (raw requests)', () => {
   let s: PodbayServer;
   before(async () => {
-    s = await PodbayServer.start(['--compaction-interval', '1']);
+    s = await PodbayServer.start(['--no-kubelet', '--compaction-interval', '1']);
   });
   after(async () => {
     await s.teardown();
