@@ -87,6 +87,7 @@ export class Binder {
         continue;
       }
       try {
+        if (process.env.PODBAY_TRACE === '1') process.stderr.write(`${new Date().toISOString()} trace ${pod.metadata.name}: binding\n`);
         await this.client.bindPod(pod.metadata.namespace, pod.metadata.name, this.nodeName);
         for (const hp of hostPorts(pod)) taken.add(hp);
         this.reported.delete(pod.metadata.uid);

@@ -35,6 +35,12 @@ export const LABEL_POD_NAMESPACE = 'io.kubernetes.pod.namespace';
 export const LABEL_CONTAINER_NAME = 'io.kubernetes.container.name';
 
 const BACKOFF_START_MS = 10_000;
+
+/** PODBAY_TRACE=1 prints the steps of each pod sync with timestamps (what dominates start-up). */
+const TRACE = process.env.PODBAY_TRACE === '1';
+function trace(pod: Obj | undefined, step: string): void {
+  if (TRACE) process.stderr.write(`${new Date().toISOString()} trace ${pod?.metadata?.name ?? '?'}: ${step}\n`);
+}
 const BACKOFF_MAX_MS = 300_000;
 
 export interface KubeletOptions {
@@ -187,6 +193,7 @@ export class Kubelet {
     }
 
     const ns = pod.metadata.namespace;
+    trace(pod, 'sync start');
     const podDir = join(this.opts.podsDir, uid);
     await mkdir(podDir, { recursive: true, mode: 0o750 });
     let volumes: Map<string, string>;
@@ -203,6 +210,7 @@ export class Kubelet {
     // the sandbox: reuse a ready one, replace a dead one
     const sandboxes = await this.sandboxesOf(uid);
     let sandbox = sandboxes.find((s) => s.state === 'ready');
+    trace(pod, 'volumes ready');
     if (!sandbox) {
       const attempt = sandboxes.reduce((m, s) => Math.max(m, s.config.attempt + 1), 0);
       for (const s of sandboxes) await this.removeSandbox(s, pod, 0);
@@ -230,11 +238,14 @@ export class Kubelet {
       }
     }
 
+    trace(pod, 'sandbox ready');
     const all = await this.runtime.listContainers(sandbox.id);
     const specs: Obj[] = pod.spec.containers ?? [];
     await Promise.all(specs.map((c) => this.syncContainer(pod, sandbox!, c, all, volumes)));
+    trace(pod, 'containers synced');
     const fresh = await this.runtime.listContainers(sandbox.id);
     await this.writeStatus(pod, sandbox, fresh);
+    trace(pod, 'status written');
   }
 
   private runsOf(all: RtContainer[], name: string): RtContainer[] {
@@ -334,6 +345,7 @@ export class Kubelet {
     }
 
     let id: string;
+    trace(pod, `create ${spec.name}`);
     try {
       id = await this.runtime.createContainer(sandbox.id, config);
     } catch (e) {
@@ -350,7 +362,9 @@ export class Kubelet {
 
   private async startContainer(pod: Obj, c: RtContainer, spec: Obj, key: string, fieldPath: string): Promise<void> {
     try {
+      trace(pod, `start ${spec.name}`);
       await this.runtime.startContainer(c.id);
+      trace(pod, `started ${spec.name}`);
       this.waiting.delete(key);
       this.events.record(pod, 'Normal', 'Started', `Started container ${spec.name}`, fieldPath);
     } catch (e) {

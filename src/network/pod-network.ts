@@ -24,7 +24,7 @@
  * (DNAT from 127.0.0.1 to a pod) and net.ipv4.ip_forward=1 (pods reach beyond the bridge),
  * written to /proc/sys directly. Both are host-wide and left set.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -159,7 +159,8 @@ class Cleanup {
 }
 
 async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  // unique per call: two pods set up at once must not share a temp file
+  const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   await writeFile(tmp, data, { mode });
   await rename(tmp, path);
 }
@@ -279,9 +280,14 @@ export class CniPodNetwork implements PodNetwork {
       const eth = this.runtimeConf(entry, entry.netnsPath);
       undo.push('CNI DEL lo', () => delNetworkList(entry.loopback, lo, this.invoke));
       undo.push(`CNI DEL ${POD_IFNAME}`, () => delNetworkList(entry.confList, eth, this.invoke));
-      const [loAdd, ethAdd] = await Promise.allSettled([addNetworkList(entry.loopback, lo, this.invoke), addNetworkList(entry.confList, eth, this.invoke)]);
+      const [loAdd, ethAdd, side] = await Promise.allSettled([
+        addNetworkList(entry.loopback, lo, this.invoke),
+        addNetworkList(entry.confList, eth, this.invoke),
+        req.whileAttaching ? req.whileAttaching(entry.netnsPath) : Promise.resolve(),
+      ]);
       if (ethAdd.status === 'rejected') throw ethAdd.reason;
       if (loAdd.status === 'rejected') throw loAdd.reason;
+      if (side.status === 'rejected') throw side.reason;
       entry.result = ethAdd.value;
       await this.writeCache(entry);
     } catch (e) {

@@ -24,6 +24,13 @@ export interface PodNetworkRequest {
   podNamespace: string;
   podUid: string;
   portMappings: PortMapping[];
+  /**
+   * Work to do in the new namespace while CNI attaches it (the runtime starts the pause
+   * container here): it runs once the netns exists, concurrently with CNI ADD, and setUp
+   * resolves only when both are done. If either fails, setUp rolls back its own part and
+   * rethrows; the caller undoes what its callback made.
+   */
+  whileAttaching?: (netnsPath: string) => Promise<void>;
 }
 
 export interface NetworkAttachment {

@@ -313,6 +313,52 @@ export class RuncRuntime implements Runtime {
         cleanup.push('remove sandbox dir', () => fsp.rm(dir, { recursive: true, force: true }));
         let netnsPath: string | undefined;
         let ips: string[] = [];
+        const hostname = cfg.hostNetwork ? (await fsp.readFile('/proc/sys/kernel/hostname', 'utf8')).trim() : cfg.hostname || cfg.podName;
+        const shm = join(dir, 'shm');
+        let shmMounted = false;
+        let created: { pid: number; conmonPid: number } | undefined;
+        // The pause container: started inside the new netns while CNI attaches it (the two
+        // are independent, and together they are most of a pod's start-up time).
+        const startPause = async (nsPath: string | undefined) => {
+          if (!cfg.hostIPC) {
+            await fsp.mkdir(shm, { mode: 0o1777 });
+            cleanup.push('unmount shm', () => this.umountAll(shm));
+            await run('mount', ['-t', 'tmpfs', '-o', 'nosuid,nodev,noexec,mode=1777,size=65536k', 'shm', shm], { timeoutMs: 30_000 });
+            shmMounted = true;
+          }
+          const spec = pauseSpec({
+            rootfs: this.pauseRootfs,
+            args: ['/catatonit', '-P'],
+            hostname,
+            netnsPath: nsPath,
+            hostNetwork: cfg.hostNetwork,
+            hostIPC: cfg.hostIPC,
+            hostPID: cfg.hostPID,
+            shm: shmMounted ? shm : undefined,
+            annotations: { 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': id },
+          });
+          await fsp.writeFile(join(dir, 'config.json'), JSON.stringify(spec));
+          cleanup.push('delete pause', () => this.runc.delete(id));
+          created = await conmonCreate({
+            conmonPath: this.conmonPath,
+            runtimePath: this.runtimePath,
+            runcRoot: this.runcRoot,
+            id,
+            name: `k8s_POD_${cfg.podName}_${cfg.podNamespace}_${cfg.podUid}_${cfg.attempt}`,
+            bundle: dir,
+            pidFile: join(dir, 'pidfile'),
+            conmonPidFile: join(dir, 'conmon.pid'),
+            exitDir: this.exitDir,
+            persistDir: dir,
+            logPath: join(dir, 'pause.log'),
+            socketDir: this.attachDir,
+          }).catch((e: unknown) => {
+            throw e instanceof RuntimeCreateError ? new Error(`pause container for pod ${cfg.podNamespace}/${cfg.podName}: ${e.message}`) : e;
+          });
+          const conmonPid = created.conmonPid;
+          cleanup.push('kill conmon', () => this.killConmon(conmonPid, id));
+          await this.runc.start(id);
+        };
         if (!cfg.hostNetwork) {
           cleanup.push('network tear-down', () => this.network.tearDown(id));
           const att = await this.network.setUp({
@@ -321,55 +367,19 @@ export class RuncRuntime implements Runtime {
             podNamespace: cfg.podNamespace,
             podUid: cfg.podUid,
             portMappings: cfg.portMappings,
+            whileAttaching: (nsPath) => startPause(nsPath),
           });
           netnsPath = att.netnsPath;
           ips = att.ips;
+        } else {
+          await startPause(undefined);
         }
-        const hostname = cfg.hostNetwork ? (await fsp.readFile('/proc/sys/kernel/hostname', 'utf8')).trim() : cfg.hostname || cfg.podName;
+        if (!created) throw new Error(`pause container for pod ${cfg.podNamespace}/${cfg.podName} was not started`);
         const hostsContent = cfg.hostNetwork ? await fsp.readFile('/etc/hosts', 'utf8').catch(() => hostsFile(hostname, [])) : hostsFile(hostname, ips);
         const hostResolv = await fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => '');
         await fsp.writeFile(join(dir, 'hosts'), hostsContent, { mode: 0o644 });
         await fsp.writeFile(join(dir, 'hostname'), hostname + '\n', { mode: 0o644 });
         await fsp.writeFile(join(dir, 'resolv.conf'), podResolvConf(hostResolv, cfg.hostNetwork), { mode: 0o644 });
-        const shm = join(dir, 'shm');
-        let shmMounted = false;
-        if (!cfg.hostIPC) {
-          await fsp.mkdir(shm, { mode: 0o1777 });
-          cleanup.push('unmount shm', () => this.umountAll(shm));
-          await run('mount', ['-t', 'tmpfs', '-o', 'nosuid,nodev,noexec,mode=1777,size=65536k', 'shm', shm], { timeoutMs: 30_000 });
-          shmMounted = true;
-        }
-        const spec = pauseSpec({
-          rootfs: this.pauseRootfs,
-          args: ['/catatonit', '-P'],
-          hostname,
-          netnsPath,
-          hostNetwork: cfg.hostNetwork,
-          hostIPC: cfg.hostIPC,
-          hostPID: cfg.hostPID,
-          shm: shmMounted ? shm : undefined,
-          annotations: { 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': id },
-        });
-        await fsp.writeFile(join(dir, 'config.json'), JSON.stringify(spec));
-        cleanup.push('delete pause', () => this.runc.delete(id));
-        const created = await conmonCreate({
-          conmonPath: this.conmonPath,
-          runtimePath: this.runtimePath,
-          runcRoot: this.runcRoot,
-          id,
-          name: `k8s_POD_${cfg.podName}_${cfg.podNamespace}_${cfg.podUid}_${cfg.attempt}`,
-          bundle: dir,
-          pidFile: join(dir, 'pidfile'),
-          conmonPidFile: join(dir, 'conmon.pid'),
-          exitDir: this.exitDir,
-          persistDir: dir,
-          logPath: join(dir, 'pause.log'),
-          socketDir: this.attachDir,
-        }).catch((e: unknown) => {
-          throw e instanceof RuntimeCreateError ? new Error(`pause container for pod ${cfg.podNamespace}/${cfg.podName}: ${e.message}`) : e;
-        });
-        cleanup.push('kill conmon', () => this.killConmon(created.conmonPid, id));
-        await this.runc.start(id);
         const rec: SandboxRecord = {
           id,
           config: cfg,

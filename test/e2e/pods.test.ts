@@ -162,6 +162,22 @@ describe('pods run for real (runc, conmon, CNI)', () => {
     // the pod IP answers from the host too
     const ip = pod('ghost').status.podIP;
     assert.match((await httpGet(`http://${ip}:80/`)).body, /ghost backend behind nginx/);
+    // the story of the pod, as events
+    const events = ok('get', 'events', '--field-selector', 'involvedObject.name=ghost', '-o', 'jsonpath={range .items[*]}{.reason}{"\\n"}{end}');
+    for (const reason of ['Scheduled', 'Pulled', 'Created', 'Started']) assert.match(events, new RegExp(`^${reason}$`, 'm'), events);
+  });
+
+  it('propagates a ConfigMap update into the running container (atomic ..data swap)', async () => {
+    const p = pod('ghost');
+    const nginx = p.status.containerStatuses.find((c: any) => c.name === 'nginx');
+    const pid = runcPid(runDir, nginx.containerID.replace('podbay://', ''));
+    const inContainer = () => readFileSync(`/proc/${pid}/root/etc/nginx/nginx.conf`, 'utf8');
+    assert.equal(inContainer(), NGINX_CONF);
+    const updated = NGINX_CONF + '# updated\n';
+    writeFileSync(join(work, 'nginx.conf'), updated);
+    const cm = s.kubectl(kc.path, ['create', 'configmap', 'nginx-config', `--from-file=${join(work, 'nginx.conf')}`, '--dry-run=client', '-o', 'yaml']);
+    assert.equal(s.kubectl(kc.path, ['apply', '-f', '-'], cm.stdout).code, 0);
+    await waitFor('the new nginx.conf inside the container', () => (inContainer() === updated ? true : undefined), 30_000);
   });
 
   it("joins every app container to the pause process's net, ipc and uts namespaces, not its mount namespace", async () => {

@@ -102,9 +102,9 @@ test('invalid keys and values -> upstream validation messages', () => {
   bad('a in (ok,-x)', `unable to parse requirement: values[0][a]: Invalid value: "-x": ${VALUE_RE_MSG}`);
   bad(
     'a/b/c',
-    `unable to parse requirement: <nil>: Invalid value: "a/b/c": a valid label key ${KEY_RE_MSG} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`,
+    `unable to parse requirement: <nil>: Invalid value: "a/b/c": a qualified name ${KEY_RE_MSG} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`,
   );
-  bad(`${'k'.repeat(64)}`, `unable to parse requirement: <nil>: Invalid value: "${'k'.repeat(64)}": name part must be no more than 63 bytes`);
+  bad(`${'k'.repeat(64)}`, `unable to parse requirement: <nil>: Invalid value: "${'k'.repeat(64)}": name part must be no more than 63 characters`);
   bad(
     'a>x',
     `unable to parse requirement: values[0]: Invalid value: "x": for 'Gt', 'Lt' operators, the value must be an integer`,
@@ -120,7 +120,7 @@ test('label key / value validators', () => {
   assert.deepEqual(labelKeyErrors('/a'), ['prefix part must be non-empty']);
   assert.deepEqual(labelKeyErrors('a/'), ['name part must be non-empty', `name part ${KEY_RE_MSG}`]);
   assert.deepEqual(labelValueErrors(''), []);
-  assert.deepEqual(labelValueErrors('v'.repeat(64)), ['must be no more than 63 bytes']);
+  assert.deepEqual(labelValueErrors('v'.repeat(64)), ['must be no more than 63 characters']);
 });
 
 test('metav1.LabelSelector objects', () => {

@@ -8,6 +8,7 @@
  * `unable to parse requirement: values[0][app]: Invalid value: "-x": a valid label must be ...`.
  */
 import { ApiError, badRequest } from '../errors.js';
+import { isDNS1123Subdomain, isQualifiedName, isValidLabelValue } from '../validation/names.js';
 
 /** selection.Operator values. */
 export type Operator = '!' | '=' | '==' | 'in' | '!=' | 'notin' | 'exists' | 'gt' | 'lt';
@@ -24,76 +25,13 @@ export type Labels = Record<string, string> | null | undefined;
 // ---------------------------------------------------------------------------------------------
 // Validation (k8s.io/apimachinery/pkg/api/validate/content)
 
-const LABEL_KEY_CHAR_FMT = '[A-Za-z0-9]';
-const LABEL_KEY_EXT_CHAR_FMT = '[-A-Za-z0-9_.]';
-const LABEL_KEY_FMT = `(${LABEL_KEY_CHAR_FMT}${LABEL_KEY_EXT_CHAR_FMT}*)?${LABEL_KEY_CHAR_FMT}`;
-const LABEL_KEY_ERR_MSG =
-  "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-const LABEL_KEY_MAX_LENGTH = 63;
-const LABEL_KEY_RE = new RegExp(`^${LABEL_KEY_FMT}$`);
-
-const LABEL_VALUE_FMT = `(${LABEL_KEY_FMT})?`;
-const LABEL_VALUE_ERR_MSG =
-  "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-const LABEL_VALUE_MAX_LENGTH = 63;
-const LABEL_VALUE_RE = new RegExp(`^${LABEL_VALUE_FMT}$`);
-
-const DNS1123_LABEL_FMT = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
-const DNS1123_SUBDOMAIN_FMT = `${DNS1123_LABEL_FMT}(\\.${DNS1123_LABEL_FMT})*`;
-const DNS1123_SUBDOMAIN_ERR_MSG =
-  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
-const DNS1123_SUBDOMAIN_MAX_LENGTH = 253;
-const DNS1123_SUBDOMAIN_RE = new RegExp(`^${DNS1123_SUBDOMAIN_FMT}$`);
-
-const byteLength = (s: string): number => Buffer.byteLength(s, 'utf8');
-const maxLenError = (n: number): string => `must be no more than ${n} bytes`;
-const EMPTY_ERROR = 'must be non-empty';
-
-function regexError(msg: string, re: string, ...examples: string[]): string {
-  if (examples.length === 0) return `${msg} (regex used for validation is '${re}')`;
-  // (sic: upstream's loop yields "'a',  or 'b', " with two spaces)
-  return `${msg} (e.g. ${examples.map((e) => `'${e}', `).join(' or ')}regex used for validation is '${re}')`;
-}
-
+// Key and value rules are apimachinery's validation helpers, shared with object validation.
 /** content.IsDNS1123Subdomain */
-export function dns1123SubdomainErrors(value: string): string[] {
-  const errs: string[] = [];
-  if (byteLength(value) > DNS1123_SUBDOMAIN_MAX_LENGTH) errs.push(maxLenError(DNS1123_SUBDOMAIN_MAX_LENGTH));
-  if (!DNS1123_SUBDOMAIN_RE.test(value)) errs.push(regexError(DNS1123_SUBDOMAIN_ERR_MSG, DNS1123_SUBDOMAIN_FMT, 'example.com'));
-  return errs;
-}
-
-/** content.IsLabelKey (a.k.a. IsQualifiedName): empty when valid. */
-export function labelKeyErrors(value: string): string[] {
-  const errs: string[] = [];
-  const parts = value.split('/');
-  let name: string;
-  if (parts.length === 1) {
-    name = parts[0];
-  } else if (parts.length === 2) {
-    const prefix = parts[0];
-    name = parts[1];
-    if (prefix.length === 0) errs.push(`prefix part ${EMPTY_ERROR}`);
-    else for (const m of dns1123SubdomainErrors(prefix)) errs.push(`prefix part ${m}`);
-  } else {
-    return [
-      `a valid label key ${regexError(LABEL_KEY_ERR_MSG, LABEL_KEY_FMT, 'MyName', 'my.name', '123-abc')}` +
-        " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
-    ];
-  }
-  if (name.length === 0) errs.push(`name part ${EMPTY_ERROR}`);
-  else if (byteLength(name) > LABEL_KEY_MAX_LENGTH) errs.push(`name part ${maxLenError(LABEL_KEY_MAX_LENGTH)}`);
-  if (!LABEL_KEY_RE.test(name)) errs.push(`name part ${regexError(LABEL_KEY_ERR_MSG, LABEL_KEY_FMT, 'MyName', 'my.name', '123-abc')}`);
-  return errs;
-}
-
+export const dns1123SubdomainErrors = isDNS1123Subdomain;
+/** content.IsLabelKey (IsQualifiedName): empty when valid. */
+export const labelKeyErrors = isQualifiedName;
 /** content.IsLabelValue: empty when valid. */
-export function labelValueErrors(value: string): string[] {
-  const errs: string[] = [];
-  if (byteLength(value) > LABEL_VALUE_MAX_LENGTH) errs.push(maxLenError(LABEL_VALUE_MAX_LENGTH));
-  if (!LABEL_VALUE_RE.test(value)) errs.push(regexError(LABEL_VALUE_ERR_MSG, LABEL_VALUE_FMT, 'MyValue', 'my_value', '12345'));
-  return errs;
-}
+export const labelValueErrors = isValidLabelValue;
 
 // field.Error rendering, with paths as field.Path prints them (a nil path prints "<nil>").
 function goQuote(s: string): string {

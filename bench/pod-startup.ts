@@ -1,0 +1,213 @@
+/**
+ * Pod start-up benchmark: a two-container pod (busybox httpd with a hostPort + sleep), created
+ * through the API, until a watch reports it Ready AND curl on the hostPort answers; then
+ * deleted with grace 0 until every host resource is gone (no runc container, no netns pin, no
+ * DNAT rule for the port). N cycles after one warm-up.
+ *
+ * Beside podbay, in the same run, it runs the bare-tools floor (../shared/bench/floor/floor.sh)
+ * and, when podman is installed, `podman kube play` (../shared/bench/peers/podman-bench.sh),
+ * and prints the ratios. Usage (root):
+ *   node dist/bench/pod-startup.js [--n 10] [--no-peers] [--via kubectl|api]
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import http from 'node:http';
+import https from 'node:https';
+import { PodbayServer, ROOT, kubectlBinaries } from '../test/e2e/harness.js';
+import { buildBusyboxRootfs, writeDockerArchive } from '../src/image/archive-build.js';
+
+const arg = (name: string, dflt: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : dflt;
+};
+const N = Number(arg('n', '10'));
+const VIA = arg('via', 'api');
+const PEERS = !process.argv.includes('--no-peers');
+const PORT = 19480;
+const BRIDGE = 'pbbench0';
+const CIDR = '10.204.0.0/24';
+
+function stats(xs: number[]) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  const median = s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+  return { median: Math.round(median), min: Math.round(s[0]), max: Math.round(s[s.length - 1]) };
+}
+
+function get(url: string): Promise<string | undefined> {
+  return new Promise((res) => {
+    const r = http.get(url, { timeout: 1000 }, (resp) => {
+      let b = '';
+      resp.on('data', (d) => (b += d));
+      resp.on('end', () => res(resp.statusCode === 200 ? b : undefined));
+    });
+    r.on('timeout', () => r.destroy());
+    r.on('error', () => res(undefined));
+  });
+}
+
+const POD = (name: string) => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name },
+  spec: {
+    restartPolicy: 'Never',
+    terminationGracePeriodSeconds: 0,
+    containers: [
+      { name: 'web', image: 'busybox:bench', imagePullPolicy: 'Never', command: ['/bin/httpd', '-f', '-p', '80', '-h', '/www'], ports: [{ containerPort: 80, hostPort: PORT }] },
+      { name: 'sidecar', image: 'busybox:bench', imagePullPolicy: 'Never', command: ['/bin/sleep', '3600'] },
+    ],
+  },
+});
+
+async function podbayRun() {
+  const work = mkdtempSync(join(tmpdir(), 'podbay-bench-'));
+  const runDir = join(work, 'run');
+  const s = await PodbayServer.start(['--run-dir', runDir, '--cni-bridge', BRIDGE, '--pod-cidr', CIDR]);
+  const agent = new https.Agent({ keepAlive: true, ca: s.caPem });
+  const api = (method: string, path: string, body?: unknown) =>
+    new Promise<{ status: number; json: any }>((res, rej) => {
+      const text = body === undefined ? undefined : JSON.stringify(body);
+      const r = https.request(
+        {
+          host: '127.0.0.1',
+          port: s.port,
+          path,
+          method,
+          agent,
+          headers: { authorization: `Bearer ${s.token}`, ...(text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {}) },
+        },
+        (resp) => {
+          let b = '';
+          resp.on('data', (d) => (b += d));
+          resp.on('end', () => res({ status: resp.statusCode ?? 0, json: b ? JSON.parse(b) : undefined }));
+        },
+      );
+      r.on('error', rej);
+      if (text) r.write(text);
+      r.end();
+    });
+  try {
+    const rootfs = join(work, 'rootfs');
+    await buildBusyboxRootfs(rootfs);
+    mkdirSync(join(rootfs, 'www'), { recursive: true });
+    writeFileSync(join(rootfs, 'www/index.html'), 'hello from busybox httpd in a pod\n');
+    await writeDockerArchive(join(work, 'bb.tar'), { repoTags: ['busybox:bench'], layers: [rootfs] });
+    const load = spawnSync(join(ROOT, 'bin/podbay'), ['image', 'load', '-i', join(work, 'bb.tar'), '--data-dir', s.dataDir], { encoding: 'utf8' });
+    if (load.status !== 0) throw new Error(load.stderr);
+    const kubectl = kubectlBinaries().at(-1)!.path;
+
+    const hostClean = () => {
+      const runc = spawnSync('runc', ['--root', join(runDir, 'runc'), 'list', '-q'], { encoding: 'utf8' }).stdout.trim();
+      const pins = existsSync(join(runDir, 'net/netns')) ? readdirSync(join(runDir, 'net/netns')) : [];
+      const nat = spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }).stdout;
+      return runc === '' && pins.length === 0 && !nat.includes(`--dport ${PORT}`);
+    };
+
+    const up: number[] = [];
+    const down: number[] = [];
+    for (let i = 0; i <= N; i++) {
+      const name = `bench-${i}`;
+      // a watch from now on, to see Ready as a client would
+      const list = await api('GET', '/api/v1/namespaces/default/pods');
+      let readySeen = false;
+      const w = https.request(
+        { host: '127.0.0.1', port: s.port, path: `/api/v1/namespaces/default/pods?watch=1&resourceVersion=${list.json.metadata.resourceVersion}`, ca: s.caPem, headers: { authorization: `Bearer ${s.token}` } },
+        (resp) => {
+          let buf = '';
+          resp.on('data', (d) => {
+            buf += d;
+            let nl;
+            while ((nl = buf.indexOf('\n')) >= 0) {
+              const ev = JSON.parse(buf.slice(0, nl));
+              buf = buf.slice(nl + 1);
+              const ready = ev.object?.status?.conditions?.find((c: any) => c.type === 'Ready');
+              if (ev.object?.metadata?.name === name && ready?.status === 'True') readySeen = true;
+            }
+          });
+          resp.on('error', () => {});
+        },
+      );
+      w.on('error', () => {});
+      w.end();
+      await new Promise((r) => setTimeout(r, 50));
+
+      const t0 = performance.now();
+      if (VIA === 'kubectl') {
+        const r = spawnSync(kubectl, ['--kubeconfig', s.kubeconfig, 'apply', '-f', '-'], { input: JSON.stringify(POD(name)), encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(r.stderr);
+      } else {
+        const r = await api('POST', '/api/v1/namespaces/default/pods', POD(name));
+        if (r.status !== 201) throw new Error(JSON.stringify(r.json));
+      }
+      for (;;) {
+        if (readySeen && (await get(`http://127.0.0.1:${PORT}/`))?.includes('hello')) break;
+        if (performance.now() - t0 > 60_000) throw new Error(`pod ${name} not serving after 60 s`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      const t1 = performance.now();
+      w.destroy();
+      await api('DELETE', `/api/v1/namespaces/default/pods/${name}`, { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0 });
+      while (!hostClean()) {
+        if (performance.now() - t1 > 60_000) throw new Error('teardown did not finish in 60 s');
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      const t2 = performance.now();
+      if (i > 0) {
+        up.push(t1 - t0);
+        down.push(t2 - t1);
+      }
+    }
+    return { start_to_serving_ms: stats(up), teardown_ms: stats(down), n: up.length, via: VIA };
+  } finally {
+    agent.destroy();
+    await s.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function runScript(cmd: string, args: string[], env: Record<string, string>) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 15 * 60_000 });
+  return r;
+}
+
+const shared = resolve(ROOT, '../shared/bench');
+const result: Record<string, unknown> = { bench: 'pod-startup', n: N };
+result.podbay = await podbayRun();
+
+if (PEERS && existsSync(join(shared, 'floor/floor.sh'))) {
+  const r = runScript('bash', [join(shared, 'floor/floor.sh')], { N: String(N), PORT: String(PORT + 1) });
+  const line = r.stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    result.floor = JSON.parse(line);
+  } catch {
+    result.floor = { error: (r.stderr || r.stdout).slice(-500) };
+  }
+}
+if (PEERS && spawnSync('bash', ['-c', 'command -v podman']).status === 0 && existsSync(join(shared, 'peers/podman-bench.sh'))) {
+  const work = mkdtempSync(join(tmpdir(), 'podbay-peers-'));
+  const clean = join(shared, 'peers/cleanup.sh');
+  runScript('bash', [clean, 'snapshot'], { PEERS_WORK: work });
+  const r = runScript('bash', [join(shared, 'peers/podman-bench.sh'), 'kube'], { N: String(N), PORT: String(PORT + 2), PEERS_WORK: work, NETWORK_BACKEND: 'cni' });
+  runScript('bash', [clean, 'restore'], { PEERS_WORK: work });
+  const tsv = join(work, 'podman-kube-cni.tsv');
+  const found = existsSync(tsv) ? tsv : readdirSync(work).map((f) => join(work, f)).find((f) => f.endsWith('.tsv') && f.includes('kube'));
+  if (found) {
+    const rows = readFileSync(found, 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t').map(Number));
+    result.podman_kube_play = { start_to_serving_ms: stats(rows.map((r) => r[2])), teardown_ms: stats(rows.map((r) => r[3])), n: rows.length };
+  } else {
+    result.podman_kube_play = { error: (r.stderr || r.stdout).slice(-800) };
+  }
+  rmSync(work, { recursive: true, force: true });
+}
+
+const pb = (result.podbay as any).start_to_serving_ms.median;
+const ratios: Record<string, number> = {};
+const floor = (result.floor as any)?.floor_start_to_serving_ms?.median;
+if (floor) ratios.podbay_over_floor = Math.round((pb / floor) * 100) / 100;
+const pod = (result.podman_kube_play as any)?.start_to_serving_ms?.median;
+if (pod) ratios.podbay_over_podman = Math.round((pb / pod) * 100) / 100;
+result.ratios = ratios;
+console.log(JSON.stringify(result, null, 2));
