@@ -3,7 +3,8 @@
  * and the reader that podbay's own client verbs use to find a server, as kubectl does
  * (`--kubeconfig FILE`, else `$KUBECONFIG`, else the default data dir's file).
  */
-import { readFileSync, writeFileSync, renameSync, chmodSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../sys/fs.js';
 import YAML from 'yaml';
 
 export const CONTEXT_NAME = 'podbay';
@@ -26,12 +27,9 @@ export function renderKubeconfig(server: string, caPem: string, token: string): 
   return YAML.stringify(doc);
 }
 
-/** Atomic write with mode 0600: readers never see a half-written file. */
-export function writeKubeconfig(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
+/** Atomic write with mode 0600: readers (a script waiting for the file) never see half of it. */
+export function writeKubeconfig(path: string, text: string): Promise<void> {
+  return writeFileAtomic(path, text, 0o600);
 }
 
 export interface ClientConfig {

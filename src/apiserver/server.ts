@@ -18,7 +18,6 @@ import {
   badRequest,
   internalError,
   methodNotAllowed,
-  notFound,
   tooLarge,
   unauthorized,
   unsupportedMediaType,

@@ -177,7 +177,7 @@ export async function runServer(argv: string[]): Promise<number> {
   await waitReady(url, creds.caPem);
   await kubelet?.start();
   const kubeconfig = join(dataDir, 'kubeconfig.yaml');
-  writeKubeconfig(kubeconfig, renderKubeconfig(url, creds.caPem, creds.token));
+  await writeKubeconfig(kubeconfig, renderKubeconfig(url, creds.caPem, creds.token));
   log(`podbay: serving the Kubernetes API on ${url}; kubeconfig: ${kubeconfig}`);
 
   // Compaction as kube-apiserver does it: every interval, forget history older than the

@@ -12,7 +12,7 @@ import { mountsUsing, parseMountinfo } from './mountinfo.js';
 import { goArch } from './archive-read.js';
 
 const isRoot = process.getuid?.() === 0;
-const skip = isRoot ? false : 'unpacking whiteouts and ownership needs root';
+if (!isRoot) throw new Error('these tests unpack image layers (ownership, device nodes) and mount overlays: run them as root (sudo npm test)');
 
 let work: string;
 let layers: { base: string; top: string };
@@ -75,7 +75,7 @@ function assertTestLayers(store: LocalImageService, img: StoredImage) {
   assert.equal(readFileSync(join(top, 'srv', 'added.txt'), 'utf8'), 'added\n');
 }
 
-describe('docker-archive', { skip }, () => {
+describe('docker-archive', () => {
   test('load, get (by name, ID, ID prefix, repo digest), list, layers unpacked with whiteouts', async () => {
     const store = newStore();
     const loaded = await store.loadArchive(dockerFile);
@@ -150,7 +150,7 @@ describe('docker-archive', { skip }, () => {
   });
 });
 
-describe('OCI archive', { skip }, () => {
+describe('OCI archive', () => {
   test('load (gzip archive, multi-platform index): names from ref.name, real manifest digest', async () => {
     const store = newStore();
     const [img] = await store.loadArchive(ociFile);
@@ -245,7 +245,7 @@ describe('OCI archive', { skip }, () => {
   });
 });
 
-describe('importRootfs', { skip }, () => {
+describe('importRootfs', () => {
   test('a rootfs tarball becomes a one-layer image with a made-up OCI config', async () => {
     const store = newStore();
     const f = join(work, 'rootfs.tar');
@@ -297,7 +297,7 @@ describe('importRootfs', { skip }, () => {
   });
 });
 
-describe('remove', { skip }, () => {
+describe('remove', () => {
   test('untag one tag; the image goes with its last tag; unreferenced layers and blobs go', async () => {
     const store = newStore();
     const [img] = await store.loadArchive(dockerFile);
@@ -364,7 +364,7 @@ describe('remove', { skip }, () => {
   });
 });
 
-describe('snapshots', { skip }, () => {
+describe('snapshots', () => {
   test('overlay mount options: top layer first; idempotent; meta recorded; listed; removed', async () => {
     const store = newStore();
     const [img] = await store.loadArchive(dockerFile);
@@ -422,7 +422,7 @@ test('mountsUsing finds mounts on, below, or built from a directory', () => {
   assert.deepEqual(mountsUsing('/d/images/snapshots/k', info), []);
 });
 
-describe('concurrency', { skip }, () => {
+describe('concurrency', () => {
   test('two services on one root (as CLI and server would be) load at once without losing an image', async () => {
     const root = join(work, `store-${n++}`, 'images');
     const a = new LocalImageService(root);

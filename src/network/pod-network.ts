@@ -24,11 +24,13 @@
  * (DNAT from 127.0.0.1 to a pod) and net.ipv4.ip_forward=1 (pods reach beyond the bridge),
  * written to /proc/sys directly. Both are host-wide and left set.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { run, which } from '../sys/exec.js';
+import { Cleanup } from '../sys/cleanup.js';
+import { writeFileAtomic } from '../sys/fs.js';
 import {
   addNetworkList,
   CNI_VERSION,
@@ -137,33 +139,6 @@ export function ensureHostSysctls(): Promise<void> {
   return sysctlsDone;
 }
 
-/** A stack of undo steps run in reverse; each step's failure is kept, not thrown. */
-class Cleanup {
-  private steps: { what: string; fn: () => Promise<unknown> }[] = [];
-  push(what: string, fn: () => Promise<unknown>): void {
-    this.steps.push({ what, fn });
-  }
-  async unwind(): Promise<string[]> {
-    const errors: string[] = [];
-    for (const s of this.steps.reverse()) {
-      try {
-        const r = await s.fn();
-        if (Array.isArray(r)) for (const e of r) errors.push(`${s.what}: ${(e as Error).message}`);
-      } catch (e) {
-        errors.push(`${s.what}: ${(e as Error).message}`);
-      }
-    }
-    this.steps = [];
-    return errors;
-  }
-}
-
-async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
-  // unique per call: two pods set up at once must not share a temp file
-  const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  await writeFile(tmp, data, { mode });
-  await rename(tmp, path);
-}
 
 export class CniPodNetwork implements PodNetwork {
   readonly settings: NetworkSettings;

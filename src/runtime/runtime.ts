@@ -19,6 +19,8 @@ import { dirname, join, resolve } from 'node:path';
 import type { ImageService, Mount } from '../image/types.js';
 import type { PodNetwork } from '../network/types.js';
 import { run, which } from '../sys/exec.js';
+import { Cleanup } from '../sys/cleanup.js';
+import { writeFileAtomic } from '../sys/fs.js';
 import { conmonCreate, RuntimeCreateError } from './conmon.js';
 import { containerSpec, hostsFile, pauseSpec, podResolvConf, resolveUser, type ResolvedUser } from './oci-spec.js';
 import { Runc } from './runc.js';
@@ -81,30 +83,8 @@ export function sandboxIdFor(podUid: string, attempt: number): string {
 
 const ID_RE = /^[0-9a-f]{64}$/;
 
-/** A stack of undo steps, unwound in reverse when a multi-step verb fails half-way. */
-class Cleanup {
-  private steps: { what: string; fn: () => Promise<unknown> }[] = [];
-  push(what: string, fn: () => Promise<unknown>): void {
-    this.steps.push({ what, fn });
-  }
-  async unwind(): Promise<string[]> {
-    const errors: string[] = [];
-    for (const s of this.steps.reverse()) {
-      try {
-        await s.fn();
-      } catch (e) {
-        errors.push(`${s.what}: ${(e as Error).message}`);
-      }
-    }
-    this.steps = [];
-    return errors;
-  }
-}
-
 async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await fsp.writeFile(tmp, JSON.stringify(value, null, 1) + '\n', { mode: 0o600 });
-  await fsp.rename(tmp, path);
+  await writeFileAtomic(path, JSON.stringify(value, null, 1) + '\n', 0o600);
 }
 
 async function readJson<T>(path: string): Promise<T | undefined> {

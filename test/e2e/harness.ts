@@ -10,6 +10,7 @@ import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import https from 'node:https';
+import http from 'node:http';
 import assert from 'node:assert/strict';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -181,4 +182,44 @@ export function heredocBody(block: string): string {
 
 export function modeOf(path: string): number {
   return statSync(path).mode & 0o777;
+}
+
+/** GET over plain HTTP (pod IPs, hostPorts): status and body; rejects on connection errors. */
+export function httpGet(url: string, timeoutMs = 2000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+/** Retry `fn` until it stops throwing; its value is returned. */
+export async function until<T>(what: string, fn: () => Promise<T>, timeoutMs = 5000, everyMs = 20): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (Date.now() > end) throw new Error(`${what}: ${(e as Error).message}`);
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  }
+}
+
+/** Poll `fn` until it returns something other than undefined/false (errors count as "not yet"). */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
+  return until(
+    what,
+    async () => {
+      const v = await fn();
+      if (v === undefined || v === false) throw new Error('not yet');
+      return v as T;
+    },
+    timeoutMs,
+    100,
+  );
 }

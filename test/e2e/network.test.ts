@@ -10,7 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
+import { httpGet, until } from './harness.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../src/sys/exec.js';
@@ -43,32 +43,9 @@ function req(sandboxId: string, portMappings: PodNetworkRequest['portMappings'] 
 
 // (no `wget -T`: Debian's busybox 1.35 wget segfaults with it; the exec timeout bounds it instead)
 const inNs = (pin: string, args: string[], allowFailure = false) => run('nsenter', [`--net=${pin}`, ...args], { allowFailure, timeoutMs: 5_000 });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-function httpGet(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const r = http.get({ host: '127.0.0.1', port, path: '/', timeout: 2000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d));
-      res.on('end', () => resolve(body));
-    });
-    r.on('timeout', () => r.destroy(new Error('timeout')));
-    r.on('error', reject);
-  });
-}
-
-async function until<T>(what: string, fn: () => Promise<T>, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (Date.now() > end) throw new Error(`${what}: ${(e as Error).message}`);
-      await sleep(50);
-    }
-  }
-}
+const httpGetBody = async (port: number) => (await httpGet(`http://127.0.0.1:${port}/`)).body;
 
 /** Start `busybox httpd` inside a pod's netns serving `text` on :8080. */
 function httpdIn(pin: string, text: string): ChildProcess {
@@ -178,7 +155,7 @@ test('two pods: lo and eth0 up, they reach each other, a hostPort answers on 127
   const across = await until('pod b -> pod a', async () => (await inNs(b.netnsPath, ['busybox', 'wget', '-q', '-O', '-', `http://${a.ips[0]}:8080/`])).stdout);
   assert.equal(across, 'hello from pod a\n');
   // the host reaches pod a through its hostPort on 127.0.0.1 (portmap snat + route_localnet)
-  assert.equal(await until('127.0.0.1:hostPort', () => httpGet(PORT_A)), 'hello from pod a\n');
+  assert.equal(await until('127.0.0.1:hostPort', () => httpGetBody(PORT_A)), 'hello from pod a\n');
   await killChild(httpd);
 
   const t1 = performance.now();
@@ -187,7 +164,7 @@ test('two pods: lo and eth0 up, they reach each other, a hostPort answers on 127
   assert.equal(await network.status('pa'), undefined);
   await network.tearDown('pa'); // idempotent
   await assertNothingLeft();
-  await assert.rejects(httpGet(PORT_A), 'the hostPort no longer answers');
+  await assert.rejects(httpGetBody(PORT_A), 'the hostPort no longer answers');
 });
 
 test('rollback: a portMapping with an invalid protocol fails in portmap and leaves nothing', async () => {

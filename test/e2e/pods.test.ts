@@ -11,8 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readFileSync, readdirSync, existsSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import http from 'node:http';
-import { PodbayServer, kubectlBinaries, seedBlockAfter, heredocBody, ROOT, FIXTURES } from './harness.js';
+import { PodbayServer, kubectlBinaries, seedBlockAfter, heredocBody, ROOT, FIXTURES, httpGet, waitFor } from './harness.js';
 import { buildBusyboxRootfs, writeDockerArchive } from '../../src/image/archive-build.js';
 
 const BRIDGE = 'pbe2epod0';
@@ -23,33 +22,6 @@ const CONFLICT_PORT = 19381;
 
 const NGINX_CONF = heredocBody(seedBlockAfter('nginx.conf 配置文件'));
 const GHOST_FIXED = readFileSync(join(FIXTURES, 'ghost-fixed.yaml'), 'utf8').replace('hostPort: 8888', `hostPort: ${SEED_PORT}`);
-
-function httpGet(url: string, timeoutMs = 2000): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function nsInode(pid: number, ns: string): string {
   return readlinkSync(`/proc/${pid}/ns/${ns}`);

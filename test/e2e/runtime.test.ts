@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import http from 'node:http';
+import { httpGet, until } from './harness.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../src/sys/exec.js';
@@ -26,7 +26,12 @@ const LOGS = join(T, 'logs');
 const IMAGE = 'podbay.test/rt-busybox:1';
 const PORT = 19200;
 const isRoot = process.getuid?.() === 0;
-const skip = !isRoot || checkHostTools().length > 0 ? 'needs root and runc, conmon, catatonit, CNI plugins, iptables' : false;
+// A missing host tool fails the suite, saying what to install; it never skips.
+if (!isRoot) throw new Error('the runtime end-to-end tests need root (sudo npm test)');
+const missingTools = checkHostTools();
+if (missingTools.length) {
+  throw new Error(`missing host tools: ${missingTools.map((m) => `${m.tool} (Debian package ${m.package})`).join(', ')}: run 'bash scripts/setup-host.sh'`);
+}
 
 const images = new LocalImageService(join(DATA, 'images'));
 const network = new CniPodNetwork({
@@ -41,32 +46,9 @@ const newRuntime = () => new RuncRuntime({ runDir: join(RUN, 'rt'), dataDir: DAT
 let rt: RuncRuntime;
 const pausePids = new Set<number>();
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-function httpGet(host: string, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const r = http.get({ host, port, path: '/index.html', timeout: 2000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d));
-      res.on('end', () => resolve(body));
-    });
-    r.on('timeout', () => r.destroy(new Error('timeout')));
-    r.on('error', reject);
-  });
-}
-
-async function until<T>(what: string, fn: () => Promise<T>, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (Date.now() > end) throw new Error(`${what}: ${(e as Error).message}`);
-      await sleep(20);
-    }
-  }
-}
+const httpGetBody = async (host: string, port: number) => (await httpGet(`http://${host}:${port}/index.html`)).body;
 
 function sandboxCfg(name: string, over: Partial<SandboxConfig> = {}): SandboxConfig {
   return {
@@ -93,7 +75,6 @@ function ctr(pod: string, name: string, argv: string[], over: Partial<ContainerC
 const ns = (pid: number, kind: string) => readlinkSync(`/proc/${pid}/ns/${kind}`);
 
 before(async () => {
-  if (skip) return;
   const rootfs = join(T, 'rootfs');
   await buildBusyboxRootfs(rootfs);
   mkdirSync(join(rootfs, 'www'));
@@ -104,7 +85,6 @@ before(async () => {
 });
 
 after(async () => {
-  if (skip) return;
   await rt?.close();
   await network.destroy().catch(() => undefined);
   rmSync(T, { recursive: true, force: true });
@@ -116,7 +96,7 @@ let side: string;
 let failing: string;
 const exited: string[] = [];
 
-test('a pod with two containers: httpd answers on the pod IP and the hostPort; namespaces are shared', { skip }, async () => {
+test('a pod with two containers: httpd answers on the pod IP and the hostPort; namespaces are shared', async () => {
   rt.onContainerExit((id) => exited.push(id));
   const cfg = sandboxCfg('web-pod', { portMappings: [{ hostPort: PORT, containerPort: 8080, protocol: 'tcp' }] });
   const sb = await rt.runPodSandbox(cfg);
@@ -142,8 +122,8 @@ test('a pod with two containers: httpd answers on the pod IP and the hostPort; n
   assert.equal(ss.state, 'running');
   assert.match(ws.imageId, /^sha256:[0-9a-f]{64}$/);
 
-  assert.equal(await until('GET pod IP', () => httpGet(sb.ips[0]!, 8080)), 'hello from podbay runtime\n');
-  assert.equal(await until('GET hostPort', () => httpGet('127.0.0.1', PORT)), 'hello from podbay runtime\n');
+  assert.equal(await until('GET pod IP', () => httpGetBody(sb.ips[0]!, 8080)), 'hello from podbay runtime\n');
+  assert.equal(await until('GET hostPort', () => httpGetBody('127.0.0.1', PORT)), 'hello from podbay runtime\n');
 
   for (const c of [ws, ss]) {
     for (const k of ['net', 'ipc', 'uts']) assert.equal(ns(c.pid, k), ns(sb.pid, k), `${c.config.name} shares ${k}`);
@@ -160,7 +140,7 @@ test('a pod with two containers: httpd answers on the pod IP and the hostPort; n
   assert.equal(readFileSync(`/proc/${ss.pid}/environ`, 'utf8').split('\0').includes('FOO=bar'), true);
 });
 
-test('a container that exits 3: exit code, reason, CRI log, hostname = pod name, exit event', { skip }, async () => {
+test('a container that exits 3: exit code, reason, CRI log, hostname = pod name, exit event', async () => {
   const id = await rt.createContainer(podA, ctr('web-pod', 'job', ['/bin/sh', '-c', 'hostname; echo out-line; echo err-line >&2; cat /etc/hostname; exit 3']));
   await rt.startContainer(id);
   const st = await until('exit', async () => {
@@ -182,7 +162,7 @@ test('a container that exits 3: exit code, reason, CRI log, hostname = pod name,
   assert.equal(await rt.containerStatus(id), undefined);
 });
 
-test('a missing binary: runc\'s message, start fails, status exited with a reason', { skip }, async () => {
+test('a missing binary: runc\'s message, start fails, status exited with a reason', async () => {
   failing = await rt.createContainer(podA, ctr('web-pod', 'bad', ['nosuch']));
   await assert.rejects(rt.startContainer(failing), (e: Error) => {
     assert.match(e.message, /exec: "nosuch": executable file not found in \$PATH/);
@@ -195,7 +175,7 @@ test('a missing binary: runc\'s message, start fails, status exited with a reaso
   assert.match(st.message ?? '', /executable file not found/);
 });
 
-test('shareProcessNamespace: pid ns shared, PID 1 is catatonit', { skip }, async () => {
+test('shareProcessNamespace: pid ns shared, PID 1 is catatonit', async () => {
   const sb = await rt.runPodSandbox(sandboxCfg('shared-pod', { shareProcessNamespace: true }));
   pausePids.add(sb.pid);
   const a = await rt.createContainer(sb.id, ctr('shared-pod', 'a', ['/bin/sleep', '3600']));
@@ -213,7 +193,7 @@ test('shareProcessNamespace: pid ns shared, PID 1 is catatonit', { skip }, async
   assert.match(out, / stdout F shared-pod$/m);
 });
 
-test('hostNetwork + hostIPC: no netns, the host\'s net/uts/ipc namespaces, no CNI', { skip }, async () => {
+test('hostNetwork + hostIPC: no netns, the host\'s net/uts/ipc namespaces, no CNI', async () => {
   const sb = await rt.runPodSandbox(sandboxCfg('host-pod', { hostNetwork: true, hostIPC: true }));
   pausePids.add(sb.pid);
   assert.equal(sb.netnsPath, undefined);
@@ -231,7 +211,7 @@ test('hostNetwork + hostIPC: no netns, the host\'s net/uts/ipc namespaces, no CN
   assert.equal(await rt.containerStatus(c), undefined);
 });
 
-test('a new RuncRuntime over the same dirs adopts the running sandboxes and containers', { skip }, async () => {
+test('a new RuncRuntime over the same dirs adopts the running sandboxes and containers', async () => {
   const before = { sb: await rt.listPodSandboxes(), cs: await rt.listContainers() };
   const rt2 = newRuntime();
   const sbs = await rt2.listPodSandboxes();
@@ -257,7 +237,7 @@ test('a new RuncRuntime over the same dirs adopts the running sandboxes and cont
   await rt2.close();
 });
 
-test('stop and remove everything; timings of a few pod cycles', { skip }, async () => {
+test('stop and remove everything; timings of a few pod cycles', async () => {
   for (const s of await rt.listPodSandboxes()) {
     await rt.stopPodSandbox(s.id);
     assert.equal((await rt.podSandboxStatus(s.id))!.state, 'notready');
@@ -278,7 +258,7 @@ test('stop and remove everything; timings of a few pod cycles', { skip }, async 
     const b = await rt.createContainer(sb.id, ctr(`cycle-${i}`, 'side', ['/bin/sleep', '3600']));
     await rt.startContainer(b);
     const t2 = performance.now();
-    await until('serve', () => httpGet('127.0.0.1', PORT + 1 + i));
+    await until('serve', () => httpGetBody('127.0.0.1', PORT + 1 + i));
     const t3 = performance.now();
     await rt.stopPodSandbox(sb.id);
     await rt.removePodSandbox(sb.id);
@@ -293,7 +273,7 @@ test('stop and remove everything; timings of a few pod cycles', { skip }, async 
   console.log(JSON.stringify({ runtime_ms_median: { runPodSandbox: r(t.run), createStart2Containers: r(t.createStart), podStartToServing: r(t.serve), stopRemovePod: r(t.stopRemove) }, n: t.run.length }));
 });
 
-test('nothing is left behind', { skip }, async () => {
+test('nothing is left behind', async () => {
   const runcList = await run('/usr/sbin/runc', ['--root', join(RUN, 'rt', 'runc'), 'list', '--format', 'json']);
   assert.deepEqual(JSON.parse(runcList.stdout || 'null') ?? [], []);
   const procs: string[] = [];
