@@ -163,7 +163,7 @@ async function podbayRun() {
     return { start_to_serving_ms: stats(up), teardown_ms: stats(down), n: up.length, via: VIA };
   } finally {
     agent.destroy();
-    await s.stop();
+    await s.teardown(); // stops the server and removes its data dir
     rmSync(work, { recursive: true, force: true });
   }
 }
