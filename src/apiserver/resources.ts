@@ -417,9 +417,11 @@ export class ResourceService {
       next.metadata.resourceVersion = obj.metadata.resourceVersion;
       Object.assign(obj, next);
       obj.metadata = next.metadata;
-    } else if ('status' in old || 'status' in obj) {
-      if (r.resource !== 'namespaces' || !obj.status) obj.status = clone(old.status);
-      if (r.resource === 'namespaces') obj.status = clone(old.status);
+    } else if (old.status !== undefined) {
+      // the main resource never writes status (that is the status subresource's job)
+      obj.status = clone(old.status);
+    } else {
+      delete obj.status;
     }
 
     // Fields only the server writes survive a client's update unchanged.
@@ -670,9 +672,10 @@ export class ResourceService {
     try {
       await this.store.delete(this.key(NAMESPACE_INFO, undefined, name), Number(ns.metadata.resourceVersion));
     } catch (e) {
-      if (e instanceof StoreError && (e.code === 'KeyNotFound' || e.code === 'Conflict')) {
-        if (e.code === 'Conflict') this.namespaceFinalizers.delete(name), this.kickNamespace(name);
-        return;
+      if (e instanceof StoreError && e.code === 'KeyNotFound') return;
+      if (e instanceof StoreError && e.code === 'Conflict') {
+        // the namespace changed meanwhile: finalize again from the top
+        return this.finalizeNamespace(name);
       }
       throw e;
     }
