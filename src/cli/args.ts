@@ -4,7 +4,11 @@ export interface Parsed {
   positionals: string[];
 }
 
-export function parseArgs(argv: string[], booleans: string[] = []): Parsed {
+/**
+ * With `known`, an unknown flag is refused at once, naming it (before it could swallow the next
+ * argument as its value).
+ */
+export function parseArgs(argv: string[], booleans: string[] = [], known?: string[], verb = ''): Parsed {
   const flags = new Map<string, string>();
   const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -19,6 +23,7 @@ export function parseArgs(argv: string[], booleans: string[] = []): Parsed {
       continue;
     }
     const [, name, inline] = m;
+    if (known && !known.includes(name)) throw unknownFlag(name, known, verb);
     if (inline !== undefined) flags.set(name, inline);
     else if (booleans.includes(name)) flags.set(name, 'true');
     else {
@@ -29,9 +34,11 @@ export function parseArgs(argv: string[], booleans: string[] = []): Parsed {
   return { flags, positionals };
 }
 
+function unknownFlag(name: string, known: string[], verb: string): Error {
+  return new Error(`unknown flag: --${name} (podbay ${verb} accepts: ${known.map((f) => '--' + f).join(', ')})`);
+}
+
 /** Refuse flags a verb does not know, naming them (as kubectl does). */
 export function checkFlags(p: Parsed, known: string[], verb: string): void {
-  for (const k of p.flags.keys()) {
-    if (!known.includes(k)) throw new Error(`unknown flag: --${k} (podbay ${verb} accepts: ${known.map((f) => '--' + f).join(', ')})`);
-  }
+  for (const k of p.flags.keys()) if (!known.includes(k)) throw unknownFlag(k, known, verb);
 }

@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs, checkFlags } from './args.js';
+import { parseArgs } from './args.js';
 import { runServer, DEFAULT_DATA_DIR } from './server.js';
 import { imageCommand } from './image.js';
 import { PODBAY_VERSION, VERSION_INFO } from '../version.js';
@@ -37,8 +37,7 @@ async function main(argv: string[]): Promise<number> {
     case 'image':
       return imageCommand(rest);
     case 'kubeconfig': {
-      const p = parseArgs(rest);
-      checkFlags(p, ['kubeconfig', 'data-dir'], 'kubeconfig');
+      const p = parseArgs(rest, [], ['kubeconfig', 'data-dir'], 'kubeconfig');
       const path = kubeconfigPath(p.flags.get('kubeconfig'), p.flags.get('data-dir'));
       if (!existsSync(path)) {
         process.stderr.write(`podbay: no kubeconfig at ${path}: is 'podbay server' running with that data dir?\n`);

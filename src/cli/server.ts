@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { isIP } from 'node:net';
 import https from 'node:https';
 import os from 'node:os';
-import { parseArgs, checkFlags } from './args.js';
+import { parseArgs } from './args.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { ResourceService } from '../apiserver/resources.js';
@@ -88,16 +88,12 @@ async function waitReady(url: string, caPem: string): Promise<void> {
 }
 
 export async function runServer(argv: string[]): Promise<number> {
-  const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet']);
+  const known = ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir'];
+  const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet'], known, 'server');
   if (p.flags.has('help')) {
     process.stdout.write(HELP);
     return 0;
   }
-  checkFlags(
-    p,
-    ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir'],
-    'server',
-  );
   if (p.positionals.length) throw new Error(`podbay server takes no arguments (got ${p.positionals.join(' ')})`);
   const dataDir = p.flags.get('data-dir') ?? DEFAULT_DATA_DIR;
   const { host, port } = parseListen(p.flags.get('listen') ?? '127.0.0.1:6443');
