@@ -108,5 +108,11 @@ export async function registerNode(svc: ResourceService): Promise<Obj> {
   const cur = await svc.get(r, undefined, name);
   cur.metadata.labels = { ...(cur.metadata.labels ?? {}), ...labels };
   const withLabels = await svc.update(r, undefined, name, cur);
-  return svc.update(r, undefined, name, { ...withLabels, status: nodeStatus(now) }, { sub: 'status' });
+  const status = nodeStatus(now);
+  // a condition's lastTransitionTime changes only when its status does
+  for (const c of status.conditions as Obj[]) {
+    const prev = (withLabels.status?.conditions ?? []).find((p: Obj) => p.type === c.type);
+    if (prev && prev.status === c.status && prev.lastTransitionTime) c.lastTransitionTime = prev.lastTransitionTime;
+  }
+  return svc.update(r, undefined, name, { ...withLabels, status }, { sub: 'status' });
 }
