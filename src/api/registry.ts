@@ -50,7 +50,7 @@ function core(
 
 export const RESOURCES: ResourceInfo[] = [
   core('namespaces', 'Namespace', 'namespace', false, { shortNames: ['ns'], subresources: ['status', 'finalize'], nameRule: 'dns1123-label' }),
-  core('pods', 'Pod', 'pod', true, { shortNames: ['po'], categories: ['all'], subresources: ['status', 'binding', 'log'] }),
+  core('pods', 'Pod', 'pod', true, { shortNames: ['po'], categories: ['all'], subresources: ['status', 'binding', 'log', 'exec'] }),
   core('configmaps', 'ConfigMap', 'configmap', true, { shortNames: ['cm'] }),
   core('secrets', 'Secret', 'secret', true),
   core('events', 'Event', 'event', true, { shortNames: ['ev'] }),
@@ -101,7 +101,7 @@ export function apiResourceList(groupVersion: string): object {
         singularName: '',
         namespaced: r.namespaced,
         kind: sub === 'binding' ? 'Binding' : r.kind,
-        verbs: sub === 'binding' ? ['create'] : sub === 'finalize' ? ['update'] : sub === 'log' ? ['get'] : ['get', 'patch', 'update'],
+        verbs: sub === 'binding' ? ['create'] : sub === 'finalize' ? ['update'] : sub === 'log' ? ['get'] : sub === 'exec' ? ['create', 'get'] : ['get', 'patch', 'update'],
       });
     }
   }

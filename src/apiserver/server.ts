@@ -29,6 +29,9 @@ import { openapiV2Document, openapiV2Protobuf, openapiV3Document, openapiV3RootD
 import { ResourceService, type DeleteOptions, type Obj, type WatchEventOut, type WatchQuery } from './resources.js';
 import { VERSION_INFO } from '../version.js';
 import { decodeProtobufObject } from './protobuf.js';
+import { chooseProtocol, EXEC_PROTOCOLS, parseExecQuery, serveExec } from './exec.js';
+import type { Duplex } from 'node:stream';
+import type { ChildProcess } from 'node:child_process';
 
 const PROTOBUF = 'application/vnd.kubernetes.protobuf';
 
@@ -44,6 +47,11 @@ export interface NodeBackend {
     write: (chunk: string) => boolean | void,
     closed: () => boolean,
   ): Promise<void>;
+  /**
+   * pods/exec: check the pod and container, and return how to start the command; the process
+   * is started only once the WebSocket handshake is done.
+   */
+  exec?(pod: Obj, container: string | undefined, argv: string[], tty: boolean): Promise<() => Promise<ChildProcess>>;
 }
 
 export interface ApiServerOptions {
@@ -218,6 +226,7 @@ export class ApiServer {
       void this.handle(req, res);
     });
     server.keepAliveTimeout = 65_000;
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.handleUpgrade(req, socket, head));
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -238,6 +247,41 @@ export class ApiServer {
       s.close(() => resolve());
       s.closeAllConnections();
     });
+  }
+
+  /**
+   * Upgrade requests: pods/exec over WebSocket. Anything else that asks to upgrade (SPDY from
+   * kubectl up to 1.29) gets a plain HTTP error saying what to use instead.
+   */
+  private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const fail = (err: ApiError) => {
+      const body = JSON.stringify(err.toStatus());
+      socket.end(`HTTP/1.1 ${err.code} ${err.reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    };
+    try {
+      if (!this.authenticated(req)) throw unauthorized();
+      const url = new URL(req.url ?? '/', 'https://podbay');
+      const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec\/?$/.exec(url.pathname);
+      if (!m) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${req.method} ${url.pathname}): only pods/exec upgrades`);
+      const node = this.opts.node;
+      if (!node?.exec) throw new ApiError(503, 'ServiceUnavailable', 'exec is not available: this podbay server runs no kubelet');
+      const opts = parseExecQuery(url.searchParams);
+      const pod = await this.resources.get(resourceInfo('pods')!, decodeURIComponent(m[1]), decodeURIComponent(m[2]));
+      // resolve the container before the handshake, so a bad name is a plain HTTP error
+      const start = await node.exec(pod, opts.container, opts.command, opts.tty);
+      const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
+      if (upgrade !== 'websocket' || !chooseProtocol(req)) {
+        throw badRequest(
+          `podbay serves exec over WebSocket (${EXEC_PROTOCOLS.join(', ')}), not ${req.headers.upgrade ?? 'this protocol'}: use kubectl 1.30 or newer`,
+        );
+      }
+      this.log(`${req.method} ${req.url} 101 (exec)`);
+      serveExec(req, socket, head, start, opts);
+    } catch (e) {
+      const err = e instanceof ApiError ? e : internalError((e as Error)?.message ?? String(e));
+      this.log(`${req.method} ${req.url} ${err.code} (upgrade)`);
+      fail(err);
+    }
   }
 
   private authenticated(req: IncomingMessage): boolean {
@@ -383,6 +427,9 @@ export class ApiServer {
     if (sub === 'log') {
       if (method !== 'GET') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} pods/log`);
       return this.serveLogs(req, res, await svc.get(r, ns, name), q);
+    }
+    if (sub === 'exec') {
+      throw badRequest(`pods/exec needs a WebSocket upgrade (${EXEC_PROTOCOLS.join(', ')}): use kubectl 1.30 or newer`);
     }
     if (sub === 'finalize') throw methodNotAllowed('namespaces/finalize is not served by podbay: the namespace controller runs in-process');
     const statusSub = sub === 'status' ? ('status' as const) : undefined;

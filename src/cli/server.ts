@@ -24,6 +24,7 @@ import { renderKubeconfig, writeKubeconfig } from '../apiserver/kubeconfig.js';
 import { registerNode, hostAddresses, nodeName } from '../kubelet/node.js';
 import { Kubelet } from '../kubelet/kubelet.js';
 import { LocalClient } from '../kubelet/client.js';
+import { execInPod } from '../kubelet/exec.js';
 import { LocalImageService } from '../image/store.js';
 import { CniPodNetwork } from '../network/pod-network.js';
 import { RuncRuntime, checkHostTools } from '../runtime/runtime.js';
@@ -166,7 +167,12 @@ export async function runServer(argv: string[]): Promise<number> {
       logsDir: join(dataDir, 'logs'),
       log,
     });
-    api.setNode(kubelet);
+    const rt = runtime;
+    const k = kubelet;
+    api.setNode({
+      containerLogs: (...args) => k.containerLogs(...args),
+      exec: (pod, container, argv, tty) => execInPod(rt, pod, container, argv, tty),
+    });
   }
   const bound = await api.listen();
   const url = `https://${urlHost(host)}:${bound}`;

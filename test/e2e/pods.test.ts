@@ -317,6 +317,25 @@ spec:
     ok('delete', 'pod', 'bad', 'port-a', 'port-b', '--grace-period=0', '--force');
   });
 
+  it('kubectl exec runs commands in a container over WebSocket: output, exit code, stdin, TTY', async () => {
+    assert.equal(ok('exec', 'ghost', '-c', 'ghost', '--', 'hostname'), 'ghost\n');
+    const fail = k('exec', 'ghost', '-c', 'ghost', '--', 'sh', '-c', 'echo oops >&2; exit 3');
+    assert.equal(fail.code, 3);
+    assert.match(fail.stderr, /oops/);
+    const piped = s.kubectl(kc.path, ['exec', '-i', 'ghost', '-c', 'ghost', '--', 'cat'], 'through stdin\n');
+    assert.equal(piped.stdout, 'through stdin\n');
+    const tty = spawnSync('script', ['-qec', `${kc.path} --kubeconfig ${s.kubeconfig} exec -it ghost -c ghost -- sh -c 'tty; echo in a tty'`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, HOME: s.dataDir } });
+    assert.equal(tty.status, 0, tty.stderr);
+    assert.match(tty.stdout, /^\/dev\/pts\/\d+\r\nin a tty\r\n/);
+    const wrong = k('exec', 'ghost', '-c', 'nope', '--', 'true');
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.stderr, /container nope is not valid for pod ghost/);
+    // kubectl before 1.30 speaks only SPDY: it is told plainly what to use
+    const old = s.kubectl(kubectlBinaries()[0].path, ['exec', 'ghost', '-c', 'ghost', '--', 'true']);
+    assert.notEqual(old.code, 0);
+    assert.match(old.stderr, /use kubectl 1\.30 or newer/);
+  });
+
   it('keeps pods running across a SIGKILL of podbay, with the same container IDs and a current status', async () => {
     const before = pod('ghost').status.containerStatuses.map((c: any) => c.containerID).sort();
     assert.equal(

@@ -1,0 +1,30 @@
+/**
+ * `kubectl exec`: find the running container of a pod by name and start a command in it.
+ * The checks happen before the WebSocket handshake so that a wrong container name is an
+ * ordinary 400, worded as the kubelet words it.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { badRequest } from '../api/errors.js';
+import type { Runtime } from '../runtime/types.js';
+import { startExec } from '../runtime/exec-stream.js';
+
+type Obj = Record<string, any>;
+
+export async function execInPod(
+  runtime: Runtime & { runtimePath: string; runcRoot: string },
+  pod: Obj,
+  container: string | undefined,
+  argv: string[],
+  tty: boolean,
+): Promise<() => Promise<ChildProcess>> {
+  const names: string[] = (pod.spec?.containers ?? []).map((c: Obj) => c.name);
+  const name = container ?? names[0];
+  if (!names.includes(name)) throw badRequest(`container ${name} is not valid for pod ${pod.metadata.name}`);
+  if (!pod.spec?.nodeName) throw badRequest(`pod ${pod.metadata.name} does not have a host assigned`);
+  for (const s of await runtime.listPodSandboxes()) {
+    if (s.config.podUid !== pod.metadata.uid) continue;
+    const running = (await runtime.listContainers(s.id)).find((c) => c.config.name === name && c.state === 'running');
+    if (running) return async () => startExec(runtime, running.id, argv, tty);
+  }
+  throw badRequest(`unable to upgrade connection: container not found ("${name}")`);
+}
