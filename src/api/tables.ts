@@ -84,11 +84,13 @@ export function podSummary(pod: Obj, now = Date.now()): { ready: string; status:
 
   let initializing = false;
   const initSpecs: Obj[] = spec.initContainers ?? [];
-  (st.initContainerStatuses ?? []).forEach((cs: Obj, i: number) => {
+  const initStatuses: Obj[] = st.initContainerStatuses ?? [];
+  for (let i = 0; i < initStatuses.length; i++) {
+    const cs = initStatuses[i]!;
     noteRestart(cs);
     const sidecar = initSpecs.find((c) => c.name === cs.name)?.restartPolicy === 'Always';
-    if (cs.state?.terminated && cs.state.terminated.exitCode === 0) return;
-    if (sidecar && cs.started) return;
+    if (cs.state?.terminated && cs.state.terminated.exitCode === 0) continue;
+    if (sidecar && cs.started) continue;
     if (cs.state?.terminated) {
       const t = cs.state.terminated;
       reason = t.reason ? `Init:${t.reason}` : t.signal ? `Init:Signal:${t.signal}` : `Init:ExitCode:${t.exitCode}`;
@@ -98,7 +100,8 @@ export function podSummary(pod: Obj, now = Date.now()): { ready: string; status:
       reason = `Init:${i}/${initSpecs.length}`;
     }
     initializing = true;
-  });
+    break; // the first init container that is not done decides, as kubectl's printPod
+  }
 
   if (!initializing) {
     restarts = 0;

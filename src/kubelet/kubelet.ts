@@ -7,12 +7,14 @@
  *     deleted/terminating  -> SIGTERM, grace, SIGKILL every container; remove containers,
  *                             sandbox (pause, CNI DEL, netns); confirm deletion (grace 0)
  *     terminal (Succeeded/Failed) -> tear the sandbox down, keep the status
- *     otherwise            -> volumes -> sandbox -> each container (create/start/restart
- *                             with back-off) -> status (PUT pods/status when it changed)
+ *     otherwise            -> volumes -> sandbox -> init containers one at a time, in order
+ *                             (init-containers.ts), then every app container (create/start/
+ *                             restart with back-off; kill and restart one that failed its
+ *                             liveness probe) -> status (PUT pods/status when it changed)
  *
- * Container exits (from the runtime) and a periodic resync re-run sync. On start the kubelet
- * adopts what the runtime already runs (conmon keeps containers alive across podbay restarts)
- * and removes sandboxes that no pod owns.
+ * Container exits (from the runtime), probe verdicts (prober.ts) and a periodic resync re-run
+ * sync. On start the kubelet adopts what the runtime already runs (conmon keeps containers
+ * alive across podbay restarts) and removes sandboxes that no pod owns.
  */
 import { rm, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -28,6 +30,8 @@ import { resolveArgv, mergeEnv } from './container-args.js';
 import { computePodStatus, type ContainerView, type Waiting } from './pod-status.js';
 import { containerLogPath, podLogDir, streamLog, type LogOptions } from './logs.js';
 import { Binder } from './binder.js';
+import { nextInitStep } from './init-containers.js';
+import { Prober } from './prober.js';
 
 export const LABEL_POD_UID = 'io.kubernetes.pod.uid';
 export const LABEL_POD_NAME = 'io.kubernetes.pod.name';
@@ -79,6 +83,7 @@ export class Kubelet {
   private readonly images: ImageService;
   private readonly events: EventRecorder;
   private readonly binder: Binder;
+  private readonly prober: Prober;
   private readonly log: (line: string) => void;
   /** the newest object seen for each pod UID on this node */
   private readonly pods = new Map<string, Obj>();
@@ -97,6 +102,12 @@ export class Kubelet {
     this.images = opts.images;
     this.log = opts.log ?? (() => {});
     this.events = new EventRecorder(this.client, 'kubelet', opts.nodeName, this.log);
+    this.prober = new Prober({
+      runtime: this.runtime,
+      record: (pod, type, reason, message, fieldPath) => this.events.record(pod, type, reason, message, fieldPath),
+      onChange: (uid) => this.enqueue(uid),
+      log: this.log,
+    });
     this.binder = new Binder(this.client, opts.nodeName, new EventRecorder(this.client, 'default-scheduler', opts.nodeName, this.log), this.log);
   }
 
@@ -119,6 +130,7 @@ export class Kubelet {
     this.watch?.cancel();
     this.binder.stop();
     clearInterval(this.resync);
+    this.prober.stop();
     for (const t of this.timers.values()) clearTimeout(t);
     await Promise.allSettled([...this.syncing.values()]);
   }
@@ -240,8 +252,18 @@ export class Kubelet {
 
     trace(pod, 'sandbox ready');
     const all = await this.runtime.listContainers(sandbox.id);
+    const inits: Obj[] = pod.spec.initContainers ?? [];
     const specs: Obj[] = pod.spec.containers ?? [];
-    await Promise.all(specs.map((c) => this.syncContainer(pod, sandbox!, c, all, volumes)));
+    const step = nextInitStep(
+      inits.map((c) => c.name),
+      specs.map((c) => c.name),
+      (name) => this.runsOf(all, name)[0],
+    );
+    const initNamed = (name: string | undefined) => inits.find((c) => c.name === name);
+    if (step.done) await Promise.all(specs.map((c) => this.syncContainer(pod, sandbox!, c, all, volumes, 'containers')));
+    // a failed init container is restarted (with back-off) unless restartPolicy is Never: then the pod fails
+    else if (step.failed && pod.spec.restartPolicy !== 'Never') await this.syncContainer(pod, sandbox, initNamed(step.failed)!, all, volumes, 'initContainers');
+    else if (step.next) await this.syncContainer(pod, sandbox, initNamed(step.next)!, all, volumes, 'initContainers');
     trace(pod, 'containers synced');
     const fresh = await this.runtime.listContainers(sandbox.id);
     await this.writeStatus(pod, sandbox, fresh);
@@ -252,29 +274,43 @@ export class Kubelet {
     return all.filter((c) => c.config.name === name).sort((a, b) => b.config.restartCount - a.config.restartCount);
   }
 
-  private async syncContainer(pod: Obj, sandbox: SandboxStatus, spec: Obj, all: RtContainer[], volumes: Map<string, string>): Promise<void> {
+  /**
+   * One container towards its desired state. Init containers restart only on failure (and never
+   * with restartPolicy Never); app containers follow restartPolicy.
+   */
+  private async syncContainer(pod: Obj, sandbox: SandboxStatus, spec: Obj, all: RtContainer[], volumes: Map<string, string>, list: 'containers' | 'initContainers'): Promise<void> {
     const uid = pod.metadata.uid;
     const key = `${uid}/${spec.name}`;
     const runs = this.runsOf(all, spec.name);
     const latest = runs[0];
-    const fieldPath = `spec.containers{${spec.name}}`;
+    const fieldPath = `spec.${list}{${spec.name}}`;
+    const podPolicy: string = pod.spec.restartPolicy ?? 'Always';
+    const policy = list === 'containers' ? podPolicy : podPolicy === 'Never' ? 'Never' : 'OnFailure';
 
     // keep the newest two runs (status shows the last termination); older ones go
     for (const old of runs.slice(2)) await this.runtime.removeContainer(old.id).catch(() => {});
 
-    if (latest?.state === 'running') {
+    const probeFailed = latest?.state === 'running' && list === 'containers' ? this.prober.failed(uid, spec.name, latest.id) : undefined;
+    if (latest?.state === 'running' && !probeFailed) {
       this.waiting.delete(key);
       // a long healthy run resets the back-off, as the kubelet's does after 2x the max delay
       if (latest.startedAt && Date.now() - Date.parse(latest.startedAt) > 2 * BACKOFF_MAX_MS) this.backoff.delete(key);
       return;
     }
-    if (latest?.state === 'created') {
+    if (latest?.state === 'running' && probeFailed) {
+      // kill the run that failed its liveness (or startup) probe; restart it at once unless the
+      // policy is Never (the kubelet restarts such a container without back-off)
+      const restart = policy !== 'Never';
+      const message = `Container ${spec.name} failed ${probeFailed.toLowerCase()} probe`;
+      this.events.record(pod, 'Normal', 'Killing', restart ? `${message}, will be restarted` : message, fieldPath);
+      const probe = probeFailed === 'Liveness' ? spec.livenessProbe : spec.startupProbe;
+      await this.runtime.stopContainer(latest.id, probe?.terminationGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30);
+      if (!restart) return;
+    } else if (latest?.state === 'created') {
       // created but never started (podbay stopped in between): start it now
       await this.startContainer(pod, latest, spec, key, fieldPath);
       return;
-    }
-    if (latest?.state === 'exited') {
-      const policy = pod.spec.restartPolicy ?? 'Always';
+    } else if (latest?.state === 'exited') {
       const restart = policy === 'Always' || (policy === 'OnFailure' && (latest.exitCode ?? 0) !== 0);
       if (!restart) {
         this.waiting.delete(key);
@@ -378,23 +414,31 @@ export class Kubelet {
 
   private async writeStatus(pod: Obj, sandbox: SandboxStatus | undefined, containers: RtContainer[]): Promise<void> {
     const uid = pod.metadata.uid;
-    const views: ContainerView[] = (pod.spec.containers ?? []).map((c: Obj) => {
-      const key = `${uid}/${c.name}`;
+    const podIPs = sandbox && !pod.spec.hostNetwork ? sandbox.ips : pod.spec.hostNetwork ? [this.opts.hostIP] : [];
+    if (sandbox && !isTerminal(pod)) this.prober.update({ pod, ip: podIPs[0] ?? '', latest: (name) => this.runsOf(containers, name)[0] });
+    const view = (c: Obj, probed: boolean): ContainerView => {
       const runs = this.runsOf(containers, c.name);
-      let waiting = this.waiting.get(key);
+      let waiting = this.waiting.get(`${uid}/${c.name}`);
       // a waiting reason from before a run that is now running no longer applies
       if (waiting && runs[0]?.state === 'running') waiting = undefined;
-      if (!sandbox && !waiting) waiting = { reason: 'ContainerCreating' };
-      return { name: c.name, image: c.image, runs, waiting };
-    });
+      const v: ContainerView = { name: c.name, image: c.image, runs, waiting };
+      if (probed && runs[0]) {
+        v.started = this.prober.started(uid, c.name, runs[0].id);
+        v.ready = this.prober.ready(uid, c.name, runs[0].id);
+      }
+      return v;
+    };
+    const views = ((pod.spec.containers ?? []) as Obj[]).map((c) => view(c, true));
+    const initViews = ((pod.spec.initContainers ?? []) as Obj[]).map((c) => view(c, false));
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = attempt === 0 ? pod : await this.client.getPod(pod.metadata.namespace, pod.metadata.name);
       if (!current || current.metadata.uid !== uid) return;
       const status = computePodStatus({
         pod: current,
         containers: views,
+        initContainers: initViews,
         sandboxReady: sandbox?.state === 'ready',
-        podIPs: sandbox && !current.spec.hostNetwork ? sandbox.ips : current.spec.hostNetwork ? [this.opts.hostIP] : [],
+        podIPs,
         hostIP: this.opts.hostIP,
         now: nowRfc3339(),
       });
@@ -419,7 +463,7 @@ export class Kubelet {
     await Promise.all(
       containers.map(async (c) => {
         if (c.state === 'running') {
-          if (pod) this.events.record(pod, 'Normal', 'Killing', `Stopping container ${c.config.name}`, `spec.containers{${c.config.name}}`);
+          if (pod) this.events.record(pod, 'Normal', 'Killing', `Stopping container ${c.config.name}`, `spec.${listOf(pod, c.config.name)}{${c.config.name}}`);
           await this.runtime.stopContainer(c.id, graceSeconds);
         }
         await this.runtime.removeContainer(c.id);
@@ -431,6 +475,7 @@ export class Kubelet {
 
   /** Stop and remove everything the runtime has for a pod UID. */
   private async killPod(uid: string, pod: Obj | undefined, graceSeconds: number): Promise<void> {
+    this.prober.removePod(uid);
     for (const s of await this.sandboxesOf(uid)) await this.removeSandbox(s, pod, graceSeconds);
     for (const k of [...this.waiting.keys()]) if (k.startsWith(`${uid}/`)) this.waiting.delete(k);
     await rm(join(this.opts.podsDir, uid), { recursive: true, force: true });
@@ -462,9 +507,13 @@ export class Kubelet {
   /** GET pods/NAME/log: stream a container's log as kubelet's /containerLogs does. */
   async containerLogs(pod: Obj, container: string | undefined, opts: LogOptions, write: (s: string) => boolean | void, closed: () => boolean): Promise<void> {
     const names: string[] = (pod.spec.containers ?? []).map((c: Obj) => c.name);
+    const initNames: string[] = (pod.spec.initContainers ?? []).map((c: Obj) => c.name);
     const name = container ?? (names.length === 1 ? names[0] : undefined);
-    if (!name) throw badRequest(`a container name must be specified for pod ${pod.metadata.name}, choose one of: [${names.join(' ')}]`);
-    if (!names.includes(name)) throw badRequest(`container ${name} is not valid for pod ${pod.metadata.name}`);
+    if (!name) {
+      const inits = initNames.length ? ` or one of the init containers: [${initNames.join(' ')}]` : '';
+      throw badRequest(`a container name must be specified for pod ${pod.metadata.name}, choose one of: [${names.join(' ')}]${inits}`);
+    }
+    if (!names.includes(name) && !initNames.includes(name)) throw badRequest(`container ${name} is not valid for pod ${pod.metadata.name}`);
     const dir = join(podLogDir(this.opts.logsDir, pod.metadata.namespace, pod.metadata.name, pod.metadata.uid), name);
     const waiting = this.waiting.get(`${pod.metadata.uid}/${name}`);
     const running = async () => {
@@ -511,6 +560,11 @@ export function portMappings(pod: Obj): { hostPort: number; containerPort: numbe
     }
   }
   return out;
+}
+
+/** which list of the pod spec a container belongs to */
+function listOf(pod: Obj, name: string): 'containers' | 'initContainers' {
+  return ((pod.spec.initContainers ?? []) as Obj[]).some((c) => c.name === name) ? 'initContainers' : 'containers';
 }
 
 function userOf(pod: Obj, spec: Obj): string | undefined {

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { computePodStatus, containerStatus, podPhase } from './pod-status.js';
 import type { ContainerStatus } from '../runtime/types.js';
+import { podSummary } from '../api/tables.js';
 
 function run(over: Partial<ContainerStatus> & { restartCount?: number }): ContainerStatus {
   return {
@@ -64,3 +65,85 @@ test('the pod status: IPs, conditions, and terminal phases stay terminal', () =>
   assert.equal(done.phase, 'Failed');
   assert.equal(done.conditions.find((c: any) => c.type === 'Ready').reason, 'PodCompleted');
 });
+
+test('init containers: statuses, Initialized condition, Pending while initializing, kubectl STATUS', () => {
+  const pod = (restartPolicy = 'Always') => ({ metadata: { name: 'p' }, spec: { restartPolicy, initContainers: [{ name: 'a' }, { name: 'b' }], containers: [{ name: 'app' }] }, status: {} });
+  const view = (name: string, runs: ContainerStatus[], waiting?: { reason: string }) => ({ name, image: 'busybox', runs, waiting });
+  const status = (p: any, a: ContainerStatus[], b: ContainerStatus[], app: ContainerStatus[], waiting?: { reason: string }) =>
+    computePodStatus({ pod: p, initContainers: [view('a', a, waiting), view('b', b)], containers: [view('app', app)], sandboxReady: true, podIPs: ['10.0.0.2'], hostIP: 'h', now: 'T' });
+  const cond = (st: any, type: string) => st.conditions.find((c: any) => c.type === type);
+
+  // nothing ran: everyone waits with PodInitializing
+  let st = status(pod(), [], [], []);
+  assert.equal(st.phase, 'Pending');
+  assert.deepEqual(st.initContainerStatuses.map((s: any) => s.state.waiting.reason), ['PodInitializing', 'PodInitializing']);
+  assert.equal(st.containerStatuses[0].state.waiting.reason, 'PodInitializing');
+  assert.deepEqual(
+    { status: cond(st, 'Initialized').status, reason: cond(st, 'Initialized').reason, message: cond(st, 'Initialized').message },
+    { status: 'False', reason: 'ContainersNotInitialized', message: 'containers with incomplete status: [a b]' },
+  );
+  assert.equal(podSummary({ ...pod(), status: st }).status, 'Init:0/2');
+
+  // the first is running: started, not ready
+  st = status(pod(), [run({ id: 'a1' })], [], []);
+  assert.equal(st.initContainerStatuses[0].started, true);
+  assert.equal(st.initContainerStatuses[0].ready, false);
+  assert.equal(podSummary({ ...pod(), status: st }).status, 'Init:0/2');
+
+  // the first completed: ready, reason Completed; the message lists the second only
+  st = status(pod(), [run({ id: 'a1', state: 'exited', exitCode: 0 })], [run({ id: 'b1' })], []);
+  assert.equal(st.initContainerStatuses[0].state.terminated.reason, 'Completed');
+  assert.equal(st.initContainerStatuses[0].ready, true);
+  assert.equal(st.initContainerStatuses[0].started, false);
+  assert.equal(cond(st, 'Initialized').message, 'containers with incomplete status: [b]');
+  assert.equal(st.phase, 'Pending');
+  assert.equal(podSummary({ ...pod(), status: st }).status, 'Init:1/2');
+
+  // both completed, the app container not yet created: Initialized, PodInitializing
+  const done = [run({ id: 'a1', state: 'exited', exitCode: 0 })];
+  const doneB = [run({ id: 'b1', state: 'exited', exitCode: 0 })];
+  st = status(pod(), done, doneB, []);
+  assert.equal(cond(st, 'Initialized').status, 'True');
+  assert.equal(cond(st, 'Initialized').reason, undefined);
+  assert.equal(st.phase, 'Pending');
+  assert.equal(podSummary({ ...pod(), status: st }).status, 'PodInitializing');
+  st = status(pod(), done, doneB, [run({ id: 'app1' })]);
+  assert.equal(st.phase, 'Running');
+  assert.equal(cond(st, 'Ready').status, 'True');
+  assert.equal(podSummary({ ...pod(), status: st }).status, 'Running');
+
+  // a failure: Never -> Failed, Init:Error; OnFailure -> Pending, Init:CrashLoopBackOff
+  const failed = [run({ id: 'a1', state: 'exited', exitCode: 1 })];
+  st = status(pod('Never'), failed, [], []);
+  assert.equal(st.phase, 'Failed');
+  assert.equal(st.initContainerStatuses[0].state.terminated.reason, 'Error');
+  assert.equal(cond(st, 'Initialized').status, 'False');
+  assert.equal(podSummary({ ...pod('Never'), status: st }).status, 'Init:Error');
+  st = status(pod('OnFailure'), failed, [], [], { reason: 'CrashLoopBackOff' });
+  assert.equal(st.phase, 'Pending');
+  assert.equal(st.initContainerStatuses[0].lastState.terminated.exitCode, 1);
+  assert.equal(podSummary({ ...pod('OnFailure'), status: st }).status, 'Init:CrashLoopBackOff');
+
+  // a pod without init containers has no initContainerStatuses
+  const plain = computePodStatus({ pod: { metadata: { name: 'p' }, spec: { containers: [{ name: 'app' }] }, status: {} }, containers: [view('app', [])], sandboxReady: true, podIPs: [], hostIP: 'h', now: 'T' });
+  assert.equal(plain.initContainerStatuses, undefined);
+  assert.equal(plain.containerStatuses[0].state.waiting.reason, 'ContainerCreating');
+});
+
+test('probes decide started and ready of a running container', () => {
+  const base = { name: 'app', image: 'busybox', runs: [run({})] };
+  assert.deepEqual(pick(containerStatus(base)), { started: true, ready: true });
+  assert.deepEqual(pick(containerStatus({ ...base, ready: false })), { started: true, ready: false });
+  assert.deepEqual(pick(containerStatus({ ...base, started: false, ready: true })), { started: false, ready: false });
+  assert.deepEqual(pick(containerStatus({ ...base, started: true, ready: true })), { started: true, ready: true });
+  const exited = containerStatus({ ...base, runs: [run({ state: 'exited', exitCode: 0 })], ready: true });
+  assert.equal(exited.ready, false);
+  const pod = { metadata: { name: 'p' }, spec: { containers: [{ name: 'app' }] }, status: {} };
+  const st = computePodStatus({ pod, containers: [{ ...base, ready: false }], sandboxReady: true, podIPs: [], hostIP: 'h', now: 'T' });
+  const ready = st.conditions.find((c: any) => c.type === 'Ready');
+  assert.deepEqual([st.phase, ready.status, ready.reason, ready.message], ['Running', 'False', 'ContainersNotReady', 'containers with unready status: [app]']);
+});
+
+function pick(s: any): { started: boolean; ready: boolean } {
+  return { started: s.started, ready: s.ready };
+}

@@ -7,6 +7,9 @@
  *   Pending --(all containers started once)--> Running --(all exited, policy says stop)--> Succeeded | Failed
  *      (a container waiting without a previous run keeps the pod Pending; phases never go back
  *       from Succeeded/Failed)
+ *
+ *   With init containers: Pending until every init container exited 0 (Initialized False,
+ *   "containers with incomplete status: [...]"); a failed one with restartPolicy Never: Failed.
  */
 import type { ContainerStatus as RuntimeContainer } from '../runtime/types.js';
 
@@ -24,6 +27,10 @@ export interface ContainerView {
   /** runs of this container, newest first (restartCount descending) */
   runs: RuntimeContainer[];
   waiting?: Waiting;
+  /** the startup probe's verdict for the newest run (undefined: no startup probe) */
+  started?: boolean;
+  /** the readiness probe's verdict for the newest run (undefined: no readiness probe) */
+  ready?: boolean;
 }
 
 export const CONTAINER_ID_PREFIX = 'podbay://';
@@ -40,7 +47,14 @@ function terminatedOf(c: RuntimeContainer): Obj {
   return t;
 }
 
-export function containerStatus(v: ContainerView): Obj {
+/**
+ * One entry of containerStatuses (or initContainerStatuses with `init`). A container that has
+ * no run yet waits with `defaultReason`: ContainerCreating, or PodInitializing in a pod with
+ * init containers. App containers: `started` follows the startup probe and `ready` the
+ * readiness probe once started (both true while running when there is no such probe). Init
+ * containers: `started` while running, `ready` once exited 0.
+ */
+export function containerStatus(v: ContainerView, defaultReason = 'ContainerCreating', init = false): Obj {
   const [latest, previous] = v.runs;
   const st: Obj = {
     name: v.name,
@@ -60,23 +74,34 @@ export function containerStatus(v: ContainerView): Obj {
     return st;
   }
   if (!latest || latest.state === 'created' || latest.state === 'unknown') {
-    st.state = { waiting: { reason: 'ContainerCreating' } };
+    st.state = { waiting: { reason: defaultReason } };
     if (previous?.state === 'exited') st.lastState = { terminated: terminatedOf(previous) };
     return st;
   }
   if (latest.state === 'running') {
     st.state = { running: { startedAt: latest.startedAt ?? null } };
-    st.ready = true;
-    st.started = true;
+    st.started = init ? true : (v.started ?? true);
+    st.ready = init ? false : st.started && (v.ready ?? true);
   } else {
     st.state = { terminated: terminatedOf(latest) };
+    if (init && (latest.exitCode ?? 0) === 0) st.ready = true;
   }
   if (previous?.state === 'exited') st.lastState = { terminated: terminatedOf(previous) };
   return st;
 }
 
-/** kubelet's getPhase over the container statuses. */
-export function podPhase(restartPolicy: string, statuses: Obj[]): string {
+/** kubelet's getPhase over the init container and container statuses. */
+export function podPhase(restartPolicy: string, statuses: Obj[], initStatuses: Obj[] = []): string {
+  let pendingInit = 0;
+  let failedInit = 0;
+  for (const s of initStatuses) {
+    if (s.state.running) pendingInit++;
+    else if (s.state.terminated) {
+      if (s.state.terminated.exitCode !== 0) failedInit++;
+    } else if (s.state.waiting && s.lastState?.terminated) {
+      if (s.lastState.terminated.exitCode !== 0) failedInit++;
+    } else pendingInit++;
+  }
   let waiting = 0;
   let running = 0;
   let stopped = 0;
@@ -91,7 +116,8 @@ export function podPhase(restartPolicy: string, statuses: Obj[]): string {
       else waiting++;
     }
   }
-  if (waiting > 0) return 'Pending';
+  if (failedInit > 0 && restartPolicy === 'Never') return 'Failed';
+  if (pendingInit > 0 || waiting > 0) return 'Pending';
   if (running > 0) return 'Running';
   if (stopped > 0) {
     if (restartPolicy === 'Always') return 'Running';
@@ -110,9 +136,20 @@ function condition(old: Obj[] | undefined, type: string, status: string, now: st
   return c;
 }
 
+/** kubelet's GeneratePodInitializedCondition: True once every init container exited 0. */
+function initializedCondition(old: Obj[] | undefined, initStatuses: Obj[], phase: string, now: string): Obj {
+  if (initStatuses.length === 0) return condition(old, 'Initialized', 'True', now);
+  if (phase === 'Succeeded') return condition(old, 'Initialized', 'True', now, 'PodCompleted');
+  const incomplete = initStatuses.filter((s) => !(s.state.terminated && s.state.terminated.exitCode === 0)).map((s) => s.name);
+  if (incomplete.length === 0) return condition(old, 'Initialized', 'True', now);
+  return condition(old, 'Initialized', 'False', now, 'ContainersNotInitialized', `containers with incomplete status: [${incomplete.join(' ')}]`);
+}
+
 export interface PodStatusInput {
   pod: Obj;
   containers: ContainerView[];
+  /** views of spec.initContainers, in order (empty or absent when there are none) */
+  initContainers?: ContainerView[];
   sandboxReady: boolean;
   podIPs: string[];
   hostIP: string;
@@ -123,8 +160,11 @@ export interface PodStatusInput {
 export function computePodStatus(input: PodStatusInput): Obj {
   const { pod, now } = input;
   const old: Obj = pod.status ?? {};
-  const statuses = input.containers.map(containerStatus);
-  let phase = podPhase(pod.spec.restartPolicy ?? 'Always', statuses);
+  const inits = input.initContainers ?? [];
+  const defaultReason = inits.length ? 'PodInitializing' : 'ContainerCreating';
+  const statuses = input.containers.map((v) => containerStatus(v, defaultReason));
+  const initStatuses = inits.map((v) => containerStatus(v, defaultReason, true));
+  let phase = podPhase(pod.spec.restartPolicy ?? 'Always', statuses, initStatuses);
   if (old.phase === 'Succeeded' || old.phase === 'Failed') phase = old.phase;
   const terminal = phase === 'Succeeded' || phase === 'Failed';
 
@@ -133,7 +173,7 @@ export function computePodStatus(input: PodStatusInput): Obj {
   const notReadyMsg = `containers with unready status: [${unready.join(' ')}]`;
   const conds: Obj[] = [
     condition(old.conditions, 'PodReadyToStartContainers', input.sandboxReady ? 'True' : 'False', now),
-    condition(old.conditions, 'Initialized', 'True', now),
+    initializedCondition(old.conditions, initStatuses, phase, now),
     terminal
       ? condition(old.conditions, 'Ready', 'False', now, 'PodCompleted')
       : condition(old.conditions, 'Ready', ready ? 'True' : 'False', now, ready ? undefined : 'ContainersNotReady', ready ? undefined : notReadyMsg),
@@ -150,6 +190,7 @@ export function computePodStatus(input: PodStatusInput): Obj {
     hostIP: input.hostIP,
     hostIPs: [{ ip: input.hostIP }],
     startTime: old.startTime ?? now,
+    ...(inits.length ? { initContainerStatuses: initStatuses } : {}),
     containerStatuses: statuses,
     qosClass: old.qosClass,
   };

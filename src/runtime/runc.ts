@@ -53,6 +53,14 @@ export class Runc {
     if (r.code !== 0) throw new Error(`runc start ${id}: ${runcMessage(r.stderr || r.stdout) || `exit ${r.code}`}`);
   }
 
+  /** `runc exec ID ARGV...`: a process in a running container, from its config.json's process */
+  async exec(id: string, argv: string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string; timedOut: boolean }> {
+    const started = Date.now();
+    const r = await run(this.path, this.args('exec', id, ...argv), { allowFailure: true, timeoutMs });
+    const timedOut = r.code === -1 && Date.now() - started >= timeoutMs;
+    return { ...r, timedOut };
+  }
+
   /** undefined when runc does not know the container */
   async state(id: string): Promise<RuncState | undefined> {
     const r = await run(this.path, this.args('state', id), { allowFailure: true, timeoutMs: 15_000 });

@@ -28,6 +28,7 @@ import type {
   ContainerConfig,
   ContainerState,
   ContainerStatus,
+  ExecSyncResult,
   Runtime,
   SandboxConfig,
   SandboxState,
@@ -679,6 +680,15 @@ export class RuncRuntime implements Runtime {
       out.push(await this.statusOf(rec));
     }
     return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  async execSync(id: string, argv: string[], timeoutSeconds: number): Promise<ExecSyncResult> {
+    const st = await this.containerStatus(id);
+    if (!st) throw new Error(`container ${id} not found`);
+    if (st.state !== 'running') throw new Error(`container ${st.config.name} (${id.slice(0, 12)}) is not running`);
+    if (argv.length === 0) throw new Error('exec: no command');
+    const r = await this.runc.exec(id, argv, Math.max(1, timeoutSeconds) * 1000);
+    return { exitCode: r.timedOut ? -1 : r.code, stdout: r.stdout, stderr: r.timedOut ? r.stderr.replace(/\n?\(killed after \d+ ms\)$/, '') : r.stderr, timedOut: r.timedOut };
   }
 
   // ---- exits --------------------------------------------------------------------------------

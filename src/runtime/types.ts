@@ -97,6 +97,15 @@ export interface ContainerStatus {
   imageId: string;
 }
 
+/** What a command run inside a container (execSync) did. */
+export interface ExecSyncResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** killed after the timeout (exitCode is then -1) */
+  timedOut: boolean;
+}
+
 export interface Runtime {
   runPodSandbox(cfg: SandboxConfig): Promise<SandboxStatus>;
   stopPodSandbox(id: string): Promise<void>;
@@ -117,6 +126,12 @@ export interface Runtime {
   removeContainer(id: string): Promise<void>;
   containerStatus(id: string): Promise<ContainerStatus | undefined>;
   listContainers(sandboxId?: string): Promise<ContainerStatus[]>;
+  /**
+   * Runs argv inside a running container (the container's env, cwd and user), as the CRI's
+   * ExecSync: the command's exit code and output; killed after timeoutSeconds. Throws when the
+   * container is not running.
+   */
+  execSync(id: string, argv: string[], timeoutSeconds: number): Promise<ExecSyncResult>;
 
   /** called when a container exits (conmon's exit file appears) */
   onContainerExit(listener: (id: string) => void): void;
