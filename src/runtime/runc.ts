@@ -2,6 +2,7 @@
  * runc's command line, against one state root (`--root`) so that each podbay instance keeps its
  * own container list. Every call goes through src/sys/exec.ts.
  */
+import { readFile, rm } from 'node:fs/promises';
 import { run } from '../sys/exec.js';
 
 export type RuncStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
@@ -53,12 +54,30 @@ export class Runc {
     if (r.code !== 0) throw new Error(`runc start ${id}: ${runcMessage(r.stderr || r.stdout) || `exit ${r.code}`}`);
   }
 
-  /** `runc exec ID ARGV...`: a process in a running container, from its config.json's process */
-  async exec(id: string, argv: string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string; timedOut: boolean }> {
+  /**
+   * `runc exec ID ARGV...`: a process in a running container, from its config.json's process.
+   * On timeout runc is killed and so is the process (its host pid from `--pid-file`), which
+   * SIGKILL on runc alone would leave running.
+   */
+  async exec(id: string, argv: string[], timeoutMs: number, pidFile: string): Promise<{ code: number; stdout: string; stderr: string; timedOut: boolean }> {
     const started = Date.now();
-    const r = await run(this.path, this.args('exec', id, ...argv), { allowFailure: true, timeoutMs });
-    const timedOut = r.code === -1 && Date.now() - started >= timeoutMs;
-    return { ...r, timedOut };
+    try {
+      const r = await run(this.path, this.args('exec', '--pid-file', pidFile, id, ...argv), { allowFailure: true, timeoutMs });
+      const timedOut = r.code === -1 && Date.now() - started >= timeoutMs;
+      if (timedOut) {
+        const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+        if (pid > 0) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            /* already gone */
+          }
+        }
+      }
+      return { ...r, timedOut };
+    } finally {
+      await rm(pidFile, { force: true });
+    }
   }
 
   /** undefined when runc does not know the container */

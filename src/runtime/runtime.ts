@@ -687,7 +687,8 @@ export class RuncRuntime implements Runtime {
     if (!st) throw new Error(`container ${id} not found`);
     if (st.state !== 'running') throw new Error(`container ${st.config.name} (${id.slice(0, 12)}) is not running`);
     if (argv.length === 0) throw new Error('exec: no command');
-    const r = await this.runc.exec(id, argv, Math.max(1, timeoutSeconds) * 1000);
+    const pidFile = join(this.containerDir(id), `exec-${randomBytes(6).toString('hex')}.pid`);
+    const r = await this.runc.exec(id, argv, Math.max(1, timeoutSeconds) * 1000, pidFile);
     return { exitCode: r.timedOut ? -1 : r.code, stdout: r.stdout, stderr: r.timedOut ? r.stderr.replace(/\n?\(killed after \d+ ms\)$/, '') : r.stderr, timedOut: r.timedOut };
   }
 

@@ -304,6 +304,48 @@ spec:
     ok('delete', 'pod', 'ready-http', 'ready-tcp', '--grace-period=0', '--force');
   });
 
+  it('a startup probe holds readiness back until it passes; an exec probe that times out fails and its process is killed', async () => {
+    apply(`apiVersion: v1
+kind: Pod
+metadata: {name: startup-exec}
+spec:
+  containers:
+  - name: app
+    image: busybox:1.36
+    command: [sh, -c, "sleep 3; touch /tmp/started; exec sleep 3600"]
+    startupProbe: {exec: {command: [cat, /tmp/started]}, periodSeconds: 1, failureThreshold: 30}
+    readinessProbe: {exec: {command: ["true"]}, periodSeconds: 1}
+  - name: slow
+    image: busybox:1.36
+    command: [sleep, "3600"]
+    readinessProbe: {exec: {command: [sleep, "27"]}, timeoutSeconds: 1, periodSeconds: 1}
+`);
+    const early = await waitFor('startup-exec running', () => {
+      const x = pod('startup-exec');
+      return x.status.containerStatuses?.every((c: any) => c.state.running) ? x : undefined;
+    });
+    const app = early.status.containerStatuses.find((c: any) => c.name === 'app');
+    assert.deepEqual([app.started, app.ready], [false, false], 'not started, so not ready');
+    const later = await waitFor('app started and ready', () => {
+      const x = pod('startup-exec');
+      const a = x.status.containerStatuses.find((c: any) => c.name === 'app');
+      return a.started && a.ready ? x : undefined;
+    });
+    const slow = later.status.containerStatuses.find((c: any) => c.name === 'slow');
+    assert.deepEqual([slow.started, slow.ready], [true, false]);
+    assert.equal(cond(later, 'Ready').message, 'containers with unready status: [slow]');
+    assert.match(row('startup-exec').line, /^startup-exec\s+1\/2\s+Running\s+0\s/);
+    const ev = await waitFor('the timeout event', () => {
+      const e = events('startup-exec');
+      return /Readiness probe failed: command "sleep 27" timed out/.test(e) ? e : undefined;
+    });
+    assert.match(ev, /^Warning Unhealthy Startup probe failed: cat: can't open '\/tmp\/started': No such file or directory$/m, ev);
+    // every timed-out probe process was killed: at most the one running now is left
+    const sleepers = processesMentioning('sleep 27').filter((l) => /^\d+: sleep 27$/.test(l));
+    assert.ok(sleepers.length <= 1, `probe processes left behind: ${sleepers.join('; ')}`);
+    ok('delete', 'pod', 'startup-exec', '--grace-period=0', '--force');
+  });
+
   it('liveness: an exec probe that starts failing gets the container killed and restarted', async () => {
     apply(`apiVersion: v1
 kind: Pod
