@@ -6,12 +6,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { badRequest } from '../api/errors.js';
 import type { Runtime } from '../runtime/types.js';
-import { startExec } from '../runtime/exec-stream.js';
 
 type Obj = Record<string, any>;
 
 export async function execInPod(
-  runtime: Runtime & { runtimePath: string; runcRoot: string },
+  runtime: Runtime,
   pod: Obj,
   container: string | undefined,
   argv: string[],
@@ -24,7 +23,7 @@ export async function execInPod(
   for (const s of await runtime.listPodSandboxes()) {
     if (s.config.podUid !== pod.metadata.uid) continue;
     const running = (await runtime.listContainers(s.id)).find((c) => c.config.name === name && c.state === 'running');
-    if (running) return async () => startExec(runtime, running.id, argv, tty);
+    if (running) return async () => runtime.execStream(running.id, argv, tty);
   }
   throw badRequest(`unable to upgrade connection: container not found ("${name}")`);
 }

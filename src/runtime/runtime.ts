@@ -20,6 +20,8 @@ import type { ImageService, Mount } from '../image/types.js';
 import type { PodNetwork } from '../network/types.js';
 import { run, which } from '../sys/exec.js';
 import { Cleanup } from '../sys/cleanup.js';
+import { startExec } from './exec-stream.js';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileAtomic } from '../sys/fs.js';
 import { conmonCreate, RuntimeCreateError } from './conmon.js';
 import { containerSpec, hostsFile, pauseSpec, podResolvConf, resolveUser, type ResolvedUser } from './oci-spec.js';
@@ -690,6 +692,10 @@ export class RuncRuntime implements Runtime {
     const pidFile = join(this.containerDir(id), `exec-${randomBytes(6).toString('hex')}.pid`);
     const r = await this.runc.exec(id, argv, Math.max(1, timeoutSeconds) * 1000, pidFile);
     return { exitCode: r.timedOut ? -1 : r.code, stdout: r.stdout, stderr: r.timedOut ? r.stderr.replace(/\n?\(killed after \d+ ms\)$/, '') : r.stderr, timedOut: r.timedOut };
+  }
+
+  execStream(id: string, argv: string[], tty: boolean): ChildProcess {
+    return startExec(this, id, argv, tty);
   }
 
   // ---- exits --------------------------------------------------------------------------------

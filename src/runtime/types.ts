@@ -16,6 +16,7 @@
  * attempt returns the existing sandbox). State lives on disk under the run and data dirs, so a
  * restarted podbay finds what is running (listPodSandboxes/listContainers) and adopts it.
  */
+import type { ChildProcess } from 'node:child_process';
 import type { PortMapping } from '../network/types.js';
 
 export interface SandboxConfig {
@@ -132,6 +133,11 @@ export interface Runtime {
    * container is not running.
    */
   execSync(id: string, argv: string[], timeoutSeconds: number): Promise<ExecSyncResult>;
+  /**
+   * Starts argv inside a running container with piped stdio (a terminal when `tty`), for a
+   * streaming exec (`kubectl exec`); the caller relays the streams and waits for the exit.
+   */
+  execStream(id: string, argv: string[], tty: boolean): ChildProcess;
 
   /** called when a container exits (conmon's exit file appears) */
   onContainerExit(listener: (id: string) => void): void;
