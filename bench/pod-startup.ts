@@ -175,6 +175,9 @@ function runScript(cmd: string, args: string[], env: Record<string, string>) {
 
 const shared = resolve(ROOT, '../shared/bench');
 const result: Record<string, unknown> = { bench: 'pod-startup', n: N };
+// `ip netns add` (the floor script, podman) bind-mounts /run/netns onto itself and never undoes
+// it: note whether it was there, to leave the host as it was found.
+const netnsMountedBefore = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === '/run/netns');
 result.podbay = await podbayRun();
 
 if (PEERS && existsSync(join(shared, 'floor/floor.sh'))) {
@@ -201,6 +204,10 @@ if (PEERS && spawnSync('bash', ['-c', 'command -v podman']).status === 0 && exis
     result.podman_kube_play = { error: (r.stderr || r.stdout).slice(-800) };
   }
   rmSync(work, { recursive: true, force: true });
+}
+
+if (!netnsMountedBefore && existsSync('/run/netns') && readdirSync('/run/netns').length === 0) {
+  spawnSync('umount', ['/run/netns']);
 }
 
 const pb = (result.podbay as any).start_to_serving_ms.median;
