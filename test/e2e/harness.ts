@@ -4,7 +4,7 @@
  * behind (the process is gone, the port is closed, the data dir is removed).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, readFileSync, statSync, realpathSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync, readdirSync, statSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -222,4 +222,63 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     timeoutMs,
     100,
   );
+}
+
+/** Processes whose command line mentions `needle` (conmon, catatonit, containers of a test). */
+export function processesMentioning(needle: string): string[] {
+  const out: string[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmd.includes(needle)) out.push(`${d}: ${cmd.trim()}`);
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** Whether portmap's shared chains exist now (record before a test that uses hostPorts). */
+export function hostportChainsExist(): boolean {
+  return /^:CNI-HOSTPORT-DNAT /m.test(spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }).stdout);
+}
+
+export interface PodWorld {
+  /** the test's temp dir: every path the server made for pods is below it */
+  work: string;
+  runDir: string;
+  bridge: string;
+  /** e.g. "10.203.0." */
+  subnetPrefix: string;
+  /** a hostPort rule for any of these ports is a leftover */
+  hostPorts: RegExp;
+  hadHostportChains: boolean;
+}
+
+/**
+ * What a pod test may have left on the host after its pods were deleted and its server
+ * stopped: processes, runc containers, mounts, iptables rules, the bridge, IPAM leases.
+ */
+export function hostLeftovers(w: PodWorld): string[] {
+  const leftovers: string[] = [...processesMentioning(w.work)];
+  const runcRoot = join(w.runDir, 'runc');
+  if (existsSync(runcRoot)) {
+    const list = spawnSync('runc', ['--root', runcRoot, 'list', '-q'], { encoding: 'utf8' });
+    if (list.stdout.trim()) leftovers.push(`runc containers: ${list.stdout.trim()}`);
+  }
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) if (line.includes(w.work)) leftovers.push(`mount: ${line}`);
+  const nat = spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }).stdout;
+  for (const line of nat.split('\n')) {
+    const port = /--dport (\d+)/.exec(line)?.[1];
+    if (line.includes(w.subnetPrefix) || (port && w.hostPorts.test(port)) || line.includes(w.bridge)) leftovers.push(`iptables: ${line}`);
+    if (!w.hadHostportChains && line.includes('CNI-HOSTPORT')) leftovers.push(`iptables (portmap chain made by this test): ${line}`);
+  }
+  const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout;
+  if (links.includes(w.bridge)) leftovers.push(`bridge ${w.bridge} still exists`);
+  const ipam = join(w.runDir, 'net', 'ipam');
+  if (existsSync(ipam)) {
+    for (const f of readdirSync(ipam, { recursive: true }) as string[]) if (f.includes(w.subnetPrefix)) leftovers.push(`IPAM lease ${f}`);
+  }
+  return leftovers;
 }

@@ -8,10 +8,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readFileSync, readdirSync, existsSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PodbayServer, kubectlBinaries, seedBlockAfter, heredocBody, ROOT, FIXTURES, httpGet, waitFor } from './harness.js';
+import { PodbayServer, kubectlBinaries, seedBlockAfter, heredocBody, ROOT, FIXTURES, httpGet, waitFor, hostLeftovers, hostportChainsExist } from './harness.js';
 import { buildBusyboxRootfs, writeDockerArchive } from '../../src/image/archive-build.js';
 
 const BRIDGE = 'pbe2epod0';
@@ -27,20 +27,6 @@ function nsInode(pid: number, ns: string): string {
   return readlinkSync(`/proc/${pid}/ns/${ns}`);
 }
 
-/** Processes whose command line mentions `needle` (conmon, catatonit, containers of this test). */
-function processesMentioning(needle: string): string[] {
-  const out: string[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
-    try {
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (cmd.includes(needle)) out.push(`${d}: ${cmd.trim()}`);
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
 
 const [kc] = kubectlBinaries().slice(-1);
 
@@ -61,7 +47,7 @@ describe('pods run for real (runc, conmon, CNI)', () => {
   let hadHostportChains = false;
 
   before(async () => {
-    hadHostportChains = /^:CNI-HOSTPORT-DNAT /m.test(spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }).stdout);
+    hadHostportChains = hostportChainsExist();
     work = mkdtempSync(join(tmpdir(), 'podbay-e2e-pods-'));
     runDir = join(work, 'run');
     s = await PodbayServer.start(serverArgs());
@@ -92,25 +78,7 @@ describe('pods run for real (runc, conmon, CNI)', () => {
     k('delete', 'pods', '--all', '--grace-period=0', '--force', '--wait=true');
     await waitFor('all pods gone', () => JSON.parse(ok('get', 'pods', '-o', 'json')).items.length === 0 || undefined, 60_000);
     await s.teardown();
-    const leftovers: string[] = [];
-    leftovers.push(...processesMentioning(work));
-    const runcRoot = join(runDir, 'runc');
-    if (existsSync(runcRoot)) {
-      const list = spawnSync('runc', ['--root', runcRoot, 'list', '-q'], { encoding: 'utf8' });
-      if (list.stdout.trim()) leftovers.push(`runc containers: ${list.stdout.trim()}`);
-    }
-    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) if (line.includes(work)) leftovers.push(`mount: ${line}`);
-    const nat = spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }).stdout;
-    for (const line of nat.split('\n')) {
-      if (line.includes(SUBNET_PREFIX) || line.includes(`--dport ${SEED_PORT}`) || line.includes(BRIDGE)) leftovers.push(`iptables: ${line}`);
-      if (!hadHostportChains && line.includes('CNI-HOSTPORT')) leftovers.push(`iptables (portmap chain made by this test): ${line}`);
-    }
-    const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout;
-    if (links.includes(BRIDGE)) leftovers.push(`bridge ${BRIDGE} still exists`);
-    const ipam = join(runDir, 'net', 'ipam');
-    if (existsSync(ipam)) {
-      for (const f of readdirSync(ipam, { recursive: true }) as string[]) if (f.includes(SUBNET_PREFIX)) leftovers.push(`IPAM lease ${f}`);
-    }
+    const leftovers = hostLeftovers({ work, runDir, bridge: BRIDGE, subnetPrefix: SUBNET_PREFIX, hostPorts: new RegExp(`^${SEED_PORT}$`), hadHostportChains });
     rmSync(work, { recursive: true, force: true });
     assert.deepEqual(leftovers, [], 'the host should be left as it was found');
   });
