@@ -81,29 +81,28 @@ async function relay(ws: WebSocket, start: () => Promise<ChildProcess>, opts: Ex
     sendStatus(ws, { metadata: {}, status: 'Failure', message: (e as Error).message, reason: 'InternalError', code: 500 });
     return;
   }
+  const closeStdin = () => child.stdin?.end();
   ws.on('message', (data: Buffer) => {
     if (!Buffer.isBuffer(data) || data.length === 0) return;
     const ch = data[0];
     if (ch === STDIN && opts.stdin) child.stdin?.write(data.subarray(1));
-    else if (ch === CLOSE && data[1] === STDIN) child.stdin?.end();
+    else if (ch === CLOSE && data[1] === STDIN) closeStdin();
   });
   ws.on('close', () => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
-  // runc's foreground console echoes NULs as "^@" before the command's first output: drop them
-  let leading = opts.tty;
-  child.stdout?.on('data', (d: Buffer) => {
-    if (leading) {
-      let i = 0;
-      while (i + 1 < d.length && d[i] === 0x5e && d[i + 1] === 0x40) i += 2;
-      d = d.subarray(i);
-      if (d.length) leading = false;
-    }
-    if (d.length && ws.readyState === ws.OPEN) ws.send(frame(STDOUT, d));
-  });
+  child.stdout?.on('data', (d: Buffer) => ws.readyState === ws.OPEN && ws.send(frame(STDOUT, d)));
   child.stderr?.on('data', (d: Buffer) => ws.readyState === ws.OPEN && ws.send(frame(opts.tty ? STDOUT : STDERR, d)));
-  if (!opts.stdin) child.stdin?.end();
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('close', (c, s) => resolve([c, s])));
+  if (!opts.stdin) closeStdin();
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
+    child.once('close', (c, s) => resolve([c, s]));
+    // a command that cannot be started at all (the relay binary is missing) must not take the
+    // server down: it ends this session with the reason
+    child.once('error', (e) => {
+      if (ws.readyState === ws.OPEN) ws.send(frame(STDERR, `${e.message}\n`));
+      resolve([127, null]);
+    });
+  });
   const exit = code ?? (signal ? 128 + 9 : 1);
   if (exit === 0) {
     sendStatus(ws, { metadata: {}, status: 'Success' });

@@ -292,7 +292,13 @@ spec:
     assert.match(fail.stderr, /oops/);
     const piped = s.kubectl(kc.path, ['exec', '-i', 'ghost', '-c', 'ghost', '--', 'cat'], 'through stdin\n');
     assert.equal(piped.stdout, 'through stdin\n');
-    const tty = spawnSync('script', ['-qec', `${kc.path} --kubeconfig ${s.kubeconfig} exec -it ghost -c ghost -- sh -c 'tty; echo in a tty'`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, HOME: s.dataDir } });
+    // python's pty gives kubectl a terminal (and, unlike script, types no EOF into it)
+    const tty = spawnSync('python3', ['-c', 'import pty, sys; pty.spawn(sys.argv[1:])', kc.path, '--kubeconfig', s.kubeconfig, 'exec', '-it', 'ghost', '-c', 'ghost', '--', 'sh', '-c', 'tty; echo in a tty'], {
+      encoding: 'utf8',
+      input: '',
+      env: { ...process.env, HOME: s.dataDir },
+      timeout: 30_000,
+    });
     assert.equal(tty.status, 0, tty.stderr);
     assert.match(tty.stdout, /^\/dev\/pts\/\d+\r\nin a tty\r\n/);
     const wrong = k('exec', 'ghost', '-c', 'nope', '--', 'true');
