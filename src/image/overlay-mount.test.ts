@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { run } from '../sys/exec.js';
 import { LocalImageService, SnapshotError } from './store.js';
 import { buildTestImageLayers, writeOciArchive } from './archive-build.js';
-import { readMountinfo } from './mountinfo.js';
+import { readMountinfo } from '../sys/mountinfo.js';
 
 const isRoot = process.getuid?.() === 0;
 if (!isRoot) throw new Error('these tests unpack image layers (ownership, device nodes) and mount overlays: run them as root (sudo npm test)');

@@ -8,7 +8,7 @@ import { run } from '../sys/exec.js';
 import { LocalImageService, ImageNotFoundError, InvalidArchiveError, SnapshotError, type StoredImage } from './store.js';
 import { buildTestImageLayers, buildBusyboxRootfs, writeDockerArchive, writeOciArchive, writeRootfsTar, tarDirectory, type BuiltImage } from './archive-build.js';
 import { digestHex, sha256 } from './digest.js';
-import { mountsUsing, parseMountinfo } from './mountinfo.js';
+import { mountsUsing, parseMountinfo } from '../sys/mountinfo.js';
 import { goArch } from './archive-read.js';
 
 const isRoot = process.getuid?.() === 0;

@@ -23,7 +23,7 @@ import { Mutex, FileLock, ownerAlive, selfOwner, type LockOwner } from './lock.j
 import { chainIds as computeChainIds, digestHex, isDigest, layerDigests, sha256, type LayerDigests } from './digest.js';
 import { unpackLayer } from './unpack.js';
 import { readArchiveDir, goArch, MEDIA, type ArchiveImage } from './archive-read.js';
-import { mountsUsing, readMountinfo } from './mountinfo.js';
+import { mountsUsing, readMountinfo } from '../sys/mountinfo.js';
 import { AmbiguousImageError, ImageNotFoundError, InvalidArchiveError, MissingToolError, SnapshotError } from './errors.js';
 
 export { ImageNotFoundError, AmbiguousImageError, InvalidArchiveError, SnapshotError, MissingToolError } from './errors.js';

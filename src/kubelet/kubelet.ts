@@ -24,7 +24,7 @@ import type { KubeletClient } from './client.js';
 import type { Obj, WatchEventOut } from '../apiserver/resources.js';
 import { ApiError, badRequest } from '../api/errors.js';
 import { EventRecorder } from './events.js';
-import { prepareVolumes, VolumeError } from './volumes.js';
+import { prepareVolumes, releaseVolumes, VolumeError } from './volumes.js';
 import { containerEnv, ConfigError } from './env.js';
 import { resolveArgv, mergeEnv } from './container-args.js';
 import { computePodStatus, type ContainerView, type Waiting } from './pod-status.js';
@@ -478,7 +478,7 @@ export class Kubelet {
     this.prober.removePod(uid);
     for (const s of await this.sandboxesOf(uid)) await this.removeSandbox(s, pod, graceSeconds);
     for (const k of [...this.waiting.keys()]) if (k.startsWith(`${uid}/`)) this.waiting.delete(k);
-    await rm(join(this.opts.podsDir, uid), { recursive: true, force: true });
+    await releaseVolumes(join(this.opts.podsDir, uid));
   }
 
   private async forget(uid: string, pod: Obj | undefined): Promise<void> {
@@ -497,7 +497,7 @@ export class Kubelet {
       if (this.pods.has(s.config.podUid)) continue;
       this.log(`kubelet: removing sandbox ${s.id.slice(0, 12)} of pod ${s.config.podNamespace}/${s.config.podName}: no such pod`);
       await this.removeSandbox(s, undefined, 0).catch((e) => this.log(`kubelet: ${(e as Error).message}`));
-      await rm(join(this.opts.podsDir, s.config.podUid), { recursive: true, force: true });
+      await releaseVolumes(join(this.opts.podsDir, s.config.podUid));
       await removeLogsOfUid(this.opts.logsDir, s.config.podUid);
     }
   }

@@ -6,7 +6,7 @@
  *                         ..2026_11_27_15_00_00.123456789/   the files of one version
  *                         ..data -> ..2026_11_27_...          swapped with one rename
  *                         nginx.conf -> ..data/nginx.conf     what the user sees
- *   emptyDir            a directory that lives as long as the pod
+ *   emptyDir            a directory that lives as long as the pod (a tmpfs with medium: Memory)
  *   hostPath            the host path itself, after the `type` check
  *
  * Missing sources fail with VolumeError (the kubelet reports FailedMount and retries).
@@ -14,6 +14,8 @@
 import { readFileSync, mkdirSync, writeFileSync, symlinkSync, renameSync, rmSync, readdirSync, readlinkSync, existsSync, statSync, chmodSync, lstatSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import type { KubeletClient } from './client.js';
+import { run } from '../sys/exec.js';
+import { mountsUnder } from '../sys/mountinfo.js';
 
 type Obj = Record<string, any>;
 
@@ -171,6 +173,10 @@ export async function prepareVolumes(client: KubeletClient, pod: Obj, podDir: st
     } else if (v.emptyDir) {
       const dir = join(podDir, 'volumes', 'kubernetes.io~empty-dir', v.name);
       mkdirSync(dir, { recursive: true, mode: 0o777 });
+      // medium: Memory is a tmpfs, as the kubelet makes it (its size: the kernel's default)
+      if (v.emptyDir.medium === 'Memory' && !mountsUnder(dir).includes(dir)) {
+        await run('mount', ['-t', 'tmpfs', '-o', 'nosuid,nodev,mode=1777', 'tmpfs', dir]);
+      }
       chmodSync(dir, 0o777);
       paths.set(v.name, dir);
     } else if (v.hostPath) {
@@ -226,4 +232,13 @@ function checkHostPath(volume: string, path: string, type: string): string {
       throw new VolumeError(volume, `hostPath type ${JSON.stringify(type)} is not supported`);
   }
   return path;
+}
+
+/** Remove a pod's volume dirs, unmounting what is mounted there first (tmpfs emptyDirs). */
+export async function releaseVolumes(podDir: string): Promise<void> {
+  for (const mp of mountsUnder(podDir)) {
+    const r = await run('umount', [mp], { allowFailure: true });
+    if (r.code !== 0) await run('umount', ['-l', mp], { allowFailure: true });
+  }
+  rmSync(podDir, { recursive: true, force: true });
 }

@@ -9,7 +9,7 @@ test('mountinfo: mount points with octal escapes, fs type after the separator', 
     '42 26 0:4 net:[4026532177] /run/p/netns/y rw shared:5 master:2 - nsfs nsfs rw',
     '',
   ].join('\n');
-  assert.deepEqual(parseMountinfo(text), [
+  assert.deepEqual(parseMountinfo(text).map(({ mountPoint, fsType, source }) => ({ mountPoint, fsType, source })), [
     { mountPoint: '/', fsType: 'ext4', source: '/dev/sda1' },
     { mountPoint: '/tmp/a b/netns/x', fsType: 'nsfs', source: 'nsfs' },
     { mountPoint: '/run/p/netns/y', fsType: 'nsfs', source: 'nsfs' },

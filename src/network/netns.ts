@@ -19,9 +19,10 @@
  * Both verbs are idempotent: create on a pinned id returns its path; delete on an absent id
  * does nothing. A pin file left unmounted by a crash is treated as absent and re-pinned.
  */
-import { mkdir, open, readdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, rmdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { run, which } from '../sys/exec.js';
+import { readMountinfoAsync } from '../sys/mountinfo.js';
 
 /** CNI container ids and our pin names: alphanumerics plus `_ . -`, starting alphanumeric. */
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -32,34 +33,7 @@ export function validateId(id: string): void {
   }
 }
 
-/** One mount from /proc/self/mountinfo (the fields we need). */
-export interface MountInfo {
-  mountPoint: string;
-  fsType: string;
-  source: string;
-}
-
-/** Undo the kernel's octal escapes in mountinfo paths (space, tab, newline, backslash). */
-export function unescapeMountPath(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-}
-
-/** Parse /proc/self/mountinfo text: `id parent maj:min root mountpoint opts [optional...] - fstype source superopts`. */
-export function parseMountinfo(text: string): MountInfo[] {
-  const out: MountInfo[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    const f = line.split(' ');
-    const sep = f.indexOf('-', 6);
-    if (f.length < 7 || sep < 0) continue;
-    out.push({ mountPoint: unescapeMountPath(f[4]!), fsType: f[sep + 1] ?? '', source: unescapeMountPath(f[sep + 2] ?? '') });
-  }
-  return out;
-}
-
-export async function readMounts(): Promise<MountInfo[]> {
-  return parseMountinfo(await readFile('/proc/self/mountinfo', 'utf8'));
-}
+export { parseMountinfo } from '../sys/mountinfo.js';
 
 function tool(name: string, pkg: string): string {
   const p = which(name);
@@ -83,7 +57,7 @@ export class NetnsPins {
   /** True when the pin file carries a namespace mount. */
   async exists(id: string): Promise<boolean> {
     const pin = this.path(id);
-    return (await readMounts()).some((m) => m.mountPoint === pin);
+    return (await readMountinfoAsync()).some((m) => m.mountPoint === pin);
   }
 
   /** Create (or find) the pinned namespace; returns the pin path. */

@@ -20,6 +20,7 @@ import type { ImageService, Mount } from '../image/types.js';
 import type { PodNetwork } from '../network/types.js';
 import { run, which } from '../sys/exec.js';
 import { Cleanup } from '../sys/cleanup.js';
+import { mountsUnder as mountsUnderDir, parseMountinfo } from '../sys/mountinfo.js';
 import { startExec } from './exec-stream.js';
 import type { ChildProcess } from 'node:child_process';
 import { writeFileAtomic } from '../sys/fs.js';
@@ -99,16 +100,9 @@ async function readJson<T>(path: string): Promise<T | undefined> {
 }
 
 /** mount points at or below `dir`, deepest first (from /proc/self/mountinfo) */
-export function mountsUnder(dir: string, mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): string[] {
-  const d = resolve(dir);
-  const out: string[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const f = line.split(' ');
-    if (f.length < 5) continue;
-    const mp = f[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-    if (mp === d || mp.startsWith(d + '/')) out.push(mp);
-  }
-  return out.sort((a, b) => b.length - a.length);
+/** Mount points at or below `dir`, deepest first; `mountinfo` text may be given (tests). */
+export function mountsUnder(dir: string, mountinfo?: string): string[] {
+  return mountsUnderDir(dir, mountinfo === undefined ? undefined : parseMountinfo(mountinfo));
 }
 
 function pidAlive(pid: number): boolean {

@@ -310,6 +310,27 @@ spec:
     assert.match(old.stderr, /use kubectl 1\.30 or newer/);
   });
 
+  it('an emptyDir with medium: Memory is a tmpfs, unmounted when the pod goes', async () => {
+    assert.equal(
+      s.kubectl(kc.path, ['apply', '-f', '-'], `apiVersion: v1
+kind: Pod
+metadata: {name: mem}
+spec:
+  volumes: [{name: cache, emptyDir: {medium: Memory}}]
+  containers:
+  - {name: c, image: busybox:1.36, command: [sleep, "3600"], volumeMounts: [{name: cache, mountPath: /cache}]}
+`).code,
+      0,
+    );
+    await waitFor('mem running', () => (pod('mem').status.containerStatuses?.[0]?.state.running ? true : undefined));
+    assert.match(ok('exec', 'mem', '--', 'sh', '-c', 'grep " /cache " /proc/self/mountinfo'), / - tmpfs /);
+    const uid = pod('mem').metadata.uid;
+    const onHost = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(uid) && l.includes('empty-dir'));
+    assert.equal(onHost().length, 1, 'the tmpfs is mounted on the host side of the volume');
+    ok('delete', 'pod', 'mem', '--grace-period=0', '--force');
+    await waitFor('the tmpfs is unmounted', () => (onHost().length === 0 ? true : undefined));
+  });
+
   it('keeps pods running across a SIGKILL of podbay, with the same container IDs and a current status', async () => {
     const before = pod('ghost').status.containerStatuses.map((c: any) => c.containerID).sort();
     assert.equal(

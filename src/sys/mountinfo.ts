@@ -1,5 +1,11 @@
-/** /proc/self/mountinfo, enough to tell whether a snapshot is still in use by a mount. */
+/**
+ * /proc/self/mountinfo, parsed once for every room: is a netns pinned, is a snapshot still
+ * mounted, which mounts lie under a directory being removed.
+ *   `id parent maj:min root mountpoint opts [optional...] - fstype source superopts`
+ */
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 
 export interface MountInfo {
   mountPoint: string;
@@ -33,6 +39,19 @@ export function parseMountinfo(text: string): MountInfo[] {
 
 export function readMountinfo(path = '/proc/self/mountinfo'): MountInfo[] {
   return parseMountinfo(readFileSync(path, 'utf8'));
+}
+
+export async function readMountinfoAsync(path = '/proc/self/mountinfo'): Promise<MountInfo[]> {
+  return parseMountinfo(await readFile(path, 'utf8'));
+}
+
+/** Mount points at or below `dir`, deepest first (the order to unmount them in). */
+export function mountsUnder(dir: string, mounts: MountInfo[] = readMountinfo()): string[] {
+  const d = resolve(dir);
+  return mounts
+    .map((m) => m.mountPoint)
+    .filter((mp) => mp === d || mp.startsWith(d + '/'))
+    .sort((a, b) => b.length - a.length);
 }
 
 /**
