@@ -3,63 +3,15 @@ import { describe, it } from 'node:test';
 
 import YAML from 'yaml';
 
+import { ghostFixedYaml, seedGhostYaml } from '../../test/fixtures/seed.js';
 import { duplicateFields, goQuote, strictDecodingMessage, strictErrors, strictFindings, unknownFields } from './strict.js';
 
 const POD = 'io.k8s.api.core.v1.Pod';
 
-// The seed's mis-indented ghost.yaml, verbatim.
-const GHOST_YAML = `apiVersion: v1
-kind: Pod
-metadata:
-  name: ghost
-  namespace: default
-spec:
-  containers:
-  - image: nginx
-    imagePullPolicy: IfNotPresent
-    name: nginx
-    ports:
-    - containerPort: 80
-      protocol: TCP
-      hostPort: 8888
-      volumeMounts:
-    - mountPath: /etc/nginx/
-      name: nginx-config
-      readOnly: true
-  - image: ghost
-    name: ghost
-    volumes:
-  - name: nginx-config
-    configMap:
-      name: nginx-config
-`;
-
-// What was meant: volumeMounts under the container, volumes under the pod spec.
-const GHOST_FIXED_YAML = `apiVersion: v1
-kind: Pod
-metadata:
-  name: ghost
-  namespace: default
-spec:
-  containers:
-  - image: nginx
-    imagePullPolicy: IfNotPresent
-    name: nginx
-    ports:
-    - containerPort: 80
-      protocol: TCP
-      hostPort: 8888
-    volumeMounts:
-    - mountPath: /etc/nginx/
-      name: nginx-config
-      readOnly: true
-  - image: ghost
-    name: ghost
-  volumes:
-  - name: nginx-config
-    configMap:
-      name: nginx-config
-`;
+// The seed's mis-indented ghost.yaml, verbatim, and what was meant (volumeMounts under the
+// container, volumes under the pod spec).
+const GHOST_YAML = seedGhostYaml();
+const GHOST_FIXED_YAML = ghostFixedYaml();
 
 const GHOST_UNKNOWN = [
   'spec.containers[0].ports[0].volumeMounts',

@@ -11,14 +11,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import os from 'node:os';
 import YAML from 'yaml';
-import { PodbayServer, kubectlBinaries, FIXTURES, seedBlockAfter, heredocBody, modeOf } from './harness.js';
+import { PodbayServer, kubectlBinaries, modeOf } from './harness.js';
+import { FIXTURES, ghostFixedYaml, seedGhostYaml, seedNginxConf } from '../fixtures/seed.js';
 
 const POD_YAML = readFileSync(join(FIXTURES, 'two-containers.yaml'), 'utf8');
-const NGINX_CONF = heredocBody(seedBlockAfter('nginx.conf 配置文件'));
-const GHOST_VERBATIM = heredocBody(seedBlockAfter('ghost.yaml'));
+const NGINX_CONF = seedNginxConf();
+const GHOST_VERBATIM = seedGhostYaml();
 
 /** The seed's ghost.yaml with its indentation mended (what the tutorial meant). */
-const GHOST_FIXED = readFileSync(join(FIXTURES, 'ghost-fixed.yaml'), 'utf8');
+const GHOST_FIXED = ghostFixedYaml();
 
 for (const kc of kubectlBinaries()) {
   describe(`control plane with ${kc.name}`, () => {

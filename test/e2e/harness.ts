@@ -6,20 +6,16 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, readFileSync, readdirSync, statSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, dirname } from 'node:path';
 import net from 'node:net';
 import https from 'node:https';
 import http from 'node:http';
 import assert from 'node:assert/strict';
 
-const here = dirname(fileURLToPath(import.meta.url));
-/** repo root, from dist/test/e2e or test/e2e */
-export const ROOT = resolve(here, existsSync(join(here, '../../package.json')) ? '../..' : '../../..');
+import { ROOT } from '../fixtures/seed.js';
+
+export { ROOT, FIXTURES, SEED, seedBlockAfter, heredocBody } from '../fixtures/seed.js';
 export const PODBAY = join(ROOT, 'bin/podbay');
-export const FIXTURES = join(ROOT, 'test/fixtures');
-/** The seed tutorial: the shared copy beside the checkout when there is one, else ours. */
-export const SEED = [resolve(ROOT, '../shared/seed/pod-pause-tutorial.md'), join(FIXTURES, 'seed/pod-pause-tutorial.md')].find((p) => existsSync(p))!;
 
 /** The kubectl binaries to test with: the oldest and newest installed beside the real one. */
 export function kubectlBinaries(): { name: string; path: string }[] {
@@ -163,23 +159,6 @@ export class PodbayServer {
   }
 }
 
-/** Extract fenced code blocks that follow a line containing `marker` in the seed tutorial. */
-export function seedBlockAfter(marker: string): string {
-  const text = readFileSync(SEED, 'utf8');
-  const at = text.indexOf(marker);
-  if (at < 0) throw new Error(`seed tutorial ${SEED} has no ${JSON.stringify(marker)}`);
-  const m = /```[^\n]*\n([\s\S]*?)```/.exec(text.slice(at));
-  if (!m) throw new Error(`no code block after ${marker}`);
-  return m[1];
-}
-
-/** The heredoc body of `cat <<EOF >> FILE ... EOF` in a seed block: the file verbatim. */
-export function heredocBody(block: string): string {
-  const m = /<<\s*'?EOF'?[^\n]*\n([\s\S]*?)\nEOF/.exec(block);
-  if (!m) throw new Error('no heredoc in block');
-  return m[1] + '\n';
-}
-
 export function modeOf(path: string): number {
   return statSync(path).mode & 0o777;
 }
@@ -281,4 +260,62 @@ export function hostLeftovers(w: PodWorld): string[] {
     for (const f of readdirSync(ipam, { recursive: true }) as string[]) if (f.includes(w.subnetPrefix)) leftovers.push(`IPAM lease ${f}`);
   }
   return leftovers;
+}
+
+/**
+ * A pod test's world: its own temp dir, run dir, bridge and subnet, and a podbay server
+ * using them; `finish` deletes every pod, stops the server and asserts the host is as it was.
+ */
+export class PodSuite implements PodWorld {
+  work = '';
+  runDir = '';
+  hadHostportChains = false;
+  server!: PodbayServer;
+  readonly subnetPrefix: string;
+
+  constructor(
+    readonly bridge: string,
+    readonly cidr: string,
+    readonly hostPorts: RegExp,
+  ) {
+    this.subnetPrefix = cidr.slice(0, cidr.lastIndexOf('.') + 1);
+  }
+
+  serverArgs(): string[] {
+    return ['--run-dir', this.runDir, '--cni-bridge', this.bridge, '--pod-cidr', this.cidr];
+  }
+
+  async start(prefix: string): Promise<PodbayServer> {
+    this.hadHostportChains = hostportChainsExist();
+    this.work = mkdtempSync(join(tmpdir(), prefix));
+    this.runDir = join(this.work, 'run');
+    this.server = await PodbayServer.start(this.serverArgs());
+    return this.server;
+  }
+
+  /** `podbay image load -i TAR` into this server's data dir */
+  loadImage(tar: string): void {
+    const r = spawnSync(PODBAY, ['image', 'load', '-i', tar, '--data-dir', this.server.dataDir], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  }
+
+  /** busybox:1.36 from Debian's busybox-static, loaded; returns its rootfs dir (a base layer for more images) */
+  async loadBusybox(): Promise<string> {
+    const { buildBusyboxRootfs, writeDockerArchive } = await import('../../src/image/archive-build.js');
+    const rootfs = join(this.work, 'busybox-rootfs');
+    await buildBusyboxRootfs(rootfs);
+    await writeDockerArchive(join(this.work, 'busybox.tar'), { repoTags: ['busybox:1.36'], layers: [rootfs], config: { cmd: ['sh'] } });
+    this.loadImage(join(this.work, 'busybox.tar'));
+    return rootfs;
+  }
+
+  async finish(kubectl: string): Promise<void> {
+    const s = this.server;
+    s.kubectl(kubectl, ['delete', 'pods', '--all', '--grace-period=0', '--force', '--wait=true']);
+    await waitFor('all pods gone', () => JSON.parse(s.kubectl(kubectl, ['get', 'pods', '-o', 'json']).stdout).items.length === 0 || undefined, 60_000);
+    await s.teardown();
+    const leftovers = hostLeftovers(this);
+    rmSync(this.work, { recursive: true, force: true });
+    assert.deepEqual(leftovers, [], 'the host should be left as it was found');
+  }
 }

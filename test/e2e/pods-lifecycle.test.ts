@@ -8,15 +8,12 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync, readlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { PodbayServer, kubectlBinaries, ROOT, httpGet, waitFor, hostLeftovers, hostportChainsExist, processesMentioning } from './harness.js';
-import { buildBusyboxRootfs, writeDockerArchive } from '../../src/image/archive-build.js';
+import { PodbayServer, PodSuite, kubectlBinaries, httpGet, waitFor, processesMentioning } from './harness.js';
 
 const BRIDGE = 'pbe2elife0';
 const CIDR = '10.208.0.0/24';
-const SUBNET_PREFIX = '10.208.0.';
 const INIT_PORT = 19600;
 const HTTP_READY_PORT = 19601;
 
@@ -25,7 +22,6 @@ const [kc] = kubectlBinaries().slice(-1);
 
 describe('pod lifecycle: init containers and probes (runc, conmon, CNI)', () => {
   let s: PodbayServer;
-  let work: string;
   let runDir: string;
   const k = (...args: string[]) => s.kubectl(kc.path, args);
   const ok = (...args: string[]) => {
@@ -47,32 +43,16 @@ describe('pod lifecycle: init containers and probes (runc, conmon, CNI)', () => 
   };
   const events = (name: string) =>
     ok('get', 'events', '--field-selector', `involvedObject.name=${name}`, '-o', 'jsonpath={range .items[*]}{.type} {.reason} {.message}{"\\n"}{end}');
-  const serverArgs = () => ['--run-dir', runDir, '--cni-bridge', BRIDGE, '--pod-cidr', CIDR];
-  const podbay = (...args: string[]) => spawnSync(join(ROOT, 'bin/podbay'), args, { encoding: 'utf8' });
 
-  let hadHostportChains = false;
+  const suite = new PodSuite(BRIDGE, CIDR, /^196\d\d$/);
 
   before(async () => {
-    hadHostportChains = hostportChainsExist();
-    work = mkdtempSync(join(tmpdir(), 'podbay-e2e-life-'));
-    runDir = join(work, 'run');
-    s = await PodbayServer.start(serverArgs());
-    const bb = join(work, 'busybox-rootfs');
-    await buildBusyboxRootfs(bb);
-    await writeDockerArchive(join(work, 'busybox.tar'), { repoTags: ['busybox:1.36'], layers: [bb], config: { cmd: ['sh'] } });
-    const r = podbay('image', 'load', '-i', join(work, 'busybox.tar'), '--data-dir', s.dataDir);
-    assert.equal(r.status, 0, r.stderr);
+    s = await suite.start('podbay-e2e-life-');
+    runDir = suite.runDir;
+    await suite.loadBusybox();
   });
 
-  after(async () => {
-    // delete every pod, then prove nothing is left on the host
-    k('delete', 'pods', '--all', '--grace-period=0', '--force', '--wait=true');
-    await waitFor('all pods gone', () => JSON.parse(ok('get', 'pods', '-o', 'json')).items.length === 0 || undefined, 60_000);
-    await s.teardown();
-    const leftovers = hostLeftovers({ work, runDir, bridge: BRIDGE, subnetPrefix: SUBNET_PREFIX, hostPorts: /^196\d\d$/, hadHostportChains });
-    rmSync(work, { recursive: true, force: true });
-    assert.deepEqual(leftovers, [], 'the host should be left as it was found');
-  });
+  after(() => suite.finish(kc.path));
 
   it('runs init containers one at a time before the app container: Init:0/2 -> Init:1/2 -> Running, each Completed', async () => {
     apply(`apiVersion: v1

@@ -8,11 +8,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readFileSync, readlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { PodbayServer, kubectlBinaries, seedBlockAfter, heredocBody, ROOT, FIXTURES, httpGet, waitFor, hostLeftovers, hostportChainsExist } from './harness.js';
-import { buildBusyboxRootfs, writeDockerArchive } from '../../src/image/archive-build.js';
+import { PodbayServer, PodSuite, kubectlBinaries, ROOT, httpGet, waitFor } from './harness.js';
+import { ghostFixedYaml, seedNginxConf } from '../fixtures/seed.js';
+import { writeDockerArchive } from '../../src/image/archive-build.js';
 
 const BRIDGE = 'pbe2epod0';
 const CIDR = '10.203.0.0/24';
@@ -20,8 +20,8 @@ const SUBNET_PREFIX = '10.203.0.';
 const SEED_PORT = 19380;
 const CONFLICT_PORT = 19381;
 
-const NGINX_CONF = heredocBody(seedBlockAfter('nginx.conf 配置文件'));
-const GHOST_FIXED = readFileSync(join(FIXTURES, 'ghost-fixed.yaml'), 'utf8').replace('hostPort: 8888', `hostPort: ${SEED_PORT}`);
+const NGINX_CONF = seedNginxConf();
+const GHOST_FIXED = ghostFixedYaml().replace('hostPort: 8888', `hostPort: ${SEED_PORT}`);
 
 function nsInode(pid: number, ns: string): string {
   return readlinkSync(`/proc/${pid}/ns/${ns}`);
@@ -41,20 +41,16 @@ describe('pods run for real (runc, conmon, CNI)', () => {
     return r.stdout;
   };
   const pod = (name: string) => JSON.parse(ok('get', 'pod', name, '-o', 'json'));
-  const serverArgs = () => ['--run-dir', runDir, '--cni-bridge', BRIDGE, '--pod-cidr', CIDR];
-  const podbay = (...args: string[]) => spawnSync(join(ROOT, 'bin/podbay'), args, { encoding: 'utf8' });
+  const serverArgs = () => suite.serverArgs();
 
-  let hadHostportChains = false;
+  const suite = new PodSuite(BRIDGE, CIDR, new RegExp(`^${SEED_PORT}$`));
 
   before(async () => {
-    hadHostportChains = hostportChainsExist();
-    work = mkdtempSync(join(tmpdir(), 'podbay-e2e-pods-'));
-    runDir = join(work, 'run');
-    s = await PodbayServer.start(serverArgs());
+    s = await suite.start('podbay-e2e-pods-');
+    work = suite.work;
+    runDir = suite.runDir;
     // images: busybox (httpd, sleep, sh), the backend "ghost" (busybox httpd on 127.0.0.1:2368), nginx
-    const bb = join(work, 'busybox-rootfs');
-    await buildBusyboxRootfs(bb);
-    await writeDockerArchive(join(work, 'busybox.tar'), { repoTags: ['busybox:1.36'], layers: [bb], config: { cmd: ['sh'] } });
+    const bb = await suite.loadBusybox();
     const www = join(work, 'ghost-layer');
     mkdirSync(join(www, 'www'), { recursive: true });
     writeFileSync(join(www, 'www', 'index.html'), '<html><body>ghost backend behind nginx</body></html>\n');
@@ -67,21 +63,11 @@ describe('pods run for real (runc, conmon, CNI)', () => {
     const built = spawnSync('bash', [join(ROOT, 'test/images/build-nginx-rootfs.sh'), ng], { encoding: 'utf8' });
     assert.equal(built.status, 0, built.stderr);
     await writeDockerArchive(join(work, 'nginx.tar'), { repoTags: ['nginx:latest'], layers: [ng], config: { cmd: ['/usr/sbin/nginx', '-g', 'daemon off;'] } });
-    for (const t of ['busybox.tar', 'ghost.tar', 'nginx.tar']) {
-      const r = podbay('image', 'load', '-i', join(work, t), '--data-dir', s.dataDir);
-      assert.equal(r.status, 0, r.stderr);
-    }
+    suite.loadImage(join(work, 'ghost.tar'));
+    suite.loadImage(join(work, 'nginx.tar'));
   });
 
-  after(async () => {
-    // delete every pod, then prove nothing is left on the host
-    k('delete', 'pods', '--all', '--grace-period=0', '--force', '--wait=true');
-    await waitFor('all pods gone', () => JSON.parse(ok('get', 'pods', '-o', 'json')).items.length === 0 || undefined, 60_000);
-    await s.teardown();
-    const leftovers = hostLeftovers({ work, runDir, bridge: BRIDGE, subnetPrefix: SUBNET_PREFIX, hostPorts: new RegExp(`^${SEED_PORT}$`), hadHostportChains });
-    rmSync(work, { recursive: true, force: true });
-    assert.deepEqual(leftovers, [], 'the host should be left as it was found');
-  });
+  after(() => suite.finish(kc.path));
 
   it("runs the seed tutorial's pod: nginx (ConfigMap nginx.conf, verbatim) proxies the hostPort to the backend on 127.0.0.1:2368", async () => {
     writeFileSync(join(work, 'nginx.conf'), NGINX_CONF);
