@@ -319,3 +319,38 @@ export class PodSuite implements PodWorld {
     assert.deepEqual(leftovers, [], 'the host should be left as it was found');
   }
 }
+
+/**
+ * Polls the server's /readyz every `everyMs` while an attack runs; `stop()` returns the slowest
+ * answer and every failure, so a suite can assert podbay kept answering (within 1 s) throughout.
+ */
+export function watchReadyz(s: PodbayServer, everyMs = 100): { stop(): Promise<{ worstMs: number; failures: string[]; samples: number }> } {
+  let stopped = false;
+  let worstMs = 0;
+  let samples = 0;
+  const failures: string[] = [];
+  const loop = (async () => {
+    while (!stopped) {
+      const t0 = performance.now();
+      try {
+        const r = await Promise.race([
+          s.request('GET', '/readyz', { token: null }),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer in 1000 ms')), 1000)),
+        ]);
+        if (r.status !== 200) failures.push(`/readyz answered ${r.status}: ${r.body}`);
+      } catch (e) {
+        failures.push(`/readyz: ${(e as Error).message}`);
+      }
+      worstMs = Math.max(worstMs, performance.now() - t0);
+      samples++;
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return { worstMs, failures, samples };
+    },
+  };
+}
