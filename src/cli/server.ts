@@ -28,6 +28,7 @@ import { execInPod } from '../kubelet/exec.js';
 import { LocalImageService } from '../image/store.js';
 import { CniPodNetwork } from '../network/pod-network.js';
 import { RuncRuntime, checkHostTools } from '../runtime/runtime.js';
+import { logRotationFlags } from '../kubelet/log-rotation.js';
 
 export const DEFAULT_DATA_DIR = '/var/lib/podbay';
 
@@ -47,6 +48,9 @@ Flags:
   --pod-cidr CIDR             pod addresses (default 10.85.0.0/16)
   --cni-conf-dir DIR          where podbay writes its CNI config list (default DIR/cni)
   --cni-bin-dir DIR           CNI plugin binaries (default /usr/lib/cni)
+  --container-log-max-size Q  rotate a container's log past this size (a quantity, default 10Mi)
+  --container-log-max-files N rotated files plus the live one kept per container (default 5)
+  --container-log-monitor-interval D  how often log sizes are checked (default 10s)
 `;
 
 function parseListen(v: string): { host: string; port: number } {
@@ -89,7 +93,7 @@ async function waitReady(url: string, caPem: string): Promise<void> {
 }
 
 export async function runServer(argv: string[]): Promise<number> {
-  const known = ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir'];
+  const known = ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval'];
   const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet'], known, 'server');
   if (p.flags.has('help')) {
     process.stdout.write(HELP);
@@ -110,6 +114,7 @@ export async function runServer(argv: string[]): Promise<number> {
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(bridge)) throw new Error(`--cni-bridge ${JSON.stringify(bridge)}: a Linux interface name has 1-15 letters, digits, '-', '_' or '.'`);
   const podCidr = p.flags.get('pod-cidr') ?? '10.85.0.0/16';
   if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(podCidr)) throw new Error(`--pod-cidr ${JSON.stringify(podCidr)}: want an IPv4 CIDR such as 10.85.0.0/16`);
+  const logRotation = logRotationFlags(p.flags);
   if (withKubelet && process.getuid?.() !== 0) {
     throw new Error('running pods needs root (network namespaces, mounts, runc): run podbay server as root, or pass --no-kubelet to serve the API only');
   }
@@ -165,6 +170,7 @@ export async function runServer(argv: string[]): Promise<number> {
       hostIP: hostAddresses()[0] ?? '127.0.0.1',
       podsDir: join(dataDir, 'pods'),
       logsDir: join(dataDir, 'logs'),
+      logRotation,
       log,
     });
     const rt = runtime;

@@ -29,6 +29,7 @@ import { containerEnv, ConfigError } from './env.js';
 import { resolveArgv, mergeEnv } from './container-args.js';
 import { computePodStatus, type ContainerView, type Waiting } from './pod-status.js';
 import { containerLogPath, podLogDir, streamLog, type LogOptions } from './logs.js';
+import { ContainerLogManager, DEFAULT_LOG_ROTATION, type LogRotationPolicy } from './log-rotation.js';
 import { Binder } from './binder.js';
 import { nextInitStep } from './init-containers.js';
 import { Prober } from './prober.js';
@@ -57,6 +58,8 @@ export interface KubeletOptions {
   podsDir: string;
   /** container logs: LOGS/<ns>_<name>_<uid>/<container>/<n>.log */
   logsDir: string;
+  /** container log rotation (--container-log-max-size / -max-files); the kubelet's defaults when absent */
+  logRotation?: LogRotationPolicy;
   resyncSeconds?: number;
   log?: (line: string) => void;
 }
@@ -84,6 +87,7 @@ export class Kubelet {
   private readonly events: EventRecorder;
   private readonly binder: Binder;
   private readonly prober: Prober;
+  private readonly logManager: ContainerLogManager;
   private readonly log: (line: string) => void;
   /** the newest object seen for each pod UID on this node */
   private readonly pods = new Map<string, Obj>();
@@ -108,6 +112,11 @@ export class Kubelet {
       onChange: (uid) => this.enqueue(uid),
       log: this.log,
     });
+    this.logManager = new ContainerLogManager(opts.logRotation ?? DEFAULT_LOG_ROTATION, {
+      listContainers: () => this.runtime.listContainers(),
+      reopenContainerLog: (id) => this.runtime.reopenContainerLog(id),
+      log: this.log,
+    });
     this.binder = new Binder(this.client, opts.nodeName, new EventRecorder(this.client, 'default-scheduler', opts.nodeName, this.log), this.log);
   }
 
@@ -120,6 +129,7 @@ export class Kubelet {
     this.watch = await this.client.watchPods(selector, list.resourceVersion, (ev) => this.onPodEvent(ev));
     for (const uid of this.pods.keys()) this.enqueue(uid);
     await this.binder.start();
+    this.logManager.start();
     this.resync = setInterval(() => {
       for (const uid of this.pods.keys()) this.enqueue(uid);
     }, (this.opts.resyncSeconds ?? 10) * 1000);
@@ -131,6 +141,7 @@ export class Kubelet {
     this.binder.stop();
     clearInterval(this.resync);
     this.prober.stop();
+    await this.logManager.stop();
     for (const t of this.timers.values()) clearTimeout(t);
     await Promise.allSettled([...this.syncing.values()]);
   }

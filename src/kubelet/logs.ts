@@ -5,10 +5,14 @@
  *   2026-11-27T15:00:00.123456789Z stdout F a full line
  *   2026-11-27T15:00:00.123456789Z stderr P a partial line (no newline yet)
  *
- * One file per run, so `--previous` is the second-newest file; the files outlive the
- * containers and go with the pod.
+ * One file per run, so `--previous` is the second-newest run; the files outlive the containers
+ * and go with the pod. A run's file is rotated by the container log manager (log-rotation.ts)
+ * the way the kubelet does: renamed to `<n>.log.<YYYYMMDD-hhmmss>` and conmon told to reopen
+ * `<n>.log`, so one run is its rotated files in name (= time) order, then the live file.
+ * Reading follows that order, and a follower that sees its file renamed drains it to the end
+ * before moving on to the next one: nothing lost, nothing read twice.
  */
-import { open, readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { badRequest } from '../api/errors.js';
 
@@ -30,18 +34,41 @@ export interface LogOptions {
   limitBytes?: number;
 }
 
-/** The log files of a container, oldest run first. */
-export async function logRuns(dir: string): Promise<string[]> {
+/** One run of a container (one restart count): its files, oldest first, the live file last. */
+export interface LogRun {
+  restart: number;
+  files: string[];
+}
+
+/** `<n>.log` (live) or `<n>.log.<YYYYMMDD-hhmmss>` (rotated); anything else (conmon's `.tmp`) is not a log. */
+const LOG_NAME = /^(\d+)\.log(?:\.(\d{8}-\d{6}))?$/;
+
+/** Group a container log directory's names into runs, oldest run first. */
+export function groupLogRuns(names: string[]): { restart: number; names: string[] }[] {
+  const runs = new Map<number, { rotated: string[]; live?: string }>();
+  for (const n of names) {
+    const m = LOG_NAME.exec(n);
+    if (!m) continue;
+    const restart = Number(m[1]);
+    const r = runs.get(restart) ?? { rotated: [] };
+    if (m[2]) r.rotated.push(n);
+    else r.live = n;
+    runs.set(restart, r);
+  }
+  return [...runs.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([restart, r]) => ({ restart, names: [...r.rotated.sort(), ...(r.live ? [r.live] : [])] }));
+}
+
+/** The runs of a container, oldest first. */
+export async function logRuns(dir: string): Promise<LogRun[]> {
   let names: string[];
   try {
     names = await readdir(dir);
   } catch {
     return [];
   }
-  return names
-    .filter((n) => /^\d+\.log$/.test(n))
-    .sort((a, b) => parseInt(a) - parseInt(b))
-    .map((n) => join(dir, n));
+  return groupLogRuns(names).map((r) => ({ restart: r.restart, files: r.names.map((n) => join(dir, n)) }));
 }
 
 interface Line {
@@ -82,9 +109,76 @@ function parseCri(text: string, carry: { partial: string; ts: string }): Line[] 
   return out;
 }
 
+/** An open log file and how far it has been read (whole lines only). */
+interface Cursor {
+  path: string;
+  fh: FileHandle;
+  ino: number;
+  pos: number;
+}
+
+async function openCursor(path: string): Promise<Cursor> {
+  const fh = await open(path, 'r');
+  return { path, fh, ino: (await fh.stat()).ino, pos: 0 };
+}
+
+/** Read what was appended since the last call, up to the last newline. */
+async function readMore(c: Cursor): Promise<string> {
+  const { size } = await c.fh.stat();
+  if (size <= c.pos) return '';
+  const buf = Buffer.alloc(size - c.pos);
+  const { bytesRead } = await c.fh.read(buf, 0, buf.length, c.pos);
+  const lastNl = buf.subarray(0, bytesRead).lastIndexOf(0x0a);
+  if (lastNl < 0) return '';
+  c.pos += lastNl + 1;
+  return buf.subarray(0, lastNl + 1).toString('utf8');
+}
+
+async function closeAll(cs: Cursor[]): Promise<void> {
+  await Promise.allSettled(cs.map((c) => c.fh.close()));
+}
+
 /**
- * Stream a container's log to `write`. With `follow`, keep reading while `running()` says the
- * container still runs, then drain and return.
+ * Open every file of the run picked by `pick`. A rotation between listing and opening would
+ * make the list stale (the live file renamed, a new one opened in its place), so the directory
+ * is listed again after opening and the whole thing retried when it changed.
+ */
+async function openRun(dir: string, pick: (runs: LogRun[]) => LogRun | undefined): Promise<Cursor[] | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    const run = pick(await logRuns(dir));
+    if (!run) return undefined;
+    const cursors: Cursor[] = [];
+    try {
+      for (const f of run.files) cursors.push(await openCursor(f));
+    } catch (e) {
+      await closeAll(cursors);
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw e;
+      continue;
+    }
+    const again = pick(await logRuns(dir));
+    if (attempt >= 5 || (again && again.files.join('\n') === run.files.join('\n'))) return cursors;
+    await closeAll(cursors);
+  }
+}
+
+/** The file after `c` in its run, once `c` is no longer the live file; undefined while it still is. */
+async function successor(dir: string, restart: number, c: Cursor): Promise<string | undefined> {
+  const run = (await logRuns(dir)).find((r) => r.restart === restart);
+  if (!run) return undefined;
+  const inos: number[] = [];
+  for (const f of run.files) inos.push(await stat(f).then((st) => st.ino, () => -1));
+  const live = inos[inos.length - 1];
+  const liveIsLive = run.files[run.files.length - 1].endsWith('.log');
+  // the live name missing (renamed, conmon not yet reopened) or still ours: keep reading ours
+  if (!liveIsLive || live === c.ino) return undefined;
+  const i = inos.indexOf(c.ino);
+  // ours was rotated away and already deleted: the oldest file left is the best next one
+  return i >= 0 ? run.files[i + 1] : run.files[0];
+}
+
+/**
+ * Stream a container's log to `write`, across the rotated files of the run. With `follow`, keep
+ * reading while `running()` says the container still runs, then drain and return.
  */
 export async function streamLog(
   dir: string,
@@ -94,14 +188,12 @@ export async function streamLog(
   closed: () => boolean,
   describe: { container: string; pod: string },
 ): Promise<void> {
+  const pick = (runs: LogRun[]) => (opts.previous ? (runs.length >= 2 ? runs[runs.length - 2] : undefined) : runs[runs.length - 1]);
   const runs = await logRuns(dir);
-  let file: string | undefined;
-  if (opts.previous) {
-    file = runs.length >= 2 ? runs[runs.length - 2] : undefined;
-    if (!file) throw badRequest(`previous terminated container "${describe.container}" in pod "${describe.pod}" not found`);
-  } else {
-    file = runs[runs.length - 1];
-    if (!file) throw badRequest(`container "${describe.container}" in pod "${describe.pod}" is waiting to start: ContainerCreating`);
+  const chosen = pick(runs);
+  if (!chosen) {
+    if (opts.previous) throw badRequest(`previous terminated container "${describe.container}" in pod "${describe.pod}" not found`);
+    throw badRequest(`container "${describe.container}" in pod "${describe.pod}" is waiting to start: ContainerCreating`);
   }
   const since = opts.sinceTime ? Date.parse(opts.sinceTime) : opts.sinceSeconds ? Date.now() - opts.sinceSeconds * 1000 : 0;
   let budget = opts.limitBytes && opts.limitBytes > 0 ? opts.limitBytes : Infinity;
@@ -117,36 +209,45 @@ export async function streamLog(
     }
   };
 
-  const fh = await open(file, 'r');
+  const cursors = (await openRun(dir, (rs) => rs.find((r) => r.restart === chosen.restart))) ?? [];
+  if (!cursors.length) throw badRequest(`container "${describe.container}" in pod "${describe.pod}" is waiting to start: ContainerCreating`);
+  let cur = cursors[cursors.length - 1];
   try {
-    let pos = 0;
-    const readMore = async (): Promise<string> => {
-      const { size } = await fh.stat();
-      if (size <= pos) return '';
-      const buf = Buffer.alloc(size - pos);
-      await fh.read(buf, 0, buf.length, pos);
-      // only whole lines; keep a trailing fragment for the next read
-      const lastNl = buf.lastIndexOf(0x0a);
-      if (lastNl < 0) return '';
-      pos += lastNl + 1;
-      return buf.subarray(0, lastNl + 1).toString('utf8');
-    };
-    let lines = parseCri(await readMore(), carry);
-    if (opts.tailLines !== undefined && opts.tailLines >= 0) lines = opts.tailLines === 0 ? [] : lines.slice(-opts.tailLines);
+    // the newest files first, only as far back as the tail needs; then parsed oldest first
+    const texts: string[] = [];
+    const tail = opts.tailLines !== undefined && opts.tailLines >= 0 ? opts.tailLines : undefined;
+    let have = 0;
+    for (let i = cursors.length - 1; i >= 0; i--) {
+      const t = await readMore(cursors[i]);
+      texts.unshift(t);
+      have += (t.match(/\n/g) ?? []).length;
+      if (tail !== undefined && have > tail) break;
+    }
+    let lines = parseCri(texts.join(''), carry);
+    if (tail !== undefined) lines = tail === 0 ? [] : lines.slice(-tail);
     emit(lines);
     if (!opts.follow || opts.previous) return;
     for (;;) {
       if (closed() || budget <= 0) return;
       const alive = await running();
-      emit(parseCri(await readMore(), carry));
+      emit(parseCri(await readMore(cur), carry));
+      // rotated: ours is final once the live name holds another file; drain it, then move on
+      for (let next = await successor(dir, chosen.restart, cur); next; next = await successor(dir, chosen.restart, cur)) {
+        emit(parseCri(await readMore(cur), carry));
+        const c = await openCursor(next).catch(() => undefined);
+        if (!c) break; // deleted under us: look again next round
+        cursors.push(c);
+        cur = c;
+        emit(parseCri(await readMore(cur), carry));
+      }
       if (!alive) {
-        emit(parseCri(await readMore(), carry));
+        emit(parseCri(await readMore(cur), carry));
         return;
       }
       await new Promise((r) => setTimeout(r, 100));
     }
   } finally {
-    await fh.close();
+    await closeAll(cursors);
   }
 }
 

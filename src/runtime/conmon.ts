@@ -135,3 +135,22 @@ export async function conmonCreate(o: ConmonCreateOptions): Promise<ConmonCreate
     await fsp.rm(fifo, { force: true });
   }
 }
+
+/** conmon's control message type "reopen the log files" (ctrl.c: REOPEN_LOGS_EVENT). */
+const REOPEN_LOGS_EVENT = 2;
+
+/**
+ * Ask the conmon of a container to reopen its log file, as CRI-O's ReopenContainerLog does:
+ * one line "TYPE HEIGHT WIDTH" on the `ctl` FIFO conmon made in the bundle dir. conmon closes
+ * the old file and puts a new, empty one under the log path (via `<path>.tmp` and a rename).
+ * The FIFO is opened non-blocking: with no conmon reading it the open fails (ENXIO) instead of
+ * waiting forever.
+ */
+export async function conmonReopenLog(bundle: string): Promise<void> {
+  const fh = await fsp.open(join(bundle, 'ctl'), constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  try {
+    await fh.write(`${REOPEN_LOGS_EVENT} 0 0\n`);
+  } finally {
+    await fh.close();
+  }
+}

@@ -24,7 +24,7 @@ import { mountsUnder as mountsUnderDir, parseMountinfo } from '../sys/mountinfo.
 import { startExec } from './exec-stream.js';
 import type { ChildProcess } from 'node:child_process';
 import { writeFileAtomic } from '../sys/fs.js';
-import { conmonCreate, RuntimeCreateError } from './conmon.js';
+import { conmonCreate, conmonReopenLog, RuntimeCreateError } from './conmon.js';
 import { containerSpec, hostsFile, pauseSpec, podResolvConf, resolveUser, type ResolvedUser } from './oci-spec.js';
 import { Runc } from './runc.js';
 import type {
@@ -659,6 +659,12 @@ export class RuncRuntime implements Runtime {
       finishedAt,
       imageId: rec.imageId,
     };
+  }
+
+  async reopenContainerLog(id: string): Promise<void> {
+    const st = await this.containerStatus(id);
+    if (st?.state !== 'running') throw new Error(`container ${id} is not running (${st?.state ?? 'not found'}): its log cannot be reopened`);
+    await conmonReopenLog(this.containerDir(id));
   }
 
   async containerStatus(id: string): Promise<ContainerStatus | undefined> {

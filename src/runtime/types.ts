@@ -139,6 +139,13 @@ export interface Runtime {
    */
   execStream(id: string, argv: string[], tty: boolean): ChildProcess;
 
+  /**
+   * Makes the container's log writer reopen its log path, as the CRI's ReopenContainerLog: the
+   * caller has renamed the file (log rotation) and a fresh one appears under the old name.
+   * Throws when the container is not running.
+   */
+  reopenContainerLog(id: string): Promise<void>;
+
   /** called when a container exits (conmon's exit file appears) */
   onContainerExit(listener: (id: string) => void): void;
   close(): Promise<void>;
