@@ -29,6 +29,7 @@ import { LocalImageService } from '../image/store.js';
 import { CniPodNetwork } from '../network/pod-network.js';
 import { RuncRuntime, checkHostTools } from '../runtime/runtime.js';
 import { logRotationFlags } from '../kubelet/log-rotation.js';
+import { EncryptingStore, loadEncryptionConfig } from '../apiserver/encryption.js';
 
 export const DEFAULT_DATA_DIR = '/var/lib/podbay';
 
@@ -51,6 +52,8 @@ Flags:
   --container-log-max-size Q  rotate a container's log past this size (a quantity, default 10Mi)
   --container-log-max-files N rotated files plus the live one kept per container (default 5)
   --container-log-monitor-interval D  how often log sizes are checked (default 10s)
+  --encryption-provider-config FILE   encrypt resources (e.g. secrets) at rest, as kube-apiserver
+                              (EncryptionConfiguration: aescbc, aesgcm, identity); off by default
 `;
 
 function parseListen(v: string): { host: string; port: number } {
@@ -93,7 +96,7 @@ async function waitReady(url: string, caPem: string): Promise<void> {
 }
 
 export async function runServer(argv: string[]): Promise<number> {
-  const known = ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval'];
+  const known = ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config'];
   const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet'], known, 'server');
   if (p.flags.has('help')) {
     process.stdout.write(HELP);
@@ -129,7 +132,11 @@ export async function runServer(argv: string[]): Promise<number> {
 
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   chmodSync(dataDir, 0o700);
-  const store: Store = await openStore(storeKind, join(dataDir, 'state.db'));
+  const encryptionFile = p.flags.get('encryption-provider-config');
+  const encryption = encryptionFile ? loadEncryptionConfig(encryptionFile) : undefined;
+  const rawStore: Store = await openStore(storeKind, join(dataDir, 'state.db'));
+  const store: Store = encryption ? new EncryptingStore(rawStore, encryption, log) : rawStore;
+  if (encryptionFile) log(`podbay: encrypting ${encryption!.map((r) => r.resources.join(', ')).join('; ')} at rest (${encryptionFile})`);
   const svc = new ResourceService(store);
   await svc.bootstrap();
   await registerNode(svc);
