@@ -118,6 +118,9 @@ export async function runServer(argv: string[]): Promise<number> {
   const podCidr = p.flags.get('pod-cidr') ?? '10.85.0.0/16';
   if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(podCidr)) throw new Error(`--pod-cidr ${JSON.stringify(podCidr)}: want an IPv4 CIDR such as 10.85.0.0/16`);
   const logRotation = logRotationFlags(p.flags);
+  // read before anything is made on disk: a bad file stops the start with nothing left behind
+  const encryptionFile = p.flags.get('encryption-provider-config');
+  const encryption = encryptionFile ? loadEncryptionConfig(encryptionFile) : undefined;
   if (withKubelet && process.getuid?.() !== 0) {
     throw new Error('running pods needs root (network namespaces, mounts, runc): run podbay server as root, or pass --no-kubelet to serve the API only');
   }
@@ -132,8 +135,6 @@ export async function runServer(argv: string[]): Promise<number> {
 
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   chmodSync(dataDir, 0o700);
-  const encryptionFile = p.flags.get('encryption-provider-config');
-  const encryption = encryptionFile ? loadEncryptionConfig(encryptionFile) : undefined;
   const rawStore: Store = await openStore(storeKind, join(dataDir, 'state.db'));
   const store: Store = encryption ? new EncryptingStore(rawStore, encryption, log) : rawStore;
   if (encryptionFile) log(`podbay: encrypting ${encryption!.map((r) => r.resources.join(', ')).join('; ')} at rest (${encryptionFile})`);

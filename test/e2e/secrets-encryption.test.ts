@@ -8,7 +8,7 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { PODBAY, PodbayServer, kubectlBinaries } from './harness.js';
@@ -123,5 +123,6 @@ describe('secrets encrypted at rest (--encryption-provider-config)', () => {
     const missing = spawnSync(PODBAY, ['server', '--no-kubelet', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--encryption-provider-config', join(work, 'nope.yaml')], { encoding: 'utf8', timeout: 20_000 });
     assert.notEqual(missing.status, 0);
     assert.match(missing.stderr, /nope\.yaml: cannot read it: ENOENT/);
+    assert.equal(existsSync(dataDir), false, 'nothing made on disk before the configuration was checked');
   });
 });
