@@ -89,12 +89,21 @@ async function collect(dir: string, opts: Parameters<typeof streamLog>[1], runni
   return out;
 }
 
+/** Run `fn` in a fresh temp dir, removed afterwards. */
+async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await fsp.mkdtemp(join(tmpdir(), 'podbay-logrot-'));
+  try {
+    await fn(dir);
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+}
+
 const expected = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `line ${from + i}\n`).join('');
 
 describe('rotating and reading across rotations (files on disk, a fake conmon)', () => {
-  test('the manager rotates past the size, keeps maxFiles, and logs read back whole and in order', async () => {
-    const dir = await fsp.mkdtemp(join(tmpdir(), 'podbay-logrot-'));
-    try {
+  test('the manager rotates past the size, keeps maxFiles, and logs read back whole and in order', () =>
+    inTempDir(async (dir) => {
       const log = join(dir, '0.log');
       const w = new FakeWriter(log);
       await w.open();
@@ -131,14 +140,10 @@ describe('rotating and reading across rotations (files on disk, a fake conmon)',
       assert.equal(await collect(dir, { tailLines: 0 }), '');
       assert.equal(await collect(dir, { tailLines: 100 }), expected(12, n));
       await w.close();
-    } finally {
-      await fsp.rm(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  test('a rotation that fails to reopen puts the file back', async () => {
-    const dir = await fsp.mkdtemp(join(tmpdir(), 'podbay-logrot-'));
-    try {
+  test('a rotation that fails to reopen puts the file back', () =>
+    inTempDir(async (dir) => {
       const log = join(dir, '0.log');
       await fsp.writeFile(log, criLines(0, 5));
       const errors: string[] = [];
@@ -153,27 +158,19 @@ describe('rotating and reading across rotations (files on disk, a fake conmon)',
       await mgr.rotateAll();
       assert.deepEqual(await fsp.readdir(dir), ['0.log']);
       assert.match(errors.join('\n'), /rotating the log of container c1 failed: conmon is gone/);
-    } finally {
-      await fsp.rm(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  test('--previous reads the previous run across its rotated files', async () => {
-    const dir = await fsp.mkdtemp(join(tmpdir(), 'podbay-logrot-'));
-    try {
+  test('--previous reads the previous run across its rotated files', () =>
+    inTempDir(async (dir) => {
       await fsp.writeFile(join(dir, '0.log.20261129-180000'), criLines(0, 3));
       await fsp.writeFile(join(dir, '0.log'), criLines(3, 5));
       await fsp.writeFile(join(dir, '1.log'), criLines(100, 101));
       assert.equal(await collect(dir, { previous: true }), expected(0, 5));
       assert.equal(await collect(dir, {}), expected(100, 101));
-    } finally {
-      await fsp.rm(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  test('follow continues across rotations (even several between two reads): no line lost or repeated', async () => {
-    const dir = await fsp.mkdtemp(join(tmpdir(), 'podbay-logrot-'));
-    try {
+  test('follow continues across rotations (even several between two reads): no line lost or repeated', () =>
+    inTempDir(async (dir) => {
       const log = join(dir, '0.log');
       const w = new FakeWriter(log);
       await w.open();
@@ -207,8 +204,5 @@ describe('rotating and reading across rotations (files on disk, a fake conmon)',
       await follower;
       assert.equal(out, expected(3, n));
       await w.close();
-    } finally {
-      await fsp.rm(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 });
