@@ -32,6 +32,7 @@ import { containerLogPath, podLogDir, streamLog, type LogOptions } from './logs.
 import { Binder } from './binder.js';
 import { nextInitStep } from './init-containers.js';
 import { Prober } from './prober.js';
+import type { HostPortGuard } from '../network/host-ports.js';
 
 export const LABEL_POD_UID = 'io.kubernetes.pod.uid';
 export const LABEL_POD_NAME = 'io.kubernetes.pod.name';
@@ -59,6 +60,8 @@ export interface KubeletOptions {
   logsDir: string;
   resyncSeconds?: number;
   log?: (line: string) => void;
+  /** hostPorts podbay's API server or a host process holds: the binder keeps such pods Pending */
+  hostPorts?: HostPortGuard;
 }
 
 interface BackoffEntry {
@@ -108,7 +111,7 @@ export class Kubelet {
       onChange: (uid) => this.enqueue(uid),
       log: this.log,
     });
-    this.binder = new Binder(this.client, opts.nodeName, new EventRecorder(this.client, 'default-scheduler', opts.nodeName, this.log), this.log);
+    this.binder = new Binder(this.client, opts.nodeName, new EventRecorder(this.client, 'default-scheduler', opts.nodeName, this.log), this.log, opts.hostPorts);
   }
 
   async start(): Promise<void> {

@@ -20,9 +20,14 @@
  *           -> portmap (hostPorts, snat: answers on 127.0.0.1 too, with route_localnet)
  *           -> settings.extraPlugins, if any.
  *
- * Host state it changes once, before the first setUp: net.ipv4.conf.all.route_localnet=1
- * (DNAT from 127.0.0.1 to a pod) and net.ipv4.ip_forward=1 (pods reach beyond the bridge),
- * written to /proc/sys directly. Both are host-wide and left set.
+ * Before the first ADD, the hostPorts asked for are checked against podbay's reserved ports
+ * and the host's sockets (./host-ports.ts): a taken one fails setUp with HostPortConflictError
+ * instead of letting portmap's DNAT steal a host service's traffic.
+ *
+ * Host state it changes: net.ipv4.ip_forward=1 (pods reach beyond the bridge), host-wide, once
+ * per process, left set; and, for hostPorts on 127.0.0.1, route_localnet on the bridge only,
+ * behind a per-bridge CVE-2020-8558 DROP guard installed first (./localnet-guard.ts). destroy()
+ * restores the bridge's route_localnet, deletes the bridge, then removes the guard.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -43,6 +48,8 @@ import {
   type InvokeOptions,
 } from './cni.js';
 import { NetnsPins, validateId } from './netns.js';
+import { HostPortGuard } from './host-ports.js';
+import { enableRouteLocalnet, ensureLocalnetGuard, removeLocalnetGuard, routeLocalnetPath } from './localnet-guard.js';
 import type { NetworkAttachment, NetworkSettings, PodNetwork, PodNetworkRequest, PortMapping } from './types.js';
 
 export const POD_IFNAME = 'eth0';
@@ -121,24 +128,17 @@ export interface CacheEntry {
 }
 
 let sysctlsDone: Promise<void> | undefined;
-/** Host sysctls hostPorts and pod egress need; written once per process. */
-export function ensureHostSysctls(): Promise<void> {
+/** ip_forward, which pod egress needs; written once per process, host-wide, left set. */
+export function ensureIpForward(): Promise<void> {
   sysctlsDone ??= (async () => {
-    for (const [key, value] of [
-      ['net/ipv4/conf/all/route_localnet', '1'],
-      ['net/ipv4/ip_forward', '1'],
-    ] as const) {
-      const p = join('/proc/sys', key);
-      const cur = (await readFile(p, 'utf8').catch(() => '')).trim();
-      if (cur !== value) await writeFile(p, value);
-    }
+    const p = '/proc/sys/net/ipv4/ip_forward';
+    if ((await readFile(p, 'utf8').catch(() => '')).trim() !== '1') await writeFile(p, '1');
   })().catch((e: unknown) => {
     sysctlsDone = undefined;
-    throw new Error(`setting host sysctls (route_localnet, ip_forward): ${(e as Error).message}`);
+    throw new Error(`setting net.ipv4.ip_forward: ${(e as Error).message}`);
   });
   return sysctlsDone;
 }
-
 
 export class CniPodNetwork implements PodNetwork {
   readonly settings: NetworkSettings;
@@ -148,8 +148,16 @@ export class CniPodNetwork implements PodNetwork {
   private readonly cacheDir: string;
   private readonly invoke: InvokeOptions;
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly hostPorts: HostPortGuard;
+  /** the bridge's route_localnet before podbay turned it on (restored by destroy) */
+  private routeLocalnetBefore?: string;
 
-  constructor(settings: NetworkSettings) {
+  /**
+   * `opts.hostPorts`: the guard shared with the binder, holding podbay's reserved ports (the
+   * API server's); without one, only the host's sockets are checked.
+   */
+  constructor(settings: NetworkSettings, opts: { hostPorts?: HostPortGuard } = {}) {
+    this.hostPorts = opts.hostPorts ?? new HostPortGuard();
     for (const k of ['runDir', 'confDir', 'networkName', 'bridge', 'podCidr'] as const) {
       if (!settings[k]) throw new Error(`network settings: ${k} is required`);
     }
@@ -206,6 +214,7 @@ export class CniPodNetwork implements PodNetwork {
   async destroy(): Promise<void> {
     if ((await this.list()).length > 0) return;
     if (existsSync(join('/sys/class/net', this.settings.bridge))) {
+      if (this.routeLocalnetBefore !== undefined) await writeFile(routeLocalnetPath(this.settings.bridge), this.routeLocalnetBefore).catch(() => {});
       const ip = which('ip');
       if (!ip) throw new Error('ip is not installed: install the Debian package iproute2');
       const r = await run(ip, ['link', 'del', this.settings.bridge], { allowFailure: true });
@@ -213,6 +222,9 @@ export class CniPodNetwork implements PodNetwork {
         throw new Error(`deleting bridge ${this.settings.bridge}: ${r.stderr.trim()}`);
       }
     }
+    this.routeLocalnetBefore = undefined;
+    // the bridge (and its route_localnet) is gone: its guard can go too
+    await removeLocalnetGuard(this.settings.bridge);
     await removeIdleHostportChains();
     await rm(join(this.runDir, 'ipam', this.settings.networkName), { recursive: true, force: true });
     await rmdir(join(this.runDir, 'ipam')).catch(() => {});
@@ -229,7 +241,11 @@ export class CniPodNetwork implements PodNetwork {
     if (existing?.result && (await this.pins.exists(id))) return attachment(existing); // idempotent
     if (existing || (await this.pins.exists(id))) await this.doTearDown(id); // leftovers of a crash
 
-    await ensureHostSysctls();
+    // a host process may have started listening since the binder looked
+    await this.hostPorts.assertFree(req.portMappings);
+    await ensureIpForward();
+    // the guard goes in before any pod can send over a route_localnet bridge
+    await ensureLocalnetGuard(this.settings.bridge);
     await this.writeConfList();
 
     const entry: CacheEntry = {
@@ -264,6 +280,9 @@ export class CniPodNetwork implements PodNetwork {
       if (loAdd.status === 'rejected') throw loAdd.reason;
       if (side.status === 'rejected') throw side.reason;
       entry.result = ethAdd.value;
+      // the bridge exists now (the bridge plugin made it): hostPorts answer on 127.0.0.1
+      const before = await enableRouteLocalnet(this.settings.bridge);
+      this.routeLocalnetBefore ??= before;
       await this.writeCache(entry);
     } catch (e) {
       const leftovers = await undo.unwind();
