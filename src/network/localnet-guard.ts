@@ -3,25 +3,27 @@
  *
  * portmap's `snat` serves a hostPort on 127.0.0.1 by DNAT'ing the host's own connection to the
  * pod: the packet leaves through the pod bridge with source 127.0.0.1, which the kernel allows
- * only with route_localnet on that device (or on `all`). Measured on kernel 6.18 in a scratch
- * network namespace with conf/all/route_localnet=0: without it the hostPort does not answer on
- * 127.0.0.1, with conf/<bridge>/route_localnet=1 alone it does. So podbay sets it on its
- * bridge only, never host-wide.
+ * only with route_localnet on that device (or on `all`). portmap itself sets
+ * net.ipv4.conf.<bridge>.route_localnet=1 on every ADD with snat (its enableLocalnetRouting on
+ * the interface routing to the pod). Measured on kernel 6.18 in a scratch network namespace with
+ * conf/all/route_localnet=0: the hostPort answers on 127.0.0.1 with the bridge's setting alone,
+ * and stops answering when it is cleared. So podbay no longer sets it host-wide (it used to
+ * write conf/all), and never needs to touch it: it lives and dies with the bridge.
  *
  * The bridge setting still lets a pod (with NET_ADMIN, or raw packets) send to 127.0.0.1 via
- * its gateway and reach host services bound to loopback: with route_localnet the kernel no
- * longer drops such "martian" packets arriving on the bridge. Before turning it on, podbay
- * installs what the kubelet and kube-proxy install for the same hole: a filter-table DROP for
- * packets to 127.0.0.0/8 from outside it that conntrack did not DNAT. It lives in a chain of
- * the bridge's own, hooked first in INPUT for packets arriving on that bridge, so two podbay
- * servers with different bridges never touch each other's rule.
+ * its gateway and reach host services bound to loopback: the kernel no longer drops such
+ * "martian" packets arriving on the bridge. Before the first ADD, podbay installs what the
+ * kubelet and kube-proxy install for the same hole: a filter-table DROP for packets to
+ * 127.0.0.0/8 from outside it that conntrack did not DNAT. It lives in a chain of the bridge's
+ * own, hooked first in INPUT for packets arriving on that bridge (the only device whose
+ * route_localnet podbay's pods caused), so two podbay servers with different bridges never
+ * touch each other's rule.
  *
- *   ensure (before the bridge gets route_localnet):  -N chain, -A chain DROP rule, -I INPUT 1 hook
- *   remove (after the bridge is deleted, which takes its route_localnet with it): -D hook, -F, -X
+ *   ensure (before any ADD):               -N chain, -A chain DROP rule, -I INPUT 1 hook
+ *   remove (after the bridge is deleted):  -D hook, -F chain, -X chain
  *
  * IPv6 has no such hole (::1 is never routed off-host); only iptables (IPv4) is touched.
  */
-import { readFile, writeFile } from 'node:fs/promises';
 import { run, which } from '../sys/exec.js';
 
 /** The comment kube-proxy's (and the kubelet's) rule carries. */
@@ -58,8 +60,30 @@ function iptables(): string {
   return bin;
 }
 
-/** Make the bridge's guard chain, its DROP rule and the INPUT hook; idempotent. */
-export async function ensureLocalnetGuard(bridge: string): Promise<void> {
+/** per bridge, the last guard change: check-then-add must not interleave (no duplicate rules) */
+const queues = new Map<string, Promise<unknown>>();
+function serialized(bridge: string, fn: () => Promise<void>): Promise<void> {
+  const next = (queues.get(bridge) ?? Promise.resolve()).then(fn, fn);
+  const tail = next.catch(() => {});
+  queues.set(bridge, tail);
+  void tail.then(() => queues.get(bridge) === tail && queues.delete(bridge));
+  return next;
+}
+
+/**
+ * Make the bridge's guard chain, its DROP rule and the INPUT hook; idempotent, and checked on
+ * every call (each pod setUp) so a guard flushed by someone else comes back.
+ */
+export function ensureLocalnetGuard(bridge: string): Promise<void> {
+  return serialized(bridge, () => addGuard(bridge));
+}
+
+/** Remove the bridge's hook and chain (only this bridge's); a missing one is fine. */
+export function removeLocalnetGuard(bridge: string): Promise<void> {
+  return serialized(bridge, () => deleteGuard(bridge));
+}
+
+async function addGuard(bridge: string): Promise<void> {
   const ipt = iptables();
   const chain = localnetChain(bridge);
   const drop = localnetDropRule();
@@ -73,13 +97,12 @@ export async function ensureLocalnetGuard(bridge: string): Promise<void> {
   }
 }
 
-/** Remove the bridge's hook and chain (only this bridge's); a missing one is fine. */
-export async function removeLocalnetGuard(bridge: string): Promise<void> {
+async function deleteGuard(bridge: string): Promise<void> {
   const bin = which('iptables');
   if (!bin) return;
   const chain = localnetChain(bridge);
   const hook = localnetHookRule(bridge);
-  // a hook inserted twice (two racing ensures) is deleted until none is left
+  // a hook inserted twice (by two podbay processes racing) is deleted until none is left
   for (let i = 0; i < 8; i++) {
     if ((await run(bin, ['-w', '-t', 'filter', '-D', 'INPUT', ...hook], { allowFailure: true })).code !== 0) break;
   }
@@ -88,16 +111,4 @@ export async function removeLocalnetGuard(bridge: string): Promise<void> {
   if (del.code !== 0 && (await run(bin, ['-w', '-t', 'filter', '-S', chain], { allowFailure: true })).code === 0) {
     throw new Error(`removing iptables chain ${chain}: ${del.stderr.trim()}`);
   }
-}
-
-export function routeLocalnetPath(dev: string): string {
-  return `/proc/sys/net/ipv4/conf/${dev}/route_localnet`;
-}
-
-/** Turn route_localnet on for one device (the bridge); returns the value it had. */
-export async function enableRouteLocalnet(dev: string): Promise<string> {
-  const p = routeLocalnetPath(dev);
-  const before = (await readFile(p, 'utf8')).trim();
-  if (before !== '1') await writeFile(p, '1');
-  return before;
 }

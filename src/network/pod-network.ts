@@ -25,9 +25,10 @@
  * instead of letting portmap's DNAT steal a host service's traffic.
  *
  * Host state it changes: net.ipv4.ip_forward=1 (pods reach beyond the bridge), host-wide, once
- * per process, left set; and, for hostPorts on 127.0.0.1, route_localnet on the bridge only,
- * behind a per-bridge CVE-2020-8558 DROP guard installed first (./localnet-guard.ts). destroy()
- * restores the bridge's route_localnet, deletes the bridge, then removes the guard.
+ * per process, left set. route_localnet, which hostPorts on 127.0.0.1 need, is never set
+ * host-wide: portmap (snat) sets it on the bridge itself, and before the first ADD podbay
+ * installs a per-bridge CVE-2020-8558 DROP guard in front of it (./localnet-guard.ts).
+ * destroy() deletes the bridge (its route_localnet goes with it), then removes the guard.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -49,7 +50,7 @@ import {
 } from './cni.js';
 import { NetnsPins, validateId } from './netns.js';
 import { HostPortGuard } from './host-ports.js';
-import { enableRouteLocalnet, ensureLocalnetGuard, removeLocalnetGuard, routeLocalnetPath } from './localnet-guard.js';
+import { ensureLocalnetGuard, removeLocalnetGuard } from './localnet-guard.js';
 import type { NetworkAttachment, NetworkSettings, PodNetwork, PodNetworkRequest, PortMapping } from './types.js';
 
 export const POD_IFNAME = 'eth0';
@@ -149,8 +150,6 @@ export class CniPodNetwork implements PodNetwork {
   private readonly invoke: InvokeOptions;
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly hostPorts: HostPortGuard;
-  /** the bridge's route_localnet before podbay turned it on (restored by destroy) */
-  private routeLocalnetBefore?: string;
 
   /**
    * `opts.hostPorts`: the guard shared with the binder, holding podbay's reserved ports (the
@@ -214,7 +213,6 @@ export class CniPodNetwork implements PodNetwork {
   async destroy(): Promise<void> {
     if ((await this.list()).length > 0) return;
     if (existsSync(join('/sys/class/net', this.settings.bridge))) {
-      if (this.routeLocalnetBefore !== undefined) await writeFile(routeLocalnetPath(this.settings.bridge), this.routeLocalnetBefore).catch(() => {});
       const ip = which('ip');
       if (!ip) throw new Error('ip is not installed: install the Debian package iproute2');
       const r = await run(ip, ['link', 'del', this.settings.bridge], { allowFailure: true });
@@ -222,8 +220,7 @@ export class CniPodNetwork implements PodNetwork {
         throw new Error(`deleting bridge ${this.settings.bridge}: ${r.stderr.trim()}`);
       }
     }
-    this.routeLocalnetBefore = undefined;
-    // the bridge (and its route_localnet) is gone: its guard can go too
+    // the bridge (and the route_localnet portmap set on it) is gone: its guard can go too
     await removeLocalnetGuard(this.settings.bridge);
     await removeIdleHostportChains();
     await rm(join(this.runDir, 'ipam', this.settings.networkName), { recursive: true, force: true });
@@ -244,7 +241,7 @@ export class CniPodNetwork implements PodNetwork {
     // a host process may have started listening since the binder looked
     await this.hostPorts.assertFree(req.portMappings);
     await ensureIpForward();
-    // the guard goes in before any pod can send over a route_localnet bridge
+    // the guard goes in before portmap turns route_localnet on for the bridge
     await ensureLocalnetGuard(this.settings.bridge);
     await this.writeConfList();
 
@@ -280,9 +277,6 @@ export class CniPodNetwork implements PodNetwork {
       if (loAdd.status === 'rejected') throw loAdd.reason;
       if (side.status === 'rejected') throw side.reason;
       entry.result = ethAdd.value;
-      // the bridge exists now (the bridge plugin made it): hostPorts answer on 127.0.0.1
-      const before = await enableRouteLocalnet(this.settings.bridge);
-      this.routeLocalnetBefore ??= before;
       await this.writeCache(entry);
     } catch (e) {
       const leftovers = await undo.unwind();

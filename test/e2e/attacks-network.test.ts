@@ -4,7 +4,7 @@
  *   - a hostPort over podbay's own API port, or over a port a host process listens on: portmap's
  *     DNAT would steal that service's traffic. The pod stays Pending (Unschedulable, named
  *     holder); a pod that bypasses the scheduler (spec.nodeName) fails its sandbox instead.
- *   - CVE-2020-8558: podbay sets route_localnet on its bridge (hostPorts on 127.0.0.1); a pod
+ *   - CVE-2020-8558: portmap sets route_localnet on podbay's bridge (hostPorts on 127.0.0.1); a pod
  *     with NET_ADMIN routes 127.0.0.1 via its gateway to reach a host service bound to
  *     loopback. The per-bridge DROP guard must stop it.
  * podbay must keep answering /readyz within 1 s throughout each attack, and the host must be
@@ -17,9 +17,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import net from 'node:net';
-import { PodbayServer, PodSuite, kubectlBinaries, httpGet, waitFor, watchReadyz, type RunResult } from './harness.js';
+import { PodbayServer, PodSuite, ROOT, kubectlBinaries, httpGet, waitFor, watchReadyz, type RunResult } from './harness.js';
 import { run } from '../../src/sys/exec.js';
 import { localnetChain, localnetSaveLines } from '../../src/network/localnet-guard.js';
 
@@ -116,7 +118,7 @@ describe('network attacks by pods (hostPort over host services, CVE-2020-8558)',
     },
   });
   /** run an attack while polling /readyz; podbay must answer within 1 s throughout */
-  const duringAttack = async <T>(attack: () => Promise<T>): Promise<T> => {
+  const duringAttack = async <T>(t: { diagnostic(m: string): void }, attack: () => Promise<T>): Promise<T> => {
     const w = watchReadyz(s);
     let result: T;
     try {
@@ -126,6 +128,7 @@ describe('network attacks by pods (hostPort over host services, CVE-2020-8558)',
       assert.deepEqual(r.failures, [], 'podbay answered /readyz throughout');
       assert.ok(r.worstMs < 1000, `slowest /readyz: ${r.worstMs.toFixed(0)} ms`);
       assert.ok(r.samples > 0);
+      t.diagnostic(`/readyz during the attack: ${r.samples} samples, slowest ${r.worstMs.toFixed(0)} ms`);
     }
     return result;
   };
@@ -151,8 +154,8 @@ describe('network attacks by pods (hostPort over host services, CVE-2020-8558)',
     assert.deepEqual(ours, [], 'no localnet guard (chain, DROP rule, INPUT hook) after the server stopped');
   });
 
-  it("refuses a hostPort on the API server's own port: Pending, Unschedulable, the reason named", async () => {
-    await duringAttack(async () => {
+  it("refuses a hostPort on the API server's own port: Pending, Unschedulable, the reason named", async (t) => {
+    await duringAttack(t, async () => {
       await apply(webPod('steal-api', s.port));
       const cond = await unschedulable('steal-api');
       assert.equal(cond.reason, 'Unschedulable');
@@ -170,11 +173,11 @@ describe('network attacks by pods (hostPort over host services, CVE-2020-8558)',
     await ok(['delete', 'pod', 'steal-api', '--grace-period=0', '--force']);
   });
 
-  it('refuses a hostPort a host process listens on, naming it; binds once the port is free', async () => {
+  it('refuses a hostPort a host process listens on, naming it; binds once the port is free', async (t) => {
     const svc = await hostService(HELD_PORT, 'host service on 19721\n');
     let closed = false;
     try {
-      await duringAttack(async () => {
+      await duringAttack(t, async () => {
         await apply(webPod('steal-host', HELD_PORT));
         const cond = await unschedulable('steal-host');
         assert.equal(cond.reason, 'Unschedulable');
@@ -201,11 +204,11 @@ describe('network attacks by pods (hostPort over host services, CVE-2020-8558)',
     await ok(['delete', 'pod', 'steal-host', '--grace-period=0', '--force']);
   });
 
-  it('a pod that bypasses the scheduler (spec.nodeName) fails its sandbox instead of stealing a held port', async () => {
+  it('a pod that bypasses the scheduler (spec.nodeName) fails its sandbox instead of stealing a held port', async (t) => {
     const svc = await hostService(LATE_PORT, 'host service on 19723\n');
     try {
       const node = (await ok(['get', 'nodes', '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
-      await duringAttack(async () => {
+      await duringAttack(t, async () => {
         await apply(webPod('late-steal', LATE_PORT, { nodeName: node }));
         const ev = await waitFor('FailedCreatePodSandBox event', async () => (await events('late-steal')).find((e) => e.reason === 'FailedCreatePodSandBox'), 30_000);
         assert.equal(ev.type, 'Warning');
@@ -224,7 +227,7 @@ describe('network attacks by pods (hostPort over host services, CVE-2020-8558)',
     await ok(['delete', 'pod', 'late-steal', '--grace-period=0', '--force']);
   });
 
-  it('CVE-2020-8558: a NET_ADMIN pod routing 127.0.0.1 via its gateway cannot reach a host service on loopback', async () => {
+  it('CVE-2020-8558: a NET_ADMIN pod routing 127.0.0.1 via its gateway cannot reach a host service on loopback', async (t) => {
     const svc = await hostService(SECRET_PORT, 'SECRET of the host\n');
     try {
       await apply({
@@ -237,7 +240,7 @@ describe('network attacks by pods (hostPort over host services, CVE-2020-8558)',
         },
       });
       await waitFor('attacker Running', async () => ((await pod('attacker')).status.phase === 'Running' ? true : undefined), 60_000);
-      const attack = await duringAttack(() =>
+      const attack = await duringAttack(t, () =>
         ok(['exec', 'attacker', '--', 'sh', '-c', 'ip addr del 127.0.0.1/8 dev lo && ip route get 127.0.0.1 && echo routed; nc -w 3 127.0.0.1 ' + SECRET_PORT + ' </dev/null; echo "nc exit $?"']),
       );
       // the attack's preconditions held: 127.0.0.1 left the pod through its gateway
@@ -247,7 +250,7 @@ describe('network attacks by pods (hostPort over host services, CVE-2020-8558)',
       assert.doesNotMatch(attack, /SECRET/, 'the pod read the host service');
       assert.match(attack, /^nc exit [1-9]\d*$/m, attack);
       assert.deepEqual(svc.peers, [], 'the host service on 127.0.0.1 saw no connection from the pod');
-      // what podbay turned on, and the guard in front of it
+      // what portmap turned on, and podbay's guard in front of it
       assert.equal(readSysctl(BRIDGE), '1', 'route_localnet is on for the pod bridge');
       assert.equal(readSysctl('all'), before_.all, 'and not changed host-wide');
       const filter = (await run('iptables-save', ['-t', 'filter'])).stdout.split('\n');
@@ -262,5 +265,34 @@ describe('network attacks by pods (hostPort over host services, CVE-2020-8558)',
       await svc.close();
     }
     await ok(['delete', 'pod', 'attacker', '--grace-period=0', '--force']);
+  });
+});
+
+describe('route_localnet is needed on the pod bridge only (a scratch network namespace with it off host-wide)', () => {
+  it('a hostPort answers on 127.0.0.1 with the bridge setting alone, not without it; destroy removes the guard', async () => {
+    // This host has net.ipv4.conf.all.route_localnet=1 (earlier podbay versions set it), which
+    // would hide whether the bridge's setting is enough; a new netns can have it at 0.
+    const T = mkdtempSync(join(tmpdir(), 'podbay-netsec-scope-'));
+    try {
+      const child = join(ROOT, 'dist/test/e2e/localnet-scope-child.js');
+      const r = await run('unshare', ['--net', process.execPath, child, T], { allowFailure: true, timeoutMs: 60_000 });
+      const out = JSON.parse(r.stdout.trim().split('\n').pop() || '{}');
+      assert.equal(out.error, undefined, `${out.error}\n${r.stderr}`);
+      assert.equal(out.all, '0', 'route_localnet off host-wide (in the scratch netns)');
+      assert.equal(out.bridge, '1', 'portmap turned it on for the bridge');
+      assert.equal(out.withBridge, 'pod answers\n', 'the hostPort answers on 127.0.0.1');
+      assert.match(out.withoutBridge, /^error: /, 'without route_localnet on the bridge it does not');
+      assert.equal(out.bridgeAgain, 'pod answers\n');
+      for (const line of localnetSaveLines(BRIDGE)) assert.ok(out.filterWhileUp.split('\n').includes(line), `guard present while a pod is attached: ${line}`);
+      assert.equal(out.tearDownError, undefined);
+      assert.equal(out.destroyError, undefined);
+      assert.equal(out.bridgeAfterDestroy, false, 'bridge gone');
+      assert.ok(!out.filterAfterDestroy.includes(localnetChain(BRIDGE)), `guard gone after destroy:\n${out.filterAfterDestroy}`);
+      assert.equal(out.allAfterDestroy, '0');
+      const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(T));
+      assert.deepEqual(mounts, [], 'no netns pins left mounted');
+    } finally {
+      rmSync(T, { recursive: true, force: true });
+    }
   });
 });
