@@ -160,6 +160,12 @@ test('holders: socket inode -> /proc/PID/fd link -> pid and comm (a fake /proc)'
     );
     await guard.assertFree([{ hostPort: 40000, protocol: 'tcp' }, { hostPort: 19721, protocol: 'udp' }]);
     await guard.assertFree([]);
+
+    // the holder is remembered while its socket lives (no second /proc scan), forgotten after
+    rmSync(join(proc, '123'), { recursive: true });
+    assert.equal((await guard.conflicts([{ hostPort: 19721, protocol: 'tcp' }]))[0]!.holder?.comm, 'sshd');
+    writeFileSync(join(proc, 'tcp'), TCP.replace(' 1111 1 ', ' 1112 1 '));
+    assert.equal((await guard.conflicts([{ hostPort: 19721, protocol: 'tcp' }]))[0]!.holder, undefined);
   } finally {
     rmSync(proc, { recursive: true, force: true });
   }

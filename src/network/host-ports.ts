@@ -237,6 +237,11 @@ export async function findSocketHolders(inodes: ReadonlySet<number>, proc = '/pr
 /** The guard both the binder and the network room ask; the composition root reserves ports. */
 export class HostPortGuard {
   private readonly reserved: ReservedPort[] = [];
+  /**
+   * holders already found, by socket inode, kept while the socket exists: the binder asks
+   * again on every pass while a pod waits, and a /proc/PID/fd scan is the costly part
+   */
+  private readonly holders = new Map<number, HostProcess>();
 
   constructor(private readonly paths: { procNet?: string; proc?: string } = {}) {}
 
@@ -250,11 +255,11 @@ export class HostPortGuard {
     const protocols = [...new Set(wanted.map((w) => w.protocol).filter((p): p is 'tcp' | 'udp' => p !== 'sctp'))];
     const listeners = protocols.length ? await readHostListeners(this.paths.procNet, protocols) : [];
     const found = matchConflicts(wanted, this.reserved, listeners);
-    const inodes = new Set(found.flatMap((c) => (c.listener?.inode ? [c.listener.inode] : [])));
-    if (inodes.size) {
-      const holders = await findSocketHolders(inodes, this.paths.proc);
-      for (const c of found) if (c.listener) c.holder = holders.get(c.listener.inode);
-    }
+    const live = new Set(listeners.map((l) => l.inode));
+    for (const inode of this.holders.keys()) if (!live.has(inode)) this.holders.delete(inode);
+    const unknown = new Set(found.flatMap((c) => (c.listener?.inode && !this.holders.has(c.listener.inode) ? [c.listener.inode] : [])));
+    if (unknown.size) for (const [inode, holder] of await findSocketHolders(unknown, this.paths.proc)) this.holders.set(inode, holder);
+    for (const c of found) if (c.listener) c.holder = this.holders.get(c.listener.inode);
     return found;
   }
 
