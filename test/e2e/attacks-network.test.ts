@@ -161,6 +161,7 @@ describe('network attacks by pods (hostPort over host services, CVE-2020-8558)',
       assert.equal(cond.reason, 'Unschedulable');
       assert.match(cond.message, /didn't have free ports for the requested pod ports/);
       assert.ok(cond.message.includes(`hostPort ${s.port}/TCP is the podbay API server's port`), cond.message);
+      t.diagnostic(`PodScheduled: ${cond.message}`);
       const ev = await waitFor('FailedScheduling event', async () => (await events('steal-api')).find((e) => e.reason === 'FailedScheduling'));
       assert.equal(ev.type, 'Warning');
       assert.equal(ev.message, cond.message);
@@ -183,6 +184,7 @@ describe('network attacks by pods (hostPort over host services, CVE-2020-8558)',
         assert.equal(cond.reason, 'Unschedulable');
         const holder = `hostPort ${HELD_PORT}/TCP is held by a host process: ${myComm} (pid ${process.pid}) listening on 127.0.0.1:${HELD_PORT}`;
         assert.ok(cond.message.includes(holder), `${cond.message}\nshould name: ${holder}`);
+        t.diagnostic(`PodScheduled: ${cond.message}`);
         assert.equal((await waitFor('FailedScheduling event', async () => (await events('steal-host')).find((e) => e.reason === 'FailedScheduling'))).message, cond.message);
         assert.equal((await pod('steal-host')).status.phase, 'Pending');
         // the host service still gets its own traffic
@@ -211,6 +213,7 @@ describe('network attacks by pods (hostPort over host services, CVE-2020-8558)',
       await duringAttack(t, async () => {
         await apply(webPod('late-steal', LATE_PORT, { nodeName: node }));
         const ev = await waitFor('FailedCreatePodSandBox event', async () => (await events('late-steal')).find((e) => e.reason === 'FailedCreatePodSandBox'), 30_000);
+        t.diagnostic(`event ${ev.reason}: ${ev.message}`);
         assert.equal(ev.type, 'Warning');
         assert.equal(
           ev.message,
@@ -246,6 +249,7 @@ describe('network attacks by pods (hostPort over host services, CVE-2020-8558)',
       // the attack's preconditions held: 127.0.0.1 left the pod through its gateway
       assert.match(attack, new RegExp(`^127\\.0\\.0\\.1 via ${GATEWAY.replace(/\./g, '\\.')} dev eth0`, 'm'), attack);
       assert.match(attack, /^routed$/m, attack);
+      t.diagnostic(`in the pod: ${attack.trim().replace(/\n/g, ' | ')}`);
       // and it got nothing: the host service saw no one, the pod no secret
       assert.doesNotMatch(attack, /SECRET/, 'the pod read the host service');
       assert.match(attack, /^nc exit [1-9]\d*$/m, attack);
