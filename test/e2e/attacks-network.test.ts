@@ -273,7 +273,7 @@ describe('network attacks by pods (hostPort over host services, CVE-2020-8558)',
 });
 
 describe('route_localnet is needed on the pod bridge only (a scratch network namespace with it off host-wide)', () => {
-  it('a hostPort answers on 127.0.0.1 with the bridge setting alone, not without it; destroy removes the guard', async () => {
+  it('a hostPort answers on 127.0.0.1 with the bridge setting alone, not without it; two bridges keep separate guards', async () => {
     // This host has net.ipv4.conf.all.route_localnet=1 (earlier podbay versions set it), which
     // would hide whether the bridge's setting is enough; a new netns can have it at 0.
     const T = mkdtempSync(join(tmpdir(), 'podbay-netsec-scope-'));
@@ -282,16 +282,23 @@ describe('route_localnet is needed on the pod bridge only (a scratch network nam
       const r = await run('unshare', ['--net', process.execPath, child, T], { allowFailure: true, timeoutMs: 60_000 });
       const out = JSON.parse(r.stdout.trim().split('\n').pop() || '{}');
       assert.equal(out.error, undefined, `${out.error}\n${r.stderr}`);
+      for (const k of ['aTearDownError', 'aDestroyError', 'bTearDownError', 'bDestroyError']) assert.equal(out[k], undefined, `${k}: ${out[k]}`);
       assert.equal(out.all, '0', 'route_localnet off host-wide (in the scratch netns)');
       assert.equal(out.bridge, '1', 'portmap turned it on for the bridge');
       assert.equal(out.withBridge, 'pod answers\n', 'the hostPort answers on 127.0.0.1');
       assert.match(out.withoutBridge, /^error: /, 'without route_localnet on the bridge it does not');
       assert.equal(out.bridgeAgain, 'pod answers\n');
-      for (const line of localnetSaveLines(BRIDGE)) assert.ok(out.filterWhileUp.split('\n').includes(line), `guard present while a pod is attached: ${line}`);
-      assert.equal(out.tearDownError, undefined);
-      assert.equal(out.destroyError, undefined);
-      assert.equal(out.bridgeAfterDestroy, false, 'bridge gone');
-      assert.ok(!out.filterAfterDestroy.includes(localnetChain(BRIDGE)), `guard gone after destroy:\n${out.filterAfterDestroy}`);
+      const up = out.filterWhileUp.split('\n');
+      for (const line of [...localnetSaveLines(BRIDGE), ...localnetSaveLines('pbnetsec1')]) assert.ok(up.includes(line), `guard present while pods are attached: ${line}`);
+      // one network destroyed: its guard and bridge are gone, the other's stay and work
+      const afterFirst = out.filterAfterFirstDestroy.split('\n');
+      assert.equal(out.firstBridgeAfterDestroy, false);
+      assert.ok(!out.filterAfterFirstDestroy.includes(localnetChain(BRIDGE)), `first guard gone:\n${out.filterAfterFirstDestroy}`);
+      for (const line of localnetSaveLines('pbnetsec1')) assert.ok(afterFirst.includes(line), `the other bridge's guard stays: ${line}`);
+      assert.equal(out.otherStillAnswers, 'other pod answers\n');
+      // both gone: nothing left
+      assert.deepEqual(out.bridgesAfterDestroy, []);
+      assert.ok(!/PODBAY-LNET|pbnetsec/.test(out.filterAfterDestroy), `guards gone after destroy:\n${out.filterAfterDestroy}`);
       assert.equal(out.allAfterDestroy, '0');
       const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(T));
       assert.deepEqual(mounts, [], 'no netns pins left mounted');
