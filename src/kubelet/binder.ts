@@ -129,7 +129,13 @@ export class Binder {
     if (!this.hostPortGuard || pod.spec.hostNetwork) return undefined;
     const wanted = podHostPorts(pod);
     if (!wanted.length) return undefined;
-    const found = await this.hostPortGuard.conflicts(wanted);
+    let found;
+    try {
+      found = await this.hostPortGuard.conflicts(wanted);
+    } catch (e) {
+      // unknown is not free: the pod waits (and says why) rather than risk stealing a port
+      return `${NO_FREE_PORTS} (checking the host's sockets failed: ${(e as Error).message}). ${NO_VICTIMS}`;
+    }
     if (!found.length) return undefined;
     return `${NO_FREE_PORTS} (${found.map(describeConflict).join('; ')}). ${NO_VICTIMS}`;
   }
