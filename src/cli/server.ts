@@ -27,6 +27,7 @@ import { LocalClient } from '../kubelet/client.js';
 import { execInPod } from '../kubelet/exec.js';
 import { LocalImageService } from '../image/store.js';
 import { CniPodNetwork } from '../network/pod-network.js';
+import { HostPortGuard } from '../network/host-ports.js';
 import { RuncRuntime, checkHostTools } from '../runtime/runtime.js';
 import { logRotationFlags } from '../kubelet/log-rotation.js';
 import { EncryptingStore, loadEncryptionConfig } from '../apiserver/encryption.js';
@@ -156,19 +157,24 @@ export async function runServer(argv: string[]): Promise<number> {
     bookmarkIntervalSeconds: bookmarkEvery,
     log: p.flags.has('log-requests') ? log : (l) => (l.startsWith('error:') ? log(l) : undefined),
   });
+  // hostPorts a pod may not take: the API's (reserved once it listens) and host sockets'
+  const hostPorts = new HostPortGuard();
   let kubelet: Kubelet | undefined;
   let runtime: RuncRuntime | undefined;
   let network: CniPodNetwork | undefined;
   if (withKubelet) {
     const images = new LocalImageService(join(dataDir, 'images'));
-    network = new CniPodNetwork({
-      runDir: join(runDir, 'net'),
-      confDir: p.flags.get('cni-conf-dir') ?? join(dataDir, 'cni'),
-      binDirs: [p.flags.get('cni-bin-dir') ?? '/usr/lib/cni', '/opt/cni/bin'],
-      networkName: `podbay-${bridge}`,
-      bridge,
-      podCidr,
-    });
+    network = new CniPodNetwork(
+      {
+        runDir: join(runDir, 'net'),
+        confDir: p.flags.get('cni-conf-dir') ?? join(dataDir, 'cni'),
+        binDirs: [p.flags.get('cni-bin-dir') ?? '/usr/lib/cni', '/opt/cni/bin'],
+        networkName: `podbay-${bridge}`,
+        bridge,
+        podCidr,
+      },
+      { hostPorts },
+    );
     runtime = new RuncRuntime({ runDir, dataDir, runtimePath: p.flags.get('runtime'), images, network });
     kubelet = new Kubelet({
       client: new LocalClient(svc),
@@ -180,6 +186,7 @@ export async function runServer(argv: string[]): Promise<number> {
       logsDir: join(dataDir, 'logs'),
       logRotation,
       log,
+      hostPorts,
     });
     const rt = runtime;
     const k = kubelet;
@@ -189,6 +196,8 @@ export async function runServer(argv: string[]): Promise<number> {
     });
   }
   const bound = await api.listen();
+  // a hostname (e.g. localhost) may resolve to any local address: reserve the port on all
+  hostPorts.reserve({ protocol: 'tcp', address: isIP(host) ? host : '0.0.0.0', port: bound, what: "the podbay API server's port" });
   const url = `https://${urlHost(host)}:${bound}`;
   await waitReady(url, creds.caPem);
   await kubelet?.start();

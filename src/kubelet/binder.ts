@@ -1,24 +1,39 @@
 /**
  * The scheduler's job for a one-node cluster: bind each unscheduled pod (schedulerName
  * default-scheduler) to this node, unless it cannot fit: a hostPort already taken by a pod
- * bound here, or a nodeSelector this node does not match. Such a pod stays Pending with the
+ * bound here, a hostPort that podbay's API server or a host process holds (see
+ * src/network/host-ports.ts: portmap's DNAT would steal that service's traffic), or a
+ * nodeSelector this node does not match. Such a pod stays Pending with the
  * PodScheduled=False/Unschedulable condition and a FailedScheduling event, worded as
- * kube-scheduler words them, and is retried when pods come and go.
+ * kube-scheduler words them (a host holder is named in parentheses), and is retried when pods
+ * come and go and every 5 s (a host process may stop listening).
  */
 import type { KubeletClient } from './client.js';
 import type { EventRecorder } from './events.js';
 import type { Obj, WatchEventOut } from '../apiserver/resources.js';
 import { ApiError } from '../api/errors.js';
+import { describeConflict, type HostPortGuard, type WantedPort } from '../network/host-ports.js';
 
-function hostPorts(pod: Obj): string[] {
-  const out: string[] = [];
-  if (pod.spec.hostNetwork) {
-    for (const c of pod.spec.containers ?? []) for (const p of c.ports ?? []) out.push(`${p.protocol ?? 'TCP'}/${p.containerPort}`);
-    return out;
+/** The hostPorts a pod asks for; a hostNetwork pod's container ports are its host ports. */
+function podHostPorts(pod: Obj): WantedPort[] {
+  const out: WantedPort[] = [];
+  for (const c of pod.spec.containers ?? []) {
+    for (const p of c.ports ?? []) {
+      const hostPort = pod.spec.hostNetwork ? p.containerPort : p.hostPort;
+      if (!hostPort) continue;
+      out.push({ hostPort, protocol: String(p.protocol ?? 'TCP').toLowerCase() as WantedPort['protocol'], ...(p.hostIP ? { hostIP: p.hostIP } : {}) });
+    }
   }
-  for (const c of pod.spec.containers ?? []) for (const p of c.ports ?? []) if (p.hostPort) out.push(`${p.protocol ?? 'TCP'}/${p.hostPort}`);
   return out;
 }
+
+/** keys for the ports pods bound here hold (pods conflict on protocol and port) */
+function hostPorts(pod: Obj): string[] {
+  return podHostPorts(pod).map((p) => `${p.protocol}/${p.hostPort}`);
+}
+
+const NO_FREE_PORTS = "0/1 nodes are available: 1 node(s) didn't have free ports for the requested pod ports";
+const NO_VICTIMS = 'preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.';
 
 function active(pod: Obj): boolean {
   return !pod.metadata.deletionTimestamp && pod.status?.phase !== 'Succeeded' && pod.status?.phase !== 'Failed';
@@ -36,6 +51,8 @@ export class Binder {
     private readonly nodeName: string,
     private readonly events: EventRecorder,
     private readonly log: (line: string) => void,
+    /** host sockets and podbay's reserved ports; without it only pods' hostPorts are checked */
+    private readonly hostPortGuard?: HostPortGuard,
   ) {}
 
   async start(): Promise<void> {
@@ -81,7 +98,7 @@ export class Binder {
     const taken = new Set(bound.flatMap(hostPorts));
     pending.sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)));
     for (const pod of pending) {
-      const why = this.misfit(pod, node, taken);
+      const why = this.misfit(pod, node, taken) ?? (await this.hostMisfit(pod));
       if (why) {
         await this.unschedulable(pod, why);
         continue;
@@ -103,10 +120,24 @@ export class Binder {
     for (const [k, v] of Object.entries(pod.spec.nodeSelector ?? {})) {
       if (labels[k] !== v) return "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.";
     }
-    if (hostPorts(pod).some((hp) => taken.has(hp))) {
-      return "0/1 nodes are available: 1 node(s) didn't have free ports for the requested pod ports. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.";
-    }
+    if (hostPorts(pod).some((hp) => taken.has(hp))) return `${NO_FREE_PORTS}. ${NO_VICTIMS}`;
     return undefined;
+  }
+
+  /** hostPorts (not a hostNetwork pod's: it binds them itself, no DNAT) held on the host */
+  private async hostMisfit(pod: Obj): Promise<string | undefined> {
+    if (!this.hostPortGuard || pod.spec.hostNetwork) return undefined;
+    const wanted = podHostPorts(pod);
+    if (!wanted.length) return undefined;
+    let found;
+    try {
+      found = await this.hostPortGuard.conflicts(wanted);
+    } catch (e) {
+      // unknown is not free: the pod waits (and says why) rather than risk stealing a port
+      return `${NO_FREE_PORTS} (checking the host's sockets failed: ${(e as Error).message}). ${NO_VICTIMS}`;
+    }
+    if (!found.length) return undefined;
+    return `${NO_FREE_PORTS} (${found.map(describeConflict).join('; ')}). ${NO_VICTIMS}`;
   }
 
   private async unschedulable(pod: Obj, message: string): Promise<void> {

@@ -33,6 +33,7 @@ import { ContainerLogManager, DEFAULT_LOG_ROTATION, type LogRotationPolicy } fro
 import { Binder } from './binder.js';
 import { nextInitStep } from './init-containers.js';
 import { Prober } from './prober.js';
+import type { HostPortGuard } from '../network/host-ports.js';
 
 export const LABEL_POD_UID = 'io.kubernetes.pod.uid';
 export const LABEL_POD_NAME = 'io.kubernetes.pod.name';
@@ -62,6 +63,8 @@ export interface KubeletOptions {
   logRotation?: LogRotationPolicy;
   resyncSeconds?: number;
   log?: (line: string) => void;
+  /** hostPorts podbay's API server or a host process holds: the binder keeps such pods Pending */
+  hostPorts?: HostPortGuard;
 }
 
 interface BackoffEntry {
@@ -117,7 +120,7 @@ export class Kubelet {
       reopenContainerLog: (id) => this.runtime.reopenContainerLog(id),
       log: this.log,
     });
-    this.binder = new Binder(this.client, opts.nodeName, new EventRecorder(this.client, 'default-scheduler', opts.nodeName, this.log), this.log);
+    this.binder = new Binder(this.client, opts.nodeName, new EventRecorder(this.client, 'default-scheduler', opts.nodeName, this.log), this.log, opts.hostPorts);
   }
 
   async start(): Promise<void> {

@@ -20,9 +20,15 @@
  *           -> portmap (hostPorts, snat: answers on 127.0.0.1 too, with route_localnet)
  *           -> settings.extraPlugins, if any.
  *
- * Host state it changes once, before the first setUp: net.ipv4.conf.all.route_localnet=1
- * (DNAT from 127.0.0.1 to a pod) and net.ipv4.ip_forward=1 (pods reach beyond the bridge),
- * written to /proc/sys directly. Both are host-wide and left set.
+ * Before the first ADD, the hostPorts asked for are checked against podbay's reserved ports
+ * and the host's sockets (./host-ports.ts): a taken one fails setUp with HostPortConflictError
+ * instead of letting portmap's DNAT steal a host service's traffic.
+ *
+ * Host state it changes: net.ipv4.ip_forward=1 (pods reach beyond the bridge), host-wide, once
+ * per process, left set. route_localnet, which hostPorts on 127.0.0.1 need, is never set
+ * host-wide: portmap (snat) sets it on the bridge itself, and before the first ADD podbay
+ * installs a per-bridge CVE-2020-8558 DROP guard in front of it (./localnet-guard.ts).
+ * destroy() deletes the bridge (its route_localnet goes with it), then removes the guard.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -43,6 +49,8 @@ import {
   type InvokeOptions,
 } from './cni.js';
 import { NetnsPins, validateId } from './netns.js';
+import { HostPortGuard } from './host-ports.js';
+import { ensureLocalnetGuard, removeLocalnetGuard } from './localnet-guard.js';
 import type { NetworkAttachment, NetworkSettings, PodNetwork, PodNetworkRequest, PortMapping } from './types.js';
 
 export const POD_IFNAME = 'eth0';
@@ -121,24 +129,17 @@ export interface CacheEntry {
 }
 
 let sysctlsDone: Promise<void> | undefined;
-/** Host sysctls hostPorts and pod egress need; written once per process. */
-export function ensureHostSysctls(): Promise<void> {
+/** ip_forward, which pod egress needs; written once per process, host-wide, left set. */
+export function ensureIpForward(): Promise<void> {
   sysctlsDone ??= (async () => {
-    for (const [key, value] of [
-      ['net/ipv4/conf/all/route_localnet', '1'],
-      ['net/ipv4/ip_forward', '1'],
-    ] as const) {
-      const p = join('/proc/sys', key);
-      const cur = (await readFile(p, 'utf8').catch(() => '')).trim();
-      if (cur !== value) await writeFile(p, value);
-    }
+    const p = '/proc/sys/net/ipv4/ip_forward';
+    if ((await readFile(p, 'utf8').catch(() => '')).trim() !== '1') await writeFile(p, '1');
   })().catch((e: unknown) => {
     sysctlsDone = undefined;
-    throw new Error(`setting host sysctls (route_localnet, ip_forward): ${(e as Error).message}`);
+    throw new Error(`setting net.ipv4.ip_forward: ${(e as Error).message}`);
   });
   return sysctlsDone;
 }
-
 
 export class CniPodNetwork implements PodNetwork {
   readonly settings: NetworkSettings;
@@ -148,8 +149,14 @@ export class CniPodNetwork implements PodNetwork {
   private readonly cacheDir: string;
   private readonly invoke: InvokeOptions;
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly hostPorts: HostPortGuard;
 
-  constructor(settings: NetworkSettings) {
+  /**
+   * `opts.hostPorts`: the guard shared with the binder, holding podbay's reserved ports (the
+   * API server's); without one, only the host's sockets are checked.
+   */
+  constructor(settings: NetworkSettings, opts: { hostPorts?: HostPortGuard } = {}) {
+    this.hostPorts = opts.hostPorts ?? new HostPortGuard();
     for (const k of ['runDir', 'confDir', 'networkName', 'bridge', 'podCidr'] as const) {
       if (!settings[k]) throw new Error(`network settings: ${k} is required`);
     }
@@ -213,6 +220,8 @@ export class CniPodNetwork implements PodNetwork {
         throw new Error(`deleting bridge ${this.settings.bridge}: ${r.stderr.trim()}`);
       }
     }
+    // the bridge (and the route_localnet portmap set on it) is gone: its guard can go too
+    await removeLocalnetGuard(this.settings.bridge);
     await removeIdleHostportChains();
     await rm(join(this.runDir, 'ipam', this.settings.networkName), { recursive: true, force: true });
     await rmdir(join(this.runDir, 'ipam')).catch(() => {});
@@ -229,7 +238,11 @@ export class CniPodNetwork implements PodNetwork {
     if (existing?.result && (await this.pins.exists(id))) return attachment(existing); // idempotent
     if (existing || (await this.pins.exists(id))) await this.doTearDown(id); // leftovers of a crash
 
-    await ensureHostSysctls();
+    // a host process may have started listening since the binder looked
+    await this.hostPorts.assertFree(req.portMappings);
+    await ensureIpForward();
+    // the guard goes in before portmap turns route_localnet on for the bridge
+    await ensureLocalnetGuard(this.settings.bridge);
     await this.writeConfList();
 
     const entry: CacheEntry = {

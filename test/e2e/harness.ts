@@ -253,6 +253,9 @@ export function hostLeftovers(w: PodWorld): string[] {
     if (line.includes(w.subnetPrefix) || (port && w.hostPorts.test(port)) || line.includes(w.bridge)) leftovers.push(`iptables: ${line}`);
     if (!w.hadHostportChains && line.includes('CNI-HOSTPORT')) leftovers.push(`iptables (portmap chain made by this test): ${line}`);
   }
+  // the bridge's CVE-2020-8558 guard (src/network/localnet-guard.ts) goes with the bridge
+  const filter = spawnSync('iptables-save', ['-t', 'filter'], { encoding: 'utf8' }).stdout;
+  for (const line of filter.split('\n')) if (line.includes(w.bridge)) leftovers.push(`iptables filter: ${line}`);
   const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout;
   if (links.includes(w.bridge)) leftovers.push(`bridge ${w.bridge} still exists`);
   const ipam = join(w.runDir, 'net', 'ipam');
