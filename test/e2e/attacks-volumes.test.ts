@@ -16,7 +16,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { PodbayServer, PodSuite, kubectlBinaries, waitFor, watchReadyz } from './harness.js';
+import { PodbayServer, PodSuite, kubectlBinaries, kubectlHelpers, waitFor, watchReadyz } from './harness.js';
 import { writeDockerArchive } from '../../src/image/archive-build.js';
 
 const BRIDGE = 'pbvolsec0';
@@ -47,17 +47,7 @@ describe('attacks through volumes', () => {
   let canaryBefore: string;
   let dataDir: string;
   const suite = new PodSuite(BRIDGE, CIDR, /^197[01]\d$/);
-  const k = (...args: string[]) => s.kubectl(kc.path, args);
-  const ok = (...args: string[]) => {
-    const r = k(...args);
-    assert.equal(r.code, 0, `kubectl ${args.join(' ')} failed:\n${r.stderr}\n${r.stdout}`);
-    return r.stdout;
-  };
-  const apply = (yaml: string) => {
-    const r = s.kubectl(kc.path, ['apply', '-f', '-'], yaml);
-    assert.equal(r.code, 0, r.stderr);
-  };
-  const pod = (name: string) => JSON.parse(ok('get', 'pod', name, '-o', 'json'));
+  const { k, ok, apply, pod, events } = kubectlHelpers(() => s, kc.path);
   const status = (name: string, container: string) => {
     const p = pod(name);
     return [...(p.status.containerStatuses ?? []), ...(p.status.initContainerStatuses ?? [])].find((c: any) => c.name === container);
@@ -81,8 +71,6 @@ describe('attacks through volumes', () => {
   /** how many times the kubelet recorded an event whose message matches (events are aggregated) */
   const eventCount = (name: string, re: RegExp) =>
     (JSON.parse(ok('get', 'events', '--field-selector', `involvedObject.name=${name}`, '-o', 'json')).items as any[]).filter((e) => re.test(e.message)).reduce((n, e) => n + (e.count ?? 1), 0);
-  const events = (name: string) =>
-    ok('get', 'events', '--field-selector', `involvedObject.name=${name}`, '-o', 'jsonpath={range .items[*]}{.type} {.reason} {.message}{"\\n"}{end}');
   /** run a shell script in a container; stdout and stderr together */
   const sh = (name: string, container: string, script: string) => {
     const r = k('exec', name, '-c', container, '--', 'sh', '-c', `${script} 2>&1`);
