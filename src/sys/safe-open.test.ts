@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, existsSync, lstatSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, existsSync, lstatSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDirHandle, readFileUnder, resolveUnder, UnsafePathError, type ResolveOptions } from './safe-open.js';
@@ -113,4 +113,39 @@ test('readFileUnder: a FIFO is refused at once (no hang), a big file is refused'
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('resolveUnder while another process keeps swapping a component between a dir and a link to the host: never outside', async () => {
+  const { root, vol, host } = world();
+  mkdirSync(join(vol, 'real'));
+  writeFileSync(join(vol, 'real', 'f'), 'inside');
+  writeFileSync(join(host, 'f'), 'outside');
+  symlinkSync(host, join(vol, 'lnk'));
+  // the container's side of the race: `x` is the real dir one moment, the link the next
+  const swapper = spawn('sh', ['-c', 'cd "$1" && while :; do mv -T real x; mv -T x real; mv -T lnk x; mv -T x lnk; done', 'swap', vol], { stdio: 'ignore', detached: true });
+  const exited = new Promise((r) => swapper.once('exit', r));
+  const h = await openDirHandle(vol, false);
+  let resolved = 0;
+  try {
+    for (let i = 0; i < 300; i++) {
+      try {
+        const r = await resolveUnder(h, 'x/f', { links: 'within' });
+        const where = readlinkSync(`/proc/self/fd/${r.handle.fd}`);
+        await r.handle.close();
+        assert.ok(where.startsWith(vol + '/'), `resolved to ${where}, outside the volume`);
+        resolved++;
+      } catch (e) {
+        if (e instanceof assert.AssertionError) throw e;
+        // refused (a link) or gone (between renames): both fine
+      }
+    }
+  } finally {
+    // the loop and any mv it is running: the whole process group
+    process.kill(-swapper.pid!, 'SIGKILL');
+    await exited;
+    await new Promise((r) => setTimeout(r, 50));
+    await h.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+  console.log(`race: ${resolved} of 300 resolved inside the volume, the rest refused`);
 });
