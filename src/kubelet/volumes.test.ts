@@ -132,3 +132,21 @@ test('configMap volumes with items and a missing ConfigMap', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a configMap volume dir that is not a directory podbay made fails as FailedMount, not through the link', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'podbay-vol-'));
+  const client = { getConfigMap: async () => ({ data: { k: 'v' } }) } as unknown as KubeletClient;
+  try {
+    const canary = join(dir, 'canary');
+    mkdirSync(canary);
+    mkdirSync(join(dir, 'volumes', 'kubernetes.io~configmap'), { recursive: true });
+    symlinkSync(canary, join(dir, 'volumes', 'kubernetes.io~configmap', 'conf'));
+    await assert.rejects(
+      prepareVolumes(client, { metadata: { namespace: 'default' }, spec: { volumes: [{ name: 'conf', configMap: { name: 'cfg' } }] } }, dir),
+      (e: unknown) => e instanceof VolumeError && /MountVolume.SetUp failed for volume "conf"/.test(e.message),
+    );
+    assert.deepEqual(readdirSync(canary), [], 'nothing written through the link');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

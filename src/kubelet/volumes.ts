@@ -230,9 +230,14 @@ export async function prepareVolumes(client: KubeletClient, pod: Obj, podDir: st
   const projected = async (name: string, plugin: string, files: () => Promise<FileEntry[]>, beforeWrite?: (dir: string) => Promise<void>) => {
     const dir = join(podDir, 'volumes', plugin, name);
     const wanted = await files();
-    await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
-    await beforeWrite?.(dir);
-    await atomicWrite(dir, wanted, recordPathOf(podDir, plugin, name), name);
+    try {
+      await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
+      await beforeWrite?.(dir);
+      await atomicWrite(dir, wanted, recordPathOf(podDir, plugin, name), name);
+    } catch (e) {
+      // any failure to set the volume up is the kubelet's FailedMount, retried
+      throw e instanceof VolumeError ? e : new VolumeError(name, (e as Error).message);
+    }
     volumes.set(name, { hostPath: dir, forceReadOnly: true, hostOwned: false });
   };
   for (const v of (pod.spec.volumes ?? []) as Obj[]) {
