@@ -18,13 +18,14 @@
  */
 import { rm, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Runtime, ContainerStatus as RtContainer, SandboxStatus, ContainerConfig } from '../runtime/types.js';
+import type { Runtime, ContainerStatus as RtContainer, SandboxStatus, ContainerConfig, VolumeMount } from '../runtime/types.js';
 import type { ImageService } from '../image/types.js';
 import type { KubeletClient } from './client.js';
 import type { Obj, WatchEventOut } from '../apiserver/resources.js';
 import { ApiError, badRequest } from '../api/errors.js';
 import { EventRecorder } from './events.js';
-import { prepareVolumes, releaseVolumes, VolumeError } from './volumes.js';
+import { prepareVolumes, releaseVolumes, VolumeError, type PreparedVolume } from './volumes.js';
+import { bindSubPath, subPathOf } from './subpath.js';
 import { containerEnv, ConfigError } from './env.js';
 import { resolveArgv, mergeEnv } from './container-args.js';
 import { computePodStatus, type ContainerView, type Waiting } from './pod-status.js';
@@ -222,9 +223,9 @@ export class Kubelet {
     trace(pod, 'sync start');
     const podDir = join(this.opts.podsDir, uid);
     await mkdir(podDir, { recursive: true, mode: 0o750 });
-    let volumes: Map<string, string>;
+    let volumes: Map<string, PreparedVolume>;
     try {
-      volumes = (await prepareVolumes(this.client, pod, podDir)).paths;
+      volumes = (await prepareVolumes(this.client, pod, podDir)).volumes;
     } catch (e) {
       if (!(e instanceof VolumeError)) throw e;
       this.events.record(pod, 'Warning', 'FailedMount', e.message);
@@ -292,7 +293,7 @@ export class Kubelet {
    * One container towards its desired state. Init containers restart only on failure (and never
    * with restartPolicy Never); app containers follow restartPolicy.
    */
-  private async syncContainer(pod: Obj, sandbox: SandboxStatus, spec: Obj, all: RtContainer[], volumes: Map<string, string>, list: 'containers' | 'initContainers'): Promise<void> {
+  private async syncContainer(pod: Obj, sandbox: SandboxStatus, spec: Obj, all: RtContainer[], volumes: Map<string, PreparedVolume>, list: 'containers' | 'initContainers'): Promise<void> {
     const uid = pod.metadata.uid;
     const key = `${uid}/${spec.name}`;
     const runs = this.runsOf(all, spec.name);
@@ -376,7 +377,7 @@ export class Kubelet {
         env: mergeEnv(image.config.env ?? ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], env),
         workingDir: spec.workingDir ?? image.config.workingDir ?? undefined,
         user: userOf(pod, spec) ?? image.config.user ?? undefined,
-        mounts: mountsOf(spec, volumes),
+        mounts: await this.mountsOf(pod, spec, volumes, env),
         logPath: containerLogPath(this.opts.logsDir, pod.metadata.namespace, pod.metadata.name, uid, spec.name, restartCount),
         privileged: Boolean(spec.securityContext?.privileged),
         readOnlyRootfs: Boolean(spec.securityContext?.readOnlyRootFilesystem),
@@ -468,6 +469,31 @@ export class Kubelet {
         throw e;
       }
     }
+  }
+
+  /**
+   * The container's volume mounts. configMap and secret volumes are read-only whatever the pod
+   * says (as the kubelet mounts them); a subPath (or subPathExpr, expanded with the container's
+   * env) is resolved under the volume without following links out of it and bound onto a
+   * podbay-owned target (subpath.ts). Failures are ConfigErrors: CreateContainerConfigError.
+   */
+  private async mountsOf(pod: Obj, spec: Obj, volumes: Map<string, PreparedVolume>, env: { name: string; value: string }[]): Promise<VolumeMount[]> {
+    const out: VolumeMount[] = [];
+    const mounts = (spec.volumeMounts ?? []) as Obj[];
+    for (let i = 0; i < mounts.length; i++) {
+      const m = mounts[i];
+      const vol = volumes.get(m.name);
+      if (!vol) throw new ConfigError(`volume "${m.name}" of container ${spec.name} was not prepared`);
+      const subPath = subPathOf(m as { name: string }, env);
+      const hostPath = subPath
+        ? await bindSubPath(
+            { volumeRoot: vol.hostPath, followRoot: vol.hostOwned, subPath, podDir: join(this.opts.podsDir, pod.metadata.uid), volume: m.name, container: spec.name, index: i },
+            this.log,
+          )
+        : vol.hostPath;
+      out.push({ hostPath, containerPath: m.mountPath, readOnly: vol.forceReadOnly || Boolean(m.readOnly) });
+    }
+    return out;
   }
 
   // ------------------------------------------------------------------ teardown
@@ -588,10 +614,3 @@ function userOf(pod: Obj, spec: Obj): string | undefined {
   return gid === undefined ? String(uid) : `${uid}:${gid}`;
 }
 
-function mountsOf(spec: Obj, volumes: Map<string, string>): { hostPath: string; containerPath: string; readOnly: boolean }[] {
-  return ((spec.volumeMounts ?? []) as Obj[]).map((m) => {
-    const base = volumes.get(m.name);
-    if (!base) throw new ConfigError(`volume "${m.name}" of container ${spec.name} was not prepared`);
-    return { hostPath: m.subPath ? join(base, m.subPath) : base, containerPath: m.mountPath, readOnly: Boolean(m.readOnly) };
-  });
-}

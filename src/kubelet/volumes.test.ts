@@ -1,30 +1,104 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, existsSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { atomicWrite, prepareVolumes, VolumeError } from './volumes.js';
+import { atomicWrite, prepareVolumes, VolumeError, type FileEntry } from './volumes.js';
 import type { KubeletClient } from './client.js';
 
-test('atomic writer: ..data swap, user-visible symlinks, modes, and no-op when unchanged', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'podbay-vol-'));
-  try {
-    assert.equal(atomicWrite(dir, [{ path: 'a.conf', content: Buffer.from('one'), mode: 0o644 }, { path: 'sub/b', content: Buffer.from('two'), mode: 0o400 }]), true);
+const files = (...f: [string, string, number?][]): FileEntry[] => f.map(([path, c, mode]) => ({ path, content: Buffer.from(c), mode: mode ?? 0o644 }));
+
+function withDir(fn: (dir: string) => Promise<void>) {
+  return async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'podbay-vol-'));
+    try {
+      await fn(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+test(
+  'atomic writer: ..data swap, user-visible symlinks, modes, and no-op when unchanged',
+  withDir(async (root) => {
+    const dir = join(root, 'vol');
+    const rec = join(root, 'record.json');
+    assert.equal(await atomicWrite(dir, files(['a.conf', 'one'], ['sub/b', 'two', 0o400]), rec), true);
     assert.equal(readFileSync(join(dir, 'a.conf'), 'utf8'), 'one');
     assert.equal(readlinkSync(join(dir, 'a.conf')), '..data/a.conf');
     assert.equal(statSync(join(dir, 'sub/b')).mode & 0o777, 0o400);
     const first = readlinkSync(join(dir, '..data'));
-    assert.equal(atomicWrite(dir, [{ path: 'a.conf', content: Buffer.from('one'), mode: 0o644 }, { path: 'sub/b', content: Buffer.from('two'), mode: 0o400 }]), false);
-    assert.equal(atomicWrite(dir, [{ path: 'a.conf', content: Buffer.from('uno'), mode: 0o644 }]), true);
+    assert.equal(await atomicWrite(dir, files(['a.conf', 'one'], ['sub/b', 'two', 0o400]), rec), false);
+    assert.equal(await atomicWrite(dir, files(['a.conf', 'uno']), rec), true);
     assert.equal(readFileSync(join(dir, 'a.conf'), 'utf8'), 'uno');
     assert.notEqual(readlinkSync(join(dir, '..data')), first);
     const entries = readdirSync(dir).sort();
     assert.deepEqual(entries.filter((e) => !e.startsWith('..')), ['a.conf'], 'sub is gone with its key');
     assert.equal(entries.filter((e) => e.startsWith('..2')).length, 1, 'the old version is removed');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+    assert.ok(!readFileSync(rec, 'utf8').includes('uno'), 'the record holds names, not content');
+  }),
+);
+
+test(
+  'atomic writer: a tampered ..data pointing outside is replaced, never followed or removed through',
+  withDir(async (root) => {
+    const dir = join(root, 'vol');
+    const rec = join(root, 'record.json');
+    const canary = join(root, 'canary');
+    mkdirSync(canary);
+    writeFileSync(join(canary, 'precious'), 'keep me');
+    await atomicWrite(dir, files(['k', 'v1']), rec);
+    // what a container with write access would do: ..data -> the host dir, plus a fake version
+    // dir named like podbay's that links outside, and user-visible names swapped for links
+    rmSync(join(dir, '..data'));
+    symlinkSync(canary, join(dir, '..data'));
+    const fake = '..2001_01_01_00_00_00.000000000';
+    symlinkSync(canary, join(dir, fake));
+    rmSync(join(dir, 'k'));
+    symlinkSync(canary, join(dir, 'k'));
+    assert.equal(await atomicWrite(dir, files(['k2', 'v2']), rec), true);
+    assert.equal(readFileSync(join(canary, 'precious'), 'utf8'), 'keep me', 'the canary survives');
+    assert.ok(existsSync(join(dir, fake)), 'a link podbay did not make is not removed (nor followed)');
+    assert.equal(readFileSync(join(dir, 'k2'), 'utf8'), 'v2');
+    assert.match(readlinkSync(join(dir, '..data')), /^\.\.\d{4}_/);
+    // a recorded version dir swapped for a link to the host: lstat says link, it stays untouched
+    const current = readlinkSync(join(dir, '..data'));
+    renameSync(join(dir, current), join(root, 'moved'));
+    symlinkSync(canary, join(dir, current));
+    await atomicWrite(dir, files(['k3', 'v3']), rec);
+    assert.equal(readFileSync(join(canary, 'precious'), 'utf8'), 'keep me', 'the canary survives a swapped version dir');
+  }),
+);
+
+test(
+  'atomic writer: a FIFO planted in the volume does not block it',
+  withDir(async (root) => {
+    const dir = join(root, 'vol');
+    const rec = join(root, 'record.json');
+    await atomicWrite(dir, files(['a', '1']), rec);
+    const current = readlinkSync(join(dir, '..data'));
+    rmSync(join(dir, current, 'a'));
+    execFileSync('mkfifo', [join(dir, current, 'a')]);
+    execFileSync('mkfifo', [join(dir, 'b')]);
+    execFileSync('mkfifo', [join(dir, '..data_tmp')]);
+    const t0 = Date.now();
+    await atomicWrite(dir, files(['a', '2'], ['b', 'x']), rec);
+    assert.ok(Date.now() - t0 < 2000);
+    assert.equal(readFileSync(join(dir, 'a'), 'utf8'), '2');
+    assert.ok(statSync(join(dir, 'b')).isFIFO(), 'a name podbay did not make is left as it is');
+  }),
+);
+
+test(
+  'atomic writer refuses item paths that climb out',
+  withDir(async (root) => {
+    for (const p of ['../x', '/etc/x', '..data/x', 'a/../../x']) {
+      await assert.rejects(atomicWrite(join(root, 'vol'), files([p, 'x']), join(root, 'r.json'), 'v'), VolumeError, p);
+    }
+  }),
+);
 
 test('configMap volumes with items and a missing ConfigMap', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'podbay-vol-'));
@@ -38,20 +112,40 @@ test('configMap volumes with items and a missing ConfigMap', async () => {
       spec: {
         volumes: [
           { name: 'conf', configMap: { name: 'cfg', items: [{ key: 'nginx.conf', path: 'nginx.conf' }] } },
-          { name: 'pw', secret: { secretName: 's', defaultMode: 0o400 } },
           { name: 'scratch', emptyDir: {} },
         ],
       },
     };
-    const { paths } = await prepareVolumes(client, pod, dir);
-    assert.deepEqual(readdirSync(paths.get('conf')!).filter((e) => !e.startsWith('..')), ['nginx.conf']);
-    assert.equal(readFileSync(join(paths.get('pw')!, 'password'), 'utf8'), 'hunter2');
-    assert.equal(statSync(join(paths.get('pw')!, 'password')).mode & 0o777, 0o400);
-    assert.ok(statSync(paths.get('scratch')!).isDirectory());
+    const { volumes } = await prepareVolumes(client, pod, dir);
+    const conf = volumes.get('conf')!;
+    assert.deepEqual(readdirSync(conf.hostPath).filter((e) => !e.startsWith('..')), ['nginx.conf']);
+    assert.equal(conf.forceReadOnly, true, 'configMap volumes are read-only in containers');
+    assert.ok(!conf.hostPath.startsWith(join(dir, 'volume-records')));
+    assert.ok(existsSync(join(dir, 'volume-records', 'kubernetes.io~configmap', 'conf.json')), 'the record lives outside the volume');
+    assert.equal(volumes.get('scratch')!.forceReadOnly, false);
+    assert.ok(statSync(volumes.get('scratch')!.hostPath).isDirectory());
     await assert.rejects(
       prepareVolumes(client, { metadata: { namespace: 'default' }, spec: { volumes: [{ name: 'v', configMap: { name: 'nope' } }] } }, dir),
       (e: unknown) => e instanceof VolumeError && /configmap "nope" not found/.test(e.message),
     );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a configMap volume dir that is not a directory podbay made fails as FailedMount, not through the link', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'podbay-vol-'));
+  const client = { getConfigMap: async () => ({ data: { k: 'v' } }) } as unknown as KubeletClient;
+  try {
+    const canary = join(dir, 'canary');
+    mkdirSync(canary);
+    mkdirSync(join(dir, 'volumes', 'kubernetes.io~configmap'), { recursive: true });
+    symlinkSync(canary, join(dir, 'volumes', 'kubernetes.io~configmap', 'conf'));
+    await assert.rejects(
+      prepareVolumes(client, { metadata: { namespace: 'default' }, spec: { volumes: [{ name: 'conf', configMap: { name: 'cfg' } }] } }, dir),
+      (e: unknown) => e instanceof VolumeError && /MountVolume.SetUp failed for volume "conf"/.test(e.message),
+    );
+    assert.deepEqual(readdirSync(canary), [], 'nothing written through the link');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

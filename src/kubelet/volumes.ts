@@ -6,16 +6,27 @@
  *                         ..2026_11_27_15_00_00.123456789/   the files of one version
  *                         ..data -> ..2026_11_27_...          swapped with one rename
  *                         nginx.conf -> ..data/nginx.conf     what the user sees
+ *                       mounted read-only into every container whatever the pod says (as the
+ *                       kubelet does); a secret's dir is a tmpfs, so secrets never reach the disk
  *   emptyDir            a directory that lives as long as the pod (a tmpfs with medium: Memory)
  *   hostPath            the host path itself, after the `type` check
  *
+ * The atomic writer never trusts what is in the volume dir (CVE-2017-1002102): it compares the
+ * wanted content with what it wrote last (a digest in memory), and keeps, outside the volume
+ * (PODS/<uid>/volume-records/<plugin>/<name>.json), the names of the timestamped dirs it made
+ * and of the user-visible links; it only ever removes those, checked with lstat, and never
+ * reads `..data` back. Everything is done relative to an fd on the volume dir, asynchronously.
+ *
  * Missing sources fail with VolumeError (the kubelet reports FailedMount and retries).
  */
-import { readFileSync, mkdirSync, writeFileSync, symlinkSync, renameSync, rmSync, readdirSync, readlinkSync, existsSync, statSync, chmodSync, lstatSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { constants, promises as fsp, statSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import type { KubeletClient } from './client.js';
 import { run } from '../sys/exec.js';
-import { mountsUnder } from '../sys/mountinfo.js';
+import { writeFileAtomic } from '../sys/fs.js';
+import { mountsUnder, readMountinfoAsync } from '../sys/mountinfo.js';
+import { fdPath, openDirHandle, resolveUnder } from '../sys/safe-open.js';
 
 type Obj = Record<string, any>;
 
@@ -28,7 +39,7 @@ export class VolumeError extends Error {
   }
 }
 
-interface FileEntry {
+export interface FileEntry {
   path: string;
   content: Buffer;
   mode: number;
@@ -51,34 +62,7 @@ function projectItems(volume: string, data: Record<string, Buffer>, items: Obj[]
   return out;
 }
 
-function sameContent(dir: string, files: FileEntry[]): boolean {
-  const dataLink = join(dir, '..data');
-  if (!existsSync(dataLink)) return false;
-  try {
-    const current = join(dir, readlinkSync(dataLink));
-    const listed = new Set<string>();
-    const walk = (d: string, rel: string) => {
-      for (const e of readdirSync(d, { withFileTypes: true })) {
-        const r = rel ? `${rel}/${e.name}` : e.name;
-        if (e.isDirectory()) walk(join(d, e.name), r);
-        else listed.add(r);
-      }
-    };
-    walk(current, '');
-    if (listed.size !== files.length) return false;
-    for (const f of files) {
-      const p = join(current, f.path);
-      if (!listed.has(f.path)) return false;
-      const st = statSync(p);
-      if ((st.mode & 0o777) !== (f.mode & 0o777)) return false;
-      const buf = readFileSync(p);
-      if (!buf.equals(f.content)) return false;
-    }
-    return true;
-  } catch {
-    return false;
-  }
-}
+const TS_DIR_RE = /^\.\.\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2}\.\d{9}$/;
 
 function timestampDirName(): string {
   const d = new Date();
@@ -87,106 +71,225 @@ function timestampDirName(): string {
   return `..${d.getUTCFullYear()}_${p(d.getUTCMonth() + 1)}_${p(d.getUTCDate())}_${p(d.getUTCHours())}_${p(d.getUTCMinutes())}_${p(d.getUTCSeconds())}.${String(ns).padStart(9, '0')}`;
 }
 
-/** Write `files` into `dir` with the atomic-writer layout; no-op when nothing changed. Returns true if it wrote. */
-export function atomicWrite(dir: string, files: FileEntry[]): boolean {
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
-  if (sameContent(dir, files)) return false;
-  const tsName = timestampDirName();
-  const tsDir = join(dir, tsName);
-  mkdirSync(tsDir, { mode: 0o755 });
-  for (const f of files) {
-    const p = join(tsDir, f.path);
-    mkdirSync(dirname(p), { recursive: true, mode: 0o755 });
-    writeFileSync(p, f.content, { mode: f.mode & 0o777 });
-    chmodSync(p, f.mode & 0o777);
-  }
-  const dataLink = join(dir, '..data');
-  const old = existsSync(dataLink) ? readlinkSync(dataLink) : undefined;
-  const tmpLink = join(dir, '..data_tmp');
-  rmSync(tmpLink, { force: true });
-  symlinkSync(tsName, tmpLink);
-  renameSync(tmpLink, dataLink);
-  // user-visible names: one symlink per top-level path component
-  const tops = new Set(files.map((f) => f.path.split('/')[0]));
-  for (const t of tops) {
-    const link = join(dir, t);
-    if (!existsSync(link) && !isSymlink(link)) symlinkSync(join('..data', t), link);
-  }
-  for (const e of readdirSync(dir)) {
-    if (e.startsWith('..')) continue;
-    if (!tops.has(e)) rmSync(join(dir, e), { force: true, recursive: true });
-  }
-  if (old && old !== tsName) rmSync(join(dir, old), { recursive: true, force: true });
-  return true;
+/** What the atomic writer made in one volume dir, kept outside it. */
+interface WriterRecord {
+  /** the timestamped dirs podbay made (the newest is the one `..data` names) */
+  made: string[];
+  /** the user-visible links podbay made */
+  tops: string[];
 }
 
-function isSymlink(p: string): boolean {
-  try {
-    return lstatSync(p).isSymbolicLink();
-  } catch {
-    return false;
+/**
+ * Digest of what was last written to each volume dir. In memory only: a secret's hash never
+ * reaches the disk; after a restart each volume is written once more (same content, new dir).
+ */
+const written = new Map<string, string>();
+
+function digestOf(files: FileEntry[]): string {
+  const h = createHash('sha256');
+  for (const f of [...files].sort((a, b) => a.path.localeCompare(b.path))) {
+    h.update(`${f.path}\0${f.mode & 0o7777}\0${f.content.length}\0`);
+    h.update(f.content);
   }
+  return h.digest('hex');
+}
+
+async function readRecord(path: string): Promise<WriterRecord> {
+  try {
+    const r = JSON.parse(await fsp.readFile(path, 'utf8'));
+    return { made: (r.made ?? []).filter((n: unknown) => typeof n === 'string' && TS_DIR_RE.test(n)), tops: (r.tops ?? []).filter((n: unknown) => typeof n === 'string') };
+  } catch {
+    return { made: [], tops: [] };
+  }
+}
+
+async function saveRecord(path: string, r: WriterRecord): Promise<void> {
+  await fsp.mkdir(dirname(path), { recursive: true, mode: 0o750 });
+  await writeFileAtomic(path, JSON.stringify(r), 0o600);
+}
+
+/** The kubelet's atomic writer path rules: relative, no `..`, not starting with `..`. */
+function checkFilePath(volume: string, p: string): string[] {
+  const parts = p.split('/').filter((c) => c !== '' && c !== '.');
+  if (p.startsWith('/') || parts.length === 0 || parts.includes('..') || parts[0].startsWith('..')) throw new VolumeError(volume, `invalid path ${JSON.stringify(p)} for a projected file`);
+  return parts;
+}
+
+const errno = (e: unknown) => (e as NodeJS.ErrnoException).code;
+
+/**
+ * Write `files` into `dir` with the atomic-writer layout; a no-op when it is what podbay wrote
+ * last. `recordPath` is podbay's record of what it made there (never inside `dir`).
+ * Returns true if it wrote.
+ */
+export async function atomicWrite(dir: string, files: FileEntry[], recordPath: string, volume = dir): Promise<boolean> {
+  await fsp.mkdir(dirname(dir), { recursive: true, mode: 0o750 });
+  await fsp.mkdir(dir, { mode: 0o755 }).catch((e) => {
+    if (errno(e) !== 'EEXIST') throw e;
+  });
+  const record = await readRecord(recordPath);
+  const digest = digestOf(files);
+  const current = record.made[record.made.length - 1];
+  const dirHandle = await openDirHandle(dir, false);
+  const at = (name: string) => fdPath(dirHandle.fd, name);
+  const lstat = (name: string) => fsp.lstat(at(name)).catch(() => undefined);
+  try {
+    if (written.get(dir) === digest && current && (await lstat(current))?.isDirectory()) return false;
+    const paths = files.map((f) => checkFilePath(volume, f.path));
+
+    // 1. the new version, in a dir of its own, recorded before anything can point at it
+    const tsName = timestampDirName();
+    await fsp.mkdir(at(tsName), { mode: 0o755 });
+    record.made.push(tsName);
+    await saveRecord(recordPath, record);
+    await fsp.chmod(at(tsName), 0o755);
+    const ts = await openDirHandle(at(tsName), false);
+    try {
+      for (let i = 0; i < files.length; i++) {
+        const parts = paths[i];
+        const parent = await resolveUnder(ts, parts.slice(0, -1).join('/'), { links: 'refuse', createDirsMode: 0o755 });
+        try {
+          const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+          const fh = await fsp.open(fdPath(parent.handle.fd, parts[parts.length - 1]), flags, files[i].mode & 0o777);
+          try {
+            await fh.writeFile(files[i].content);
+            await fh.chmod(files[i].mode & 0o7777);
+          } finally {
+            await fh.close();
+          }
+        } finally {
+          await parent.handle.close();
+        }
+      }
+    } finally {
+      await ts.close();
+    }
+
+    // 2. swap ..data with one rename (a rename replaces a link, never follows one)
+    await fsp.unlink(at('..data_tmp')).catch((e) => {
+      if (errno(e) !== 'ENOENT') throw new VolumeError(volume, `cannot remove ..data_tmp: ${(e as Error).message}`);
+    });
+    await fsp.symlink(tsName, at('..data_tmp'));
+    await fsp.rename(at('..data_tmp'), at('..data')).catch((e) => {
+      throw new VolumeError(volume, `cannot replace ..data: ${(e as Error).message}`);
+    });
+
+    // 3. user-visible links: new ones made; those podbay made for keys now gone unlinked
+    const tops = [...new Set(paths.map((p) => p[0]))];
+    for (const t of tops) if (!(await lstat(t))) await fsp.symlink(`..data/${t}`, at(t));
+    for (const t of record.tops) {
+      if (tops.includes(t)) continue;
+      if ((await lstat(t))?.isSymbolicLink()) await fsp.unlink(at(t)).catch(() => {});
+    }
+
+    // 4. the versions podbay made before, if they are still its directories
+    for (const old of record.made.filter((n) => n !== tsName)) {
+      const st = await lstat(old);
+      if (st?.isDirectory()) await fsp.rm(at(old), { recursive: true, force: true });
+    }
+    await saveRecord(recordPath, { made: [tsName], tops });
+    written.set(dir, digest);
+    return true;
+  } finally {
+    await dirHandle.close();
+  }
+}
+
+/** Forget the digests of the volumes under a pod dir (the pod is gone). */
+function forgetWritten(podDir: string): void {
+  for (const d of written.keys()) if (d.startsWith(podDir + '/')) written.delete(d);
+}
+
+export interface PreparedVolume {
+  /** the volume's directory (or file, for a hostPath) on the host */
+  hostPath: string;
+  /** mounted read-only whatever volumeMounts[].readOnly says (configMap, secret) */
+  forceReadOnly: boolean;
+  /** the path is the admin's own (hostPath): links in it are the host's to follow */
+  hostOwned: boolean;
 }
 
 export interface PreparedVolumes {
-  /** volume name -> host path */
-  paths: Map<string, string>;
+  volumes: Map<string, PreparedVolume>;
+}
+
+/** podbay's record of what its atomic writer made in a volume dir, outside that dir */
+function recordPathOf(podDir: string, plugin: string, name: string): string {
+  return join(podDir, 'volume-records', plugin, `${name}.json`);
+}
+
+/** Is `dir` itself a mount point now? */
+async function mounted(dir: string): Promise<boolean> {
+  return mountsUnder(dir, await readMountinfoAsync()).includes(dir);
 }
 
 /** Prepare (or refresh) every volume of a pod. */
 export async function prepareVolumes(client: KubeletClient, pod: Obj, podDir: string): Promise<PreparedVolumes> {
-  const paths = new Map<string, string>();
+  const volumes = new Map<string, PreparedVolume>();
   const ns = pod.metadata.namespace;
+  const projected = async (name: string, plugin: string, files: () => Promise<FileEntry[]>, beforeWrite?: (dir: string) => Promise<void>) => {
+    const dir = join(podDir, 'volumes', plugin, name);
+    const wanted = await files();
+    try {
+      await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
+      await beforeWrite?.(dir);
+      await atomicWrite(dir, wanted, recordPathOf(podDir, plugin, name), name);
+    } catch (e) {
+      // any failure to set the volume up is the kubelet's FailedMount, retried
+      throw e instanceof VolumeError ? e : new VolumeError(name, (e as Error).message);
+    }
+    volumes.set(name, { hostPath: dir, forceReadOnly: true, hostOwned: false });
+  };
   for (const v of (pod.spec.volumes ?? []) as Obj[]) {
     if (v.configMap) {
-      const dir = join(podDir, 'volumes', 'kubernetes.io~configmap', v.name);
-      const cm = await client.getConfigMap(ns, v.configMap.name);
-      if (!cm) {
-        if (v.configMap.optional) {
-          atomicWrite(dir, []);
-          paths.set(v.name, dir);
-          continue;
+      await projected(v.name, 'kubernetes.io~configmap', async () => {
+        const cm = await client.getConfigMap(ns, v.configMap.name);
+        if (!cm) {
+          if (v.configMap.optional) return [];
+          throw new VolumeError(v.name, `configmap "${v.configMap.name}" not found`);
         }
-        throw new VolumeError(v.name, `configmap "${v.configMap.name}" not found`);
-      }
-      const data: Record<string, Buffer> = {};
-      for (const [k, val] of Object.entries(cm.data ?? {})) data[k] = Buffer.from(String(val));
-      for (const [k, val] of Object.entries(cm.binaryData ?? {})) data[k] = Buffer.from(String(val), 'base64');
-      atomicWrite(dir, projectItems(v.name, data, v.configMap.items, v.configMap.defaultMode ?? 0o644, Boolean(v.configMap.optional)));
-      paths.set(v.name, dir);
+        const data: Record<string, Buffer> = {};
+        for (const [k, val] of Object.entries(cm.data ?? {})) data[k] = Buffer.from(String(val));
+        for (const [k, val] of Object.entries(cm.binaryData ?? {})) data[k] = Buffer.from(String(val), 'base64');
+        return projectItems(v.name, data, v.configMap.items, v.configMap.defaultMode ?? 0o644, Boolean(v.configMap.optional));
+      });
     } else if (v.secret) {
-      const dir = join(podDir, 'volumes', 'kubernetes.io~secret', v.name);
-      const s = await client.getSecret(ns, v.secret.secretName);
-      if (!s) {
-        if (v.secret.optional) {
-          atomicWrite(dir, []);
-          paths.set(v.name, dir);
-          continue;
-        }
-        throw new VolumeError(v.name, `secret "${v.secret.secretName}" not found`);
-      }
-      const data: Record<string, Buffer> = {};
-      for (const [k, val] of Object.entries(s.data ?? {})) data[k] = Buffer.from(String(val), 'base64');
-      for (const [k, val] of Object.entries(s.stringData ?? {})) data[k] = Buffer.from(String(val));
-      atomicWrite(dir, projectItems(v.name, data, v.secret.items, v.secret.defaultMode ?? 0o644, Boolean(v.secret.optional)));
-      paths.set(v.name, dir);
+      await projected(
+        v.name,
+        'kubernetes.io~secret',
+        async () => {
+          const s = await client.getSecret(ns, v.secret.secretName);
+          if (!s) {
+            if (v.secret.optional) return [];
+            throw new VolumeError(v.name, `secret "${v.secret.secretName}" not found`);
+          }
+          const data: Record<string, Buffer> = {};
+          for (const [k, val] of Object.entries(s.data ?? {})) data[k] = Buffer.from(String(val), 'base64');
+          for (const [k, val] of Object.entries(s.stringData ?? {})) data[k] = Buffer.from(String(val));
+          return projectItems(v.name, data, v.secret.items, v.secret.defaultMode ?? 0o644, Boolean(v.secret.optional));
+        },
+        // memory-backed, as the kubelet's secret volumes: a secret never reaches the data disk
+        async (dir) => {
+          if (!(await mounted(dir))) await run('mount', ['-t', 'tmpfs', '-o', 'nosuid,nodev,noexec,mode=0755', 'tmpfs', dir]);
+        },
+      );
     } else if (v.emptyDir) {
       const dir = join(podDir, 'volumes', 'kubernetes.io~empty-dir', v.name);
-      mkdirSync(dir, { recursive: true, mode: 0o777 });
+      await fsp.mkdir(dir, { recursive: true, mode: 0o777 });
       // medium: Memory is a tmpfs, as the kubelet makes it (its size: the kernel's default)
-      if (v.emptyDir.medium === 'Memory' && !mountsUnder(dir).includes(dir)) {
+      if (v.emptyDir.medium === 'Memory' && !(await mounted(dir))) {
         await run('mount', ['-t', 'tmpfs', '-o', 'nosuid,nodev,mode=1777', 'tmpfs', dir]);
       }
-      chmodSync(dir, 0o777);
-      paths.set(v.name, dir);
+      await fsp.chmod(dir, 0o777);
+      volumes.set(v.name, { hostPath: dir, forceReadOnly: false, hostOwned: false });
     } else if (v.hostPath) {
-      paths.set(v.name, checkHostPath(v.name, v.hostPath.path, v.hostPath.type ?? ''));
+      volumes.set(v.name, { hostPath: checkHostPath(v.name, v.hostPath.path, v.hostPath.type ?? ''), forceReadOnly: false, hostOwned: true });
     } else {
       const kind = Object.keys(v).find((k) => k !== 'name') ?? 'unknown';
       throw new VolumeError(v.name, `volume type ${kind} is not supported by podbay yet (supported: configMap, secret, emptyDir, hostPath)`);
     }
   }
-  return { paths };
+  return { volumes };
 }
 
 function checkHostPath(volume: string, path: string, type: string): string {
@@ -234,11 +337,18 @@ function checkHostPath(volume: string, path: string, type: string): string {
   return path;
 }
 
-/** Remove a pod's volume dirs, unmounting what is mounted there first (tmpfs emptyDirs). */
+/**
+ * Remove a pod's volume dirs, unmounting what is mounted there first (tmpfs emptyDirs and
+ * secrets, subPath binds). Nothing is removed while anything is still mounted below the pod
+ * dir: a recursive remove through a bind would delete what it shows (the host's files).
+ */
 export async function releaseVolumes(podDir: string): Promise<void> {
-  for (const mp of mountsUnder(podDir)) {
+  for (const mp of mountsUnder(podDir, await readMountinfoAsync())) {
     const r = await run('umount', [mp], { allowFailure: true });
     if (r.code !== 0) await run('umount', ['-l', mp], { allowFailure: true });
   }
-  rmSync(podDir, { recursive: true, force: true });
+  const left = mountsUnder(podDir, await readMountinfoAsync());
+  if (left.length) throw new Error(`cannot remove ${podDir}: still mounted: ${left.join(', ')}`);
+  forgetWritten(podDir);
+  await fsp.rm(podDir, { recursive: true, force: true });
 }

@@ -24,6 +24,7 @@ import { mountsUnder as mountsUnderDir, parseMountinfo } from '../sys/mountinfo.
 import { startExec } from './exec-stream.js';
 import type { ChildProcess } from 'node:child_process';
 import { writeFileAtomic } from '../sys/fs.js';
+import { readFileUnder } from '../sys/safe-open.js';
 import { conmonCreate, conmonReopenLog, RuntimeCreateError } from './conmon.js';
 import { containerSpec, hostsFile, pauseSpec, podResolvConf, resolveUser, type ResolvedUser } from './oci-spec.js';
 import { Runc } from './runc.js';
@@ -449,12 +450,15 @@ export class RuncRuntime implements Runtime {
 
   // ---- containers ---------------------------------------------------------------------------
 
+  /**
+   * The image's /etc/passwd or /etc/group, read from the container's rootfs: links resolved
+   * inside the rootfs (as containerd does), only a regular file (an image or an earlier run can
+   * make it a FIFO, which would block a reader forever), at most 4 MiB, never a blocking call on
+   * the event loop. Anything else reads as empty: a named user then fails "no matching entries".
+   */
   private async readPasswdFile(rootfs: string, name: string): Promise<string> {
-    const p = join(rootfs, 'etc', name);
     try {
-      // an image's /etc/passwd that is a symlink would be read on the host's side of the mount
-      if ((await fsp.lstat(p)).isSymbolicLink()) return '';
-      return await fsp.readFile(p, 'utf8');
+      return (await readFileUnder(rootfs, `etc/${name}`, { links: 'chroot', maxBytes: 4 << 20 })).toString('utf8');
     } catch {
       return '';
     }
@@ -507,7 +511,8 @@ export class RuncRuntime implements Runtime {
           user,
           sandbox: {
             pausePid: sb.pid,
-            hostname: (await fsp.readFile(join(this.sandboxDir(sandboxId), 'hostname'), 'utf8')).trim(),
+            // as the sandbox was made, not read back from its hostname file: containers can write that
+            hostname: c.hostNetwork ? (await fsp.readFile('/proc/sys/kernel/hostname', 'utf8')).trim() : c.hostname || c.podName,
             hostNetwork: c.hostNetwork,
             hostIPC: c.hostIPC,
             hostPID: c.hostPID,

@@ -357,3 +357,25 @@ export function watchReadyz(s: PodbayServer, everyMs = 100): { stop(): Promise<{
     },
   };
 }
+
+/**
+ * The kubectl shorthands a pod suite uses: `k` runs kubectl, `ok` asserts it succeeded and
+ * returns stdout, `apply` applies YAML from stdin, `pod` gets a pod as JSON, `events` lists a
+ * object's events as "TYPE REASON MESSAGE" lines.
+ */
+export function kubectlHelpers(server: () => PodbayServer, kubectl: string) {
+  const k = (...args: string[]) => server().kubectl(kubectl, args);
+  const ok = (...args: string[]) => {
+    const r = k(...args);
+    assert.equal(r.code, 0, `kubectl ${args.join(' ')} failed:\n${r.stderr}\n${r.stdout}`);
+    return r.stdout;
+  };
+  const apply = (yaml: string) => {
+    const r = server().kubectl(kubectl, ['apply', '-f', '-'], yaml);
+    assert.equal(r.code, 0, r.stderr);
+  };
+  const pod = (name: string) => JSON.parse(ok('get', 'pod', name, '-o', 'json'));
+  const events = (name: string) =>
+    ok('get', 'events', '--field-selector', `involvedObject.name=${name}`, '-o', 'jsonpath={range .items[*]}{.type} {.reason} {.message}{"\\n"}{end}');
+  return { k, ok, apply, pod, events };
+}
