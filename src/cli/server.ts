@@ -47,6 +47,8 @@ Flags:
   --pod-cidr CIDR             pod addresses (default 10.85.0.0/16)
   --cni-conf-dir DIR          where podbay writes its CNI config list (default DIR/cni)
   --cni-bin-dir DIR           CNI plugin binaries (default /usr/lib/cni)
+  --allowed-unsafe-sysctls L  comma-separated sysctls or "prefix*" patterns pods may set beyond
+                              the kubelet's safe set (namespaced ones only), e.g. 'kernel.msg*'
 `;
 
 function parseListen(v: string): { host: string; port: number } {
@@ -89,7 +91,7 @@ async function waitReady(url: string, caPem: string): Promise<void> {
 }
 
 export async function runServer(argv: string[]): Promise<number> {
-  const known = ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir'];
+  const known = ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'allowed-unsafe-sysctls'];
   const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet'], known, 'server');
   if (p.flags.has('help')) {
     process.stdout.write(HELP);
@@ -165,6 +167,8 @@ export async function runServer(argv: string[]): Promise<number> {
       hostIP: hostAddresses()[0] ?? '127.0.0.1',
       podsDir: join(dataDir, 'pods'),
       logsDir: join(dataDir, 'logs'),
+      seccompDir: join(dataDir, 'seccomp'),
+      allowedUnsafeSysctls: (p.flags.get('allowed-unsafe-sysctls') ?? '').split(',').map((x) => x.trim()).filter(Boolean),
       log,
     });
     const rt = runtime;

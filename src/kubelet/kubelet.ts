@@ -32,6 +32,9 @@ import { containerLogPath, podLogDir, streamLog, type LogOptions } from './logs.
 import { Binder } from './binder.js';
 import { nextInitStep } from './init-containers.js';
 import { Prober } from './prober.js';
+import { admitAppArmor, containerSecurity, detectHostSecurity, type HostSecurity } from './security-context.js';
+import { FORBIDDEN_REASON, podSysctls, SysctlAllowlist } from './sysctls.js';
+import { FsGroupError, VolumeOwnership } from './volume-ownership.js';
 
 export const LABEL_POD_UID = 'io.kubernetes.pod.uid';
 export const LABEL_POD_NAME = 'io.kubernetes.pod.name';
@@ -59,6 +62,10 @@ export interface KubeletOptions {
   logsDir: string;
   resyncSeconds?: number;
   log?: (line: string) => void;
+  /** --allowed-unsafe-sysctls: names or "prefix*" patterns beyond the safe set */
+  allowedUnsafeSysctls?: string[];
+  /** Localhost seccomp profiles are read from here (the kubelet's <root-dir>/seccomp) */
+  seccompDir: string;
 }
 
 interface BackoffEntry {
@@ -95,8 +102,13 @@ export class Kubelet {
   private watch?: { cancel(): void };
   private resync?: NodeJS.Timeout;
   private stopped = false;
+  private readonly sysctls: SysctlAllowlist;
+  private readonly ownership = new VolumeOwnership();
+  private hostSecurity?: Promise<HostSecurity>;
 
   constructor(private readonly opts: KubeletOptions) {
+    // a malformed or node-wide pattern stops the kubelet from starting, as the kubelet's flag does
+    this.sysctls = new SysctlAllowlist(opts.allowedUnsafeSysctls);
     this.client = opts.client;
     this.runtime = opts.runtime;
     this.images = opts.images;
@@ -206,11 +218,21 @@ export class Kubelet {
 
     const ns = pod.metadata.namespace;
     trace(pod, 'sync start');
+    const sysctls = podSysctls(pod, this.sysctls);
+    if ((!pod.status?.phase || pod.status.phase === 'Pending') && !(await this.sandboxesOf(uid)).length) {
+      const host = await (this.hostSecurity ??= detectHostSecurity());
+      const appArmor = admitAppArmor(pod, host);
+      if ('message' in sysctls) return this.rejectPod(pod, FORBIDDEN_REASON, sysctls.message);
+      if (appArmor) return this.rejectPod(pod, 'AppArmor', appArmor);
+    }
     const podDir = join(this.opts.podsDir, uid);
     await mkdir(podDir, { recursive: true, mode: 0o750 });
     let volumes: Map<string, string>;
     try {
       volumes = (await prepareVolumes(this.client, pod, podDir)).paths;
+      await this.ownership.apply(pod, volumes).catch((e: unknown) => {
+        throw e instanceof FsGroupError ? new VolumeError(e.volume, e.message) : e;
+      });
     } catch (e) {
       if (!(e instanceof VolumeError)) throw e;
       this.events.record(pod, 'Warning', 'FailedMount', e.message);
@@ -241,6 +263,7 @@ export class Kubelet {
           portMappings: portMappings(pod),
           labels: { [LABEL_POD_UID]: uid, [LABEL_POD_NAME]: pod.metadata.name, [LABEL_POD_NAMESPACE]: ns },
           annotations: {},
+          ...('sysctls' in sysctls ? { sysctls: sysctls.sysctls } : {}),
         });
       } catch (e) {
         this.events.record(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(e as Error).message}`);
@@ -355,19 +378,24 @@ export class Kubelet {
       const env = await containerEnv(this.client, pod, spec);
       const argv = resolveArgv(spec, image.config, env);
       if (argv.length === 0) throw new ConfigError(`no command specified: the image ${spec.image} has no Entrypoint or Cmd, so the container needs a command`);
+      const sec = await containerSecurity(pod, spec, image.config.user ?? undefined, {
+        seccompRoot: this.opts.seccompDir,
+        host: await (this.hostSecurity ??= detectHostSecurity()),
+      });
       config = {
         name: spec.name,
         image: spec.image,
         argv,
         env: mergeEnv(image.config.env ?? ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], env),
         workingDir: spec.workingDir ?? image.config.workingDir ?? undefined,
-        user: userOf(pod, spec) ?? image.config.user ?? undefined,
+        user: sec.user,
         mounts: mountsOf(spec, volumes),
         logPath: containerLogPath(this.opts.logsDir, pod.metadata.namespace, pod.metadata.name, uid, spec.name, restartCount),
         privileged: Boolean(spec.securityContext?.privileged),
         readOnlyRootfs: Boolean(spec.securityContext?.readOnlyRootFilesystem),
         capAdd: spec.securityContext?.capabilities?.add,
         capDrop: spec.securityContext?.capabilities?.drop,
+        security: sec.security,
         restartCount,
         labels: { [LABEL_POD_UID]: uid, [LABEL_POD_NAME]: pod.metadata.name, [LABEL_POD_NAMESPACE]: pod.metadata.namespace, [LABEL_CONTAINER_NAME]: spec.name },
         annotations: {},
@@ -409,6 +437,29 @@ export class Kubelet {
       this.events.record(pod, 'Warning', 'Failed', `Error: ${message}`, fieldPath);
       // the failed run stays as an exited container; the next sync backs off and retries
       this.enqueueAfter(pod.metadata.uid, 2000);
+    }
+  }
+
+  /**
+   * A pod the node cannot run as asked (a kubelet admit handler said no): Failed at once, with
+   * the handler's reason and message, as the kubelet's rejectPod.
+   */
+  private async rejectPod(pod: Obj, reason: string, message: string): Promise<void> {
+    this.events.record(pod, 'Warning', reason, message);
+    const uid = pod.metadata.uid;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = attempt === 0 ? pod : await this.client.getPod(pod.metadata.namespace, pod.metadata.name);
+      if (!current || current.metadata.uid !== uid) return;
+      const status = { phase: 'Failed', reason, message: `Pod was rejected: ${message}`, startTime: current.status?.startTime ?? nowRfc3339() };
+      try {
+        const updated = await this.client.updatePodStatus({ ...current, status });
+        if (this.pods.has(uid)) this.pods.set(uid, updated);
+        return;
+      } catch (e) {
+        if (e instanceof ApiError && e.reason === 'Conflict') continue;
+        if (e instanceof ApiError && e.reason === 'NotFound') return;
+        throw e;
+      }
     }
   }
 
@@ -483,6 +534,7 @@ export class Kubelet {
 
   private async forget(uid: string, pod: Obj | undefined): Promise<void> {
     for (const k of [...this.backoff.keys()]) if (k.startsWith(`${uid}/`)) this.backoff.delete(k);
+    this.ownership.forget(uid);
     clearTimeout(this.timers.get(uid));
     this.timers.delete(uid);
     this.events.forget(uid);
@@ -565,13 +617,6 @@ export function portMappings(pod: Obj): { hostPort: number; containerPort: numbe
 /** which list of the pod spec a container belongs to */
 function listOf(pod: Obj, name: string): 'containers' | 'initContainers' {
   return ((pod.spec.initContainers ?? []) as Obj[]).some((c) => c.name === name) ? 'initContainers' : 'containers';
-}
-
-function userOf(pod: Obj, spec: Obj): string | undefined {
-  const uid = spec.securityContext?.runAsUser ?? pod.spec.securityContext?.runAsUser;
-  const gid = spec.securityContext?.runAsGroup ?? pod.spec.securityContext?.runAsGroup;
-  if (uid === undefined) return undefined;
-  return gid === undefined ? String(uid) : `${uid}:${gid}`;
 }
 
 function mountsOf(spec: Obj, volumes: Map<string, string>): { hostPath: string; containerPath: string; readOnly: boolean }[] {
