@@ -450,7 +450,7 @@ export class Kubelet {
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = attempt === 0 ? pod : await this.client.getPod(pod.metadata.namespace, pod.metadata.name);
       if (!current || current.metadata.uid !== uid) return;
-      const status = { phase: 'Failed', reason, message: `Pod was rejected: ${message}`, startTime: current.status?.startTime ?? nowRfc3339() };
+      const status = { ...current.status, phase: 'Failed', reason, message: `Pod was rejected: ${message}`, startTime: current.status?.startTime ?? nowRfc3339() };
       try {
         const updated = await this.client.updatePodStatus({ ...current, status });
         if (this.pods.has(uid)) this.pods.set(uid, updated);

@@ -253,7 +253,7 @@ export interface PodFiles {
   shm: string;
 }
 
-function baseMounts(opts: { hostNetwork: boolean; shm?: string; privileged?: boolean }): OciMount[] {
+function baseMounts(opts: { hostNetwork: boolean; shm?: string; privileged?: boolean; sysfsRw?: boolean }): OciMount[] {
   const m: OciMount[] = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
@@ -266,7 +266,7 @@ function baseMounts(opts: { hostNetwork: boolean; shm?: string; privileged?: boo
     // get the host's /sys bound read-only instead (containerd and podman do the same)
     opts.hostNetwork
       ? { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'rprivate', 'nosuid', 'noexec', 'nodev', opts.privileged ? 'rw' : 'ro'] }
-      : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', opts.privileged ? 'rw' : 'ro'] },
+      : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', opts.privileged || opts.sysfsRw ? 'rw' : 'ro'] },
     { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', opts.privileged ? 'rw' : 'ro'] },
   ];
   return m;
@@ -316,7 +316,10 @@ export function pauseSpec(o: PauseSpecOptions): OciSpec {
     },
     root: { path: o.rootfs, readonly: true },
     ...(o.hostNetwork ? {} : { hostname: o.hostname }),
-    mounts: baseMounts({ hostNetwork: o.hostNetwork, shm: o.hostIPC ? undefined : o.shm }),
+    // sysfs rw: the first sysfs mount in a network namespace makes its superblock, read-only
+    // for all later mounts if this one were; the pause mounts first, so a privileged container
+    // of the pod could never get a writable /sys. Each other mount's 'ro' is per-mount anyway.
+    mounts: baseMounts({ hostNetwork: o.hostNetwork, shm: o.hostIPC ? undefined : o.shm, sysfsRw: true }),
     annotations: o.annotations,
     linux: {
       namespaces: ns,
