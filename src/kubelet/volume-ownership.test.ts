@@ -74,10 +74,13 @@ test('VolumeOwnership: emptyDir once per pod, configMap every time, nothing with
     await o.apply(pod(GID), paths);
     assert.equal(statSync(ed).mode & 0o7777, 0o2775);
     assert.equal(statSync(cm).mode & 0o7777, 0o2755);
+    mkdirSync(join(ed, 'later'), { mode: 0o755 });
+    chmodSync(join(ed, 'later'), 0o755);
     chmodSync(ed, 0o755);
     chmodSync(cm, 0o755);
     await o.apply(pod(GID), paths);
-    assert.equal(statSync(ed).mode & 0o7777, 0o755, 'the emptyDir is done once per pod');
+    assert.equal(statSync(ed).mode & 0o7777, 0o2775, 'the root is fixed again');
+    assert.equal(statSync(join(ed, 'later')).mode & 0o7777, 0o755, 'what containers wrote since is walked once per pod only');
     assert.equal(statSync(cm).mode & 0o7777, 0o2755, 'configMap content is rewritten, so redone');
     o.forget('u1');
     const link = join(t, 'link');

@@ -53,7 +53,7 @@ const fdPath = (fd: number, name?: string) => (name === undefined ? `/proc/self/
  * Applies fsGroup to the tree at `root` (the volume's directory on the host, which podbay made).
  * Returns how many entries were changed.
  */
-export async function applyFsGroup(root: string, fsGroup: number, opts: { readOnly: boolean; policy?: FsGroupChangePolicy }): Promise<number> {
+export async function applyFsGroup(root: string, fsGroup: number, opts: { readOnly: boolean; policy?: FsGroupChangePolicy; rootOnly?: boolean }): Promise<number> {
   const top = await fsp.open(root, O_PATH | O_NOFOLLOW | O_DIRECTORY);
   let changed = 0;
   try {
@@ -64,7 +64,7 @@ export async function applyFsGroup(root: string, fsGroup: number, opts: { readOn
       await fsp.chown(p, -1, fsGroup);
       await fsp.chmod(p, ownedMode(mode, isDir, opts.readOnly));
       changed++;
-      if (!isDir) return;
+      if (!isDir || (opts.rootOnly && fh === top)) return;
       let names: string[];
       try {
         names = await fsp.readdir(p);
@@ -103,7 +103,8 @@ export function fsGroupKind(volume: Record<string, unknown>): { readOnly: boolea
 
 /**
  * The kubelet's side: which volumes of which pod were done. An emptyDir is walked once per pod
- * (at set-up, as the kubelet mounts it once); the podbay-written kinds after every write.
+ * (at set-up, as the kubelet mounts it once; later syncs only fix its root); the podbay-written
+ * kinds after every write.
  */
 export class VolumeOwnership {
   private readonly done = new Map<string, Set<string>>();
@@ -118,9 +119,12 @@ export class VolumeOwnership {
     for (const v of (pod.spec.volumes ?? []) as Record<string, any>[]) {
       const kind = fsGroupKind(v);
       const path = paths.get(v.name);
-      if (!kind || !path || (!kind.remount && done.has(v.name))) continue;
+      if (!kind || !path) continue;
+      // a done emptyDir: only its root again (set-up may have reset the root's mode), not
+      // what the containers have written since
+      const rootOnly = !kind.remount && done.has(v.name);
       try {
-        await applyFsGroup(path, fsGroup, { readOnly: kind.readOnly, policy });
+        await applyFsGroup(path, fsGroup, { readOnly: kind.readOnly, policy, rootOnly });
       } catch (e) {
         throw new FsGroupError(v.name, `applying fsGroup ${fsGroup}: ${(e as Error).message}`);
       }

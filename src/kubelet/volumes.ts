@@ -177,7 +177,8 @@ export async function prepareVolumes(client: KubeletClient, pod: Obj, podDir: st
       if (v.emptyDir.medium === 'Memory' && !mountsUnder(dir).includes(dir)) {
         await run('mount', ['-t', 'tmpfs', '-o', 'nosuid,nodev,mode=1777', 'tmpfs', dir]);
       }
-      chmodSync(dir, 0o777);
+      // as the kubelet's setupDir: only the permission bits, so fsGroup's setgid stays
+      if ((statSync(dir).mode & 0o777) !== 0o777) chmodSync(dir, 0o777);
       paths.set(v.name, dir);
     } else if (v.hostPath) {
       paths.set(v.name, checkHostPath(v.name, v.hostPath.path, v.hostPath.type ?? ''));

@@ -102,6 +102,24 @@ describe('securityContext (runc, conmon, CNI, real kubectl)', () => {
     assert.equal(log.trim(), '1234');
   });
 
+  it('a pod meeting the restricted Pod Security Standard runs: non-root, no escalation, no capabilities, RuntimeDefault', async () => {
+    const log = await output('restricted', {
+      securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [ctr('grep -E "NoNewPrivs|Seccomp:|CapEff" /proc/self/status; id -u', { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } })],
+    });
+    assert.equal(statusField(log, 'NoNewPrivs'), '1');
+    assert.equal(statusField(log, 'Seccomp'), '2');
+    assert.equal(statusField(log, 'CapEff'), '0000000000000000');
+    assert.match(log, /^1000$/m);
+    // kubectl exec runs with the container's confinement too
+    apply(podOf('restricted-exec', { securityContext: { seccompProfile: { type: 'RuntimeDefault' } }, containers: [ctr('sleep 3600', { allowPrivilegeEscalation: false, runAsUser: 1000 })] }));
+    await waitFor('restricted-exec running', () => (pod('restricted-exec').status.phase === 'Running' ? true : undefined), 60_000);
+    const ex = ok('exec', 'restricted-exec', '--', 'sh', '-c', 'grep -E "NoNewPrivs|Seccomp:" /proc/self/status; id -u');
+    assert.equal(statusField(ex, 'NoNewPrivs'), '1');
+    assert.equal(statusField(ex, 'Seccomp'), '2');
+    assert.match(ex, /^1000$/m);
+  });
+
   it('allowPrivilegeEscalation: false sets NoNewPrivs', async () => {
     const log = await output('nnp', { containers: [ctr('grep NoNewPrivs /proc/self/status', { allowPrivilegeEscalation: false })] });
     assert.equal(statusField(log, 'NoNewPrivs'), '1');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validationErrorText } from './field.js';
-import { validatePodSecurity } from './pod-security.js';
+import { validatePodSecurity, validatePodSecurityAnnotations } from './pod-security.js';
 
 const errs = (spec: Record<string, any>) => validatePodSecurity(spec).map(validationErrorText);
 const ctr = (securityContext: Record<string, any>) => ({ name: 'c', image: 'i', securityContext });
@@ -23,4 +23,15 @@ test('windowsOptions: forbidden for os linux; hostProcess always refused', () =>
   assert.deepEqual(errs({ os: { name: 'linux' }, securityContext: { windowsOptions: { runAsUserName: 'u' } }, containers: [] }), ['spec.securityContext.windowsOptions: Forbidden: windows options cannot be set for a linux pod']);
   assert.match(errs({ containers: [ctr({ windowsOptions: { hostProcess: true } })] })[0]!, /^spec\.containers\[0\]\.securityContext\.windowsOptions\.hostProcess: Forbidden: podbay runs Linux containers/);
   assert.deepEqual(errs({ containers: [ctr({ windowsOptions: { runAsUserName: 'u' } })] }), []);
+});
+
+test('deprecated seccomp and AppArmor annotations are validated', () => {
+  const anns = (annotations: Record<string, string>) =>
+    validatePodSecurityAnnotations({ metadata: { annotations }, spec: { containers: [{ name: 'c' }] } }).map(validationErrorText);
+  assert.deepEqual(anns({ 'seccomp.security.alpha.kubernetes.io/pod': 'runtime/default', 'container.seccomp.security.alpha.kubernetes.io/c': 'localhost/p.json' }), []);
+  assert.deepEqual(anns({ 'seccomp.security.alpha.kubernetes.io/pod': 'strict' }), ['metadata.annotations[seccomp.security.alpha.kubernetes.io/pod]: Invalid value: "strict": must be a valid seccomp profile']);
+  assert.match(anns({ 'seccomp.security.alpha.kubernetes.io/pod': 'localhost/../x' })[0]!, /must not contain '\.\.'/);
+  assert.deepEqual(anns({ 'container.apparmor.security.beta.kubernetes.io/c': 'runtime/default' }), []);
+  assert.match(anns({ 'container.apparmor.security.beta.kubernetes.io/nope': 'runtime/default' })[0]!, /Invalid value: "nope": container not found/);
+  assert.match(anns({ 'container.apparmor.security.beta.kubernetes.io/c': 'enforce' })[0]!, /invalid AppArmor profile name/);
 });

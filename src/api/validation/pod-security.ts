@@ -8,8 +8,10 @@
  *   hostUsers: false                   ... and podbay has no user namespaces: refused
  *   windowsOptions                     forbidden with os.name linux (upstream); hostProcess: true
  *                                      refused always (podbay runs Linux containers only)
+ *   seccomp / AppArmor annotations     the deprecated forms, validated as upstream still does
+ *                                      (the kubelet reads them when the field is not set)
  */
-import { forbidden, invalid, isObj, notSupported, obj, arr, required, str, type ValidationError, type Obj } from './field.js';
+import { forbidden, invalid, isObj, key, notSupported, obj, arr, required, str, type ValidationError, type Obj } from './field.js';
 
 const APPARMOR_TYPES = ['Localhost', 'RuntimeDefault', 'Unconfined'];
 
@@ -54,6 +56,38 @@ export function validatePodSecurity(spec: Obj, fldPath = 'spec'): ValidationErro
       errs.push(...validateWindowsOptions(sc, linux, p));
       if (sc.procMount === 'Unmasked' && spec.hostUsers !== false) errs.push(forbidden(`${p}.procMount`, '`hostUsers` must be false to use `Unmasked`'));
     });
+  }
+  return errs;
+}
+
+const SECCOMP_POD = 'seccomp.security.alpha.kubernetes.io/pod';
+const SECCOMP_CONTAINER = 'container.seccomp.security.alpha.kubernetes.io/';
+const APPARMOR_CONTAINER = 'container.apparmor.security.beta.kubernetes.io/';
+
+function seccompAnnotationErrors(v: string, fldPath: string): ValidationError[] {
+  if (['runtime/default', 'docker/default', 'unconfined'].includes(v)) return [];
+  if (!v.startsWith('localhost/')) return [invalid(fldPath, v, 'must be a valid seccomp profile')];
+  const path = v.slice('localhost/'.length);
+  if (path.startsWith('/')) return [invalid(fldPath, path, 'must be a relative path')];
+  if (path.split('/').includes('..')) return [invalid(fldPath, path, "must not contain '..'")];
+  return [];
+}
+
+/** the deprecated seccomp and AppArmor annotations of a pod (ValidateSeccompPodAnnotations, ValidateAppArmorPodAnnotations) */
+export function validatePodSecurityAnnotations(pod: Obj): ValidationError[] {
+  const ann = obj(obj(pod.metadata).annotations);
+  const spec = obj(pod.spec);
+  const names = new Set([...arr(spec.initContainers), ...arr(spec.containers), ...arr(spec.ephemeralContainers)].map((c) => str(obj(c).name)));
+  const errs: ValidationError[] = [];
+  for (const [k, v0] of Object.entries(ann)) {
+    const v = str(v0);
+    const fld = key('metadata.annotations', k);
+    if (k === SECCOMP_POD || k.startsWith(SECCOMP_CONTAINER)) errs.push(...seccompAnnotationErrors(v, fld));
+    if (k.startsWith(APPARMOR_CONTAINER)) {
+      const name = k.slice(APPARMOR_CONTAINER.length);
+      if (!names.has(name)) errs.push(invalid(fld, name, 'container not found'));
+      else if (!['runtime/default', 'unconfined'].includes(v) && !v.startsWith('localhost/')) errs.push(invalid(fld, v, `invalid AppArmor profile name: ${JSON.stringify(v)}`));
+    }
   }
   return errs;
 }

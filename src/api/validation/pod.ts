@@ -38,7 +38,7 @@ import {
   isValidUserID,
 } from './names.js';
 import { validateResourceRequirements } from './resources.js';
-import { validatePodSecurity } from './pod-security.js';
+import { validatePodSecurity, validatePodSecurityAnnotations } from './pod-security.js';
 
 const MAX_INT32 = 2147483647;
 const FILE_MODE_ERROR = 'must be a number between 0 and 0777 (octal), both inclusive';
@@ -944,6 +944,7 @@ function validatePodMetadataAndSpec(pod: Obj): ValidationError[] {
   const spec = obj(pod.spec);
   const errs = validateObjectMeta(pod.metadata, true, 'dns1123-subdomain');
   errs.push(...validatePodSpecificAnnotations(pod));
+  errs.push(...validatePodSecurityAnnotations(pod));
   errs.push(...validatePodSpec(spec));
   if (!str(spec.serviceAccountName)) {
     arr(spec.volumes).forEach((v, vi) => {
