@@ -35,3 +35,8 @@ test('deprecated seccomp and AppArmor annotations are validated', () => {
   assert.match(anns({ 'container.apparmor.security.beta.kubernetes.io/nope': 'runtime/default' })[0]!, /Invalid value: "nope": container not found/);
   assert.match(anns({ 'container.apparmor.security.beta.kubernetes.io/c': 'enforce' })[0]!, /invalid AppArmor profile name/);
 });
+
+test('supplementalGroupsPolicy: Merge or Strict', () => {
+  assert.deepEqual(errs({ securityContext: { supplementalGroupsPolicy: 'Strict' }, containers: [] }), []);
+  assert.match(errs({ securityContext: { supplementalGroupsPolicy: 'Loose' }, containers: [] })[0]!, /^spec\.securityContext\.supplementalGroupsPolicy: Unsupported value: "Loose"/);
+});

@@ -4,6 +4,7 @@
  * a pod that silently runs without what it asked for):
  *
  *   appArmorProfile (pod, container)  type and localhostProfile as upstream validates them
+ *   supplementalGroupsPolicy           Merge or Strict
  *   procMount: Unmasked                upstream needs hostUsers: false ...
  *   hostUsers: false                   ... and podbay has no user namespaces: refused
  *   windowsOptions                     forbidden with os.name linux (upstream); hostProcess: true
@@ -46,6 +47,10 @@ export function validatePodSecurity(spec: Obj, fldPath = 'spec'): ValidationErro
     errs.push(forbidden(`${fldPath}.hostUsers`, 'podbay does not implement user namespaces: hostUsers must be true or unset'));
   }
   const podSc = obj(spec.securityContext);
+  const sgp = podSc.supplementalGroupsPolicy;
+  if (sgp !== undefined && sgp !== null && !['Merge', 'Strict'].includes(str(sgp))) {
+    errs.push(notSupported(`${fldPath}.securityContext.supplementalGroupsPolicy`, sgp, ['Merge', 'Strict']));
+  }
   errs.push(...validateAppArmorProfile(podSc.appArmorProfile, `${fldPath}.securityContext.appArmorProfile`));
   errs.push(...validateWindowsOptions(podSc, linux, `${fldPath}.securityContext`));
   for (const list of ['initContainers', 'containers', 'ephemeralContainers']) {
