@@ -103,12 +103,13 @@ export class Kubelet {
   private resync?: NodeJS.Timeout;
   private stopped = false;
   private readonly sysctls: SysctlAllowlist;
-  private readonly ownership = new VolumeOwnership();
+  private readonly ownership: VolumeOwnership;
   private hostSecurity?: Promise<HostSecurity>;
 
   constructor(private readonly opts: KubeletOptions) {
     // a malformed or node-wide pattern stops the kubelet from starting, as the kubelet's flag does
     this.sysctls = new SysctlAllowlist(opts.allowedUnsafeSysctls);
+    this.ownership = new VolumeOwnership(opts.log);
     this.client = opts.client;
     this.runtime = opts.runtime;
     this.images = opts.images;

@@ -38,7 +38,7 @@ test('applyFsGroup walks the tree and never follows a symlink, nor opens a FIFO'
     execFileSync('mkfifo', [join(vol, 'fifo')]);
     chmodSync(vol, 0o755);
     const n = await applyFsGroup(vol, GID, { readOnly: false });
-    assert.equal(n, 5, 'vol, a, a/b, a/f, fifo');
+    assert.deepEqual(n, { changed: 5, tooDeep: 0 }, 'vol, a, a/b, a/f, fifo');
     assert.equal(statSync(join(vol, 'a', 'f')).mode & 0o7777, 0o660);
     assert.equal(statSync(join(vol, 'a', 'b')).mode & 0o7777, 0o2775);
     assert.equal(statSync(vol).mode & 0o7777, 0o2775);
@@ -47,10 +47,25 @@ test('applyFsGroup walks the tree and never follows a symlink, nor opens a FIFO'
     assert.equal(statSync(outside).mode & 0o7777, 0o700, 'a directory a link names is untouched');
     // OnRootMismatch: the root is now right, so nothing is walked
     chmodSync(join(vol, 'a', 'f'), 0o600);
-    assert.equal(await applyFsGroup(vol, GID, { readOnly: false, policy: 'OnRootMismatch' }), 0);
+    assert.equal((await applyFsGroup(vol, GID, { readOnly: false, policy: 'OnRootMismatch' })).changed, 0);
     assert.equal(statSync(join(vol, 'a', 'f')).mode & 0o7777, 0o600);
-    assert.ok((await applyFsGroup(vol, GID, { readOnly: false, policy: 'Always' })) > 0);
+    assert.ok((await applyFsGroup(vol, GID, { readOnly: false, policy: 'Always' })).changed > 0);
     assert.equal(statSync(join(vol, 'a', 'f')).mode & 0o7777, 0o660);
+  } finally {
+    rmSync(t, { recursive: true, force: true });
+  }
+});
+
+test('applyFsGroup stops at maxDepth (one fd per level) and says so', async () => {
+  const t = mkdtempSync(join(tmpdir(), 'podbay-fsgroup-'));
+  try {
+    let p = t;
+    for (let i = 0; i < 6; i++) mkdirSync((p = join(p, 'd')), { mode: 0o700 });
+    chmodSync(p, 0o700);
+    const r = await applyFsGroup(t, GID, { readOnly: false, maxDepth: 3 });
+    assert.deepEqual(r, { changed: 4, tooDeep: 1 });
+    assert.equal(statSync(join(t, 'd', 'd', 'd')).mode & 0o7777, 0o2770);
+    assert.equal(statSync(join(t, 'd', 'd', 'd', 'd')).mode & 0o7777, 0o700);
   } finally {
     rmSync(t, { recursive: true, force: true });
   }

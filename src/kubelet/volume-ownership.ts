@@ -11,6 +11,9 @@
  * directory swapped for a symlink mid-walk cannot redirect a chown or chmod to the host. Symlinks
  * themselves are left alone (their mode means nothing; the kubelet lchowns them). O_PATH opens
  * no file, so FIFOs and devices are inert; everything is asynchronous, off the event loop.
+ * Each level of the walk holds one fd, so a container nesting directories thousands deep could
+ * exhaust podbay's fds: the walk stops at MAX_DEPTH (what lies deeper is reported, not changed),
+ * and walks run one at a time node-wide.
  */
 import { constants, promises as fsp } from 'node:fs';
 
@@ -20,6 +23,7 @@ const RW = 0o660;
 const RO = 0o440;
 const EXEC = 0o110;
 const SETGID = 0o2000;
+export const MAX_DEPTH = 128;
 
 /** ownership of one volume could not be set (the kubelet reports it as a failed mount) */
 export class FsGroupError extends Error {
@@ -49,22 +53,43 @@ export function rootNeedsChange(st: { gid: number; mode: number; isDir: boolean 
 
 const fdPath = (fd: number, name?: string) => (name === undefined ? `/proc/self/fd/${fd}` : `/proc/self/fd/${fd}/${name}`);
 
+export interface FsGroupResult {
+  /** entries changed */
+  changed: number;
+  /** directories below MAX_DEPTH that were left as they were */
+  tooDeep: number;
+}
+
+let queue: Promise<unknown> = Promise.resolve();
+
 /**
- * Applies fsGroup to the tree at `root` (the volume's directory on the host, which podbay made).
- * Returns how many entries were changed.
+ * Applies fsGroup to the tree at `root` (the volume's directory on the host, which podbay made),
+ * after any walk already under way.
  */
-export async function applyFsGroup(root: string, fsGroup: number, opts: { readOnly: boolean; policy?: FsGroupChangePolicy; rootOnly?: boolean }): Promise<number> {
+export function applyFsGroup(root: string, fsGroup: number, opts: { readOnly: boolean; policy?: FsGroupChangePolicy; rootOnly?: boolean; maxDepth?: number }): Promise<FsGroupResult> {
+  const next = queue.then(() => walk(root, fsGroup, opts));
+  queue = next.catch(() => undefined);
+  return next;
+}
+
+async function walk(root: string, fsGroup: number, opts: { readOnly: boolean; policy?: FsGroupChangePolicy; rootOnly?: boolean; maxDepth?: number }): Promise<FsGroupResult> {
+  const maxDepth = opts.maxDepth ?? MAX_DEPTH;
   const top = await fsp.open(root, O_PATH | O_NOFOLLOW | O_DIRECTORY);
   let changed = 0;
+  let tooDeep = 0;
   try {
     const st = await top.stat();
-    if (opts.policy === 'OnRootMismatch' && !rootNeedsChange({ gid: st.gid, mode: st.mode, isDir: st.isDirectory() }, fsGroup, opts.readOnly)) return 0;
-    const visit = async (fh: fsp.FileHandle, isDir: boolean, mode: number): Promise<void> => {
+    if (opts.policy === 'OnRootMismatch' && !rootNeedsChange({ gid: st.gid, mode: st.mode, isDir: st.isDirectory() }, fsGroup, opts.readOnly)) return { changed, tooDeep };
+    const visit = async (fh: fsp.FileHandle, isDir: boolean, mode: number, depth: number): Promise<void> => {
       const p = fdPath(fh.fd);
       await fsp.chown(p, -1, fsGroup);
       await fsp.chmod(p, ownedMode(mode, isDir, opts.readOnly));
       changed++;
       if (!isDir || (opts.rootOnly && fh === top)) return;
+      if (depth >= maxDepth) {
+        tooDeep++;
+        return;
+      }
       let names: string[];
       try {
         names = await fsp.readdir(p);
@@ -81,17 +106,17 @@ export async function applyFsGroup(root: string, fsGroup: number, opts: { readOn
         try {
           const cs = await child.stat();
           if (cs.isSymbolicLink()) continue;
-          await visit(child, cs.isDirectory(), cs.mode);
+          await visit(child, cs.isDirectory(), cs.mode, depth + 1);
         } finally {
           await child.close();
         }
       }
     };
-    await visit(top, true, st.mode);
+    await visit(top, true, st.mode, 0);
   } finally {
     await top.close();
   }
-  return changed;
+  return { changed, tooDeep };
 }
 
 /** the volume kinds the kubelet applies fsGroup to, and whether the kind is read-only */
@@ -109,6 +134,8 @@ export function fsGroupKind(volume: Record<string, unknown>): { readOnly: boolea
 export class VolumeOwnership {
   private readonly done = new Map<string, Set<string>>();
 
+  constructor(private readonly log: (line: string) => void = () => {}) {}
+
   async apply(pod: Record<string, any>, paths: Map<string, string>): Promise<void> {
     const sc = pod.spec.securityContext ?? {};
     const fsGroup = sc.fsGroup;
@@ -124,7 +151,8 @@ export class VolumeOwnership {
       // what the containers have written since
       const rootOnly = !kind.remount && done.has(v.name);
       try {
-        await applyFsGroup(path, fsGroup, { readOnly: kind.readOnly, policy, rootOnly });
+        const r = await applyFsGroup(path, fsGroup, { readOnly: kind.readOnly, policy, rootOnly });
+        if (r.tooDeep) this.log(`kubelet: volume ${v.name} of pod ${pod.metadata.uid}: fsGroup ${fsGroup} not applied below ${MAX_DEPTH} levels of directories (${r.tooDeep} left as they were)`);
       } catch (e) {
         throw new FsGroupError(v.name, `applying fsGroup ${fsGroup}: ${(e as Error).message}`);
       }

@@ -265,8 +265,9 @@ describe('securityContext (runc, conmon, CNI, real kubectl)', () => {
   });
 
   it('fsGroup ownership never follows what a container planted in its emptyDir, and podbay keeps answering', async () => {
-    // a pod whose container fills its emptyDir with links to the host and a FIFO, then restarts:
-    // podbay restarting re-applies fsGroup (Always) over that content
+    // a pod whose container fills its emptyDir with links to the host, a FIFO and directories
+    // 300 deep (one fd per level would add up); podbay restarting re-applies fsGroup (Always)
+    // over that content
     const victim = join(suite.work, 'victim');
     mkdirSync(victim);
     writeFileSync(join(victim, 'file'), 'host\n', { mode: 0o600 });
@@ -274,7 +275,7 @@ describe('securityContext (runc, conmon, CNI, real kubectl)', () => {
       restartPolicy: 'Always',
       securityContext: { fsGroup: 2345 },
       volumes: [{ name: 'data', emptyDir: {} }],
-      containers: [ctr(`ln -s ${victim} /data/dirlink; ln -s ${victim}/file /data/filelink; mkfifo /data/fifo; mkdir -p /data/a/b; chgrp 7 /data/a/b /data/fifo; chmod 700 /data/a/b; echo planted; sleep 3600`, undefined, {
+      containers: [ctr(`ln -s ${victim} /data/dirlink; ln -s ${victim}/file /data/filelink; mkfifo /data/fifo; mkdir -p /data/a/b; chgrp 7 /data/a/b /data/fifo; chmod 700 /data/a/b; d=/data/deep; i=0; while [ $i -lt 300 ]; do d=$d/d; i=$((i+1)); done; mkdir -p $d; echo planted; sleep 3600`, undefined, {
         volumeMounts: [{ name: 'data', mountPath: '/data' }],
       })],
     }));
@@ -296,6 +297,7 @@ describe('securityContext (runc, conmon, CNI, real kubectl)', () => {
     assert.equal(hostFile.mode & 0o777, 0o600, 'and its mode');
     const victimDir = statSync(victim);
     assert.equal(victimDir.gid, 0);
+    await waitFor('the walk stopped at its depth limit and said so', () => (s.log.includes('not applied below 128 levels of directories') ? true : undefined), 30_000);
     const { failures, worstMs } = await watch.stop();
     assert.deepEqual(failures, []);
     assert.ok(worstMs < 1000, `/readyz answered within ${worstMs} ms`);
