@@ -250,6 +250,8 @@ export class Kubelet {
       const attempt = sandboxes.reduce((m, s) => Math.max(m, s.config.attempt + 1), 0);
       for (const s of sandboxes) await this.removeSandbox(s, pod, 0);
       if (attempt > 0) this.events.record(pod, 'Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
+      // a sandbox never runs without the pod's sysctls (the allowlist may have changed since admission)
+      if ('message' in sysctls) return this.rejectPod(pod, FORBIDDEN_REASON, sysctls.message);
       try {
         sandbox = await this.runtime.runPodSandbox({
           podName: pod.metadata.name,
@@ -264,7 +266,7 @@ export class Kubelet {
           portMappings: portMappings(pod),
           labels: { [LABEL_POD_UID]: uid, [LABEL_POD_NAME]: pod.metadata.name, [LABEL_POD_NAMESPACE]: ns },
           annotations: {},
-          ...('sysctls' in sysctls ? { sysctls: sysctls.sysctls } : {}),
+          sysctls: sysctls.sysctls,
         });
       } catch (e) {
         this.events.record(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(e as Error).message}`);
