@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { PodbayServer, PodSuite, kubectlBinaries, waitFor, watchReadyz } from './harness.js';
 import { hostDevices } from '../../src/runtime/devices.js';
+import { writeDockerArchive } from '../../src/image/archive-build.js';
 
 const [kc] = kubectlBinaries().slice(-1);
 
@@ -73,7 +74,14 @@ describe('securityContext (runc, conmon, CNI, real kubectl)', () => {
 
   before(async () => {
     s = await suite.start('podbay-e2e-sec-');
-    await suite.loadBusybox();
+    const bb = await suite.loadBusybox();
+    // users:1 runs as the named user "app" (uid 1000), whom the image's /etc/group puts in "extra" (5000)
+    const layer = join(suite.work, 'users-layer');
+    mkdirSync(join(layer, 'etc'), { recursive: true });
+    writeFileSync(join(layer, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/tmp:/bin/sh\n');
+    writeFileSync(join(layer, 'etc', 'group'), 'root:x:0:\napp:x:1000:\nextra:x:5000:app\n');
+    await writeDockerArchive(join(suite.work, 'users.tar'), { repoTags: ['users:1'], layers: [bb, layer], config: { cmd: ['sh'], user: 'app' } });
+    suite.loadImage(join(suite.work, 'users.tar'));
   });
 
   after(() => suite.finish(kc.path));
@@ -199,6 +207,19 @@ describe('securityContext (runc, conmon, CNI, real kubectl)', () => {
     assert.match(log, /^dir 2000 2777$/m);
     assert.match(log, /^file 1001 2000$/m, 'a new file inherits the group (setgid)');
     assert.match(log, /^sub 2000 2\d\d\d$/m);
+  });
+
+  it("the image's groups: Merge adds the user's /etc/group groups, Strict only what the pod says; a named image user is not verifiably non-root", async () => {
+    const groupsOf = (log: string) => /groups=(\S+)/.exec(log)![1]!.split(',').map((g) => Number.parseInt(g, 10));
+    const merge = await output('groups-merge', { securityContext: { supplementalGroups: [4000] }, containers: [{ ...ctr('id'), image: 'users:1' }] });
+    assert.match(merge, /uid=1000\(app\) gid=1000\(app\)/);
+    assert.ok(groupsOf(merge).includes(5000) && groupsOf(merge).includes(4000), merge);
+    const strict = await output('groups-strict', { securityContext: { supplementalGroups: [4000], supplementalGroupsPolicy: 'Strict' }, containers: [{ ...ctr('id'), image: 'users:1' }] });
+    assert.ok(groupsOf(strict).includes(4000), strict);
+    assert.ok(!groupsOf(strict).includes(5000), `Strict: no group from the image's /etc/group in ${strict}`);
+    apply(podOf('nonroot-named', { securityContext: { runAsNonRoot: true }, containers: [{ ...ctr('true'), image: 'users:1' }] }));
+    const w = await waiting('nonroot-named', 'CreateContainerConfigError');
+    assert.match(w.message, /^container has runAsNonRoot and image has non-numeric user \(app\), cannot verify user is non-root \(pod: "nonroot-named_default\(.*\)", container: c\)$/);
   });
 
   it('a safe sysctl and an allow-listed unsafe one are set in the pod, the host keeps its own', async () => {
