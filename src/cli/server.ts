@@ -55,6 +55,8 @@ Flags:
   --container-log-monitor-interval D  how often log sizes are checked (default 10s)
   --encryption-provider-config FILE   encrypt resources (e.g. secrets) at rest, as kube-apiserver
                               (EncryptionConfiguration: aescbc, aesgcm, identity); off by default
+  --allowed-unsafe-sysctls L  comma-separated sysctls or "prefix*" patterns pods may set beyond
+                              the kubelet's safe set (namespaced ones only), e.g. 'kernel.msg*'
 `;
 
 function parseListen(v: string): { host: string; port: number } {
@@ -97,7 +99,7 @@ async function waitReady(url: string, caPem: string): Promise<void> {
 }
 
 export async function runServer(argv: string[]): Promise<number> {
-  const known = ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config'];
+  const known = ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls'];
   const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet'], known, 'server');
   if (p.flags.has('help')) {
     process.stdout.write(HELP);
@@ -185,6 +187,8 @@ export async function runServer(argv: string[]): Promise<number> {
       podsDir: join(dataDir, 'pods'),
       logsDir: join(dataDir, 'logs'),
       logRotation,
+      seccompDir: join(dataDir, 'seccomp'),
+      allowedUnsafeSysctls: (p.flags.get('allowed-unsafe-sysctls') ?? '').split(',').map((x) => x.trim()).filter(Boolean),
       log,
       hostPorts,
     });

@@ -35,6 +35,9 @@ import { Binder } from './binder.js';
 import { nextInitStep } from './init-containers.js';
 import { Prober } from './prober.js';
 import type { HostPortGuard } from '../network/host-ports.js';
+import { admitAppArmor, containerSecurity, detectHostSecurity, type HostSecurity } from './security-context.js';
+import { FORBIDDEN_REASON, podSysctls, SysctlAllowlist } from './sysctls.js';
+import { FsGroupError, VolumeOwnership } from './volume-ownership.js';
 
 export const LABEL_POD_UID = 'io.kubernetes.pod.uid';
 export const LABEL_POD_NAME = 'io.kubernetes.pod.name';
@@ -66,6 +69,10 @@ export interface KubeletOptions {
   log?: (line: string) => void;
   /** hostPorts podbay's API server or a host process holds: the binder keeps such pods Pending */
   hostPorts?: HostPortGuard;
+  /** --allowed-unsafe-sysctls: names or "prefix*" patterns beyond the safe set */
+  allowedUnsafeSysctls?: string[];
+  /** Localhost seccomp profiles are read from here (the kubelet's <root-dir>/seccomp) */
+  seccompDir: string;
 }
 
 interface BackoffEntry {
@@ -103,8 +110,14 @@ export class Kubelet {
   private watch?: { cancel(): void };
   private resync?: NodeJS.Timeout;
   private stopped = false;
+  private readonly sysctls: SysctlAllowlist;
+  private readonly ownership: VolumeOwnership;
+  private hostSecurity?: Promise<HostSecurity>;
 
   constructor(private readonly opts: KubeletOptions) {
+    // a malformed or node-wide pattern stops the kubelet from starting, as the kubelet's flag does
+    this.sysctls = new SysctlAllowlist(opts.allowedUnsafeSysctls);
+    this.ownership = new VolumeOwnership(opts.log);
     this.client = opts.client;
     this.runtime = opts.runtime;
     this.images = opts.images;
@@ -221,11 +234,21 @@ export class Kubelet {
 
     const ns = pod.metadata.namespace;
     trace(pod, 'sync start');
+    const sysctls = podSysctls(pod, this.sysctls);
+    if ((!pod.status?.phase || pod.status.phase === 'Pending') && !(await this.sandboxesOf(uid)).length) {
+      const host = await (this.hostSecurity ??= detectHostSecurity());
+      const appArmor = admitAppArmor(pod, host);
+      if ('message' in sysctls) return this.rejectPod(pod, FORBIDDEN_REASON, sysctls.message);
+      if (appArmor) return this.rejectPod(pod, 'AppArmor', appArmor);
+    }
     const podDir = join(this.opts.podsDir, uid);
     await mkdir(podDir, { recursive: true, mode: 0o750 });
     let volumes: Map<string, PreparedVolume>;
     try {
       volumes = (await prepareVolumes(this.client, pod, podDir)).volumes;
+      await this.ownership.apply(pod, volumes).catch((e: unknown) => {
+        throw e instanceof FsGroupError ? new VolumeError(e.volume, e.message) : e;
+      });
     } catch (e) {
       if (!(e instanceof VolumeError)) throw e;
       this.events.record(pod, 'Warning', 'FailedMount', e.message);
@@ -242,6 +265,8 @@ export class Kubelet {
       const attempt = sandboxes.reduce((m, s) => Math.max(m, s.config.attempt + 1), 0);
       for (const s of sandboxes) await this.removeSandbox(s, pod, 0);
       if (attempt > 0) this.events.record(pod, 'Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
+      // a sandbox never runs without the pod's sysctls (the allowlist may have changed since admission)
+      if ('message' in sysctls) return this.rejectPod(pod, FORBIDDEN_REASON, sysctls.message);
       try {
         sandbox = await this.runtime.runPodSandbox({
           podName: pod.metadata.name,
@@ -256,6 +281,7 @@ export class Kubelet {
           portMappings: portMappings(pod),
           labels: { [LABEL_POD_UID]: uid, [LABEL_POD_NAME]: pod.metadata.name, [LABEL_POD_NAMESPACE]: ns },
           annotations: {},
+          sysctls: sysctls.sysctls,
         });
       } catch (e) {
         this.events.record(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(e as Error).message}`);
@@ -370,19 +396,24 @@ export class Kubelet {
       const env = await containerEnv(this.client, pod, spec);
       const argv = resolveArgv(spec, image.config, env);
       if (argv.length === 0) throw new ConfigError(`no command specified: the image ${spec.image} has no Entrypoint or Cmd, so the container needs a command`);
+      const sec = await containerSecurity(pod, spec, image.config.user ?? undefined, {
+        seccompRoot: this.opts.seccompDir,
+        host: await (this.hostSecurity ??= detectHostSecurity()),
+      });
       config = {
         name: spec.name,
         image: spec.image,
         argv,
         env: mergeEnv(image.config.env ?? ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], env),
         workingDir: spec.workingDir ?? image.config.workingDir ?? undefined,
-        user: userOf(pod, spec) ?? image.config.user ?? undefined,
+        user: sec.user,
         mounts: await this.mountsOf(pod, spec, volumes, env),
         logPath: containerLogPath(this.opts.logsDir, pod.metadata.namespace, pod.metadata.name, uid, spec.name, restartCount),
         privileged: Boolean(spec.securityContext?.privileged),
         readOnlyRootfs: Boolean(spec.securityContext?.readOnlyRootFilesystem),
         capAdd: spec.securityContext?.capabilities?.add,
         capDrop: spec.securityContext?.capabilities?.drop,
+        security: sec.security,
         restartCount,
         labels: { [LABEL_POD_UID]: uid, [LABEL_POD_NAME]: pod.metadata.name, [LABEL_POD_NAMESPACE]: pod.metadata.namespace, [LABEL_CONTAINER_NAME]: spec.name },
         annotations: {},
@@ -424,6 +455,29 @@ export class Kubelet {
       this.events.record(pod, 'Warning', 'Failed', `Error: ${message}`, fieldPath);
       // the failed run stays as an exited container; the next sync backs off and retries
       this.enqueueAfter(pod.metadata.uid, 2000);
+    }
+  }
+
+  /**
+   * A pod the node cannot run as asked (a kubelet admit handler said no): Failed at once, with
+   * the handler's reason and message, as the kubelet's rejectPod.
+   */
+  private async rejectPod(pod: Obj, reason: string, message: string): Promise<void> {
+    this.events.record(pod, 'Warning', reason, message);
+    const uid = pod.metadata.uid;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = attempt === 0 ? pod : await this.client.getPod(pod.metadata.namespace, pod.metadata.name);
+      if (!current || current.metadata.uid !== uid) return;
+      const status = { ...current.status, phase: 'Failed', reason, message: `Pod was rejected: ${message}`, startTime: current.status?.startTime ?? nowRfc3339() };
+      try {
+        const updated = await this.client.updatePodStatus({ ...current, status });
+        if (this.pods.has(uid)) this.pods.set(uid, updated);
+        return;
+      } catch (e) {
+        if (e instanceof ApiError && e.reason === 'Conflict') continue;
+        if (e instanceof ApiError && e.reason === 'NotFound') return;
+        throw e;
+      }
     }
   }
 
@@ -523,6 +577,7 @@ export class Kubelet {
 
   private async forget(uid: string, pod: Obj | undefined): Promise<void> {
     for (const k of [...this.backoff.keys()]) if (k.startsWith(`${uid}/`)) this.backoff.delete(k);
+    this.ownership.forget(uid);
     clearTimeout(this.timers.get(uid));
     this.timers.delete(uid);
     this.events.forget(uid);
@@ -605,12 +660,5 @@ export function portMappings(pod: Obj): { hostPort: number; containerPort: numbe
 /** which list of the pod spec a container belongs to */
 function listOf(pod: Obj, name: string): 'containers' | 'initContainers' {
   return ((pod.spec.initContainers ?? []) as Obj[]).some((c) => c.name === name) ? 'initContainers' : 'containers';
-}
-
-function userOf(pod: Obj, spec: Obj): string | undefined {
-  const uid = spec.securityContext?.runAsUser ?? pod.spec.securityContext?.runAsUser;
-  const gid = spec.securityContext?.runAsGroup ?? pod.spec.securityContext?.runAsGroup;
-  if (uid === undefined) return undefined;
-  return gid === undefined ? String(uid) : `${uid}:${gid}`;
 }
 

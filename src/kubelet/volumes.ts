@@ -280,7 +280,8 @@ export async function prepareVolumes(client: KubeletClient, pod: Obj, podDir: st
       if (v.emptyDir.medium === 'Memory' && !(await mounted(dir))) {
         await run('mount', ['-t', 'tmpfs', '-o', 'nosuid,nodev,mode=1777', 'tmpfs', dir]);
       }
-      await fsp.chmod(dir, 0o777);
+      // as the kubelet's setupDir: only the permission bits, so fsGroup's setgid stays
+      if (((await fsp.stat(dir)).mode & 0o777) !== 0o777) await fsp.chmod(dir, 0o777);
       volumes.set(v.name, { hostPath: dir, forceReadOnly: false, hostOwned: false });
     } else if (v.hostPath) {
       volumes.set(v.name, { hostPath: checkHostPath(v.name, v.hostPath.path, v.hostPath.type ?? ''), forceReadOnly: false, hostOwned: true });

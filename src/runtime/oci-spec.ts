@@ -5,6 +5,8 @@
  * CRI-O give a Kubernetes container by default.
  */
 import type { ContainerConfig, VolumeMount } from './types.js';
+import { runtimeDefaultSeccomp, type OciSeccomp } from './seccomp.js';
+import type { OciDevice } from './devices.js';
 
 // ---- OCI spec types (the subset podbay writes) ------------------------------------------------
 
@@ -39,6 +41,8 @@ export interface OciSpec {
     capabilities: OciCapabilities;
     noNewPrivileges: boolean;
     oomScoreAdj?: number;
+    apparmorProfile?: string;
+    selinuxLabel?: string;
   };
   root: { path: string; readonly: boolean };
   hostname?: string;
@@ -50,6 +54,9 @@ export interface OciSpec {
     readonlyPaths?: string[];
     resources?: { devices: { allow: boolean; access: string; type?: string; major?: number; minor?: number }[] };
     cgroupsPath?: string;
+    seccomp?: OciSeccomp;
+    devices?: OciDevice[];
+    sysctl?: Record<string, string>;
   };
 }
 
@@ -86,17 +93,33 @@ export function capName(name: string): string {
   return n.startsWith('CAP_') ? n : `CAP_${n}`;
 }
 
-/** The default set with drops applied first, then adds (as containerd: drop ALL then add X works). */
-export function effectiveCapabilities(capAdd: readonly string[] = [], capDrop: readonly string[] = [], privileged = false): string[] {
-  if (privileged) return [...ALL_CAPABILITIES];
-  let caps = [...DEFAULT_CAPABILITIES];
+/**
+ * The default set with drops applied first, then adds (as containerd: drop ALL then add X works).
+ * `host` is the bounding set podbay itself has (a privileged container or "add ALL" gets exactly
+ * that: a capability outside it cannot be granted, and runc would fail asking for it). Unknown
+ * names are refused with containerd's words; a known one outside the host's set is refused too.
+ */
+export function effectiveCapabilities(capAdd: readonly string[] = [], capDrop: readonly string[] = [], privileged = false, host: readonly string[] = ALL_CAPABILITIES): string[] {
+  if (privileged) return [...host];
+  let caps = [...DEFAULT_CAPABILITIES].filter((c) => host.includes(c));
   const drops = capDrop.map(capName);
+  for (const d of drops) if (d !== 'CAP_ALL' && !ALL_CAPABILITIES.includes(d)) throw new Error(`unknown capability to drop: ${JSON.stringify(d)}`);
   if (drops.includes('CAP_ALL')) caps = [];
   else caps = caps.filter((c) => !drops.includes(c));
   const adds = capAdd.map(capName);
-  if (adds.includes('CAP_ALL')) return [...ALL_CAPABILITIES];
-  for (const a of adds) if (!caps.includes(a)) caps.push(a);
+  if (adds.includes('CAP_ALL')) return [...host];
+  for (const a of adds) {
+    if (!ALL_CAPABILITIES.includes(a)) throw new Error(`unknown capability to add: ${JSON.stringify(a)}`);
+    if (!host.includes(a)) throw new Error(`capability ${a} cannot be added: this node's bounding set lacks it, so no container on it can have it`);
+    if (!caps.includes(a)) caps.push(a);
+  }
   return caps;
+}
+
+/** the capability names set in a /proc/<pid>/status mask such as CapBnd (hex; bit n = capability n) */
+export function capabilitiesFromMask(hex: string): string[] {
+  const mask = BigInt(`0x${hex.trim() || '0'}`);
+  return ALL_CAPABILITIES.filter((_, i) => (mask >> BigInt(i)) & 1n);
 }
 
 function capabilities(caps: readonly string[]): OciCapabilities {
@@ -182,6 +205,18 @@ export function resolveUser(user: string | undefined, passwd = '', group = ''): 
   return { uid, gid: gid ?? 0, additionalGids };
 }
 
+/**
+ * The process's supplementary groups, as containerd gives them: the groups the image's
+ * /etc/group lists the user in (unless the pod's supplementalGroupsPolicy is Strict), then the
+ * pod's supplementalGroups and fsGroup (the kubelet passes both), without duplicates.
+ */
+export function supplementaryGroups(user: ResolvedUser, sec: { supplementalGroups?: readonly number[]; supplementalGroupsPolicy?: 'Merge' | 'Strict' }): number[] {
+  const out: number[] = [];
+  const fromImage = sec.supplementalGroupsPolicy === 'Strict' ? [] : user.additionalGids;
+  for (const g of [...fromImage, ...(sec.supplementalGroups ?? [])]) if (!out.includes(g)) out.push(g);
+  return out;
+}
+
 // ---- per-pod files --------------------------------------------------------------------------
 
 /** /etc/hosts for a pod: localhost lines, then the pod IPs with the hostname (as the kubelet writes it). */
@@ -218,7 +253,7 @@ export interface PodFiles {
   shm: string;
 }
 
-function baseMounts(opts: { hostNetwork: boolean; shm?: string; privileged?: boolean }): OciMount[] {
+function baseMounts(opts: { hostNetwork: boolean; shm?: string; privileged?: boolean; sysfsRw?: boolean }): OciMount[] {
   const m: OciMount[] = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
@@ -230,8 +265,8 @@ function baseMounts(opts: { hostNetwork: boolean; shm?: string; privileged?: boo
     // sysfs can only be mounted from a network namespace of one's own; host-network containers
     // get the host's /sys bound read-only instead (containerd and podman do the same)
     opts.hostNetwork
-      ? { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'rprivate', 'nosuid', 'noexec', 'nodev', 'ro'] }
-      : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', opts.privileged ? 'rw' : 'ro'] },
+      ? { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'rprivate', 'nosuid', 'noexec', 'nodev', opts.privileged ? 'rw' : 'ro'] }
+      : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', opts.privileged || opts.sysfsRw ? 'rw' : 'ro'] },
     { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', opts.privileged ? 'rw' : 'ro'] },
   ];
   return m;
@@ -252,6 +287,8 @@ export interface PauseSpecOptions {
   hostPID: boolean;
   shm?: string;
   annotations?: Record<string, string>;
+  /** pod sysctls (spec.securityContext.sysctls), set by runc in the pod's namespaces */
+  sysctls?: Record<string, string>;
 }
 
 /** The pause (sandbox) container: owns the pod's pid/ipc/uts namespaces and joins its netns. */
@@ -279,13 +316,17 @@ export function pauseSpec(o: PauseSpecOptions): OciSpec {
     },
     root: { path: o.rootfs, readonly: true },
     ...(o.hostNetwork ? {} : { hostname: o.hostname }),
-    mounts: baseMounts({ hostNetwork: o.hostNetwork, shm: o.hostIPC ? undefined : o.shm }),
+    // sysfs rw: the first sysfs mount in a network namespace makes its superblock, read-only
+    // for all later mounts if this one were; the pause mounts first, so a privileged container
+    // of the pod could never get a writable /sys. Each other mount's 'ro' is per-mount anyway.
+    mounts: baseMounts({ hostNetwork: o.hostNetwork, shm: o.hostIPC ? undefined : o.shm, sysfsRw: true }),
     annotations: o.annotations,
     linux: {
       namespaces: ns,
       maskedPaths: [...DEFAULT_MASKED_PATHS],
       readonlyPaths: [...DEFAULT_READONLY_PATHS],
       resources: { devices: DENY_ALL_DEVICES },
+      ...(o.sysctls && Object.keys(o.sysctls).length ? { sysctl: { ...o.sysctls } } : {}),
     },
   };
 }
@@ -307,6 +348,10 @@ export interface ContainerSpecOptions {
   files: PodFiles;
   user: ResolvedUser;
   annotations?: Record<string, string>;
+  /** podbay's own bounding set (privileged containers get all of it); default: every capability */
+  hostCapabilities?: readonly string[];
+  /** the host's devices, given to privileged containers (containerd's WithDevices) */
+  hostDevices?: readonly OciDevice[];
 }
 
 /** Volume mounts as rbinds (read-only when asked), after the defaults so they win. */
@@ -332,7 +377,12 @@ export function containerSpec(o: ContainerSpecOptions): OciSpec {
   if (!s.hostPID) ns.push(s.shareProcessNamespace ? { type: 'pid', path: `/proc/${p}/ns/pid` } : { type: 'pid' });
 
   const privileged = !!cfg.privileged;
-  const caps = effectiveCapabilities(cfg.capAdd, cfg.capDrop, privileged);
+  const caps = effectiveCapabilities(cfg.capAdd, cfg.capDrop, privileged, o.hostCapabilities);
+  const sec = cfg.security ?? {};
+  // containerd: a privileged container is unconfined by seccomp whatever the pod says
+  const seccomp = privileged || !sec.seccomp || sec.seccomp.type === 'Unconfined' ? undefined
+    : sec.seccomp.type === 'RuntimeDefault' ? runtimeDefaultSeccomp(caps) : sec.seccomp.profile;
+  const additionalGids = supplementaryGroups(o.user, sec);
   const env = [...cfg.env];
   if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH_ENV);
   if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${s.hostname}`);
@@ -354,12 +404,13 @@ export function containerSpec(o: ContainerSpecOptions): OciSpec {
     ociVersion: '1.0.2',
     process: {
       terminal: false,
-      user: { uid: o.user.uid, gid: o.user.gid, ...(o.user.additionalGids.length ? { additionalGids: o.user.additionalGids } : {}) },
+      user: { uid: o.user.uid, gid: o.user.gid, ...(additionalGids.length ? { additionalGids } : {}) },
       args: cfg.argv,
       env,
       cwd: cfg.workingDir || '/',
       capabilities: capabilities(caps),
-      noNewPrivileges: false,
+      noNewPrivileges: !!sec.noNewPrivileges,
+      ...(sec.appArmorProfile && !privileged ? { apparmorProfile: sec.appArmorProfile } : {}),
     },
     root: { path: o.rootfs, readonly: !!cfg.readOnlyRootfs },
     mounts: [...mounts, ...vols],
@@ -368,6 +419,8 @@ export function containerSpec(o: ContainerSpecOptions): OciSpec {
       namespaces: ns,
       ...(privileged ? {} : { maskedPaths: [...DEFAULT_MASKED_PATHS], readonlyPaths: [...DEFAULT_READONLY_PATHS] }),
       resources: { devices: privileged ? [{ allow: true, access: 'rwm' }] : DENY_ALL_DEVICES },
+      ...(privileged && o.hostDevices?.length ? { devices: [...o.hostDevices] } : {}),
+      ...(seccomp ? { seccomp } : {}),
     },
   };
 }

@@ -26,7 +26,8 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFileAtomic } from '../sys/fs.js';
 import { readFileUnder } from '../sys/safe-open.js';
 import { conmonCreate, conmonReopenLog, RuntimeCreateError } from './conmon.js';
-import { containerSpec, hostsFile, pauseSpec, podResolvConf, resolveUser, type ResolvedUser } from './oci-spec.js';
+import { capabilitiesFromMask, containerSpec, hostsFile, pauseSpec, podResolvConf, resolveUser, type ResolvedUser } from './oci-spec.js';
+import { hostDevices } from './devices.js';
 import { Runc } from './runc.js';
 import type {
   ContainerConfig,
@@ -153,6 +154,7 @@ export class RuncRuntime implements Runtime {
   private watcher?: FSWatcher;
   private readonly notified = new Set<string>();
   private pauseReady?: Promise<void>;
+  private boundingSet?: Promise<string[]>;
 
   constructor(opts: RuncRuntimeOptions) {
     this.runDir = resolve(opts.runDir);
@@ -244,6 +246,12 @@ export class RuncRuntime implements Runtime {
     }
   }
 
+  /** podbay's own bounding set (CapBnd): what runc can give a container; read once */
+  private hostCapabilities(): Promise<string[]> {
+    this.boundingSet ??= fsp.readFile('/proc/self/status', 'utf8').then((t) => capabilitiesFromMask(/^CapBnd:\s*([0-9a-f]+)/m.exec(t)?.[1] ?? '0'));
+    return this.boundingSet;
+  }
+
   private async umountAll(dir: string): Promise<void> {
     for (const mp of mountsUnder(dir)) {
       const r = await run('umount', [mp], { allowFailure: true, timeoutMs: 30_000 });
@@ -313,6 +321,7 @@ export class RuncRuntime implements Runtime {
             hostIPC: cfg.hostIPC,
             hostPID: cfg.hostPID,
             shm: shmMounted ? shm : undefined,
+            sysctls: cfg.sysctls,
             annotations: { 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': id },
           });
           await fsp.writeFile(join(dir, 'config.json'), JSON.stringify(spec));
@@ -509,6 +518,8 @@ export class RuncRuntime implements Runtime {
           rootfs,
           cfg,
           user,
+          hostCapabilities: await this.hostCapabilities(),
+          hostDevices: cfg.privileged ? await hostDevices() : undefined,
           sandbox: {
             pausePid: sb.pid,
             // as the sandbox was made, not read back from its hostname file: containers can write that

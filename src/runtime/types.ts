@@ -18,6 +18,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import type { PortMapping } from '../network/types.js';
+import type { OciSeccomp } from './seccomp.js';
 
 export interface SandboxConfig {
   podName: string;
@@ -34,6 +35,8 @@ export interface SandboxConfig {
   /** /etc/hosts and /etc/resolv.conf content for the pod's containers */
   labels: Record<string, string>;
   annotations: Record<string, string>;
+  /** the pod's sysctls (already admitted by the kubelet), set in the pod's namespaces */
+  sysctls?: Record<string, string>;
 }
 
 export type SandboxState = 'ready' | 'notready';
@@ -74,9 +77,27 @@ export interface ContainerConfig {
   /** extra capabilities to add / drop (Kubernetes names without CAP_) */
   capAdd?: string[];
   capDrop?: string[];
+  /** the rest of the securityContext, merged from pod and container level by the kubelet */
+  security?: ContainerSecurity;
   restartCount: number;
   labels: Record<string, string>;
   annotations: Record<string, string>;
+}
+
+/** A seccomp profile as the CRI gives it; a Localhost profile was read and parsed by the kubelet. */
+export type SeccompProfile = { type: 'Unconfined' } | { type: 'RuntimeDefault' } | { type: 'Localhost'; path: string; profile: OciSeccomp };
+
+export interface ContainerSecurity {
+  /** allowPrivilegeEscalation: false */
+  noNewPrivileges?: boolean;
+  /** undefined: unconfined (the kubelet's default) */
+  seccomp?: SeccompProfile;
+  /** the pod's supplementalGroups and fsGroup, added to the user's groups */
+  supplementalGroups?: number[];
+  /** Strict: the image's /etc/group adds no groups */
+  supplementalGroupsPolicy?: 'Merge' | 'Strict';
+  /** a loaded AppArmor profile's name (Localhost), on hosts with AppArmor */
+  appArmorProfile?: string;
 }
 
 export type ContainerState = 'created' | 'running' | 'exited' | 'unknown';

@@ -38,6 +38,7 @@ import {
   isValidUserID,
 } from './names.js';
 import { validateResourceRequirements } from './resources.js';
+import { validatePodSecurity, validatePodSecurityAnnotations } from './pod-security.js';
 
 const MAX_INT32 = 2147483647;
 const FILE_MODE_ERROR = 'must be a number between 0 and 0777 (octal), both inclusive';
@@ -870,6 +871,7 @@ export function validatePodSpec(spec: Obj, fldPath = 'spec'): ValidationError[] 
 
   errs.push(...validateLabels(spec.nodeSelector, `${fldPath}.nodeSelector`));
   errs.push(...validatePodSecurityContext(spec.securityContext, `${fldPath}.securityContext`));
+  errs.push(...validatePodSecurity(spec, fldPath));
   arr(spec.imagePullSecrets).forEach((s, i) => {
     const keys = Object.keys(obj(s)).filter((k) => k !== 'name');
     if (keys.length) errs.push(invalid(`${fldPath}.imagePullSecrets[${i}]`, s, 'only name may be set'));
@@ -942,6 +944,7 @@ function validatePodMetadataAndSpec(pod: Obj): ValidationError[] {
   const spec = obj(pod.spec);
   const errs = validateObjectMeta(pod.metadata, true, 'dns1123-subdomain');
   errs.push(...validatePodSpecificAnnotations(pod));
+  errs.push(...validatePodSecurityAnnotations(pod));
   errs.push(...validatePodSpec(spec));
   if (!str(spec.serviceAccountName)) {
     arr(spec.volumes).forEach((v, vi) => {
