@@ -28,8 +28,13 @@ import { execInPod } from '../kubelet/exec.js';
 import { LocalImageService } from '../image/store.js';
 import { CniPodNetwork } from '../network/pod-network.js';
 import { RuncRuntime, checkHostTools } from '../runtime/runtime.js';
+import { PodCgroups } from '../runtime/cgroups.js';
 
 export const DEFAULT_DATA_DIR = '/var/lib/podbay';
+/** podbay's cgroup root (the kubelet's --cgroup-root is /; podbay keeps to a directory of its own) */
+export const DEFAULT_CGROUP_ROOT = '/podbay';
+/** A finite default, unlike the kubelet's -1: see --pod-pids-limit in HELP. */
+export const DEFAULT_POD_PIDS_LIMIT = 4096;
 
 const HELP = `Usage: podbay server [flags]
 
@@ -47,7 +52,21 @@ Flags:
   --pod-cidr CIDR             pod addresses (default 10.85.0.0/16)
   --cni-conf-dir DIR          where podbay writes its CNI config list (default DIR/cni)
   --cni-bin-dir DIR           CNI plugin binaries (default /usr/lib/cni)
+  --cgroup-root PATH          podbay's own cgroup, under which pods get ROOT/kubepods/...
+                              (default ${DEFAULT_CGROUP_ROOT}; give two servers on one host different roots)
+  --pod-pids-limit N          most processes/threads a pod may have (pids.max of its cgroup;
+                              default ${DEFAULT_POD_PIDS_LIMIT}; -1 = unlimited). The kubelet's default is unlimited,
+                              but then one pod's fork bomb takes every pid of the host (pid_max
+                              is often 32768) and nothing, podbay included, can start a process
 `;
+
+
+function pidsLimit(v: string | undefined): number {
+  if (v === undefined) return DEFAULT_POD_PIDS_LIMIT;
+  const n = Number(v);
+  if (!Number.isInteger(n) || (n < 1 && n !== -1)) throw new Error(`--pod-pids-limit ${JSON.stringify(v)}: want a positive whole number, or -1 for unlimited`);
+  return n;
+}
 
 function parseListen(v: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v);
@@ -89,7 +108,7 @@ async function waitReady(url: string, caPem: string): Promise<void> {
 }
 
 export async function runServer(argv: string[]): Promise<number> {
-  const known = ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir'];
+  const known = ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'cgroup-root', 'pod-pids-limit'];
   const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet'], known, 'server');
   if (p.flags.has('help')) {
     process.stdout.write(HELP);
@@ -110,6 +129,7 @@ export async function runServer(argv: string[]): Promise<number> {
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(bridge)) throw new Error(`--cni-bridge ${JSON.stringify(bridge)}: a Linux interface name has 1-15 letters, digits, '-', '_' or '.'`);
   const podCidr = p.flags.get('pod-cidr') ?? '10.85.0.0/16';
   if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(podCidr)) throw new Error(`--pod-cidr ${JSON.stringify(podCidr)}: want an IPv4 CIDR such as 10.85.0.0/16`);
+  const podPidsLimit = pidsLimit(p.flags.get('pod-pids-limit'));
   if (withKubelet && process.getuid?.() !== 0) {
     throw new Error('running pods needs root (network namespaces, mounts, runc): run podbay server as root, or pass --no-kubelet to serve the API only');
   }
@@ -156,7 +176,8 @@ export async function runServer(argv: string[]): Promise<number> {
       bridge,
       podCidr,
     });
-    runtime = new RuncRuntime({ runDir, dataDir, runtimePath: p.flags.get('runtime'), images, network });
+    const cgroups = PodCgroups.detect(p.flags.get('cgroup-root') ?? DEFAULT_CGROUP_ROOT);
+    runtime = new RuncRuntime({ runDir, dataDir, runtimePath: p.flags.get('runtime'), images, network, cgroups });
     kubelet = new Kubelet({
       client: new LocalClient(svc),
       runtime,
@@ -165,6 +186,7 @@ export async function runServer(argv: string[]): Promise<number> {
       hostIP: hostAddresses()[0] ?? '127.0.0.1',
       podsDir: join(dataDir, 'pods'),
       logsDir: join(dataDir, 'logs'),
+      podPidsLimit,
       log,
     });
     const rt = runtime;
@@ -177,6 +199,7 @@ export async function runServer(argv: string[]): Promise<number> {
   const bound = await api.listen();
   const url = `https://${urlHost(host)}:${bound}`;
   await waitReady(url, creds.caPem);
+  await runtime?.removeOrphanCgroups(log);
   await kubelet?.start();
   const kubeconfig = join(dataDir, 'kubeconfig.yaml');
   await writeKubeconfig(kubeconfig, renderKubeconfig(url, creds.caPem, creds.token));

@@ -9,6 +9,7 @@ import type { KubeletClient } from './client.js';
 import type { EventRecorder } from './events.js';
 import type { Obj, WatchEventOut } from '../apiserver/resources.js';
 import { ApiError } from '../api/errors.js';
+import { ResourceFit } from './fit.js';
 
 function hostPorts(pod: Obj): string[] {
   const out: string[] = [];
@@ -79,9 +80,10 @@ export class Binder {
     const node = await this.client.getNode(this.nodeName);
     const bound = (await this.client.listPods(`spec.nodeName=${this.nodeName}`)).items.filter(active);
     const taken = new Set(bound.flatMap(hostPorts));
+    const fit = new ResourceFit(node?.status?.allocatable, bound);
     pending.sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)));
     for (const pod of pending) {
-      const why = this.misfit(pod, node, taken);
+      const why = this.misfit(pod, node, taken) ?? fit.misfit(pod);
       if (why) {
         await this.unschedulable(pod, why);
         continue;
@@ -90,6 +92,7 @@ export class Binder {
         if (process.env.PODBAY_TRACE === '1') process.stderr.write(`${new Date().toISOString()} trace ${pod.metadata.name}: binding\n`);
         await this.client.bindPod(pod.metadata.namespace, pod.metadata.name, this.nodeName);
         for (const hp of hostPorts(pod)) taken.add(hp);
+        fit.add(pod);
         this.reported.delete(pod.metadata.uid);
         this.events.record(pod, 'Normal', 'Scheduled', `Successfully assigned ${pod.metadata.namespace}/${pod.metadata.name} to ${this.nodeName}`);
       } catch (e) {

@@ -32,6 +32,7 @@ import { containerLogPath, podLogDir, streamLog, type LogOptions } from './logs.
 import { Binder } from './binder.js';
 import { nextInitStep } from './init-containers.js';
 import { Prober } from './prober.js';
+import { containerResources, podCgroupConfig } from './qos.js';
 
 export const LABEL_POD_UID = 'io.kubernetes.pod.uid';
 export const LABEL_POD_NAME = 'io.kubernetes.pod.name';
@@ -58,6 +59,8 @@ export interface KubeletOptions {
   /** container logs: LOGS/<ns>_<name>_<uid>/<container>/<n>.log */
   logsDir: string;
   resyncSeconds?: number;
+  /** pids.max of each pod's cgroup (the kubelet's podPidsLimit); undefined or <= 0: unlimited */
+  podPidsLimit?: number;
   log?: (line: string) => void;
 }
 
@@ -241,6 +244,7 @@ export class Kubelet {
           portMappings: portMappings(pod),
           labels: { [LABEL_POD_UID]: uid, [LABEL_POD_NAME]: pod.metadata.name, [LABEL_POD_NAMESPACE]: ns },
           annotations: {},
+          cgroup: podCgroupConfig(pod, this.opts.podPidsLimit),
         });
       } catch (e) {
         this.events.record(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(e as Error).message}`);
@@ -369,6 +373,7 @@ export class Kubelet {
         capAdd: spec.securityContext?.capabilities?.add,
         capDrop: spec.securityContext?.capabilities?.drop,
         restartCount,
+        resources: containerResources(spec),
         labels: { [LABEL_POD_UID]: uid, [LABEL_POD_NAME]: pod.metadata.name, [LABEL_POD_NAMESPACE]: pod.metadata.namespace, [LABEL_CONTAINER_NAME]: spec.name },
         annotations: {},
       };

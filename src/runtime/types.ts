@@ -34,6 +34,43 @@ export interface SandboxConfig {
   /** /etc/hosts and /etc/resolv.conf content for the pod's containers */
   labels: Record<string, string>;
   annotations: Record<string, string>;
+  /** the pod's cgroup (CRI's LinuxPodSandboxConfig cgroup_parent + resources); see cgroups.ts */
+  cgroup?: PodCgroupConfig;
+}
+
+// ---- resources (cgroups) ---------------------------------------------------------------------
+
+export type QOSClass = 'Guaranteed' | 'Burstable' | 'BestEffort';
+
+/**
+ * The pod-level cgroup, as the kubelet's pod container manager shapes it: placed by QoS class
+ * (ROOT/kubepods/pod<uid> for Guaranteed, ROOT/kubepods/{burstable,besteffort}/pod<uid>
+ * otherwise) and limited by the sum of its containers' resources. The pause container and every
+ * app container get a child cgroup of it.
+ */
+export interface PodCgroupConfig {
+  qosClass: QOSClass;
+  resources: PodCgroupResources;
+}
+
+/** Limits written on the pod-level cgroup; an absent field means unlimited. */
+export interface PodCgroupResources {
+  /** cpu.shares (v1); weight on v2 is derived from it */
+  cpuShares: number;
+  /** CFS quota and period in microseconds */
+  cpuQuota?: number;
+  cpuPeriod?: number;
+  memoryLimitBytes?: number;
+  /** pids.max of the whole pod */
+  pidsLimit?: number;
+}
+
+/** CRI's LinuxContainerResources, the part podbay applies to a container's own cgroup. */
+export interface ContainerResources {
+  cpuShares: number;
+  cpuQuota?: number;
+  cpuPeriod?: number;
+  memoryLimitBytes?: number;
 }
 
 export type SandboxState = 'ready' | 'notready';
@@ -77,6 +114,8 @@ export interface ContainerConfig {
   restartCount: number;
   labels: Record<string, string>;
   annotations: Record<string, string>;
+  /** cgroup limits of the container (inside its pod's cgroup) */
+  resources?: ContainerResources;
 }
 
 export type ContainerState = 'created' | 'running' | 'exited' | 'unknown';
