@@ -33,6 +33,7 @@ import { Binder } from './binder.js';
 import { nextInitStep } from './init-containers.js';
 import { Prober } from './prober.js';
 import { containerResources, podCgroupConfig } from './qos.js';
+import { StorageEviction, evictedStatus, measurePodStorage } from './eviction.js';
 
 export const LABEL_POD_UID = 'io.kubernetes.pod.uid';
 export const LABEL_POD_NAME = 'io.kubernetes.pod.name';
@@ -61,6 +62,8 @@ export interface KubeletOptions {
   resyncSeconds?: number;
   /** pids.max of each pod's cgroup (the kubelet's podPidsLimit); undefined or <= 0: unlimited */
   podPidsLimit?: number;
+  /** how often local storage (emptyDir sizeLimit, ephemeral-storage limits) is measured */
+  evictionIntervalMs?: number;
   log?: (line: string) => void;
 }
 
@@ -87,6 +90,9 @@ export class Kubelet {
   private readonly events: EventRecorder;
   private readonly binder: Binder;
   private readonly prober: Prober;
+  private readonly storage: StorageEviction;
+  /** pods evicted (uid -> the kubelet's message), until their Failed status is written */
+  private readonly evictions = new Map<string, string>();
   private readonly log: (line: string) => void;
   /** the newest object seen for each pod UID on this node */
   private readonly pods = new Map<string, Obj>();
@@ -111,6 +117,17 @@ export class Kubelet {
       onChange: (uid) => this.enqueue(uid),
       log: this.log,
     });
+    this.storage = new StorageEviction({
+      pods: () => [...this.pods.values()].filter((p) => !p.metadata.deletionTimestamp && !isTerminal(p) && !this.evictions.has(p.metadata.uid)),
+      measure: (pod) => measurePodStorage(pod, { runtime: this.runtime, podsDir: opts.podsDir, logsDir: opts.logsDir }),
+      evict: (pod, message) => {
+        this.evictions.set(pod.metadata.uid, message);
+        this.events.record(pod, 'Warning', 'Evicted', message);
+        this.enqueue(pod.metadata.uid);
+      },
+      intervalMs: opts.evictionIntervalMs,
+      log: this.log,
+    });
     this.binder = new Binder(this.client, opts.nodeName, new EventRecorder(this.client, 'default-scheduler', opts.nodeName, this.log), this.log);
   }
 
@@ -123,6 +140,7 @@ export class Kubelet {
     this.watch = await this.client.watchPods(selector, list.resourceVersion, (ev) => this.onPodEvent(ev));
     for (const uid of this.pods.keys()) this.enqueue(uid);
     await this.binder.start();
+    this.storage.start();
     this.resync = setInterval(() => {
       for (const uid of this.pods.keys()) this.enqueue(uid);
     }, (this.opts.resyncSeconds ?? 10) * 1000);
@@ -132,6 +150,7 @@ export class Kubelet {
     this.stopped = true;
     this.watch?.cancel();
     this.binder.stop();
+    this.storage.stop();
     clearInterval(this.resync);
     this.prober.stop();
     for (const t of this.timers.values()) clearTimeout(t);
@@ -204,6 +223,14 @@ export class Kubelet {
     }
     if (isTerminal(pod)) {
       if ((await this.sandboxesOf(uid)).length) await this.killPod(uid, pod, 0);
+      return;
+    }
+    if (this.evictions.has(uid)) {
+      // evicted (eviction.ts): kill at once, then the Failed/Evicted status; the next sync tears down
+      const sandboxes = await this.sandboxesOf(uid);
+      for (const sb of sandboxes) for (const c of await this.runtime.listContainers(sb.id)) if (c.state === 'running') await this.runtime.stopContainer(c.id, 0);
+      const sb = sandboxes.find((x) => x.state === 'ready') ?? sandboxes[0];
+      await this.writeStatus(pod, sb, sb ? await this.runtime.listContainers(sb.id) : []);
       return;
     }
 
@@ -438,7 +465,7 @@ export class Kubelet {
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = attempt === 0 ? pod : await this.client.getPod(pod.metadata.namespace, pod.metadata.name);
       if (!current || current.metadata.uid !== uid) return;
-      const status = computePodStatus({
+      const computed = computePodStatus({
         pod: current,
         containers: views,
         initContainers: initViews,
@@ -447,6 +474,8 @@ export class Kubelet {
         hostIP: this.opts.hostIP,
         now: nowRfc3339(),
       });
+      const evicted = this.evictions.get(uid);
+      const status = evicted ? evictedStatus(computed, evicted, nowRfc3339()) : computed;
       if (stable(status) === stable(current.status)) return;
       try {
         const updated = await this.client.updatePodStatus({ ...current, status });
@@ -487,6 +516,7 @@ export class Kubelet {
   }
 
   private async forget(uid: string, pod: Obj | undefined): Promise<void> {
+    this.evictions.delete(uid);
     for (const k of [...this.backoff.keys()]) if (k.startsWith(`${uid}/`)) this.backoff.delete(k);
     clearTimeout(this.timers.get(uid));
     this.timers.delete(uid);

@@ -20,7 +20,7 @@ import type { ImageService, Mount } from '../image/types.js';
 import type { PodNetwork } from '../network/types.js';
 import { run, which } from '../sys/exec.js';
 import { Cleanup } from '../sys/cleanup.js';
-import { mountsUnder as mountsUnderDir, parseMountinfo } from '../sys/mountinfo.js';
+import { mountsUnder as mountsUnderDir, parseMountinfo, readMountinfoAsync } from '../sys/mountinfo.js';
 import { startExec } from './exec-stream.js';
 import type { ChildProcess } from 'node:child_process';
 import { writeFileAtomic } from '../sys/fs.js';
@@ -743,6 +743,13 @@ export class RuncRuntime implements Runtime {
 
   execStream(id: string, argv: string[], tty: boolean): ChildProcess {
     return startExec(this, id, argv, tty);
+  }
+
+  async containerWritableLayer(id: string): Promise<string | undefined> {
+    if (!ID_RE.test(id)) return undefined;
+    const rootfs = join(this.containerDir(id), 'rootfs');
+    const m = (await readMountinfoAsync()).find((x) => x.mountPoint === rootfs && x.fsType === 'overlay');
+    return m?.superOptions.find((o) => o.startsWith('upperdir='))?.slice('upperdir='.length);
   }
 
   // ---- exits --------------------------------------------------------------------------------

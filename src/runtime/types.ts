@@ -178,6 +178,12 @@ export interface Runtime {
    */
   execStream(id: string, argv: string[], tty: boolean): ChildProcess;
 
+  /**
+   * The directory holding what a container wrote to its root filesystem (its overlay's
+   * upperdir), for local storage accounting; undefined when it is not mounted.
+   */
+  containerWritableLayer?(id: string): Promise<string | undefined>;
+
   /** called when a container exits (conmon's exit file appears) */
   onContainerExit(listener: (id: string) => void): void;
   close(): Promise<void>;
