@@ -60,7 +60,6 @@ Flags:
                               is often 32768) and nothing, podbay included, can start a process
 `;
 
-
 function pidsLimit(v: string | undefined): number {
   if (v === undefined) return DEFAULT_POD_PIDS_LIMIT;
   const n = Number(v);
