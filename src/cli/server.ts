@@ -21,7 +21,7 @@ import { ResourceService } from '../apiserver/resources.js';
 import { ApiServer } from '../apiserver/server.js';
 import { ensureCredentials } from '../apiserver/pki.js';
 import { renderKubeconfig, writeKubeconfig } from '../apiserver/kubeconfig.js';
-import { registerNode, hostAddresses, nodeName } from '../kubelet/node.js';
+import { registerNode, hostAddresses, nodeName, nodeAllocatable } from '../kubelet/node.js';
 import { Kubelet } from '../kubelet/kubelet.js';
 import { LocalClient } from '../kubelet/client.js';
 import { execInPod } from '../kubelet/exec.js';
@@ -175,7 +175,7 @@ export async function runServer(argv: string[]): Promise<number> {
       bridge,
       podCidr,
     });
-    const cgroups = PodCgroups.detect(p.flags.get('cgroup-root') ?? DEFAULT_CGROUP_ROOT);
+    const cgroups = PodCgroups.detect(p.flags.get('cgroup-root') ?? DEFAULT_CGROUP_ROOT, nodeAllocatable());
     runtime = new RuncRuntime({ runDir, dataDir, runtimePath: p.flags.get('runtime'), images, network, cgroups });
     kubelet = new Kubelet({
       client: new LocalClient(svc),

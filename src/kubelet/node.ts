@@ -54,8 +54,13 @@ export const EVICTION_HARD_MEMORY_BYTES = 100 * 1024 * 1024;
  */
 export function nodeResources(cpus = os.cpus().length, memBytes = os.totalmem()): { capacity: Record<string, string>; allocatable: Record<string, string> } {
   const capacity = { cpu: String(cpus), memory: `${Math.floor(memBytes / 1024)}Ki`, pods: '110', 'ephemeral-storage': '0' };
-  const allocMem = Math.max(0, memBytes - EVICTION_HARD_MEMORY_BYTES);
+  const allocMem = nodeAllocatable(cpus, memBytes).memoryBytes;
   return { capacity, allocatable: { ...capacity, memory: `${Math.floor(allocMem / 1024)}Ki` } };
+}
+
+/** Allocatable as numbers, for capping the pods' cgroup (kubepods) at what the Node reports. */
+export function nodeAllocatable(cpus = os.cpus().length, memBytes = os.totalmem()): { memoryBytes: number; milliCpu: number } {
+  return { memoryBytes: Math.max(0, memBytes - EVICTION_HARD_MEMORY_BYTES), milliCpu: cpus * 1000 };
 }
 
 function nodeStatus(now: string): Obj {

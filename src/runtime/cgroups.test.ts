@@ -7,6 +7,7 @@ import {
   controllerDir,
   detectCgroupLayout,
   hierarchyMounts,
+  kubepodsWrites,
   normalizeCgroupRoot,
   podCgroupDirs,
   podCgroupParent,
@@ -145,4 +146,16 @@ test('container OCI resources: memory with swap capped where accounted, shares, 
   const out = withCgroup(spec, '/podbay/kubepods/podU/abc', { pids: { limit: 5 } });
   assert.deepEqual(out.linux, { namespaces: [], cgroupsPath: '/podbay/kubepods/podU/abc', resources: { devices: [{ allow: false, access: 'rwm' }], pids: { limit: 5 } } });
   assert.equal(spec.linux.resources.devices.length, 1, 'the input spec is not changed');
+});
+
+test('kubepods capped at the node allocatable: memory limit, cpu shares of the allocatable CPUs', () => {
+  const a = { memoryBytes: 24 * 1024 ** 3, milliCpu: 2000 };
+  assert.deepEqual(kubepodsWrites(hybrid, '/podbay', a), [
+    { dir: '/sys/fs/cgroup/memory/podbay/kubepods', file: 'memory.limit_in_bytes', value: String(24 * 1024 ** 3) },
+    { dir: '/sys/fs/cgroup/cpu/podbay/kubepods', file: 'cpu.shares', value: '2048' },
+  ]);
+  assert.deepEqual(kubepodsWrites(v2, '/podbay', a), [
+    { dir: '/sys/fs/cgroup/podbay/kubepods', file: 'memory.max', value: String(24 * 1024 ** 3) },
+    { dir: '/sys/fs/cgroup/podbay/kubepods', file: 'cpu.weight', value: '79' },
+  ]);
 });

@@ -218,6 +218,31 @@ export function podCgroupDirs(layout: CgroupLayout, root: string, parent: string
   return trees.flatMap((t) => rel.map((r) => join(t, r)));
 }
 
+/** What the node may give pods: kubepods is capped at it (the kubelet's enforce-node-allocatable=pods). */
+export interface NodeAllocatable {
+  memoryBytes: number;
+  milliCpu: number;
+}
+
+/** kubepods: memory limit = allocatable memory, cpu.shares = allocatable CPUs (1024 each), as the kubelet sets them. */
+export function kubepodsWrites(layout: CgroupLayout, root: string, a: NodeAllocatable): CgroupWrite[] {
+  const kubepods = qosCgroupDirs(root)[1]!;
+  const shares = Math.max(2, Math.floor((a.milliCpu * 1024) / 1000));
+  if (layout.version === 'v1') {
+    const out: CgroupWrite[] = [];
+    const mem = controllerDir(layout, 'memory', kubepods);
+    const cpu = controllerDir(layout, 'cpu', kubepods);
+    if (mem) out.push({ dir: mem, file: 'memory.limit_in_bytes', value: String(a.memoryBytes) });
+    if (cpu) out.push({ dir: cpu, file: 'cpu.shares', value: String(shares) });
+    return out;
+  }
+  const dir = join(layout.mountPoint, kubepods);
+  return [
+    ...(layout.controllers.includes('memory') ? [{ dir, file: 'memory.max', value: String(a.memoryBytes) }] : []),
+    ...(layout.controllers.includes('cpu') ? [{ dir, file: 'cpu.weight', value: String(sharesToWeight(shares)) }] : []),
+  ];
+}
+
 /** BestEffort's QoS directory gets the minimum cpu.shares (2), as the kubelet gives it. */
 export function bestEffortWrites(layout: CgroupLayout, root: string): CgroupWrite[] {
   const be = qosCgroupDirs(root)[3]!;
@@ -271,10 +296,12 @@ export class PodCgroups {
   constructor(
     readonly layout: CgroupLayout,
     readonly root: string,
+    /** when given, kubepods is capped at it */
+    readonly allocatable?: NodeAllocatable,
   ) {}
 
   /** Reads this host's layout; throws when there is no memory cgroup controller to confine pods with. */
-  static detect(root: string, mounts: MountInfo[] = readMountinfo()): PodCgroups {
+  static detect(root: string, allocatable?: NodeAllocatable, mounts: MountInfo[] = readMountinfo()): PodCgroups {
     const layout = detectCgroupLayout(mounts, {
       exists: existsSync,
       read: (p) => {
@@ -286,7 +313,7 @@ export class PodCgroups {
       },
     });
     if (!layout) throw new Error('no cgroup memory controller is mounted (neither cgroup v1 /sys/fs/cgroup/memory nor cgroup v2 /sys/fs/cgroup): podbay cannot confine pods');
-    return new PodCgroups(layout, normalizeCgroupRoot(root));
+    return new PodCgroups(layout, normalizeCgroupRoot(root), allocatable);
   }
 
   parentOf(qos: QOSClass, podUid: string): string {
@@ -302,6 +329,7 @@ export class PodCgroups {
     }
     // (on v2 the limits' files appear once the ancestors delegate the controllers: writes in order)
     await this.apply(podCgroupWrites(this.layout, parent, r));
+    if (this.allocatable) await this.apply(kubepodsWrites(this.layout, this.root, this.allocatable));
     if (parent.startsWith(qosCgroupDirs(this.root)[3]! + '/')) await this.apply(bestEffortWrites(this.layout, this.root));
   }
 

@@ -85,6 +85,8 @@ describe('resources and limits (cgroups)', () => {
     assert.equal(node.status.allocatable.cpu, String(cpus));
   });
 
+  const kubepods = (controller: string) => join(controllerMount(controller), suite.cgroupRoot, 'kubepods');
+
   it('gives every pod a cgroup by QoS class, pause and app containers inside, limits as the kubelet sets them', async () => {
     apply(`apiVersion: v1
 kind: Pod
@@ -136,6 +138,11 @@ spec:
       assert.equal(read(join(podDir(p, 'pids'), 'pids.max')), String(PIDS_LIMIT), 'pids.max of the pod = --pod-pids-limit');
     }
     if (isV2()) return; // the file names below are cgroup v1's; v2's builders are unit-tested
+
+    // all pods together are capped at what the node reports allocatable (kubepods), as the kubelet does
+    const allocBytes = Number(/^(\d+)Ki$/.exec(JSON.parse(ok('get', 'nodes', '-o', 'json')).items[0].status.allocatable.memory)![1]) * 1024;
+    const kubepodsLimit = Number(read(join(kubepods('memory'), 'memory.limit_in_bytes')));
+    assert.ok(kubepodsLimit <= allocBytes && kubepodsLimit > allocBytes - 4096, `kubepods memory limit ${kubepodsLimit} = allocatable ${allocBytes}`);
 
     // limits.cpu 100m -> CFS quota 10000 per 100000 on the container's cgroup (and the pod's:
     // every container declares a cpu limit); requests.cpu 50m -> shares 51
