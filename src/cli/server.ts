@@ -21,7 +21,7 @@ import { ResourceService } from '../apiserver/resources.js';
 import { ApiServer } from '../apiserver/server.js';
 import { ensureCredentials } from '../apiserver/pki.js';
 import { renderKubeconfig, writeKubeconfig } from '../apiserver/kubeconfig.js';
-import { registerNode, hostAddresses, nodeName } from '../kubelet/node.js';
+import { registerNode, hostAddresses, nodeName, nodeAllocatable } from '../kubelet/node.js';
 import { Kubelet } from '../kubelet/kubelet.js';
 import { LocalClient } from '../kubelet/client.js';
 import { execInPod } from '../kubelet/exec.js';
@@ -31,8 +31,13 @@ import { HostPortGuard } from '../network/host-ports.js';
 import { RuncRuntime, checkHostTools } from '../runtime/runtime.js';
 import { logRotationFlags } from '../kubelet/log-rotation.js';
 import { EncryptingStore, loadEncryptionConfig } from '../apiserver/encryption.js';
+import { PodCgroups } from '../runtime/cgroups.js';
 
 export const DEFAULT_DATA_DIR = '/var/lib/podbay';
+/** podbay's cgroup root (the kubelet's --cgroup-root is /; podbay keeps to a directory of its own) */
+export const DEFAULT_CGROUP_ROOT = '/podbay';
+/** A finite default, unlike the kubelet's -1: see --pod-pids-limit in HELP. */
+export const DEFAULT_POD_PIDS_LIMIT = 4096;
 
 const HELP = `Usage: podbay server [flags]
 
@@ -57,7 +62,20 @@ Flags:
                               (EncryptionConfiguration: aescbc, aesgcm, identity); off by default
   --allowed-unsafe-sysctls L  comma-separated sysctls or "prefix*" patterns pods may set beyond
                               the kubelet's safe set (namespaced ones only), e.g. 'kernel.msg*'
+  --cgroup-root PATH          podbay's own cgroup, under which pods get ROOT/kubepods/...
+                              (default ${DEFAULT_CGROUP_ROOT}; give two servers on one host different roots)
+  --pod-pids-limit N          most processes/threads a pod may have (pids.max of its cgroup;
+                              default ${DEFAULT_POD_PIDS_LIMIT}; -1 = unlimited). The kubelet's default is unlimited,
+                              but then one pod's fork bomb takes every pid of the host (pid_max
+                              is often 32768) and nothing, podbay included, can start a process
 `;
+
+function pidsLimit(v: string | undefined): number {
+  if (v === undefined) return DEFAULT_POD_PIDS_LIMIT;
+  const n = Number(v);
+  if (!Number.isInteger(n) || (n < 1 && n !== -1)) throw new Error(`--pod-pids-limit ${JSON.stringify(v)}: want a positive whole number, or -1 for unlimited`);
+  return n;
+}
 
 function parseListen(v: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v);
@@ -99,7 +117,7 @@ async function waitReady(url: string, caPem: string): Promise<void> {
 }
 
 export async function runServer(argv: string[]): Promise<number> {
-  const known = ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls'];
+  const known = ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit'];
   const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet'], known, 'server');
   if (p.flags.has('help')) {
     process.stdout.write(HELP);
@@ -124,6 +142,7 @@ export async function runServer(argv: string[]): Promise<number> {
   // read before anything is made on disk: a bad file stops the start with nothing left behind
   const encryptionFile = p.flags.get('encryption-provider-config');
   const encryption = encryptionFile ? loadEncryptionConfig(encryptionFile) : undefined;
+  const podPidsLimit = pidsLimit(p.flags.get('pod-pids-limit'));
   if (withKubelet && process.getuid?.() !== 0) {
     throw new Error('running pods needs root (network namespaces, mounts, runc): run podbay server as root, or pass --no-kubelet to serve the API only');
   }
@@ -177,7 +196,8 @@ export async function runServer(argv: string[]): Promise<number> {
       },
       { hostPorts },
     );
-    runtime = new RuncRuntime({ runDir, dataDir, runtimePath: p.flags.get('runtime'), images, network });
+    const cgroups = PodCgroups.detect(p.flags.get('cgroup-root') ?? DEFAULT_CGROUP_ROOT, nodeAllocatable());
+    runtime = new RuncRuntime({ runDir, dataDir, runtimePath: p.flags.get('runtime'), images, network, cgroups });
     kubelet = new Kubelet({
       client: new LocalClient(svc),
       runtime,
@@ -189,6 +209,7 @@ export async function runServer(argv: string[]): Promise<number> {
       logRotation,
       seccompDir: join(dataDir, 'seccomp'),
       allowedUnsafeSysctls: (p.flags.get('allowed-unsafe-sysctls') ?? '').split(',').map((x) => x.trim()).filter(Boolean),
+      podPidsLimit,
       log,
       hostPorts,
     });
@@ -204,6 +225,7 @@ export async function runServer(argv: string[]): Promise<number> {
   hostPorts.reserve({ protocol: 'tcp', address: isIP(host) ? host : '0.0.0.0', port: bound, what: "the podbay API server's port" });
   const url = `https://${urlHost(host)}:${bound}`;
   await waitReady(url, creds.caPem);
+  await runtime?.removeOrphanCgroups(log);
   await kubelet?.start();
   const kubeconfig = join(dataDir, 'kubeconfig.yaml');
   await writeKubeconfig(kubeconfig, renderKubeconfig(url, creds.caPem, creds.token));

@@ -13,6 +13,7 @@ import type { EventRecorder } from './events.js';
 import type { Obj, WatchEventOut } from '../apiserver/resources.js';
 import { ApiError } from '../api/errors.js';
 import { describeConflict, type HostPortGuard, type WantedPort } from '../network/host-ports.js';
+import { ResourceFit } from './fit.js';
 
 /** The hostPorts a pod asks for; a hostNetwork pod's container ports are its host ports. */
 function podHostPorts(pod: Obj): WantedPort[] {
@@ -96,9 +97,10 @@ export class Binder {
     const node = await this.client.getNode(this.nodeName);
     const bound = (await this.client.listPods(`spec.nodeName=${this.nodeName}`)).items.filter(active);
     const taken = new Set(bound.flatMap(hostPorts));
+    const fit = new ResourceFit(node?.status?.allocatable, bound);
     pending.sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)));
     for (const pod of pending) {
-      const why = this.misfit(pod, node, taken) ?? (await this.hostMisfit(pod));
+      const why = this.misfit(pod, node, taken) ?? fit.misfit(pod) ?? (await this.hostMisfit(pod));
       if (why) {
         await this.unschedulable(pod, why);
         continue;
@@ -107,6 +109,7 @@ export class Binder {
         if (process.env.PODBAY_TRACE === '1') process.stderr.write(`${new Date().toISOString()} trace ${pod.metadata.name}: binding\n`);
         await this.client.bindPod(pod.metadata.namespace, pod.metadata.name, this.nodeName);
         for (const hp of hostPorts(pod)) taken.add(hp);
+        fit.add(pod);
         this.reported.delete(pod.metadata.uid);
         this.events.record(pod, 'Normal', 'Scheduled', `Successfully assigned ${pod.metadata.namespace}/${pod.metadata.name} to ${this.nodeName}`);
       } catch (e) {

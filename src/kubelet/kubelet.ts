@@ -38,6 +38,8 @@ import type { HostPortGuard } from '../network/host-ports.js';
 import { admitAppArmor, containerSecurity, detectHostSecurity, type HostSecurity } from './security-context.js';
 import { FORBIDDEN_REASON, podSysctls, SysctlAllowlist } from './sysctls.js';
 import { FsGroupError, VolumeOwnership } from './volume-ownership.js';
+import { containerResources, podCgroupConfig } from './qos.js';
+import { StorageEviction, evictedStatus, measurePodStorage } from './eviction.js';
 
 export const LABEL_POD_UID = 'io.kubernetes.pod.uid';
 export const LABEL_POD_NAME = 'io.kubernetes.pod.name';
@@ -66,6 +68,10 @@ export interface KubeletOptions {
   /** container log rotation (--container-log-max-size / -max-files); the kubelet's defaults when absent */
   logRotation?: LogRotationPolicy;
   resyncSeconds?: number;
+  /** pids.max of each pod's cgroup (the kubelet's podPidsLimit); undefined or <= 0: unlimited */
+  podPidsLimit?: number;
+  /** how often local storage (emptyDir sizeLimit, ephemeral-storage limits) is measured */
+  evictionIntervalMs?: number;
   log?: (line: string) => void;
   /** hostPorts podbay's API server or a host process holds: the binder keeps such pods Pending */
   hostPorts?: HostPortGuard;
@@ -99,6 +105,9 @@ export class Kubelet {
   private readonly binder: Binder;
   private readonly prober: Prober;
   private readonly logManager: ContainerLogManager;
+  private readonly storage: StorageEviction;
+  /** pods evicted (uid -> the kubelet's message), until their Failed status is written */
+  private readonly evictions = new Map<string, string>();
   private readonly log: (line: string) => void;
   /** the newest object seen for each pod UID on this node */
   private readonly pods = new Map<string, Obj>();
@@ -129,6 +138,17 @@ export class Kubelet {
       onChange: (uid) => this.enqueue(uid),
       log: this.log,
     });
+    this.storage = new StorageEviction({
+      pods: () => [...this.pods.values()].filter((p) => !p.metadata.deletionTimestamp && !isTerminal(p) && !this.evictions.has(p.metadata.uid)),
+      measure: (pod) => measurePodStorage(pod, { runtime: this.runtime, podsDir: opts.podsDir, logsDir: opts.logsDir }),
+      evict: (pod, message) => {
+        this.evictions.set(pod.metadata.uid, message);
+        this.events.record(pod, 'Warning', 'Evicted', message);
+        this.enqueue(pod.metadata.uid);
+      },
+      intervalMs: opts.evictionIntervalMs,
+      log: this.log,
+    });
     this.logManager = new ContainerLogManager(opts.logRotation ?? DEFAULT_LOG_ROTATION, {
       listContainers: () => this.runtime.listContainers(),
       reopenContainerLog: (id) => this.runtime.reopenContainerLog(id),
@@ -147,6 +167,7 @@ export class Kubelet {
     for (const uid of this.pods.keys()) this.enqueue(uid);
     await this.binder.start();
     this.logManager.start();
+    this.storage.start();
     this.resync = setInterval(() => {
       for (const uid of this.pods.keys()) this.enqueue(uid);
     }, (this.opts.resyncSeconds ?? 10) * 1000);
@@ -156,6 +177,7 @@ export class Kubelet {
     this.stopped = true;
     this.watch?.cancel();
     this.binder.stop();
+    this.storage.stop();
     clearInterval(this.resync);
     this.prober.stop();
     await this.logManager.stop();
@@ -231,6 +253,14 @@ export class Kubelet {
       if ((await this.sandboxesOf(uid)).length) await this.killPod(uid, pod, 0);
       return;
     }
+    if (this.evictions.has(uid)) {
+      // evicted (eviction.ts): kill at once, then the Failed/Evicted status; the next sync tears down
+      const sandboxes = await this.sandboxesOf(uid);
+      for (const sb of sandboxes) for (const c of await this.runtime.listContainers(sb.id)) if (c.state === 'running') await this.runtime.stopContainer(c.id, 0);
+      const sb = sandboxes.find((x) => x.state === 'ready') ?? sandboxes[0];
+      await this.writeStatus(pod, sb, sb ? await this.runtime.listContainers(sb.id) : []);
+      return;
+    }
 
     const ns = pod.metadata.namespace;
     trace(pod, 'sync start');
@@ -282,6 +312,7 @@ export class Kubelet {
           labels: { [LABEL_POD_UID]: uid, [LABEL_POD_NAME]: pod.metadata.name, [LABEL_POD_NAMESPACE]: ns },
           annotations: {},
           sysctls: sysctls.sysctls,
+          cgroup: podCgroupConfig(pod, this.opts.podPidsLimit),
         });
       } catch (e) {
         this.events.record(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(e as Error).message}`);
@@ -415,6 +446,7 @@ export class Kubelet {
         capDrop: spec.securityContext?.capabilities?.drop,
         security: sec.security,
         restartCount,
+        resources: containerResources(spec),
         labels: { [LABEL_POD_UID]: uid, [LABEL_POD_NAME]: pod.metadata.name, [LABEL_POD_NAMESPACE]: pod.metadata.namespace, [LABEL_CONTAINER_NAME]: spec.name },
         annotations: {},
       };
@@ -502,7 +534,7 @@ export class Kubelet {
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = attempt === 0 ? pod : await this.client.getPod(pod.metadata.namespace, pod.metadata.name);
       if (!current || current.metadata.uid !== uid) return;
-      const status = computePodStatus({
+      const computed = computePodStatus({
         pod: current,
         containers: views,
         initContainers: initViews,
@@ -511,6 +543,8 @@ export class Kubelet {
         hostIP: this.opts.hostIP,
         now: nowRfc3339(),
       });
+      const evicted = this.evictions.get(uid);
+      const status = evicted ? evictedStatus(computed, evicted, nowRfc3339()) : computed;
       if (stable(status) === stable(current.status)) return;
       try {
         const updated = await this.client.updatePodStatus({ ...current, status });
@@ -576,6 +610,7 @@ export class Kubelet {
   }
 
   private async forget(uid: string, pod: Obj | undefined): Promise<void> {
+    this.evictions.delete(uid);
     for (const k of [...this.backoff.keys()]) if (k.startsWith(`${uid}/`)) this.backoff.delete(k);
     this.ownership.forget(uid);
     clearTimeout(this.timers.get(uid));

@@ -45,15 +45,31 @@ export function nodeName(): string {
   return os.hostname().toLowerCase();
 }
 
+/** The kubelet's default hard eviction threshold memory.available<100Mi, held back from pods. */
+export const EVICTION_HARD_MEMORY_BYTES = 100 * 1024 * 1024;
+
+/**
+ * Capacity from this machine (CPUs online, MemTotal) and allocatable as the kubelet derives it:
+ * capacity minus the hard eviction threshold (no system/kube reservations are configured).
+ */
+export function nodeResources(cpus = os.cpus().length, memBytes = os.totalmem()): { capacity: Record<string, string>; allocatable: Record<string, string> } {
+  const capacity = { cpu: String(cpus), memory: `${Math.floor(memBytes / 1024)}Ki`, pods: '110', 'ephemeral-storage': '0' };
+  const allocMem = nodeAllocatable(cpus, memBytes).memoryBytes;
+  return { capacity, allocatable: { ...capacity, memory: `${Math.floor(allocMem / 1024)}Ki` } };
+}
+
+/** Allocatable as numbers, for capping the pods' cgroup (kubepods) at what the Node reports. */
+export function nodeAllocatable(cpus = os.cpus().length, memBytes = os.totalmem()): { memoryBytes: number; milliCpu: number } {
+  return { memoryBytes: Math.max(0, memBytes - EVICTION_HARD_MEMORY_BYTES), milliCpu: cpus * 1000 };
+}
+
 function nodeStatus(now: string): Obj {
-  const cpus = String(os.cpus().length);
-  const memKi = `${Math.floor(os.totalmem() / 1024)}Ki`;
-  const capacity = { cpu: cpus, memory: memKi, pods: '110', 'ephemeral-storage': '0' };
+  const { capacity, allocatable } = nodeResources();
   const ips = hostAddresses();
   const arch = process.arch === 'x64' ? 'amd64' : process.arch;
   return {
     capacity,
-    allocatable: { ...capacity },
+    allocatable,
     conditions: [
       { type: 'MemoryPressure', status: 'False', lastHeartbeatTime: now, lastTransitionTime: now, reason: 'KubeletHasSufficientMemory', message: 'kubelet has sufficient memory available' },
       { type: 'DiskPressure', status: 'False', lastHeartbeatTime: now, lastTransitionTime: now, reason: 'KubeletHasNoDiskPressure', message: 'kubelet has no disk pressure' },

@@ -110,7 +110,9 @@ export async function conmonCreate(o: ConmonCreateOptions): Promise<ConmonCreate
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' };
     // conmon's first process exits as soon as it has forked its monitor; a failure there (bad
     // flags) means nothing will ever be written on the pipe
-    const parent = run(o.conmonPath, conmonArgs(o), { env, extraFds: [wfd], timeoutMs, allowFailure: true });
+    // conmon writes an `oom` file into its working directory on an OOM kill (besides the one
+    // in --persist-dir, for CRI-O's older versions): give it the bundle, not podbay's cwd
+    const parent = run(o.conmonPath, conmonArgs(o), { env, extraFds: [wfd], timeoutMs, allowFailure: true, cwd: o.bundle });
     closeSync(wfd);
     wfd = undefined;
     const first = await Promise.race([

@@ -20,7 +20,7 @@ import type { ImageService, Mount } from '../image/types.js';
 import type { PodNetwork } from '../network/types.js';
 import { run, which } from '../sys/exec.js';
 import { Cleanup } from '../sys/cleanup.js';
-import { mountsUnder as mountsUnderDir, parseMountinfo } from '../sys/mountinfo.js';
+import { mountsUnder as mountsUnderDir, parseMountinfo, readMountinfoAsync } from '../sys/mountinfo.js';
 import { startExec } from './exec-stream.js';
 import type { ChildProcess } from 'node:child_process';
 import { writeFileAtomic } from '../sys/fs.js';
@@ -29,6 +29,7 @@ import { conmonCreate, conmonReopenLog, RuntimeCreateError } from './conmon.js';
 import { capabilitiesFromMask, containerSpec, hostsFile, pauseSpec, podResolvConf, resolveUser, type ResolvedUser } from './oci-spec.js';
 import { hostDevices } from './devices.js';
 import { Runc } from './runc.js';
+import { containerOciResources, withCgroup, type PodCgroups } from './cgroups.js';
 import type {
   ContainerConfig,
   ContainerState,
@@ -49,6 +50,8 @@ export interface RuncRuntimeOptions {
   pausePath?: string;
   images: ImageService;
   network: PodNetwork;
+  /** pod cgroups (cgroups.ts); without it containers get no cgroupsPath (runc's default place) */
+  cgroups?: PodCgroups;
 }
 
 interface SandboxRecord {
@@ -63,6 +66,8 @@ interface SandboxRecord {
   shmMounted: boolean;
   /** CNI DEL done and the netns gone (stopPodSandbox) */
   networkDown?: boolean;
+  /** the pod-level cgroup path (cgroups.ts) the pause and app containers live under */
+  cgroupParent?: string;
 }
 
 interface ContainerRecord {
@@ -149,6 +154,7 @@ export class RuncRuntime implements Runtime {
   private readonly runc: Runc;
   private readonly images: ImageService;
   private readonly network: PodNetwork;
+  readonly cgroups?: PodCgroups;
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly listeners: ((id: string) => void)[] = [];
   private watcher?: FSWatcher;
@@ -171,6 +177,7 @@ export class RuncRuntime implements Runtime {
     this.runc = new Runc(this.runtimePath, this.runcRoot);
     this.images = opts.images;
     this.network = opts.network;
+    this.cgroups = opts.cgroups;
     for (const d of [this.runcRoot, this.exitDir, this.attachDir, this.sandboxesDir, this.containersDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
   }
 
@@ -303,6 +310,7 @@ export class RuncRuntime implements Runtime {
         const shm = join(dir, 'shm');
         let shmMounted = false;
         let created: { pid: number; conmonPid: number } | undefined;
+        const cgroupParent = await this.createPodCgroup(cfg, cleanup);
         // The pause container: started inside the new netns while CNI attaches it (the two
         // are independent, and together they are most of a pod's start-up time).
         const startPause = async (nsPath: string | undefined) => {
@@ -324,7 +332,7 @@ export class RuncRuntime implements Runtime {
             sysctls: cfg.sysctls,
             annotations: { 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': id },
           });
-          await fsp.writeFile(join(dir, 'config.json'), JSON.stringify(spec));
+          await fsp.writeFile(join(dir, 'config.json'), JSON.stringify(cgroupParent ? withCgroup(spec, `${cgroupParent}/${id}`, {}) : spec));
           cleanup.push('delete pause', () => this.runc.delete(id));
           created = await conmonCreate({
             conmonPath: this.conmonPath,
@@ -377,6 +385,7 @@ export class RuncRuntime implements Runtime {
           ips,
           createdAt: new Date().toISOString(),
           shmMounted,
+          ...(cgroupParent ? { cgroupParent } : {}),
         };
         await this.writeSandbox(rec);
         return this.sandboxStatusOf(rec);
@@ -387,6 +396,23 @@ export class RuncRuntime implements Runtime {
         throw e;
       }
     });
+  }
+
+  /**
+   * The pod's cgroup with its limits (every pod gets one when the runtime has cgroups; a
+   * sandbox config without resources is BestEffort), undone by `cleanup` on failure.
+   */
+  private async createPodCgroup(cfg: SandboxConfig, cleanup: Cleanup): Promise<string | undefined> {
+    const cg = this.cgroups;
+    if (!cg) return undefined;
+    const want = cfg.cgroup ?? { qosClass: 'BestEffort', resources: { cpuShares: 2 } };
+    const parent = cg.parentOf(want.qosClass, cfg.podUid);
+    cleanup.push('remove pod cgroup', async () => {
+      const left = await cg.removePod(parent);
+      if (left.length) throw new Error(left.join('; '));
+    });
+    await cg.createPod(parent, want.resources);
+    return parent;
   }
 
   private async sandboxStatusOf(r: SandboxRecord): Promise<SandboxStatus> {
@@ -436,9 +462,35 @@ export class RuncRuntime implements Runtime {
     await this.killConmon(conmonPid, id);
     if (!rec?.config.hostNetwork && !rec?.networkDown) await this.network.tearDown(id);
     await this.umountAll(dir);
+    await this.removePodCgroup(id, rec);
     await fsp.rm(dir, { recursive: true, force: true });
     await fsp.rm(join(this.exitDir, id), { force: true });
     await fsp.rm(join(this.attachDir, id), { recursive: true, force: true });
+  }
+
+  /** The pod's cgroup goes with its last sandbox (an older attempt's removal leaves it to the newer). */
+  private async removePodCgroup(id: string, rec: SandboxRecord | undefined): Promise<void> {
+    const parent = rec?.cgroupParent;
+    if (!this.cgroups || !parent) return;
+    const others = (await this.listPodSandboxes()).filter((s) => s.id !== id && s.config.podUid === rec.config.podUid);
+    if (others.length) return;
+    const left = await this.cgroups.removePod(parent);
+    if (left.length) throw new Error(`pod cgroup of ${rec.config.podNamespace}/${rec.config.podName} not removed: ${left.join('; ')}`);
+  }
+
+  /**
+   * Pod cgroups under podbay's root that belong to no sandbox (podbay stopped between making
+   * one and recording its sandbox): removed where empty, never killing (call before the kubelet
+   * starts syncing, so no pod is half-way through getting its cgroup).
+   */
+  async removeOrphanCgroups(log: (line: string) => void = () => {}): Promise<void> {
+    if (!this.cgroups) return;
+    const known = new Set((await this.listPodSandboxes()).map((s) => s.config.podUid));
+    for (const { uid, parent } of await this.cgroups.podUids()) {
+      if (known.has(uid)) continue;
+      const left = await this.cgroups.removePod(parent, false);
+      log(`runtime: removed the cgroup of pod ${uid}, which has no sandbox${left.length ? ` (some remain: ${left.join('; ')})` : ''}`);
+    }
   }
 
   async podSandboxStatus(id: string): Promise<SandboxStatus | undefined> {
@@ -541,7 +593,8 @@ export class RuncRuntime implements Runtime {
             'io.kubernetes.cri.sandbox-id': sandboxId,
           },
         });
-        await fsp.writeFile(join(dir, 'config.json'), JSON.stringify(spec));
+        const confined = this.cgroups && sb.cgroupParent ? withCgroup(spec, `${sb.cgroupParent}/${id}`, containerOciResources(cfg.resources, this.cgroups.layout)) : spec;
+        await fsp.writeFile(join(dir, 'config.json'), JSON.stringify(confined));
         const rec: ContainerRecord = {
           id,
           sandboxId,
@@ -714,6 +767,13 @@ export class RuncRuntime implements Runtime {
     return startExec(this, id, argv, tty);
   }
 
+  async containerWritableLayer(id: string): Promise<string | undefined> {
+    if (!ID_RE.test(id)) return undefined;
+    const rootfs = join(this.containerDir(id), 'rootfs');
+    const m = (await readMountinfoAsync()).find((x) => x.mountPoint === rootfs && x.fsType === 'overlay');
+    return m?.superOptions.find((o) => o.startsWith('upperdir='))?.slice('upperdir='.length);
+  }
+
   // ---- exits --------------------------------------------------------------------------------
 
   onContainerExit(listener: (id: string) => void): void {
@@ -739,6 +799,8 @@ export class RuncRuntime implements Runtime {
     this.watcher?.close();
     this.watcher = undefined;
     await Promise.all([...this.locks.values()]);
+    // pods keep running across a restart; with none left, podbay's cgroup root goes too
+    await this.cgroups?.removeRootIfEmpty();
   }
 }
 

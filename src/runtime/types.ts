@@ -37,6 +37,43 @@ export interface SandboxConfig {
   annotations: Record<string, string>;
   /** the pod's sysctls (already admitted by the kubelet), set in the pod's namespaces */
   sysctls?: Record<string, string>;
+  /** the pod's cgroup (CRI's LinuxPodSandboxConfig cgroup_parent + resources); see cgroups.ts */
+  cgroup?: PodCgroupConfig;
+}
+
+// ---- resources (cgroups) ---------------------------------------------------------------------
+
+export type QOSClass = 'Guaranteed' | 'Burstable' | 'BestEffort';
+
+/**
+ * The pod-level cgroup, as the kubelet's pod container manager shapes it: placed by QoS class
+ * (ROOT/kubepods/pod<uid> for Guaranteed, ROOT/kubepods/{burstable,besteffort}/pod<uid>
+ * otherwise) and limited by the sum of its containers' resources. The pause container and every
+ * app container get a child cgroup of it.
+ */
+export interface PodCgroupConfig {
+  qosClass: QOSClass;
+  resources: PodCgroupResources;
+}
+
+/** Limits written on the pod-level cgroup; an absent field means unlimited. */
+export interface PodCgroupResources {
+  /** cpu.shares (v1); weight on v2 is derived from it */
+  cpuShares: number;
+  /** CFS quota and period in microseconds */
+  cpuQuota?: number;
+  cpuPeriod?: number;
+  memoryLimitBytes?: number;
+  /** pids.max of the whole pod */
+  pidsLimit?: number;
+}
+
+/** CRI's LinuxContainerResources, the part podbay applies to a container's own cgroup. */
+export interface ContainerResources {
+  cpuShares: number;
+  cpuQuota?: number;
+  cpuPeriod?: number;
+  memoryLimitBytes?: number;
 }
 
 export type SandboxState = 'ready' | 'notready';
@@ -82,6 +119,8 @@ export interface ContainerConfig {
   restartCount: number;
   labels: Record<string, string>;
   annotations: Record<string, string>;
+  /** cgroup limits of the container (inside its pod's cgroup) */
+  resources?: ContainerResources;
 }
 
 /** A seccomp profile as the CRI gives it; a Localhost profile was read and parsed by the kubelet. */
@@ -166,6 +205,11 @@ export interface Runtime {
    * Throws when the container is not running.
    */
   reopenContainerLog(id: string): Promise<void>;
+  /**
+   * The directory holding what a container wrote to its root filesystem (its overlay's
+   * upperdir), for local storage accounting; undefined when it is not mounted.
+   */
+  containerWritableLayer?(id: string): Promise<string | undefined>;
 
   /** called when a container exits (conmon's exit file appears) */
   onContainerExit(listener: (id: string) => void): void;

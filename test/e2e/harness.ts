@@ -233,6 +233,16 @@ export interface PodWorld {
   /** a hostPort rule for any of these ports is a leftover */
   hostPorts: RegExp;
   hadHostportChains: boolean;
+  /** the server's --cgroup-root: nothing may be left under it in any cgroup hierarchy */
+  cgroupRoot: string;
+}
+
+/** Every cgroup (v1 hierarchy or cgroup2) mount point on this host. */
+export function cgroupMounts(): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => / - cgroup2? /.test(l))
+    .map((l) => l.split(' ')[4]!);
 }
 
 /**
@@ -258,6 +268,10 @@ export function hostLeftovers(w: PodWorld): string[] {
   for (const line of filter.split('\n')) if (line.includes(w.bridge)) leftovers.push(`iptables filter: ${line}`);
   const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout;
   if (links.includes(w.bridge)) leftovers.push(`bridge ${w.bridge} still exists`);
+  for (const m of cgroupMounts()) {
+    const d = join(m, w.cgroupRoot);
+    if (existsSync(d)) leftovers.push(`cgroup ${d} still exists${readdirSync(d, { recursive: true }).some((f) => String(f).includes('pod')) ? ' (with pod cgroups)' : ''}`);
+  }
   const ipam = join(w.runDir, 'net', 'ipam');
   if (existsSync(ipam)) {
     for (const f of readdirSync(ipam, { recursive: true }) as string[]) if (f.includes(w.subnetPrefix)) leftovers.push(`IPAM lease ${f}`);
@@ -282,17 +296,21 @@ export class PodSuite implements PodWorld {
     readonly hostPorts: RegExp,
   ) {
     this.subnetPrefix = cidr.slice(0, cidr.lastIndexOf('.') + 1);
+    this.cgroupRoot = `/podbay-e2e-${bridge}`;
   }
+
+  /** each world its own cgroup root, so suites never see (or clean) each other's pod cgroups */
+  readonly cgroupRoot: string;
 
   serverArgs(): string[] {
-    return ['--run-dir', this.runDir, '--cni-bridge', this.bridge, '--pod-cidr', this.cidr];
+    return ['--run-dir', this.runDir, '--cni-bridge', this.bridge, '--pod-cidr', this.cidr, '--cgroup-root', this.cgroupRoot];
   }
 
-  async start(prefix: string): Promise<PodbayServer> {
+  async start(prefix: string, extraArgs: string[] = []): Promise<PodbayServer> {
     this.hadHostportChains = hostportChainsExist();
     this.work = mkdtempSync(join(tmpdir(), prefix));
     this.runDir = join(this.work, 'run');
-    this.server = await PodbayServer.start(this.serverArgs());
+    this.server = await PodbayServer.start([...this.serverArgs(), ...extraArgs]);
     return this.server;
   }
 
