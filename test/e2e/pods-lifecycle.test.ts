@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { PodbayServer, PodSuite, kubectlBinaries, httpGet, waitFor, processesMentioning } from './harness.js';
+import { PodbayServer, PodSuite, kubectlBinaries, httpGet, waitFor, processesMentioning, kubectlHelpers } from './harness.js';
 
 const BRIDGE = 'pbe2elife0';
 const CIDR = '10.208.0.0/24';
@@ -23,17 +23,7 @@ const [kc] = kubectlBinaries().slice(-1);
 describe('pod lifecycle: init containers and probes (runc, conmon, CNI)', () => {
   let s: PodbayServer;
   let runDir: string;
-  const k = (...args: string[]) => s.kubectl(kc.path, args);
-  const ok = (...args: string[]) => {
-    const r = k(...args);
-    assert.equal(r.code, 0, `kubectl ${args.join(' ')} failed:\n${r.stderr}\n${r.stdout}`);
-    return r.stdout;
-  };
-  const apply = (yaml: string) => {
-    const r = s.kubectl(kc.path, ['apply', '-f', '-'], yaml);
-    assert.equal(r.code, 0, r.stderr);
-  };
-  const pod = (name: string) => JSON.parse(ok('get', 'pod', name, '-o', 'json'));
+  const { ok, apply, pod } = kubectlHelpers(() => s, kc.path);
   const cond = (p: any, type: string) => (p.status.conditions ?? []).find((c: any) => c.type === type);
   /** READY, STATUS, RESTARTS of `kubectl get pod NAME` */
   const row = (name: string) => {

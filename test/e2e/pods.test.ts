@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { PodbayServer, PodSuite, kubectlBinaries, ROOT, httpGet, waitFor } from './harness.js';
+import { PodbayServer, PodSuite, kubectlBinaries, ROOT, httpGet, waitFor, kubectlHelpers } from './harness.js';
 import { ghostFixedYaml, seedNginxConf } from '../fixtures/seed.js';
 import { writeDockerArchive } from '../../src/image/archive-build.js';
 
@@ -34,13 +34,7 @@ describe('pods run for real (runc, conmon, CNI)', () => {
   let s: PodbayServer;
   let work: string;
   let runDir: string;
-  const k = (...args: string[]) => s.kubectl(kc.path, args);
-  const ok = (...args: string[]) => {
-    const r = k(...args);
-    assert.equal(r.code, 0, `kubectl ${args.join(' ')} failed:\n${r.stderr}\n${r.stdout}`);
-    return r.stdout;
-  };
-  const pod = (name: string) => JSON.parse(ok('get', 'pod', name, '-o', 'json'));
+  const { k, ok, pod } = kubectlHelpers(() => s, kc.path);
   const serverArgs = () => suite.serverArgs();
 
   const suite = new PodSuite(BRIDGE, CIDR, new RegExp(`^${SEED_PORT}$`));

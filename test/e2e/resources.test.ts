@@ -10,7 +10,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PodbayServer, PodSuite, cgroupMounts, kubectlBinaries, waitFor, watchReadyz } from './harness.js';
+import { PodbayServer, PodSuite, cgroupMounts, kubectlBinaries, waitFor, watchReadyz, kubectlHelpers } from './harness.js';
 
 const BRIDGE = 'pbcgsec0';
 const CIDR = '10.213.0.0/24';
@@ -35,17 +35,7 @@ const read = (p: string) => readFileSync(p, 'utf8').trim();
 describe('resources and limits (cgroups)', () => {
   let s: PodbayServer;
   const suite = new PodSuite(BRIDGE, CIDR, /^197[45]\d$/);
-  const k = (...args: string[]) => s.kubectl(kc.path, args);
-  const ok = (...args: string[]) => {
-    const r = k(...args);
-    assert.equal(r.code, 0, `kubectl ${args.join(' ')} failed:\n${r.stderr}\n${r.stdout}`);
-    return r.stdout;
-  };
-  const apply = (yaml: string) => {
-    const r = s.kubectl(kc.path, ['apply', '-f', '-'], yaml);
-    assert.equal(r.code, 0, r.stderr);
-  };
-  const pod = (name: string) => JSON.parse(ok('get', 'pod', name, '-o', 'json'));
+  const { ok, apply, pod } = kubectlHelpers(() => s, kc.path);
   const running = (name: string) => waitFor(`${name} Running`, () => (pod(name).status.phase === 'Running' ? pod(name) : undefined), 60_000);
   const podDir = (p: any, controller: string) => {
     const qos = p.status.qosClass as string;

@@ -9,7 +9,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PodbayServer, PodSuite, kubectlBinaries, waitFor, watchReadyz } from './harness.js';
+import { PodbayServer, PodSuite, kubectlBinaries, waitFor, watchReadyz, kubectlHelpers } from './harness.js';
 import { hostDevices } from '../../src/runtime/devices.js';
 import { writeDockerArchive } from '../../src/image/archive-build.js';
 
@@ -26,13 +26,7 @@ const statusField = (status: string, field: string) => new RegExp(`^${field}:\\s
 describe('securityContext (runc, conmon, CNI, real kubectl)', () => {
   const suite = new SecSuite('pbscsec0', '10.214.0.0/24', /^197[67]\d$/);
   let s: PodbayServer;
-  const k = (...args: string[]) => s.kubectl(kc.path, args);
-  const ok = (...args: string[]) => {
-    const r = k(...args);
-    assert.equal(r.code, 0, `kubectl ${args.join(' ')} failed:\n${r.stderr}\n${r.stdout}`);
-    return r.stdout;
-  };
-  const pod = (name: string) => JSON.parse(ok('get', 'pod', name, '-o', 'json'));
+  const { k, ok, pod } = kubectlHelpers(() => s, kc.path);
   const apply = (obj: object) => {
     const r = s.kubectl(kc.path, ['create', '-f', '-'], JSON.stringify(obj));
     assert.equal(r.code, 0, `create failed:\n${r.stderr}`);
