@@ -17,6 +17,7 @@ import {
   ApiError,
   badRequest,
   internalError,
+  invalid,
   methodNotAllowed,
   tooLarge,
   unauthorized,
@@ -25,6 +26,9 @@ import {
 import { apiResourceList, apiVersionOf, resourceInfo, type ResourceInfo } from '../api/registry.js';
 import { toTable, type IncludeObject } from '../api/tables.js';
 import { strictErrors } from '../api/strict.js';
+import { decodeTyped } from '../api/typecheck.js';
+import { jsonTooDeep, nestingMessage, yamlTooDeep } from './body-depth.js';
+import { checkQueryEscapes, decodePathSegment, queryInt, watchTimeoutSeconds } from './query.js';
 import { openapiV2Document, openapiV2Protobuf, openapiV3Document, openapiV3RootDocument, OPENAPI_V2_PROTOBUF_CONTENT_TYPE, type RenderedDocument } from './openapi.js';
 import { ResourceService, type DeleteOptions, type Obj, type WatchEventOut, type WatchQuery } from './resources.js';
 import { VERSION_INFO } from '../version.js';
@@ -144,6 +148,8 @@ function parseBody(buf: Buffer, type: string, what: string): Obj {
   if (!text.trim()) throw badRequest(`the body of the request was empty: send a ${what} object as JSON`);
   let obj: unknown;
   if (type === 'application/yaml' || type === 'application/x-yaml' || type === 'text/yaml') {
+    // checked before parsing: the yaml package overflows its stack on deep nesting
+    if (yamlTooDeep(text)) throw badRequest(`the object provided is unrecognized (must be of type ${what}): error converting YAML to JSON: ${nestingMessage()}`);
     try {
       obj = YAML.parse(text, { uniqueKeys: false });
     } catch (e) {
@@ -155,6 +161,8 @@ function parseBody(buf: Buffer, type: string, what: string): Obj {
     } catch (e) {
       throw badRequest(`couldn't get version/kind; json parse error: ${(e as Error).message}`);
     }
+    // JSON.parse copes with any depth, but JSON.stringify and structuredClone do not
+    if (jsonTooDeep(text)) throw badRequest(`the object provided is unrecognized (must be of type ${what}): couldn't get version/kind; json parse error: ${nestingMessage()}`);
   } else {
     throw unsupportedMediaType(
       `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, ${PROTOBUF}`,
@@ -166,6 +174,35 @@ function parseBody(buf: Buffer, type: string, what: string): Obj {
   return obj as Obj;
 }
 
+/**
+ * Typed decoding of a request body (src/api/typecheck.ts), as kube-apiserver's decoder does it
+ * into the Go struct: a value of the wrong type is 400 with the decoder's message (and a cause
+ * naming the field). With `prune: false` unknown fields stay (so strict checking can still see
+ * them); the second pass, after strict checking, removes them.
+ */
+function decodeTypedOrThrow(typeName: string, kind: string, version: string, obj: Obj, prune: boolean): void {
+  const { failure } = decodeTyped(typeName, obj, { prune });
+  if (!failure) return;
+  throw badRequest(`${kind} in version "${version}" cannot be handled as a ${kind}: ${failure.message}`, [
+    { reason: 'FieldValueInvalid', message: failure.message, field: failure.field },
+  ]);
+}
+
+/** the longest patch echoed back in a 422 (kube-apiserver echoes it whole) */
+const MAX_ECHOED_PATCH = 1024;
+
+/**
+ * A patch whose result does not decode: kube-apiserver answers 422 with the field "patch"
+ * (patch.go: field.Invalid(field.NewPath("patch"), ..., err.Error()) under an empty kind);
+ * podbay adds a second cause naming the field inside the object.
+ */
+function patchDecodeError(patchText: string, failure: { message: string; field: string }): ApiError {
+  const value = patchText.length > MAX_ECHOED_PATCH ? `${patchText.slice(0, MAX_ECHOED_PATCH)}...` : patchText;
+  const err = invalid('', '', [{ type: 'FieldValueInvalid', field: 'patch', value, detail: failure.message }]);
+  err.details?.causes?.push({ reason: 'FieldValueInvalid', message: failure.message, field: failure.field });
+  return err;
+}
+
 function wantsTable(req: IncomingMessage): boolean {
   const accept = String(req.headers.accept ?? '');
   return accept.split(',').some((part) => /as=Table/.test(part) && /g=meta\.k8s\.io/.test(part));
@@ -174,13 +211,6 @@ function wantsTable(req: IncomingMessage): boolean {
 function queryBool(v: string | null): boolean | undefined {
   if (v === null) return undefined;
   return v === '' || v === 'true' || v === '1';
-}
-
-function queryInt(q: URLSearchParams, key: string): number | undefined {
-  const v = q.get(key);
-  if (v === null || v === '') return undefined;
-  if (!/^-?\d+$/.test(v)) throw badRequest(`invalid value for ${key}: ${JSON.stringify(v)}: must be an integer`);
-  return Number(v);
 }
 
 function fieldValidationOf(q: URLSearchParams): FieldValidation {
@@ -266,7 +296,7 @@ export class ApiServer {
       const node = this.opts.node;
       if (!node?.exec) throw new ApiError(503, 'ServiceUnavailable', 'exec is not available: this podbay server runs no kubelet');
       const opts = parseExecQuery(url.searchParams);
-      const pod = await this.resources.get(resourceInfo('pods')!, decodeURIComponent(m[1]), decodeURIComponent(m[2]));
+      const pod = await this.resources.get(resourceInfo('pods')!, decodePathSegment(m[1]), decodePathSegment(m[2]));
       // resolve the container before the handshake, so a bad name is a plain HTTP error
       const start = await node.exec(pod, opts.container, opts.command, opts.tty);
       const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
@@ -303,6 +333,7 @@ export class ApiServer {
         return;
       }
       if (!this.authenticated(req)) throw unauthorized();
+      checkQueryEscapes(url.search);
       await this.route(req, res, path, url.searchParams);
     } catch (e) {
       const err = e instanceof ApiError ? e : internalError((e as Error)?.message ?? String(e));
@@ -346,7 +377,7 @@ export class ApiServer {
     if (!path.startsWith('/api/v1/')) {
       throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${method} ${path}): podbay serves the core API group (/api/v1) only`);
     }
-    const route = this.parseRoute(path.slice('/api/v1/'.length).split('/').map(decodeURIComponent), method, path);
+    const route = this.parseRoute(path.slice('/api/v1/'.length).split('/').map(decodePathSegment), method, path);
     await this.dispatch(req, res, route, method, q);
   }
 
@@ -394,7 +425,7 @@ export class ApiServer {
             ...listQ,
             allowWatchBookmarks: queryBool(q.get('allowWatchBookmarks')),
             sendInitialEvents: queryBool(q.get('sendInitialEvents')),
-          }, queryInt(q, 'timeoutSeconds'), asTable ? include : undefined);
+          }, watchTimeoutSeconds(q), asTable ? include : undefined);
         }
         const list = await svc.list(r, ns, listQ);
         if (asTable) return sendJson(res, 200, toTable(r.kind, list.items, list.metadata, { include, noHeaders: q.get('noHeaders') === 'true' }));
@@ -441,7 +472,7 @@ export class ApiServer {
             fieldSelector: `metadata.name=${name}`,
             resourceVersion: q.get('resourceVersion') ?? undefined,
             allowWatchBookmarks: queryBool(q.get('allowWatchBookmarks')),
-          }, queryInt(q, 'timeoutSeconds'), asTable ? include : undefined);
+          }, watchTimeoutSeconds(q), asTable ? include : undefined);
         }
         const obj = await svc.get(r, ns, name);
         return this.sendObject(res, 200, r, obj, asTable, include);
@@ -458,7 +489,12 @@ export class ApiServer {
         const out = await svc.patch(r, ns, name, mediaType(req), text, {
           dryRun: dryRunOf(q),
           sub: statusSub,
-          check: (patched) => this.checkFields(r, fv, JSON.stringify(patched), patched, warnings, true),
+          check: (patched) => {
+            const { failure } = decodeTyped(r.typeName, patched, { prune: false });
+            if (failure) throw patchDecodeError(text, failure);
+            this.checkFields(r, fv, JSON.stringify(patched), patched, warnings, true);
+            decodeTyped(r.typeName, patched);
+          },
         });
         return this.sendObject(res, 200, r, out, asTable, include, warnings);
       }
@@ -519,15 +555,21 @@ export class ApiServer {
       throw badRequest(`the kind in the data (${obj.kind}) does not match the expected kind (${kind}) for ${r.resource}`);
     }
     const warnings: string[] = [];
+    const typeName = kind === r.kind ? r.typeName : `io.k8s.api.core.v1.${kind}`;
+    // a type error wins over unknown fields, as in the Go decoder
+    decodeTypedOrThrow(typeName, kind, r.version, obj, false);
     // Protobuf cannot carry unknown or duplicate fields; JSON and YAML can.
     const text = type === PROTOBUF ? JSON.stringify(obj) : buf.toString('utf8');
     if (kind === r.kind) this.checkFields(r, fieldValidationOf(q), text, obj, warnings);
+    // Ignore and Warn: unknown fields are dropped, never stored
+    decodeTyped(typeName, obj);
     return { obj, warnings };
   }
 
   private async deleteOptions(req: IncomingMessage, q: URLSearchParams): Promise<DeleteOptions> {
     const buf = await readBody(req);
     const body: Obj = buf.toString('utf8').trim() ? parseBody(buf, mediaType(req), 'DeleteOptions') : {};
+    decodeTypedOrThrow('io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions', 'DeleteOptions', 'v1', body, true);
     const grace = queryInt(q, 'gracePeriodSeconds') ?? body.gracePeriodSeconds;
     const dryRun = dryRunOf(q) || (Array.isArray(body.dryRun) && body.dryRun.includes('All'));
     return {
