@@ -19,6 +19,7 @@ import {
   internalError,
   invalid,
   methodNotAllowed,
+  type FieldError,
   tooLarge,
   unauthorized,
   unsupportedMediaType,
@@ -201,6 +202,26 @@ function patchDecodeError(patchText: string, failure: { message: string; field: 
   const err = invalid('', '', [{ type: 'FieldValueInvalid', field: 'patch', value, detail: failure.message }]);
   err.details?.causes?.push({ reason: 'FieldValueInvalid', message: failure.message, field: failure.field });
   return err;
+}
+
+/**
+ * metainternalversion ValidateListOptions for a list (not a watch): 422 on ListOptions, as the
+ * list handler answers (`ListOptions.meta.k8s.io "" is invalid: ...`).
+ */
+function validateListOptions(o: { resourceVersion?: string; resourceVersionMatch?: string; continue?: string }): void {
+  const match = o.resourceVersionMatch;
+  if (!match) return;
+  const errs: FieldError[] = [];
+  const field = 'resourceVersionMatch';
+  if (!o.resourceVersion) errs.push({ type: 'FieldValueForbidden', field, detail: 'resourceVersionMatch is forbidden unless resourceVersion is provided' });
+  if (o.continue) errs.push({ type: 'FieldValueForbidden', field, detail: 'resourceVersionMatch is forbidden when continue is provided' });
+  if (match !== 'Exact' && match !== 'NotOlderThan') {
+    errs.push({ type: 'FieldValueNotSupported', field, value: match, detail: 'supported values: "Exact", "NotOlderThan", ""' });
+  }
+  if (match === 'Exact' && o.resourceVersion === '0') {
+    errs.push({ type: 'FieldValueForbidden', field, detail: 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"' });
+  }
+  if (errs.length) throw invalid('ListOptions.meta.k8s.io', '', errs);
 }
 
 function wantsTable(req: IncomingMessage): boolean {
@@ -427,12 +448,13 @@ export class ApiServer {
             sendInitialEvents: queryBool(q.get('sendInitialEvents')),
           }, watchTimeoutSeconds(q), asTable ? include : undefined);
         }
+        validateListOptions(listQ);
         const list = await svc.list(r, ns, listQ);
         if (asTable) return sendJson(res, 200, toTable(r.kind, list.items, list.metadata, { include, noHeaders: q.get('noHeaders') === 'true' }));
         return sendJson(res, 200, list);
       }
       if (method === 'POST') {
-        const body = await this.decodeObject(req, q, r);
+        const body = await this.decodeObject(req, q, r, ns);
         const warnings = body.warnings;
         const created = await svc.create(r, r.namespaced ? ns ?? body.obj.metadata?.namespace : undefined, body.obj, { dryRun: dryRunOf(q) });
         return this.sendObject(res, 201, r, created, asTable, include, warnings);
@@ -451,7 +473,7 @@ export class ApiServer {
 
     if (sub === 'binding') {
       if (method !== 'POST') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} pods/binding`);
-      const { obj } = await this.decodeObject(req, q, r, 'Binding');
+      const { obj } = await this.decodeObject(req, q, r, ns, 'Binding');
       await svc.bind(ns!, name, obj, { dryRun: dryRunOf(q) });
       return sendJson(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
     }
@@ -478,12 +500,14 @@ export class ApiServer {
         return this.sendObject(res, 200, r, obj, asTable, include);
       }
       case 'PUT': {
-        const { obj, warnings } = await this.decodeObject(req, q, r);
+        const { obj, warnings } = await this.decodeObject(req, q, r, ns);
         const out = await svc.update(r, ns, name, obj, { dryRun: dryRunOf(q), sub: statusSub });
         return this.sendObject(res, 200, r, out, asTable, include, warnings);
       }
       case 'PATCH': {
         const text = (await readBody(req)).toString('utf8');
+        // every patch type is JSON; the appliers recurse, so depth is bounded first
+        if (jsonTooDeep(text)) throw badRequest(`json: ${nestingMessage()}`);
         const fv = fieldValidationOf(q);
         const warnings: string[] = [];
         const out = await svc.patch(r, ns, name, mediaType(req), text, {
@@ -543,7 +567,7 @@ export class ApiServer {
     throw badRequest(`${head}: ${problems.join(', ')}`);
   }
 
-  private async decodeObject(req: IncomingMessage, q: URLSearchParams, r: ResourceInfo, kind = r.kind): Promise<{ obj: Obj; warnings: string[] }> {
+  private async decodeObject(req: IncomingMessage, q: URLSearchParams, r: ResourceInfo, ns: string | undefined, kind = r.kind): Promise<{ obj: Obj; warnings: string[] }> {
     const buf = await readBody(req);
     const type = mediaType(req);
     const obj = parseBody(buf, type, kind);
@@ -553,6 +577,11 @@ export class ApiServer {
     }
     if (obj.kind !== undefined && obj.kind !== kind) {
       throw badRequest(`the kind in the data (${obj.kind}) does not match the expected kind (${kind}) for ${r.resource}`);
+    }
+    // rest.EnsureObjectNamespaceMatchesRequestNamespace (a cluster-scoped object's namespace is cleared later)
+    const bodyNs = obj.metadata?.namespace;
+    if (r.namespaced && ns !== undefined && typeof bodyNs === 'string' && bodyNs !== '' && bodyNs !== ns) {
+      throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
     }
     const warnings: string[] = [];
     const typeName = kind === r.kind ? r.typeName : `io.k8s.api.core.v1.${kind}`;
