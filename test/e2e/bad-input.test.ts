@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import https from 'node:https';
 import { after, before, describe, it } from 'node:test';
 
-import { PodbayServer, watchReadyz } from './harness.js';
+import { kubectlBinaries, PodbayServer, watchReadyz } from './harness.js';
 import { loadCorpus, type CorpusCase } from './corpus.js';
 
 const NS = 'corpus';
@@ -92,6 +92,35 @@ describe('bad input: the corpus replayed against a live server', () => {
     assert.deepEqual(r.failures, []);
     assert.ok(r.worstMs < 1000, `/readyz took ${Math.round(r.worstMs)} ms at worst`);
   });
+
+  for (const k of kubectlBinaries()) {
+    it(`${k.name}: a manifest with wrongly typed fields is refused naming the field, and not stored`, async () => {
+      const manifest = [
+        'apiVersion: v1',
+        'kind: Pod',
+        'metadata:',
+        '  name: typed',
+        `  namespace: ${NS}`,
+        'spec:',
+        '  containers:',
+        '  - name: c',
+        '    image: busybox',
+        '    command: sleep 100',
+        '',
+      ].join('\n');
+      for (const verb of ['apply', 'create']) {
+        const r = s.kubectl(k.path, [verb, '-f', '-'], manifest);
+        assert.notEqual(r.code, 0, `${verb} should fail:\n${r.stdout}${r.stderr}`);
+        assert.match(
+          r.stderr,
+          /Error from server \(BadRequest\): .*Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal string into Go struct field Container\.spec\.containers\.command of type \[\]string/,
+          `${verb}:\n${r.stderr}`,
+        );
+      }
+      const get = await send(s, 'GET', `/api/v1/namespaces/${NS}/pods/typed`);
+      assert.equal(get.status, 404, 'nothing stored');
+    });
+  }
 
   it('a watch with a huge timeoutSeconds stays open (Node timers cap at 2^31-1 ms)', async () => {
     const res = await new Promise<{ status: number; openAfterMs: boolean }>((resolve, reject) => {
