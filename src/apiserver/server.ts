@@ -224,6 +224,19 @@ function validateListOptions(o: { resourceVersion?: string; resourceVersionMatch
   if (errs.length) throw invalid('ListOptions.meta.k8s.io', '', errs);
 }
 
+/** apimachinery ValidateDeleteOptions: 422 on DeleteOptions before anything is deleted */
+function validateDeleteOptions(propagationPolicy: unknown, dryRun: unknown): void {
+  const errs: FieldError[] = [];
+  const policies = ['Foreground', 'Background', 'Orphan'];
+  if (propagationPolicy !== undefined && propagationPolicy !== null && !policies.includes(propagationPolicy as string)) {
+    errs.push({ type: 'FieldValueNotSupported', field: 'propagationPolicy', value: propagationPolicy, detail: 'supported values: "Foreground", "Background", "Orphan", "nil"' });
+  }
+  if (Array.isArray(dryRun)) {
+    for (const v of dryRun) if (v !== 'All') errs.push({ type: 'FieldValueNotSupported', field: 'dryRun', value: v, detail: 'supported values: "All"' });
+  }
+  if (errs.length) throw invalid('DeleteOptions.meta.k8s.io', '', errs);
+}
+
 function wantsTable(req: IncomingMessage): boolean {
   const accept = String(req.headers.accept ?? '');
   return accept.split(',').some((part) => /as=Table/.test(part) && /g=meta\.k8s\.io/.test(part));
@@ -600,11 +613,13 @@ export class ApiServer {
     const body: Obj = buf.toString('utf8').trim() ? parseBody(buf, mediaType(req), 'DeleteOptions') : {};
     decodeTypedOrThrow('io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions', 'DeleteOptions', 'v1', body, true);
     const grace = queryInt(q, 'gracePeriodSeconds') ?? body.gracePeriodSeconds;
+    const propagationPolicy = q.get('propagationPolicy') ?? body.propagationPolicy;
+    validateDeleteOptions(propagationPolicy, body.dryRun);
     const dryRun = dryRunOf(q) || (Array.isArray(body.dryRun) && body.dryRun.includes('All'));
     return {
       gracePeriodSeconds: grace,
       preconditions: body.preconditions,
-      propagationPolicy: q.get('propagationPolicy') ?? body.propagationPolicy,
+      propagationPolicy,
       dryRun,
     };
   }
