@@ -589,7 +589,9 @@ export class ResourceService {
     if (r.kind === 'Pod') {
       const phase = obj.status?.phase;
       const bound = Boolean(obj.spec?.nodeName);
-      grace = opts.gracePeriodSeconds ?? obj.spec?.terminationGracePeriodSeconds ?? 30;
+      // a pod stored before typed decoding may hold anything here; it must still be deletable
+      const specGrace = obj.spec?.terminationGracePeriodSeconds;
+      grace = opts.gracePeriodSeconds ?? (Number.isSafeInteger(specGrace) && specGrace >= 0 ? specGrace : 30);
       // Unscheduled and finished pods have nothing on a node to stop.
       if (!bound || phase === 'Succeeded' || phase === 'Failed') grace = 0;
     }
