@@ -17,9 +17,7 @@ import {
   ApiError,
   badRequest,
   internalError,
-  invalid,
   methodNotAllowed,
-  type FieldError,
   tooLarge,
   unauthorized,
   unsupportedMediaType,
@@ -28,6 +26,7 @@ import { apiResourceList, apiVersionOf, resourceInfo, type ResourceInfo } from '
 import { toTable, type IncludeObject } from '../api/tables.js';
 import { strictErrors } from '../api/strict.js';
 import { decodeTyped } from '../api/typecheck.js';
+import { decodeTypedOrThrow, patchDecodeError, validateDeleteOptions, validateListOptions } from './request-options.js';
 import { jsonTooDeep, nestingMessage, yamlTooDeep } from './body-depth.js';
 import { checkQueryEscapes, decodePathSegment, queryInt, watchTimeoutSeconds } from './query.js';
 import { openapiV2Document, openapiV2Protobuf, openapiV3Document, openapiV3RootDocument, OPENAPI_V2_PROTOBUF_CONTENT_TYPE, type RenderedDocument } from './openapi.js';
@@ -173,68 +172,6 @@ function parseBody(buf: Buffer, type: string, what: string): Obj {
     throw badRequest(`the body of the request must be a JSON object (a ${what}), not ${Array.isArray(obj) ? 'an array' : JSON.stringify(obj)}`);
   }
   return obj as Obj;
-}
-
-/**
- * Typed decoding of a request body (src/api/typecheck.ts), as kube-apiserver's decoder does it
- * into the Go struct: a value of the wrong type is 400 with the decoder's message (and a cause
- * naming the field). With `prune: false` unknown fields stay (so strict checking can still see
- * them); the second pass, after strict checking, removes them.
- */
-function decodeTypedOrThrow(typeName: string, kind: string, version: string, obj: Obj, prune: boolean): void {
-  const { failure } = decodeTyped(typeName, obj, { prune });
-  if (!failure) return;
-  throw badRequest(`${kind} in version "${version}" cannot be handled as a ${kind}: ${failure.message}`, [
-    { reason: 'FieldValueInvalid', message: failure.message, field: failure.field },
-  ]);
-}
-
-/** the longest patch echoed back in a 422 (kube-apiserver echoes it whole) */
-const MAX_ECHOED_PATCH = 1024;
-
-/**
- * A patch whose result does not decode: kube-apiserver answers 422 with the field "patch"
- * (patch.go: field.Invalid(field.NewPath("patch"), ..., err.Error()) under an empty kind);
- * podbay adds a second cause naming the field inside the object.
- */
-function patchDecodeError(patchText: string, failure: { message: string; field: string }): ApiError {
-  const value = patchText.length > MAX_ECHOED_PATCH ? `${patchText.slice(0, MAX_ECHOED_PATCH)}...` : patchText;
-  const err = invalid('', '', [{ type: 'FieldValueInvalid', field: 'patch', value, detail: failure.message }]);
-  err.details?.causes?.push({ reason: 'FieldValueInvalid', message: failure.message, field: failure.field });
-  return err;
-}
-
-/**
- * metainternalversion ValidateListOptions for a list (not a watch): 422 on ListOptions, as the
- * list handler answers (`ListOptions.meta.k8s.io "" is invalid: ...`).
- */
-function validateListOptions(o: { resourceVersion?: string; resourceVersionMatch?: string; continue?: string }): void {
-  const match = o.resourceVersionMatch;
-  if (!match) return;
-  const errs: FieldError[] = [];
-  const field = 'resourceVersionMatch';
-  if (!o.resourceVersion) errs.push({ type: 'FieldValueForbidden', field, detail: 'resourceVersionMatch is forbidden unless resourceVersion is provided' });
-  if (o.continue) errs.push({ type: 'FieldValueForbidden', field, detail: 'resourceVersionMatch is forbidden when continue is provided' });
-  if (match !== 'Exact' && match !== 'NotOlderThan') {
-    errs.push({ type: 'FieldValueNotSupported', field, value: match, detail: 'supported values: "Exact", "NotOlderThan", ""' });
-  }
-  if (match === 'Exact' && o.resourceVersion === '0') {
-    errs.push({ type: 'FieldValueForbidden', field, detail: 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"' });
-  }
-  if (errs.length) throw invalid('ListOptions.meta.k8s.io', '', errs);
-}
-
-/** apimachinery ValidateDeleteOptions: 422 on DeleteOptions before anything is deleted */
-function validateDeleteOptions(propagationPolicy: unknown, dryRun: unknown): void {
-  const errs: FieldError[] = [];
-  const policies = ['Foreground', 'Background', 'Orphan'];
-  if (propagationPolicy !== undefined && propagationPolicy !== null && !policies.includes(propagationPolicy as string)) {
-    errs.push({ type: 'FieldValueNotSupported', field: 'propagationPolicy', value: propagationPolicy, detail: 'supported values: "Foreground", "Background", "Orphan", "nil"' });
-  }
-  if (Array.isArray(dryRun)) {
-    for (const v of dryRun) if (v !== 'All') errs.push({ type: 'FieldValueNotSupported', field: 'dryRun', value: v, detail: 'supported values: "All"' });
-  }
-  if (errs.length) throw invalid('DeleteOptions.meta.k8s.io', '', errs);
 }
 
 function wantsTable(req: IncomingMessage): boolean {
