@@ -26,8 +26,10 @@ import {
   invalid,
   notFound,
   STALE_OBJECT_MESSAGE,
+  tooLarge,
   type FieldError,
 } from '../api/errors.js';
+import { parseResourceVersion } from './query.js';
 import { RESOURCES, apiVersionOf, resourceInfo, storageKey, type ResourceInfo } from '../api/registry.js';
 import { defaultObject } from '../api/defaults/index.js';
 import { validateCreate, validateUpdate, validateStatusUpdate } from '../api/validation/index.js';
@@ -89,10 +91,20 @@ function nowRfc3339(): string {
   return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-function parseRv(rv: string | undefined, what = 'resourceVersion'): number | undefined {
-  if (rv === undefined || rv === '') return undefined;
-  if (!/^\d+$/.test(rv)) throw badRequest(`invalid ${what}: ${JSON.stringify(rv)}: must be a decimal integer`);
-  return Number(rv);
+const parseRv = parseResourceVersion;
+
+/**
+ * etcd's default --max-request-bytes (1.5 MiB): kube-apiserver cannot store a bigger object and
+ * answers 413 (kubernetes#74600 turned etcd's "request is too large" from a 500 into a 413,
+ * errors.NewRequestEntityTooLargeError: "Request entity too large: " + etcd's message).
+ * podbay measures the JSON it stores.
+ */
+export const MAX_OBJECT_BYTES = 1.5 * 1024 * 1024;
+
+/** the stored form of `obj`, or 413 when it is over etcd's limit */
+function sized(value: string): string {
+  if (Buffer.byteLength(value) > MAX_OBJECT_BYTES) throw tooLarge('Request entity too large: etcdserver: request is too large');
+  return value;
 }
 
 interface ContinueToken {
@@ -366,7 +378,7 @@ export class ResourceService {
       return obj;
     }
     try {
-      const kv = await this.store.create(this.key(r, ns, name), this.encode(obj));
+      const kv = await this.store.create(this.key(r, ns, name), sized(this.encode(obj)));
       return this.decode(r, kv);
     } catch (e) {
       if (e instanceof StoreError && e.code === 'KeyExists') throw alreadyExists(r.resource, name, r.group);
@@ -391,7 +403,7 @@ export class ResourceService {
       throw badRequest(`the name of the object (${bodyName}) does not match the name on the URL (${name})`);
     }
     const old = await this.get(r, ns, name);
-    const expected = parseRv(body.metadata?.resourceVersion);
+    const expected = parseRv(body.metadata?.resourceVersion, 'metadata.resourceVersion');
     return this.writeUpdate(r, ns, old, body, expected, opts);
   }
 
@@ -450,7 +462,7 @@ export class ResourceService {
     if (deepEqual(unchanged, old)) return old;
     if (opts.dryRun) return obj;
     try {
-      const kv = await this.store.update(this.key(r, ns, name), this.encode(obj), Number(om.resourceVersion));
+      const kv = await this.store.update(this.key(r, ns, name), sized(this.encode(obj)), Number(om.resourceVersion));
       const out = this.decode(r, kv);
       if (r.resource === 'namespaces' && out.metadata.deletionTimestamp) this.kickNamespace(name);
       return out;
@@ -477,7 +489,7 @@ export class ResourceService {
       if (patched.metadata?.name !== undefined && patched.metadata.name !== name) {
         throw badRequest(`the name of the object (${patched.metadata.name}) does not match the name on the URL (${name})`);
       }
-      const clientRv = patched.metadata?.resourceVersion !== old.metadata.resourceVersion ? parseRv(patched.metadata?.resourceVersion) : undefined;
+      const clientRv = patched.metadata?.resourceVersion !== old.metadata.resourceVersion ? parseRv(patched.metadata?.resourceVersion, 'metadata.resourceVersion') : undefined;
       try {
         return await this.writeUpdate(r, ns, old, patched, clientRv ?? Number(old.metadata.resourceVersion), opts);
       } catch (e) {
@@ -577,7 +589,9 @@ export class ResourceService {
     if (r.kind === 'Pod') {
       const phase = obj.status?.phase;
       const bound = Boolean(obj.spec?.nodeName);
-      grace = opts.gracePeriodSeconds ?? obj.spec?.terminationGracePeriodSeconds ?? 30;
+      // a pod stored before typed decoding may hold anything here; it must still be deletable
+      const specGrace = obj.spec?.terminationGracePeriodSeconds;
+      grace = opts.gracePeriodSeconds ?? (Number.isSafeInteger(specGrace) && specGrace >= 0 ? specGrace : 30);
       // Unscheduled and finished pods have nothing on a node to stop.
       if (!bound || phase === 'Succeeded' || phase === 'Failed') grace = 0;
     }

@@ -25,6 +25,10 @@ import {
 import { apiResourceList, apiVersionOf, resourceInfo, type ResourceInfo } from '../api/registry.js';
 import { toTable, type IncludeObject } from '../api/tables.js';
 import { strictErrors } from '../api/strict.js';
+import { decodeTyped } from '../api/typecheck.js';
+import { decodeTypedOrThrow, patchDecodeError, validateDeleteOptions, validateListOptions } from './request-options.js';
+import { jsonTooDeep, nestingMessage, yamlTooDeep } from './body-depth.js';
+import { checkQueryEscapes, decodePathSegment, queryInt, watchTimeoutSeconds } from './query.js';
 import { openapiV2Document, openapiV2Protobuf, openapiV3Document, openapiV3RootDocument, OPENAPI_V2_PROTOBUF_CONTENT_TYPE, type RenderedDocument } from './openapi.js';
 import { ResourceService, type DeleteOptions, type Obj, type WatchEventOut, type WatchQuery } from './resources.js';
 import { VERSION_INFO } from '../version.js';
@@ -144,6 +148,8 @@ function parseBody(buf: Buffer, type: string, what: string): Obj {
   if (!text.trim()) throw badRequest(`the body of the request was empty: send a ${what} object as JSON`);
   let obj: unknown;
   if (type === 'application/yaml' || type === 'application/x-yaml' || type === 'text/yaml') {
+    // checked before parsing: the yaml package overflows its stack on deep nesting
+    if (yamlTooDeep(text)) throw badRequest(`the object provided is unrecognized (must be of type ${what}): error converting YAML to JSON: ${nestingMessage()}`);
     try {
       obj = YAML.parse(text, { uniqueKeys: false });
     } catch (e) {
@@ -155,6 +161,8 @@ function parseBody(buf: Buffer, type: string, what: string): Obj {
     } catch (e) {
       throw badRequest(`couldn't get version/kind; json parse error: ${(e as Error).message}`);
     }
+    // JSON.parse copes with any depth, but JSON.stringify and structuredClone do not
+    if (jsonTooDeep(text)) throw badRequest(`the object provided is unrecognized (must be of type ${what}): couldn't get version/kind; json parse error: ${nestingMessage()}`);
   } else {
     throw unsupportedMediaType(
       `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, ${PROTOBUF}`,
@@ -174,13 +182,6 @@ function wantsTable(req: IncomingMessage): boolean {
 function queryBool(v: string | null): boolean | undefined {
   if (v === null) return undefined;
   return v === '' || v === 'true' || v === '1';
-}
-
-function queryInt(q: URLSearchParams, key: string): number | undefined {
-  const v = q.get(key);
-  if (v === null || v === '') return undefined;
-  if (!/^-?\d+$/.test(v)) throw badRequest(`invalid value for ${key}: ${JSON.stringify(v)}: must be an integer`);
-  return Number(v);
 }
 
 function fieldValidationOf(q: URLSearchParams): FieldValidation {
@@ -266,7 +267,7 @@ export class ApiServer {
       const node = this.opts.node;
       if (!node?.exec) throw new ApiError(503, 'ServiceUnavailable', 'exec is not available: this podbay server runs no kubelet');
       const opts = parseExecQuery(url.searchParams);
-      const pod = await this.resources.get(resourceInfo('pods')!, decodeURIComponent(m[1]), decodeURIComponent(m[2]));
+      const pod = await this.resources.get(resourceInfo('pods')!, decodePathSegment(m[1]), decodePathSegment(m[2]));
       // resolve the container before the handshake, so a bad name is a plain HTTP error
       const start = await node.exec(pod, opts.container, opts.command, opts.tty);
       const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
@@ -303,6 +304,7 @@ export class ApiServer {
         return;
       }
       if (!this.authenticated(req)) throw unauthorized();
+      checkQueryEscapes(url.search);
       await this.route(req, res, path, url.searchParams);
     } catch (e) {
       const err = e instanceof ApiError ? e : internalError((e as Error)?.message ?? String(e));
@@ -346,7 +348,7 @@ export class ApiServer {
     if (!path.startsWith('/api/v1/')) {
       throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${method} ${path}): podbay serves the core API group (/api/v1) only`);
     }
-    const route = this.parseRoute(path.slice('/api/v1/'.length).split('/').map(decodeURIComponent), method, path);
+    const route = this.parseRoute(path.slice('/api/v1/'.length).split('/').map(decodePathSegment), method, path);
     await this.dispatch(req, res, route, method, q);
   }
 
@@ -394,14 +396,15 @@ export class ApiServer {
             ...listQ,
             allowWatchBookmarks: queryBool(q.get('allowWatchBookmarks')),
             sendInitialEvents: queryBool(q.get('sendInitialEvents')),
-          }, queryInt(q, 'timeoutSeconds'), asTable ? include : undefined);
+          }, watchTimeoutSeconds(q), asTable ? include : undefined);
         }
+        validateListOptions(listQ);
         const list = await svc.list(r, ns, listQ);
         if (asTable) return sendJson(res, 200, toTable(r.kind, list.items, list.metadata, { include, noHeaders: q.get('noHeaders') === 'true' }));
         return sendJson(res, 200, list);
       }
       if (method === 'POST') {
-        const body = await this.decodeObject(req, q, r);
+        const body = await this.decodeObject(req, q, r, ns);
         const warnings = body.warnings;
         const created = await svc.create(r, r.namespaced ? ns ?? body.obj.metadata?.namespace : undefined, body.obj, { dryRun: dryRunOf(q) });
         return this.sendObject(res, 201, r, created, asTable, include, warnings);
@@ -420,7 +423,7 @@ export class ApiServer {
 
     if (sub === 'binding') {
       if (method !== 'POST') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} pods/binding`);
-      const { obj } = await this.decodeObject(req, q, r, 'Binding');
+      const { obj } = await this.decodeObject(req, q, r, ns, 'Binding');
       await svc.bind(ns!, name, obj, { dryRun: dryRunOf(q) });
       return sendJson(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
     }
@@ -441,24 +444,31 @@ export class ApiServer {
             fieldSelector: `metadata.name=${name}`,
             resourceVersion: q.get('resourceVersion') ?? undefined,
             allowWatchBookmarks: queryBool(q.get('allowWatchBookmarks')),
-          }, queryInt(q, 'timeoutSeconds'), asTable ? include : undefined);
+          }, watchTimeoutSeconds(q), asTable ? include : undefined);
         }
         const obj = await svc.get(r, ns, name);
         return this.sendObject(res, 200, r, obj, asTable, include);
       }
       case 'PUT': {
-        const { obj, warnings } = await this.decodeObject(req, q, r);
+        const { obj, warnings } = await this.decodeObject(req, q, r, ns);
         const out = await svc.update(r, ns, name, obj, { dryRun: dryRunOf(q), sub: statusSub });
         return this.sendObject(res, 200, r, out, asTable, include, warnings);
       }
       case 'PATCH': {
         const text = (await readBody(req)).toString('utf8');
+        // every patch type is JSON; the appliers recurse, so depth is bounded first
+        if (jsonTooDeep(text)) throw badRequest(`json: ${nestingMessage()}`);
         const fv = fieldValidationOf(q);
         const warnings: string[] = [];
         const out = await svc.patch(r, ns, name, mediaType(req), text, {
           dryRun: dryRunOf(q),
           sub: statusSub,
-          check: (patched) => this.checkFields(r, fv, JSON.stringify(patched), patched, warnings, true),
+          check: (patched) => {
+            const { failure } = decodeTyped(r.typeName, patched, { prune: false });
+            if (failure) throw patchDecodeError(text, failure);
+            this.checkFields(r, fv, JSON.stringify(patched), patched, warnings, true);
+            decodeTyped(r.typeName, patched);
+          },
         });
         return this.sendObject(res, 200, r, out, asTable, include, warnings);
       }
@@ -507,7 +517,7 @@ export class ApiServer {
     throw badRequest(`${head}: ${problems.join(', ')}`);
   }
 
-  private async decodeObject(req: IncomingMessage, q: URLSearchParams, r: ResourceInfo, kind = r.kind): Promise<{ obj: Obj; warnings: string[] }> {
+  private async decodeObject(req: IncomingMessage, q: URLSearchParams, r: ResourceInfo, ns: string | undefined, kind = r.kind): Promise<{ obj: Obj; warnings: string[] }> {
     const buf = await readBody(req);
     const type = mediaType(req);
     const obj = parseBody(buf, type, kind);
@@ -518,22 +528,35 @@ export class ApiServer {
     if (obj.kind !== undefined && obj.kind !== kind) {
       throw badRequest(`the kind in the data (${obj.kind}) does not match the expected kind (${kind}) for ${r.resource}`);
     }
+    // rest.EnsureObjectNamespaceMatchesRequestNamespace (a cluster-scoped object's namespace is cleared later)
+    const bodyNs = obj.metadata?.namespace;
+    if (r.namespaced && ns !== undefined && typeof bodyNs === 'string' && bodyNs !== '' && bodyNs !== ns) {
+      throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+    }
     const warnings: string[] = [];
+    const typeName = kind === r.kind ? r.typeName : `io.k8s.api.core.v1.${kind}`;
+    // a type error wins over unknown fields, as in the Go decoder
+    decodeTypedOrThrow(typeName, kind, r.version, obj, false);
     // Protobuf cannot carry unknown or duplicate fields; JSON and YAML can.
     const text = type === PROTOBUF ? JSON.stringify(obj) : buf.toString('utf8');
     if (kind === r.kind) this.checkFields(r, fieldValidationOf(q), text, obj, warnings);
+    // Ignore and Warn: unknown fields are dropped, never stored
+    decodeTyped(typeName, obj);
     return { obj, warnings };
   }
 
   private async deleteOptions(req: IncomingMessage, q: URLSearchParams): Promise<DeleteOptions> {
     const buf = await readBody(req);
     const body: Obj = buf.toString('utf8').trim() ? parseBody(buf, mediaType(req), 'DeleteOptions') : {};
+    decodeTypedOrThrow('io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions', 'DeleteOptions', 'v1', body, true);
     const grace = queryInt(q, 'gracePeriodSeconds') ?? body.gracePeriodSeconds;
+    const propagationPolicy = q.get('propagationPolicy') ?? body.propagationPolicy;
+    validateDeleteOptions(propagationPolicy, body.dryRun);
     const dryRun = dryRunOf(q) || (Array.isArray(body.dryRun) && body.dryRun.includes('All'));
     return {
       gracePeriodSeconds: grace,
       preconditions: body.preconditions,
-      propagationPolicy: q.get('propagationPolicy') ?? body.propagationPolicy,
+      propagationPolicy,
       dryRun,
     };
   }

@@ -214,6 +214,9 @@ export class Kubelet {
           await this.sync(uid);
         } catch (e) {
           this.log(`kubelet: sync of pod ${uid} failed: ${(e as Error).stack ?? e}`);
+          // as the kubelet's pod workers do: a failed sync is an event on the pod, not only a log line
+          const pod = this.pods.get(uid);
+          if (pod) this.events.record(pod, 'Warning', 'FailedSync', `Error syncing pod, skipping: ${(e as Error)?.message ?? e}`);
         }
       } while (this.dirty.has(uid) && !this.stopped);
     })().finally(() => this.syncing.delete(uid));

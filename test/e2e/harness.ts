@@ -128,7 +128,7 @@ export class PodbayServer {
   }
 
   /** A raw HTTPS request to the API (token optional), for what kubectl cannot show. */
-  request(method: string, path: string, opts: { token?: string | null; body?: string; contentType?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; body: string; json: any; headers: Record<string, any> }> {
+  request(method: string, path: string, opts: { token?: string | null; body?: string | Buffer; contentType?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; body: string; json: any; headers: Record<string, any> }> {
     return new Promise((resolveReq, reject) => {
       const headers: Record<string, string> = { ...(opts.headers ?? {}) };
       const token = opts.token === undefined ? this.token : opts.token;

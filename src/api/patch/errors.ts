@@ -3,7 +3,7 @@
  * handler (k8s.io/apiserver/pkg/endpoints/handlers/patch.go) turns patch failures into
  * metav1.Status responses.
  */
-import { ApiError, badRequest, invalid, type StatusReason } from '../errors.js';
+import { ApiError, badRequest, invalid } from '../errors.js';
 
 /**
  * `errors.NewGenericServerResponse(422, ...)` as the patch handler uses it: reason Invalid and
@@ -19,12 +19,14 @@ export function unprocessable(detail: string): ApiError {
 }
 
 /**
- * An error that kube-apiserver does not wrap in a typed status (it renders such errors as
- * code 500 with an empty/"Unknown" reason and the raw message, e.g. strategic merge patch's
- * `map: map[image:x] does not contain declared merge key: name`).
+ * An error that kube-apiserver does not wrap in a typed status (interpretStrategicMergePatchError's
+ * default case: it renders such errors as code 500 with an empty reason and the raw message, e.g.
+ * strategic merge patch's `map: map[image:x] does not contain declared merge key: name`).
+ * They are all faults of the patch the client sent, so podbay answers 400 BadRequest with the
+ * same message: a bad request never looks like a server failure (issue 7).
  */
 export function unknownStatus(message: string): ApiError {
-  return new ApiError(500, '' as StatusReason, message);
+  return badRequest(message);
 }
 
 /** Upstream `invalid JSON patch` (validateAndTranscodePatch: the body is not valid JSON). */

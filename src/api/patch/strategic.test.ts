@@ -235,40 +235,40 @@ test('$retainKeys errors: not a list, or a patched key not retained (400)', () =
   );
 });
 
-test('merge key missing from a patch list element -> upstream message (500, no reason)', () => {
+test('merge key missing from a patch list element -> upstream message (upstream 500 with no reason; podbay 400)', () => {
   const err = expectError(
     () => smp(twoContainerPod(), { spec: { containers: [{ image: 'busybox:1.37' }] } }),
-    500,
+    400,
     'map: map[image:busybox:1.37] does not contain declared merge key: name',
   );
-  assert.equal(err.toStatus().reason, '');
+  assert.equal(err.toStatus().reason, 'BadRequest');
 });
 
 test('merge key missing from a $patch: delete element', () => {
   expectError(
     () => smp(twoContainerPod(), { spec: { containers: [{ $patch: 'delete', image: 'x' }] } }),
-    500,
+    400,
     'map: map[$patch:delete image:x] does not contain declared merge key: name',
   );
 });
 
 test('invalid directives', () => {
-  expectError(() => smp(twoContainerPod(), { metadata: { labels: { $patch: 'bogus' } } }), 500, 'unknown patch type: bogus in map: map[$patch:bogus]');
+  expectError(() => smp(twoContainerPod(), { metadata: { labels: { $patch: 'bogus' } } }), 400, 'unknown patch type: bogus in map: map[$patch:bogus]');
   expectError(
     () => smp(twoContainerPod(), { spec: { containers: [{ name: 'a', $patch: 'merge' }] } }),
-    500,
+    400,
     'merging lists cannot yet be specified in the patch',
   );
   expectError(
     () => smp(twoContainerPod(), { spec: { containers: [{ name: 'a', $patch: 'nope' }] } }),
-    500,
+    400,
     'unknown patch type: nope in map: map[$patch:nope name:a]',
   );
   expectError(() => smp(twoContainerPod(), { metadata: { $deleteFromPrimitiveList: ['a'] } }), 400, 'invalid patch format of primitive list');
   expectError(() => smp(twoContainerPod(), { spec: { $setElementOrder: [] } }), 400, 'invalid patch format of setElementOrder list');
   expectError(
     () => smp(twoContainerPod(), { spec: { '$setElementOrder/containers': 'a' } }),
-    500,
+    400,
     'expected a []interface {}, but received a string',
   );
 });
@@ -279,7 +279,7 @@ test('$setElementOrder that disagrees with the patch list', () => {
       smp(twoContainerPod(), {
         spec: { '$setElementOrder/containers': [{ name: 'a' }], containers: [{ name: 'b', image: 'x' }] },
       }),
-    500,
+    400,
     /^The order in patch list:\n\[map\[image:x name:b\]\]\n doesn't match \$setElementOrder list:\n\[map\[name:a\]\]\n$/,
   );
 });
@@ -295,7 +295,7 @@ test('lists of lists are rejected with 422', () => {
 test('mixed element types in a merge list', () => {
   expectError(
     () => smp({ metadata: { finalizers: ['a'] } }, { metadata: { finalizers: [1] } }),
-    500,
+    400,
     'list element types are not identical: [[a] [1]]',
   );
 });

@@ -50,7 +50,7 @@ test('ConfigMap keys, size, data/binaryData overlap, immutable', () => {
     'data[k]: Invalid value: "k": duplicate of key present in binaryData',
   ]);
   assert.deepEqual(texts(validateCreate('ConfigMap', { metadata: meta('c'), data: { k: 'x'.repeat(1024 * 1024 + 1) } })), [
-    ': Too long: must have at most 1048576 bytes',
+    '[]: Too long: must have at most 1048576 bytes',
   ]);
   const old = { metadata: meta('c', { resourceVersion: '3' }), data: { k: 'v' }, immutable: true };
   assert.deepEqual(texts(validateUpdate('ConfigMap', { ...old, data: { k: 'w' } }, old)), [

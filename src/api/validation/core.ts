@@ -68,8 +68,9 @@ export function validateConfigMap(cm: Obj): ValidationError[] {
     if (decoded.error) errs.push(invalid(key('binaryData', k), '<binary contents redacted>', decoded.error));
     total += decoded.length;
   }
-  // upstream passes an empty path: the error is about the whole object
-  if (total > MAX_SECRET_SIZE) errs.push(tooLong('', MAX_SECRET_SIZE));
+  // upstream passes field.NewPath(""), which prints as "[]": the error is about the whole object
+  // (`ConfigMap "x" is invalid: []: Too long: must have at most 1048576 bytes`)
+  if (total > MAX_SECRET_SIZE) errs.push(tooLong('[]', MAX_SECRET_SIZE));
   return errs;
 }
 
