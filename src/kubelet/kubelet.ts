@@ -27,6 +27,8 @@ import { EventRecorder } from './events.js';
 import { prepareVolumes, releaseVolumes, VolumeError, type PreparedVolume } from './volumes.js';
 import { bindSubPath, subPathOf } from './subpath.js';
 import { containerEnv, ConfigError } from './env.js';
+import type { DownwardContext } from './downward.js';
+import { nodeResources } from './node.js';
 import { resolveArgv, mergeEnv } from './container-args.js';
 import { computePodStatus, type ContainerView, type Waiting } from './pod-status.js';
 import { containerLogPath, podLogDir, streamLog, type LogOptions } from './logs.js';
@@ -275,7 +277,7 @@ export class Kubelet {
     await mkdir(podDir, { recursive: true, mode: 0o750 });
     let volumes: Map<string, PreparedVolume>;
     try {
-      volumes = (await prepareVolumes(this.client, pod, podDir)).volumes;
+      volumes = (await prepareVolumes(this.client, pod, podDir, this.downwardContext(pod, undefined))).volumes;
       await this.ownership.apply(pod, volumes).catch((e: unknown) => {
         throw e instanceof FsGroupError ? new VolumeError(e.volume, e.message) : e;
       });
@@ -424,7 +426,7 @@ export class Kubelet {
 
     let config: ContainerConfig;
     try {
-      const env = await containerEnv(this.client, pod, spec);
+      const env = await containerEnv(this.client, pod, spec, this.downwardContext(pod, sandbox));
       const argv = resolveArgv(spec, image.config, env);
       if (argv.length === 0) throw new ConfigError(`no command specified: the image ${spec.image} has no Entrypoint or Cmd, so the container needs a command`);
       const sec = await containerSecurity(pod, spec, image.config.user ?? undefined, {
@@ -472,6 +474,12 @@ export class Kubelet {
     this.events.record(pod, 'Normal', 'Created', `Created container: ${spec.name}`, fieldPath);
     const created = await this.runtime.containerStatus(id);
     if (created) await this.startContainer(pod, created, spec, key, fieldPath);
+  }
+
+  /** What the downward API reads that the stored pod may not say yet (downward.ts). */
+  private downwardContext(pod: Obj, sandbox: SandboxStatus | undefined): DownwardContext {
+    const hostIPs = [this.opts.hostIP];
+    return { podIPs: pod.spec.hostNetwork ? hostIPs : (sandbox?.ips ?? []), hostIPs, allocatable: nodeResources().allocatable };
   }
 
   private async startContainer(pod: Obj, c: RtContainer, spec: Obj, key: string, fieldPath: string): Promise<void> {
