@@ -4,7 +4,7 @@
  * passed in, so they are unit-testable without root. The shapes follow what containerd and
  * CRI-O give a Kubernetes container by default.
  */
-import type { ContainerConfig, VolumeMount } from './types.js';
+import type { ContainerConfig, DNSConfig, SandboxDNS, VolumeMount } from './types.js';
 import { runtimeDefaultSeccomp, type OciSeccomp } from './seccomp.js';
 import type { OciDevice } from './devices.js';
 
@@ -219,11 +219,32 @@ export function supplementaryGroups(user: ResolvedUser, sec: { supplementalGroup
 
 // ---- per-pod files --------------------------------------------------------------------------
 
-/** /etc/hosts for a pod: localhost lines, then the pod IPs with the hostname (as the kubelet writes it). */
-export function hostsFile(hostname: string, ips: readonly string[]): string {
+/**
+ * /etc/hosts for a pod, as the kubelet's managedHostsFileContent writes it: localhost lines,
+ * the pod IPs with `hostname.domain<TAB>hostname` (or the hostname alone without a subdomain),
+ * then the hostAliases, one line per IP.
+ */
+export function hostsFile(hostname: string, ips: readonly string[], domain = '', aliases: SandboxDNS['hostAliases'] = []): string {
   let s = '# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n';
   s += 'fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n';
-  for (const ip of ips) s += `${ip}\t${hostname}\n`;
+  for (const ip of ips) s += domain ? `${ip}\t${hostname}.${domain}\t${hostname}\n` : `${ip}\t${hostname}\n`;
+  return s + hostAliasEntries(aliases);
+}
+
+/** hostsEntriesFromHostAliases: also appended to the node's /etc/hosts for hostNetwork pods */
+export function hostAliasEntries(aliases: SandboxDNS['hostAliases']): string {
+  if (!aliases.length) return '';
+  let s = '\n# Entries added by HostAliases.\n';
+  for (const a of aliases) s += `${a.ip}\t${a.hostnames.join('\t')}\n`;
+  return s;
+}
+
+/** resolv.conf from a CRI DNSConfig, as containerd writes it: search, nameservers, options. */
+export function resolvConfOf(dns: DNSConfig): string {
+  let s = '';
+  if (dns.searches.length) s += `search ${dns.searches.join(' ')}\n`;
+  for (const ns of dns.servers) s += `nameserver ${ns}\n`;
+  if (dns.options.length) s += `options ${dns.options.join(' ')}\n`;
   return s;
 }
 

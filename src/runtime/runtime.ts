@@ -26,7 +26,7 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFileAtomic } from '../sys/fs.js';
 import { readFileUnder } from '../sys/safe-open.js';
 import { conmonCreate, conmonReopenLog, RuntimeCreateError } from './conmon.js';
-import { capabilitiesFromMask, containerSpec, hostsFile, pauseSpec, podResolvConf, resolveUser, type ResolvedUser } from './oci-spec.js';
+import { capabilitiesFromMask, containerSpec, hostAliasEntries, hostsFile, pauseSpec, podResolvConf, resolvConfOf, resolveUser, type ResolvedUser } from './oci-spec.js';
 import { hostDevices } from './devices.js';
 import { Runc } from './runc.js';
 import { containerOciResources, withCgroup, type PodCgroups } from './cgroups.js';
@@ -370,11 +370,16 @@ export class RuncRuntime implements Runtime {
           await startPause(undefined);
         }
         if (!created) throw new Error(`pause container for pod ${cfg.podNamespace}/${cfg.podName} was not started`);
-        const hostsContent = cfg.hostNetwork ? await fsp.readFile('/etc/hosts', 'utf8').catch(() => hostsFile(hostname, [])) : hostsFile(hostname, ips);
-        const hostResolv = await fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+        // the kubelet's hosts file: the node's own (plus hostAliases) for hostNetwork pods
+        const dns = cfg.dns;
+        const aliases = dns?.hostAliases ?? [];
+        const hostsContent = cfg.hostNetwork
+          ? (await fsp.readFile('/etc/hosts', 'utf8').catch(() => hostsFile(hostname, []))) + hostAliasEntries(aliases)
+          : hostsFile(dns?.hostname ?? hostname, ips, dns?.domain ?? '', aliases);
+        const resolvContent = dns ? resolvConfOf(dns.resolv) : podResolvConf(await fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => ''), cfg.hostNetwork);
         await fsp.writeFile(join(dir, 'hosts'), hostsContent, { mode: 0o644 });
         await fsp.writeFile(join(dir, 'hostname'), hostname + '\n', { mode: 0o644 });
-        await fsp.writeFile(join(dir, 'resolv.conf'), podResolvConf(hostResolv, cfg.hostNetwork), { mode: 0o644 });
+        await fsp.writeFile(join(dir, 'resolv.conf'), resolvContent, { mode: 0o644 });
         const rec: SandboxRecord = {
           id,
           config: cfg,
