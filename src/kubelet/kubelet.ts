@@ -609,7 +609,7 @@ export class Kubelet {
             this.log,
           )
         : vol.hostPath;
-      out.push({ hostPath, containerPath: m.mountPath, readOnly: vol.forceReadOnly || Boolean(m.readOnly) });
+      out.push({ hostPath, containerPath: m.mountPath, readOnly: vol.forceReadOnly || Boolean(m.readOnly), ...(m.mountPropagation ? { propagation: m.mountPropagation } : {}) });
     }
     return out;
   }

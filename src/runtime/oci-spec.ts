@@ -55,6 +55,7 @@ export interface OciSpec {
     resources?: { devices: { allow: boolean; access: string; type?: string; major?: number; minor?: number }[] };
     cgroupsPath?: string;
     seccomp?: OciSeccomp;
+    rootfsPropagation?: string;
     devices?: OciDevice[];
     sysctl?: Record<string, string>;
   };
@@ -376,13 +377,38 @@ export interface ContainerSpecOptions {
 }
 
 /** Volume mounts as rbinds (read-only when asked), after the defaults so they win. */
+const PROPAGATION_OPTION = { None: 'rprivate', HostToContainer: 'rslave', Bidirectional: 'rshared' } as const;
+
 export function volumeMounts(mounts: readonly VolumeMount[]): OciMount[] {
   return mounts.map((v) => ({
     destination: v.containerPath,
     type: 'bind',
     source: v.hostPath,
-    options: ['rbind', 'rprivate', v.readOnly ? 'ro' : 'rw'],
+    options: ['rbind', PROPAGATION_OPTION[v.propagation ?? 'None'], v.readOnly ? 'ro' : 'rw'],
   }));
+}
+
+/**
+ * The container's rootfs propagation, as containerd sets it: rshared with any Bidirectional
+ * mount, rslave with any HostToContainer one (else runc's default, private).
+ */
+export function rootfsPropagation(mounts: readonly VolumeMount[]): 'rshared' | 'rslave' | undefined {
+  if (mounts.some((m) => m.propagation === 'Bidirectional')) return 'rshared';
+  if (mounts.some((m) => m.propagation === 'HostToContainer')) return 'rslave';
+  return undefined;
+}
+
+/**
+ * containerd's ensureShared / ensureSharedOrSlave: a propagating mount needs a source whose
+ * host mount propagates. `optional` are the mountinfo optional fields of the mount the source
+ * lies on. Returns the error message, or undefined when it may be mounted.
+ */
+export function propagationProblem(m: VolumeMount, mountPoint: string, optional: readonly string[]): string | undefined {
+  const shared = optional.some((o) => o.startsWith('shared:'));
+  const slave = optional.some((o) => o.startsWith('master:'));
+  if (m.propagation === 'Bidirectional' && !shared) return `path ${JSON.stringify(m.hostPath)} is mounted on ${JSON.stringify(mountPoint)} but it is not a shared mount`;
+  if (m.propagation === 'HostToContainer' && !shared && !slave) return `path ${JSON.stringify(m.hostPath)} is mounted on ${JSON.stringify(mountPoint)} but it is not a shared or slave mount`;
+  return undefined;
 }
 
 /** An app container: joins the pause's net/ipc/uts (and pid when shared), with its own mount ns. */
@@ -415,6 +441,7 @@ export function containerSpec(o: ContainerSpecOptions): OciSpec {
     { destination: '/etc/resolv.conf', type: 'bind', source: o.files.resolvConf, options: ['rbind', 'rprivate', fileOpt] },
   ];
   const vols = volumeMounts(cfg.mounts);
+  const propagation = rootfsPropagation(cfg.mounts);
   const taken = new Set(vols.map((v) => v.destination));
   const mounts = [
     ...baseMounts({ hostNetwork: s.hostNetwork, shm: s.hostIPC ? '/dev/shm' : o.files.shm, privileged }),
@@ -442,6 +469,7 @@ export function containerSpec(o: ContainerSpecOptions): OciSpec {
       resources: { devices: privileged ? [{ allow: true, access: 'rwm' }] : DENY_ALL_DEVICES },
       ...(privileged && o.hostDevices?.length ? { devices: [...o.hostDevices] } : {}),
       ...(seccomp ? { seccomp } : {}),
+      ...(propagation ? { rootfsPropagation: propagation } : {}),
     },
   };
 }

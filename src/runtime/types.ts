@@ -114,7 +114,11 @@ export interface VolumeMount {
   hostPath: string;
   containerPath: string;
   readOnly: boolean;
+  /** volumeMounts[].mountPropagation (CRI's MountPropagation); absent: None (rprivate) */
+  propagation?: MountPropagation;
 }
+
+export type MountPropagation = 'None' | 'HostToContainer' | 'Bidirectional';
 
 export interface ContainerConfig {
   name: string;
