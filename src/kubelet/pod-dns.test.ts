@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { podDNS, podHostnameAndDomain, parseResolvConf, truncateHostname } from './pod-dns.js';
-import { hostsFile, resolvConfOf } from '../runtime/oci-spec.js';
+import { hostsFile, nodeHostsFile, resolvConfOf } from '../runtime/oci-spec.js';
 
 const HOST = 'nameserver 127.0.0.53\nnameserver 192.0.2.53\nsearch corp.example. lab.example\noptions edns0 trust-ad\n';
 const pod = (spec: Record<string, unknown>) => ({ metadata: { name: 'web', namespace: 'ns', uid: 'u1' }, spec });
@@ -53,4 +53,5 @@ test('resolv.conf and hosts file as the kubelet and containerd write them', () =
   const h = hostsFile('h', ['10.0.0.5'], 'sub.ns.svc.cluster.local', [{ ip: '127.0.0.2', hostnames: ['foo.local', 'bar.local'] }]);
   assert.ok(h.includes('10.0.0.5\th.sub.ns.svc.cluster.local\th\n'));
   assert.ok(h.endsWith('\n# Entries added by HostAliases.\n127.0.0.2\tfoo.local\tbar.local\n'));
+  assert.equal(nodeHostsFile('127.0.0.1 localhost\n', [{ ip: '127.0.0.3', hostnames: ['x'] }]), '# Kubernetes-managed hosts file (host network).\n127.0.0.1 localhost\n\n# Entries added by HostAliases.\n127.0.0.3\tx\n');
 });

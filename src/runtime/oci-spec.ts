@@ -232,8 +232,13 @@ export function hostsFile(hostname: string, ips: readonly string[], domain = '',
   return s + hostAliasEntries(aliases);
 }
 
-/** hostsEntriesFromHostAliases: also appended to the node's /etc/hosts for hostNetwork pods */
-export function hostAliasEntries(aliases: SandboxDNS['hostAliases']): string {
+/** nodeHostsFileContent: a hostNetwork pod's /etc/hosts is the node's, marked, plus the hostAliases */
+export function nodeHostsFile(nodeHosts: string, aliases: SandboxDNS['hostAliases']): string {
+  return '# Kubernetes-managed hosts file (host network).\n' + nodeHosts + hostAliasEntries(aliases);
+}
+
+/** hostsEntriesFromHostAliases */
+function hostAliasEntries(aliases: SandboxDNS['hostAliases']): string {
   if (!aliases.length) return '';
   let s = '\n# Entries added by HostAliases.\n';
   for (const a of aliases) s += `${a.ip}\t${a.hostnames.join('\t')}\n`;

@@ -26,7 +26,7 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFileAtomic } from '../sys/fs.js';
 import { readFileUnder } from '../sys/safe-open.js';
 import { conmonCreate, conmonReopenLog, RuntimeCreateError } from './conmon.js';
-import { capabilitiesFromMask, containerSpec, hostAliasEntries, propagationProblem, hostsFile, pauseSpec, podResolvConf, resolvConfOf, resolveUser, type ResolvedUser } from './oci-spec.js';
+import { capabilitiesFromMask, containerSpec, nodeHostsFile, propagationProblem, hostsFile, pauseSpec, podResolvConf, resolvConfOf, resolveUser, type ResolvedUser } from './oci-spec.js';
 import { hostDevices } from './devices.js';
 import { Runc } from './runc.js';
 import { containerOciResources, withCgroup, type PodCgroups } from './cgroups.js';
@@ -375,7 +375,7 @@ export class RuncRuntime implements Runtime {
         const dns = cfg.dns;
         const aliases = dns?.hostAliases ?? [];
         const hostsContent = cfg.hostNetwork
-          ? (await fsp.readFile('/etc/hosts', 'utf8').catch(() => hostsFile(hostname, []))) + hostAliasEntries(aliases)
+          ? nodeHostsFile(await fsp.readFile('/etc/hosts', 'utf8').catch(() => ''), aliases)
           : hostsFile(dns?.hostname ?? hostname, ips, dns?.domain ?? '', aliases);
         const resolvContent = dns ? resolvConfOf(dns.resolv) : podResolvConf(await fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => ''), cfg.hostNetwork);
         await fsp.writeFile(join(dir, 'hosts'), hostsContent, { mode: 0o644 });

@@ -197,7 +197,7 @@ describe('what the pod sees (runc, conmon, CNI, real kubectl)', () => {
     assert.equal(pod('proj-sat').status.phase, 'Pending');
   });
 
-  it('/etc/hosts and /etc/hostname: "hostname.subdomain.namespace.svc.cluster-domain", hostAliases "# Entries added by HostAliases.", setHostnameAsFQDN, hostname cut to 63 characters', async () => {
+  it('/etc/hosts and /etc/hostname: "hostname.subdomain.namespace.svc.cluster-domain", hostAliases "# Entries added by HostAliases." (also for hostNetwork pods), setHostnameAsFQDN, hostname cut to 63 characters', async () => {
     const { log, pod: p } = await output('named', {
       hostname: 'h1',
       subdomain: 'sub',
@@ -211,6 +211,9 @@ describe('what the pod sees (runc, conmon, CNI, real kubectl)', () => {
     assert.equal(names, 'h1\nh1\n');
     const fq = await output('fq', { hostname: 'h2', subdomain: 'sub', setHostnameAsFQDN: true, containers: [ctr('hostname; cat /etc/hostname')] });
     assert.equal(fq.log, 'h2.sub.default.svc.cluster.local\nh2.sub.default.svc.cluster.local\n');
+    // a hostNetwork pod gets the node's hosts file, marked, with its hostAliases appended
+    const hn = await output('hostnet-hosts', { hostNetwork: true, hostAliases: [{ ip: '127.0.0.3', hostnames: ['baz.local'] }], containers: [ctr('cat /etc/hosts')] });
+    assert.equal(hn.log, `# Kubernetes-managed hosts file (host network).\n${readFileSync('/etc/hosts', 'utf8')}\n# Entries added by HostAliases.\n127.0.0.3\tbaz.local\n`);
     const long = 'x'.repeat(62) + '-tail';
     const l = await output(long, { containers: [ctr('hostname; grep -c "xxxx-" /etc/hosts || true')] });
     assert.equal(l.log, `${'x'.repeat(62)}\n0\n`, 'cut to 63 characters, the trailing - trimmed');
