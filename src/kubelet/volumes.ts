@@ -359,8 +359,13 @@ function checkHostPath(volume: string, path: string, type: string): string {
       break;
     case 'FileOrCreate':
       if (!st) {
-        mkdirSync(dirname(path), { recursive: true });
-        writeFileSync(path, '', { mode: 0o644 });
+        // as the kubelet's makeFile (O_CREATE, 0644): the parent is not created ("FileOrCreate
+        // mode does not create the parent directory of the file", the hostPath docs say)
+        try {
+          writeFileSync(path, '', { mode: 0o644, flag: 'a' });
+        } catch (e) {
+          throw new VolumeError(volume, `open ${path}: ${errno(e) === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+        }
       } else if (!st.isFile()) fail('file');
       break;
     case 'File':

@@ -245,7 +245,7 @@ describe('what the pod sees (runc, conmon, CNI, real kubectl)', () => {
     assert.match(bad.stderr, /spec\.dnsConfig: Required value: must provide `dnsConfig` when `dnsPolicy` is None/);
   });
 
-  it('volumes: "emptyDir subPath ... created if it does not exist"; hostPath "type" checks with the kubelet\'s messages; generic ephemeral volumes refused (422)', async () => {
+  it('volumes: "emptyDir subPath ... created if it does not exist"; hostPath "type" checks with the kubelet\'s messages ("FileOrCreate mode does not create the parent directory"); generic ephemeral volumes refused (422)', async () => {
     const sub = await output('subpath', {
       containers: [ctr('echo hi > /data/f; ls -ld /data | cut -c1', { volumeMounts: [{ name: 'scratch', mountPath: '/data', subPath: 'deep/er' }] })],
       volumes: [{ name: 'scratch', emptyDir: {} }],
@@ -270,6 +270,10 @@ describe('what the pod sees (runc, conmon, CNI, real kubectl)', () => {
     await output('hp-mkfile', fileSpec);
     assert.equal(statSync(join(hp, 'made-file')).mode & 0o777, 0o644, 'FileOrCreate: 0644');
     assert.equal(readFileSync(join(hp, 'made-file'), 'utf8'), 'written\n');
+    // "FileOrCreate mode does not create the parent directory of the file"
+    create(hpPod('hp-noparent', join(hp, 'no/such/file'), 'FileOrCreate'));
+    assert.match(await event('hp-noparent', /FailedMount/), new RegExp(`volume "h" : open ${hp}/no/such/file: no such file or directory`));
+    assert.equal(existsSync(join(hp, 'no')), false);
     // a real socket passes the Socket check
     const sockPath = join(hp, 'app.sock');
     const srv = createServer();
