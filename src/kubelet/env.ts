@@ -6,38 +6,22 @@
  */
 import type { KubeletClient } from './client.js';
 import { expand, type EnvVar } from './container-args.js';
+import { DownwardError, fieldRefValue, resourceFieldRefValue, type DownwardContext } from './downward.js';
 
 type Obj = Record<string, any>;
 
 export class ConfigError extends Error {}
 
-function fieldRefValue(pod: Obj, path: string): string {
-  const m = /^metadata\.(labels|annotations)\['(.*)'\]$/.exec(path);
-  if (m) return pod.metadata[m[1]]?.[m[2]] ?? '';
-  switch (path) {
-    case 'metadata.name':
-      return pod.metadata.name;
-    case 'metadata.namespace':
-      return pod.metadata.namespace;
-    case 'metadata.uid':
-      return pod.metadata.uid;
-    case 'spec.nodeName':
-      return pod.spec.nodeName ?? '';
-    case 'spec.serviceAccountName':
-      return pod.spec.serviceAccountName ?? '';
-    case 'status.hostIP':
-      return pod.status?.hostIP ?? '';
-    case 'status.hostIPs':
-      return (pod.status?.hostIPs ?? []).map((x: Obj) => x.ip).join(',');
-    case 'status.podIP':
-      return pod.status?.podIP ?? '';
-    case 'status.podIPs':
-      return (pod.status?.podIPs ?? []).map((x: Obj) => x.ip).join(',');
+/** A downward API failure is the container's CreateContainerConfigError. */
+function downwardValue(f: () => string): string {
+  try {
+    return f();
+  } catch (e) {
+    throw e instanceof DownwardError ? new ConfigError(e.message) : e;
   }
-  throw new ConfigError(`unsupported fieldRef path ${JSON.stringify(path)}`);
 }
 
-export async function containerEnv(client: KubeletClient, pod: Obj, container: Obj): Promise<EnvVar[]> {
+export async function containerEnv(client: KubeletClient, pod: Obj, container: Obj, downward: DownwardContext): Promise<EnvVar[]> {
   const ns = pod.metadata.namespace;
   const cache = new Map<string, Obj | undefined>();
   const get = async (kind: 'configmap' | 'secret', name: string) => {
@@ -68,7 +52,7 @@ export async function containerEnv(client: KubeletClient, pod: Obj, container: O
     if (e.valueFrom) {
       const vf = e.valueFrom;
       if (vf.fieldRef) {
-        vars.set(e.name, fieldRefValue(pod, vf.fieldRef.fieldPath));
+        vars.set(e.name, downwardValue(() => fieldRefValue(pod, vf.fieldRef.fieldPath, downward)));
       } else if (vf.configMapKeyRef || vf.secretKeyRef) {
         const kind = vf.configMapKeyRef ? 'configmap' : 'secret';
         const ref = vf.configMapKeyRef ?? vf.secretKeyRef;
@@ -84,7 +68,8 @@ export async function containerEnv(client: KubeletClient, pod: Obj, container: O
         }
         vars.set(e.name, data[ref.key]);
       } else if (vf.resourceFieldRef) {
-        vars.set(e.name, '0');
+        const r = vf.resourceFieldRef;
+        vars.set(e.name, downwardValue(() => resourceFieldRefValue(pod, r.containerName || container.name, r.resource, r.divisor, downward)));
       }
     } else {
       vars.set(e.name, expand(e.value ?? '', lookup));

@@ -16,9 +16,9 @@
  * sync. On start the kubelet adopts what the runtime already runs (conmon keeps containers
  * alive across podbay restarts) and removes sandboxes that no pod owns.
  */
-import { rm, mkdir, readdir } from 'node:fs/promises';
+import { rm, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Runtime, ContainerStatus as RtContainer, SandboxStatus, ContainerConfig, VolumeMount } from '../runtime/types.js';
+import type { Runtime, ContainerStatus as RtContainer, SandboxStatus, ContainerConfig, VolumeMount, SandboxDNS } from '../runtime/types.js';
 import type { ImageService } from '../image/types.js';
 import type { KubeletClient } from './client.js';
 import type { Obj, WatchEventOut } from '../apiserver/resources.js';
@@ -27,6 +27,9 @@ import { EventRecorder } from './events.js';
 import { prepareVolumes, releaseVolumes, VolumeError, type PreparedVolume } from './volumes.js';
 import { bindSubPath, subPathOf } from './subpath.js';
 import { containerEnv, ConfigError } from './env.js';
+import type { DownwardContext } from './downward.js';
+import { nodeResources } from './node.js';
+import { podDNS, podHostnameAndDomain } from './pod-dns.js';
 import { resolveArgv, mergeEnv } from './container-args.js';
 import { computePodStatus, type ContainerView, type Waiting } from './pod-status.js';
 import { containerLogPath, podLogDir, streamLog, type LogOptions } from './logs.js';
@@ -79,7 +82,13 @@ export interface KubeletOptions {
   allowedUnsafeSysctls?: string[];
   /** Localhost seccomp profiles are read from here (the kubelet's <root-dir>/seccomp) */
   seccompDir: string;
+  /** --cluster-dns: the cluster DNS servers ClusterFirst pods use; none yet (pods fall back to Default) */
+  clusterDNS?: string[];
+  /** --cluster-domain (default cluster.local): pods' subdomain FQDNs and search paths */
+  clusterDomain?: string;
 }
+
+const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
 
 interface BackoffEntry {
   delayMs: number;
@@ -278,7 +287,7 @@ export class Kubelet {
     await mkdir(podDir, { recursive: true, mode: 0o750 });
     let volumes: Map<string, PreparedVolume>;
     try {
-      volumes = (await prepareVolumes(this.client, pod, podDir)).volumes;
+      volumes = (await prepareVolumes(this.client, pod, podDir, this.downwardContext(pod, undefined))).volumes;
       await this.ownership.apply(pod, volumes).catch((e: unknown) => {
         throw e instanceof FsGroupError ? new VolumeError(e.volume, e.message) : e;
       });
@@ -301,12 +310,14 @@ export class Kubelet {
       // a sandbox never runs without the pod's sysctls (the allowlist may have changed since admission)
       if ('message' in sysctls) return this.rejectPod(pod, FORBIDDEN_REASON, sysctls.message);
       try {
+        const names = await this.sandboxNames(pod);
         sandbox = await this.runtime.runPodSandbox({
           podName: pod.metadata.name,
           podNamespace: ns,
           podUid: uid,
           attempt,
-          hostname: pod.spec.hostname ?? pod.metadata.name,
+          hostname: names.hostname,
+          dns: names.dns,
           hostNetwork: Boolean(pod.spec.hostNetwork),
           hostIPC: Boolean(pod.spec.hostIPC),
           hostPID: Boolean(pod.spec.hostPID),
@@ -427,7 +438,7 @@ export class Kubelet {
 
     let config: ContainerConfig;
     try {
-      const env = await containerEnv(this.client, pod, spec);
+      const env = await containerEnv(this.client, pod, spec, this.downwardContext(pod, sandbox));
       const argv = resolveArgv(spec, image.config, env);
       if (argv.length === 0) throw new ConfigError(`no command specified: the image ${spec.image} has no Entrypoint or Cmd, so the container needs a command`);
       const sec = await containerSecurity(pod, spec, image.config.user ?? undefined, {
@@ -475,6 +486,25 @@ export class Kubelet {
     this.events.record(pod, 'Normal', 'Created', `Created container: ${spec.name}`, fieldPath);
     const created = await this.runtime.containerStatus(id);
     if (created) await this.startContainer(pod, created, spec, key, fieldPath);
+  }
+
+  /**
+   * The pod's hostname and what its /etc/hosts and resolv.conf say (pod-dns.ts), with the
+   * events the kubelet records while forming them (MissingClusterDNS, DNSConfigForming).
+   */
+  private async sandboxNames(pod: Obj): Promise<{ hostname: string; dns: SandboxDNS }> {
+    const names = podHostnameAndDomain(pod, this.opts.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN);
+    const hostResolvConf = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+    const { config, notes } = podDNS({ pod, hostResolvConf, clusterDNS: this.opts.clusterDNS ?? [], clusterDomain: this.opts.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN });
+    for (const n of notes) this.events.record(pod, n.type, n.reason, n.message);
+    const hostAliases = ((pod.spec.hostAliases ?? []) as Obj[]).map((a) => ({ ip: String(a.ip), hostnames: (a.hostnames ?? []).map(String) }));
+    return { hostname: names.utsHostname, dns: { hostname: names.hostname, domain: names.domain, hostAliases, resolv: config } };
+  }
+
+  /** What the downward API reads that the stored pod may not say yet (downward.ts). */
+  private downwardContext(pod: Obj, sandbox: SandboxStatus | undefined): DownwardContext {
+    const hostIPs = [this.opts.hostIP];
+    return { podIPs: pod.spec.hostNetwork ? hostIPs : (sandbox?.ips ?? []), hostIPs, allocatable: nodeResources().allocatable };
   }
 
   private async startContainer(pod: Obj, c: RtContainer, spec: Obj, key: string, fieldPath: string): Promise<void> {
@@ -582,7 +612,7 @@ export class Kubelet {
             this.log,
           )
         : vol.hostPath;
-      out.push({ hostPath, containerPath: m.mountPath, readOnly: vol.forceReadOnly || Boolean(m.readOnly) });
+      out.push({ hostPath, containerPath: m.mountPath, readOnly: vol.forceReadOnly || Boolean(m.readOnly), ...(m.mountPropagation ? { propagation: m.mountPropagation } : {}) });
     }
     return out;
   }

@@ -4,7 +4,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, existsSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { atomicWrite, prepareVolumes, VolumeError, type FileEntry } from './volumes.js';
+import { atomicWrite, downwardFiles, prepareVolumes, releaseVolumes, VolumeError, type FileEntry } from './volumes.js';
+import type { DownwardContext } from './downward.js';
+
+const ctx: DownwardContext = { podIPs: [], hostIPs: ['192.0.2.1'], allocatable: { cpu: '2', memory: '1Gi', 'ephemeral-storage': '0' } };
 import type { KubeletClient } from './client.js';
 
 const files = (...f: [string, string, number?][]): FileEntry[] => f.map(([path, c, mode]) => ({ path, content: Buffer.from(c), mode: mode ?? 0o644 }));
@@ -116,7 +119,7 @@ test('configMap volumes with items and a missing ConfigMap', async () => {
         ],
       },
     };
-    const { volumes } = await prepareVolumes(client, pod, dir);
+    const { volumes } = await prepareVolumes(client, pod, dir, ctx);
     const conf = volumes.get('conf')!;
     assert.deepEqual(readdirSync(conf.hostPath).filter((e) => !e.startsWith('..')), ['nginx.conf']);
     assert.equal(conf.forceReadOnly, true, 'configMap volumes are read-only in containers');
@@ -125,7 +128,7 @@ test('configMap volumes with items and a missing ConfigMap', async () => {
     assert.equal(volumes.get('scratch')!.forceReadOnly, false);
     assert.ok(statSync(volumes.get('scratch')!.hostPath).isDirectory());
     await assert.rejects(
-      prepareVolumes(client, { metadata: { namespace: 'default' }, spec: { volumes: [{ name: 'v', configMap: { name: 'nope' } }] } }, dir),
+      prepareVolumes(client, { metadata: { namespace: 'default' }, spec: { volumes: [{ name: 'v', configMap: { name: 'nope' } }] } }, dir, ctx),
       (e: unknown) => e instanceof VolumeError && /configmap "nope" not found/.test(e.message),
     );
   } finally {
@@ -142,11 +145,61 @@ test('a configMap volume dir that is not a directory podbay made fails as Failed
     mkdirSync(join(dir, 'volumes', 'kubernetes.io~configmap'), { recursive: true });
     symlinkSync(canary, join(dir, 'volumes', 'kubernetes.io~configmap', 'conf'));
     await assert.rejects(
-      prepareVolumes(client, { metadata: { namespace: 'default' }, spec: { volumes: [{ name: 'conf', configMap: { name: 'cfg' } }] } }, dir),
+      prepareVolumes(client, { metadata: { namespace: 'default' }, spec: { volumes: [{ name: 'conf', configMap: { name: 'cfg' } }] } }, dir, ctx),
       (e: unknown) => e instanceof VolumeError && /MountVolume.SetUp failed for volume "conf"/.test(e.message),
     );
     assert.deepEqual(readdirSync(canary), [], 'nothing written through the link');
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('downwardAPI items: labels as k="v" lines, a resource with its divisor, item modes', () => {
+  const pod = { metadata: { name: 'p', namespace: 'ns', uid: 'u', labels: { b: '2', a: 'x"y' } }, spec: { containers: [{ name: 'app', resources: { limits: { memory: '64Mi' } } }] } };
+  const out = downwardFiles(
+    pod,
+    'info',
+    [
+      { path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } },
+      { path: 'mem', resourceFieldRef: { containerName: 'app', resource: 'limits.memory', divisor: '1Mi' }, mode: 0o400 },
+    ],
+    0o644,
+    ctx,
+  );
+  assert.deepEqual(
+    out.map((f) => [f.path, f.content.toString(), f.mode]),
+    [
+      ['labels', 'a="x\\"y"\nb="2"', 0o644],
+      ['mem', '64', 0o400],
+    ],
+  );
+  assert.throws(() => downwardFiles(pod, 'info', [{ path: 'x', resourceFieldRef: { containerName: 'nope', resource: 'limits.cpu' } }], 0o644, ctx), /volume "info" : container nope not found/);
+});
+
+test('projected volume: configMap + secret + downwardAPI in one dir; serviceAccountToken refused by name', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'podbay-vol-'));
+  const client = {
+    getConfigMap: async () => ({ data: { 'app.conf': 'on' } }),
+    getSecret: async () => ({ data: { token: Buffer.from('s3cr3t').toString('base64') } }),
+  } as unknown as KubeletClient;
+  const pod = (sources: unknown[]) => ({ metadata: { name: 'p', namespace: 'default', uid: 'u1' }, spec: { containers: [{ name: 'c' }], volumes: [{ name: 'all', projected: { defaultMode: 0o440, sources } }] } });
+  try {
+    const { volumes } = await prepareVolumes(
+      client,
+      pod([{ configMap: { name: 'cm' } }, { secret: { name: 's', items: [{ key: 'token', path: 'creds/token', mode: 0o400 }] } }, { downwardAPI: { items: [{ path: 'name', fieldRef: { fieldPath: 'metadata.name' } }] } }]),
+      dir,
+      ctx,
+    );
+    const v = volumes.get('all')!;
+    assert.equal(v.forceReadOnly, true);
+    assert.equal(readFileSync(join(v.hostPath, 'app.conf'), 'utf8'), 'on');
+    assert.equal(readFileSync(join(v.hostPath, 'creds/token'), 'utf8'), 's3cr3t');
+    assert.equal(readFileSync(join(v.hostPath, 'name'), 'utf8'), 'p');
+    assert.equal(statSync(join(v.hostPath, 'app.conf')).mode & 0o777, 0o440, 'defaultMode');
+    assert.equal(statSync(join(v.hostPath, 'creds/token')).mode & 0o777, 0o400, 'item mode');
+    await assert.rejects(prepareVolumes(client, pod([{ serviceAccountToken: { path: 't' } }]), join(dir, 'other'), ctx), /volume "all" : projected source serviceAccountToken is not supported by podbay yet/);
+    await assert.rejects(prepareVolumes(client, pod([{ clusterTrustBundle: { path: 't' } }]), join(dir, 'other'), ctx), /projected source clusterTrustBundle is not supported/);
+  } finally {
+    await releaseVolumes(dir);
   }
 });

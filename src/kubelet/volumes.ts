@@ -27,6 +27,7 @@ import { run } from '../sys/exec.js';
 import { writeFileAtomic } from '../sys/fs.js';
 import { mountsUnder, readMountinfoAsync } from '../sys/mountinfo.js';
 import { fdPath, openDirHandle, resolveUnder } from '../sys/safe-open.js';
+import { downwardFile, DownwardError, type DownwardContext } from './downward.js';
 
 type Obj = Record<string, any>;
 
@@ -224,7 +225,7 @@ async function mounted(dir: string): Promise<boolean> {
 }
 
 /** Prepare (or refresh) every volume of a pod. */
-export async function prepareVolumes(client: KubeletClient, pod: Obj, podDir: string): Promise<PreparedVolumes> {
+export async function prepareVolumes(client: KubeletClient, pod: Obj, podDir: string, downward: DownwardContext): Promise<PreparedVolumes> {
   const volumes = new Map<string, PreparedVolume>();
   const ns = pod.metadata.namespace;
   const projected = async (name: string, plugin: string, files: () => Promise<FileEntry[]>, beforeWrite?: (dir: string) => Promise<void>) => {
@@ -242,37 +243,13 @@ export async function prepareVolumes(client: KubeletClient, pod: Obj, podDir: st
   };
   for (const v of (pod.spec.volumes ?? []) as Obj[]) {
     if (v.configMap) {
-      await projected(v.name, 'kubernetes.io~configmap', async () => {
-        const cm = await client.getConfigMap(ns, v.configMap.name);
-        if (!cm) {
-          if (v.configMap.optional) return [];
-          throw new VolumeError(v.name, `configmap "${v.configMap.name}" not found`);
-        }
-        const data: Record<string, Buffer> = {};
-        for (const [k, val] of Object.entries(cm.data ?? {})) data[k] = Buffer.from(String(val));
-        for (const [k, val] of Object.entries(cm.binaryData ?? {})) data[k] = Buffer.from(String(val), 'base64');
-        return projectItems(v.name, data, v.configMap.items, v.configMap.defaultMode ?? 0o644, Boolean(v.configMap.optional));
-      });
+      await projected(v.name, 'kubernetes.io~configmap', () => configMapFiles(client, ns, v.name, v.configMap, v.configMap.defaultMode ?? 0o644));
     } else if (v.secret) {
-      await projected(
-        v.name,
-        'kubernetes.io~secret',
-        async () => {
-          const s = await client.getSecret(ns, v.secret.secretName);
-          if (!s) {
-            if (v.secret.optional) return [];
-            throw new VolumeError(v.name, `secret "${v.secret.secretName}" not found`);
-          }
-          const data: Record<string, Buffer> = {};
-          for (const [k, val] of Object.entries(s.data ?? {})) data[k] = Buffer.from(String(val), 'base64');
-          for (const [k, val] of Object.entries(s.stringData ?? {})) data[k] = Buffer.from(String(val));
-          return projectItems(v.name, data, v.secret.items, v.secret.defaultMode ?? 0o644, Boolean(v.secret.optional));
-        },
-        // memory-backed, as the kubelet's secret volumes: a secret never reaches the data disk
-        async (dir) => {
-          if (!(await mounted(dir))) await run('mount', ['-t', 'tmpfs', '-o', 'nosuid,nodev,noexec,mode=0755', 'tmpfs', dir]);
-        },
-      );
+      await projected(v.name, 'kubernetes.io~secret', () => secretFiles(client, ns, v.name, v.secret.secretName, v.secret, v.secret.defaultMode ?? 0o644), memoryBacked);
+    } else if (v.downwardAPI) {
+      await projected(v.name, 'kubernetes.io~downward-api', async () => downwardFiles(pod, v.name, v.downwardAPI.items, v.downwardAPI.defaultMode ?? 0o644, downward), memoryBacked);
+    } else if (v.projected) {
+      await projected(v.name, 'kubernetes.io~projected', () => projectedFiles(client, pod, v.name, v.projected, downward), memoryBacked);
     } else if (v.emptyDir) {
       const dir = join(podDir, 'volumes', 'kubernetes.io~empty-dir', v.name);
       await fsp.mkdir(dir, { recursive: true, mode: 0o777 });
@@ -285,12 +262,78 @@ export async function prepareVolumes(client: KubeletClient, pod: Obj, podDir: st
       volumes.set(v.name, { hostPath: dir, forceReadOnly: false, hostOwned: false });
     } else if (v.hostPath) {
       volumes.set(v.name, { hostPath: checkHostPath(v.name, v.hostPath.path, v.hostPath.type ?? ''), forceReadOnly: false, hostOwned: true });
+    } else if (v.ephemeral) {
+      // a generic ephemeral volume is a PVC the pod owns: podbay has no PersistentVolumeClaims yet
+      throw new VolumeError(v.name, 'generic ephemeral volumes need PersistentVolumeClaims, which podbay does not provide yet');
     } else {
       const kind = Object.keys(v).find((k) => k !== 'name') ?? 'unknown';
-      throw new VolumeError(v.name, `volume type ${kind} is not supported by podbay yet (supported: configMap, secret, emptyDir, hostPath)`);
+      throw new VolumeError(v.name, `volume type ${kind} is not supported by podbay yet (supported: configMap, secret, downwardAPI, projected, emptyDir, hostPath)`);
     }
   }
   return { volumes };
+}
+
+/** memory-backed, as the kubelet's secret, downwardAPI and projected volumes: never on the data disk */
+async function memoryBacked(dir: string): Promise<void> {
+  if (!(await mounted(dir))) await run('mount', ['-t', 'tmpfs', '-o', 'nosuid,nodev,noexec,mode=0755', 'tmpfs', dir]);
+}
+
+async function configMapFiles(client: KubeletClient, ns: string, volume: string, src: Obj, defaultMode: number): Promise<FileEntry[]> {
+  const cm = await client.getConfigMap(ns, src.name);
+  if (!cm) {
+    if (src.optional) return [];
+    throw new VolumeError(volume, `configmap "${src.name}" not found`);
+  }
+  const data: Record<string, Buffer> = {};
+  for (const [k, val] of Object.entries(cm.data ?? {})) data[k] = Buffer.from(String(val));
+  for (const [k, val] of Object.entries(cm.binaryData ?? {})) data[k] = Buffer.from(String(val), 'base64');
+  return projectItems(volume, data, src.items, defaultMode, Boolean(src.optional));
+}
+
+async function secretFiles(client: KubeletClient, ns: string, volume: string, name: string, src: Obj, defaultMode: number): Promise<FileEntry[]> {
+  const s = await client.getSecret(ns, name);
+  if (!s) {
+    if (src.optional) return [];
+    throw new VolumeError(volume, `secret "${name}" not found`);
+  }
+  const data: Record<string, Buffer> = {};
+  for (const [k, val] of Object.entries(s.data ?? {})) data[k] = Buffer.from(String(val), 'base64');
+  for (const [k, val] of Object.entries(s.stringData ?? {})) data[k] = Buffer.from(String(val));
+  return projectItems(volume, data, src.items, defaultMode, Boolean(src.optional));
+}
+
+/** downwardAPI items as files (downward.ts computes each value); a bad reference is FailedMount */
+export function downwardFiles(pod: Obj, volume: string, items: Obj[] | undefined, defaultMode: number, ctx: DownwardContext): FileEntry[] {
+  return (items ?? []).map((it) => {
+    try {
+      return { path: it.path, content: downwardFile(pod, it, ctx), mode: it.mode ?? defaultMode };
+    } catch (e) {
+      throw e instanceof DownwardError ? new VolumeError(volume, e.message) : e;
+    }
+  });
+}
+
+/**
+ * A projected volume: its sources' files in one directory, in source order (a later source's
+ * file of the same path wins, as the kubelet's collectData map does). serviceAccountToken and
+ * clusterTrustBundle have nothing to come from yet (no token issuer, no ClusterTrustBundles):
+ * refused by name rather than mounted without them.
+ */
+async function projectedFiles(client: KubeletClient, pod: Obj, volume: string, p: Obj, ctx: DownwardContext): Promise<FileEntry[]> {
+  const ns = pod.metadata.namespace;
+  const mode = p.defaultMode ?? 0o644;
+  const byPath = new Map<string, FileEntry>();
+  for (const src of (p.sources ?? []) as Obj[]) {
+    let files: FileEntry[];
+    if (src.configMap) files = await configMapFiles(client, ns, volume, src.configMap, mode);
+    else if (src.secret) files = await secretFiles(client, ns, volume, src.secret.name, src.secret, mode);
+    else if (src.downwardAPI) files = downwardFiles(pod, volume, src.downwardAPI.items, mode, ctx);
+    else if (src.serviceAccountToken) throw new VolumeError(volume, 'projected source serviceAccountToken is not supported by podbay yet: it has no service account token issuer');
+    else if (src.clusterTrustBundle) throw new VolumeError(volume, 'projected source clusterTrustBundle is not supported by podbay: it serves no ClusterTrustBundle API');
+    else throw new VolumeError(volume, `projected source ${Object.keys(src)[0] ?? '(empty)'} is not supported by podbay`);
+    for (const f of files) byPath.set(f.path, f);
+  }
+  return [...byPath.values()];
 }
 
 function checkHostPath(volume: string, path: string, type: string): string {
@@ -316,15 +359,20 @@ function checkHostPath(volume: string, path: string, type: string): string {
       break;
     case 'FileOrCreate':
       if (!st) {
-        mkdirSync(dirname(path), { recursive: true });
-        writeFileSync(path, '', { mode: 0o644 });
+        // as the kubelet's makeFile (O_CREATE, 0644): the parent is not created ("FileOrCreate
+        // mode does not create the parent directory of the file", the hostPath docs say)
+        try {
+          writeFileSync(path, '', { mode: 0o644, flag: 'a' });
+        } catch (e) {
+          throw new VolumeError(volume, `open ${path}: ${errno(e) === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+        }
       } else if (!st.isFile()) fail('file');
       break;
     case 'File':
       if (!st?.isFile()) fail('file');
       break;
     case 'Socket':
-      if (!st?.isSocket()) fail('socket');
+      if (!st?.isSocket()) fail('socket file');
       break;
     case 'CharDevice':
       if (!st?.isCharacterDevice()) fail('character device');
@@ -333,7 +381,7 @@ function checkHostPath(volume: string, path: string, type: string): string {
       if (!st?.isBlockDevice()) fail('block device');
       break;
     default:
-      throw new VolumeError(volume, `hostPath type ${JSON.stringify(type)} is not supported`);
+      throw new VolumeError(volume, `${type} is an invalid volume type`);
   }
   return path;
 }

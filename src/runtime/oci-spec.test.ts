@@ -9,9 +9,13 @@ import {
   hostsFile,
   pauseSpec,
   podResolvConf,
+  propagationProblem,
   resolveUser,
+  rootfsPropagation,
+  volumeMounts,
   type ContainerSpecOptions,
 } from './oci-spec.js';
+import { mountOf, parseMountinfo } from '../sys/mountinfo.js';
 import { parseSyncMessage, conmonArgs, RuntimeCreateError } from './conmon.js';
 import { runcMessage } from './runc.js';
 import { sandboxIdFor, mountsUnder } from './runtime.js';
@@ -177,4 +181,19 @@ test('mountsUnder: deepest first, exact prefix only', () => {
     '5 1 0:4 / /x/run/with\\040space rw - tmpfs t rw',
   ].join('\n');
   assert.deepEqual(mountsUnder('/x/run', mi), ['/x/run/with space', '/x/run/c/rootfs', '/x/run']);
+});
+
+test('mountPropagation: None rprivate, HostToContainer rslave, Bidirectional rshared; the rootfs follows; the source must propagate', () => {
+  const m = (propagation?: 'None' | 'HostToContainer' | 'Bidirectional') => ({ hostPath: '/srv/x', containerPath: '/x', readOnly: false, ...(propagation ? { propagation } : {}) });
+  assert.deepEqual(volumeMounts([m(), m('None'), m('HostToContainer'), m('Bidirectional')]).map((o) => o.options?.[1]), ['rprivate', 'rprivate', 'rslave', 'rshared']);
+  assert.equal(rootfsPropagation([m(), m('HostToContainer')]), 'rslave');
+  assert.equal(rootfsPropagation([m('HostToContainer'), m('Bidirectional')]), 'rshared');
+  assert.equal(rootfsPropagation([m('None')]), undefined);
+  assert.equal(propagationProblem(m('HostToContainer'), '/', ['master:3']), undefined);
+  assert.equal(propagationProblem(m('HostToContainer'), '/', []), 'path "/srv/x" is mounted on "/" but it is not a shared or slave mount');
+  assert.equal(propagationProblem(m('Bidirectional'), '/srv', ['master:3']), 'path "/srv/x" is mounted on "/srv" but it is not a shared mount');
+  assert.equal(propagationProblem(m('Bidirectional'), '/srv', ['shared:7']), undefined);
+  const info = parseMountinfo('27 1 254:0 / / rw - ext4 /dev/vda rw\n30 27 0:50 / /srv rw shared:7 - tmpfs t rw\n');
+  assert.equal(mountOf('/srv/x/y', info)?.mountPoint, '/srv');
+  assert.deepEqual(mountOf('/srvx', info)?.optional, []);
 });

@@ -4,7 +4,7 @@
  * passed in, so they are unit-testable without root. The shapes follow what containerd and
  * CRI-O give a Kubernetes container by default.
  */
-import type { ContainerConfig, VolumeMount } from './types.js';
+import type { ContainerConfig, DNSConfig, SandboxDNS, VolumeMount } from './types.js';
 import { runtimeDefaultSeccomp, type OciSeccomp } from './seccomp.js';
 import type { OciDevice } from './devices.js';
 
@@ -55,6 +55,7 @@ export interface OciSpec {
     resources?: { devices: { allow: boolean; access: string; type?: string; major?: number; minor?: number }[] };
     cgroupsPath?: string;
     seccomp?: OciSeccomp;
+    rootfsPropagation?: string;
     devices?: OciDevice[];
     sysctl?: Record<string, string>;
   };
@@ -219,11 +220,37 @@ export function supplementaryGroups(user: ResolvedUser, sec: { supplementalGroup
 
 // ---- per-pod files --------------------------------------------------------------------------
 
-/** /etc/hosts for a pod: localhost lines, then the pod IPs with the hostname (as the kubelet writes it). */
-export function hostsFile(hostname: string, ips: readonly string[]): string {
+/**
+ * /etc/hosts for a pod, as the kubelet's managedHostsFileContent writes it: localhost lines,
+ * the pod IPs with `hostname.domain<TAB>hostname` (or the hostname alone without a subdomain),
+ * then the hostAliases, one line per IP.
+ */
+export function hostsFile(hostname: string, ips: readonly string[], domain = '', aliases: SandboxDNS['hostAliases'] = []): string {
   let s = '# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n';
   s += 'fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n';
-  for (const ip of ips) s += `${ip}\t${hostname}\n`;
+  for (const ip of ips) s += domain ? `${ip}\t${hostname}.${domain}\t${hostname}\n` : `${ip}\t${hostname}\n`;
+  return s + hostAliasEntries(aliases);
+}
+
+/** nodeHostsFileContent: a hostNetwork pod's /etc/hosts is the node's, marked, plus the hostAliases */
+export function nodeHostsFile(nodeHosts: string, aliases: SandboxDNS['hostAliases']): string {
+  return '# Kubernetes-managed hosts file (host network).\n' + nodeHosts + hostAliasEntries(aliases);
+}
+
+/** hostsEntriesFromHostAliases */
+function hostAliasEntries(aliases: SandboxDNS['hostAliases']): string {
+  if (!aliases.length) return '';
+  let s = '\n# Entries added by HostAliases.\n';
+  for (const a of aliases) s += `${a.ip}\t${a.hostnames.join('\t')}\n`;
+  return s;
+}
+
+/** resolv.conf from a CRI DNSConfig, as containerd writes it: search, nameservers, options. */
+export function resolvConfOf(dns: DNSConfig): string {
+  let s = '';
+  if (dns.searches.length) s += `search ${dns.searches.join(' ')}\n`;
+  for (const ns of dns.servers) s += `nameserver ${ns}\n`;
+  if (dns.options.length) s += `options ${dns.options.join(' ')}\n`;
   return s;
 }
 
@@ -355,13 +382,38 @@ export interface ContainerSpecOptions {
 }
 
 /** Volume mounts as rbinds (read-only when asked), after the defaults so they win. */
+const PROPAGATION_OPTION = { None: 'rprivate', HostToContainer: 'rslave', Bidirectional: 'rshared' } as const;
+
 export function volumeMounts(mounts: readonly VolumeMount[]): OciMount[] {
   return mounts.map((v) => ({
     destination: v.containerPath,
     type: 'bind',
     source: v.hostPath,
-    options: ['rbind', 'rprivate', v.readOnly ? 'ro' : 'rw'],
+    options: ['rbind', PROPAGATION_OPTION[v.propagation ?? 'None'], v.readOnly ? 'ro' : 'rw'],
   }));
+}
+
+/**
+ * The container's rootfs propagation, as containerd sets it: rshared with any Bidirectional
+ * mount, rslave with any HostToContainer one (else runc's default, private).
+ */
+export function rootfsPropagation(mounts: readonly VolumeMount[]): 'rshared' | 'rslave' | undefined {
+  if (mounts.some((m) => m.propagation === 'Bidirectional')) return 'rshared';
+  if (mounts.some((m) => m.propagation === 'HostToContainer')) return 'rslave';
+  return undefined;
+}
+
+/**
+ * containerd's ensureShared / ensureSharedOrSlave: a propagating mount needs a source whose
+ * host mount propagates. `optional` are the mountinfo optional fields of the mount the source
+ * lies on. Returns the error message, or undefined when it may be mounted.
+ */
+export function propagationProblem(m: VolumeMount, mountPoint: string, optional: readonly string[]): string | undefined {
+  const shared = optional.some((o) => o.startsWith('shared:'));
+  const slave = optional.some((o) => o.startsWith('master:'));
+  if (m.propagation === 'Bidirectional' && !shared) return `path ${JSON.stringify(m.hostPath)} is mounted on ${JSON.stringify(mountPoint)} but it is not a shared mount`;
+  if (m.propagation === 'HostToContainer' && !shared && !slave) return `path ${JSON.stringify(m.hostPath)} is mounted on ${JSON.stringify(mountPoint)} but it is not a shared or slave mount`;
+  return undefined;
 }
 
 /** An app container: joins the pause's net/ipc/uts (and pid when shared), with its own mount ns. */
@@ -394,6 +446,7 @@ export function containerSpec(o: ContainerSpecOptions): OciSpec {
     { destination: '/etc/resolv.conf', type: 'bind', source: o.files.resolvConf, options: ['rbind', 'rprivate', fileOpt] },
   ];
   const vols = volumeMounts(cfg.mounts);
+  const propagation = rootfsPropagation(cfg.mounts);
   const taken = new Set(vols.map((v) => v.destination));
   const mounts = [
     ...baseMounts({ hostNetwork: s.hostNetwork, shm: s.hostIPC ? '/dev/shm' : o.files.shm, privileged }),
@@ -421,6 +474,7 @@ export function containerSpec(o: ContainerSpecOptions): OciSpec {
       resources: { devices: privileged ? [{ allow: true, access: 'rwm' }] : DENY_ALL_DEVICES },
       ...(privileged && o.hostDevices?.length ? { devices: [...o.hostDevices] } : {}),
       ...(seccomp ? { seccomp } : {}),
+      ...(propagation ? { rootfsPropagation: propagation } : {}),
     },
   };
 }

@@ -20,13 +20,13 @@ import type { ImageService, Mount } from '../image/types.js';
 import type { PodNetwork } from '../network/types.js';
 import { run, which } from '../sys/exec.js';
 import { Cleanup } from '../sys/cleanup.js';
-import { mountsUnder as mountsUnderDir, parseMountinfo, readMountinfoAsync } from '../sys/mountinfo.js';
+import { mountOf, mountsUnder as mountsUnderDir, parseMountinfo, readMountinfoAsync } from '../sys/mountinfo.js';
 import { startExec } from './exec-stream.js';
 import type { ChildProcess } from 'node:child_process';
 import { writeFileAtomic } from '../sys/fs.js';
 import { readFileUnder } from '../sys/safe-open.js';
 import { conmonCreate, conmonReopenLog, RuntimeCreateError } from './conmon.js';
-import { capabilitiesFromMask, containerSpec, hostsFile, pauseSpec, podResolvConf, resolveUser, type ResolvedUser } from './oci-spec.js';
+import { capabilitiesFromMask, containerSpec, nodeHostsFile, propagationProblem, hostsFile, pauseSpec, podResolvConf, resolvConfOf, resolveUser, type ResolvedUser } from './oci-spec.js';
 import { hostDevices } from './devices.js';
 import { Runc } from './runc.js';
 import { containerOciResources, withCgroup, type PodCgroups } from './cgroups.js';
@@ -39,6 +39,7 @@ import type {
   SandboxConfig,
   SandboxState,
   SandboxStatus,
+  VolumeMount,
 } from './types.js';
 
 export interface RuncRuntimeOptions {
@@ -370,11 +371,16 @@ export class RuncRuntime implements Runtime {
           await startPause(undefined);
         }
         if (!created) throw new Error(`pause container for pod ${cfg.podNamespace}/${cfg.podName} was not started`);
-        const hostsContent = cfg.hostNetwork ? await fsp.readFile('/etc/hosts', 'utf8').catch(() => hostsFile(hostname, [])) : hostsFile(hostname, ips);
-        const hostResolv = await fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+        // the kubelet's hosts file: the node's own (plus hostAliases) for hostNetwork pods
+        const dns = cfg.dns;
+        const aliases = dns?.hostAliases ?? [];
+        const hostsContent = cfg.hostNetwork
+          ? nodeHostsFile(await fsp.readFile('/etc/hosts', 'utf8').catch(() => ''), aliases)
+          : hostsFile(dns?.hostname ?? hostname, ips, dns?.domain ?? '', aliases);
+        const resolvContent = dns ? resolvConfOf(dns.resolv) : podResolvConf(await fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => ''), cfg.hostNetwork);
         await fsp.writeFile(join(dir, 'hosts'), hostsContent, { mode: 0o644 });
         await fsp.writeFile(join(dir, 'hostname'), hostname + '\n', { mode: 0o644 });
-        await fsp.writeFile(join(dir, 'resolv.conf'), podResolvConf(hostResolv, cfg.hostNetwork), { mode: 0o644 });
+        await fsp.writeFile(join(dir, 'resolv.conf'), resolvContent, { mode: 0o644 });
         const rec: SandboxRecord = {
           id,
           config: cfg,
@@ -545,6 +551,7 @@ export class RuncRuntime implements Runtime {
     if (!sb) throw new Error(`sandbox ${sandboxId} not found`);
     const sbs = await this.sandboxStatusOf(sb);
     if (sbs.state !== 'ready') throw new Error(`sandbox ${sandboxId} of pod ${sb.config.podNamespace}/${sb.config.podName} is not ready: create a new sandbox`);
+    await checkPropagation(cfg.mounts);
     const id = randomBytes(32).toString('hex');
     return this.locked(id, async () => {
       const dir = this.containerDir(id);
@@ -828,4 +835,16 @@ export function checkHostTools(opts: { runtimePath?: string; conmonPath?: string
     if (!dirs.some((d) => existsSync(join(d, p)))) missing.push({ tool: `CNI plugin ${p} (in ${dirs.join(' or ')})`, package: 'containernetworking-plugins' });
   }
   return missing;
+}
+
+/** HostToContainer / Bidirectional mounts need a source on a propagating host mount (containerd's check). */
+async function checkPropagation(mounts: readonly VolumeMount[]): Promise<void> {
+  const wanted = mounts.filter((m) => m.propagation && m.propagation !== 'None');
+  if (!wanted.length) return;
+  const info = await readMountinfoAsync();
+  for (const m of wanted) {
+    const on = mountOf(await fsp.realpath(m.hostPath).catch(() => m.hostPath), info);
+    const problem = propagationProblem(m, on?.mountPoint ?? '/', on?.optional ?? []);
+    if (problem) throw new Error(problem);
+  }
 }

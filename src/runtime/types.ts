@@ -32,13 +32,34 @@ export interface SandboxConfig {
   hostPID: boolean;
   shareProcessNamespace: boolean;
   portMappings: PortMapping[];
-  /** /etc/hosts and /etc/resolv.conf content for the pod's containers */
   labels: Record<string, string>;
   annotations: Record<string, string>;
   /** the pod's sysctls (already admitted by the kubelet), set in the pod's namespaces */
   sysctls?: Record<string, string>;
   /** the pod's cgroup (CRI's LinuxPodSandboxConfig cgroup_parent + resources); see cgroups.ts */
   cgroup?: PodCgroupConfig;
+  /**
+   * what the pod's /etc/hosts and /etc/resolv.conf say (the kubelet's pod-dns.ts decides it);
+   * absent: `hostname` alone and the host's resolv.conf minus loopback nameservers
+   */
+  dns?: SandboxDNS;
+}
+
+/** CRI's DNSConfig: the lines of the pod's resolv.conf */
+export interface DNSConfig {
+  servers: string[];
+  searches: string[];
+  options: string[];
+}
+
+export interface SandboxDNS {
+  /** the short hostname /etc/hosts maps the pod IPs to (`hostname` may be the FQDN) */
+  hostname: string;
+  /** <subdomain>.<namespace>.svc.<clusterDomain>, or '' */
+  domain: string;
+  /** spec.hostAliases, appended to /etc/hosts */
+  hostAliases: { ip: string; hostnames: string[] }[];
+  resolv: DNSConfig;
 }
 
 // ---- resources (cgroups) ---------------------------------------------------------------------
@@ -93,7 +114,11 @@ export interface VolumeMount {
   hostPath: string;
   containerPath: string;
   readOnly: boolean;
+  /** volumeMounts[].mountPropagation (CRI's MountPropagation); absent: None (rprivate) */
+  propagation?: MountPropagation;
 }
+
+export type MountPropagation = 'None' | 'HostToContainer' | 'Bidirectional';
 
 export interface ContainerConfig {
   name: string;

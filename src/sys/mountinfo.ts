@@ -12,6 +12,8 @@ export interface MountInfo {
   fsType: string;
   source: string;
   superOptions: string[];
+  /** the optional fields: shared:N, master:N, propagate_from:N, unbindable */
+  optional: string[];
 }
 
 /** mountinfo escapes space, tab, newline and backslash as \ooo octal */
@@ -32,6 +34,7 @@ export function parseMountinfo(text: string): MountInfo[] {
       fsType: post[0] ?? '',
       source: unescapeMountinfo(post[1] ?? ''),
       superOptions: (post[2] ?? '').split(',').map(unescapeMountinfo),
+      optional: pre.slice(6),
     });
   }
   return out;
@@ -74,4 +77,16 @@ export function mountsUsing(dir: string, mounts: MountInfo[] = readMountinfo()):
         .some(under);
     });
   });
+}
+
+/** The mount a path lies on (the deepest mount point at or above it; the newest when stacked). */
+export function mountOf(path: string, mounts: MountInfo[]): MountInfo | undefined {
+  const p = resolve(path);
+  let best: MountInfo | undefined;
+  for (const m of mounts) {
+    const mp = m.mountPoint;
+    if (p !== mp && !p.startsWith(mp === '/' ? '/' : mp + '/')) continue;
+    if (!best || mp.length >= best.mountPoint.length) best = m;
+  }
+  return best;
 }

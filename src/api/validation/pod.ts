@@ -39,6 +39,7 @@ import {
 } from './names.js';
 import { validateResourceRequirements } from './resources.js';
 import { validatePodSecurity, validatePodSecurityAnnotations } from './pod-security.js';
+import { validatePodUnsupported } from './pod-unsupported.js';
 
 const MAX_INT32 = 2147483647;
 const FILE_MODE_ERROR = 'must be a number between 0 and 0777 (octal), both inclusive';
@@ -872,6 +873,7 @@ export function validatePodSpec(spec: Obj, fldPath = 'spec'): ValidationError[] 
   errs.push(...validateLabels(spec.nodeSelector, `${fldPath}.nodeSelector`));
   errs.push(...validatePodSecurityContext(spec.securityContext, `${fldPath}.securityContext`));
   errs.push(...validatePodSecurity(spec, fldPath));
+  errs.push(...validatePodUnsupported(spec, fldPath));
   arr(spec.imagePullSecrets).forEach((s, i) => {
     const keys = Object.keys(obj(s)).filter((k) => k !== 'name');
     if (keys.length) errs.push(invalid(`${fldPath}.imagePullSecrets[${i}]`, s, 'only name may be set'));
