@@ -49,3 +49,43 @@ export class MissingToolError extends Error {
     this.name = 'MissingToolError';
   }
 }
+
+/** An image reference that does not parse (Docker's reference grammar). */
+export class InvalidReferenceError extends Error {
+  constructor(
+    readonly ref: string,
+    detail: string,
+  ) {
+    super(`invalid image reference ${JSON.stringify(ref)}: ${detail}`);
+    this.name = 'InvalidReferenceError';
+  }
+}
+
+/**
+ * A pull or push that failed talking to a registry: `registry` is the host (or endpoint) it
+ * talked to, `status` the HTTP status when there was one (404 unknown, 401/403 credentials).
+ */
+export class RegistryError extends Error {
+  constructor(
+    readonly registry: string,
+    message: string,
+    readonly status?: number,
+    /** a failure worth retrying (connection dropped, 5xx) */
+    readonly transient = false,
+  ) {
+    super(message);
+    this.name = 'RegistryError';
+  }
+}
+
+/** Bytes that do not hash to the digest they were asked for: nothing is stored. */
+export class DigestMismatchError extends Error {
+  constructor(
+    readonly expected: string,
+    readonly actual: string,
+    readonly what: string,
+  ) {
+    super(`${what}: content digest ${actual} does not match the expected ${expected}; nothing was stored`);
+    this.name = 'DigestMismatchError';
+  }
+}
