@@ -6,6 +6,7 @@
  *   DIR/pki/...           CA, serving cert, admin token           (see src/apiserver/pki.ts)
  *   DIR/kubeconfig.yaml   written after the server answers        0600
  *   DIR/images/           image store (src/image)
+ *   DIR/registries.yaml   registry mirrors and credentials (k3s format; optional)
  *   DIR/pods/<uid>/       pod volumes;  DIR/logs/  container logs
  *   RUN/                  runtime state: runc root, bundles, netns pins, CNI cache and IPAM
  */
@@ -26,6 +27,8 @@ import { Kubelet } from '../kubelet/kubelet.js';
 import { LocalClient } from '../kubelet/client.js';
 import { execInPod } from '../kubelet/exec.js';
 import { LocalImageService } from '../image/store.js';
+import { ImagePuller } from '../image/pull.js';
+import { loadRegistries } from '../image/registries.js';
 import { CniPodNetwork } from '../network/pod-network.js';
 import { HostPortGuard } from '../network/host-ports.js';
 import { RuncRuntime, checkHostTools } from '../runtime/runtime.js';
@@ -57,6 +60,10 @@ Flags:
                               (EncryptionConfiguration: aescbc, aesgcm, identity); off by default
   --allowed-unsafe-sysctls L  comma-separated sysctls or "prefix*" patterns pods may set beyond
                               the kubelet's safe set (namespaced ones only), e.g. 'kernel.msg*'
+  --registries FILE           registry mirrors, credentials and TLS in k3s's registries.yaml format
+                              (default DIR/registries.yaml when it exists); read at start
+  --disable-default-registry-endpoint
+                              pull a mirrored registry's images only from its mirrors (as k3s)
 `;
 
 function parseListen(v: string): { host: string; port: number } {
@@ -99,8 +106,8 @@ async function waitReady(url: string, caPem: string): Promise<void> {
 }
 
 export async function runServer(argv: string[]): Promise<number> {
-  const known = ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls'];
-  const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet'], known, 'server');
+  const known = ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'registries', 'disable-default-registry-endpoint'];
+  const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet', 'disable-default-registry-endpoint'], known, 'server');
   if (p.flags.has('help')) {
     process.stdout.write(HELP);
     return 0;
@@ -166,6 +173,9 @@ export async function runServer(argv: string[]): Promise<number> {
   let network: CniPodNetwork | undefined;
   if (withKubelet) {
     const images = new LocalImageService(join(dataDir, 'images'));
+    const registriesFile = p.flags.get('registries');
+    const registries = await loadRegistries(registriesFile ?? join(dataDir, 'registries.yaml'), registriesFile !== undefined);
+    const puller = new ImagePuller(images, { registries: () => registries, disableDefaultEndpoint: p.flags.has('disable-default-registry-endpoint') });
     network = new CniPodNetwork(
       {
         runDir: join(runDir, 'net'),
@@ -182,6 +192,7 @@ export async function runServer(argv: string[]): Promise<number> {
       client: new LocalClient(svc),
       runtime,
       images,
+      puller,
       nodeName: nodeName(),
       hostIP: hostAddresses()[0] ?? '127.0.0.1',
       podsDir: join(dataDir, 'pods'),

@@ -10,6 +10,7 @@
  * A reference with a digest is pinned: the tag (if any) is kept for naming only.
  */
 import { InvalidReferenceError } from './errors.js';
+import type { ImageRecord } from './types.js';
 
 export const DOCKER_HUB = 'docker.io';
 
@@ -108,4 +109,19 @@ export function registryKey(s: string): string {
   h = h.toLowerCase();
   if (h === 'index.docker.io' || h === 'registry-1.docker.io' || h === 'registry.hub.docker.com') return DOCKER_HUB;
   return h;
+}
+
+/**
+ * What a container status shows as imageID (CRI's imageRef, as containerd fills it): the repo
+ * digest of the repository the container named ("docker.io/library/nginx@sha256:..."), else
+ * any repo digest, else the image ID.
+ */
+export function imageRefOf(image: ImageRecord, ref: string): string {
+  let repo: string | undefined;
+  try {
+    repo = repositoryOf(parseReference(ref));
+  } catch {
+    repo = undefined;
+  }
+  return image.repoDigests.find((d) => d.slice(0, d.indexOf('@')) === repo) ?? image.repoDigests[0] ?? image.id;
 }
