@@ -22,6 +22,8 @@ import type { Waiting } from './pod-status.js';
 
 export const IMAGE_BACKOFF_START_MS = 10_000;
 export const IMAGE_BACKOFF_MAX_MS = 300_000;
+/** how long a fresh pull failure shows as ErrImagePull before ImagePullBackOff */
+export const ERR_IMAGE_PULL_SHOWN_MS = 3_000;
 
 export type Record = (pod: Obj, type: 'Normal' | 'Warning', reason: string, message: string, fieldPath?: string) => void;
 
@@ -43,9 +45,9 @@ interface PullState {
   running?: Promise<void>;
   /** set when a pull succeeded and the container has not used it yet */
   pulled?: ImageRecord;
-  /** the last failure: shown once as ErrImagePull, then as ImagePullBackOff */
+  /** the last failure: shown as ErrImagePull for a few seconds, then as ImagePullBackOff */
   error?: string;
-  reported?: boolean;
+  failedAt: number;
   delayMs: number;
   retryAt: number;
 }
@@ -104,11 +106,10 @@ export class ImagePullManager {
     }
     if (st?.running) return { waiting: this.waitingWhilePulling(st, imageName) };
     if (st?.error) {
-      if (!st.reported) {
-        st.reported = true;
-        // shown until the next sync (soon, as the kubelet's pod worker re-syncs after an error), then ImagePullBackOff
-        return { waiting: { reason: 'ErrImagePull', message: st.error }, retryMs: Math.min(2000, Math.max(0, st.retryAt - this.now()) + 10) };
-      }
+      // ErrImagePull stays visible a few seconds (syncs caused by our own status writes come
+      // at once; the kubelet's next sync is seconds away), then ImagePullBackOff until the retry
+      const showErrUntil = Math.min(st.failedAt + ERR_IMAGE_PULL_SHOWN_MS, st.retryAt);
+      if (this.now() < showErrUntil) return { waiting: { reason: 'ErrImagePull', message: st.error }, retryMs: showErrUntil - this.now() + 10 };
       if (this.now() < st.retryAt) {
         record('Normal', 'BackOff', `Back-off pulling image "${imageName}"`);
         record('Warning', 'Failed', 'Error: ImagePullBackOff');
@@ -121,7 +122,7 @@ export class ImagePullManager {
       record('Warning', 'Failed', 'Error: ErrImagePull');
       return { waiting: { reason: 'ErrImagePull', message }, retryMs: 10_000 };
     }
-    st ??= { delayMs: 0, retryAt: 0 };
+    st ??= { delayMs: 0, retryAt: 0, failedAt: 0 };
     this.state.set(key, st);
     this.startPull(pod, spec, key, st, record);
     return { waiting: this.waitingWhilePulling(st, imageName) };
@@ -146,12 +147,11 @@ export class ImagePullManager {
         record('Normal', 'Pulled', `Successfully pulled image "${imageName}" in ${took} (${took} including waiting). Image size: ${r.size} bytes.`);
         st.pulled = r.image;
         st.error = undefined;
-        st.reported = false;
         st.delayMs = 0;
       } catch (e) {
         const message = (e as Error).message;
         st.error = message;
-        st.reported = false;
+        st.failedAt = this.now();
         st.delayMs = st.delayMs ? Math.min(st.delayMs * 2, IMAGE_BACKOFF_MAX_MS) : IMAGE_BACKOFF_START_MS;
         st.retryAt = this.now() + st.delayMs;
         record('Warning', 'Failed', `Failed to pull image "${imageName}": ${message}`);

@@ -17,6 +17,12 @@ export interface DockerRegistry {
   dir: string;
   proc: ChildProcess;
   log: () => string;
+  /** requests served so far, from the access log: "GET /v2/library/busybox/manifests/latest 200" */
+  requests: () => string[];
+  /** SIGKILL (storage kept) */
+  kill(): Promise<void>;
+  /** kill, then start again on the same port and storage */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -43,7 +49,6 @@ export async function startDockerRegistry(opts: { auth?: { username: string; pas
     `version: 0.1
 log:
   level: warn
-  accesslog: {disabled: true}
 storage:
   filesystem:
     rootdirectory: ${join(dir, 'storage')}
@@ -54,24 +59,41 @@ http:
 ${auth}`,
   );
   let log = '';
-  const proc = spawn(REGISTRY_BIN, ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stdout!.on('data', (d) => (log += d));
-  proc.stderr!.on('data', (d) => (log += d));
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`docker-registry exited with ${proc.exitCode}:\n${log}`);
-    const r = await httpGet(`http://${host}/v2/`, 500).catch(() => undefined);
-    if (r && (r.status === 200 || r.status === 401)) break;
-    if (Date.now() > deadline) throw new Error(`docker-registry did not answer on ${host} in 15s:\n${log}`);
-    await new Promise((res) => setTimeout(res, 50));
-  }
-  return {
+  const launch = async () => {
+    const proc = spawn(REGISTRY_BIN, ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stdout!.on('data', (d) => (log += d));
+    proc.stderr!.on('data', (d) => (log += d));
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      if (proc.exitCode !== null) throw new Error(`docker-registry exited with ${proc.exitCode}:\n${log}`);
+      const r = await httpGet(`http://${host}/v2/`, 500).catch(() => undefined);
+      if (r && (r.status === 200 || r.status === 401)) break;
+      if (Date.now() > deadline) throw new Error(`docker-registry did not answer on ${host} in 15s:\n${log}`);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    return proc;
+  };
+  const reg: DockerRegistry = {
     host,
     url: `http://${host}`,
     dir,
-    proc,
+    proc: await launch(),
+    async kill() {
+      const p = reg.proc;
+      if (p.exitCode === null && p.signalCode === null) {
+        const exited = new Promise((r) => p.once('exit', r));
+        p.kill('SIGKILL');
+        await exited;
+      }
+    },
+    async restart() {
+      await reg.kill();
+      reg.proc = await launch();
+    },
     log: () => log,
+    requests: () => [...log.matchAll(/"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP\/[\d.]+" (\d+)/g)].map((m) => `${m[1]} ${m[2]} ${m[3]}`),
     async stop() {
+      const proc = reg.proc;
       if (proc.exitCode === null && proc.signalCode === null) {
         const exited = new Promise((r) => proc.once('exit', r));
         proc.kill('SIGTERM');
@@ -82,4 +104,5 @@ ${auth}`,
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return reg;
 }
