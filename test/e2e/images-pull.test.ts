@@ -9,11 +9,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync, readdirSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { PODBAY, PodbayServer, PodSuite, kubectlBinaries, kubectlHelpers, waitFor, watchReadyz } from './harness.js';
 import { startDockerRegistry, type DockerRegistry } from './registry-harness.js';
+import { writeDockerArchive } from '../../src/image/archive-build.js';
 
 const [kc] = kubectlBinaries().slice(-1);
 const AUTH = { username: 'puller', password: 'pa55-word' };
@@ -184,30 +186,43 @@ describe('images from registries (docker-registry, real kubectl)', () => {
     }
   });
 
-  it('a registry killed during a pull: the pull fails cleanly with no partial blob, and a retry once it is back succeeds', async () => {
-    // exact mid-layer drops are unit-tested (src/image/pull.test.ts, at chosen bytes); here the real registry process dies
+  it('a registry killed mid-layer: the pull fails cleanly with no partial blob, and a retry once it is back succeeds', async () => {
+    // a 48 MB incompressible layer, so the download is caught while it streams
     const dir = mkdtempSync(join(tmpdir(), 'podbay-imgpull-kill-'));
     try {
-      const args = ['--data-dir', dir, '--registries', join(conf, 'registries.yaml'), '--disable-default-registry-endpoint'];
-      const pull = spawn(PODBAY, ['image', 'pull', 'busybox:1.36', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      mkdirSync(join(dir, 'layer'));
+      writeFileSync(join(dir, 'layer', 'random.bin'), randomBytes(48 << 20));
+      await writeDockerArchive(join(dir, 'big.tar'), { repoTags: ['big:1'], layers: [join(dir, 'layer')] });
+      assert.equal(image('load', '-i', join(dir, 'big.tar'), '--data-dir', join(dir, 'src')).code, 0);
+      const pushed = image('push', 'big:1', '--to', `${reg.host}/library/big:1`, '--data-dir', join(dir, 'src'));
+      assert.equal(pushed.code, 0, pushed.out);
+      rmSync(join(dir, 'src'), { recursive: true, force: true });
+
+      const args = ['--data-dir', join(dir, 'dst'), '--registries', join(conf, 'registries.yaml'), '--disable-default-registry-endpoint'];
+      const pull = spawn(PODBAY, ['image', 'pull', 'big:1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       pull.stdout.on('data', (d) => (out += d));
       pull.stderr.on('data', (d) => (out += d));
-      // kill as soon as the pull has asked for the manifest (the layer download follows)
-      await waitFor('the pull reached the registry', () => reg.requests().some((r) => r.startsWith('GET /v2/library/busybox/manifests/1.36')) || out.includes('Resolved') || undefined, 20_000);
-      await reg.kill();
-      const code = await new Promise<number | null>((r) => pull.once('exit', r));
-      const blobs = join(dir, 'images', 'blobs', 'sha256');
-      const files = existsSync(blobs) ? readdirSync(blobs) : [];
-      if (code !== 0) {
-        assert.match(out, /failed to pull and unpack image "docker\.io\/library\/busybox:1\.36": /);
-        assert.deepEqual(files, [], 'a failed pull stores no blob');
+      const exited = new Promise<number | null>((r) => pull.once('exit', r));
+      const tmp = join(dir, 'dst', 'images', 'tmp');
+      const partial = () => (existsSync(tmp) ? readdirSync(tmp).filter((f) => f.startsWith('pull-')).map((f) => statSync(join(tmp, f), { throwIfNoEntry: false })?.size ?? 0) : []);
+      // poll fast: kill while a download is part-way
+      const deadline = Date.now() + 30_000;
+      while (!partial().some((n) => n > 1 << 20 && n < 48 << 20)) {
+        if (Date.now() > deadline || pull.exitCode !== null) assert.fail(`never saw a download in progress:\n${out}`);
+        await new Promise((r) => setTimeout(r, 1));
       }
-      assert.deepEqual(existsSync(join(dir, 'images', 'tmp')) ? readdirSync(join(dir, 'images', 'tmp')) : [], []);
+      await reg.kill();
+      const code = await exited;
+      assert.equal(code, 1, out);
+      assert.match(out, /failed to pull and unpack image "docker\.io\/library\/big:1": 127\.0\.0\.1:\d+: blob sha256:[0-9a-f]{64} of library\/big: .*gave up after 3 attempts/);
+      const blobs = join(dir, 'dst', 'images', 'blobs', 'sha256');
+      assert.deepEqual(existsSync(blobs) ? readdirSync(blobs) : [], [], 'a failed pull stores no blob');
+      assert.deepEqual(readdirSync(tmp), [], 'no partial download is left');
       await reg.restart();
-      const again = image('pull', 'busybox:1.36', ...args);
+      const again = image('pull', 'big:1', ...args);
       assert.equal(again.code, 0, again.out);
-      assert.match(again.out, new RegExp(`Digest: ${pushedDigest}`));
+      assert.match(again.out, /^docker\.io\/library\/big:1$/m);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
