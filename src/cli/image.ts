@@ -292,6 +292,8 @@ export class PullProgressView {
       return;
     }
     if (!this.lines.has(id)) this.order.push(id);
+    const prev = this.phases.get(id);
+    this.phases.set(id, e.phase);
     let line = `${id}: ${label}`;
     if (e.phase === 'downloading' && e.total > 0) {
       const width = 30;
@@ -300,7 +302,8 @@ export class PullProgressView {
     }
     this.lines.set(id, line);
     const now = Date.now();
-    if (e.phase === 'downloading' && now - this.lastDraw < 100) return;
+    // a redraw at most every 100 ms while bytes stream; every change of phase at once
+    if (e.phase === 'downloading' && prev === 'downloading' && now - this.lastDraw < 100) return;
     this.lastDraw = now;
     this.draw();
   }

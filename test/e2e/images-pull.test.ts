@@ -173,6 +173,14 @@ describe('images from registries (docker-registry, real kubectl)', () => {
       assert.equal(priv.code, 0, priv.out);
       const inspect = JSON.parse(image('inspect', `${authReg.host}/private/busybox:1.36`, '--data-dir', dir).out);
       assert.deepEqual(inspect[0].repoDigests.sort(), [`${authReg.host}/private/busybox@${pushedDigest}`, `docker.io/library/busybox@${pushedDigest}`].sort());
+      // on a terminal (util-linux `script` gives the pull a pty): per-layer lines redrawn with a bar
+      const ttyDir = join(dir, 'tty');
+      const cmd = [PODBAY, 'image', 'pull', 'busybox:1.36', '--data-dir', ttyDir, '--registries', join(conf, 'registries.yaml'), '--disable-default-registry-endpoint'].join(' ');
+      const tty = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 60_000 });
+      assert.equal(tty.status, 0, tty.stdout + tty.stderr);
+      assert.match(tty.stdout, /\x1b\[2K[0-9a-f]{12}: Downloading \[=*>? *\] [\d.]+[kM]?B\/[\d.]+MB/);
+      assert.match(tty.stdout, /\x1b\[\d+A/);
+      assert.match(tty.stdout, /\x1b\[2K[0-9a-f]{12}: Pull complete\r?\n/);
       // no partial blobs or temp files anywhere
       assert.deepEqual(readdirSync(join(dir, 'images', 'tmp')), []);
       // a mirror that is down fails; docker.io itself is not tried
