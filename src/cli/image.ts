@@ -23,6 +23,7 @@ Usage:
   podbay image push NAME [--to REF]      upload an image to a registry (as REF, default its own name)
   podbay image inspect REF...            the stored record of images, as JSON
   podbay image ls [-q]                   list images (-q: IDs only)
+  podbay image prune                     remove every image no container uses (and the layers only they used)
   podbay image rm REF...                 untag images (by name, ID, ID prefix of 12+ characters or name@digest);
                                          an image goes with its last tag, by ID with all its tags
 
@@ -207,6 +208,15 @@ export async function imageCommand(argv: string[], io: ImageCommandIO = stdio): 
         const out = [];
         for (const ref of p.positionals) out.push(await s.require(ref));
         io.out(JSON.stringify(out, null, 2) + '\n');
+        return 0;
+      }
+      case 'prune': {
+        const p = parse(rest, verb, []);
+        if (wantsHelp(p)) return help();
+        if (p.positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(p.positionals[0])}: podbay image prune takes no arguments`);
+        const removed = await store(p).prune();
+        for (const img of removed) io.out(`Deleted: ${img.repoTags[0] ?? img.id}\n`);
+        io.out(`Total reclaimed space: ${humanSize(removed.reduce((n, i) => n + i.size, 0))}\n`);
         return 0;
       }
       case 'ls':

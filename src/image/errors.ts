@@ -3,8 +3,8 @@
 export class ImageNotFoundError extends Error {
   constructor(readonly ref: string) {
     super(
-      `image ${JSON.stringify(ref)} is not present: load it with 'podbay image load -i FILE' ` +
-        `or import a rootfs with 'podbay image import FILE NAME:TAG'`,
+      `image ${JSON.stringify(ref)} is not present: pull it with 'podbay image pull ${ref}', load it with ` +
+        `'podbay image load -i FILE' or import a rootfs with 'podbay image import FILE NAME:TAG'`,
     );
     this.name = 'ImageNotFoundError';
   }

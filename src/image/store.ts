@@ -749,6 +749,22 @@ export class LocalImageService implements ImageService {
     });
   }
 
+  /**
+   * Remove every image no snapshot (container) uses, as `crictl rmi --prune`; their layers and
+   * blobs go with them. Returns the removed images.
+   */
+  async prune(): Promise<StoredImage[]> {
+    return this.locked(async () => {
+      const idx = await this.readIndex();
+      const used = new Set((await this.readSnapshotMetas()).map((m) => m.imageId));
+      const removed = idx.images.filter((i) => !used.has(i.id));
+      idx.images = idx.images.filter((i) => used.has(i.id));
+      await this.collectGarbage(idx);
+      await this.writeIndex(idx);
+      return removed;
+    });
+  }
+
   async prepareSnapshot(key: string, ref: string): Promise<Mount[]> {
     const dir = this.snapshotPath(key);
     return this.locked(async () => {
