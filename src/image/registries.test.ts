@@ -55,3 +55,10 @@ test('credentials: pod secrets first, then registries.yaml; looked up by the end
   assert.deepEqual(nodeOnly[0].credentials, { username: 'node', password: 'n' });
   assert.equal(nodeOnly[1].credentials, undefined);
 });
+
+test('PODBAY_LOOPBACK_REGISTRIES_ONLY=1 keeps only loopback endpoints, and refuses when none is left', async () => {
+  const cfg = parseRegistriesYaml('mirrors: {docker.io: {endpoint: ["http://127.0.0.1:5000"]}}', 'f');
+  const env = { PODBAY_LOOPBACK_REGISTRIES_ONLY: '1' };
+  assert.deepEqual((await endpointsFor('docker.io', cfg, { env })).map((e) => e.url), ['http://127.0.0.1:5000']);
+  await assert.rejects(endpointsFor('quay.io', cfg, { env }), /not contacting https:\/\/quay\.io: PODBAY_LOOPBACK_REGISTRIES_ONLY=1/);
+});

@@ -171,6 +171,8 @@ export interface ResolveOptions {
   disableDefaultEndpoint?: boolean;
   /** credentials by host, first match wins (pod secrets, then the CLI's docker config) */
   credentials?: CredentialStore[];
+  /** environment to read PODBAY_LOOPBACK_REGISTRIES_ONLY from (default process.env) */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -188,7 +190,12 @@ export async function endpointsFor(host: string, cfg: RegistriesConfig, opts: Re
     if (isLoopbackHost(host)) urls.push(`http://${host}`);
   }
   const out: RegistryEndpoint[] = [];
-  for (const url of [...new Set(urls)]) {
+  // test safety net: PODBAY_LOOPBACK_REGISTRIES_ONLY=1 (set by the e2e harness) drops every
+  // endpoint off this machine, so a misconfigured test fails instead of reaching the internet
+  const loopbackOnly = (opts.env ?? process.env).PODBAY_LOOPBACK_REGISTRIES_ONLY === '1';
+  const allowed = [...new Set(urls)].filter((u) => !loopbackOnly || isLoopbackHost(new URL(u).host));
+  if (loopbackOnly && allowed.length === 0) throw new Error(`not contacting ${urls.join(', ')}: PODBAY_LOOPBACK_REGISTRIES_ONLY=1 allows registries on this machine only`);
+  for (const url of allowed) {
     const key = registryKey(url);
     const hostKey = key === 'registry-1.docker.io' ? DOCKER_HUB : key;
     const conf = cfg.configs[hostKey];

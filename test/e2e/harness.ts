@@ -89,6 +89,7 @@ export class PodbayServer {
     }
     const proc = spawn(PODBAY, ['server', '--data-dir', this.dataDir, '--listen', `127.0.0.1:${this.port}`, ...extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PODBAY_LOOPBACK_REGISTRIES_ONLY: '1' },
     });
     this.proc = proc;
     proc.stdout!.on('data', (d) => (this.log += d));

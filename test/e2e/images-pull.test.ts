@@ -35,7 +35,7 @@ describe('images from registries (docker-registry, real kubectl)', () => {
 
   /** `podbay image ...` as a user runs it, with a docker config holding the auth registry's credentials */
   const image = (...args: string[]) => {
-    const r = spawnSync(PODBAY, ['image', ...args], { encoding: 'utf8', env: { ...process.env, DOCKER_CONFIG: join(conf, 'docker') }, timeout: 60_000 });
+    const r = spawnSync(PODBAY, ['image', ...args], { encoding: 'utf8', env: { ...process.env, DOCKER_CONFIG: join(conf, 'docker'), PODBAY_LOOPBACK_REGISTRIES_ONLY: '1' }, timeout: 60_000 });
     return { code: r.status ?? -1, out: r.stdout + r.stderr };
   };
   const create = (obj: object) => {
@@ -176,7 +176,7 @@ describe('images from registries (docker-registry, real kubectl)', () => {
       // on a terminal (util-linux `script` gives the pull a pty): per-layer lines redrawn with a bar
       const ttyDir = join(dir, 'tty');
       const cmd = [PODBAY, 'image', 'pull', 'busybox:1.36', '--data-dir', ttyDir, '--registries', join(conf, 'registries.yaml'), '--disable-default-registry-endpoint'].join(' ');
-      const tty = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 60_000 });
+      const tty = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, PODBAY_LOOPBACK_REGISTRIES_ONLY: '1' } });
       assert.equal(tty.status, 0, tty.stdout + tty.stderr);
       assert.match(tty.stdout, /\x1b\[2K[0-9a-f]{12}: Downloading \[=*>? *\] [\d.]+[kM]?B\/[\d.]+MB/);
       assert.match(tty.stdout, /\x1b\[\d+A/);
@@ -207,7 +207,7 @@ describe('images from registries (docker-registry, real kubectl)', () => {
       rmSync(join(dir, 'src'), { recursive: true, force: true });
 
       const args = ['--data-dir', join(dir, 'dst'), '--registries', join(conf, 'registries.yaml'), '--disable-default-registry-endpoint'];
-      const pull = spawn(PODBAY, ['image', 'pull', 'big:1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const pull = spawn(PODBAY, ['image', 'pull', 'big:1', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PODBAY_LOOPBACK_REGISTRIES_ONLY: '1' } });
       let out = '';
       pull.stdout.on('data', (d) => (out += d));
       pull.stderr.on('data', (d) => (out += d));
