@@ -7,6 +7,7 @@
  *   DIR/kubeconfig.yaml   written after the server answers        0600
  *   DIR/images/           image store (src/image)
  *   DIR/registries.yaml   registry mirrors and credentials (k3s format; optional)
+ *   DIR/agent/images/     image archives imported at start (the offline path)
  *   DIR/pods/<uid>/       pod volumes;  DIR/logs/  container logs
  *   RUN/                  runtime state: runc root, bundles, netns pins, CNI cache and IPAM
  */
@@ -29,6 +30,7 @@ import { execInPod } from '../kubelet/exec.js';
 import { LocalImageService } from '../image/store.js';
 import { ImagePuller } from '../image/pull.js';
 import { loadRegistries } from '../image/registries.js';
+import { importAirgapImages } from '../image/airgap.js';
 import { CniPodNetwork } from '../network/pod-network.js';
 import { HostPortGuard } from '../network/host-ports.js';
 import { RuncRuntime, checkHostTools } from '../runtime/runtime.js';
@@ -64,6 +66,8 @@ Flags:
                               (default DIR/registries.yaml when it exists); read at start
   --disable-default-registry-endpoint
                               pull a mirrored registry's images only from its mirrors (as k3s)
+  --images-import-dir DIR     image archives (docker save / OCI, tar or tar.gz) loaded at start,
+                              each once (default DIR/agent/images, as k3s's airgap images)
 `;
 
 function parseListen(v: string): { host: string; port: number } {
@@ -106,7 +110,7 @@ async function waitReady(url: string, caPem: string): Promise<void> {
 }
 
 export async function runServer(argv: string[]): Promise<number> {
-  const known = ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'registries', 'disable-default-registry-endpoint'];
+  const known = ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'registries', 'disable-default-registry-endpoint', 'images-import-dir'];
   const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet', 'disable-default-registry-endpoint'], known, 'server');
   if (p.flags.has('help')) {
     process.stdout.write(HELP);
@@ -176,6 +180,8 @@ export async function runServer(argv: string[]): Promise<number> {
     const registriesFile = p.flags.get('registries');
     const registries = await loadRegistries(registriesFile ?? join(dataDir, 'registries.yaml'), registriesFile !== undefined);
     const puller = new ImagePuller(images, { registries: () => registries, disableDefaultEndpoint: p.flags.has('disable-default-registry-endpoint') });
+    // the offline path: archives dropped in the import dir are loaded before any pod starts
+    await importAirgapImages(images, p.flags.get('images-import-dir') ?? join(dataDir, 'agent', 'images'), log);
     network = new CniPodNetwork(
       {
         runDir: join(runDir, 'net'),

@@ -229,3 +229,22 @@ test('basic auth: wrong password is refused naming the registry, the right one w
     await reg.close();
   }
 });
+
+test('a layer listed twice in a manifest is downloaded once and stored once', async () => {
+  const reg = await startFakeRegistry();
+  try {
+    const [a, b] = layerBlobs;
+    const config = Buffer.from(JSON.stringify({ architecture: goArch(), os: 'linux', rootfs: { type: 'layers', diff_ids: [a.diffId, b.diffId, a.diffId] } }));
+    reg.blobs.set(sha256(config), config);
+    for (const l of [a, b]) reg.blobs.set(sha256(l.blob), l.blob);
+    const desc = (l: typeof a) => ({ mediaType: l.mediaType, digest: sha256(l.blob), size: l.blob.length });
+    reg.putManifest('library/dup', ['1'], { schemaVersion: 2, mediaType: MEDIA.dockerManifest, config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: sha256(config), size: config.length }, layers: [desc(a), desc(b), desc(a)] }, MEDIA.dockerManifest);
+    const { store, puller } = setup(reg, { concurrency: 3 });
+    const r = await puller.pull('dup:1');
+    assert.equal(r.image.chainIds.length, 3);
+    assert.equal(reg.log.filter((l) => l === `GET /v2/library/dup/blobs/${sha256(a.blob)}`).length, 1);
+    assert.deepEqual(tmpFiles(store), []);
+  } finally {
+    await reg.close();
+  }
+});

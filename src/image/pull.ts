@@ -238,12 +238,13 @@ export class ImagePuller {
       const worker = async () => {
         for (let next = queue.shift(); next; next = queue.shift()) {
           const [, l] = next;
-          if (seen.has(l.digest) || (await this.store.hasBlob(l.digest))) {
-            seen.add(l.digest);
+          // claimed before any await, so two workers never fetch one digest listed twice
+          const dup = seen.has(l.digest);
+          seen.add(l.digest);
+          if (dup || (await this.store.hasBlob(l.digest))) {
             progress({ digest: l.digest, phase: 'exists', current: l.size, total: l.size });
             continue;
           }
-          seen.add(l.digest);
           l.file = await this.download(client, ref.path, l, undefined, temps, (current, phase) => progress({ digest: l.digest, phase, current, total: l.size }));
           fetched += l.size;
           progress({ digest: l.digest, phase: 'verifying', current: l.size, total: l.size });

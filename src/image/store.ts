@@ -602,13 +602,15 @@ export class LocalImageService implements ImageService {
     if (declared.length !== p.layers.length) throw new InvalidArchiveError(what, `the manifest lists ${p.layers.length} layers but the config's rootfs.diff_ids ${declared.length}`);
     const known = new Map<string, StoredLayer>();
     for (const i of (await this.readIndex()).images) for (const l of i.layers) known.set(l.digest, l);
+    // a layer listed twice comes with its file once
+    const incoming = new Set(p.layers.filter((l) => l.file).map((l) => l.digest));
     const lease = await this.newLease();
     try {
       await lease.add([id, p.manifestDigest, ...p.layers.map((l) => l.digest)], []);
       const layers: StoredLayer[] = [];
       for (const [n, l] of p.layers.entries()) {
         let diffId = l.diffId ?? known.get(l.digest)?.diffId;
-        if (!l.file && !(await pathExists(this.blobPath(l.digest)))) throw new InvalidArchiveError(what, `layer ${l.digest} vanished from the store during the pull: pull again`);
+        if (!l.file && !incoming.has(l.digest) && !(await pathExists(this.blobPath(l.digest)))) throw new InvalidArchiveError(what, `layer ${l.digest} vanished from the store during the pull: pull again`);
         diffId ??= (await layerDigests(this.blobPath(l.digest), `${what}: layer ${n} (${l.digest})`)).diffId;
         if (diffId !== declared[n]) throw new InvalidArchiveError(what, `layer ${n} (${l.digest}) unpacks to ${diffId}, but the config says ${declared[n]}: the image is damaged`);
         layers.push({ digest: l.digest, diffId, size: l.size, mediaType: l.mediaType });

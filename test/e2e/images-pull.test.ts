@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { PODBAY, PodbayServer, PodSuite, kubectlBinaries, kubectlHelpers, waitFor, watchReadyz } from './harness.js';
 import { startDockerRegistry, type DockerRegistry } from './registry-harness.js';
-import { writeDockerArchive } from '../../src/image/archive-build.js';
+import { buildBusyboxRootfs, writeDockerArchive } from '../../src/image/archive-build.js';
 
 const [kc] = kubectlBinaries().slice(-1);
 const AUTH = { username: 'puller', password: 'pa55-word' };
@@ -28,7 +28,7 @@ describe('images from registries (docker-registry, real kubectl)', () => {
   let s: PodbayServer;
   const suite = new (class extends PodSuite {
     override serverArgs(): string[] {
-      return [...super.serverArgs(), '--registries', join(conf, 'registries.yaml'), '--disable-default-registry-endpoint'];
+      return [...super.serverArgs(), '--registries', join(conf, 'registries.yaml'), '--disable-default-registry-endpoint', '--images-import-dir', join(conf, 'airgap')];
     }
   })('pbimgpull0', '10.216.0.0/24', /^198[01]\d$/);
   const { ok, pod, events } = kubectlHelpers(() => s, kc.path);
@@ -58,6 +58,10 @@ describe('images from registries (docker-registry, real kubectl)', () => {
     writeFileSync(join(conf, 'registries.yaml'), `mirrors:\n  docker.io:\n    endpoint:\n      - "${reg.url}"\n`);
     mkdirSync(join(conf, 'docker'));
     writeFileSync(join(conf, 'docker', 'config.json'), JSON.stringify({ auths: { [authReg.host]: { auth: Buffer.from(`${AUTH.username}:${AUTH.password}`).toString('base64') } } }));
+    // the offline path: an archive in the import dir, loaded by the server at start
+    mkdirSync(join(conf, 'airgap'));
+    await buildBusyboxRootfs(join(conf, 'airgap-rootfs'));
+    await writeDockerArchive(join(conf, 'airgap', 'offline.tar'), { repoTags: ['offline/tools:1'], layers: [join(conf, 'airgap-rootfs')], config: { cmd: ['sh'] } });
     s = await suite.start('podbay-e2e-imgpull-');
     // fill the registries from the node's own store, then forget the image locally: pods must pull it
     await suite.loadBusybox();
@@ -102,6 +106,15 @@ describe('images from registries (docker-registry, real kubectl)', () => {
     assert.match(events('second'), /^Normal Pulled Container image "busybox:1\.36" already present on machine$/m);
     assert.doesNotMatch(events('second'), /Pulling/);
     assert.deepEqual(reg.requests().slice(before), [], 'IfNotPresent with the image present asks the registry nothing');
+  });
+
+  it('an image archive in the import dir (the offline path) was loaded at start: its pod runs without any pull', async () => {
+    const before = reg.requests().length;
+    create(podOf('offline', 'offline/tools:1'));
+    await running('offline');
+    assert.match(events('offline'), /^Normal Pulled Container image "offline\/tools:1" already present on machine$/m);
+    assert.deepEqual(reg.requests().slice(before), []);
+    assert.match(s.log, /images: imported docker\.io\/offline\/tools:1 from /);
   });
 
   it('`image: busybox` (latest, so Always) pulls each time, fetching only the manifest when nothing changed', async () => {
