@@ -15,9 +15,11 @@ need_root() {
 # python3/make/g++ when no prebuilt binary can be fetched. The pod runtime needs runc (crun
 # refuses this VM's hybrid cgroups), conmon, catatonit (the pause process), the standard CNI
 # plugins and iptables; util-linux gives unshare/nsenter/mount, attr gives setfattr (overlay
-# opaque dirs); busybox-static builds the test images.
+# opaque dirs); busybox-static builds the test images; docker-registry (a real registry the
+# image pull/push tests start on loopback) and apache2-utils (htpasswd, bcrypt, for its auth).
 packages=(ca-certificates curl python3 make g++ iproute2 util-linux attr
-  runc conmon catatonit containernetworking-plugins iptables busybox-static)
+  runc conmon catatonit containernetworking-plugins iptables busybox-static
+  docker-registry apache2-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -28,6 +30,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # the tests start their own registries on loopback; the package's system service (listening
+  # on :5000 on every interface) is not wanted
+  if [[ " ${missing[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
+  fi
 fi
 
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)

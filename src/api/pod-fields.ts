@@ -66,7 +66,7 @@ const probeRows = (kind: string): LedgerRow[] => [
 const containerRows: LedgerRow[] = [
   impl('Container.name', KUBELET),
   impl('Container.image', `${KUBELET}, src/image (images loaded locally; image updates: issue 9 lifecycle work)`),
-  impl('Container.imagePullPolicy', `${KUBELET} (Never: ErrImageNeverPull; pulls: the image-pull work)`),
+  impl('Container.imagePullPolicy', 'src/kubelet/image-pull.ts (Always, IfNotPresent, Never)'),
   impl('Container.command', 'src/kubelet/container-args.ts'),
   impl('Container.args', 'src/kubelet/container-args.ts'),
   impl('Container.workingDir', 'src/runtime/oci-spec.ts'),
@@ -123,7 +123,7 @@ const podRows: LedgerRow[] = [
   refused('PodSpec.hostUsers', 'true/unset implemented; false refused: podbay does not implement user namespaces', (p) => (p.spec.hostUsers = false), 'spec.hostUsers'),
   impl('PodSpec.hostname', 'src/kubelet/pod-dns.ts (cut to 63 characters)'),
   refused('PodSpec.hostnameOverride', 'alpha feature podbay does not implement', (p) => (p.spec.hostnameOverride = 'other'), 'spec.hostnameOverride'),
-  ignored('PodSpec.imagePullSecrets', 'podbay contacts no registry here (images are loaded locally; registry pulls are the image-pull work, which uses them)', true),
+  impl('PodSpec.imagePullSecrets', 'src/kubelet/image-pull.ts (kubernetes.io/dockerconfigjson and dockercfg secrets)', true),
   impl('PodSpec.nodeName', 'src/kubelet/binder.ts, kubelet watch'),
   impl('PodSpec.nodeSelector', 'src/kubelet/binder.ts'),
   impl('PodSpec.os', 'validation (os-specific fields)'),

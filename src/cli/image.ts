@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { parseArgs, checkFlags, type Parsed } from './args.js';
 import { LocalImageService, repoOf, type StoredImage } from '../image/store.js';
 import { normalizeRef } from '../image/types.js';
+import { ImagePuller, type PullProgress } from '../image/pull.js';
+import { pushImage } from '../image/push.js';
+import { loadDockerConfig, loadRegistries, type RegistriesConfig } from '../image/registries.js';
 
 /** The server's default (src/cli/server.ts DEFAULT_DATA_DIR), repeated to keep this verb light. */
 const DEFAULT_DATA_DIR = '/var/lib/podbay';
@@ -15,12 +18,21 @@ const USAGE = `Manage the images on this machine (stored under DATA-DIR/images).
 Usage:
   podbay image load -i FILE              load a 'docker save' (docker-archive) or OCI image archive (tar or tar.gz)
   podbay image import FILE NAME[:TAG]    make a one-layer image from a root filesystem tarball (tar or tar.gz)
+  podbay image pull NAME                 fetch an image from its registry (or the mirrors of DATA-DIR/registries.yaml);
+                                         progress per layer on a terminal, plain lines otherwise
+  podbay image push NAME [--to REF]      upload an image to a registry (as REF, default its own name)
+  podbay image inspect REF...            the stored record of images, as JSON
   podbay image ls [-q]                   list images (-q: IDs only)
+  podbay image prune                     remove every image no container uses (and the layers only they used)
   podbay image rm REF...                 untag images (by name, ID, ID prefix of 12+ characters or name@digest);
                                          an image goes with its last tag, by ID with all its tags
 
 Flags (every verb):
   --data-dir DIR       podbay's data directory (default ${DEFAULT_DATA_DIR}); images live in DIR/images
+  --registries FILE    mirrors, credentials and TLS per registry, k3s's registries.yaml format
+                       (default DATA-DIR/registries.yaml when it exists); pull and push
+  --disable-default-registry-endpoint
+                       pull a mirrored registry's images only from its mirrors, never from the registry itself
   --kubeconfig FILE    accepted for uniformity with the other verbs; unused (image verbs use the local store)
   -h, --help           show this help
 `;
@@ -28,6 +40,8 @@ Flags (every verb):
 export interface ImageCommandIO {
   out: (s: string) => void;
   err: (s: string) => void;
+  /** draw progress in place (default: whether stdout is a terminal) */
+  isTTY?: boolean;
 }
 
 const stdio: ImageCommandIO = {
@@ -38,7 +52,8 @@ const stdio: ImageCommandIO = {
 class UsageError extends Error {}
 
 const COMMON = ['data-dir', 'kubeconfig', 'help', 'h'];
-const BOOLEANS = ['help', 'h', 'q', 'quiet'];
+const BOOLEANS = ['help', 'h', 'q', 'quiet', 'disable-default-registry-endpoint'];
+const REGISTRY_FLAGS = ['registries', 'disable-default-registry-endpoint'];
 
 /** go-units HumanSize, as crictl and docker print sizes: decimal units, 4 significant digits. */
 export function humanSize(bytes: number): string {
@@ -95,8 +110,18 @@ function parse(argv: string[], verb: string, extra: string[]): Parsed {
   return p;
 }
 
+function dataDir(p: Parsed): string {
+  return p.flags.get('data-dir') ?? DEFAULT_DATA_DIR;
+}
+
 function store(p: Parsed): LocalImageService {
-  return new LocalImageService(join(p.flags.get('data-dir') ?? DEFAULT_DATA_DIR, 'images'));
+  return new LocalImageService(join(dataDir(p), 'images'));
+}
+
+/** --registries FILE (must exist) or DATA-DIR/registries.yaml (optional). */
+function registries(p: Parsed): Promise<RegistriesConfig> {
+  const named = p.flags.get('registries');
+  return loadRegistries(named ?? join(dataDir(p), 'registries.yaml'), named !== undefined);
 }
 
 /** `podbay image ARGS`: returns the exit code (0 ok, 1 failed, 2 usage error). */
@@ -139,6 +164,59 @@ export async function imageCommand(argv: string[], io: ImageCommandIO = stdio): 
         if (p.positionals.length !== 2) throw new UsageError('podbay image import needs a file and a name: podbay image import FILE NAME[:TAG]');
         const img = await store(p).importRootfs(p.positionals[0], p.positionals[1]);
         io.out(`${img.id}\n`);
+        return 0;
+      }
+      case 'pull': {
+        const p = parse(rest, verb, ['q', 'quiet', ...REGISTRY_FLAGS]);
+        if (wantsHelp(p)) return help();
+        if (p.positionals.length !== 1) throw new UsageError('podbay image pull needs one image: podbay image pull NAME[:TAG|@DIGEST]');
+        const cfg = await registries(p);
+        const creds = await loadDockerConfig();
+        const puller = new ImagePuller(store(p), { registries: () => cfg, disableDefaultEndpoint: p.flags.has('disable-default-registry-endpoint') });
+        const quiet = p.flags.has('q') || p.flags.has('quiet');
+        const view = quiet ? undefined : new PullProgressView(io, Boolean(io.isTTY ?? process.stdout.isTTY));
+        const t0 = performance.now();
+        const r = await puller.pull(p.positionals[0], { credentials: [creds], onProgress: (e) => view?.update(e) });
+        view?.finish();
+        const secs = ((performance.now() - t0) / 1000).toFixed(1);
+        if (!quiet) {
+          io.out(`Digest: ${r.repoDigest.slice(r.repoDigest.indexOf('@') + 1)}\n`);
+          io.out(r.fetched === 0 ? `Status: Image is up to date for ${r.image.repoTags[0] ?? r.repoDigest}\n` : `Status: Downloaded newer image for ${r.image.repoTags[0] ?? r.repoDigest} (${humanSize(r.fetched)} in ${secs}s)\n`);
+        }
+        io.out(`${r.image.repoTags[0] ?? r.repoDigest}\n`);
+        return 0;
+      }
+      case 'push': {
+        const p = parse(rest, verb, ['to', ...REGISTRY_FLAGS]);
+        if (wantsHelp(p)) return help();
+        if (p.positionals.length !== 1) throw new UsageError('podbay image push needs one image: podbay image push NAME [--to REGISTRY/REPO:TAG]');
+        const cfg = await registries(p);
+        const creds = await loadDockerConfig();
+        const r = await pushImage(store(p), p.positionals[0], p.flags.get('to'), {
+          registries: cfg,
+          credentials: [creds],
+          onProgress: (e) => io.out(`${e.digest.slice(7, 19)}: ${{ exists: 'Layer already exists', mounted: 'Mounted from another repository', uploading: 'Pushing', pushed: 'Pushed' }[e.phase]}${e.phase === 'uploading' ? ` (${humanSize(e.size)})` : ''}\n`),
+        });
+        io.out(`${r.ref.slice(r.ref.lastIndexOf(':') + 1)}: digest: ${r.digest}\n`);
+        return 0;
+      }
+      case 'inspect': {
+        const p = parse(rest, verb, []);
+        if (wantsHelp(p)) return help();
+        if (p.positionals.length === 0) throw new UsageError('podbay image inspect needs at least one image: podbay image inspect REF...');
+        const s = store(p);
+        const out = [];
+        for (const ref of p.positionals) out.push(await s.require(ref));
+        io.out(JSON.stringify(out, null, 2) + '\n');
+        return 0;
+      }
+      case 'prune': {
+        const p = parse(rest, verb, []);
+        if (wantsHelp(p)) return help();
+        if (p.positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(p.positionals[0])}: podbay image prune takes no arguments`);
+        const removed = await store(p).prune();
+        for (const img of removed) io.out(`Deleted: ${img.repoTags[0] ?? img.id}\n`);
+        io.out(`Total reclaimed space: ${humanSize(removed.reduce((n, i) => n + i.size, 0))}\n`);
         return 0;
       }
       case 'ls':
@@ -190,5 +268,64 @@ function tryNormalize(ref: string): string | undefined {
     return normalizeRef(ref);
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * `image pull` progress: on a terminal one line per layer redrawn in place (docker's look:
+ * "abc123def456: Downloading [=====>     ] 1.2MB/3.4MB"); otherwise a plain line per change
+ * of phase, so logs stay readable.
+ */
+export class PullProgressView {
+  private readonly order: string[] = [];
+  private readonly lines = new Map<string, string>();
+  private drawn = 0;
+  private lastDraw = 0;
+  private readonly phases = new Map<string, string>();
+
+  constructor(
+    private readonly io: ImageCommandIO,
+    private readonly tty: boolean,
+  ) {}
+
+  update(e: PullProgress): void {
+    if (e.phase === 'resolved') {
+      this.io.out(`Resolved ${e.detail}\n`);
+      return;
+    }
+    const id = (e.digest ?? '').slice(7, 19);
+    const label = { waiting: 'Waiting', downloading: 'Downloading', retrying: 'Retrying', verifying: 'Verifying Checksum', done: 'Pull complete', exists: 'Already exists', resolved: '' }[e.phase];
+    if (!this.tty) {
+      if (this.phases.get(id) === e.phase) return;
+      this.phases.set(id, e.phase);
+      this.io.out(`${id}: ${label}${e.phase === 'downloading' ? ` (${humanSize(e.total)})` : ''}\n`);
+      return;
+    }
+    if (!this.lines.has(id)) this.order.push(id);
+    const prev = this.phases.get(id);
+    this.phases.set(id, e.phase);
+    let line = `${id}: ${label}`;
+    if (e.phase === 'downloading' && e.total > 0) {
+      const width = 30;
+      const filled = Math.min(width, Math.floor((e.current / e.total) * width));
+      line += ` [${'='.repeat(Math.max(0, filled - 1))}${filled ? '>' : ''}${' '.repeat(width - filled)}] ${humanSize(e.current)}/${humanSize(e.total)}`;
+    }
+    this.lines.set(id, line);
+    const now = Date.now();
+    // a redraw at most every 100 ms while bytes stream; every change of phase at once
+    if (e.phase === 'downloading' && prev === 'downloading' && now - this.lastDraw < 100) return;
+    this.lastDraw = now;
+    this.draw();
+  }
+
+  private draw(): void {
+    let s = this.drawn ? `\x1b[${this.drawn}A` : '';
+    for (const id of this.order) s += `\x1b[2K${this.lines.get(id)}\n`;
+    this.drawn = this.order.length;
+    this.io.out(s);
+  }
+
+  finish(): void {
+    if (this.tty && this.order.length) this.draw();
   }
 }

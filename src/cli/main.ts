@@ -14,7 +14,7 @@ const USAGE = `podbay ${PODBAY_VERSION}: a Kubernetes-compatible pod engine for 
 Usage:
   podbay server [--data-dir DIR] [--listen HOST:PORT]   run the node (API server + store)
   podbay kubeconfig [--kubeconfig FILE] [--data-dir DIR] print the admin kubeconfig
-  podbay image load|import|ls|rm ...                    manage local images (podbay image --help)
+  podbay image pull|push|load|import|ls|inspect|rm ...  manage local images (podbay image --help)
   podbay version                                         print the version
 
 Run 'podbay server --help' for the server's flags.

@@ -6,6 +6,8 @@
  *   DIR/pki/...           CA, serving cert, admin token           (see src/apiserver/pki.ts)
  *   DIR/kubeconfig.yaml   written after the server answers        0600
  *   DIR/images/           image store (src/image)
+ *   DIR/registries.yaml   registry mirrors and credentials (k3s format; optional)
+ *   DIR/agent/images/     image archives imported at start (the offline path)
  *   DIR/pods/<uid>/       pod volumes;  DIR/logs/  container logs
  *   RUN/                  runtime state: runc root, bundles, netns pins, CNI cache and IPAM
  */
@@ -26,6 +28,9 @@ import { Kubelet } from '../kubelet/kubelet.js';
 import { LocalClient } from '../kubelet/client.js';
 import { execInPod } from '../kubelet/exec.js';
 import { LocalImageService } from '../image/store.js';
+import { ImagePuller } from '../image/pull.js';
+import { loadRegistries } from '../image/registries.js';
+import { importAirgapImages } from '../image/airgap.js';
 import { CniPodNetwork } from '../network/pod-network.js';
 import { HostPortGuard } from '../network/host-ports.js';
 import { RuncRuntime, checkHostTools } from '../runtime/runtime.js';
@@ -68,6 +73,12 @@ Flags:
                               default ${DEFAULT_POD_PIDS_LIMIT}; -1 = unlimited). The kubelet's default is unlimited,
                               but then one pod's fork bomb takes every pid of the host (pid_max
                               is often 32768) and nothing, podbay included, can start a process
+  --registries FILE           registry mirrors, credentials and TLS in k3s's registries.yaml format
+                              (default DIR/registries.yaml when it exists); read at start
+  --disable-default-registry-endpoint
+                              pull a mirrored registry's images only from its mirrors (as k3s)
+  --images-import-dir DIR     image archives (docker save / OCI, tar or tar.gz) loaded at start,
+                              each once (default DIR/agent/images, as k3s's airgap images)
 `;
 
 function pidsLimit(v: string | undefined): number {
@@ -117,8 +128,8 @@ async function waitReady(url: string, caPem: string): Promise<void> {
 }
 
 export async function runServer(argv: string[]): Promise<number> {
-  const known = ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit'];
-  const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet'], known, 'server');
+  const known = ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit', 'registries', 'disable-default-registry-endpoint', 'images-import-dir'];
+  const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet', 'disable-default-registry-endpoint'], known, 'server');
   if (p.flags.has('help')) {
     process.stdout.write(HELP);
     return 0;
@@ -185,6 +196,11 @@ export async function runServer(argv: string[]): Promise<number> {
   let network: CniPodNetwork | undefined;
   if (withKubelet) {
     const images = new LocalImageService(join(dataDir, 'images'));
+    const registriesFile = p.flags.get('registries');
+    const registries = await loadRegistries(registriesFile ?? join(dataDir, 'registries.yaml'), registriesFile !== undefined);
+    const puller = new ImagePuller(images, { registries: () => registries, disableDefaultEndpoint: p.flags.has('disable-default-registry-endpoint') });
+    // the offline path: archives dropped in the import dir are loaded before any pod starts
+    await importAirgapImages(images, p.flags.get('images-import-dir') ?? join(dataDir, 'agent', 'images'), log);
     network = new CniPodNetwork(
       {
         runDir: join(runDir, 'net'),
@@ -202,6 +218,7 @@ export async function runServer(argv: string[]): Promise<number> {
       client: new LocalClient(svc),
       runtime,
       images,
+      puller,
       nodeName: nodeName(),
       hostIP: hostAddresses()[0] ?? '127.0.0.1',
       podsDir: join(dataDir, 'pods'),

@@ -68,13 +68,31 @@ test('load, import, ls, rm', async () => {
   r = await cli('rm', 'busybox:1.36', 'nginx', '--data-dir', dataDir);
   assert.equal(r.code, 1);
   assert.equal(r.out, 'Deleted: docker.io/library/busybox:1.36\n');
-  assert.match(r.err, /image "docker.io\/library\/nginx:latest" is not present: load it with 'podbay image load -i FILE'/);
+  assert.match(r.err, /image "docker.io\/library\/nginx:latest" is not present: pull it with 'podbay image pull docker.io\/library\/nginx:latest', load it with 'podbay image load -i FILE'/);
 
   r = await cli('rm', importedId.slice(7, 19), 'busybox', '--data-dir', dataDir);
   assert.equal(r.code, 0, r.err);
   assert.equal(r.out, `Deleted: ${importedId}\nDeleted: docker.io/library/busybox:latest\n`);
   r = await cli('ls', '--data-dir', dataDir);
   assert.equal(r.out, 'IMAGE   TAG   IMAGE ID   SIZE\n');
+});
+
+test('prune removes the images no container uses, and their layers', async () => {
+  const dir = join(work, 'prune');
+  assert.equal((await cli('load', '-i', archive, '--data-dir', dir)).code, 0);
+  assert.equal((await cli('import', rootfs, 'mybox:v1', '--data-dir', dir)).code, 0);
+  const { LocalImageService } = await import('./store.js');
+  const s = new LocalImageService(join(dir, 'images'));
+  await s.prepareSnapshot('ctr1', 'mybox:v1');
+  const r = await cli('prune', '--data-dir', dir);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^Deleted: docker\.io\/library\/busybox:1\.36\nTotal reclaimed space: [\d.]+[kM]B\n$/);
+  assert.deepEqual((await s.list()).map((i) => i.repoTags), [['docker.io/library/mybox:v1']]);
+  const layers = await fsp.readdir(s.layersDir);
+  assert.deepEqual(layers, (await s.list())[0].chainIds.map((c) => c.slice(7)));
+  await s.removeSnapshot('ctr1');
+  assert.match((await cli('prune', '--data-dir', dir)).out, /Deleted: docker\.io\/library\/mybox:v1/);
+  assert.deepEqual(await fsp.readdir(s.blobsDir), []);
 });
 
 test('usage errors exit 2 and say what is wrong; help exits 0', async () => {

@@ -314,7 +314,7 @@ describe('remove', () => {
       assert.ok(e instanceof ImageNotFoundError);
       assert.equal(
         e.message,
-        `image "docker.io/library/busybox:test" is not present: load it with 'podbay image load -i FILE' or import a rootfs with 'podbay image import FILE NAME:TAG'`,
+        `image "docker.io/library/busybox:test" is not present: pull it with 'podbay image pull docker.io/library/busybox:test', load it with 'podbay image load -i FILE' or import a rootfs with 'podbay image import FILE NAME:TAG'`,
       );
       return true;
     });

@@ -44,6 +44,20 @@ export interface StoredImage extends ImageRecord {
   layers: StoredLayer[];
 }
 
+/** An image fetched from a registry, ready to store (see ingestPulled). */
+export interface PulledImage {
+  /** normalized tags ("docker.io/library/busybox:1.36"); empty when pulled by digest only */
+  names: string[];
+  /** "docker.io/library/busybox@sha256:<manifest>" */
+  repoDigest: string;
+  manifestDigest: string;
+  manifestMediaType: string;
+  manifestBytes: Buffer;
+  configBytes: Buffer;
+  /** bottom first; `file` is a verified download under tmp/, absent when the blob is already stored */
+  layers: { digest: string; mediaType: string; size: number; diffId?: string; file?: string }[];
+}
+
 interface IndexFile {
   version: 1;
   images: StoredImage[];
@@ -540,6 +554,85 @@ export class LocalImageService implements ImageService {
     await this.locked(async () => this.collectGarbage(await this.readIndex())).catch(() => undefined);
   }
 
+  // ---- pulled images (src/image/pull.ts) ------------------------------------------------------
+
+  /** A fresh path under tmp/ for a download (swept with the process's other debris). */
+  async tempPath(kind: string): Promise<string> {
+    await this.ensureDirs();
+    return join(this.tmpDir, tmpName(kind));
+  }
+
+  async hasBlob(digest: string): Promise<boolean> {
+    return pathExists(this.blobPath(digest));
+  }
+
+  /** The image whose manifest is `manifestDigest`, if stored. */
+  async findByManifest(manifestDigest: string): Promise<StoredImage | undefined> {
+    return (await this.readIndex()).images.find((i) => i.manifestDigest === manifestDigest);
+  }
+
+  /** Give a stored image more names (tags move away from other images, as with a load). */
+  async addNames(id: string, names: string[], repoDigests: string[]): Promise<StoredImage> {
+    return this.locked(async () => {
+      const idx = await this.readIndex();
+      const image = idx.images.find((i) => i.id === id);
+      if (!image) throw new ImageNotFoundError(id);
+      const rec = this.addImage(idx, { ...structuredClone(image), repoTags: names, repoDigests });
+      await this.collectGarbage(idx);
+      await this.writeIndex(idx);
+      return structuredClone(rec);
+    });
+  }
+
+  /**
+   * Store an image fetched from a registry. Every blob handed in was verified against its digest
+   * by the caller and sits in a tmp/ file that is moved into the content store; layers without
+   * a file must already be stored. The layers' diffIDs must match the config's rootfs.diff_ids.
+   */
+  async ingestPulled(p: PulledImage): Promise<StoredImage> {
+    const what = p.repoDigest;
+    let config: ConfigJson;
+    try {
+      config = JSON.parse(p.configBytes.toString('utf8')) as ConfigJson;
+    } catch (e) {
+      throw new InvalidArchiveError(what, `image config is not valid JSON (${(e as Error).message})`);
+    }
+    const id = sha256(p.configBytes);
+    const declared = config.rootfs?.diff_ids ?? [];
+    if (declared.length !== p.layers.length) throw new InvalidArchiveError(what, `the manifest lists ${p.layers.length} layers but the config's rootfs.diff_ids ${declared.length}`);
+    const known = new Map<string, StoredLayer>();
+    for (const i of (await this.readIndex()).images) for (const l of i.layers) known.set(l.digest, l);
+    // a layer listed twice comes with its file once
+    const incoming = new Set(p.layers.filter((l) => l.file).map((l) => l.digest));
+    const lease = await this.newLease();
+    try {
+      await lease.add([id, p.manifestDigest, ...p.layers.map((l) => l.digest)], []);
+      const layers: StoredLayer[] = [];
+      for (const [n, l] of p.layers.entries()) {
+        let diffId = l.diffId ?? known.get(l.digest)?.diffId;
+        if (!l.file && !incoming.has(l.digest) && !(await pathExists(this.blobPath(l.digest)))) throw new InvalidArchiveError(what, `layer ${l.digest} vanished from the store during the pull: pull again`);
+        diffId ??= (await layerDigests(this.blobPath(l.digest), `${what}: layer ${n} (${l.digest})`)).diffId;
+        if (diffId !== declared[n]) throw new InvalidArchiveError(what, `layer ${n} (${l.digest}) unpacks to ${diffId}, but the config says ${declared[n]}: the image is damaged`);
+        layers.push({ digest: l.digest, diffId, size: l.size, mediaType: l.mediaType });
+      }
+      const chains = computeChainIds(layers.map((l) => l.diffId));
+      await lease.add([], chains);
+      await this.placeBlob(id, { data: p.configBytes });
+      await this.placeBlob(p.manifestDigest, { data: p.manifestBytes });
+      for (const l of p.layers) if (l.file) await this.placeBlob(l.digest, { file: l.file, move: true });
+      await this.ensureLayerDirs(layers, chains, what);
+      const rec = this.record(id, config, p.names, p.manifestDigest, p.manifestMediaType, layers, chains);
+      rec.repoDigests = [...new Set([...rec.repoDigests, p.repoDigest])];
+      const [out] = await this.commit([rec]);
+      return out;
+    } catch (e) {
+      await this.sweepAfterFailure(lease);
+      throw e;
+    } finally {
+      await lease.release();
+    }
+  }
+
   // ---- ImageService ---------------------------------------------------------------------------
 
   async list(): Promise<StoredImage[]> {
@@ -655,6 +748,22 @@ export class LocalImageService implements ImageService {
       }
       await this.collectGarbage(idx);
       await this.writeIndex(idx);
+    });
+  }
+
+  /**
+   * Remove every image no snapshot (container) uses, as `crictl rmi --prune`; their layers and
+   * blobs go with them. Returns the removed images.
+   */
+  async prune(): Promise<StoredImage[]> {
+    return this.locked(async () => {
+      const idx = await this.readIndex();
+      const used = new Set((await this.readSnapshotMetas()).map((m) => m.imageId));
+      const removed = idx.images.filter((i) => !used.has(i.id));
+      idx.images = idx.images.filter((i) => used.has(i.id));
+      await this.collectGarbage(idx);
+      await this.writeIndex(idx);
+      return removed;
     });
   }
 

@@ -43,6 +43,8 @@ import { FORBIDDEN_REASON, podSysctls, SysctlAllowlist } from './sysctls.js';
 import { FsGroupError, VolumeOwnership } from './volume-ownership.js';
 import { containerResources, podCgroupConfig } from './qos.js';
 import { StorageEviction, evictedStatus, measurePodStorage } from './eviction.js';
+import { ImagePullManager } from './image-pull.js';
+import type { ImagePuller } from '../image/pull.js';
 
 export const LABEL_POD_UID = 'io.kubernetes.pod.uid';
 export const LABEL_POD_NAME = 'io.kubernetes.pod.name';
@@ -86,6 +88,8 @@ export interface KubeletOptions {
   clusterDNS?: string[];
   /** --cluster-domain (default cluster.local): pods' subdomain FQDNs and search paths */
   clusterDomain?: string;
+  /** pulls images from registries; absent: only images already stored can run */
+  puller?: ImagePuller;
 }
 
 const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
@@ -131,6 +135,7 @@ export class Kubelet {
   private readonly sysctls: SysctlAllowlist;
   private readonly ownership: VolumeOwnership;
   private hostSecurity?: Promise<HostSecurity>;
+  private readonly imagePulls: ImagePullManager;
 
   constructor(private readonly opts: KubeletOptions) {
     // a malformed or node-wide pattern stops the kubelet from starting, as the kubelet's flag does
@@ -141,6 +146,14 @@ export class Kubelet {
     this.images = opts.images;
     this.log = opts.log ?? (() => {});
     this.events = new EventRecorder(this.client, 'kubelet', opts.nodeName, this.log);
+    this.imagePulls = new ImagePullManager({
+      images: this.images,
+      puller: opts.puller,
+      client: this.client,
+      record: (pod, type, reason, message, fieldPath) => this.events.record(pod, type, reason, message, fieldPath),
+      enqueue: (uid) => this.enqueue(uid),
+      log: this.log,
+    });
     this.prober = new Prober({
       runtime: this.runtime,
       record: (pod, type, reason, message, fieldPath) => this.events.record(pod, type, reason, message, fieldPath),
@@ -421,20 +434,14 @@ export class Kubelet {
 
     // create a new run
     const restartCount = latest ? latest.config.restartCount + 1 : 0;
-    const image = await this.images.get(spec.image);
-    if (!image) {
-      const never = spec.imagePullPolicy === 'Never';
-      const reason = never ? 'ErrImageNeverPull' : 'ErrImagePull';
-      const message = never
-        ? `Container image "${spec.image}" is not present with pull policy of Never`
-        : `image "${spec.image}" is not present on this node and podbay cannot pull yet: load it with 'podbay image load -i FILE' or 'podbay image import FILE ${spec.image}'`;
-      this.waiting.set(key, { reason, message });
-      this.events.record(pod, 'Warning', never ? 'ErrImageNeverPull' : 'Failed', never ? message : `Failed to pull image "${spec.image}": ${message}`, fieldPath);
-      if (!never) this.events.record(pod, 'Warning', 'Failed', `Error: ${reason}`, fieldPath);
-      this.enqueueAfter(uid, 5000);
+    // imagePullPolicy, pulls (in the background) and their back-off: image-pull.ts
+    const ensured = await this.imagePulls.ensure(pod, spec, fieldPath);
+    if ('waiting' in ensured) {
+      this.waiting.set(key, ensured.waiting);
+      if (ensured.retryMs !== undefined) this.enqueueAfter(uid, ensured.retryMs);
       return;
     }
-    this.events.record(pod, 'Normal', 'Pulled', `Container image "${spec.image}" already present on machine`, fieldPath);
+    const image = ensured.image;
 
     let config: ContainerConfig;
     try {
@@ -646,6 +653,7 @@ export class Kubelet {
     this.evictions.delete(uid);
     for (const k of [...this.backoff.keys()]) if (k.startsWith(`${uid}/`)) this.backoff.delete(k);
     this.ownership.forget(uid);
+    this.imagePulls.forget(uid);
     clearTimeout(this.timers.get(uid));
     this.timers.delete(uid);
     this.events.forget(uid);

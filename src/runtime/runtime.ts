@@ -30,6 +30,7 @@ import { capabilitiesFromMask, containerSpec, nodeHostsFile, propagationProblem,
 import { hostDevices } from './devices.js';
 import { Runc } from './runc.js';
 import { containerOciResources, withCgroup, type PodCgroups } from './cgroups.js';
+import { imageRefOf } from '../image/reference.js';
 import type {
   ContainerConfig,
   ContainerState,
@@ -562,7 +563,9 @@ export class RuncRuntime implements Runtime {
         cleanup.push('remove container dir', () => fsp.rm(dir, { recursive: true, force: true }));
         cleanup.push('remove snapshot', () => this.images.removeSnapshot(id));
         const mounts = await this.images.prepareSnapshot(id, cfg.image);
-        const imageId = (await this.images.get(cfg.image))?.id ?? '';
+        const img = await this.images.get(cfg.image);
+        // CRI's imageRef: the repo digest when known (what the kubelet shows as imageID)
+        const imageId = img ? imageRefOf(img, cfg.image) : '';
         cleanup.push('unmount rootfs', () => this.umountAll(rootfs));
         await this.mountRootfs(mounts, rootfs);
         await fsp.mkdir(dirname(cfg.logPath), { recursive: true });

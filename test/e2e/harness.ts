@@ -4,7 +4,7 @@
  * behind (the process is gone, the port is closed, the data dir is removed).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, readFileSync, readdirSync, statSync, realpathSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync, readdirSync, statSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import net from 'node:net';
@@ -80,8 +80,16 @@ export class PodbayServer {
 
   async spawn(extraArgs: string[] = []): Promise<void> {
     if (existsSync(this.kubeconfig)) rmSync(this.kubeconfig);
+    // network safety: a test server never pulls from a real registry; unless the suite names its
+    // own registries file, every host is "mirrored" to a closed loopback port with no fallback
+    if (!extraArgs.includes('--registries')) {
+      const offline = join(this.dataDir, 'registries-offline.yaml');
+      writeFileSync(offline, 'mirrors:\n  "*":\n    endpoint: ["http://127.0.0.1:9"]\n');
+      extraArgs = [...extraArgs, '--registries', offline, '--disable-default-registry-endpoint'];
+    }
     const proc = spawn(PODBAY, ['server', '--data-dir', this.dataDir, '--listen', `127.0.0.1:${this.port}`, ...extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PODBAY_LOOPBACK_REGISTRIES_ONLY: '1' },
     });
     this.proc = proc;
     proc.stdout!.on('data', (d) => (this.log += d));

@@ -8,9 +8,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync, readlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PodbayServer, PodSuite, kubectlBinaries, ROOT, httpGet, waitFor, kubectlHelpers } from './harness.js';
+import { PODBAY, PodbayServer, PodSuite, kubectlBinaries, ROOT, httpGet, waitFor, kubectlHelpers } from './harness.js';
+import { startDockerRegistry, type DockerRegistry } from './registry-harness.js';
 import { ghostFixedYaml, seedNginxConf } from '../fixtures/seed.js';
 import { writeDockerArchive } from '../../src/image/archive-build.js';
 
@@ -37,9 +39,20 @@ describe('pods run for real (runc, conmon, CNI)', () => {
   const { k, ok, pod } = kubectlHelpers(() => s, kc.path);
   const serverArgs = () => suite.serverArgs();
 
-  const suite = new PodSuite(BRIDGE, CIDR, new RegExp(`^${SEED_PORT}$`));
+  // the seed's images (`nginx`, `ghost`, as the tutorial names them) are pulled as on any node:
+  // from a docker.io mirror, here Debian's docker-registry on loopback filled with the built images
+  let reg: DockerRegistry;
+  let regConf: string;
+  const suite = new (class extends PodSuite {
+    override serverArgs(): string[] {
+      return [...super.serverArgs(), '--registries', join(regConf, 'registries.yaml'), '--disable-default-registry-endpoint'];
+    }
+  })(BRIDGE, CIDR, new RegExp(`^${SEED_PORT}$`));
 
   before(async () => {
+    reg = await startDockerRegistry();
+    regConf = mkdtempSync(join(tmpdir(), 'podbay-e2e-pods-reg-'));
+    writeFileSync(join(regConf, 'registries.yaml'), `mirrors:\n  docker.io:\n    endpoint: ["${reg.url}"]\n`);
     s = await suite.start('podbay-e2e-pods-');
     work = suite.work;
     runDir = suite.runDir;
@@ -59,9 +72,23 @@ describe('pods run for real (runc, conmon, CNI)', () => {
     await writeDockerArchive(join(work, 'nginx.tar'), { repoTags: ['nginx:latest'], layers: [ng], config: { cmd: ['/usr/sbin/nginx', '-g', 'daemon off;'] } });
     suite.loadImage(join(work, 'ghost.tar'));
     suite.loadImage(join(work, 'nginx.tar'));
+    for (const name of ['ghost', 'nginx']) {
+      const r = spawnSync(PODBAY, ['image', 'push', `${name}:latest`, '--to', `${reg.host}/library/${name}:latest`, '--data-dir', s.dataDir], { encoding: 'utf8', env: { ...process.env, PODBAY_LOOPBACK_REGISTRIES_ONLY: '1' } });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+    }
+    // the node forgets both: the seed's pod pulls them through the mirror, as a user's node would
+    const rm = spawnSync(PODBAY, ['image', 'rm', 'ghost:latest', 'nginx:latest', '--data-dir', s.dataDir], { encoding: 'utf8' });
+    assert.equal(rm.status, 0, rm.stderr);
   });
 
-  after(() => suite.finish(kc.path));
+  after(async () => {
+    try {
+      await suite.finish(kc.path);
+    } finally {
+      await reg?.stop();
+      rmSync(regConf, { recursive: true, force: true });
+    }
+  });
 
   it("runs the seed tutorial's pod: nginx (ConfigMap nginx.conf, verbatim) proxies the hostPort to the backend on 127.0.0.1:2368", async () => {
     writeFileSync(join(work, 'nginx.conf'), NGINX_CONF);
@@ -84,7 +111,10 @@ describe('pods run for real (runc, conmon, CNI)', () => {
     assert.match((await httpGet(`http://${ip}:80/`)).body, /ghost backend behind nginx/);
     // the story of the pod, as events
     const events = ok('get', 'events', '--field-selector', 'involvedObject.name=ghost', '-o', 'jsonpath={range .items[*]}{.reason}{"\\n"}{end}');
-    for (const reason of ['Scheduled', 'Pulled', 'Created', 'Started']) assert.match(events, new RegExp(`^${reason}$`, 'm'), events);
+    for (const reason of ['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']) assert.match(events, new RegExp(`^${reason}$`, 'm'), events);
+    // both images as the tutorial names them, pulled through the docker.io mirror
+    const messages = ok('get', 'events', '--field-selector', 'involvedObject.name=ghost', '-o', 'jsonpath={range .items[*]}{.message}{"\\n"}{end}');
+    for (const img of ['nginx', 'ghost']) assert.match(messages, new RegExp(`^Successfully pulled image "${img}" in \\S+ \\(\\S+ including waiting\\)\\. Image size: \\d+ bytes\\.$`, 'm'), messages);
   });
 
   it('propagates a ConfigMap update into the running container (atomic ..data swap)', async () => {

@@ -120,7 +120,7 @@ test('a pod with two containers: httpd answers on the pod IP and the hostPort; n
   const ss = (await rt.containerStatus(side))!;
   assert.equal(ws.state, 'running');
   assert.equal(ss.state, 'running');
-  assert.match(ws.imageId, /^sha256:[0-9a-f]{64}$/);
+  assert.match(ws.imageId, /^(\S+@)?sha256:[0-9a-f]{64}$/);
 
   assert.equal(await until('GET pod IP', () => httpGetBody(sb.ips[0]!, 8080)), 'hello from podbay runtime\n');
   assert.equal(await until('GET hostPort', () => httpGetBody('127.0.0.1', PORT)), 'hello from podbay runtime\n');
