@@ -8,6 +8,7 @@
  *   /api/v1/{resource}[/{name}[/{sub}]]                      cluster-scoped, or all namespaces
  *   /api/v1/namespaces/{ns}/{resource}[/{name}[/{sub}]]      namespaced
  *   /api/v1/watch/...                                        the deprecated watch paths
+ *   /apis/podbay.io/v1alpha1/namespaces/{ns}/podexplains/{name}   podbay explain (src/explain)
  */
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -32,6 +33,8 @@ import { decodeProtobufObject } from './protobuf.js';
 import { chooseProtocol, EXEC_PROTOCOLS, parseExecQuery, serveExec } from './exec.js';
 import type { Duplex } from 'node:stream';
 import type { ChildProcess } from 'node:child_process';
+import { EXPLAIN_PREFIX, serveExplain } from '../explain/endpoint.js';
+import type { PodExplain } from '../explain/types.js';
 
 const PROTOBUF = 'application/vnd.kubernetes.protobuf';
 
@@ -52,6 +55,8 @@ export interface NodeBackend {
    * is started only once the WebSocket handshake is done.
    */
   exec?(pod: Obj, container: string | undefined, argv: string[], tty: boolean): Promise<() => Promise<ChildProcess>>;
+  /** podbay explain: the pod's namespaces, network, processes and volumes, read live */
+  explainPod?(pod: Obj): Promise<PodExplain>;
 }
 
 export interface ApiServerOptions {
@@ -342,6 +347,13 @@ export class ApiServer {
       const doc = openapiV3Document(path.slice('/openapi/v3/'.length));
       if (!doc) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (GET ${path}): OpenAPI v3 documents are served for api, api/v1 and apis`);
       return sendDocument(req, res, doc);
+    }
+    if (path.startsWith(EXPLAIN_PREFIX)) {
+      const node = this.opts.node;
+      const getPod = (ns: string, name: string) => this.resources.get(resourceInfo('pods')!, ns, name);
+      const out = await serveExplain(method, path, String(req.headers.accept ?? ''), { getPod, explain: node?.explainPod && ((pod) => node.explainPod!(pod)) });
+      res.writeHead(200, { 'Content-Type': out.contentType, 'Cache-Control': 'no-cache, private' });
+      return void res.end(out.body);
     }
     if (!path.startsWith('/api/v1/')) {
       throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${method} ${path}): podbay serves the core API group (/api/v1) only`);

@@ -1,0 +1,270 @@
+/**
+ * `podbay explain pod` for real: a podbay server with its kubelet (runc, conmon, CNI), pods
+ * made with real kubectl, and explain's answer compared with what standard tools report
+ * independently: `ls -l /proc/PID/ns` and readlink for the inodes, `ip -j link` (host and
+ * pod netns) for the veth pair and the bridge, `iptables -t nat -S` for the DNAT rules,
+ * /proc/PID/status for the process tree. This suite owns bridge pbexplain0, subnet
+ * 10.221.0.0/24 and hostPorts 19900-19919; every pod is deleted and the host checked at the end.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PODBAY, PodbayServer, PodSuite, kubectlBinaries, kubectlHelpers, waitFor } from './harness.js';
+import { NS_TYPES, type PodExplain } from '../../src/explain/types.js';
+
+const [kc] = kubectlBinaries().slice(-1);
+const BRIDGE = 'pbexplain0';
+const HOST_PORT = 19900;
+
+function sh(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  assert.equal(r.status, 0, `${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** `ls -l /proc/PID/ns`, parsed: type -> inode */
+function lsNs(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of sh('ls', ['-l', `/proc/${pid}/ns`]).split('\n')) {
+    const m = /\s(\w+) -> '?\w+:\[(\d+)\]'?$/.exec(line);
+    if (m) out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+
+describe('podbay explain pod (runc, conmon, CNI, real kubectl)', () => {
+  const suite = new PodSuite(BRIDGE, '10.221.0.0/24', /^199[01]\d$/);
+  let s: PodbayServer;
+  const { ok, apply, pod } = kubectlHelpers(() => s, kc.path);
+  const explain = (...args: string[]) => spawnSync(PODBAY, ['explain', 'pod', ...args, '--kubeconfig', s.kubeconfig], { encoding: 'utf8', timeout: 60_000 });
+  const explainJson = (name: string): PodExplain => {
+    const r = explain(name, '-o', 'json');
+    assert.equal(r.status, 0, `podbay explain failed:\n${r.stderr}`);
+    return JSON.parse(r.stdout);
+  };
+  const running = (name: string) =>
+    waitFor(`${name} running`, () => {
+      const p = pod(name);
+      return p.status?.phase === 'Running' && (p.status.containerStatuses ?? []).every((c: any) => c.state?.running) ? p : undefined;
+    }, 60_000);
+  const fits80 = (text: string) => {
+    const long = text.split('\n').filter((l) => [...l].length > 80);
+    assert.deepEqual(long, [], 'every line of the text output fits 80 columns');
+  };
+
+  before(async () => {
+    s = await suite.start('podbay-e2e-explain-');
+    await suite.loadBusybox();
+    ok('create', 'configmap', 'site', '--from-literal=nginx.conf=listen 80;', '--from-literal=index.html=hello');
+    apply(`
+apiVersion: v1
+kind: Pod
+metadata: {name: duo}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: web
+    image: busybox:1.36
+    command: [sh, -c, 'sleep 3600 & wait']
+    ports: [{containerPort: 8080, hostPort: ${HOST_PORT}}]
+    volumeMounts:
+    - {name: site, mountPath: /etc/site}
+    - {name: scratch, mountPath: /scratch}
+  - name: helper
+    image: busybox:1.36
+    command: [sleep, '3600']
+    volumeMounts:
+    - {name: scratch, mountPath: /data, subPath: helper}
+  volumes:
+  - {name: site, configMap: {name: site}}
+  - {name: scratch, emptyDir: {}}
+`);
+    await running('duo');
+  });
+
+  after(async () => {
+    await suite.finish(kc.path);
+  });
+
+  it('namespaces: inodes as ls -l /proc/PID/ns and readlink report them; net/ipc/uts shared, pid not', () => {
+    const e = explainJson('duo');
+    assert.deepEqual(e.namespaces.rows.map((r) => r.name), ['pause', 'web', 'helper']);
+    const pause = e.namespaces.rows[0]!;
+    for (const r of e.namespaces.rows) {
+      const ls = lsNs(r.hostPid);
+      for (const t of NS_TYPES) {
+        assert.equal(r.ns[t]?.inode, ls[t], `${r.name} ${t} as ls -l /proc/${r.hostPid}/ns shows it`);
+        assert.equal(`${t}:[${r.ns[t]!.inode}]`, readlinkSync(`/proc/${r.hostPid}/ns/${t}`));
+      }
+      // the PID inside the pod: NSpid's last field in /proc/PID/status
+      const nspid = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${r.hostPid}/status`, 'utf8'))![1]!.trim().split(/\s+/);
+      assert.equal(r.podPid, Number(nspid.at(-1)));
+      assert.equal(r.podPid, 1, `${r.name} is PID 1 of its own pid namespace`);
+      if (r.role === 'container') {
+        for (const t of ['net', 'ipc', 'uts'] as const) assert.equal(r.ns[t]!.shared, true, `${r.name} shares ${t} with pause`);
+        assert.equal(r.ns.pid!.shared, false, 'no shareProcessNamespace: a pid namespace of its own');
+        assert.notEqual(r.ns.mnt!.inode, pause.ns.mnt!.inode);
+      }
+    }
+    assert.equal(pause.ns.user!.host, true, 'no user namespace: the host\'s');
+    assert.equal(pause.ns.net!.host, false);
+    assert.ok(e.namespaces.differences.some((d) => /^pid: each container has a PID namespace of its own/.test(d)), e.namespaces.differences.join('\n'));
+    assert.ok(e.namespaces.differences.some((d) => /^uts: .*docker cannot share UTS/.test(d)));
+  });
+
+  it('network: veth pair and bridge as ip -j link reports them, DNAT rules as iptables -t nat -S', () => {
+    const e = explainJson('duo');
+    const n = e.network;
+    const pausePid = e.namespaces.rows[0]!.hostPid;
+    const podIP = pod('duo').status.podIP;
+    assert.deepEqual(n.podIPs, [podIP]);
+    // in the pod: eth0's ifindex and its peer's
+    const inside = JSON.parse(sh('nsenter', ['-t', String(pausePid), '-n', 'ip', '-j', 'link'])) as any[];
+    const eth0 = inside.find((l) => l.ifname === 'eth0');
+    assert.ok(n.veth, `a veth pair: ${JSON.stringify(n)}`);
+    assert.equal(n.veth.podIfname, 'eth0');
+    assert.equal(n.veth.podIfindex, eth0.ifindex);
+    assert.equal(n.veth.hostIfindex, eth0.link_index, 'the peer ifindex ip reports for eth0');
+    // on the host: the peer, its master and the bridge
+    const host = JSON.parse(sh('ip', ['-j', 'link'])) as any[];
+    const peer = host.find((l) => l.ifindex === n.veth!.hostIfindex);
+    assert.equal(peer.ifname, n.veth.hostIfname);
+    assert.equal(peer.master, BRIDGE);
+    assert.equal(n.veth.bridge, BRIDGE);
+    const br = host.find((l) => l.ifname === BRIDGE);
+    assert.equal(n.bridge?.name, BRIDGE);
+    assert.equal(n.bridge?.ifindex, br.ifindex);
+    const brAddr = (JSON.parse(sh('ip', ['-j', 'addr', 'show', 'dev', BRIDGE]))[0].addr_info as any[]).map((a) => `${a.local}/${a.prefixlen}`);
+    assert.deepEqual(n.bridge?.addresses, brAddr);
+    assert.equal(n.gateway, brAddr[0]!.split('/')[0]);
+    assert.ok(n.routes.some((r) => r.dst === 'default' && r.via === n.gateway));
+    // every rule shown exists, and every DNAT to the pod is shown
+    const nat = sh('iptables', ['-t', 'nat', '-S']).split('\n');
+    for (const r of n.natRules) assert.ok(nat.includes(r.rule), `rule shown by explain exists in iptables -t nat -S: ${r.rule}`);
+    const dnats = nat.filter((l) => l.includes(`--to-destination ${podIP}:8080`));
+    assert.ok(dnats.length >= 1, nat.join('\n'));
+    for (const d of dnats) assert.ok(n.natRules.some((r) => r.rule === d), `DNAT rule missing from explain: ${d}`);
+    assert.ok(n.natRules.some((r) => r.chain === 'CNI-HOSTPORT-DNAT'), 'the jump from CNI-HOSTPORT-DNAT is shown');
+    assert.ok(n.natRules.every((r) => r.table === 'nat'));
+    assert.deepEqual(n.hostPorts.map((h) => [h.hostPort, h.containerPort, h.container]), [[HOST_PORT, 8080, 'web']]);
+  });
+
+  it('processes: conmon -> container init -> children, with host and pod PIDs', () => {
+    const e = explainJson('duo');
+    assert.deepEqual(e.processes.map((p) => p.name), ['pause', 'web', 'helper']);
+    for (const t of e.processes) {
+      const conmon = t.root!;
+      assert.equal(conmon.comm, 'conmon');
+      const init = conmon.children[0]!;
+      const ppid = Number(/^PPid:\s*(\d+)/m.exec(readFileSync(`/proc/${init.hostPid}/status`, 'utf8'))![1]);
+      assert.equal(ppid, conmon.hostPid, `${t.name}: conmon is the init's parent`);
+      assert.equal(init.podPid, 1);
+    }
+    const web = e.processes.find((p) => p.name === 'web')!.root!.children[0]!;
+    assert.equal(web.comm, 'sh');
+    const sleep = web.children.find((c) => c.comm === 'sleep');
+    assert.ok(sleep, `sh's child sleep is shown: ${JSON.stringify(web)}`);
+    assert.equal(sleep.podPid, Number(/^NSpid:.*\s(\d+)$/m.exec(readFileSync(`/proc/${sleep.hostPid}/status`, 'utf8'))![1]));
+    assert.notEqual(sleep.podPid, sleep.hostPid);
+  });
+
+  it('volumes: host paths, ..data and keys of the configMap, ro/rw and subPath per container', () => {
+    const e = explainJson('duo');
+    const site = e.volumes.find((v) => v.name === 'site')!;
+    assert.equal(site.type, 'configMap');
+    assert.equal(site.exists, true);
+    assert.deepEqual(site.keys, ['index.html', 'nginx.conf']);
+    assert.equal(site.dataLink, readlinkSync(`${site.hostPath}/..data`));
+    assert.deepEqual(site.mounts, [{ container: 'web', mountPath: '/etc/site', readOnly: true, kernel: 'ro' }]);
+    const scratch = e.volumes.find((v) => v.name === 'scratch')!;
+    assert.equal(scratch.type, 'emptyDir');
+    assert.deepEqual(
+      scratch.mounts.map((m) => [m.container, m.mountPath, m.readOnly, m.kernel, m.subPath]),
+      [
+        ['web', '/scratch', false, 'rw', undefined],
+        ['helper', '/data', false, 'rw', 'helper'],
+      ],
+    );
+  });
+
+  it('text output fits 80 columns and shows the picture, the by-hand commands and the docker recipe', () => {
+    const e = explainJson('duo');
+    const r = explain('duo');
+    assert.equal(r.status, 0, r.stderr);
+    fits80(r.stdout);
+    const pausePid = e.namespaces.rows[0]!.hostPid;
+    for (const want of [`bridge ${BRIDGE}`, e.network.veth!.hostIfname, 'pod default/duo', `nsenter -t ${pausePid} -n ip addr`, `ip link show master ${BRIDGE}`, 'iptables -t nat -S CNI-DN-', '--net=container:', `${HOST_PORT} ══DNAT══▶`]) {
+      assert.ok(r.stdout.includes(want), `text output shows ${JSON.stringify(want)}:\n${r.stdout}`);
+    }
+    const svg = explain('duo', '-o', 'svg');
+    assert.equal(svg.status, 0, svg.stderr);
+    // EXPLAIN_DUMP=DIR keeps the outputs (how docs/explain-example.* were made)
+    if (process.env.EXPLAIN_DUMP) {
+      writeFileSync(join(process.env.EXPLAIN_DUMP, 'explain-duo.txt'), r.stdout);
+      writeFileSync(join(process.env.EXPLAIN_DUMP, 'explain-duo.svg'), svg.stdout);
+    }
+    assert.match(svg.stdout, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    for (const want of [BRIDGE, e.network.veth!.hostIfname, 'pod default/duo', '>web<', '>helper<', '>pause<']) assert.ok(svg.stdout.includes(want), `svg shows ${want}`);
+  });
+
+  it('a pod that does not exist: NotFound as kubectl words it', async () => {
+    const r = explain('ghost');
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr.trim(), 'Error from server (NotFound): pods "ghost" not found');
+    const raw = await s.request('GET', '/apis/podbay.io/v1alpha1/namespaces/default/podexplains/ghost');
+    assert.equal(raw.status, 404);
+    assert.equal(raw.json.reason, 'NotFound');
+    const anon = await s.request('GET', '/apis/podbay.io/v1alpha1/namespaces/default/podexplains/duo', { token: 'wrong' });
+    assert.equal(anon.status, 401, 'the same bearer-token authentication');
+  });
+
+  it('a pod not running yet: says which parts do not exist and why', async () => {
+    apply(`
+apiVersion: v1
+kind: Pod
+metadata: {name: unpulled}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers: [{name: app, image: 'nosuch.invalid/none:1', imagePullPolicy: Never}]
+`);
+    await waitFor('unpulled waiting', () => pod('unpulled').status?.containerStatuses?.[0]?.state?.waiting?.reason === 'ErrImageNeverPull' || undefined, 60_000);
+    const e = explainJson('unpulled');
+    const app = e.missing.find((m) => m.part.startsWith('container app'));
+    assert.ok(app, JSON.stringify(e.missing));
+    assert.match(app.why, /waiting \(ErrImageNeverPull/);
+    assert.deepEqual(e.namespaces.rows.map((r) => r.name), ['pause'], 'the sandbox exists, the container does not');
+    const r = explain('unpulled');
+    assert.equal(r.status, 0, r.stderr);
+    fits80(r.stdout);
+    assert.match(r.stdout, /Parts of this pod do not exist yet/);
+    assert.match(r.stdout, /container app .*ErrImageNeverPull/s);
+  });
+
+  it("a hostNetwork pod: says it shares the host's network namespace, and shows it", async () => {
+    apply(`
+apiVersion: v1
+kind: Pod
+metadata: {name: onhost}
+spec:
+  hostNetwork: true
+  terminationGracePeriodSeconds: 0
+  containers: [{name: app, image: busybox:1.36, command: [sleep, '3600']}]
+`);
+    await running('onhost');
+    const e = explainJson('onhost');
+    assert.equal(e.hostNetwork, true);
+    const hostNet = Number(/\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/net'))![1]);
+    assert.equal(e.network.netnsInode, hostNet);
+    for (const r of e.namespaces.rows) assert.equal(r.ns.net!.inode, hostNet, `${r.name} is in the host's netns`);
+    assert.equal(e.network.veth, undefined);
+    assert.deepEqual(e.network.natRules, []);
+    const hostIfaces = (JSON.parse(sh('ip', ['-j', 'link'])) as any[]).map((l) => l.ifname).sort();
+    assert.deepEqual(e.network.interfaces.map((i) => i.name).sort(), hostIfaces);
+    const r = explain('onhost');
+    assert.equal(r.status, 0, r.stderr);
+    fits80(r.stdout);
+    assert.match(r.stdout.replace(/\s+/g, ' '), /uses the host's network namespace \(hostNetwork: true\): its net namespace is the host's \(inode \d+, the same as the node's\)/);
+  });
+});
