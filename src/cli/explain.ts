@@ -4,6 +4,7 @@
  * its server. The server reads the live system; this side only renders.
  */
 import https from 'node:https';
+import { accessSync, constants } from 'node:fs';
 import { parseArgs } from './args.js';
 import { loadKubeconfig } from '../apiserver/kubeconfig.js';
 import { explainPath } from '../explain/endpoint.js';
@@ -57,6 +58,24 @@ export function statusError(status: number, body: string): string {
   return `Error from server: ${status} ${body.slice(0, 300)}`;
 }
 
+/**
+ * The server's kubeconfig is root's (0600): a user who is not root gets told that, rather
+ * than a bare EACCES.
+ */
+export function kubeconfigProblem(path: string): string | undefined {
+  try {
+    accessSync(path, constants.R_OK);
+    return undefined;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') {
+      return `cannot read the kubeconfig ${path} (permission denied): explaining a pod needs root on the node (sudo podbay explain ...), or a kubeconfig you may read (--kubeconfig FILE)`;
+    }
+    if (code === 'ENOENT') return `no kubeconfig at ${path}: is 'podbay server' running with that data dir? (or pass --kubeconfig FILE)`;
+    return `cannot read the kubeconfig ${path}: ${(e as Error).message}`;
+  }
+}
+
 export async function explainCommand(argv: string[], kubeconfigPath: (flag?: string, dataDir?: string) => string): Promise<number> {
   const p = parseArgs(argv, ['help', 'h'], ['namespace', 'n', 'output', 'o', 'kubeconfig', 'data-dir', 'help', 'h'], 'explain');
   if (p.flags.has('help') || p.flags.has('h')) {
@@ -74,7 +93,13 @@ export async function explainCommand(argv: string[], kubeconfigPath: (flag?: str
     process.stderr.write(`podbay explain: unable to match a printer suitable for the output format "${output}", allowed formats are: json,svg,text\n`);
     return 2;
   }
-  const cfg = loadKubeconfig(kubeconfigPath(p.flags.get('kubeconfig'), p.flags.get('data-dir')));
+  const path = kubeconfigPath(p.flags.get('kubeconfig'), p.flags.get('data-dir'));
+  const problem = kubeconfigProblem(path);
+  if (problem) {
+    process.stderr.write(`podbay explain: ${problem}\n`);
+    return 1;
+  }
+  const cfg = loadKubeconfig(path);
   const ns = p.flags.get('namespace') ?? p.flags.get('n') ?? cfg.namespace;
   const r = await get(cfg, explainPath(ns, name), output === 'svg' ? 'image/svg+xml' : 'application/json');
   if (r.status !== 200) {

@@ -220,6 +220,22 @@ spec:
     assert.equal(anon.status, 401, 'the same bearer-token authentication');
   });
 
+  it('not root: the CLI says root is needed on the node; a server without a kubelet says it cannot explain', async () => {
+    const asNobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', PODBAY, 'explain', 'pod', 'duo', '--kubeconfig', s.kubeconfig], { encoding: 'utf8' });
+    assert.equal(asNobody.status, 1, asNobody.stdout);
+    assert.match(asNobody.stderr, /^podbay explain: cannot read the kubeconfig .* \(permission denied\): explaining a pod needs root on the node/);
+    const apiOnly = await PodbayServer.start(['--no-kubelet', '--store', 'memory']);
+    try {
+      const r = apiOnly.kubectl(kc.path, ['run', 'p', '--image=busybox:1.36']);
+      assert.equal(r.code, 0, r.stderr);
+      const e = spawnSync(PODBAY, ['explain', 'pod', 'p', '--kubeconfig', apiOnly.kubeconfig], { encoding: 'utf8' });
+      assert.equal(e.status, 1);
+      assert.equal(e.stderr.trim(), 'Error from server (ServiceUnavailable): explain needs the node: this podbay server runs no kubelet (--no-kubelet), and running pods needs root on the node');
+    } finally {
+      await apiOnly.teardown();
+    }
+  });
+
   it('a pod not running yet: says which parts do not exist and why', async () => {
     apply(`
 apiVersion: v1
