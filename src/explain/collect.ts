@@ -311,7 +311,8 @@ async function volumesOf(pod: Obj, podDir: string, containers: ContainerFacts[])
           mountPath: m.mountPath,
           readOnly: live?.readOnly ?? (Boolean(m.readOnly) || type === 'configMap' || type === 'secret'),
           subPath: m.subPath || m.subPathExpr || undefined,
-          kernel: flags.get(c.name)?.get(m.mountPath),
+          // mountinfo has no trailing slash; a pod may write one (the seed's "/etc/nginx/")
+          kernel: flags.get(c.name)?.get(m.mountPath.replace(/(.)\/+$/, '$1')),
         });
       }
     }

@@ -3,7 +3,9 @@
  * made with real kubectl, and explain's answer compared with what standard tools report
  * independently: `ls -l /proc/PID/ns` and readlink for the inodes, `ip -j link` (host and
  * pod netns) for the veth pair and the bridge, `iptables -t nat -S` for the DNAT rules,
- * /proc/PID/status for the process tree. This suite owns bridge pbexplain0, subnet
+ * /proc/PID/status for the process tree. The main pod is shaped after the seed tutorial's
+ * (ghost: an "nginx" and a "ghost" container, nginx-config mounted read-only at /etc/nginx/, a
+ * hostPort), built from busybox. This suite owns bridge pbexplain0, subnet
  * 10.221.0.0/24 and hostPorts 19900-19919; every pod is deleted and the host checked at the end.
  */
 import { describe, it, before, after } from 'node:test';
@@ -37,7 +39,7 @@ function lsNs(pid: number): Record<string, number> {
 describe('podbay explain pod (runc, conmon, CNI, real kubectl)', () => {
   const suite = new PodSuite(BRIDGE, '10.221.0.0/24', /^199[01]\d$/);
   let s: PodbayServer;
-  const { ok, apply, pod } = kubectlHelpers(() => s, kc.path);
+  const { k, ok, apply, pod } = kubectlHelpers(() => s, kc.path);
   const explain = (...args: string[]) => spawnSync(PODBAY, ['explain', 'pod', ...args, '--kubeconfig', s.kubeconfig], { encoding: 'utf8', timeout: 60_000 });
   const explainJson = (name: string): PodExplain => {
     const r = explain(name, '-o', 'json');
@@ -57,31 +59,31 @@ describe('podbay explain pod (runc, conmon, CNI, real kubectl)', () => {
   before(async () => {
     s = await suite.start('podbay-e2e-explain-');
     await suite.loadBusybox();
-    ok('create', 'configmap', 'site', '--from-literal=nginx.conf=listen 80;', '--from-literal=index.html=hello');
+    ok('create', 'configmap', 'nginx-config', '--from-literal=nginx.conf=events {}', '--from-literal=mime.types=types {}');
     apply(`
 apiVersion: v1
 kind: Pod
-metadata: {name: duo}
+metadata: {name: ghost}
 spec:
   terminationGracePeriodSeconds: 0
   containers:
-  - name: web
+  - name: nginx
     image: busybox:1.36
     command: [sh, -c, 'sleep 3600 & wait']
-    ports: [{containerPort: 8080, hostPort: ${HOST_PORT}}]
+    ports: [{containerPort: 80, protocol: TCP, hostPort: ${HOST_PORT}}]
     volumeMounts:
-    - {name: site, mountPath: /etc/site}
-    - {name: scratch, mountPath: /scratch}
-  - name: helper
+    - {name: nginx-config, mountPath: /etc/nginx/, readOnly: true}
+    - {name: content, mountPath: /var/www}
+  - name: ghost
     image: busybox:1.36
     command: [sleep, '3600']
     volumeMounts:
-    - {name: scratch, mountPath: /data, subPath: helper}
+    - {name: content, mountPath: /var/lib/ghost/content, subPath: ghost}
   volumes:
-  - {name: site, configMap: {name: site}}
-  - {name: scratch, emptyDir: {}}
+  - {name: nginx-config, configMap: {name: nginx-config}}
+  - {name: content, emptyDir: {}}
 `);
-    await running('duo');
+    await running('ghost');
   });
 
   after(async () => {
@@ -89,8 +91,8 @@ spec:
   });
 
   it('namespaces: inodes as ls -l /proc/PID/ns and readlink report them; net/ipc/uts shared, pid not', () => {
-    const e = explainJson('duo');
-    assert.deepEqual(e.namespaces.rows.map((r) => r.name), ['pause', 'web', 'helper']);
+    const e = explainJson('ghost');
+    assert.deepEqual(e.namespaces.rows.map((r) => r.name), ['pause', 'nginx', 'ghost']);
     const pause = e.namespaces.rows[0]!;
     for (const r of e.namespaces.rows) {
       const ls = lsNs(r.hostPid);
@@ -115,10 +117,10 @@ spec:
   });
 
   it('network: veth pair and bridge as ip -j link reports them, DNAT rules as iptables -t nat -S', () => {
-    const e = explainJson('duo');
+    const e = explainJson('ghost');
     const n = e.network;
     const pausePid = e.namespaces.rows[0]!.hostPid;
-    const podIP = pod('duo').status.podIP;
+    const podIP = pod('ghost').status.podIP;
     assert.deepEqual(n.podIPs, [podIP]);
     // in the pod: eth0's ifindex and its peer's
     const inside = JSON.parse(sh('nsenter', ['-t', String(pausePid), '-n', 'ip', '-j', 'link'])) as any[];
@@ -143,17 +145,17 @@ spec:
     // every rule shown exists, and every DNAT to the pod is shown
     const nat = sh('iptables', ['-t', 'nat', '-S']).split('\n');
     for (const r of n.natRules) assert.ok(nat.includes(r.rule), `rule shown by explain exists in iptables -t nat -S: ${r.rule}`);
-    const dnats = nat.filter((l) => l.includes(`--to-destination ${podIP}:8080`));
+    const dnats = nat.filter((l) => l.includes(`--to-destination ${podIP}:80`));
     assert.ok(dnats.length >= 1, nat.join('\n'));
     for (const d of dnats) assert.ok(n.natRules.some((r) => r.rule === d), `DNAT rule missing from explain: ${d}`);
     assert.ok(n.natRules.some((r) => r.chain === 'CNI-HOSTPORT-DNAT'), 'the jump from CNI-HOSTPORT-DNAT is shown');
     assert.ok(n.natRules.every((r) => r.table === 'nat'));
-    assert.deepEqual(n.hostPorts.map((h) => [h.hostPort, h.containerPort, h.container]), [[HOST_PORT, 8080, 'web']]);
+    assert.deepEqual(n.hostPorts.map((h) => [h.hostPort, h.containerPort, h.container]), [[HOST_PORT, 80, 'nginx']]);
   });
 
   it('processes: conmon -> container init -> children, with host and pod PIDs', () => {
-    const e = explainJson('duo');
-    assert.deepEqual(e.processes.map((p) => p.name), ['pause', 'web', 'helper']);
+    const e = explainJson('ghost');
+    assert.deepEqual(e.processes.map((p) => p.name), ['pause', 'nginx', 'ghost']);
     for (const t of e.processes) {
       const conmon = t.root!;
       assert.equal(conmon.comm, 'conmon');
@@ -162,7 +164,7 @@ spec:
       assert.equal(ppid, conmon.hostPid, `${t.name}: conmon is the init's parent`);
       assert.equal(init.podPid, 1);
     }
-    const web = e.processes.find((p) => p.name === 'web')!.root!.children[0]!;
+    const web = e.processes.find((p) => p.name === 'nginx')!.root!.children[0]!;
     assert.equal(web.comm, 'sh');
     const sleep = web.children.find((c) => c.comm === 'sleep');
     assert.ok(sleep, `sh's child sleep is shown: ${JSON.stringify(web)}`);
@@ -171,57 +173,58 @@ spec:
   });
 
   it('volumes: host paths, ..data and keys of the configMap, ro/rw and subPath per container', () => {
-    const e = explainJson('duo');
-    const site = e.volumes.find((v) => v.name === 'site')!;
+    const e = explainJson('ghost');
+    const site = e.volumes.find((v) => v.name === 'nginx-config')!;
     assert.equal(site.type, 'configMap');
     assert.equal(site.exists, true);
-    assert.deepEqual(site.keys, ['index.html', 'nginx.conf']);
+    assert.deepEqual(site.keys, ['mime.types', 'nginx.conf']);
     assert.equal(site.dataLink, readlinkSync(`${site.hostPath}/..data`));
-    assert.deepEqual(site.mounts, [{ container: 'web', mountPath: '/etc/site', readOnly: true, kernel: 'ro' }]);
-    const scratch = e.volumes.find((v) => v.name === 'scratch')!;
+    assert.deepEqual(site.mounts, [{ container: 'nginx', mountPath: '/etc/nginx/', readOnly: true, kernel: 'ro' }]);
+    const scratch = e.volumes.find((v) => v.name === 'content')!;
     assert.equal(scratch.type, 'emptyDir');
     assert.deepEqual(
       scratch.mounts.map((m) => [m.container, m.mountPath, m.readOnly, m.kernel, m.subPath]),
       [
-        ['web', '/scratch', false, 'rw', undefined],
-        ['helper', '/data', false, 'rw', 'helper'],
+        ['nginx', '/var/www', false, 'rw', undefined],
+        ['ghost', '/var/lib/ghost/content', false, 'rw', 'ghost'],
       ],
     );
   });
 
   it('text output fits 80 columns and shows the picture, the by-hand commands and the docker recipe', () => {
-    const e = explainJson('duo');
-    const r = explain('duo');
+    const e = explainJson('ghost');
+    const r = explain('ghost');
     assert.equal(r.status, 0, r.stderr);
     fits80(r.stdout);
     const pausePid = e.namespaces.rows[0]!.hostPid;
-    for (const want of [`bridge ${BRIDGE}`, e.network.veth!.hostIfname, 'pod default/duo', `nsenter -t ${pausePid} -n ip addr`, `ip link show master ${BRIDGE}`, 'iptables -t nat -S CNI-DN-', '--net=container:', `${HOST_PORT} ══DNAT══▶`]) {
+    for (const want of [`bridge ${BRIDGE}`, e.network.veth!.hostIfname, 'pod default/ghost', `nsenter -t ${pausePid} -n ip addr`, `ip link show master ${BRIDGE}`, 'iptables -t nat -S CNI-DN-', '--net=container:', `${HOST_PORT} ══DNAT══▶`]) {
       assert.ok(r.stdout.includes(want), `text output shows ${JSON.stringify(want)}:\n${r.stdout}`);
     }
-    const svg = explain('duo', '-o', 'svg');
+    const svg = explain('ghost', '-o', 'svg');
     assert.equal(svg.status, 0, svg.stderr);
     // EXPLAIN_DUMP=DIR keeps the outputs (how docs/explain-example.* were made)
     if (process.env.EXPLAIN_DUMP) {
-      writeFileSync(join(process.env.EXPLAIN_DUMP, 'explain-duo.txt'), r.stdout);
-      writeFileSync(join(process.env.EXPLAIN_DUMP, 'explain-duo.svg'), svg.stdout);
+      writeFileSync(join(process.env.EXPLAIN_DUMP, 'explain-ghost.txt'), r.stdout);
+      writeFileSync(join(process.env.EXPLAIN_DUMP, 'explain-ghost.svg'), svg.stdout);
     }
     assert.match(svg.stdout, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
-    for (const want of [BRIDGE, e.network.veth!.hostIfname, 'pod default/duo', '>web<', '>helper<', '>pause<']) assert.ok(svg.stdout.includes(want), `svg shows ${want}`);
+    for (const want of [BRIDGE, e.network.veth!.hostIfname, 'pod default/ghost', '>nginx<', '>ghost<', '>pause<']) assert.ok(svg.stdout.includes(want), `svg shows ${want}`);
   });
 
   it('a pod that does not exist: NotFound as kubectl words it', async () => {
-    const r = explain('ghost');
+    const r = explain('nosuch');
     assert.equal(r.status, 1);
-    assert.equal(r.stderr.trim(), 'Error from server (NotFound): pods "ghost" not found');
-    const raw = await s.request('GET', '/apis/podbay.io/v1alpha1/namespaces/default/podexplains/ghost');
+    assert.equal(r.stderr.trim(), 'Error from server (NotFound): pods "nosuch" not found');
+    assert.equal(r.stderr.trim(), k('get', 'pod', 'nosuch').stderr.trim(), 'worded as kubectl words it');
+    const raw = await s.request('GET', '/apis/podbay.io/v1alpha1/namespaces/default/podexplains/nosuch');
     assert.equal(raw.status, 404);
     assert.equal(raw.json.reason, 'NotFound');
-    const anon = await s.request('GET', '/apis/podbay.io/v1alpha1/namespaces/default/podexplains/duo', { token: 'wrong' });
+    const anon = await s.request('GET', '/apis/podbay.io/v1alpha1/namespaces/default/podexplains/ghost', { token: 'wrong' });
     assert.equal(anon.status, 401, 'the same bearer-token authentication');
   });
 
   it('not root: the CLI says root is needed on the node; a server without a kubelet says it cannot explain', async () => {
-    const asNobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', PODBAY, 'explain', 'pod', 'duo', '--kubeconfig', s.kubeconfig], { encoding: 'utf8' });
+    const asNobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', PODBAY, 'explain', 'pod', 'ghost', '--kubeconfig', s.kubeconfig], { encoding: 'utf8' });
     assert.equal(asNobody.status, 1, asNobody.stdout);
     assert.match(asNobody.stderr, /^podbay explain: cannot read the kubeconfig .* \(permission denied\): explaining a pod needs root on the node/);
     const apiOnly = await PodbayServer.start(['--no-kubelet', '--store', 'memory']);
@@ -276,8 +279,11 @@ spec:
     for (const r of e.namespaces.rows) assert.equal(r.ns.net!.inode, hostNet, `${r.name} is in the host's netns`);
     assert.equal(e.network.veth, undefined);
     assert.deepEqual(e.network.natRules, []);
-    const hostIfaces = (JSON.parse(sh('ip', ['-j', 'link'])) as any[]).map((l) => l.ifname).sort();
-    assert.deepEqual(e.network.interfaces.map((i) => i.name).sort(), hostIfaces);
+    // the host's interfaces (other suites' veths come and go meanwhile: compare the rest)
+    const stable = (names: string[]) => names.filter((n) => !n.startsWith('veth')).sort();
+    const hostIfaces = (JSON.parse(sh('ip', ['-j', 'link'])) as any[]).map((l) => l.ifname);
+    assert.deepEqual(stable(e.network.interfaces.map((i) => i.name)), stable(hostIfaces));
+    assert.ok(e.network.interfaces.some((i) => i.name === BRIDGE), 'the pod sees the host bridge itself');
     const r = explain('onhost');
     assert.equal(r.status, 0, r.stderr);
     fits80(r.stdout);
