@@ -74,8 +74,8 @@ function diagram(e: PodExplain, width: number): string[] {
   const pauseRow = e.namespaces.rows.find((r) => r.role === 'pause');
   const cell = (r: NsRow) => [`host PID ${r.hostPid}`, `pod PID ${r.podPid}`];
   const ctrBoxes = [
-    ...(pauseRow ? [box('pause', [...cell(pauseRow), 'catatonit: holds', 'the namespaces'], 19)] : []),
-    ...e.namespaces.rows.filter((r) => r.role === 'container').map((r) => box(r.name, [...cell(r), `net ${r.ns.net?.shared ? 'shared' : 'own'}`, `pid ${r.ns.pid?.shared ? 'shared' : 'own'}`], 19)),
+    ...(pauseRow ? [box('pause', [...cell(pauseRow), 'catatonit -P', "holds the pod's", 'namespaces'], 19)] : []),
+    ...e.namespaces.rows.filter((r) => r.role === 'container').map((r) => box(r.name, [...cell(r), ...(['net', 'ipc', 'pid'] as const).map((t) => `${t} ${r.ns[t]?.shared ? 'shared' : 'own'}`)], 19)),
   ];
   const podLines: string[] = [];
   if (n.hostNetwork) podLines.push(`no netns of its own: the host's (inode ${n.netnsInode ?? '?'})`);
@@ -127,9 +127,19 @@ export function renderText(e: PodExplain, width = TEXT_WIDTH): string {
   const L: string[] = [];
   const n = e.network;
   L.push(`Pod ${e.metadata.namespace}/${e.metadata.name}: ${e.phase}${e.node ? ` on node ${e.node}` : ''}${e.sandboxId ? `, sandbox ${e.sandboxId.slice(0, 12)}` : ''}`);
-  for (const note of e.notes) L.push('', note);
+  const prose = (text: string) => wrapLine(text, width, '');
+  for (const note of e.notes) L.push('', ...prose(note));
   for (const m of e.missing) L.push(`  - ${m.part}: ${m.why}`);
   L.push('', 'PICTURE', ...diagram(e, width));
+  const pauseRow = e.namespaces.rows.find((r) => r.role === 'pause');
+  if (pauseRow && !n.hostNetwork) {
+    L.push(
+      '',
+      ...prose(`Why one eth0 for the whole pod: the pause process (host PID ${pauseRow.hostPid}) holds the pod's network namespace, and every container joins it, so they share ${n.veth?.podIfname ?? 'eth0'}, its address and localhost.` +
+        (n.veth ? ` The other end of that veth, ${n.veth.hostIfname}, is a port of the bridge ${n.veth.bridge ?? n.bridge?.name ?? ''} on the host.` : '') +
+        (n.hostPorts.length && n.natRules.length ? ` A packet to a hostPort is rewritten (DNAT) to ${n.podIPs[0] ?? "the pod's IP"} and routed over the bridge into the pod.` : '')),
+    );
+  }
 
   L.push('', 'NAMESPACES (inode of /proc/PID/ns/TYPE for each process)');
   if (!e.namespaces.rows.length) L.push('  none yet: no process of the pod is running');
