@@ -111,20 +111,28 @@ export function parseProcStat(text: string): ProcEntry | undefined {
   return { pid: Number(text.slice(0, open).trim()), comm: text.slice(open + 1, close), ppid: Number(rest[1]) };
 }
 
-async function processTable(): Promise<Map<number, ProcEntry>> {
+interface ProcTable {
+  byPid: Map<number, ProcEntry>;
+  children: Map<number, number[]>;
+}
+
+async function processTable(): Promise<ProcTable> {
   const pids = (await fsp.readdir('/proc')).filter((d) => /^\d+$/.test(d));
-  const table = new Map<number, ProcEntry>();
+  const byPid = new Map<number, ProcEntry>();
   await Promise.all(
     pids.map(async (d) => {
       try {
         const e = parseProcStat(await fsp.readFile(`/proc/${d}/stat`, 'utf8'));
-        if (e) table.set(e.pid, e);
+        if (e) byPid.set(e.pid, e);
       } catch {
         /* exited meanwhile */
       }
     }),
   );
-  return table;
+  const children = new Map<number, number[]>();
+  for (const e of byPid.values()) children.set(e.ppid, [...(children.get(e.ppid) ?? []), e.pid]);
+  for (const list of children.values()) list.sort((a, b) => a - b);
+  return { byPid, children };
 }
 
 async function cmdlineOf(pid: number): Promise<string> {
@@ -137,23 +145,27 @@ async function cmdlineOf(pid: number): Promise<string> {
   }
 }
 
-async function procNode(pid: number, table: Map<number, ProcEntry>, inPod: boolean, depth = 0): Promise<ProcNode> {
+/** A pod may fork thousands of processes: show at most this many per tree (and 6 levels). */
+const TREE_BUDGET = 64;
+
+async function procNode(pid: number, t: ProcTable, inPod: boolean, budget: { left: number }, depth = 0): Promise<ProcNode> {
+  budget.left--;
   const st = inPod ? await procStatus(pid) : undefined;
-  const kids = depth < 6 ? [...table.values()].filter((e) => e.ppid === pid).slice(0, 32) : [];
-  return {
-    hostPid: pid,
-    podPid: inPod ? st?.nspid.at(-1) : undefined,
-    comm: printable(table.get(pid)?.comm ?? ''),
-    cmdline: await cmdlineOf(pid),
-    children: await Promise.all(kids.map((k) => procNode(k.pid, table, true, depth + 1))),
-  };
+  const node: ProcNode = { hostPid: pid, podPid: inPod ? st?.nspid.at(-1) : undefined, comm: printable(t.byPid.get(pid)?.comm ?? ''), cmdline: await cmdlineOf(pid), children: [] };
+  if (depth >= 6) return node;
+  for (const k of t.children.get(pid) ?? []) {
+    if (budget.left <= 0) break;
+    node.children.push(await procNode(k, t, true, budget, depth + 1));
+  }
+  return node;
 }
 
 /** conmon (the init's parent) -> the init -> its descendants */
-async function processTree(name: string, pid: number, table: Map<number, ProcEntry>): Promise<ProcessTree> {
-  if (!pid || !table.has(pid)) return { name };
-  const init = await procNode(pid, table, true);
-  const parent = table.get(table.get(pid)!.ppid);
+async function processTree(name: string, pid: number, t: ProcTable): Promise<ProcessTree> {
+  const entry = pid ? t.byPid.get(pid) : undefined;
+  if (!entry) return { name };
+  const init = await procNode(pid, t, true, { left: TREE_BUDGET });
+  const parent = t.byPid.get(entry.ppid);
   if (!parent || parent.comm !== 'conmon') return { name, root: init };
   return { name, root: { hostPid: parent.pid, comm: 'conmon', cmdline: await cmdlineOf(parent.pid), children: [init] } };
 }

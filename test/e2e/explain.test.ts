@@ -211,6 +211,33 @@ spec:
     for (const want of [BRIDGE, e.network.veth!.hostIfname, 'pod default/ghost', '>nginx<', '>ghost<', '>pause<']) assert.ok(svg.stdout.includes(want), `svg shows ${want}`);
   });
 
+  it('shareProcessNamespace: one pid namespace, pause is PID 1, the recipe adds --pid=container:', async () => {
+    apply(`
+apiVersion: v1
+kind: Pod
+metadata: {name: onepid}
+spec:
+  shareProcessNamespace: true
+  terminationGracePeriodSeconds: 0
+  containers:
+  - {name: a, image: busybox:1.36, command: [sleep, '3600']}
+  - {name: b, image: busybox:1.36, command: [sleep, '3600']}
+`);
+    await running('onepid');
+    const e = explainJson('onepid');
+    const [pause, ...ctrs] = e.namespaces.rows;
+    assert.equal(pause!.podPid, 1);
+    for (const r of ctrs) {
+      assert.equal(r.ns.pid!.shared, true, `${r.name} shares pause's pid namespace`);
+      assert.equal(r.ns.pid!.inode, lsNs(r.hostPid).pid);
+      assert.notEqual(r.podPid, 1, 'pause is PID 1 of the shared namespace');
+      assert.equal(r.podPid, Number(/^NSpid:.*\s(\d+)$/m.exec(readFileSync(`/proc/${r.hostPid}/status`, 'utf8'))![1]));
+    }
+    assert.ok(e.namespaces.differences.some((d) => d.startsWith('pid: shared with pause (shareProcessNamespace: true)')));
+    assert.ok(e.dockerRecipe.some((l) => l.includes('--pid=container:fake_k8s_pod_onepid_pause')));
+    ok('delete', 'pod', 'onepid', '--wait=false');
+  });
+
   it('a pod that does not exist: NotFound as kubectl words it', async () => {
     const r = explain('nosuch');
     assert.equal(r.status, 1);
