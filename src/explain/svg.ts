@@ -17,13 +17,14 @@ export function renderSvg(e: PodExplain): string {
   const text = (x: number, y: number, s: string, attrs = '') => parts.push(`<text x="${x}" y="${y}" ${attrs}>${xmlEscape(s)}</text>`);
   const rect = (x: number, y: number, w: number, h: number, cls: string) => parts.push(`<rect x="${x}" y="${y}" width="${w}" height="${h}" rx="8" class="${cls}"/>`);
   let y = 20;
+  let arrowFrom: number | undefined;
   rect(10, 10, W - 20, 0, 'host'); // height patched below
   const hostIdx = parts.length - 1;
   text(24, (y += 14), 'host', 'class="title"');
   y += 10;
   if (!n.hostNetwork) {
     for (const hp of n.hostPorts) {
-      text(30, (y += 16), `${hp.protocol.toLowerCase()} ${hp.hostIP || '0.0.0.0'}:${hp.hostPort} → DNAT → ${n.podIPs[0] ?? '?'}:${hp.containerPort} (${hp.container})`, 'class="port"');
+      text(48, (y += 16), `${hp.protocol.toLowerCase()} ${hp.hostIP || '0.0.0.0'}:${hp.hostPort} → DNAT → ${n.podIPs[0] ?? '?'}:${hp.containerPort} (${hp.container})`, 'class="port"');
     }
     if (n.hostPorts.length) y += 10;
     const brY = y;
@@ -31,7 +32,7 @@ export function renderSvg(e: PodExplain): string {
     text(44, brY + 18, n.bridge ? `bridge ${n.bridge.name} (if ${n.bridge.ifindex})` : `bridge ${n.veth?.bridge ?? '(none yet)'}`, 'class="title"');
     text(44, brY + 35, `${n.bridge?.addresses.join(' ') ?? ''}  gateway of the pod: ${n.gateway ?? '?'}`);
     y = brY + 44;
-    if (n.hostPorts.length) parts.push(`<path d="M 40 ${brY - 12} L 40 ${brY + 140}" class="arrow" marker-end="url(#head)"/>`);
+    if (n.hostPorts.length) arrowFrom = brY - 16 * n.hostPorts.length - 4;
     if (n.veth) {
       parts.push(`<line x1="120" y1="${y}" x2="120" y2="${y + 60}" class="veth"/>`);
       text(132, y + 22, `${n.veth.hostIfname} (if ${n.veth.hostIfindex}): host end of the veth pair`);
@@ -47,9 +48,13 @@ export function renderSvg(e: PodExplain): string {
   const perRow = 4;
   const bw = (W - 100 - (perRow - 1) * 12) / perRow;
   const ifaces = n.hostNetwork ? [] : n.interfaces;
-  const rowsH = Math.ceil(Math.max(1, boxes.length) / perRow) * 86;
+  const rowsH = Math.ceil(Math.max(1, boxes.length) / perRow) * 100;
   const podH = 40 + ifaces.length * 18 + 10 + rowsH;
   rect(40, podY, W - 80, podH, 'pod');
+  // hostPort traffic: DNAT on the host, then over the bridge into the pod
+  const ethRow = Math.max(0, ifaces.findIndex((i) => i.name === n.veth?.podIfname)) + 1;
+  const ethY = podY + 22 + 18 * (ifaces.length ? ethRow : 0) - 4;
+  if (arrowFrom !== undefined) parts.push(`<path d="M 34 ${arrowFrom} L 34 ${ethY} L 46 ${ethY}" class="arrow" marker-end="url(#head)"/>`);
   text(54, podY + 22, `pod ${e.metadata.namespace}/${e.metadata.name}${n.netnsInode ? ` · netns ${n.netnsInode}` : ''}`, 'class="title"');
   let iy = podY + 22;
   for (const i of ifaces) text(54, (iy += 18), `${i.name} (if ${i.ifindex}) ${i.addresses.join(' ')}`, 'class="iface"');
@@ -57,11 +62,12 @@ export function renderSvg(e: PodExplain): string {
   if (!boxes.length) text(54, by + 20, 'no process running yet');
   boxes.forEach((r, k) => {
     const x = 54 + (k % perRow) * (bw + 12);
-    const yy = by + Math.floor(k / perRow) * 86;
-    rect(x, yy, bw, 74, r.role === 'pause' ? 'pause' : 'ctr');
+    const yy = by + Math.floor(k / perRow) * 100;
+    rect(x, yy, bw, 88, r.role === 'pause' ? 'pause' : 'ctr');
     text(x + 10, yy + 20, r.name, 'class="title"');
     text(x + 10, yy + 40, `host PID ${r.hostPid}`);
-    text(x + 10, yy + 58, `pod PID ${r.podPid}${r.role === 'container' ? ` · pid ns ${r.ns.pid?.shared ? 'shared' : 'own'}` : ''}`);
+    text(x + 10, yy + 58, `pod PID ${r.podPid}`);
+    text(x + 10, yy + 76, r.role === 'pause' ? 'catatonit -P' : `pid ns ${r.ns.pid?.shared ? 'shared' : 'own'}`);
   });
   y = podY + podH + 16;
   parts[hostIdx] = `<rect x="10" y="10" width="${W - 20}" height="${y - 10}" rx="8" class="host"/>`;
