@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { interfacesFromIp, parseNsLink, parseProcStat, parseProcStatus, routesFromIp } from './collect.js';
+import { interfacesFromIp, needsRoot, nsInodes, parseNsLink, parseProcStat, parseProcStatus, routesFromIp } from './collect.js';
 
 test('/proc parsers: ns links, stat with a hostile comm, NSpid', () => {
   assert.equal(parseNsLink('net:[4026531833]'), 4026531833);
@@ -20,4 +20,14 @@ test('ip -j output: veth peer from link_index, addresses, routes', () => {
     ['eth0', 969, 'veth', ['10.221.0.2/24']],
   ]);
   assert.deepEqual(routesFromIp([{ dst: 'default', gateway: '10.221.0.1', dev: 'eth0' }]), [{ dst: 'default', via: '10.221.0.1', dev: 'eth0', src: undefined }]);
+});
+
+test('not root: a 403 that says root is needed on the node; a process gone: no inodes, no error', async () => {
+  const e = needsRoot('podbay server runs as uid 1000');
+  assert.equal(e.code, 403);
+  assert.equal(e.toStatus().reason, 'Forbidden');
+  assert.match(e.message, /root is needed on the node \(podbay server runs as uid 1000\)$/);
+  const problems: string[] = [];
+  assert.deepEqual(await nsInodes(2 ** 22 + 7, problems), {});
+  assert.deepEqual(problems, []);
 });

@@ -38,7 +38,7 @@ import {
 
 type Obj = Record<string, any>;
 
-/** Explaining reads other users' /proc/PID/ns, enters netns and runs iptables: root only. */
+/** Explaining reads other users' /proc/PID/ns, enters netns and runs iptables: root only (checked first). */
 export function needsRoot(detail: string): ApiError {
   return new ApiError(
     403,
@@ -60,7 +60,12 @@ export function parseNsLink(text: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-export async function nsInodes(pid: number | 'self'): Promise<Partial<Record<NsType, number>>> {
+/**
+ * The inodes of /proc/PID/ns/*. Even root may be refused one (a process in another user
+ * namespace, a sandboxed PID 1): that cell stays empty and `problems` says so, rather than
+ * the whole explanation failing.
+ */
+export async function nsInodes(pid: number | 'self', problems: string[] = []): Promise<Partial<Record<NsType, number>>> {
   const out: Partial<Record<NsType, number>> = {};
   await Promise.all(
     NS_TYPES.map(async (t) => {
@@ -68,8 +73,8 @@ export async function nsInodes(pid: number | 'self'): Promise<Partial<Record<NsT
         const ino = parseNsLink(await fsp.readlink(`/proc/${pid}/ns/${t}`));
         if (ino !== undefined) out[t] = ino;
       } catch (e) {
-        if (isPermission(e)) throw needsRoot(`reading /proc/${pid}/ns/${t}: ${(e as Error).message}`);
-        /* gone, or this kernel has no such namespace */
+        if (isPermission(e)) problems.push(`/proc/${pid}/ns/${t} could not be read (${(e as NodeJS.ErrnoException).code})`);
+        /* else gone, or this kernel has no such namespace */
       }
     }),
   );
@@ -176,7 +181,6 @@ async function ipJson(args: string[], netnsOfPid?: number): Promise<Obj[]> {
   const argv = netnsOfPid ? ['nsenter', [`--net=/proc/${netnsOfPid}/ns/net`, 'ip', '-j', ...args]] : ['ip', ['-j', ...args]];
   const r = await run(argv[0] as string, argv[1] as string[], { allowFailure: true, timeoutMs: 10_000 });
   if (r.code !== 0) {
-    if (/Operation not permitted|Permission denied/.test(r.stderr)) throw needsRoot(`${argv[0]}: ${r.stderr.trim()}`);
     throw new Error(`ip -j ${args.join(' ')}${netnsOfPid ? ` in the netns of PID ${netnsOfPid}` : ''} failed: ${r.stderr.trim()}`);
   }
   try {
@@ -206,7 +210,6 @@ export function routesFromIp(routes: Obj[]): Route[] {
 async function natSave(): Promise<string> {
   const r = await run('iptables-save', ['-t', 'nat'], { allowFailure: true, timeoutMs: 15_000 });
   if (r.code !== 0) {
-    if (/Permission denied|must be root|not permitted/i.test(r.stderr)) throw needsRoot(`iptables-save: ${r.stderr.trim()}`);
     throw new Error(`iptables-save -t nat failed: ${r.stderr.trim()}`);
   }
   return r.stdout;
@@ -214,12 +217,12 @@ async function natSave(): Promise<string> {
 
 // ---- sections -----------------------------------------------------------------------------------
 
-async function namespacesOf(pause: SandboxFacts | undefined, containers: ContainerFacts[], names: string[]): Promise<NamespacesSection> {
+async function namespacesOf(pause: SandboxFacts | undefined, containers: ContainerFacts[], names: string[], problems: string[]): Promise<NamespacesSection> {
   // the host's: podbay's own (it runs in the node's namespaces; PID 1 may not be readable)
-  const host = await nsInodes('self');
+  const host = await nsInodes('self', problems);
   const rows: NsRow[] = [];
   const row = async (name: string, role: 'pause' | 'container', pid: number, base?: Partial<Record<NsType, number>>) => {
-    const [inodes, st] = await Promise.all([nsInodes(pid), procStatus(pid)]);
+    const [inodes, st] = await Promise.all([nsInodes(pid, problems), procStatus(pid)]);
     if (!st) return undefined;
     const ns: NsRow['ns'] = {};
     for (const t of NS_TYPES) {
@@ -379,8 +382,17 @@ export async function explainPod(pod: Obj, node: PodNodeView): Promise<PodExplai
   const sb = pod.spec?.nodeName ? await node.sandboxOf(uid) : undefined;
   const containers = sb ? await node.containersOf(sb.id) : [];
   const live = sb?.pid ? sb : undefined;
-  const ns = await namespacesOf(live, containers, names);
-  const [network, table] = await Promise.all([networkOf(pod, live, node.bridge, ns), processTable()]);
+  const problems: string[] = [];
+  const ns = await namespacesOf(live, containers, names, problems);
+  const emptyNet: NetworkSection = { hostNetwork: Boolean(pod.spec?.hostNetwork), podIPs: [], interfaces: [], routes: [], hostPorts: [], natRules: [] };
+  const [network, table] = await Promise.all([
+    // the pause process may exit while we look (the pod is stopping): say so, show the rest
+    networkOf(pod, live, node.bridge, ns).catch((e: Error) => {
+      problems.push(`the network could not be read: ${e.message}`);
+      return emptyNet;
+    }),
+    processTable(),
+  ]);
   const processes: ProcessTree[] = [];
   if (live) processes.push(await processTree('pause', live.pid, table));
   for (const n of names) {
@@ -396,6 +408,7 @@ export async function explainPod(pod: Obj, node: PodNodeView): Promise<PodExplai
       `This pod uses the host's network namespace (hostNetwork: true)${same ? `: its net namespace is the host's (inode ${network.netnsInode}, the same as the node's)` : ''}. It has no veth and no address of its own; it sees the host's interfaces, and its ports are the host's ports (no DNAT).`,
     );
   }
+  if (problems.length) notes.push(`Some parts could not be read: ${problems.join('; ')}.`);
   const missing = missingParts(pod, sb, containers);
   if (missing.length) notes.push(`Parts of this pod do not exist yet: ${missing.map((m) => m.part).join('; ')}.`);
   const mounts = new Map(containers.map((c) => [c.name, c.mounts]));
