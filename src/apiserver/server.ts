@@ -9,6 +9,7 @@
  *   /api/v1/namespaces/{ns}/{resource}[/{name}[/{sub}]]      namespaced
  *   /api/v1/watch/...                                        the deprecated watch paths
  *   /apis/podbay.io/v1alpha1/namespaces/{ns}/podexplains/{name}   podbay explain (src/explain)
+ *   /ui/                                                     the web view's files, no data (src/ui)
  */
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -35,6 +36,7 @@ import type { Duplex } from 'node:stream';
 import type { ChildProcess } from 'node:child_process';
 import { EXPLAIN_PREFIX, serveExplain } from '../explain/endpoint.js';
 import type { PodExplain } from '../explain/types.js';
+import { uiFile } from '../ui/serve.js';
 
 const PROTOBUF = 'application/vnd.kubernetes.protobuf';
 
@@ -307,6 +309,8 @@ export class ApiServer {
         res.end('ok');
         return;
       }
+      const ui = req.method === 'GET' ? uiFile(path) : undefined;
+      if (ui) return void res.writeHead(200, ui.headers).end(ui.body);
       if (!this.authenticated(req)) throw unauthorized();
       await this.route(req, res, path, url.searchParams);
     } catch (e) {

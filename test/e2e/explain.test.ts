@@ -15,6 +15,7 @@ import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PODBAY, PodbayServer, PodSuite, kubectlBinaries, kubectlHelpers, waitFor } from './harness.js';
 import { NS_TYPES, type PodExplain } from '../../src/explain/types.js';
+import { Browser } from './browser.js';
 
 const [kc] = kubectlBinaries().slice(-1);
 const BRIDGE = 'pbexplain0';
@@ -236,6 +237,42 @@ spec:
     assert.ok(e.namespaces.differences.some((d) => d.startsWith('pid: shared with pause (shareProcessNamespace: true)')));
     assert.ok(e.dockerRecipe.some((l) => l.includes('--pid=container:fake_k8s_pod_onepid_pause')));
     ok('delete', 'pod', 'onepid', '--wait=false');
+  });
+
+  it('the web view: a login form; a wrong token gets it again; pods appear live; a pod shows its diagram and tables', async () => {
+    const browser = await Browser.launch();
+    try {
+      const page = await browser.page();
+      await page.goto(`https://127.0.0.1:${s.port}/ui/`);
+      await page.waitFor('the login form', `!document.getElementById('login').hidden && document.getElementById('main').hidden`);
+      const login = (cred: string) => page.evaluate(`(() => { document.getElementById('cred').value = ${JSON.stringify(cred)}; document.getElementById('login-button').click(); return true; })()`);
+      await login('not-the-token');
+      await page.waitFor('the refusal', `document.getElementById('login-error').textContent.includes('refused')`);
+      assert.equal(await page.evaluate(`document.getElementById('main').hidden`), true, 'a wrong token gets the login page again');
+      assert.equal(await page.evaluate(`document.body.innerText.includes('ghost')`), false, 'and no data');
+      assert.equal(await page.evaluate(`location.href.includes('token')`), false);
+      // the whole kubeconfig may be pasted: the page takes its token
+      await login(readFileSync(s.kubeconfig, 'utf8'));
+      await page.waitFor('the pod list', `[...document.querySelectorAll('#pods button')].some((b) => b.dataset.pod === 'default/ghost')`);
+      assert.equal(await page.evaluate(`location.href.includes(${JSON.stringify(s.token)})`), false, 'the token is never in the URL');
+      // a pod made after the page opened shows within 2 s
+      apply(`{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "late"}, "spec": {"terminationGracePeriodSeconds": 0, "containers": [{"name": "c", "image": "busybox:1.36", "command": ["sleep", "3600"]}]}}`);
+      const t0 = Date.now();
+      await page.waitFor('the new pod in the list', `[...document.querySelectorAll('#pods button')].some((b) => b.dataset.pod === 'default/late')`, 2000);
+      assert.ok(Date.now() - t0 <= 2000);
+      // choose the seed-shaped pod: its diagram (the SVG as an image) and its tables
+      await page.evaluate(`document.querySelector('#pods button[data-pod="default/ghost"]').click(), true`);
+      await page.waitFor('the diagram', `(() => { const i = document.getElementById('diagram'); return i && i.complete && i.naturalWidth > 300; })()`, 15_000);
+      const detail = await page.evaluate<string>(`document.getElementById('detail').innerText`);
+      for (const want of ['pod default/ghost', BRIDGE, 'nginx', 'CNI-HOSTPORT-DNAT', 'conmon', 'nginx-config']) assert.ok(detail.includes(want), `the page shows ${want}:\n${detail}`);
+      const png = await page.screenshot(join(process.env.EXPLAIN_DUMP ?? suite.work, 'webview.png'));
+      assert.ok(png.length > 20_000 && png.subarray(1, 4).toString() === 'PNG', 'a real screenshot');
+      // a pod going away leaves the list
+      ok('delete', 'pod', 'late', '--grace-period=0', '--force');
+      await page.waitFor('the deleted pod gone from the list', `![...document.querySelectorAll('#pods button')].some((b) => b.dataset.pod === 'default/late')`, 30_000);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('a pod that does not exist: NotFound as kubectl words it', async () => {
