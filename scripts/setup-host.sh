@@ -15,9 +15,9 @@ need_root() {
 # python3/make/g++ when no prebuilt binary can be fetched. The pod runtime needs runc (crun
 # refuses this VM's hybrid cgroups), conmon, catatonit (the pause process), the standard CNI
 # plugins and iptables; util-linux gives unshare/nsenter/mount, attr gives setfattr (overlay
-# opaque dirs); busybox-static builds the test images.
+# opaque dirs); busybox-static builds the test images; chromium (headless) tests the web view.
 packages=(ca-certificates curl python3 make g++ iproute2 util-linux attr
-  runc conmon catatonit containernetworking-plugins iptables busybox-static)
+  runc conmon catatonit containernetworking-plugins iptables busybox-static chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
