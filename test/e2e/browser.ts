@@ -86,7 +86,11 @@ export class Browser {
     if (spawnSync('bash', ['-c', 'command -v chromium']).status !== 0) throw new Error('chromium is not installed: apt-get install chromium (the web view is tested in Debian\'s chromium, headless)');
     const dir = mkdtempSync(join(tmpdir(), 'podbay-chromium-'));
     // --ignore-certificate-errors: the test's own server on 127.0.0.1 with its own CA
-    const proc = spawn('chromium', ['--headless=new', '--no-sandbox', '--disable-gpu', '--ignore-certificate-errors', '--no-first-run', '--remote-debugging-port=0', `--user-data-dir=${dir}`, '--window-size=1280,1000', 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn('chromium', ['--headless=new', '--no-sandbox', '--disable-gpu', '--ignore-certificate-errors', '--no-first-run', '--remote-debugging-port=0', `--user-data-dir=${dir}`, '--window-size=1280,1000', 'about:blank'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      // its own process group: chromium's zygote and renderers go with it at close()
+      detached: true,
+    });
     const port = await new Promise<number>((resolve, reject) => {
       let err = '';
       const t = setTimeout(() => reject(new Error(`chromium did not start: ${err}`)), 20_000);
@@ -112,15 +116,29 @@ export class Browser {
     return new Page(ws);
   }
 
+  /** SIGTERM to the browser's process group (the one this launch made), SIGKILL after 5 s, then its profile dir goes */
   async close(): Promise<void> {
     for (const s of this.sockets) s.close();
-    if (this.proc.exitCode === null) {
-      const gone = new Promise((r) => this.proc.once('exit', r));
-      this.proc.kill('SIGTERM');
-      const t = setTimeout(() => this.proc.kill('SIGKILL'), 5000);
-      await gone;
-      clearTimeout(t);
-    }
-    rmSync(this.dir, { recursive: true, force: true });
+    const group = -this.proc.pid!;
+    const alive = () => {
+      try {
+        process.kill(group, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const signal = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(group, sig);
+      } catch {
+        /* gone */
+      }
+    };
+    signal('SIGTERM');
+    for (let i = 0; alive() && i < 100; i++) await new Promise((r) => setTimeout(r, 50));
+    if (alive()) signal('SIGKILL');
+    for (let i = 0; alive() && i < 100; i++) await new Promise((r) => setTimeout(r, 50));
+    rmSync(this.dir, { recursive: true, force: true, maxRetries: 5 });
   }
 }

@@ -260,9 +260,12 @@ spec:
       const t0 = Date.now();
       await page.waitFor('the new pod in the list', `[...document.querySelectorAll('#pods button')].some((b) => b.dataset.pod === 'default/late')`, 2000);
       assert.ok(Date.now() - t0 <= 2000);
+      // and its diagram, once it runs (the page refreshes the chosen pod as its watch events come)
+      await page.evaluate(`document.querySelector('#pods button[data-pod="default/late"]').click(), true`);
+      await page.waitFor('the new pod\'s diagram with its container', `(() => { const i = document.getElementById('diagram'); return i && i.complete && i.naturalWidth > 300 && document.getElementById('detail').innerText.includes('pod default/late · Running') && decodeURIComponent(i.src).includes('>c<'); })()`, 30_000);
       // choose the seed-shaped pod: its diagram (the SVG as an image) and its tables
       await page.evaluate(`document.querySelector('#pods button[data-pod="default/ghost"]').click(), true`);
-      await page.waitFor('the diagram', `(() => { const i = document.getElementById('diagram'); return i && i.complete && i.naturalWidth > 300; })()`, 15_000);
+      await page.waitFor('the diagram', `(() => { const i = document.getElementById('diagram'); return i && i.complete && i.naturalWidth > 300 && i.alt === 'diagram of pod default/ghost'; })()`, 15_000);
       const detail = await page.evaluate<string>(`document.getElementById('detail').innerText`);
       for (const want of ['pod default/ghost', BRIDGE, 'nginx', 'CNI-HOSTPORT-DNAT', 'conmon', 'nginx-config']) assert.ok(detail.includes(want), `the page shows ${want}:\n${detail}`);
       const png = await page.screenshot(join(process.env.EXPLAIN_DUMP ?? suite.work, 'webview.png'));
