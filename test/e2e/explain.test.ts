@@ -326,6 +326,14 @@ spec:
     fits80(r.stdout);
     assert.match(r.stdout, /Parts of this pod do not exist yet/);
     assert.match(r.stdout, /container app .*ErrImageNeverPull/s);
+    // not scheduled at all: its hostPort is the ghost pod's
+    apply(`{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "clash"}, "spec": {"containers": [{"name": "c", "image": "busybox:1.36", "ports": [{"containerPort": 80, "hostPort": ${HOST_PORT}}]}]}}`);
+    await waitFor('clash unschedulable', () => (pod('clash').status?.conditions ?? []).some((c: any) => c.type === 'PodScheduled' && c.reason === 'Unschedulable') || undefined, 30_000);
+    const clash = explainJson('clash');
+    assert.equal(clash.missing.length, 1);
+    assert.match(clash.missing[0]!.why, /^the pod is not scheduled to a node yet \(Unschedulable: .*free ports/);
+    assert.deepEqual([clash.namespaces.rows, clash.processes, clash.network.natRules], [[], [], []]);
+    ok('delete', 'pod', 'clash', '--wait=false');
   });
 
   it("a hostNetwork pod: says it shares the host's network namespace, and shows it", async () => {
