@@ -263,9 +263,12 @@ async function networkOf(pod: Obj, sb: SandboxFacts | undefined, bridgeName: str
   net.interfaces = interfacesFromIp(inside);
   net.routes = routesFromIp(routes);
   net.gateway = net.routes.find((r) => r.dst === 'default')?.via;
-  // the pod's addresses: eth0's, without the link-local one every IPv6-enabled link gets
-  net.podIPs = net.interfaces.flatMap((i) => (i.name === 'lo' ? [] : i.addresses.map((a) => a.split('/')[0]!).filter((a) => !/^fe80:/i.test(a))));
-  const eth0 = net.interfaces.find((i) => i.kind === 'veth' || i.peerIfindex !== undefined);
+  // The pod's IPs are the ones CNI assigned (the sandbox's record), not whatever is on eth0
+  // now: a container with NET_ADMIN could add another pod's address there, and the DNAT rules
+  // are matched against these. Without a record, eth0's (minus the link-local one).
+  net.podIPs = sb?.ips.length ? sb.ips : net.interfaces.flatMap((i) => (i.name === 'lo' ? [] : i.addresses.map((a) => a.split('/')[0]!).filter((a) => !/^fe80:/i.test(a))));
+  const veths = net.interfaces.filter((i) => i.kind === 'veth' || i.peerIfindex !== undefined);
+  const eth0 = veths.find((i) => i.name === 'eth0') ?? veths[0];
   if (eth0?.peerIfindex !== undefined) {
     const peer = hostLinks.find((l) => Number(l.ifindex) === eth0.peerIfindex && (l.linkinfo?.info_kind === 'veth' || l.link_index === eth0.ifindex));
     if (peer) net.veth = { podIfname: eth0.name, podIfindex: eth0.ifindex, hostIfname: printable(String(peer.ifname)), hostIfindex: Number(peer.ifindex), bridge: peer.master };
