@@ -8,6 +8,8 @@
  *   /api/v1/{resource}[/{name}[/{sub}]]                      cluster-scoped, or all namespaces
  *   /api/v1/namespaces/{ns}/{resource}[/{name}[/{sub}]]      namespaced
  *   /api/v1/watch/...                                        the deprecated watch paths
+ *   /apis/podbay.io/v1alpha1/namespaces/{ns}/podexplains/{name}   podbay explain (src/explain)
+ *   /ui/                                                     the web view's files, no data (src/ui)
  */
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -36,6 +38,9 @@ import { decodeProtobufObject } from './protobuf.js';
 import { chooseProtocol, EXEC_PROTOCOLS, parseExecQuery, serveExec } from './exec.js';
 import type { Duplex } from 'node:stream';
 import type { ChildProcess } from 'node:child_process';
+import { EXPLAIN_PREFIX, serveExplain } from '../explain/endpoint.js';
+import type { PodExplain } from '../explain/types.js';
+import { uiFile } from '../ui/serve.js';
 
 const PROTOBUF = 'application/vnd.kubernetes.protobuf';
 
@@ -56,6 +61,8 @@ export interface NodeBackend {
    * is started only once the WebSocket handshake is done.
    */
   exec?(pod: Obj, container: string | undefined, argv: string[], tty: boolean): Promise<() => Promise<ChildProcess>>;
+  /** podbay explain: the pod's namespaces, network, processes and volumes, read live */
+  explainPod?(pod: Obj): Promise<PodExplain>;
 }
 
 export interface ApiServerOptions {
@@ -303,6 +310,8 @@ export class ApiServer {
         res.end('ok');
         return;
       }
+      const ui = req.method === 'GET' ? uiFile(path) : undefined;
+      if (ui) return void res.writeHead(200, ui.headers).end(ui.body);
       if (!this.authenticated(req)) throw unauthorized();
       checkQueryEscapes(url.search);
       await this.route(req, res, path, url.searchParams);
@@ -344,6 +353,13 @@ export class ApiServer {
       const doc = openapiV3Document(path.slice('/openapi/v3/'.length));
       if (!doc) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (GET ${path}): OpenAPI v3 documents are served for api, api/v1 and apis`);
       return sendDocument(req, res, doc);
+    }
+    if (path.startsWith(EXPLAIN_PREFIX)) {
+      const node = this.opts.node;
+      const getPod = (ns: string, name: string) => this.resources.get(resourceInfo('pods')!, ns, name);
+      const out = await serveExplain(method, path, String(req.headers.accept ?? ''), { getPod, explain: node?.explainPod && ((pod) => node.explainPod!(pod)) });
+      res.writeHead(200, { 'Content-Type': out.contentType, 'Cache-Control': 'no-cache, private' });
+      return void res.end(out.body);
     }
     if (!path.startsWith('/api/v1/')) {
       throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${method} ${path}): podbay serves the core API group (/api/v1) only`);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parseArgs } from './args.js';
 import { runServer, DEFAULT_DATA_DIR } from './server.js';
 import { imageCommand } from './image.js';
+import { explainCommand } from './explain.js';
 import { PODBAY_VERSION, VERSION_INFO } from '../version.js';
 
 const USAGE = `podbay ${PODBAY_VERSION}: a Kubernetes-compatible pod engine for one machine
@@ -15,6 +16,8 @@ Usage:
   podbay server [--data-dir DIR] [--listen HOST:PORT]   run the node (API server + store)
   podbay kubeconfig [--kubeconfig FILE] [--data-dir DIR] print the admin kubeconfig
   podbay image pull|push|load|import|ls|inspect|rm ...  manage local images (podbay image --help)
+  podbay explain pod NAME [-n NS] [-o text|json|svg]     the namespaces, veth, bridge, DNAT rules,
+                                                         processes and volumes behind a pod
   podbay version                                         print the version
 
 Run 'podbay server --help' for the server's flags.
@@ -36,6 +39,8 @@ async function main(argv: string[]): Promise<number> {
       return runServer(rest);
     case 'image':
       return imageCommand(rest);
+    case 'explain':
+      return explainCommand(rest, kubeconfigPath);
     case 'kubeconfig': {
       const p = parseArgs(rest, [], ['kubeconfig', 'data-dir'], 'kubeconfig');
       const path = kubeconfigPath(p.flags.get('kubeconfig'), p.flags.get('data-dir'));

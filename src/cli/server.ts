@@ -37,6 +37,8 @@ import { RuncRuntime, checkHostTools } from '../runtime/runtime.js';
 import { logRotationFlags } from '../kubelet/log-rotation.js';
 import { EncryptingStore, loadEncryptionConfig } from '../apiserver/encryption.js';
 import { PodCgroups } from '../runtime/cgroups.js';
+import { explainPod } from '../explain/collect.js';
+import type { PodNodeView } from '../explain/types.js';
 
 export const DEFAULT_DATA_DIR = '/var/lib/podbay';
 /** podbay's cgroup root (the kubelet's --cgroup-root is /; podbay keeps to a directory of its own) */
@@ -232,9 +234,27 @@ export async function runServer(argv: string[]): Promise<number> {
     });
     const rt = runtime;
     const k = kubelet;
+    const podsDir = join(dataDir, 'pods');
+    // what the explain collectors start from: the runtime's records say where to look
+    const explainView: PodNodeView = {
+      bridge,
+      podDir: (uid) => join(podsDir, uid),
+      async sandboxOf(uid) {
+        const s = (await rt.listPodSandboxes()).filter((x) => x.config.podUid === uid).at(-1);
+        if (!s) return undefined;
+        const c = s.config;
+        return { id: s.id, state: s.state, pid: s.pid, netnsPath: s.netnsPath, ips: s.ips, hostNetwork: c.hostNetwork, hostIPC: c.hostIPC, hostPID: c.hostPID, shareProcessNamespace: c.shareProcessNamespace };
+      },
+      async containersOf(sandboxId) {
+        // the newest container of each name (an older one may linger exited after a restart)
+        const byName = new Map((await rt.listContainers(sandboxId)).map((c) => [c.config.name, c]));
+        return [...byName.values()].map((c) => ({ id: c.id, name: c.config.name, state: c.state, pid: c.pid, mounts: c.config.mounts, reason: c.reason, exitCode: c.exitCode }));
+      },
+    };
     api.setNode({
       containerLogs: (...args) => k.containerLogs(...args),
       exec: (pod, container, argv, tty) => execInPod(rt, pod, container, argv, tty),
+      explainPod: (pod) => explainPod(pod, explainView),
     });
   }
   const bound = await api.listen();

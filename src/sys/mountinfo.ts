@@ -9,6 +9,8 @@ import { resolve } from 'node:path';
 
 export interface MountInfo {
   mountPoint: string;
+  /** per-mount options (field 6): rw/ro, nosuid, ... */
+  options: string[];
   fsType: string;
   source: string;
   superOptions: string[];
@@ -31,6 +33,7 @@ export function parseMountinfo(text: string): MountInfo[] {
     const post = line.slice(sep + 3).split(' ');
     out.push({
       mountPoint: unescapeMountinfo(pre[4] ?? ''),
+      options: (pre[5] ?? '').split(','),
       fsType: post[0] ?? '',
       source: unescapeMountinfo(post[1] ?? ''),
       superOptions: (post[2] ?? '').split(',').map(unescapeMountinfo),
