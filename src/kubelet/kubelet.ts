@@ -353,6 +353,7 @@ export class Kubelet {
     const inits: Obj[] = pod.spec.initContainers ?? [];
     const specs: Obj[] = pod.spec.containers ?? [];
     const latestOf = (name: string) => this.runsOf(all, name)[0];
+    const initNamed = (name: string | undefined) => inits.find((c) => c.name === name);
     const step = nextInitStep(
       inits.map((c) => c.name),
       specs.map((c) => c.name),
@@ -365,7 +366,6 @@ export class Kubelet {
         },
       },
     );
-    const initNamed = (name: string | undefined) => inits.find((c) => c.name === name);
     // native sidecars that ran are kept running, until the app containers are done for good
     const appsDone = appContainersDone(pod.spec.restartPolicy ?? 'Always', specs.map((c) => latestOf(c.name)));
     if (appsDone) {
