@@ -7,10 +7,16 @@
  *     deleted/terminating  -> SIGTERM, grace, SIGKILL every container; remove containers,
  *                             sandbox (pause, CNI DEL, netns); confirm deletion (grace 0)
  *     terminal (Succeeded/Failed) -> tear the sandbox down, keep the status
+ *     past activeDeadlineSeconds -> kill, Failed/DeadlineExceeded (active-deadline.ts)
  *     otherwise            -> volumes -> sandbox -> init containers one at a time, in order
- *                             (init-containers.ts), then every app container (create/start/
- *                             restart with back-off; kill and restart one that failed its
- *                             liveness probe) -> status (PUT pods/status when it changed)
+ *                             (init-containers.ts; native sidecars kept running, sidecars.ts),
+ *                             then every app container (create/start/restart with back-off;
+ *                             postStart blocks the start, lifecycle-hooks.ts; kill and restart
+ *                             one that failed its liveness probe or whose image changed,
+ *                             container-hash.ts) -> status (PUT pods/status when it changed;
+ *                             termination messages, termination-message.ts)
+ *   every kill             -> Killing event, preStop within the grace period, TERM, KILL;
+ *                             sidecars after the app containers, in reverse order
  *
  * Container exits (from the runtime), probe verdicts (prober.ts) and a periodic resync re-run
  * sync. On start the kubelet adopts what the runtime already runs (conmon keeps containers
@@ -43,7 +49,7 @@ import { StorageEviction, evictedStatus, measurePodStorage } from './eviction.js
 import { LifecycleHooks, graceAfterPreStop, type HookTarget } from './lifecycle-hooks.js';
 import { DeadlineTimers, deadlineRemainingMs, failedStatus, DEADLINE_REASON, DEADLINE_MESSAGE } from './active-deadline.js';
 import { LABEL_CONTAINER_HASH, containerHash, definitionChanged, definitionChangedMessage } from './container-hash.js';
-import { TerminationMessages, prepareTerminationMessage, terminationAnnotations } from './termination-message.js';
+import { TerminationMessages, prepareTerminationMessage, removeTerminationMessage, terminationAnnotations } from './termination-message.js';
 import { appContainersDone, containerRestartPolicy, isSidecar, sidecarNames, terminationOrder } from './sidecars.js';
 
 export const LABEL_POD_UID = 'io.kubernetes.pod.uid';
@@ -400,7 +406,10 @@ export class Kubelet {
     const policy = containerRestartPolicy(podPolicy, list, spec);
 
     // keep the newest two runs (status shows the last termination); older ones go
-    for (const old of runs.slice(2)) await this.runtime.removeContainer(old.id).catch(() => {});
+    for (const old of runs.slice(2)) {
+      await this.runtime.removeContainer(old.id).catch(() => {});
+      await removeTerminationMessage(join(this.opts.podsDir, uid), spec.name, old.config.restartCount);
+    }
 
     const probeFailed = latest?.state === 'running' && (list === 'containers' || isSidecar(spec)) ? this.prober.failed(uid, spec.name, latest.id) : undefined;
     // the spec changed under a running container (kubectl set image): kill it, start the new definition at once
@@ -434,6 +443,8 @@ export class Kubelet {
         this.waiting.delete(key);
         return;
       }
+      // the back-off belongs to a definition (the kubelet keys it by the container hash): a new image starts afresh
+      if (definitionChanged(spec, latest)) this.backoff.delete(key);
       const entry = this.backoff.get(key);
       if (entry) {
         const finished = latest.finishedAt ? Date.parse(latest.finishedAt) : Date.now();

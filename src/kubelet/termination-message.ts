@@ -14,7 +14,7 @@
  * The path and policy ride on the run's annotations, so a run is read as it was made even after
  * the spec changed. A run's message is read once and cached by container ID.
  */
-import { open, mkdir } from 'node:fs/promises';
+import { open, mkdir, rm } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { join, dirname } from 'node:path';
 import type { ContainerStatus as RtContainer, VolumeMount } from '../runtime/types.js';
@@ -55,6 +55,11 @@ export async function prepareTerminationMessage(podDir: string, spec: Obj, resta
     await fh.close();
   }
   return { hostPath: file, containerPath: spec.terminationMessagePath || DEFAULT_TERMINATION_MESSAGE_PATH, readOnly: false };
+}
+
+/** A removed run's message file goes with it (podbay's own path, never a link: rm does not follow). */
+export async function removeTerminationMessage(podDir: string, container: string, restartCount: number): Promise<void> {
+  await rm(terminationMessageFile(podDir, container, restartCount), { force: true });
 }
 
 /** Up to MAX_MESSAGE_BYTES of a container-written file: no links followed, no blocking, regular files only. */
