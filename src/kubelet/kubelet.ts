@@ -377,7 +377,11 @@ export class Kubelet {
     if (appsDone) {
       const running = all.filter((c) => sidecarNames(pod).includes(c.config.name) && c.state === 'running');
       if (running.length) await this.stopContainers(pod, sandbox, running, pod.spec.terminationGracePeriodSeconds ?? 30);
-    } else await Promise.all((step.sidecars ?? []).map((n) => this.syncContainer(pod, sandbox!, initNamed(n)!, all, volumes, 'initContainers')));
+    } else {
+      // a sidecar that is `next` (created, not yet started) is started below, once
+      const kept = (step.sidecars ?? []).filter((n) => n !== step.next);
+      await Promise.all(kept.map((n) => this.syncContainer(pod, sandbox!, initNamed(n)!, all, volumes, 'initContainers')));
+    }
     if (step.done) await Promise.all(specs.map((c) => this.syncContainer(pod, sandbox!, c, all, volumes, 'containers')));
     // a failed init container is restarted (with back-off) unless restartPolicy is Never: then the pod fails
     else if (step.failed && pod.spec.restartPolicy !== 'Never') await this.syncContainer(pod, sandbox, initNamed(step.failed)!, all, volumes, 'initContainers');
@@ -620,21 +624,23 @@ export class Kubelet {
     const containers = await this.termMessages.enrich(listed, logDir);
     const podIPs = sandbox && !pod.spec.hostNetwork ? sandbox.ips : pod.spec.hostNetwork ? [this.opts.hostIP] : [];
     if (sandbox && !isTerminal(pod)) this.prober.update({ pod, ip: podIPs[0] ?? '', latest: (name) => this.runsOf(containers, name)[0] });
-    const view = (c: Obj, probed: boolean): ContainerView => {
+    const view = (c: Obj, init: boolean): ContainerView => {
+      // app containers and native sidecars have probes (started/ready); regular init containers not
+      const sidecar = init && isSidecar(c);
+      const probed = !init || sidecar;
       const runs = this.runsOf(containers, c.name);
       let waiting = this.waiting.get(`${uid}/${c.name}`);
       // a waiting reason from before a run that is now running no longer applies
       if (waiting && runs[0]?.state === 'running') waiting = undefined;
-      const v: ContainerView = { name: c.name, image: c.image, runs, waiting, ...(isSidecar(c) && !probed ? { sidecar: true } : {}) };
-      if (v.sidecar) probed = true;
+      const v: ContainerView = { name: c.name, image: c.image, runs, waiting, ...(sidecar ? { sidecar } : {}) };
       if (probed && runs[0]) {
         v.started = this.prober.started(uid, c.name, runs[0].id);
         v.ready = this.prober.ready(uid, c.name, runs[0].id);
       }
       return v;
     };
-    const views = ((pod.spec.containers ?? []) as Obj[]).map((c) => view(c, true));
-    const initViews = ((pod.spec.initContainers ?? []) as Obj[]).map((c) => view(c, false));
+    const views = ((pod.spec.containers ?? []) as Obj[]).map((c) => view(c, false));
+    const initViews = ((pod.spec.initContainers ?? []) as Obj[]).map((c) => view(c, true));
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = attempt === 0 ? pod : await this.client.getPod(pod.metadata.namespace, pod.metadata.name);
       if (!current || current.metadata.uid !== uid) return;
