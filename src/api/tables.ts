@@ -71,7 +71,9 @@ function age(ts: string | undefined, now: number): string {
 export function podSummary(pod: Obj, now = Date.now()): { ready: string; status: string; restarts: string } {
   const spec = pod.spec ?? {};
   const st = pod.status ?? {};
-  const total = (spec.containers ?? []).length;
+  // native sidecars (init containers with restartPolicy Always) count as containers, as kubectl's printPod
+  const isSidecar = (name: string) => ((spec.initContainers ?? []) as Obj[]).find((c) => c.name === name)?.restartPolicy === 'Always';
+  const total = (spec.containers ?? []).length + ((spec.initContainers ?? []) as Obj[]).filter((c) => isSidecar(c.name)).length;
   let reason: string = st.reason || st.phase || '';
   let readyCount = 0;
   let restarts = 0;
@@ -83,14 +85,24 @@ export function podSummary(pod: Obj, now = Date.now()): { ready: string; status:
   };
 
   let initializing = false;
+  let sidecarRestarts = 0;
+  let sidecarLastRestart = 0;
   const initSpecs: Obj[] = spec.initContainers ?? [];
   const initStatuses: Obj[] = st.initContainerStatuses ?? [];
   for (let i = 0; i < initStatuses.length; i++) {
     const cs = initStatuses[i]!;
     noteRestart(cs);
-    const sidecar = initSpecs.find((c) => c.name === cs.name)?.restartPolicy === 'Always';
+    const sidecar = isSidecar(cs.name);
+    if (sidecar) {
+      sidecarRestarts += cs.restartCount ?? 0;
+      const fin = cs.lastState?.terminated?.finishedAt;
+      if (fin) sidecarLastRestart = Math.max(sidecarLastRestart, Date.parse(fin));
+    }
+    if (sidecar && cs.started) {
+      if (cs.ready) readyCount++;
+      continue;
+    }
     if (cs.state?.terminated && cs.state.terminated.exitCode === 0) continue;
-    if (sidecar && cs.started) continue;
     if (cs.state?.terminated) {
       const t = cs.state.terminated;
       reason = t.reason ? `Init:${t.reason}` : t.signal ? `Init:Signal:${t.signal}` : `Init:ExitCode:${t.exitCode}`;
@@ -104,8 +116,8 @@ export function podSummary(pod: Obj, now = Date.now()): { ready: string; status:
   }
 
   if (!initializing) {
-    restarts = 0;
-    lastRestart = 0;
+    restarts = sidecarRestarts;
+    lastRestart = sidecarLastRestart;
     let hasRunning = false;
     const statuses: Obj[] = [...(st.containerStatuses ?? [])].reverse();
     for (const cs of statuses) {

@@ -34,3 +34,25 @@ test('a running app container means initialization happened before', () => {
   // an exited app container does not: the init containers of this sandbox decide
   assert.deepEqual(step({ app: { state: 'exited', exitCode: 1 } }), { done: false, next: 'a' });
 });
+
+test('native sidecars: started in order, do not block the next init container once started, kept with the app containers', () => {
+  const sidecar = { restartable: (n: string) => n === 's' };
+  const st = (runs: Record<string, RunView>, started = true) =>
+    nextInitStep(['a', 's', 'b'], ['app'], (n) => runs[n], { ...sidecar, started: () => started });
+  assert.deepEqual(st({ a: { state: 'exited', exitCode: 0 } }), { done: false, next: 's' });
+  // running but its startup probe has not passed: the next init container waits
+  assert.deepEqual(st({ a: { state: 'exited', exitCode: 0 }, s: { state: 'running' } }, false), { done: false, sidecars: ['s'] });
+  // running and started: the next one goes while the sidecar keeps running
+  assert.deepEqual(st({ a: { state: 'exited', exitCode: 0 }, s: { state: 'running' } }), { done: false, next: 'b', sidecars: ['s'] });
+  assert.deepEqual(st({ a: { state: 'exited', exitCode: 0 }, s: { state: 'running' }, b: { state: 'exited', exitCode: 0 } }), { done: true, sidecars: ['s'] });
+  // an exited sidecar (whatever its code) is restarted, and does not block initialization
+  assert.deepEqual(st({ a: { state: 'exited', exitCode: 0 }, s: { state: 'exited', exitCode: 1 }, b: { state: 'exited', exitCode: 0 } }), { done: true, sidecars: ['s'] });
+  // once the app runs, only the sidecars are kept
+  assert.deepEqual(st({ s: { state: 'running' }, app: { state: 'running' } }), { done: true, sidecars: ['s'] });
+});
+
+test('a sidecar alone (no regular init container) lets the app containers start once it runs', () => {
+  const view = { restartable: () => true, started: () => true };
+  assert.deepEqual(nextInitStep(['s'], ['app'], () => undefined, view), { done: false, next: 's' });
+  assert.deepEqual(nextInitStep(['s'], ['app'], () => ({ state: 'running' }), view), { done: true, sidecars: ['s'] });
+});

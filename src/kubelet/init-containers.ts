@@ -14,9 +14,11 @@
  * The runtime only lists the containers of the current sandbox, so a recreated sandbox runs
  * every init container again, as the kubelet does.
  *
- * Sidecar init containers (`restartPolicy: Always` on an init container) are not supported as
- * sidecars: they run as ordinary init containers, so one that never exits keeps the pod
- * initializing.
+ * Sidecar init containers (`restartPolicy: Always` on an init container, kubelet's
+ * computeInitContainerActions): started in their place in the order; once running and started
+ * (startup probe passed, or none) they do not block the next one; they are kept running
+ * (restarted on exit, with back-off) for the pod's life, so every one that ran is in `sidecars`
+ * for the kubelet to keep. An exited sidecar does not block the next init container.
  */
 import type { ContainerState } from '../runtime/types.js';
 
@@ -32,10 +34,19 @@ export interface InitStep {
   next?: string;
   /** the init container whose newest run failed */
   failed?: string;
+  /** sidecar init containers that ran in this sandbox: keep them running (restartPolicy Always) */
+  sidecars?: string[];
 }
 
 export function isInitFailed(run: RunView): boolean {
   return (run.state === 'exited' && (run.exitCode ?? 0) !== 0) || run.state === 'unknown';
+}
+
+export interface SidecarView {
+  /** init containers with restartPolicy Always */
+  restartable?: (name: string) => boolean;
+  /** the newest run passed its startup probe (true when it has none) */
+  started?: (name: string) => boolean;
 }
 
 /**
@@ -43,21 +54,22 @@ export function isInitFailed(run: RunView): boolean {
  * @param latestOf  the newest run of a container by name (undefined: never ran in this sandbox)
  * @param appNames  spec.containers names
  */
-export function nextInitStep(initNames: string[], appNames: string[], latestOf: (name: string) => RunView | undefined): InitStep {
+export function nextInitStep(initNames: string[], appNames: string[], latestOf: (name: string) => RunView | undefined, view: SidecarView = {}): InitStep {
+  const restartable = view.restartable ?? (() => false);
+  const sidecars = initNames.filter((n) => restartable(n) && latestOf(n));
+  const out = (s: InitStep): InitStep => (sidecars.length ? { ...s, sidecars } : s);
   if (initNames.length === 0) return { done: true };
-  if (appNames.some((n) => latestOf(n)?.state === 'running')) return { done: true };
-  for (let i = initNames.length - 1; i >= 0; i--) {
-    const run = latestOf(initNames[i]!);
-    if (run && isInitFailed(run)) return { done: false, failed: initNames[i] };
+  // an app container ran in this sandbox: initialization happened (kubelet's isPreviouslyInitialized)
+  if (appNames.some((n) => latestOf(n)?.state === 'running')) return out({ done: true });
+  for (const name of initNames) {
+    const run = latestOf(name);
+    if (!run || run.state === 'created') return out({ done: false, next: name });
+    if (restartable(name)) {
+      if (run.state === 'running' && !(view.started?.(name) ?? true)) return out({ done: false });
+      continue; // running and started, or exited (restarted as a sidecar): the next one may go
+    }
+    if (isInitFailed(run)) return out({ done: false, failed: name });
+    if (run.state === 'running') return out({ done: false });
   }
-  for (let i = initNames.length - 1; i >= 0; i--) {
-    const run = latestOf(initNames[i]!);
-    if (!run) continue;
-    if (run.state === 'running') return { done: false };
-    // created but never started (podbay stopped in between): start it
-    if (run.state === 'created') return { done: false, next: initNames[i] };
-    if (i === initNames.length - 1) return { done: true };
-    return { done: false, next: initNames[i + 1] };
-  }
-  return { done: false, next: initNames[0] };
+  return out({ done: true });
 }

@@ -7,10 +7,16 @@
  *     deleted/terminating  -> SIGTERM, grace, SIGKILL every container; remove containers,
  *                             sandbox (pause, CNI DEL, netns); confirm deletion (grace 0)
  *     terminal (Succeeded/Failed) -> tear the sandbox down, keep the status
+ *     past activeDeadlineSeconds -> kill, Failed/DeadlineExceeded (active-deadline.ts)
  *     otherwise            -> volumes -> sandbox -> init containers one at a time, in order
- *                             (init-containers.ts), then every app container (create/start/
- *                             restart with back-off; kill and restart one that failed its
- *                             liveness probe) -> status (PUT pods/status when it changed)
+ *                             (init-containers.ts; native sidecars kept running, sidecars.ts),
+ *                             then every app container (create/start/restart with back-off;
+ *                             postStart blocks the start, lifecycle-hooks.ts; kill and restart
+ *                             one that failed its liveness probe or whose image changed,
+ *                             container-hash.ts) -> status (PUT pods/status when it changed;
+ *                             termination messages, termination-message.ts)
+ *   every kill             -> Killing event, preStop within the grace period, TERM, KILL;
+ *                             sidecars after the app containers, in reverse order
  *
  * Container exits (from the runtime), probe verdicts (prober.ts) and a periodic resync re-run
  * sync. On start the kubelet adopts what the runtime already runs (conmon keeps containers
@@ -45,6 +51,11 @@ import { containerResources, podCgroupConfig } from './qos.js';
 import { StorageEviction, evictedStatus, measurePodStorage } from './eviction.js';
 import { ImagePullManager } from './image-pull.js';
 import type { ImagePuller } from '../image/pull.js';
+import { LifecycleHooks, graceAfterPreStop, type HookTarget } from './lifecycle-hooks.js';
+import { DeadlineTimers, deadlineRemainingMs, failedStatus, DEADLINE_REASON, DEADLINE_MESSAGE } from './active-deadline.js';
+import { LABEL_CONTAINER_HASH, containerHash, definitionChanged, definitionChangedMessage } from './container-hash.js';
+import { TerminationMessages, prepareTerminationMessage, removeTerminationMessage, terminationAnnotations } from './termination-message.js';
+import { appContainersDone, containerRestartPolicy, isSidecar, sidecarNames, terminationOrder } from './sidecars.js';
 
 export const LABEL_POD_UID = 'io.kubernetes.pod.uid';
 export const LABEL_POD_NAME = 'io.kubernetes.pod.name';
@@ -136,6 +147,11 @@ export class Kubelet {
   private readonly ownership: VolumeOwnership;
   private hostSecurity?: Promise<HostSecurity>;
   private readonly imagePulls: ImagePullManager;
+  private readonly hooks: LifecycleHooks;
+  private readonly deadlines: DeadlineTimers;
+  private readonly termMessages = new TerminationMessages();
+  /** pods the kubelet fails on purpose (activeDeadlineSeconds): uid -> reason and message */
+  private readonly failures = new Map<string, { reason: string; message: string }>();
 
   constructor(private readonly opts: KubeletOptions) {
     // a malformed or node-wide pattern stops the kubelet from starting, as the kubelet's flag does
@@ -160,6 +176,12 @@ export class Kubelet {
       onChange: (uid) => this.enqueue(uid),
       log: this.log,
     });
+    this.hooks = new LifecycleHooks({
+      runtime: this.runtime,
+      record: (pod, type, reason, message, fieldPath) => this.events.record(pod, type, reason, message, fieldPath),
+      log: this.log,
+    });
+    this.deadlines = new DeadlineTimers((uid) => this.enqueue(uid));
     this.storage = new StorageEviction({
       pods: () => [...this.pods.values()].filter((p) => !p.metadata.deletionTimestamp && !isTerminal(p) && !this.evictions.has(p.metadata.uid)),
       measure: (pod) => measurePodStorage(pod, { runtime: this.runtime, podsDir: opts.podsDir, logsDir: opts.logsDir }),
@@ -202,6 +224,7 @@ export class Kubelet {
     this.storage.stop();
     clearInterval(this.resync);
     this.prober.stop();
+    this.deadlines.stop();
     await this.logManager.stop();
     for (const t of this.timers.values()) clearTimeout(t);
     await Promise.allSettled([...this.syncing.values()]);
@@ -213,6 +236,8 @@ export class Kubelet {
     const uid = pod.metadata.uid;
     if (ev.type === 'DELETED') this.pods.delete(uid);
     else this.pods.set(uid, pod);
+    // a hook in flight (a long postStart) must not hold the pod's teardown
+    if (ev.type === 'DELETED' || pod.metadata.deletionTimestamp) this.hooks.cancelPod(uid);
     this.enqueue(uid);
   }
 
@@ -278,10 +303,17 @@ export class Kubelet {
       if ((await this.sandboxesOf(uid)).length) await this.killPod(uid, pod, 0);
       return;
     }
-    if (this.evictions.has(uid)) {
-      // evicted (eviction.ts): kill at once, then the Failed/Evicted status; the next sync tears down
+    const deadline = deadlineRemainingMs(pod, Date.now());
+    if (deadline !== undefined && deadline <= 0 && !this.failures.has(uid)) {
+      this.failures.set(uid, { reason: DEADLINE_REASON, message: DEADLINE_MESSAGE });
+      this.events.record(pod, 'Warning', DEADLINE_REASON, DEADLINE_MESSAGE);
+    } else if (deadline !== undefined) this.deadlines.arm(uid, deadline);
+    if (this.evictions.has(uid) || this.failures.has(uid)) {
+      // evicted (eviction.ts): kill at once; past its deadline: kill with the pod's grace period.
+      // Then the Failed status; the next sync tears down
       const sandboxes = await this.sandboxesOf(uid);
-      for (const sb of sandboxes) for (const c of await this.runtime.listContainers(sb.id)) if (c.state === 'running') await this.runtime.stopContainer(c.id, 0);
+      const grace = this.evictions.has(uid) ? 0 : (pod.spec.terminationGracePeriodSeconds ?? 30);
+      for (const sb of sandboxes) await this.stopContainers(pod, sb, await this.runtime.listContainers(sb.id), grace);
       const sb = sandboxes.find((x) => x.state === 'ready') ?? sandboxes[0];
       await this.writeStatus(pod, sb, sb ? await this.runtime.listContainers(sb.id) : []);
       return;
@@ -353,12 +385,30 @@ export class Kubelet {
     const all = await this.runtime.listContainers(sandbox.id);
     const inits: Obj[] = pod.spec.initContainers ?? [];
     const specs: Obj[] = pod.spec.containers ?? [];
+    const latestOf = (name: string) => this.runsOf(all, name)[0];
+    const initNamed = (name: string | undefined) => inits.find((c) => c.name === name);
     const step = nextInitStep(
       inits.map((c) => c.name),
       specs.map((c) => c.name),
-      (name) => this.runsOf(all, name)[0],
+      latestOf,
+      {
+        restartable: (name) => isSidecar(initNamed(name)),
+        started: (name) => {
+          const run = latestOf(name);
+          return !!run && this.prober.started(uid, name, run.id) !== false;
+        },
+      },
     );
-    const initNamed = (name: string | undefined) => inits.find((c) => c.name === name);
+    // native sidecars that ran are kept running, until the app containers are done for good
+    const appsDone = appContainersDone(pod.spec.restartPolicy ?? 'Always', specs.map((c) => latestOf(c.name)));
+    if (appsDone) {
+      const running = all.filter((c) => sidecarNames(pod).includes(c.config.name) && c.state === 'running');
+      if (running.length) await this.stopContainers(pod, sandbox, running, pod.spec.terminationGracePeriodSeconds ?? 30);
+    } else {
+      // a sidecar that is `next` (created, not yet started) is started below, once
+      const kept = (step.sidecars ?? []).filter((n) => n !== step.next);
+      await Promise.all(kept.map((n) => this.syncContainer(pod, sandbox!, initNamed(n)!, all, volumes, 'initContainers')));
+    }
     if (step.done) await Promise.all(specs.map((c) => this.syncContainer(pod, sandbox!, c, all, volumes, 'containers')));
     // a failed init container is restarted (with back-off) unless restartPolicy is Never: then the pod fails
     else if (step.failed && pod.spec.restartPolicy !== 'Never') await this.syncContainer(pod, sandbox, initNamed(step.failed)!, all, volumes, 'initContainers');
@@ -384,13 +434,22 @@ export class Kubelet {
     const latest = runs[0];
     const fieldPath = `spec.${list}{${spec.name}}`;
     const podPolicy: string = pod.spec.restartPolicy ?? 'Always';
-    const policy = list === 'containers' ? podPolicy : podPolicy === 'Never' ? 'Never' : 'OnFailure';
+    const policy = containerRestartPolicy(podPolicy, list, spec);
 
     // keep the newest two runs (status shows the last termination); older ones go
-    for (const old of runs.slice(2)) await this.runtime.removeContainer(old.id).catch(() => {});
+    for (const old of runs.slice(2)) {
+      await this.runtime.removeContainer(old.id).catch(() => {});
+      await removeTerminationMessage(join(this.opts.podsDir, uid), spec.name, old.config.restartCount);
+    }
 
-    const probeFailed = latest?.state === 'running' && list === 'containers' ? this.prober.failed(uid, spec.name, latest.id) : undefined;
-    if (latest?.state === 'running' && !probeFailed) {
+    const probeFailed = latest?.state === 'running' && (list === 'containers' || isSidecar(spec)) ? this.prober.failed(uid, spec.name, latest.id) : undefined;
+    // the spec changed under a running container (kubectl set image): kill it, start the new definition at once
+    const changed = latest?.state === 'running' && !probeFailed && definitionChanged(spec, latest);
+    if (changed) {
+      this.events.record(pod, 'Normal', 'Killing', definitionChangedMessage(spec.name), fieldPath);
+      await this.hooks.kill(this.hookTarget(pod, sandbox, spec, latest.id), latest.id, pod.spec.terminationGracePeriodSeconds ?? 30, fieldPath);
+      this.backoff.delete(key);
+    } else if (latest?.state === 'running' && !probeFailed) {
       this.waiting.delete(key);
       // a long healthy run resets the back-off, as the kubelet's does after 2x the max delay
       if (latest.startedAt && Date.now() - Date.parse(latest.startedAt) > 2 * BACKOFF_MAX_MS) this.backoff.delete(key);
@@ -403,11 +462,11 @@ export class Kubelet {
       const message = `Container ${spec.name} failed ${probeFailed.toLowerCase()} probe`;
       this.events.record(pod, 'Normal', 'Killing', restart ? `${message}, will be restarted` : message, fieldPath);
       const probe = probeFailed === 'Liveness' ? spec.livenessProbe : spec.startupProbe;
-      await this.runtime.stopContainer(latest.id, probe?.terminationGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30);
+      await this.hooks.kill(this.hookTarget(pod, sandbox, spec, latest.id), latest.id, probe?.terminationGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30, fieldPath);
       if (!restart) return;
     } else if (latest?.state === 'created') {
       // created but never started (podbay stopped in between): start it now
-      await this.startContainer(pod, latest, spec, key, fieldPath);
+      await this.startContainer(pod, sandbox, latest, spec, key, fieldPath);
       return;
     } else if (latest?.state === 'exited') {
       const restart = policy === 'Always' || (policy === 'OnFailure' && (latest.exitCode ?? 0) !== 0);
@@ -415,6 +474,8 @@ export class Kubelet {
         this.waiting.delete(key);
         return;
       }
+      // the back-off belongs to a definition (the kubelet keys it by the container hash): a new image starts afresh
+      if (definitionChanged(spec, latest)) this.backoff.delete(key);
       const entry = this.backoff.get(key);
       if (entry) {
         const finished = latest.finishedAt ? Date.parse(latest.finishedAt) : Date.now();
@@ -459,7 +520,7 @@ export class Kubelet {
         env: mergeEnv(image.config.env ?? ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], env),
         workingDir: spec.workingDir ?? image.config.workingDir ?? undefined,
         user: sec.user,
-        mounts: await this.mountsOf(pod, spec, volumes, env),
+        mounts: [...(await this.mountsOf(pod, spec, volumes, env)), await prepareTerminationMessage(join(this.opts.podsDir, uid), spec, restartCount)],
         logPath: containerLogPath(this.opts.logsDir, pod.metadata.namespace, pod.metadata.name, uid, spec.name, restartCount),
         privileged: Boolean(spec.securityContext?.privileged),
         readOnlyRootfs: Boolean(spec.securityContext?.readOnlyRootFilesystem),
@@ -468,8 +529,14 @@ export class Kubelet {
         security: sec.security,
         restartCount,
         resources: containerResources(spec),
-        labels: { [LABEL_POD_UID]: uid, [LABEL_POD_NAME]: pod.metadata.name, [LABEL_POD_NAMESPACE]: pod.metadata.namespace, [LABEL_CONTAINER_NAME]: spec.name },
-        annotations: {},
+        labels: {
+          [LABEL_POD_UID]: uid,
+          [LABEL_POD_NAME]: pod.metadata.name,
+          [LABEL_POD_NAMESPACE]: pod.metadata.namespace,
+          [LABEL_CONTAINER_NAME]: spec.name,
+          [LABEL_CONTAINER_HASH]: containerHash(spec),
+        },
+        annotations: terminationAnnotations(spec),
       };
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
@@ -492,7 +559,7 @@ export class Kubelet {
     }
     this.events.record(pod, 'Normal', 'Created', `Created container: ${spec.name}`, fieldPath);
     const created = await this.runtime.containerStatus(id);
-    if (created) await this.startContainer(pod, created, spec, key, fieldPath);
+    if (created) await this.startContainer(pod, sandbox, created, spec, key, fieldPath);
   }
 
   /**
@@ -514,13 +581,51 @@ export class Kubelet {
     return { podIPs: pod.spec.hostNetwork ? hostIPs : (sandbox?.ips ?? []), hostIPs, allocatable: nodeResources().allocatable };
   }
 
-  private async startContainer(pod: Obj, c: RtContainer, spec: Obj, key: string, fieldPath: string): Promise<void> {
+  /** what a lifecycle hook of this container needs: the pod's IP for httpGet */
+  private hookTarget(pod: Obj, sandbox: SandboxStatus | undefined, container: Obj, containerId: string): HookTarget {
+    return { pod, container, containerId, ip: pod.spec.hostNetwork ? this.opts.hostIP : (sandbox?.ips[0] ?? '') };
+  }
+
+  /**
+   * Stop running containers of a pod as the kubelet's killContainer does (Killing event, preStop
+   * within the grace period, TERM, KILL): everything but the sidecars together, then the sidecars
+   * in reverse order with what is left of the grace period.
+   */
+  private async stopContainers(pod: Obj | undefined, sandbox: SandboxStatus, containers: RtContainer[], graceSeconds: number): Promise<void> {
+    const running = containers.filter((c) => c.state === 'running');
+    const t0 = Date.now();
+    const groups = pod ? terminationOrder(pod, running.map((c) => c.config.name)) : [running.map((c) => c.config.name)];
+    for (const [i, group] of groups.entries()) {
+      const grace = i === 0 ? graceSeconds : graceAfterPreStop(graceSeconds, (Date.now() - t0) / 1000);
+      await Promise.all(
+        running
+          .filter((c) => group.includes(c.config.name))
+          .map(async (c) => {
+            const list = pod ? listOf(pod, c.config.name) : 'containers';
+            const fieldPath = `spec.${list}{${c.config.name}}`;
+            const spec = pod ? ((pod.spec[list] ?? []) as Obj[]).find((x) => x.name === c.config.name) : undefined;
+            if (pod) this.events.record(pod, 'Normal', 'Killing', `Stopping container ${c.config.name}`, fieldPath);
+            await this.hooks.kill(pod && spec ? this.hookTarget(pod, sandbox, spec, c.id) : undefined, c.id, grace, fieldPath);
+          }),
+      );
+    }
+  }
+
+  private async startContainer(pod: Obj, sandbox: SandboxStatus, c: RtContainer, spec: Obj, key: string, fieldPath: string): Promise<void> {
     try {
       trace(pod, `start ${spec.name}`);
       await this.runtime.startContainer(c.id);
       trace(pod, `started ${spec.name}`);
       this.waiting.delete(key);
       this.events.record(pod, 'Normal', 'Started', `Started container ${spec.name}`, fieldPath);
+      // the kubelet's start blocks on postStart; a failed one kills the container (restarted per policy)
+      const failed = await this.hooks.postStart(this.hookTarget(pod, sandbox, spec, c.id), fieldPath);
+      if (failed !== undefined) {
+        this.events.record(pod, 'Normal', 'Killing', 'FailedPostStartHook', fieldPath);
+        await this.hooks.kill(this.hookTarget(pod, sandbox, spec, c.id), c.id, pod.spec.terminationGracePeriodSeconds ?? 30, fieldPath);
+        this.waiting.set(key, { reason: 'PostStartHookError', message: failed });
+        this.enqueueAfter(pod.metadata.uid, 1000);
+      }
     } catch (e) {
       const message = (e as Error).message;
       this.waiting.set(key, { reason: 'RunContainerError', message });
@@ -553,24 +658,29 @@ export class Kubelet {
     }
   }
 
-  private async writeStatus(pod: Obj, sandbox: SandboxStatus | undefined, containers: RtContainer[]): Promise<void> {
+  private async writeStatus(pod: Obj, sandbox: SandboxStatus | undefined, listed: RtContainer[]): Promise<void> {
     const uid = pod.metadata.uid;
+    const logDir = (run: RtContainer) => join(podLogDir(this.opts.logsDir, pod.metadata.namespace, pod.metadata.name, uid), run.config.name);
+    const containers = await this.termMessages.enrich(listed, logDir);
     const podIPs = sandbox && !pod.spec.hostNetwork ? sandbox.ips : pod.spec.hostNetwork ? [this.opts.hostIP] : [];
     if (sandbox && !isTerminal(pod)) this.prober.update({ pod, ip: podIPs[0] ?? '', latest: (name) => this.runsOf(containers, name)[0] });
-    const view = (c: Obj, probed: boolean): ContainerView => {
+    const view = (c: Obj, init: boolean): ContainerView => {
+      // app containers and native sidecars have probes (started/ready); regular init containers not
+      const sidecar = init && isSidecar(c);
+      const probed = !init || sidecar;
       const runs = this.runsOf(containers, c.name);
       let waiting = this.waiting.get(`${uid}/${c.name}`);
       // a waiting reason from before a run that is now running no longer applies
       if (waiting && runs[0]?.state === 'running') waiting = undefined;
-      const v: ContainerView = { name: c.name, image: c.image, runs, waiting };
+      const v: ContainerView = { name: c.name, image: c.image, runs, waiting, ...(sidecar ? { sidecar } : {}) };
       if (probed && runs[0]) {
         v.started = this.prober.started(uid, c.name, runs[0].id);
         v.ready = this.prober.ready(uid, c.name, runs[0].id);
       }
       return v;
     };
-    const views = ((pod.spec.containers ?? []) as Obj[]).map((c) => view(c, true));
-    const initViews = ((pod.spec.initContainers ?? []) as Obj[]).map((c) => view(c, false));
+    const views = ((pod.spec.containers ?? []) as Obj[]).map((c) => view(c, false));
+    const initViews = ((pod.spec.initContainers ?? []) as Obj[]).map((c) => view(c, true));
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = attempt === 0 ? pod : await this.client.getPod(pod.metadata.namespace, pod.metadata.name);
       if (!current || current.metadata.uid !== uid) return;
@@ -584,7 +694,8 @@ export class Kubelet {
         now: nowRfc3339(),
       });
       const evicted = this.evictions.get(uid);
-      const status = evicted ? evictedStatus(computed, evicted, nowRfc3339()) : computed;
+      const failure = this.failures.get(uid);
+      const status = evicted ? evictedStatus(computed, evicted, nowRfc3339()) : failure ? failedStatus(computed, failure.reason, failure.message) : computed;
       if (stable(status) === stable(current.status)) return;
       try {
         const updated = await this.client.updatePodStatus({ ...current, status });
@@ -628,15 +739,8 @@ export class Kubelet {
 
   private async removeSandbox(s: SandboxStatus, pod: Obj | undefined, graceSeconds: number): Promise<void> {
     const containers = await this.runtime.listContainers(s.id);
-    await Promise.all(
-      containers.map(async (c) => {
-        if (c.state === 'running') {
-          if (pod) this.events.record(pod, 'Normal', 'Killing', `Stopping container ${c.config.name}`, `spec.${listOf(pod, c.config.name)}{${c.config.name}}`);
-          await this.runtime.stopContainer(c.id, graceSeconds);
-        }
-        await this.runtime.removeContainer(c.id);
-      }),
-    );
+    await this.stopContainers(pod, s, containers, graceSeconds);
+    await Promise.all(containers.map((c) => this.runtime.removeContainer(c.id)));
     await this.runtime.stopPodSandbox(s.id);
     await this.runtime.removePodSandbox(s.id);
   }
@@ -644,6 +748,7 @@ export class Kubelet {
   /** Stop and remove everything the runtime has for a pod UID. */
   private async killPod(uid: string, pod: Obj | undefined, graceSeconds: number): Promise<void> {
     this.prober.removePod(uid);
+    this.deadlines.forget(uid);
     for (const s of await this.sandboxesOf(uid)) await this.removeSandbox(s, pod, graceSeconds);
     for (const k of [...this.waiting.keys()]) if (k.startsWith(`${uid}/`)) this.waiting.delete(k);
     await releaseVolumes(join(this.opts.podsDir, uid));
@@ -651,6 +756,8 @@ export class Kubelet {
 
   private async forget(uid: string, pod: Obj | undefined): Promise<void> {
     this.evictions.delete(uid);
+    this.failures.delete(uid);
+    this.hooks.cancelPod(uid);
     for (const k of [...this.backoff.keys()]) if (k.startsWith(`${uid}/`)) this.backoff.delete(k);
     this.ownership.forget(uid);
     this.imagePulls.forget(uid);

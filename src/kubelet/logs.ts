@@ -32,6 +32,8 @@ export interface LogOptions {
   sinceSeconds?: number;
   sinceTime?: string;
   limitBytes?: number;
+  /** podbay-internal: read this run (restart count) instead of the newest (termination messages) */
+  run?: number;
 }
 
 /** One run of a container (one restart count): its files, oldest first, the live file last. */
@@ -188,7 +190,8 @@ export async function streamLog(
   closed: () => boolean,
   describe: { container: string; pod: string },
 ): Promise<void> {
-  const pick = (runs: LogRun[]) => (opts.previous ? (runs.length >= 2 ? runs[runs.length - 2] : undefined) : runs[runs.length - 1]);
+  const pick = (runs: LogRun[]) =>
+    opts.run !== undefined ? runs.find((r) => r.restart === opts.run) : opts.previous ? (runs.length >= 2 ? runs[runs.length - 2] : undefined) : runs[runs.length - 1];
   const runs = await logRuns(dir);
   const chosen = pick(runs);
   if (!chosen) {
@@ -209,6 +212,18 @@ export async function streamLog(
     }
   };
 
+  // a last line without a newline (CRI tag P, no F after it) is shown as it is, without one,
+  // as the kubelet's ReadLogs writes a partial line's content without adding a newline
+  const flushPartial = () => {
+    if (!carry.partial || budget <= 0) return;
+    if (since && Date.parse(carry.ts) < since) return;
+    let s = (opts.timestamps ? `${carry.ts} ` : '') + carry.partial;
+    if (s.length > budget) s = s.slice(0, budget);
+    budget -= Buffer.byteLength(s);
+    carry.partial = '';
+    write(s);
+  };
+
   const cursors = (await openRun(dir, (rs) => rs.find((r) => r.restart === chosen.restart))) ?? [];
   if (!cursors.length) throw badRequest(`container "${describe.container}" in pod "${describe.pod}" is waiting to start: ContainerCreating`);
   let cur = cursors[cursors.length - 1];
@@ -224,9 +239,17 @@ export async function streamLog(
       if (tail !== undefined && have > tail) break;
     }
     let lines = parseCri(texts.join(''), carry);
-    if (tail !== undefined) lines = tail === 0 ? [] : lines.slice(-tail);
+    if (tail !== undefined) {
+      // a trailing partial line is one of the tail's lines
+      const keep = carry.partial ? tail - 1 : tail;
+      lines = keep <= 0 ? [] : lines.slice(-keep);
+      if (tail === 0) carry.partial = '';
+    }
     emit(lines);
-    if (!opts.follow || opts.previous) return;
+    if (!opts.follow || opts.previous) {
+      flushPartial();
+      return;
+    }
     for (;;) {
       if (closed() || budget <= 0) return;
       const alive = await running();
@@ -242,6 +265,7 @@ export async function streamLog(
       }
       if (!alive) {
         emit(parseCri(await readMore(cur), carry));
+        flushPartial();
         return;
       }
       await new Promise((r) => setTimeout(r, 100));

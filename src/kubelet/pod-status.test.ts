@@ -147,3 +147,41 @@ test('probes decide started and ready of a running container', () => {
 function pick(s: any): { started: boolean; ready: boolean } {
   return { started: s.started, ready: s.ready };
 }
+
+test('native sidecars: started and ready like app containers, they initialize once started and count towards readiness', () => {
+  const pod = { metadata: { name: 'p' }, spec: { restartPolicy: 'Never', initContainers: [{ name: 's', restartPolicy: 'Always' }], containers: [{ name: 'app' }] }, status: {} };
+  const status = (s: ContainerStatus[], app: ContainerStatus[], sReady?: boolean) =>
+    computePodStatus({
+      pod,
+      initContainers: [{ name: 's', image: 'busybox', runs: s, sidecar: true, ready: sReady }],
+      containers: [{ name: 'app', image: 'busybox', runs: app }],
+      sandboxReady: true,
+      podIPs: ['10.0.0.2'],
+      hostIP: 'h',
+      now: 'T',
+    });
+  const cond = (st: any, type: string) => st.conditions.find((c: any) => c.type === type);
+  let st = status([run({ id: 's1' })], []);
+  assert.equal(st.initContainerStatuses[0].started, true);
+  assert.equal(st.initContainerStatuses[0].ready, true);
+  assert.equal(cond(st, 'Initialized').status, 'True');
+  assert.equal(st.phase, 'Pending', 'the app container still waits');
+  assert.equal(podSummary({ ...pod, status: st }).ready, '1/2');
+  // both run; the sidecar's readiness probe fails: not ready, named first
+  st = status([run({ id: 's1' })], [run({ id: 'a1' })], false);
+  assert.equal(st.phase, 'Running');
+  assert.deepEqual([cond(st, 'ContainersReady').status, cond(st, 'ContainersReady').message], ['False', 'containers with unready status: [s]']);
+  assert.equal(cond(st, 'Ready').status, 'False');
+  assert.equal(podSummary({ ...pod, status: st }).ready, '1/2');
+  // the app is done, the sidecar was stopped: Succeeded (a terminated sidecar does not count)
+  st = status([run({ id: 's1', state: 'exited', exitCode: 137, finishedAt: 'T2' })], [run({ id: 'a1', state: 'exited', exitCode: 0, finishedAt: 'T2' })]);
+  assert.equal(st.phase, 'Succeeded');
+  // a sidecar not yet started keeps the pod Pending
+  assert.equal(podPhase('Always', [{ name: 'app', state: { waiting: {} } }], [{ name: 's', state: { running: {} }, started: false }], new Set(['s'])), 'Pending');
+});
+
+test('container times are RFC 3339 whole seconds: startedAt never after finishedAt', () => {
+  const st = containerStatus({ name: 'app', image: 'b', runs: [{ ...run({ state: 'exited', exitCode: 0 }), startedAt: '2026-11-29T10:00:00.999Z', finishedAt: '2026-11-29T10:00:01.001Z' }] });
+  assert.equal(st.state.terminated.startedAt, '2026-11-29T10:00:00Z');
+  assert.equal(st.state.terminated.finishedAt, '2026-11-29T10:00:01Z');
+});

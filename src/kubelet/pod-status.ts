@@ -31,16 +31,25 @@ export interface ContainerView {
   started?: boolean;
   /** the readiness probe's verdict for the newest run (undefined: no readiness probe) */
   ready?: boolean;
+  /** an init container with restartPolicy Always (a native sidecar): started/ready as an app container */
+  sidecar?: boolean;
 }
 
 export const CONTAINER_ID_PREFIX = 'podbay://';
+
+/** metav1.Time: RFC 3339 in whole seconds (truncation keeps startedAt <= finishedAt) */
+export function apiTime(t: string | undefined): string | null {
+  if (!t) return null;
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) ? t : d.toISOString().replace(/\.\d+Z$/, 'Z');
+}
 
 function terminatedOf(c: RuntimeContainer): Obj {
   const t: Obj = {
     exitCode: c.exitCode ?? 0,
     reason: c.reason ?? ((c.exitCode ?? 0) === 0 ? 'Completed' : 'Error'),
-    startedAt: c.startedAt ?? null,
-    finishedAt: c.finishedAt ?? null,
+    startedAt: apiTime(c.startedAt),
+    finishedAt: apiTime(c.finishedAt),
     containerID: CONTAINER_ID_PREFIX + c.id,
   };
   if (c.message) t.message = c.message;
@@ -79,22 +88,49 @@ export function containerStatus(v: ContainerView, defaultReason = 'ContainerCrea
     return st;
   }
   if (latest.state === 'running') {
-    st.state = { running: { startedAt: latest.startedAt ?? null } };
-    st.started = init ? true : (v.started ?? true);
-    st.ready = init ? false : st.started && (v.ready ?? true);
+    st.state = { running: { startedAt: apiTime(latest.startedAt) } };
+    const asInit = init && !v.sidecar;
+    st.started = asInit ? true : (v.started ?? true);
+    st.ready = asInit ? false : st.started && (v.ready ?? true);
   } else {
     st.state = { terminated: terminatedOf(latest) };
-    if (init && (latest.exitCode ?? 0) === 0) st.ready = true;
+    if (init && !v.sidecar && (latest.exitCode ?? 0) === 0) st.ready = true;
   }
   if (previous?.state === 'exited') st.lastState = { terminated: terminatedOf(previous) };
   return st;
 }
 
-/** kubelet's getPhase over the init container and container statuses. */
-export function podPhase(restartPolicy: string, statuses: Obj[], initStatuses: Obj[] = []): string {
+/** kubecontainer.HasAnyRegularContainerStarted: an app container runs or ran */
+function anyAppStarted(statuses: Obj[]): boolean {
+  return statuses.some((s) => s.state.running || s.state.terminated || s.lastState?.terminated);
+}
+
+/**
+ * kubelet's getPhase over the init container and container statuses. `sidecars` names the init
+ * containers with restartPolicy Always: a running one counts as running, a terminated one is
+ * ignored, one not yet started keeps the pod Pending until an app container started.
+ */
+export function podPhase(restartPolicy: string, statuses: Obj[], initStatuses: Obj[] = [], sidecars: ReadonlySet<string> = new Set()): string {
   let pendingInit = 0;
+  let pendingSidecars = 0;
   let failedInit = 0;
+  let waiting = 0;
+  let running = 0;
+  let stopped = 0;
+  let succeeded = 0;
   for (const s of initStatuses) {
+    if (sidecars.has(s.name)) {
+      if (s.state.running) {
+        if (!s.started) pendingSidecars++;
+        running++;
+      } else if (s.state.terminated || s.lastState?.terminated) {
+        // a terminated sidecar does not count
+      } else {
+        pendingSidecars++;
+        waiting++;
+      }
+      continue;
+    }
     if (s.state.running) pendingInit++;
     else if (s.state.terminated) {
       if (s.state.terminated.exitCode !== 0) failedInit++;
@@ -102,10 +138,6 @@ export function podPhase(restartPolicy: string, statuses: Obj[], initStatuses: O
       if (s.lastState.terminated.exitCode !== 0) failedInit++;
     } else pendingInit++;
   }
-  let waiting = 0;
-  let running = 0;
-  let stopped = 0;
-  let succeeded = 0;
   for (const s of statuses) {
     if (s.state.running) running++;
     else if (s.state.terminated) {
@@ -117,7 +149,7 @@ export function podPhase(restartPolicy: string, statuses: Obj[], initStatuses: O
     }
   }
   if (failedInit > 0 && restartPolicy === 'Never') return 'Failed';
-  if (pendingInit > 0 || waiting > 0) return 'Pending';
+  if (pendingInit > 0 || (pendingSidecars > 0 && !anyAppStarted(statuses)) || waiting > 0) return 'Pending';
   if (running > 0) return 'Running';
   if (stopped > 0) {
     if (restartPolicy === 'Always') return 'Running';
@@ -137,10 +169,13 @@ function condition(old: Obj[] | undefined, type: string, status: string, now: st
 }
 
 /** kubelet's GeneratePodInitializedCondition: True once every init container exited 0. */
-function initializedCondition(old: Obj[] | undefined, initStatuses: Obj[], phase: string, now: string): Obj {
+function initializedCondition(old: Obj[] | undefined, initStatuses: Obj[], statuses: Obj[], sidecars: ReadonlySet<string>, phase: string, now: string): Obj {
   if (initStatuses.length === 0) return condition(old, 'Initialized', 'True', now);
+  // an app container that started means the pod was initialized (sidecars may restart later)
+  if (anyAppStarted(statuses)) return condition(old, 'Initialized', 'True', now);
   if (phase === 'Succeeded') return condition(old, 'Initialized', 'True', now, 'PodCompleted');
-  const incomplete = initStatuses.filter((s) => !(s.state.terminated && s.state.terminated.exitCode === 0)).map((s) => s.name);
+  const complete = (s: Obj) => (sidecars.has(s.name) ? s.started === true : s.state.terminated && s.state.terminated.exitCode === 0);
+  const incomplete = initStatuses.filter((s) => !complete(s)).map((s) => s.name);
   if (incomplete.length === 0) return condition(old, 'Initialized', 'True', now);
   return condition(old, 'Initialized', 'False', now, 'ContainersNotInitialized', `containers with incomplete status: [${incomplete.join(' ')}]`);
 }
@@ -164,16 +199,18 @@ export function computePodStatus(input: PodStatusInput): Obj {
   const defaultReason = inits.length ? 'PodInitializing' : 'ContainerCreating';
   const statuses = input.containers.map((v) => containerStatus(v, defaultReason));
   const initStatuses = inits.map((v) => containerStatus(v, defaultReason, true));
-  let phase = podPhase(pod.spec.restartPolicy ?? 'Always', statuses, initStatuses);
+  const sidecars = new Set(inits.filter((v) => v.sidecar).map((v) => v.name));
+  let phase = podPhase(pod.spec.restartPolicy ?? 'Always', statuses, initStatuses, sidecars);
   if (old.phase === 'Succeeded' || old.phase === 'Failed') phase = old.phase;
   const terminal = phase === 'Succeeded' || phase === 'Failed';
 
-  const unready = statuses.filter((s) => !s.ready).map((s) => s.name);
+  // kubelet's GenerateContainersReadyCondition: sidecars first, then the app containers
+  const unready = [...initStatuses.filter((s) => sidecars.has(s.name)), ...statuses].filter((s) => !s.ready).map((s) => s.name);
   const ready = unready.length === 0 && statuses.length > 0;
   const notReadyMsg = `containers with unready status: [${unready.join(' ')}]`;
   const conds: Obj[] = [
     condition(old.conditions, 'PodReadyToStartContainers', input.sandboxReady ? 'True' : 'False', now),
-    initializedCondition(old.conditions, initStatuses, phase, now),
+    initializedCondition(old.conditions, initStatuses, statuses, sidecars, phase, now),
     terminal
       ? condition(old.conditions, 'Ready', 'False', now, 'PodCompleted')
       : condition(old.conditions, 'Ready', ready ? 'True' : 'False', now, ready ? undefined : 'ContainersNotReady', ready ? undefined : notReadyMsg),

@@ -124,7 +124,11 @@ function dialError(ip: string, port: number, e: NodeJS.ErrnoException): string {
   return `dial tcp ${ip}:${port}: ${e.message}`;
 }
 
-export function httpProbe(host: string, port: number, path: string, headers: Obj[], timeoutMs: number): Promise<ProbeOutcome> {
+/**
+ * GET http://host:port/path. A probe wants a 2xx/3xx answer; a lifecycle hook (`anyStatus`) only
+ * needs an answer, as the kubelet's runHTTPHandler ignores the status code.
+ */
+export function httpProbe(host: string, port: number, path: string, headers: Obj[], timeoutMs: number, anyStatus = false): Promise<ProbeOutcome> {
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}${path.startsWith('/') ? path : `/${path}`}`;
   const hdrs: Record<string, string> = { 'User-Agent': USER_AGENT, Accept: '*/*' };
   for (const h of headers) {
@@ -149,7 +153,7 @@ export function httpProbe(host: string, port: number, path: string, headers: Obj
       });
       res.on('end', () => {
         const code = res.statusCode ?? 0;
-        if (code >= 200 && code < 400) finish({ result: 'Success', output: body });
+        if ((code >= 200 && code < 400) || anyStatus) finish({ result: 'Success', output: body });
         else finish({ result: 'Failure', output: `HTTP probe failed with statuscode: ${code}` });
       });
       res.on('error', (e) => finish({ result: 'Failure', output: `Get "${url}": ${e.message}` }));
@@ -255,7 +259,9 @@ export class Prober {
     let ws = this.workers.get(uid);
     if (!ws) {
       ws = [];
-      for (const c of (target.pod.spec.containers ?? []) as Obj[]) {
+      // app containers and native sidecars (init containers with restartPolicy Always) are probed
+      const sidecars = ((target.pod.spec.initContainers ?? []) as Obj[]).filter((c) => c.restartPolicy === 'Always');
+      for (const c of [...((target.pod.spec.containers ?? []) as Obj[]), ...sidecars]) {
         for (const kind of ['Startup', 'Readiness', 'Liveness'] as ProbeKind[]) {
           const probe = c[FIELDS[kind]];
           if (probe) ws.push(new Worker(uid, c, kind, probe));
@@ -332,7 +338,8 @@ export class Prober {
 
       const out = await this.runOne({ probe: w.probe, container: w.container, containerId: run.id, ip: target.ip, runtime: this.opts.runtime });
       if (this.workers.get(w.uid)?.includes(w) !== true || w.state.containerId !== run.id) return; // gone meanwhile
-      const fieldPath = `spec.containers{${w.container.name}}`;
+      const list = ((target.pod.spec.containers ?? []) as Obj[]).some((c) => c.name === w.container.name) ? 'containers' : 'initContainers';
+      const fieldPath = `spec.${list}{${w.container.name}}`;
       if (out.result === 'Unknown') {
         this.opts.record(target.pod, 'Warning', 'Unhealthy', `${w.kind} probe errored: ${out.output}`, fieldPath);
         return;

@@ -658,6 +658,10 @@ export class RuncRuntime implements Runtime {
       if (rec.state === 'exited') {
         throw new Error(`failed to start container ${JSON.stringify(rec.config.name)}: ${rec.message ?? `it has already exited (code ${rec.exitCode})`}`);
       }
+      // the process runs from the moment `runc start` opens its exec fifo, before runc returns: a
+      // short-lived container can exit (conmon's exit file mtime = finishedAt) before the call
+      // returns, so startedAt is taken before it, never after its finishedAt
+      const startedAt = new Date().toISOString();
       try {
         await this.runc.start(id);
       } catch (e) {
@@ -665,7 +669,7 @@ export class RuncRuntime implements Runtime {
         await this.writeContainer({ ...rec, state: 'exited', exitCode: 128, reason: 'StartError', message: msg, finishedAt: new Date().toISOString() });
         throw new Error(`failed to start container ${JSON.stringify(rec.config.name)}: ${msg}`);
       }
-      await this.writeContainer({ ...rec, state: 'running', startedAt: new Date().toISOString() });
+      await this.writeContainer({ ...rec, state: 'running', startedAt });
     });
   }
 
