@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parseArgs } from './args.js';
 import { runServer, DEFAULT_DATA_DIR } from './server.js';
 import { imageCommand } from './image.js';
+import { backupCommand, restoreCommand } from './snapshot.js';
 import { PODBAY_VERSION, VERSION_INFO } from '../version.js';
 
 const USAGE = `podbay ${PODBAY_VERSION}: a Kubernetes-compatible pod engine for one machine
@@ -15,6 +16,8 @@ Usage:
   podbay server [--data-dir DIR] [--listen HOST:PORT]   run the node (API server + store)
   podbay kubeconfig [--kubeconfig FILE] [--data-dir DIR] print the admin kubeconfig
   podbay image load|import|ls|rm ...                    manage local images (podbay image --help)
+  podbay backup FILE [--data-dir DIR]                   snapshot the store (online, consistent)
+  podbay restore FILE [--data-dir DIR]                  replace the store with a snapshot (server stopped)
   podbay version                                         print the version
 
 Run 'podbay server --help' for the server's flags.
@@ -36,6 +39,10 @@ async function main(argv: string[]): Promise<number> {
       return runServer(rest);
     case 'image':
       return imageCommand(rest);
+    case 'backup':
+      return backupCommand(rest);
+    case 'restore':
+      return restoreCommand(rest);
     case 'kubeconfig': {
       const p = parseArgs(rest, [], ['kubeconfig', 'data-dir'], 'kubeconfig');
       const path = kubeconfigPath(p.flags.get('kubeconfig'), p.flags.get('data-dir'));
