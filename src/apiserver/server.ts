@@ -31,6 +31,7 @@ import { VERSION_INFO } from '../version.js';
 import { decodeProtobufObject } from './protobuf.js';
 import { chooseProtocol, EXEC_PROTOCOLS, parseExecQuery, serveExec } from './exec.js';
 import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT, InflightLimiter, requestClass, RETRY_AFTER_SECONDS, tooManyRequests } from './inflight.js';
 import { DEFAULT_WATCH_QUEUE_MAX_BYTES, WatchQueue } from './watch-queue.js';
 import type { ChildProcess } from 'node:child_process';
@@ -214,6 +215,7 @@ function warningHeader(messages: string[]): Record<string, string | string[]> {
 export class ApiServer {
   private server?: Server;
   private readonly openWatches = new Set<ServerResponse>();
+  private readonly sockets = new Set<Socket>();
   private readonly tokenBuf: Buffer;
   private readonly log: (line: string) => void;
   private readonly inflight: InflightLimiter;
@@ -243,6 +245,12 @@ export class ApiServer {
     server.keepAliveTimeout = 65_000;
     server.maxConnections = this.opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.handleUpgrade(req, socket, head));
+    // every socket, also those that finished TLS but never sent a request (closeAllConnections
+    // does not see those), so close() cannot hang on an idle client
+    server.on('connection', (sock: Socket) => {
+      this.sockets.add(sock);
+      sock.once('close', () => this.sockets.delete(sock));
+    });
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -262,6 +270,7 @@ export class ApiServer {
     await new Promise<void>((resolve) => {
       s.close(() => resolve());
       s.closeAllConnections();
+      for (const sock of this.sockets) sock.destroy();
     });
   }
 

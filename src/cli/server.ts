@@ -113,7 +113,8 @@ function positiveSeconds(v: string | undefined, flag: string, dflt: number): num
 async function waitReady(url: string, caPem: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
     const ok = await new Promise<boolean>((resolve) => {
-      const req = https.get(`${url}/readyz`, { ca: caPem, timeout: 2000 }, (res) => {
+      // agent: false: no keep-alive socket from the server to itself holding a connection slot
+      const req = https.get(`${url}/readyz`, { ca: caPem, timeout: 2000, agent: false }, (res) => {
         res.resume();
         resolve(res.statusCode === 200);
       });
