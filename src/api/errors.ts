@@ -20,6 +20,7 @@ export type StatusReason =
   | 'Expired'
   | 'InternalError'
   | 'Timeout'
+  | 'TooManyRequests'
   | 'ServiceUnavailable';
 
 /** One field-level cause, as in metav1.StatusCause. */

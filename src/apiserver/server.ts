@@ -37,6 +37,9 @@ import { VERSION_INFO } from '../version.js';
 import { decodeProtobufObject } from './protobuf.js';
 import { chooseProtocol, EXEC_PROTOCOLS, parseExecQuery, serveExec } from './exec.js';
 import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT, InflightLimiter, requestClass, RETRY_AFTER_SECONDS, tooManyRequests } from './inflight.js';
+import { DEFAULT_WATCH_QUEUE_MAX_BYTES, WatchQueue } from './watch-queue.js';
 import type { ChildProcess } from 'node:child_process';
 import { EXPLAIN_PREFIX, serveExplain } from '../explain/endpoint.js';
 import type { PodExplain } from '../explain/types.js';
@@ -75,6 +78,14 @@ export interface ApiServerOptions {
   token: string;
   /** seconds between BOOKMARK events on watches that allow them */
   bookmarkIntervalSeconds?: number;
+  /** non-mutating requests in flight (watches and other long-running ones excluded); 0 = no limit */
+  maxRequestsInflight?: number;
+  /** mutating requests in flight; 0 = no limit */
+  maxMutatingRequestsInflight?: number;
+  /** concurrent connections; beyond it the listener drops new ones */
+  maxConnections?: number;
+  /** bytes a watcher may fall behind before it is closed (see watch-queue.ts) */
+  watchQueueMaxBytes?: number;
   log?: (line: string) => void;
 }
 
@@ -212,8 +223,10 @@ function warningHeader(messages: string[]): Record<string, string | string[]> {
 export class ApiServer {
   private server?: Server;
   private readonly openWatches = new Set<ServerResponse>();
+  private readonly sockets = new Set<Socket>();
   private readonly tokenBuf: Buffer;
   private readonly log: (line: string) => void;
+  private readonly inflight: InflightLimiter;
 
   constructor(
     readonly resources: ResourceService,
@@ -221,6 +234,10 @@ export class ApiServer {
   ) {
     this.tokenBuf = Buffer.from(opts.token);
     this.log = opts.log ?? (() => {});
+    this.inflight = new InflightLimiter(
+      opts.maxRequestsInflight ?? DEFAULT_MAX_REQUESTS_INFLIGHT,
+      opts.maxMutatingRequestsInflight ?? DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
+    );
   }
 
   /** The node answering streaming subresources (set once the kubelet exists). */
@@ -234,7 +251,14 @@ export class ApiServer {
       void this.handle(req, res);
     });
     server.keepAliveTimeout = 65_000;
+    server.maxConnections = this.opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.handleUpgrade(req, socket, head));
+    // every socket, also those that finished TLS but never sent a request (closeAllConnections
+    // does not see those), so close() cannot hang on an idle client
+    server.on('connection', (sock: Socket) => {
+      this.sockets.add(sock);
+      sock.once('close', () => this.sockets.delete(sock));
+    });
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -254,6 +278,7 @@ export class ApiServer {
     await new Promise<void>((resolve) => {
       s.close(() => resolve());
       s.closeAllConnections();
+      for (const sock of this.sockets) sock.destroy();
     });
   }
 
@@ -314,6 +339,14 @@ export class ApiServer {
       if (ui) return void res.writeHead(200, ui.headers).end(ui.body);
       if (!this.authenticated(req)) throw unauthorized();
       checkQueryEscapes(url.search);
+      const release = this.inflight.acquire(requestClass(req.method ?? 'GET', path, url.searchParams));
+      if (!release) {
+        // read (and drop) any body, so the connection stays usable for the retry
+        req.resume();
+        sendJson(res, 429, tooManyRequests().toStatus(), { 'Retry-After': RETRY_AFTER_SECONDS });
+        return;
+      }
+      res.once('close', release);
       await this.route(req, res, path, url.searchParams);
     } catch (e) {
       const err = e instanceof ApiError ? e : internalError((e as Error)?.message ?? String(e));
@@ -625,13 +658,22 @@ export class ApiServer {
     let started = false;
     let ended = false;
     const pending: WatchEventOut[] = [];
+    const maxQueued = this.opts.watchQueueMaxBytes ?? DEFAULT_WATCH_QUEUE_MAX_BYTES;
+    const queue = new WatchQueue(res, maxQueued, (queued) => {
+      // as kube-apiserver's cacher: end the watch; the client re-watches (or re-lists on 410)
+      this.log(`warning: forcing ${r.resource} watcher close due to unresponsiveness: ${queued} bytes queued (limit ${maxQueued}): ${req.socket.remoteAddress}:${req.socket.remotePort} ${req.url}`);
+      finish();
+      // what the socket holds cannot be flushed to a client that does not read: drop it
+      res.destroy();
+    });
+    res.on('drain', () => queue.drained());
     const write = (ev: WatchEventOut, force = false) => {
       if (ended && !force) return;
       let object = ev.object;
       if (table && ev.type !== 'ERROR' && ev.type !== 'BOOKMARK') {
         object = toTable(r.kind, [ev.object], { resourceVersion: ev.object.metadata?.resourceVersion }, { include: table });
       }
-      res.write(JSON.stringify({ type: ev.type, object }) + '\n');
+      queue.push(JSON.stringify({ type: ev.type, object }) + '\n');
     };
     const emit = (ev: WatchEventOut) => (started ? write(ev) : pending.push(ev));
     const finish = () => {
@@ -641,7 +683,10 @@ export class ApiServer {
       clearTimeout(timer);
       handle?.cancel();
       this.openWatches.delete(res);
-      if (started) res.end();
+      if (started && !queue.closed) {
+        queue.flushAll();
+        res.end();
+      }
     };
     let handle: { cancel(): void; lastRevision(): number } | undefined;
     const bookmarkEvery = (this.opts.bookmarkIntervalSeconds ?? 60) * 1000;

@@ -8,6 +8,7 @@ import { parseArgs } from './args.js';
 import { runServer, DEFAULT_DATA_DIR } from './server.js';
 import { imageCommand } from './image.js';
 import { explainCommand } from './explain.js';
+import { backupCommand, restoreCommand } from './snapshot.js';
 import { PODBAY_VERSION, VERSION_INFO } from '../version.js';
 
 const USAGE = `podbay ${PODBAY_VERSION}: a Kubernetes-compatible pod engine for one machine
@@ -18,6 +19,9 @@ Usage:
   podbay image pull|push|load|import|ls|inspect|rm ...  manage local images (podbay image --help)
   podbay explain pod NAME [-n NS] [-o text|json|svg]     the namespaces, veth, bridge, DNAT rules,
                                                          processes and volumes behind a pod
+  podbay image load|import|ls|rm ...                    manage local images (podbay image --help)
+  podbay backup FILE [--data-dir DIR]                   snapshot the store (online, consistent)
+  podbay restore FILE [--data-dir DIR]                  replace the store with a snapshot (server stopped)
   podbay version                                         print the version
 
 Run 'podbay server --help' for the server's flags.
@@ -41,6 +45,10 @@ async function main(argv: string[]): Promise<number> {
       return imageCommand(rest);
     case 'explain':
       return explainCommand(rest, kubeconfigPath);
+    case 'backup':
+      return backupCommand(rest);
+    case 'restore':
+      return restoreCommand(rest);
     case 'kubeconfig': {
       const p = parseArgs(rest, [], ['kubeconfig', 'data-dir'], 'kubeconfig');
       const path = kubeconfigPath(p.flags.get('kubeconfig'), p.flags.get('data-dir'));

@@ -3,6 +3,7 @@
  * registers this machine as a Node, and writes the admin kubeconfig once the API answers.
  *
  *   DIR/state.db          the SQLite revision log (WAL)           0600
+ *   DIR/podbay.lock|.pid  the owner lock (src/sys/owner-lock.ts); RUN/ has its own
  *   DIR/pki/...           CA, serving cert, admin token           (see src/apiserver/pki.ts)
  *   DIR/kubeconfig.yaml   written after the server answers        0600
  *   DIR/images/           image store (src/image)
@@ -39,6 +40,10 @@ import { EncryptingStore, loadEncryptionConfig } from '../apiserver/encryption.j
 import { PodCgroups } from '../runtime/cgroups.js';
 import { explainPod } from '../explain/collect.js';
 import type { PodNodeView } from '../explain/types.js';
+import { lockDir, type DirLock } from '../sys/owner-lock.js';
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT } from '../apiserver/inflight.js';
+import { DEFAULT_WATCH_QUEUE_MAX_BYTES } from '../apiserver/watch-queue.js';
+import { parseQuantity } from '../api/validation/quantity.js';
 
 export const DEFAULT_DATA_DIR = '/var/lib/podbay';
 /** podbay's cgroup root (the kubelet's --cgroup-root is /; podbay keeps to a directory of its own) */
@@ -52,6 +57,15 @@ Flags:
   --data-dir DIR              where state, certificates and the kubeconfig live (default ${DEFAULT_DATA_DIR})
   --listen HOST:PORT          API address (default 127.0.0.1:6443; port 0 picks a free one)
   --store sqlite|memory       storage backend (default sqlite, in DIR/state.db)
+  --store-sync full|normal    full (default): every write is fsynced before it is acknowledged;
+                              normal: no fsync per write, faster, but a power cut (not a crash)
+                              may lose the last acknowledged writes and reuse their revisions
+  --max-requests-inflight N   non-mutating requests served at once; more get 429 (default ${DEFAULT_MAX_REQUESTS_INFLIGHT};
+                              0 = no limit; watches, logs and exec do not count)
+  --max-mutating-requests-inflight N  the same for writes (default ${DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT})
+  --max-connections N         concurrent client connections (default ${DEFAULT_MAX_CONNECTIONS}); more are dropped
+  --max-watch-queue-bytes Q   how far a watcher may fall behind (a quantity, default 16Mi) before
+                              it is closed, as kube-apiserver closes unresponsive watchers
   --compaction-interval SECS  how often history older than one interval is compacted (default 300)
   --bookmark-interval SECS    seconds between watch BOOKMARK events (default 60)
   --log-requests              log every API request to stderr
@@ -105,6 +119,20 @@ function urlHost(host: string): string {
   return isIP(host) === 6 ? `[${host}]` : host;
 }
 
+function count(v: string | undefined, flag: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new Error(`--${flag} ${JSON.stringify(v)}: want a whole number >= 0`);
+  return Number(v);
+}
+
+function bytesFlag(v: string | undefined, flag: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  const q = parseQuantity(v);
+  const n = q && q.den === 1n ? Number(q.num) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1024) throw new Error(`--${flag} ${JSON.stringify(v)}: want a size of at least 1Ki, e.g. 16Mi`);
+  return n;
+}
+
 function positiveSeconds(v: string | undefined, flag: string, dflt: number): number {
   if (v === undefined) return dflt;
   const n = Number(v);
@@ -116,7 +144,8 @@ function positiveSeconds(v: string | undefined, flag: string, dflt: number): num
 async function waitReady(url: string, caPem: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
     const ok = await new Promise<boolean>((resolve) => {
-      const req = https.get(`${url}/readyz`, { ca: caPem, timeout: 2000 }, (res) => {
+      // agent: false: no keep-alive socket from the server to itself holding a connection slot
+      const req = https.get(`${url}/readyz`, { ca: caPem, timeout: 2000, agent: false }, (res) => {
         res.resume();
         resolve(res.statusCode === 200);
       });
@@ -130,7 +159,7 @@ async function waitReady(url: string, caPem: string): Promise<void> {
 }
 
 export async function runServer(argv: string[]): Promise<number> {
-  const known = ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit', 'registries', 'disable-default-registry-endpoint', 'images-import-dir'];
+  const known = ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'store-sync', 'max-requests-inflight', 'max-mutating-requests-inflight', 'max-connections', 'max-watch-queue-bytes'];
   const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet', 'disable-default-registry-endpoint'], known, 'server');
   if (p.flags.has('help')) {
     process.stdout.write(HELP);
@@ -143,6 +172,12 @@ export async function runServer(argv: string[]): Promise<number> {
   if (storeKind !== 'sqlite' && storeKind !== 'memory') throw new Error(`--store ${JSON.stringify(storeKind)}: want sqlite or memory`);
   const compactEvery = positiveSeconds(p.flags.get('compaction-interval'), 'compaction-interval', 300);
   const bookmarkEvery = positiveSeconds(p.flags.get('bookmark-interval'), 'bookmark-interval', 60);
+  const storeSync = p.flags.get('store-sync') ?? 'full';
+  if (storeSync !== 'full' && storeSync !== 'normal') throw new Error(`--store-sync ${JSON.stringify(storeSync)}: want full or normal`);
+  const maxRequestsInflight = count(p.flags.get('max-requests-inflight'), 'max-requests-inflight', DEFAULT_MAX_REQUESTS_INFLIGHT);
+  const maxMutatingRequestsInflight = count(p.flags.get('max-mutating-requests-inflight'), 'max-mutating-requests-inflight', DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT);
+  const maxConnections = count(p.flags.get('max-connections'), 'max-connections', DEFAULT_MAX_CONNECTIONS);
+  const watchQueueMaxBytes = bytesFlag(p.flags.get('max-watch-queue-bytes'), 'max-watch-queue-bytes', DEFAULT_WATCH_QUEUE_MAX_BYTES);
   const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
 
   const withKubelet = !p.flags.has('no-kubelet');
@@ -170,7 +205,18 @@ export async function runServer(argv: string[]): Promise<number> {
 
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   chmodSync(dataDir, 0o700);
-  const rawStore: Store = await openStore(storeKind, join(dataDir, 'state.db'));
+  // one owner per directory, taken before anything in them is opened; the kernel drops the
+  // locks if this process dies (see owner-lock.ts)
+  const locks: DirLock[] = [lockDir(dataDir, 'data dir')];
+  if (withKubelet) {
+    try {
+      locks.push(lockDir(runDir, 'run dir'));
+    } catch (e) {
+      locks[0]!.release();
+      throw e;
+    }
+  }
+  const rawStore: Store = await openStore(storeKind, join(dataDir, 'state.db'), { sync: storeSync });
   const store: Store = encryption ? new EncryptingStore(rawStore, encryption, log) : rawStore;
   if (encryptionFile) log(`podbay: encrypting ${encryption!.map((r) => r.resources.join(', ')).join('; ')} at rest (${encryptionFile})`);
   const svc = new ResourceService(store);
@@ -189,7 +235,11 @@ export async function runServer(argv: string[]): Promise<number> {
     keyPem: creds.keyPem,
     token: creds.token,
     bookmarkIntervalSeconds: bookmarkEvery,
-    log: p.flags.has('log-requests') ? log : (l) => (l.startsWith('error:') ? log(l) : undefined),
+    maxRequestsInflight,
+    maxMutatingRequestsInflight,
+    maxConnections,
+    watchQueueMaxBytes,
+    log: p.flags.has('log-requests') ? log : (l) => (/^(error|warning):/.test(l) ? log(l) : undefined),
   });
   // hostPorts a pod may not take: the API's (reserved once it listens) and host sockets'
   const hostPorts = new HostPortGuard();
@@ -299,5 +349,6 @@ export async function runServer(argv: string[]): Promise<number> {
   await runtime?.close();
   await api.close();
   await store.close();
+  for (const l of locks.reverse()) l.release();
   return 0;
 }

@@ -1,12 +1,12 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 
 import { storeConformance } from './conformance.js';
 import { MemoryStore, openStore } from './index.js';
-import { SqliteStore } from './sqlite.js';
+import { SqliteStore, StoreCorruptError } from './sqlite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'podbay-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -45,5 +45,61 @@ describe('openStore', () => {
     await s.create('/k', 'v');
     await s.close();
     assert.throws(() => openStore('sqlite'), /needs a file path/);
+  });
+});
+
+describe('sqlite store durability', () => {
+  it('two handles on one file never hand out the same revision (the next one is read in the transaction)', async () => {
+    const path = freshPath();
+    const a = SqliteStore.open(path);
+    const b = SqliteStore.open(path);
+    try {
+      const revs: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        revs.push((await a.create(`/a/${i}`, 'x')).modRevision);
+        revs.push((await b.create(`/b/${i}`, 'y')).modRevision);
+      }
+      assert.deepEqual(revs, revs.map((_, i) => i + 1));
+      await a.delete('/b/0');
+      assert.equal((await b.update('/a/1', 'z')).modRevision, 12);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('fsyncs every commit by default (synchronous=FULL); sync: normal relaxes it', async () => {
+    const path = freshPath();
+    const full = SqliteStore.open(path);
+    await full.close();
+    // PRAGMA synchronous is per connection: read it through a store's own handle
+    const peek = (s: SqliteStore) => (s as unknown as { db: { pragma(q: string, o: object): number } }).db.pragma('synchronous', { simple: true });
+    const s1 = SqliteStore.open(path);
+    const s2 = SqliteStore.open(path, { sync: 'normal' });
+    try {
+      assert.equal(peek(s1), 2);
+      assert.equal(peek(s2), 1);
+    } finally {
+      await s1.close();
+      await s2.close();
+    }
+  });
+
+  it('refuses a corrupt file with a clear message instead of serving from it', async () => {
+    const path = freshPath();
+    const s = SqliteStore.open(path);
+    for (let i = 0; i < 200; i++) await s.create(`/registry/configmaps/default/c${i}`, JSON.stringify({ data: 'x'.repeat(500) }));
+    await s.close();
+    // scribble over the middle of the file (past the header page)
+    const buf = readFileSync(path);
+    const fd = openSync(path, 'r+');
+    writeSync(fd, Buffer.alloc(8192, 0xa5), 0, 8192, Math.floor(buf.length / 2));
+    closeSync(fd);
+    assert.throws(() => SqliteStore.open(path), (e: unknown) => e instanceof StoreCorruptError && /is corrupt .*quick_check/.test(e.message) && e.message.includes('podbay restore'));
+    // a file that is not a database at all
+    const junk = freshPath();
+    mkdirSync(dirname(junk), { recursive: true });
+    writeFileSync(junk, 'this is not a database, just text that is long enough to have a header'.repeat(100));
+    assert.throws(() => SqliteStore.open(junk), (e: unknown) => e instanceof StoreCorruptError && /not a database/.test(e.message));
   });
 });

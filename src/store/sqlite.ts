@@ -33,13 +33,19 @@
  *   directly after each commit instead of polling the table like kine does; a watch from an old
  *   revision reads its history from this table and registers in the same synchronous step,
  *   leaving no gap to the live events. See watch-hub.ts.
- * - WAL + synchronous=NORMAL: a commit is in the WAL (safe against a process crash) before the
- *   write resolves, without an fsync per write; the last commits may be lost on power failure,
- *   which is the usual trade for a single-node control plane (the ids stay consistent).
+ * - WAL + synchronous=FULL (the default): the WAL is fsynced before a write resolves, so an
+ *   acknowledged write survives a power cut as it survives a crash, as etcd's does. `sync:
+ *   'normal'` skips that fsync (safe against a process crash, not a power cut: the last commits
+ *   may be lost, and their revisions handed out again after the reboot).
+ * - The next revision is read inside each write's IMMEDIATE transaction (from sqlite_sequence),
+ *   not from this object's counter, so even two processes writing one file (which the data-dir
+ *   lock forbids, see owner-lock.ts) could never reuse a revision.
+ * - The file is checked (PRAGMA quick_check) when opened: a corrupt store is refused with
+ *   StoreCorruptError rather than served from.
  */
 
 import Database from 'better-sqlite3';
-import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 import {
@@ -134,9 +140,45 @@ function rangeOf(prefix: string): { lo: string; hi: string | null } {
   return { lo: prefix, hi: prefix === '' ? null : prefix + '\u{10FFFF}' };
 }
 
+/** How hard a commit is pushed to disk before the write resolves (PRAGMA synchronous). */
+export type StoreSync = 'full' | 'normal';
+
+export interface SqliteOptions {
+  /** default 'full': every commit is fsynced (see the header comment for 'normal''s risk) */
+  sync?: StoreSync;
+}
+
+/** The store file is damaged: podbay refuses to serve from it. */
+export class StoreCorruptError extends Error {
+  constructor(
+    readonly path: string,
+    readonly detail: string,
+  ) {
+    super(
+      `the store database ${path} is corrupt (${detail}); podbay will not serve from it. ` +
+        `Restore a backup with 'podbay restore FILE --data-dir DIR', or move the file (and its -wal and -shm files) aside to start with an empty store`,
+    );
+    this.name = 'StoreCorruptError';
+  }
+}
+
+/**
+ * Run SQLite's quick integrity check (after WAL recovery, which the first statement does);
+ * throws StoreCorruptError naming what SQLite found. Also catches "file is not a database".
+ */
+export function checkDatabase(db: Database.Database, path: string): void {
+  let rows: string[];
+  try {
+    rows = db.prepare('PRAGMA quick_check(20)').pluck().all() as string[];
+  } catch (e) {
+    throw new StoreCorruptError(path, (e as Error).message);
+  }
+  if (rows.length !== 1 || rows[0] !== 'ok') throw new StoreCorruptError(path, `PRAGMA quick_check: ${rows.join('; ')}`);
+}
+
 export class SqliteStore implements Store {
   /** Open (creating if needed, with mode 0600 and parent directories) the store file at `path`. */
-  static open(path: string): SqliteStore {
+  static open(path: string, opts: SqliteOptions = {}): SqliteStore {
     if (path !== ':memory:') {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       // Create the file ourselves so it never exists with a looser mode; SQLite gives the
@@ -144,11 +186,19 @@ export class SqliteStore implements Store {
       closeSync(openSync(path, 'a', 0o600));
       chmodSync(path, 0o600);
     }
-    const db = new Database(path);
+    let db: Database.Database;
     try {
-      return new SqliteStore(db);
+      db = new Database(path);
+    } catch (e) {
+      throw new StoreCorruptError(path, (e as Error).message);
+    }
+    try {
+      // an empty file is a new store; anything else must pass the check before it is served
+      if (path !== ':memory:' && (statSync(path).size > 0 || existsSync(`${path}-wal`))) checkDatabase(db, path);
+      return new SqliteStore(db, opts);
     } catch (err) {
       db.close();
+      if (err instanceof Database.SqliteError && /SQLITE_(CORRUPT|NOTADB)/.test(err.code)) throw new StoreCorruptError(path, err.message);
       throw err;
     }
   }
@@ -168,15 +218,16 @@ export class SqliteStore implements Store {
     since: Database.Statement<[{ lo: string; hi: string | null; from: number }], RawRow>;
     compact: Database.Statement<[{ c: number }]>;
     setMeta: Database.Statement<[string, number]>;
+    lastRevision: Database.Statement<[], number | null>;
   };
   private readonly txCreate: (key: string, value: string) => LogRow;
   private readonly txChange: (key: string, value: string | null, expected: number | undefined) => LogRow;
   private readonly txCompact: (target: number) => void;
 
-  private constructor(db: Database.Database) {
+  private constructor(db: Database.Database, opts: SqliteOptions) {
     this.db = db;
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    db.pragma(`synchronous = ${opts.sync === 'normal' ? 'NORMAL' : 'FULL'}`);
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = OFF');
     db.exec(SCHEMA);
@@ -203,23 +254,26 @@ export class SqliteStore implements Store {
         `DELETE FROM kv WHERE id < @c AND (deleted = 1 OR id NOT IN (SELECT MAX(id) FROM kv WHERE id < @c GROUP BY name))`,
       ),
       setMeta: db.prepare<[string, number]>(`INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)`),
+      // The revision counter survives even when compaction deleted the highest row:
+      // sqlite_sequence remembers the largest id AUTOINCREMENT ever handed out.
+      lastRevision: db
+        .prepare<[], number | null>(`SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'kv'), 0), COALESCE((SELECT MAX(id) FROM kv), 0))`)
+        .pluck(),
     });
 
-    // The revision counter survives even when compaction deleted the highest row:
-    // sqlite_sequence remembers the largest id AUTOINCREMENT ever handed out.
-    const seq = db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'kv'`).pluck().get() as number | undefined;
-    const maxId = db.prepare(`SELECT MAX(id) FROM kv`).pluck().get() as number | null;
-    this.revision = Math.max(seq ?? 0, maxId ?? 0);
+    this.revision = st.lastRevision.get() ?? 0;
     const compacted = db.prepare(`SELECT value FROM meta WHERE name = 'compacted'`).pluck().get() as number | undefined;
     this.compacted = compacted ?? 0;
 
     // Each write is one IMMEDIATE transaction: read the key's latest row, check, append. The
-    // revision is assigned explicitly (revision + 1) so the row is complete in one INSERT
-    // (a create's create_revision is its own id); AUTOINCREMENT still records it.
+    // revision is assigned explicitly so the row is complete in one INSERT (a create's
+    // create_revision is its own id); it is read from the file under the transaction's write
+    // lock, never from memory, and AUTOINCREMENT still records it.
+    const nextRevision = () => (st.lastRevision.get() ?? 0) + 1;
     const create = db.transaction((key: string, value: string): LogRow => {
       const cur = st.latest.get(key);
       if (cur && cur.deleted === 0) throw existsError(key, cur.id);
-      const revision = this.revision + 1;
+      const revision = nextRevision();
       const row: LogRow = {
         revision,
         key,
@@ -241,7 +295,7 @@ export class SqliteStore implements Store {
       if (!cur || cur.deleted === 1) throw notFoundError(key);
       if (expected !== undefined && expected !== cur.id) throw conflictError(key, expected, cur.id);
       const row: LogRow = {
-        revision: this.revision + 1,
+        revision: nextRevision(),
         key,
         created: false,
         deleted: value === null,
@@ -370,7 +424,7 @@ export class SqliteStore implements Store {
 
   /** After a commit: advance the counter and tell the watchers. */
   private committed(row: LogRow): KeyValue {
-    this.revision = row.revision;
+    this.revision = Math.max(this.revision, row.revision);
     this.hub.publish(rowToEvent(row));
     return rowToKeyValue(row);
   }

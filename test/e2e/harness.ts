@@ -136,7 +136,7 @@ export class PodbayServer {
   }
 
   /** A raw HTTPS request to the API (token optional), for what kubectl cannot show. */
-  request(method: string, path: string, opts: { token?: string | null; body?: string | Buffer; contentType?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; body: string; json: any; headers: Record<string, any> }> {
+  request(method: string, path: string, opts: { token?: string | null; body?: string | Buffer; contentType?: string; headers?: Record<string, string>; agent?: https.Agent } = {}): Promise<{ status: number; body: string; json: any; headers: Record<string, any> }> {
     return new Promise((resolveReq, reject) => {
       const headers: Record<string, string> = { ...(opts.headers ?? {}) };
       const token = opts.token === undefined ? this.token : opts.token;
@@ -146,7 +146,7 @@ export class PodbayServer {
         // Node sends DELETE bodies unframed unless told their length.
         headers['content-length'] = String(Buffer.byteLength(opts.body));
       }
-      const req = https.request({ host: '127.0.0.1', port: this.port, path, method, ca: this.caPem, headers }, (res) => {
+      const req = https.request({ host: '127.0.0.1', port: this.port, path, method, ca: this.caPem, headers, agent: opts.agent }, (res) => {
         let data = '';
         res.setEncoding('utf8');
         res.on('data', (d) => (data += d));
