@@ -401,7 +401,17 @@ export function kubectlHelpers(server: () => PodbayServer, kubectl: string) {
     assert.equal(r.code, 0, r.stderr);
   };
   const pod = (name: string) => JSON.parse(ok('get', 'pod', name, '-o', 'json'));
+  /** `kubectl create -f -` of an object given as data */
+  const create = (obj: object) => {
+    const r = server().kubectl(kubectl, ['create', '-f', '-'], JSON.stringify(obj));
+    assert.equal(r.code, 0, `create failed:\n${r.stderr}`);
+  };
   const events = (name: string) =>
     ok('get', 'events', '--field-selector', `involvedObject.name=${name}`, '-o', 'jsonpath={range .items[*]}{.type} {.reason} {.message}{"\\n"}{end}');
-  return { k, ok, apply, pod, events };
+  return { k, ok, apply, create, pod, events };
+}
+
+/** A bare Pod object (restartPolicy Never, no grace period unless `spec` says otherwise). */
+export function podOf(name: string, spec: Record<string, any>, meta: Record<string, any> = {}) {
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, ...meta }, spec: { restartPolicy: 'Never', terminationGracePeriodSeconds: 0, ...spec } };
 }

@@ -15,24 +15,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { PodbayServer, PodSuite, kubectlBinaries, waitFor, kubectlHelpers } from './harness.js';
+import { PodbayServer, PodSuite, kubectlBinaries, waitFor, kubectlHelpers, podOf } from './harness.js';
 
 const [kc] = kubectlBinaries().slice(-1);
 
 describe('what the pod sees (runc, conmon, CNI, real kubectl)', () => {
   const suite = new PodSuite('pbpoddown0', '10.220.0.0/24', /^19(88\d|89\d)$/);
   let s: PodbayServer;
-  const { k, ok, pod, events } = kubectlHelpers(() => s, kc.path);
-  const create = (obj: object) => {
-    const r = s.kubectl(kc.path, ['create', '-f', '-'], JSON.stringify(obj));
-    assert.equal(r.code, 0, `create failed:\n${r.stderr}`);
-  };
-  const podOf = (name: string, spec: Record<string, any>, meta: Record<string, any> = {}) => ({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, ...meta },
-    spec: { restartPolicy: 'Never', terminationGracePeriodSeconds: 0, ...spec },
-  });
+  const { k, ok, pod, events, create } = kubectlHelpers(() => s, kc.path);
   const ctr = (script: string, extra: Record<string, any> = {}) => ({ name: 'c', image: 'busybox:1.36', command: ['sh', '-c', script], ...extra });
   /** runs a one-shot pod to completion and returns its log */
   const output = async (name: string, spec: Record<string, any>, meta: Record<string, any> = {}) => {

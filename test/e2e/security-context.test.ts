@@ -9,7 +9,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PodbayServer, PodSuite, kubectlBinaries, waitFor, watchReadyz, kubectlHelpers } from './harness.js';
+import { PodbayServer, PodSuite, kubectlBinaries, waitFor, watchReadyz, kubectlHelpers, podOf } from './harness.js';
 import { hostDevices } from '../../src/runtime/devices.js';
 import { writeDockerArchive } from '../../src/image/archive-build.js';
 
@@ -26,17 +26,7 @@ const statusField = (status: string, field: string) => new RegExp(`^${field}:\\s
 describe('securityContext (runc, conmon, CNI, real kubectl)', () => {
   const suite = new SecSuite('pbscsec0', '10.214.0.0/24', /^197[67]\d$/);
   let s: PodbayServer;
-  const { k, ok, pod } = kubectlHelpers(() => s, kc.path);
-  const apply = (obj: object) => {
-    const r = s.kubectl(kc.path, ['create', '-f', '-'], JSON.stringify(obj));
-    assert.equal(r.code, 0, `create failed:\n${r.stderr}`);
-  };
-  const podOf = (name: string, spec: Record<string, any>, meta: Record<string, any> = {}) => ({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, ...meta },
-    spec: { restartPolicy: 'Never', terminationGracePeriodSeconds: 0, ...spec },
-  });
+  const { k, ok, pod, create: apply } = kubectlHelpers(() => s, kc.path);
   const ctr = (script: string, sc?: Record<string, any>, extra: Record<string, any> = {}) => ({
     name: 'c',
     image: 'busybox:1.36',
