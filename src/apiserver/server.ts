@@ -41,7 +41,7 @@ import type { Socket } from 'node:net';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT, InflightLimiter, requestClass, RETRY_AFTER_SECONDS, tooManyRequests } from './inflight.js';
 import { DEFAULT_WATCH_QUEUE_MAX_BYTES, WatchQueue } from './watch-queue.js';
 import type { ChildProcess } from 'node:child_process';
-import { EXPLAIN_PREFIX, serveExplain } from '../explain/endpoint.js';
+import { EXPLAIN_API_GROUP, EXPLAIN_PREFIX, serveExplain } from '../explain/endpoint.js';
 import type { PodExplain } from '../explain/types.js';
 import { uiFile } from '../ui/serve.js';
 
@@ -369,7 +369,7 @@ export class ApiServer {
           serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `${this.opts.host}:${this.opts.port}` }],
         });
       case '/apis':
-        return sendJson(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [] });
+        return sendJson(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [EXPLAIN_API_GROUP] });
       case '/api/v1':
         return sendJson(res, 200, apiResourceList('v1'));
       case '/openapi/v2':

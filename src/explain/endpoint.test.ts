@@ -34,3 +34,25 @@ test('not found, other paths, other verbs, no kubelet', async () => {
   await fails(serveExplain('DELETE', explainPath('default', 'duo'), '', deps), 405, /DELETE podexplains\.podbay\.io/);
   await fails(serveExplain('GET', explainPath('default', 'duo'), '', { getPod: deps.getPod }), 503, /runs no kubelet/);
 });
+
+test('discovery: the group and its one resource, get only, namespaced, in no category', async () => {
+  const group = JSON.parse((await serveExplain('GET', '/apis/podbay.io', '', deps)).body);
+  assert.deepEqual(group, {
+    kind: 'APIGroup',
+    apiVersion: 'v1',
+    name: 'podbay.io',
+    versions: [{ groupVersion: 'podbay.io/v1alpha1', version: 'v1alpha1' }],
+    preferredVersion: { groupVersion: 'podbay.io/v1alpha1', version: 'v1alpha1' },
+  });
+  const list = await serveExplain('GET', '/apis/podbay.io/v1alpha1', '', deps);
+  assert.equal(list.contentType, 'application/json');
+  assert.deepEqual(JSON.parse(list.body), {
+    kind: 'APIResourceList',
+    apiVersion: 'v1',
+    groupVersion: 'podbay.io/v1alpha1',
+    resources: [{ name: 'podexplains', singularName: 'podexplain', namespaced: true, kind: 'PodExplain', verbs: ['get'] }],
+  });
+  await fails(serveExplain('POST', '/apis/podbay.io/v1alpha1', '', deps), 405, /POST/);
+  await fails(serveExplain('GET', '/apis/podbay.io/v1beta1', '', deps), 404, /podexplains\/NAME/);
+  await fails(serveExplain('GET', '/apis/podbay.iox', '', deps), 404, /podexplains\/NAME/);
+});

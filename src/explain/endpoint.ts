@@ -2,6 +2,8 @@
  * The API server's extension endpoint for explanations (the API server's route hook calls
  * this; it owns no HTTP itself):
  *
+ *   GET /apis/podbay.io                 -> APIGroup (discovery)
+ *   GET /apis/podbay.io/v1alpha1        -> APIResourceList: podexplains, namespaced, get only
  *   GET /apis/podbay.io/v1alpha1/namespaces/NS/podexplains/NAME
  *       Accept: application/json (default)  -> PodExplain
  *       Accept: image/svg+xml               -> the diagram (svg.ts)
@@ -14,8 +16,29 @@ import type { PodExplain } from './types.js';
 
 type Obj = Record<string, any>;
 
-export const EXPLAIN_PREFIX = '/apis/podbay.io/';
+/** every path of the group, /apis/podbay.io itself included (others under it get a 404 there) */
+export const EXPLAIN_PREFIX = '/apis/podbay.io';
 const PATH_RE = /^\/apis\/podbay\.io\/v1alpha1\/namespaces\/([^/]+)\/podexplains\/([^/]+)$/;
+
+const GROUP = 'podbay.io';
+const VERSION = 'v1alpha1';
+const GROUP_VERSION = { groupVersion: `${GROUP}/${VERSION}`, version: VERSION };
+
+/**
+ * The group as an entry of /apis (APIGroupList.groups): kubectl's discovery reads it there,
+ * then the group version's resource list, so `kubectl api-resources` shows podexplains.
+ * Served in the legacy (unaggregated) format only, as /api and /apis are: kubectl 1.27+ asks
+ * for the aggregated one first and falls back when the answer is plain application/json.
+ */
+export const EXPLAIN_API_GROUP = { name: GROUP, versions: [GROUP_VERSION], preferredVersion: GROUP_VERSION };
+
+/** GET /apis/podbay.io/v1alpha1; no categories, so `kubectl get all` never lists it */
+export const EXPLAIN_API_RESOURCES = {
+  kind: 'APIResourceList',
+  apiVersion: 'v1',
+  groupVersion: GROUP_VERSION.groupVersion,
+  resources: [{ name: 'podexplains', singularName: 'podexplain', namespaced: true, kind: 'PodExplain', verbs: ['get'] }],
+};
 
 export function explainPath(ns: string, name: string): string {
   return `/apis/podbay.io/v1alpha1/namespaces/${encodeURIComponent(ns)}/podexplains/${encodeURIComponent(name)}`;
@@ -28,6 +51,11 @@ export interface ExplainDeps {
 }
 
 export async function serveExplain(method: string, path: string, accept: string, deps: ExplainDeps): Promise<{ contentType: string; body: string }> {
+  const discovery = path === '/apis/podbay.io' ? { kind: 'APIGroup', apiVersion: 'v1', ...EXPLAIN_API_GROUP } : path === '/apis/podbay.io/v1alpha1' ? EXPLAIN_API_RESOURCES : undefined;
+  if (discovery) {
+    if (method !== 'GET') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} ${path}`);
+    return { contentType: 'application/json', body: JSON.stringify(discovery) };
+  }
   const m = PATH_RE.exec(path);
   if (!m) {
     throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${method} ${path}): podbay.io serves v1alpha1/namespaces/NAMESPACE/podexplains/NAME`);

@@ -11,11 +11,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { inflateSync } from 'node:zlib';
 import { join } from 'node:path';
 import { PODBAY, PodbayServer, PodSuite, kubectlBinaries, kubectlHelpers, waitFor } from './harness.js';
 import { NS_TYPES, type PodExplain } from '../../src/explain/types.js';
-import { Browser } from './browser.js';
+import puppeteer, { type Page } from 'puppeteer-core';
 
 const [kc] = kubectlBinaries().slice(-1);
 const BRIDGE = 'pbexplain0';
@@ -25,6 +27,76 @@ function sh(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   assert.equal(r.status, 0, `${cmd} ${args.join(' ')} failed: ${r.stderr}`);
   return r.stdout;
+}
+
+const CHROMIUM = '/usr/bin/chromium';
+
+/** the cmdlines of every process that names DIR (a chromium left behind would) */
+function processesNaming(dir: string): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmd.includes(dir)) out.push(`${pid}: ${cmd}`);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}
+
+/**
+ * Debian's chromium, headless, driven by puppeteer-core, with a profile dir of its own; after
+ * FN, the browser is closed (puppeteer kills its process group if it lingers), the profile dir
+ * removed, and no process naming that dir may remain.
+ */
+async function withChromium(fn: (page: Page) => Promise<void>): Promise<void> {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (the web view is tested in Debian's chromium, headless)`);
+  const profile = mkdtempSync(join(tmpdir(), 'podbay-chromium-'));
+  try {
+    const browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      userDataDir: profile,
+      // the test's own server on 127.0.0.1 has its own CA
+      acceptInsecureCerts: true,
+      args: ['--no-sandbox', '--disable-gpu', '--ignore-certificate-errors', '--no-first-run', '--window-size=1280,1000'],
+      defaultViewport: { width: 1280, height: 1000 },
+    });
+    const proc = browser.process()!;
+    try {
+      const [page] = await browser.pages();
+      await fn(page ?? (await browser.newPage()));
+    } finally {
+      await browser.close();
+      for (let i = 0; proc.exitCode === null && proc.signalCode === null && i < 100; i++) await new Promise((r) => setTimeout(r, 50));
+    }
+    for (let i = 0; processesNaming(profile).length && i < 100; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(processesNaming(profile), [], 'no chromium process is left');
+  } finally {
+    rmSync(profile, { recursive: true, force: true, maxRetries: 5 });
+  }
+  assert.equal(existsSync(profile), false, 'the profile dir is gone');
+}
+
+/**
+ * A screenshot that shows something: a PNG of the viewport's size at least, big, and not one
+ * flat colour (its inflated scanlines hold many distinct byte values).
+ */
+function assertRealScreenshot(png: Buffer): void {
+  assert.equal(png.subarray(0, 8).toString('hex'), '89504e470d0a1a0a', 'a PNG');
+  assert.ok(png.length > 20_000, `a screenshot of ${png.length} bytes`);
+  assert.equal(png.subarray(12, 16).toString(), 'IHDR');
+  const [width, height] = [png.readUInt32BE(16), png.readUInt32BE(20)];
+  assert.ok(width >= 1280 && height >= 1000, `${width}x${height}`);
+  const idat: Buffer[] = [];
+  for (let off = 8; off < png.length; ) {
+    const len = png.readUInt32BE(off);
+    if (png.subarray(off + 4, off + 8).toString() === 'IDAT') idat.push(png.subarray(off + 8, off + 8 + len));
+    off += 12 + len;
+  }
+  const pixels = inflateSync(Buffer.concat(idat));
+  assert.ok(new Set(pixels).size > 64, 'the screenshot is not a flat colour');
 }
 
 /** `ls -l /proc/PID/ns`, parsed: type -> inode */
@@ -240,41 +312,77 @@ spec:
   });
 
   it('the web view: a login form; a wrong token gets it again; pods appear live; a pod shows its diagram and tables', async () => {
-    const browser = await Browser.launch();
-    try {
-      const page = await browser.page();
-      await page.goto(`https://127.0.0.1:${s.port}/ui/`);
-      await page.waitFor('the login form', `!document.getElementById('login').hidden && document.getElementById('main').hidden`);
-      const login = (cred: string) => page.evaluate(`(() => { document.getElementById('cred').value = ${JSON.stringify(cred)}; document.getElementById('login-button').click(); return true; })()`);
+    await withChromium(async (page) => {
+      const waitFor = (what: string, fn: () => unknown, timeout = 10_000) =>
+        page.waitForFunction(fn, { timeout, polling: 50 }).catch((e: Error) => assert.fail(`page: ${what} did not happen within ${timeout} ms (${e.message})`));
+      const text = () => page.evaluate(() => document.body.innerText);
+      await page.goto(`https://127.0.0.1:${s.port}/ui/`, { waitUntil: 'load' });
+      await waitFor('the login form', () => !document.getElementById('login')!.hidden && document.getElementById('main')!.hidden);
+      const login = (cred: string) =>
+        page.evaluate((c) => {
+          (document.getElementById('cred') as HTMLTextAreaElement).value = c;
+          document.getElementById('login-button')!.click();
+        }, cred);
       await login('not-the-token');
-      await page.waitFor('the refusal', `document.getElementById('login-error').textContent.includes('refused')`);
-      assert.equal(await page.evaluate(`document.getElementById('main').hidden`), true, 'a wrong token gets the login page again');
-      assert.equal(await page.evaluate(`document.body.innerText.includes('ghost')`), false, 'and no data');
-      assert.equal(await page.evaluate(`location.href.includes('token')`), false);
+      await waitFor('the refusal', () => document.getElementById('login-error')!.textContent!.includes('refused'));
+      assert.equal(await page.evaluate(() => document.getElementById('main')!.hidden), true, 'a wrong token gets the login page again');
+      assert.equal((await text()).includes('ghost'), false, 'and no data');
+      assert.equal(page.url().includes('token'), false);
       // the whole kubeconfig may be pasted: the page takes its token
       await login(readFileSync(s.kubeconfig, 'utf8'));
-      await page.waitFor('the pod list', `[...document.querySelectorAll('#pods button')].some((b) => b.dataset.pod === 'default/ghost')`);
-      assert.equal(await page.evaluate(`location.href.includes(${JSON.stringify(s.token)})`), false, 'the token is never in the URL');
+      const listed = (name: string) => page.evaluate((n) => [...document.querySelectorAll<HTMLButtonElement>('#pods button')].some((b) => b.dataset.pod === n), name);
+      await waitFor('the pod list', () => [...document.querySelectorAll<HTMLButtonElement>('#pods button')].some((b) => b.dataset.pod === 'default/ghost'));
+      assert.equal(page.url().includes(s.token), false, 'the token is never in the URL');
       // a pod made after the page opened shows within 2 s
       apply(`{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "late"}, "spec": {"terminationGracePeriodSeconds": 0, "containers": [{"name": "c", "image": "busybox:1.36", "command": ["sleep", "3600"]}]}}`);
       const t0 = Date.now();
-      await page.waitFor('the new pod in the list', `[...document.querySelectorAll('#pods button')].some((b) => b.dataset.pod === 'default/late')`, 2000);
-      assert.ok(Date.now() - t0 <= 2000);
+      await waitFor('the new pod in the list', () => [...document.querySelectorAll<HTMLButtonElement>('#pods button')].some((b) => b.dataset.pod === 'default/late'), 2000);
+      assert.ok(Date.now() - t0 <= 2000, `listed after ${Date.now() - t0} ms`);
+      assert.equal(await listed('default/late'), true);
       // and its diagram, once it runs (the page refreshes the chosen pod as its watch events come)
-      await page.evaluate(`document.querySelector('#pods button[data-pod="default/late"]').click(), true`);
-      await page.waitFor('the new pod\'s diagram with its container', `(() => { const i = document.getElementById('diagram'); return i && i.complete && i.naturalWidth > 300 && document.getElementById('detail').innerText.includes('pod default/late · Running') && decodeURIComponent(i.src).includes('>c<'); })()`, 30_000);
+      await page.click('#pods button[data-pod="default/late"]');
+      await waitFor('the new pod\'s diagram with its container', () => {
+        const i = document.getElementById('diagram') as HTMLImageElement | null;
+        return i && i.complete && i.naturalWidth > 300 && document.getElementById('detail')!.innerText.includes('pod default/late · Running') && decodeURIComponent(i.src).includes('>c<');
+      }, 30_000);
       // choose the seed-shaped pod: its diagram (the SVG as an image) and its tables
-      await page.evaluate(`document.querySelector('#pods button[data-pod="default/ghost"]').click(), true`);
-      await page.waitFor('the diagram', `(() => { const i = document.getElementById('diagram'); return i && i.complete && i.naturalWidth > 300 && i.alt === 'diagram of pod default/ghost'; })()`, 15_000);
-      const detail = await page.evaluate<string>(`document.getElementById('detail').innerText`);
+      await page.click('#pods button[data-pod="default/ghost"]');
+      await waitFor('the diagram', () => {
+        const i = document.getElementById('diagram') as HTMLImageElement | null;
+        return i && i.complete && i.naturalWidth > 300 && i.alt === 'diagram of pod default/ghost';
+      }, 15_000);
+      const detail = await page.evaluate(() => document.getElementById('detail')!.innerText);
       for (const want of ['pod default/ghost', BRIDGE, 'nginx', 'CNI-HOSTPORT-DNAT', 'conmon', 'nginx-config']) assert.ok(detail.includes(want), `the page shows ${want}:\n${detail}`);
-      const png = await page.screenshot(join(process.env.EXPLAIN_DUMP ?? suite.work, 'webview.png'));
-      assert.ok(png.length > 20_000 && png.subarray(1, 4).toString() === 'PNG', 'a real screenshot');
+      // what the screenshot will show: the pod named on the page, its diagram drawn in view
+      assert.ok((await text()).includes('pod default/ghost'));
+      const box = await (await page.$('#diagram'))!.boundingBox();
+      assert.ok(box && box.width > 300 && box.height > 100, `the diagram is laid out: ${JSON.stringify(box)}`);
+      const png = Buffer.from(await page.screenshot({ path: join(process.env.EXPLAIN_DUMP ?? suite.work, 'webview.png') as `${string}.png`, fullPage: true }));
+      assertRealScreenshot(png);
       // a pod going away leaves the list
       ok('delete', 'pod', 'late', '--grace-period=0', '--force');
-      await page.waitFor('the deleted pod gone from the list', `![...document.querySelectorAll('#pods button')].some((b) => b.dataset.pod === 'default/late')`, 30_000);
-    } finally {
-      await browser.close();
+      await waitFor('the deleted pod gone from the list', () => ![...document.querySelectorAll<HTMLButtonElement>('#pods button')].some((b) => b.dataset.pod === 'default/late'), 30_000);
+    });
+  });
+
+  it('discovery: kubectl 1.27 and 1.33 list podexplains in api-resources and read one with get --raw; get all is unchanged', () => {
+    for (const kx of kubectlBinaries()) {
+      const run = (...args: string[]) => {
+        const r = s.kubectl(kx.path, args);
+        assert.equal(r.code, 0, `${kx.name} ${args.join(' ')}: ${r.stderr}`);
+        assert.equal(r.stderr, '', `${kx.name} ${args.join(' ')} warns of nothing (a discovery failure shows there)`);
+        return r.stdout;
+      };
+      const res = run('api-resources', '-o', 'wide', '--no-headers');
+      assert.match(res, /^podexplains\s+podbay\.io\/v1alpha1\s+true\s+PodExplain\s+get\s*$/m, `${kx.name}:\n${res}`);
+      assert.match(res, /^pods\s+po\s+v1\s+true\s+Pod\s/m, 'the core resources are still listed');
+      assert.equal(run('api-resources', '--api-group=podbay.io', '--no-headers', '-o', 'name').trim(), 'podexplains.podbay.io');
+      const raw = JSON.parse(run('get', '--raw', '/apis/podbay.io/v1alpha1/namespaces/default/podexplains/ghost'));
+      assert.equal(raw.kind, 'PodExplain');
+      assert.deepEqual(raw.namespaces.rows.map((r: any) => r.name), ['pause', 'nginx', 'ghost']);
+      const all = run('get', 'all', '--no-headers');
+      assert.match(all, /^ghost\s+2\/2\s+Running\s/m, `${kx.name} get all:\n${all}`);
+      assert.doesNotMatch(all, /podexplain/i, 'podexplains are in no category');
     }
   });
 
