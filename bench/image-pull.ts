@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { PODBAY } from '../test/e2e/harness.js';
 import { startDockerRegistry, type DockerRegistry } from '../test/e2e/registry-harness.js';
 import { buildBusyboxRootfs, writeDockerArchive } from '../src/image/archive-build.js';
+import { stats } from './stats.js';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -39,13 +40,6 @@ const SKOPEO_STATE = '/var/lib/containers';
 function requireTools(): void {
   if (spawnSync('skopeo', ['--version']).error) throw new Error("skopeo not found: this benchmark compares against Debian's skopeo (a bench-only tool): apt-get install skopeo");
   if (!existsSync(TIME)) throw new Error(`${TIME} not found (peak RSS): apt-get install time`);
-}
-
-function stats(xs: number[]) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  const median = s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-  return { median: Math.round(median), min: Math.round(s[0]), max: Math.round(s[s.length - 1]) };
 }
 
 function must(cmd: string, args: string[]): string {
