@@ -17,6 +17,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { PodbayServer, ROOT, kubectlBinaries } from '../test/e2e/harness.js';
 import { buildBusyboxRootfs, writeDockerArchive } from '../src/image/archive-build.js';
+import { stats } from './stats.js';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,13 +29,6 @@ const PEERS = !process.argv.includes('--no-peers');
 const PORT = 19480;
 const BRIDGE = 'pbbench0';
 const CIDR = '10.204.0.0/24';
-
-function stats(xs: number[]) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  const median = s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-  return { median: Math.round(median), min: Math.round(s[0]), max: Math.round(s[s.length - 1]) };
-}
 
 function get(url: string): Promise<string | undefined> {
   return new Promise((res) => {

@@ -9,9 +9,8 @@ import { normalizeRef } from '../image/types.js';
 import { ImagePuller, type PullProgress } from '../image/pull.js';
 import { pushImage } from '../image/push.js';
 import { loadDockerConfig, loadRegistries, type RegistriesConfig } from '../image/registries.js';
+import { DEFAULT_DATA_DIR } from './defaults.js';
 
-/** The server's default (src/cli/server.ts DEFAULT_DATA_DIR), repeated to keep this verb light. */
-const DEFAULT_DATA_DIR = '/var/lib/podbay';
 
 const USAGE = `Manage the images on this machine (stored under DATA-DIR/images).
 

@@ -5,10 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from './args.js';
-import { runServer, DEFAULT_DATA_DIR } from './server.js';
-import { imageCommand } from './image.js';
-import { explainCommand } from './explain.js';
-import { backupCommand, restoreCommand } from './snapshot.js';
+import { DEFAULT_DATA_DIR } from './defaults.js';
 import { PODBAY_VERSION, VERSION_INFO } from '../version.js';
 
 const USAGE = `podbay ${PODBAY_VERSION}: a Kubernetes-compatible pod engine for one machine
@@ -38,17 +35,19 @@ export function kubeconfigPath(flag: string | undefined, dataDir?: string): stri
 
 async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
+  // each verb loads only its own modules: `podbay image ...` starts in ~0.1 s instead of ~0.5 s
+  // with the server's whole graph (API server, x509, sqlite) loaded for nothing
   switch (verb) {
     case 'server':
-      return runServer(rest);
+      return (await import('./server.js')).runServer(rest);
     case 'image':
-      return imageCommand(rest);
+      return (await import('./image.js')).imageCommand(rest);
     case 'explain':
-      return explainCommand(rest, kubeconfigPath);
+      return (await import('./explain.js')).explainCommand(rest, kubeconfigPath);
     case 'backup':
-      return backupCommand(rest);
+      return (await import('./snapshot.js')).backupCommand(rest);
     case 'restore':
-      return restoreCommand(rest);
+      return (await import('./snapshot.js')).restoreCommand(rest);
     case 'kubeconfig': {
       const p = parseArgs(rest, [], ['kubeconfig', 'data-dir'], 'kubeconfig');
       const path = kubeconfigPath(p.flags.get('kubeconfig'), p.flags.get('data-dir'));

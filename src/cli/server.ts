@@ -45,7 +45,8 @@ import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAUL
 import { DEFAULT_WATCH_QUEUE_MAX_BYTES } from '../apiserver/watch-queue.js';
 import { parseQuantity } from '../api/validation/quantity.js';
 
-export const DEFAULT_DATA_DIR = '/var/lib/podbay';
+import { DEFAULT_DATA_DIR } from './defaults.js';
+export { DEFAULT_DATA_DIR };
 /** podbay's cgroup root (the kubelet's --cgroup-root is /; podbay keeps to a directory of its own) */
 export const DEFAULT_CGROUP_ROOT = '/podbay';
 /** A finite default, unlike the kubelet's -1: see --pod-pids-limit in HELP. */

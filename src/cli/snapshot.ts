@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from './args.js';
-import { DEFAULT_DATA_DIR } from './server.js';
+import { DEFAULT_DATA_DIR } from './defaults.js';
 import { backupStore, restoreStore } from '../store/snapshot.js';
 import { lockDir } from '../sys/owner-lock.js';
 
