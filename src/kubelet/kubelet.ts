@@ -672,7 +672,7 @@ export class Kubelet {
       let waiting = this.waiting.get(`${uid}/${c.name}`);
       // a waiting reason from before a run that is now running no longer applies
       if (waiting && runs[0]?.state === 'running') waiting = undefined;
-      const v: ContainerView = { name: c.name, image: c.image, runs, waiting, ...(sidecar ? { sidecar } : {}) };
+      const v: ContainerView = { name: c.name, image: c.image, runs, waiting, resources: c.resources, ...(sidecar ? { sidecar } : {}) };
       if (probed && runs[0]) {
         v.started = this.prober.started(uid, c.name, runs[0].id);
         v.ready = this.prober.ready(uid, c.name, runs[0].id);

@@ -185,3 +185,18 @@ test('container times are RFC 3339 whole seconds: startedAt never after finished
   assert.equal(st.state.terminated.startedAt, '2026-11-29T10:00:00Z');
   assert.equal(st.state.terminated.finishedAt, '2026-11-29T10:00:01Z');
 });
+
+test('allocatedResources once the container exists, resources while it runs (InPlacePodVerticalScaling, on in 1.33)', () => {
+  const resources = { limits: { memory: '32Mi', cpu: '100m' }, requests: { cpu: '50m' } };
+  const running = containerStatus({ name: 'app', image: 'busybox', runs: [run({})], resources });
+  assert.deepEqual(running.allocatedResources, { cpu: '50m' });
+  assert.deepEqual(running.resources, resources);
+  const exited = containerStatus({ name: 'app', image: 'busybox', runs: [run({ state: 'exited', exitCode: 0 })], resources });
+  assert.deepEqual(exited.allocatedResources, { cpu: '50m' });
+  assert.equal(exited.resources, undefined);
+  const creating = containerStatus({ name: 'app', image: 'busybox', runs: [], resources });
+  assert.equal(creating.allocatedResources, undefined);
+  const none = containerStatus({ name: 'app', image: 'busybox', runs: [run({})] });
+  assert.equal(none.resources, undefined);
+  assert.equal(none.allocatedResources, undefined);
+});

@@ -33,6 +33,8 @@ export interface ContainerView {
   ready?: boolean;
   /** an init container with restartPolicy Always (a native sidecar): started/ready as an app container */
   sidecar?: boolean;
+  /** the container's resources as applied to its cgroup (pod resources cannot change here: no resize) */
+  resources?: { limits?: Record<string, string>; requests?: Record<string, string> };
 }
 
 export const CONTAINER_ID_PREFIX = 'podbay://';
@@ -76,6 +78,12 @@ export function containerStatus(v: ContainerView, defaultReason = 'ContainerCrea
     started: false,
   };
   if (latest) st.containerID = CONTAINER_ID_PREFIX + latest.id;
+  // as the kubelet with InPlacePodVerticalScaling (beta, on in 1.33): what was allocated once the
+  // container exists, and what its cgroup carries while it runs
+  const requests = v.resources?.requests && Object.keys(v.resources.requests).length ? v.resources.requests : undefined;
+  const limits = v.resources?.limits && Object.keys(v.resources.limits).length ? v.resources.limits : undefined;
+  if (latest && requests) st.allocatedResources = { ...requests };
+  if (latest?.state === 'running' && (requests || limits)) st.resources = { ...(limits ? { limits: { ...limits } } : {}), ...(requests ? { requests: { ...requests } } : {}) };
   if (v.waiting) {
     st.state = { waiting: { reason: v.waiting.reason, ...(v.waiting.message ? { message: v.waiting.message } : {}) } };
     if (latest && latest.state === 'exited') st.lastState = { terminated: terminatedOf(latest) };

@@ -134,6 +134,11 @@ spec:
     const kubepodsLimit = Number(read(join(kubepods('memory'), 'memory.limit_in_bytes')));
     assert.ok(kubepodsLimit <= allocBytes && kubepodsLimit > allocBytes - 4096, `kubepods memory limit ${kubepodsLimit} = allocatable ${allocBytes}`);
 
+    // the container status says what its cgroup carries, as the kubelet's does in 1.33
+    const bst = pod('burst').status.containerStatuses[0];
+    assert.deepEqual(bst.resources, { limits: { cpu: '100m' }, requests: { cpu: '50m' } });
+    assert.deepEqual(bst.allocatedResources, { cpu: '50m' });
+
     // limits.cpu 100m -> CFS quota 10000 per 100000 on the container's cgroup (and the pod's:
     // every container declares a cpu limit); requests.cpu 50m -> shares 51
     const bcpu = join(podDir(burst, 'cpu'), containerId(burst));
