@@ -121,7 +121,18 @@ export async function tarDirectory(layer: LayerInput, gzip = false): Promise<{ b
     if (r.type === 'File' && data.length) chunks.push(data, Buffer.alloc((512 - (data.length % 512)) % 512));
   }
   if (entries.length) {
-    const stream = tar.c({ cwd: spec.dir }, entries);
+    // node-tar writes each file's atime and ctime into the header (in the prefix field): reading
+    // the files (building the layer once) moves their atime, so pin both to the mtime, or a second
+    // build of the same directory a second later would get another digest
+    const stream = tar.c(
+      {
+        cwd: spec.dir,
+        onWriteEntry: (e) => {
+          if (e.stat) e.stat.atime = e.stat.ctime = e.stat.mtime;
+        },
+      },
+      entries,
+    );
     for await (const c of stream) chunks.push(Buffer.from(c as Buffer));
   } else {
     chunks.push(Buffer.alloc(1024)); // an empty archive: the two end blocks
