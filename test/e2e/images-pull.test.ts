@@ -95,6 +95,7 @@ describe('images from registries (docker-registry, real kubectl)', () => {
     const size = /^Normal Pulled Successfully pulled image "busybox:1\.36" in (\S+) \(\S+ including waiting\)\. Image size: (\d+) bytes\.$/m.exec(ev);
     assert.ok(size, ev);
     assert.ok(Number(size[2]) > 100_000, `image size ${size[2]}`);
+    await reg.quiet();
     assert.ok(blobGets().length >= 2, reg.requests().join('\n'));
     const { failures, worstMs } = await ready.stop();
     assert.deepEqual(failures, []);
@@ -103,6 +104,7 @@ describe('images from registries (docker-registry, real kubectl)', () => {
     const before = reg.requests().length;
     create(podOf('second', 'busybox:1.36'));
     await running('second');
+    await reg.quiet();
     assert.match(events('second'), /^Normal Pulled Container image "busybox:1\.36" already present on machine$/m);
     assert.doesNotMatch(events('second'), /Pulling/);
     assert.deepEqual(reg.requests().slice(before), [], 'IfNotPresent with the image present asks the registry nothing');
@@ -112,6 +114,7 @@ describe('images from registries (docker-registry, real kubectl)', () => {
     const before = reg.requests().length;
     create(podOf('offline', 'offline/tools:1'));
     await running('offline');
+    await reg.quiet();
     assert.match(events('offline'), /^Normal Pulled Container image "offline\/tools:1" already present on machine$/m);
     assert.deepEqual(reg.requests().slice(before), []);
     assert.match(s.log, /images: imported docker\.io\/offline\/tools:1 from /);
@@ -122,6 +125,7 @@ describe('images from registries (docker-registry, real kubectl)', () => {
     const before = reg.requests().length;
     create(podOf('latest-1', 'busybox'));
     const p = await running('latest-1');
+    await reg.quiet();
     assert.equal(p.spec.containers[0].imagePullPolicy, 'Always');
     assert.match(events('latest-1'), /^Normal Pulling Pulling image "busybox"$/m);
     assert.match(events('latest-1'), /^Normal Pulled Successfully pulled image "busybox" in \S+ \(\S+ including waiting\)\. Image size: \d+ bytes\.$/m);

@@ -19,6 +19,8 @@ export interface DockerRegistry {
   log: () => string;
   /** requests served so far, from the access log: "GET /v2/library/busybox/manifests/latest 200" */
   requests: () => string[];
+  /** resolves once the access log has stopped growing (it is written after each answer) */
+  quiet(ms?: number, maxMs?: number): Promise<void>;
   /** SIGKILL (storage kept) */
   kill(): Promise<void>;
   /** kill, then start again on the same port and storage */
@@ -91,6 +93,17 @@ ${auth}`,
       reg.proc = await launch();
     },
     log: () => log,
+    async quiet(ms = 300, maxMs = 5000) {
+      // the registry logs a request after answering it: wait until its access log stops growing
+      const end = Date.now() + maxMs;
+      let n = reg.requests().length;
+      for (;;) {
+        await new Promise((r) => setTimeout(r, ms));
+        const m = reg.requests().length;
+        if (m === n || Date.now() > end) return;
+        n = m;
+      }
+    },
     requests: () => [...log.matchAll(/"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP\/[\d.]+" (\d+)/g)].map((m) => `${m[1]} ${m[2]} ${m[3]}`),
     async stop() {
       const proc = reg.proc;
