@@ -500,6 +500,22 @@ export class RuncRuntime implements Runtime {
     }
   }
 
+  /**
+   * Containers whose creation was cut short by a crash or kill -9 of podbay (a directory under
+   * containers/ without container.json: maybe a snapshot, an overlay mount, a runc container
+   * and its conmon) are removed at start. Their ids are random, so nothing else would ever look
+   * at them again. Call before the kubelet starts syncing: a create in progress has no record yet.
+   */
+  async removeIncompleteContainers(log: (line: string) => void = () => {}): Promise<void> {
+    for (const id of await fsp.readdir(this.containersDir).catch(() => [] as string[])) {
+      if (!ID_RE.test(id) || (await this.readContainer(id))) continue;
+      await this.removeContainer(id).then(
+        () => log(`runtime: removed container ${id.slice(0, 12)}, whose creation was interrupted`),
+        (e) => log(`runtime: cannot remove the interrupted container ${id.slice(0, 12)}: ${(e as Error).message}`),
+      );
+    }
+  }
+
   async podSandboxStatus(id: string): Promise<SandboxStatus | undefined> {
     if (!ID_RE.test(id)) return undefined;
     const r = await this.readSandbox(id);
