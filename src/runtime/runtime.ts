@@ -56,6 +56,9 @@ export interface RuncRuntimeOptions {
   cgroups?: PodCgroups;
 }
 
+/** when this podbay process started: records older than this were written by an earlier one */
+const PROCESS_STARTED_AT = Date.now() - Math.round(performance.now());
+
 interface SandboxRecord {
   id: string;
   config: SandboxConfig;
@@ -678,6 +681,17 @@ export class RuncRuntime implements Runtime {
       // short-lived container can exit (conmon's exit file mtime = finishedAt) before the call
       // returns, so startedAt is taken before it, never after its finishedAt
       const startedAt = new Date().toISOString();
+      // created by an earlier podbay that may have been killed between `runc start` and the
+      // record's update: if runc already started it, record that instead of starting it again
+      // (runc would refuse, the record would say exited, and the kubelet would start a second
+      // copy beside the one still running)
+      if (Date.parse(rec.createdAt) < PROCESS_STARTED_AT) {
+        const st = await this.runc.state(id);
+        if (st && st.status !== 'created') {
+          await this.writeContainer({ ...rec, state: 'running', startedAt: rec.createdAt });
+          return;
+        }
+      }
       try {
         await this.runc.start(id);
       } catch (e) {
