@@ -260,10 +260,27 @@ function checkConverged(s: PodSuite, pods: any[]): string[] {
     perPod.set(name, [...(perPod.get(name) ?? []), `${id.slice(0, 12)}:${rec.state}`]);
     if (rec.state === 'ready') known.add(id);
   }
+  // a container with a record in a live pod's sandbox is the pod's (a previous, exited one is
+  // kept, as the kubelet keeps it for `kubectl logs --previous`); anything else runc has is an orphan
+  const ctDir = join(s.runDir, 'containers');
+  const records = new Map<string, { sandboxId: string; state: string; name: string }>();
+  for (const id of existsSync(ctDir) ? readdirSync(ctDir) : []) {
+    try {
+      const rec = JSON.parse(readFileSync(join(ctDir, id, 'container.json'), 'utf8'));
+      records.set(id, { sandboxId: rec.sandboxId, state: rec.state, name: rec.config?.name });
+    } catch {
+      problems.push(`container dir ${id.slice(0, 12)} has no readable container.json`);
+    }
+  }
+  for (const [id, r] of records) if (known.has(r.sandboxId)) known.add(id);
   for (const [name, sbs] of perPod) if (sbs.length > 1) problems.push(`pod ${name} has ${sbs.length} sandboxes: ${sbs.join(' ')}`);
   for (const p of pods) if (!perPod.has(p.metadata.name)) problems.push(`pod ${p.metadata.name} has no sandbox`);
   const runc = JSON.parse(spawnSync('runc', ['--root', join(s.runDir, 'runc'), 'list', '--format', 'json'], { encoding: 'utf8' }).stdout || '[]') as { id: string; status: string }[];
-  for (const c of runc) if (!known.has(c.id)) problems.push(`orphan runc container ${c.id.slice(0, 12)} (${c.status})`);
+  for (const c of runc) {
+    if (known.has(c.id)) continue;
+    const r = records.get(c.id);
+    problems.push(`orphan runc container ${c.id.slice(0, 12)} (${c.status}; ${r ? `record: ${r.name}, ${r.state}, sandbox ${r.sandboxId.slice(0, 12)}` : 'no record'})`);
+  }
   const running = runc.filter((c) => c.status === 'running').length;
   if (running !== pods.length * 3) problems.push(`${running} running runc containers for ${pods.length} pods (want ${pods.length * 3}: pause + 2)`);
   const ipam = join(s.runDir, 'net', 'ipam');

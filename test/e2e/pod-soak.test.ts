@@ -1,6 +1,6 @@
 /**
  * The pod soak, short CI variant (issue 7; the full run is bench/pod-soak.ts):
- *   - 100 create -> Ready -> delete cycles (5 pods at a time) of a two-container pod with a
+ *   - 100 create -> Ready -> delete cycles (5 pods at a time, after 50 warm-up cycles) of a two-container pod with a
  *     hostPort: afterwards no netns, veth, DNAT rule, mount, IPAM lease, conmon, pod cgroup or
  *     file under the run dir's sandboxes/containers is left, and the engine's RSS and open fds
  *     are within 10 % of their values after warm-up;
@@ -34,12 +34,14 @@ describe('pod soak (CI variant)', () => {
     await suite.finish(kc.path);
   });
 
-  it('100 create -> Ready -> delete cycles leave nothing behind and the engine does not grow', async (t) => {
+  // V8 sizes its heap over the first ~50 cycles (RSS climbs from ~110 to ~150 MiB, then stays
+  // there: 151-160 MiB from cycle 50 to 1,000 in bench/pod-soak.ts); 100 cycles are measured after that
+  it('100 create -> Ready -> delete cycles (after 50 warm-up ones) leave nothing behind and the engine does not grow', async (t) => {
     const readyz = watchReadyz(suite.server);
-    const f = await podCycles(suite, { cycles: 100, parallel: 5, ports: CYCLE_PORTS, warmupRounds: 5, log: (m) => t.diagnostic(m) });
+    const f = await podCycles(suite, { cycles: 150, parallel: 5, ports: CYCLE_PORTS, warmupRounds: 10, log: (m) => t.diagnostic(m) });
     const rz = await readyz.stop();
     t.diagnostic(JSON.stringify({ ...f, readyz: { worstMs: Math.round(rz.worstMs), samples: rz.samples } }));
-    assert.equal(f.cycles, 100);
+    assert.equal(f.cycles, 150);
     assert.deepEqual(f.leftovers, [], 'nothing of the pods is left on the host');
     assert.ok(Math.abs(f.engine.rssChangePct) <= 10, `RSS after warm-up ${f.engine.afterWarmup.rssKiB} KiB, at the end ${f.engine.end.rssKiB} KiB (${f.engine.rssChangePct} %)`);
     assert.ok(Math.abs(f.engine.fdsChangePct) <= 10, `open fds after warm-up ${f.engine.afterWarmup.fds}, at the end ${f.engine.end.fds} (${f.engine.fdsChangePct} %)`);
