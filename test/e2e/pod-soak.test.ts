@@ -38,7 +38,8 @@ describe('pod soak (CI variant)', () => {
   // there: 151-160 MiB from cycle 50 to 1,000 in bench/pod-soak.ts); 100 cycles are measured after that
   it('100 create -> Ready -> delete cycles (after 50 warm-up ones) leave nothing behind and the engine does not grow', async (t) => {
     const readyz = watchReadyz(suite.server);
-    const f = await podCycles(suite, { cycles: 150, parallel: 5, ports: CYCLE_PORTS, warmupRounds: 10, log: (m) => t.diagnostic(m) });
+    // stopped also when the cycles throw: its polling would keep the test process alive
+    const f = await podCycles(suite, { cycles: 150, parallel: 5, ports: CYCLE_PORTS, warmupRounds: 10, log: (m) => t.diagnostic(m) }).finally(() => readyz.stop());
     const rz = await readyz.stop();
     t.diagnostic(JSON.stringify({ ...f, readyz: { worstMs: Math.round(rz.worstMs), samples: rz.samples } }));
     assert.equal(f.cycles, 150);
