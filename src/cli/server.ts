@@ -313,6 +313,7 @@ export async function runServer(argv: string[]): Promise<number> {
   hostPorts.reserve({ protocol: 'tcp', address: isIP(host) ? host : '0.0.0.0', port: bound, what: "the podbay API server's port" });
   const url = `https://${urlHost(host)}:${bound}`;
   await waitReady(url, creds.caPem);
+  await runtime?.removeIncompleteContainers(log);
   await runtime?.removeOrphanCgroups(log);
   await kubelet?.start();
   const kubeconfig = join(dataDir, 'kubeconfig.yaml');

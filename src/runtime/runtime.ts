@@ -56,6 +56,9 @@ export interface RuncRuntimeOptions {
   cgroups?: PodCgroups;
 }
 
+/** when this podbay process started: records older than this were written by an earlier one */
+const PROCESS_STARTED_AT = Date.now() - Math.round(performance.now());
+
 interface SandboxRecord {
   id: string;
   config: SandboxConfig;
@@ -500,6 +503,22 @@ export class RuncRuntime implements Runtime {
     }
   }
 
+  /**
+   * Containers whose creation was cut short by a crash or kill -9 of podbay (a directory under
+   * containers/ without container.json: maybe a snapshot, an overlay mount, a runc container
+   * and its conmon) are removed at start. Their ids are random, so nothing else would ever look
+   * at them again. Call before the kubelet starts syncing: a create in progress has no record yet.
+   */
+  async removeIncompleteContainers(log: (line: string) => void = () => {}): Promise<void> {
+    for (const id of await fsp.readdir(this.containersDir).catch(() => [] as string[])) {
+      if (!ID_RE.test(id) || (await this.readContainer(id))) continue;
+      await this.removeContainer(id).then(
+        () => log(`runtime: removed container ${id.slice(0, 12)}, whose creation was interrupted`),
+        (e) => log(`runtime: cannot remove the interrupted container ${id.slice(0, 12)}: ${(e as Error).message}`),
+      );
+    }
+  }
+
   async podSandboxStatus(id: string): Promise<SandboxStatus | undefined> {
     if (!ID_RE.test(id)) return undefined;
     const r = await this.readSandbox(id);
@@ -662,6 +681,17 @@ export class RuncRuntime implements Runtime {
       // short-lived container can exit (conmon's exit file mtime = finishedAt) before the call
       // returns, so startedAt is taken before it, never after its finishedAt
       const startedAt = new Date().toISOString();
+      // created by an earlier podbay that may have been killed between `runc start` and the
+      // record's update: if runc already started it, record that instead of starting it again
+      // (runc would refuse, the record would say exited, and the kubelet would start a second
+      // copy beside the one still running)
+      if (Date.parse(rec.createdAt) < PROCESS_STARTED_AT) {
+        const st = await this.runc.state(id);
+        if (st && st.status !== 'created') {
+          await this.writeContainer({ ...rec, state: 'running', startedAt: rec.createdAt });
+          return;
+        }
+      }
       try {
         await this.runc.start(id);
       } catch (e) {
