@@ -361,18 +361,22 @@ export function watchReadyz(s: PodbayServer, everyMs = 100): { stop(): Promise<{
   const loop = (async () => {
     while (!stopped) {
       const t0 = performance.now();
+      let timer: NodeJS.Timeout | undefined;
       try {
         const r = await Promise.race([
           s.request('GET', '/readyz', { token: null }),
-          new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer in 1000 ms')), 1000)),
+          new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no answer in 1000 ms')), 1000))),
         ]);
         if (r.status !== 200) failures.push(`/readyz answered ${r.status}: ${r.body}`);
       } catch (e) {
         failures.push(`/readyz: ${(e as Error).message}`);
+      } finally {
+        clearTimeout(timer);
       }
       worstMs = Math.max(worstMs, performance.now() - t0);
       samples++;
-      await new Promise((r) => setTimeout(r, everyMs));
+      // unref'd: a poller a failed test never stopped must not keep the test process (and CI) alive
+      await new Promise((r) => setTimeout(r, everyMs).unref());
     }
   })();
   return {
