@@ -358,6 +358,8 @@ export function watchReadyz(s: PodbayServer, everyMs = 100): { stop(): Promise<{
   let worstMs = 0;
   let samples = 0;
   const failures: string[] = [];
+  let sleeping: NodeJS.Timeout | undefined;
+  let wake: (() => void) | undefined;
   const loop = (async () => {
     while (!stopped) {
       const t0 = performance.now();
@@ -375,13 +377,19 @@ export function watchReadyz(s: PodbayServer, everyMs = 100): { stop(): Promise<{
       }
       worstMs = Math.max(worstMs, performance.now() - t0);
       samples++;
-      // unref'd: a poller a failed test never stopped must not keep the test process (and CI) alive
-      await new Promise((r) => setTimeout(r, everyMs).unref());
+      // unref'd: a poller a failed test never stopped must not keep the test process (and CI)
+      // alive; stop() wakes it, so awaiting the loop never waits on an unref'd timer
+      await new Promise<void>((r) => {
+        wake = r;
+        sleeping = setTimeout(r, everyMs).unref();
+      });
     }
   })();
   return {
     async stop() {
       stopped = true;
+      clearTimeout(sleeping);
+      wake?.();
       await loop;
       return { worstMs, failures, samples };
     },
