@@ -142,6 +142,11 @@ function pidMentions(pid: number, needle: string): boolean {
   }
 }
 
+/** The pod's hostname: the node's for host-network pods (they share its UTS namespace). */
+async function sandboxHostname(cfg: SandboxConfig): Promise<string> {
+  return cfg.hostNetwork ? (await fsp.readFile('/proc/sys/kernel/hostname', 'utf8')).trim() : cfg.hostname || cfg.podName;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class RuncRuntime implements Runtime {
@@ -311,7 +316,7 @@ export class RuncRuntime implements Runtime {
         cleanup.push('remove sandbox dir', () => fsp.rm(dir, { recursive: true, force: true }));
         let netnsPath: string | undefined;
         let ips: string[] = [];
-        const hostname = cfg.hostNetwork ? (await fsp.readFile('/proc/sys/kernel/hostname', 'utf8')).trim() : cfg.hostname || cfg.podName;
+        const hostname = await sandboxHostname(cfg);
         const shm = join(dir, 'shm');
         let shmMounted = false;
         let created: { pid: number; conmonPid: number } | undefined;
@@ -604,7 +609,7 @@ export class RuncRuntime implements Runtime {
           sandbox: {
             pausePid: sb.pid,
             // as the sandbox was made, not read back from its hostname file: containers can write that
-            hostname: c.hostNetwork ? (await fsp.readFile('/proc/sys/kernel/hostname', 'utf8')).trim() : c.hostname || c.podName,
+            hostname: await sandboxHostname(c),
             hostNetwork: c.hostNetwork,
             hostIPC: c.hostIPC,
             hostPID: c.hostPID,
