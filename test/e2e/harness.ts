@@ -418,9 +418,21 @@ export function kubectlHelpers(server: () => PodbayServer, kubectl: string) {
     const r = server().kubectl(kubectl, ['create', '-f', '-'], JSON.stringify(obj));
     assert.equal(r.code, 0, `create failed:\n${r.stderr}`);
   };
+  /** creates a one-shot pod, waits for it to finish, asserts it Succeeded; its log and final object */
+  const runToCompletion = async (obj: { metadata: { name: string } }) => {
+    const name = obj.metadata.name;
+    create(obj);
+    const p = await waitFor(`${name} finished`, () => {
+      const p = pod(name);
+      return p.status.phase === 'Succeeded' || p.status.phase === 'Failed' ? p : undefined;
+    }, 60_000);
+    const log = ok('logs', name);
+    assert.equal(p.status.phase, 'Succeeded', `pod ${name} failed; log:\n${log}\nstatus: ${JSON.stringify(p.status)}`);
+    return { log, pod: p };
+  };
   const events = (name: string) =>
     ok('get', 'events', '--field-selector', `involvedObject.name=${name}`, '-o', 'jsonpath={range .items[*]}{.type} {.reason} {.message}{"\\n"}{end}');
-  return { k, ok, apply, create, pod, events };
+  return { k, ok, apply, create, pod, events, runToCompletion };
 }
 
 /** A bare Pod object (restartPolicy Never, no grace period unless `spec` says otherwise). */

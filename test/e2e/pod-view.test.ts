@@ -22,19 +22,10 @@ const [kc] = kubectlBinaries().slice(-1);
 describe('what the pod sees (runc, conmon, CNI, real kubectl)', () => {
   const suite = new PodSuite('pbpoddown0', '10.220.0.0/24', /^19(88\d|89\d)$/);
   let s: PodbayServer;
-  const { k, ok, pod, events, create } = kubectlHelpers(() => s, kc.path);
+  const { k, ok, pod, events, create, runToCompletion } = kubectlHelpers(() => s, kc.path);
   const ctr = (script: string, extra: Record<string, any> = {}) => ({ name: 'c', image: 'busybox:1.36', command: ['sh', '-c', script], ...extra });
   /** runs a one-shot pod to completion and returns its log */
-  const output = async (name: string, spec: Record<string, any>, meta: Record<string, any> = {}) => {
-    create(podOf(name, spec, meta));
-    const p = await waitFor(`${name} finished`, () => {
-      const p = pod(name);
-      return p.status.phase === 'Succeeded' || p.status.phase === 'Failed' ? p : undefined;
-    }, 60_000);
-    const log = ok('logs', name);
-    assert.equal(p.status.phase, 'Succeeded', `pod ${name} failed; log:\n${log}\nstatus: ${JSON.stringify(p.status)}`);
-    return { log, pod: p };
-  };
+  const output = (name: string, spec: Record<string, any>, meta: Record<string, any> = {}) => runToCompletion(podOf(name, spec, meta));
   const running = async (name: string, spec: Record<string, any>, meta: Record<string, any> = {}) => {
     create(podOf(name, spec, meta));
     return waitFor(`${name} running`, () => (pod(name).status.phase === 'Running' ? pod(name) : undefined), 60_000);

@@ -26,7 +26,7 @@ const statusField = (status: string, field: string) => new RegExp(`^${field}:\\s
 describe('securityContext (runc, conmon, CNI, real kubectl)', () => {
   const suite = new SecSuite('pbscsec0', '10.214.0.0/24', /^197[67]\d$/);
   let s: PodbayServer;
-  const { k, ok, pod, create: apply } = kubectlHelpers(() => s, kc.path);
+  const { k, ok, pod, create: apply, runToCompletion } = kubectlHelpers(() => s, kc.path);
   const ctr = (script: string, sc?: Record<string, any>, extra: Record<string, any> = {}) => ({
     name: 'c',
     image: 'busybox:1.36',
@@ -35,16 +35,7 @@ describe('securityContext (runc, conmon, CNI, real kubectl)', () => {
     ...extra,
   });
   /** runs a one-shot pod to completion and returns its log */
-  const output = async (name: string, spec: Record<string, any>, meta: Record<string, any> = {}) => {
-    apply(podOf(name, spec, meta));
-    const p = await waitFor(`${name} finished`, () => {
-      const p = pod(name);
-      return p.status.phase === 'Succeeded' || p.status.phase === 'Failed' ? p : undefined;
-    }, 60_000);
-    const log = ok('logs', name);
-    assert.equal(p.status.phase, 'Succeeded', `pod ${name} failed; log:\n${log}\nstatus: ${JSON.stringify(p.status)}`);
-    return log;
-  };
+  const output = async (name: string, spec: Record<string, any>, meta: Record<string, any> = {}) => (await runToCompletion(podOf(name, spec, meta))).log;
   const waiting = (name: string, reason: string) =>
     waitFor(`${name} waiting with ${reason}`, () => {
       const w = pod(name).status.containerStatuses?.[0]?.state?.waiting;
