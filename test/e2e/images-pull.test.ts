@@ -96,7 +96,9 @@ describe('images from registries (docker-registry, real kubectl)', () => {
     assert.ok(size, ev);
     assert.ok(Number(size[2]) > 100_000, `image size ${size[2]}`);
     await reg.quiet();
-    assert.ok(blobGets().length >= 2, reg.requests().join('\n'));
+    // the config at least; the layer may already be here, shared with the offline image loaded at
+    // start (the test builder makes the same busybox layer byte for byte)
+    assert.ok(blobGets().length >= 1, reg.requests().join('\n'));
     const { failures, worstMs } = await ready.stop();
     assert.deepEqual(failures, []);
     assert.ok(worstMs < 1000, `readyz took ${worstMs} ms during the pull`);
