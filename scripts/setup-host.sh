@@ -17,10 +17,11 @@ need_root() {
 # plugins and iptables; util-linux gives unshare/nsenter/mount, attr gives setfattr (overlay
 # opaque dirs); busybox-static builds the test images; docker-registry (a real registry the
 # image pull/push tests start on loopback) and apache2-utils (htpasswd, bcrypt, for its auth);
-# chromium (headless) tests the web view.
+# chromium (headless) tests the web view; etcd-server is the store behind `--store etcd` (its
+# tests start their own members on loopback ports).
 packages=(ca-certificates curl python3 make g++ iproute2 util-linux attr
   runc conmon catatonit containernetworking-plugins iptables busybox-static
-  docker-registry apache2-utils chromium)
+  docker-registry apache2-utils chromium etcd-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -35,6 +36,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   # on :5000 on every interface) is not wanted
   if [[ " ${missing[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null 2>&1; then
     systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
+  fi
+  # likewise etcd's: the etcd tests start their own members on loopback ports
+  if [[ " ${missing[*]} " == *" etcd-server "* ]] && command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now etcd.service >/dev/null 2>&1 || true
   fi
 fi
 

@@ -12,13 +12,13 @@
  *   DIR/pods/<uid>/       pod volumes;  DIR/logs/  container logs
  *   RUN/                  runtime state: runc root, bundles, netns pins, CNI cache and IPAM
  */
-import { mkdirSync, chmodSync } from 'node:fs';
+import { mkdirSync, chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
 import https from 'node:https';
 import os from 'node:os';
 import { parseArgs } from './args.js';
-import { openStore } from '../store/index.js';
+import { openStore, type EtcdStoreOptions } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { ResourceService } from '../apiserver/resources.js';
 import { ApiServer } from '../apiserver/server.js';
@@ -57,7 +57,10 @@ const HELP = `Usage: podbay server [flags]
 Flags:
   --data-dir DIR              where state, certificates and the kubeconfig live (default ${DEFAULT_DATA_DIR})
   --listen HOST:PORT          API address (default 127.0.0.1:6443; port 0 picks a free one)
-  --store sqlite|memory       storage backend (default sqlite, in DIR/state.db)
+  --store sqlite|etcd|memory  storage backend (default sqlite, in DIR/state.db; etcd: see below)
+  --etcd-endpoints URL,...    the etcd members' client URLs for --store etcd (e.g. http://127.0.0.1:2379);
+                              keys are laid out as kube-apiserver lays them (/registry/pods/NS/NAME)
+  --etcd-cafile, --etcd-certfile, --etcd-keyfile FILE  TLS to etcd (PEM), as kube-apiserver's flags
   --store-sync full|normal    full (default): every write is fsynced before it is acknowledged;
                               normal: no fsync per write, faster, but a power cut (not a crash)
                               may lose the last acknowledged writes and reuse their revisions
@@ -160,7 +163,7 @@ async function waitReady(url: string, caPem: string): Promise<void> {
 }
 
 export async function runServer(argv: string[]): Promise<number> {
-  const known = ['data-dir', 'listen', 'store', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'store-sync', 'max-requests-inflight', 'max-mutating-requests-inflight', 'max-connections', 'max-watch-queue-bytes'];
+  const known = ['data-dir', 'listen', 'store', 'etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'store-sync', 'max-requests-inflight', 'max-mutating-requests-inflight', 'max-connections', 'max-watch-queue-bytes'];
   const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet', 'disable-default-registry-endpoint'], known, 'server');
   if (p.flags.has('help')) {
     process.stdout.write(HELP);
@@ -170,7 +173,8 @@ export async function runServer(argv: string[]): Promise<number> {
   const dataDir = p.flags.get('data-dir') ?? DEFAULT_DATA_DIR;
   const { host, port } = parseListen(p.flags.get('listen') ?? '127.0.0.1:6443');
   const storeKind = p.flags.get('store') ?? 'sqlite';
-  if (storeKind !== 'sqlite' && storeKind !== 'memory') throw new Error(`--store ${JSON.stringify(storeKind)}: want sqlite or memory`);
+  if (storeKind !== 'sqlite' && storeKind !== 'memory' && storeKind !== 'etcd') throw new Error(`--store ${JSON.stringify(storeKind)}: want sqlite, etcd or memory`);
+  const etcd = storeKind === 'etcd' ? etcdFlags(p.flags) : undefined;
   const compactEvery = positiveSeconds(p.flags.get('compaction-interval'), 'compaction-interval', 300);
   const bookmarkEvery = positiveSeconds(p.flags.get('bookmark-interval'), 'bookmark-interval', 60);
   const storeSync = p.flags.get('store-sync') ?? 'full';
@@ -217,7 +221,17 @@ export async function runServer(argv: string[]): Promise<number> {
       throw e;
     }
   }
-  const rawStore: Store = await openStore(storeKind, join(dataDir, 'state.db'), { sync: storeSync });
+  const rawStore: Store = await openStore(storeKind, join(dataDir, 'state.db'), { sync: storeSync, etcd });
+  if (etcd) {
+    try {
+      const rev = await rawStore.currentRevision();
+      log(`podbay: store is etcd at ${etcd.endpoints.join(',')} (revision ${rev})`);
+    } catch (e) {
+      await rawStore.close();
+      for (const l of locks) l.release();
+      throw new Error(`cannot reach etcd at ${etcd.endpoints.join(',')}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
   const store: Store = encryption ? new EncryptingStore(rawStore, encryption, log) : rawStore;
   if (encryptionFile) log(`podbay: encrypting ${encryption!.map((r) => r.resources.join(', ')).join('; ')} at rest (${encryptionFile})`);
   const svc = new ResourceService(store);
@@ -353,4 +367,37 @@ export async function runServer(argv: string[]): Promise<number> {
   await store.close();
   for (const l of locks.reverse()) l.release();
   return 0;
+}
+
+/** --etcd-endpoints and the TLS files, checked before anything starts */
+function etcdFlags(flags: Map<string, string>): EtcdStoreOptions {
+  const raw = flags.get('etcd-endpoints');
+  if (!raw) throw new Error('--store etcd needs --etcd-endpoints URL[,URL...] (the etcd members\' client URLs, e.g. http://127.0.0.1:2379)');
+  const endpoints = raw.split(',').map((e) => e.trim()).filter(Boolean);
+  for (const e of endpoints) {
+    let u: URL;
+    try {
+      u = new URL(e);
+    } catch {
+      throw new Error(`--etcd-endpoints: ${JSON.stringify(e)} is not a URL (want http://HOST:PORT or https://HOST:PORT)`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`--etcd-endpoints: ${JSON.stringify(e)}: want http:// or https://`);
+    if (!u.port) throw new Error(`--etcd-endpoints: ${JSON.stringify(e)} names no port (etcd's client port is usually 2379)`);
+  }
+  const file = (flag: string) => {
+    const f = flags.get(flag);
+    if (!f) return undefined;
+    try {
+      return readFileSync(f);
+    } catch (e) {
+      throw new Error(`--${flag} ${f}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
+  const ca = file('etcd-cafile');
+  const cert = file('etcd-certfile');
+  const key = file('etcd-keyfile');
+  if (!!cert !== !!key) throw new Error('--etcd-certfile and --etcd-keyfile go together');
+  const tls = ca || cert ? { ca, cert, key } : undefined;
+  if (tls && endpoints.some((e) => e.startsWith('http:'))) throw new Error('--etcd-cafile/--etcd-certfile given, but --etcd-endpoints uses http://; use https:// URLs');
+  return { endpoints, tls };
 }

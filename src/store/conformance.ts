@@ -16,6 +16,17 @@ export interface ConformanceOptions {
    * opens the store at the same location again (the test closes the previous one first).
    */
   persistent?: () => () => Promise<Store>;
+  /**
+   * The revision an empty store reports: 0 for podbay's own backends, 1 for etcd (whose first
+   * revision is 1, as kube-apiserver sees it).
+   */
+  initialRevision?: number;
+  /**
+   * etcd's compaction at revision C drops a key whose newest write at or below C is a delete,
+   * so a watch from C-1 cannot replay a delete made exactly at C (kube-apiserver lives with the
+   * same): such a backend is not asked to.
+   */
+  compactionDropsTombstoneAtRevision?: boolean;
 }
 
 /** Wait (polling the event loop) until `cond` holds, so async-delivering backends pass too. */
@@ -61,6 +72,7 @@ function assertContiguous(revs: number[], from: number, to: number): void {
 const keys = (items: KeyValue[]) => items.map((i) => i.key);
 
 export function storeConformance(name: string, open: () => Promise<Store>, opts: ConformanceOptions = {}): void {
+  const R0 = opts.initialRevision ?? 0;
   /** run `fn` against a fresh store, closing it afterwards */
   const withStore = (fn: (s: Store) => Promise<void>) => async () => {
     const s = await open();
@@ -74,10 +86,10 @@ export function storeConformance(name: string, open: () => Promise<Store>, opts:
   describe(`store conformance: ${name}`, () => {
     describe('basic operations', () => {
       it('starts empty', withStore(async (s) => {
-        assert.equal(await s.currentRevision(), 0);
+        assert.equal(await s.currentRevision(), R0);
         assert.equal(await s.compactedRevision(), 0);
         assert.equal(await s.get('/registry/pods/default/a'), undefined);
-        assert.deepEqual(await s.list('/registry/'), { items: [], revision: 0, remaining: 0 });
+        assert.deepEqual(await s.list('/registry/'), { items: [], revision: R0, remaining: 0 });
         assert.equal(await s.count('/registry/'), 0);
       }));
 
@@ -148,9 +160,10 @@ export function storeConformance(name: string, open: () => Promise<Store>, opts:
         revs.push((await s.update('/a', '2')).modRevision);
         revs.push((await s.delete('/b')).modRevision);
         revs.push((await s.create('/b', '2')).modRevision);
-        // concurrent writes still get distinct, increasing revisions
+        // concurrent writes still get distinct revisions, all after the earlier ones (in which
+        // order concurrent requests commit is the store's to choose)
         const many = await Promise.all(Array.from({ length: 20 }, (_, i) => s.create(`/c/${i}`, 'x')));
-        revs.push(...many.map((kv) => kv.modRevision));
+        revs.push(...many.map((kv) => kv.modRevision).sort((a, b) => a - b));
         for (let i = 1; i < revs.length; i++) assert.ok(revs[i]! > revs[i - 1]!, `revisions ${revs.join(',')}`);
         assert.equal(new Set(revs).size, revs.length);
         assert.equal(await s.currentRevision(), revs[revs.length - 1]);
@@ -332,9 +345,12 @@ export function storeConformance(name: string, open: () => Promise<Store>, opts:
             pending.push(s.create('/w/during1', 'x'), s.update('/w/k0', 'changed'), s.delete('/w/k1'));
           }
         });
-        // and write right after the watch starts
-        pending.push(s.create('/w/after1', 'y'), s.update('/w/during1', 'x2'));
+        // and write right after the watch starts (a networked store may deliver the first
+        // event only later: wait for the writes made from inside the callback)
+        pending.push(s.create('/w/after1', 'y'));
+        await until(() => injected, 'the first replayed event');
         await Promise.all(pending);
+        await s.update('/w/during1', 'x2');
         const last = await s.currentRevision();
         await r.waitFor(last - from);
         await settle();
@@ -452,7 +468,7 @@ export function storeConformance(name: string, open: () => Promise<Store>, opts:
         const d1 = await s.create('/m/d', 'd1'); // 7
         const gone = await s.create('/m/gone', 'g'); // 8
         const goneDel = await s.delete('/m/gone'); // 9 (the newest row is a tombstone)
-        assert.equal(a1.modRevision, 1);
+        assert.equal(a1.modRevision, R0 + 1);
 
         const C = c1.modRevision;
         assert.equal(await s.compact(C), C);
@@ -498,9 +514,14 @@ export function storeConformance(name: string, open: () => Promise<Store>, opts:
         const again = await s.create('/m/gone', 'back');
         assert.equal(again.modRevision, cur + 1);
         assert.ok(again.modRevision > gone.modRevision);
-        await r2.waitFor(2);
-        assert.deepEqual(r2.revisions(), [cur, cur + 1]);
-        assert.equal(r2.events[0]!.type, 'DELETED');
+        if (opts.compactionDropsTombstoneAtRevision) {
+          await r2.waitFor(1);
+          assert.deepEqual(r2.revisions(), [cur + 1]);
+        } else {
+          await r2.waitFor(2);
+          assert.deepEqual(r2.revisions(), [cur, cur + 1]);
+          assert.equal(r2.events[0]!.type, 'DELETED');
+        }
         w2.cancel();
       }));
     });

@@ -8,6 +8,7 @@
  * - `compact(rev)` forgets history below `rev` (the latest live value of every key is kept);
  *   asking to list at, or watch from, a revision older than the compacted one throws
  *   `StoreError('Compacted')`, which the apiserver renders as 410 Gone / Expired.
+ *   (etcd also drops a delete made exactly at the compacted revision from a watch's replay.)
  * - Watch delivers every event with revision > `fromRevision` for keys under the prefix, in
  *   revision order, exactly once, with no gap between history replay and live events.
  *
