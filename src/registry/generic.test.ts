@@ -7,12 +7,11 @@ import { describe, it } from 'node:test';
 
 import { resourceInfo } from '../api/registry.js';
 import type { Obj, WatchEventOut } from '../api/types.js';
-import { apiError, memoryRegistry } from './registry.test-util.js';
+import { apiError, memoryRegistry, until } from './registry.test-util.js';
 
 const PODS = resourceInfo('pods')!;
 const CONFIGMAPS = resourceInfo('configmaps')!;
 const NAMESPACES = resourceInfo('namespaces')!;
-
 
 function cm(name: string, labels: Record<string, string> = {}, extra: Obj = {}): Obj {
   return { metadata: { name, labels, ...extra }, data: { k: name } };
@@ -20,14 +19,6 @@ function cm(name: string, labels: Record<string, string> = {}, extra: Obj = {}):
 
 function pod(name: string, extra: Obj = {}): Obj {
   return { metadata: { name }, spec: { containers: [{ name: 'c', image: 'busybox' }], ...extra } };
-}
-
-async function until(what: string, cond: () => Promise<boolean>, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('generic registry', () => {

@@ -21,3 +21,12 @@ export async function apiError(p: Promise<unknown>): Promise<ApiError> {
   }
   assert.fail('expected an ApiError');
 }
+
+/** wait until `cond` holds, polling every 10 ms; fail naming `what` after `ms` */
+export async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
