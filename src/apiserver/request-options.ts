@@ -10,7 +10,7 @@
  */
 import { ApiError, badRequest, invalid, type FieldError } from '../api/errors.js';
 import { decodeTyped } from '../api/typecheck.js';
-import type { Obj } from './resources.js';
+import type { Obj } from '../api/types.js';
 
 /**
  * Typed decoding of a request body (src/api/typecheck.ts), as kube-apiserver's decoder does it

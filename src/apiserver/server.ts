@@ -32,7 +32,8 @@ import { decodeTypedOrThrow, patchDecodeError, validateDeleteOptions, validateLi
 import { jsonTooDeep, nestingMessage, yamlTooDeep } from './body-depth.js';
 import { checkQueryEscapes, decodePathSegment, queryInt, watchTimeoutSeconds } from './query.js';
 import { openapiV2Document, openapiV2Protobuf, openapiV3Document, openapiV3RootDocument, OPENAPI_V2_PROTOBUF_CONTENT_TYPE, type RenderedDocument } from './openapi.js';
-import { ResourceService, type DeleteOptions, type Obj, type WatchEventOut, type WatchQuery } from './resources.js';
+import type { Registry } from '../registry/index.js';
+import type { DeleteOptions, Obj, WatchEventOut, WatchQuery } from '../api/types.js';
 import { VERSION_INFO } from '../version.js';
 import { decodeProtobufObject } from './protobuf.js';
 import { chooseProtocol, EXEC_PROTOCOLS, parseExecQuery, serveExec } from './exec.js';
@@ -229,7 +230,7 @@ export class ApiServer {
   private readonly inflight: InflightLimiter;
 
   constructor(
-    readonly resources: ResourceService,
+    readonly resources: Registry,
     private readonly opts: ApiServerOptions,
   ) {
     this.tokenBuf = Buffer.from(opts.token);

@@ -20,7 +20,7 @@ import os from 'node:os';
 import { parseArgs } from './args.js';
 import { openStore, type EtcdStoreOptions } from '../store/index.js';
 import type { Store } from '../store/types.js';
-import { ResourceService } from '../apiserver/resources.js';
+import { Registry } from '../registry/index.js';
 import { ApiServer } from '../apiserver/server.js';
 import { ensureCredentials } from '../apiserver/pki.js';
 import { renderKubeconfig, writeKubeconfig } from '../apiserver/kubeconfig.js';
@@ -234,7 +234,7 @@ export async function runServer(argv: string[]): Promise<number> {
   }
   const store: Store = encryption ? new EncryptingStore(rawStore, encryption, log) : rawStore;
   if (encryptionFile) log(`podbay: encrypting ${encryption!.map((r) => r.resources.join(', ')).join('; ')} at rest (${encryptionFile})`);
-  const svc = new ResourceService(store);
+  const svc = new Registry(store, log);
   await svc.bootstrap();
   await registerNode(svc);
 

@@ -10,7 +10,7 @@
  */
 import type { KubeletClient } from './client.js';
 import type { EventRecorder } from './events.js';
-import type { Obj, WatchEventOut } from '../apiserver/resources.js';
+import type { Obj, WatchEventOut } from '../api/types.js';
 import { ApiError } from '../api/errors.js';
 import { describeConflict, type HostPortGuard, type WantedPort } from '../network/host-ports.js';
 import { ResourceFit } from './fit.js';

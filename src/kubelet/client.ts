@@ -5,7 +5,8 @@
  */
 import { ApiError } from '../api/errors.js';
 import { resourceInfo } from '../api/registry.js';
-import type { ResourceService, Obj, WatchEventOut } from '../apiserver/resources.js';
+import type { Obj, WatchEventOut } from '../api/types.js';
+import type { Registry } from '../registry/index.js';
 
 export interface KubeletClient {
   getPod(namespace: string, name: string): Promise<Obj | undefined>;
@@ -30,7 +31,7 @@ const EVENTS = resourceInfo('events')!;
 const NODES = resourceInfo('nodes')!;
 
 export class LocalClient implements KubeletClient {
-  constructor(private readonly svc: ResourceService) {}
+  constructor(private readonly svc: Registry) {}
 
   getPod(namespace: string, name: string): Promise<Obj | undefined> {
     return this.svc.tryGet(PODS, namespace, name);

@@ -17,7 +17,7 @@
  * stays on one file system and counts blocks (a sparse file costs what it occupies).
  */
 import { join } from 'node:path';
-import type { Obj } from '../apiserver/resources.js';
+import type { Obj } from '../api/types.js';
 import { formatQuantity, parseQuantity } from '../api/validation/quantity.js';
 import { run } from '../sys/exec.js';
 import { bytesValue } from './qos.js';

@@ -4,7 +4,7 @@
  * already bound there request, and the node has room for one more pod. A request of zero
  * always fits, as upstream.
  */
-import type { Obj } from '../apiserver/resources.js';
+import type { Obj } from '../api/types.js';
 import { bytesValue, milliValue, podAmounts } from './qos.js';
 
 /** What the node's allocatable leaves, with the bound pods' requests taken off. */

@@ -12,7 +12,7 @@
  * then ImagePullBackOff until the back-off (per pod and image: 10 s doubling to 300 s) allows
  * the next attempt. Events and messages are the kubelet's words.
  */
-import type { Obj } from '../apiserver/resources.js';
+import type { Obj } from '../api/types.js';
 import type { ImageRecord, ImageService } from '../image/types.js';
 import type { ImagePuller } from '../image/pull.js';
 import { parseDockerConfig, type CredentialStore } from '../image/registries.js';

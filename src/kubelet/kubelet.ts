@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import type { Runtime, ContainerStatus as RtContainer, SandboxStatus, ContainerConfig, VolumeMount, SandboxDNS } from '../runtime/types.js';
 import type { ImageService } from '../image/types.js';
 import type { KubeletClient } from './client.js';
-import type { Obj, WatchEventOut } from '../apiserver/resources.js';
+import type { Obj, WatchEventOut } from '../api/types.js';
 import { ApiError, badRequest } from '../api/errors.js';
 import { EventRecorder } from './events.js';
 import { prepareVolumes, releaseVolumes, VolumeError, type PreparedVolume } from './volumes.js';

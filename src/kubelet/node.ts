@@ -6,7 +6,8 @@ import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import { ApiError } from '../api/errors.js';
 import { resourceInfo } from '../api/registry.js';
-import type { ResourceService, Obj } from '../apiserver/resources.js';
+import type { Obj } from '../api/types.js';
+import type { Registry } from '../registry/index.js';
 import { PODBAY_VERSION, VERSION_INFO } from '../version.js';
 
 function osImage(): string {
@@ -100,7 +101,7 @@ function nodeStatus(now: string): Obj {
 }
 
 /** Create or refresh this machine's Node object. */
-export async function registerNode(svc: ResourceService): Promise<Obj> {
+export async function registerNode(svc: Registry): Promise<Obj> {
   const r = resourceInfo('nodes')!;
   const name = nodeName();
   const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -13,7 +13,7 @@
  */
 import { computeQOSClass } from '../api/defaults/index.js';
 import { parseQuantity } from '../api/validation/quantity.js';
-import type { Obj } from '../apiserver/resources.js';
+import type { Obj } from '../api/types.js';
 import type { ContainerResources, PodCgroupConfig, QOSClass } from '../runtime/types.js';
 
 export const MIN_SHARES = 2;

@@ -1,75 +1,63 @@
 /**
  * The generic registry: Kubernetes object semantics on top of the revisioned store, with no
- * HTTP in it (the HTTP edge is server.ts). One instance serves every kind in src/api/registry.ts.
+ * HTTP in it (the HTTP edge is src/apiserver/server.ts) and no kind in it: one instance serves
+ * every kind in src/api/registry.ts, whatever its group, and what a kind does differently sits
+ * in its strategy (./strategy, as kube-apiserver's rest strategies).
  *
- *   create:  meta (uid, creationTimestamp, generation, generateName) -> defaults -> validate -> store.create
- *   update:  carry over system fields and the other half of spec/status -> defaults -> validate
- *            update -> store.update(expected = the resourceVersion the client sent)
+ *   create:  meta (uid, creationTimestamp, generateName) -> strategy.prepareForCreate -> defaults
+ *            -> validate -> store.create
+ *   update:  carry over system fields and the other part (spec or status) -> defaults ->
+ *            strategy.prepareForUpdate -> validate update -> store.update(expected = the
+ *            resourceVersion the client sent); an object marked for deletion whose finalizers
+ *            are all gone is deleted instead (kube's ShouldDeleteDuringUpdate)
  *   patch:   read, apply patch, then as update (retrying on a write race when the client sent
  *            no resourceVersion of its own)
- *   delete:  pods bound to a node, and objects with finalizers, are marked (deletionTimestamp)
- *            and go when the node confirms with grace 0 or the finalizers are gone; the rest go
- *            at once. Namespaces empty themselves first (see finalizeNamespace).
+ *   delete:  strategy.gracePeriod > 0 (a pod on a node), finalizers, or strategy.holdsDeletion
+ *            (a namespace) mark the object (deletionTimestamp); it goes when the grace is
+ *            confirmed with 0 or the finalizers are gone. The rest go at once.
  *
- * Stored values carry no resourceVersion: it is the store's modRevision, set on every read.
+ * Store errors become API errors in one place (store-errors.ts). Stored values carry no
+ * resourceVersion: it is the store's modRevision, set on every read.
  */
 import { randomUUID } from 'node:crypto';
 import type { Store, KeyValue, WatchEvent, Watcher } from '../store/types.js';
-import { StoreError } from '../store/types.js';
-import {
-  ApiError,
-  alreadyExists,
-  badRequest,
-  conflict,
-  forbidden,
-  gone,
-  invalid,
-  notFound,
-  STALE_OBJECT_MESSAGE,
-  tooLarge,
-  type FieldError,
-} from '../api/errors.js';
-import { parseResourceVersion } from './query.js';
-import { RESOURCES, apiVersionOf, resourceInfo, storageKey, type ResourceInfo } from '../api/registry.js';
+import { ApiError, alreadyExists, badRequest, conflict, forbidden, invalid, notFound, STALE_OBJECT_MESSAGE, tooLarge, type FieldError } from '../api/errors.js';
+import { parseResourceVersion as parseRv } from '../api/resource-version.js';
+import { apiVersionOf, resourceInfo, storageKey, type ResourceInfo } from '../api/registry.js';
 import { defaultObject } from '../api/defaults/index.js';
 import { validateCreate, validateUpdate, validateStatusUpdate } from '../api/validation/index.js';
 import { applyPatch } from '../api/patch/index.js';
 import { schemas } from '../api/schema.js';
 import { parseLabelSelector, type LabelSelector } from '../api/selectors/labels.js';
 import { fieldSelector } from '../api/selectors/fields.js';
+import type { DeleteOptions, ListQuery, Obj, ObjList, WatchEventOut, WatchQuery, WriteOptions } from '../api/types.js';
+import { storeCall, type StoreCallContext } from './store-errors.js';
+import { strategyFor, type WritePart } from './strategy/index.js';
 
-export type Obj = Record<string, any>;
+export type { DeleteOptions, ListQuery, Obj, WatchEventOut, WatchQuery, WriteOptions } from '../api/types.js';
 
-export interface ListQuery {
-  labelSelector?: string;
-  fieldSelector?: string;
-  limit?: number;
-  continue?: string;
-  resourceVersion?: string;
-  resourceVersionMatch?: string;
+/** Options of an update: which part of the object it replaces (the main resource by default). */
+export interface UpdateOptions extends WriteOptions {
+  /** 'status': the status subresource; 'finalize': a namespace's spec.finalizers (the namespace controller's) */
+  sub?: Exclude<WritePart, 'main'>;
 }
 
-export interface WatchQuery extends ListQuery {
-  allowWatchBookmarks?: boolean;
-  sendInitialEvents?: boolean;
+export interface PatchOptions extends UpdateOptions {
+  /** checks the patched object before it is written (the HTTP edge's typed decoding) */
+  check?: (patched: Obj) => void;
 }
 
-export interface WriteOptions {
-  dryRun?: boolean;
+/** A running watch: cancel it; the last revision it saw (for BOOKMARK events). */
+export interface WatchHandle {
+  cancel(): void;
+  lastRevision(): number;
 }
 
-export interface DeleteOptions extends WriteOptions {
-  gracePeriodSeconds?: number;
-  preconditions?: { uid?: string; resourceVersion?: string };
-  propagationPolicy?: string;
-}
+/** every namespaced object lives in one: the generic flow checks it exists and is not terminating */
+const NAMESPACES = resourceInfo('namespaces')!;
 
-export type WatchEventOut =
-  | { type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK'; object: Obj }
-  | { type: 'ERROR'; object: Obj };
-
-const NAMESPACE_INFO = resourceInfo('namespaces')!;
-export const PROTECTED_NAMESPACES = ['default', 'kube-system', 'kube-public'];
+/** how often a write racing another writer is retried before the conflict is answered */
+const RACE_RETRIES = 5;
 
 function clone<T>(o: T): T {
   return structuredClone(o);
@@ -87,11 +75,9 @@ function generateSuffix(): string {
   return s;
 }
 
-function nowRfc3339(): string {
-  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+function rfc3339(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
-
-const parseRv = parseResourceVersion;
 
 /**
  * etcd's default --max-request-bytes (1.5 MiB): kube-apiserver cannot store a bigger object and
@@ -105,6 +91,10 @@ export const MAX_OBJECT_BYTES = 1.5 * 1024 * 1024;
 function sized(value: string): string {
   if (Buffer.byteLength(value) > MAX_OBJECT_BYTES) throw tooLarge('Request entity too large: etcdserver: request is too large');
   return value;
+}
+
+function isConflict(e: unknown): boolean {
+  return e instanceof ApiError && e.reason === 'Conflict';
 }
 
 interface ContinueToken {
@@ -127,9 +117,6 @@ function decodeContinue(token: string): ContinueToken {
   }
 }
 
-const TOO_OLD_CONTINUE =
-  'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.';
-
 /** A filter made of a label selector and a field selector for one kind. */
 class Filter {
   private readonly labels?: LabelSelector;
@@ -148,11 +135,34 @@ class Filter {
   }
 }
 
-export class ResourceService {
-  /** called after a pod is marked for graceful deletion or a namespace starts terminating */
-  private readonly namespaceFinalizers = new Set<string>();
+/**
+ * kube's ShouldDeleteDuringUpdate: an object marked for deletion with no grace left goes once
+ * its last finalizer is gone (and, for a kind that holds its own deletion, once it lets go).
+ */
+function shouldDeleteDuringUpdate(r: ResourceInfo, obj: Obj, old: Obj): boolean {
+  if (!old.metadata.deletionTimestamp) return false;
+  if ((obj.metadata.finalizers ?? []).length > 0) return false;
+  if (strategyFor(r).holdsDeletion?.(obj)) return false;
+  return (old.metadata.deletionGracePeriodSeconds ?? 0) === 0;
+}
+
+export class GenericRegistry {
+  private readonly terminating = new Set<(r: ResourceInfo, obj: Obj) => void>();
 
   constructor(readonly store: Store) {}
+
+  /**
+   * Be told each time a write leaves an object marked for deletion (set, shortened, or updated
+   * while terminating): what an in-process controller would otherwise learn from a watch.
+   */
+  onTerminating(fn: (r: ResourceInfo, obj: Obj) => void): void {
+    this.terminating.add(fn);
+  }
+
+  private notifyTerminating(r: ResourceInfo, obj: Obj): void {
+    if (!obj.metadata.deletionTimestamp) return;
+    for (const fn of this.terminating) fn(r, obj);
+  }
 
   // ---------------------------------------------------------------- reading
 
@@ -176,9 +186,9 @@ export class ResourceService {
   }
 
   async get(r: ResourceInfo, ns: string | undefined, name: string): Promise<Obj> {
-    const kv = await this.store.get(this.key(r, ns, name));
-    if (!kv) throw notFound(r.resource, name, r.group);
-    return this.decode(r, kv);
+    const obj = await this.tryGet(r, ns, name);
+    if (!obj) throw notFound(r.resource, name, r.group);
+    return obj;
   }
 
   async tryGet(r: ResourceInfo, ns: string | undefined, name: string): Promise<Obj | undefined> {
@@ -186,7 +196,7 @@ export class ResourceService {
     return kv ? this.decode(r, kv) : undefined;
   }
 
-  async list(r: ResourceInfo, ns: string | undefined, q: ListQuery = {}): Promise<Obj> {
+  async list(r: ResourceInfo, ns: string | undefined, q: ListQuery = {}): Promise<ObjList> {
     const filter = new Filter(r, q);
     const prefix = storageKey(r, r.namespaced ? ns : undefined);
     const limit = q.limit && q.limit > 0 ? q.limit : 0;
@@ -207,18 +217,11 @@ export class ResourceService {
     let listRevision = revision ?? 0;
     let lastKey: string | undefined;
     let remaining = 0;
+    const ctx: StoreCallContext = { r, revision, continuing: Boolean(q.continue) };
     // Page through the store until `limit` matching items are found (selectors may skip many).
     for (;;) {
-      let res;
-      try {
-        const chunk = limit ? Math.max(limit - items.length, filter.empty ? 0 : 100) : 0;
-        res = await this.store.list(prefix, { limit: chunk, startAfter, revision: listRevision || undefined });
-      } catch (e) {
-        if (e instanceof StoreError && e.code === 'Compacted') {
-          throw q.continue ? gone(TOO_OLD_CONTINUE) : gone(`too old resource version: ${revision} (${e.revision})`);
-        }
-        throw e;
-      }
+      const chunk = limit ? Math.max(limit - items.length, filter.empty ? 0 : 100) : 0;
+      const res = await storeCall(ctx, () => this.store.list(prefix, { limit: chunk, startAfter, revision: listRevision || undefined }));
       listRevision = res.revision;
       for (const kv of res.items) {
         lastKey = kv.key;
@@ -245,7 +248,7 @@ export class ResourceService {
       }
     }
 
-    const metadata: Obj = { resourceVersion: String(listRevision) };
+    const metadata: ObjList['metadata'] = { resourceVersion: String(listRevision) };
     if (limit && remaining !== 0 && items.length > 0) {
       const last = items[items.length - 1];
       metadata.continue = encodeContinue(listRevision, this.key(r, last.metadata.namespace, last.metadata.name));
@@ -266,7 +269,7 @@ export class ResourceService {
     q: WatchQuery,
     emit: (ev: WatchEventOut) => void,
     onEnd: () => void,
-  ): Promise<{ cancel(): void; lastRevision(): number }> {
+  ): Promise<WatchHandle> {
     const filter = new Filter(r, q);
     const prefix = storageKey(r, r.namespaced ? ns : undefined);
     let from: number;
@@ -281,7 +284,7 @@ export class ResourceService {
     if (initial) {
       const list = await this.list(r, ns, { labelSelector: q.labelSelector, fieldSelector: q.fieldSelector });
       from = Number(list.metadata.resourceVersion);
-      for (const item of list.items as Obj[]) {
+      for (const item of list.items) {
         item.kind = r.kind;
         item.apiVersion = apiVersionOf(r);
         emit({ type: 'ADDED', object: item });
@@ -304,26 +307,29 @@ export class ResourceService {
 
     let watcher: Watcher;
     try {
-      watcher = await this.store.watch(prefix, from, (ev: WatchEvent) => {
-        last = ev.revision;
-        const obj = this.decode(r, ev.kv);
-        const now = filter.matches(obj);
-        if (ev.type === 'ADDED') {
-          if (now) emit({ type: 'ADDED', object: obj });
-          return;
-        }
-        const before = ev.prev ? filter.matches(this.decode(r, ev.prev)) : false;
-        if (ev.type === 'DELETED') {
-          if (before || now) emit({ type: 'DELETED', object: obj });
-          return;
-        }
-        if (before && now) emit({ type: 'MODIFIED', object: obj });
-        else if (!before && now) emit({ type: 'ADDED', object: obj });
-        else if (before && !now) emit({ type: 'DELETED', object: obj });
-      });
+      watcher = await storeCall({ r, revision: from }, () =>
+        this.store.watch(prefix, from, (ev: WatchEvent) => {
+          last = ev.revision;
+          const obj = this.decode(r, ev.kv);
+          const now = filter.matches(obj);
+          if (ev.type === 'ADDED') {
+            if (now) emit({ type: 'ADDED', object: obj });
+            return;
+          }
+          const before = ev.prev ? filter.matches(this.decode(r, ev.prev)) : false;
+          if (ev.type === 'DELETED') {
+            if (before || now) emit({ type: 'DELETED', object: obj });
+            return;
+          }
+          if (before && now) emit({ type: 'MODIFIED', object: obj });
+          else if (!before && now) emit({ type: 'ADDED', object: obj });
+          else if (before && !now) emit({ type: 'DELETED', object: obj });
+        }),
+      );
     } catch (e) {
-      if (e instanceof StoreError && e.code === 'Compacted') {
-        emit({ type: 'ERROR', object: gone(`too old resource version: ${from} (${e.revision})`).toStatus() });
+      // a compacted revision is the watch's answer, not the request's failure
+      if (e instanceof ApiError && e.code === 410) {
+        emit({ type: 'ERROR', object: e.toStatus() });
         onEnd();
         return { cancel() {}, lastRevision: () => last };
       }
@@ -337,8 +343,8 @@ export class ResourceService {
   private async requireNamespace(r: ResourceInfo, ns: string | undefined, name: string, creating: boolean): Promise<void> {
     if (!r.namespaced) return;
     if (!ns) throw badRequest('the namespace of the object must be set: add metadata.namespace or use a namespaced URL');
-    const nsObj = await this.tryGet(NAMESPACE_INFO, undefined, ns);
-    if (!nsObj) throw notFound('namespaces', ns);
+    const nsObj = await this.tryGet(NAMESPACES, undefined, ns);
+    if (!nsObj) throw notFound(NAMESPACES.resource, ns);
     if (creating && nsObj.metadata.deletionTimestamp) {
       throw forbidden(
         `${r.resource} "${name}" is forbidden: unable to create new content in namespace ${ns} because it is being terminated`,
@@ -362,13 +368,13 @@ export class ResourceService {
 
     // System-owned metadata is the server's to set.
     meta.uid = randomUUID();
-    meta.creationTimestamp = nowRfc3339();
+    meta.creationTimestamp = rfc3339(Date.now());
     delete meta.resourceVersion;
     delete meta.deletionTimestamp;
     delete meta.deletionGracePeriodSeconds;
     delete meta.selfLink;
     delete meta.managedFields;
-    if (r.kind === 'Pod') meta.generation = 1;
+    strategyFor(r).prepareForCreate?.(obj);
 
     defaultObject(r.kind, obj, 'create');
     this.checkInvalid(r, name, validateCreate(r.kind, obj));
@@ -377,13 +383,8 @@ export class ResourceService {
       if (await this.tryGet(r, ns, name)) throw alreadyExists(r.resource, name, r.group);
       return obj;
     }
-    try {
-      const kv = await this.store.create(this.key(r, ns, name), sized(this.encode(obj)));
-      return this.decode(r, kv);
-    } catch (e) {
-      if (e instanceof StoreError && e.code === 'KeyExists') throw alreadyExists(r.resource, name, r.group);
-      throw e;
-    }
+    const kv = await storeCall({ r, name }, () => this.store.create(this.key(r, ns, name), sized(this.encode(obj))));
+    return this.decode(r, kv);
   }
 
   /**
@@ -391,13 +392,7 @@ export class ResourceService {
    * the stored status; the status subresource keeps everything but status (and labels/annotations
    * are left as stored too, as kube-apiserver does for pods/status).
    */
-  async update(
-    r: ResourceInfo,
-    ns: string | undefined,
-    name: string,
-    body: Obj,
-    opts: WriteOptions & { sub?: 'status' } = {},
-  ): Promise<Obj> {
+  async update(r: ResourceInfo, ns: string | undefined, name: string, body: Obj, opts: UpdateOptions = {}): Promise<Obj> {
     const bodyName = body.metadata?.name;
     if (bodyName !== undefined && bodyName !== name) {
       throw badRequest(`the name of the object (${bodyName}) does not match the name on the URL (${name})`);
@@ -407,22 +402,16 @@ export class ResourceService {
     return this.writeUpdate(r, ns, old, body, expected, opts);
   }
 
-  private async writeUpdate(
-    r: ResourceInfo,
-    ns: string | undefined,
-    old: Obj,
-    body: Obj,
-    expected: number | undefined,
-    opts: WriteOptions & { sub?: 'status' },
-  ): Promise<Obj> {
+  private async writeUpdate(r: ResourceInfo, ns: string | undefined, old: Obj, body: Obj, expected: number | undefined, opts: UpdateOptions): Promise<Obj> {
     const name = old.metadata.name;
+    const part: WritePart = opts.sub ?? 'main';
     const obj = clone(body);
     obj.kind = r.kind;
     obj.apiVersion = apiVersionOf(r);
     obj.metadata = obj.metadata ?? {};
     if (r.namespaced) obj.metadata.namespace = obj.metadata.namespace ?? ns;
 
-    if (opts.sub === 'status') {
+    if (part === 'status') {
       const status = obj.status;
       const next = clone(old);
       next.status = status;
@@ -449,38 +438,31 @@ export class ResourceService {
     if (m.resourceVersion === undefined || m.resourceVersion === '') m.resourceVersion = om.resourceVersion;
 
     defaultObject(r.kind, obj, 'update');
-    if (r.kind === 'Pod' && !deepEqual(obj.spec, old.spec)) m.generation = (om.generation ?? 1) + 1;
+    strategyFor(r).prepareForUpdate?.(obj, old, part);
 
-    const errs = opts.sub === 'status' ? validateStatusUpdate(r.kind, obj, old) : validateUpdate(r.kind, obj, old);
+    const errs = part === 'status' ? validateStatusUpdate(r.kind, obj, old) : validateUpdate(r.kind, obj, old);
     this.checkInvalid(r, name, errs);
 
     if (expected !== undefined && expected !== Number(om.resourceVersion)) {
       throw conflict(r.resource, name, STALE_OBJECT_MESSAGE, r.group);
     }
+    const key = this.key(r, ns, name);
+    if (shouldDeleteDuringUpdate(r, obj, old)) {
+      if (opts.dryRun) return obj;
+      const kv = await storeCall({ r, name }, () => this.store.delete(key, Number(om.resourceVersion)));
+      return this.decode(r, kv);
+    }
     // A write that changes nothing is not a write (kube-apiserver skips it too).
     const unchanged = { ...obj, metadata: { ...obj.metadata, resourceVersion: om.resourceVersion } };
     if (deepEqual(unchanged, old)) return old;
     if (opts.dryRun) return obj;
-    try {
-      const kv = await this.store.update(this.key(r, ns, name), sized(this.encode(obj)), Number(om.resourceVersion));
-      const out = this.decode(r, kv);
-      if (r.resource === 'namespaces' && out.metadata.deletionTimestamp) this.kickNamespace(name);
-      return out;
-    } catch (e) {
-      if (e instanceof StoreError && e.code === 'Conflict') throw conflict(r.resource, name, STALE_OBJECT_MESSAGE, r.group);
-      if (e instanceof StoreError && e.code === 'KeyNotFound') throw notFound(r.resource, name, r.group);
-      throw e;
-    }
+    const kv = await storeCall({ r, name }, () => this.store.update(key, sized(this.encode(obj)), Number(om.resourceVersion)));
+    const out = this.decode(r, kv);
+    this.notifyTerminating(r, out);
+    return out;
   }
 
-  async patch(
-    r: ResourceInfo,
-    ns: string | undefined,
-    name: string,
-    contentType: string,
-    patchText: string,
-    opts: WriteOptions & { sub?: 'status'; check?: (patched: Obj) => void } = {},
-  ): Promise<Obj> {
+  async patch(r: ResourceInfo, ns: string | undefined, name: string, contentType: string, patchText: string, opts: PatchOptions = {}): Promise<Obj> {
     for (let attempt = 0; ; attempt++) {
       const old = await this.get(r, ns, name);
       const base = clone(old);
@@ -494,38 +476,28 @@ export class ResourceService {
         return await this.writeUpdate(r, ns, old, patched, clientRv ?? Number(old.metadata.resourceVersion), opts);
       } catch (e) {
         // A race with another writer: re-read and re-apply, unless the client pinned a version.
-        if (e instanceof ApiError && e.reason === 'Conflict' && clientRv === undefined && attempt < 5) continue;
+        if (isConflict(e) && clientRv === undefined && attempt < RACE_RETRIES) continue;
         throw e;
       }
     }
   }
 
-  /** POST pods/NAME/binding: set spec.nodeName once, and the PodScheduled condition. */
-  async bind(ns: string, name: string, binding: Obj, opts: WriteOptions = {}): Promise<void> {
-    const r = resourceInfo('pods')!;
-    const target = binding.target ?? {};
-    const errs: FieldError[] = [];
-    if (!target.name) errs.push({ type: 'FieldValueRequired', field: 'target.name', detail: '' });
-    if (target.kind && target.kind !== 'Node') {
-      errs.push({ type: 'FieldValueNotSupported', field: 'target.kind', value: target.kind, detail: 'supported values: "Node"' });
-    }
-    if (errs.length) throw invalid('Binding', binding.metadata?.name ?? name, errs);
+  /**
+   * kube's GuaranteedUpdate, for server-side changes (a subresource such as pods/binding): read,
+   * apply `mutate` (which may throw to refuse), write with the read's resourceVersion, and start
+   * over when another writer came between.
+   */
+  async guaranteedUpdate(r: ResourceInfo, ns: string | undefined, name: string, opts: WriteOptions, mutate: (obj: Obj) => Obj): Promise<Obj> {
     for (let attempt = 0; ; attempt++) {
-      const pod = await this.get(r, ns, name);
-      if (pod.metadata.deletionTimestamp) throw conflict(r.resource, name, 'pod is being deleted, cannot be assigned to a host');
-      if (pod.spec.nodeName) throw conflict(r.resource, name, `pod ${name} is already assigned to node "${pod.spec.nodeName}"`);
-      pod.spec.nodeName = target.name;
-      const conds: Obj[] = (pod.status.conditions ??= []);
-      const cond = { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: nowRfc3339() };
-      const i = conds.findIndex((c) => c.type === 'PodScheduled');
-      if (i >= 0) conds[i] = cond;
-      else conds.push(cond);
-      if (opts.dryRun) return;
+      const cur = await this.get(r, ns, name);
+      const rv = Number(cur.metadata.resourceVersion);
+      const next = mutate(cur);
+      if (opts.dryRun) return next;
       try {
-        await this.store.update(this.key(r, ns, name), this.encode(pod), Number(pod.metadata.resourceVersion));
-        return;
+        const kv = await storeCall({ r, name }, () => this.store.update(this.key(r, ns, name), sized(this.encode(next)), rv));
+        return this.decode(r, kv);
       } catch (e) {
-        if (e instanceof StoreError && e.code === 'Conflict' && attempt < 5) continue;
+        if (isConflict(e) && attempt < RACE_RETRIES) continue;
         throw e;
       }
     }
@@ -536,9 +508,8 @@ export class ResourceService {
    * graceful deletion and waits for the node or its finalizers).
    */
   async delete(r: ResourceInfo, ns: string | undefined, name: string, opts: DeleteOptions = {}): Promise<{ object: Obj; gone: boolean }> {
-    if (r.resource === 'namespaces' && PROTECTED_NAMESPACES.includes(name)) {
-      throw forbidden(`namespaces "${name}" is forbidden: this namespace may not be deleted`);
-    }
+    const refused = strategyFor(r).refuseDelete?.(name);
+    if (refused) throw refused;
     for (let attempt = 0; ; attempt++) {
       const obj = await this.get(r, ns, name);
       const pre = opts.preconditions ?? {};
@@ -556,21 +527,23 @@ export class ResourceService {
         throw invalid(r.kind, name, [{ type: 'FieldValueInvalid', field: 'gracePeriodSeconds', value: opts.gracePeriodSeconds, detail: 'must be greater than or equal to 0' }]);
       }
       const marked = this.markForDeletion(r, obj, opts);
+      const key = this.key(r, ns, name);
+      const rv = Number(obj.metadata.resourceVersion);
       try {
         if (marked === 'gone') {
           if (opts.dryRun) return { object: obj, gone: true };
-          const kv = await this.store.delete(this.key(r, ns, name), Number(obj.metadata.resourceVersion));
+          const kv = await storeCall({ r, name }, () => this.store.delete(key, rv));
           const out = this.decode(r, kv);
           out.metadata.resourceVersion = obj.metadata.resourceVersion;
           return { object: out, gone: true };
         }
         if (marked === 'unchanged' || opts.dryRun) return { object: obj, gone: false };
-        const kv = await this.store.update(this.key(r, ns, name), this.encode(obj), Number(obj.metadata.resourceVersion));
-        if (r.resource === 'namespaces') this.kickNamespace(name);
-        return { object: this.decode(r, kv), gone: false };
+        const kv = await storeCall({ r, name }, () => this.store.update(key, this.encode(obj), rv));
+        const out = this.decode(r, kv);
+        this.notifyTerminating(r, out);
+        return { object: out, gone: false };
       } catch (e) {
-        if (e instanceof StoreError && e.code === 'Conflict' && attempt < 5) continue;
-        if (e instanceof StoreError && e.code === 'KeyNotFound') throw notFound(r.resource, name, r.group);
+        if (isConflict(e) && attempt < RACE_RETRIES) continue;
         throw e;
       }
     }
@@ -582,41 +555,32 @@ export class ResourceService {
    * terminating with a grace no longer than asked.
    */
   private markForDeletion(r: ResourceInfo, obj: Obj, opts: DeleteOptions): 'gone' | 'marked' | 'unchanged' {
+    const strategy = strategyFor(r);
     const m = obj.metadata;
     const finalizers: string[] = m.finalizers ?? [];
-    const nsFinalizing = r.resource === 'namespaces' && (obj.spec?.finalizers ?? []).length > 0;
-    let grace = 0;
-    if (r.kind === 'Pod') {
-      const phase = obj.status?.phase;
-      const bound = Boolean(obj.spec?.nodeName);
-      // a pod stored before typed decoding may hold anything here; it must still be deletable
-      const specGrace = obj.spec?.terminationGracePeriodSeconds;
-      grace = opts.gracePeriodSeconds ?? (Number.isSafeInteger(specGrace) && specGrace >= 0 ? specGrace : 30);
-      // Unscheduled and finished pods have nothing on a node to stop.
-      if (!bound || phase === 'Succeeded' || phase === 'Failed') grace = 0;
-    }
-    if (grace === 0 && finalizers.length === 0 && !nsFinalizing) return 'gone';
+    const grace = strategy.gracePeriod?.(obj, opts) ?? 0;
+    if (grace === 0 && finalizers.length === 0 && !strategy.holdsDeletion?.(obj)) return 'gone';
 
     const now = Date.now();
     if (m.deletionTimestamp) {
       const current = m.deletionGracePeriodSeconds ?? 0;
-      if (r.kind === 'Pod' && grace === 0 && finalizers.length === 0) return 'gone';
       if (grace >= current) return 'unchanged';
       m.deletionGracePeriodSeconds = grace;
-      m.deletionTimestamp = new Date(now + grace * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      m.deletionTimestamp = rfc3339(now + grace * 1000);
       return 'marked';
     }
-    m.deletionTimestamp = new Date(now + grace * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    m.deletionTimestamp = rfc3339(now + grace * 1000);
     m.deletionGracePeriodSeconds = grace;
-    if (r.resource === 'namespaces') obj.status = { ...(obj.status ?? {}), phase: 'Terminating' };
+    strategy.markTerminating?.(obj);
     return 'marked';
   }
 
-  async deleteCollection(r: ResourceInfo, ns: string | undefined, q: ListQuery, opts: DeleteOptions): Promise<Obj> {
+  async deleteCollection(r: ResourceInfo, ns: string | undefined, q: ListQuery, opts: DeleteOptions): Promise<ObjList> {
     const list = await this.list(r, ns, { labelSelector: q.labelSelector, fieldSelector: q.fieldSelector });
     const deleted: Obj[] = [];
-    for (const item of list.items as Obj[]) {
-      if (r.resource === 'namespaces' && PROTECTED_NAMESPACES.includes(item.metadata.name)) continue;
+    const strategy = strategyFor(r);
+    for (const item of list.items) {
+      if (strategy.refuseDelete?.(item.metadata.name)) continue;
       try {
         const res = await this.delete(r, item.metadata.namespace, item.metadata.name, opts);
         const o = res.object;
@@ -629,77 +593,5 @@ export class ResourceService {
       }
     }
     return { kind: r.listKind, apiVersion: apiVersionOf(r), metadata: { resourceVersion: String(await this.store.currentRevision()) }, items: deleted };
-  }
-
-  // ---------------------------------------------------------------- namespaces
-
-  /** Make sure the built-in namespaces exist; resume finalizing terminating ones. */
-  async bootstrap(): Promise<void> {
-    for (const name of PROTECTED_NAMESPACES) {
-      if (!(await this.tryGet(NAMESPACE_INFO, undefined, name))) {
-        try {
-          await this.create(NAMESPACE_INFO, undefined, { metadata: { name } });
-        } catch (e) {
-          if (!(e instanceof ApiError && e.reason === 'AlreadyExists')) throw e;
-        }
-      }
-    }
-    const all = await this.list(NAMESPACE_INFO, undefined);
-    for (const n of all.items as Obj[]) if (n.metadata.deletionTimestamp) this.kickNamespace(n.metadata.name);
-  }
-
-  private kickNamespace(name: string): void {
-    if (this.namespaceFinalizers.has(name)) return;
-    this.namespaceFinalizers.add(name);
-    void this.finalizeNamespace(name)
-      .catch((e) => console.error(`namespace ${name}: finalize failed: ${(e as Error).message}`))
-      .finally(() => this.namespaceFinalizers.delete(name));
-  }
-
-  /**
-   * The namespace controller's job, in-process: delete everything in the namespace (pods
-   * gracefully, so a node can stop them), wait until it is empty, then drop the "kubernetes"
-   * finalizer, which removes the namespace.
-   */
-  private async finalizeNamespace(name: string): Promise<void> {
-    for (let round = 0; ; round++) {
-      let left = 0;
-      for (const r of RESOURCES) {
-        if (!r.namespaced) continue;
-        const list = await this.list(r, name);
-        for (const item of list.items as Obj[]) {
-          left++;
-          if (item.metadata.deletionTimestamp && r.kind !== 'Pod') continue;
-          try {
-            await this.delete(r, name, item.metadata.name, {});
-          } catch (e) {
-            if (!(e instanceof ApiError && e.reason === 'NotFound')) throw e;
-          }
-        }
-      }
-      if (left === 0 || (await this.namespaceEmpty(name))) break;
-      await new Promise((res) => setTimeout(res, Math.min(1000, 50 * (round + 1))));
-      if (!(await this.tryGet(NAMESPACE_INFO, undefined, name))) return;
-    }
-    const ns = await this.tryGet(NAMESPACE_INFO, undefined, name);
-    if (!ns) return;
-    try {
-      await this.store.delete(this.key(NAMESPACE_INFO, undefined, name), Number(ns.metadata.resourceVersion));
-    } catch (e) {
-      if (e instanceof StoreError && e.code === 'KeyNotFound') return;
-      if (e instanceof StoreError && e.code === 'Conflict') {
-        // the namespace changed meanwhile: finalize again from the top
-        return this.finalizeNamespace(name);
-      }
-      throw e;
-    }
-  }
-
-  private async namespaceEmpty(name: string): Promise<boolean> {
-    for (const r of RESOURCES) {
-      if (!r.namespaced) continue;
-      if ((await this.store.count(storageKey(r, name))) > 0) return false;
-    }
-    return true;
   }
 }

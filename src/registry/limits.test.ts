@@ -1,33 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { ApiError } from '../api/errors.js';
 import { resourceInfo } from '../api/registry.js';
-import { MemoryStore } from '../store/memory.js';
-import { MAX_OBJECT_BYTES, ResourceService } from './resources.js';
+import { MAX_OBJECT_BYTES } from './index.js';
+import { apiError, memoryRegistry } from './registry.test-util.js';
 
 const PODS = resourceInfo('pods')!;
 const CONFIGMAPS = resourceInfo('configmaps')!;
 
-async function service(): Promise<ResourceService> {
-  const svc = new ResourceService(new MemoryStore());
-  await svc.bootstrap();
-  return svc;
-}
 
-async function apiError(p: Promise<unknown>): Promise<ApiError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof ApiError, String(e));
-    return e;
-  }
-  assert.fail('expected an ApiError');
-}
-
-describe('ResourceService limits', () => {
+describe('Registry limits', () => {
   it('an object over 1.5 MiB is refused with 413 and not stored; at the limit it is stored', async () => {
-    const svc = await service();
+    const svc = await memoryRegistry();
     const pod = (name: string, size: number) => ({
       metadata: { name },
       spec: { containers: [{ name: 'c', image: 'busybox', env: [{ name: 'A', value: 'x'.repeat(size) }] }] },
@@ -48,9 +32,8 @@ describe('ResourceService limits', () => {
   });
 
   it('a pod stored with a wrongly typed grace period (before typed decoding) is still deletable', async () => {
-    const store = new MemoryStore();
-    const svc = new ResourceService(store);
-    await svc.bootstrap();
+    const svc = await memoryRegistry();
+    const store = svc.store;
     const bad = {
       metadata: { name: 'old', namespace: 'default', uid: 'u1', creationTimestamp: '2024-01-01T00:00:00Z' },
       spec: { nodeName: 'node', terminationGracePeriodSeconds: 'abc', containers: [{ name: 'c', image: 'i', command: 'ls' }] },
@@ -65,7 +48,7 @@ describe('ResourceService limits', () => {
   });
 
   it('a resourceVersion that is not an integer is 400, naming the field', async () => {
-    const svc = await service();
+    const svc = await memoryRegistry();
     await svc.create(CONFIGMAPS, 'default', { metadata: { name: 'cm' } });
     const err = await apiError(svc.update(CONFIGMAPS, 'default', 'cm', { metadata: { name: 'cm', resourceVersion: 'abc' } }));
     assert.equal(err.code, 400);

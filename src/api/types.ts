@@ -1,0 +1,54 @@
+/**
+ * The shapes every room passes around: an object as the API serves it, a list, the query of a
+ * list or a watch, delete options, a watch event. They live here, at the bottom, so that the
+ * registry, the API server, the clients and the kubelet can share them without importing each
+ * other just for a type.
+ *
+ * Objects stay loosely typed at this level (`Obj`): the registry is generic over every kind and
+ * reads only metadata. Code that knows its kind narrows with the `kubernetes-types` interfaces
+ * (`Typed<Pod>`), which name the fields but still allow what a stored object may carry.
+ */
+import type { ListMeta, ObjectMeta } from 'kubernetes-types/meta/v1.js';
+
+/** An object as decoded from JSON: any kind, fields unchecked. */
+export type Obj = Record<string, any>;
+
+/** A kind from kubernetes-types with metadata present (the server always sets it on what it returns). */
+export type Typed<T extends { metadata?: ObjectMeta }> = T & { metadata: ObjectMeta & { name: string } };
+
+/** A list as the API serves it (PodList, NamespaceList, ...). */
+export interface ObjList<T = Obj> {
+  kind: string;
+  apiVersion: string;
+  metadata: ListMeta & { resourceVersion: string };
+  items: T[];
+}
+
+export interface ListQuery {
+  labelSelector?: string;
+  fieldSelector?: string;
+  limit?: number;
+  continue?: string;
+  resourceVersion?: string;
+  resourceVersionMatch?: string;
+}
+
+export interface WatchQuery extends ListQuery {
+  allowWatchBookmarks?: boolean;
+  sendInitialEvents?: boolean;
+}
+
+export interface WriteOptions {
+  dryRun?: boolean;
+}
+
+export interface DeleteOptions extends WriteOptions {
+  gracePeriodSeconds?: number;
+  preconditions?: { uid?: string; resourceVersion?: string };
+  propagationPolicy?: string;
+}
+
+/** One event of a watch stream; ERROR carries a metav1.Status (410 Expired when the revision is compacted). */
+export type WatchEventOut =
+  | { type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK'; object: Obj }
+  | { type: 'ERROR'; object: Obj };

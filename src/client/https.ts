@@ -1,0 +1,224 @@
+/**
+ * The client contract over HTTPS, for any Kubernetes API server (podbay's own, or another):
+ * bearer-token authentication, JSON bodies, and watches read as a chunked stream of one JSON
+ * event per line. A non-2xx answer becomes the `ApiError` its metav1.Status describes, so callers
+ * see the same errors as through the in-process client.
+ */
+import https from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import { ApiError, type StatusReason } from '../api/errors.js';
+import { resourceInfo, type ResourceInfo } from '../api/registry.js';
+import type { Client, ClientUpdateOptions, DeleteOptions, ListQuery, Obj, ObjList, PatchType, ResourceClient, Watch, WatchEventOut, WatchHandlers, WatchQuery, WriteOptions } from './types.js';
+
+const PODS = resourceInfo('pods')!;
+
+export interface HttpsClientOptions {
+  /** https://host:port */
+  server: string;
+  token: string;
+  /** the CA that signed the server's certificate (PEM) */
+  caPem: string;
+  /** per-request timeout for everything but watches (default 30 s) */
+  timeoutMs?: number;
+}
+
+/** The collection path of a resource: /api/v1[/namespaces/NS]/pods, /apis/apps/v1/... */
+export function resourcePath(r: ResourceInfo, ns: string | undefined, name?: string, sub?: string): string {
+  let p = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
+  if (r.namespaced && ns) p += `/namespaces/${encodeURIComponent(ns)}`;
+  p += `/${r.resource}`;
+  if (name !== undefined) p += `/${encodeURIComponent(name)}`;
+  if (sub) p += `/${sub}`;
+  return p;
+}
+
+function query(params: Record<string, string | number | boolean | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+function listParams(q: ListQuery): Record<string, string | number | undefined> {
+  return {
+    labelSelector: q.labelSelector,
+    fieldSelector: q.fieldSelector,
+    limit: q.limit,
+    continue: q.continue,
+    resourceVersion: q.resourceVersion,
+    resourceVersionMatch: q.resourceVersionMatch,
+  };
+}
+
+/** The ApiError a non-2xx answer describes (a Status body), or one made from the code. */
+function errorFrom(code: number, body: string): ApiError {
+  try {
+    const s = JSON.parse(body) as Obj;
+    if (s.kind === 'Status') return new ApiError(s.code ?? code, (s.reason || 'InternalError') as StatusReason, s.message ?? '', s.details);
+  } catch {
+    /* not JSON: fall through */
+  }
+  return new ApiError(code, code === 404 ? 'NotFound' : 'InternalError', `the server answered ${code}: ${body.slice(0, 200)}`);
+}
+
+export class HttpsClient implements Client {
+  private readonly agent: https.Agent;
+  private readonly base: URL;
+
+  constructor(private readonly opts: HttpsClientOptions) {
+    this.base = new URL(opts.server);
+    this.agent = new https.Agent({ keepAlive: true, ca: opts.caPem });
+  }
+
+  resource<T = Obj>(r: ResourceInfo): ResourceClient<T> {
+    return new HttpsResource<T>(this, r);
+  }
+
+  async bind(ns: string, pod: string, node: string): Promise<void> {
+    await this.request('POST', resourcePath(PODS, ns, pod, 'binding'), {
+      apiVersion: 'v1',
+      kind: 'Binding',
+      metadata: { name: pod, namespace: ns },
+      target: { apiVersion: 'v1', kind: 'Node', name: node },
+    });
+  }
+
+  /** close kept-alive connections */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private open(method: string, path: string, headers: Record<string, string>, timeoutMs: number | undefined, body?: string): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const req = https.request(
+        {
+          method,
+          host: this.base.hostname.replace(/^\[|\]$/g, ''),
+          port: this.base.port || 443,
+          path,
+          agent: this.agent,
+          headers: { Authorization: `Bearer ${this.opts.token}`, Accept: 'application/json', ...headers, ...(body !== undefined ? { 'Content-Length': String(Buffer.byteLength(body)) } : {}) },
+          timeout: timeoutMs,
+        },
+        resolve,
+      );
+      req.on('error', reject);
+      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer in ${timeoutMs} ms`)));
+      req.end(body);
+    });
+  }
+
+  /** One request with a JSON answer; a non-2xx answer throws its ApiError. */
+  async request(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<Obj> {
+    const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const res = await this.open(method, path, text !== undefined ? { 'Content-Type': contentType } : {}, this.opts.timeoutMs ?? 30_000, text);
+    const chunks: Buffer[] = [];
+    for await (const c of res) chunks.push(c as Buffer);
+    const out = Buffer.concat(chunks).toString('utf8');
+    const code = res.statusCode ?? 0;
+    if (code < 200 || code > 299) throw errorFrom(code, out);
+    return out ? (JSON.parse(out) as Obj) : {};
+  }
+
+  /** A watch: one JSON event per line of a chunked answer. */
+  async stream(path: string, handlers: WatchHandlers): Promise<Watch> {
+    const res = await this.open('GET', path, {}, undefined);
+    const code = res.statusCode ?? 0;
+    if (code !== 200) {
+      const chunks: Buffer[] = [];
+      for await (const c of res) chunks.push(c as Buffer);
+      throw errorFrom(code, Buffer.concat(chunks).toString('utf8'));
+    }
+    let cancelled = false;
+    let ended = false;
+    let buf = '';
+    const end = (err?: Error) => {
+      if (ended || cancelled) return;
+      ended = true;
+      handlers.end?.(err);
+    };
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      if (cancelled) return;
+      buf += chunk;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (!line) continue;
+        let ev: WatchEventOut;
+        try {
+          ev = JSON.parse(line) as WatchEventOut;
+        } catch (e) {
+          res.destroy();
+          end(new Error(`watch ${path}: an event that is not JSON: ${(e as Error).message}`));
+          return;
+        }
+        handlers.event(ev);
+      }
+    });
+    res.on('end', () => end());
+    res.on('error', (e) => end(e));
+    res.on('close', () => end());
+    return {
+      cancel() {
+        cancelled = true;
+        res.destroy();
+      },
+    };
+  }
+}
+
+class HttpsResource<T> implements ResourceClient<T> {
+  constructor(
+    private readonly c: HttpsClient,
+    private readonly r: ResourceInfo,
+  ) {}
+
+  async get(ns: string | undefined, name: string): Promise<T> {
+    return (await this.c.request('GET', resourcePath(this.r, ns, name))) as T;
+  }
+
+  async tryGet(ns: string | undefined, name: string): Promise<T | undefined> {
+    try {
+      return await this.get(ns, name);
+    } catch (e) {
+      if (e instanceof ApiError && e.reason === 'NotFound') return undefined;
+      throw e;
+    }
+  }
+
+  async list(ns: string | undefined, q: ListQuery = {}): Promise<ObjList<T>> {
+    return (await this.c.request('GET', resourcePath(this.r, ns) + query(listParams(q)))) as ObjList<T>;
+  }
+
+  watch(ns: string | undefined, q: WatchQuery, handlers: WatchHandlers): Promise<Watch> {
+    const params = { ...listParams(q), watch: 'true', allowWatchBookmarks: q.allowWatchBookmarks, sendInitialEvents: q.sendInitialEvents };
+    return this.c.stream(resourcePath(this.r, ns) + query(params), handlers);
+  }
+
+  async create(ns: string | undefined, obj: T | Obj, opts: WriteOptions = {}): Promise<T> {
+    const o = obj as Obj;
+    const path = resourcePath(this.r, this.r.namespaced ? ns ?? o.metadata?.namespace : undefined);
+    return (await this.c.request('POST', path + query({ dryRun: opts.dryRun ? 'All' : undefined }), o)) as T;
+  }
+
+  async update(obj: T | Obj, opts: ClientUpdateOptions = {}): Promise<T> {
+    const o = obj as Obj;
+    const path = resourcePath(this.r, o.metadata?.namespace, o.metadata?.name, opts.sub);
+    return (await this.c.request('PUT', path + query({ dryRun: opts.dryRun ? 'All' : undefined }), o)) as T;
+  }
+
+  async patch(ns: string | undefined, name: string, type: PatchType, patch: unknown, opts: ClientUpdateOptions = {}): Promise<T> {
+    const path = resourcePath(this.r, ns, name, opts.sub) + query({ dryRun: opts.dryRun ? 'All' : undefined });
+    return (await this.c.request('PATCH', path, typeof patch === 'string' ? patch : JSON.stringify(patch), type)) as T;
+  }
+
+  async delete(ns: string | undefined, name: string, opts: DeleteOptions = {}): Promise<Obj> {
+    const body: Obj = { kind: 'DeleteOptions', apiVersion: 'v1' };
+    if (opts.gracePeriodSeconds !== undefined) body.gracePeriodSeconds = opts.gracePeriodSeconds;
+    if (opts.preconditions) body.preconditions = opts.preconditions;
+    if (opts.propagationPolicy) body.propagationPolicy = opts.propagationPolicy;
+    if (opts.dryRun) body.dryRun = ['All'];
+    return this.c.request('DELETE', resourcePath(this.r, ns, name), body);
+  }
+}

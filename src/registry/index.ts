@@ -1,0 +1,43 @@
+/**
+ * The registry as the API server and the in-process client use it: the generic registry, the
+ * subresources that are more than a part of an object (pods/binding), the built-in namespaces,
+ * and the in-process namespace finalizer.
+ */
+import type { Store } from '../store/types.js';
+import type { Obj, WriteOptions } from '../api/types.js';
+import { GenericRegistry } from './generic.js';
+import { NamespaceFinalizer } from './namespace-finalizer.js';
+import { NAMESPACES, PROTECTED_NAMESPACES } from './strategy/namespace.js';
+import { PODS, bindingUpdate } from './strategy/pod.js';
+import { ApiError } from '../api/errors.js';
+
+export { GenericRegistry, MAX_OBJECT_BYTES, type UpdateOptions, type PatchOptions, type WatchHandle } from './generic.js';
+export { PROTECTED_NAMESPACES } from './strategy/namespace.js';
+
+export class Registry extends GenericRegistry {
+  private readonly namespaces: NamespaceFinalizer;
+
+  constructor(store: Store, log?: (line: string) => void) {
+    super(store);
+    this.namespaces = new NamespaceFinalizer(this, log);
+  }
+
+  /** POST pods/NAME/binding */
+  async bind(ns: string, name: string, binding: Obj, opts: WriteOptions = {}): Promise<void> {
+    const update = bindingUpdate(name, binding);
+    await this.guaranteedUpdate(PODS, ns, name, opts, update);
+  }
+
+  /** Make sure the built-in namespaces exist; resume finalizing terminating ones. */
+  async bootstrap(): Promise<void> {
+    for (const name of PROTECTED_NAMESPACES) {
+      if (await this.tryGet(NAMESPACES, undefined, name)) continue;
+      try {
+        await this.create(NAMESPACES, undefined, { metadata: { name } });
+      } catch (e) {
+        if (!(e instanceof ApiError && e.reason === 'AlreadyExists')) throw e;
+      }
+    }
+    await this.namespaces.resume();
+  }
+}

@@ -1,0 +1,19 @@
+/** The strategy of each kind that has one; every other kind gets the plain generic flow. */
+import type { ResourceInfo } from '../../api/registry.js';
+import { namespaceStrategy } from './namespace.js';
+import { podStrategy } from './pod.js';
+import type { Strategy } from './types.js';
+
+export type { Strategy, WritePart } from './types.js';
+
+const PLAIN: Strategy = {};
+
+/** keyed by group and resource, so a kind of another group with the same plural never picks one up */
+const STRATEGIES = new Map<string, Strategy>([
+  ['/namespaces', namespaceStrategy],
+  ['/pods', podStrategy],
+]);
+
+export function strategyFor(r: ResourceInfo): Strategy {
+  return STRATEGIES.get(`${r.group}/${r.resource}`) ?? PLAIN;
+}
