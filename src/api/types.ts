@@ -40,6 +40,11 @@ export interface WatchQuery extends ListQuery {
 
 export interface WriteOptions {
   dryRun?: boolean;
+  /**
+   * who writes, for metadata.managedFields: the request's fieldManager, else the User-Agent's
+   * first word (kubectl, kubelet ...), as kube-apiserver names managers
+   */
+  fieldManager?: string;
 }
 
 export interface DeleteOptions extends WriteOptions {

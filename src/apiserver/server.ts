@@ -37,6 +37,8 @@ import type { DeleteOptions, Obj, WatchEventOut, WatchQuery } from '../api/types
 import { VERSION_INFO } from '../version.js';
 import { decodeProtobufObject } from './protobuf.js';
 import { chooseProtocol, EXEC_PROTOCOLS, parseExecQuery, serveExec } from './exec.js';
+import { fieldManagerOf, optionsInvalid } from './field-manager.js';
+import { APPLY_PATCH_YAML } from '../api/patch/index.js';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT, InflightLimiter, requestClass, RETRY_AFTER_SECONDS, tooManyRequests } from './inflight.js';
@@ -166,7 +168,7 @@ function parseBody(buf: Buffer, type: string, what: string): Obj {
   const text = buf.toString('utf8');
   if (!text.trim()) throw badRequest(`the body of the request was empty: send a ${what} object as JSON`);
   let obj: unknown;
-  if (type === 'application/yaml' || type === 'application/x-yaml' || type === 'text/yaml') {
+  if (type === 'application/yaml' || type === 'application/x-yaml' || type === 'text/yaml' || type === APPLY_PATCH_YAML) {
     // checked before parsing: the yaml package overflows its stack on deep nesting
     if (yamlTooDeep(text)) throw badRequest(`the object provided is unrecognized (must be of type ${what}): error converting YAML to JSON: ${nestingMessage()}`);
     try {
@@ -456,7 +458,7 @@ export class ApiServer {
       if (method === 'POST') {
         const body = await this.decodeObject(req, q, r, ns);
         const warnings = body.warnings;
-        const created = await svc.create(r, r.namespaced ? ns ?? body.obj.metadata?.namespace : undefined, body.obj, { dryRun: dryRunOf(q) });
+        const created = await svc.create(r, r.namespaced ? ns ?? body.obj.metadata?.namespace : undefined, body.obj, { dryRun: dryRunOf(q), fieldManager: fieldManagerOf(req, q, 'CreateOptions') });
         return this.sendObject(res, 201, r, created, asTable, include, warnings);
       }
       if (method === 'DELETE') {
@@ -501,10 +503,23 @@ export class ApiServer {
       }
       case 'PUT': {
         const { obj, warnings } = await this.decodeObject(req, q, r, ns);
-        const out = await svc.update(r, ns, name, obj, { dryRun: dryRunOf(q), sub: statusSub });
+        const out = await svc.update(r, ns, name, obj, { dryRun: dryRunOf(q), sub: statusSub, fieldManager: fieldManagerOf(req, q, 'UpdateOptions') });
         return this.sendObject(res, 200, r, out, asTable, include, warnings);
       }
       case 'PATCH': {
+        if (mediaType(req) === APPLY_PATCH_YAML) {
+          // server-side apply: the body is the user's intent, merged by field ownership
+          if (!q.get('fieldManager')) {
+            throw optionsInvalid('PatchOptions', [{ type: 'FieldValueRequired', field: 'fieldManager', detail: 'is required for apply patch' }]);
+          }
+          const fieldManager = fieldManagerOf(req, q, 'PatchOptions');
+          const { obj, warnings } = await this.decodeObject(req, q, r, ns);
+          const applied = await svc.apply(r, ns, name, obj, { dryRun: dryRunOf(q), sub: statusSub, fieldManager, force: queryBool(q.get('force')) ?? false });
+          return this.sendObject(res, applied.created ? 201 : 200, r, applied.object, asTable, include, warnings);
+        }
+        if (q.get('force') !== null) {
+          throw optionsInvalid('PatchOptions', [{ type: 'FieldValueForbidden', field: 'force', detail: 'may not be specified for non-apply patch' }]);
+        }
         const text = (await readBody(req)).toString('utf8');
         // every patch type is JSON; the appliers recurse, so depth is bounded first
         if (jsonTooDeep(text)) throw badRequest(`json: ${nestingMessage()}`);
@@ -513,6 +528,7 @@ export class ApiServer {
         const out = await svc.patch(r, ns, name, mediaType(req), text, {
           dryRun: dryRunOf(q),
           sub: statusSub,
+          fieldManager: fieldManagerOf(req, q, 'PatchOptions'),
           check: (patched) => {
             const { failure } = decodeTyped(r.typeName, patched, { prune: false });
             if (failure) throw patchDecodeError(text, failure);

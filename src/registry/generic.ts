@@ -27,6 +27,7 @@ import { apiVersionOf, resourceInfo, storageKey, type ResourceInfo } from '../ap
 import { defaultObject } from '../api/defaults/index.js';
 import { validateCreate, validateUpdate, validateStatusUpdate } from '../api/validation/index.js';
 import { applyPatch } from '../api/patch/index.js';
+import { applyConfiguration, recordUpdate, type FieldManagerScope } from '../api/apply/managed-fields.js';
 import { schemas } from '../api/schema.js';
 import { parseLabelSelector, type LabelSelector } from '../api/selectors/labels.js';
 import { fieldSelector } from '../api/selectors/fields.js';
@@ -45,6 +46,21 @@ export interface UpdateOptions extends WriteOptions {
 export interface PatchOptions extends UpdateOptions {
   /** checks the patched object before it is written (the HTTP edge's typed decoding) */
   check?: (patched: Obj) => void;
+}
+
+export interface ApplyOptions extends UpdateOptions {
+  /** take fields other managers own instead of answering 409 (kubectl --force-conflicts) */
+  force?: boolean;
+}
+
+/** the field manager's view of a kind and a write (src/api/apply) */
+function managedScope(r: ResourceInfo, part: WritePart): FieldManagerScope {
+  return {
+    typeName: r.typeName,
+    apiVersion: apiVersionOf(r),
+    subresource: part === 'status' ? 'status' : undefined,
+    hasStatusSubresource: r.subresources.includes('status'),
+  };
 }
 
 /** A running watch: cancel it; the last revision it saw (for BOOKMARK events). */
@@ -356,7 +372,7 @@ export class GenericRegistry {
     if (errs.length) throw invalid(r.kind, name, errs, r.group);
   }
 
-  async create(r: ResourceInfo, ns: string | undefined, body: Obj, opts: WriteOptions = {}): Promise<Obj> {
+  async create(r: ResourceInfo, ns: string | undefined, body: Obj, opts: WriteOptions & { applied?: unknown[] } = {}): Promise<Obj> {
     const obj = clone(body);
     obj.kind = r.kind;
     obj.apiVersion = apiVersionOf(r);
@@ -379,11 +395,13 @@ export class GenericRegistry {
     defaultObject(r.kind, obj, 'create');
     this.checkInvalid(r, name, validateCreate(r.kind, obj));
     await this.requireNamespace(r, ns, name, true);
+    // who wrote which field (metadata.managedFields), defaults included, as kube records a create
+    const recorded = opts.applied ? { ...obj, metadata: { ...obj.metadata, managedFields: opts.applied } } : recordUpdate(managedScope(r, 'main'), undefined, obj, opts.fieldManager ?? '');
     if (opts.dryRun) {
       if (await this.tryGet(r, ns, name)) throw alreadyExists(r.resource, name, r.group);
-      return obj;
+      return recorded;
     }
-    const kv = await storeCall({ r, name }, () => this.store.create(this.key(r, ns, name), sized(this.encode(obj))));
+    const kv = await storeCall({ r, name }, () => this.store.create(this.key(r, ns, name), sized(this.encode(recorded))));
     return this.decode(r, kv);
   }
 
@@ -402,10 +420,10 @@ export class GenericRegistry {
     return this.writeUpdate(r, ns, old, body, expected, opts);
   }
 
-  private async writeUpdate(r: ResourceInfo, ns: string | undefined, old: Obj, body: Obj, expected: number | undefined, opts: UpdateOptions): Promise<Obj> {
+  private async writeUpdate(r: ResourceInfo, ns: string | undefined, old: Obj, body: Obj, expected: number | undefined, opts: UpdateOptions & { applied?: unknown[] }): Promise<Obj> {
     const name = old.metadata.name;
     const part: WritePart = opts.sub ?? 'main';
-    const obj = clone(body);
+    let obj = clone(body);
     obj.kind = r.kind;
     obj.apiVersion = apiVersionOf(r);
     obj.metadata = obj.metadata ?? {};
@@ -433,7 +451,9 @@ export class GenericRegistry {
       else if (k !== 'uid' && k !== 'creationTimestamp') m[k] = om[k];
       else if (m[k] === undefined || m[k] === '') m[k] = om[k];
     }
-    delete m.managedFields;
+    // managedFields a client sends are its to edit (kubectl moves client-side apply's fields to
+    // server-side apply that way); recordUpdate checks them and falls back to the stored ones
+    if (m.managedFields === undefined || m.managedFields === null) m.managedFields = om.managedFields;
     delete m.selfLink;
     if (m.resourceVersion === undefined || m.resourceVersion === '') m.resourceVersion = om.resourceVersion;
 
@@ -442,6 +462,7 @@ export class GenericRegistry {
 
     const errs = part === 'status' ? validateStatusUpdate(r.kind, obj, old) : validateUpdate(r.kind, obj, old);
     this.checkInvalid(r, name, errs);
+    obj = opts.applied ? { ...obj, metadata: { ...obj.metadata, managedFields: opts.applied } } : recordUpdate(managedScope(r, part), old, obj, opts.fieldManager ?? '');
 
     if (expected !== undefined && expected !== Number(om.resourceVersion)) {
       throw conflict(r.resource, name, STALE_OBJECT_MESSAGE, r.group);
@@ -476,6 +497,43 @@ export class GenericRegistry {
         return await this.writeUpdate(r, ns, old, patched, clientRv ?? Number(old.metadata.resourceVersion), opts);
       } catch (e) {
         // A race with another writer: re-read and re-apply, unless the client pinned a version.
+        if (isConflict(e) && clientRv === undefined && attempt < RACE_RETRIES) continue;
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * Server-side apply (PATCH application/apply-patch+yaml): `config` merged over the stored
+   * object by field ownership (src/api/apply), or created when there is none. Returns the object
+   * and whether it was created.
+   */
+  async apply(r: ResourceInfo, ns: string | undefined, name: string, config: Obj, opts: ApplyOptions & { check?: (merged: Obj) => void }): Promise<{ object: Obj; created: boolean }> {
+    const part: WritePart = opts.sub ?? 'main';
+    const scope = managedScope(r, part);
+    const manager = opts.fieldManager ?? '';
+    for (let attempt = 0; ; attempt++) {
+      const old = await this.tryGet(r, ns, name);
+      if (!old) {
+        if (part === 'status') throw notFound(r.resource, name, r.group);
+        const merged = applyConfiguration(scope, undefined, config, manager, !!opts.force);
+        opts.check?.(merged);
+        const applied = merged.metadata?.managedFields ?? [];
+        try {
+          return { object: await this.create(r, ns, { ...merged, metadata: { ...merged.metadata, name } }, { dryRun: opts.dryRun, applied }), created: true };
+        } catch (e) {
+          // created meanwhile by someone else: apply over theirs
+          if (e instanceof ApiError && e.reason === 'AlreadyExists' && attempt < RACE_RETRIES) continue;
+          throw e;
+        }
+      }
+      const merged = applyConfiguration(scope, old, config, manager, !!opts.force);
+      opts.check?.(merged);
+      const clientRv = config.metadata?.resourceVersion !== undefined ? parseRv(config.metadata.resourceVersion, 'metadata.resourceVersion') : undefined;
+      try {
+        const object = await this.writeUpdate(r, ns, old, merged, clientRv ?? Number(old.metadata.resourceVersion), { ...opts, applied: merged.metadata?.managedFields ?? [] });
+        return { object, created: false };
+      } catch (e) {
         if (isConflict(e) && clientRv === undefined && attempt < RACE_RETRIES) continue;
         throw e;
       }

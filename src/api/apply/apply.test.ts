@@ -155,3 +155,17 @@ test('apply refuses managedFields in the configuration and duplicate keys', () =
   dup.spec.containers.push({ name: 'nginx', image: 'x' });
   assert.throws(() => applyConfiguration(podScope(), undefined, dup, 'kubectl', false), /duplicate entries for key \{"name":"nginx"\}/);
 });
+
+test('kubectl taking over from client-side apply: fields still as last applied are no conflict', () => {
+  const csa = pod('nginx');
+  (csa.metadata as any).annotations = { 'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify(pod('nginx')) };
+  const live = recordUpdate(podScope(), undefined, csa, 'kubectl-client-side-apply');
+  const taken = applyConfiguration(podScope(), live, pod('nginx:2'), 'kubectl', false);
+  assert.equal(taken.spec.containers[0].image, 'nginx:2');
+  // another manager name gets the conflict, and so does a field changed since the last apply
+  assert.throws(() => applyConfiguration(podScope(), live, pod('nginx:2'), 'helm', false), /conflict with "kubectl-client-side-apply"/);
+  const edited = structuredClone(live);
+  edited.spec.containers[0].image = 'by-hand';
+  const after = recordUpdate(podScope(), live, edited, 'kubectl-client-side-apply');
+  assert.throws(() => applyConfiguration(podScope(), after, pod('nginx:2'), 'kubectl', false), /\.spec\.containers\[name="nginx"\]\.image/);
+});

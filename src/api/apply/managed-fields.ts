@@ -290,7 +290,10 @@ export function applyConfiguration(scope: FieldManagerScope, live: Obj | undefin
   const changed = filterIgnored(cmp.added.union(cmp.modified), ign);
   const removed = filterIgnored(cmp.removed, ign);
   const conflicts = takeFrom(managers, selfId, changed);
-  if (conflicts.size > 0 && !force) throw conflictError(conflicts, managers);
+  if (conflicts.size > 0 && !force) {
+    const remaining = withoutLastAppliedConflicts(conflicts, live, managerName, shape);
+    if (remaining.size > 0) throw conflictError(remaining, managers);
+  }
   dropFrom(managers, selfId, conflicts, removed);
   const mine = managers.get(selfId)!;
   const now = rfc3339((scope.now ?? (() => new Date()))());
@@ -328,6 +331,33 @@ function prune(merged: Obj, managers: Map<string, Manager>, lastSet: FieldSet, s
 }
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/**
+ * `kubectl apply --server-side` over an object client-side apply manages: the fields of the
+ * last-applied annotation that still hold their applied value are the user's own, so taking
+ * them from client-side apply's manager is no conflict (kube-apiserver's lastAppliedManager,
+ * for the kubectl manager only). Returns the conflicts that remain.
+ */
+function withoutLastAppliedConflicts(conflicts: Map<string, FieldSet>, live: Obj | undefined, managerName: string, shape: Shape): Map<string, FieldSet> {
+  if (managerName !== 'kubectl') return conflicts;
+  const text = live?.metadata?.annotations?.[LAST_APPLIED];
+  if (typeof text !== 'string' || !text) return conflicts;
+  let lastApplied: Obj;
+  try {
+    lastApplied = JSON.parse(text);
+  } catch {
+    return conflicts;
+  }
+  if (!lastApplied || typeof lastApplied !== 'object' || lastApplied.apiVersion !== live?.apiVersion) return conflicts;
+  const cmp = compare(lastApplied, withoutManagedFields(live), shape);
+  const allowed = toFieldSet(lastApplied, shape).difference(cmp.modified).difference(cmp.added).difference(cmp.removed);
+  const out = new Map<string, FieldSet>();
+  for (const [id, set] of conflicts) {
+    const rest = set.difference(allowed);
+    if (!rest.empty()) out.set(id, rest);
+  }
+  return out;
+}
 
 /**
  * An object that client-side apply manages keeps its last-applied annotation current when

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError } from '../errors.js';
-import { applyPatch, patchMediaType, SERVER_SIDE_APPLY_UNSUPPORTED_MESSAGE } from './index.js';
+import { applyPatch, patchMediaType, APPLY_CBOR_UNSUPPORTED_MESSAGE } from './index.js';
 import { POD, TEST_SCHEMAS } from './test-schemas.js';
 
 const pod = (): any => ({
@@ -37,12 +37,11 @@ test('dispatches on content type (parameters ignored)', () => {
   assert.equal(jp.spec.containers[1].image, 'nginx:1.27');
 });
 
-test('server-side apply -> 415 with a pointer to client-side apply', () => {
-  const e = err(() => run('application/apply-patch+yaml', 'apiVersion: v1\nkind: Pod\n'));
+test('server-side apply in CBOR -> 415 naming the YAML form (apply itself is the registry\'s, not a patch)', () => {
+  const e = err(() => run('application/apply-patch+cbor', 'x'));
   assert.equal(e.code, 415);
   assert.equal(e.reason, 'UnsupportedMediaType');
-  assert.equal(e.message, SERVER_SIDE_APPLY_UNSUPPORTED_MESSAGE);
-  assert.match(e.message, /kubectl apply/);
+  assert.equal(e.message, APPLY_CBOR_UNSUPPORTED_MESSAGE);
 });
 
 test('unknown content type -> 415 listing the supported types', () => {

@@ -21,9 +21,8 @@ export const APPLY_PATCH_CBOR = 'application/apply-patch+cbor';
 /** The patch types podbay accepts, in kube-apiserver's order. */
 export const SUPPORTED_PATCH_TYPES: readonly string[] = [JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH];
 
-export const SERVER_SIDE_APPLY_UNSUPPORTED_MESSAGE =
-  'server-side apply (Content-Type application/apply-patch+yaml) is not supported by podbay yet; ' +
-  'use client-side apply instead (`kubectl apply` without --server-side)';
+export const APPLY_CBOR_UNSUPPORTED_MESSAGE =
+  'server-side apply in CBOR (application/apply-patch+cbor) is not supported by podbay; send the configuration as application/apply-patch+yaml';
 
 /** The media type without parameters: "application/json-patch+json; charset=utf-8" -> "application/json-patch+json". */
 export function patchMediaType(contentType: string): string {
@@ -49,8 +48,10 @@ export function applyPatch(contentType: string, original: object, body: string, 
     case STRATEGIC_MERGE_PATCH:
       return applyStrategicMergePatch(original, parseJsonBody(body) as object, typeName, schemas);
     case APPLY_PATCH_YAML:
+      // the registry's apply (src/api/apply), not a patch of the stored object
+      throw unsupportedMediaType('server-side apply is served by the registry\'s apply, not as a patch');
     case APPLY_PATCH_CBOR:
-      throw unsupportedMediaType(SERVER_SIDE_APPLY_UNSUPPORTED_MESSAGE);
+      throw unsupportedMediaType(APPLY_CBOR_UNSUPPORTED_MESSAGE);
     default:
       throw unsupportedMediaType(
         `the body of the request was in an unknown format - accepted media types include: ${SUPPORTED_PATCH_TYPES.join(', ')}`,
