@@ -31,6 +31,7 @@ import { Kubelet } from '../kubelet/kubelet.js';
 import { LocalClient } from '../client/local.js';
 import { Binder } from '../scheduler/binder.js';
 import { Compactor } from '../store/compactor.js';
+import { NamespaceController } from '../controllers/namespace.js';
 import { execInPod } from '../kubelet/exec.js';
 import { LocalImageService } from '../image/store.js';
 import { ImagePuller } from '../image/pull.js';
@@ -224,12 +225,14 @@ export async function runServer(argv: string[]): Promise<number> {
   const rawStore: Store = await openStore(storeKind, join(dataDir, 'state.db'), { sync: storeSync });
   const store: Store = encryption ? new EncryptingStore(rawStore, encryption, log) : rawStore;
   if (encryptionFile) log(`podbay: encrypting ${encryption!.map((r) => r.resources.join(', ')).join('; ')} at rest (${encryptionFile})`);
-  const svc = new Registry(store, log);
+  const svc = new Registry(store);
   await svc.bootstrap();
   // the kubelet, the scheduler and the node heartbeat are API clients, in-process here
   const client = new LocalClient(svc);
   const heartbeat = new NodeHeartbeat(client, log);
   await heartbeat.start();
+  const namespaces = new NamespaceController(client, { log });
+  await namespaces.start();
 
   const hostname = os.hostname().toLowerCase();
   const sans = ['127.0.0.1', '::1', 'localhost', hostname];
@@ -340,6 +343,7 @@ export async function runServer(argv: string[]): Promise<number> {
   });
   compactor.stop();
   heartbeat.stop();
+  await namespaces.stop();
   binder?.stop();
   await kubelet?.stop();
   await runtime?.shutdown(log);
