@@ -1,8 +1,8 @@
 /**
- * `podbay server`: the composition root. It wires store -> registry -> API server, hands an
- * in-process client to the node heartbeat, the kubelet and the scheduler (binder), starts the
- * compactor,
- * registers this machine as a Node, and writes the admin kubeconfig once the API answers.
+ * `podbay server`: the composition root. It wires store -> registry -> API server, hands one
+ * in-process client (src/client/local.ts) to the node heartbeat, the namespace controller, the
+ * kubelet and the scheduler (binder), starts each room's loops (the store's compactor, the
+ * runtime's sweep), and writes the admin kubeconfig once the API answers.
  *
  *   DIR/state.db          the SQLite revision log (WAL)           0600
  *   DIR/podbay.lock|.pid  the owner lock (src/sys/owner-lock.ts); RUN/ has its own

@@ -16,7 +16,7 @@
 import type { ResourceInfo } from '../api/registry.js';
 import type { DeleteOptions, ListQuery, Obj, ObjList, WatchEventOut, WatchQuery, WriteOptions } from '../api/types.js';
 
-export type { DeleteOptions, ListQuery, Obj, ObjList, WatchEventOut, WatchQuery, WriteOptions } from '../api/types.js';
+export type { DeleteOptions, KubeObject, ListQuery, Obj, ObjList, Typed, WatchEventOut, WatchQuery, WriteOptions } from '../api/types.js';
 
 export interface ClientUpdateOptions extends WriteOptions {
   /** write the status subresource instead of the object ('finalize': a namespace's spec.finalizers) */

@@ -12,7 +12,8 @@
  */
 import { ApiError } from '../api/errors.js';
 import { RESOURCES, resourceInfo } from '../api/registry.js';
-import type { Client, Obj } from '../client/types.js';
+import type { Namespace } from 'kubernetes-types/core/v1.js';
+import type { Client } from '../client/types.js';
 import { Informer } from '../client/informer.js';
 import { runWorkers, WorkQueue } from './workqueue.js';
 
@@ -30,7 +31,7 @@ export interface NamespaceControllerOptions {
 }
 
 export class NamespaceController {
-  private readonly informer: Informer<Obj>;
+  private readonly informer: Informer<Namespace>;
   private readonly queue = new WorkQueue({ baseMs: 5, maxMs: 60_000 });
   /** rounds a namespace has waited for its contents, for the poll delay */
   private readonly rounds = new Map<string, number>();
@@ -42,9 +43,9 @@ export class NamespaceController {
     private readonly opts: NamespaceControllerOptions = {},
   ) {
     this.log = opts.log ?? (() => {});
-    this.informer = new Informer<Obj>(client, NAMESPACES, { resyncPeriodMs: opts.resyncPeriodMs ?? 300_000, log: this.log });
-    const enqueue = (ns: Obj) => {
-      if (ns.metadata.deletionTimestamp) this.queue.add(ns.metadata.name);
+    this.informer = new Informer<Namespace>(client, NAMESPACES, { resyncPeriodMs: opts.resyncPeriodMs ?? 300_000, log: this.log });
+    const enqueue = (ns: Namespace) => {
+      if (ns.metadata?.deletionTimestamp && ns.metadata.name) this.queue.add(ns.metadata.name);
     };
     this.informer.addEventHandler({ add: enqueue, update: (_old, ns) => enqueue(ns) });
   }
@@ -61,8 +62,9 @@ export class NamespaceController {
   }
 
   private async sync(name: string): Promise<void> {
-    const ns = await this.client.resource(NAMESPACES).tryGet(undefined, name);
-    if (!ns || !ns.metadata.deletionTimestamp) {
+    const namespaces = this.client.resource<Namespace>(NAMESPACES);
+    const ns = await namespaces.tryGet(undefined, name);
+    if (!ns?.metadata?.deletionTimestamp) {
       this.rounds.delete(name);
       return;
     }
@@ -74,8 +76,8 @@ export class NamespaceController {
       return;
     }
     this.rounds.delete(name);
-    const finalizers = (ns.spec.finalizers as string[]).filter((f) => f !== FINALIZER);
-    await this.client.resource(NAMESPACES).update({ ...ns, spec: { ...ns.spec, finalizers } }, { sub: 'finalize' });
+    const finalizers = (ns.spec?.finalizers ?? []).filter((f) => f !== FINALIZER);
+    await namespaces.update({ ...ns, spec: { ...ns.spec, finalizers } }, { sub: 'finalize' });
   }
 
   /** delete what is in the namespace; true while anything is left */
