@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 what=${1:-all}
 
 npm run -s build
+# imports that break the layering of docs/design.md fail the run before any test
+node scripts/check-layers.mjs
 
 unit=$(find dist/src -name '*.test.js' | sort)
 e2e=$(find dist/test/e2e -name '*.test.js' 2>/dev/null | sort)

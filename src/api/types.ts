@@ -13,6 +13,11 @@ import type { ListMeta, ObjectMeta } from 'kubernetes-types/meta/v1.js';
 /** An object as decoded from JSON: any kind, fields unchecked. */
 export type Obj = Record<string, any>;
 
+/** Anything with object metadata: an `Obj`, or a kind from kubernetes-types (`Pod`, `Namespace` ...). */
+export interface KubeObject {
+  metadata?: ObjectMeta;
+}
+
 /** A kind from kubernetes-types with metadata present (the server always sets it on what it returns). */
 export type Typed<T extends { metadata?: ObjectMeta }> = T & { metadata: ObjectMeta & { name: string } };
 

@@ -486,8 +486,9 @@ export class ApiServer {
     if (sub === 'exec') {
       throw badRequest(`pods/exec needs a WebSocket upgrade (${EXEC_PROTOCOLS.join(', ')}): use kubectl 1.30 or newer`);
     }
-    if (sub === 'finalize') throw methodNotAllowed('namespaces/finalize is not served by podbay: the namespace controller runs in-process');
-    const statusSub = sub === 'status' ? ('status' as const) : undefined;
+    // namespaces/finalize: PUT only, as kube-apiserver (the namespace controller's last step)
+    if (sub === 'finalize' && method !== 'PUT') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} namespaces/finalize`);
+    const part = sub === 'status' || sub === 'finalize' ? sub : undefined;
 
     switch (method) {
       case 'GET': {
@@ -503,7 +504,7 @@ export class ApiServer {
       }
       case 'PUT': {
         const { obj, warnings } = await this.decodeObject(req, q, r, ns);
-        const out = await svc.update(r, ns, name, obj, { dryRun: dryRunOf(q), sub: statusSub, fieldManager: fieldManagerOf(req, q, 'UpdateOptions') });
+        const out = await svc.update(r, ns, name, obj, { dryRun: dryRunOf(q), sub: part, fieldManager: fieldManagerOf(req, q, 'UpdateOptions') });
         return this.sendObject(res, 200, r, out, asTable, include, warnings);
       }
       case 'PATCH': {
@@ -514,7 +515,7 @@ export class ApiServer {
           }
           const fieldManager = fieldManagerOf(req, q, 'PatchOptions');
           const { obj, warnings } = await this.decodeObject(req, q, r, ns);
-          const applied = await svc.apply(r, ns, name, obj, { dryRun: dryRunOf(q), sub: statusSub, fieldManager, force: queryBool(q.get('force')) ?? false });
+          const applied = await svc.apply(r, ns, name, obj, { dryRun: dryRunOf(q), sub: part, fieldManager, force: queryBool(q.get('force')) ?? false });
           return this.sendObject(res, applied.created ? 201 : 200, r, applied.object, asTable, include, warnings);
         }
         if (q.get('force') !== null) {
@@ -527,7 +528,7 @@ export class ApiServer {
         const warnings: string[] = [];
         const out = await svc.patch(r, ns, name, mediaType(req), text, {
           dryRun: dryRunOf(q),
-          sub: statusSub,
+          sub: part,
           fieldManager: fieldManagerOf(req, q, 'PatchOptions'),
           check: (patched) => {
             const { failure } = decodeTyped(r.typeName, patched, { prune: false });

@@ -1,6 +1,8 @@
 /**
- * `podbay server`: the composition root. It wires store -> resource service -> API server,
- * registers this machine as a Node, and writes the admin kubeconfig once the API answers.
+ * `podbay server`: the composition root. It wires store -> registry -> API server, hands one
+ * in-process client (src/client/local.ts) to the node heartbeat, the namespace controller, the
+ * kubelet and the scheduler (binder), starts each room's loops (the store's compactor, the
+ * runtime's sweep), and writes the admin kubeconfig once the API answers.
  *
  *   DIR/state.db          the SQLite revision log (WAL)           0600
  *   DIR/podbay.lock|.pid  the owner lock (src/sys/owner-lock.ts); RUN/ has its own
@@ -24,9 +26,12 @@ import { Registry } from '../registry/index.js';
 import { ApiServer } from '../apiserver/server.js';
 import { ensureCredentials } from '../apiserver/pki.js';
 import { renderKubeconfig, writeKubeconfig } from '../apiserver/kubeconfig.js';
-import { registerNode, hostAddresses, nodeName, nodeAllocatable } from '../kubelet/node.js';
+import { NodeHeartbeat, hostAddresses, nodeName, nodeAllocatable } from '../kubelet/node.js';
 import { Kubelet } from '../kubelet/kubelet.js';
-import { LocalClient } from '../kubelet/client.js';
+import { LocalClient } from '../client/local.js';
+import { Binder } from '../scheduler/binder.js';
+import { Compactor } from '../store/compactor.js';
+import { NamespaceController } from '../controllers/namespace.js';
 import { execInPod } from '../kubelet/exec.js';
 import { LocalImageService } from '../image/store.js';
 import { ImagePuller } from '../image/pull.js';
@@ -234,9 +239,14 @@ export async function runServer(argv: string[]): Promise<number> {
   }
   const store: Store = encryption ? new EncryptingStore(rawStore, encryption, log) : rawStore;
   if (encryptionFile) log(`podbay: encrypting ${encryption!.map((r) => r.resources.join(', ')).join('; ')} at rest (${encryptionFile})`);
-  const svc = new Registry(store, log);
+  const svc = new Registry(store);
   await svc.bootstrap();
-  await registerNode(svc);
+  // the kubelet, the scheduler and the node heartbeat are API clients, in-process here
+  const client = new LocalClient(svc);
+  const heartbeat = new NodeHeartbeat(client, log);
+  await heartbeat.start();
+  const namespaces = new NamespaceController(client, { log });
+  await namespaces.start();
 
   const hostname = os.hostname().toLowerCase();
   const sans = ['127.0.0.1', '::1', 'localhost', hostname];
@@ -259,8 +269,8 @@ export async function runServer(argv: string[]): Promise<number> {
   // hostPorts a pod may not take: the API's (reserved once it listens) and host sockets'
   const hostPorts = new HostPortGuard();
   let kubelet: Kubelet | undefined;
+  let binder: Binder | undefined;
   let runtime: RuncRuntime | undefined;
-  let network: CniPodNetwork | undefined;
   if (withKubelet) {
     const images = new LocalImageService(join(dataDir, 'images'));
     const registriesFile = p.flags.get('registries');
@@ -268,7 +278,7 @@ export async function runServer(argv: string[]): Promise<number> {
     const puller = new ImagePuller(images, { registries: () => registries, disableDefaultEndpoint: p.flags.has('disable-default-registry-endpoint') });
     // the offline path: archives dropped in the import dir are loaded before any pod starts
     await importAirgapImages(images, p.flags.get('images-import-dir') ?? join(dataDir, 'agent', 'images'), log);
-    network = new CniPodNetwork(
+    const network = new CniPodNetwork(
       {
         runDir: join(runDir, 'net'),
         confDir: p.flags.get('cni-conf-dir') ?? join(dataDir, 'cni'),
@@ -282,7 +292,7 @@ export async function runServer(argv: string[]): Promise<number> {
     const cgroups = PodCgroups.detect(p.flags.get('cgroup-root') ?? DEFAULT_CGROUP_ROOT, nodeAllocatable());
     runtime = new RuncRuntime({ runDir, dataDir, runtimePath: p.flags.get('runtime'), images, network, cgroups });
     kubelet = new Kubelet({
-      client: new LocalClient(svc),
+      client,
       runtime,
       images,
       puller,
@@ -295,8 +305,8 @@ export async function runServer(argv: string[]): Promise<number> {
       allowedUnsafeSysctls: (p.flags.get('allowed-unsafe-sysctls') ?? '').split(',').map((x) => x.trim()).filter(Boolean),
       podPidsLimit,
       log,
-      hostPorts,
     });
+    binder = new Binder(client, nodeName(), log, hostPorts);
     const rt = runtime;
     const k = kubelet;
     const podsDir = join(dataDir, 'pods');
@@ -327,26 +337,15 @@ export async function runServer(argv: string[]): Promise<number> {
   hostPorts.reserve({ protocol: 'tcp', address: isIP(host) ? host : '0.0.0.0', port: bound, what: "the podbay API server's port" });
   const url = `https://${urlHost(host)}:${bound}`;
   await waitReady(url, creds.caPem);
-  await runtime?.removeIncompleteContainers(log);
-  await runtime?.removeOrphanCgroups(log);
+  await runtime?.sweep(log);
   await kubelet?.start();
+  await binder?.start();
   const kubeconfig = join(dataDir, 'kubeconfig.yaml');
   await writeKubeconfig(kubeconfig, renderKubeconfig(url, creds.caPem, creds.token));
   log(`podbay: serving the Kubernetes API on ${url}; kubeconfig: ${kubeconfig}`);
 
-  // Compaction as kube-apiserver does it: every interval, forget history older than the
-  // revision seen one interval ago. Watches from before that get 410 Gone.
-  let previous = await store.currentRevision();
-  const compactor = setInterval(() => {
-    void (async () => {
-      const current = await store.currentRevision();
-      if (previous > 0) await store.compact(previous);
-      previous = current;
-    })().catch((e) => log(`compaction failed: ${(e as Error).message}`));
-  }, compactEvery * 1000);
-  const heartbeat = setInterval(() => {
-    void registerNode(svc).catch((e) => log(`node heartbeat failed: ${(e as Error).message}`));
-  }, 40_000);
+  const compactor = new Compactor(store, compactEvery, log);
+  await compactor.start();
 
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
@@ -356,13 +355,12 @@ export async function runServer(argv: string[]): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
-  clearInterval(compactor);
-  clearInterval(heartbeat);
-  // Pods keep running: conmon, not podbay, is their parent; the next start adopts them.
+  compactor.stop();
+  heartbeat.stop();
+  await namespaces.stop();
+  binder?.stop();
   await kubelet?.stop();
-  // With no pod left, leave the host as it was: the bridge and IPAM state go too.
-  if (runtime && network && (await runtime.listPodSandboxes()).length === 0) await network.destroy().catch((e) => log(`network cleanup: ${(e as Error).message}`));
-  await runtime?.close();
+  await runtime?.shutdown(log);
   await api.close();
   await store.close();
   for (const l of locks.reverse()) l.release();

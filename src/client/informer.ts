@@ -19,7 +19,7 @@
  */
 import { ApiError } from '../api/errors.js';
 import type { ResourceInfo } from '../api/registry.js';
-import type { Client, Obj, Watch, WatchEventOut } from './types.js';
+import type { Client, KubeObject, Obj, Watch, WatchEventOut } from './types.js';
 
 export interface EventHandlers<T> {
   add?(obj: T): void;
@@ -30,9 +30,9 @@ export interface EventHandlers<T> {
 }
 
 /** namespace/name (name alone for a cluster-scoped object), client-go's MetaNamespaceKeyFunc */
-export function objectKey(obj: Obj): string {
+export function objectKey(obj: KubeObject): string {
   const m = obj.metadata ?? {};
-  return m.namespace ? `${m.namespace}/${m.name}` : m.name;
+  return m.namespace ? `${m.namespace}/${m.name}` : m.name ?? '';
 }
 
 export type IndexFunc<T> = (obj: T) => string[];
@@ -122,7 +122,7 @@ export class Indexer<T> {
   }
 }
 
-export class Informer<T extends Obj = Obj> {
+export class Informer<T extends KubeObject = Obj> {
   readonly cache: Indexer<T>;
   private readonly handlers: EventHandlers<T>[] = [];
   private readonly log: (line: string) => void;
@@ -295,7 +295,7 @@ export class Informer<T extends Obj = Obj> {
   }
 
   private apply(ev: WatchEventOut): void {
-    const o = ev.object as T;
+    const o = ev.object as unknown as T;
     if (o.metadata?.resourceVersion) this.resourceVersion = o.metadata.resourceVersion;
     if (ev.type === 'BOOKMARK') return;
     const key = objectKey(o);

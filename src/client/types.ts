@@ -10,16 +10,17 @@
  *
  *   resource(r).get / list / watch / create / update / patch / delete
  *   resource(r).update(obj, { sub: 'status' })      the status subresource
+ *   resource(NAMESPACES).update(ns, { sub: 'finalize' })   namespaces/NAME/finalize
  *   bind(namespace, pod, node)                      pods/binding
  */
 import type { ResourceInfo } from '../api/registry.js';
 import type { DeleteOptions, ListQuery, Obj, ObjList, WatchEventOut, WatchQuery, WriteOptions } from '../api/types.js';
 
-export type { DeleteOptions, ListQuery, Obj, ObjList, WatchEventOut, WatchQuery, WriteOptions } from '../api/types.js';
+export type { DeleteOptions, KubeObject, ListQuery, Obj, ObjList, Typed, WatchEventOut, WatchQuery, WriteOptions } from '../api/types.js';
 
 export interface ClientUpdateOptions extends WriteOptions {
-  /** write the status subresource instead of the object */
-  sub?: 'status';
+  /** write the status subresource instead of the object ('finalize': a namespace's spec.finalizers) */
+  sub?: 'status' | 'finalize';
 }
 
 /** The patch types kube-apiserver takes (server-side apply is not served by podbay). */

@@ -26,10 +26,11 @@ import { rm, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Runtime, ContainerStatus as RtContainer, SandboxStatus, ContainerConfig, VolumeMount, SandboxDNS } from '../runtime/types.js';
 import type { ImageService } from '../image/types.js';
-import type { KubeletClient } from './client.js';
+import { kubeletClient, type KubeletClient } from './client.js';
+import type { Client } from '../client/types.js';
 import type { Obj, WatchEventOut } from '../api/types.js';
 import { ApiError, badRequest } from '../api/errors.js';
-import { EventRecorder } from './events.js';
+import { EventRecorder } from '../client/events.js';
 import { prepareVolumes, releaseVolumes, VolumeError, type PreparedVolume } from './volumes.js';
 import { bindSubPath, subPathOf } from './subpath.js';
 import { containerEnv, ConfigError } from './env.js';
@@ -40,10 +41,8 @@ import { resolveArgv, mergeEnv } from './container-args.js';
 import { computePodStatus, type ContainerView, type Waiting } from './pod-status.js';
 import { containerLogPath, podLogDir, streamLog, type LogOptions } from './logs.js';
 import { ContainerLogManager, DEFAULT_LOG_ROTATION, type LogRotationPolicy } from './log-rotation.js';
-import { Binder } from './binder.js';
 import { nextInitStep } from './init-containers.js';
 import { Prober } from './prober.js';
-import type { HostPortGuard } from '../network/host-ports.js';
 import { admitAppArmor, containerSecurity, detectHostSecurity, type HostSecurity } from './security-context.js';
 import { FORBIDDEN_REASON, podSysctls, SysctlAllowlist } from './sysctls.js';
 import { FsGroupError, VolumeOwnership } from './volume-ownership.js';
@@ -72,7 +71,7 @@ function trace(pod: Obj | undefined, step: string): void {
 const BACKOFF_MAX_MS = 300_000;
 
 export interface KubeletOptions {
-  client: KubeletClient;
+  client: Client;
   runtime: Runtime;
   images: ImageService;
   nodeName: string;
@@ -89,8 +88,6 @@ export interface KubeletOptions {
   /** how often local storage (emptyDir sizeLimit, ephemeral-storage limits) is measured */
   evictionIntervalMs?: number;
   log?: (line: string) => void;
-  /** hostPorts podbay's API server or a host process holds: the binder keeps such pods Pending */
-  hostPorts?: HostPortGuard;
   /** --allowed-unsafe-sysctls: names or "prefix*" patterns beyond the safe set */
   allowedUnsafeSysctls?: string[];
   /** Localhost seccomp profiles are read from here (the kubelet's <root-dir>/seccomp) */
@@ -126,7 +123,6 @@ export class Kubelet {
   private readonly runtime: Runtime;
   private readonly images: ImageService;
   private readonly events: EventRecorder;
-  private readonly binder: Binder;
   private readonly prober: Prober;
   private readonly logManager: ContainerLogManager;
   private readonly storage: StorageEviction;
@@ -157,11 +153,11 @@ export class Kubelet {
     // a malformed or node-wide pattern stops the kubelet from starting, as the kubelet's flag does
     this.sysctls = new SysctlAllowlist(opts.allowedUnsafeSysctls);
     this.ownership = new VolumeOwnership(opts.log);
-    this.client = opts.client;
+    this.client = kubeletClient(opts.client);
     this.runtime = opts.runtime;
     this.images = opts.images;
     this.log = opts.log ?? (() => {});
-    this.events = new EventRecorder(this.client, 'kubelet', opts.nodeName, this.log);
+    this.events = new EventRecorder(opts.client, 'kubelet', opts.nodeName, this.log);
     this.imagePulls = new ImagePullManager({
       images: this.images,
       puller: opts.puller,
@@ -198,7 +194,6 @@ export class Kubelet {
       reopenContainerLog: (id) => this.runtime.reopenContainerLog(id),
       log: this.log,
     });
-    this.binder = new Binder(this.client, opts.nodeName, new EventRecorder(this.client, 'default-scheduler', opts.nodeName, this.log), this.log, opts.hostPorts);
   }
 
   async start(): Promise<void> {
@@ -209,7 +204,6 @@ export class Kubelet {
     await this.collectOrphans();
     this.watch = await this.client.watchPods(selector, list.resourceVersion, (ev) => this.onPodEvent(ev));
     for (const uid of this.pods.keys()) this.enqueue(uid);
-    await this.binder.start();
     this.logManager.start();
     this.storage.start();
     this.resync = setInterval(() => {
@@ -220,7 +214,6 @@ export class Kubelet {
   async stop(): Promise<void> {
     this.stopped = true;
     this.watch?.cancel();
-    this.binder.stop();
     this.storage.stop();
     clearInterval(this.resync);
     this.prober.stop();

@@ -6,8 +6,7 @@ import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import { ApiError } from '../api/errors.js';
 import { resourceInfo } from '../api/registry.js';
-import type { Obj } from '../api/types.js';
-import type { Registry } from '../registry/index.js';
+import type { Client, Obj } from '../client/types.js';
 import { PODBAY_VERSION, VERSION_INFO } from '../version.js';
 
 function osImage(): string {
@@ -101,8 +100,8 @@ function nodeStatus(now: string): Obj {
 }
 
 /** Create or refresh this machine's Node object. */
-export async function registerNode(svc: Registry): Promise<Obj> {
-  const r = resourceInfo('nodes')!;
+export async function registerNode(client: Client): Promise<Obj> {
+  const nodes = client.resource(resourceInfo('nodes')!);
   const name = nodeName();
   const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
   const arch = process.arch === 'x64' ? 'amd64' : process.arch;
@@ -113,23 +112,51 @@ export async function registerNode(svc: Registry): Promise<Obj> {
     'beta.kubernetes.io/os': process.platform,
     'beta.kubernetes.io/arch': arch,
   };
-  const existing = await svc.tryGet(r, undefined, name);
+  const existing = await nodes.tryGet(undefined, name);
   if (!existing) {
     try {
-      const created = await svc.create(r, undefined, { metadata: { name, labels }, spec: {} });
-      return await svc.update(r, undefined, name, { ...created, status: nodeStatus(now) }, { sub: 'status' });
+      const created = await nodes.create(undefined, { metadata: { name, labels }, spec: {} });
+      return await nodes.update({ ...created, status: nodeStatus(now) }, { sub: 'status' });
     } catch (e) {
       if (!(e instanceof ApiError && e.reason === 'AlreadyExists')) throw e;
     }
   }
-  const cur = await svc.get(r, undefined, name);
+  const cur = await nodes.get(undefined, name);
   cur.metadata.labels = { ...(cur.metadata.labels ?? {}), ...labels };
-  const withLabels = await svc.update(r, undefined, name, cur);
+  const withLabels = await nodes.update(cur);
   const status = nodeStatus(now);
   // a condition's lastTransitionTime changes only when its status does
   for (const c of status.conditions as Obj[]) {
     const prev = (withLabels.status?.conditions ?? []).find((p: Obj) => p.type === c.type);
     if (prev && prev.status === c.status && prev.lastTransitionTime) c.lastTransitionTime = prev.lastTransitionTime;
   }
-  return svc.update(r, undefined, name, { ...withLabels, status }, { sub: 'status' });
+  return nodes.update({ ...withLabels, status }, { sub: 'status' });
+}
+
+/** how often the node's Ready heartbeat is refreshed (the kubelet's nodeStatusUpdateFrequency is 10 s; 40 s is its grace) */
+export const NODE_HEARTBEAT_MS = 40_000;
+
+/**
+ * Keeps the Node's status current: registered (or refreshed) on start, then every interval.
+ * Runs with or without the kubelet's pod workers (`--no-kubelet` still reports the node).
+ */
+export class NodeHeartbeat {
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly client: Client,
+    private readonly log: (line: string) => void,
+    private readonly everyMs = NODE_HEARTBEAT_MS,
+  ) {}
+
+  async start(): Promise<void> {
+    await registerNode(this.client);
+    this.timer = setInterval(() => {
+      void registerNode(this.client).catch((e) => this.log(`node heartbeat failed: ${(e as Error).message}`));
+    }, this.everyMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
 }

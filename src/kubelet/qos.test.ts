@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { containerResources, milliCPUToQuota, milliCPUToShares, podAmounts, podCgroupConfig, qosClassOf } from './qos.js';
-import { ResourceFit } from './fit.js';
+import { ResourceFit } from '../scheduler/fit.js';
 import { nodeResources } from './node.js';
 import { computeQOSClass } from '../api/defaults/index.js';
 

@@ -12,9 +12,12 @@
  *                         memory limit
  */
 import { computeQOSClass } from '../api/defaults/index.js';
-import { parseQuantity } from '../api/validation/quantity.js';
+import { bytesValue, milliValue, podAmounts } from '../api/pod-resources.js';
 import type { Obj } from '../api/types.js';
 import type { ContainerResources, PodCgroupConfig, QOSClass } from '../runtime/types.js';
+
+// where they were first written; the scheduler and the kubelet share them from src/api
+export { bytesValue, milliValue, podAmounts, type PodAmounts } from '../api/pod-resources.js';
 
 export const MIN_SHARES = 2;
 export const SHARES_PER_CPU = 1024;
@@ -24,20 +27,6 @@ export const MIN_QUOTA_PERIOD_US = 1_000;
 /** The pod's QoS class: the same function the API used for status.qosClass. */
 export function qosClassOf(pod: Obj): QOSClass {
   return computeQOSClass(pod);
-}
-
-/** Quantity.MilliValue() (rounded up); 0 for absent or malformed. */
-export function milliValue(raw: unknown): number {
-  const q = parseQuantity(raw);
-  if (!q || q.num <= 0n) return 0;
-  return Number((q.num * 1000n + q.den - 1n) / q.den);
-}
-
-/** Quantity.Value() (rounded up); 0 for absent or malformed. */
-export function bytesValue(raw: unknown): number {
-  const q = parseQuantity(raw);
-  if (!q || q.num <= 0n) return 0;
-  return Number((q.num + q.den - 1n) / q.den);
 }
 
 /** cm.MilliCPUToShares */
@@ -67,31 +56,6 @@ export function containerResources(c: Obj): ContainerResources {
   const mem = bytesValue(lim.memory);
   if (mem) out.memoryLimitBytes = mem;
   return out;
-}
-
-export interface PodAmounts {
-  milliCpu: number;
-  memory: number;
-}
-
-/** resource.PodRequests / PodLimits: max(sum of app containers, any init container) + overhead. */
-export function podAmounts(pod: Obj, which: 'requests' | 'limits'): PodAmounts {
-  const of = (c: Obj): PodAmounts => ({ milliCpu: milliValue(c.resources?.[which]?.cpu), memory: bytesValue(c.resources?.[which]?.memory) });
-  const sum: PodAmounts = { milliCpu: 0, memory: 0 };
-  for (const c of (pod.spec?.containers ?? []) as Obj[]) {
-    const a = of(c);
-    sum.milliCpu += a.milliCpu;
-    sum.memory += a.memory;
-  }
-  for (const c of (pod.spec?.initContainers ?? []) as Obj[]) {
-    const a = of(c);
-    sum.milliCpu = Math.max(sum.milliCpu, a.milliCpu);
-    sum.memory = Math.max(sum.memory, a.memory);
-  }
-  const overhead = pod.spec?.overhead ?? {};
-  if (which === 'requests' || sum.milliCpu) sum.milliCpu += milliValue(overhead.cpu);
-  if (which === 'requests' || sum.memory) sum.memory += bytesValue(overhead.memory);
-  return sum;
 }
 
 /**

@@ -163,22 +163,7 @@ function shouldDeleteDuringUpdate(r: ResourceInfo, obj: Obj, old: Obj): boolean 
 }
 
 export class GenericRegistry {
-  private readonly terminating = new Set<(r: ResourceInfo, obj: Obj) => void>();
-
   constructor(readonly store: Store) {}
-
-  /**
-   * Be told each time a write leaves an object marked for deletion (set, shortened, or updated
-   * while terminating): what an in-process controller would otherwise learn from a watch.
-   */
-  onTerminating(fn: (r: ResourceInfo, obj: Obj) => void): void {
-    this.terminating.add(fn);
-  }
-
-  private notifyTerminating(r: ResourceInfo, obj: Obj): void {
-    if (!obj.metadata.deletionTimestamp) return;
-    for (const fn of this.terminating) fn(r, obj);
-  }
 
   // ---------------------------------------------------------------- reading
 
@@ -478,9 +463,7 @@ export class GenericRegistry {
     if (deepEqual(unchanged, old)) return old;
     if (opts.dryRun) return obj;
     const kv = await storeCall({ r, name }, () => this.store.update(key, sized(this.encode(obj)), Number(om.resourceVersion)));
-    const out = this.decode(r, kv);
-    this.notifyTerminating(r, out);
-    return out;
+    return this.decode(r, kv);
   }
 
   async patch(r: ResourceInfo, ns: string | undefined, name: string, contentType: string, patchText: string, opts: PatchOptions = {}): Promise<Obj> {
@@ -597,9 +580,7 @@ export class GenericRegistry {
         }
         if (marked === 'unchanged' || opts.dryRun) return { object: obj, gone: false };
         const kv = await storeCall({ r, name }, () => this.store.update(key, this.encode(obj), rv));
-        const out = this.decode(r, kv);
-        this.notifyTerminating(r, out);
-        return { object: out, gone: false };
+        return { object: this.decode(r, kv), gone: false };
       } catch (e) {
         if (isConflict(e) && attempt < RACE_RETRIES) continue;
         throw e;

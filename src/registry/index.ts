@@ -1,12 +1,11 @@
 /**
  * The registry as the API server and the in-process client use it: the generic registry, the
- * subresources that are more than a part of an object (pods/binding), the built-in namespaces,
- * and the in-process namespace finalizer.
+ * subresources that are more than a part of an object (pods/binding), and the built-in
+ * namespaces. (Emptying a terminating namespace is the namespace controller's job, an API
+ * client: src/controllers/namespace.ts.)
  */
-import type { Store } from '../store/types.js';
 import type { Obj, WriteOptions } from '../api/types.js';
 import { GenericRegistry } from './generic.js';
-import { NamespaceFinalizer } from './namespace-finalizer.js';
 import { NAMESPACES, PROTECTED_NAMESPACES } from './strategy/namespace.js';
 import { PODS, bindingUpdate } from './strategy/pod.js';
 import { ApiError } from '../api/errors.js';
@@ -15,20 +14,13 @@ export { GenericRegistry, MAX_OBJECT_BYTES, type UpdateOptions, type PatchOption
 export { PROTECTED_NAMESPACES } from './strategy/namespace.js';
 
 export class Registry extends GenericRegistry {
-  private readonly namespaces: NamespaceFinalizer;
-
-  constructor(store: Store, log?: (line: string) => void) {
-    super(store);
-    this.namespaces = new NamespaceFinalizer(this, log);
-  }
-
   /** POST pods/NAME/binding */
   async bind(ns: string, name: string, binding: Obj, opts: WriteOptions = {}): Promise<void> {
     const update = bindingUpdate(name, binding);
     await this.guaranteedUpdate(PODS, ns, name, opts, update);
   }
 
-  /** Make sure the built-in namespaces exist; resume finalizing terminating ones. */
+  /** Make sure the built-in namespaces exist. */
   async bootstrap(): Promise<void> {
     for (const name of PROTECTED_NAMESPACES) {
       if (await this.tryGet(NAMESPACES, undefined, name)) continue;
@@ -38,6 +30,5 @@ export class Registry extends GenericRegistry {
         if (!(e instanceof ApiError && e.reason === 'AlreadyExists')) throw e;
       }
     }
-    await this.namespaces.resume();
   }
 }

@@ -6,7 +6,7 @@ import { Registry } from './index.js';
 
 /** A registry on a fresh memory store, with the built-in namespaces. */
 export async function memoryRegistry(): Promise<Registry> {
-  const reg = new Registry(new MemoryStore(), () => {});
+  const reg = new Registry(new MemoryStore());
   await reg.bootstrap();
   return reg;
 }

@@ -844,6 +844,21 @@ export class RuncRuntime implements Runtime {
     this.watcher.on('error', () => undefined);
   }
 
+  /** At start, before the kubelet adopts pods: remove what a crash left half-made. */
+  async sweep(log: (line: string) => void): Promise<void> {
+    await this.removeIncompleteContainers(log);
+    await this.removeOrphanCgroups(log);
+  }
+
+  /**
+   * podbay is stopping. Pods keep running (conmon, not podbay, is their parent; the next start
+   * adopts them); with no pod left, leave the host as it was: the bridge and IPAM state go too.
+   */
+  async shutdown(log: (line: string) => void): Promise<void> {
+    if ((await this.listPodSandboxes()).length === 0) await this.network.destroy().catch((e) => log(`network cleanup: ${(e as Error).message}`));
+    await this.close();
+  }
+
   async close(): Promise<void> {
     this.watcher?.close();
     this.watcher = undefined;

@@ -100,6 +100,25 @@ describe('the HTTPS client against a live podbay', () => {
     assert.equal(old[0].object.reason, 'Expired');
   });
 
+  it("namespaces/finalize takes a PUT (the namespace controller's last step); a deleted namespace is emptied and goes", async () => {
+    const nss = client.resource(resourceInfo('namespaces')!);
+    const ns = await nss.create(undefined, { metadata: { name: 'fin' } });
+    assert.deepEqual(ns.spec.finalizers, ['kubernetes']);
+    const kept = await nss.update({ ...ns, spec: { finalizers: [] } });
+    assert.deepEqual(kept.spec.finalizers, ['kubernetes'], 'the main resource does not write spec.finalizers');
+    const fin = await nss.update({ ...kept, spec: { finalizers: [] } }, { sub: 'finalize' });
+    assert.deepEqual(fin.spec.finalizers ?? [], []);
+    const post = await s.request('POST', '/api/v1/namespaces/fin/finalize', { body: '{}' });
+    assert.equal(post.status, 405);
+
+    const other = await nss.create(undefined, { metadata: { name: 'emptied' } });
+    await client.resource(CONFIGMAPS).create('emptied', { metadata: { name: 'inside' } });
+    await nss.delete(undefined, other.metadata.name);
+    // the namespace controller empties and finalizes it
+    await until('the namespace gone', async () => (await nss.tryGet(undefined, 'emptied')) === undefined, 10_000);
+    await nss.delete(undefined, 'fin');
+  });
+
   it('an informer over HTTPS syncs, follows changes, and survives compaction', async () => {
     const cms = client.resource(CONFIGMAPS);
     await cms.create('kube-public', { metadata: { name: 'before' } });

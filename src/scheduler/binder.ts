@@ -8,12 +8,15 @@
  * kube-scheduler words them (a host holder is named in parentheses), and is retried when pods
  * come and go and every 5 s (a host process may stop listening).
  */
-import type { KubeletClient } from './client.js';
-import type { EventRecorder } from './events.js';
-import type { Obj, WatchEventOut } from '../api/types.js';
+import type { Client, Obj, WatchEventOut } from '../client/types.js';
+import { EventRecorder } from '../client/events.js';
 import { ApiError } from '../api/errors.js';
+import { resourceInfo } from '../api/registry.js';
 import { describeConflict, type HostPortGuard, type WantedPort } from '../network/host-ports.js';
 import { ResourceFit } from './fit.js';
+
+const PODS = resourceInfo('pods')!;
+const NODES = resourceInfo('nodes')!;
 
 /** The hostPorts a pod asks for; a hostNetwork pod's container ports are its host ports. */
 function podHostPorts(pod: Obj): WantedPort[] {
@@ -46,22 +49,30 @@ export class Binder {
   private busy = false;
   private again = false;
   private readonly reported = new Map<string, string>();
+  private readonly events: EventRecorder;
 
   constructor(
-    private readonly client: KubeletClient,
+    private readonly client: Client,
     private readonly nodeName: string,
-    private readonly events: EventRecorder,
     private readonly log: (line: string) => void,
     /** host sockets and podbay's reserved ports; without it only pods' hostPorts are checked */
     private readonly hostPortGuard?: HostPortGuard,
-  ) {}
+  ) {
+    this.events = new EventRecorder(client, 'default-scheduler', nodeName, log);
+  }
+
+  private listPods(fieldSelector: string): Promise<{ items: Obj[]; metadata: { resourceVersion: string } }> {
+    return this.client.resource(PODS).list(undefined, { fieldSelector });
+  }
 
   async start(): Promise<void> {
-    const list = await this.client.listPods('spec.nodeName=');
-    this.watch = await this.client.watchPods('', list.resourceVersion, (ev: WatchEventOut) => {
-      if (ev.type === 'ERROR' || ev.type === 'BOOKMARK') return;
-      // any pod change may free or take a port: schedule a pass
-      this.kick();
+    const list = await this.listPods('spec.nodeName=');
+    this.watch = await this.client.resource(PODS).watch(undefined, { resourceVersion: list.metadata.resourceVersion }, {
+      event: (ev: WatchEventOut) => {
+        if (ev.type === 'ERROR' || ev.type === 'BOOKMARK') return;
+        // any pod change may free or take a port: schedule a pass
+        this.kick();
+      },
     });
     this.kick();
     this.timer = setInterval(() => this.kick(), 5000);
@@ -90,12 +101,12 @@ export class Binder {
   }
 
   private async pass(): Promise<void> {
-    const pending = (await this.client.listPods('spec.nodeName=')).items.filter(
+    const pending = (await this.listPods('spec.nodeName=')).items.filter(
       (p) => active(p) && (p.spec.schedulerName ?? 'default-scheduler') === 'default-scheduler',
     );
     if (!pending.length) return;
-    const node = await this.client.getNode(this.nodeName);
-    const bound = (await this.client.listPods(`spec.nodeName=${this.nodeName}`)).items.filter(active);
+    const node = await this.client.resource(NODES).tryGet(undefined, this.nodeName);
+    const bound = (await this.listPods(`spec.nodeName=${this.nodeName}`)).items.filter(active);
     const taken = new Set(bound.flatMap(hostPorts));
     const fit = new ResourceFit(node?.status?.allocatable, bound);
     pending.sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)));
@@ -107,7 +118,7 @@ export class Binder {
       }
       try {
         if (process.env.PODBAY_TRACE === '1') process.stderr.write(`${new Date().toISOString()} trace ${pod.metadata.name}: binding\n`);
-        await this.client.bindPod(pod.metadata.namespace, pod.metadata.name, this.nodeName);
+        await this.client.bind(pod.metadata.namespace, pod.metadata.name, this.nodeName);
         for (const hp of hostPorts(pod)) taken.add(hp);
         fit.add(pod);
         this.reported.delete(pod.metadata.uid);
@@ -151,7 +162,7 @@ export class Binder {
     const conds = (pod.status?.conditions ?? []).filter((c: Obj) => c.type !== 'PodScheduled');
     conds.push({ type: 'PodScheduled', status: 'False', lastProbeTime: null, lastTransitionTime: now, reason: 'Unschedulable', message });
     try {
-      await this.client.updatePodStatus({ ...pod, status: { ...(pod.status ?? {}), phase: 'Pending', conditions: conds } });
+      await this.client.resource(PODS).update({ ...pod, status: { ...(pod.status ?? {}), phase: 'Pending', conditions: conds } }, { sub: 'status' });
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       this.reported.delete(pod.metadata.uid);

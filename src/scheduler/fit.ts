@@ -5,7 +5,7 @@
  * always fits, as upstream.
  */
 import type { Obj } from '../api/types.js';
-import { bytesValue, milliValue, podAmounts } from './qos.js';
+import { bytesValue, milliValue, podAmounts } from '../api/pod-resources.js';
 
 /** What the node's allocatable leaves, with the bound pods' requests taken off. */
 export class ResourceFit {

@@ -5,15 +5,16 @@
  * event correlator does.
  */
 import { randomBytes } from 'node:crypto';
-import type { KubeletClient } from './client.js';
+import { resourceInfo } from '../api/registry.js';
+import type { Client, Obj } from './types.js';
 
-type Obj = Record<string, any>;
+const EVENTS = resourceInfo('events')!;
 
 export class EventRecorder {
   private readonly seen = new Map<string, Obj>();
 
   constructor(
-    private readonly client: KubeletClient,
+    private readonly client: Client,
     private readonly component: string,
     private readonly host: string,
     private readonly log: (line: string) => void = () => {},
@@ -31,7 +32,7 @@ export class EventRecorder {
     if (prev) {
       const next = { ...prev, count: (prev.count ?? 1) + 1, lastTimestamp: now };
       try {
-        this.seen.set(key, await this.client.updateEvent(pod.metadata.namespace, next));
+        this.seen.set(key, await this.client.resource(EVENTS).update(next));
         return;
       } catch {
         this.seen.delete(key); // gone or stale: post a fresh one
@@ -59,7 +60,7 @@ export class EventRecorder {
       reportingComponent: this.component,
       reportingInstance: this.component === 'kubelet' ? this.host : '',
     };
-    this.seen.set(key, await this.client.createEvent(pod.metadata.namespace, event));
+    this.seen.set(key, await this.client.resource(EVENTS).create(pod.metadata.namespace, event));
     if (this.seen.size > 5000) this.seen.delete(this.seen.keys().next().value!);
   }
 
