@@ -368,7 +368,7 @@ export class ResourceService {
     delete meta.deletionGracePeriodSeconds;
     delete meta.selfLink;
     delete meta.managedFields;
-    if (r.kind === 'Pod') meta.generation = 1;
+    if (r.generation) meta.generation = 1;
 
     defaultObject(r.kind, obj, 'create');
     this.checkInvalid(r, name, validateCreate(r.kind, obj));
@@ -449,7 +449,7 @@ export class ResourceService {
     if (m.resourceVersion === undefined || m.resourceVersion === '') m.resourceVersion = om.resourceVersion;
 
     defaultObject(r.kind, obj, 'update');
-    if (r.kind === 'Pod' && !deepEqual(obj.spec, old.spec)) m.generation = (om.generation ?? 1) + 1;
+    if (r.generation && !deepEqual(obj.spec, old.spec)) m.generation = (om.generation ?? 1) + 1;
 
     const errs = opts.sub === 'status' ? validateStatusUpdate(r.kind, obj, old) : validateUpdate(r.kind, obj, old);
     this.checkInvalid(r, name, errs);
