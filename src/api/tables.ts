@@ -458,7 +458,8 @@ Object.assign(printers, {
       o.metadata.name,
       o.spec?.schedule ?? '',
       o.spec?.timeZone ?? '<none>',
-      o.spec?.suspend === true,
+      // printBoolPtr: the strings True / False / <unset>
+      o.spec?.suspend == null ? '<unset>' : o.spec.suspend === true ? 'True' : 'False',
       (o.status?.active ?? []).length,
       o.status?.lastScheduleTime ? age(o.status.lastScheduleTime, now) : '<none>',
       age(o.metadata.creationTimestamp, now),
