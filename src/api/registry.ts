@@ -98,8 +98,9 @@ export const RESOURCES: ResourceInfo[] = [
   grouped('batch', 'v1', 'jobs', 'Job', true, { ...WORKLOAD, subresources: ['status'] }),
   grouped('batch', 'v1', 'cronjobs', 'CronJob', true, { ...WORKLOAD, subresources: ['status'], shortNames: ['cj'] }),
   grouped('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', true, { shortNames: ['pdb'], subresources: ['status'], generation: true }),
-  grouped('coordination.k8s.io', 'v1', 'leases', 'Lease', true),
+  // (named groups in kube-apiserver's order of /apis: apps, batch, policy, storage, coordination)
   grouped('storage.k8s.io', 'v1', 'storageclasses', 'StorageClass', false, { shortNames: ['sc'] }),
+  grouped('coordination.k8s.io', 'v1', 'leases', 'Lease', true),
 ];
 
 /** The subresource `scale` answers with an autoscaling/v1 Scale. */
@@ -202,5 +203,7 @@ export function apiResourceList(groupVersion: string): object | undefined {
     }
   }
   if (!resources.length) return undefined;
+  // kube-apiserver lists a group version's resources by name (a subresource after its parent)
+  resources.sort((a, b) => ((a as { name: string }).name < (b as { name: string }).name ? -1 : 1));
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion, resources };
 }

@@ -190,7 +190,9 @@ function decodeMap(buf: Buffer, t: Exclude<FieldType, string> & { map: string })
   if (t.map === 'string') return [k, v.toString('utf8')];
   if (t.map === 'bytes-base64') return [k, v.toString('base64')];
   if (t.map === 'time') return [k, timeOf(v)];
-  return [k, decodeMessage(v, (t as { value: string }).value)];
+  const type = (t as { value: string }).value;
+  const m = decodeMessage(v, type);
+  return [k, SCALAR_MESSAGES.has(type) ? scalarOf(type, m) : m];
 }
 
 function timeOf(buf: Buffer): string | undefined {

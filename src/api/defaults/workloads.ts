@@ -69,7 +69,13 @@ export function defaultStatefulSet(sts: Obj, op: Operation = 'create'): Obj {
   if (s.replicas == null) s.replicas = 1;
   if (s.revisionHistoryLimit == null) s.revisionHistoryLimit = 10;
   defaultTemplate(s.template);
-  for (const pvc of arr(s.volumeClaimTemplates)) if (isObj(pvc)) defaultPersistentVolumeClaim(pvc, 'template');
+  for (const pvc of arr(s.volumeClaimTemplates)) {
+    if (!isObj(pvc)) continue;
+    // the templates are whole PersistentVolumeClaims: kube-apiserver answers them with their TypeMeta
+    pvc.apiVersion = 'v1';
+    pvc.kind = 'PersistentVolumeClaim';
+    defaultPersistentVolumeClaim(pvc, 'template');
+  }
   freshStatus(sts, op, ['availableReplicas', 'replicas']);
   return sts;
 }
