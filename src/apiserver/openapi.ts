@@ -5,6 +5,7 @@
  *   GET /openapi/v2               -> openapiV2()        Swagger 2.0, all paths and definitions
  *   GET /openapi/v3               -> openapiV3Root()    {paths: {"api/v1": {serverRelativeURL}}}
  *   GET /openapi/v3/api/v1        -> openapiV3('api/v1') OpenAPI 3.0 for the core group
+ *   GET /openapi/v3/apis/apps/v1  -> openapiV3('apis/apps/v1'), one document per served group version
  *   GET /openapi/v3/api, .../apis -> the discovery endpoints' documents
  *
  * The shapes follow kube-apiserver's (kube-openapi) output closely, because kubectl reads them:
