@@ -37,9 +37,23 @@ const MACHINERY = findPackage('@kubernetes-models/apimachinery', MODELS);
 
 const CORE = 'io.k8s.api.core.v1.';
 const META = 'io.k8s.apimachinery.pkg.apis.meta.v1.';
-const SERVED_KINDS = ['Namespace', 'Pod', 'ConfigMap', 'Secret', 'Event', 'Node'];
+const SERVED_KINDS = [
+  'Namespace', 'Pod', 'ConfigMap', 'Secret', 'Event', 'Node',
+  'ReplicationController', 'PersistentVolume', 'PersistentVolumeClaim', 'ServiceAccount',
+];
+// the named groups' kinds (src/api/registry.ts), as definition names
+const GROUP_KINDS = [
+  ...['Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'ControllerRevision'].map((k) => 'io.k8s.api.apps.v1.' + k),
+  ...['Job', 'CronJob'].map((k) => 'io.k8s.api.batch.v1.' + k),
+  'io.k8s.api.policy.v1.PodDisruptionBudget',
+  'io.k8s.api.coordination.v1.Lease',
+  'io.k8s.api.storage.v1.StorageClass',
+];
 const ROOTS = [
   ...SERVED_KINDS.flatMap((k) => [CORE + k, CORE + k + 'List']),
+  ...GROUP_KINDS.flatMap((d) => [d, d + 'List']),
+  // the scale subresource's kind
+  'io.k8s.api.autoscaling.v1.Scale',
   CORE + 'Binding',
   CORE + 'ObjectReference',
   ...[
@@ -129,6 +143,19 @@ const PATCH_META = {
   'ObjectMeta.ownerReferences': { s: 'merge', k: 'uid', t: 'map', m: ['uid'] },
   'ObjectMeta.managedFields': { t: 'atomic' },
   'StatusDetails.causes': { t: 'atomic' },
+  // named groups ("<package>:<Type>.<field>", io.k8s.api.<package>.v1.<Type>): from k8s.io/api
+  // apps/v1, batch/v1, policy/v1 types.go
+  'apps:DeploymentStatus.conditions': { s: 'merge', k: 'type', t: 'map', m: ['type'] },
+  'apps:ReplicaSetStatus.conditions': { s: 'merge', k: 'type', t: 'map', m: ['type'] },
+  'apps:StatefulSetStatus.conditions': { s: 'merge', k: 'type', t: 'map', m: ['type'] },
+  'apps:DaemonSetStatus.conditions': { s: 'merge', k: 'type', t: 'map', m: ['type'] },
+  'apps:StatefulSetSpec.volumeClaimTemplates': { t: 'atomic' },
+  'batch:JobStatus.conditions': { s: 'merge', k: 'type', t: 'atomic' },
+  'batch:CronJobStatus.active': { t: 'atomic' },
+  'policy:PodDisruptionBudgetStatus.conditions': { s: 'merge', k: 'type', t: 'map', m: ['type'] },
+  'ReplicationControllerStatus.conditions': { s: 'merge', k: 'type', t: 'map', m: ['type'] },
+  'PersistentVolumeClaimStatus.conditions': { s: 'merge', k: 'type', t: 'map', m: ['type'] },
+  'ServiceAccount.secrets': { s: 'merge', k: 'name', t: 'atomic' },
 };
 // Lists upstream marks +listType=atomic (no merge semantics), by type.
 const ATOMIC = {
@@ -169,6 +196,8 @@ for (const [type, fields] of Object.entries(ATOMIC)) {
 }
 
 function patchMetaFor(defName, field) {
+  const grouped = /^io\.k8s\.api\.([^.]+)\.v1\.([^.]+)$/.exec(defName);
+  if (grouped && grouped[1] !== 'core') return PATCH_META[`${grouped[1]}:${grouped[2]}.${field}`];
   const short = defName.startsWith(CORE) ? defName.slice(CORE.length) : defName.startsWith(META) ? defName.slice(META.length) : null;
   if (!short) return undefined;
   return PATCH_META[`${short}.${field}`] ?? (defName.startsWith(META) ? PATCH_META[`meta:${short}.${field}`] : undefined);
@@ -382,6 +411,11 @@ function parseDefinition(name) {
   const schema = { name, description: jsDocText(iface), fields: sortKeys(fields), required: required.sort() };
   const gvkKind = name.startsWith(CORE) && isKind ? baseName : name.startsWith(META) && META_KINDS.has(baseName) ? baseName : undefined;
   if (gvkKind) schema.gvk = { group: '', version: 'v1', kind: gvkKind };
+  else if (isKind && file.startsWith(MODELS + path.sep)) {
+    // kubernetes-models/<group>/<version>/<Kind>.d.ts: the directory is the API group's name
+    const [group, version] = path.relative(MODELS, file).split(path.sep);
+    schema.gvk = { group, version, kind: baseName };
+  }
   return { schema, refs: [...refs] };
 }
 
@@ -412,6 +446,8 @@ while (queue.length) {
 const used = new Set();
 for (const s of Object.values(set)) for (const [f, fs_] of Object.entries(s.fields)) if (fs_.listType || fs_.patchStrategy) used.add(`${s.name}.${f}`);
 const stale = Object.keys(PATCH_META).filter((k) => {
+  const g = /^(\w+):(\w+)\.(\w+)$/.exec(k);
+  if (g && g[1] !== 'meta') return !used.has(`io.k8s.api.${g[1]}.v1.${g[2]}.${g[3]}`);
   const [t, f] = k.replace(/^meta:/, '').split('.');
   return (set[CORE + t] || set[META + t]) && !used.has(`${set[CORE + t] ? CORE : META}${t}.${f}`);
 });

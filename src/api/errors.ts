@@ -215,7 +215,8 @@ export function invalid(kind: string, name: string, errs: FieldError[], group = 
   });
   const texts = unique.map(fieldErrorText);
   const body = texts.length === 1 ? texts[0] : `[${texts.join(', ')}]`;
-  return new ApiError(422, 'Invalid', `${kind} "${name}" is invalid: ${body}`, {
+  // schema.GroupKind.String(): "Deployment.apps" for a named group's kind
+  return new ApiError(422, 'Invalid', `${group ? `${kind}.${group}` : kind} "${name}" is invalid: ${body}`, {
     name,
     group: group || undefined,
     kind,

@@ -2,6 +2,7 @@
  * The served resources: one entry per kind, the single source for discovery, routing, storage
  * keys, OpenAPI and table printing. Adding a kind starts here.
  */
+import { createHash } from 'node:crypto';
 
 export interface ResourceInfo {
   /** plural resource name, as in URLs: "pods" */
@@ -20,6 +21,17 @@ export interface ResourceInfo {
   typeName: string;
   /** how metadata.name is validated */
   nameRule: 'dns1123-subdomain' | 'dns1123-label';
+  /**
+   * the storage key's resource segment as kube-apiserver lays it out (/registry/<this>/NS/NAME):
+   * the resource name, except where upstream kept an old one (replicationcontrollers ->
+   * "controllers")
+   */
+  storageResource: string;
+  /**
+   * metadata.generation is kept: 1 on create, +1 on every change of spec (kinds whose
+   * controllers report status.observedGeneration, and pods)
+   */
+  generation: boolean;
 }
 
 const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -44,28 +56,95 @@ function core(
     subresources: [],
     typeName: `io.k8s.api.core.v1.${kind}`,
     nameRule: 'dns1123-subdomain',
+    storageResource: resource,
+    generation: false,
     ...extra,
   };
 }
 
+/** A kind of a named API group (apps/v1, batch/v1 ...). */
+function grouped(
+  group: string,
+  version: string,
+  resource: string,
+  kind: string,
+  namespaced: boolean,
+  extra: Partial<ResourceInfo> = {},
+): ResourceInfo {
+  // io.k8s.api.apps.v1.Deployment, io.k8s.api.coordination.v1.Lease (the ".k8s.io" is dropped)
+  const pkg = group.replace(/\.k8s\.io$/, '');
+  return core(resource, kind, kind.toLowerCase(), namespaced, { group, version, typeName: `io.k8s.api.${pkg}.${version}.${kind}`, ...extra });
+}
+
+/** the workloads' shape: spec with a pod template, status and scale subresources, generation */
+const WORKLOAD: Partial<ResourceInfo> = { categories: ['all'], subresources: ['status', 'scale'], generation: true };
+
 export const RESOURCES: ResourceInfo[] = [
   core('namespaces', 'Namespace', 'namespace', false, { shortNames: ['ns'], subresources: ['status', 'finalize'], nameRule: 'dns1123-label' }),
-  core('pods', 'Pod', 'pod', true, { shortNames: ['po'], categories: ['all'], subresources: ['status', 'binding', 'log', 'exec'] }),
+  core('pods', 'Pod', 'pod', true, { shortNames: ['po'], categories: ['all'], subresources: ['status', 'binding', 'log', 'exec'], generation: true }),
   core('configmaps', 'ConfigMap', 'configmap', true, { shortNames: ['cm'] }),
   core('secrets', 'Secret', 'secret', true),
   core('events', 'Event', 'event', true, { shortNames: ['ev'] }),
   core('nodes', 'Node', 'node', false, { shortNames: ['no'], subresources: ['status'] }),
+  core('replicationcontrollers', 'ReplicationController', 'replicationcontroller', true, { ...WORKLOAD, shortNames: ['rc'], storageResource: 'controllers' }),
+  core('persistentvolumes', 'PersistentVolume', 'persistentvolume', false, { shortNames: ['pv'], subresources: ['status'] }),
+  core('persistentvolumeclaims', 'PersistentVolumeClaim', 'persistentvolumeclaim', true, { shortNames: ['pvc'], subresources: ['status'] }),
+  core('serviceaccounts', 'ServiceAccount', 'serviceaccount', true, { shortNames: ['sa'] }),
+  grouped('apps', 'v1', 'deployments', 'Deployment', true, { ...WORKLOAD, shortNames: ['deploy'] }),
+  grouped('apps', 'v1', 'replicasets', 'ReplicaSet', true, { ...WORKLOAD, shortNames: ['rs'] }),
+  grouped('apps', 'v1', 'statefulsets', 'StatefulSet', true, { ...WORKLOAD, shortNames: ['sts'] }),
+  grouped('apps', 'v1', 'daemonsets', 'DaemonSet', true, { ...WORKLOAD, subresources: ['status'], shortNames: ['ds'] }),
+  grouped('apps', 'v1', 'controllerrevisions', 'ControllerRevision', true),
+  grouped('batch', 'v1', 'jobs', 'Job', true, { ...WORKLOAD, subresources: ['status'] }),
+  grouped('batch', 'v1', 'cronjobs', 'CronJob', true, { ...WORKLOAD, subresources: ['status'], shortNames: ['cj'] }),
+  grouped('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', true, { shortNames: ['pdb'], subresources: ['status'], generation: true }),
+  // (named groups in kube-apiserver's order of /apis: apps, batch, policy, storage, coordination)
+  grouped('storage.k8s.io', 'v1', 'storageclasses', 'StorageClass', false, { shortNames: ['sc'] }),
+  grouped('coordination.k8s.io', 'v1', 'leases', 'Lease', true),
 ];
 
-const byResource = new Map(RESOURCES.map((r) => [r.resource, r]));
+/** The subresource `scale` answers with an autoscaling/v1 Scale. */
+export const SCALE = { group: 'autoscaling', version: 'v1', kind: 'Scale', typeName: 'io.k8s.api.autoscaling.v1.Scale' };
+
+const byResource = new Map(RESOURCES.map((r) => [`${r.group}/${r.version}/${r.resource}`, r]));
 const byKind = new Map(RESOURCES.map((r) => [r.kind, r]));
 
-export function resourceInfo(resource: string): ResourceInfo | undefined {
-  return byResource.get(resource);
+/** the served resource `resource` of group/version (the core group v1 when not given) */
+export function resourceInfo(resource: string, group = '', version = 'v1'): ResourceInfo | undefined {
+  return byResource.get(`${group}/${version}/${resource}`);
 }
 
 export function resourceForKind(kind: string): ResourceInfo | undefined {
   return byKind.get(kind);
+}
+
+/** The named API groups served, in the order /apis lists them (the core group is /api). */
+export function apiGroups(): { name: string; versions: string[] }[] {
+  const out: { name: string; versions: string[] }[] = [];
+  for (const r of RESOURCES) {
+    if (!r.group) continue;
+    let g = out.find((x) => x.name === r.group);
+    if (!g) out.push((g = { name: r.group, versions: [] }));
+    if (!g.versions.includes(r.version)) g.versions.push(r.version);
+  }
+  return out;
+}
+
+/** An APIGroup as /apis lists it and /apis/GROUP answers (without kind/apiVersion). */
+export function apiGroup(name: string): object | undefined {
+  const g = apiGroups().find((x) => x.name === name);
+  if (!g) return undefined;
+  const versions = g.versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v }));
+  return { name, versions, preferredVersion: versions[0] };
+}
+
+/**
+ * discovery's storageVersionHash (k8s.io/apiserver/pkg/endpoints/discovery.StorageVersionHash):
+ * the first 8 bytes of sha256("group/version/kind"), base64. Clients use it to notice a
+ * change of storage version; podbay stores every kind at its only served version.
+ */
+export function storageVersionHash(r: ResourceInfo): string {
+  return createHash('sha256').update(`${r.group}/${r.version}/${r.kind}`).digest().subarray(0, 8).toString('base64');
 }
 
 export function apiVersionOf(r: ResourceInfo): string {
@@ -74,15 +153,31 @@ export function apiVersionOf(r: ResourceInfo): string {
 
 /** Storage key: /registry/pods/default/nginx, /registry/nodes/vm; prefix for a list. */
 export function storageKey(r: ResourceInfo, namespace: string | undefined, name?: string): string {
-  const parts = ['', 'registry', r.group ? `${r.group}/${r.resource}` : r.resource];
+  const parts = ['', 'registry', r.storageResource];
   if (r.namespaced && namespace) parts.push(namespace);
   if (name !== undefined) parts.push(name);
   else parts.push('');
   return parts.join('/');
 }
 
-/** The APIResourceList for discovery (/api/v1). */
-export function apiResourceList(groupVersion: string): object {
+/** verbs of a subresource, as kube-apiserver lists them in discovery */
+function subresourceVerbs(sub: string): string[] {
+  switch (sub) {
+    case 'binding':
+      return ['create'];
+    case 'finalize':
+      return ['update'];
+    case 'log':
+      return ['get'];
+    case 'exec':
+      return ['create', 'get'];
+    default: // status, scale
+      return ['get', 'patch', 'update'];
+  }
+}
+
+/** The APIResourceList for discovery (/api/v1, /apis/apps/v1 ...), or undefined for an unknown one. */
+export function apiResourceList(groupVersion: string): object | undefined {
   const resources: object[] = [];
   for (const r of RESOURCES) {
     if (apiVersionOf(r) !== groupVersion) continue;
@@ -94,16 +189,21 @@ export function apiResourceList(groupVersion: string): object {
       verbs: VERBS,
       ...(r.shortNames.length ? { shortNames: r.shortNames } : {}),
       ...(r.categories.length ? { categories: r.categories } : {}),
+      storageVersionHash: storageVersionHash(r),
     });
     for (const sub of r.subresources) {
       resources.push({
         name: `${r.resource}/${sub}`,
         singularName: '',
         namespaced: r.namespaced,
-        kind: sub === 'binding' ? 'Binding' : r.kind,
-        verbs: sub === 'binding' ? ['create'] : sub === 'finalize' ? ['update'] : sub === 'log' ? ['get'] : sub === 'exec' ? ['create', 'get'] : ['get', 'patch', 'update'],
+        ...(sub === 'scale' ? { group: SCALE.group, version: SCALE.version } : {}),
+        kind: sub === 'binding' ? 'Binding' : sub === 'scale' ? SCALE.kind : r.kind,
+        verbs: subresourceVerbs(sub),
       });
     }
   }
+  if (!resources.length) return undefined;
+  // kube-apiserver lists a group version's resources by name (a subresource after its parent)
+  resources.sort((a, b) => ((a as { name: string }).name < (b as { name: string }).name ? -1 : 1));
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion, resources };
 }

@@ -270,6 +270,314 @@ const printers: Record<string, Printer> = {
   },
 };
 
+// ---------------------------------------------------------------------------------------------
+// Workloads and the kinds served beside them (printers.go: printDeployment, printReplicaSet ...)
+
+const CONTAINERS = col('Containers', 'string', 'Names of each container in the template.', 1);
+const IMAGES = col('Images', 'string', 'Images referenced by each container in the template.', 1);
+const SELECTOR = col('Selector', 'string', 'Label selector', 1);
+
+/** the CONTAINERS and IMAGES cells of a pod template */
+function templateCells(template: Obj | undefined): [string, string] {
+  const cs: Obj[] = template?.spec?.containers ?? [];
+  return [cs.map((c) => c.name ?? '').join(','), cs.map((c) => c.image ?? '').join(',')];
+}
+
+/** metav1.FormatLabelSelector: "app=web,tier in (a,b)", or <none> */
+export function formatLabelSelector(sel: Obj | undefined | null): string {
+  if (sel == null) return '<none>';
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(sel.matchLabels ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) parts.push(`${k}=${v}`);
+  for (const e of (sel.matchExpressions ?? []) as Obj[]) {
+    const values: string[] = [...(e.values ?? [])].sort();
+    switch (e.operator) {
+      case 'In':
+        parts.push(`${e.key} in (${values.join(',')})`);
+        break;
+      case 'NotIn':
+        parts.push(`${e.key} notin (${values.join(',')})`);
+        break;
+      case 'Exists':
+        parts.push(e.key);
+        break;
+      case 'DoesNotExist':
+        parts.push(`!${e.key}`);
+        break;
+      default:
+        parts.push(`${e.key} ${e.operator} (${values.join(',')})`);
+    }
+  }
+  const text = parts.join(',');
+  return text === '' ? '<none>' : text;
+}
+
+/** labels.FormatLabels: "a=b,c=d" sorted, or <none> */
+function formatLabels(m: Obj | undefined): string {
+  const entries = Object.entries(m ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return entries.length ? entries.map(([k, v]) => `${k}=${v}`).join(',') : '<none>';
+}
+
+const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
+
+function replicaSetLike(selectorOf: (o: Obj) => string): Printer {
+  return {
+    columns: [
+      NAME,
+      col('Desired', 'integer', 'Replicas is the number of desired replicas.'),
+      col('Current', 'integer', 'Replicas is the most recently observed number of replicas.'),
+      col('Ready', 'integer', 'The number of ready replicas for this replica set.'),
+      AGE,
+      CONTAINERS,
+      IMAGES,
+      SELECTOR,
+    ],
+    cells: (o, now) => [o.metadata.name, num(o.spec?.replicas), num(o.status?.replicas), num(o.status?.readyReplicas), age(o.metadata.creationTimestamp, now), ...templateCells(o.spec?.template), selectorOf(o)],
+  };
+}
+
+const ACCESS_MODE_SHORT: Record<string, string> = { ReadWriteOnce: 'RWO', ReadOnlyMany: 'ROX', ReadWriteMany: 'RWX', ReadWriteOncePod: 'RWOP' };
+function accessModes(modes: unknown): string {
+  return ((Array.isArray(modes) ? modes : []) as string[]).map((m) => ACCESS_MODE_SHORT[m] ?? m).join(',');
+}
+
+function jobStatus(o: Obj): string {
+  const has = (t: string) => ((o.status?.conditions ?? []) as Obj[]).some((c) => c.type === t && c.status === 'True');
+  if (has('Complete')) return 'Complete';
+  if (has('Failed')) return 'Failed';
+  if (o.metadata.deletionTimestamp) return 'Terminating';
+  if (has('Suspended')) return 'Suspended';
+  if (has('FailureTarget')) return 'FailureTarget';
+  if (has('SuccessCriteriaMet')) return 'SuccessCriteriaMet';
+  return 'Running';
+}
+
+function jobCompletions(o: Obj): string {
+  const succeeded = num(o.status?.succeeded);
+  if (o.spec?.completions != null) return `${succeeded}/${o.spec.completions}`;
+  const parallelism = num(o.spec?.parallelism);
+  return parallelism > 1 ? `${succeeded}/1 of ${parallelism}` : `${succeeded}/1`;
+}
+
+function jobDuration(o: Obj, now: number): string {
+  const start = o.status?.startTime;
+  if (!start) return '';
+  const end = o.status?.completionTime ? Date.parse(o.status.completionTime) : now;
+  return humanDuration(end - Date.parse(start));
+}
+
+Object.assign(printers, {
+  Deployment: {
+    columns: [
+      NAME,
+      col('Ready', 'string', 'Number of the pod with ready state'),
+      col('Up-to-date', 'integer', 'Total number of non-terminated pods targeted by this deployment that have the desired template spec.'),
+      col('Available', 'integer', 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.'),
+      AGE,
+      CONTAINERS,
+      IMAGES,
+      SELECTOR,
+    ],
+    cells: (o, now) => [
+      o.metadata.name,
+      `${num(o.status?.readyReplicas)}/${num(o.spec?.replicas)}`,
+      num(o.status?.updatedReplicas),
+      num(o.status?.availableReplicas),
+      age(o.metadata.creationTimestamp, now),
+      ...templateCells(o.spec?.template),
+      formatLabelSelector(o.spec?.selector),
+    ],
+  },
+  ReplicaSet: replicaSetLike((o) => formatLabelSelector(o.spec?.selector)),
+  ReplicationController: replicaSetLike((o) => formatLabels(o.spec?.selector)),
+  StatefulSet: {
+    columns: [NAME, col('Ready', 'string', 'Number of the pod with ready state'), AGE, CONTAINERS, IMAGES],
+    cells: (o, now) => [o.metadata.name, `${num(o.status?.readyReplicas)}/${num(o.spec?.replicas)}`, age(o.metadata.creationTimestamp, now), ...templateCells(o.spec?.template)],
+  },
+  DaemonSet: {
+    columns: [
+      NAME,
+      col('Desired', 'integer', 'The total number of nodes that should be running the daemon pod (including nodes correctly running the daemon pod).'),
+      col('Current', 'integer', 'The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod.'),
+      col('Ready', 'integer', 'The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and ready.'),
+      col('Up-to-date', 'integer', 'The total number of nodes that are running updated daemon pod'),
+      col('Available', 'integer', 'The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)'),
+      col('Node Selector', 'string', 'NodeSelector is a selector which must be true for the pod to fit on a node. Selector which must match a node\'s labels for the pod to be scheduled on that node. More info: https://kubernetes.io/docs/concepts/configuration/assign-pod-node/'),
+      AGE,
+      CONTAINERS,
+      IMAGES,
+      SELECTOR,
+    ],
+    cells: (o, now) => [
+      o.metadata.name,
+      num(o.status?.desiredNumberScheduled),
+      num(o.status?.currentNumberScheduled),
+      num(o.status?.numberReady),
+      num(o.status?.updatedNumberScheduled),
+      num(o.status?.numberAvailable),
+      formatLabels(o.spec?.template?.spec?.nodeSelector),
+      age(o.metadata.creationTimestamp, now),
+      ...templateCells(o.spec?.template),
+      formatLabelSelector(o.spec?.selector),
+    ],
+  },
+  Job: {
+    columns: [
+      NAME,
+      col('Status', 'string', 'Status of the job.'),
+      col('Completions', 'string', 'The completion status of the job.'),
+      col('Duration', 'string', 'Time required to complete the job.'),
+      AGE,
+      CONTAINERS,
+      IMAGES,
+      SELECTOR,
+    ],
+    cells: (o, now) => [
+      o.metadata.name,
+      jobStatus(o),
+      jobCompletions(o),
+      jobDuration(o, now),
+      age(o.metadata.creationTimestamp, now),
+      ...templateCells(o.spec?.template),
+      formatLabelSelector(o.spec?.selector),
+    ],
+  },
+  CronJob: {
+    columns: [
+      NAME,
+      col('Schedule', 'string', 'The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron.'),
+      col('Timezone', 'string', 'The time zone name for the given schedule, see https://en.wikipedia.org/wiki/List_of_tz_database_time_zones.'),
+      col('Suspend', 'boolean', 'This flag tells the controller to suspend subsequent executions.'),
+      col('Active', 'integer', 'A list of pointers to currently running jobs.'),
+      col('Last Schedule', 'string', 'Information when was the last time the job was successfully scheduled.'),
+      AGE,
+      CONTAINERS,
+      IMAGES,
+      SELECTOR,
+    ],
+    cells: (o, now) => [
+      o.metadata.name,
+      o.spec?.schedule ?? '',
+      o.spec?.timeZone ?? '<none>',
+      // printBoolPtr: the strings True / False / <unset>
+      o.spec?.suspend == null ? '<unset>' : o.spec.suspend === true ? 'True' : 'False',
+      (o.status?.active ?? []).length,
+      o.status?.lastScheduleTime ? age(o.status.lastScheduleTime, now) : '<none>',
+      age(o.metadata.creationTimestamp, now),
+      ...templateCells(o.spec?.jobTemplate?.spec?.template),
+      formatLabelSelector(o.spec?.jobTemplate?.spec?.selector),
+    ],
+  },
+  ControllerRevision: {
+    columns: [
+      NAME,
+      col('Controller', 'string', 'Controller of the object'),
+      col('Revision', 'integer', 'Revision indicates the revision of the state represented by Data.'),
+      AGE,
+    ],
+    cells(o, now) {
+      const owner = ((o.metadata.ownerReferences ?? []) as Obj[]).find((r) => r.controller === true);
+      const group = owner ? String(owner.apiVersion ?? '').split('/').slice(0, -1).join('/') : '';
+      const controller = owner ? `${String(owner.kind).toLowerCase()}${group ? `.${group}` : ''}/${owner.name}` : '<none>';
+      return [o.metadata.name, controller, num(o.revision), age(o.metadata.creationTimestamp, now)];
+    },
+  },
+  Lease: {
+    columns: [NAME, col('Holder', 'string', 'The holder of the lease.'), AGE],
+    cells: (o, now) => [o.metadata.name, o.spec?.holderIdentity ?? '', age(o.metadata.creationTimestamp, now)],
+  },
+  PodDisruptionBudget: {
+    columns: [
+      NAME,
+      col('Min Available', 'string', 'The minimum number of pods that must be available.'),
+      col('Max Unavailable', 'string', 'The maximum number of pods that may be unavailable.'),
+      col('Allowed Disruptions', 'integer', 'Calculated number of pods that may be disrupted at this time.'),
+      AGE,
+    ],
+    cells: (o, now) => [o.metadata.name, o.spec?.minAvailable != null ? String(o.spec.minAvailable) : 'N/A', o.spec?.maxUnavailable != null ? String(o.spec.maxUnavailable) : 'N/A', num(o.status?.disruptionsAllowed), age(o.metadata.creationTimestamp, now)],
+  },
+  StorageClass: {
+    columns: [
+      NAME,
+      col('Provisioner', 'string', 'Indicates the type of the provisioner.'),
+      col('ReclaimPolicy', 'string', 'Indicates the type of the reclaim policy.'),
+      col('VolumeBindingMode', 'string', 'Indicates when volume binding and dynamic provisioning should occur.'),
+      col('AllowVolumeExpansion', 'string', 'Indicates whether the storage class allow volume expand.'),
+      AGE,
+    ],
+    cells(o, now) {
+      const ann = o.metadata.annotations ?? {};
+      const isDefault = ann['storageclass.kubernetes.io/is-default-class'] === 'true' || ann['storageclass.beta.kubernetes.io/is-default-class'] === 'true';
+      return [
+        isDefault ? `${o.metadata.name} (default)` : o.metadata.name,
+        o.provisioner ?? '',
+        o.reclaimPolicy ?? 'Delete',
+        o.volumeBindingMode ?? 'Immediate',
+        String(o.allowVolumeExpansion === true),
+        age(o.metadata.creationTimestamp, now),
+      ];
+    },
+  },
+  PersistentVolume: {
+    columns: [
+      NAME,
+      col('Capacity', 'string', 'capacity is the description of the persistent volume\'s resources and capacity.'),
+      col('Access Modes', 'string', 'accessModes contains all ways the volume can be mounted.'),
+      col('Reclaim Policy', 'string', 'What happens to a persistent volume when released from its claim.'),
+      col('Status', 'string', 'phase indicates if a volume is available, bound to a claim, or released by a claim.'),
+      col('Claim', 'string', 'claimRef is part of a bi-directional binding between PersistentVolume and PersistentVolumeClaim.'),
+      col('StorageClass', 'string', 'storageClassName is the name of StorageClass to which this persistent volume belongs.'),
+      col('VolumeAttributesClass', 'string', 'VolumeAttributesClass that this persistent volume belongs to.'),
+      col('Reason', 'string', 'reason is a brief CamelCase string that describes any failure.'),
+      AGE,
+      col('VolumeMode', 'string', 'volumeMode defines if a volume is intended to be used with a formatted filesystem or to remain in raw block state.', 1),
+    ],
+    cells(o, now) {
+      const claim = o.spec?.claimRef ? `${o.spec.claimRef.namespace}/${o.spec.claimRef.name}` : '';
+      return [
+        o.metadata.name,
+        o.spec?.capacity?.storage ?? '',
+        accessModes(o.spec?.accessModes),
+        o.spec?.persistentVolumeReclaimPolicy ?? '',
+        o.status?.phase ?? '',
+        claim,
+        o.spec?.storageClassName ?? '',
+        o.spec?.volumeAttributesClassName ?? '<unset>',
+        o.status?.reason ?? '',
+        age(o.metadata.creationTimestamp, now),
+        o.spec?.volumeMode ?? '<unset>',
+      ];
+    },
+  },
+  PersistentVolumeClaim: {
+    columns: [
+      NAME,
+      col('Status', 'string', 'phase represents the current phase of PersistentVolumeClaim.'),
+      col('Volume', 'string', 'volumeName is the binding reference to the PersistentVolume backing this claim.'),
+      col('Capacity', 'string', 'capacity represents the actual resources of the underlying volume.'),
+      col('Access Modes', 'string', 'accessModes contains the desired access modes the volume should have.'),
+      col('StorageClass', 'string', 'storageClassName is the name of the StorageClass required by the claim.'),
+      col('VolumeAttributesClass', 'string', 'volumeAttributesClassName may be used to set the VolumeAttributesClass used by this claim.'),
+      AGE,
+      col('VolumeMode', 'string', 'volumeMode defines what type of volume is required by the claim.', 1),
+    ],
+    cells: (o, now) => [
+      o.metadata.name,
+      o.metadata.deletionTimestamp ? 'Terminating' : o.status?.phase ?? '',
+      o.spec?.volumeName ?? '',
+      o.status?.capacity?.storage ?? '',
+      accessModes(o.status?.accessModes),
+      o.spec?.storageClassName ?? '',
+      o.spec?.volumeAttributesClassName ?? '<unset>',
+      age(o.metadata.creationTimestamp, now),
+      o.spec?.volumeMode ?? '<unset>',
+    ],
+  },
+  ServiceAccount: {
+    columns: [NAME, col('Secrets', 'integer', 'Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use.'), AGE],
+    cells: (o, now) => [o.metadata.name, (o.secrets ?? []).length, age(o.metadata.creationTimestamp, now)],
+  },
+} satisfies Record<string, Printer>);
+
 const DEFAULT_PRINTER: Printer = { columns: [NAME, AGE], cells: (o, now) => [o.metadata.name, age(o.metadata.creationTimestamp, now)] };
 
 export type IncludeObject = 'None' | 'Metadata' | 'Object';

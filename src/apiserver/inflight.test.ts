@@ -20,6 +20,8 @@ describe('requestClass', () => {
     assert.equal(requestClass('GET', '/api/v1/pods', q('watch=1')), 'long-running');
     assert.equal(requestClass('GET', '/api/v1/pods', q('watch=false')), 'readonly');
     assert.equal(requestClass('GET', '/api/v1/watch/namespaces/default/pods', q()), 'long-running');
+    assert.equal(requestClass('GET', '/apis/apps/v1/watch/namespaces/default/deployments', q()), 'long-running');
+    assert.equal(requestClass('GET', '/apis/apps/v1/namespaces/default/deployments/watch', q()), 'readonly');
     assert.equal(requestClass('GET', '/api/v1/namespaces/default/pods/a/log', q('follow=true')), 'long-running');
     assert.equal(requestClass('POST', '/api/v1/namespaces/default/pods/a/exec', q()), 'long-running');
     // a pod named "log" is not the log subresource

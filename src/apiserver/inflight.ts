@@ -31,7 +31,7 @@ function isTrue(v: string | null): boolean {
 export function requestClass(method: string, pathname: string, query: URLSearchParams): RequestClass {
   const path = pathname.replace(/\/+$/, '') || '/';
   if (PROBE.test(path)) return 'exempt';
-  if (path.startsWith('/api/v1/watch/') || path === '/api/v1/watch' || isTrue(query.get('watch'))) return 'long-running';
+  if (/^\/(api\/v1|apis\/[^/]+\/[^/]+)\/watch(\/|$)/.test(path) || isTrue(query.get('watch'))) return 'long-running';
   // .../{resource}/{name}/{subresource}: the last segment of a 3-segment tail
   const m = /^\/api\/v1\/(?:namespaces\/[^/]+\/)?[^/]+\/[^/]+\/([^/]+)$/.exec(path);
   if (m && LONG_RUNNING_SUBRESOURCES.has(m[1]!)) return 'long-running';

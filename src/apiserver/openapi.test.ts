@@ -151,7 +151,18 @@ describe('openapi v3', () => {
     assert.equal(url, `/openapi/v3/api/v1?hash=${openapiV3Document('api/v1')!.hash}`);
     assert.ok(root.paths.api && root.paths.apis);
     assert.equal(openapiV3('/openapi/v3/api/v1'), v3);
-    assert.equal(openapiV3('apis/apps/v1'), undefined);
+    assert.equal(openapiV3('apis/networking.k8s.io/v1'), undefined);
+    // the named groups: their own documents, listed in the root, with their kinds' GVKs
+    assert.ok(root.paths['apis/apps/v1'] && root.paths['apis/batch/v1'] && root.paths['apis/coordination.k8s.io/v1']);
+    const apps = openapiV3('apis/apps/v1') as Json;
+    const deploy = apps.paths['/apis/apps/v1/namespaces/{namespace}/deployments/{name}'];
+    assert.deepEqual(deploy.patch['x-kubernetes-group-version-kind'], { group: 'apps', kind: 'Deployment', version: 'v1' });
+    assert.equal(deploy.patch.operationId, 'patchAppsV1NamespacedDeployment');
+    assert.ok(deploy.patch.parameters.some((p: Json) => p.name === 'fieldValidation'));
+    assert.deepEqual(apps.components.schemas['io.k8s.api.apps.v1.Deployment']['x-kubernetes-group-version-kind'], [{ group: 'apps', kind: 'Deployment', version: 'v1' }]);
+    const scale = apps.paths['/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale'];
+    assert.deepEqual(scale.get['x-kubernetes-group-version-kind'], { group: 'autoscaling', kind: 'Scale', version: 'v1' });
+    assert.ok(apps.components.schemas['io.k8s.api.autoscaling.v1.Scale']);
     assert.equal(openapiETag('api/v1'), openapiV3Document('api/v1')!.etag);
     assert.ok(openapiETag('v3'));
   });

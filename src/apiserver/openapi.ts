@@ -5,6 +5,7 @@
  *   GET /openapi/v2               -> openapiV2()        Swagger 2.0, all paths and definitions
  *   GET /openapi/v3               -> openapiV3Root()    {paths: {"api/v1": {serverRelativeURL}}}
  *   GET /openapi/v3/api/v1        -> openapiV3('api/v1') OpenAPI 3.0 for the core group
+ *   GET /openapi/v3/apis/apps/v1  -> openapiV3('apis/apps/v1'), one document per served group version
  *   GET /openapi/v3/api, .../apis -> the discovery endpoints' documents
  *
  * The shapes follow kube-apiserver's (kube-openapi) output closely, because kubectl reads them:
@@ -21,7 +22,7 @@
  */
 import { createHash } from 'node:crypto';
 
-import { RESOURCES, type ResourceInfo } from '../api/registry.js';
+import { RESOURCES, SCALE, type ResourceInfo } from '../api/registry.js';
 import { schemas } from '../api/schema.js';
 import type { FieldSchema, TypeSchema } from '../api/schema-types.js';
 
@@ -225,6 +226,8 @@ function param(v: Version, p: Param, what = ''): Json {
 interface Op {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   id: string;
+  /** the operation's tag: core_v1, apps_v1, coordination_v1 ... */
+  tag?: string;
   description: string;
   action: string;
   params: string[];
@@ -251,18 +254,20 @@ function resourcePaths(r: ResourceInfo): PathEntry[] {
   const type = r.typeName;
   const list = `${type}List`;
   const nsd = r.namespaced ? 'Namespaced' : '';
-  const base = r.namespaced ? `/api/v1/namespaces/{namespace}/${r.resource}` : `/api/v1/${r.resource}`;
+  const root = groupVersionRoot(r.group, r.version);
+  const base = r.namespaced ? `${root}/namespaces/{namespace}/${r.resource}` : `${root}/${r.resource}`;
+  const GV = opGroupVersion(r.group, r.version);
   const scopeParams = r.namespaced ? ['namespace'] : [];
   const out: PathEntry[] = [
     {
       path: base,
       pathParams: [...scopeParams, 'pretty'],
       ops: [
-        { method: 'get', id: `listCoreV1${nsd}${K}`, description: `list or watch objects of kind ${K}`, action: 'list', params: LIST_PARAMS, responses: { '200': list }, gvk, watch: true },
-        { method: 'post', id: `createCoreV1${nsd}${K}`, description: `create a ${K}`, action: 'post', params: WRITE_PARAMS, body: type, responses: { '200': type, '201': type, '202': type }, gvk },
+        { method: 'get', id: `list${GV}${nsd}${K}`, description: `list or watch objects of kind ${K}`, action: 'list', params: LIST_PARAMS, responses: { '200': list }, gvk, watch: true },
+        { method: 'post', id: `create${GV}${nsd}${K}`, description: `create a ${K}`, action: 'post', params: WRITE_PARAMS, body: type, responses: { '200': type, '201': type, '202': type }, gvk },
         ...(r.kind === 'Namespace'
           ? []
-          : [{ method: 'delete' as const, id: `deleteCoreV1Collection${nsd}${K}`, description: `delete collection of ${K}`, action: 'deletecollection', params: [...LIST_PARAMS.filter((p) => p !== 'watch' && p !== 'allowWatchBookmarks'), ...DELETE_PARAMS], body: DELETE_OPTIONS, responses: { '200': STATUS }, gvk }]),
+          : [{ method: 'delete' as const, id: `delete${GV}Collection${nsd}${K}`, description: `delete collection of ${K}`, action: 'deletecollection', params: [...LIST_PARAMS.filter((p) => p !== 'watch' && p !== 'allowWatchBookmarks'), ...DELETE_PARAMS], body: DELETE_OPTIONS, responses: { '200': STATUS }, gvk }]),
       ],
     },
     {
@@ -270,10 +275,10 @@ function resourcePaths(r: ResourceInfo): PathEntry[] {
       pathParams: ['name', ...scopeParams, 'pretty'],
       nameOf: K,
       ops: [
-        { method: 'get', id: `readCoreV1${nsd}${K}`, description: `read the specified ${K}`, action: 'get', params: [], responses: { '200': type }, gvk },
-        { method: 'put', id: `replaceCoreV1${nsd}${K}`, description: `replace the specified ${K}`, action: 'put', params: WRITE_PARAMS, body: type, responses: { '200': type, '201': type }, gvk },
-        { method: 'delete', id: `deleteCoreV1${nsd}${K}`, description: `delete a ${K}`, action: 'delete', params: DELETE_PARAMS, body: DELETE_OPTIONS, responses: { '200': r.kind === 'Pod' ? type : STATUS, '202': r.kind === 'Pod' ? type : STATUS }, gvk },
-        { method: 'patch', id: `patchCoreV1${nsd}${K}`, description: `partially update the specified ${K}`, action: 'patch', params: [...WRITE_PARAMS, 'force'], body: PATCH, patch: true, responses: { '200': type, '201': type }, gvk },
+        { method: 'get', id: `read${GV}${nsd}${K}`, description: `read the specified ${K}`, action: 'get', params: [], responses: { '200': type }, gvk },
+        { method: 'put', id: `replace${GV}${nsd}${K}`, description: `replace the specified ${K}`, action: 'put', params: WRITE_PARAMS, body: type, responses: { '200': type, '201': type }, gvk },
+        { method: 'delete', id: `delete${GV}${nsd}${K}`, description: `delete a ${K}`, action: 'delete', params: DELETE_PARAMS, body: DELETE_OPTIONS, responses: { '200': r.kind === 'Pod' ? type : STATUS, '202': r.kind === 'Pod' ? type : STATUS }, gvk },
+        { method: 'patch', id: `patch${GV}${nsd}${K}`, description: `partially update the specified ${K}`, action: 'patch', params: [...WRITE_PARAMS, 'force'], body: PATCH, patch: true, responses: { '200': type, '201': type }, gvk },
       ],
     },
   ];
@@ -286,9 +291,9 @@ function resourcePaths(r: ResourceInfo): PathEntry[] {
         pathParams: ['name', ...scopeParams, 'pretty'],
         nameOf: K,
         ops: [
-          { method: 'get', id: `readCoreV1${nsd}${K}Status`, description: `read status of the specified ${K}`, action: 'get', params: [], responses: { '200': type }, gvk },
-          { method: 'put', id: `replaceCoreV1${nsd}${K}Status`, description: `replace status of the specified ${K}`, action: 'put', params: WRITE_PARAMS, body: type, responses: { '200': type, '201': type }, gvk },
-          { method: 'patch', id: `patchCoreV1${nsd}${K}Status`, description: `partially update status of the specified ${K}`, action: 'patch', params: [...WRITE_PARAMS, 'force'], body: PATCH, patch: true, responses: { '200': type, '201': type }, gvk },
+          { method: 'get', id: `read${GV}${nsd}${K}Status`, description: `read status of the specified ${K}`, action: 'get', params: [], responses: { '200': type }, gvk },
+          { method: 'put', id: `replace${GV}${nsd}${K}Status`, description: `replace status of the specified ${K}`, action: 'put', params: WRITE_PARAMS, body: type, responses: { '200': type, '201': type }, gvk },
+          { method: 'patch', id: `patch${GV}${nsd}${K}Status`, description: `partially update status of the specified ${K}`, action: 'patch', params: [...WRITE_PARAMS, 'force'], body: PATCH, patch: true, responses: { '200': type, '201': type }, gvk },
         ],
       });
     } else if (sub === 'binding') {
@@ -298,30 +303,73 @@ function resourcePaths(r: ResourceInfo): PathEntry[] {
         path: p,
         pathParams: ['name', ...scopeParams, 'pretty'],
         nameOf: 'Binding',
-        ops: [{ method: 'post', id: `createCoreV1${nsd}${K}Binding`, description: `create binding of a ${K}`, action: 'post', params: WRITE_PARAMS, body: binding, responses: { '200': binding, '201': binding, '202': binding }, gvk: bgvk }],
+        ops: [{ method: 'post', id: `create${GV}${nsd}${K}Binding`, description: `create binding of a ${K}`, action: 'post', params: WRITE_PARAMS, body: binding, responses: { '200': binding, '201': binding, '202': binding }, gvk: bgvk }],
+      });
+    } else if (sub === 'scale') {
+      const sgvk = { group: SCALE.group, kind: SCALE.kind, version: SCALE.version };
+      const scale = SCALE.typeName;
+      out.push({
+        path: p,
+        pathParams: ['name', ...scopeParams, 'pretty'],
+        nameOf: SCALE.kind,
+        ops: [
+          { method: 'get', id: `read${GV}${nsd}${K}Scale`, description: `read scale of the specified ${K}`, action: 'get', params: [], responses: { '200': scale }, gvk: sgvk },
+          { method: 'put', id: `replace${GV}${nsd}${K}Scale`, description: `replace scale of the specified ${K}`, action: 'put', params: WRITE_PARAMS, body: scale, responses: { '200': scale, '201': scale }, gvk: sgvk },
+          { method: 'patch', id: `patch${GV}${nsd}${K}Scale`, description: `partially update scale of the specified ${K}`, action: 'patch', params: [...WRITE_PARAMS, 'force'], body: PATCH, patch: true, responses: { '200': scale, '201': scale }, gvk: sgvk },
+        ],
       });
     } else if (sub === 'finalize') {
       out.push({
         path: p,
         pathParams: ['name', ...scopeParams, 'pretty'],
         nameOf: K,
-        ops: [{ method: 'put', id: `replaceCoreV1${nsd}${K}${Sub}`, description: `replace finalize of the specified ${K}`, action: 'put', params: WRITE_PARAMS, body: type, responses: { '200': type, '201': type }, gvk }],
+        ops: [{ method: 'put', id: `replace${GV}${nsd}${K}${Sub}`, description: `replace finalize of the specified ${K}`, action: 'put', params: WRITE_PARAMS, body: type, responses: { '200': type, '201': type }, gvk }],
       });
     }
   }
   if (r.namespaced) {
     out.push({
-      path: `/api/v1/${r.resource}`,
+      path: `${root}/${r.resource}`,
       pathParams: ['pretty'],
-      ops: [{ method: 'get', id: `listCoreV1${K}ForAllNamespaces`, description: `list or watch objects of kind ${K}`, action: 'list', params: LIST_PARAMS, responses: { '200': list }, gvk, watch: true }],
+      ops: [{ method: 'get', id: `list${GV}${K}ForAllNamespaces`, description: `list or watch objects of kind ${K}`, action: 'list', params: LIST_PARAMS, responses: { '200': list }, gvk, watch: true }],
     });
+  }
+  const tag = opTag(r.group, r.version);
+  for (const e of out) for (const op of e.ops) op.tag = tag;
+  return out;
+}
+
+/** /api/v1, /apis/apps/v1 */
+function groupVersionRoot(group: string, version: string): string {
+  return group ? `/apis/${group}/${version}` : `/api/${version}`;
+}
+
+/** the group's part of operation ids as kube-openapi writes them: CoreV1, AppsV1, CoordinationV1 */
+function opGroupVersion(group: string, version: string): string {
+  const g = group ? group.replace(/\.k8s\.io$/, '').split('.')[0]! : 'core';
+  return g.charAt(0).toUpperCase() + g.slice(1) + version.charAt(0).toUpperCase() + version.slice(1);
+}
+
+/** core_v1, apps_v1, coordination_v1, storage_v1 */
+function opTag(group: string, version: string): string {
+  return `${group ? group.replace(/\.k8s\.io$/, '').split('.')[0] : 'core'}_${version}`;
+}
+
+/** the group versions served, as OpenAPI v3 paths: api/v1, apis/apps/v1 ... */
+function servedGroupVersions(): { group: string; version: string; path: string }[] {
+  const out: { group: string; version: string; path: string }[] = [];
+  for (const r of RESOURCES) {
+    const path = groupVersionRoot(r.group, r.version).slice(1);
+    if (!out.some((g) => g.path === path)) out.push({ group: r.group, version: r.version, path });
   }
   return out;
 }
 
-function allPaths(): PathEntry[] {
+/** every path of the group version `path` ("api/v1", "apis/apps/v1"), or of all of them */
+function allPaths(path?: string): PathEntry[] {
   const out: PathEntry[] = [];
-  for (const r of RESOURCES) if (r.group === '' && r.version === 'v1') out.push(...resourcePaths(r));
+  for (const r of RESOURCES) if (path === undefined || groupVersionRoot(r.group, r.version).slice(1) === path) out.push(...resourcePaths(r));
+  if (path !== undefined && path !== 'api/v1') return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   out.push({
     path: '/api/v1/namespaces/{namespace}/bindings',
     pathParams: ['namespace', 'pretty'],
@@ -344,7 +392,7 @@ function allPaths(): PathEntry[] {
 const RESPONSE_TEXT: Record<string, string> = { '200': 'OK', '201': 'Created', '202': 'Accepted' };
 
 function renderOp(v: Version, op: Op): Json {
-  const o: Json = { description: op.description, operationId: op.id, tags: ['core_v1'] };
+  const o: Json = { description: op.description, operationId: op.id, tags: [op.tag ?? 'core_v1'] };
   const params = op.params.map((n) => param(v, P[n]!));
   const produces = op.watch ? PRODUCES_WATCH : PRODUCES;
   if (v === 2) {
@@ -418,6 +466,11 @@ function buildV2(): Json {
   paths['/api/'] = { get: discoveryOp(2, '/api/', 'getCoreAPIVersions', META + 'APIVersions', 'get available API versions') };
   paths['/api/v1/'] = { get: discoveryOp(2, '/api/v1/', 'getCoreV1APIResources', META + 'APIResourceList', 'get available resources') };
   paths['/apis/'] = { get: discoveryOp(2, '/apis/', 'getAPIVersions', META + 'APIGroupList', 'get available API versions') };
+  for (const gv of servedGroupVersions()) {
+    if (!gv.group) continue;
+    const GV = opGroupVersion(gv.group, gv.version);
+    paths[`/${gv.path}/`] = { get: discoveryOp(2, `/${gv.path}/`, `get${GV}APIResources`, META + 'APIResourceList', 'get available resources') };
+  }
   return {
     swagger: '2.0',
     info: INFO,
@@ -443,20 +496,28 @@ function v3Doc(paths: Json, roots: string[]): Json {
 function buildV3(path: string): Json | undefined {
   switch (path) {
     case 'api/v1': {
-      const entries = allPaths();
+      const entries = allPaths('api/v1');
       const paths = renderPaths(3, entries);
       paths['/api/v1/'] = { get: discoveryOp(3, '/api/v1/', 'getCoreV1APIResources', META + 'APIResourceList', 'get available resources') };
       const roots = [...referencedByPaths(entries), META + 'APIResourceList', WATCH_EVENT, STATUS, DELETE_OPTIONS];
-      // every kind with a GVK, so explain finds lists and meta kinds too
-      for (const t of Object.values(schemas)) if (t.gvk) roots.push(t.name);
+      // every kind of the group with a GVK, so explain finds lists and meta kinds too
+      for (const t of Object.values(schemas)) if (t.gvk && t.gvk.group === '') roots.push(t.name);
       return v3Doc(paths, roots);
     }
     case 'api':
       return v3Doc({ '/api/': { get: discoveryOp(3, '/api/', 'getCoreAPIVersions', META + 'APIVersions', 'get available API versions') } }, [META + 'APIVersions']);
     case 'apis':
       return v3Doc({ '/apis/': { get: discoveryOp(3, '/apis/', 'getAPIVersions', META + 'APIGroupList', 'get available API versions') } }, [META + 'APIGroupList']);
-    default:
-      return undefined;
+    default: {
+      const gv = servedGroupVersions().find((g) => g.group && g.path === path);
+      if (!gv) return undefined;
+      const entries = allPaths(path);
+      const paths = renderPaths(3, entries);
+      paths[`/${path}/`] = { get: discoveryOp(3, `/${path}/`, `get${opGroupVersion(gv.group, gv.version)}APIResources`, META + 'APIResourceList', 'get available resources') };
+      const roots = [...referencedByPaths(entries), META + 'APIResourceList', WATCH_EVENT, STATUS, DELETE_OPTIONS];
+      for (const t of Object.values(schemas)) if (t.gvk && t.gvk.group === gv.group && t.gvk.version === gv.version) roots.push(t.name);
+      return v3Doc(paths, roots);
+    }
   }
 }
 
@@ -490,7 +551,7 @@ const v3Cache = new Map<string, RenderedDocument>();
 let v3RootCache: RenderedDocument | undefined;
 
 /** the OpenAPI v3 group-version documents served under /openapi/v3/<path> */
-export const OPENAPI_V3_PATHS: readonly string[] = ['api', 'api/v1', 'apis'];
+export const OPENAPI_V3_PATHS: readonly string[] = ['api', 'apis', ...servedGroupVersions().map((g) => g.path)];
 
 /** Swagger 2.0 document (GET /openapi/v2), rendered once */
 export function openapiV2Document(): RenderedDocument {

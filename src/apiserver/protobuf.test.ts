@@ -45,11 +45,87 @@ test('decodes map fields, keeping empty values, and bytes as base64', () => {
 });
 
 test('refuses kinds it cannot read with 415, and garbage with 400', () => {
-  const pod = Buffer.concat([Buffer.from('k8s\0', 'binary'), Buffer.from([0x0a, 0x09, 0x0a, 0x02]), Buffer.from('v1'), Buffer.from([0x12, 0x03]), Buffer.from('Pod')]);
-  assert.throws(() => decodeProtobufObject(pod, 'Pod'), (e: unknown) => e instanceof ApiError && e.code === 415 && /application\/json/.test(e.message));
+  const svc = Buffer.concat([Buffer.from('k8s\0', 'binary'), Buffer.from([0x0a, 0x0d, 0x0a, 0x02]), Buffer.from('v1'), Buffer.from([0x12, 0x07]), Buffer.from('Service')]);
+  assert.throws(() => decodeProtobufObject(svc, 'Service'), (e: unknown) => e instanceof ApiError && e.code === 415 && /application\/json/.test(e.message));
   assert.throws(() => decodeProtobufObject(Buffer.from('{"a":1}'), 'Namespace'), (e: unknown) => e instanceof ApiError && e.code === 400);
   assert.throws(
     () => decodeProtobufObject(Buffer.concat([Buffer.from('k8s\0', 'binary'), Buffer.from([0x12, 0x7f, 0x01])]), 'Namespace'),
     (e: unknown) => e instanceof ApiError && e.code === 400,
   );
+});
+
+// ---- the served kinds' messages (protobuf-messages.json), with a small encoder
+
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return Buffer.from(out);
+}
+const str = (field: number, s: string | Buffer) => {
+  const b = Buffer.isBuffer(s) ? s : Buffer.from(s);
+  return Buffer.concat([varint((field << 3) | 2), varint(b.length), b]);
+};
+const msg = (field: number, ...parts: Buffer[]) => str(field, Buffer.concat(parts));
+const int = (field: number, n: number) => Buffer.concat([varint(field << 3), varint(n)]);
+const entry = (field: number, k: string, v: string) => msg(field, str(1, k), str(2, v));
+function wrap(apiVersion: string, kind: string, raw: Buffer): Buffer {
+  return Buffer.concat([Buffer.from('k8s\0', 'binary'), msg(1, str(1, apiVersion), str(2, kind)), str(2, raw)]);
+}
+
+/** what `kubectl create deployment web --image=nginx --replicas=0` sends, zero values and all */
+const DEPLOYMENT = wrap(
+  'apps/v1',
+  'Deployment',
+  Buffer.concat([
+    msg(1, str(1, 'web'), str(2, ''), str(3, ''), entry(11, 'app', 'web')),
+    msg(
+      2,
+      int(1, 0), // replicas: a pointer, so 0 is a value
+      msg(2, entry(1, 'app', 'web')),
+      msg(3, msg(1, entry(11, 'app', 'web')), msg(2, msg(2, str(1, 'nginx'), str(2, 'nginx'), msg(8), str(5, ''), int(16, 0)), str(3, ''), msg(1, str(1, 'data'), msg(2, msg(2, str(1, 'Memory')))))),
+      msg(4),
+      int(5, 0),
+      int(7, 0),
+    ),
+    msg(3),
+  ]),
+);
+
+test('decodes a Deployment: pointer zeros kept, Go zero values dropped, inline volume sources merged', () => {
+  assert.deepEqual(decodeProtobufObject(DEPLOYMENT, 'Deployment'), {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web', labels: { app: 'web' } },
+    spec: {
+      replicas: 0,
+      selector: { matchLabels: { app: 'web' } },
+      template: {
+        metadata: { labels: { app: 'web' } },
+        spec: { containers: [{ name: 'nginx', image: 'nginx' }], volumes: [{ name: 'data', emptyDir: { medium: 'Memory' } }] },
+      },
+    },
+  });
+});
+
+test('a field podbay does not know is refused when it carries a value, not dropped', () => {
+  const unknown = wrap('batch/v1', 'Job', Buffer.concat([msg(1, str(1, 'j')), msg(2, int(99, 0))]));
+  assert.equal(decodeProtobufObject(unknown, 'Job').metadata.name, 'j', 'an empty unknown field is harmless');
+  const set = wrap('batch/v1', 'Job', Buffer.concat([msg(1, str(1, 'j')), msg(2, int(99, 7))]));
+  assert.throws(() => decodeProtobufObject(set, 'Job'), (e: unknown) => e instanceof ApiError && e.code === 400 && /field 99 of JobSpec is not known to podbay: send the object as JSON/.test(e.message));
+});
+
+test('Quantity and IntOrString messages become their JSON scalars', () => {
+  const q = (field: number, s: string) => msg(field, str(1, s));
+  const rs = wrap(
+    'apps/v1',
+    'Deployment',
+    msg(2, msg(3, msg(2, msg(2, str(1, 'c'), msg(8, msg(1, str(1, 'cpu'), q(2, '500m')))))), msg(4, str(1, 'RollingUpdate'), msg(2, msg(1, int(1, 1), str(3, '50%')), msg(2, int(1, 0), int(2, 2))))),
+  );
+  const d = decodeProtobufObject(rs, 'Deployment');
+  assert.deepEqual(d.spec.template.spec.containers[0].resources, { limits: { cpu: '500m' } });
+  assert.deepEqual(d.spec.strategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '50%', maxSurge: 2 } });
 });

@@ -7,10 +7,16 @@
  *
  *   Unknown { 1: TypeMeta { 1: apiVersion, 2: kind }, 2: raw (the object), 3: contentEncoding, 4: contentType }
  *
- * Only the messages of the kinds kubectl creates through typed clients are described below, by
- * their field numbers in k8s.io/api and k8s.io/apimachinery (generated.proto). Go's zero values
- * ("" and 0 in optional scalars) are dropped, as the JSON encoder's omitempty does.
+ * The messages of the served kinds come from protobuf-messages.json (extracted from k8s.io/api's
+ * struct tags by scripts/gen-protobuf-messages.mjs); the apimachinery ones are described below,
+ * by their field numbers in k8s.io/apimachinery (generated.proto). Go's zero values ("" and 0 in
+ * optional scalars) are dropped, as the JSON encoder's omitempty does, except in pointer fields
+ * (`ptr`), which Go writes only when set: `replicas: 0` stays 0. A field podbay does not know
+ * that carries a value is refused (400), never dropped.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { badRequest, unsupportedMediaType } from '../api/errors.js';
 
 type Obj = Record<string, any>;
@@ -20,19 +26,55 @@ type FieldType =
   | 'bytes-base64'
   | 'int'
   | 'bool'
+  | 'double'
   | 'time'
   | { message: string }
-  | { map: 'string' | 'bytes-base64' };
+  | { map: 'string' | 'bytes-base64' | 'time' }
+  | { map: 'message'; value: string };
 
 interface FieldDesc {
   name: string;
   type: FieldType;
   repeated?: boolean;
+  /** a Go pointer: written only when set, so its zero value is a value */
+  ptr?: boolean;
+  /** embedded with `json:",inline"`: its fields belong to the enclosing object */
+  inline?: boolean;
 }
 
 type MessageDesc = Record<number, FieldDesc>;
 
+/** protobuf-messages.json: next to this module in src/, or in <root>/src/apiserver from a build dir */
+function loadGenerated(): Record<string, MessageDesc> {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [join(here, 'protobuf-messages.json')];
+  for (let dir = here; dirname(dir) !== dir; dir = dirname(dir)) candidates.push(join(dir, 'src', 'apiserver', 'protobuf-messages.json'));
+  const file = candidates.find((c) => existsSync(c));
+  if (!file) throw new Error('podbay: src/apiserver/protobuf-messages.json is missing (see scripts/gen-protobuf-messages.mjs)');
+  return JSON.parse(readFileSync(file, 'utf8'));
+}
+
+const GENERATED = loadGenerated();
+
+/** apimachinery messages whose JSON form is not an object */
+const SCALAR_MESSAGES = new Set(['Quantity', 'IntOrString', 'RawExtension']);
+
 const MESSAGES: Record<string, MessageDesc> = {
+  ...GENERATED,
+  LabelSelector: { 1: { name: 'matchLabels', type: { map: 'string' } }, 2: { name: 'matchExpressions', type: { message: 'LabelSelectorRequirement' }, repeated: true } },
+  LabelSelectorRequirement: { 1: { name: 'key', type: 'string' }, 2: { name: 'operator', type: 'string' }, 3: { name: 'values', type: 'string', repeated: true } },
+  Quantity: { 1: { name: 'string', type: 'string' } },
+  IntOrString: { 1: { name: 'type', type: 'int' }, 2: { name: 'intVal', type: 'int' }, 3: { name: 'strVal', type: 'string' } },
+  RawExtension: { 1: { name: 'raw', type: 'string' } },
+  Duration: { 1: { name: 'duration', type: 'int' } },
+  Condition: {
+    1: { name: 'type', type: 'string' },
+    2: { name: 'status', type: 'string' },
+    3: { name: 'observedGeneration', type: 'int' },
+    4: { name: 'lastTransitionTime', type: 'time' },
+    5: { name: 'reason', type: 'string' },
+    6: { name: 'message', type: 'string' },
+  },
   Unknown: { 1: { name: 'typeMeta', type: { message: 'TypeMeta' } }, 2: { name: 'raw', type: 'bytes-base64' }, 3: { name: 'contentEncoding', type: 'string' }, 4: { name: 'contentType', type: 'string' } },
   TypeMeta: { 1: { name: 'apiVersion', type: 'string' }, 2: { name: 'kind', type: 'string' } },
   ObjectMeta: {
@@ -87,7 +129,11 @@ const MESSAGES: Record<string, MessageDesc> = {
 };
 
 /** kinds whose protobuf form podbay reads */
-export const PROTOBUF_KINDS = ['Namespace', 'ConfigMap', 'Secret', 'DeleteOptions'];
+export const PROTOBUF_KINDS = [
+  'Namespace', 'ConfigMap', 'Secret', 'DeleteOptions',
+  'Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'ControllerRevision', 'Job', 'CronJob', 'ReplicationController',
+  'PersistentVolume', 'PersistentVolumeClaim', 'ServiceAccount', 'PodDisruptionBudget', 'Lease', 'StorageClass', 'Scale', 'Pod',
+];
 
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 
@@ -130,7 +176,7 @@ function toInt(v: bigint): number {
   return Number(BigInt.asIntN(64, v));
 }
 
-function decodeMap(buf: Buffer, valueType: 'string' | 'bytes-base64'): [string, string] {
+function decodeMap(buf: Buffer, t: Exclude<FieldType, string> & { map: string }): [string, unknown] {
   const r = new Reader(buf);
   let k = '';
   let v: Buffer = Buffer.alloc(0);
@@ -141,19 +187,56 @@ function decodeMap(buf: Buffer, valueType: 'string' | 'bytes-base64'): [string, 
     else if (field === 2) v = Buffer.from(r.bytes());
     else r.skip(tag & 7);
   }
-  return [k, valueType === 'string' ? v.toString('utf8') : v.toString('base64')];
+  if (t.map === 'string') return [k, v.toString('utf8')];
+  if (t.map === 'bytes-base64') return [k, v.toString('base64')];
+  if (t.map === 'time') return [k, timeOf(v)];
+  const type = (t as { value: string }).value;
+  const m = decodeMessage(v, type);
+  return [k, SCALAR_MESSAGES.has(type) ? scalarOf(type, m) : m];
+}
+
+function timeOf(buf: Buffer): string | undefined {
+  const tm = decodeMessage(buf, 'Time') as Obj;
+  return tm.seconds ? new Date(tm.seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') : undefined;
+}
+
+/** the JSON form of the apimachinery messages that are not objects there */
+function scalarOf(type: string, m: Obj): unknown {
+  switch (type) {
+    case 'Quantity':
+      return m.string ?? '0';
+    case 'IntOrString':
+      return m.type === 1 ? m.strVal ?? '' : m.intVal ?? 0;
+    default: {
+      // RawExtension: the object's JSON bytes
+      if (!m.raw) return undefined;
+      try {
+        return JSON.parse(m.raw);
+      } catch {
+        throw new Error('RawExtension.raw is not JSON');
+      }
+    }
+  }
 }
 
 function decodeMessage(buf: Buffer, type: string): Obj {
   const desc = MESSAGES[type];
+  if (!desc) throw new Error(`no description of message ${type}`);
   const out: Obj = {};
+  const pointers = new Set<string>();
   const r = new Reader(buf);
   while (!r.done()) {
     const tag = Number(r.varint());
-    const fd = desc[tag >> 3];
+    const number = tag >> 3;
+    const fd = desc[number];
     const wire = tag & 7;
     if (!fd) {
+      // a field of a newer API than podbay knows: fine while it is empty, refused when set
+      const at = r.pos;
       r.skip(wire);
+      const raw = r.buf.subarray(at, r.pos);
+      const empty = wire === 0 ? raw.length === 1 && raw[0] === 0 : wire === 2 ? raw.length === 1 && raw[0] === 0 : false;
+      if (!empty) throw new Error(`field ${number} of ${type} is not known to podbay: send the object as JSON`);
       continue;
     }
     let value: unknown;
@@ -162,21 +245,31 @@ function decodeMessage(buf: Buffer, type: string): Obj {
     else if (t === 'bytes-base64') value = Buffer.from(r.bytes()).toString('base64');
     else if (t === 'int') value = toInt(r.varint());
     else if (t === 'bool') value = r.varint() !== 0n;
-    else if (t === 'time') {
-      const tm = decodeMessage(r.bytes(), 'Time');
-      value = tm.seconds ? new Date(tm.seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') : undefined;
-    } else if ('message' in t) {
+    else if (t === 'double') {
+      if (r.pos + 8 > r.buf.length) throw new Error('truncated double');
+      value = r.buf.readDoubleLE(r.pos);
+      r.pos += 8;
+    } else if (t === 'time') value = timeOf(r.bytes());
+    else if ('message' in t) {
       value = decodeMessage(r.bytes(), t.message);
+      if (SCALAR_MESSAGES.has(t.message)) value = scalarOf(t.message, value as Obj);
+      if (fd.inline) {
+        Object.assign(out, value);
+        continue;
+      }
     } else {
-      const [k, v] = decodeMap(r.bytes(), t.map);
+      const [k, v] = decodeMap(r.bytes(), t);
       (out[fd.name] ??= {})[k] = v;
       continue;
     }
+    if (fd.ptr) pointers.add(fd.name);
     if (fd.repeated) (out[fd.name] ??= []).push(value);
     else out[fd.name] = value;
   }
-  // Go's omitempty: zero scalars and empty nested messages are not in the JSON form.
+  // Go's omitempty: zero scalars and empty nested messages are not in the JSON form, unless
+  // they were pointers (set, so written)
   for (const [k, v] of Object.entries(out)) {
+    if (pointers.has(k) && v !== undefined) continue;
     if (v === '' || v === 0 || v === undefined || v === false) delete out[k];
     else if (typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0) delete out[k];
   }

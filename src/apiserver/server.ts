@@ -4,10 +4,12 @@
  * meta.k8s.io Table), watch streaming, and rendering every error once as a metav1.Status.
  *
  * Paths served:
- *   /healthz /livez /readyz /version  /api /api/v1 /apis  /openapi/v2 /openapi/v3[/api/v1]
+ *   /healthz /livez /readyz /version  /api /api/v1 /apis /apis/{group}[/{version}]
+ *   /openapi/v2 /openapi/v3[/api/v1|/apis/{group}/{version}]
  *   /api/v1/{resource}[/{name}[/{sub}]]                      cluster-scoped, or all namespaces
  *   /api/v1/namespaces/{ns}/{resource}[/{name}[/{sub}]]      namespaced
  *   /api/v1/watch/...                                        the deprecated watch paths
+ *   /apis/{group}/{version}/...                              the same, for the named groups
  *   /apis/podbay.io/v1alpha1/namespaces/{ns}/podexplains/{name}   podbay explain (src/explain)
  *   /ui/                                                     the web view's files, no data (src/ui)
  */
@@ -24,14 +26,16 @@ import {
   unauthorized,
   unsupportedMediaType,
 } from '../api/errors.js';
-import { apiResourceList, apiVersionOf, resourceInfo, type ResourceInfo } from '../api/registry.js';
+import { apiGroup, apiGroups, apiResourceList, apiVersionOf, resourceInfo, SCALE, type ResourceInfo } from '../api/registry.js';
+import { applyScale, patchScale, toScale } from '../api/scale.js';
+import { noControllerWarning } from '../api/no-controller.js';
 import { toTable, type IncludeObject } from '../api/tables.js';
 import { strictErrors } from '../api/strict.js';
 import { decodeTyped } from '../api/typecheck.js';
 import { decodeTypedOrThrow, patchDecodeError, validateDeleteOptions, validateListOptions } from './request-options.js';
 import { jsonTooDeep, nestingMessage, yamlTooDeep } from './body-depth.js';
 import { checkQueryEscapes, decodePathSegment, queryInt, watchTimeoutSeconds } from './query.js';
-import { openapiV2Document, openapiV2Protobuf, openapiV3Document, openapiV3RootDocument, OPENAPI_V2_PROTOBUF_CONTENT_TYPE, type RenderedDocument } from './openapi.js';
+import { openapiV2Document, openapiV2Protobuf, openapiV3Document, openapiV3RootDocument, OPENAPI_V2_PROTOBUF_CONTENT_TYPE, OPENAPI_V3_PATHS, type RenderedDocument } from './openapi.js';
 import type { Registry } from '../registry/index.js';
 import type { DeleteOptions, Obj, WatchEventOut, WatchQuery } from '../api/types.js';
 import { VERSION_INFO } from '../version.js';
@@ -372,7 +376,9 @@ export class ApiServer {
           serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `${this.opts.host}:${this.opts.port}` }],
         });
       case '/apis':
-        return sendJson(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [EXPLAIN_API_GROUP] });
+        // served in the legacy (unaggregated) format, as /api: kubectl asks for the aggregated
+        // one (apidiscovery.k8s.io/v2) first and falls back on a plain application/json answer
+        return sendJson(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [...apiGroups().map((g) => apiGroup(g.name)), EXPLAIN_API_GROUP] });
       case '/api/v1':
         return sendJson(res, 200, apiResourceList('v1'));
       case '/openapi/v2':
@@ -387,7 +393,7 @@ export class ApiServer {
     }
     if (path.startsWith('/openapi/v3/')) {
       const doc = openapiV3Document(path.slice('/openapi/v3/'.length));
-      if (!doc) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (GET ${path}): OpenAPI v3 documents are served for api, api/v1 and apis`);
+      if (!doc) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (GET ${path}): OpenAPI v3 documents are served for ${OPENAPI_V3_PATHS.join(", ")}`);
       return sendDocument(req, res, doc);
     }
     if (path.startsWith(EXPLAIN_PREFIX)) {
@@ -397,14 +403,25 @@ export class ApiServer {
       res.writeHead(200, { 'Content-Type': out.contentType, 'Cache-Control': 'no-cache, private' });
       return void res.end(out.body);
     }
+    if (path.startsWith('/apis/')) {
+      const [group = '', version, ...rest] = path.slice('/apis/'.length).split('/');
+      const served = apiGroups().find((g) => g.name === group);
+      const unknown = () =>
+        new ApiError(404, 'NotFound', `the server could not find the requested resource (${method} ${path}): podbay serves the groups ${apiGroups().map((g) => g.name).join(', ')} and podbay.io`);
+      if (!served || (version !== undefined && version !== '' && !served.versions.includes(version))) throw unknown();
+      if (version === undefined || version === '') return sendJson(res, 200, { kind: 'APIGroup', apiVersion: 'v1', ...apiGroup(group) });
+      if (rest.length === 0 || (rest.length === 1 && rest[0] === '')) return sendJson(res, 200, apiResourceList(`${group}/${version}`));
+      const route = this.parseRoute(rest.map(decodePathSegment), method, path, group, version);
+      return this.dispatch(req, res, route, method, q);
+    }
     if (!path.startsWith('/api/v1/')) {
-      throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${method} ${path}): podbay serves the core API group (/api/v1) only`);
+      throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${method} ${path})`);
     }
     const route = this.parseRoute(path.slice('/api/v1/'.length).split('/').map(decodePathSegment), method, path);
     await this.dispatch(req, res, route, method, q);
   }
 
-  private parseRoute(seg: string[], method: string, path: string): Route {
+  private parseRoute(seg: string[], method: string, path: string, group = '', version = 'v1'): Route {
     let watchPath = false;
     if (seg[0] === 'watch') {
       watchPath = true;
@@ -417,7 +434,7 @@ export class ApiServer {
       ns = seg[1];
       seg = seg.slice(2);
     }
-    const r = resourceInfo(seg[0]);
+    const r = resourceInfo(seg[0], group, version);
     if (!r || seg.length > 3) throw nf();
     if (ns !== undefined && !r.namespaced) throw nf();
     const route: Route = { r, ns, name: seg[1], sub: seg[2], watchPath };
@@ -458,6 +475,8 @@ export class ApiServer {
       if (method === 'POST') {
         const body = await this.decodeObject(req, q, r, ns);
         const warnings = body.warnings;
+        const pending = noControllerWarning(r);
+        if (pending) warnings.push(pending);
         const created = await svc.create(r, r.namespaced ? ns ?? body.obj.metadata?.namespace : undefined, body.obj, { dryRun: dryRunOf(q), fieldManager: fieldManagerOf(req, q, 'CreateOptions') });
         return this.sendObject(res, 201, r, created, asTable, include, warnings);
       }
@@ -470,7 +489,8 @@ export class ApiServer {
     }
 
     if (r.namespaced && ns === undefined) {
-      throw new ApiError(404, 'NotFound', `the server could not find the requested resource: ${r.resource} are namespaced, use /api/v1/namespaces/NAMESPACE/${r.resource}/${name}`);
+      const base = r.group ? `/apis/${r.group}/${r.version}` : '/api/v1';
+      throw new ApiError(404, 'NotFound', `the server could not find the requested resource: ${r.resource} are namespaced, use ${base}/namespaces/NAMESPACE/${r.resource}/${name}`);
     }
 
     if (sub === 'binding') {
@@ -488,6 +508,7 @@ export class ApiServer {
     }
     // namespaces/finalize: PUT only, as kube-apiserver (the namespace controller's last step)
     if (sub === 'finalize' && method !== 'PUT') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} namespaces/finalize`);
+    if (sub === 'scale') return this.serveScale(req, res, r, ns!, name, method, q);
     const part = sub === 'status' || sub === 'finalize' ? sub : undefined;
 
     switch (method) {
@@ -547,6 +568,42 @@ export class ApiServer {
       }
     }
     throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} ${r.resource}`);
+  }
+
+  /** GET/PUT/PATCH of the scale subresource: an autoscaling/v1 Scale onto spec.replicas (src/api/scale.ts) */
+  private async serveScale(req: IncomingMessage, res: ServerResponse, r: ResourceInfo, ns: string, name: string, method: string, q: URLSearchParams): Promise<void> {
+    const svc = this.resources;
+    if (method === 'GET') return sendJson(res, 200, toScale(r, await svc.get(r, ns, name)));
+    if (method === 'PUT') {
+      const buf = await readBody(req);
+      const scale = parseBody(buf, mediaType(req), SCALE.kind);
+      if (scale.apiVersion !== undefined && scale.apiVersion !== `${SCALE.group}/${SCALE.version}`) {
+        throw badRequest(`the API version in the data (${scale.apiVersion}) does not match the expected API version (${SCALE.group}/${SCALE.version})`);
+      }
+      if (scale.kind !== undefined && scale.kind !== SCALE.kind) throw badRequest(`the kind in the data (${scale.kind}) does not match the expected kind (${SCALE.kind}) for ${r.resource}/scale`);
+      decodeTypedOrThrow(SCALE.typeName, SCALE.kind, SCALE.version, scale, false);
+      const obj = await svc.get(r, ns, name);
+      const out = await svc.update(r, ns, name, applyScale(obj, scale), { dryRun: dryRunOf(q) });
+      return sendJson(res, 200, toScale(r, out));
+    }
+    if (method === 'PATCH') {
+      const text = (await readBody(req)).toString('utf8');
+      if (jsonTooDeep(text)) throw badRequest(`json: ${nestingMessage()}`);
+      for (let attempt = 0; ; attempt++) {
+        const obj = await svc.get(r, ns, name);
+        const scale = patchScale(r, obj, mediaType(req), text);
+        const pinned = scale.metadata?.resourceVersion !== obj.metadata.resourceVersion;
+        try {
+          const out = await svc.update(r, ns, name, applyScale(obj, scale), { dryRun: dryRunOf(q) });
+          return sendJson(res, 200, toScale(r, out));
+        } catch (e) {
+          // a race with another writer: read and patch again, unless the client pinned a version
+          if (e instanceof ApiError && e.reason === 'Conflict' && !pinned && attempt < 5) continue;
+          throw e;
+        }
+      }
+    }
+    throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} ${r.resource}/scale`);
   }
 
   private sendObject(res: ServerResponse, code: number, r: ResourceInfo, obj: Obj, asTable: boolean, include: IncludeObject, warnings: string[] = []): void {

@@ -376,6 +376,7 @@ export class GenericRegistry {
     delete meta.selfLink;
     delete meta.managedFields;
     strategyFor(r).prepareForCreate?.(obj);
+    if (r.generation) meta.generation = 1;
 
     defaultObject(r.kind, obj, 'create');
     this.checkInvalid(r, name, validateCreate(r.kind, obj));
@@ -444,6 +445,7 @@ export class GenericRegistry {
 
     defaultObject(r.kind, obj, 'update');
     strategyFor(r).prepareForUpdate?.(obj, old, part);
+    if (r.generation && !deepEqual(obj.spec, old.spec)) m.generation = (om.generation ?? 1) + 1;
 
     const errs = part === 'status' ? validateStatusUpdate(r.kind, obj, old) : validateUpdate(r.kind, obj, old);
     this.checkInvalid(r, name, errs);

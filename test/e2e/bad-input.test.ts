@@ -11,9 +11,11 @@ import { after, before, describe, it } from 'node:test';
 
 import { kubectlBinaries, PodbayServer, watchReadyz } from './harness.js';
 import { loadCorpus, type CorpusCase } from './corpus.js';
+import { RESOURCES } from '../../src/api/registry.js';
 
 const NS = 'corpus';
-const KINDS = ['namespaces', 'pods', 'configmaps', 'secrets', 'events', 'nodes'];
+/** every served kind's list path (the named groups' too: a workload case must not write either) */
+const KINDS = RESOURCES.map((r) => (r.group ? `/apis/${r.group}/${r.version}/${r.resource}` : `/api/v1/${r.resource}`));
 
 type Answer = Awaited<ReturnType<PodbayServer['request']>>;
 
@@ -25,7 +27,7 @@ function send(s: PodbayServer, method: string, path: string, body?: Buffer, cont
 async function snapshot(s: PodbayServer): Promise<string[]> {
   const out: string[] = [];
   for (const r of KINDS) {
-    const a = await send(s, 'GET', `/api/v1/${r}`);
+    const a = await send(s, 'GET', r);
     assert.equal(a.status, 200, `list ${r}: ${a.body}`);
     for (const o of a.json.items) out.push(`${r} ${o.metadata.namespace ?? ''}/${o.metadata.name} ${o.metadata.resourceVersion}`);
   }
@@ -55,6 +57,12 @@ describe('bad input: the corpus replayed against a live server', () => {
     });
     await create(`/api/v1/namespaces/${NS}/configmaps`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'victim' }, data: { a: 'b' } });
     await create(`/api/v1/namespaces/${NS}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'victim' }, data: { k: 'dmFsdWU=' } });
+    await create(`/apis/apps/v1/namespaces/${NS}/deployments`, {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'victim' },
+      spec: { selector: { matchLabels: { app: 'victim' } }, template: { metadata: { labels: { app: 'victim' } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } } },
+    });
   });
 
   after(async () => {

@@ -5,8 +5,9 @@
  */
 import { type Obj, isObj, obj, str } from '../validation/index.js';
 import { type Operation, defaultPod } from './pod.js';
+import * as W from './workloads.js';
 
-export { computeQOSClass, defaultContainer, defaultPod, defaultPullPolicy, defaultVolume, type Operation } from './pod.js';
+export { computeQOSClass, defaultContainer, defaultPod, defaultPodSpec, defaultPullPolicy, defaultVolume, type Operation } from './pod.js';
 
 /** Secret: type Opaque; stringData is merged into data (base64) and never stored. */
 export function defaultSecret(secret: Obj): Obj {
@@ -66,6 +67,39 @@ export function defaultObject<T>(kind: string, object: T, op: Operation = 'creat
       break;
     case 'Node':
       defaultNode(object);
+      break;
+    case 'Deployment':
+      W.defaultDeployment(object, op);
+      break;
+    case 'ReplicaSet':
+      W.defaultReplicaSet(object, op);
+      break;
+    case 'StatefulSet':
+      W.defaultStatefulSet(object, op);
+      break;
+    case 'DaemonSet':
+      W.defaultDaemonSet(object, op);
+      break;
+    case 'ReplicationController':
+      W.defaultReplicationController(object, op);
+      break;
+    case 'Job':
+      W.defaultJob(object, op);
+      break;
+    case 'CronJob':
+      W.defaultCronJob(object, op);
+      break;
+    case 'PersistentVolume':
+      W.defaultPersistentVolume(object, op);
+      break;
+    case 'PersistentVolumeClaim':
+      W.defaultPersistentVolumeClaim(object, op);
+      break;
+    case 'StorageClass':
+      W.defaultStorageClass(object);
+      break;
+    case 'PodDisruptionBudget':
+      W.defaultPodDisruptionBudget(object, op);
       break;
     case 'ConfigMap': // SetDefaults_ConfigMap only makes an empty map, which is never serialized
     case 'Event':

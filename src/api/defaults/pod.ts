@@ -161,6 +161,26 @@ function addDefaultTolerations(spec: Obj): void {
 }
 
 /**
+ * The defaults of a PodSpec wherever it appears: in a Pod and in the pod templates of
+ * workloads (SetDefaults_PodSpec and the defaults of the types inside it). What only a Pod
+ * gets (SetDefaults_Pod: requests from limits, enableServiceLinks, hostNetwork hostPorts;
+ * admission; status) is in defaultPod.
+ */
+export function defaultPodSpec(spec: Obj): Obj {
+  for (const v of arr(spec.volumes)) if (isObj(v)) defaultVolume(v);
+  for (const list of ['containers', 'initContainers', 'ephemeralContainers']) {
+    for (const c of arr(spec[list])) if (isObj(c)) defaultContainer(c);
+  }
+  if (isObj(spec.overhead)) canonicalizeResourceList(spec.overhead);
+  if (!spec.dnsPolicy) spec.dnsPolicy = 'ClusterFirst';
+  if (!spec.restartPolicy) spec.restartPolicy = 'Always';
+  if (!isObj(spec.securityContext)) spec.securityContext = {};
+  if (spec.terminationGracePeriodSeconds == null) spec.terminationGracePeriodSeconds = 30;
+  if (!spec.schedulerName) spec.schedulerName = 'default-scheduler';
+  return spec;
+}
+
+/**
  * Defaults a Pod in place. `op` 'create' also applies what only happens on create: the Priority
  * and DefaultTolerationSeconds admission plugins and the fresh status (phase Pending, qosClass).
  */
@@ -168,11 +188,7 @@ export function defaultPod(pod: Obj, op: Operation = 'create'): Obj {
   if (!isObj(pod.metadata)) pod.metadata = {};
   if (!isObj(pod.spec)) pod.spec = {};
   const spec = pod.spec;
-
-  for (const v of arr(spec.volumes)) if (isObj(v)) defaultVolume(v);
-  for (const list of ['containers', 'initContainers', 'ephemeralContainers']) {
-    for (const c of arr(spec[list])) if (isObj(c)) defaultContainer(c);
-  }
+  defaultPodSpec(spec);
 
   // SetDefaults_Pod: requests default to limits (not for ephemeral containers, which have none)
   for (const c of [...arr(spec.containers), ...arr(spec.initContainers)]) {
@@ -187,14 +203,6 @@ export function defaultPod(pod: Obj, op: Operation = 'create'): Obj {
       for (const p of arr(obj(c).ports)) if (isObj(p) && !p.hostPort) p.hostPort = p.containerPort;
     }
   }
-  if (isObj(spec.overhead)) canonicalizeResourceList(spec.overhead);
-
-  // SetDefaults_PodSpec
-  if (!spec.dnsPolicy) spec.dnsPolicy = 'ClusterFirst';
-  if (!spec.restartPolicy) spec.restartPolicy = 'Always';
-  if (!isObj(spec.securityContext)) spec.securityContext = {};
-  if (spec.terminationGracePeriodSeconds == null) spec.terminationGracePeriodSeconds = 30;
-  if (!spec.schedulerName) spec.schedulerName = 'default-scheduler';
 
   if (op === 'create') {
     // Priority admission, no PriorityClass objects: priority 0, PreemptLowerPriority.

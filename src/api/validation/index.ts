@@ -6,6 +6,7 @@
  *   if (errs.length) throw invalidObject('Pod', pod.metadata.name, errs);
  */
 import { type Obj, type ValidationError, obj } from './field.js';
+import { validateObjectMetaUpdate } from './meta.js';
 import {
   validateConfigMap,
   validateConfigMapUpdate,
@@ -20,6 +21,8 @@ import {
   validateSecretUpdate,
 } from './core.js';
 import { validateBinding, validatePodCreate, validatePodStatusUpdate, validatePodUpdate } from './pod.js';
+import * as W from './workloads.js';
+import * as S from './storage-policy.js';
 
 export * from './field.js';
 export * from './names.js';
@@ -58,6 +61,20 @@ const CREATE: Record<string, CreateFn> = {
   Event: validateEvent,
   Node: validateNode,
   Binding: validateBinding,
+  Deployment: W.validateDeployment,
+  ReplicaSet: W.validateReplicaSet,
+  StatefulSet: W.validateStatefulSet,
+  DaemonSet: W.validateDaemonSet,
+  ControllerRevision: W.validateControllerRevision,
+  ReplicationController: W.validateReplicationController,
+  Job: W.validateJob,
+  CronJob: W.validateCronJob,
+  PersistentVolume: S.validatePersistentVolume,
+  PersistentVolumeClaim: S.validatePersistentVolumeClaim,
+  StorageClass: S.validateStorageClass,
+  PodDisruptionBudget: S.validatePodDisruptionBudget,
+  Lease: S.validateLease,
+  ServiceAccount: S.validateServiceAccount,
 };
 
 const UPDATE: Record<string, UpdateFn> = {
@@ -67,13 +84,40 @@ const UPDATE: Record<string, UpdateFn> = {
   Secret: validateSecretUpdate,
   Event: validateEventUpdate,
   Node: validateNodeUpdate,
+  Deployment: W.validateDeploymentUpdate,
+  ReplicaSet: W.validateReplicaSetUpdate,
+  StatefulSet: W.validateStatefulSetUpdate,
+  DaemonSet: W.validateDaemonSetUpdate,
+  ControllerRevision: W.validateControllerRevisionUpdate,
+  ReplicationController: W.validateReplicationControllerUpdate,
+  Job: W.validateJobUpdate,
+  CronJob: W.validateCronJobUpdate,
+  PersistentVolume: S.validatePersistentVolumeUpdate,
+  PersistentVolumeClaim: S.validatePersistentVolumeClaimUpdate,
+  StorageClass: S.validateStorageClassUpdate,
+  PodDisruptionBudget: S.validatePodDisruptionBudgetUpdate,
+  Lease: S.validateLeaseUpdate,
+  ServiceAccount: S.validateServiceAccountUpdate,
 };
+
+/** a status update may change only status: what the spec rules would say is not re-checked */
+const metaOnly: UpdateFn = (n, o) => validateObjectMetaUpdate(n.metadata, o.metadata);
 
 const STATUS_UPDATE: Record<string, UpdateFn> = {
   Pod: validatePodStatusUpdate,
   Namespace: validateNamespaceStatusUpdate,
   // Node status updates go through the same checks as spec updates upstream.
   Node: validateNodeUpdate,
+  Deployment: W.validateDeploymentStatusUpdate,
+  ReplicaSet: W.validateReplicaSetStatusUpdate,
+  StatefulSet: W.validateStatefulSetStatusUpdate,
+  DaemonSet: W.validateDaemonSetStatusUpdate,
+  ReplicationController: W.validateReplicationControllerStatusUpdate,
+  Job: W.validateJobStatusUpdate,
+  CronJob: metaOnly,
+  PersistentVolume: metaOnly,
+  PersistentVolumeClaim: metaOnly,
+  PodDisruptionBudget: metaOnly,
 };
 
 /** Kinds validateCreate knows; any other kind validates to no errors. */

@@ -1,0 +1,26 @@
+/**
+ * Kinds podbay stores and serves but whose controller does not run yet (issue 15 builds them).
+ * Creating one answers with a Warning header, so nobody takes a stored Deployment for a running
+ * one. When a controller lands, its kind leaves this table, and that is all.
+ */
+import type { ResourceInfo } from './registry.js';
+
+const WITHOUT_CONTROLLER: Record<string, string> = {
+  Deployment: 'no controller runs deployments yet; the object is stored but no pods are created',
+  ReplicaSet: 'no controller runs replicasets yet; the object is stored but no pods are created',
+  StatefulSet: 'no controller runs statefulsets yet; the object is stored but no pods are created',
+  DaemonSet: 'no controller runs daemonsets yet; the object is stored but no pods are created',
+  ReplicationController: 'no controller runs replicationcontrollers yet; the object is stored but no pods are created',
+  Job: 'no controller runs jobs yet; the object is stored but no pods are created',
+  CronJob: 'no controller runs cronjobs yet; the object is stored but no jobs are created',
+  PersistentVolumeClaim: 'no volume provisioner or binder runs yet; the claim is stored and stays Pending',
+};
+
+/** the Warning a create of this kind answers with, or undefined when a controller runs it */
+export function noControllerWarning(r: ResourceInfo): string | undefined {
+  const text = WITHOUT_CONTROLLER[r.kind];
+  return text ? `podbay: ${text}` : undefined;
+}
+
+/** the kinds stored without a controller, for documentation and tests */
+export const KINDS_WITHOUT_CONTROLLER: readonly string[] = Object.keys(WITHOUT_CONTROLLER);

@@ -1,0 +1,169 @@
+/**
+ * Validation of the small kinds served beside the workloads, after kube-apiserver's
+ * pkg/apis/core/validation (PersistentVolume, PersistentVolumeClaim, ServiceAccount),
+ * pkg/apis/storage/validation (StorageClass), pkg/apis/policy/validation
+ * (PodDisruptionBudget) and pkg/apis/coordination/validation (Lease). Objects are defaulted
+ * first (../defaults/workloads.ts).
+ */
+import { type Obj, type ValidationError, arr, forbidden, invalid, isObj, key, nonNegative, notSupported, obj, required, semanticEqual, str } from './field.js';
+import { FIELD_IMMUTABLE, validateObjectMeta, validateObjectMetaUpdate } from './meta.js';
+import { parseQuantity } from './quantity.js';
+import { validateLabelSelector } from './label-selector.js';
+
+type Errs = ValidationError[];
+
+const ACCESS_MODES = ['ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOnce', 'ReadWriteOncePod'];
+const VOLUME_MODES = ['Block', 'Filesystem'];
+
+function validateAccessModes(modes: unknown, fldPath: string): Errs {
+  const list = arr(modes);
+  if (list.length === 0) return [required(fldPath, 'at least 1 access mode is required')];
+  const errs: Errs = [];
+  for (const m of list) if (!ACCESS_MODES.includes(str(m))) errs.push(notSupported(fldPath, m, ACCESS_MODES));
+  if (list.includes('ReadWriteOncePod') && list.length > 1) errs.push(forbidden(fldPath, 'may not use ReadWriteOncePod with other access modes'));
+  return errs;
+}
+
+function validateStorageQuantity(list: unknown, fldPath: string): Errs {
+  const storage = obj(list).storage;
+  if (storage === undefined) return [required(key(fldPath, 'storage'), '')];
+  const q = parseQuantity(storage);
+  if (!q) return [invalid(key(fldPath, 'storage'), storage, 'quantities must match the regular expression')];
+  if (q.num <= 0n) return [invalid(key(fldPath, 'storage'), storage, 'must be greater than zero')];
+  return [];
+}
+
+// ---------------------------------------------------------------- PersistentVolume(Claim)
+
+/** the volume source members a PersistentVolumeSpec may carry (exactly one) */
+const PV_SOURCES = [
+  'awsElasticBlockStore', 'azureDisk', 'azureFile', 'cephfs', 'cinder', 'csi', 'fc', 'flexVolume', 'flocker',
+  'gcePersistentDisk', 'glusterfs', 'hostPath', 'iscsi', 'local', 'nfs', 'photonPersistentDisk', 'portworxVolume',
+  'quobyte', 'rbd', 'scaleIO', 'storageos', 'vsphereVolume',
+];
+
+export function validatePersistentVolume(pv: Obj): Errs {
+  const errs = validateObjectMeta(pv.metadata, false, 'dns1123-subdomain');
+  const s = obj(pv.spec);
+  errs.push(...validateAccessModes(s.accessModes, 'spec.accessModes'));
+  if (!isObj(s.capacity)) errs.push(required('spec.capacity', ''));
+  else errs.push(...validateStorageQuantity(s.capacity, 'spec.capacity'));
+  const sources = PV_SOURCES.filter((m) => s[m] != null);
+  if (sources.length === 0) errs.push(required('spec', 'must specify a volume type'));
+  else if (sources.length > 1) errs.push(forbidden(`spec.${sources[1]}`, 'may not specify more than 1 volume type'));
+  const rp = s.persistentVolumeReclaimPolicy;
+  if (!['Delete', 'Recycle', 'Retain'].includes(str(rp))) errs.push(notSupported('spec.persistentVolumeReclaimPolicy', rp, ['Delete', 'Recycle', 'Retain']));
+  if (!VOLUME_MODES.includes(str(s.volumeMode))) errs.push(notSupported('spec.volumeMode', s.volumeMode, VOLUME_MODES));
+  if (isObj(s.hostPath) && !str(s.hostPath.path)) errs.push(required('spec.hostPath.path', ''));
+  if (isObj(s.local) && !str(s.local.path)) errs.push(required('spec.local.path', ''));
+  return errs;
+}
+
+export function validatePersistentVolumeUpdate(n: Obj, o: Obj): Errs {
+  const errs = [...validateObjectMetaUpdate(n.metadata, o.metadata), ...validatePersistentVolume({ ...n, metadata: { name: 'x' } })];
+  if (!semanticEqual(obj(n.spec).volumeMode, obj(o.spec).volumeMode)) errs.push(invalid('spec.volumeMode', obj(n.spec).volumeMode ?? null, FIELD_IMMUTABLE));
+  return errs;
+}
+
+export function validatePersistentVolumeClaimSpec(s: Obj, fldPath = 'spec'): Errs {
+  const errs = [...validateAccessModes(s.accessModes, `${fldPath}.accessModes`)];
+  errs.push(...validateLabelSelector(s.selector, `${fldPath}.selector`));
+  errs.push(...validateStorageQuantity(obj(s.resources).requests, `${fldPath}.resources`));
+  if (s.volumeMode != null && !VOLUME_MODES.includes(str(s.volumeMode))) errs.push(notSupported(`${fldPath}.volumeMode`, s.volumeMode, VOLUME_MODES));
+  return errs;
+}
+
+export function validatePersistentVolumeClaim(pvc: Obj): Errs {
+  return [...validateObjectMeta(pvc.metadata, true, 'dns1123-subdomain'), ...validatePersistentVolumeClaimSpec(obj(pvc.spec))];
+}
+
+export function validatePersistentVolumeClaimUpdate(n: Obj, o: Obj): Errs {
+  const errs = [...validateObjectMetaUpdate(n.metadata, o.metadata), ...validatePersistentVolumeClaimSpec(obj(n.spec))];
+  // only the requested size (growing) and volumeAttributesClassName may change once bound;
+  // an unbound claim is as immutable here, as upstream
+  const strip = (s: unknown) => {
+    const c = { ...obj(s) };
+    delete c.resources;
+    delete c.volumeAttributesClassName;
+    return c;
+  };
+  if (!semanticEqual(strip(n.spec), strip(o.spec))) {
+    errs.push(forbidden('spec', 'spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims'));
+  }
+  return errs;
+}
+
+// ---------------------------------------------------------------- StorageClass
+
+export function validateStorageClass(sc: Obj): Errs {
+  const errs = validateObjectMeta(sc.metadata, false, 'dns1123-subdomain');
+  if (!str(sc.provisioner)) errs.push(required('provisioner', ''));
+  if (!['Delete', 'Retain'].includes(str(sc.reclaimPolicy))) errs.push(notSupported('reclaimPolicy', sc.reclaimPolicy, ['Delete', 'Retain']));
+  if (!['Immediate', 'WaitForFirstConsumer'].includes(str(sc.volumeBindingMode))) {
+    errs.push(notSupported('volumeBindingMode', sc.volumeBindingMode, ['Immediate', 'WaitForFirstConsumer']));
+  }
+  return errs;
+}
+
+export function validateStorageClassUpdate(n: Obj, o: Obj): Errs {
+  const errs = [...validateObjectMetaUpdate(n.metadata, o.metadata)];
+  if (!semanticEqual(n.parameters, o.parameters)) errs.push(forbidden('parameters', 'updates to parameters are forbidden.'));
+  if (n.provisioner !== o.provisioner) errs.push(forbidden('provisioner', 'updates to provisioner are forbidden.'));
+  if (n.reclaimPolicy !== o.reclaimPolicy) errs.push(forbidden('reclaimPolicy', 'updates to reclaimPolicy are forbidden.'));
+  if (n.volumeBindingMode !== o.volumeBindingMode) errs.push(forbidden('volumeBindingMode', 'field is immutable'));
+  return errs;
+}
+
+// ---------------------------------------------------------------- PodDisruptionBudget
+
+function pdbIntOrPercent(v: unknown, fldPath: string): Errs {
+  if (v == null) return [];
+  if (typeof v === 'string') {
+    const m = /^([0-9]+)%$/.exec(v);
+    if (!m) return [invalid(fldPath, v, "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')")];
+    if (Number(m[1]) > 100) return [invalid(fldPath, v, 'must not be greater than 100%')];
+    return [];
+  }
+  return nonNegative(v, fldPath);
+}
+
+export function validatePodDisruptionBudget(pdb: Obj): Errs {
+  const errs = validateObjectMeta(pdb.metadata, true, 'dns1123-subdomain');
+  const s = obj(pdb.spec);
+  if (s.minAvailable != null && s.maxUnavailable != null) errs.push(invalid('spec', s, 'minAvailable and maxUnavailable cannot be both set'));
+  errs.push(...pdbIntOrPercent(s.minAvailable, 'spec.minAvailable'), ...pdbIntOrPercent(s.maxUnavailable, 'spec.maxUnavailable'));
+  errs.push(...validateLabelSelector(s.selector, 'spec.selector'));
+  const policy = s.unhealthyPodEvictionPolicy;
+  if (policy != null && policy !== 'IfHealthyBudget' && policy !== 'AlwaysAllow') {
+    errs.push(notSupported('spec.unhealthyPodEvictionPolicy', policy, ['AlwaysAllow', 'IfHealthyBudget']));
+  }
+  return errs;
+}
+
+export function validatePodDisruptionBudgetUpdate(n: Obj, o: Obj): Errs {
+  return [...validateObjectMetaUpdate(n.metadata, o.metadata), ...validatePodDisruptionBudget({ ...n, metadata: { name: 'x', namespace: 'x' } })];
+}
+
+// ---------------------------------------------------------------- Lease, ServiceAccount
+
+export function validateLease(lease: Obj): Errs {
+  const errs = validateObjectMeta(lease.metadata, true, 'dns1123-subdomain');
+  const s = obj(lease.spec);
+  if (typeof s.leaseDurationSeconds === 'number' && s.leaseDurationSeconds <= 0) {
+    errs.push(invalid('spec.leaseDurationSeconds', s.leaseDurationSeconds, 'must be greater than 0'));
+  }
+  errs.push(...nonNegative(s.leaseTransitions, 'spec.leaseTransitions'));
+  return errs;
+}
+
+export function validateLeaseUpdate(n: Obj, o: Obj): Errs {
+  return [...validateObjectMetaUpdate(n.metadata, o.metadata), ...validateLease({ ...n, metadata: { name: 'x', namespace: 'x' } })];
+}
+
+export function validateServiceAccount(sa: Obj): Errs {
+  return validateObjectMeta(sa.metadata, true, 'dns1123-subdomain');
+}
+
+export function validateServiceAccountUpdate(n: Obj, o: Obj): Errs {
+  return validateObjectMetaUpdate(n.metadata, o.metadata);
+}
