@@ -25,7 +25,7 @@ const PACKAGES = ['core/v1', 'apps/v1', 'batch/v1', 'policy/v1', 'coordination/v
 const ROOTS = [
   'Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'ControllerRevision', 'Job', 'CronJob',
   'ReplicationController', 'PersistentVolume', 'PersistentVolumeClaim', 'ServiceAccount',
-  'PodDisruptionBudget', 'Lease', 'StorageClass', 'Scale', 'Pod',
+  'PodDisruptionBudget', 'Lease', 'StorageClass', 'Scale', 'Pod', 'Service',
 ];
 // apimachinery types, described by hand (their files live in k8s.io/apimachinery)
 const LEAVES = {

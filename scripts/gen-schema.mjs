@@ -39,7 +39,7 @@ const CORE = 'io.k8s.api.core.v1.';
 const META = 'io.k8s.apimachinery.pkg.apis.meta.v1.';
 const SERVED_KINDS = [
   'Namespace', 'Pod', 'ConfigMap', 'Secret', 'Event', 'Node',
-  'ReplicationController', 'PersistentVolume', 'PersistentVolumeClaim', 'ServiceAccount',
+  'ReplicationController', 'PersistentVolume', 'PersistentVolumeClaim', 'ServiceAccount', 'Service',
 ];
 // the named groups' kinds (src/api/registry.ts), as definition names
 const GROUP_KINDS = [
@@ -156,6 +156,12 @@ const PATCH_META = {
   'ReplicationControllerStatus.conditions': { s: 'merge', k: 'type', t: 'map', m: ['type'] },
   'PersistentVolumeClaimStatus.conditions': { s: 'merge', k: 'type', t: 'map', m: ['type'] },
   'ServiceAccount.secrets': { s: 'merge', k: 'name', t: 'atomic' },
+  'ServiceSpec.ports': { s: 'merge', k: 'port', t: 'map', m: ['port', 'protocol'] },
+  'ServiceSpec.clusterIPs': { t: 'atomic' },
+  'ServiceSpec.externalIPs': { t: 'atomic' },
+  'ServiceSpec.ipFamilies': { t: 'atomic' },
+  'ServiceSpec.loadBalancerSourceRanges': { t: 'atomic' },
+  'ServiceStatus.conditions': { s: 'merge', k: 'type', t: 'map', m: ['type'] },
 };
 // Lists upstream marks +listType=atomic (no merge semantics), by type.
 const ATOMIC = {

@@ -20,7 +20,7 @@ export interface ResourceInfo {
   /** OpenAPI/schema definition name */
   typeName: string;
   /** how metadata.name is validated */
-  nameRule: 'dns1123-subdomain' | 'dns1123-label';
+  nameRule: 'dns1123-subdomain' | 'dns1123-label' | 'dns1035-label';
   /**
    * the storage key's resource segment as kube-apiserver lays it out (/registry/<this>/NS/NAME):
    * the resource name, except where upstream kept an old one (replicationcontrollers ->
@@ -90,6 +90,8 @@ export const RESOURCES: ResourceInfo[] = [
   core('persistentvolumes', 'PersistentVolume', 'persistentvolume', false, { shortNames: ['pv'], subresources: ['status'] }),
   core('persistentvolumeclaims', 'PersistentVolumeClaim', 'persistentvolumeclaim', true, { shortNames: ['pvc'], subresources: ['status'] }),
   core('serviceaccounts', 'ServiceAccount', 'serviceaccount', true, { shortNames: ['sa'] }),
+  // kube-apiserver keeps services under /registry/services/specs (endpoints beside them)
+  core('services', 'Service', 'service', true, { shortNames: ['svc'], categories: ['all'], subresources: ['status'], storageResource: 'services/specs', nameRule: 'dns1035-label' }),
   grouped('apps', 'v1', 'deployments', 'Deployment', true, { ...WORKLOAD, shortNames: ['deploy'] }),
   grouped('apps', 'v1', 'replicasets', 'ReplicaSet', true, { ...WORKLOAD, shortNames: ['rs'] }),
   grouped('apps', 'v1', 'statefulsets', 'StatefulSet', true, { ...WORKLOAD, shortNames: ['sts'] }),

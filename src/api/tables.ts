@@ -340,6 +340,26 @@ function accessModes(modes: unknown): string {
   return ((Array.isArray(modes) ? modes : []) as string[]).map((m) => ACCESS_MODE_SHORT[m] ?? m).join(',');
 }
 
+/** printers.go getServiceExternalIP */
+function serviceExternalIP(o: Obj): string {
+  const s = o.spec ?? {};
+  const external: string[] = s.externalIPs ?? [];
+  switch (s.type ?? 'ClusterIP') {
+    case 'ClusterIP':
+    case 'NodePort':
+      return external.length ? external.join(',') : '<none>';
+    case 'ExternalName':
+      return s.externalName ?? '';
+    case 'LoadBalancer': {
+      const ingress = ((o.status?.loadBalancer?.ingress ?? []) as Obj[]).map((i) => i.ip || i.hostname).filter(Boolean);
+      const all = [...ingress, ...external];
+      return all.length ? all.join(',') : '<pending>';
+    }
+    default:
+      return '<unknown>';
+  }
+}
+
 function jobStatus(o: Obj): string {
   const has = (t: string) => ((o.status?.conditions ?? []) as Obj[]).some((c) => c.type === t && c.status === 'True');
   if (has('Complete')) return 'Complete';
@@ -571,6 +591,22 @@ Object.assign(printers, {
       age(o.metadata.creationTimestamp, now),
       o.spec?.volumeMode ?? '<unset>',
     ],
+  },
+  Service: {
+    columns: [
+      NAME,
+      col('Type', 'string', 'The type of service.'),
+      col('Cluster-IP', 'string', 'The cluster IP of the service.'),
+      col('External-IP', 'string', 'The external IPs of the service.'),
+      col('Port(s)', 'string', 'The ports of the service.'),
+      AGE,
+      col('Selector', 'string', 'Route service traffic to pods with label keys and values matching this selector.', 1),
+    ],
+    cells(o, now) {
+      const s = o.spec ?? {};
+      const ports = ((s.ports ?? []) as Obj[]).map((p) => (p.nodePort ? `${p.port}:${p.nodePort}/${p.protocol ?? 'TCP'}` : `${p.port}/${p.protocol ?? 'TCP'}`)).join(',');
+      return [o.metadata.name, s.type ?? 'ClusterIP', s.clusterIP || '<none>', serviceExternalIP(o), ports || '<none>', age(o.metadata.creationTimestamp, now), formatLabels(s.selector)];
+    },
   },
   ServiceAccount: {
     columns: [NAME, col('Secrets', 'integer', 'Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use.'), AGE],

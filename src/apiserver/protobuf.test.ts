@@ -45,8 +45,8 @@ test('decodes map fields, keeping empty values, and bytes as base64', () => {
 });
 
 test('refuses kinds it cannot read with 415, and garbage with 400', () => {
-  const svc = Buffer.concat([Buffer.from('k8s\0', 'binary'), Buffer.from([0x0a, 0x0d, 0x0a, 0x02]), Buffer.from('v1'), Buffer.from([0x12, 0x07]), Buffer.from('Service')]);
-  assert.throws(() => decodeProtobufObject(svc, 'Service'), (e: unknown) => e instanceof ApiError && e.code === 415 && /application\/json/.test(e.message));
+  const svc = Buffer.concat([Buffer.from('k8s\0', 'binary'), Buffer.from([0x0a, 0x0f, 0x0a, 0x02]), Buffer.from('v1'), Buffer.from([0x12, 0x09]), Buffer.from('Endpoints')]);
+  assert.throws(() => decodeProtobufObject(svc, 'Endpoints'), (e: unknown) => e instanceof ApiError && e.code === 415 && /application\/json/.test(e.message));
   assert.throws(() => decodeProtobufObject(Buffer.from('{"a":1}'), 'Namespace'), (e: unknown) => e instanceof ApiError && e.code === 400);
   assert.throws(
     () => decodeProtobufObject(Buffer.concat([Buffer.from('k8s\0', 'binary'), Buffer.from([0x12, 0x7f, 0x01])]), 'Namespace'),

@@ -132,7 +132,7 @@ const MESSAGES: Record<string, MessageDesc> = {
 export const PROTOBUF_KINDS = [
   'Namespace', 'ConfigMap', 'Secret', 'DeleteOptions',
   'Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'ControllerRevision', 'Job', 'CronJob', 'ReplicationController',
-  'PersistentVolume', 'PersistentVolumeClaim', 'ServiceAccount', 'PodDisruptionBudget', 'Lease', 'StorageClass', 'Scale', 'Pod',
+  'PersistentVolume', 'PersistentVolumeClaim', 'ServiceAccount', 'PodDisruptionBudget', 'Lease', 'StorageClass', 'Scale', 'Pod', 'Service',
 ];
 
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);

@@ -77,7 +77,7 @@ describe('API groups with real kubectl', () => {
         assert.deepEqual(byName.get('leases'), ['leases', 'coordination.k8s.io/v1', 'true', 'Lease']);
         assert.ok(byName.has('podexplains'), 'podbay.io podexplains still discovered');
         const all = rows(ok('api-resources', '--categories=all', '-o', 'name')).map((r) => r[0]).sort();
-        assert.deepEqual(all, ['cronjobs.batch', 'daemonsets.apps', 'deployments.apps', 'jobs.batch', 'pods', 'replicasets.apps', 'replicationcontrollers', 'statefulsets.apps']);
+        assert.deepEqual(all, ['cronjobs.batch', 'daemonsets.apps', 'deployments.apps', 'jobs.batch', 'pods', 'replicasets.apps', 'replicationcontrollers', 'services', 'statefulsets.apps']);
       });
 
       it('create deployment --dry-run=server shows the defaults a real cluster adds, and stores nothing', () => {
@@ -167,6 +167,21 @@ describe('API groups with real kubectl', () => {
 
         const all = inNs('get', 'all');
         for (const name of ['deployment.apps/web', 'job.batch/once', 'cronjob.batch/tick']) assert.match(all, new RegExp(name.replace('.', '\\.')));
+      });
+
+      it('kubectl expose stores a Service with its defaults; the Warning says no IP is allocated and nothing routes', () => {
+        const r = k('-n', ns, 'expose', 'deploy/web', '--port=8080', '--target-port=80');
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stderr, /Warning: podbay: no cluster IP is allocated and no proxy runs yet; the service is stored but routes no traffic/);
+        const svc = JSON.parse(inNs('get', 'svc', 'web', '-o', 'json'));
+        assert.deepEqual(svc.spec, { internalTrafficPolicy: 'Cluster', ports: [{ port: 8080, protocol: 'TCP', targetPort: 80 }], selector: { app: 'web' }, sessionAffinity: 'None', type: 'ClusterIP' });
+        const t = rows(inNs('get', 'svc'));
+        assert.deepEqual(t[0], ['NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'AGE']);
+        assert.deepEqual(t[1]!.slice(0, 5), ['web', 'ClusterIP', '<none>', '<none>', '8080/TCP']);
+        const bad = k('-n', ns, 'create', 'service', 'clusterip', '1st', '--tcp=80');
+        assert.notEqual(bad.code, 0);
+        assert.match(bad.stderr, /metadata.name: Invalid value: "1st": a DNS-1035 label must consist of lower case alphanumeric characters/);
+        assert.match(inNs('get', 'all'), /service\/web\s+ClusterIP/);
       });
 
       it('explain reads a group kind from the served OpenAPI', () => {

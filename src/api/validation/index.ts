@@ -23,6 +23,7 @@ import {
 import { validateBinding, validatePodCreate, validatePodStatusUpdate, validatePodUpdate } from './pod.js';
 import * as W from './workloads.js';
 import * as S from './storage-policy.js';
+import { validateService, validateServiceUpdate } from './service.js';
 
 export * from './field.js';
 export * from './names.js';
@@ -75,6 +76,7 @@ const CREATE: Record<string, CreateFn> = {
   PodDisruptionBudget: S.validatePodDisruptionBudget,
   Lease: S.validateLease,
   ServiceAccount: S.validateServiceAccount,
+  Service: validateService,
 };
 
 const UPDATE: Record<string, UpdateFn> = {
@@ -98,6 +100,7 @@ const UPDATE: Record<string, UpdateFn> = {
   PodDisruptionBudget: S.validatePodDisruptionBudgetUpdate,
   Lease: S.validateLeaseUpdate,
   ServiceAccount: S.validateServiceAccountUpdate,
+  Service: validateServiceUpdate,
 };
 
 /** a status update may change only status: what the spec rules would say is not re-checked */
@@ -118,6 +121,7 @@ const STATUS_UPDATE: Record<string, UpdateFn> = {
   PersistentVolume: metaOnly,
   PersistentVolumeClaim: metaOnly,
   PodDisruptionBudget: metaOnly,
+  Service: metaOnly,
 };
 
 /** Kinds validateCreate knows; any other kind validates to no errors. */

@@ -47,6 +47,18 @@ export function isDNS1123Label(value: string): string[] {
   return errs;
 }
 
+const dns1035LabelFmt = '[a-z]([-a-z0-9]*[a-z0-9])?';
+const dns1035LabelRe = new RegExp(`^${dns1035LabelFmt}$`);
+const dns1035LabelErrMsg = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character";
+
+/** IsDNS1035Label: Service names (they become DNS names and env variable prefixes). */
+export function isDNS1035Label(value: string): string[] {
+  const errs: string[] = [];
+  if (value.length > DNS1123_LABEL_MAX) errs.push(maxLenError(DNS1123_LABEL_MAX));
+  if (!dns1035LabelRe.test(value)) errs.push(regexError(dns1035LabelErrMsg, dns1035LabelFmt, 'my-name', 'abc-123'));
+  return errs;
+}
+
 /** IsDNS1123Subdomain: most object names. */
 export function isDNS1123Subdomain(value: string): string[] {
   const errs: string[] = [];
@@ -216,7 +228,7 @@ function maskTrailingDash(name: string): string {
   return name.length > 1 && name.endsWith('-') ? name.slice(0, -2) + 'a' : name;
 }
 
-export type NameRule = 'dns1123-subdomain' | 'dns1123-label' | 'path-segment';
+export type NameRule = 'dns1123-subdomain' | 'dns1123-label' | 'dns1035-label' | 'path-segment';
 
 export function validateName(rule: NameRule, name: string, prefix: boolean): string[] {
   switch (rule) {
@@ -224,6 +236,8 @@ export function validateName(rule: NameRule, name: string, prefix: boolean): str
       return isDNS1123Subdomain(prefix ? maskTrailingDash(name) : name);
     case 'dns1123-label':
       return isDNS1123Label(prefix ? maskTrailingDash(name) : name);
+    case 'dns1035-label':
+      return isDNS1035Label(prefix ? maskTrailingDash(name) : name);
     case 'path-segment': {
       if (!prefix && (name === '.' || name === '..')) return [`may not be '${name}'`];
       const errs: string[] = [];
