@@ -21,6 +21,7 @@ import https from 'node:https';
 import os from 'node:os';
 import { parseArgs } from './args.js';
 import { openStore, type EtcdStoreOptions } from '../store/index.js';
+import { DEFAULT_SERVICE_CLUSTER_IP_RANGE, DEFAULT_SERVICE_NODE_PORT_RANGE, ServiceAllocators, type ServiceAllocatorOptions } from '../registry/service-allocators.js';
 import type { Store } from '../store/types.js';
 import { Registry } from '../registry/index.js';
 import { ApiServer } from '../apiserver/server.js';
@@ -63,6 +64,8 @@ Flags:
   --data-dir DIR              where state, certificates and the kubeconfig live (default ${DEFAULT_DATA_DIR})
   --listen HOST:PORT          API address (default 127.0.0.1:6443; port 0 picks a free one)
   --store sqlite|etcd|memory  storage backend (default sqlite, in DIR/state.db; etcd: see below)
+  --service-cluster-ip-range CIDR  where Services' cluster IPs come from (default ${DEFAULT_SERVICE_CLUSTER_IP_RANGE}, as k3s)
+  --service-node-port-range A-B    where NodePort Services' ports come from (default ${DEFAULT_SERVICE_NODE_PORT_RANGE})
   --etcd-endpoints URL,...    the etcd members' client URLs for --store etcd (e.g. http://127.0.0.1:2379);
                               keys are laid out as kube-apiserver lays them (/registry/pods/NS/NAME)
   --etcd-cafile, --etcd-certfile, --etcd-keyfile FILE  TLS to etcd (PEM), as kube-apiserver's flags
@@ -168,7 +171,7 @@ async function waitReady(url: string, caPem: string): Promise<void> {
 }
 
 export async function runServer(argv: string[]): Promise<number> {
-  const known = ['data-dir', 'listen', 'store', 'etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'store-sync', 'max-requests-inflight', 'max-mutating-requests-inflight', 'max-connections', 'max-watch-queue-bytes'];
+  const known = ['data-dir', 'listen', 'store', 'etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'store-sync', 'max-requests-inflight', 'max-mutating-requests-inflight', 'max-connections', 'max-watch-queue-bytes', 'service-cluster-ip-range', 'service-node-port-range'];
   const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet', 'disable-default-registry-endpoint'], known, 'server');
   if (p.flags.has('help')) {
     process.stdout.write(HELP);
@@ -194,6 +197,7 @@ export async function runServer(argv: string[]): Promise<number> {
   const runDir = p.flags.get('run-dir') ?? '/run/podbay';
   const bridge = p.flags.get('cni-bridge') ?? 'podbay0';
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(bridge)) throw new Error(`--cni-bridge ${JSON.stringify(bridge)}: a Linux interface name has 1-15 letters, digits, '-', '_' or '.'`);
+  const serviceOptions = serviceFlags(p.flags);
   const podCidr = p.flags.get('pod-cidr') ?? '10.85.0.0/16';
   if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(podCidr)) throw new Error(`--pod-cidr ${JSON.stringify(podCidr)}: want an IPv4 CIDR such as 10.85.0.0/16`);
   const logRotation = logRotationFlags(p.flags);
@@ -239,7 +243,7 @@ export async function runServer(argv: string[]): Promise<number> {
   }
   const store: Store = encryption ? new EncryptingStore(rawStore, encryption, log) : rawStore;
   if (encryptionFile) log(`podbay: encrypting ${encryption!.map((r) => r.resources.join(', ')).join('; ')} at rest (${encryptionFile})`);
-  const svc = new Registry(store);
+  const svc = new Registry(store, { services: serviceOptions });
   await svc.bootstrap();
   // the kubelet, the scheduler and the node heartbeat are API clients, in-process here
   const client = new LocalClient(svc);
@@ -398,4 +402,16 @@ function etcdFlags(flags: Map<string, string>): EtcdStoreOptions {
   const tls = ca || cert ? { ca, cert, key } : undefined;
   if (tls && endpoints.some((e) => e.startsWith('http:'))) throw new Error('--etcd-cafile/--etcd-certfile given, but --etcd-endpoints uses http://; use https:// URLs');
   return { endpoints, tls };
+}
+
+/** --service-cluster-ip-range and --service-node-port-range, checked before anything starts */
+function serviceFlags(flags: Map<string, string>): ServiceAllocatorOptions {
+  const clusterIPRange = flags.get('service-cluster-ip-range') ?? DEFAULT_SERVICE_CLUSTER_IP_RANGE;
+  const nodePortRange = flags.get('service-node-port-range') ?? DEFAULT_SERVICE_NODE_PORT_RANGE;
+  try {
+    new ServiceAllocators({ clusterIPRange, nodePortRange });
+  } catch (e) {
+    throw new Error(`--service-cluster-ip-range ${clusterIPRange} / --service-node-port-range ${nodePortRange}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return { clusterIPRange, nodePortRange };
 }

@@ -28,6 +28,8 @@ import { defaultObject } from '../api/defaults/index.js';
 import { validateCreate, validateUpdate, validateStatusUpdate } from '../api/validation/index.js';
 import { applyPatch } from '../api/patch/index.js';
 import { applyConfiguration, recordUpdate, type FieldManagerScope } from '../api/apply/managed-fields.js';
+import { DEFAULT_SERVICE_CLUSTER_IP_RANGE, DEFAULT_SERVICE_NODE_PORT_RANGE, ServiceAllocators, type ServiceAllocatorOptions } from './service-allocators.js';
+import type { StrategyContext } from './strategy/types.js';
 import { schemas } from '../api/schema.js';
 import { parseLabelSelector, type LabelSelector } from '../api/selectors/labels.js';
 import { fieldSelector } from '../api/selectors/fields.js';
@@ -71,6 +73,7 @@ export interface WatchHandle {
 
 /** every namespaced object lives in one: the generic flow checks it exists and is not terminating */
 const NAMESPACES = resourceInfo('namespaces')!;
+const SERVICES = resourceInfo('services')!;
 
 /** how often a write racing another writer is retried before the conflict is answered */
 const RACE_RETRIES = 5;
@@ -162,8 +165,36 @@ function shouldDeleteDuringUpdate(r: ResourceInfo, obj: Obj, old: Obj): boolean 
   return (old.metadata.deletionGracePeriodSeconds ?? 0) === 0;
 }
 
+export interface RegistryOptions {
+  /** --service-cluster-ip-range and --service-node-port-range */
+  services?: Partial<ServiceAllocatorOptions>;
+}
+
 export class GenericRegistry {
-  constructor(readonly store: Store) {}
+  private allocators?: Promise<ServiceAllocators>;
+  /** what the strategies' asynchronous hooks may use */
+  protected readonly strategyContext: StrategyContext = {
+    serviceAllocators: () => (this.allocators ??= this.loadServiceAllocators()),
+  };
+
+  constructor(
+    readonly store: Store,
+    readonly options: RegistryOptions = {},
+  ) {}
+
+  private async loadServiceAllocators(): Promise<ServiceAllocators> {
+    const a = new ServiceAllocators({
+      clusterIPRange: this.options.services?.clusterIPRange ?? DEFAULT_SERVICE_CLUSTER_IP_RANGE,
+      nodePortRange: this.options.services?.nodePortRange ?? DEFAULT_SERVICE_NODE_PORT_RANGE,
+    });
+    a.load((await this.list(SERVICES, undefined)).items);
+    return a;
+  }
+
+  /** the object is gone from the store: give back what it held */
+  private async released(r: ResourceInfo, obj: Obj): Promise<void> {
+    await strategyFor(r).release?.(obj, this.strategyContext);
+  }
 
   // ---------------------------------------------------------------- reading
 
@@ -383,11 +414,21 @@ export class GenericRegistry {
     await this.requireNamespace(r, ns, name, true);
     // who wrote which field (metadata.managedFields), defaults included, as kube records a create
     const recorded = opts.applied ? { ...obj, metadata: { ...obj.metadata, managedFields: opts.applied } } : recordUpdate(managedScope(r, 'main'), undefined, obj, opts.fieldManager ?? '');
+    // what the kind allocates (a Service's IP and node ports), undone if the create fails
+    const alloc = await strategyFor(r).allocate?.(recorded, this.strategyContext);
     if (opts.dryRun) {
+      alloc?.undo();
       if (await this.tryGet(r, ns, name)) throw alreadyExists(r.resource, name, r.group);
       return recorded;
     }
-    const kv = await storeCall({ r, name }, () => this.store.create(this.key(r, ns, name), sized(this.encode(recorded))));
+    let kv: KeyValue;
+    try {
+      kv = await storeCall({ r, name }, () => this.store.create(this.key(r, ns, name), sized(this.encode(recorded))));
+    } catch (e) {
+      alloc?.undo();
+      throw e;
+    }
+    alloc?.commit();
     return this.decode(r, kv);
   }
 
@@ -458,13 +499,25 @@ export class GenericRegistry {
     if (shouldDeleteDuringUpdate(r, obj, old)) {
       if (opts.dryRun) return obj;
       const kv = await storeCall({ r, name }, () => this.store.delete(key, Number(om.resourceVersion)));
+      await this.released(r, old);
       return this.decode(r, kv);
     }
     // A write that changes nothing is not a write (kube-apiserver skips it too).
     const unchanged = { ...obj, metadata: { ...obj.metadata, resourceVersion: om.resourceVersion } };
     if (deepEqual(unchanged, old)) return old;
-    if (opts.dryRun) return obj;
-    const kv = await storeCall({ r, name }, () => this.store.update(key, sized(this.encode(obj)), Number(om.resourceVersion)));
+    const alloc = part === 'main' ? await strategyFor(r).reallocate?.(obj, old, this.strategyContext) : undefined;
+    if (opts.dryRun) {
+      alloc?.undo();
+      return obj;
+    }
+    let kv: KeyValue;
+    try {
+      kv = await storeCall({ r, name }, () => this.store.update(key, sized(this.encode(obj)), Number(om.resourceVersion)));
+    } catch (e) {
+      alloc?.undo();
+      throw e;
+    }
+    alloc?.commit();
     return this.decode(r, kv);
   }
 
@@ -576,6 +629,7 @@ export class GenericRegistry {
         if (marked === 'gone') {
           if (opts.dryRun) return { object: obj, gone: true };
           const kv = await storeCall({ r, name }, () => this.store.delete(key, rv));
+          await this.released(r, obj);
           const out = this.decode(r, kv);
           out.metadata.resourceVersion = obj.metadata.resourceVersion;
           return { object: out, gone: true };

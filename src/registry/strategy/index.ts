@@ -2,9 +2,10 @@
 import type { ResourceInfo } from '../../api/registry.js';
 import { namespaceStrategy } from './namespace.js';
 import { podStrategy } from './pod.js';
+import { serviceStrategy } from './service.js';
 import type { Strategy } from './types.js';
 
-export type { Strategy, WritePart } from './types.js';
+export type { Strategy, WritePart, StrategyContext, Allocation } from './types.js';
 
 const PLAIN: Strategy = {};
 
@@ -12,6 +13,7 @@ const PLAIN: Strategy = {};
 const STRATEGIES = new Map<string, Strategy>([
   ['/namespaces', namespaceStrategy],
   ['/pods', podStrategy],
+  ['/services', serviceStrategy],
 ]);
 
 export function strategyFor(r: ResourceInfo): Strategy {

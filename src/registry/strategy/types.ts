@@ -11,7 +11,7 @@ import type { DeleteOptions, Obj } from '../../api/types.js';
 /** The part of an object a write replaces: all but status, status only, or (namespaces) spec.finalizers only. */
 export type WritePart = 'main' | 'status' | 'finalize';
 
-export interface Strategy {
+export interface Strategy extends AllocatingStrategy {
   /** PrepareForCreate: kind-owned fields, after the generic metadata and before defaulting */
   prepareForCreate?(obj: Obj): void;
   /** PrepareForUpdate: after defaulting, with the stored object and which part the write replaces */
@@ -27,4 +27,28 @@ export interface Strategy {
   markTerminating?(obj: Obj): void;
   /** BeforeDelete: why this object may not be deleted at all; deleteCollection skips such objects */
   refuseDelete?(name: string): ApiError | undefined;
+}
+
+/** What an asynchronous allocation did, to undo it when the write fails or to finish it when it lands. */
+export interface Allocation {
+  /** give back what was taken (the write failed, or was a dry run) */
+  undo(): void;
+  /** the write landed: give back what the old object held and the new one does not */
+  commit(): void;
+}
+
+/** What the generic registry lends a strategy's asynchronous hooks. */
+export interface StrategyContext {
+  /** the Service allocators (cluster IPs, node ports), loaded from the stored Services on first use */
+  serviceAllocators(): Promise<import('../service-allocators.js').ServiceAllocators>;
+}
+
+/** The asynchronous hooks, as kube's service REST storage allocates around the generic store. */
+export interface AllocatingStrategy {
+  /** before a create is stored */
+  allocate?(obj: Obj, ctx: StrategyContext): Promise<Allocation>;
+  /** before an update is stored (after validation) */
+  reallocate?(obj: Obj, old: Obj, ctx: StrategyContext): Promise<Allocation>;
+  /** the object is gone from the store */
+  release?(obj: Obj, ctx: StrategyContext): Promise<void>;
 }
