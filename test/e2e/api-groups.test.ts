@@ -135,6 +135,17 @@ describe('API groups with real kubectl', () => {
         assert.equal(JSON.parse(inNs('get', 'deploy', 'web', '-o', 'json')).spec.replicas, 5);
       });
 
+      it('the status subresource takes what a controller will write; the main resource never changes status', () => {
+        const st = '{"status":{"replicas":5,"readyReplicas":2,"updatedReplicas":5,"availableReplicas":2,"observedGeneration":2}}';
+        assert.equal(k('-n', ns, 'patch', 'deploy', 'web', '--subresource=status', '--type=merge', '-p', st).code, 0);
+        const t = rows(inNs('get', 'deploy', 'web'));
+        assert.deepEqual(t[1]!.slice(0, 4), ['web', '2/5', '5', '2']);
+        assert.match(inNs('patch', 'deploy', 'web', '--type=merge', '-p', '{"status":{"readyReplicas":5}}'), /no change/);
+        const bad = k('-n', ns, 'patch', 'deploy', 'web', '--subresource=status', '--type=merge', '-p', '{"status":{"replicas":-1}}');
+        assert.notEqual(bad.code, 0);
+        assert.match(bad.stderr, /status.replicas: Invalid value: -1: must be greater than or equal to 0/);
+      });
+
       it('create job and create cronjob: generated selector, defaults, their get columns, get all', () => {
         const j = k('-n', ns, 'create', 'job', 'once', '--image=busybox', '--', 'echo', 'hi');
         assert.equal(j.code, 0, j.stderr);
