@@ -20,6 +20,8 @@ import {
   badRequest,
   internalError,
   methodNotAllowed,
+  pathNotFound,
+  statusBody,
   tooLarge,
   unauthorized,
   unsupportedMediaType,
@@ -30,7 +32,7 @@ import { strictErrors } from '../api/strict.js';
 import { decodeTyped } from '../api/typecheck.js';
 import { decodeTypedOrThrow, patchDecodeError, validateDeleteOptions, validateListOptions } from './request-options.js';
 import { jsonTooDeep, nestingMessage, yamlTooDeep } from './body-depth.js';
-import { checkQueryEscapes, decodePathSegment, queryInt, watchTimeoutSeconds } from './query.js';
+import { checkQueryEscapes, decodePathSegment, queryBool, queryInt, watchTimeoutSeconds } from './query.js';
 import { openapiV2Document, openapiV2Protobuf, openapiV3Document, openapiV3RootDocument, OPENAPI_V2_PROTOBUF_CONTENT_TYPE, type RenderedDocument } from './openapi.js';
 import { ResourceService, type DeleteOptions, type Obj, type WatchEventOut, type WatchQuery } from './resources.js';
 import { VERSION_INFO } from '../version.js';
@@ -101,7 +103,8 @@ interface Route {
 type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 
 function sendJson(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  // kube-apiserver's JSON encoder ends every object with a newline
+  const text = typeof body === 'string' ? body : JSON.stringify(body) + '\n';
   res.writeHead(code, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', ...headers });
   res.end(text);
 }
@@ -197,11 +200,6 @@ function wantsTable(req: IncomingMessage): boolean {
   return accept.split(',').some((part) => /as=Table/.test(part) && /g=meta\.k8s\.io/.test(part));
 }
 
-function queryBool(v: string | null): boolean | undefined {
-  if (v === null) return undefined;
-  return v === '' || v === 'true' || v === '1';
-}
-
 function fieldValidationOf(q: URLSearchParams): FieldValidation {
   const v = q.get('fieldValidation');
   if (v === null || v === '') return 'Warn';
@@ -288,14 +286,14 @@ export class ApiServer {
    */
   private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const fail = (err: ApiError) => {
-      const body = JSON.stringify(err.toStatus());
+      const body = statusBody(err);
       socket.end(`HTTP/1.1 ${err.code} ${err.reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     };
     try {
       if (!this.authenticated(req)) throw unauthorized();
       const url = new URL(req.url ?? '/', 'https://podbay');
       const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec\/?$/.exec(url.pathname);
-      if (!m) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${req.method} ${url.pathname}): only pods/exec upgrades`);
+      if (!m) throw pathNotFound(`the server could not find the requested resource (${req.method} ${url.pathname}): only pods/exec upgrades`);
       const node = this.opts.node;
       if (!node?.exec) throw new ApiError(503, 'ServiceUnavailable', 'exec is not available: this podbay server runs no kubelet');
       const opts = parseExecQuery(url.searchParams);
@@ -384,7 +382,7 @@ export class ApiServer {
     }
     if (path.startsWith('/openapi/v3/')) {
       const doc = openapiV3Document(path.slice('/openapi/v3/'.length));
-      if (!doc) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (GET ${path}): OpenAPI v3 documents are served for api, api/v1 and apis`);
+      if (!doc) throw pathNotFound(`the server could not find the requested resource (GET ${path}): OpenAPI v3 documents are served for api, api/v1 and apis`);
       return sendDocument(req, res, doc);
     }
     if (path.startsWith(EXPLAIN_PREFIX)) {
@@ -395,7 +393,7 @@ export class ApiServer {
       return void res.end(out.body);
     }
     if (!path.startsWith('/api/v1/')) {
-      throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${method} ${path}): podbay serves the core API group (/api/v1) only`);
+      throw pathNotFound(`the server could not find the requested resource (${method} ${path}): podbay serves the core API group (/api/v1) only`);
     }
     const route = this.parseRoute(path.slice('/api/v1/'.length).split('/').map(decodePathSegment), method, path);
     await this.dispatch(req, res, route, method, q);
@@ -407,7 +405,7 @@ export class ApiServer {
       watchPath = true;
       seg = seg.slice(1);
     }
-    const nf = () => new ApiError(404, 'NotFound', `the server could not find the requested resource (${method} ${path})`);
+    const nf = () => pathNotFound(`the server could not find the requested resource (${method} ${path})`);
     let ns: string | undefined;
     // namespaces/{ns}/{resource}... unless it is the namespace object itself or its subresource
     if (seg[0] === 'namespaces' && seg.length >= 3 && !(seg.length === 3 && resourceInfo('namespaces')!.subresources.includes(seg[2]))) {
@@ -440,16 +438,16 @@ export class ApiServer {
           resourceVersion: q.get('resourceVersion') ?? undefined,
           resourceVersionMatch: q.get('resourceVersionMatch') ?? undefined,
         };
-        if (rt.watchPath || queryBool(q.get('watch'))) {
+        if (rt.watchPath || queryBool(q, 'watch')) {
           return this.serveWatch(req, res, r, ns, {
             ...listQ,
-            allowWatchBookmarks: queryBool(q.get('allowWatchBookmarks')),
-            sendInitialEvents: queryBool(q.get('sendInitialEvents')),
+            allowWatchBookmarks: queryBool(q, 'allowWatchBookmarks'),
+            sendInitialEvents: queryBool(q, 'sendInitialEvents'),
           }, watchTimeoutSeconds(q), asTable ? include : undefined);
         }
         validateListOptions(listQ);
         const list = await svc.list(r, ns, listQ);
-        if (asTable) return sendJson(res, 200, toTable(r.kind, list.items, list.metadata, { include, noHeaders: q.get('noHeaders') === 'true' }));
+        if (asTable) return sendJson(res, 200, toTable(r.kind, list.items, list.metadata, { include, noHeaders: queryBool(q, 'noHeaders') }));
         return sendJson(res, 200, list);
       }
       if (method === 'POST') {
@@ -467,7 +465,7 @@ export class ApiServer {
     }
 
     if (r.namespaced && ns === undefined) {
-      throw new ApiError(404, 'NotFound', `the server could not find the requested resource: ${r.resource} are namespaced, use /api/v1/namespaces/NAMESPACE/${r.resource}/${name}`);
+      throw pathNotFound(`the server could not find the requested resource: ${r.resource} are namespaced, use /api/v1/namespaces/NAMESPACE/${r.resource}/${name}`);
     }
 
     if (sub === 'binding') {
@@ -488,11 +486,11 @@ export class ApiServer {
 
     switch (method) {
       case 'GET': {
-        if (rt.watchPath || queryBool(q.get('watch'))) {
+        if (rt.watchPath || queryBool(q, 'watch')) {
           return this.serveWatch(req, res, r, ns, {
             fieldSelector: `metadata.name=${name}`,
             resourceVersion: q.get('resourceVersion') ?? undefined,
-            allowWatchBookmarks: queryBool(q.get('allowWatchBookmarks')),
+            allowWatchBookmarks: queryBool(q, 'allowWatchBookmarks'),
           }, watchTimeoutSeconds(q), asTable ? include : undefined);
         }
         const obj = await svc.get(r, ns, name);
@@ -628,9 +626,9 @@ export class ApiServer {
       pod,
       q.get('container') ?? undefined,
       {
-        follow: queryBool(q.get('follow')),
-        previous: queryBool(q.get('previous')),
-        timestamps: queryBool(q.get('timestamps')),
+        follow: queryBool(q, 'follow'),
+        previous: queryBool(q, 'previous'),
+        timestamps: queryBool(q, 'timestamps'),
         tailLines: queryInt(q, 'tailLines'),
         sinceSeconds: queryInt(q, 'sinceSeconds'),
         sinceTime: q.get('sinceTime') ?? undefined,
