@@ -84,10 +84,27 @@ const MESSAGES: Record<string, MessageDesc> = {
     5: { name: 'dryRun', type: 'string', repeated: true },
   },
   Preconditions: { 1: { name: 'uid', type: 'string' }, 2: { name: 'resourceVersion', type: 'string' } },
+  // authorization.k8s.io/v1 and authentication.k8s.io/v1 reviews (kubectl auth can-i / whoami);
+  // their status is the server's to fill, so it is not read
+  SelfSubjectAccessReview: { 1: { name: 'metadata', type: { message: 'ObjectMeta' } }, 2: { name: 'spec', type: { message: 'SelfSubjectAccessReviewSpec' } } },
+  SelfSubjectAccessReviewSpec: { 1: { name: 'resourceAttributes', type: { message: 'ResourceAttributes' } }, 2: { name: 'nonResourceAttributes', type: { message: 'NonResourceAttributes' } } },
+  ResourceAttributes: {
+    1: { name: 'namespace', type: 'string' },
+    2: { name: 'verb', type: 'string' },
+    3: { name: 'group', type: 'string' },
+    4: { name: 'version', type: 'string' },
+    5: { name: 'resource', type: 'string' },
+    6: { name: 'subresource', type: 'string' },
+    7: { name: 'name', type: 'string' },
+  },
+  NonResourceAttributes: { 1: { name: 'path', type: 'string' }, 2: { name: 'verb', type: 'string' } },
+  SelfSubjectRulesReview: { 1: { name: 'metadata', type: { message: 'ObjectMeta' } }, 2: { name: 'spec', type: { message: 'SelfSubjectRulesReviewSpec' } } },
+  SelfSubjectRulesReviewSpec: { 1: { name: 'namespace', type: 'string' } },
+  SelfSubjectReview: { 1: { name: 'metadata', type: { message: 'ObjectMeta' } } },
 };
 
 /** kinds whose protobuf form podbay reads */
-export const PROTOBUF_KINDS = ['Namespace', 'ConfigMap', 'Secret', 'DeleteOptions'];
+export const PROTOBUF_KINDS = ['Namespace', 'ConfigMap', 'Secret', 'DeleteOptions', 'SelfSubjectAccessReview', 'SelfSubjectRulesReview', 'SelfSubjectReview'];
 
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 

@@ -46,6 +46,11 @@ import type { ChildProcess } from 'node:child_process';
 import { EXPLAIN_API_GROUP, EXPLAIN_PREFIX, serveExplain } from '../explain/endpoint.js';
 import type { PodExplain } from '../explain/types.js';
 import { uiFile } from '../ui/serve.js';
+import { groupEntry, groupOf, serveGroup, type ApiGroupHandler } from './api-groups.js';
+import { AUTHENTICATION_GROUP, AUTHORIZATION_GROUP } from './authz-review.js';
+import { crdGroup } from './crd.js';
+import { metricsGroup, type UsageSource } from './metrics.js';
+import { proxyTarget, serveProxy, type ProxyDeps } from './proxy.js';
 
 const PROTOBUF = 'application/vnd.kubernetes.protobuf';
 
@@ -68,6 +73,10 @@ export interface NodeBackend {
   exec?(pod: Obj, container: string | undefined, argv: string[], tty: boolean): Promise<() => Promise<ChildProcess>>;
   /** podbay explain: the pod's namespaces, network, processes and volumes, read live */
   explainPod?(pod: Obj): Promise<PodExplain>;
+  /** CPU and memory usage of the node and its pods (the Metrics API, nodes/proxy/stats/summary) */
+  usage?: UsageSource;
+  /** the IPs the node gave the pod's running sandbox (pods/proxy dials only these) */
+  podIPs?(pod: Obj): Promise<string[]>;
 }
 
 export interface ApiServerOptions {
@@ -225,6 +234,9 @@ export class ApiServer {
   private readonly tokenBuf: Buffer;
   private readonly log: (line: string) => void;
   private readonly inflight: InflightLimiter;
+  /** API groups answered by handlers of their own (api-groups.ts) */
+  private readonly groups: ApiGroupHandler[];
+  private readonly proxyDeps: ProxyDeps;
 
   constructor(
     readonly resources: ResourceService,
@@ -236,6 +248,27 @@ export class ApiServer {
       opts.maxRequestsInflight ?? DEFAULT_MAX_REQUESTS_INFLIGHT,
       opts.maxMutatingRequestsInflight ?? DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
     );
+    const pods = resourceInfo('pods')!;
+    const nodes = resourceInfo('nodes')!;
+    this.groups = [
+      AUTHENTICATION_GROUP,
+      AUTHORIZATION_GROUP,
+      crdGroup(() => resources.store.currentRevision()),
+      metricsGroup({
+        listPods: async (ns, q) => (await resources.list(pods, ns, q)).items,
+        getPod: (ns, name) => resources.get(pods, ns, name),
+        listNodes: async (q) => (await resources.list(nodes, undefined, q)).items,
+        getNode: (name) => resources.get(nodes, undefined, name),
+        usage: () => this.opts.node?.usage,
+      }),
+    ];
+    this.proxyDeps = {
+      getPod: (ns, name) => resources.get(pods, ns, name),
+      getNode: (name) => resources.get(nodes, undefined, name),
+      podsOnNode: async (node) => (await resources.list(pods, undefined, { fieldSelector: `spec.nodeName=${node}` })).items,
+      podIPs: async (pod) => (await this.opts.node?.podIPs?.(pod)) ?? [],
+      usage: () => this.opts.node?.usage,
+    };
   }
 
   /** The node answering streaming subresources (set once the kubelet exists). */
@@ -367,7 +400,7 @@ export class ApiServer {
           serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `${this.opts.host}:${this.opts.port}` }],
         });
       case '/apis':
-        return sendJson(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [EXPLAIN_API_GROUP] });
+        return sendJson(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [EXPLAIN_API_GROUP, ...this.groups.map(groupEntry)] });
       case '/api/v1':
         return sendJson(res, 200, apiResourceList('v1'));
       case '/openapi/v2':
@@ -391,6 +424,22 @@ export class ApiServer {
       const out = await serveExplain(method, path, String(req.headers.accept ?? ''), { getPod, explain: node?.explainPod && ((pod) => node.explainPod!(pod)) });
       res.writeHead(200, { 'Content-Type': out.contentType, 'Cache-Control': 'no-cache, private' });
       return void res.end(out.body);
+    }
+    // pods/proxy and nodes/proxy: the path after /proxy is the pod's, kept as sent (trailing slash too)
+    const raw = new URL(req.url ?? '/', 'https://podbay');
+    const proxied = proxyTarget(raw.pathname);
+    if (proxied) return serveProxy(proxied, req, res, raw.search, this.proxyDeps);
+    const group = path.startsWith('/apis/') ? groupOf(this.groups, path) : undefined;
+    if (group) {
+      const seg = path.slice('/apis/'.length).split('/').map(decodePathSegment);
+      return serveGroup(group, seg, {
+        method,
+        q,
+        req,
+        res,
+        readObject: async (kind) => parseBody(await readBody(req), mediaType(req), kind),
+        send: (code, body) => sendJson(res, code, body),
+      });
     }
     if (!path.startsWith('/api/v1/')) {
       throw pathNotFound(`the server could not find the requested resource (${method} ${path}): podbay serves the core API group (/api/v1) only`);

@@ -38,6 +38,7 @@ import { RuncRuntime, checkHostTools } from '../runtime/runtime.js';
 import { logRotationFlags } from '../kubelet/log-rotation.js';
 import { EncryptingStore, loadEncryptionConfig } from '../apiserver/encryption.js';
 import { PodCgroups } from '../runtime/cgroups.js';
+import { NodeStats } from '../kubelet/stats.js';
 import { explainPod } from '../explain/collect.js';
 import type { PodNodeView } from '../explain/types.js';
 import { lockDir, type DirLock } from '../sys/owner-lock.js';
@@ -302,7 +303,21 @@ export async function runServer(argv: string[]): Promise<number> {
         return [...byName.values()].map((c) => ({ id: c.id, name: c.config.name, state: c.state, pid: c.pid, mounts: c.config.mounts, reason: c.reason, exitCode: c.exitCode }));
       },
     };
+    // kubectl top and nodes/proxy/stats/summary: usage read from the pods' cgroups on request
+    const stats = new NodeStats({
+      layout: cgroups.layout,
+      async podSandbox(uid) {
+        const s = (await rt.listPodSandboxes()).filter((x) => x.config.podUid === uid && x.state === 'ready').at(-1);
+        return s && { id: s.id, cgroupParent: cgroups.parentOf(s.config.cgroup?.qosClass ?? 'BestEffort', uid) };
+      },
+      async runningContainers(sandboxId) {
+        const running = (await rt.listContainers(sandboxId)).filter((c) => c.state === 'running');
+        return [...new Map(running.map((c) => [c.config.name, { id: c.id, name: c.config.name }])).values()];
+      },
+    });
     api.setNode({
+      usage: { podUsage: (uid) => stats.podUsage(uid), nodeUsage: () => stats.nodeUsage() },
+      podIPs: async (pod) => (await rt.listPodSandboxes()).filter((x) => x.config.podUid === pod.metadata?.uid && x.state === 'ready').flatMap((x) => x.ips),
       containerLogs: (...args) => k.containerLogs(...args),
       exec: (pod, container, argv, tty) => execInPod(rt, pod, container, argv, tty),
       explainPod: (pod) => explainPod(pod, explainView),
