@@ -144,6 +144,9 @@ function relay(req: IncomingMessage, res: ServerResponse, scheme: 'http' | 'http
         // as kube-apiserver's proxy transport: the pod's certificate is not verified (it has no name to verify against)
         ...(scheme === 'https' ? { rejectUnauthorized: false } : {}),
         timeout: 30_000,
+        // Go's parser (kube-apiserver's proxy) takes header lines ended by a bare LF, as
+        // many small servers and CGI scripts write them; Node's strict one would refuse them
+        insecureHTTPParser: true,
       },
       (up) => {
         const headers: OutgoingHttpHeaders = {};
