@@ -7,104 +7,67 @@
  *
  *   Unknown { 1: TypeMeta { 1: apiVersion, 2: kind }, 2: raw (the object), 3: contentEncoding, 4: contentType }
  *
- * Only the messages of the kinds kubectl creates through typed clients are described below, by
- * their field numbers in k8s.io/api and k8s.io/apimachinery (generated.proto). Go's zero values
- * ("" and 0 in optional scalars) are dropped, as the JSON encoder's omitempty does.
+ * The messages are described by a table generated from the struct tags of k8s.io/api and
+ * k8s.io/apimachinery (generated/protobuf-messages.json, scripts/gen-protobuf-table.mjs): field
+ * numbers, JSON names, Go pointers and omitempty, so the object decoded is the one Go's JSON
+ * encoder would have written (a pointer sent as 0 or false stays, e.g. a Pod's
+ * terminationGracePeriodSeconds: 0; an omitempty zero goes; embedded structs are inlined, as
+ * a Volume's VolumeSource). Pod, Event, Node, Binding and the other kinds in PROTOBUF_KINDS are
+ * read (kubectl 1.30+ sends `kubectl debug --copy-to`'s Pod this way).
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { badRequest, unsupportedMediaType } from '../api/errors.js';
 
 type Obj = Record<string, any>;
 
-type FieldType =
-  | 'string'
-  | 'bytes-base64'
-  | 'int'
-  | 'bool'
-  | 'time'
-  | { message: string }
-  | { map: 'string' | 'bytes-base64' };
+type Scalar = 'string' | 'bytes-base64' | 'int' | 'bool' | 'double';
+/** apimachinery types with a wire form of their own */
+type Special = 'time' | 'microtime' | 'quantity' | 'intorstring' | 'duration' | 'rawjson';
+
+type FieldType = Scalar | Special | { message: string } | { map: Scalar | Special | { message: string } | { list: Scalar } } | { list: Scalar };
 
 interface FieldDesc {
+  /** the JSON name (for an inlined embedded struct, its Go type name) */
   name: string;
   type: FieldType;
   repeated?: boolean;
+  /** a Go pointer: on the wire only when set, so a zero value there is kept */
+  pointer?: boolean;
+  /** json omitempty: Go leaves a zero value out of the JSON form */
+  omitempty?: boolean;
+  /** an embedded struct: its fields are the parent's in JSON */
+  inline?: boolean;
 }
 
 type MessageDesc = Record<number, FieldDesc>;
 
-const MESSAGES: Record<string, MessageDesc> = {
+/** The envelope, described here; every API type comes from the generated table. */
+const ENVELOPE: Record<string, MessageDesc> = {
   Unknown: { 1: { name: 'typeMeta', type: { message: 'TypeMeta' } }, 2: { name: 'raw', type: 'bytes-base64' }, 3: { name: 'contentEncoding', type: 'string' }, 4: { name: 'contentType', type: 'string' } },
   TypeMeta: { 1: { name: 'apiVersion', type: 'string' }, 2: { name: 'kind', type: 'string' } },
-  ObjectMeta: {
-    1: { name: 'name', type: 'string' },
-    2: { name: 'generateName', type: 'string' },
-    3: { name: 'namespace', type: 'string' },
-    4: { name: 'selfLink', type: 'string' },
-    5: { name: 'uid', type: 'string' },
-    6: { name: 'resourceVersion', type: 'string' },
-    7: { name: 'generation', type: 'int' },
-    8: { name: 'creationTimestamp', type: 'time' },
-    9: { name: 'deletionTimestamp', type: 'time' },
-    10: { name: 'deletionGracePeriodSeconds', type: 'int' },
-    11: { name: 'labels', type: { map: 'string' } },
-    12: { name: 'annotations', type: { map: 'string' } },
-    13: { name: 'ownerReferences', type: { message: 'OwnerReference' }, repeated: true },
-    14: { name: 'finalizers', type: 'string', repeated: true },
-  },
-  OwnerReference: {
-    1: { name: 'kind', type: 'string' },
-    3: { name: 'name', type: 'string' },
-    4: { name: 'uid', type: 'string' },
-    5: { name: 'apiVersion', type: 'string' },
-    6: { name: 'controller', type: 'bool' },
-    7: { name: 'blockOwnerDeletion', type: 'bool' },
-  },
-  Namespace: { 1: { name: 'metadata', type: { message: 'ObjectMeta' } }, 2: { name: 'spec', type: { message: 'NamespaceSpec' } }, 3: { name: 'status', type: { message: 'NamespaceStatus' } } },
-  NamespaceSpec: { 1: { name: 'finalizers', type: 'string', repeated: true } },
-  NamespaceStatus: { 1: { name: 'phase', type: 'string' } },
-  ConfigMap: {
-    1: { name: 'metadata', type: { message: 'ObjectMeta' } },
-    2: { name: 'data', type: { map: 'string' } },
-    3: { name: 'binaryData', type: { map: 'bytes-base64' } },
-    4: { name: 'immutable', type: 'bool' },
-  },
-  Secret: {
-    1: { name: 'metadata', type: { message: 'ObjectMeta' } },
-    2: { name: 'data', type: { map: 'bytes-base64' } },
-    3: { name: 'type', type: 'string' },
-    4: { name: 'stringData', type: { map: 'string' } },
-    5: { name: 'immutable', type: 'bool' },
-  },
-  Time: { 1: { name: 'seconds', type: 'int' }, 2: { name: 'nanos', type: 'int' } },
-  DeleteOptions: {
-    1: { name: 'gracePeriodSeconds', type: 'int' },
-    2: { name: 'preconditions', type: { message: 'Preconditions' } },
-    3: { name: 'orphanDependents', type: 'bool' },
-    4: { name: 'propagationPolicy', type: 'string' },
-    5: { name: 'dryRun', type: 'string', repeated: true },
-  },
-  Preconditions: { 1: { name: 'uid', type: 'string' }, 2: { name: 'resourceVersion', type: 'string' } },
-  // authorization.k8s.io/v1 and authentication.k8s.io/v1 reviews (kubectl auth can-i / whoami);
-  // their status is the server's to fill, so it is not read
-  SelfSubjectAccessReview: { 1: { name: 'metadata', type: { message: 'ObjectMeta' } }, 2: { name: 'spec', type: { message: 'SelfSubjectAccessReviewSpec' } } },
-  SelfSubjectAccessReviewSpec: { 1: { name: 'resourceAttributes', type: { message: 'ResourceAttributes' } }, 2: { name: 'nonResourceAttributes', type: { message: 'NonResourceAttributes' } } },
-  ResourceAttributes: {
-    1: { name: 'namespace', type: 'string' },
-    2: { name: 'verb', type: 'string' },
-    3: { name: 'group', type: 'string' },
-    4: { name: 'version', type: 'string' },
-    5: { name: 'resource', type: 'string' },
-    6: { name: 'subresource', type: 'string' },
-    7: { name: 'name', type: 'string' },
-  },
-  NonResourceAttributes: { 1: { name: 'path', type: 'string' }, 2: { name: 'verb', type: 'string' } },
-  SelfSubjectRulesReview: { 1: { name: 'metadata', type: { message: 'ObjectMeta' } }, 2: { name: 'spec', type: { message: 'SelfSubjectRulesReviewSpec' } } },
-  SelfSubjectRulesReviewSpec: { 1: { name: 'namespace', type: 'string' } },
-  SelfSubjectReview: { 1: { name: 'metadata', type: { message: 'ObjectMeta' } } },
 };
 
-/** kinds whose protobuf form podbay reads */
-export const PROTOBUF_KINDS = ['Namespace', 'ConfigMap', 'Secret', 'DeleteOptions', 'SelfSubjectAccessReview', 'SelfSubjectRulesReview', 'SelfSubjectReview'];
+/**
+ * generated/protobuf-messages.json (scripts/gen-protobuf-table.mjs, from the struct tags of
+ * k8s.io/api and k8s.io/apimachinery types.go), read once on first use; found next to this
+ * module or in the source tree above it, as src/api/schema.ts finds its schema.
+ */
+let table: Record<string, MessageDesc> | undefined;
+function messages(): Record<string, MessageDesc> {
+  if (table) return table;
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [join(here, 'generated', 'protobuf-messages.json')];
+  for (let dir = here; dirname(dir) !== dir; dir = dirname(dir)) candidates.push(join(dir, 'src', 'apiserver', 'generated', 'protobuf-messages.json'));
+  const file = candidates.find((c) => existsSync(c));
+  if (!file) throw new Error('podbay: src/apiserver/generated/protobuf-messages.json is missing');
+  table = { ...JSON.parse(readFileSync(file, 'utf8')), ...ENVELOPE } as Record<string, MessageDesc>;
+  return table;
+}
+
+/** kinds whose protobuf form podbay reads (what typed clients such as kubectl's send) */
+export const PROTOBUF_KINDS = ['Namespace', 'ConfigMap', 'Secret', 'Pod', 'Event', 'Node', 'Binding', 'DeleteOptions', 'SelfSubjectAccessReview', 'SelfSubjectRulesReview', 'SelfSubjectReview'];
 
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 
@@ -133,6 +96,12 @@ class Reader {
     this.pos += n;
     return out;
   }
+  double(): number {
+    if (this.pos + 8 > this.buf.length) throw new Error('truncated fixed64');
+    const v = this.buf.readDoubleLE(this.pos);
+    this.pos += 8;
+    return v;
+  }
   skip(wire: number): void {
     if (wire === 0) this.varint();
     else if (wire === 1) this.pos += 8;
@@ -143,27 +112,101 @@ class Reader {
 }
 
 function toInt(v: bigint): number {
-  // int64 fields are two's complement in a varint
+  // int64 fields are two's complement in a varint (and negative int32s are sign-extended)
   return Number(BigInt.asIntN(64, v));
 }
 
-function decodeMap(buf: Buffer, valueType: 'string' | 'bytes-base64'): [string, string] {
+function rfc3339(seconds: number, nanos: number, fraction: 0 | 6): string | null {
+  if (!seconds && !nanos) return null; // Go's zero time: null in JSON
+  const base = new Date(seconds * 1000).toISOString().slice(0, 19);
+  return fraction ? `${base}.${String(Math.floor(nanos / 1000)).padStart(6, '0')}Z` : `${base}Z`;
+}
+
+/** One value of a field of type `t` at the reader's position (wire type `wire`). */
+function decodeValue(r: Reader, wire: number, t: FieldType): unknown {
+  if (t === 'string') return r.bytes().toString('utf8');
+  if (t === 'bytes-base64') return Buffer.from(r.bytes()).toString('base64');
+  if (t === 'int') return toInt(r.varint());
+  if (t === 'bool') return r.varint() !== 0n;
+  if (t === 'double') return r.double();
+  if (typeof t === 'string') {
+    const m = decodeRaw(r.bytes());
+    const int = (n: number) => toInt((m.get(n)?.at(-1) as bigint | undefined) ?? 0n);
+    const str = (n: number) => ((m.get(n)?.at(-1) as Buffer | undefined) ?? Buffer.alloc(0)).toString('utf8');
+    switch (t) {
+      case 'time':
+        return rfc3339(int(1), int(2), 0);
+      case 'microtime':
+        return rfc3339(int(1), int(2), 6);
+      case 'quantity':
+        return str(1);
+      case 'intorstring':
+        return int(1) === 1 ? str(3) : int(2);
+      case 'duration':
+        return `${int(1) / 1e9}s`;
+      case 'rawjson': {
+        const raw = str(1);
+        try {
+          return JSON.parse(raw);
+        } catch {
+          return raw;
+        }
+      }
+    }
+  }
+  if ('message' in t) return decodeMessage(r.bytes(), t.message);
+  if ('list' in t) {
+    const out: unknown[] = [];
+    const inner = new Reader(r.bytes());
+    while (!inner.done()) {
+      const tag = Number(inner.varint());
+      if (tag >> 3 === 1) out.push(decodeValue(inner, tag & 7, t.list));
+      else inner.skip(tag & 7);
+    }
+    return out;
+  }
+  throw new Error(`field type ${JSON.stringify(t)} in a map is decoded by its entry`);
+}
+
+/** A message's fields as raw values (varints as bigint, length-delimited as Buffer), by number. */
+function decodeRaw(buf: Buffer): Map<number, (bigint | Buffer)[]> {
+  const r = new Reader(buf);
+  const out = new Map<number, (bigint | Buffer)[]>();
+  while (!r.done()) {
+    const tag = Number(r.varint());
+    const wire = tag & 7;
+    const v = wire === 0 ? r.varint() : wire === 2 ? Buffer.from(r.bytes()) : (r.skip(wire), undefined);
+    if (v !== undefined) (out.get(tag >> 3) ?? out.set(tag >> 3, []).get(tag >> 3)!).push(v);
+  }
+  return out;
+}
+
+/** A map entry message {1: key, 2: value}. */
+function decodeMapEntry(buf: Buffer, valueType: FieldType): [string, unknown] {
   const r = new Reader(buf);
   let k = '';
-  let v: Buffer = Buffer.alloc(0);
+  let v: unknown;
   while (!r.done()) {
     const tag = Number(r.varint());
     const field = tag >> 3;
     if (field === 1) k = r.bytes().toString('utf8');
-    else if (field === 2) v = Buffer.from(r.bytes());
+    else if (field === 2) v = decodeValue(r, tag & 7, valueType);
     else r.skip(tag & 7);
   }
-  return [k, valueType === 'string' ? v.toString('utf8') : v.toString('base64')];
+  // an absent value is the type's zero value
+  if (v === undefined) v = valueType === 'string' || valueType === 'bytes-base64' || valueType === 'quantity' ? '' : typeof valueType === 'object' && 'message' in valueType ? {} : null;
+  return [k, v];
+}
+
+function isZero(v: unknown): boolean {
+  return v === '' || v === 0 || v === false || v === null || v === undefined;
 }
 
 function decodeMessage(buf: Buffer, type: string): Obj {
-  const desc = MESSAGES[type];
+  const desc = messages()[type];
+  if (!desc) throw new Error(`no protobuf description of ${type}`);
   const out: Obj = {};
+  const inlined: Obj[] = [];
   const r = new Reader(buf);
   while (!r.done()) {
     const tag = Number(r.varint());
@@ -173,30 +216,34 @@ function decodeMessage(buf: Buffer, type: string): Obj {
       r.skip(wire);
       continue;
     }
-    let value: unknown;
     const t = fd.type;
-    if (t === 'string') value = r.bytes().toString('utf8');
-    else if (t === 'bytes-base64') value = Buffer.from(r.bytes()).toString('base64');
-    else if (t === 'int') value = toInt(r.varint());
-    else if (t === 'bool') value = r.varint() !== 0n;
-    else if (t === 'time') {
-      const tm = decodeMessage(r.bytes(), 'Time');
-      value = tm.seconds ? new Date(tm.seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') : undefined;
-    } else if ('message' in t) {
-      value = decodeMessage(r.bytes(), t.message);
-    } else {
-      const [k, v] = decodeMap(r.bytes(), t.map);
+    if (typeof t === 'object' && 'map' in t) {
+      const [k, v] = decodeMapEntry(r.bytes(), t.map as FieldType);
       (out[fd.name] ??= {})[k] = v;
       continue;
     }
-    if (fd.repeated) (out[fd.name] ??= []).push(value);
+    // packed repeated scalars (proto3 style) as well as one value per tag
+    if (fd.repeated && wire === 2 && (t === 'int' || t === 'bool' || t === 'double')) {
+      const packed = new Reader(r.bytes());
+      while (!packed.done()) (out[fd.name] ??= []).push(decodeValue(packed, t === 'double' ? 1 : 0, t));
+      continue;
+    }
+    const value = decodeValue(r, wire, t);
+    if (fd.inline) inlined.push(value as Obj);
+    else if (fd.repeated) (out[fd.name] ??= []).push(value);
     else out[fd.name] = value;
   }
-  // Go's omitempty: zero scalars and empty nested messages are not in the JSON form.
-  for (const [k, v] of Object.entries(out)) {
-    if (v === '' || v === 0 || v === undefined || v === false) delete out[k];
-    else if (typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0) delete out[k];
+  // Go's JSON form: a pointer that was sent is kept even when zero; a non-pointer zero scalar
+  // with omitempty is left out, and so is an empty non-pointer struct (a zero value gogo
+  // writes anyway)
+  for (const fd of Object.values(desc)) {
+    if (fd.inline || fd.pointer || fd.repeated || !(fd.name in out)) continue;
+    const v = out[fd.name];
+    const isMessage = typeof fd.type === 'object' && 'message' in fd.type;
+    if (isMessage && v && typeof v === 'object' && Object.keys(v).length === 0) delete out[fd.name];
+    else if (fd.omitempty && isZero(v)) delete out[fd.name];
   }
+  for (const o of inlined) Object.assign(out, o);
   return out;
 }
 
@@ -223,7 +270,7 @@ export function decodeProtobufObject(body: Buffer, expectedKind: string): Obj {
     throw badRequest(`malformed protobuf body: ${(e as Error).message}`);
   }
   const kind: string = unknown.typeMeta?.kind || expectedKind;
-  if (!MESSAGES[kind] || !PROTOBUF_KINDS.includes(kind)) {
+  if (!PROTOBUF_KINDS.includes(kind)) {
     throw unsupportedMediaType(
       `podbay reads ${kind} only as JSON or YAML: send it with Content-Type application/json (protobuf is read for ${PROTOBUF_KINDS.join(', ')})`,
     );

@@ -133,6 +133,29 @@ describe('kubectl verbs: auth, top, proxy, debug, mixed manifests (real kubectl 
     });
   }
 
+  it('debug --copy-to and debug node/NAME: the Pods kubectl 1.30+ sends as protobuf are read', async () => {
+    for (const kc of kubectls) {
+      const copy = `idle-copy-${kc.name.replace(/\W/g, '')}`;
+      const r = s.kubectl(kc.path, ['debug', 'idle', `--copy-to=${copy}`, '--image=busybox:1.36', '--container=dbg', '--', 'sleep', '3600']);
+      assert.equal(r.code, 0, r.stderr);
+      const p = pod(copy);
+      assert.deepEqual(p.spec.containers.map((c: any) => c.name), ['idle', 'dbg']);
+      assert.equal(p.spec.terminationGracePeriodSeconds, 0, 'a pointer sent as 0 stays 0');
+      await running(copy);
+      ok('delete', 'pod', copy, '--grace-period=0', '--force');
+    }
+    const node = JSON.parse(ok('get', 'nodes', '-o', 'json')).items[0].metadata.name;
+    const r = s.kubectl(newest.path, ['debug', `node/${node}`, '--image=busybox:1.36', '--', 'true']);
+    assert.equal(r.code, 0, r.stderr);
+    const made = /pod (\S+)/.exec(r.stdout + r.stderr)?.[1];
+    assert.ok(made, `kubectl names the node debugging pod: ${r.stdout}${r.stderr}`);
+    const p = pod(made!);
+    assert.equal(p.spec.nodeName, node);
+    assert.equal(p.spec.hostPID, true);
+    assert.equal(p.spec.volumes[0].hostPath.path, '/');
+    ok('delete', 'pod', made!, '--grace-period=0', '--force');
+  });
+
   it('CRDs: the list is empty, a name is not found, and creating one says CRDs are not served yet', () => {
     assert.match(ok('get', 'crd'), /^$/);
     const get = s.kubectl(newest.path, ['get', 'crd', 'widgets.example.com']);
