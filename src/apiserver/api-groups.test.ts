@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { groupEntry, groupOf } from './api-groups.js';
 import { call } from './api-groups.test-util.js';
 import { AUTHENTICATION_GROUP, AUTHORIZATION_GROUP, accessReview, rulesReview, subjectReview } from './authz-review.js';
-import { crdGroup } from './crd.js';
+import { stubGroups, UNSERVED_KINDS, unservedKinds } from './unserved.js';
 
 describe('API groups of their own: discovery', () => {
   it('lists each group with its preferred version first, and its resources per version', async () => {
@@ -50,7 +50,7 @@ describe('review APIs: the admin identity, answered as a system:masters member',
 });
 
 describe('the empty CustomResourceDefinition list', () => {
-  const crd = crdGroup(async () => 42);
+  const crd = stubGroups(UNSERVED_KINDS.filter((u) => u.resource === 'customresourcedefinitions'), async () => 42)[0]!;
   it('lists nothing at the current revision; a name is 404 with details naming it', async () => {
     const l = await call(crd, 'GET', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions');
     assert.deepEqual(l.body, { kind: 'CustomResourceDefinitionList', apiVersion: 'apiextensions.k8s.io/v1', metadata: { resourceVersion: '42' }, items: [] });
@@ -63,6 +63,15 @@ describe('the empty CustomResourceDefinition list', () => {
   it('create is refused saying CRDs are not served yet, naming the CRD', async () => {
     const c = await call(crd, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { metadata: { name: 'widgets.example.com' } });
     assert.equal(c.code, 405);
-    assert.match(c.body.message, /podbay does not serve CustomResourceDefinitions yet: customresourcedefinitions.apiextensions.k8s.io "widgets.example.com" cannot be created/);
+    assert.match(c.body.message, /podbay does not serve CustomResourceDefinition objects yet: customresourcedefinitions.apiextensions.k8s.io "widgets.example.com" cannot be created/);
+  });
+
+  it('discovery lists only the verbs a stub answers; a kind or group the registry serves is never stubbed', async () => {
+    const d = await call(crd, 'GET', '/apis/apiextensions.k8s.io/v1');
+    assert.deepEqual(d.body.resources[0].verbs, ['delete', 'deletecollection', 'get', 'list', 'watch']);
+    const kinds = unservedKinds((g, r) => g === '' && r === 'services', (g) => g === 'apps');
+    assert.ok(!kinds.some((u) => u.resource === 'services'), 'a served core kind wins');
+    assert.ok(!kinds.some((u) => u.group === 'apps'), 'a served group is left whole to the registry');
+    assert.ok(kinds.some((u) => u.resource === 'endpoints') && kinds.some((u) => u.resource === 'jobs'));
   });
 });

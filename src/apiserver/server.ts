@@ -26,7 +26,7 @@ import {
   unauthorized,
   unsupportedMediaType,
 } from '../api/errors.js';
-import { apiResourceList, apiVersionOf, resourceInfo, type ResourceInfo } from '../api/registry.js';
+import { apiResourceList, apiVersionOf, resourceInfo, RESOURCES, type ResourceInfo } from '../api/registry.js';
 import { toTable, type IncludeObject } from '../api/tables.js';
 import { strictErrors } from '../api/strict.js';
 import { decodeTyped } from '../api/typecheck.js';
@@ -48,7 +48,7 @@ import type { PodExplain } from '../explain/types.js';
 import { uiFile } from '../ui/serve.js';
 import { groupEntry, groupOf, serveGroup, type ApiGroupHandler } from './api-groups.js';
 import { AUTHENTICATION_GROUP, AUTHORIZATION_GROUP } from './authz-review.js';
-import { crdGroup } from './crd.js';
+import { coreStubRoute, discoveryEntry, serveStub, stubGroups, unservedKinds, type UnservedKind } from './unserved.js';
 import { metricsGroup, type UsageSource } from './metrics.js';
 import { proxyTarget, serveProxy, type ProxyDeps } from './proxy.js';
 
@@ -237,6 +237,8 @@ export class ApiServer {
   /** API groups answered by handlers of their own (api-groups.ts) */
   private readonly groups: ApiGroupHandler[];
   private readonly proxyDeps: ProxyDeps;
+  /** kinds answered as empty collections until podbay serves them (unserved.ts) */
+  private readonly stubs: UnservedKind[];
 
   constructor(
     readonly resources: ResourceService,
@@ -250,10 +252,14 @@ export class ApiServer {
     );
     const pods = resourceInfo('pods')!;
     const nodes = resourceInfo('nodes')!;
+    this.stubs = unservedKinds(
+      (group, resource) => RESOURCES.some((r) => r.group === group && r.resource === resource),
+      (group) => RESOURCES.some((r) => r.group === group),
+    );
     this.groups = [
       AUTHENTICATION_GROUP,
       AUTHORIZATION_GROUP,
-      crdGroup(() => resources.store.currentRevision()),
+      ...stubGroups(this.stubs, () => resources.store.currentRevision()),
       metricsGroup({
         listPods: async (ns, q) => (await resources.list(pods, ns, q)).items,
         getPod: (ns, name) => resources.get(pods, ns, name),
@@ -401,8 +407,11 @@ export class ApiServer {
         });
       case '/apis':
         return sendJson(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [EXPLAIN_API_GROUP, ...this.groups.map(groupEntry)] });
-      case '/api/v1':
-        return sendJson(res, 200, apiResourceList('v1'));
+      case '/api/v1': {
+        const list = apiResourceList('v1') as { resources: object[] };
+        list.resources.push(...this.stubs.filter((u) => u.group === '').map(discoveryEntry));
+        return sendJson(res, 200, list);
+      }
       case '/openapi/v2':
         // kubectl up to 1.27 asks for (and can only read) the gnostic protobuf rendering.
         if (/protobuf/.test(String(req.headers.accept ?? ''))) {
@@ -429,6 +438,10 @@ export class ApiServer {
     const raw = new URL(req.url ?? '/', 'https://podbay');
     const proxied = proxyTarget(raw.pathname);
     if (proxied) return serveProxy(proxied, req, res, raw.search, this.proxyDeps);
+    const readObject = async (kind: string) => parseBody(await readBody(req), mediaType(req), kind);
+    const send = (code: number, body: unknown) => sendJson(res, code, body);
+    const stub = coreStubRoute(path, this.stubs);
+    if (stub) return serveStub(stub.u, { ...stub, method, q, res, readObject, send }, () => this.resources.store.currentRevision());
     const group = path.startsWith('/apis/') ? groupOf(this.groups, path) : undefined;
     if (group) {
       const seg = path.slice('/apis/'.length).split('/').map(decodePathSegment);
@@ -437,8 +450,8 @@ export class ApiServer {
         q,
         req,
         res,
-        readObject: async (kind) => parseBody(await readBody(req), mediaType(req), kind),
-        send: (code, body) => sendJson(res, code, body),
+        readObject,
+        send,
       });
     }
     if (!path.startsWith('/api/v1/')) {

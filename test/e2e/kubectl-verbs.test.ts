@@ -125,6 +125,22 @@ describe('kubectl verbs: auth, top, proxy, debug, mixed manifests (real kubectl 
       assert.doesNotMatch(r.stderr, /customresourcedefinitions|the server could not find/);
     });
 
+    it(`${kc.name}: apply --prune -l without an allowlist prunes what the file no longer names; cluster-info works`, () => {
+      const tag = kc.name.replace(/\W/g, '');
+      const cm = (name: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${name}, labels: {app: prune-${tag}}}\ndata: {a: b}`;
+      const first = s.kubectl(kc.path, ['apply', '-f', '-'], [cm(`keep-${tag}`), cm(`drop-${tag}`)].join('\n---\n'));
+      assert.equal(first.code, 0, first.stderr);
+      const pruned = s.kubectl(kc.path, ['apply', '--prune', '-l', `app=prune-${tag}`, '-f', '-'], cm(`keep-${tag}`));
+      assert.equal(pruned.code, 0, pruned.stderr);
+      assert.match(pruned.stdout, new RegExp(`configmap/drop-${tag} pruned`));
+      assert.match(s.kubectl(kc.path, ['get', 'configmap', `drop-${tag}`]).stderr, /not found/);
+      assert.equal(s.kubectl(kc.path, ['get', 'configmap', `keep-${tag}`]).code, 0);
+      const info = s.kubectl(kc.path, ['cluster-info']);
+      assert.equal(info.code, 0, info.stderr);
+      // kubectl 1.27 colours the line even when it is not a terminal
+      assert.match(info.stdout.replace(/\x1B\[[0-9;]*m/g, ''), /Kubernetes control plane is running at https:\/\/127\.0\.0\.1:\d+/);
+    });
+
     it(`${kc.name}: debug -it on a server without ephemeral containers says so instead of panicking`, () => {
       const r = s.kubectl(kc.path, ['debug', 'idle', '-i', '--image=busybox:1.36', '--', 'true']);
       assert.equal(r.code, 1);
@@ -156,7 +172,7 @@ describe('kubectl verbs: auth, top, proxy, debug, mixed manifests (real kubectl 
     ok('delete', 'pod', made!, '--grace-period=0', '--force');
   });
 
-  it('CRDs: the list is empty, a name is not found, and creating one says CRDs are not served yet', () => {
+  it('kinds not served yet (CRDs, Services, Deployments): listed empty, a name is not found, creating one says the kind is not served yet', () => {
     assert.match(ok('get', 'crd'), /^$/);
     const get = s.kubectl(newest.path, ['get', 'crd', 'widgets.example.com']);
     assert.match(get.stderr, /customresourcedefinitions.apiextensions.k8s.io "widgets.example.com" not found/);
@@ -168,7 +184,15 @@ describe('kubectl verbs: auth, top, proxy, debug, mixed manifests (real kubectl 
     };
     const r = s.kubectl(newest.path, ['apply', '-f', '-'], JSON.stringify(crd));
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /podbay does not serve CustomResourceDefinitions yet: customresourcedefinitions.apiextensions.k8s.io "widgets.example.com" cannot be created/);
+    assert.match(r.stderr, /podbay does not serve CustomResourceDefinition objects yet: customresourcedefinitions.apiextensions.k8s.io "widgets.example.com" cannot be created/);
+    // the other kinds not served yet: listed empty, refused on create with the kind named
+    assert.match(s.kubectl(newest.path, ['get', 'services', '-A']).stderr, /No resources found/);
+    const svc = s.kubectl(newest.path, ['apply', '-f', '-'], 'apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n');
+    assert.equal(svc.code, 1);
+    assert.match(svc.stderr, /podbay does not serve Service objects yet: services "web" cannot be created/);
+    const deploy = s.kubectl(newest.path, ['create', 'deployment', 'd', '--image=busybox:1.36']);
+    assert.equal(deploy.code, 1);
+    assert.match(deploy.stderr, /podbay does not serve Deployment objects yet: deployments.apps cannot be created/);
   });
 
   it('error bodies are kube-apiserver\'s bytes: field order, details of a 404, trailing newline', async () => {
