@@ -51,6 +51,7 @@ import { AUTHENTICATION_GROUP, AUTHORIZATION_GROUP } from './authz-review.js';
 import { coreStubRoute, discoveryEntry, serveStub, stubGroups, unservedKinds, type UnservedKind } from './unserved.js';
 import { metricsGroup, type UsageSource } from './metrics.js';
 import { proxyTarget, serveProxy, type ProxyDeps } from './proxy.js';
+import { podLogOptions, type PodLogOptions } from './log-options.js';
 
 const PROTOBUF = 'application/vnd.kubernetes.protobuf';
 
@@ -538,7 +539,9 @@ export class ApiServer {
     }
     if (sub === 'log') {
       if (method !== 'GET') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} pods/log`);
-      return this.serveLogs(req, res, await svc.get(r, ns, name), q);
+      // the options are parsed and validated before the pod is looked up, as upstream
+      const logOpts = podLogOptions(q, name);
+      return this.serveLogs(req, res, await svc.get(r, ns, name), logOpts);
     }
     if (sub === 'exec') {
       throw badRequest(`pods/exec needs a WebSocket upgrade (${EXEC_PROTOCOLS.join(', ')}): use kubectl 1.30 or newer`);
@@ -670,7 +673,7 @@ export class ApiServer {
     };
   }
 
-  private async serveLogs(req: IncomingMessage, res: ServerResponse, pod: Obj, q: URLSearchParams): Promise<void> {
+  private async serveLogs(req: IncomingMessage, res: ServerResponse, pod: Obj, opts: PodLogOptions): Promise<void> {
     const node = this.opts.node;
     if (!node) throw new ApiError(503, 'ServiceUnavailable', 'logs are not available: this podbay server runs no kubelet');
     if (!pod.spec?.nodeName) {
@@ -684,18 +687,11 @@ export class ApiServer {
       started = true;
       res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
     };
+    const { container, ...logOpts } = opts;
     await node.containerLogs(
       pod,
-      q.get('container') ?? undefined,
-      {
-        follow: queryBool(q, 'follow'),
-        previous: queryBool(q, 'previous'),
-        timestamps: queryBool(q, 'timestamps'),
-        tailLines: queryInt(q, 'tailLines'),
-        sinceSeconds: queryInt(q, 'sinceSeconds'),
-        sinceTime: q.get('sinceTime') ?? undefined,
-        limitBytes: queryInt(q, 'limitBytes'),
-      },
+      container,
+      logOpts,
       (chunk) => {
         start();
         return res.write(chunk);
