@@ -75,3 +75,13 @@ describe('the empty CustomResourceDefinition list', () => {
     assert.ok(kinds.some((u) => u.resource === 'endpoints') && kinds.some((u) => u.resource === 'jobs'));
   });
 });
+
+describe('impersonation', () => {
+  it('is refused, naming who was asked for: podbay cannot answer as anyone but its admin', async () => {
+    const { impersonationRefusal } = await import('./authz-review.js');
+    assert.equal(impersonationRefusal({ headers: { authorization: 'Bearer x' } } as any), undefined);
+    const e = impersonationRefusal({ headers: { 'impersonate-user': 'bob', 'impersonate-group': 'devs' } } as any)!;
+    assert.equal(e.code, 403);
+    assert.equal(e.message, 'impersonation is not supported: podbay has one identity, podbay-admin, and cannot act as "bob" (impersonate-user, impersonate-group)');
+  });
+});

@@ -7,13 +7,26 @@
  * as kube-apiserver answers a member of system:masters (the privileged-group authorizer allows
  * every request, so every review says allowed, with the "*" rules).
  */
-import { badRequest, invalid, methodNotAllowed, pathNotFound, type FieldError } from '../api/errors.js';
+import type { IncomingMessage } from 'node:http';
+import { badRequest, forbidden, invalid, methodNotAllowed, pathNotFound, type ApiError, type FieldError } from '../api/errors.js';
 import type { ApiGroupHandler, GroupRequest } from './api-groups.js';
 
 type Obj = Record<string, any>;
 
 /** The user behind the admin token: the kubeconfig's user name, in kube-apiserver's superuser group. */
 export const ADMIN_USER = { username: 'podbay-admin', groups: ['system:masters', 'system:authenticated'] } as const;
+
+/**
+ * Requests that ask to act as someone else (`kubectl --as`, Impersonate-* headers): podbay has
+ * no other identity to answer for, so they are refused rather than silently answered as the
+ * admin (a `kubectl auth can-i --as=bob` must not say what the admin may do).
+ */
+export function impersonationRefusal(req: IncomingMessage): ApiError | undefined {
+  const asked = Object.keys(req.headers).filter((h) => h.startsWith('impersonate-'));
+  if (!asked.length) return undefined;
+  const who = req.headers['impersonate-user'] ?? req.headers['impersonate-uid'] ?? req.headers['impersonate-group'];
+  return forbidden(`impersonation is not supported: podbay has one identity, ${ADMIN_USER.username}, and cannot act as ${who ? JSON.stringify(String(who)) : 'another user'} (${asked.join(', ')})`);
+}
 
 const AUTHZ = 'authorization.k8s.io';
 const AUTHN = 'authentication.k8s.io';

@@ -47,7 +47,7 @@ import { EXPLAIN_API_GROUP, EXPLAIN_PREFIX, serveExplain } from '../explain/endp
 import type { PodExplain } from '../explain/types.js';
 import { uiFile } from '../ui/serve.js';
 import { groupEntry, groupOf, serveGroup, type ApiGroupHandler } from './api-groups.js';
-import { AUTHENTICATION_GROUP, AUTHORIZATION_GROUP } from './authz-review.js';
+import { AUTHENTICATION_GROUP, AUTHORIZATION_GROUP, impersonationRefusal } from './authz-review.js';
 import { coreStubRoute, discoveryEntry, serveStub, stubGroups, unservedKinds, type UnservedKind } from './unserved.js';
 import { metricsGroup, type UsageSource } from './metrics.js';
 import { proxyTarget, serveProxy, type ProxyDeps } from './proxy.js';
@@ -331,6 +331,8 @@ export class ApiServer {
     };
     try {
       if (!this.authenticated(req)) throw unauthorized();
+      const impersonating = impersonationRefusal(req);
+      if (impersonating) throw impersonating;
       const url = new URL(req.url ?? '/', 'https://podbay');
       const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec\/?$/.exec(url.pathname);
       if (!m) throw pathNotFound(`the server could not find the requested resource (${req.method} ${url.pathname}): only pods/exec upgrades`);
@@ -376,6 +378,8 @@ export class ApiServer {
       const ui = req.method === 'GET' ? uiFile(path) : undefined;
       if (ui) return void res.writeHead(200, ui.headers).end(ui.body);
       if (!this.authenticated(req)) throw unauthorized();
+      const impersonating = impersonationRefusal(req);
+      if (impersonating) throw impersonating;
       checkQueryEscapes(url.search);
       const release = this.inflight.acquire(requestClass(req.method ?? 'GET', path, url.searchParams));
       if (!release) {
