@@ -303,11 +303,18 @@ export async function runServer(argv: string[]): Promise<number> {
         return [...byName.values()].map((c) => ({ id: c.id, name: c.config.name, state: c.state, pid: c.pid, mounts: c.config.mounts, reason: c.reason, exitCode: c.exitCode }));
       },
     };
-    // kubectl top and nodes/proxy/stats/summary: usage read from the pods' cgroups on request
+    // kubectl top and nodes/proxy/stats/summary: usage read from the pods' cgroups on request.
+    // One listing of the sandboxes serves every pod of a request (a list of N pods would
+    // otherwise read all N sandbox records N times).
+    let sandboxes: { at: number; list: ReturnType<typeof rt.listPodSandboxes> } | undefined;
+    const recentSandboxes = () => {
+      if (!sandboxes || Date.now() - sandboxes.at > 500) sandboxes = { at: Date.now(), list: rt.listPodSandboxes() };
+      return sandboxes.list;
+    };
     const stats = new NodeStats({
       layout: cgroups.layout,
       async podSandbox(uid) {
-        const s = (await rt.listPodSandboxes()).filter((x) => x.config.podUid === uid && x.state === 'ready').at(-1);
+        const s = (await recentSandboxes()).filter((x) => x.config.podUid === uid && x.state === 'ready').at(-1);
         return s && { id: s.id, cgroupParent: cgroups.parentOf(s.config.cgroup?.qosClass ?? 'BestEffort', uid) };
       },
       async runningContainers(sandboxId) {
