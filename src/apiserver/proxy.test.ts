@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { ApiError, notFound } from '../api/errors.js';
-import { forwardHeaders, podPort, proxyTarget, rewriteLocation, serveProxy, splitSchemeNamePort, statsSummary, type ProxyDeps } from './proxy.js';
+import { forwardHeaders, podPort, rewriteHtml, proxyTarget, rewriteLocation, serveProxy, splitSchemeNamePort, statsSummary, type ProxyDeps } from './proxy.js';
 
 describe('pods/proxy and nodes/proxy paths', () => {
   it('splits [scheme:]name[:port] as utilnet.SplitSchemeNamePort', () => {
@@ -39,6 +39,15 @@ describe('pods/proxy and nodes/proxy paths', () => {
     assert.deepEqual(h, { host: 'api:6443', accept: '*/*', 'x-forwarded-uri': '/api/v1/namespaces/d/pods/w/proxy/x', 'x-forwarded-host': 'api:6443', 'x-forwarded-proto': 'https' });
   });
 
+  it('page links into the pod go through the proxy; relative links, other hosts and already-prefixed links stay', () => {
+    const prefix = '/api/v1/namespaces/d/pods/w:80/proxy';
+    const page = `<a href="/a">a</a><img SRC='http://10.0.0.5:80/i.png'><a href=rel.html>r</a><script src="//cdn.example/x.js"></script><form action="/post"></form><a href="${prefix}/already">x</a><a href="https://example.org/">e</a>`;
+    assert.equal(
+      rewriteHtml(page, 'http://10.0.0.5:80', prefix),
+      `<a href="${prefix}/a">a</a><img SRC='${prefix}/i.png'><a href=rel.html>r</a><script src="//cdn.example/x.js"></script><form action="${prefix}/post"></form><a href="${prefix}/already">x</a><a href="https://example.org/">e</a>`,
+    );
+  });
+
   it('a Location into the pod goes through the proxy again; elsewhere is left alone', () => {
     const prefix = '/api/v1/namespaces/d/pods/w:80/proxy';
     assert.equal(rewriteLocation('http://10.0.0.5:80/login', 'http://10.0.0.5:80', prefix), `${prefix}/login`);
@@ -52,6 +61,10 @@ async function withPod(fn: (port: number, deps: (ip: string | undefined, made: s
   const srv = http.createServer((req, res) => {
     let body = '';
     req.on('data', (d) => (body += d)).on('end', () => {
+      if (req.url === '/page') {
+        res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': '20' });
+        return res.end('<a href="/x">x</a>\n\n');
+      }
       if (req.url === '/redirect') {
         res.writeHead(302, { Location: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/there` });
         return res.end();
@@ -119,6 +132,9 @@ describe('pods/proxy relaying to a (loopback) pod', () => {
         assert.equal(seen.body, 'hello');
         assert.equal(seen.headers.authorization, undefined, 'the bearer token stays with the API server');
         assert.equal(seen.headers['x-forwarded-uri'], '/api/v1/namespaces/default/pods/web/proxy/a/b/');
+        const page = await req('GET', '/api/v1/namespaces/default/pods/web/proxy/page');
+        assert.equal(page.body, '<a href="/api/v1/namespaces/default/pods/web/proxy/x">x</a>\n\n');
+        assert.equal(page.headers['content-length'], undefined, 'the length changed with the links');
         const redirect = await req('GET', '/api/v1/namespaces/default/pods/web/proxy/redirect');
         assert.equal(redirect.headers.location, '/api/v1/namespaces/default/pods/web/proxy/there');
         const root = await req('GET', '/api/v1/namespaces/default/pods/web/proxy?q=1');

@@ -16,7 +16,10 @@
  *         - `.../proxy` without a trailing slash is redirected (301) to `.../proxy/`.
  *       Only addresses podbay itself gave the pod's running sandbox are dialled: a pod status
  *       rewritten to point at the host or elsewhere is refused the same way.
- *       (Not done: HTML link rewriting and upgrades (WebSockets) through the proxy.)
+ *         - links in an HTML page (href, src, action ...) that point into the pod are rewritten
+ *           to go through the proxy, so a web UI works behind `kubectl proxy`.
+ *       (Not done: upgrades (WebSockets) through the proxy; gzip-encoded pages are passed on
+ *       without rewriting.)
  *
  *   /api/v1/nodes/NAME/proxy/PATH
  *       The kubelet's endpoints, answered in-process since podbay's node has no kubelet port:
@@ -122,6 +125,44 @@ export function rewriteLocation(location: string, podBase: string, prefix: strin
   return location;
 }
 
+/** HTML answers bigger than this are passed on without their links rewritten */
+export const HTML_REWRITE_MAX_BYTES = 4 * 1024 * 1024;
+
+/** Reads a stream up to `max` bytes: all of it (complete) or the first `max` (the rest left unread). */
+function collect(stream: IncomingMessage, max: number): Promise<{ body: Buffer; complete: boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (c: Buffer) => {
+      chunks.push(c);
+      size += c.length;
+      if (size > max) {
+        stream.off('data', onData);
+        stream.off('end', onEnd);
+        stream.pause();
+        resolve({ body: Buffer.concat(chunks), complete: false });
+      }
+    };
+    const onEnd = () => resolve({ body: Buffer.concat(chunks), complete: true });
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('error', reject);
+  });
+}
+
+/**
+ * The link attributes of a page rewritten to go through the proxy, as kube-apiserver's proxy
+ * transport does (href, src, action and the like): absolute paths ("/x") and absolute URLs to
+ * the pod itself get the proxy prefix; relative links, links elsewhere and "//host" stay.
+ */
+export function rewriteHtml(html: string, podBase: string, prefix: string): string {
+  return html.replace(/(\s(?:href|src|action|background|cite|codebase|data|formaction|icon|longdesc|manifest|poster|profile|usemap)\s*=\s*)(["']?)([^"'\s>]*)\2/gi, (all, attr: string, q: string, url: string) => {
+    if (url.startsWith(podBase + '/') || url === podBase) return `${attr}${q}${prefix}${url.slice(podBase.length) || '/'}${q}`;
+    if (url.startsWith('/') && !url.startsWith('//') && !url.startsWith(prefix + '/')) return `${attr}${q}${prefix}${url}${q}`;
+    return all;
+  });
+}
+
 function dialError(err: NodeJS.ErrnoException, host: string, port: number): ApiError {
   const why = err.code === 'ECONNREFUSED' ? 'connect: connection refused' : err.code === 'EHOSTUNREACH' ? 'connect: no route to host' : err.code === 'ETIMEDOUT' ? 'i/o timeout' : err.message;
   return new ApiError(503, 'ServiceUnavailable', `error trying to reach service: dial tcp ${host}:${port}: ${why}`);
@@ -149,10 +190,34 @@ function relay(req: IncomingMessage, res: ServerResponse, scheme: 'http' | 'http
         insecureHTTPParser: true,
       },
       (up) => {
+        // the timeout covers connecting and waiting for the answer's head; a long answer
+        // (a log stream, server-sent events) may then be quiet as long as it likes
+        out.setTimeout(0);
         const headers: OutgoingHttpHeaders = {};
         for (const [k, v] of Object.entries(up.headers)) {
           if (v === undefined || HOP_BY_HOP.has(k)) continue;
           headers[k] = k === 'location' && typeof v === 'string' ? rewriteLocation(v, podBase, prefix) : v;
+        }
+        const html = /^text\/html\b/i.test(String(up.headers['content-type'] ?? '')) && !up.headers['content-encoding'];
+        if (html) {
+          // links in a page point into the pod: rewrite them to go through the proxy (as
+          // kube-apiserver's proxy transport does), so a web UI works behind kubectl proxy
+          delete headers['content-length'];
+          return void collect(up, HTML_REWRITE_MAX_BYTES).then(({ body, complete }) => {
+            res.writeHead(up.statusCode ?? 502, headers);
+            if (!complete) {
+              // too big to rewrite: passed on as it is
+              res.write(body);
+              up.pipe(res);
+              up.on('end', resolve);
+              return;
+            }
+            res.end(rewriteHtml(body.toString('utf8'), podBase, prefix));
+            resolve();
+          }, () => {
+            res.destroy();
+            resolve();
+          });
         }
         res.writeHead(up.statusCode ?? 502, headers);
         up.pipe(res);

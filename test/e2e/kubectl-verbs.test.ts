@@ -78,6 +78,7 @@ describe('kubectl verbs: auth, top, proxy, debug, mixed manifests (real kubectl 
               'sh',
               '-c',
               'mkdir -p /www/sub /www/cgi-bin && echo hello from web > /www/index.html && echo sub page > /www/sub/index.html && ' +
+                'echo "<a href=\\"/sub/\\">s</a><img src=\\"http://$(hostname -i):80/i.png\\"><a href=\\"rel.html\\">r</a>" > /www/links.html && ' +
                 'printf "#!/bin/sh\\necho Content-Type: text/plain\\necho\\nenv\\n" > /www/cgi-bin/env && chmod +x /www/cgi-bin/env && exec httpd -f -p 80 -h /www',
             ],
             ports: [{ containerPort: 80, name: 'http' }],
@@ -275,7 +276,7 @@ describe('kubectl verbs: auth, top, proxy, debug, mixed manifests (real kubectl 
     assert.match(none.stderr, /dial tcp 10\.226\.\d+\.\d+:80: connect: connection refused/);
   });
 
-  it('pods/proxy and nodes/proxy through kubectl proxy and curl: the pod never sees the token; healthz and stats/summary', async () => {
+  it('pods/proxy and nodes/proxy through kubectl proxy and curl: page links rewritten, the pod never sees the token; healthz and stats/summary', async () => {
     const proxy = spawn(newest.path, ['--kubeconfig', s.kubeconfig, 'proxy', `--port=${KUBECTL_PROXY_PORT}`, '--address=127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       const page = await waitFor('kubectl proxy serves', () => proxyGet('/api/v1/namespaces/default/pods/web:80/proxy/').catch(() => undefined), 15_000);
@@ -285,6 +286,9 @@ describe('kubectl verbs: auth, top, proxy, debug, mixed manifests (real kubectl 
       assert.equal(curl.status, 0, 'curl is installed (Debian package curl)');
       assert.match(curl.stdout, /^HTTP\/1\.1 301/);
       assert.match(curl.stdout, /^Location: \/api\/v1\/namespaces\/default\/pods\/web:80\/proxy\/\r$/m);
+      const links = await proxyGet('/api/v1/namespaces/default/pods/web:80/proxy/links.html');
+      const p = '/api/v1/namespaces/default/pods/web:80/proxy';
+      assert.equal(links.body, `<a href="${p}/sub/">s</a><img src="${p}/i.png"><a href="rel.html">r</a>\n`, 'links into the pod go through the proxy');
       const env = await proxyGet('/api/v1/namespaces/default/pods/web:80/proxy/cgi-bin/env?x=1');
       assert.equal(env.status, 200, env.body);
       assert.match(env.body, /^QUERY_STRING=x=1$/m);
