@@ -85,3 +85,17 @@ describe('impersonation', () => {
     assert.equal(e.message, 'impersonation is not supported: podbay has one identity, podbay-admin, and cannot act as "bob" (impersonate-user, impersonate-group)');
   });
 });
+
+describe('routes to the kinds not served yet', () => {
+  it('core paths: namespaced, all namespaces, watch paths; a cluster-scoped kind under a namespace is not one of them', async () => {
+    const { coreStubRoute, UNSERVED_KINDS } = await import('./unserved.js');
+    const svc = coreStubRoute('/api/v1/namespaces/default/services/web', UNSERVED_KINDS)!;
+    assert.deepEqual([svc.u.kind, svc.ns, svc.name, svc.watchPath], ['Service', 'default', 'web', false]);
+    assert.equal(coreStubRoute('/api/v1/services', UNSERVED_KINDS)!.ns, undefined);
+    assert.equal(coreStubRoute('/api/v1/watch/namespaces/x/endpoints', UNSERVED_KINDS)!.watchPath, true);
+    assert.equal(coreStubRoute('/api/v1/persistentvolumes/pv1', UNSERVED_KINDS)!.name, 'pv1');
+    assert.equal(coreStubRoute('/api/v1/namespaces/x/persistentvolumes/pv1', UNSERVED_KINDS), undefined);
+    assert.equal(coreStubRoute('/api/v1/namespaces/default/pods/web', UNSERVED_KINDS), undefined);
+    assert.equal(coreStubRoute('/apis/apps/v1/deployments', UNSERVED_KINDS), undefined, 'group kinds are routed by their group handler');
+  });
+});
