@@ -450,14 +450,7 @@ export class ApiServer {
     const group = path.startsWith('/apis/') ? groupOf(this.groups, path) : undefined;
     if (group) {
       const seg = path.slice('/apis/'.length).split('/').map(decodePathSegment);
-      return serveGroup(group, seg, {
-        method,
-        q,
-        req,
-        res,
-        readObject,
-        send,
-      });
+      return serveGroup(group, seg, { method, q, req, res, readObject, send });
     }
     if (!path.startsWith('/api/v1/')) {
       throw pathNotFound(`the server could not find the requested resource (${method} ${path}): podbay serves the core API group (/api/v1) only`);

@@ -302,6 +302,9 @@ describe('kubectl verbs: auth, top, proxy, debug, mixed manifests (real kubectl 
       assert.ok(web, 'the web pod is in the summary');
       assert.ok(web.memory.workingSetBytes > 0);
       assert.equal((await proxyGet(`/api/v1/nodes/${node}/proxy/logs/`)).status, 403);
+      const podList = JSON.parse((await proxyGet(`/api/v1/nodes/${node}/proxy/pods`)).body);
+      assert.equal(podList.kind, 'PodList');
+      assert.ok(['web', 'idle'].every((n) => podList.items.some((p: any) => p.metadata.name === n)), 'the node\'s pods');
     } finally {
       proxy.kill();
     }
