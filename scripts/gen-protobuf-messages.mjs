@@ -21,11 +21,13 @@ const OUT = path.join(ROOT, 'src/apiserver/protobuf-messages.json');
 const API = process.argv[2];
 if (!API) throw new Error('usage: gen-protobuf-messages.mjs /path/to/k8s.io/api');
 
-const PACKAGES = ['core/v1', 'apps/v1', 'batch/v1', 'policy/v1', 'coordination/v1', 'storage/v1', 'autoscaling/v1'];
+const PACKAGES = ['core/v1', 'apps/v1', 'batch/v1', 'policy/v1', 'coordination/v1', 'storage/v1', 'autoscaling/v1', 'authorization/v1', 'authentication/v1'];
 const ROOTS = [
   'Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'ControllerRevision', 'Job', 'CronJob',
   'ReplicationController', 'PersistentVolume', 'PersistentVolumeClaim', 'ServiceAccount',
   'PodDisruptionBudget', 'Lease', 'StorageClass', 'Scale', 'Pod', 'Service',
+  'Namespace', 'ConfigMap', 'Secret', 'Event', 'Node', 'Binding',
+  'SelfSubjectAccessReview', 'SelfSubjectRulesReview', 'SelfSubjectReview',
 ];
 // apimachinery types, described by hand (their files live in k8s.io/apimachinery)
 const LEAVES = {
@@ -44,6 +46,8 @@ const LEAVES = {
 
 /** Go struct name -> [{ goName, goType, json, tag }] */
 const structs = new Map();
+/** struct names a later package declared differently (kept: the first package's) */
+const shadowed = new Map();
 /** named non-struct types: name -> underlying Go type */
 const named = new Map();
 for (const pkg of PACKAGES) {
@@ -58,9 +62,11 @@ for (const pkg of PACKAGES) {
       const tags = Object.fromEntries([...f[3].matchAll(/(\w+):"([^"]*)"/g)].map((t) => [t[1], t[2]]));
       fields.push({ goName: f[1], goType: f[2], json: tags.json, protobuf: tags.protobuf });
     }
-    if (structs.has(m[1]) && pkg !== 'core/v1') {
-      // e.g. autoscaling's ScaleSpec vs none in core: the first package wins, collisions fail
-      throw new Error(`gen-protobuf: struct ${m[1]} in ${pkg} collides with one already read`);
+    if (structs.has(m[1])) {
+      // the first package wins; a later one whose struct differs is only an error if a root
+      // reaches that name (checked below), e.g. storage's TokenRequest vs authentication's
+      if (JSON.stringify(structs.get(m[1])) !== JSON.stringify(fields)) shadowed.set(m[1], pkg);
+      continue;
     }
     structs.set(m[1], fields);
   }
@@ -76,7 +82,7 @@ function fieldType(goType, wire) {
     if (leaf === 'time') return 'time';
     return { message: leaf };
   }
-  const local = bare.replace(/^(v1|corev1|metav1|apps|batch)\./, '');
+  const local = bare.replace(/^(v1|corev1|metav1|apps|batch|authenticationv1)\./, '');
   if (/^map\[/.test(goType) || named.get(local)?.startsWith('map[')) {
     const underlying = /^map\[/.test(goType) ? goType : named.get(local);
     const value = underlying.replace(/^map\[[\w.]+\]/, '');
@@ -84,6 +90,9 @@ function fieldType(goType, wire) {
     if (value === '[]byte') return { map: 'bytes-base64' };
     if (value === 'resource.Quantity') return { map: 'message', value: 'Quantity' };
     if (value === 'metav1.Time') return { map: 'time' };
+    // authentication/authorization's ExtraValue ([]string): a message of its own on the wire,
+    // described in src/apiserver/protobuf.ts
+    if (value === 'ExtraValue') return { map: 'message', value: 'ExtraValue' };
     if (structs.has(value)) {
       if (!queue.includes(value) && !messages[value]) queue.push(value);
       return { map: 'message', value };
@@ -105,6 +114,7 @@ while (queue.length) {
   if (messages[name]) continue;
   const fields = structs.get(name);
   if (!fields) throw new Error(`gen-protobuf: no struct ${name}`);
+  if (shadowed.has(name)) throw new Error(`gen-protobuf: ${name} is declared differently in ${shadowed.get(name)}; the served kinds reach it, so the table would be ambiguous`);
   const desc = {};
   for (const f of fields) {
     if (!f.protobuf) continue;

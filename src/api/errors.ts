@@ -62,6 +62,13 @@ export class ApiError extends Error {
     this.name = `ApiError(${reason})`;
   }
 
+  /**
+   * The Status as kube-apiserver writes it: fields in metav1.Status's order (kind, apiVersion,
+   * metadata, status, message, reason, details, code) and details' fields in StatusDetails'
+   * order, so clients and tests that compare error bodies see the same bytes. `details` is
+   * present whenever it was given, even empty: clients read `details.name` of a 404 (kubectl
+   * debug does) and an empty object is what a server without the resource sends.
+   */
   toStatus(): Status {
     const s: Status = {
       kind: 'Status',
@@ -70,11 +77,36 @@ export class ApiError extends Error {
       status: 'Failure',
       message: this.message,
       reason: this.reason,
-      code: this.code,
-    };
-    if (this.details && Object.keys(this.details).length > 0) s.details = this.details;
+    } as Status;
+    if (this.details) s.details = orderedDetails(this.details);
+    s.code = this.code;
     return s;
   }
+}
+
+function orderedDetails(d: StatusDetails): StatusDetails {
+  const out: StatusDetails = {};
+  if (d.name) out.name = d.name;
+  if (d.group) out.group = d.group;
+  if (d.kind) out.kind = d.kind;
+  if (d.uid) out.uid = d.uid;
+  if (d.causes?.length) out.causes = d.causes.map((c) => ({ reason: c.reason, message: c.message, ...(c.field !== undefined ? { field: c.field } : {}) }));
+  if (d.retryAfterSeconds) out.retryAfterSeconds = d.retryAfterSeconds;
+  return out;
+}
+
+/** A Status body as kube-apiserver's JSON encoder writes it (with its trailing newline). */
+export function statusBody(err: ApiError): string {
+  return JSON.stringify(err.toStatus()) + '\n';
+}
+
+/**
+ * A 404 for a path no handler serves: empty details, as a server that lacks the resource
+ * answers (kubectl tells "the feature is not there" from "the object is not there" by
+ * `details.name` being empty).
+ */
+export function pathNotFound(message: string): ApiError {
+  return new ApiError(404, 'NotFound', message, {});
 }
 
 /** "pods" + "" -> "pods"; "deployments" + "apps" -> "deployments.apps" (qualified resource, as Kubernetes prints it). */

@@ -14,6 +14,7 @@ import type { Duplex } from 'node:stream';
 import type { ChildProcess } from 'node:child_process';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { badRequest } from '../api/errors.js';
+import { queryBool } from './query.js';
 
 export const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
 
@@ -35,7 +36,7 @@ export interface ExecRequest {
 export function parseExecQuery(q: URLSearchParams): ExecRequest {
   const command = q.getAll('command');
   if (command.length === 0) throw badRequest('you must specify at least 1 command');
-  const flag = (k: string) => q.get(k) === 'true' || q.get(k) === '1';
+  const flag = (k: string) => queryBool(q, k) ?? false;
   return {
     command,
     container: q.get('container') ?? undefined,

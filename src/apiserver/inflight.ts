@@ -12,6 +12,7 @@
  * and exempting it would make the limits decorative.
  */
 import { ApiError } from '../api/errors.js';
+import { queryBool } from './query.js';
 
 export type RequestClass = 'exempt' | 'long-running' | 'mutating' | 'readonly';
 
@@ -23,18 +24,16 @@ export const DEFAULT_MAX_CONNECTIONS = 2000;
 const LONG_RUNNING_SUBRESOURCES = new Set(['log', 'exec', 'attach', 'portforward', 'proxy']);
 const PROBE = /^\/(healthz|livez|readyz)(\/.*)?$/;
 
-function isTrue(v: string | null): boolean {
-  return v !== null && (v === '' || v === 'true' || v === '1');
-}
-
 /** Which budget a request is charged to (before routing: from its method, path and query). */
 export function requestClass(method: string, pathname: string, query: URLSearchParams): RequestClass {
   const path = pathname.replace(/\/+$/, '') || '/';
   if (PROBE.test(path)) return 'exempt';
-  if (/^\/(api\/v1|apis\/[^/]+\/[^/]+)\/watch(\/|$)/.test(path) || isTrue(query.get('watch'))) return 'long-running';
+  if (/^\/(api\/v1|apis\/[^/]+\/[^/]+)\/watch(\/|$)/.test(path) || queryBool(query, 'watch')) return 'long-running';
   // .../{resource}/{name}/{subresource}: the last segment of a 3-segment tail
   const m = /^\/api\/v1\/(?:namespaces\/[^/]+\/)?[^/]+\/[^/]+\/([^/]+)$/.exec(path);
   if (m && LONG_RUNNING_SUBRESOURCES.has(m[1]!)) return 'long-running';
+  // pods/NAME[:PORT]/proxy/ANY/PATH and nodes/NAME/proxy/...: the proxied path has any length
+  if (/^\/api\/v1\/(?:namespaces\/[^/]+\/)?(?:pods|nodes)\/[^/]+\/proxy(?:\/|$)/.test(path)) return 'long-running';
   const verb = method.toUpperCase();
   return verb === 'GET' || verb === 'HEAD' || verb === 'OPTIONS' ? 'readonly' : 'mutating';
 }

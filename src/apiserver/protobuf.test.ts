@@ -129,3 +129,19 @@ test('Quantity and IntOrString messages become their JSON scalars', () => {
   assert.deepEqual(d.spec.template.spec.containers[0].resources, { limits: { cpu: '500m' } });
   assert.deepEqual(d.spec.strategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '50%', maxSurge: 2 } });
 });
+
+test('decodes what kubectl auth can-i and debug send: a SelfSubjectAccessReview, a Pod with a zero pointer, and an extra map of string lists', () => {
+  // SelfSubjectAccessReview{spec{resourceAttributes{namespace default, verb create, resource pods}}}
+  const ssar = wrap('authorization.k8s.io/v1', 'SelfSubjectAccessReview', Buffer.concat([msg(1), msg(2, msg(1, str(1, 'default'), str(2, 'create'), str(5, 'pods')))]));
+  assert.deepEqual(decodeProtobufObject(ssar, 'SelfSubjectAccessReview'), {
+    apiVersion: 'authorization.k8s.io/v1',
+    kind: 'SelfSubjectAccessReview',
+    spec: { resourceAttributes: { namespace: 'default', verb: 'create', resource: 'pods' } },
+  });
+  // Pod{spec{containers[{name c, image busybox}], terminationGracePeriodSeconds: 0}}
+  const pod = wrap('v1', 'Pod', Buffer.concat([msg(1, str(1, 'p')), msg(2, msg(2, str(1, 'c'), str(2, 'busybox')), int(4, 0))]));
+  assert.deepEqual(decodeProtobufObject(pod, 'Pod').spec, { containers: [{ name: 'c', image: 'busybox' }], terminationGracePeriodSeconds: 0 });
+  // SelfSubjectReview has no spec; UserInfo.extra (map[string]ExtraValue) as a status would carry it
+  const ssr = wrap('authentication.k8s.io/v1', 'SelfSubjectReview', Buffer.concat([msg(1, str(1, 'me')), msg(2, msg(1, str(1, 'u'), msg(4, str(1, 'scopes'), msg(2, str(1, 'a'), str(1, 'b')))))]));
+  assert.deepEqual(decodeProtobufObject(ssr, 'SelfSubjectReview').status, { userInfo: { username: 'u', extra: { scopes: ['a', 'b'] } } });
+});

@@ -57,9 +57,10 @@ function loadGenerated(): Record<string, MessageDesc> {
 const GENERATED = loadGenerated();
 
 /** apimachinery messages whose JSON form is not an object */
-const SCALAR_MESSAGES = new Set(['Quantity', 'IntOrString', 'RawExtension']);
+const SCALAR_MESSAGES = new Set(['Quantity', 'IntOrString', 'RawExtension', 'ExtraValue']);
 
 const MESSAGES: Record<string, MessageDesc> = {
+  ExtraValue: { 1: { name: 'items', type: 'string', repeated: true } },
   ...GENERATED,
   LabelSelector: { 1: { name: 'matchLabels', type: { map: 'string' } }, 2: { name: 'matchExpressions', type: { message: 'LabelSelectorRequirement' }, repeated: true } },
   LabelSelectorRequirement: { 1: { name: 'key', type: 'string' }, 2: { name: 'operator', type: 'string' }, 3: { name: 'values', type: 'string', repeated: true } },
@@ -130,7 +131,8 @@ const MESSAGES: Record<string, MessageDesc> = {
 
 /** kinds whose protobuf form podbay reads */
 export const PROTOBUF_KINDS = [
-  'Namespace', 'ConfigMap', 'Secret', 'DeleteOptions',
+  'Namespace', 'ConfigMap', 'Secret', 'DeleteOptions', 'Event', 'Node', 'Binding',
+  'SelfSubjectAccessReview', 'SelfSubjectRulesReview', 'SelfSubjectReview',
   'Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'ControllerRevision', 'Job', 'CronJob', 'ReplicationController',
   'PersistentVolume', 'PersistentVolumeClaim', 'ServiceAccount', 'PodDisruptionBudget', 'Lease', 'StorageClass', 'Scale', 'Pod', 'Service',
 ];
@@ -207,6 +209,9 @@ function scalarOf(type: string, m: Obj): unknown {
       return m.string ?? '0';
     case 'IntOrString':
       return m.type === 1 ? m.strVal ?? '' : m.intVal ?? 0;
+    case 'ExtraValue':
+      // authentication/authorization's map[string]ExtraValue: a []string on the wire as a message
+      return m.items ?? [];
     default: {
       // RawExtension: the object's JSON bytes
       if (!m.raw) return undefined;

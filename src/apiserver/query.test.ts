@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { ApiError } from '../api/errors.js';
-import { checkQueryEscapes, decodePathSegment, MAX_TIMER_SECONDS, parseGoInt64, parseResourceVersion, watchTimeoutSeconds } from './query.js';
+import { checkQueryEscapes, decodePathSegment, MAX_TIMER_SECONDS, parseGoInt64, parseQueryBool, parseResourceVersion, queryBool, watchTimeoutSeconds } from './query.js';
 
 function badRequestMessage(fn: () => unknown): string {
   try {
@@ -55,5 +55,39 @@ describe('query parameters, as Go parses them', () => {
     assert.match(badRequestMessage(() => decodePathSegment('%ff')), /not UTF-8/);
     checkQueryEscapes('?labelSelector=a%3Db&limit=5');
     assert.equal(badRequestMessage(() => checkQueryEscapes('?labelSelector=%zz')), 'invalid URL escape "%zz"');
+  });
+});
+
+describe('boolean query parameters, as runtime.Convert_Slice_string_To_bool reads them', () => {
+  it('absent, "0" and "false" in any letter case are false; every other value is true', () => {
+    // the values Go's strconv.ParseBool knows, and some it does not: kube-apiserver never refuses one
+    const table: [string | null, boolean][] = [
+      [null, false],
+      ['0', false],
+      ['false', false],
+      ['False', false],
+      ['FALSE', false],
+      ['fAlSe', false],
+      ['1', true],
+      ['t', true],
+      ['T', true],
+      ['true', true],
+      ['True', true],
+      ['TRUE', true],
+      ['', true],
+      ['yes', true],
+      ['f', true],
+      ['F', true],
+      ['no', true],
+      ['00', true],
+    ];
+    for (const [v, want] of table) assert.equal(parseQueryBool(v), want, `value ${JSON.stringify(v)}`);
+  });
+
+  it('queryBool takes the first value and leaves an absent parameter undefined', () => {
+    assert.equal(queryBool(new URLSearchParams('watch=True'), 'watch'), true);
+    assert.equal(queryBool(new URLSearchParams('watch=false&watch=true'), 'watch'), false);
+    assert.equal(queryBool(new URLSearchParams('watch'), 'watch'), true);
+    assert.equal(queryBool(new URLSearchParams('follow=1'), 'watch'), undefined);
   });
 });

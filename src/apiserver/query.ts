@@ -9,6 +9,11 @@
  *       strconv.ParseInt: parsing "1e20": invalid syntax
  *       strconv.ParseInt: parsing "99999999999999999999": value out of range
  *     (a negative limit is legal upstream and means "no limit", so it is accepted here too);
+ *   - boolean parameters (watch, follow, timestamps, stdin, allowWatchBookmarks ...) are read as
+ *     runtime.Convert_Slice_string_To_bool reads them for every options struct: absent, "0" or
+ *     "false" in any letter case is false; anything else, the empty string and "True" included,
+ *     is true (so Python's watch=True is a watch). It never refuses a value: unlike
+ *     strconv.ParseBool, "f" and "no" are true too, as kube-apiserver takes them;
  *   - resourceVersion parameters are unsigned integers (APIObjectVersioner.ParseResourceVersion):
  *       invalid resource version: resourceVersion: Invalid value: "abc": strconv.ParseUint: parsing "abc": invalid syntax
  */
@@ -36,6 +41,18 @@ export function decodePathSegment(seg: string): string {
 /** 400 if the raw query string (url.search) holds a malformed %-escape */
 export function checkQueryEscapes(rawQuery: string): void {
   if (BAD_ESCAPE.test(rawQuery)) escapeError(rawQuery);
+}
+
+/** runtime.Convert_Slice_string_To_bool on one value (null: the parameter is absent) */
+export function parseQueryBool(v: string | null): boolean {
+  if (v === null) return false;
+  return !(v === '0' || v.toLowerCase() === 'false');
+}
+
+/** a boolean query parameter (its first value, as url.Values.Get); undefined when absent, as a *bool field stays nil */
+export function queryBool(q: URLSearchParams, key: string): boolean | undefined {
+  const v = q.get(key);
+  return v === null ? undefined : parseQueryBool(v);
 }
 
 const INT64_MAX = 2n ** 63n - 1n;

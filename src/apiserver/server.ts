@@ -22,11 +22,13 @@ import {
   badRequest,
   internalError,
   methodNotAllowed,
+  pathNotFound,
+  statusBody,
   tooLarge,
   unauthorized,
   unsupportedMediaType,
 } from '../api/errors.js';
-import { apiGroup, apiGroups, apiResourceList, apiVersionOf, resourceInfo, SCALE, type ResourceInfo } from '../api/registry.js';
+import { apiGroup, apiGroups, apiResourceList, apiVersionOf, resourceInfo, RESOURCES, SCALE, type ResourceInfo } from '../api/registry.js';
 import { applyScale, patchScale, toScale } from '../api/scale.js';
 import { noControllerWarning } from '../api/no-controller.js';
 import { toTable, type IncludeObject } from '../api/tables.js';
@@ -34,7 +36,7 @@ import { strictErrors } from '../api/strict.js';
 import { decodeTyped } from '../api/typecheck.js';
 import { decodeTypedOrThrow, patchDecodeError, validateDeleteOptions, validateListOptions } from './request-options.js';
 import { jsonTooDeep, nestingMessage, yamlTooDeep } from './body-depth.js';
-import { checkQueryEscapes, decodePathSegment, queryInt, watchTimeoutSeconds } from './query.js';
+import { checkQueryEscapes, decodePathSegment, queryBool, queryInt, watchTimeoutSeconds } from './query.js';
 import { openapiV2Document, openapiV2Protobuf, openapiV3Document, openapiV3RootDocument, OPENAPI_V2_PROTOBUF_CONTENT_TYPE, OPENAPI_V3_PATHS, type RenderedDocument } from './openapi.js';
 import type { Registry } from '../registry/index.js';
 import type { DeleteOptions, Obj, WatchEventOut, WatchQuery } from '../api/types.js';
@@ -51,6 +53,12 @@ import type { ChildProcess } from 'node:child_process';
 import { EXPLAIN_API_GROUP, EXPLAIN_PREFIX, serveExplain } from '../explain/endpoint.js';
 import type { PodExplain } from '../explain/types.js';
 import { uiFile } from '../ui/serve.js';
+import { groupEntry, groupOf, serveGroup, type ApiGroupHandler } from './api-groups.js';
+import { AUTHENTICATION_GROUP, AUTHORIZATION_GROUP, impersonationRefusal } from './authz-review.js';
+import { coreStubRoute, discoveryEntry, serveStub, stubGroups, unservedKinds, type UnservedKind } from './unserved.js';
+import { metricsGroup, type UsageSource } from './metrics.js';
+import { proxyTarget, serveProxy, type ProxyDeps } from './proxy.js';
+import { podLogOptions, type PodLogOptions } from './log-options.js';
 
 const PROTOBUF = 'application/vnd.kubernetes.protobuf';
 
@@ -73,6 +81,10 @@ export interface NodeBackend {
   exec?(pod: Obj, container: string | undefined, argv: string[], tty: boolean): Promise<() => Promise<ChildProcess>>;
   /** podbay explain: the pod's namespaces, network, processes and volumes, read live */
   explainPod?(pod: Obj): Promise<PodExplain>;
+  /** CPU and memory usage of the node and its pods (the Metrics API, nodes/proxy/stats/summary) */
+  usage?: UsageSource;
+  /** the IPs the node gave the pod's running sandbox (pods/proxy dials only these) */
+  podIPs?(pod: Obj): Promise<string[]>;
 }
 
 export interface ApiServerOptions {
@@ -108,7 +120,8 @@ interface Route {
 type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 
 function sendJson(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  // kube-apiserver's JSON encoder ends every object with a newline
+  const text = typeof body === 'string' ? body : JSON.stringify(body) + '\n';
   res.writeHead(code, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', ...headers });
   res.end(text);
 }
@@ -204,11 +217,6 @@ function wantsTable(req: IncomingMessage): boolean {
   return accept.split(',').some((part) => /as=Table/.test(part) && /g=meta\.k8s\.io/.test(part));
 }
 
-function queryBool(v: string | null): boolean | undefined {
-  if (v === null) return undefined;
-  return v === '' || v === 'true' || v === '1';
-}
-
 function fieldValidationOf(q: URLSearchParams): FieldValidation {
   const v = q.get('fieldValidation');
   if (v === null || v === '') return 'Warn';
@@ -234,6 +242,11 @@ export class ApiServer {
   private readonly tokenBuf: Buffer;
   private readonly log: (line: string) => void;
   private readonly inflight: InflightLimiter;
+  /** API groups answered by handlers of their own (api-groups.ts) */
+  private readonly groups: ApiGroupHandler[];
+  private readonly proxyDeps: ProxyDeps;
+  /** kinds answered as empty collections until podbay serves them (unserved.ts) */
+  private readonly stubs: UnservedKind[];
 
   constructor(
     readonly resources: Registry,
@@ -245,6 +258,31 @@ export class ApiServer {
       opts.maxRequestsInflight ?? DEFAULT_MAX_REQUESTS_INFLIGHT,
       opts.maxMutatingRequestsInflight ?? DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
     );
+    const pods = resourceInfo('pods')!;
+    const nodes = resourceInfo('nodes')!;
+    this.stubs = unservedKinds(
+      (group, resource) => RESOURCES.some((r) => r.group === group && r.resource === resource),
+      (group) => RESOURCES.some((r) => r.group === group),
+    );
+    this.groups = [
+      AUTHENTICATION_GROUP,
+      AUTHORIZATION_GROUP,
+      ...stubGroups(this.stubs, () => resources.store.currentRevision()),
+      metricsGroup({
+        listPods: async (ns, q) => (await resources.list(pods, ns, q)).items,
+        getPod: (ns, name) => resources.get(pods, ns, name),
+        listNodes: async (q) => (await resources.list(nodes, undefined, q)).items,
+        getNode: (name) => resources.get(nodes, undefined, name),
+        usage: () => this.opts.node?.usage,
+      }),
+    ];
+    this.proxyDeps = {
+      getPod: (ns, name) => resources.get(pods, ns, name),
+      getNode: (name) => resources.get(nodes, undefined, name),
+      podsOnNode: async (node) => (await resources.list(pods, undefined, { fieldSelector: `spec.nodeName=${node}` })).items,
+      podIPs: async (pod) => (await this.opts.node?.podIPs?.(pod)) ?? [],
+      usage: () => this.opts.node?.usage,
+    };
   }
 
   /** The node answering streaming subresources (set once the kubelet exists). */
@@ -295,14 +333,16 @@ export class ApiServer {
    */
   private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const fail = (err: ApiError) => {
-      const body = JSON.stringify(err.toStatus());
+      const body = statusBody(err);
       socket.end(`HTTP/1.1 ${err.code} ${err.reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     };
     try {
       if (!this.authenticated(req)) throw unauthorized();
+      const impersonating = impersonationRefusal(req);
+      if (impersonating) throw impersonating;
       const url = new URL(req.url ?? '/', 'https://podbay');
       const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec\/?$/.exec(url.pathname);
-      if (!m) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${req.method} ${url.pathname}): only pods/exec upgrades`);
+      if (!m) throw pathNotFound(`the server could not find the requested resource (${req.method} ${url.pathname}): only pods/exec upgrades`);
       const node = this.opts.node;
       if (!node?.exec) throw new ApiError(503, 'ServiceUnavailable', 'exec is not available: this podbay server runs no kubelet');
       const opts = parseExecQuery(url.searchParams);
@@ -345,6 +385,8 @@ export class ApiServer {
       const ui = req.method === 'GET' ? uiFile(path) : undefined;
       if (ui) return void res.writeHead(200, ui.headers).end(ui.body);
       if (!this.authenticated(req)) throw unauthorized();
+      const impersonating = impersonationRefusal(req);
+      if (impersonating) throw impersonating;
       checkQueryEscapes(url.search);
       const release = this.inflight.acquire(requestClass(req.method ?? 'GET', path, url.searchParams));
       if (!release) {
@@ -378,9 +420,12 @@ export class ApiServer {
       case '/apis':
         // served in the legacy (unaggregated) format, as /api: kubectl asks for the aggregated
         // one (apidiscovery.k8s.io/v2) first and falls back on a plain application/json answer
-        return sendJson(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [...apiGroups().map((g) => apiGroup(g.name)), EXPLAIN_API_GROUP] });
-      case '/api/v1':
-        return sendJson(res, 200, apiResourceList('v1'));
+        return sendJson(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [...apiGroups().map((g) => apiGroup(g.name)), ...this.groups.map(groupEntry), EXPLAIN_API_GROUP] });
+      case '/api/v1': {
+        const list = apiResourceList('v1') as { resources: object[] };
+        list.resources.push(...this.stubs.filter((u) => u.group === '').map(discoveryEntry));
+        return sendJson(res, 200, list);
+      }
       case '/openapi/v2':
         // kubectl up to 1.27 asks for (and can only read) the gnostic protobuf rendering.
         if (/protobuf/.test(String(req.headers.accept ?? ''))) {
@@ -393,7 +438,7 @@ export class ApiServer {
     }
     if (path.startsWith('/openapi/v3/')) {
       const doc = openapiV3Document(path.slice('/openapi/v3/'.length));
-      if (!doc) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (GET ${path}): OpenAPI v3 documents are served for ${OPENAPI_V3_PATHS.join(", ")}`);
+      if (!doc) throw pathNotFound(`the server could not find the requested resource (GET ${path}): OpenAPI v3 documents are served for ${OPENAPI_V3_PATHS.join(', ')}`);
       return sendDocument(req, res, doc);
     }
     if (path.startsWith(EXPLAIN_PREFIX)) {
@@ -403,11 +448,24 @@ export class ApiServer {
       res.writeHead(200, { 'Content-Type': out.contentType, 'Cache-Control': 'no-cache, private' });
       return void res.end(out.body);
     }
+    // pods/proxy and nodes/proxy: the path after /proxy is the pod's, kept as sent (trailing slash too)
+    const raw = new URL(req.url ?? '/', 'https://podbay');
+    const proxied = proxyTarget(raw.pathname);
+    if (proxied) return serveProxy(proxied, req, res, raw.search, this.proxyDeps);
+    const readObject = async (kind: string) => parseBody(await readBody(req), mediaType(req), kind);
+    const send = (code: number, body: unknown) => sendJson(res, code, body);
+    const stub = coreStubRoute(path, this.stubs);
+    if (stub) return serveStub(stub.u, { ...stub, method, q, res, readObject, send }, () => this.resources.store.currentRevision());
+    const handled = path.startsWith('/apis/') ? groupOf(this.groups, path) : undefined;
+    if (handled) {
+      const seg = path.slice('/apis/'.length).split('/').map(decodePathSegment);
+      return serveGroup(handled, seg, { method, q, req, res, readObject, send });
+    }
     if (path.startsWith('/apis/')) {
       const [group = '', version, ...rest] = path.slice('/apis/'.length).split('/');
       const served = apiGroups().find((g) => g.name === group);
       const unknown = () =>
-        new ApiError(404, 'NotFound', `the server could not find the requested resource (${method} ${path}): podbay serves the groups ${apiGroups().map((g) => g.name).join(', ')} and podbay.io`);
+        pathNotFound(`the server could not find the requested resource (${method} ${path}): podbay serves the groups ${[...apiGroups().map((g) => g.name), ...this.groups.map((g) => groupEntry(g).name)].join(', ')} and podbay.io`);
       if (!served || (version !== undefined && version !== '' && !served.versions.includes(version))) throw unknown();
       if (version === undefined || version === '') return sendJson(res, 200, { kind: 'APIGroup', apiVersion: 'v1', ...apiGroup(group) });
       if (rest.length === 0 || (rest.length === 1 && rest[0] === '')) return sendJson(res, 200, apiResourceList(`${group}/${version}`));
@@ -415,7 +473,7 @@ export class ApiServer {
       return this.dispatch(req, res, route, method, q);
     }
     if (!path.startsWith('/api/v1/')) {
-      throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${method} ${path})`);
+      throw pathNotFound(`the server could not find the requested resource (${method} ${path})`);
     }
     const route = this.parseRoute(path.slice('/api/v1/'.length).split('/').map(decodePathSegment), method, path);
     await this.dispatch(req, res, route, method, q);
@@ -427,7 +485,7 @@ export class ApiServer {
       watchPath = true;
       seg = seg.slice(1);
     }
-    const nf = () => new ApiError(404, 'NotFound', `the server could not find the requested resource (${method} ${path})`);
+    const nf = () => pathNotFound(`the server could not find the requested resource (${method} ${path})`);
     let ns: string | undefined;
     // namespaces/{ns}/{resource}... unless it is the namespace object itself or its subresource
     if (seg[0] === 'namespaces' && seg.length >= 3 && !(seg.length === 3 && resourceInfo('namespaces')!.subresources.includes(seg[2]))) {
@@ -460,16 +518,16 @@ export class ApiServer {
           resourceVersion: q.get('resourceVersion') ?? undefined,
           resourceVersionMatch: q.get('resourceVersionMatch') ?? undefined,
         };
-        if (rt.watchPath || queryBool(q.get('watch'))) {
+        if (rt.watchPath || queryBool(q, 'watch')) {
           return this.serveWatch(req, res, r, ns, {
             ...listQ,
-            allowWatchBookmarks: queryBool(q.get('allowWatchBookmarks')),
-            sendInitialEvents: queryBool(q.get('sendInitialEvents')),
+            allowWatchBookmarks: queryBool(q, 'allowWatchBookmarks'),
+            sendInitialEvents: queryBool(q, 'sendInitialEvents'),
           }, watchTimeoutSeconds(q), asTable ? include : undefined);
         }
         validateListOptions(listQ);
         const list = await svc.list(r, ns, listQ);
-        if (asTable) return sendJson(res, 200, toTable(r.kind, list.items, list.metadata, { include, noHeaders: q.get('noHeaders') === 'true' }));
+        if (asTable) return sendJson(res, 200, toTable(r.kind, list.items, list.metadata, { include, noHeaders: queryBool(q, 'noHeaders') }));
         return sendJson(res, 200, list);
       }
       if (method === 'POST') {
@@ -490,7 +548,7 @@ export class ApiServer {
 
     if (r.namespaced && ns === undefined) {
       const base = r.group ? `/apis/${r.group}/${r.version}` : '/api/v1';
-      throw new ApiError(404, 'NotFound', `the server could not find the requested resource: ${r.resource} are namespaced, use ${base}/namespaces/NAMESPACE/${r.resource}/${name}`);
+      throw pathNotFound(`the server could not find the requested resource: ${r.resource} are namespaced, use ${base}/namespaces/NAMESPACE/${r.resource}/${name}`);
     }
 
     if (sub === 'binding') {
@@ -501,7 +559,9 @@ export class ApiServer {
     }
     if (sub === 'log') {
       if (method !== 'GET') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} pods/log`);
-      return this.serveLogs(req, res, await svc.get(r, ns, name), q);
+      // the options are parsed and validated before the pod is looked up, as upstream
+      const logOpts = podLogOptions(q, name);
+      return this.serveLogs(req, res, await svc.get(r, ns, name), logOpts);
     }
     if (sub === 'exec') {
       throw badRequest(`pods/exec needs a WebSocket upgrade (${EXEC_PROTOCOLS.join(', ')}): use kubectl 1.30 or newer`);
@@ -513,11 +573,11 @@ export class ApiServer {
 
     switch (method) {
       case 'GET': {
-        if (rt.watchPath || queryBool(q.get('watch'))) {
+        if (rt.watchPath || queryBool(q, 'watch')) {
           return this.serveWatch(req, res, r, ns, {
             fieldSelector: `metadata.name=${name}`,
             resourceVersion: q.get('resourceVersion') ?? undefined,
-            allowWatchBookmarks: queryBool(q.get('allowWatchBookmarks')),
+            allowWatchBookmarks: queryBool(q, 'allowWatchBookmarks'),
           }, watchTimeoutSeconds(q), asTable ? include : undefined);
         }
         const obj = await svc.get(r, ns, name);
@@ -536,7 +596,7 @@ export class ApiServer {
           }
           const fieldManager = fieldManagerOf(req, q, 'PatchOptions');
           const { obj, warnings } = await this.decodeObject(req, q, r, ns);
-          const applied = await svc.apply(r, ns, name, obj, { dryRun: dryRunOf(q), sub: part, fieldManager, force: queryBool(q.get('force')) ?? false });
+          const applied = await svc.apply(r, ns, name, obj, { dryRun: dryRunOf(q), sub: part, fieldManager, force: queryBool(q, 'force') ?? false });
           return this.sendObject(res, applied.created ? 201 : 200, r, applied.object, asTable, include, warnings);
         }
         if (q.get('force') !== null) {
@@ -685,7 +745,7 @@ export class ApiServer {
     };
   }
 
-  private async serveLogs(req: IncomingMessage, res: ServerResponse, pod: Obj, q: URLSearchParams): Promise<void> {
+  private async serveLogs(req: IncomingMessage, res: ServerResponse, pod: Obj, opts: PodLogOptions): Promise<void> {
     const node = this.opts.node;
     if (!node) throw new ApiError(503, 'ServiceUnavailable', 'logs are not available: this podbay server runs no kubelet');
     if (!pod.spec?.nodeName) {
@@ -699,18 +759,11 @@ export class ApiServer {
       started = true;
       res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
     };
+    const { container, ...logOpts } = opts;
     await node.containerLogs(
       pod,
-      q.get('container') ?? undefined,
-      {
-        follow: queryBool(q.get('follow')),
-        previous: queryBool(q.get('previous')),
-        timestamps: queryBool(q.get('timestamps')),
-        tailLines: queryInt(q, 'tailLines'),
-        sinceSeconds: queryInt(q, 'sinceSeconds'),
-        sinceTime: q.get('sinceTime') ?? undefined,
-        limitBytes: queryInt(q, 'limitBytes'),
-      },
+      container,
+      logOpts,
       (chunk) => {
         start();
         return res.write(chunk);

@@ -44,6 +44,7 @@ import { RuncRuntime, checkHostTools } from '../runtime/runtime.js';
 import { logRotationFlags } from '../kubelet/log-rotation.js';
 import { EncryptingStore, loadEncryptionConfig } from '../apiserver/encryption.js';
 import { PodCgroups } from '../runtime/cgroups.js';
+import { NodeStats } from '../kubelet/stats.js';
 import { explainPod } from '../explain/collect.js';
 import type { PodNodeView } from '../explain/types.js';
 import { lockDir, type DirLock } from '../sys/owner-lock.js';
@@ -330,7 +331,28 @@ export async function runServer(argv: string[]): Promise<number> {
         return [...byName.values()].map((c) => ({ id: c.id, name: c.config.name, state: c.state, pid: c.pid, mounts: c.config.mounts, reason: c.reason, exitCode: c.exitCode }));
       },
     };
+    // kubectl top and nodes/proxy/stats/summary: usage read from the pods' cgroups on request.
+    // One listing of the sandboxes serves every pod of a request (a list of N pods would
+    // otherwise read all N sandbox records N times).
+    let sandboxes: { at: number; list: ReturnType<typeof rt.listPodSandboxes> } | undefined;
+    const recentSandboxes = () => {
+      if (!sandboxes || Date.now() - sandboxes.at > 500) sandboxes = { at: Date.now(), list: rt.listPodSandboxes() };
+      return sandboxes.list;
+    };
+    const stats = new NodeStats({
+      layout: cgroups.layout,
+      async podSandbox(uid) {
+        const s = (await recentSandboxes()).filter((x) => x.config.podUid === uid && x.state === 'ready').at(-1);
+        return s && { id: s.id, cgroupParent: cgroups.parentOf(s.config.cgroup?.qosClass ?? 'BestEffort', uid) };
+      },
+      async runningContainers(sandboxId) {
+        const running = (await rt.listContainers(sandboxId)).filter((c) => c.state === 'running');
+        return [...new Map(running.map((c) => [c.config.name, { id: c.id, name: c.config.name }])).values()];
+      },
+    });
     api.setNode({
+      usage: { podUsage: (uid) => stats.podUsage(uid), nodeUsage: () => stats.nodeUsage() },
+      podIPs: async (pod) => (await rt.listPodSandboxes()).filter((x) => x.config.podUid === pod.metadata?.uid && x.state === 'ready').flatMap((x) => x.ips),
       containerLogs: (...args) => k.containerLogs(...args),
       exec: (pod, container, argv, tty) => execInPod(rt, pod, container, argv, tty),
       explainPod: (pod) => explainPod(pod, explainView),

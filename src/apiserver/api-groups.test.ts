@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { groupEntry, groupOf } from './api-groups.js';
+import { call } from './api-groups.test-util.js';
+import { AUTHENTICATION_GROUP, AUTHORIZATION_GROUP, accessReview, rulesReview, subjectReview } from './authz-review.js';
+import { stubGroups, UNSERVED_KINDS, unservedKinds } from './unserved.js';
+
+describe('API groups of their own: discovery', () => {
+  it('lists each group with its preferred version first, and its resources per version', async () => {
+    assert.deepEqual(groupEntry(AUTHENTICATION_GROUP).preferredVersion, { groupVersion: 'authentication.k8s.io/v1', version: 'v1' });
+    assert.equal(groupOf([AUTHORIZATION_GROUP, AUTHENTICATION_GROUP], '/apis/authentication.k8s.io/v1/selfsubjectreviews'), AUTHENTICATION_GROUP);
+    assert.equal(groupOf([AUTHORIZATION_GROUP], '/apis/apps/v1'), undefined);
+    const g = await call(AUTHORIZATION_GROUP, 'GET', '/apis/authorization.k8s.io');
+    assert.equal(g.body.kind, 'APIGroup');
+    const list = await call(AUTHORIZATION_GROUP, 'GET', '/apis/authorization.k8s.io/v1');
+    assert.deepEqual(list.body.resources.map((r: any) => [r.name, r.verbs]), [
+      ['selfsubjectaccessreviews', ['create']],
+      ['selfsubjectrulesreviews', ['create']],
+    ]);
+    const nope = await call(AUTHORIZATION_GROUP, 'GET', '/apis/authorization.k8s.io/v2');
+    assert.equal(nope.code, 404);
+    assert.deepEqual(nope.body.details, {});
+  });
+});
+
+describe('review APIs: the admin identity, answered as a system:masters member', () => {
+  it('SelfSubjectAccessReview: allowed, the spec echoed back; exactly one kind of attributes', async () => {
+    const spec = { resourceAttributes: { namespace: 'default', verb: 'create', resource: 'pods' } };
+    const r = await call(AUTHORIZATION_GROUP, 'POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', { kind: 'SelfSubjectAccessReview', apiVersion: 'authorization.k8s.io/v1', spec });
+    assert.equal(r.code, 201);
+    assert.deepEqual(r.body.status, { allowed: true });
+    assert.deepEqual(r.body.spec, spec);
+    assert.throws(() => accessReview({ spec: {} }), /SelfSubjectAccessReview.authorization.k8s.io "" is invalid: spec.resourceAttributes: Invalid value: null: exactly one of nonResourceAttributes or resourceAttributes must be specified/);
+    assert.throws(() => accessReview({ spec: { resourceAttributes: {}, nonResourceAttributes: { path: '/x', verb: 'get' } } }), /cannot be specified in combination with resourceAttributes/);
+  });
+
+  it('SelfSubjectRulesReview: the "*" rules, complete; SelfSubjectReview: the user and groups', async () => {
+    assert.deepEqual(rulesReview({ spec: { namespace: 'default' } }).status.resourceRules, [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }]);
+    assert.deepEqual(subjectReview({}, 'v1beta1').status.userInfo, { username: 'podbay-admin', groups: ['system:masters', 'system:authenticated'] });
+    const r = await call(AUTHENTICATION_GROUP, 'POST', '/apis/authentication.k8s.io/v1beta1/selfsubjectreviews', {});
+    assert.equal(r.body.apiVersion, 'authentication.k8s.io/v1beta1');
+  });
+
+  it('reviews are create-only and never stored: GET is 405, a wrong kind 400', async () => {
+    assert.equal((await call(AUTHORIZATION_GROUP, 'GET', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews')).code, 405);
+    const wrong = await call(AUTHENTICATION_GROUP, 'POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', { kind: 'Pod' });
+    assert.equal(wrong.code, 400);
+  });
+});
+
+describe('the empty CustomResourceDefinition list', () => {
+  const crd = stubGroups(UNSERVED_KINDS.filter((u) => u.resource === 'customresourcedefinitions'), async () => 42)[0]!;
+  it('lists nothing at the current revision; a name is 404 with details naming it', async () => {
+    const l = await call(crd, 'GET', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions');
+    assert.deepEqual(l.body, { kind: 'CustomResourceDefinitionList', apiVersion: 'apiextensions.k8s.io/v1', metadata: { resourceVersion: '42' }, items: [] });
+    const g = await call(crd, 'GET', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com');
+    assert.equal(g.code, 404);
+    assert.deepEqual(g.body.details, { name: 'widgets.example.com', group: 'apiextensions.k8s.io', kind: 'customresourcedefinitions' });
+    assert.equal(g.body.message, 'customresourcedefinitions.apiextensions.k8s.io "widgets.example.com" not found');
+  });
+
+  it('create is refused saying CRDs are not served yet, naming the CRD', async () => {
+    const c = await call(crd, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { metadata: { name: 'widgets.example.com' } });
+    assert.equal(c.code, 405);
+    assert.match(c.body.message, /podbay does not serve CustomResourceDefinition objects yet: customresourcedefinitions.apiextensions.k8s.io "widgets.example.com" cannot be created/);
+  });
+
+  it('discovery lists only the verbs a stub answers; a kind or group the registry serves is never stubbed', async () => {
+    const d = await call(crd, 'GET', '/apis/apiextensions.k8s.io/v1');
+    assert.deepEqual(d.body.resources[0].verbs, ['delete', 'deletecollection', 'get', 'list', 'watch']);
+    const kinds = unservedKinds((g, r) => g === '' && r === 'services', (g) => g === 'apps');
+    assert.ok(!kinds.some((u) => u.resource === 'services'), 'a served core kind wins');
+    assert.ok(!kinds.some((u) => u.group === 'apps'), 'a served group is left whole to the registry');
+    assert.ok(kinds.some((u) => u.resource === 'endpoints') && kinds.some((u) => u.resource === 'jobs'));
+  });
+});
+
+describe('impersonation', () => {
+  it('is refused, naming who was asked for: podbay cannot answer as anyone but its admin', async () => {
+    const { impersonationRefusal } = await import('./authz-review.js');
+    assert.equal(impersonationRefusal({ headers: { authorization: 'Bearer x' } } as any), undefined);
+    const e = impersonationRefusal({ headers: { 'impersonate-user': 'bob', 'impersonate-group': 'devs' } } as any)!;
+    assert.equal(e.code, 403);
+    assert.equal(e.message, 'impersonation is not supported: podbay has one identity, podbay-admin, and cannot act as "bob" (impersonate-user, impersonate-group)');
+  });
+});
+
+describe('routes to the kinds not served yet', () => {
+  it('core paths: namespaced, all namespaces, watch paths; a cluster-scoped kind under a namespace is not one of them', async () => {
+    const { coreStubRoute, UNSERVED_KINDS } = await import('./unserved.js');
+    const svc = coreStubRoute('/api/v1/namespaces/default/services/web', UNSERVED_KINDS)!;
+    assert.deepEqual([svc.u.kind, svc.ns, svc.name, svc.watchPath], ['Service', 'default', 'web', false]);
+    assert.equal(coreStubRoute('/api/v1/services', UNSERVED_KINDS)!.ns, undefined);
+    assert.equal(coreStubRoute('/api/v1/watch/namespaces/x/endpoints', UNSERVED_KINDS)!.watchPath, true);
+    assert.equal(coreStubRoute('/api/v1/persistentvolumes/pv1', UNSERVED_KINDS)!.name, 'pv1');
+    assert.equal(coreStubRoute('/api/v1/namespaces/x/persistentvolumes/pv1', UNSERVED_KINDS), undefined);
+    assert.equal(coreStubRoute('/api/v1/namespaces/default/pods/web', UNSERVED_KINDS), undefined);
+    assert.equal(coreStubRoute('/apis/apps/v1/deployments', UNSERVED_KINDS), undefined, 'group kinds are routed by their group handler');
+  });
+});
