@@ -103,6 +103,13 @@ function fieldType(goType, wire) {
     if (!queue.includes(local) && !messages[local]) queue.push(local);
     return { message: local };
   }
+  // the Go type decides, not the tag's wire type: some tags are wrong (PodSpec.priority, a
+  // *int32, is tagged "bytes" while generated.proto and the wire say int32)
+  const scalar = named.get(local) ?? bare;
+  if (/^u?int(8|16|32|64)?$/.test(scalar)) return 'int';
+  if (scalar === 'bool') return 'bool';
+  if (scalar === 'float64' || scalar === 'float32') return 'double';
+  if (scalar === 'string') return 'string';
   if (wire === 'varint') return bare === 'bool' || named.get(local) === 'bool' ? 'bool' : 'int';
   if (wire === 'bytes') return 'string';
   if (wire === 'fixed64') return 'double';

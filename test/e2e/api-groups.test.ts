@@ -180,15 +180,27 @@ describe('API groups with real kubectl', () => {
         for (const name of ['deployment.apps/web', 'job.batch/once', 'cronjob.batch/tick']) assert.match(all, new RegExp(name.replace('.', '\\.')));
       });
 
-      it('kubectl expose stores a Service with its defaults; the Warning says no IP is allocated and nothing routes', () => {
+      it('kubectl expose stores a Service with its defaults and a cluster IP; the Warning says nothing routes yet', () => {
         const r = k('-n', ns, 'expose', 'deploy/web', '--port=8080', '--target-port=80');
         assert.equal(r.code, 0, r.stderr);
-        assert.match(r.stderr, /Warning: podbay: no cluster IP is allocated and no proxy runs yet; the service is stored but routes no traffic/);
+        assert.match(r.stderr, /Warning: podbay: no service proxy runs yet; the service gets its cluster IP \(and node ports\) but routes no traffic/);
         const svc = JSON.parse(inNs('get', 'svc', 'web', '-o', 'json'));
-        assert.deepEqual(svc.spec, { internalTrafficPolicy: 'Cluster', ports: [{ port: 8080, protocol: 'TCP', targetPort: 80 }], selector: { app: 'web' }, sessionAffinity: 'None', type: 'ClusterIP' });
+        const ip = svc.spec.clusterIP;
+        assert.match(ip, /^10\.43\.\d+\.\d+$/, 'a cluster IP from the default --service-cluster-ip-range');
+        assert.deepEqual(svc.spec, {
+          clusterIP: ip,
+          clusterIPs: [ip],
+          internalTrafficPolicy: 'Cluster',
+          ipFamilies: ['IPv4'],
+          ipFamilyPolicy: 'SingleStack',
+          ports: [{ port: 8080, protocol: 'TCP', targetPort: 80 }],
+          selector: { app: 'web' },
+          sessionAffinity: 'None',
+          type: 'ClusterIP',
+        });
         const t = rows(inNs('get', 'svc'));
         assert.deepEqual(t[0], ['NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'AGE']);
-        assert.deepEqual(t[1]!.slice(0, 5), ['web', 'ClusterIP', '<none>', '<none>', '8080/TCP']);
+        assert.deepEqual(t[1]!.slice(0, 5), ['web', 'ClusterIP', ip, '<none>', '8080/TCP']);
         const bad = k('-n', ns, 'create', 'service', 'clusterip', '1st', '--tcp=80');
         assert.notEqual(bad.code, 0);
         assert.match(bad.stderr, /metadata.name: Invalid value: "1st": a DNS-1035 label must consist of lower case alphanumeric characters/);
@@ -231,9 +243,11 @@ describe('API groups with real kubectl', () => {
         const raw = k('get', '--raw', '/apis/extensions/v1beta1');
         assert.notEqual(raw.code, 0);
         assert.match(raw.stderr, /NotFound.*podbay serves the groups apps, batch/);
+        // a kind kubectl's prune list names but podbay does not serve yet is listed empty, and
+        // its create is refused naming it (src/apiserver/unserved.ts)
         const ing = k('get', 'ingresses');
-        assert.notEqual(ing.code, 0);
-        assert.match(ing.stderr, /the server doesn't have a resource type "ingresses"/);
+        assert.equal(ing.code, 0, ing.stderr);
+        assert.match(ing.stderr, /No resources found/);
       });
     });
   }

@@ -178,7 +178,7 @@ describe('kubectl verbs: auth, top, proxy, debug, mixed manifests (real kubectl 
     ok('delete', 'pod', made!, '--grace-period=0', '--force');
   });
 
-  it('kinds not served yet (CRDs, Services, Deployments): listed empty, a name is not found, creating one says the kind is not served yet', () => {
+  it('kinds not served yet (CRDs, Ingresses): listed empty, a name is not found, creating one says the kind is not served yet', () => {
     assert.match(ok('get', 'crd'), /^$/);
     const get = s.kubectl(newest.path, ['get', 'crd', 'widgets.example.com']);
     assert.match(get.stderr, /customresourcedefinitions.apiextensions.k8s.io "widgets.example.com" not found/);
@@ -192,13 +192,10 @@ describe('kubectl verbs: auth, top, proxy, debug, mixed manifests (real kubectl 
     assert.equal(r.code, 1);
     assert.match(r.stderr, /podbay does not serve CustomResourceDefinition objects yet: customresourcedefinitions.apiextensions.k8s.io "widgets.example.com" cannot be created/);
     // the other kinds not served yet: listed empty, refused on create with the kind named
-    assert.match(s.kubectl(newest.path, ['get', 'services', '-A']).stderr, /No resources found/);
-    const svc = s.kubectl(newest.path, ['apply', '-f', '-'], 'apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n');
-    assert.equal(svc.code, 1);
-    assert.match(svc.stderr, /podbay does not serve Service objects yet: services "web" cannot be created/);
-    const deploy = s.kubectl(newest.path, ['create', 'deployment', 'd', '--image=busybox:1.36']);
-    assert.equal(deploy.code, 1);
-    assert.match(deploy.stderr, /podbay does not serve Deployment objects yet: deployments.apps cannot be created/);
+    assert.match(s.kubectl(newest.path, ['get', 'ingresses', '-A']).stderr, /No resources found/);
+    const ing = s.kubectl(newest.path, ['apply', '-f', '-'], 'apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web}\nspec: {defaultBackend: {service: {name: web, port: {number: 80}}}}\n');
+    assert.equal(ing.code, 1);
+    assert.match(ing.stderr, /podbay does not serve Ingress objects yet: ingresses.networking.k8s.io "web" cannot be created/);
   });
 
   it('error bodies are kube-apiserver\'s bytes: field order, details of a 404, trailing newline', async () => {
