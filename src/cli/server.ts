@@ -314,6 +314,7 @@ export async function runServer(argv: string[]): Promise<number> {
   const url = `https://${urlHost(host)}:${bound}`;
   await waitReady(url, creds.caPem);
   await runtime?.removeIncompleteContainers(log);
+  await runtime?.removeIncompleteSandboxes(log);
   await runtime?.removeOrphanCgroups(log);
   await kubelet?.start();
   const kubeconfig = join(dataDir, 'kubeconfig.yaml');
