@@ -128,6 +128,8 @@ export class Kubelet {
   private readonly runtime: Runtime;
   private readonly images: ImageService;
   private readonly events: EventRecorder;
+  /** the binder's (default-scheduler's) events: forgotten with the pod, as the kubelet's are */
+  private readonly schedulerEvents: EventRecorder;
   private readonly binder: Binder;
   private readonly prober: Prober;
   private readonly logManager: ContainerLogManager;
@@ -202,7 +204,8 @@ export class Kubelet {
       reopenContainerLog: (id) => this.runtime.reopenContainerLog(id),
       log: this.log,
     });
-    this.binder = new Binder(this.client, opts.nodeName, new EventRecorder(this.client, 'default-scheduler', opts.nodeName, this.log), this.log, opts.hostPorts);
+    this.schedulerEvents = new EventRecorder(this.client, 'default-scheduler', opts.nodeName, this.log);
+    this.binder = new Binder(this.client, opts.nodeName, this.schedulerEvents, this.log, opts.hostPorts);
   }
 
   async start(): Promise<void> {
@@ -809,6 +812,8 @@ export class Kubelet {
     clearTimeout(this.timers.get(uid));
     this.timers.delete(uid);
     this.events.forget(uid);
+    // each pod's Scheduled event stayed here for good (up to the recorder's cap of 5,000)
+    this.schedulerEvents.forget(uid);
     const labels = pod?.metadata;
     if (labels) await rm(podLogDir(this.opts.logsDir, labels.namespace, labels.name, uid), { recursive: true, force: true });
     else await removeLogsOfUid(this.opts.logsDir, uid);
