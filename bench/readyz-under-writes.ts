@@ -10,16 +10,11 @@
 import { spawn } from 'node:child_process';
 import https from 'node:https';
 import { PodbayServer } from '../test/e2e/harness.js';
-import { apiSoak } from '../test/e2e/api-soak-driver.js';
+import { apiSoak, percentile } from '../test/e2e/api-soak-driver.js';
 
 function flag(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
-}
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : 0;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
