@@ -30,6 +30,7 @@ export const FLOORS = {
   kubelet: 3,
   scheduler: 4,
   controllers: 4,
+  proxy: 4,
   cli: 5,
 };
 
@@ -44,6 +45,9 @@ export const FORBIDDEN = [
   ['controllers', 'apiserver', 'controllers are API clients: use src/client'],
   ['controllers', 'registry', 'controllers are API clients: use src/client'],
   ['controllers', 'store', 'controllers are API clients: use src/client'],
+  ['proxy', 'apiserver', 'the service proxy is an API client: use src/client'],
+  ['proxy', 'registry', 'the service proxy is an API client: use src/client'],
+  ['proxy', 'store', 'the service proxy is an API client: use src/client'],
   ['client', 'store', 'a client talks to the API, not to the store'],
   ['client', 'registry', 'only src/client/local.ts, the in-process bridge, may import the registry'],
 ];

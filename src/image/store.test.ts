@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { run } from '../sys/exec.js';
-import { LocalImageService, ImageNotFoundError, InvalidArchiveError, SnapshotError, type StoredImage } from './store.js';
+import { LocalImageService, ImageNotFoundError, InvalidArchiveError, SnapshotError, overlayOptions, MOUNT_DATA_MAX, type StoredImage } from './store.js';
 import { buildTestImageLayers, buildBusyboxRootfs, writeDockerArchive, writeOciArchive, writeRootfsTar, tarDirectory, type BuiltImage } from './archive-build.js';
 import { digestHex, sha256 } from './digest.js';
 import { mountsUsing, parseMountinfo } from '../sys/mountinfo.js';
@@ -480,4 +480,17 @@ test('buildBusyboxRootfs makes the applets, passwd and group', async () => {
   assert.match(readFileSync(join(dir, 'etc', 'group'), 'utf8'), /nobody:x:65534:/);
   const r = await run(join(dir, 'bin', 'sh'), ['-c', 'echo ok']);
   assert.equal(r.stdout, 'ok\n');
+});
+
+test('overlay options: an image whose layer list does not fit in the page mount(2) takes is refused, saying so', () => {
+  const layer = (i: number) => `/var/lib/podbay/images/layers/${i.toString(16).padStart(64, '0')}`;
+  const few = Array.from({ length: 40 }, (_, i) => layer(i));
+  const opts = overlayOptions('k', 'busybox:1.36', few, '/s/upper', '/s/work');
+  assert.deepEqual(opts, [`lowerdir=${few.join(':')}`, 'upperdir=/s/upper', 'workdir=/s/work']);
+  assert.ok(opts.join(',').length <= MOUNT_DATA_MAX);
+  const many = Array.from({ length: 70 }, (_, i) => layer(i));
+  assert.throws(
+    () => overlayOptions('k', 'tall:1', many, '/s/upper', '/s/work'),
+    (e: unknown) => e instanceof SnapshotError && /image tall:1 has 70 layers: .* is longer than the 4096-byte page mount\(2\) takes/.test(e.message),
+  );
 });

@@ -138,6 +138,26 @@ export function repoOf(name: string): string {
   return colon > slash ? name.slice(0, colon) : name;
 }
 
+/** mount(2) copies its options (data) as one page: a longer lowerdir list is cut short */
+export const MOUNT_DATA_MAX = 4095;
+
+/**
+ * The overlay mount's options; an image with so many layers that their paths do not fit in the
+ * page mount(2) takes (about 60 here; Docker allows 127) is refused with a message saying so,
+ * instead of mount's 6 KB command line and "special device overlay does not exist".
+ */
+export function overlayOptions(key: string, ref: string, lower: string[], upper: string, work: string): string[] {
+  const options = [`lowerdir=${lower.join(':')}`, `upperdir=${upper}`, `workdir=${work}`];
+  const bytes = Buffer.byteLength(options.join(','));
+  if (bytes > MOUNT_DATA_MAX) {
+    throw new SnapshotError(
+      key,
+      `image ${ref} has ${lower.length} layers: the overlay mount's list of their directories (${bytes} bytes) is longer than the ${MOUNT_DATA_MAX + 1}-byte page mount(2) takes, so its root filesystem cannot be mounted; rebuild the image with fewer layers (or squash it)`,
+    );
+  }
+  return options;
+}
+
 function tmpName(kind: string): string {
   return `${kind}-${process.pid}-${randomBytes(6).toString('hex')}`;
 }
@@ -805,7 +825,7 @@ export class LocalImageService implements ImageService {
   /** The overlay for a snapshot: lowerdir lists the top layer first, as mount(8) wants. */
   private overlayMount(meta: SnapshotMeta, dir: string): Mount {
     const lower = [...meta.chainIds].reverse().map((c) => this.layerPath(c));
-    return { type: 'overlay', source: 'overlay', options: [`lowerdir=${lower.join(':')}`, `upperdir=${join(dir, 'upper')}`, `workdir=${join(dir, 'work')}`] };
+    return { type: 'overlay', source: 'overlay', options: overlayOptions(meta.key, meta.ref, lower, join(dir, 'upper'), join(dir, 'work')) };
   }
 
   async snapshotMeta(key: string): Promise<SnapshotMeta | undefined> {

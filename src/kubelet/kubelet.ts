@@ -54,6 +54,8 @@ import { LifecycleHooks, graceAfterPreStop, type HookTarget } from './lifecycle-
 import { DeadlineTimers, deadlineRemainingMs, failedStatus, DEADLINE_REASON, DEADLINE_MESSAGE } from './active-deadline.js';
 import { LABEL_CONTAINER_HASH, containerHash, definitionChanged, definitionChangedMessage } from './container-hash.js';
 import { TerminationMessages, prepareTerminationMessage, removeTerminationMessage, terminationAnnotations } from './termination-message.js';
+import { SyncBackoff } from './sync-backoff.js';
+import { osErrorText } from '../sys/os-error.js';
 import { appContainersDone, containerRestartPolicy, isSidecar, sidecarNames, terminationOrder } from './sidecars.js';
 
 export const LABEL_POD_UID = 'io.kubernetes.pod.uid';
@@ -148,6 +150,8 @@ export class Kubelet {
   private readonly termMessages = new TerminationMessages();
   /** pods the kubelet fails on purpose (activeDeadlineSeconds): uid -> reason and message */
   private readonly failures = new Map<string, { reason: string; message: string }>();
+  /** back-off of failed steps (volumes, sandbox, container creation, a failed sync): sync-backoff.ts */
+  private readonly retries = new SyncBackoff();
 
   constructor(private readonly opts: KubeletOptions) {
     // a malformed or node-wide pattern stops the kubelet from starting, as the kubelet's flag does
@@ -227,8 +231,11 @@ export class Kubelet {
     if (ev.type === 'ERROR' || ev.type === 'BOOKMARK') return;
     const pod = ev.object;
     const uid = pod.metadata.uid;
+    const before = this.pods.get(uid);
     if (ev.type === 'DELETED') this.pods.delete(uid);
     else this.pods.set(uid, pod);
+    // a new spec (kubectl set image, a fixed volume) is tried at once, not after the back-off
+    if (before && before.metadata.generation !== pod.metadata.generation) this.retries.forget(uid);
     // a hook in flight (a long postStart) must not hold the pod's teardown
     if (ev.type === 'DELETED' || pod.metadata.deletionTimestamp) this.hooks.cancelPod(uid);
     this.enqueue(uid);
@@ -253,14 +260,38 @@ export class Kubelet {
         try {
           await this.sync(uid);
         } catch (e) {
-          this.log(`kubelet: sync of pod ${uid} failed: ${(e as Error).stack ?? e}`);
-          // as the kubelet's pod workers do: a failed sync is an event on the pod, not only a log line
-          const pod = this.pods.get(uid);
-          if (pod) this.events.record(pod, 'Warning', 'FailedSync', `Error syncing pod, skipping: ${(e as Error)?.message ?? e}`);
+          await this.syncFailed(uid, e);
         }
       } while (this.dirty.has(uid) && !this.stopped);
     })().finally(() => this.syncing.delete(uid));
     this.syncing.set(uid, run);
+  }
+
+  /**
+   * A sync that threw: as the kubelet's pod workers, an event on the pod (FailedSync, or
+   * FailedKillPod for a teardown), the status as the runtime has it (containers that never ran
+   * show ContainerCreating, not a bare Pending), and a retry after the pod's back-off.
+   */
+  private async syncFailed(uid: string, e: unknown): Promise<void> {
+    this.log(`kubelet: sync of pod ${uid} failed: ${(e as Error)?.stack ?? e}`);
+    const pod = this.pods.get(uid);
+    const message = osErrorText(e);
+    if (pod?.metadata.deletionTimestamp) this.events.record(pod, 'Warning', 'FailedKillPod', `error killing pod: ${message}`);
+    else if (pod) {
+      this.events.record(pod, 'Warning', 'FailedSync', `Error syncing pod, skipping: ${message}`);
+      try {
+        const sandbox = (await this.sandboxesOf(uid)).find((s) => s.state === 'ready');
+        await this.writeStatus(pod, sandbox, sandbox ? await this.runtime.listContainers(sandbox.id) : []);
+      } catch (e2) {
+        this.log(`kubelet: status of pod ${uid} after a failed sync: ${(e2 as Error).message}`);
+      }
+    }
+    this.retryLater(uid);
+  }
+
+  /** a step of `uid` (or of its container, `key` UID/name) failed: sync again after its back-off */
+  private retryLater(uid: string, key = uid): void {
+    this.enqueueAfter(uid, this.retries.failed(key));
   }
 
   private enqueueAfter(uid: string, ms: number): void {
@@ -312,6 +343,9 @@ export class Kubelet {
       return;
     }
 
+    // a pod whose volumes or sandbox failed is not tried again before its back-off is over
+    // (its status and events already say why); resyncs and watch events meanwhile are no-ops
+    if (this.retries.waiting(uid)) return;
     const ns = pod.metadata.namespace;
     trace(pod, 'sync start');
     const sysctls = podSysctls(pod, this.sysctls);
@@ -332,8 +366,8 @@ export class Kubelet {
     } catch (e) {
       if (!(e instanceof VolumeError)) throw e;
       this.events.record(pod, 'Warning', 'FailedMount', e.message);
+      this.retryLater(uid);
       await this.writeStatus(pod, undefined, []);
-      this.enqueueAfter(uid, 2000);
       return;
     }
 
@@ -367,9 +401,9 @@ export class Kubelet {
           cgroup: podCgroupConfig(pod, this.opts.podPidsLimit),
         });
       } catch (e) {
-        this.events.record(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(e as Error).message}`);
+        this.events.record(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${osErrorText(e)}`);
+        this.retryLater(uid);
         await this.writeStatus(pod, undefined, []);
-        this.enqueueAfter(uid, 5000);
         return;
       }
     }
@@ -409,6 +443,7 @@ export class Kubelet {
     trace(pod, 'containers synced');
     const fresh = await this.runtime.listContainers(sandbox.id);
     await this.writeStatus(pod, sandbox, fresh);
+    this.retries.succeeded(uid);
     trace(pod, 'status written');
   }
 
@@ -486,6 +521,8 @@ export class Kubelet {
       }
     }
 
+    // a container whose last creation failed waits out its back-off (its waiting reason stays)
+    if (this.retries.waiting(key)) return;
     // create a new run
     const restartCount = latest ? latest.config.restartCount + 1 : 0;
     // imagePullPolicy, pulls (in the background) and their back-off: image-pull.ts
@@ -532,10 +569,13 @@ export class Kubelet {
         annotations: terminationAnnotations(spec),
       };
     } catch (e) {
-      if (!(e instanceof ConfigError)) throw e;
-      this.waiting.set(key, { reason: 'CreateContainerConfigError', message: e.message });
-      this.events.record(pod, 'Warning', 'Failed', `Error: ${e.message}`, fieldPath);
-      this.enqueueAfter(uid, 5000);
+      // as the kubelet's generateContainerConfig: whatever fails while the container's config is
+      // formed (env, mounts, subPaths, security, the termination-message file) is this reason
+      if (!(e instanceof ConfigError)) this.log(`kubelet: container ${spec.name} of pod ${uid}: ${(e as Error)?.stack ?? e}`);
+      const message = osErrorText(e);
+      this.waiting.set(key, { reason: 'CreateContainerConfigError', message });
+      this.events.record(pod, 'Warning', 'Failed', `Error: ${message}`, fieldPath);
+      this.retryLater(uid, key);
       return;
     }
 
@@ -547,9 +587,10 @@ export class Kubelet {
       const message = (e as Error).message;
       this.waiting.set(key, { reason: 'CreateContainerError', message });
       this.events.record(pod, 'Warning', 'Failed', `Error: ${message}`, fieldPath);
-      this.enqueueAfter(uid, 5000);
+      this.retryLater(uid, key);
       return;
     }
+    this.retries.succeeded(key);
     this.events.record(pod, 'Normal', 'Created', `Created container: ${spec.name}`, fieldPath);
     const created = await this.runtime.containerStatus(id);
     if (created) await this.startContainer(pod, sandbox, created, spec, key, fieldPath);
@@ -742,7 +783,10 @@ export class Kubelet {
   private async killPod(uid: string, pod: Obj | undefined, graceSeconds: number): Promise<void> {
     this.prober.removePod(uid);
     this.deadlines.forget(uid);
-    for (const s of await this.sandboxesOf(uid)) await this.removeSandbox(s, pod, graceSeconds);
+    // every sandbox is torn down even when one of them fails; the failure is retried (FailedKillPod)
+    const failed: string[] = [];
+    for (const s of await this.sandboxesOf(uid)) await this.removeSandbox(s, pod, graceSeconds).catch((e: unknown) => failed.push(osErrorText(e)));
+    if (failed.length) throw new Error(failed.join('; '));
     for (const k of [...this.waiting.keys()]) if (k.startsWith(`${uid}/`)) this.waiting.delete(k);
     await releaseVolumes(join(this.opts.podsDir, uid));
   }
@@ -750,6 +794,7 @@ export class Kubelet {
   private async forget(uid: string, pod: Obj | undefined): Promise<void> {
     this.evictions.delete(uid);
     this.failures.delete(uid);
+    this.retries.forget(uid);
     this.hooks.cancelPod(uid);
     for (const k of [...this.backoff.keys()]) if (k.startsWith(`${uid}/`)) this.backoff.delete(k);
     this.ownership.forget(uid);
@@ -757,6 +802,7 @@ export class Kubelet {
     clearTimeout(this.timers.get(uid));
     this.timers.delete(uid);
     this.events.forget(uid);
+    // each pod's Scheduled event stayed here for good (up to the recorder's cap of 5,000)
     const labels = pod?.metadata;
     if (labels) await rm(podLogDir(this.opts.logsDir, labels.namespace, labels.name, uid), { recursive: true, force: true });
     else await removeLogsOfUid(this.opts.logsDir, uid);

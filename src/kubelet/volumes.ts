@@ -29,6 +29,8 @@ import { mountsUnder, readMountinfoAsync } from '../sys/mountinfo.js';
 import { fdPath, openDirHandle, resolveUnder } from '../sys/safe-open.js';
 import { downwardFile, DownwardError, type DownwardContext } from './downward.js';
 
+import { osErrorText } from '../sys/os-error.js';
+
 type Obj = Record<string, any>;
 
 export class VolumeError extends Error {
@@ -237,11 +239,20 @@ export async function prepareVolumes(client: KubeletClient, pod: Obj, podDir: st
       await atomicWrite(dir, wanted, recordPathOf(podDir, plugin, name), name);
     } catch (e) {
       // any failure to set the volume up is the kubelet's FailedMount, retried
-      throw e instanceof VolumeError ? e : new VolumeError(name, (e as Error).message);
+      throw e instanceof VolumeError ? e : new VolumeError(name, osErrorText(e));
     }
     volumes.set(name, { hostPath: dir, forceReadOnly: true, hostOwned: false });
   };
   for (const v of (pod.spec.volumes ?? []) as Obj[]) {
+    // any failure to set a volume up (a hostPath that cannot be created, a tmpfs mount refused)
+    // is the kubelet's FailedMount for that volume, retried: never an error of the whole sync
+    await prepareVolume(v).catch((e: unknown) => {
+      throw e instanceof VolumeError ? e : new VolumeError(v.name, osErrorText(e));
+    });
+  }
+  return { volumes };
+
+  async function prepareVolume(v: Obj): Promise<void> {
     if (v.configMap) {
       await projected(v.name, 'kubernetes.io~configmap', () => configMapFiles(client, ns, v.name, v.configMap, v.configMap.defaultMode ?? 0o644));
     } else if (v.secret) {
@@ -270,7 +281,6 @@ export async function prepareVolumes(client: KubeletClient, pod: Obj, podDir: st
       throw new VolumeError(v.name, `volume type ${kind} is not supported by podbay yet (supported: configMap, secret, downwardAPI, projected, emptyDir, hostPath)`);
     }
   }
-  return { volumes };
 }
 
 /** memory-backed, as the kubelet's secret, downwardAPI and projected volumes: never on the data disk */

@@ -289,11 +289,16 @@ export class RuncRuntime implements Runtime {
     }
   }
 
-  /** wait for conmon's exit file (the container has exited) up to `ms` */
-  private async waitExit(id: string, ms: number): Promise<boolean> {
+  /**
+   * Wait for conmon's exit file (the container has exited) up to `ms`. With `pid` (the
+   * container's init, given when its conmon is gone: killed, or never got that far) nobody will
+   * write that file, so the process itself is watched instead.
+   */
+  private async waitExit(id: string, ms: number, pid = 0): Promise<boolean> {
     const deadline = Date.now() + ms;
     for (let i = 0; ; i++) {
       if (existsSync(join(this.exitDir, id))) return true;
+      if (pid && !pidAlive(pid)) return true;
       if (Date.now() >= deadline) return false;
       await sleep(Math.min(5 + i * 5, 50));
     }
@@ -454,7 +459,7 @@ export class RuncRuntime implements Runtime {
       if (!r) return;
       if (!existsSync(join(this.exitDir, id))) {
         await this.runc.kill(id, 'SIGKILL', true);
-        await this.waitExit(id, 10_000);
+        await this.waitExit(id, 10_000, pidAlive(r.conmonPid) ? 0 : r.pid);
       }
       if (!r.config.hostNetwork && !r.networkDown) await this.network.tearDown(id);
       if (r.state !== 'notready' || !r.networkDown) await this.writeSandbox({ ...r, state: 'notready', networkDown: true });
@@ -520,6 +525,23 @@ export class RuncRuntime implements Runtime {
       await this.removeContainer(id).then(
         () => log(`runtime: removed container ${id.slice(0, 12)}, whose creation was interrupted`),
         (e) => log(`runtime: cannot remove the interrupted container ${id.slice(0, 12)}: ${(e as Error).message}`),
+      );
+    }
+  }
+
+  /**
+   * Sandboxes whose creation was cut short (a directory under sandboxes/ without sandbox.json:
+   * maybe a netns with its CNI attachment, a pod cgroup, a pause container whose conmon never
+   * started) are removed at start, as removeIncompleteContainers does for containers: the pod may
+   * be deleted before it is synced again, and no one would look at them then. Their pod's cgroup
+   * is left to removeOrphanCgroups (other sandboxes of the pod may use it).
+   */
+  async removeIncompleteSandboxes(log: (line: string) => void = () => {}): Promise<void> {
+    for (const id of await fsp.readdir(this.sandboxesDir).catch(() => [] as string[])) {
+      if (!ID_RE.test(id) || (await this.readSandbox(id))) continue;
+      await this.locked(id, () => this.removeSandboxRemains(id, undefined)).then(
+        () => log(`runtime: removed sandbox ${id.slice(0, 12)}, whose creation was interrupted`),
+        (e) => log(`runtime: cannot remove the interrupted sandbox ${id.slice(0, 12)}: ${(e as Error).message}`),
       );
     }
   }
@@ -847,6 +869,7 @@ export class RuncRuntime implements Runtime {
   /** At start, before the kubelet adopts pods: remove what a crash left half-made. */
   async sweep(log: (line: string) => void): Promise<void> {
     await this.removeIncompleteContainers(log);
+    await this.removeIncompleteSandboxes(log);
     await this.removeOrphanCgroups(log);
   }
 

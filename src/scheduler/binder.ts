@@ -70,6 +70,14 @@ export class Binder {
     this.watch = await this.client.resource(PODS).watch(undefined, { resourceVersion: list.metadata.resourceVersion }, {
       event: (ev: WatchEventOut) => {
         if (ev.type === 'ERROR' || ev.type === 'BOOKMARK') return;
+        if (ev.type === 'DELETED') {
+          // what was kept per pod goes with it (the recorder's dedup state grew per pod before)
+          const uid = ev.object.metadata?.uid;
+          if (uid) {
+            this.events.forget(uid);
+            this.reported.delete(uid);
+          }
+        }
         // any pod change may free or take a port: schedule a pass
         this.kick();
       },

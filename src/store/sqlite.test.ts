@@ -68,17 +68,33 @@ describe('sqlite store durability', () => {
     }
   });
 
-  it('fsyncs every commit by default (synchronous=FULL); sync: normal relaxes it', async () => {
+  it('fsyncs the WAL before a write resolves by default (group commit off the event loop); sync: normal relaxes it', async () => {
     const path = freshPath();
     const full = SqliteStore.open(path);
     await full.close();
-    // PRAGMA synchronous is per connection: read it through a store's own handle
-    const peek = (s: SqliteStore) => (s as unknown as { db: { pragma(q: string, o: object): number } }).db.pragma('synchronous', { simple: true });
+    // PRAGMA synchronous is per connection: read it through a store's own handle; 'full' runs
+    // NORMAL (no fsync inside the commit, which would block the event loop) plus podbay's fsync
+    type Inner = { db: { pragma(q: string, o: object): number }; group?: { syncs: number; durableRevision: number } };
+    const inner = (s: SqliteStore) => s as unknown as Inner;
     const s1 = SqliteStore.open(path);
     const s2 = SqliteStore.open(path, { sync: 'normal' });
     try {
-      assert.equal(peek(s1), 2);
-      assert.equal(peek(s2), 1);
+      assert.equal(inner(s1).db.pragma('synchronous', { simple: true }), 1);
+      assert.equal(inner(s2).db.pragma('synchronous', { simple: true }), 1);
+      assert.equal(inner(s2).group, undefined, "'normal' never fsyncs");
+      // 20 writes at once: each resolves durable, and they share fsyncs (fewer than 20)
+      const kvs = await Promise.all(Array.from({ length: 20 }, (_, i) => s1.create(`/g/${i}`, 'v')));
+      const g = inner(s1).group!;
+      assert.equal(g.durableRevision, Math.max(...kvs.map((kv) => kv.modRevision)), 'every resolved write is durable');
+      assert.ok(g.syncs >= 1 && g.syncs < 20, `${g.syncs} fsyncs for 20 concurrent writes`);
+      // a watcher from "now" hears of a write only once it is durable, in order
+      const seen: number[] = [];
+      const w = await s1.watch('/g/', 0, (ev) => seen.push(ev.revision));
+      const writes = [s1.update('/g/0', 'x'), s1.update('/g/1', 'y')];
+      assert.deepEqual(seen, [], 'no event before the fsync');
+      const done = await Promise.all(writes);
+      assert.deepEqual(seen, done.map((kv) => kv.modRevision));
+      w.cancel();
     } finally {
       await s1.close();
       await s2.close();

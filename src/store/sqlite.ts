@@ -33,10 +33,13 @@
  *   directly after each commit instead of polling the table like kine does; a watch from an old
  *   revision reads its history from this table and registers in the same synchronous step,
  *   leaving no gap to the live events. See watch-hub.ts.
- * - WAL + synchronous=FULL (the default): the WAL is fsynced before a write resolves, so an
- *   acknowledged write survives a power cut as it survives a crash, as etcd's does. `sync:
- *   'normal'` skips that fsync (safe against a process crash, not a power cut: the last commits
- *   may be lost, and their revisions handed out again after the reboot).
+ * - WAL, fsynced before a write resolves (`sync: 'full'`, the default), so an acknowledged write
+ *   survives a power cut as it survives a crash, as etcd's does. The fsync is podbay's own, off
+ *   the event loop and shared by every write committed while the previous one ran (group
+ *   commit, group-commit.ts); SQLite itself runs synchronous=NORMAL. Watchers and readers hear
+ *   of a write only once it is durable. `sync: 'normal'` skips that fsync (safe against a
+ *   process crash, not a power cut: the last commits may be lost, and their revisions handed
+ *   out again after the reboot).
  * - The next revision is read inside each write's IMMEDIATE transaction (from sqlite_sequence),
  *   not from this object's counter, so even two processes writing one file (which the data-dir
  *   lock forbids, see owner-lock.ts) could never reuse a revision.
@@ -45,8 +48,11 @@
  */
 
 import Database from 'better-sqlite3';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+
+import { GroupCommit } from './group-commit.js';
 
 import {
   checkListRevision,
@@ -205,6 +211,11 @@ export class SqliteStore implements Store {
 
   private readonly db: Database.Database;
   private readonly hub = new WatchHub();
+  /** sync 'full' on a file: the WAL's fsyncs (group-commit.ts); absent: writes resolve at commit */
+  private readonly group?: GroupCommit;
+  /** committed rows not yet durable, in revision order: published to watchers once they are */
+  private pending: LogRow[] = [];
+  private wal?: { handle: FileHandle; ino: number };
   /** the newest revision handed out; the next write gets revision + 1 */
   private revision: number;
   private compacted: number;
@@ -227,7 +238,11 @@ export class SqliteStore implements Store {
   private constructor(db: Database.Database, opts: SqliteOptions) {
     this.db = db;
     db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${opts.sync === 'normal' ? 'NORMAL' : 'FULL'}`);
+    // 'full' without a file (":memory:", tests) has nothing to fsync
+    const groupCommit = opts.sync !== 'normal' && !db.memory;
+    // NORMAL: no fsync inside a commit (it would block the event loop); with 'full' the WAL is
+    // fsynced by the group commit below before any write is acknowledged
+    db.pragma(`synchronous = ${groupCommit || opts.sync === 'normal' ? 'NORMAL' : 'FULL'}`);
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = OFF');
     db.exec(SCHEMA);
@@ -262,6 +277,16 @@ export class SqliteStore implements Store {
     });
 
     this.revision = st.lastRevision.get() ?? 0;
+    if (groupCommit) {
+      // the WAL's directory entry once (SQLite does this at its first WAL sync, which NORMAL defers)
+      const dirFd = openSync(dirname(db.name), 'r');
+      try {
+        fsyncSync(dirFd);
+      } finally {
+        closeSync(dirFd);
+      }
+      this.group = new GroupCommit({ durable: this.revision, sync: () => this.syncWal(), onDurable: (upTo) => this.publishDurable(upTo) });
+    }
     const compacted = db.prepare(`SELECT value FROM meta WHERE name = 'compacted'`).pluck().get() as number | undefined;
     this.compacted = compacted ?? 0;
 
@@ -318,7 +343,7 @@ export class SqliteStore implements Store {
 
   async currentRevision(): Promise<number> {
     this.assertOpen();
-    return this.revision;
+    return this.seen(this.revision);
   }
 
   async compactedRevision(): Promise<number> {
@@ -329,7 +354,7 @@ export class SqliteStore implements Store {
   async get(key: string): Promise<KeyValue | undefined> {
     this.assertOpen();
     const row = this.stmt.latest.get(key);
-    return row && row.deleted === 0 ? rowToKeyValue(fromRaw(row)) : undefined;
+    return this.seen(row && row.deleted === 0 ? rowToKeyValue(fromRaw(row)) : undefined);
   }
 
   async list(prefix: string, opts: ListOptions = {}): Promise<ListResult> {
@@ -349,12 +374,12 @@ export class SqliteStore implements Store {
     if (opts.limit && items.length === opts.limit) {
       remaining = this.stmt.count.get({ ...params, after: items[items.length - 1]!.key })!.n;
     }
-    return { items, revision: rev, remaining };
+    return this.seen({ items, revision: rev, remaining });
   }
 
   async count(prefix: string): Promise<number> {
     this.assertOpen();
-    return this.stmt.count.get({ ...rangeOf(prefix), after: null, rev: this.revision })!.n;
+    return this.seen(this.stmt.count.get({ ...rangeOf(prefix), after: null, rev: this.revision })!.n);
   }
 
   async create(key: string, value: string): Promise<KeyValue> {
@@ -376,12 +401,18 @@ export class SqliteStore implements Store {
     this.assertOpen();
     checkPositiveInt('fromRevision', fromRevision);
     checkWatchRevision(fromRevision, this.compacted);
-    // History and registration in one synchronous step: no write can land in between.
+    // History and registration in one synchronous step: no write can land in between. History
+    // stops at the durable revision; later (committed, not yet durable) rows reach the watcher
+    // through publishDurable, in order, once their fsync completes.
+    const durable = this.group ? this.group.durableRevision : this.revision;
     const replay: WatchEvent[] =
       fromRevision === 0
         ? []
-        : this.stmt.since.all({ ...rangeOf(prefix), from: fromRevision }).map((r) => rowToEvent(fromRaw(r)));
-    return this.hub.register(prefix, fromRevision === 0 ? this.revision : fromRevision, onEvent, replay);
+        : this.stmt.since
+            .all({ ...rangeOf(prefix), from: fromRevision })
+            .filter((r) => r.id <= durable)
+            .map((r) => rowToEvent(fromRaw(r)));
+    return this.hub.register(prefix, fromRevision === 0 ? durable : fromRevision, onEvent, replay);
   }
 
   async compact(revision: number): Promise<number> {
@@ -397,16 +428,52 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // writes already committed get their fsync (and their callers an answer) before the close
+    await this.group?.flush().catch(() => undefined);
     this.hub.closeAll();
     try {
       this.db.pragma('optimize');
     } finally {
       this.db.close();
+      await this.wal?.handle.close().catch(() => undefined);
+      this.wal = undefined;
     }
   }
 
   private assertOpen(): void {
     if (this.closed) throw closedError();
+    if (this.group?.failed) throw this.group.failed;
+  }
+
+  /** `value`, once everything a read could have seen (up to `revision`) is durable */
+  private async seen<T>(value: T, revision = this.revision): Promise<T> {
+    if (this.group) await this.group.whenDurable(revision);
+    return value;
+  }
+
+  /**
+   * fdatasync of the WAL, on the thread pool. The handle is reopened if the WAL file was ever
+   * replaced (a new inode): a sync of the old one would make nothing durable.
+   */
+  private async syncWal(): Promise<void> {
+    const path = `${this.db.name}-wal`;
+    const ino = statSync(path, { throwIfNoEntry: false })?.ino;
+    if (!this.wal || this.wal.ino !== ino) {
+      await this.wal?.handle.close().catch(() => undefined);
+      this.wal = undefined;
+      const handle = await open(path, 'r');
+      this.wal = { handle, ino: (await handle.stat()).ino };
+    }
+    await this.wal.handle.datasync();
+  }
+
+  /** rows up to `upTo` are durable: tell the watchers, in revision order */
+  private publishDurable(upTo: number): void {
+    let n = 0;
+    while (n < this.pending.length && this.pending[n]!.revision <= upTo) n++;
+    const rows = this.pending.slice(0, n);
+    this.pending = this.pending.slice(n);
+    for (const row of rows) this.hub.publish(rowToEvent(row));
   }
 
   private insert(row: LogRow): void {
@@ -422,10 +489,16 @@ export class SqliteStore implements Store {
     );
   }
 
-  /** After a commit: advance the counter and tell the watchers. */
-  private committed(row: LogRow): KeyValue {
+  /** After a commit: advance the counter; once durable, tell the watchers and the caller. */
+  private async committed(row: LogRow): Promise<KeyValue> {
     this.revision = Math.max(this.revision, row.revision);
-    this.hub.publish(rowToEvent(row));
+    if (!this.group) {
+      this.hub.publish(rowToEvent(row));
+      return rowToKeyValue(row);
+    }
+    this.pending.push(row);
+    this.group.committedUpTo(row.revision);
+    await this.group.whenDurable(row.revision);
     return rowToKeyValue(row);
   }
 }
