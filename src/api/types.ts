@@ -18,8 +18,13 @@ export interface KubeObject {
   metadata?: ObjectMeta;
 }
 
-/** A kind from kubernetes-types with metadata present (the server always sets it on what it returns). */
-export type Typed<T extends { metadata?: ObjectMeta }> = T & { metadata: ObjectMeta & { name: string } };
+/**
+ * A kind from kubernetes-types as the server returns it: metadata present, with the fields the
+ * server always sets (name, uid, resourceVersion, creationTimestamp).
+ */
+export type Typed<T extends { metadata?: ObjectMeta }> = T & {
+  metadata: ObjectMeta & { name: string; uid: string; resourceVersion: string; creationTimestamp: string };
+};
 
 /** A list as the API serves it (PodList, NamespaceList, ...). */
 export interface ObjList<T = Obj> {

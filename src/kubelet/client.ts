@@ -1,17 +1,16 @@
 /**
- * What the kubelet needs from the API, as a narrow interface (unit tests fake it), and its one
- * implementation over the client contract (src/client/types.ts): in-process or over HTTPS
- * alike, the kubelet never sees the registry or the API server.
+ * What the kubelet's parts need from the API, as a narrow interface (unit tests fake it), and its
+ * one implementation over the client contract (src/client/types.ts): in-process or over HTTPS
+ * alike, the kubelet never sees the registry or the API server. (The pods bound here come from
+ * an informer on the same client, see kubelet.ts.)
  */
 import { ApiError } from '../api/errors.js';
 import { resourceInfo } from '../api/registry.js';
-import type { Obj, WatchEventOut } from '../api/types.js';
+import type { Obj } from '../api/types.js';
 import type { Client } from '../client/types.js';
 
 export interface KubeletClient {
   getPod(namespace: string, name: string): Promise<Obj | undefined>;
-  listPods(fieldSelector: string): Promise<{ items: Obj[]; resourceVersion: string }>;
-  watchPods(fieldSelector: string, resourceVersion: string, onEvent: (ev: WatchEventOut) => void): Promise<{ cancel(): void }>;
   /** PUT pods/status with the pod's resourceVersion; throws ApiError Conflict when stale */
   updatePodStatus(pod: Obj): Promise<Obj>;
   /** the node's confirmation that a terminating pod is gone: delete with grace 0 and the UID as precondition */
@@ -28,11 +27,6 @@ export function kubeletClient(client: Client): KubeletClient {
   const pods = client.resource(PODS);
   return {
     getPod: (namespace, name) => pods.tryGet(namespace, name),
-    async listPods(fieldSelector) {
-      const list = await pods.list(undefined, { fieldSelector });
-      return { items: list.items, resourceVersion: list.metadata.resourceVersion };
-    },
-    watchPods: (fieldSelector, resourceVersion, onEvent) => pods.watch(undefined, { fieldSelector, resourceVersion }, { event: onEvent }),
     updatePodStatus: (pod) => pods.update(pod, { sub: 'status' }),
     async deletePod(namespace, name, uid) {
       try {

@@ -28,6 +28,8 @@ import type { Runtime, ContainerStatus as RtContainer, SandboxStatus, ContainerC
 import type { ImageService } from '../image/types.js';
 import { kubeletClient, type KubeletClient } from './client.js';
 import type { Client } from '../client/types.js';
+import { Informer } from '../client/informer.js';
+import { resourceInfo } from '../api/registry.js';
 import type { Obj, WatchEventOut } from '../api/types.js';
 import { ApiError, badRequest } from '../api/errors.js';
 import { EventRecorder } from '../client/events.js';
@@ -102,6 +104,8 @@ export interface KubeletOptions {
   puller?: ImagePuller;
 }
 
+const PODS = resourceInfo('pods')!;
+
 const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
 
 interface BackoffEntry {
@@ -138,7 +142,7 @@ export class Kubelet {
   private readonly waiting = new Map<string, Waiting>();
   private readonly backoff = new Map<string, BackoffEntry>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
-  private watch?: { cancel(): void };
+  private informer?: Informer<Obj>;
   private resync?: NodeJS.Timeout;
   private stopped = false;
   private readonly sysctls: SysctlAllowlist;
@@ -202,12 +206,26 @@ export class Kubelet {
 
   async start(): Promise<void> {
     this.runtime.onContainerExit((id) => void this.onExit(id));
-    const selector = `spec.nodeName=${this.opts.nodeName}`;
-    const list = await this.client.listPods(selector);
-    for (const p of list.items) this.pods.set(p.metadata.uid, p);
+    // the pods bound here, from an informer: its watch resumes (or relists) when it ends, as it
+    // will over HTTPS, so the kubelet never goes deaf
+    const informer = new Informer<Obj>(this.opts.client, PODS, { fieldSelector: `spec.nodeName=${this.opts.nodeName}`, log: this.log });
+    this.informer = informer;
+    await informer.start();
+    for (const p of informer.cache.list()) this.pods.set(p.metadata.uid, p);
     await this.collectOrphans();
-    this.watch = await this.client.watchPods(selector, list.resourceVersion, (ev) => this.onPodEvent(ev));
-    for (const uid of this.pods.keys()) this.enqueue(uid);
+    // a late handler hears of every cached pod as added: each is enqueued
+    informer.addEventHandler({
+      add: (pod) => this.onPodEvent({ type: 'ADDED', object: pod }),
+      update: (old, pod) => {
+        // a relist may show a pod deleted and made again under its name as one update
+        if (old.metadata.uid !== pod.metadata.uid) this.onPodEvent({ type: 'DELETED', object: old });
+        this.onPodEvent({ type: 'MODIFIED', object: pod });
+      },
+      delete: (pod) => this.onPodEvent({ type: 'DELETED', object: pod }),
+    });
+    // pods that went while orphans were collected: the cache no longer has them
+    const cached = new Set(informer.cache.list().map((p) => p.metadata.uid));
+    for (const [uid, pod] of [...this.pods]) if (!cached.has(uid)) this.onPodEvent({ type: 'DELETED', object: pod });
     this.logManager.start();
     this.storage.start();
     this.resync = setInterval(() => {
@@ -217,7 +235,7 @@ export class Kubelet {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.watch?.cancel();
+    this.informer?.stop();
     this.storage.stop();
     clearInterval(this.resync);
     this.prober.stop();

@@ -8,7 +8,11 @@
  * kube-scheduler words them (a host holder is named in parentheses), and is retried when pods
  * come and go and every 5 s (a host process may stop listening).
  */
-import type { Client, Obj, WatchEventOut } from '../client/types.js';
+import type { Node, Pod } from 'kubernetes-types/core/v1.js';
+import type { Client, ObjList, Typed, WatchEventOut } from '../client/types.js';
+
+/** a pod as the API returns it: namespaced, with a spec */
+type ApiPod = Typed<Pod> & { spec: NonNullable<Pod['spec']>; metadata: { namespace: string } };
 import { EventRecorder } from '../client/events.js';
 import { ApiError } from '../api/errors.js';
 import { resourceInfo } from '../api/registry.js';
@@ -19,7 +23,7 @@ const PODS = resourceInfo('pods')!;
 const NODES = resourceInfo('nodes')!;
 
 /** The hostPorts a pod asks for; a hostNetwork pod's container ports are its host ports. */
-function podHostPorts(pod: Obj): WantedPort[] {
+function podHostPorts(pod: ApiPod): WantedPort[] {
   const out: WantedPort[] = [];
   for (const c of pod.spec.containers ?? []) {
     for (const p of c.ports ?? []) {
@@ -32,14 +36,14 @@ function podHostPorts(pod: Obj): WantedPort[] {
 }
 
 /** keys for the ports pods bound here hold (pods conflict on protocol and port) */
-function hostPorts(pod: Obj): string[] {
+function hostPorts(pod: ApiPod): string[] {
   return podHostPorts(pod).map((p) => `${p.protocol}/${p.hostPort}`);
 }
 
 const NO_FREE_PORTS = "0/1 nodes are available: 1 node(s) didn't have free ports for the requested pod ports";
 const NO_VICTIMS = 'preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.';
 
-function active(pod: Obj): boolean {
+function active(pod: ApiPod): boolean {
   return !pod.metadata.deletionTimestamp && pod.status?.phase !== 'Succeeded' && pod.status?.phase !== 'Failed';
 }
 
@@ -61,8 +65,8 @@ export class Binder {
     this.events = new EventRecorder(client, 'default-scheduler', nodeName, log);
   }
 
-  private listPods(fieldSelector: string): Promise<{ items: Obj[]; metadata: { resourceVersion: string } }> {
-    return this.client.resource(PODS).list(undefined, { fieldSelector });
+  private listPods(fieldSelector: string): Promise<ObjList<ApiPod>> {
+    return this.client.resource<ApiPod>(PODS).list(undefined, { fieldSelector });
   }
 
   async start(): Promise<void> {
@@ -113,7 +117,7 @@ export class Binder {
       (p) => active(p) && (p.spec.schedulerName ?? 'default-scheduler') === 'default-scheduler',
     );
     if (!pending.length) return;
-    const node = await this.client.resource(NODES).tryGet(undefined, this.nodeName);
+    const node = await this.client.resource<Node>(NODES).tryGet(undefined, this.nodeName);
     const bound = (await this.listPods(`spec.nodeName=${this.nodeName}`)).items.filter(active);
     const taken = new Set(bound.flatMap(hostPorts));
     const fit = new ResourceFit(node?.status?.allocatable, bound);
@@ -137,7 +141,7 @@ export class Binder {
     }
   }
 
-  private misfit(pod: Obj, node: Obj | undefined, taken: Set<string>): string | undefined {
+  private misfit(pod: ApiPod, node: Node | undefined, taken: Set<string>): string | undefined {
     const labels = node?.metadata?.labels ?? {};
     for (const [k, v] of Object.entries(pod.spec.nodeSelector ?? {})) {
       if (labels[k] !== v) return "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.";
@@ -147,7 +151,7 @@ export class Binder {
   }
 
   /** hostPorts (not a hostNetwork pod's: it binds them itself, no DNAT) held on the host */
-  private async hostMisfit(pod: Obj): Promise<string | undefined> {
+  private async hostMisfit(pod: ApiPod): Promise<string | undefined> {
     if (!this.hostPortGuard || pod.spec.hostNetwork) return undefined;
     const wanted = podHostPorts(pod);
     if (!wanted.length) return undefined;
@@ -162,13 +166,14 @@ export class Binder {
     return `${NO_FREE_PORTS} (${found.map(describeConflict).join('; ')}). ${NO_VICTIMS}`;
   }
 
-  private async unschedulable(pod: Obj, message: string): Promise<void> {
+  private async unschedulable(pod: ApiPod, message: string): Promise<void> {
     if (this.reported.get(pod.metadata.uid) === message) return;
     this.reported.set(pod.metadata.uid, message);
     this.events.record(pod, 'Warning', 'FailedScheduling', message);
     const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-    const conds = (pod.status?.conditions ?? []).filter((c: Obj) => c.type !== 'PodScheduled');
-    conds.push({ type: 'PodScheduled', status: 'False', lastProbeTime: null, lastTransitionTime: now, reason: 'Unschedulable', message });
+    const conds = (pod.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled');
+    // the API serves an unset lastProbeTime as null (kubernetes-types says string)
+    conds.push({ type: 'PodScheduled', status: 'False', lastProbeTime: null as unknown as string, lastTransitionTime: now, reason: 'Unschedulable', message });
     try {
       await this.client.resource(PODS).update({ ...pod, status: { ...(pod.status ?? {}), phase: 'Pending', conditions: conds } }, { sub: 'status' });
     } catch (e) {
