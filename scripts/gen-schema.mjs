@@ -39,7 +39,7 @@ const CORE = 'io.k8s.api.core.v1.';
 const META = 'io.k8s.apimachinery.pkg.apis.meta.v1.';
 const SERVED_KINDS = [
   'Namespace', 'Pod', 'ConfigMap', 'Secret', 'Event', 'Node',
-  'ReplicationController', 'PersistentVolume', 'PersistentVolumeClaim', 'ServiceAccount', 'Service',
+  'ReplicationController', 'PersistentVolume', 'PersistentVolumeClaim', 'ServiceAccount', 'Service', 'Endpoints',
 ];
 // the named groups' kinds (src/api/registry.ts), as definition names
 const GROUP_KINDS = [
@@ -48,6 +48,7 @@ const GROUP_KINDS = [
   'io.k8s.api.policy.v1.PodDisruptionBudget',
   'io.k8s.api.coordination.v1.Lease',
   'io.k8s.api.storage.v1.StorageClass',
+  'io.k8s.api.discovery.v1.EndpointSlice',
 ];
 const ROOTS = [
   ...SERVED_KINDS.flatMap((k) => [CORE + k, CORE + k + 'List']),

@@ -14,7 +14,6 @@ const WITHOUT_CONTROLLER: Record<string, string> = {
   Job: 'no controller runs jobs yet; the object is stored but no pods are created',
   CronJob: 'no controller runs cronjobs yet; the object is stored but no jobs are created',
   PersistentVolumeClaim: 'no volume provisioner or binder runs yet; the claim is stored and stays Pending',
-  Service: 'no service proxy runs yet; the service gets its cluster IP (and node ports) but routes no traffic',
 };
 
 /** the Warning a create of this kind answers with, or undefined when a controller runs it */

@@ -92,6 +92,8 @@ export const RESOURCES: ResourceInfo[] = [
   core('serviceaccounts', 'ServiceAccount', 'serviceaccount', true, { shortNames: ['sa'] }),
   // kube-apiserver keeps services under /registry/services/specs (endpoints beside them)
   core('services', 'Service', 'service', true, { shortNames: ['svc'], categories: ['all'], subresources: ['status'], storageResource: 'services/specs', nameRule: 'dns1035-label' }),
+  // Endpoints is its own plural (kind Endpoints, list EndpointsList), kept beside the services
+  core('endpoints', 'Endpoints', 'endpoints', true, { shortNames: ['ep'], storageResource: 'services/endpoints' }),
   grouped('apps', 'v1', 'deployments', 'Deployment', true, { ...WORKLOAD, shortNames: ['deploy'] }),
   grouped('apps', 'v1', 'replicasets', 'ReplicaSet', true, { ...WORKLOAD, shortNames: ['rs'] }),
   grouped('apps', 'v1', 'statefulsets', 'StatefulSet', true, { ...WORKLOAD, shortNames: ['sts'] }),
@@ -103,6 +105,7 @@ export const RESOURCES: ResourceInfo[] = [
   // (named groups in kube-apiserver's order of /apis: apps, batch, policy, storage, coordination)
   grouped('storage.k8s.io', 'v1', 'storageclasses', 'StorageClass', false, { shortNames: ['sc'] }),
   grouped('coordination.k8s.io', 'v1', 'leases', 'Lease', true),
+  grouped('discovery.k8s.io', 'v1', 'endpointslices', 'EndpointSlice', true),
 ];
 
 /** The subresource `scale` answers with an autoscaling/v1 Scale. */

@@ -608,6 +608,24 @@ Object.assign(printers, {
       return [o.metadata.name, s.type ?? 'ClusterIP', s.clusterIP || '<none>', serviceExternalIP(o), ports || '<none>', age(o.metadata.creationTimestamp, now), formatLabels(s.selector)];
     },
   },
+  Endpoints: {
+    columns: [NAME, col('Endpoints', 'string', 'Endpoints is the list of endpoints in the object.'), AGE],
+    cells: (o, now) => [o.metadata.name, formatEndpoints(o), age(o.metadata.creationTimestamp, now)],
+  },
+  EndpointSlice: {
+    columns: [
+      NAME,
+      col('AddressType', 'string', 'The IP protocol for this slice.'),
+      col('Ports', 'string', 'The ports of the endpoints.'),
+      col('Endpoints', 'string', 'The endpoints of the slice.'),
+      AGE,
+    ],
+    cells(o, now) {
+      const ports = ((o.ports ?? []) as Obj[]).map((p) => (p.port === undefined ? '<unset>' : String(p.port)));
+      const addrs = ((o.endpoints ?? []) as Obj[]).flatMap((e) => (e.addresses ?? []) as string[]);
+      return [o.metadata.name, o.addressType ?? '', ports.length ? ports.join(',') : '<unset>', moreList(addrs), age(o.metadata.creationTimestamp, now)];
+    },
+  },
   ServiceAccount: {
     columns: [NAME, col('Secrets', 'integer', 'Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use.'), AGE],
     cells: (o, now) => [o.metadata.name, (o.secrets ?? []).length, age(o.metadata.creationTimestamp, now)],
@@ -643,4 +661,24 @@ export function toTable(
     return row;
   });
   return table;
+}
+
+/** kubectl's "a,b,c + N more..." for lists longer than three */
+function moreList(items: string[]): string {
+  if (items.length === 0) return '<none>';
+  if (items.length <= 3) return items.join(',');
+  return `${items.slice(0, 3).join(',')} + ${items.length - 3} more...`;
+}
+
+/** formatEndpoints of the kubectl/server printer: IP:PORT of ready addresses, three at most */
+function formatEndpoints(o: Obj): string {
+  const out: string[] = [];
+  for (const ss of (o.subsets ?? []) as Obj[]) {
+    const ports = (ss.ports ?? []) as Obj[];
+    for (const a of (ss.addresses ?? []) as Obj[]) {
+      if (ports.length === 0) out.push(a.ip);
+      else for (const p of ports) out.push(`${a.ip}:${p.port}`);
+    }
+  }
+  return moreList(out);
 }

@@ -33,6 +33,9 @@ import { LocalClient } from '../client/local.js';
 import { Binder } from '../scheduler/binder.js';
 import { Compactor } from '../store/compactor.js';
 import { NamespaceController } from '../controllers/namespace.js';
+import { EndpointsController } from '../controllers/endpoints.js';
+import { Proxier } from '../proxy/proxier.js';
+import { tagFor } from '../proxy/rules.js';
 import { execInPod } from '../kubelet/exec.js';
 import { LocalImageService } from '../image/store.js';
 import { ImagePuller } from '../image/pull.js';
@@ -252,6 +255,8 @@ export async function runServer(argv: string[]): Promise<number> {
   await heartbeat.start();
   const namespaces = new NamespaceController(client, { log });
   await namespaces.start();
+  const endpoints = new EndpointsController(client, { log });
+  await endpoints.start();
 
   const hostname = os.hostname().toLowerCase();
   const sans = ['127.0.0.1', '::1', 'localhost', hostname];
@@ -364,6 +369,9 @@ export async function runServer(argv: string[]): Promise<number> {
   const url = `https://${urlHost(host)}:${bound}`;
   await waitReady(url, creds.caPem);
   await runtime?.sweep(log);
+  // the service proxy runs where pods do: its rules forward to pod IPs on this node's bridge
+  const proxier = withKubelet ? new Proxier(client, { clusterCIDR: podCidr, tag: tagFor(bridge), log }) : undefined;
+  await proxier?.start();
   await kubelet?.start();
   await binder?.start();
   const kubeconfig = join(dataDir, 'kubeconfig.yaml');
@@ -381,14 +389,20 @@ export async function runServer(argv: string[]): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
-  compactor.stop();
-  heartbeat.stop();
-  await namespaces.stop();
-  binder?.stop();
-  await kubelet?.stop();
-  await runtime?.shutdown(log);
-  await api.close();
-  await store.close();
+  const step = async (what: string, fn: () => unknown) => {
+    if (process.env.PODBAY_TRACE === '1') log(`podbay: shutdown: ${what}`);
+    await fn();
+  };
+  await step('compactor', () => compactor.stop());
+  await step('heartbeat', () => heartbeat.stop());
+  await step('namespace controller', () => namespaces.stop());
+  await step('endpoints controller', () => endpoints.stop());
+  await step('scheduler', () => binder?.stop());
+  await step('service proxy', () => proxier?.stop());
+  await step('kubelet', () => kubelet?.stop());
+  await step('runtime', () => runtime?.shutdown(log));
+  await step('API server', () => api.close());
+  await step('store', () => store.close());
   for (const l of locks.reverse()) l.release();
   return 0;
 }

@@ -74,6 +74,9 @@ export class EtcdStore implements Store {
     const o: IOptions = {
       hosts: opts.endpoints,
       dialTimeout: opts.timeoutMs ?? 10_000,
+      // every unary call has a deadline: a call on a channel to a member that died must fail
+      // (and be retried on another), never hang; watch streams live until cancelled
+      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + (opts.timeoutMs ?? 10_000) }),
     };
     if (opts.tls) o.credentials = { rootCertificate: opts.tls.ca ?? Buffer.alloc(0), certChain: opts.tls.cert, privateKey: opts.tls.key };
     this.client = new Etcd3(o);

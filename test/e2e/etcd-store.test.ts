@@ -28,8 +28,11 @@ describe('the API on etcd', () => {
   });
 
   after(async () => {
-    await server?.teardown();
-    await etcd?.stop();
+    try {
+      await server?.teardown();
+    } finally {
+      await etcd?.stop();
+    }
   });
 
   it('stores objects under /registry as kube-apiserver does, resourceVersion being etcd revision', () => {

@@ -24,6 +24,7 @@ import { validateBinding, validatePodCreate, validatePodStatusUpdate, validatePo
 import * as W from './workloads.js';
 import * as S from './storage-policy.js';
 import { validateService, validateServiceUpdate } from './service.js';
+import { validateEndpointSlice, validateEndpointSliceUpdate, validateEndpoints, validateEndpointsUpdate } from './endpoints.js';
 
 export * from './field.js';
 export * from './names.js';
@@ -77,6 +78,8 @@ const CREATE: Record<string, CreateFn> = {
   Lease: S.validateLease,
   ServiceAccount: S.validateServiceAccount,
   Service: validateService,
+  Endpoints: validateEndpoints,
+  EndpointSlice: validateEndpointSlice,
 };
 
 const UPDATE: Record<string, UpdateFn> = {
@@ -101,6 +104,8 @@ const UPDATE: Record<string, UpdateFn> = {
   Lease: S.validateLeaseUpdate,
   ServiceAccount: S.validateServiceAccountUpdate,
   Service: validateServiceUpdate,
+  Endpoints: validateEndpointsUpdate,
+  EndpointSlice: validateEndpointSliceUpdate,
 };
 
 /** a status update may change only status: what the spec rules would say is not re-checked */

@@ -1,0 +1,158 @@
+/**
+ * The service proxy: kube-proxy's iptables mode for this node, an API client. Informers on
+ * Services and EndpointSlices; every change schedules one sync (coalesced), and a sync is one
+ * `iptables-restore --noflush` of all of podbay's chains (src/proxy/rules.ts). The jumps from
+ * the built-in chains are added once at start and removed, with every chain, at stop.
+ *
+ * Without br_netfilter (bridge-nf-call-iptables), replies between pods on the bridge would skip
+ * conntrack's reverse NAT, so then all service traffic is masqueraded (kube-proxy's
+ * --masquerade-all); with it, only traffic from outside the pod network is.
+ */
+import { readFile } from 'node:fs/promises';
+import { resourceInfo } from '../api/registry.js';
+import type { Obj } from '../api/types.js';
+import type { Client } from '../client/types.js';
+import { Informer } from '../client/informer.js';
+import { run } from '../sys/exec.js';
+import { baseJumps, buildRules, chainNames, servicePortName, type EndpointInfo, type ServiceInfo } from './rules.js';
+
+const SERVICES = resourceInfo('services')!;
+const SLICES = resourceInfo('endpointslices', 'discovery.k8s.io', 'v1')!;
+const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+export interface ProxierOptions {
+  /** the pod network (--pod-cidr) */
+  clusterCIDR: string;
+  /** chain tag (rules.ts tagFor) */
+  tag: string;
+  log?: (line: string) => void;
+  /** coalescing delay of syncs, ms (kube-proxy's minSyncPeriod is 1 s; a single node can be quicker) */
+  minSyncMs?: number;
+}
+
+export function serviceInfo(svc: Obj): ServiceInfo {
+  const s = svc.spec ?? {};
+  return {
+    namespace: svc.metadata.namespace,
+    name: svc.metadata.name,
+    clusterIP: s.clusterIP,
+    type: s.type ?? 'ClusterIP',
+    ports: ((s.ports ?? []) as Obj[]).map((p) => ({ name: p.name ?? '', port: p.port, protocol: p.protocol ?? 'TCP', nodePort: p.nodePort })),
+    sessionAffinity: s.sessionAffinity === 'ClientIP' ? 'ClientIP' : 'None',
+    affinityTimeoutSeconds: s.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800,
+    externalIPs: s.externalIPs ?? [],
+    loadBalancerIPs: ((svc.status?.loadBalancer?.ingress ?? []) as Obj[]).map((i) => i.ip).filter(Boolean),
+  };
+}
+
+/** ready endpoints by service port name, from a service's EndpointSlices */
+export function endpointsBySlices(slices: Obj[]): Map<string, EndpointInfo[]> {
+  const out = new Map<string, EndpointInfo[]>();
+  for (const slice of slices) {
+    const svcName = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
+    if (!svcName || (slice.addressType && slice.addressType !== 'IPv4')) continue;
+    for (const port of (slice.ports ?? []) as Obj[]) {
+      if (typeof port.port !== 'number') continue;
+      const spn = servicePortName({ namespace: slice.metadata.namespace, name: svcName }, port.name ?? '');
+      const list = out.get(spn) ?? [];
+      for (const e of (slice.endpoints ?? []) as Obj[]) {
+        // kube-proxy: an endpoint without conditions.ready counts as ready
+        if (e.conditions?.ready === false) continue;
+        for (const ip of (e.addresses ?? []) as string[]) if (!list.some((x) => x.ip === ip && x.port === port.port)) list.push({ ip, port: port.port });
+      }
+      list.sort((a, b) => (a.ip === b.ip ? a.port - b.port : a.ip.localeCompare(b.ip, undefined, { numeric: true })));
+      out.set(spn, list);
+    }
+  }
+  return out;
+}
+
+export class Proxier {
+  private readonly services: Informer;
+  private readonly slices: Informer;
+  private readonly log: (line: string) => void;
+  private timer?: NodeJS.Timeout;
+  private syncing?: Promise<void>;
+  private again = false;
+  private stopped = false;
+  private previous = { nat: [] as string[], filter: [] as string[] };
+  private masqueradeAll = false;
+
+  constructor(
+    client: Client,
+    private readonly opts: ProxierOptions,
+  ) {
+    this.log = opts.log ?? (() => {});
+    this.services = new Informer(client, SERVICES, { resyncPeriodMs: 0, log: this.log });
+    this.slices = new Informer(client, SLICES, { resyncPeriodMs: 0, log: this.log });
+    const kick = () => this.schedule();
+    for (const i of [this.services, this.slices]) i.addEventHandler({ add: kick, update: kick, delete: kick });
+  }
+
+  async start(): Promise<void> {
+    const nf = await readFile('/proc/sys/net/bridge/bridge-nf-call-iptables', 'utf8').catch(() => '0');
+    this.masqueradeAll = nf.trim() !== '1';
+    if (this.masqueradeAll) this.log('service proxy: br_netfilter is off (bridge-nf-call-iptables), so all service traffic is masqueraded');
+    await this.services.start();
+    await this.slices.start();
+    // the chains exist (empty) before the built-in chains jump to them
+    await this.sync();
+    for (const j of baseJumps(this.opts.tag)) {
+      const present = await run('iptables', ['-w', '-t', j.table, '-C', j.chain, ...j.rule], { allowFailure: true });
+      if (present.code !== 0) await run('iptables', ['-w', '-t', j.table, '-I', j.chain, '1', ...j.rule]);
+    }
+  }
+
+  private schedule(): void {
+    if (this.stopped || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.sync().catch((e) => this.log(`service proxy: sync failed: ${(e as Error).message}`));
+    }, this.opts.minSyncMs ?? 50);
+  }
+
+  /** one full sync; a change during it schedules another */
+  async sync(): Promise<void> {
+    if (this.syncing) {
+      this.again = true;
+      return this.syncing;
+    }
+    this.syncing = (async () => {
+      try {
+        const input = {
+          services: this.services.cache.list().map(serviceInfo),
+          endpoints: endpointsBySlices(this.slices.cache.list()),
+          clusterCIDR: this.masqueradeAll ? '0.0.0.0/32' : this.opts.clusterCIDR,
+          tag: this.opts.tag,
+        };
+        const rules = buildRules(input, this.previous);
+        await run('iptables-restore', ['-w', '--noflush'], { input: rules.text });
+        this.previous = { nat: rules.natChains, filter: rules.filterChains };
+      } finally {
+        this.syncing = undefined;
+      }
+    })();
+    await this.syncing;
+    if (this.again && !this.stopped) {
+      this.again = false;
+      this.schedule();
+    }
+  }
+
+  /** stop syncing and take every rule and chain away */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.services.stop();
+    this.slices.stop();
+    await this.syncing?.catch(() => {});
+    for (const j of baseJumps(this.opts.tag)) {
+      await run('iptables', ['-w', '-t', j.table, '-D', j.chain, ...j.rule], { allowFailure: true });
+    }
+    const c = chainNames(this.opts.tag);
+    const nat = [...new Set([...this.previous.nat, c.services, c.nodePorts, c.postrouting, c.markMasq])];
+    const filter = [...new Set([...this.previous.filter, c.services, c.externalServices, c.forward])];
+    const text = ['*nat', ...nat.map((ch) => `:${ch} - [0:0]`), ...nat.map((ch) => `-X ${ch}`), 'COMMIT', '*filter', ...filter.map((ch) => `:${ch} - [0:0]`), ...filter.map((ch) => `-X ${ch}`), 'COMMIT', ''].join('\n');
+    await run('iptables-restore', ['-w', '--noflush'], { input: text, allowFailure: true });
+  }
+}

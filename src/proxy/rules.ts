@@ -1,0 +1,245 @@
+/**
+ * kube-proxy's iptables rules for a set of Services and their ready endpoints, as one
+ * iptables-restore input (pkg/proxy/iptables/proxier.go, syncProxyRules): a pure function of
+ * the Services, their EndpointSlices and the node, so every change is one atomic restore of all
+ * of podbay's chains, never a rule at a time.
+ *
+ *   nat  PREROUTING, OUTPUT -> KUBE-SERVICES
+ *          -d CLUSTER-IP -p P --dport PORT -> KUBE-SVC-X       (and LoadBalancer/external IPs -> KUBE-EXT-X)
+ *          last: --dst-type LOCAL -> KUBE-NODEPORTS -> --dport NODEPORT -> KUBE-EXT-X
+ *        KUBE-SVC-X: from outside the pod network -> KUBE-MARK-MASQ; then one endpoint at random
+ *          (-m statistic --mode random --probability 1/n, 1/(n-1) ... ; ClientIP affinity first
+ *          with -m recent)
+ *        KUBE-EXT-X: KUBE-MARK-MASQ, then KUBE-SVC-X
+ *        KUBE-SEP-E: from the endpoint itself (hairpin) -> KUBE-MARK-MASQ; DNAT to IP:PORT
+ *        POSTROUTING -> KUBE-POSTROUTING: marked 0x4000 -> MASQUERADE
+ *  filter KUBE-SERVICES / KUBE-EXTERNAL-SERVICES: a Service port with no endpoint is REJECTed
+ *        (icmp-port-unreachable), as kube-proxy does, instead of timing out
+ *        KUBE-FORWARD: marked traffic and established flows are accepted
+ *
+ * Chain names are kube-proxy's (KUBE-SVC- + 16 characters of base32(sha256(port name +
+ * protocol)), ...). Several podbay servers may share a host (each test owns one), so a server
+ * whose bridge is not the default adds a tag to its top-level chains and to the hashed names.
+ */
+import { createHash } from 'node:crypto';
+
+export interface ServicePortInfo {
+  name: string;
+  port: number;
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+  nodePort?: number;
+}
+
+export interface ServiceInfo {
+  namespace: string;
+  name: string;
+  /** undefined or "None": headless, no rules */
+  clusterIP?: string;
+  type: 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName';
+  ports: ServicePortInfo[];
+  sessionAffinity: 'None' | 'ClientIP';
+  affinityTimeoutSeconds: number;
+  externalIPs: string[];
+  /** status.loadBalancer.ingress[].ip */
+  loadBalancerIPs: string[];
+}
+
+/** a ready endpoint of one service port: the backend address and its port number */
+export interface EndpointInfo {
+  ip: string;
+  port: number;
+}
+
+export interface RulesInput {
+  services: ServiceInfo[];
+  /** by `${namespace}/${name}:${portName}` (the ServicePortName), the ready endpoints */
+  endpoints: Map<string, EndpointInfo[]>;
+  /** the pod network: traffic from outside it to a cluster IP is masqueraded */
+  clusterCIDR: string;
+  /** "" for the default bridge (kube-proxy's names exactly), else a short tag for this server */
+  tag: string;
+}
+
+export interface Chains {
+  services: string;
+  nodePorts: string;
+  postrouting: string;
+  markMasq: string;
+  externalServices: string;
+  forward: string;
+}
+
+export const MASQ_MARK = '0x4000/0x4000';
+
+export function chainNames(tag: string): Chains {
+  const t = tag ? `-${tag}` : '';
+  return {
+    services: `KUBE-SERVICES${t}`,
+    nodePorts: `KUBE-NODEPORTS${t}`,
+    postrouting: `KUBE-POSTROUTING${t}`,
+    markMasq: `KUBE-MARK-MASQ${t}`,
+    externalServices: `KUBE-EXTERNAL-SERVICES${t}`,
+    forward: `KUBE-FORWARD${t}`,
+  };
+}
+
+/** a short tag for a bridge name: 4 base32 characters */
+export function tagFor(bridge: string, defaultBridge = 'podbay0'): string {
+  if (bridge === defaultBridge) return '';
+  return base32(createHash('sha256').update(bridge).digest()).slice(0, 4);
+}
+
+function base32(buf: Buffer): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  let out = '';
+  for (const b of buf) {
+    value = (value << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      out += alphabet[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += alphabet[(value << (5 - bits)) & 31];
+  return out;
+}
+
+/** kube-proxy's portProtoHash and servicePortEndpointChainName */
+function hash16(...parts: string[]): string {
+  return base32(createHash('sha256').update(parts.join('')).digest()).slice(0, 16);
+}
+
+export function servicePortName(s: Pick<ServiceInfo, 'namespace' | 'name'>, portName: string): string {
+  return `${s.namespace}/${s.name}${portName ? `:${portName}` : ''}`;
+}
+
+export function svcChain(spn: string, protocol: string, tag: string): string {
+  return `KUBE-SVC-${hash16(spn, protocol.toLowerCase(), tag)}`;
+}
+
+export function extChain(spn: string, protocol: string, tag: string): string {
+  return `KUBE-EXT-${hash16(spn, protocol.toLowerCase(), tag)}`;
+}
+
+export function sepChain(spn: string, protocol: string, endpoint: string, tag: string): string {
+  return `KUBE-SEP-${hash16(spn, protocol.toLowerCase(), endpoint, tag)}`;
+}
+
+function comment(text: string): string {
+  return `-m comment --comment ${/\s/.test(text) ? `"${text}"` : text}`;
+}
+
+export interface RestoreInput {
+  /** the iptables-restore text (both tables), for `iptables-restore --noflush` */
+  text: string;
+  /** every chain this sync owns, per table (stale ones of an earlier sync are deleted by the caller's text) */
+  natChains: string[];
+  filterChains: string[];
+}
+
+/**
+ * The whole restore for this sync. `previous` are the chains an earlier sync made that may
+ * be gone now: they are flushed and deleted in the same restore.
+ */
+export function buildRules(input: RulesInput, previous: { nat: string[]; filter: string[] } = { nat: [], filter: [] }): RestoreInput {
+  const c = chainNames(input.tag);
+  const nat: string[] = [];
+  const filter: string[] = [];
+  const natChains = [c.services, c.nodePorts, c.postrouting, c.markMasq];
+  const filterChains = [c.services, c.externalServices, c.forward];
+
+  nat.push(`-A ${c.markMasq} -j MARK --set-xmark ${MASQ_MARK}`);
+  nat.push(`-A ${c.postrouting} -m mark ! --mark ${MASQ_MARK} -j RETURN`);
+  nat.push(`-A ${c.postrouting} -j MARK --set-xmark 0x4000/0x0`);
+  nat.push(`-A ${c.postrouting} ${comment('kubernetes service traffic requiring SNAT')} -j MASQUERADE --random-fully`);
+  filter.push(`-A ${c.forward} -m conntrack --ctstate INVALID -j DROP`);
+  filter.push(`-A ${c.forward} ${comment('kubernetes forwarding rules')} -m mark --mark ${MASQ_MARK} -j ACCEPT`);
+  filter.push(`-A ${c.forward} ${comment('kubernetes forwarding conntrack rule')} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
+
+  const services = [...input.services].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+  for (const svc of services) {
+    if (svc.type === 'ExternalName' || !svc.clusterIP || svc.clusterIP === 'None') continue;
+    for (const port of svc.ports) {
+      const spn = servicePortName(svc, port.name);
+      const proto = port.protocol.toLowerCase();
+      const eps = input.endpoints.get(spn) ?? [];
+      const svcName = svcChain(spn, port.protocol, input.tag);
+      const extName = extChain(spn, port.protocol, input.tag);
+      const hasExternal = (port.nodePort && (svc.type === 'NodePort' || svc.type === 'LoadBalancer')) || svc.externalIPs.length > 0 || svc.loadBalancerIPs.length > 0;
+      const dport = (p: number) => `-p ${proto} -m ${proto} --dport ${p}`;
+      if (eps.length === 0) {
+        // kube-proxy REJECTs instead of letting a connection time out
+        filter.push(`-A ${c.services} -d ${svc.clusterIP}/32 ${comment(`${spn} has no endpoints`)} ${dport(port.port)} -j REJECT --reject-with icmp-port-unreachable`);
+        for (const ip of [...svc.externalIPs, ...svc.loadBalancerIPs]) {
+          filter.push(`-A ${c.externalServices} -d ${ip}/32 ${comment(`${spn} has no endpoints`)} ${dport(port.port)} -j REJECT --reject-with icmp-port-unreachable`);
+        }
+        if (port.nodePort && (svc.type === 'NodePort' || svc.type === 'LoadBalancer')) {
+          filter.push(`-A ${c.externalServices} ${comment(`${spn} has no endpoints`)} -m addrtype --dst-type LOCAL ${dport(port.nodePort)} -j REJECT --reject-with icmp-port-unreachable`);
+        }
+        continue;
+      }
+      natChains.push(svcName);
+      nat.push(`-A ${c.services} -d ${svc.clusterIP}/32 ${comment(`${spn} cluster IP`)} ${dport(port.port)} -j ${svcName}`);
+      nat.push(`-A ${svcName} ! -s ${input.clusterCIDR} -d ${svc.clusterIP}/32 ${comment(`${spn} cluster IP`)} ${dport(port.port)} -j ${c.markMasq}`);
+      if (hasExternal) {
+        natChains.push(extName);
+        for (const ip of svc.externalIPs) nat.push(`-A ${c.services} -d ${ip}/32 ${comment(`${spn} external IP`)} ${dport(port.port)} -j ${extName}`);
+        for (const ip of svc.loadBalancerIPs) nat.push(`-A ${c.services} -d ${ip}/32 ${comment(`${spn} loadbalancer IP`)} ${dport(port.port)} -j ${extName}`);
+        if (port.nodePort && (svc.type === 'NodePort' || svc.type === 'LoadBalancer')) nat.push(`-A ${c.nodePorts} ${comment(spn)} ${dport(port.nodePort)} -j ${extName}`);
+        nat.push(`-A ${extName} ${comment(`masquerade traffic for ${spn} external destinations`)} -j ${c.markMasq}`);
+        nat.push(`-A ${extName} -j ${svcName}`);
+      }
+      const seps = eps.map((e) => ({ e, chain: sepChain(spn, port.protocol, `${e.ip}:${e.port}`, input.tag) }));
+      if (svc.sessionAffinity === 'ClientIP') {
+        for (const { e, chain } of seps) {
+          nat.push(`-A ${svcName} ${comment(`${spn} -> ${e.ip}:${e.port}`)} -m recent --name ${chain} --mask 255.255.255.255 --rsource --rcheck --seconds ${svc.affinityTimeoutSeconds} --reap -j ${chain}`);
+        }
+      }
+      seps.forEach(({ e, chain }, i) => {
+        const n = seps.length - i;
+        const pick = n > 1 ? ` -m statistic --mode random --probability ${(1 / n).toFixed(10)}` : '';
+        nat.push(`-A ${svcName} ${comment(`${spn} -> ${e.ip}:${e.port}`)}${pick} -j ${chain}`);
+      });
+      for (const { e, chain } of seps) {
+        natChains.push(chain);
+        nat.push(`-A ${chain} -s ${e.ip}/32 ${comment(spn)} -j ${c.markMasq}`);
+        const affinity = svc.sessionAffinity === 'ClientIP' ? ` -m recent --name ${chain} --mask 255.255.255.255 --rsource --set` : '';
+        nat.push(`-A ${chain} -p ${proto} ${comment(spn)}${affinity} -m ${proto} -j DNAT --to-destination ${e.ip}:${e.port}`);
+      }
+    }
+  }
+  // kube-proxy's last rule of KUBE-SERVICES: whatever is addressed to this node may be a node port
+  nat.push(`-A ${c.services} ${comment('kubernetes service nodeports; NOTE: this must be the last rule in this chain')} -m addrtype --dst-type LOCAL -j ${c.nodePorts}`);
+
+  const staleNat = previous.nat.filter((ch) => !natChains.includes(ch));
+  const staleFilter = previous.filter.filter((ch) => !filterChains.includes(ch));
+  const lines: string[] = ['*nat'];
+  // declaring a chain in a --noflush restore empties it: every chain is rewritten whole
+  for (const ch of [...natChains, ...staleNat]) lines.push(`:${ch} - [0:0]`);
+  lines.push(...nat);
+  for (const ch of staleNat) lines.push(`-X ${ch}`);
+  lines.push('COMMIT', '*filter');
+  for (const ch of [...filterChains, ...staleFilter]) lines.push(`:${ch} - [0:0]`);
+  lines.push(...filter);
+  for (const ch of staleFilter) lines.push(`-X ${ch}`);
+  lines.push('COMMIT', '');
+  return { text: lines.join('\n'), natChains, filterChains };
+}
+
+/** The jumps from the built-in chains into podbay's, ensured once (iptables -C / -I). */
+export function baseJumps(tag: string): { table: 'nat' | 'filter'; chain: string; rule: string[] }[] {
+  const c = chainNames(tag);
+  const portals = ['-m', 'comment', '--comment', 'kubernetes service portals'];
+  return [
+    { table: 'nat', chain: 'PREROUTING', rule: [...portals, '-j', c.services] },
+    { table: 'nat', chain: 'OUTPUT', rule: [...portals, '-j', c.services] },
+    { table: 'nat', chain: 'POSTROUTING', rule: ['-m', 'comment', '--comment', 'kubernetes postrouting rules', '-j', c.postrouting] },
+    { table: 'filter', chain: 'FORWARD', rule: ['-m', 'comment', '--comment', 'kubernetes forwarding rules', '-j', c.forward] },
+    { table: 'filter', chain: 'FORWARD', rule: ['-m', 'conntrack', '--ctstate', 'NEW', '-m', 'comment', '--comment', 'kubernetes service portals', '-j', c.services] },
+    { table: 'filter', chain: 'OUTPUT', rule: ['-m', 'conntrack', '--ctstate', 'NEW', '-m', 'comment', '--comment', 'kubernetes service portals', '-j', c.services] },
+    { table: 'filter', chain: 'INPUT', rule: ['-m', 'conntrack', '--ctstate', 'NEW', '-m', 'comment', '--comment', 'kubernetes externally-visible service portals', '-j', c.externalServices] },
+    { table: 'filter', chain: 'FORWARD', rule: ['-m', 'conntrack', '--ctstate', 'NEW', '-m', 'comment', '--comment', 'kubernetes externally-visible service portals', '-j', c.externalServices] },
+  ];
+}
