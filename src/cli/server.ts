@@ -28,6 +28,7 @@ import { registerNode, hostAddresses, nodeName, nodeAllocatable } from '../kubel
 import { Kubelet } from '../kubelet/kubelet.js';
 import { LocalClient } from '../kubelet/client.js';
 import { execInPod } from '../kubelet/exec.js';
+import { portForwardToPod } from '../kubelet/portforward.js';
 import { LocalImageService } from '../image/store.js';
 import { ImagePuller } from '../image/pull.js';
 import { loadRegistries } from '../image/registries.js';
@@ -305,6 +306,7 @@ export async function runServer(argv: string[]): Promise<number> {
     api.setNode({
       containerLogs: (...args) => k.containerLogs(...args),
       exec: (pod, container, argv, tty) => execInPod(rt, pod, container, argv, tty),
+      portForward: (pod) => portForwardToPod(rt, pod),
       explainPod: (pod) => explainPod(pod, explainView),
     });
   }

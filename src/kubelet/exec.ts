@@ -1,10 +1,11 @@
 /**
  * `kubectl exec`: find the running container of a pod by name and start a command in it.
- * The checks happen before the WebSocket handshake so that a wrong container name is an
+ * The checks happen before the upgrade (WebSocket or SPDY) so that a wrong container name is an
  * ordinary 400, worded as the kubelet words it.
  */
-import type { ChildProcess } from 'node:child_process';
 import { badRequest } from '../api/errors.js';
+import type { StreamTarget } from '../apiserver/exec.js';
+import { resizeExec } from '../runtime/exec-stream.js';
 import type { Runtime } from '../runtime/types.js';
 
 type Obj = Record<string, any>;
@@ -15,7 +16,7 @@ export async function execInPod(
   container: string | undefined,
   argv: string[],
   tty: boolean,
-): Promise<() => Promise<ChildProcess>> {
+): Promise<() => Promise<StreamTarget>> {
   const names: string[] = (pod.spec?.containers ?? []).map((c: Obj) => c.name);
   const name = container ?? names[0];
   if (!names.includes(name)) throw badRequest(`container ${name} is not valid for pod ${pod.metadata.name}`);
@@ -23,7 +24,12 @@ export async function execInPod(
   for (const s of await runtime.listPodSandboxes()) {
     if (s.config.podUid !== pod.metadata.uid) continue;
     const running = (await runtime.listContainers(s.id)).find((c) => c.config.name === name && c.state === 'running');
-    if (running) return async () => runtime.execStream(running.id, argv, tty);
+    if (running) {
+      return async () => {
+        const child = runtime.execStream(running.id, argv, tty);
+        return { child, what: argv.join(' '), resize: tty ? (w, h) => resizeExec(child, w, h) : undefined };
+      };
+    }
   }
   throw badRequest(`unable to upgrade connection: container not found ("${name}")`);
 }
