@@ -80,11 +80,13 @@ export function chooseProtocol(req: IncomingMessage, known = EXEC_PROTOCOLS): st
 
 const wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => EXEC_PROTOCOLS.find((p) => protocols.has(p)) ?? false });
 
-/** What a streaming session runs: a process, and how to resize its terminal. */
+/** What a streaming session runs: a process, how to resize its terminal, how to end it. */
 export interface StreamTarget {
   child: ChildProcess;
   /** apply a terminal size (TTY sessions) */
   resize?(width: number, height: number): void;
+  /** the client went away (default: SIGKILL the child) */
+  kill?(): void;
   /** a label for the error message on a non-zero exit */
   what: string;
 }
@@ -230,7 +232,9 @@ async function relay(io: Channels, start: () => Promise<StreamTarget>, opts: Exe
   }
   const { child } = target;
   const kill = () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    if (target.kill) target.kill();
+    else child.kill('SIGKILL');
   };
   if (gone) kill();
   io.onGone(kill);

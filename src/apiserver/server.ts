@@ -35,7 +35,7 @@ import { openapiV2Document, openapiV2Protobuf, openapiV3Document, openapiV3RootD
 import { ResourceService, type DeleteOptions, type Obj, type WatchEventOut, type WatchQuery } from './resources.js';
 import { VERSION_INFO } from '../version.js';
 import { decodeProtobufObject } from './protobuf.js';
-import { EXEC_PROTOCOLS, EXEC_SPDY_PROTOCOLS, parseExecQuery, serveExec, serveExecSpdy, type StreamTarget } from './exec.js';
+import { EXEC_PROTOCOLS, EXEC_SPDY_PROTOCOLS, parseExecQuery, parseStreamFlags, serveExec, serveExecSpdy, type StreamTarget } from './exec.js';
 import { PORTFORWARD_PROTOCOL, SPDY_TUNNEL_PREFIX, servePortForward, type PortDialer } from './portforward.js';
 import { acceptSpdy, acceptSpdyTunnel, negotiate } from './streaming.js';
 import type { Duplex } from 'node:stream';
@@ -65,6 +65,11 @@ export interface NodeBackend {
    * is started only once the upgrade (WebSocket or SPDY) is done and the client's streams are there.
    */
   exec?(pod: Obj, container: string | undefined, argv: string[], tty: boolean): Promise<() => Promise<StreamTarget>>;
+  /**
+   * pods/attach: check the pod and container; whether the session has a terminal comes from the
+   * container (as the kubelet decides it), and the attach starts once the client's streams are there
+   */
+  attach?(pod: Obj, container: string | undefined, stdin: boolean): Promise<{ tty: boolean; start: () => Promise<StreamTarget> }>;
   /** pods/portforward: check the pod has a running sandbox, and return how to dial its ports */
   portForward?(pod: Obj): Promise<PortDialer>;
   /** podbay explain: the pod's namespaces, network, processes and volumes, read live */
@@ -299,8 +304,8 @@ export class ApiServer {
     try {
       if (!this.authenticated(req)) throw unauthorized();
       const url = new URL(req.url ?? '/', 'https://podbay');
-      const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(exec|portforward)\/?$/.exec(url.pathname);
-      if (!m) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${req.method} ${url.pathname}): only pods/exec and pods/portforward upgrade`);
+      const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(exec|attach|portforward)\/?$/.exec(url.pathname);
+      if (!m) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${req.method} ${url.pathname}): only pods/exec, pods/attach and pods/portforward upgrade`);
       const node = this.opts.node;
       const pod = () => this.resources.get(resourceInfo('pods')!, decodePathSegment(m[1]), decodePathSegment(m[2]));
       if (m[3] === 'exec') {
@@ -309,6 +314,17 @@ export class ApiServer {
         const start = await node.exec(await pod(), opts.container, opts.command, opts.tty);
         const t = negotiate(req, 'pods/exec', EXEC_PROTOCOLS, EXEC_SPDY_PROTOCOLS);
         this.log(`${req.method} ${req.url} 101 (exec, ${t.kind} ${t.protocol})`);
+        if (t.kind === 'websocket') serveExec(req, socket, head, start, opts);
+        else serveExecSpdy(acceptSpdy(socket, head, t.protocol), start, opts);
+        return;
+      }
+      if (m[3] === 'attach') {
+        if (!node?.attach) throw new ApiError(503, 'ServiceUnavailable', 'attach is not available: this podbay server runs no kubelet');
+        const flags = parseStreamFlags(url.searchParams);
+        const { tty, start } = await node.attach(await pod(), flags.container, flags.stdin);
+        const opts = { ...flags, command: [], tty, stderr: flags.stderr && !tty };
+        const t = negotiate(req, 'pods/attach', EXEC_PROTOCOLS, EXEC_SPDY_PROTOCOLS);
+        this.log(`${req.method} ${req.url} 101 (attach, ${t.kind} ${t.protocol})`);
         if (t.kind === 'websocket') serveExec(req, socket, head, start, opts);
         else serveExecSpdy(acceptSpdy(socket, head, t.protocol), start, opts);
         return;
@@ -489,7 +505,7 @@ export class ApiServer {
       if (method !== 'GET') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} pods/log`);
       return this.serveLogs(req, res, await svc.get(r, ns, name), q);
     }
-    if (sub === 'exec' || sub === 'portforward') {
+    if (sub === 'exec' || sub === 'attach' || sub === 'portforward') {
       throw badRequest(`pods/${sub} needs an upgrade: Upgrade: websocket or Upgrade: SPDY/3.1`);
     }
     if (sub === 'finalize') throw methodNotAllowed('namespaces/finalize is not served by podbay: the namespace controller runs in-process');

@@ -29,6 +29,7 @@ import { Kubelet } from '../kubelet/kubelet.js';
 import { LocalClient } from '../kubelet/client.js';
 import { execInPod } from '../kubelet/exec.js';
 import { portForwardToPod } from '../kubelet/portforward.js';
+import { attachToPod } from '../kubelet/attach.js';
 import { LocalImageService } from '../image/store.js';
 import { ImagePuller } from '../image/pull.js';
 import { loadRegistries } from '../image/registries.js';
@@ -307,6 +308,7 @@ export async function runServer(argv: string[]): Promise<number> {
       containerLogs: (...args) => k.containerLogs(...args),
       exec: (pod, container, argv, tty) => execInPod(rt, pod, container, argv, tty),
       portForward: (pod) => portForwardToPod(rt, pod),
+      attach: (pod, container, stdin) => attachToPod(rt, pod, container, stdin),
       explainPod: (pod) => explainPod(pod, explainView),
     });
   }

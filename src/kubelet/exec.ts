@@ -5,7 +5,6 @@
  */
 import { badRequest } from '../api/errors.js';
 import type { StreamTarget } from '../apiserver/exec.js';
-import { resizeExec } from '../runtime/exec-stream.js';
 import type { Runtime } from '../runtime/types.js';
 
 type Obj = Record<string, any>;
@@ -25,10 +24,7 @@ export async function execInPod(
     if (s.config.podUid !== pod.metadata.uid) continue;
     const running = (await runtime.listContainers(s.id)).find((c) => c.config.name === name && c.state === 'running');
     if (running) {
-      return async () => {
-        const child = runtime.execStream(running.id, argv, tty);
-        return { child, what: argv.join(' '), resize: tty ? (w, h) => resizeExec(child, w, h) : undefined };
-      };
+      return async () => ({ ...runtime.execStream(running.id, argv, tty), what: argv.join(' ') });
     }
   }
   throw badRequest(`unable to upgrade connection: container not found ("${name}")`);

@@ -21,11 +21,10 @@ import type { PodNetwork } from '../network/types.js';
 import { run, which } from '../sys/exec.js';
 import { Cleanup } from '../sys/cleanup.js';
 import { mountOf, mountsUnder as mountsUnderDir, parseMountinfo, readMountinfoAsync } from '../sys/mountinfo.js';
-import { startExec } from './exec-stream.js';
-import type { ChildProcess } from 'node:child_process';
+import { startAttach, startExec } from './exec-stream.js';
 import { writeFileAtomic } from '../sys/fs.js';
 import { readFileUnder } from '../sys/safe-open.js';
-import { conmonCreate, conmonReopenLog, RuntimeCreateError } from './conmon.js';
+import { conmonAttachSocket, conmonCreate, conmonReopenLog, conmonResize, RuntimeCreateError } from './conmon.js';
 import { capabilitiesFromMask, containerSpec, nodeHostsFile, propagationProblem, hostsFile, pauseSpec, podResolvConf, resolvConfOf, resolveUser, type ResolvedUser } from './oci-spec.js';
 import { hostDevices } from './devices.js';
 import { Runc } from './runc.js';
@@ -40,6 +39,7 @@ import type {
   SandboxConfig,
   SandboxState,
   SandboxStatus,
+  StreamingProcess,
   VolumeMount,
 } from './types.js';
 
@@ -654,6 +654,9 @@ export class RuncRuntime implements Runtime {
             persistDir: dir,
             logPath: cfg.logPath,
             socketDir: this.attachDir,
+            stdin: cfg.stdin,
+            leaveStdinOpen: cfg.stdin && !cfg.stdinOnce,
+            tty: cfg.tty,
           });
           rec.pid = created.pid;
           rec.conmonPid = created.conmonPid;
@@ -812,8 +815,13 @@ export class RuncRuntime implements Runtime {
     return { exitCode: r.timedOut ? -1 : r.code, stdout: r.stdout, stderr: r.timedOut ? r.stderr.replace(/\n?\(killed after \d+ ms\)$/, '') : r.stderr, timedOut: r.timedOut };
   }
 
-  execStream(id: string, argv: string[], tty: boolean): ChildProcess {
-    return startExec(this, id, argv, tty);
+  attachStream(id: string, stdin: boolean): StreamingProcess {
+    const dir = this.containerDir(id);
+    return startAttach(conmonAttachSocket(dir), stdin, (w, h) => void conmonResize(dir, w, h).catch(() => {}));
+  }
+
+  execStream(id: string, argv: string[], tty: boolean): StreamingProcess {
+    return startExec(this, id, argv, tty, join(this.containerDir(id), `exec-${randomBytes(6).toString('hex')}.pid`));
   }
 
   async containerWritableLayer(id: string): Promise<string | undefined> {
