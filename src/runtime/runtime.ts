@@ -817,7 +817,13 @@ export class RuncRuntime implements Runtime {
 
   attachStream(id: string, stdin: boolean): StreamingProcess {
     const dir = this.containerDir(id);
-    return startAttach(conmonAttachSocket(dir), stdin, (w, h) => void conmonResize(dir, w, h).catch(() => {}));
+    // one at a time: kubectl sends size+1 then the size (to force a redraw), and two parallel
+    // FIFO writes could land in either order
+    let resizing = Promise.resolve();
+    const resize = (w: number, h: number) => {
+      resizing = resizing.then(() => conmonResize(dir, w, h)).catch(() => {});
+    };
+    return startAttach(conmonAttachSocket(dir), stdin, resize);
   }
 
   execStream(id: string, argv: string[], tty: boolean): StreamingProcess {

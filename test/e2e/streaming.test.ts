@@ -278,6 +278,49 @@ describe('streaming: port-forward, exec over SPDY and WebSocket, resize', { time
     });
   }
 
+  for (const kc of [oldest, newest]) {
+    const tag = kc === oldest ? 'old' : 'new';
+    it(`${kc.name}: kubectl run -i --rm with piped stdin gets it into the container, prints the output and deletes the pod`, async () => {
+      const r = spawnSync(kc.path, ['--kubeconfig', s.kubeconfig, 'run', '-i', '--rm', '--restart=Never', '--image=busybox:1.36', `piped-${tag}`, '--', 'sh', '-c', 'tr a-z A-Z; echo done'], {
+        input: 'hello stdin\n',
+        encoding: 'utf8',
+        env: kubectlEnv(s),
+        timeout: 90_000,
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /HELLO STDIN\ndone\n/);
+      assert.match(r.stdout, new RegExp(`pod "piped-${tag}" deleted`));
+    });
+
+    it(`${kc.name}: kubectl run -it gets a shell on the container's terminal, sized and resized like the client's`, async () => {
+      const out = await underPty([kc.path, 'run', '-it', '--rm', '--restart=Never', '--image=busybox:1.36', `tty-${tag}`, '--', 'sh'], kubectlEnv(s), 30, 90, [
+        { expect: 'try pressing enter', send: '\n' },
+        { expect: '# ', send: 'stty size\n' },
+        { expect: '30 90', resize: [44, 132], send: 'stty size\n' },
+        { expect: '44 132', send: 'exit\n' },
+        { expect: `pod "tty-${tag}" deleted` },
+      ]);
+      assert.match(out, /44 132/);
+    });
+
+    it(`${kc.name}: kubectl attach follows a running container's output; attach to a stopped one is refused`, async () => {
+      const name = `ticker-${tag}`;
+      h.create(podOf(name, { containers: [{ name: 'tick', image: 'busybox:1.36', command: ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done'] }] }));
+      await waitFor(`${name} running`, () => h.pod(name).status.phase === 'Running' || undefined, 60_000);
+      const a = spawn(kc.path, ['--kubeconfig', s.kubeconfig, 'attach', name], { env: kubectlEnv(s), stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      a.stdout!.on('data', (d) => (out += d));
+      await waitFor(`ticks through attach (${out})`, () => (out.match(/tick \d+/g)?.length ?? 0) >= 3 || undefined, 20_000);
+      const gone = new Promise((r) => a.once('exit', r));
+      a.kill('SIGTERM');
+      await gone;
+      const refused = s.kubectl(kc.path, ['attach', 'half', '-c', 'done']);
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, /container not found \("done"\)/);
+      h.ok('delete', 'pod', name, '--grace-period=0', '--force');
+    });
+  }
+
   it('a client that disconnects mid-stream leaves no process and no fd behind (exec and port-forward)', async () => {
     const pid = s.proc!.pid!;
     await waitFor('no helpers before', () => streamHelpers(pid).length === 0 || undefined, 10_000);
