@@ -118,16 +118,29 @@ function webSocketChannels(ws: WebSocket, opts: ExecRequest): Channels {
   const send = (ch: number) => (d: Buffer) => {
     if (ws.readyState === ws.OPEN) ws.send(frame(ch, d));
   };
+  // kubectl sends its terminal size (and maybe stdin) at once, before the process is started:
+  // kept until the relay takes over, not dropped
+  const early: Buffer[] = [];
+  let handle: ((data: Buffer) => void) | undefined;
   let stdinData: (d: Buffer) => void = () => {};
   let stdinEnd = () => {};
   let resize: (w: number, h: number) => void = () => {};
-  ws.on('message', (data: Buffer) => {
-    if (!Buffer.isBuffer(data) || data.length === 0) return;
+  const dispatch = (data: Buffer) => {
     const ch = data[0];
     if (ch === STDIN && opts.stdin) stdinData(data.subarray(1));
     else if (ch === RESIZE) parseResize(data.subarray(1).toString(), resize);
     else if (ch === CLOSE && data[1] === STDIN) stdinEnd();
+  };
+  ws.on('message', (data: Buffer) => {
+    if (!Buffer.isBuffer(data) || data.length === 0) return;
+    if (handle) handle(data);
+    else if (early.length < 4096) early.push(data);
   });
+  const flush = () => {
+    if (handle) return;
+    handle = dispatch;
+    for (const d of early.splice(0)) dispatch(d);
+  };
   return {
     onStdin: (d, e) => {
       stdinData = d;
@@ -135,6 +148,8 @@ function webSocketChannels(ws: WebSocket, opts: ExecRequest): Channels {
     },
     onResize: (cb) => {
       resize = cb;
+      // the relay sets stdin first, then resize: from here on, messages go straight through
+      flush();
     },
     stdout: opts.stdout ? send(STDOUT) : undefined,
     // a TTY has one output: the terminal, on stdout

@@ -112,3 +112,69 @@ async function forward(data: SpdyStream, error: SpdyStream, target: PortDialer, 
     }
   });
 }
+
+/**
+ * The older WebSocket port-forward (the kubelet's websocket.go; what the Python client speaks):
+ * subprotocol v4.channel.k8s.io (binary) or v4.base64.channel.k8s.io, the ports in the query
+ * (`ports`, as the API takes it, or `port`). For the i-th port, channel 2i carries the data and
+ * 2i+1 the errors; each channel first gets the port as 2 bytes little-endian. One TCP
+ * connection per port, dialed at once; the WebSocket lives until the client closes it.
+ */
+export const PORTFORWARD_WS_PROTOCOLS = ['v4.channel.k8s.io', 'v4.base64.channel.k8s.io'];
+
+/** The ports of a WebSocket port-forward request; throws a message for a bad one. */
+export function portForwardQueryPorts(q: URLSearchParams): number[] {
+  const raw = [...q.getAll('ports'), ...q.getAll('port')].flatMap((p) => p.split(','));
+  if (raw.length === 0) throw new Error('query parameter "port" is required');
+  return raw.map((p) => {
+    const n = Number(p.trim());
+    if (!/^\d+$/.test(p.trim()) || n < 1 || n > 65535) throw new Error(`unable to parse "${p}" as a port: must be an integer between 1 and 65535`);
+    return n;
+  });
+}
+
+export interface ChannelSocket {
+  send(data: Buffer): void;
+  onMessage(cb: (channel: number, data: Buffer) => void): void;
+  onClose(cb: () => void): void;
+}
+
+export function servePortForwardChannels(ws: ChannelSocket, ports: number[], target: PortDialer): void {
+  const conns: (Duplex | undefined)[] = [];
+  // what the client sent before its port's connection was up
+  const early: Buffer[][] = ports.map(() => []);
+  let closed = false;
+  const send = (channel: number, data: Buffer) => {
+    if (!closed) ws.send(Buffer.concat([Buffer.from([channel]), data]));
+  };
+  ports.forEach((port, i) => {
+    const head = Buffer.alloc(2);
+    head.writeUInt16LE(port, 0);
+    send(2 * i, head);
+    send(2 * i + 1, head);
+    target.dial(port).then(
+      (pod) => {
+        if (closed) return pod.destroy();
+        conns[i] = pod;
+        for (const d of early[i]!.splice(0)) pod.write(d);
+        pod.on('data', (d: Buffer) => send(2 * i, d));
+        pod.on('error', () => pod.destroy());
+      },
+      (e: Error) => {
+        early[i] = [];
+        send(2 * i + 1, Buffer.from(e.message));
+      },
+    );
+  });
+  ws.onMessage((channel, data) => {
+    // only data channels take input
+    if (channel % 2 !== 0 || channel / 2 >= ports.length) return;
+    const c = conns[channel / 2];
+    if (c) c.write(data);
+    else if (early[channel / 2]!.length < 1024) early[channel / 2]!.push(data);
+  });
+  ws.onClose(() => {
+    closed = true;
+    for (const c of conns) c?.destroy();
+  });
+}

@@ -36,8 +36,16 @@ import { ResourceService, type DeleteOptions, type Obj, type WatchEventOut, type
 import { VERSION_INFO } from '../version.js';
 import { decodeProtobufObject } from './protobuf.js';
 import { EXEC_PROTOCOLS, EXEC_SPDY_PROTOCOLS, parseExecQuery, parseStreamFlags, serveExec, serveExecSpdy, type StreamTarget } from './exec.js';
-import { PORTFORWARD_PROTOCOL, SPDY_TUNNEL_PREFIX, servePortForward, type PortDialer } from './portforward.js';
-import { acceptSpdy, acceptSpdyTunnel, negotiate } from './streaming.js';
+import {
+  PORTFORWARD_PROTOCOL,
+  PORTFORWARD_WS_PROTOCOLS,
+  SPDY_TUNNEL_PREFIX,
+  portForwardQueryPorts,
+  servePortForward,
+  servePortForwardChannels,
+  type PortDialer,
+} from './portforward.js';
+import { acceptChannelWebSocket, acceptSpdy, acceptSpdyTunnel, negotiate } from './streaming.js';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT, InflightLimiter, requestClass, RETRY_AFTER_SECONDS, tooManyRequests } from './inflight.js';
@@ -331,7 +339,18 @@ export class ApiServer {
       }
       if (!node?.portForward) throw new ApiError(503, 'ServiceUnavailable', 'port-forward is not available: this podbay server runs no kubelet');
       const target = await node.portForward(await pod());
-      const t = negotiate(req, 'pods/portforward', [SPDY_TUNNEL_PREFIX + PORTFORWARD_PROTOCOL], [PORTFORWARD_PROTOCOL]);
+      const t = negotiate(req, 'pods/portforward', [SPDY_TUNNEL_PREFIX + PORTFORWARD_PROTOCOL, ...PORTFORWARD_WS_PROTOCOLS], [PORTFORWARD_PROTOCOL]);
+      if (t.kind === 'websocket' && PORTFORWARD_WS_PROTOCOLS.includes(t.protocol)) {
+        let ports: number[];
+        try {
+          ports = portForwardQueryPorts(url.searchParams);
+        } catch (e) {
+          throw badRequest((e as Error).message);
+        }
+        this.log(`${req.method} ${req.url} 101 (portforward, ${t.kind} ${t.protocol})`);
+        acceptChannelWebSocket(req, socket, head, t.protocol, (ws) => servePortForwardChannels(ws, ports, target));
+        return;
+      }
       this.log(`${req.method} ${req.url} 101 (portforward, ${t.kind} ${t.protocol})`);
       if (t.kind === 'websocket') acceptSpdyTunnel(req, socket, head, t.protocol, (conn) => servePortForward(conn, target));
       else servePortForward(acceptSpdy(socket, head, t.protocol), target);

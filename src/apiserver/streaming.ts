@@ -15,6 +15,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
 import { ApiError, badRequest } from '../api/errors.js';
 import { SpdyServerConnection } from './spdy/connection.js';
+import type { ChannelSocket } from './portforward.js';
 
 export type StreamingTransport = { kind: 'websocket'; protocol: string } | { kind: 'spdy'; protocol: string };
 
@@ -68,6 +69,34 @@ export function acceptSpdy(socket: Duplex, head: Buffer, protocol: string): Spdy
   s.setNoDelay?.(true);
   s.setTimeout?.(0);
   return new SpdyServerConnection(socket, head);
+}
+
+const channelSockets = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => [...protocols][0] ?? false, perMessageDeflate: false });
+
+/**
+ * Finish a WebSocket handshake for a channel protocol (already negotiated): binary messages
+ * are 1 byte channel + data; the `base64` variants send text: the channel as a digit, then
+ * the data in base64.
+ */
+export function acceptChannelWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer, protocol: string, ready: (ws: ChannelSocket) => void): void {
+  req.headers['sec-websocket-protocol'] = protocol;
+  const base64 = protocol.includes('base64');
+  channelSockets.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+    ready({
+      send: (data) => {
+        if (ws.readyState !== ws.OPEN) return;
+        if (base64) ws.send(`${String.fromCharCode(48 + data[0]!)}${data.subarray(1).toString('base64')}`);
+        else ws.send(data);
+      },
+      onMessage: (cb) =>
+        ws.on('message', (data: Buffer, isBinary: boolean) => {
+          if (data.length === 0) return;
+          if (base64 && !isBinary) cb(data[0]! - 48, Buffer.from(data.subarray(1).toString(), 'base64'));
+          else if (!base64) cb(data[0]!, data.subarray(1));
+        }),
+      onClose: (cb) => ws.on('close', cb),
+    });
+  });
 }
 
 const tunnels = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => [...protocols][0] ?? false, perMessageDeflate: false });

@@ -817,11 +817,25 @@ export class RuncRuntime implements Runtime {
 
   attachStream(id: string, stdin: boolean): StreamingProcess {
     const dir = this.containerDir(id);
-    // one at a time: kubectl sends size+1 then the size (to force a redraw), and two parallel
-    // FIFO writes could land in either order
-    let resizing = Promise.resolve();
+    // kubectl sends size+1 then the size at once (to force a redraw). conmon 2.1's ctl reader
+    // handles only the first line of what one read() returns (it passes the buffer's start for
+    // every line), so two messages in one read apply the first twice and drop the second: send
+    // one at a time with a pause, and only the newest size when several queued up meanwhile.
+    let wanted: [number, number] | undefined;
+    let sending = false;
+    const send = async () => {
+      sending = true;
+      while (wanted) {
+        const [w, h] = wanted;
+        wanted = undefined;
+        await conmonResize(dir, w, h).catch(() => {});
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      sending = false;
+    };
     const resize = (w: number, h: number) => {
-      resizing = resizing.then(() => conmonResize(dir, w, h)).catch(() => {});
+      wanted = [w, h];
+      if (!sending) void send();
     };
     return startAttach(conmonAttachSocket(dir), stdin, resize);
   }

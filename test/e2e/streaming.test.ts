@@ -10,7 +10,6 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync, writeFileSync, mkdirSync } from 'node:fs';
-import https from 'node:https';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { PodSuite, kubectlBinaries, kubectlHelpers, podOf, waitFor, watchReadyz, type PodbayServer } from './harness.js';
@@ -363,11 +362,38 @@ describe('streaming: port-forward, exec over SPDY and WebSocket, resize', { time
     assert.equal(channels[channels.length - 1], 3, 'the status ends the session');
   });
 
+  it('port-forward over the WebSocket channel protocol (v4.channel.k8s.io, as the Python client speaks it): a port header per channel, data, and a closed port on its error channel', async () => {
+    const url = `wss://127.0.0.1:${s.port}/api/v1/namespaces/default/pods/web/portforward?ports=80&ports=82`;
+    const got = new Map<number, Buffer>();
+    await new Promise<void>((resolve, reject) => {
+      const ws = new WebSocket(url, ['v4.channel.k8s.io'], { ca: s.caPem, headers: { authorization: `Bearer ${s.token}` } });
+      const timer = setTimeout(() => (ws.close(), reject(new Error(`no answer: ${[...got].map(([c, b]) => `${c}:${b}`)}`))), 15_000);
+      ws.on('open', () => ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('GET / HTTP/1.0\r\n\r\n')])));
+      ws.on('message', (d: Buffer) => {
+        got.set(d[0]!, Buffer.concat([got.get(d[0]!) ?? Buffer.alloc(0), d.subarray(1)]));
+        const data = got.get(0)?.subarray(2).toString() ?? '';
+        const err = got.get(3)?.subarray(2).toString() ?? '';
+        if (data.includes('hello-from-80') && err.includes('connection refused')) {
+          clearTimeout(timer);
+          ws.close();
+          resolve();
+        }
+      });
+      ws.on('error', reject);
+    });
+    for (const [ch, port] of [[0, 80], [1, 80], [2, 82], [3, 82]] as const) assert.equal(got.get(ch)?.readUInt16LE(0), port, `channel ${ch} starts with its port`);
+    assert.match(got.get(3)!.subarray(2).toString(), /^error forwarding port 82 to pod [0-9a-f]+, uid : .*dial tcp4 127\.0\.0\.1:82: connect: connection refused/);
+    const bad = await s.request('GET', '/api/v1/namespaces/default/pods/web/portforward?ports=http', {
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-protocol': 'v4.channel.k8s.io' },
+    });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body, /unable to parse \\"http\\" as a port/);
+  });
+
   it('an upgrade to an unknown protocol, or none in common, is an HTTP error', async () => {
     const r = await s.request('POST', '/api/v1/namespaces/default/pods/web/portforward', { headers: { connection: 'Upgrade', upgrade: 'SPDY/3.1', 'x-stream-protocol-version': 'v9.nothing' } }).catch((e) => e);
     // Node's client sees the refusal as a plain response
     assert.equal(r.status, 403, JSON.stringify(r));
     assert.match(r.body, /unable to negotiate protocol/);
-    void https;
   });
 });
