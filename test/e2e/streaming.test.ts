@@ -108,7 +108,7 @@ function streamFds(pid: number): number {
 function streamHelpers(pid: number): string[] {
   return descendants(pid)
     .map(cmdline)
-    .filter((c) => /socket\.SOCK_STREAM|import fcntl, os, pty|runc --root \S+ exec/.test(c));
+    .filter((c) => /socket\.SOCK_STREAM|socket\.SOCK_SEQPACKET|import fcntl, os, pty|runc --root \S+ exec/.test(c));
 }
 
 /**
@@ -320,7 +320,7 @@ describe('streaming: port-forward, exec over SPDY and WebSocket, resize', { time
     });
   }
 
-  it('a client that disconnects mid-stream leaves no process and no fd behind (exec and port-forward)', async () => {
+  it('a client that disconnects mid-stream leaves no process and no fd behind (exec, port-forward, attach)', async () => {
     const pid = s.proc!.pid!;
     await waitFor('no helpers before', () => streamHelpers(pid).length === 0 || undefined, 10_000);
     const fdsBefore = streamFds(pid);
@@ -335,9 +335,13 @@ describe('streaming: port-forward, exec over SPDY and WebSocket, resize', { time
       const held = spawn('python3', ['-c', `import socket,time; s=socket.create_connection(("127.0.0.1", ${p80})); s.sendall(b"GET / HTTP/1.0\\r\\n"); time.sleep(60)`]);
       await waitFor('a port relay runs', () => streamHelpers(pid).some((c) => c.includes('SOCK_STREAM')) || undefined, 10_000);
       assert.ok(streamHelpers(pid).some((c) => c.includes('exec') && c.includes('sleep 1000')), streamHelpers(pid).join('\n'));
+      // and an attach session (a relay on conmon's attach socket)
+      const at = spawn(kc.path, ['--kubeconfig', s.kubeconfig, 'attach', 'half', '-c', 'up'], { env: kubectlEnv(s), stdio: ['ignore', 'pipe', 'pipe'] });
+      await waitFor('an attach relay runs', () => streamHelpers(pid).some((c) => c.includes('SOCK_SEQPACKET')) || undefined, 20_000);
       ex.kill('SIGKILL');
       pf.proc.kill('SIGKILL');
       held.kill('SIGKILL');
+      at.kill('SIGKILL');
       await waitFor(`helpers gone (${streamHelpers(pid).join('; ')})`, () => streamHelpers(pid).length === 0 || undefined, 15_000);
       // the exec'd process inside the container is gone too
       const ps = s.kubectl(newest.path, ['exec', 'web', '--', 'ps', '-o', 'args']);
