@@ -10,7 +10,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync, writeFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { WebSocket } from 'ws';
 import { PodSuite, kubectlBinaries, kubectlHelpers, podOf, waitFor, watchReadyz, type PodbayServer } from './harness.js';
 
@@ -319,6 +319,30 @@ describe('streaming: port-forward, exec over SPDY and WebSocket, resize', { time
       h.ok('delete', 'pod', name, '--grace-period=0', '--force');
     });
   }
+
+  it('every kubectl beside the real one (1.27-1.33): exec with stdin, attach via run -i, port-forward with curl', async () => {
+    const dir = dirname(oldest.path);
+    const versions = readdirSync(dir)
+      .filter((f) => /^kubectl\.1\.\d+$/.test(f))
+      .sort((a, b) => Number(a.split('.')[2]) - Number(b.split('.')[2]));
+    assert.ok(versions.length >= 2, `versioned kubectls in ${dir}: ${versions}`);
+    const port = localPort();
+    for (const v of versions) {
+      const bin = join(dir, v);
+      const ex = s.kubectl(bin, ['exec', '-i', 'web', '--', 'sh', '-c', 'tr a-z A-Z'], `${v}\n`);
+      assert.equal(ex.stdout, `${v.toUpperCase()}\n`, `${v} exec: ${ex.stderr}`);
+      const name = `m${v.replace(/\D/g, '')}`;
+      const run = spawnSync(bin, ['--kubeconfig', s.kubeconfig, 'run', '-i', '--rm', '--restart=Never', '--image=busybox:1.36', name, '--', 'cat'], { input: `via ${v}\n`, encoding: 'utf8', env: kubectlEnv(s), timeout: 90_000 });
+      assert.equal(run.status, 0, `${v} run -i: ${run.stderr}`);
+      assert.match(run.stdout, new RegExp(`via ${v.replace(/\./g, '\\.')}\n`));
+      const pf = await portForward(s, bin, 'web', [`${port}:80`]);
+      try {
+        assert.equal(curl(port).body, 'hello-from-80\n', `${v} port-forward`);
+      } finally {
+        await pf.stop();
+      }
+    }
+  });
 
   it('a client that disconnects mid-stream leaves no process and no fd behind (exec, port-forward, attach)', async () => {
     const pid = s.proc!.pid!;
