@@ -20,7 +20,7 @@ const oldest = kubectls[0]!; // 1.27: SPDY only
 const newest = kubectls[kubectls.length - 1]!;
 let nextLocalPort = 18140;
 const localPort = () => {
-  assert.ok(nextLocalPort <= 18159, 'this suite owns local ports 18140-18159 only');
+  assert.ok(nextLocalPort <= 18157, 'this suite owns ports 18140-18159: 18140-18157 for kubectl, 18158-18159 for the hostNetwork pod');
   return nextLocalPort++;
 };
 
@@ -341,6 +341,23 @@ describe('streaming: port-forward, exec over SPDY and WebSocket, resize', { time
       } finally {
         await pf.stop();
       }
+    }
+  });
+
+  it('port-forward to a hostNetwork pod dials on the host itself, as containerd does', async () => {
+    // the pod's server listens on the host's loopback, on a port of this suite's range
+    h.create(podOf('hostweb', { hostNetwork: true, containers: [{ name: 'web', image: 'busybox:1.36', command: ['sh', '-c', 'mkdir -p /h && echo hello-from-host > /h/index.html && exec httpd -f -p 127.0.0.1:18158 -h /h'] }] }));
+    await waitFor('hostweb running', () => h.pod('hostweb').status.phase === 'Running' || undefined, 60_000);
+    const [local, closedLocal] = [localPort(), localPort()];
+    const pf = await portForward(s, newest.path, 'hostweb', [`${local}:18158`, `${closedLocal}:18159`]);
+    try {
+      await waitFor('httpd up', () => curl(local).body === 'hello-from-host\n' || undefined, 15_000);
+      assert.notEqual(curl(closedLocal).code, 0);
+      await waitFor('the error is printed', () => /error forwarding port 18159/.test(pf.out()) || undefined, 10_000);
+      assert.match(pf.out(), /failed to execute portforward in network namespace \\?"host\\?": failed to connect to localhost:18159 inside namespace \\?"[0-9a-f]+\\?", IPv4: dial tcp4 127\.0\.0\.1:18159: connect: connection refused/);
+    } finally {
+      await pf.stop();
+      h.ok('delete', 'pod', 'hostweb', '--grace-period=0', '--force');
     }
   });
 
