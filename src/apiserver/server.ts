@@ -42,14 +42,23 @@ import type { Registry } from '../registry/index.js';
 import type { DeleteOptions, Obj, WatchEventOut, WatchQuery } from '../api/types.js';
 import { VERSION_INFO } from '../version.js';
 import { decodeProtobufObject } from './protobuf.js';
-import { chooseProtocol, EXEC_PROTOCOLS, parseExecQuery, serveExec } from './exec.js';
+import { EXEC_PROTOCOLS, EXEC_SPDY_PROTOCOLS, parseExecQuery, parseStreamFlags, serveExec, serveExecSpdy, type StreamTarget } from './exec.js';
+import {
+  PORTFORWARD_PROTOCOL,
+  PORTFORWARD_WS_PROTOCOLS,
+  SPDY_TUNNEL_PREFIX,
+  portForwardQueryPorts,
+  servePortForward,
+  servePortForwardChannels,
+  type PortDialer,
+} from './portforward.js';
+import { acceptChannelWebSocket, acceptSpdy, acceptSpdyTunnel, negotiate } from './streaming.js';
 import { fieldManagerOf, optionsInvalid } from './field-manager.js';
 import { APPLY_PATCH_YAML } from '../api/patch/index.js';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT, InflightLimiter, requestClass, RETRY_AFTER_SECONDS, tooManyRequests } from './inflight.js';
 import { DEFAULT_WATCH_QUEUE_MAX_BYTES, WatchQueue } from './watch-queue.js';
-import type { ChildProcess } from 'node:child_process';
 import { EXPLAIN_API_GROUP, EXPLAIN_PREFIX, serveExplain } from '../explain/endpoint.js';
 import type { PodExplain } from '../explain/types.js';
 import { uiFile } from '../ui/serve.js';
@@ -76,9 +85,16 @@ export interface NodeBackend {
   ): Promise<void>;
   /**
    * pods/exec: check the pod and container, and return how to start the command; the process
-   * is started only once the WebSocket handshake is done.
+   * is started only once the upgrade (WebSocket or SPDY) is done and the client's streams are there.
    */
-  exec?(pod: Obj, container: string | undefined, argv: string[], tty: boolean): Promise<() => Promise<ChildProcess>>;
+  exec?(pod: Obj, container: string | undefined, argv: string[], tty: boolean): Promise<() => Promise<StreamTarget>>;
+  /**
+   * pods/attach: check the pod and container; whether the session has a terminal comes from the
+   * container (as the kubelet decides it), and the attach starts once the client's streams are there
+   */
+  attach?(pod: Obj, container: string | undefined, stdin: boolean): Promise<{ tty: boolean; start: () => Promise<StreamTarget> }>;
+  /** pods/portforward: check the pod has a running sandbox, and return how to dial its ports */
+  portForward?(pod: Obj): Promise<PortDialer>;
   /** podbay explain: the pod's namespaces, network, processes and volumes, read live */
   explainPod?(pod: Obj): Promise<PodExplain>;
   /** CPU and memory usage of the node and its pods (the Metrics API, nodes/proxy/stats/summary) */
@@ -328,35 +344,63 @@ export class ApiServer {
   }
 
   /**
-   * Upgrade requests: pods/exec over WebSocket. Anything else that asks to upgrade (SPDY from
-   * kubectl up to 1.29) gets a plain HTTP error saying what to use instead.
+   * Upgrade requests: pods/exec and pods/portforward over WebSocket or SPDY/3.1 (see
+   * streaming.ts). The pod and container are checked before the handshake, so a bad name is an
+   * ordinary HTTP error.
    */
   private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const fail = (err: ApiError) => {
       const body = statusBody(err);
       socket.end(`HTTP/1.1 ${err.code} ${err.reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     };
+    socket.on('error', () => socket.destroy());
     try {
       if (!this.authenticated(req)) throw unauthorized();
       const impersonating = impersonationRefusal(req);
       if (impersonating) throw impersonating;
       const url = new URL(req.url ?? '/', 'https://podbay');
-      const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec\/?$/.exec(url.pathname);
-      if (!m) throw pathNotFound(`the server could not find the requested resource (${req.method} ${url.pathname}): only pods/exec upgrades`);
+      const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(exec|attach|portforward)\/?$/.exec(url.pathname);
+      if (!m) throw pathNotFound(`the server could not find the requested resource (${req.method} ${url.pathname}): only pods/exec, pods/attach and pods/portforward upgrade`);
       const node = this.opts.node;
-      if (!node?.exec) throw new ApiError(503, 'ServiceUnavailable', 'exec is not available: this podbay server runs no kubelet');
-      const opts = parseExecQuery(url.searchParams);
-      const pod = await this.resources.get(resourceInfo('pods')!, decodePathSegment(m[1]), decodePathSegment(m[2]));
-      // resolve the container before the handshake, so a bad name is a plain HTTP error
-      const start = await node.exec(pod, opts.container, opts.command, opts.tty);
-      const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
-      if (upgrade !== 'websocket' || !chooseProtocol(req)) {
-        throw badRequest(
-          `podbay serves exec over WebSocket (${EXEC_PROTOCOLS.join(', ')}), not ${req.headers.upgrade ?? 'this protocol'}: use kubectl 1.30 or newer`,
-        );
+      const pod = () => this.resources.get(resourceInfo('pods')!, decodePathSegment(m[1]), decodePathSegment(m[2]));
+      if (m[3] === 'exec') {
+        if (!node?.exec) throw new ApiError(503, 'ServiceUnavailable', 'exec is not available: this podbay server runs no kubelet');
+        const opts = parseExecQuery(url.searchParams);
+        const start = await node.exec(await pod(), opts.container, opts.command, opts.tty);
+        const t = negotiate(req, 'pods/exec', EXEC_PROTOCOLS, EXEC_SPDY_PROTOCOLS);
+        this.log(`${req.method} ${req.url} 101 (exec, ${t.kind} ${t.protocol})`);
+        if (t.kind === 'websocket') serveExec(req, socket, head, start, opts);
+        else serveExecSpdy(acceptSpdy(socket, head, t.protocol), start, opts);
+        return;
       }
-      this.log(`${req.method} ${req.url} 101 (exec)`);
-      serveExec(req, socket, head, start, opts);
+      if (m[3] === 'attach') {
+        if (!node?.attach) throw new ApiError(503, 'ServiceUnavailable', 'attach is not available: this podbay server runs no kubelet');
+        const flags = parseStreamFlags(url.searchParams);
+        const { tty, start } = await node.attach(await pod(), flags.container, flags.stdin);
+        const opts = { ...flags, command: [], tty, stderr: flags.stderr && !tty };
+        const t = negotiate(req, 'pods/attach', EXEC_PROTOCOLS, EXEC_SPDY_PROTOCOLS);
+        this.log(`${req.method} ${req.url} 101 (attach, ${t.kind} ${t.protocol})`);
+        if (t.kind === 'websocket') serveExec(req, socket, head, start, opts);
+        else serveExecSpdy(acceptSpdy(socket, head, t.protocol), start, opts);
+        return;
+      }
+      if (!node?.portForward) throw new ApiError(503, 'ServiceUnavailable', 'port-forward is not available: this podbay server runs no kubelet');
+      const target = await node.portForward(await pod());
+      const t = negotiate(req, 'pods/portforward', [SPDY_TUNNEL_PREFIX + PORTFORWARD_PROTOCOL, ...PORTFORWARD_WS_PROTOCOLS], [PORTFORWARD_PROTOCOL]);
+      if (t.kind === 'websocket' && PORTFORWARD_WS_PROTOCOLS.includes(t.protocol)) {
+        let ports: number[];
+        try {
+          ports = portForwardQueryPorts(url.searchParams);
+        } catch (e) {
+          throw badRequest((e as Error).message);
+        }
+        this.log(`${req.method} ${req.url} 101 (portforward, ${t.kind} ${t.protocol})`);
+        acceptChannelWebSocket(req, socket, head, t.protocol, (ws) => servePortForwardChannels(ws, ports, target));
+        return;
+      }
+      this.log(`${req.method} ${req.url} 101 (portforward, ${t.kind} ${t.protocol})`);
+      if (t.kind === 'websocket') acceptSpdyTunnel(req, socket, head, t.protocol, (conn) => servePortForward(conn, target));
+      else servePortForward(acceptSpdy(socket, head, t.protocol), target);
     } catch (e) {
       const err = e instanceof ApiError ? e : internalError((e as Error)?.message ?? String(e));
       this.log(`${req.method} ${req.url} ${err.code} (upgrade)`);
@@ -563,8 +607,8 @@ export class ApiServer {
       const logOpts = podLogOptions(q, name);
       return this.serveLogs(req, res, await svc.get(r, ns, name), logOpts);
     }
-    if (sub === 'exec') {
-      throw badRequest(`pods/exec needs a WebSocket upgrade (${EXEC_PROTOCOLS.join(', ')}): use kubectl 1.30 or newer`);
+    if (sub === 'exec' || sub === 'attach' || sub === 'portforward') {
+      throw badRequest(`pods/${sub} needs an upgrade: Upgrade: websocket or Upgrade: SPDY/3.1`);
     }
     // namespaces/finalize: PUT only, as kube-apiserver (the namespace controller's last step)
     if (sub === 'finalize' && method !== 'PUT') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} namespaces/finalize`);

@@ -37,6 +37,8 @@ import { EndpointsController } from '../controllers/endpoints.js';
 import { Proxier } from '../proxy/proxier.js';
 import { tagFor } from '../proxy/rules.js';
 import { execInPod } from '../kubelet/exec.js';
+import { portForwardToPod } from '../kubelet/portforward.js';
+import { attachToPod } from '../kubelet/attach.js';
 import { LocalImageService } from '../image/store.js';
 import { ImagePuller } from '../image/pull.js';
 import { loadRegistries } from '../image/registries.js';
@@ -360,6 +362,8 @@ export async function runServer(argv: string[]): Promise<number> {
       podIPs: async (pod) => (await rt.listPodSandboxes()).filter((x) => x.config.podUid === pod.metadata?.uid && x.state === 'ready').flatMap((x) => x.ips),
       containerLogs: (...args) => k.containerLogs(...args),
       exec: (pod, container, argv, tty) => execInPod(rt, pod, container, argv, tty),
+      portForward: (pod) => portForwardToPod(rt, pod),
+      attach: (pod, container, stdin) => attachToPod(rt, pod, container, stdin),
       explainPod: (pod) => explainPod(pod, explainView),
     });
   }

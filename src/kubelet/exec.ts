@@ -1,10 +1,10 @@
 /**
  * `kubectl exec`: find the running container of a pod by name and start a command in it.
- * The checks happen before the WebSocket handshake so that a wrong container name is an
+ * The checks happen before the upgrade (WebSocket or SPDY) so that a wrong container name is an
  * ordinary 400, worded as the kubelet words it.
  */
-import type { ChildProcess } from 'node:child_process';
 import { badRequest } from '../api/errors.js';
+import type { StreamTarget } from '../api/streaming.js';
 import type { Runtime } from '../runtime/types.js';
 
 type Obj = Record<string, any>;
@@ -15,7 +15,7 @@ export async function execInPod(
   container: string | undefined,
   argv: string[],
   tty: boolean,
-): Promise<() => Promise<ChildProcess>> {
+): Promise<() => Promise<StreamTarget>> {
   const names: string[] = (pod.spec?.containers ?? []).map((c: Obj) => c.name);
   const name = container ?? names[0];
   if (!names.includes(name)) throw badRequest(`container ${name} is not valid for pod ${pod.metadata.name}`);
@@ -23,7 +23,9 @@ export async function execInPod(
   for (const s of await runtime.listPodSandboxes()) {
     if (s.config.podUid !== pod.metadata.uid) continue;
     const running = (await runtime.listContainers(s.id)).find((c) => c.config.name === name && c.state === 'running');
-    if (running) return async () => runtime.execStream(running.id, argv, tty);
+    if (running) {
+      return async () => ({ ...runtime.execStream(running.id, argv, tty), what: argv.join(' ') });
+    }
   }
   throw badRequest(`unable to upgrade connection: container not found ("${name}")`);
 }

@@ -577,6 +577,9 @@ export class Kubelet {
         security: sec.security,
         restartCount,
         resources: containerResources(spec),
+        stdin: Boolean(spec.stdin),
+        stdinOnce: Boolean(spec.stdinOnce),
+        tty: Boolean(spec.tty),
         labels: {
           [LABEL_POD_UID]: uid,
           [LABEL_POD_NAME]: pod.metadata.name,

@@ -28,6 +28,12 @@ export interface ConmonCreateOptions {
   persistDir: string;
   logPath: string;
   socketDir: string;
+  /** keep the container's stdin open for attach sessions (-i) */
+  stdin?: boolean;
+  /** ... and do not close it when an attach session ends (stdinOnce false) */
+  leaveStdinOpen?: boolean;
+  /** the process runs on a terminal conmon holds (-t; the OCI spec must say terminal: true) */
+  tty?: boolean;
   timeoutMs?: number;
 }
 
@@ -63,6 +69,9 @@ export function conmonArgs(o: ConmonCreateOptions): string[] {
     '--conmon-pidfile', o.conmonPidFile,
     '--runtime-arg', `--root=${o.runcRoot}`,
     '--log-level', 'error',
+    ...(o.stdin ? ['-i'] : []),
+    ...(o.stdin && o.leaveStdinOpen ? ['--leave-stdin-open'] : []),
+    ...(o.tty ? ['-t'] : []),
   ];
 }
 
@@ -138,7 +147,8 @@ export async function conmonCreate(o: ConmonCreateOptions): Promise<ConmonCreate
   }
 }
 
-/** conmon's control message type "reopen the log files" (ctrl.c: REOPEN_LOGS_EVENT). */
+/** conmon's control message types (ctrl.c): WIN_RESIZE_EVENT, REOPEN_LOGS_EVENT */
+const WIN_RESIZE_EVENT = 1;
 const REOPEN_LOGS_EVENT = 2;
 
 /**
@@ -149,10 +159,28 @@ const REOPEN_LOGS_EVENT = 2;
  * waiting forever.
  */
 export async function conmonReopenLog(bundle: string): Promise<void> {
+  await conmonControl(bundle, `${REOPEN_LOGS_EVENT} 0 0\n`);
+}
+
+/** Resize the terminal of a container started with a TTY, as CRI-O's attach does: "1 HEIGHT WIDTH". */
+export async function conmonResize(bundle: string, width: number, height: number): Promise<void> {
+  await conmonControl(bundle, `${WIN_RESIZE_EVENT} ${height} ${width}\n`);
+}
+
+async function conmonControl(bundle: string, line: string): Promise<void> {
   const fh = await fsp.open(join(bundle, 'ctl'), constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   try {
-    await fh.write(`${REOPEN_LOGS_EVENT} 0 0\n`);
+    await fh.write(line);
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * The attach socket conmon makes in the bundle dir (`attach`, SOCK_SEQPACKET). What the
+ * container prints arrives as packets of 1 byte pipe (2 stdout, 3 stderr) + data; what is sent
+ * goes to the container's stdin; closing our end closes that stdin unless --leave-stdin-open.
+ */
+export function conmonAttachSocket(bundle: string): string {
+  return join(bundle, 'attach');
 }

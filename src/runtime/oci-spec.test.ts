@@ -162,6 +162,11 @@ test('sync message, runc messages, conmon args', () => {
   assert.deepEqual(a.slice(0, 6), ['--api-version', '1', '-c', 'ID', '-u', 'ID']);
   assert.ok(a.includes('k8s-file:/l'));
   assert.ok(a.includes('--root=/r'));
+  assert.ok(!a.includes('-i') && !a.includes('-t'));
+  const attachable = conmonArgs({ conmonPath: 'c', runtimePath: 'r', runcRoot: '/r', id: 'ID', name: 'N', bundle: '/b', pidFile: '/b/p', conmonPidFile: '/b/c', exitDir: '/e', persistDir: '/b', logPath: '/l', socketDir: '/s', stdin: true, tty: true });
+  assert.deepEqual(attachable.slice(-2), ['-i', '-t']);
+  const reusable = conmonArgs({ conmonPath: 'c', runtimePath: 'r', runcRoot: '/r', id: 'ID', name: 'N', bundle: '/b', pidFile: '/b/p', conmonPidFile: '/b/c', exitDir: '/e', persistDir: '/b', logPath: '/l', socketDir: '/s', stdin: true, leaveStdinOpen: true });
+  assert.deepEqual(reusable.slice(-2), ['-i', '--leave-stdin-open']);
 });
 
 test('sandbox ids are deterministic 64-hex digests of (uid, attempt)', () => {

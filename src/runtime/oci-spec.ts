@@ -456,7 +456,7 @@ export function containerSpec(o: ContainerSpecOptions): OciSpec {
   return {
     ociVersion: '1.0.2',
     process: {
-      terminal: false,
+      terminal: Boolean(cfg.tty),
       user: { uid: o.user.uid, gid: o.user.gid, ...(additionalGids.length ? { additionalGids } : {}) },
       args: cfg.argv,
       env,

@@ -21,11 +21,10 @@ import type { PodNetwork } from '../network/types.js';
 import { run, which } from '../sys/exec.js';
 import { Cleanup } from '../sys/cleanup.js';
 import { mountOf, mountsUnder as mountsUnderDir, parseMountinfo, readMountinfoAsync } from '../sys/mountinfo.js';
-import { startExec } from './exec-stream.js';
-import type { ChildProcess } from 'node:child_process';
+import { startAttach, startExec } from './exec-stream.js';
 import { writeFileAtomic } from '../sys/fs.js';
 import { readFileUnder } from '../sys/safe-open.js';
-import { conmonCreate, conmonReopenLog, RuntimeCreateError } from './conmon.js';
+import { conmonAttachSocket, conmonCreate, conmonReopenLog, conmonResize, RuntimeCreateError } from './conmon.js';
 import { capabilitiesFromMask, containerSpec, nodeHostsFile, propagationProblem, hostsFile, pauseSpec, podResolvConf, resolvConfOf, resolveUser, type ResolvedUser } from './oci-spec.js';
 import { hostDevices } from './devices.js';
 import { Runc } from './runc.js';
@@ -40,6 +39,7 @@ import type {
   SandboxConfig,
   SandboxState,
   SandboxStatus,
+  StreamingProcess,
   VolumeMount,
 } from './types.js';
 
@@ -676,6 +676,9 @@ export class RuncRuntime implements Runtime {
             persistDir: dir,
             logPath: cfg.logPath,
             socketDir: this.attachDir,
+            stdin: cfg.stdin,
+            leaveStdinOpen: cfg.stdin && !cfg.stdinOnce,
+            tty: cfg.tty,
           });
           rec.pid = created.pid;
           rec.conmonPid = created.conmonPid;
@@ -834,8 +837,33 @@ export class RuncRuntime implements Runtime {
     return { exitCode: r.timedOut ? -1 : r.code, stdout: r.stdout, stderr: r.timedOut ? r.stderr.replace(/\n?\(killed after \d+ ms\)$/, '') : r.stderr, timedOut: r.timedOut };
   }
 
-  execStream(id: string, argv: string[], tty: boolean): ChildProcess {
-    return startExec(this, id, argv, tty);
+  attachStream(id: string, stdin: boolean): StreamingProcess {
+    const dir = this.containerDir(id);
+    // kubectl sends size+1 then the size at once (to force a redraw). conmon 2.1's ctl reader
+    // handles only the first line of what one read() returns (it passes the buffer's start for
+    // every line), so two messages in one read apply the first twice and drop the second: send
+    // one at a time with a pause, and only the newest size when several queued up meanwhile.
+    let wanted: [number, number] | undefined;
+    let sending = false;
+    const send = async () => {
+      sending = true;
+      while (wanted) {
+        const [w, h] = wanted;
+        wanted = undefined;
+        await conmonResize(dir, w, h).catch(() => {});
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      sending = false;
+    };
+    const resize = (w: number, h: number) => {
+      wanted = [w, h];
+      if (!sending) void send();
+    };
+    return startAttach(conmonAttachSocket(dir), stdin, resize);
+  }
+
+  execStream(id: string, argv: string[], tty: boolean): StreamingProcess {
+    return startExec(this, id, argv, tty, join(this.containerDir(id), `exec-${randomBytes(6).toString('hex')}.pid`));
   }
 
   async containerWritableLayer(id: string): Promise<string | undefined> {

@@ -146,6 +146,12 @@ export interface ContainerConfig {
   annotations: Record<string, string>;
   /** cgroup limits of the container (inside its pod's cgroup) */
   resources?: ContainerResources;
+  /** spec.stdin: the container's stdin stays open for `kubectl attach` (conmon -i) */
+  stdin?: boolean;
+  /** spec.stdinOnce: stdin is closed when the first attach session ends */
+  stdinOnce?: boolean;
+  /** spec.tty: the process runs on a terminal (OCI process.terminal, conmon -t) */
+  tty?: boolean;
 }
 
 /** A seccomp profile as the CRI gives it; a Localhost profile was read and parsed by the kubelet. */
@@ -162,6 +168,16 @@ export interface ContainerSecurity {
   supplementalGroupsPolicy?: 'Merge' | 'Strict';
   /** a loaded AppArmor profile's name (Localhost), on hosts with AppArmor */
   appArmorProfile?: string;
+}
+
+/** A process a client streams to (exec, attach): its stdio, and what the client may do to it. */
+export interface StreamingProcess {
+  /** stdin/stdout/stderr are pipes; exits when the session is over */
+  child: ChildProcess;
+  /** set the terminal size (TTY sessions) */
+  resize?(width: number, height: number): void;
+  /** the client went away: end the session, including what runs inside the container */
+  kill(): void;
 }
 
 export type ContainerState = 'created' | 'running' | 'exited' | 'unknown';
@@ -222,7 +238,12 @@ export interface Runtime {
    * Starts argv inside a running container with piped stdio (a terminal when `tty`), for a
    * streaming exec (`kubectl exec`); the caller relays the streams and waits for the exit.
    */
-  execStream(id: string, argv: string[], tty: boolean): ChildProcess;
+  execStream(id: string, argv: string[], tty: boolean): StreamingProcess;
+  /**
+   * Attaches to a running container's stdio (`kubectl attach`): its output from now on, and
+   * its stdin when `stdin` (the container must have been created with stdin).
+   */
+  attachStream(id: string, stdin: boolean): StreamingProcess;
 
   /**
    * Makes the container's log writer reopen its log path, as the CRI's ReopenContainerLog: the

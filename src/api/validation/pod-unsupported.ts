@@ -40,9 +40,6 @@ export const UNSUPPORTED_VOLUME_SOURCES: Record<string, string> = {
 /** Container fields refused whatever their value (a value that asks for something). */
 function containerErrs(c: Obj, p: string): ValidationError[] {
   const errs: ValidationError[] = [];
-  if (c.stdin === true) errs.push(forbidden(`${p}.stdin`, 'podbay does not attach to a container\'s stdin yet (use kubectl exec -i)'));
-  if (c.stdinOnce === true) errs.push(forbidden(`${p}.stdinOnce`, 'podbay does not attach to a container\'s stdin yet (use kubectl exec -i)'));
-  if (c.tty === true) errs.push(forbidden(`${p}.tty`, 'podbay does not allocate a TTY for a container yet (use kubectl exec -t)'));
   if (arr(c.volumeDevices).length) errs.push(forbidden(`${p}.volumeDevices`, 'podbay has no block volumes (they need PersistentVolumeClaims)'));
   if (arr(obj(c.resources).claims).length) errs.push(forbidden(`${p}.resources.claims`, 'podbay does not implement dynamic resource allocation (ResourceClaims)'));
   arr(c.volumeMounts).forEach((m, i) => {
