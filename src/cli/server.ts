@@ -374,7 +374,7 @@ export async function runServer(argv: string[]): Promise<number> {
   await waitReady(url, creds.caPem);
   await runtime?.sweep(log);
   // the service proxy runs where pods do: its rules forward to pod IPs on this node's bridge
-  const proxier = withKubelet ? new Proxier(client, { clusterCIDR: podCidr, tag: tagFor(bridge), log }) : undefined;
+  const proxier = withKubelet ? new Proxier(client, { clusterCIDR: podCidr, serviceCIDR: serviceOptions.clusterIPRange, tag: tagFor(bridge), log }) : undefined;
   await proxier?.start();
   await kubelet?.start();
   await binder?.start();

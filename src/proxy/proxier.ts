@@ -23,6 +23,8 @@ const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 export interface ProxierOptions {
   /** the pod network (--pod-cidr) */
   clusterCIDR: string;
+  /** --service-cluster-ip-range: untranslated traffic to it is refused (rules.ts) */
+  serviceCIDR?: string;
   /** chain tag (rules.ts tagFor) */
   tag: string;
   log?: (line: string) => void;
@@ -123,6 +125,7 @@ export class Proxier {
           services: this.services.cache.list().map(serviceInfo),
           endpoints: endpointsBySlices(this.slices.cache.list()),
           clusterCIDR: this.masqueradeAll ? '0.0.0.0/32' : this.opts.clusterCIDR,
+          serviceCIDR: this.opts.serviceCIDR,
           tag: this.opts.tag,
         };
         const rules = buildRules(input, this.previous);

@@ -44,6 +44,11 @@ test('a service with two endpoints: one random pick each, DNAT per endpoint, hai
   assert.ok(!text.includes('REJECT'));
 });
 
+test('what reaches the service range untranslated is refused there', () => {
+  const { text } = buildRules({ services: [], endpoints: new Map(), clusterCIDR: '10.85.0.0/16', serviceCIDR: '10.43.0.0/16', tag: '' });
+  assert.match(text, /-A KUBE-SERVICES -d 10\.43\.0\.0\/16 -m comment --comment "no service port answers at this address" -j REJECT --reject-with icmp-port-unreachable/);
+});
+
 test('no endpoints: REJECT in filter, nothing in nat; a NodePort rejects on its node port too', () => {
   const { text } = buildRules({ services: [svc({ type: 'NodePort', ports: [{ name: '', port: 80, protocol: 'TCP', nodePort: 30080 }] })], endpoints: new Map(), clusterCIDR: '10.85.0.0/16', tag: '' });
   assert.match(text, /-A KUBE-SERVICES -d 10\.43\.0\.20\/32 -m comment --comment "default\/web has no endpoints" -p tcp -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable/);

@@ -56,6 +56,11 @@ export interface RulesInput {
   endpoints: Map<string, EndpointInfo[]>;
   /** the pod network: traffic from outside it to a cluster IP is masqueraded */
   clusterCIDR: string;
+  /**
+   * the service range: what is addressed there and was not translated to an endpoint is
+   * refused here, so it never follows the default route off the machine
+   */
+  serviceCIDR?: string;
   /** "" for the default bridge (kube-proxy's names exactly), else a short tag for this server */
   tag: string;
 }
@@ -209,6 +214,9 @@ export function buildRules(input: RulesInput, previous: { nat: string[]; filter:
         nat.push(`-A ${chain} -p ${proto} ${comment(spn)}${affinity} -m ${proto} -j DNAT --to-destination ${e.ip}:${e.port}`);
       }
     }
+  }
+  if (input.serviceCIDR) {
+    filter.push(`-A ${c.services} -d ${input.serviceCIDR} ${comment('no service port answers at this address')} -j REJECT --reject-with icmp-port-unreachable`);
   }
   // kube-proxy's last rule of KUBE-SERVICES: whatever is addressed to this node may be a node port
   nat.push(`-A ${c.services} ${comment('kubernetes service nodeports; NOTE: this must be the last rule in this chain')} -m addrtype --dst-type LOCAL -j ${c.nodePorts}`);
