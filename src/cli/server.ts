@@ -32,6 +32,7 @@ import { LocalClient } from '../client/local.js';
 import { Binder } from '../scheduler/binder.js';
 import { Compactor } from '../store/compactor.js';
 import { NamespaceController } from '../controllers/namespace.js';
+import { ControllerManager } from '../controllers/manager.js';
 import { execInPod } from '../kubelet/exec.js';
 import { LocalImageService } from '../image/store.js';
 import { ImagePuller } from '../image/pull.js';
@@ -247,6 +248,8 @@ export async function runServer(argv: string[]): Promise<number> {
   await heartbeat.start();
   const namespaces = new NamespaceController(client, { log });
   await namespaces.start();
+  const controllers = new ControllerManager(client, { log });
+  await controllers.start();
 
   const hostname = os.hostname().toLowerCase();
   const sans = ['127.0.0.1', '::1', 'localhost', hostname];
@@ -358,6 +361,7 @@ export async function runServer(argv: string[]): Promise<number> {
   compactor.stop();
   heartbeat.stop();
   await namespaces.stop();
+  await controllers.stop();
   binder?.stop();
   await kubelet?.stop();
   await runtime?.shutdown(log);
