@@ -6,7 +6,6 @@
 import type { ResourceInfo } from './registry.js';
 
 const WITHOUT_CONTROLLER: Record<string, string> = {
-  Deployment: 'no controller runs deployments yet; the object is stored but no pods are created',
   StatefulSet: 'no controller runs statefulsets yet; the object is stored but no pods are created',
   DaemonSet: 'no controller runs daemonsets yet; the object is stored but no pods are created',
   Job: 'no controller runs jobs yet; the object is stored but no pods are created',

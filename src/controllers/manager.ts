@@ -4,6 +4,7 @@
  * A new controller is constructed here and added to `controllers`; nothing else changes.
  */
 import type { Client } from '../client/types.js';
+import { DeploymentController } from './deployment.js';
 import { SharedInformers } from './informers.js';
 import { REPLICASET_KIND, REPLICATIONCONTROLLER_KIND, ReplicaSetController } from './replicaset.js';
 
@@ -22,6 +23,7 @@ export class ControllerManager {
     this.controllers = [
       new ReplicaSetController(client, this.informers, REPLICASET_KIND, { log }),
       new ReplicaSetController(client, this.informers, REPLICATIONCONTROLLER_KIND, { log }),
+      new DeploymentController(client, this.informers, { log }),
     ];
   }
 
