@@ -5,6 +5,7 @@
  */
 import type { Client } from '../client/types.js';
 import { DeploymentController } from './deployment.js';
+import { GarbageCollector } from './garbage-collector.js';
 import { SharedInformers } from './informers.js';
 import { REPLICASET_KIND, REPLICATIONCONTROLLER_KIND, ReplicaSetController } from './replicaset.js';
 
@@ -24,6 +25,7 @@ export class ControllerManager {
       new ReplicaSetController(client, this.informers, REPLICASET_KIND, { log }),
       new ReplicaSetController(client, this.informers, REPLICATIONCONTROLLER_KIND, { log }),
       new DeploymentController(client, this.informers, { log }),
+      new GarbageCollector(client, this.informers, { log }),
     ];
   }
 
