@@ -36,12 +36,22 @@ export function safeEncodeString(s: string): string {
   return out;
 }
 
-/** JSON with object keys sorted: the same template always hashes the same */
+/** a field that Go would decode to its zero value: null, an empty list or map (k8s Semantic.DeepEqual treats them alike) */
+function isEmpty(v: unknown): boolean {
+  if (v === null || v === undefined) return true;
+  if (Array.isArray(v)) return v.length === 0;
+  return typeof v === 'object' && Object.keys(v as Obj).every((k) => isEmpty((v as Obj)[k]));
+}
+
+/**
+ * JSON with object keys sorted and empty fields left out: the same template always hashes the
+ * same, and `creationTimestamp: null` (which kubectl rollout undo sends) equals no field at all
+ */
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
   if (v && typeof v === 'object') {
     return `{${Object.keys(v)
-      .filter((k) => (v as Obj)[k] !== undefined)
+      .filter((k) => !isEmpty((v as Obj)[k]))
       .sort()
       .map((k) => `${JSON.stringify(k)}:${canonical((v as Obj)[k])}`)
       .join(',')}}`;

@@ -12,7 +12,7 @@ import type { Obj } from '../client/types.js';
 import { memoryRegistry, until } from '../registry/registry.test-util.js';
 import type { Registry } from '../registry/index.js';
 import { DeploymentController } from './deployment.js';
-import { computeHash, fnv32a, newRSNewReplicas, resolveFenceposts, safeEncodeString, scaledValue } from './deployment-util.js';
+import { computeHash, equalIgnoreHash, fnv32a, newRSNewReplicas, resolveFenceposts, safeEncodeString, scaledValue } from './deployment-util.js';
 import { SharedInformers } from './informers.js';
 import { ReplicaSetController } from './replicaset.js';
 
@@ -241,6 +241,9 @@ describe('deployment arithmetic', () => {
     assert.match(computeHash({ metadata: { labels: { a: 'b' } } }), /^[bcdfghjklmnpqrstvwxz2456789]{1,10}$/);
     assert.equal(computeHash({ b: 1, a: 2 }), computeHash({ a: 2, b: 1 }), 'key order does not matter');
     assert.notEqual(computeHash({ a: 1 }), computeHash({ a: 1 }, 1), 'collisionCount changes the hash');
+    // kubectl rollout undo sends metadata.creationTimestamp: null: the same template as without it
+    assert.ok(equalIgnoreHash({ metadata: { creationTimestamp: null, labels: { a: 'b' } } }, { metadata: { labels: { a: 'b', 'pod-template-hash': 'x' } }, spec: { volumes: [] } }));
+    assert.ok(!equalIgnoreHash({ metadata: { labels: { a: 'b' } } }, { metadata: { labels: { a: 'c' } } }));
   });
 
   it('maxSurge rounds up, maxUnavailable down; both 0 means 1 unavailable', () => {
