@@ -10,13 +10,17 @@
  * Its world: bridge pbctla0, 10.229.0.0/24 (shared with test/e2e/deployments.test.ts: do not
  * run both at once).
  */
-import { PodSuite, kubectlBinaries, watchReadyz } from '../test/e2e/harness.js';
+import { PodSuite, kubectlBinaries, processesMentioning, watchReadyz } from '../test/e2e/harness.js';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1]! : dflt;
 };
 const REPLICAS = Number(arg('replicas', '100'));
+/**
+ * stops at once on SIGTERM; the default grace period is kept so a pod leaves the API only once
+ * the kubelet has stopped it (with grace 0 it would go at once and the node clean up after)
+ */
 const QUICK = ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'];
 
 async function main(): Promise<void> {
@@ -40,7 +44,7 @@ async function main(): Promise<void> {
     const ns = '/api/v1/namespaces/default';
     // one pod, as a reference
     let t = Date.now();
-    await api('POST', `${ns}/pods`, { metadata: { name: 'single' }, spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'c', image: 'busybox:1.36', command: QUICK }] } });
+    await api('POST', `${ns}/pods`, { metadata: { name: 'single' }, spec: { containers: [{ name: 'c', image: 'busybox:1.36', command: QUICK }] } });
     await poll('single pod Ready', async () => ((await api('GET', `${ns}/pods/single`)).status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True'), 60_000);
     const singlePodReadyMs = Date.now() - t;
     await api('DELETE', `${ns}/pods/single`);
@@ -52,7 +56,7 @@ async function main(): Promise<void> {
       spec: {
         replicas: 0,
         selector: { matchLabels: { app: 'scale' } },
-        template: { metadata: { labels: { app: 'scale' } }, spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'c', image: 'busybox:1.36', command: QUICK }] } },
+        template: { metadata: { labels: { app: 'scale' } }, spec: { containers: [{ name: 'c', image: 'busybox:1.36', command: QUICK }] } },
       },
     });
     const ready = watchReadyz(s);
@@ -80,6 +84,8 @@ async function main(): Promise<void> {
     await api('PATCH', `${dep}/scale/scale`, { spec: { replicas: 0 } }, 'application/merge-patch+json');
     await poll('every pod gone', async () => (await api('GET', `${ns}/pods`)).items.length === 0, 10 * 60_000);
     const scaleDownMs = Date.now() - t;
+    // the node has stopped every container (the server itself names the work dir in its flags)
+    await poll('no container process left', async () => processesMentioning(suite.work).filter((p) => !p.includes(' server ')).length === 0, 5 * 60_000);
     const health = await ready.stop();
     await api('DELETE', `${dep}/scale`);
     const out = {

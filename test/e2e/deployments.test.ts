@@ -115,7 +115,7 @@ describe('deployments, replicasets and garbage collection with real kubectl', ()
     assert.ok(json('-n', 'ctla', 'get', 'deploy', 'pz').spec.template.metadata.annotations['kubectl.kubernetes.io/restartedAt']);
 
     // a bare ReplicaSet, scaled with kubectl
-    const rs = { apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: 'bare' }, spec: { replicas: 2, selector: { matchLabels: { app: 'bare' } }, template: { metadata: { labels: { app: 'bare' } }, spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'c', image: 'busybox:1.36', command: QUICK }] } } } };
+    const rs = { apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: 'bare' }, spec: { replicas: 2, selector: { matchLabels: { app: 'bare' } }, template: { metadata: { labels: { app: 'bare' } }, spec: { containers: [{ name: 'c', image: 'busybox:1.36', command: QUICK }] } } } };
     const r = s.kubectl(newest.path, ['-n', 'ctla', 'create', '-f', '-'], JSON.stringify(rs));
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stderr, /Warning/);
