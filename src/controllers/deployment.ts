@@ -289,7 +289,7 @@ export class DeploymentController {
     if (!sizeChanged && !annotationsChanged) return { scaled: false, rs };
     copy.spec.replicas = newScale;
     const out = await this.client.resource(REPLICASETS).update(copy);
-    if (sizeChanged) this.events.record(d, 'Normal', 'ScalingReplicaSet', `Scaled ${op} replica set ${rs.metadata.name} from ${old} to ${newScale}`);
+    if (sizeChanged) this.events.record(d, 'Normal', 'ScalingReplicaSet', `Scaled ${op} replica set ${rs.metadata.name} to ${newScale} from ${old}`);
     Object.assign(rs, out);
     return { scaled: sizeChanged, rs: out };
   }

@@ -81,6 +81,9 @@ describe('deployments, replicasets and garbage collection with real kubectl', ()
       const hist = h.ok('-n', ns, 'rollout', 'history', 'deployment/web');
       assert.match(hist, /REVISION\s+CHANGE-CAUSE\n1\s+<none>\n2\s+<none>/);
 
+      const events = h.ok('-n', ns, 'get', 'events', '--field-selector', 'involvedObject.kind=Deployment', '-o', 'jsonpath={range .items[*]}{.reason} {.message}{"\\n"}{end}');
+      assert.match(events, new RegExp(`ScalingReplicaSet Scaled up replica set web-${hash} to 3\n`));
+      assert.match(events, new RegExp(`ScalingReplicaSet Scaled down replica set web-${hash} to 2 from 3\n`));
       assert.match(h.ok('-n', ns, 'rollout', 'undo', 'deployment/web'), /deployment.apps\/web rolled back/);
       const st3 = h.k('-n', ns, 'rollout', 'status', 'deployment/web', '--timeout=90s');
       assert.equal(st3.code, 0, st3.stderr + st3.stdout);
@@ -125,6 +128,19 @@ describe('deployments, replicasets and garbage collection with real kubectl', ()
     assert.equal(podsOf('ctla', 'bare').length, 1);
     ok('-n', 'ctla', 'delete', 'rs', 'bare');
     await waitFor('bare pods gone', () => (podsOf('ctla', 'bare').length === 0 ? true : undefined), 60_000);
+  });
+
+  it('a ReplicationController runs its pods; kubectl scale rc; delete takes its pods', async () => {
+    const rc = { apiVersion: 'v1', kind: 'ReplicationController', metadata: { name: 'legacy' }, spec: { replicas: 2, selector: { app: 'legacy' }, template: { metadata: { labels: { app: 'legacy' } }, spec: { containers: [{ name: 'c', image: 'busybox:1.36', command: QUICK }] } } } };
+    const r = s.kubectl(newest.path, ['-n', 'ctla', 'create', '-f', '-'], JSON.stringify(rc));
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /Warning/);
+    await waitFor('2 ready', () => (json('-n', 'ctla', 'get', 'rc', 'legacy').status.readyReplicas === 2 ? true : undefined), 60_000);
+    for (const p of podsOf('ctla', 'legacy')) assert.deepEqual([p.metadata.ownerReferences[0].kind, p.metadata.ownerReferences[0].apiVersion], ['ReplicationController', 'v1']);
+    assert.match(ok('-n', 'ctla', 'scale', 'rc', 'legacy', '--replicas=3'), /replicationcontroller\/legacy scaled/);
+    await waitFor('3 ready', () => (json('-n', 'ctla', 'get', 'rc', 'legacy').status.readyReplicas === 3 ? true : undefined), 60_000);
+    ok('-n', 'ctla', 'delete', 'rc', 'legacy');
+    await waitFor('legacy pods gone', () => (podsOf('ctla', 'legacy').length === 0 ? true : undefined), 60_000);
   });
 
   it('a crash-looping template: rollout status fails on the progress deadline', async () => {
