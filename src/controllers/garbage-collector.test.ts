@@ -94,6 +94,16 @@ describe('garbage collector', () => {
     });
   });
 
+  it('a cluster-scoped dependent of a namespaced owner has no valid owner: collected, as kube does', async () => {
+    await withGc(async (reg, client) => {
+      const owner = await cm(client, 'owner');
+      const SC = resourceInfo('storageclasses', 'storage.k8s.io')!;
+      await client.resource(SC).create(undefined, { metadata: { name: 'owned', ownerReferences: [ref(owner)] }, provisioner: 'example.com/x' });
+      await until('collected', async () => !(await reg.tryGet(SC, undefined, 'owned')));
+      assert.ok(await exists(reg, 'owner'));
+    });
+  });
+
   it('collects dependents whose owner vanished while it was not running', async () => {
     const reg = await memoryRegistry();
     const client = new LocalClient(reg);

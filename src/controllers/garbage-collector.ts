@@ -113,7 +113,12 @@ export class GarbageCollector {
     // owners it dropped may have been waiting for it
     for (const u of oldOwners) if (!newOwners.has(u) && this.nodes.get(u)?.deletingDependents) this.queue.add(`delete:${u}`);
     // an owner absent from the graph, or waiting for its dependents: look at this one
-    if (owners.some((ref) => !this.nodes.has(ref.uid) || this.nodes.get(ref.uid)!.deletingDependents)) this.queue.add(`delete:${m.uid}`);
+    // (or one in another namespace than this object's, which cannot own it)
+    const suspect = (ref: OwnerReference) => {
+      const o = this.nodes.get(ref.uid);
+      return !o || o.deletingDependents || (o.r.namespaced && o.namespace !== m.namespace);
+    };
+    if (owners.some(suspect)) this.queue.add(`delete:${m.uid}`);
     if (node.beingDeleted && has(o, ORPHAN_FINALIZER)) this.queue.add(`orphan:${m.uid}`);
     if (node.deletingDependents) {
       this.queue.add(`delete:${m.uid}`);
@@ -151,6 +156,8 @@ export class GarbageCollector {
   }
 
   private async getLive(r: ResourceInfo, ns: string | undefined, name: string, uid: string): Promise<Obj | undefined> {
+    // a cluster-scoped object cannot be owned by a namespaced one: kube treats that owner as absent
+    if (r.namespaced && !ns) return undefined;
     const o = await this.client.resource(r).tryGet(r.namespaced ? ns : undefined, name);
     return o && o.metadata.uid === uid ? o : undefined;
   }
