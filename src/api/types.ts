@@ -61,6 +61,8 @@ export interface DeleteOptions extends WriteOptions {
   gracePeriodSeconds?: number;
   preconditions?: { uid?: string; resourceVersion?: string };
   propagationPolicy?: string;
+  /** deprecated form of propagationPolicy Orphan (true) / Background (false) */
+  orphanDependents?: boolean;
 }
 
 /** One event of a watch stream; ERROR carries a metav1.Status (410 Expired when the revision is compacted). */

@@ -62,8 +62,11 @@ export function validateListOptions(o: { resourceVersion?: string; resourceVersi
 }
 
 /** apimachinery ValidateDeleteOptions: 422 on DeleteOptions before anything is deleted */
-export function validateDeleteOptions(propagationPolicy: unknown, dryRun: unknown): void {
+export function validateDeleteOptions(propagationPolicy: unknown, dryRun: unknown, orphanDependents?: unknown): void {
   const errs: FieldError[] = [];
+  if (orphanDependents !== undefined && orphanDependents !== null && propagationPolicy !== undefined && propagationPolicy !== null) {
+    errs.push({ type: 'FieldValueInvalid', field: 'propagationPolicy', value: propagationPolicy, detail: 'orphanDependents and deletionPropagation cannot be both set' });
+  }
   const policies = ['Foreground', 'Background', 'Orphan'];
   if (propagationPolicy !== undefined && propagationPolicy !== null && !policies.includes(propagationPolicy as string)) {
     errs.push({ type: 'FieldValueNotSupported', field: 'propagationPolicy', value: propagationPolicy, detail: 'supported values: "Foreground", "Background", "Orphan", "nil"' });

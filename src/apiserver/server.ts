@@ -779,12 +779,14 @@ export class ApiServer {
     decodeTypedOrThrow('io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions', 'DeleteOptions', 'v1', body, true);
     const grace = queryInt(q, 'gracePeriodSeconds') ?? body.gracePeriodSeconds;
     const propagationPolicy = q.get('propagationPolicy') ?? body.propagationPolicy;
-    validateDeleteOptions(propagationPolicy, body.dryRun);
+    const orphanDependents = queryBool(q, 'orphanDependents') ?? body.orphanDependents ?? undefined;
+    validateDeleteOptions(propagationPolicy, body.dryRun, orphanDependents);
     const dryRun = dryRunOf(q) || (Array.isArray(body.dryRun) && body.dryRun.includes('All'));
     return {
       gracePeriodSeconds: grace,
       preconditions: body.preconditions,
       propagationPolicy,
+      orphanDependents,
       dryRun,
     };
   }

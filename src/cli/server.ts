@@ -36,6 +36,7 @@ import { NamespaceController } from '../controllers/namespace.js';
 import { EndpointsController } from '../controllers/endpoints.js';
 import { Proxier } from '../proxy/proxier.js';
 import { tagFor } from '../proxy/rules.js';
+import { ControllerManager } from '../controllers/manager.js';
 import { execInPod } from '../kubelet/exec.js';
 import { portForwardToPod } from '../kubelet/portforward.js';
 import { attachToPod } from '../kubelet/attach.js';
@@ -259,6 +260,8 @@ export async function runServer(argv: string[]): Promise<number> {
   await namespaces.start();
   const endpoints = new EndpointsController(client, { log });
   await endpoints.start();
+  const controllers = new ControllerManager(client, { log });
+  await controllers.start();
 
   const hostname = os.hostname().toLowerCase();
   const sans = ['127.0.0.1', '::1', 'localhost', hostname];
@@ -401,6 +404,7 @@ export async function runServer(argv: string[]): Promise<number> {
   await step('heartbeat', () => heartbeat.stop());
   await step('namespace controller', () => namespaces.stop());
   await step('endpoints controller', () => endpoints.stop());
+  await step('workload controllers', () => controllers.stop());
   await step('scheduler', () => binder?.stop());
   await step('service proxy', () => proxier?.stop());
   await step('kubelet', () => kubelet?.stop());

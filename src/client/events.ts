@@ -41,11 +41,12 @@ export class EventRecorder {
     const event: Obj = {
       metadata: { name: `${pod.metadata.name}.${Date.now().toString(16)}${randomBytes(2).toString('hex')}`, namespace: pod.metadata.namespace },
       involvedObject: {
-        kind: 'Pod',
+        // a controller's events are about its own object (a ReplicaSet, a Deployment ...)
+        kind: pod.kind ?? 'Pod',
         namespace: pod.metadata.namespace,
         name: pod.metadata.name,
         uid: pod.metadata.uid,
-        apiVersion: 'v1',
+        apiVersion: pod.apiVersion ?? 'v1',
         resourceVersion: pod.metadata.resourceVersion,
         ...(fieldPath ? { fieldPath } : {}),
       },

@@ -218,6 +218,7 @@ class HttpsResource<T> implements ResourceClient<T> {
     if (opts.gracePeriodSeconds !== undefined) body.gracePeriodSeconds = opts.gracePeriodSeconds;
     if (opts.preconditions) body.preconditions = opts.preconditions;
     if (opts.propagationPolicy) body.propagationPolicy = opts.propagationPolicy;
+    if (opts.orphanDependents !== undefined) body.orphanDependents = opts.orphanDependents;
     if (opts.dryRun) body.dryRun = ['All'];
     return this.c.request('DELETE', resourcePath(this.r, ns, name), body);
   }

@@ -165,6 +165,43 @@ function shouldDeleteDuringUpdate(r: ResourceInfo, obj: Obj, old: Obj): boolean 
   return (old.metadata.deletionGracePeriodSeconds ?? 0) === 0;
 }
 
+/** the garbage collector's finalizers (metav1.FinalizerOrphanDependents, FinalizerDeleteDependents) */
+export const ORPHAN_FINALIZER = 'orphan';
+export const FOREGROUND_FINALIZER = 'foregroundDeletion';
+
+/**
+ * kube-apiserver's deletionFinalizersForGarbageCollection: the delete's propagation policy (or
+ * the deprecated orphanDependents) becomes the orphan / foregroundDeletion finalizer, which the
+ * garbage collector acts on and removes; Background sets neither (the owner goes now, the
+ * collector deletes its dependents after). With no policy, a finalizer already there decides,
+ * then the kind's default: core/v1 ReplicationControllers orphan (kept for old clients), every
+ * other kind here is Background. Mutates `obj`; true when its finalizers changed.
+ */
+function setGcFinalizers(r: ResourceInfo, obj: Obj, opts: DeleteOptions): boolean {
+  if (r.kind === 'Namespace') return false;
+  const current: string[] = obj.metadata.finalizers ?? [];
+  let orphan: boolean;
+  let foreground: boolean;
+  if (opts.orphanDependents !== undefined && opts.orphanDependents !== null) {
+    orphan = opts.orphanDependents;
+    foreground = false;
+  } else if (opts.propagationPolicy) {
+    orphan = opts.propagationPolicy === 'Orphan';
+    foreground = opts.propagationPolicy === 'Foreground';
+  } else {
+    const first = current.find((f) => f === ORPHAN_FINALIZER || f === FOREGROUND_FINALIZER);
+    orphan = first ? first === ORPHAN_FINALIZER : r.kind === 'ReplicationController' && r.group === '';
+    foreground = first === FOREGROUND_FINALIZER;
+  }
+  const next = current.filter((f) => f !== ORPHAN_FINALIZER && f !== FOREGROUND_FINALIZER);
+  if (orphan) next.push(ORPHAN_FINALIZER);
+  if (foreground) next.push(FOREGROUND_FINALIZER);
+  if (next.length === current.length && next.every((f, i) => f === current[i])) return false;
+  if (next.length) obj.metadata.finalizers = next;
+  else delete obj.metadata.finalizers;
+  return true;
+}
+
 export interface RegistryOptions {
   /** --service-cluster-ip-range and --service-node-port-range */
   services?: Partial<ServiceAllocatorOptions>;
@@ -622,7 +659,9 @@ export class GenericRegistry {
       if (opts.gracePeriodSeconds !== undefined && opts.gracePeriodSeconds < 0) {
         throw invalid(r.kind, name, [{ type: 'FieldValueInvalid', field: 'gracePeriodSeconds', value: opts.gracePeriodSeconds, detail: 'must be greater than or equal to 0' }]);
       }
-      const marked = this.markForDeletion(r, obj, opts);
+      const gcChanged = setGcFinalizers(r, obj, opts);
+      let marked = this.markForDeletion(r, obj, opts);
+      if (marked === 'unchanged' && gcChanged) marked = 'marked';
       const key = this.key(r, ns, name);
       const rv = Number(obj.metadata.resourceVersion);
       try {
