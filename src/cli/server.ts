@@ -1,6 +1,6 @@
 /**
  * `podbay server`: the composition root. It wires store -> registry -> API server, hands one
- * in-process client (src/client/local.ts) to the node heartbeat, the namespace controller, the
+ * in-process client (src/client/local.ts) to the node heartbeat, the controllers (namespace, Job), the
  * kubelet and the scheduler (binder), starts each room's loops (the store's compactor, the
  * runtime's sweep), and writes the admin kubeconfig once the API answers.
  *
@@ -32,6 +32,7 @@ import { LocalClient } from '../client/local.js';
 import { Binder } from '../scheduler/binder.js';
 import { Compactor } from '../store/compactor.js';
 import { NamespaceController } from '../controllers/namespace.js';
+import { JobController } from '../controllers/job.js';
 import { execInPod } from '../kubelet/exec.js';
 import { LocalImageService } from '../image/store.js';
 import { ImagePuller } from '../image/pull.js';
@@ -247,6 +248,8 @@ export async function runServer(argv: string[]): Promise<number> {
   await heartbeat.start();
   const namespaces = new NamespaceController(client, { log });
   await namespaces.start();
+  const jobs = new JobController(client, { log });
+  await jobs.start();
 
   const hostname = os.hostname().toLowerCase();
   const sans = ['127.0.0.1', '::1', 'localhost', hostname];
@@ -358,6 +361,7 @@ export async function runServer(argv: string[]): Promise<number> {
   compactor.stop();
   heartbeat.stop();
   await namespaces.stop();
+  await jobs.stop();
   binder?.stop();
   await kubelet?.stop();
   await runtime?.shutdown(log);

@@ -1,6 +1,7 @@
 /**
  * Events about pods, as the kubelet and the scheduler post them (Scheduled, Pulled, Created,
- * Started, Killing, BackOff, Failed ...). A repeat of the same reason and message for the same
+ * Started, Killing, BackOff, Failed ...), and about the objects controllers run (an object's own
+ * kind and apiVersion, when it carries them, name the involved object). A repeat of the same reason and message for the same
  * object bumps `count` and `lastTimestamp` instead of making a new Event, as client-go's
  * event correlator does.
  */
@@ -41,11 +42,12 @@ export class EventRecorder {
     const event: Obj = {
       metadata: { name: `${pod.metadata.name}.${Date.now().toString(16)}${randomBytes(2).toString('hex')}`, namespace: pod.metadata.namespace },
       involvedObject: {
-        kind: 'Pod',
+        // a pod unless the object says otherwise (a controller's Job, CronJob ...)
+        kind: pod.kind ?? 'Pod',
         namespace: pod.metadata.namespace,
         name: pod.metadata.name,
         uid: pod.metadata.uid,
-        apiVersion: 'v1',
+        apiVersion: pod.apiVersion ?? 'v1',
         resourceVersion: pod.metadata.resourceVersion,
         ...(fieldPath ? { fieldPath } : {}),
       },
