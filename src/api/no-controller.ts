@@ -11,7 +11,6 @@ const WITHOUT_CONTROLLER: Record<string, string> = {
   StatefulSet: 'no controller runs statefulsets yet; the object is stored but no pods are created',
   DaemonSet: 'no controller runs daemonsets yet; the object is stored but no pods are created',
   ReplicationController: 'no controller runs replicationcontrollers yet; the object is stored but no pods are created',
-  CronJob: 'no controller runs cronjobs yet; the object is stored but no jobs are created',
   PersistentVolumeClaim: 'no volume provisioner or binder runs yet; the claim is stored and stays Pending',
 };
 

@@ -1,6 +1,6 @@
 /**
  * `podbay server`: the composition root. It wires store -> registry -> API server, hands one
- * in-process client (src/client/local.ts) to the node heartbeat, the controllers (namespace, Job), the
+ * in-process client (src/client/local.ts) to the node heartbeat, the controllers (namespace, Job, CronJob), the
  * kubelet and the scheduler (binder), starts each room's loops (the store's compactor, the
  * runtime's sweep), and writes the admin kubeconfig once the API answers.
  *
@@ -33,6 +33,7 @@ import { Binder } from '../scheduler/binder.js';
 import { Compactor } from '../store/compactor.js';
 import { NamespaceController } from '../controllers/namespace.js';
 import { JobController } from '../controllers/job.js';
+import { CronJobController } from '../controllers/cronjob.js';
 import { execInPod } from '../kubelet/exec.js';
 import { LocalImageService } from '../image/store.js';
 import { ImagePuller } from '../image/pull.js';
@@ -250,6 +251,8 @@ export async function runServer(argv: string[]): Promise<number> {
   await namespaces.start();
   const jobs = new JobController(client, { log });
   await jobs.start();
+  const cronJobs = new CronJobController(client, { log });
+  await cronJobs.start();
 
   const hostname = os.hostname().toLowerCase();
   const sans = ['127.0.0.1', '::1', 'localhost', hostname];
@@ -362,6 +365,7 @@ export async function runServer(argv: string[]): Promise<number> {
   heartbeat.stop();
   await namespaces.stop();
   await jobs.stop();
+  await cronJobs.stop();
   binder?.stop();
   await kubelet?.stop();
   await runtime?.shutdown(log);
