@@ -1,0 +1,157 @@
+/**
+ * Jobs and CronJobs run by podbay's controllers with real pods (runc, conmon, CNI), driven by
+ * real kubectl (1.27 and the newest). What a user sees: a Job with completions 5 / parallelism 2
+ * never runs more than 2 pods at once and ends with exactly 5 succeeded (`kubectl wait
+ * --for=condition=complete`, `kubectl logs job/x`), `kubectl create job`, an Indexed Job's
+ * JOB_COMPLETION_INDEX, a failing Job's BackoffLimitExceeded, and a CronJob every minute whose
+ * Job completes and whose history limit removes the older run made by `kubectl create job
+ * --from=cronjob/x`. The CronJob is made first and checked last, so its minute overlaps the rest.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { PodbayServer, PodSuite, kubectlBinaries, kubectlHelpers, waitFor } from './harness.js';
+
+const BRIDGE = 'pbctlb0';
+const CIDR = '10.230.0.0/24';
+const binaries = kubectlBinaries();
+const oldest = binaries[0]!;
+const newest = binaries[binaries.length - 1]!;
+
+describe('jobs and cronjobs with real pods and kubectl', () => {
+  let s: PodbayServer;
+  const suite = new PodSuite(BRIDGE, CIDR, /^182[45]\d$/);
+  const kNew = kubectlHelpers(() => s, newest.path);
+  const kOld = kubectlHelpers(() => s, oldest.path);
+  let cronCreatedAt = 0;
+
+  before(async () => {
+    s = await suite.start('podbay-e2e-jobs-');
+    await suite.loadBusybox();
+    // every minute, keeping one successful Job; made first so its minute passes while the rest runs
+    kNew.ok('create', 'cronjob', 'tick', '--image=busybox:1.36', '--schedule=* * * * *', '--', 'sh', '-c', 'echo tick');
+    kNew.ok('patch', 'cronjob', 'tick', '--type=merge', '-p', '{"spec":{"successfulJobsHistoryLimit":1}}');
+    cronCreatedAt = Date.now();
+    // a manual run first: it is the CronJob's too (kubectl sets the owner), so the history limit removes it later
+    assert.match(kNew.ok('create', 'job', '--from=cronjob/tick', 'tick-manual'), /job.batch\/tick-manual created/);
+  });
+
+  after(async () => {
+    // no garbage collector yet: the Jobs go (the controller lets go of their pods), then the pods
+    kNew.k('delete', 'cronjobs,jobs', '--all', '--wait=true');
+    await suite.finish(newest.path);
+  });
+
+  it(`completions 5 / parallelism 2: at most 2 at once, exactly 5 succeed; kubectl wait and logs job/x (${newest.name})`, async () => {
+    kNew.apply(`apiVersion: batch/v1
+kind: Job
+metadata: {name: five}
+spec:
+  completions: 5
+  parallelism: 2
+  template:
+    spec:
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 0
+      containers:
+      - name: work
+        image: busybox:1.36
+        command: [sh, -c, 'echo done by $HOSTNAME; sleep 1']
+`);
+    let most = 0;
+    let finished = false;
+    const watching = (async () => {
+      while (!finished) {
+        const pods = JSON.parse(kNew.ok('get', 'pods', '-l', 'job-name=five', '-o', 'json')).items;
+        most = Math.max(most, pods.filter((p: any) => !['Succeeded', 'Failed'].includes(p.status.phase)).length);
+        await new Promise((r) => setTimeout(r, 150));
+      }
+    })();
+    const w = kNew.k('wait', '--for=condition=complete', 'job/five', '--timeout=120s');
+    finished = true;
+    await watching;
+    assert.equal(w.code, 0, w.stderr);
+    assert.match(w.stdout, /job.batch\/five condition met/);
+    const job = JSON.parse(kNew.ok('get', 'job', 'five', '-o', 'json'));
+    assert.deepEqual([job.status.succeeded, job.status.failed ?? 0, job.status.active ?? 0], [5, 0, 0]);
+    const pods = JSON.parse(kNew.ok('get', 'pods', '-l', 'job-name=five', '-o', 'json')).items;
+    assert.equal(pods.length, 5, 'exactly 5 pods were made');
+    assert.ok(pods.every((p: any) => p.status.phase === 'Succeeded'));
+    assert.ok(most <= 2 && most >= 1, `never more than parallelism pods at once (saw ${most})`);
+    assert.match(kNew.ok('logs', 'job/five'), /^done by five-[a-z0-9]{5}\n$/);
+    const row = kNew.ok('get', 'job', 'five', '--no-headers').trim().split(/\s+/);
+    assert.deepEqual(row.slice(0, 3), ['five', 'Complete', '5/5']);
+    assert.match(kNew.events('five'), /Normal SuccessfulCreate Created pod: five-/);
+    assert.match(kNew.events('five'), /Normal Completed Job completed/);
+  });
+
+  it(`kubectl create job, an Indexed Job, a failing Job (${oldest.name})`, async () => {
+    assert.match(kOld.ok('create', 'job', 'once', '--image=busybox:1.36', '--', 'sh', '-c', 'echo hello from a job'), /job.batch\/once created/);
+    kOld.apply(`apiVersion: batch/v1
+kind: Job
+metadata: {name: idx}
+spec:
+  completions: 3
+  parallelism: 3
+  completionMode: Indexed
+  template:
+    spec:
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 0
+      containers:
+      - name: work
+        image: busybox:1.36
+        command: [sh, -c, 'echo index $JOB_COMPLETION_INDEX on $(hostname)']
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: doomed}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 0
+      containers:
+      - name: work
+        image: busybox:1.36
+        command: [sh, -c, 'exit 3']
+`);
+    const w = kOld.k('wait', '--for=condition=complete', 'job/once', 'job/idx', '--timeout=120s');
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(kOld.ok('logs', 'job/once'), 'hello from a job\n');
+    const idx = JSON.parse(kOld.ok('get', 'job', 'idx', '-o', 'json'));
+    assert.equal(idx.status.completedIndexes, '0-2');
+    const logs = JSON.parse(kOld.ok('get', 'pods', '-l', 'job-name=idx', '-o', 'json'))
+      .items.map((p: any) => kOld.ok('logs', p.metadata.name).trim())
+      .sort();
+    assert.deepEqual(logs, ['index 0 on idx-0', 'index 1 on idx-1', 'index 2 on idx-2']);
+
+    const f = kOld.k('wait', '--for=condition=failed', 'job/doomed', '--timeout=120s');
+    assert.equal(f.code, 0, f.stderr);
+    const doomed = JSON.parse(kOld.ok('get', 'job', 'doomed', '-o', 'json'));
+    const failed = doomed.status.conditions.find((c: any) => c.type === 'Failed');
+    assert.deepEqual([failed.reason, failed.message, doomed.status.failed], ['BackoffLimitExceeded', 'Job has reached the specified backoff limit', 1]);
+    assert.equal(JSON.parse(kOld.ok('get', 'pods', '-l', 'job-name=doomed', '-o', 'json')).items.length, 1, 'no pod after the backoff limit');
+  });
+
+  it('a CronJob every minute: its Job completes, the history limit keeps one, status as kube shows it', async () => {
+    // the manual run completes on its own; the first scheduled one within a minute of creation
+    const scheduled = await waitFor(
+      'a scheduled Job complete',
+      () => {
+        const jobs = JSON.parse(kNew.ok('get', 'jobs', '-o', 'json')).items.filter((j: any) => /^tick-\d+$/.test(j.metadata.name));
+        return jobs.find((j: any) => (j.status.conditions ?? []).some((c: any) => c.type === 'Complete' && c.status === 'True'));
+      },
+      Math.max(10_000, cronCreatedAt + 95_000 - Date.now()),
+    );
+    const minutes = Number(scheduled.metadata.name.slice('tick-'.length));
+    assert.ok(Math.abs(minutes * 60_000 - cronCreatedAt) < 120_000, 'named by its scheduled minute');
+    assert.equal(scheduled.metadata.ownerReferences[0].kind, 'CronJob');
+    await waitFor('the manual run deleted by the history limit', () => !kNew.k('get', 'job', 'tick-manual').stdout || undefined, 30_000);
+    const cj = JSON.parse(kNew.ok('get', 'cronjob', 'tick', '-o', 'json'));
+    assert.ok(cj.status.lastScheduleTime && cj.status.lastSuccessfulTime, JSON.stringify(cj.status));
+    assert.equal(kNew.ok('logs', `job/${scheduled.metadata.name}`), 'tick\n');
+    assert.match(kNew.events('tick'), /Normal SuccessfulCreate Created job tick-\d+/);
+    assert.match(kNew.events('tick'), /Normal SawCompletedJob Saw completed job: tick-\d+, condition: Complete/);
+  });
+});
