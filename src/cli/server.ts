@@ -1,6 +1,6 @@
 /**
  * `podbay server`: the composition root. It wires store -> registry -> API server, hands one
- * in-process client (src/client/local.ts) to the node heartbeat, the controllers (namespace, Job, CronJob), the
+ * in-process client (src/client/local.ts) to the node heartbeat, the controllers (namespace, Job, CronJob, StatefulSet), the
  * kubelet and the scheduler (binder), starts each room's loops (the store's compactor, the
  * runtime's sweep), and writes the admin kubeconfig once the API answers.
  *
@@ -34,6 +34,7 @@ import { Compactor } from '../store/compactor.js';
 import { NamespaceController } from '../controllers/namespace.js';
 import { JobController } from '../controllers/job.js';
 import { CronJobController } from '../controllers/cronjob.js';
+import { StatefulSetController } from '../controllers/statefulset.js';
 import { execInPod } from '../kubelet/exec.js';
 import { LocalImageService } from '../image/store.js';
 import { ImagePuller } from '../image/pull.js';
@@ -253,6 +254,8 @@ export async function runServer(argv: string[]): Promise<number> {
   await jobs.start();
   const cronJobs = new CronJobController(client, { log });
   await cronJobs.start();
+  const statefulSets = new StatefulSetController(client, { log });
+  await statefulSets.start();
 
   const hostname = os.hostname().toLowerCase();
   const sans = ['127.0.0.1', '::1', 'localhost', hostname];
@@ -366,6 +369,7 @@ export async function runServer(argv: string[]): Promise<number> {
   await namespaces.stop();
   await jobs.stop();
   await cronJobs.stop();
+  await statefulSets.stop();
   binder?.stop();
   await kubelet?.stop();
   await runtime?.shutdown(log);
