@@ -6,6 +6,8 @@
  * JOB_COMPLETION_INDEX, a failing Job's BackoffLimitExceeded, and a CronJob every minute whose
  * Job completes and whose history limit removes the older run made by `kubectl create job
  * --from=cronjob/x`. The CronJob is made first and checked last, so its minute overlaps the rest.
+ * A StatefulSet shares the world: ordered pods with stable names, `kubectl rollout status`, a
+ * rolling update from the highest ordinal, scale to 0, and claim templates refused with a 422.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +19,7 @@ const binaries = kubectlBinaries();
 const oldest = binaries[0]!;
 const newest = binaries[binaries.length - 1]!;
 
-describe('jobs and cronjobs with real pods and kubectl', () => {
+describe('jobs, cronjobs and statefulsets with real pods and kubectl', () => {
   let s: PodbayServer;
   const suite = new PodSuite(BRIDGE, CIDR, /^182[45]\d$/);
   const kNew = kubectlHelpers(() => s, newest.path);
@@ -37,7 +39,7 @@ describe('jobs and cronjobs with real pods and kubectl', () => {
 
   after(async () => {
     // no garbage collector yet: the Jobs go (the controller lets go of their pods), then the pods
-    kNew.k('delete', 'cronjobs,jobs', '--all', '--wait=true');
+    kNew.k('delete', 'cronjobs,jobs,statefulsets', '--all', '--wait=true');
     await suite.finish(newest.path);
   });
 
@@ -132,6 +134,53 @@ spec:
     const failed = doomed.status.conditions.find((c: any) => c.type === 'Failed');
     assert.deepEqual([failed.reason, failed.message, doomed.status.failed], ['BackoffLimitExceeded', 'Job has reached the specified backoff limit', 1]);
     assert.equal(JSON.parse(kOld.ok('get', 'pods', '-l', 'job-name=doomed', '-o', 'json')).items.length, 1, 'no pod after the backoff limit');
+  });
+
+  it(`a StatefulSet: ordered pods with stable names, rollout status, a rolling update highest first, scale to 0; claim templates refused (${newest.name})`, async () => {
+    kNew.apply(`apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: web}
+spec:
+  replicas: 2
+  serviceName: web
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+      - name: c
+        image: busybox:1.36
+        command: [sh, -c, 'echo up as $(hostname); exec sleep 3600']
+`);
+    const r = kNew.k('rollout', 'status', 'sts/web', '--timeout=120s');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /partitioned roll out complete: 2 new pods have been updated|statefulset rolling update complete 2 pods at revision web-/);
+    const first = new Map(JSON.parse(kNew.ok('get', 'pods', '-l', 'app=web', '-o', 'json')).items.map((p: any) => [p.metadata.name, p]));
+    assert.deepEqual([...first.keys()].sort(), ['web-0', 'web-1']);
+    assert.ok(Date.parse((first.get('web-0') as any).status.startTime) <= Date.parse((first.get('web-1') as any).metadata.creationTimestamp), 'web-1 is made after web-0 runs');
+    assert.equal(kNew.ok('logs', 'web-1'), 'up as web-1\n');
+
+    kNew.ok('set', 'env', 'sts/web', 'ROUND=2');
+    const u = kNew.k('rollout', 'status', 'sts/web', '--timeout=120s');
+    assert.equal(u.code, 0, u.stderr);
+    const sts = JSON.parse(kNew.ok('get', 'sts', 'web', '-o', 'json'));
+    assert.equal(sts.status.currentRevision, sts.status.updateRevision);
+    assert.deepEqual([sts.status.replicas, sts.status.readyReplicas, sts.status.updatedReplicas], [2, 2, 2]);
+    const second = new Map(JSON.parse(kNew.ok('get', 'pods', '-l', 'app=web', '-o', 'json')).items.map((p: any) => [p.metadata.name, p]));
+    for (const [n, p] of second as Map<string, any>) {
+      assert.equal(p.metadata.labels['controller-revision-hash'], sts.status.updateRevision, n);
+      assert.notEqual(p.metadata.uid, (first.get(n) as any).metadata.uid, `${n} replaced`);
+    }
+    assert.ok(Date.parse((second.get('web-1') as any).metadata.creationTimestamp) <= Date.parse((second.get('web-0') as any).metadata.creationTimestamp), 'web-1 is replaced before web-0');
+    assert.match(kNew.ok('get', 'controllerrevisions', '-o', 'name'), new RegExp(`controllerrevision.apps/${sts.status.updateRevision}`));
+
+    kNew.ok('scale', 'sts/web', '--replicas=0');
+    await waitFor('the set\'s pods gone', () => JSON.parse(kNew.ok('get', 'pods', '-l', 'app=web', '-o', 'json')).items.length === 0 || undefined, 60_000);
+
+    const refused = s.kubectl(newest.path, ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db' }, spec: { serviceName: 'db', selector: { matchLabels: { app: 'db' } }, template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'c', image: 'busybox:1.36' }] } }, volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }] } }));
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /StatefulSet(\.apps)? "db" is invalid: spec\.volumeClaimTemplates: Forbidden: podbay does not provision PersistentVolumeClaims yet/);
   });
 
   it('a CronJob every minute: its Job completes, the history limit keeps one, status as kube shows it', async () => {
