@@ -8,7 +8,6 @@ import type { ResourceInfo } from './registry.js';
 const WITHOUT_CONTROLLER: Record<string, string> = {
   Deployment: 'no controller runs deployments yet; the object is stored but no pods are created',
   ReplicaSet: 'no controller runs replicasets yet; the object is stored but no pods are created',
-  DaemonSet: 'no controller runs daemonsets yet; the object is stored but no pods are created',
   ReplicationController: 'no controller runs replicationcontrollers yet; the object is stored but no pods are created',
   PersistentVolumeClaim: 'no volume provisioner or binder runs yet; the claim is stored and stays Pending',
 };

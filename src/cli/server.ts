@@ -1,7 +1,7 @@
 /**
  * `podbay server`: the composition root. It wires store -> registry -> API server, hands one
- * in-process client (src/client/local.ts) to the node heartbeat, the controllers (namespace, Job, CronJob, StatefulSet), the
- * kubelet and the scheduler (binder), starts each room's loops (the store's compactor, the
+ * in-process client (src/client/local.ts) to the node heartbeat, the controllers (namespace,
+ * Job, CronJob, StatefulSet, DaemonSet), the kubelet and the scheduler (binder), starts each room's loops (the store's compactor, the
  * runtime's sweep), and writes the admin kubeconfig once the API answers.
  *
  *   DIR/state.db          the SQLite revision log (WAL)           0600
@@ -35,6 +35,7 @@ import { NamespaceController } from '../controllers/namespace.js';
 import { JobController } from '../controllers/job.js';
 import { CronJobController } from '../controllers/cronjob.js';
 import { StatefulSetController } from '../controllers/statefulset.js';
+import { DaemonSetController } from '../controllers/daemonset.js';
 import { execInPod } from '../kubelet/exec.js';
 import { LocalImageService } from '../image/store.js';
 import { ImagePuller } from '../image/pull.js';
@@ -256,6 +257,8 @@ export async function runServer(argv: string[]): Promise<number> {
   await cronJobs.start();
   const statefulSets = new StatefulSetController(client, { log });
   await statefulSets.start();
+  const daemonSets = new DaemonSetController(client, { log });
+  await daemonSets.start();
 
   const hostname = os.hostname().toLowerCase();
   const sans = ['127.0.0.1', '::1', 'localhost', hostname];
@@ -370,6 +373,7 @@ export async function runServer(argv: string[]): Promise<number> {
   await jobs.stop();
   await cronJobs.stop();
   await statefulSets.stop();
+  await daemonSets.stop();
   binder?.stop();
   await kubelet?.stop();
   await runtime?.shutdown(log);

@@ -7,7 +7,8 @@
  * Job completes and whose history limit removes the older run made by `kubectl create job
  * --from=cronjob/x`. The CronJob is made first and checked last, so its minute overlaps the rest.
  * A StatefulSet shares the world: ordered pods with stable names, `kubectl rollout status`, a
- * rolling update from the highest ordinal, scale to 0, and claim templates refused with a 422.
+ * rolling update from the highest ordinal, scale to 0, and claim templates refused with a 422;
+ * and a DaemonSet: its one pod on the node, `kubectl rollout status ds/x`, a rolling update.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +20,7 @@ const binaries = kubectlBinaries();
 const oldest = binaries[0]!;
 const newest = binaries[binaries.length - 1]!;
 
-describe('jobs, cronjobs and statefulsets with real pods and kubectl', () => {
+describe('jobs, cronjobs, statefulsets and daemonsets with real pods and kubectl', () => {
   let s: PodbayServer;
   const suite = new PodSuite(BRIDGE, CIDR, /^182[45]\d$/);
   const kNew = kubectlHelpers(() => s, newest.path);
@@ -39,7 +40,7 @@ describe('jobs, cronjobs and statefulsets with real pods and kubectl', () => {
 
   after(async () => {
     // no garbage collector yet: the Jobs go (the controller lets go of their pods), then the pods
-    kNew.k('delete', 'cronjobs,jobs,statefulsets', '--all', '--wait=true');
+    kNew.k('delete', 'cronjobs,jobs,statefulsets,daemonsets', '--all', '--wait=true');
     await suite.finish(newest.path);
   });
 
@@ -181,6 +182,44 @@ spec:
     const refused = s.kubectl(newest.path, ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db' }, spec: { serviceName: 'db', selector: { matchLabels: { app: 'db' } }, template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'c', image: 'busybox:1.36' }] } }, volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }] } }));
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /StatefulSet(\.apps)? "db" is invalid: spec\.volumeClaimTemplates: Forbidden: podbay does not provision PersistentVolumeClaims yet/);
+  });
+
+  it(`a DaemonSet: one pod on the node, kubectl rollout status, a rolling update (${oldest.name})`, async () => {
+    kOld.apply(`apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+      - name: c
+        image: busybox:1.36
+        command: [sh, -c, 'echo agent on $NODE; exec sleep 3600']
+        env: [{name: NODE, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}]
+`);
+    const r = kOld.k('rollout', 'status', 'ds/agent', '--timeout=120s');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /daemon set "agent" successfully rolled out/);
+    const node = JSON.parse(kOld.ok('get', 'nodes', '-o', 'json')).items[0].metadata.name;
+    const pods = JSON.parse(kOld.ok('get', 'pods', '-l', 'app=agent', '-o', 'json')).items;
+    assert.equal(pods.length, 1);
+    assert.equal(pods[0].spec.nodeName, node);
+    assert.equal(kOld.ok('logs', pods[0].metadata.name), `agent on ${node}\n`);
+    const row = kOld.ok('get', 'ds', 'agent', '--no-headers').trim().split(/\s+/);
+    assert.deepEqual(row.slice(0, 6), ['agent', '1', '1', '1', '1', '1']);
+    kOld.ok('set', 'env', 'ds/agent', 'ROUND=2');
+    const u = kOld.k('rollout', 'status', 'ds/agent', '--timeout=120s');
+    assert.equal(u.code, 0, u.stderr);
+    const after = await waitFor('one new pod', () => {
+      const items = JSON.parse(kOld.ok('get', 'pods', '-l', 'app=agent', '-o', 'json')).items;
+      return items.length === 1 && items[0].metadata.uid !== pods[0].metadata.uid ? items[0] : undefined;
+    }, 60_000);
+    assert.ok(after.spec.containers[0].env.some((e: any) => e.name === 'ROUND'));
+    kOld.ok('delete', 'ds', 'agent');
+    kOld.ok('delete', 'pods', '-l', 'app=agent', '--wait=true');
   });
 
   it('a CronJob every minute: its Job completes, the history limit keeps one, status as kube shows it', async () => {
