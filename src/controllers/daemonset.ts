@@ -130,7 +130,6 @@ export class DaemonSetController {
   private readonly nodes: Informer<Obj>;
   private readonly queue = new WorkQueue({ baseMs: 5, maxMs: 60_000 });
   private readonly expectations = new Expectations();
-  private readonly seenPods = new Set<string>();
   private readonly events: EventRecorder;
   private readonly log: (line: string) => void;
   private running?: Promise<void>;
@@ -158,12 +157,7 @@ export class DaemonSetController {
       const ref = (p.metadata?.ownerReferences ?? []).find((r: Obj) => r.controller === true && r.kind === 'DaemonSet');
       if (!ref) return;
       const key = `${p.metadata.namespace}/${ref.name}`;
-      if (!deleted && !this.seenPods.has(p.metadata.uid)) {
-        this.seenPods.add(p.metadata.uid);
-        this.expectations.observedCreate(key);
-      }
-      if (deleted) this.seenPods.delete(p.metadata.uid);
-      if (deleted || p.metadata.deletionTimestamp) this.expectations.observedDelete(key, p.metadata.uid);
+      this.expectations.observePod(key, p.metadata.uid, deleted, !!p.metadata.deletionTimestamp);
       this.queue.add(key);
     };
     this.pods.addEventHandler({ add: (p) => podEvent(p), update: (_o, p) => podEvent(p), delete: (p) => podEvent(p, true) });

@@ -20,6 +20,8 @@ interface Pending {
 
 export class Expectations {
   private readonly byKey = new Map<string, Pending>();
+  /** uids of pods the cache has shown, so that an add is counted once against the creations */
+  private readonly seen = new Set<string>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -51,6 +53,16 @@ export class Expectations {
   /** the cache shows pod `uid` gone, or marked for deletion */
   observedDelete(key: string, uid: string): void {
     this.byKey.get(key)?.dels.delete(uid);
+  }
+
+  /** an informer event of a pod the controller `key` owns: counts its creation once, and its deletion */
+  observePod(key: string, uid: string, deleted: boolean, marked: boolean): void {
+    if (deleted) this.seen.delete(uid);
+    else if (!this.seen.has(uid)) {
+      this.seen.add(uid);
+      this.observedCreate(key);
+    }
+    if (deleted || marked) this.observedDelete(key, uid);
   }
 
   satisfied(key: string): boolean {

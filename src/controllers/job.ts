@@ -89,8 +89,6 @@ export class JobController {
   /** uids of pods whose tracking finalizer this controller removed, until the cache shows it */
   private readonly released = new Set<string>();
   private readonly backoff = new Map<string, Backoff>();
-  /** uids of pods the cache has shown (an add is counted once against expectations) */
-  private readonly seenPods = new Set<string>();
   private readonly events: EventRecorder;
   private readonly log: (line: string) => void;
   private readonly now: () => number;
@@ -153,12 +151,7 @@ export class JobController {
     const ref = (p.metadata.ownerReferences ?? []).find((r: Obj) => r.controller === true && r.kind === 'Job');
     if (!ref) return;
     const key = `${p.metadata.namespace}/${ref.name}`;
-    if (!deleted && !this.seenPods.has(p.metadata.uid)) {
-      this.seenPods.add(p.metadata.uid);
-      this.expectations.observedCreate(key);
-    }
-    if (deleted) this.seenPods.delete(p.metadata.uid);
-    if (deleted || p.metadata.deletionTimestamp) this.expectations.observedDelete(key, p.metadata.uid);
+    this.expectations.observePod(key, p.metadata.uid, deleted, !!p.metadata.deletionTimestamp);
     if (deleted || !(p.metadata.finalizers ?? []).includes(TRACKING_FINALIZER)) this.released.delete(p.metadata.uid);
     this.queue.add(key);
   }
