@@ -137,6 +137,36 @@ spec:
     assert.equal(JSON.parse(kOld.ok('get', 'pods', '-l', 'job-name=doomed', '-o', 'json')).items.length, 1, 'no pod after the backoff limit');
   });
 
+  it(`podbay killed mid-Job and started again: the Job completes with each pod counted once (${newest.name})`, async () => {
+    kNew.apply(`apiVersion: batch/v1
+kind: Job
+metadata: {name: survive}
+spec:
+  completions: 4
+  parallelism: 2
+  template:
+    spec:
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 0
+      containers:
+      - name: work
+        image: busybox:1.36
+        command: [sh, -c, 'sleep 2; echo ok']
+`);
+    await waitFor('a first success', () => (JSON.parse(kNew.ok('get', 'job', 'survive', '-o', 'json')).status.succeeded ?? 0) >= 1 || undefined, 60_000);
+    const exited = new Promise((r) => s.proc!.once('exit', r));
+    s.proc!.kill('SIGKILL');
+    await exited;
+    await s.spawn(suite.serverArgs());
+    const w = kNew.k('wait', '--for=condition=complete', 'job/survive', '--timeout=120s');
+    assert.equal(w.code, 0, `${w.stderr}\n${s.log.slice(-3000)}`);
+    const job = JSON.parse(kNew.ok('get', 'job', 'survive', '-o', 'json'));
+    assert.deepEqual([job.status.succeeded, job.status.failed ?? 0], [4, 0]);
+    const pods = JSON.parse(kNew.ok('get', 'pods', '-l', 'job-name=survive', '-o', 'json')).items;
+    assert.equal(pods.filter((p: any) => p.status.phase === 'Succeeded').length, 4, 'exactly 4 pods succeeded: none made twice');
+    assert.ok(pods.every((p: any) => !(p.metadata.finalizers ?? []).includes('batch.kubernetes.io/job-tracking')), 'every pod counted and let go');
+  });
+
   it(`a StatefulSet: ordered pods with stable names, rollout status, a rolling update highest first, scale to 0; claim templates refused (${newest.name})`, async () => {
     kNew.apply(`apiVersion: apps/v1
 kind: StatefulSet
