@@ -133,8 +133,18 @@ export class CronJobController {
     const before = JSON.stringify(status);
     const children = this.jobs.cache.byIndex(BY_CRONJOB, cj.metadata.uid);
 
-    // the active list follows the Jobs: gone or finished ones leave it
-    const active: Obj[] = (status.active ?? []).filter((ref: Obj) => children.some((j) => j.metadata.uid === ref.uid && !jobFinished(j)));
+    // the active list follows the Jobs: gone or finished ones leave it. A Job the cache does not
+    // show yet is looked up before it is dropped (kube does the same: a lagging watch must not
+    // make a run look lost)
+    const active: Obj[] = [];
+    for (const ref of status.active ?? []) {
+      let j: Obj | undefined = children.find((c) => c.metadata.uid === ref.uid);
+      if (!j) {
+        const fresh = await this.client.resource(JOBS).tryGet(ns, ref.name);
+        if (fresh && fresh.metadata.uid === ref.uid) children.push((j = fresh));
+      }
+      if (j && !jobFinished(j)) active.push(ref);
+    }
     for (const j of children) {
       const wasActive = (status.active ?? []).some((ref: Obj) => ref.uid === j.metadata.uid);
       const done = jobFinished(j);
