@@ -50,6 +50,9 @@ describe('daemonset controller', () => {
         cur.status = { ...cur.status, phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] };
         await pods.update(cur, { sub: 'status' });
       }
+      const revs = (await client.resource(resourceInfo('controllerrevisions', 'apps')!).list('default')).items;
+      assert.deepEqual(revs.map((r) => r.revision).sort(), [1, 2], 'a ControllerRevision per template');
+      assert.ok((await live()).every((p) => revs.some((r) => r.revision === 2 && r.metadata.labels['controller-revision-hash'] === p.metadata.labels['controller-revision-hash'])));
       await until('status ready', async () => (st = (await sets.get('default', 'agent')).status).numberReady === 2);
       assert.deepEqual([st.desiredNumberScheduled, st.currentNumberScheduled, st.updatedNumberScheduled, st.numberAvailable, st.numberMisscheduled], [2, 2, 2, 2, 0]);
       // node a loses the label: its pod goes

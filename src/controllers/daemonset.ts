@@ -12,8 +12,9 @@
  *           RollingUpdate: old-template pods deleted while fewer than maxUnavailable are unavailable
  *           status: desired/current/misscheduled/ready/updated/available/unavailable
  *
- * podbay runs one node; the controller does not assume it. No ControllerRevisions are kept for
- * DaemonSets yet (so no `kubectl rollout undo` of one).
+ * podbay runs one node; the controller does not assume it. Templates are kept as
+ * ControllerRevisions (revisions.ts) for `kubectl rollout history`, pruned past
+ * revisionHistoryLimit.
  */
 import { ApiError } from '../api/errors.js';
 import { resourceInfo } from '../api/registry.js';
@@ -22,7 +23,7 @@ import { Informer, objectKey } from '../client/informer.js';
 import type { Client, Obj } from '../client/types.js';
 import { Expectations } from './expectations.js';
 import { controllerRef, controllerUid } from './job-logic.js';
-import { REVISION_LABEL, templateHash } from './statefulset.js';
+import { ensureRevision, pruneRevisions, REVISION_LABEL, REVISIONS } from './revisions.js';
 import { runWorkers, WorkQueue } from './workqueue.js';
 
 const DAEMONSETS = resourceInfo('daemonsets', 'apps')!;
@@ -128,6 +129,7 @@ export class DaemonSetController {
   private readonly sets: Informer<Obj>;
   private readonly pods: Informer<Obj>;
   private readonly nodes: Informer<Obj>;
+  private readonly revisions: Informer<Obj>;
   private readonly queue = new WorkQueue({ baseMs: 5, maxMs: 60_000 });
   private readonly expectations = new Expectations();
   private readonly events: EventRecorder;
@@ -151,6 +153,15 @@ export class DaemonSetController {
       },
     });
     this.nodes = new Informer<Obj>(client, NODES, { log: this.log });
+    this.revisions = new Informer<Obj>(client, REVISIONS, {
+      log: this.log,
+      indexers: {
+        [BY_OWNER]: (r) => {
+          const uid = controllerUid(r, 'DaemonSet');
+          return uid ? [uid] : [];
+        },
+      },
+    });
     const enqueue = (ds: Obj) => this.queue.add(objectKey(ds));
     this.sets.addEventHandler({ add: enqueue, update: (_o, ds) => enqueue(ds) });
     const podEvent = (p: Obj, deleted = false) => {
@@ -175,7 +186,7 @@ export class DaemonSetController {
   }
 
   async start(): Promise<void> {
-    await Promise.all([this.sets.start(), this.pods.start(), this.nodes.start()]);
+    await Promise.all([this.sets.start(), this.pods.start(), this.nodes.start(), this.revisions.start()]);
     this.running = runWorkers(this.queue, this.opts.workers ?? 2, (key) => this.sync(key), (l) => this.log(`daemonset controller: ${l}`));
   }
 
@@ -183,6 +194,7 @@ export class DaemonSetController {
     this.sets.stop();
     this.pods.stop();
     this.nodes.stop();
+    this.revisions.stop();
     this.queue.shutDown();
     await this.running;
   }
@@ -194,7 +206,9 @@ export class DaemonSetController {
       this.expectations.forget(key);
       return;
     }
-    const hash = templateHash(ds.spec?.template ?? {});
+    const revisions = this.revisions.cache.byIndex(BY_OWNER, ds.metadata.uid);
+    const revision = await ensureRevision(this.client, ds, 'DaemonSet', revisions);
+    const hash = revision.metadata.labels[REVISION_LABEL] as string;
     const pods = this.pods.cache.byIndex(BY_OWNER, ds.metadata.uid).filter((p) => !p.metadata.deletionTimestamp);
     const nodes = this.nodes.cache.list();
     const byNode = new Map<string, Obj[]>();
@@ -260,6 +274,8 @@ export class DaemonSetController {
     status.numberAvailable = status.numberReady;
     status.numberUnavailable = status.desiredNumberScheduled - status.numberAvailable;
     if (JSON.stringify(status) !== JSON.stringify(ds.status ?? {})) await this.client.resource(DAEMONSETS).update({ ...ds, status }, { sub: 'status' });
+    const used = new Set([revision.metadata.name, ...pods.map((p) => `${name}-${p.metadata.labels?.[REVISION_LABEL]}`)]);
+    await pruneRevisions(this.client, ds, revisions, used);
   }
 
   private async deletePods(key: string, ds: Obj, pods: Obj[]): Promise<void> {

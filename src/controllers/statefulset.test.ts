@@ -9,7 +9,8 @@ import { resourceInfo } from '../api/registry.js';
 import { LocalClient } from '../client/local.js';
 import type { Obj } from '../client/types.js';
 import { apiError, memoryRegistry, until } from '../registry/registry.test-util.js';
-import { podOrdinal, StatefulSetController, templateHash } from './statefulset.js';
+import { templateHash } from './revisions.js';
+import { podOrdinal, StatefulSetController } from './statefulset.js';
 
 const PODS = resourceInfo('pods')!;
 const SETS = resourceInfo('statefulsets', 'apps')!;

@@ -24,45 +24,19 @@ import { EventRecorder } from '../client/events.js';
 import { Informer, objectKey } from '../client/informer.js';
 import type { Client, Obj } from '../client/types.js';
 import { controllerRef, controllerUid } from './job-logic.js';
+import { ensureRevision, pruneRevisions, REVISION_LABEL, REVISIONS } from './revisions.js';
 import { runWorkers, WorkQueue } from './workqueue.js';
 
 const STATEFULSETS = resourceInfo('statefulsets', 'apps')!;
-const REVISIONS = resourceInfo('controllerrevisions', 'apps')!;
 const PODS = resourceInfo('pods')!;
 const BY_OWNER = 'owner-uid';
 
-export const REVISION_LABEL = 'controller-revision-hash';
 export const POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
 export const POD_INDEX_LABEL = 'apps.kubernetes.io/pod-index';
 
 export interface StatefulSetControllerOptions {
   workers?: number;
   log?: (line: string) => void;
-}
-
-/** the characters apimachinery's SafeEncodeString maps to (no vowels, no 0/1/3) */
-const ALPHANUMS = 'bcdfghjklmnpqrstvwxz2456789';
-
-/** a template's revision hash: FNV-32a of its JSON (and the collision count), safe-encoded as kube spells hashes */
-export function templateHash(template: unknown, collisionCount = 0): string {
-  let h = 0x811c9dc5;
-  for (const b of Buffer.from(canonicalJson(template) + (collisionCount ? String(collisionCount) : ''))) {
-    h ^= b;
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return [...String(h)].map((c) => ALPHANUMS[c.charCodeAt(0) % ALPHANUMS.length]).join('');
-}
-
-/** JSON with object keys sorted, so equal templates hash the same whatever their key order */
-function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Obj)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v) ?? 'null';
 }
 
 /** the ordinal of a set's pod from its name, or undefined when the name is not `<set>-<n>` */
@@ -150,7 +124,7 @@ export class StatefulSetController {
 
     // revisions: the update revision is the current template's; the current one stays until a rollout completes
     const revisions = this.revisions.cache.byIndex(BY_OWNER, set.metadata.uid);
-    const update = await this.ensureRevision(set, revisions);
+    const update = await ensureRevision(this.client, set, 'StatefulSet', revisions);
     const currentName = status.currentRevision && (status.currentRevision === update.metadata.name || revisions.some((r) => r.metadata.name === status.currentRevision)) ? status.currentRevision : update.metadata.name;
     const current = currentName === update.metadata.name ? update : revisions.find((r) => r.metadata.name === currentName)!;
     const templateOf = (rev: Obj) => rev.data?.spec?.template ?? spec.template;
@@ -189,7 +163,7 @@ export class StatefulSetController {
       status.currentReplicas = status.updatedReplicas;
     }
     if (JSON.stringify(status) !== before) await this.client.resource(STATEFULSETS).update({ ...set, status }, { sub: 'status' });
-    await this.pruneRevisions(set, revisions, new Set([status.currentRevision, status.updateRevision, ...mine.map(rev)]));
+    await pruneRevisions(this.client, set, revisions, new Set([status.currentRevision, status.updateRevision, ...mine.map(rev)]));
   }
 
   private async managePods(
@@ -257,49 +231,6 @@ export class StatefulSetController {
     } catch (e) {
       // gone already, or a newer pod of that name (the precondition): nothing to do
       if (!(e instanceof ApiError && (e.reason === 'NotFound' || e.reason === 'Conflict'))) throw e;
-    }
-  }
-
-  /** the ControllerRevision of the set's current template, made when new */
-  private async ensureRevision(set: Obj, revisions: Obj[]): Promise<Obj> {
-    const template = set.spec?.template ?? {};
-    const hash = templateHash(template, set.status?.collisionCount ?? 0);
-    const revName = `${set.metadata.name}-${hash}`;
-    const same = revisions.find((r) => r.metadata.name === revName);
-    if (same) return same;
-    const revision = revisions.reduce((n, r) => Math.max(n, Number(r.revision ?? 0)), 0) + 1;
-    const cr = {
-      apiVersion: 'apps/v1',
-      kind: 'ControllerRevision',
-      metadata: {
-        name: revName,
-        namespace: set.metadata.namespace,
-        labels: { ...(set.spec?.selector?.matchLabels ?? {}), [REVISION_LABEL]: hash },
-        ownerReferences: [controllerRef(set, 'apps/v1', 'StatefulSet')],
-      },
-      data: { spec: { template: { ...structuredClone(template), $patch: 'replace' } } },
-      revision,
-    };
-    try {
-      return await this.client.resource(REVISIONS).create(set.metadata.namespace, cr);
-    } catch (e) {
-      if (!(e instanceof ApiError && e.reason === 'AlreadyExists')) throw e;
-      const existing = await this.client.resource(REVISIONS).get(set.metadata.namespace, revName);
-      if (controllerUid(existing, 'StatefulSet') !== set.metadata.uid) throw new Error(`controllerrevision ${revName} exists and is not this StatefulSet's`);
-      return existing;
-    }
-  }
-
-  /** revisionHistoryLimit (default 10): the oldest revisions neither current, update nor used by a pod go */
-  private async pruneRevisions(set: Obj, revisions: Obj[], live: Set<string | undefined>): Promise<void> {
-    const limit = set.spec?.revisionHistoryLimit ?? 10;
-    const old = revisions.filter((r) => !live.has(r.metadata.name)).sort((a, b) => Number(a.revision) - Number(b.revision));
-    for (const r of old.slice(0, Math.max(0, old.length - limit))) {
-      try {
-        await this.client.resource(REVISIONS).delete(r.metadata.namespace, r.metadata.name, { preconditions: { uid: r.metadata.uid } });
-      } catch (e) {
-        if (!(e instanceof ApiError && e.reason === 'NotFound')) throw e;
-      }
     }
   }
 }

@@ -248,6 +248,7 @@ spec:
       return items.length === 1 && items[0].metadata.uid !== pods[0].metadata.uid ? items[0] : undefined;
     }, 60_000);
     assert.ok(after.spec.containers[0].env.some((e: any) => e.name === 'ROUND'));
+    assert.match(kOld.ok('rollout', 'history', 'ds/agent'), /REVISION\s+CHANGE-CAUSE\n1\s+<none>\n2\s+<none>/);
     kOld.ok('delete', 'ds', 'agent');
     kOld.ok('delete', 'pods', '-l', 'app=agent', '--wait=true');
   });
