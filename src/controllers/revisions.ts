@@ -44,8 +44,13 @@ export async function ensureRevision(client: Client, owner: Obj, kind: string, r
   const hash = templateHash(template, owner.status?.collisionCount ?? 0);
   const revName = `${owner.metadata.name}-${hash}`;
   const same = revisions.find((r) => r.metadata.name === revName);
-  if (same) return same;
-  const revision = revisions.reduce((n, r) => Math.max(n, Number(r.revision ?? 0)), 0) + 1;
+  const latest = revisions.reduce((n, r) => Math.max(n, Number(r.revision ?? 0)), 0);
+  if (same) {
+    // back to an earlier template (`kubectl rollout undo`): that revision becomes the newest, as in kube
+    if (Number(same.revision) === latest) return same;
+    return client.resource(REVISIONS).update({ ...same, revision: latest + 1 });
+  }
+  const revision = latest + 1;
   const cr = {
     apiVersion: 'apps/v1',
     kind: 'ControllerRevision',

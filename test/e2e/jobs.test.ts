@@ -7,7 +7,8 @@
  * Job completes and whose history limit removes the older run made by `kubectl create job
  * --from=cronjob/x`. The CronJob is made first and checked last, so its minute overlaps the rest.
  * A StatefulSet shares the world: ordered pods with stable names, `kubectl rollout status`, a
- * rolling update from the highest ordinal, scale to 0, and claim templates refused with a 422;
+ * rolling update from the highest ordinal, `rollout undo` and `history`, scale to 0, and claim
+ * templates refused with a 422;
  * and a DaemonSet: its one pod on the node, `kubectl rollout status ds/x`, a rolling update.
  */
 import { describe, it, before, after } from 'node:test';
@@ -167,7 +168,7 @@ spec:
     assert.ok(pods.every((p: any) => !(p.metadata.finalizers ?? []).includes('batch.kubernetes.io/job-tracking')), 'every pod counted and let go');
   });
 
-  it(`a StatefulSet: ordered pods with stable names, rollout status, a rolling update highest first, scale to 0; claim templates refused (${newest.name})`, async () => {
+  it(`a StatefulSet: ordered pods with stable names, rollout status, a rolling update highest first, rollout undo and history, scale to 0; claim templates refused (${newest.name})`, async () => {
     kNew.apply(`apiVersion: apps/v1
 kind: StatefulSet
 metadata: {name: web}
@@ -205,6 +206,16 @@ spec:
     }
     assert.ok(Date.parse((second.get('web-1') as any).metadata.creationTimestamp) <= Date.parse((second.get('web-0') as any).metadata.creationTimestamp), 'web-1 is replaced before web-0');
     assert.match(kNew.ok('get', 'controllerrevisions', '-o', 'name'), new RegExp(`controllerrevision.apps/${sts.status.updateRevision}`));
+
+    // undo: back to the first template, which becomes revision 3
+    assert.match(kNew.ok('rollout', 'undo', 'sts/web'), /statefulset.apps\/web rolled back/);
+    const un = kNew.k('rollout', 'status', 'sts/web', '--timeout=120s');
+    assert.equal(un.code, 0, un.stderr);
+    await waitFor('pods back on the first revision', () => {
+      const items = JSON.parse(kNew.ok('get', 'pods', '-l', 'app=web', '-o', 'json')).items;
+      return items.length === 2 && items.every((p: any) => p.metadata.labels['controller-revision-hash'] === (first.get('web-0') as any).metadata.labels['controller-revision-hash'] && !p.spec.containers[0].env) || undefined;
+    }, 60_000);
+    assert.match(kNew.ok('rollout', 'history', 'sts/web'), /REVISION\s+CHANGE-CAUSE\n2\s+<none>\n3\s+<none>/);
 
     kNew.ok('scale', 'sts/web', '--replicas=0');
     await waitFor('the set\'s pods gone', () => JSON.parse(kNew.ok('get', 'pods', '-l', 'app=web', '-o', 'json')).items.length === 0 || undefined, 60_000);
