@@ -19,7 +19,8 @@ import { EventRecorder } from '../client/events.js';
 import { Informer, objectKey } from '../client/informer.js';
 import type { Client, Obj } from '../client/types.js';
 import { CronSchedule } from './cron-schedule.js';
-import { controllerRef, controllerUid, jobFinished, timeString } from './job-logic.js';
+import { jobFinished, timeString } from './job-logic.js';
+import { controllerKey, controllerRef, controllerUid } from './owner.js';
 import { runWorkers, WorkQueue } from './workqueue.js';
 
 const CRONJOBS = resourceInfo('cronjobs', 'batch')!;
@@ -100,8 +101,8 @@ export class CronJobController {
     const enqueue = (cj: Obj) => this.queue.add(objectKey(cj));
     this.cronJobs.addEventHandler({ add: enqueue, update: (_o, cj) => enqueue(cj) });
     const jobEvent = (j: Obj) => {
-      const ref = (j.metadata?.ownerReferences ?? []).find((r: Obj) => r.controller === true && r.kind === 'CronJob');
-      if (ref) this.queue.add(`${j.metadata.namespace}/${ref.name}`);
+      const key = controllerKey(j, 'CronJob');
+      if (key) this.queue.add(key);
     };
     this.jobs.addEventHandler({ add: jobEvent, update: (_o, j) => jobEvent(j), delete: jobEvent });
   }

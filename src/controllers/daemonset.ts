@@ -22,7 +22,7 @@ import { EventRecorder } from '../client/events.js';
 import { Informer, objectKey } from '../client/informer.js';
 import type { Client, Obj } from '../client/types.js';
 import { Expectations } from './expectations.js';
-import { controllerRef, controllerUid } from './job-logic.js';
+import { controllerKey, controllerRef, controllerUid } from './owner.js';
 import { ensureRevision, pruneRevisions, REVISION_LABEL, REVISIONS } from './revisions.js';
 import { runWorkers, WorkQueue } from './workqueue.js';
 
@@ -165,9 +165,8 @@ export class DaemonSetController {
     const enqueue = (ds: Obj) => this.queue.add(objectKey(ds));
     this.sets.addEventHandler({ add: enqueue, update: (_o, ds) => enqueue(ds) });
     const podEvent = (p: Obj, deleted = false) => {
-      const ref = (p.metadata?.ownerReferences ?? []).find((r: Obj) => r.controller === true && r.kind === 'DaemonSet');
-      if (!ref) return;
-      const key = `${p.metadata.namespace}/${ref.name}`;
+      const key = controllerKey(p, 'DaemonSet');
+      if (!key) return;
       this.expectations.observePod(key, p.metadata.uid, deleted, !!p.metadata.deletionTimestamp);
       this.queue.add(key);
     };

@@ -7,6 +7,7 @@
 import type { Job, PodFailurePolicyRule } from 'kubernetes-types/batch/v1.js';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { Obj } from '../client/types.js';
+import { controllerRef } from './owner.js';
 
 /** the finalizer that keeps a finished pod until the Job has counted it (kube's job tracking) */
 export const TRACKING_FINALIZER = 'batch.kubernetes.io/job-tracking';
@@ -16,16 +17,6 @@ export const COMPLETION_INDEX = 'batch.kubernetes.io/job-completion-index';
 /** metav1.Time as the API writes it: RFC 3339, whole seconds */
 export function timeString(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-/** the controller ownerReference of an object made by `owner` (controller and blockOwnerDeletion set) */
-export function controllerRef(owner: Obj, apiVersion: string, kind: string): Obj {
-  return { apiVersion, kind, name: owner.metadata.name, uid: owner.metadata.uid, controller: true, blockOwnerDeletion: true };
-}
-
-/** the uid of an object's controller of `kind`, if it has one */
-export function controllerUid(o: Obj, kind: string): string | undefined {
-  return (o.metadata?.ownerReferences ?? []).find((r: Obj) => r.controller === true && r.kind === kind)?.uid;
 }
 
 /** the pod a Job creates (index: an Indexed Job's completion index) */

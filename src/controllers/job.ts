@@ -29,7 +29,6 @@ import { Expectations } from './expectations.js';
 import {
   backoffDelay,
   COMPLETIONS_REACHED,
-  controllerUid,
   FAIL_REASONS,
   formatIndexes,
   hasCondition,
@@ -42,6 +41,7 @@ import {
   timeString,
   TRACKING_FINALIZER,
 } from './job-logic.js';
+import { controllerKey, controllerUid } from './owner.js';
 import { runWorkers, WorkQueue } from './workqueue.js';
 
 const JOBS = resourceInfo('jobs', 'batch')!;
@@ -116,8 +116,8 @@ export class JobController {
           return uid ? [uid] : [];
         },
         [BY_JOB_NAME]: (p) => {
-          const ref = (p.metadata.ownerReferences ?? []).find((r: Obj) => r.controller === true && r.kind === 'Job');
-          return ref ? [`${p.metadata.namespace}/${ref.name}`] : [];
+          const key = controllerKey(p, 'Job');
+          return key ? [key] : [];
         },
       },
     });
@@ -148,9 +148,8 @@ export class JobController {
   }
 
   private podEvent(p: PodObj, deleted = false): void {
-    const ref = (p.metadata.ownerReferences ?? []).find((r: Obj) => r.controller === true && r.kind === 'Job');
-    if (!ref) return;
-    const key = `${p.metadata.namespace}/${ref.name}`;
+    const key = controllerKey(p, 'Job');
+    if (!key) return;
     this.expectations.observePod(key, p.metadata.uid, deleted, !!p.metadata.deletionTimestamp);
     if (deleted || !(p.metadata.finalizers ?? []).includes(TRACKING_FINALIZER)) this.released.delete(p.metadata.uid);
     this.queue.add(key);

@@ -8,7 +8,7 @@
 import { ApiError } from '../api/errors.js';
 import { resourceInfo } from '../api/registry.js';
 import type { Client, Obj } from '../client/types.js';
-import { controllerRef, controllerUid } from './job-logic.js';
+import { controllerRef, controllerUid } from './owner.js';
 
 export const REVISIONS = resourceInfo('controllerrevisions', 'apps')!;
 export const REVISION_LABEL = 'controller-revision-hash';

@@ -23,7 +23,7 @@ import { resourceInfo } from '../api/registry.js';
 import { EventRecorder } from '../client/events.js';
 import { Informer, objectKey } from '../client/informer.js';
 import type { Client, Obj } from '../client/types.js';
-import { controllerRef, controllerUid } from './job-logic.js';
+import { controllerKey, controllerRef, controllerUid } from './owner.js';
 import { ensureRevision, pruneRevisions, REVISION_LABEL, REVISIONS } from './revisions.js';
 import { runWorkers, WorkQueue } from './workqueue.js';
 
@@ -95,8 +95,8 @@ export class StatefulSetController {
     const enqueue = (s: Obj) => this.queue.add(objectKey(s));
     this.sets.addEventHandler({ add: enqueue, update: (_o, s) => enqueue(s) });
     const owned = (o: Obj) => {
-      const ref = (o.metadata?.ownerReferences ?? []).find((r: Obj) => r.controller === true && r.kind === 'StatefulSet');
-      if (ref) this.queue.add(`${o.metadata.namespace}/${ref.name}`);
+      const key = controllerKey(o, 'StatefulSet');
+      if (key) this.queue.add(key);
     };
     this.pods.addEventHandler({ add: owned, update: (_o, p) => owned(p), delete: owned });
   }

@@ -3,13 +3,14 @@
  * real kubectl (1.27 and the newest). What a user sees: a Job with completions 5 / parallelism 2
  * never runs more than 2 pods at once and ends with exactly 5 succeeded (`kubectl wait
  * --for=condition=complete`, `kubectl logs job/x`), `kubectl create job`, an Indexed Job's
- * JOB_COMPLETION_INDEX, a failing Job's BackoffLimitExceeded, and a CronJob every minute whose
+ * JOB_COMPLETION_INDEX, a failing Job's BackoffLimitExceeded, a Job that survives podbay being
+ * SIGKILLed and started again with each pod counted once, and a CronJob every minute whose
  * Job completes and whose history limit removes the older run made by `kubectl create job
  * --from=cronjob/x`. The CronJob is made first and checked last, so its minute overlaps the rest.
  * A StatefulSet shares the world: ordered pods with stable names, `kubectl rollout status`, a
  * rolling update from the highest ordinal, `rollout undo` and `history`, scale to 0, and claim
- * templates refused with a 422;
- * and a DaemonSet: its one pod on the node, `kubectl rollout status ds/x`, a rolling update.
+ * templates refused with a 422; and a DaemonSet: its one pod on the node, `kubectl rollout
+ * status ds/x`, a rolling update, `rollout history`.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
