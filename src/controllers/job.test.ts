@@ -192,6 +192,43 @@ describe('job controller', () => {
     }
   });
 
+  it('a work queue (no completions): after a success no pod is made, the running ones finish, then Complete', async () => {
+    const w = await world();
+    try {
+      await w.jobs.create('default', { metadata: { name: 'queue' }, spec: jobSpec({ parallelism: 3, completions: null }) });
+      await until('3 pods', async () => w.running(await w.podsOf('queue')).length === 3);
+      const [a, b, c] = w.running(await w.podsOf('queue'));
+      await w.finish(a!, 'Succeeded');
+      await until('counted', async () => (await w.jobs.get('default', 'queue')).status.succeeded === 1);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(w.running(await w.podsOf('queue')).length, 2, 'the others keep running, none is added');
+      await w.finish(b!, 'Succeeded');
+      await w.finish(c!, 'Succeeded');
+      await until('complete', async () => !!w.cond(await w.jobs.get('default', 'queue'), 'Complete'));
+      assert.equal((await w.jobs.get('default', 'queue')).status.succeeded, 3);
+      assert.equal((await w.podsOf('queue')).length, 3);
+    } finally {
+      await w.ctl.stop();
+    }
+  });
+
+  it('restartPolicy OnFailure: container restarts count against backoffLimit', async () => {
+    const w = await world();
+    try {
+      const spec = jobSpec({ backoffLimit: 2 });
+      spec.template.spec.restartPolicy = 'OnFailure';
+      await w.jobs.create('default', { metadata: { name: 'restarts' }, spec });
+      await until('a pod', async () => w.running(await w.podsOf('restarts')).length === 1);
+      const p = (await w.podsOf('restarts'))[0]!;
+      p.status = { ...p.status, phase: 'Running', containerStatuses: [{ name: 'main', image: 'busybox', imageID: '', ready: false, restartCount: 3, state: { waiting: { reason: 'CrashLoopBackOff' } } }] };
+      await w.pods.update(p, { sub: 'status' });
+      await until('failed', async () => !!w.cond(await w.jobs.get('default', 'restarts'), 'Failed'));
+      assert.equal(w.cond(await w.jobs.get('default', 'restarts'), 'Failed').reason, 'BackoffLimitExceeded');
+    } finally {
+      await w.ctl.stop();
+    }
+  });
+
   it('ttlSecondsAfterFinished: the finished Job is deleted when its time comes', async () => {
     const w = await world();
     try {

@@ -344,7 +344,8 @@ export class JobController {
       const room = parallelism - seen.size;
       for (let i = 0; i < completions && toCreate.length < room; i++) if (!completed.has(i) && !seen.has(i)) toCreate.push(i);
     } else {
-      const want = spec.completions == null ? (status.succeeded > 0 ? 0 : parallelism) : Math.max(0, Math.min(parallelism, spec.completions - status.succeeded));
+      // a work-queue Job (no completions): once a pod succeeded, no new pods, and those running finish
+      const want = spec.completions == null ? (status.succeeded > 0 ? Math.min(active.length, parallelism) : parallelism) : Math.max(0, Math.min(parallelism, spec.completions - status.succeeded));
       // fewer than want: make more; more: delete the not-ready and newest first (kube's ActivePods order)
       if (active.length < want) for (let n = active.length; n < want; n++) toCreate.push(undefined);
       else if (active.length > want) {
