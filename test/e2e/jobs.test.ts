@@ -87,6 +87,9 @@ spec:
     assert.deepEqual(row.slice(0, 3), ['five', 'Complete', '5/5']);
     assert.match(kNew.events('five'), /Normal SuccessfulCreate Created pod: five-/);
     assert.match(kNew.events('five'), /Normal Completed Job completed/);
+    const described = kNew.ok('describe', 'job', 'five');
+    assert.match(described, /Pods Statuses:\s+0 Active \(0 Ready\) \/ 5 Succeeded \/ 0 Failed/);
+    assert.match(described, /Completions:\s+5/);
   });
 
   it(`kubectl create job, an Indexed Job, a failing Job (${oldest.name})`, async () => {
@@ -282,6 +285,9 @@ spec:
     const cj = JSON.parse(kNew.ok('get', 'cronjob', 'tick', '-o', 'json'));
     assert.ok(cj.status.lastScheduleTime && cj.status.lastSuccessfulTime, JSON.stringify(cj.status));
     assert.equal(kNew.ok('logs', `job/${scheduled.metadata.name}`), 'tick\n');
+    const row = kNew.ok('get', 'cronjob', 'tick', '--no-headers').trim().split(/\s+/);
+    assert.deepEqual(row.slice(0, 5), ['tick', '*', '*', '*', '*']);
+    assert.match(row.slice(9).join(' '), /^\d+s /, `LAST SCHEDULE is a few seconds ago: ${row.join(' ')}`);
     assert.match(kNew.events('tick'), /Normal SuccessfulCreate Created job tick-\d+/);
     assert.match(kNew.events('tick'), /Normal SawCompletedJob Saw completed job: tick-\d+, condition: Complete/);
   });
