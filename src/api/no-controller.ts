@@ -6,10 +6,6 @@
 import type { ResourceInfo } from './registry.js';
 
 const WITHOUT_CONTROLLER: Record<string, string> = {
-  StatefulSet: 'no controller runs statefulsets yet; the object is stored but no pods are created',
-  DaemonSet: 'no controller runs daemonsets yet; the object is stored but no pods are created',
-  Job: 'no controller runs jobs yet; the object is stored but no pods are created',
-  CronJob: 'no controller runs cronjobs yet; the object is stored but no jobs are created',
   PersistentVolumeClaim: 'no volume provisioner or binder runs yet; the claim is stored and stays Pending',
 };
 

@@ -1,7 +1,7 @@
 /**
  * `podbay server`: the composition root. It wires store -> registry -> API server, hands one
- * in-process client (src/client/local.ts) to the node heartbeat, the namespace controller, the
- * kubelet and the scheduler (binder), starts each room's loops (the store's compactor, the
+ * in-process client (src/client/local.ts) to the node heartbeat, the controllers (namespace,
+ * Job, CronJob, StatefulSet, DaemonSet), the kubelet and the scheduler (binder), starts each room's loops (the store's compactor, the
  * runtime's sweep), and writes the admin kubeconfig once the API answers.
  *
  *   DIR/state.db          the SQLite revision log (WAL)           0600
@@ -37,6 +37,10 @@ import { EndpointsController } from '../controllers/endpoints.js';
 import { Proxier } from '../proxy/proxier.js';
 import { tagFor } from '../proxy/rules.js';
 import { ControllerManager } from '../controllers/manager.js';
+import { JobController } from '../controllers/job.js';
+import { CronJobController } from '../controllers/cronjob.js';
+import { StatefulSetController } from '../controllers/statefulset.js';
+import { DaemonSetController } from '../controllers/daemonset.js';
 import { execInPod } from '../kubelet/exec.js';
 import { portForwardToPod } from '../kubelet/portforward.js';
 import { attachToPod } from '../kubelet/attach.js';
@@ -262,6 +266,14 @@ export async function runServer(argv: string[]): Promise<number> {
   await endpoints.start();
   const controllers = new ControllerManager(client, { log });
   await controllers.start();
+  const jobs = new JobController(client, { log });
+  await jobs.start();
+  const cronJobs = new CronJobController(client, { log });
+  await cronJobs.start();
+  const statefulSets = new StatefulSetController(client, { log });
+  await statefulSets.start();
+  const daemonSets = new DaemonSetController(client, { log });
+  await daemonSets.start();
 
   const hostname = os.hostname().toLowerCase();
   const sans = ['127.0.0.1', '::1', 'localhost', hostname];
@@ -405,6 +417,12 @@ export async function runServer(argv: string[]): Promise<number> {
   await step('namespace controller', () => namespaces.stop());
   await step('endpoints controller', () => endpoints.stop());
   await step('workload controllers', () => controllers.stop());
+  await step('job, cronjob, statefulset and daemonset controllers', async () => {
+    await jobs.stop();
+    await cronJobs.stop();
+    await statefulSets.stop();
+    await daemonSets.stop();
+  });
   await step('scheduler', () => binder?.stop());
   await step('service proxy', () => proxier?.stop());
   await step('kubelet', () => kubelet?.stop());

@@ -1,6 +1,7 @@
 /**
  * Events about pods, as the kubelet and the scheduler post them (Scheduled, Pulled, Created,
- * Started, Killing, BackOff, Failed ...). A repeat of the same reason and message for the same
+ * Started, Killing, BackOff, Failed ...), and about the objects controllers run (an object's own
+ * kind and apiVersion, when it carries them, name the involved object). A repeat of the same reason and message for the same
  * object bumps `count` and `lastTimestamp` instead of making a new Event, as client-go's
  * event correlator does.
  */

@@ -224,8 +224,17 @@ export function validateStatefulSetSpec(spec: Obj, fldPath = 'spec'): Errs {
   return errs;
 }
 
+/**
+ * podbay refuses claim templates at create: nothing provisions or binds PersistentVolumeClaims yet,
+ * so the set's pods would wait for their claims forever. When a provisioner lands, this goes.
+ */
+export const CLAIM_TEMPLATES_UNSUPPORTED =
+  'podbay does not provision PersistentVolumeClaims yet, so pods using these claims could never start; use a volume in the pod template (emptyDir, hostPath) instead';
+
 export function validateStatefulSet(s: Obj): Errs {
-  return [...meta(s), ...validateStatefulSetSpec(obj(s.spec))];
+  const errs = [...meta(s), ...validateStatefulSetSpec(obj(s.spec))];
+  if (Array.isArray(obj(s.spec).volumeClaimTemplates) && obj(s.spec).volumeClaimTemplates.length > 0) errs.push(forbidden('spec.volumeClaimTemplates', CLAIM_TEMPLATES_UNSUPPORTED));
+  return errs;
 }
 
 const STATEFULSET_UPDATABLE = ['replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy', 'minReadySeconds'];

@@ -1,0 +1,27 @@
+/**
+ * Owner references as controllers write and read them: the controller reference on what a
+ * controller makes (controller and blockOwnerDeletion set, so the garbage collector and a
+ * foreground deletion treat it as kube does), and finding an object's controller of a kind.
+ */
+import type { Obj } from '../client/types.js';
+
+/** the controller ownerReference of an object made by `owner` */
+export function controllerRef(owner: Obj, apiVersion: string, kind: string): Obj {
+  return { apiVersion, kind, name: owner.metadata.name, uid: owner.metadata.uid, controller: true, blockOwnerDeletion: true };
+}
+
+/** an object's controller reference, if its controller is of `kind` */
+export function controllerOf(o: Obj, kind: string): Obj | undefined {
+  return (o.metadata?.ownerReferences ?? []).find((r: Obj) => r.controller === true && r.kind === kind);
+}
+
+/** the uid of an object's controller of `kind`, if it has one */
+export function controllerUid(o: Obj, kind: string): string | undefined {
+  return controllerOf(o, kind)?.uid;
+}
+
+/** the work-queue key (namespace/name) of an object's controller of `kind`, if it has one */
+export function controllerKey(o: Obj, kind: string): string | undefined {
+  const ref = controllerOf(o, kind);
+  return ref ? `${o.metadata.namespace}/${ref.name}` : undefined;
+}
