@@ -235,7 +235,12 @@ describe('job controller', () => {
       await w.jobs.create('default', { metadata: { name: 'brief' }, spec: jobSpec({ ttlSecondsAfterFinished: 0 }) });
       await until('a pod', async () => w.running(await w.podsOf('brief')).length === 1);
       await w.finish((await w.podsOf('brief'))[0]!, 'Succeeded');
-      await until('the job deleted', async () => !(await w.jobs.tryGet('default', 'brief')));
+      // deleted with Foreground propagation, as kube's TTL controller does: without a garbage
+      // collector running here, the Job waits marked (foregroundDeletion) for its pods to go
+      await until('the job deleted', async () => {
+        const j = await w.jobs.tryGet('default', 'brief');
+        return !j || (!!j.metadata?.deletionTimestamp && (j.metadata.finalizers ?? []).includes('foregroundDeletion'));
+      });
     } finally {
       await w.ctl.stop();
     }
