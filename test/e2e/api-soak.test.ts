@@ -337,7 +337,7 @@ describe('crash and corruption', () => {
       const port = await freePort();
       const refused = await podbay(['server', '--no-kubelet', '--data-dir', bad, '--listen', `127.0.0.1:${port}`]);
       assert.notEqual(refused.code, 0);
-      assert.match(refused.out, new RegExp(`the store database ${db} is corrupt \\(.*\\); podbay will not serve from it`));
+      assert.match(refused.out, new RegExp(`the store database ${db} is corrupt \\([\\s\\S]*\\); podbay will not serve from it`));
       assert.match(refused.out, /podbay restore/);
       assert.equal(existsSync(join(bad, 'kubeconfig.yaml')) && readFileSync(join(bad, 'kubeconfig.yaml'), 'utf8').includes(String(port)), false, 'it never served');
 
