@@ -260,20 +260,25 @@ export async function runServer(argv: string[]): Promise<number> {
   const client = new LocalClient(svc);
   const heartbeat = new NodeHeartbeat(client, log);
   await heartbeat.start();
+  // Controllers start in the background: one whose informers cannot sync (a Secret stored under
+  // a key this start does not have, say) must not keep the API from serving; each logs why.
+  const startInBackground = (what: string, c: { start(): Promise<void> }) => {
+    void c.start().catch((e) => log(`podbay: ${what} did not start: ${e instanceof Error ? e.message : String(e)}`));
+  };
   const namespaces = new NamespaceController(client, { log });
-  await namespaces.start();
+  startInBackground('the namespace controller', namespaces);
   const endpoints = new EndpointsController(client, { log });
-  await endpoints.start();
+  startInBackground('the endpoints controller', endpoints);
   const controllers = new ControllerManager(client, { log });
-  await controllers.start();
+  startInBackground('the workload controllers', controllers);
   const jobs = new JobController(client, { log });
-  await jobs.start();
+  startInBackground('the job controller', jobs);
   const cronJobs = new CronJobController(client, { log });
-  await cronJobs.start();
+  startInBackground('the cronjob controller', cronJobs);
   const statefulSets = new StatefulSetController(client, { log });
-  await statefulSets.start();
+  startInBackground('the statefulset controller', statefulSets);
   const daemonSets = new DaemonSetController(client, { log });
-  await daemonSets.start();
+  startInBackground('the daemonset controller', daemonSets);
 
   const hostname = os.hostname().toLowerCase();
   const sans = ['127.0.0.1', '::1', 'localhost', hostname];
