@@ -15,6 +15,7 @@ import { methodNotAllowed, notFound, pathNotFound } from '../api/errors.js';
 import type { ApiGroupHandler, GroupRequest } from './api-groups.js';
 import type { NodeUsage, PodUsage } from '../api/usage.js';
 import { queryBool } from './query.js';
+import { rfc3339 } from '../api/time.js';
 
 type Obj = Record<string, any>;
 
@@ -50,10 +51,6 @@ export function goDuration(ms: number): string {
   return sec;
 }
 
-/** metav1.Time: RFC 3339 in whole seconds */
-function rfc3339(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
 /** metrics-server's quantities: CPU in nanocores ("1234n"), memory in Ki ("2048Ki") */
 export function cpuQuantity(nanoCores: number): string {

@@ -18,6 +18,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { badRequest, unsupportedMediaType } from '../api/errors.js';
+import { rfc3339 } from '../api/time.js';
 
 type Obj = Record<string, any>;
 
@@ -199,7 +200,7 @@ function decodeMap(buf: Buffer, t: Exclude<FieldType, string> & { map: string })
 
 function timeOf(buf: Buffer): string | undefined {
   const tm = decodeMessage(buf, 'Time') as Obj;
-  return tm.seconds ? new Date(tm.seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') : undefined;
+  return tm.seconds ? rfc3339(tm.seconds * 1000) : undefined;
 }
 
 /** the JSON form of the apimachinery messages that are not objects there */

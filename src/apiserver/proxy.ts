@@ -33,6 +33,7 @@ import { ApiError, badRequest, forbidden, pathNotFound } from '../api/errors.js'
 import type { UsageSource } from './metrics.js';
 import type { ContainerUsage } from '../api/usage.js';
 import { decodePathSegment } from './query.js';
+import { rfc3339 as kubeletTime } from '../api/time.js';
 
 type Obj = Record<string, any>;
 
@@ -260,9 +261,6 @@ function redirectWithSlash(req: IncomingMessage, res: ServerResponse, prefix: st
   req.resume();
 }
 
-function kubeletTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
 /** The kubelet's /stats/summary (statsapi.Summary), with what podbay measures: CPU and memory. */
 export async function statsSummary(node: Obj, pods: Obj[], usage: UsageSource | undefined): Promise<Obj> {

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { resourceInfo } from '../api/registry.js';
 import type { Client, Obj } from './types.js';
+import { rfc3339 } from '../api/time.js';
 
 const EVENTS = resourceInfo('events')!;
 
@@ -27,7 +28,7 @@ export class EventRecorder {
   }
 
   private async post(pod: Obj, type: string, reason: string, message: string, fieldPath?: string): Promise<void> {
-    const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const now = rfc3339();
     const key = [pod.metadata.uid, type, reason, message, fieldPath ?? ''].join('\u0000');
     const prev = this.seen.get(key);
     if (prev) {

@@ -8,16 +8,13 @@ import type { Job, PodFailurePolicyRule } from 'kubernetes-types/batch/v1.js';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { Obj } from '../client/types.js';
 import { controllerRef } from './owner.js';
+import { rfc3339 as timeString } from '../api/time.js';
 
 /** the finalizer that keeps a finished pod until the Job has counted it (kube's job tracking) */
 export const TRACKING_FINALIZER = 'batch.kubernetes.io/job-tracking';
 /** the completion index of an Indexed Job's pod (annotation, and label since kube 1.28) */
 export const COMPLETION_INDEX = 'batch.kubernetes.io/job-completion-index';
 
-/** metav1.Time as the API writes it: RFC 3339, whole seconds */
-export function timeString(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
 /** the pod a Job creates (index: an Indexed Job's completion index) */
 export function podForJob(job: Obj, index?: number): Pod {
@@ -155,3 +152,6 @@ export const FAIL_REASONS = {
   DeadlineExceeded: 'Job was active longer than specified deadline',
 } as const;
 export const COMPLETIONS_REACHED = { reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods' };
+
+/** metav1.Time as the API writes it (src/api/time.ts) */
+export { timeString };

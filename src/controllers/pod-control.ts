@@ -20,6 +20,7 @@ import { resourceInfo, type ResourceInfo } from '../api/registry.js';
 import type { LabelSelector } from '../api/selectors/labels.js';
 import { EventRecorder } from '../client/events.js';
 import type { Client, Obj } from '../client/types.js';
+import { rfc3339 } from '../api/time.js';
 
 export const PODS = resourceInfo('pods')!;
 
@@ -338,6 +339,5 @@ export function getCondition(conds: Obj[] | undefined, type: string): Obj | unde
   return (conds ?? []).find((c) => c.type === type);
 }
 
-export function rfc3339(ms: number = Date.now()): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
+
+export { rfc3339 };

@@ -59,6 +59,7 @@ import { TerminationMessages, prepareTerminationMessage, removeTerminationMessag
 import { SyncBackoff } from './sync-backoff.js';
 import { osErrorText } from '../sys/os-error.js';
 import { appContainersDone, containerRestartPolicy, isSidecar, sidecarNames, terminationOrder } from './sidecars.js';
+import { rfc3339 } from '../api/time.js';
 
 export const LABEL_POD_UID = 'io.kubernetes.pod.uid';
 export const LABEL_POD_NAME = 'io.kubernetes.pod.name';
@@ -112,9 +113,6 @@ interface BackoffEntry {
   delayMs: number;
 }
 
-function nowRfc3339(): string {
-  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
 function isTerminal(pod: Obj): boolean {
   return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
@@ -700,7 +698,7 @@ export class Kubelet {
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = attempt === 0 ? pod : await this.client.getPod(pod.metadata.namespace, pod.metadata.name);
       if (!current || current.metadata.uid !== uid) return;
-      const status = { ...current.status, phase: 'Failed', reason, message: `Pod was rejected: ${message}`, startTime: current.status?.startTime ?? nowRfc3339() };
+      const status = { ...current.status, phase: 'Failed', reason, message: `Pod was rejected: ${message}`, startTime: current.status?.startTime ?? rfc3339() };
       try {
         const updated = await this.client.updatePodStatus({ ...current, status });
         if (this.pods.has(uid)) this.pods.set(uid, updated);
@@ -746,11 +744,11 @@ export class Kubelet {
         sandboxReady: sandbox?.state === 'ready',
         podIPs,
         hostIP: this.opts.hostIP,
-        now: nowRfc3339(),
+        now: rfc3339(),
       });
       const evicted = this.evictions.get(uid);
       const failure = this.failures.get(uid);
-      const status = evicted ? evictedStatus(computed, evicted, nowRfc3339()) : failure ? failedStatus(computed, failure.reason, failure.message) : computed;
+      const status = evicted ? evictedStatus(computed, evicted, rfc3339()) : failure ? failedStatus(computed, failure.reason, failure.message) : computed;
       if (stable(status) === stable(current.status)) return;
       try {
         const updated = await this.client.updatePodStatus({ ...current, status });

@@ -8,6 +8,7 @@ import { ApiError } from '../api/errors.js';
 import { resourceInfo } from '../api/registry.js';
 import type { Client, Obj } from '../client/types.js';
 import { PODBAY_VERSION, VERSION_INFO } from '../version.js';
+import { rfc3339 } from '../api/time.js';
 
 function osImage(): string {
   try {
@@ -103,7 +104,7 @@ function nodeStatus(now: string): Obj {
 export async function registerNode(client: Client): Promise<Obj> {
   const nodes = client.resource(resourceInfo('nodes')!);
   const name = nodeName();
-  const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const now = rfc3339();
   const arch = process.arch === 'x64' ? 'amd64' : process.arch;
   const labels = {
     'kubernetes.io/hostname': name,

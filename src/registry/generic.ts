@@ -36,6 +36,7 @@ import { fieldSelector } from '../api/selectors/fields.js';
 import type { DeleteOptions, ListQuery, Obj, ObjList, WatchEventOut, WatchQuery, WriteOptions } from '../api/types.js';
 import { storeCall, type StoreCallContext } from './store-errors.js';
 import { strategyFor, type WritePart } from './strategy/index.js';
+import { rfc3339 } from '../api/time.js';
 
 export type { DeleteOptions, ListQuery, Obj, WatchEventOut, WatchQuery, WriteOptions } from '../api/types.js';
 
@@ -94,9 +95,6 @@ function generateSuffix(): string {
   return s;
 }
 
-function rfc3339(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
 /**
  * etcd's default --max-request-bytes (1.5 MiB): kube-apiserver cannot store a bigger object and

@@ -18,6 +18,7 @@ import { ApiError } from '../api/errors.js';
 import { resourceInfo } from '../api/registry.js';
 import { describeConflict, type HostPortGuard, type WantedPort } from '../network/host-ports.js';
 import { ResourceFit } from './fit.js';
+import { rfc3339 } from '../api/time.js';
 
 const PODS = resourceInfo('pods')!;
 const NODES = resourceInfo('nodes')!;
@@ -170,7 +171,7 @@ export class Binder {
     if (this.reported.get(pod.metadata.uid) === message) return;
     this.reported.set(pod.metadata.uid, message);
     this.events.record(pod, 'Warning', 'FailedScheduling', message);
-    const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const now = rfc3339();
     const conds = (pod.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled');
     // the API serves an unset lastProbeTime as null (kubernetes-types says string)
     conds.push({ type: 'PodScheduled', status: 'False', lastProbeTime: null as unknown as string, lastTransitionTime: now, reason: 'Unschedulable', message });

@@ -18,6 +18,7 @@ import { ApiError, badRequest } from '../errors.js';
 import { schemas } from '../schema.js';
 import { FieldSet, pathString, fieldElement } from './fieldset.js';
 import { compare, findDuplicate, merge, removeItems, shapeOfType, toFieldSet, withNamedFields, type Shape } from './typed.js';
+import { rfc3339 } from '../../api/time.js';
 
 type Obj = Record<string, any>;
 
@@ -142,9 +143,6 @@ function encode(managers: Map<string, Manager>): ManagedFieldsEntry[] {
   });
 }
 
-function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
 function withoutManagedFields(o: Obj | undefined): Obj {
   if (!o) return {};
@@ -213,7 +211,7 @@ export function recordUpdate(scope: FieldManagerScope, live: Obj | undefined, ne
   dropFrom(managers, selfId, takeFrom(managers, selfId, changed), removed);
   const prev = managers.get(selfId);
   const set = (prev?.set ?? new FieldSet()).difference(removed).union(changed);
-  const now = rfc3339((scope.now ?? (() => new Date()))());
+  const now = rfc3339((scope.now ?? (() => new Date()))().getTime());
   if (!set.empty()) {
     const time = prev && prev.set.equals(set) ? prev.time : now;
     managers.set(selfId, { ...self, set, time });
@@ -296,7 +294,7 @@ export function applyConfiguration(scope: FieldManagerScope, live: Obj | undefin
   }
   dropFrom(managers, selfId, conflicts, removed);
   const mine = managers.get(selfId)!;
-  const now = rfc3339((scope.now ?? (() => new Date()))());
+  const now = rfc3339((scope.now ?? (() => new Date()))().getTime());
   if (!lastSet || !lastSet.equals(applied) || !mine.time) mine.time = now;
   if (mine.set.empty()) managers.delete(selfId);
   capManagers(managers);

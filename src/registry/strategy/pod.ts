@@ -6,15 +6,13 @@ import { conflict, invalid, type FieldError } from '../../api/errors.js';
 import { resourceInfo } from '../../api/registry.js';
 import type { Obj } from '../../api/types.js';
 import type { Strategy } from './types.js';
+import { rfc3339 } from '../../api/time.js';
 
 export const PODS = resourceInfo('pods')!;
 
 /** what kube-apiserver gives a pod that asks for nothing */
 const DEFAULT_GRACE_SECONDS = 30;
 
-function nowRfc3339(): string {
-  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
 export const podStrategy: Strategy = {
   prepareForCreate(obj) {
@@ -51,7 +49,7 @@ export function bindingUpdate(name: string, binding: Obj): (pod: Obj) => Obj {
     if (pod.spec.nodeName) throw conflict(PODS.resource, name, `pod ${name} is already assigned to node "${pod.spec.nodeName}"`);
     pod.spec.nodeName = target.name;
     const conds: Obj[] = (pod.status.conditions ??= []);
-    const cond = { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: nowRfc3339() };
+    const cond = { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: rfc3339() };
     const i = conds.findIndex((c) => c.type === 'PodScheduled');
     if (i >= 0) conds[i] = cond;
     else conds.push(cond);
