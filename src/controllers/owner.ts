@@ -4,15 +4,15 @@
  * foreground deletion treat it as kube does), and finding an object's controller of a kind.
  */
 import type { Obj } from '../client/types.js';
+import { controllerRefOf, newControllerRef, type OwnerReference } from './pod-control.js';
 
-/** the controller ownerReference of an object made by `owner` */
-export function controllerRef(owner: Obj, apiVersion: string, kind: string): Obj {
-  return { apiVersion, kind, name: owner.metadata.name, uid: owner.metadata.uid, controller: true, blockOwnerDeletion: true };
-}
+/** the controller ownerReference of an object made by `owner` (metav1.NewControllerRef) */
+export const controllerRef = newControllerRef;
 
-/** an object's controller reference, if its controller is of `kind` */
-export function controllerOf(o: Obj, kind: string): Obj | undefined {
-  return (o.metadata?.ownerReferences ?? []).find((r: Obj) => r.controller === true && r.kind === kind);
+/** an object's controller reference, if its controller is of `kind` (one controller at most) */
+export function controllerOf(o: Obj, kind: string): OwnerReference | undefined {
+  const ref = controllerRefOf(o);
+  return ref?.kind === kind ? ref : undefined;
 }
 
 /** the uid of an object's controller of `kind`, if it has one */
