@@ -178,8 +178,11 @@ describe('rotating and reading across rotations (files on disk, a fake conmon)',
       let alive = true;
       let out = '';
       const follower = streamLog(dir, { follow: true, tailLines: 2 }, (s) => void (out += s), async () => alive, () => false, { container: 'c', pod: 'p' });
+      // (generous: on a loaded machine the follower may take seconds to start, and the test means
+      // it to be following before the first rotation)
       const waitFor = async (pred: () => boolean) => {
-        for (let i = 0; i < 100 && !pred(); i++) await new Promise((r) => setTimeout(r, 20));
+        for (let i = 0; i < 750 && !pred(); i++) await new Promise((r) => setTimeout(r, 20));
+        assert.ok(pred(), 'the follower kept up');
       };
       await waitFor(() => out.includes('line 4\n'));
       let n = 5;
