@@ -21,10 +21,11 @@
  *
  *   ensure (before any ADD):               -N chain, -A chain DROP rule, -I INPUT 1 hook
  *   remove (after the bridge is deleted):  -D hook, -F chain, -X chain
+ * (both through ./bridge-chain.ts)
  *
  * IPv6 has no such hole (::1 is never routed off-host); only iptables (IPv4) is touched.
  */
-import { run, which } from '../sys/exec.js';
+import { ensureHookedChain, removeHookedChain, type HookedChain } from './bridge-chain.js';
 
 /** The comment kube-proxy's (and the kubelet's) rule carries. */
 export const LOCALNET_COMMENT = 'block incoming localnet connections';
@@ -54,61 +55,21 @@ export function localnetSaveLines(bridge: string): string[] {
   return [`:${chain} - [0:0]`, `-A INPUT ${quote(localnetHookRule(bridge))}`, `-A ${chain} ${quote(localnetDropRule())}`];
 }
 
-function iptables(): string {
-  const bin = which('iptables');
-  if (!bin) throw new Error('iptables is not installed: install the Debian package iptables');
-  return bin;
-}
-
-/** per bridge, the last guard change: check-then-add must not interleave (no duplicate rules) */
-const queues = new Map<string, Promise<unknown>>();
-function serialized(bridge: string, fn: () => Promise<void>): Promise<void> {
-  const next = (queues.get(bridge) ?? Promise.resolve()).then(fn, fn);
-  const tail = next.catch(() => {});
-  queues.set(bridge, tail);
-  void tail.then(() => queues.get(bridge) === tail && queues.delete(bridge));
-  return next;
+/** The guard of one bridge as a hooked chain (./bridge-chain.ts). */
+function guardChain(bridge: string): HookedChain {
+  const hook = localnetHookRule(bridge);
+  return { table: 'filter', chain: localnetChain(bridge), rules: [localnetDropRule()], hook: { chain: 'INPUT', match: hook.slice(0, -2) } };
 }
 
 /**
  * Make the bridge's guard chain, its DROP rule and the INPUT hook; idempotent, and checked on
- * every call (each pod setUp) so a guard flushed by someone else comes back.
+ * pod set-up (at most once in 5 s) so a guard flushed by someone else comes back.
  */
 export function ensureLocalnetGuard(bridge: string): Promise<void> {
-  return serialized(bridge, () => addGuard(bridge));
+  return ensureHookedChain(guardChain(bridge));
 }
 
 /** Remove the bridge's hook and chain (only this bridge's); a missing one is fine. */
 export function removeLocalnetGuard(bridge: string): Promise<void> {
-  return serialized(bridge, () => deleteGuard(bridge));
-}
-
-async function addGuard(bridge: string): Promise<void> {
-  const ipt = iptables();
-  const chain = localnetChain(bridge);
-  const drop = localnetDropRule();
-  const hook = localnetHookRule(bridge);
-  await run(ipt, ['-w', '-t', 'filter', '-N', chain], { allowFailure: true }); // exists: fine
-  if ((await run(ipt, ['-w', '-t', 'filter', '-C', chain, ...drop], { allowFailure: true })).code !== 0) {
-    await run(ipt, ['-w', '-t', 'filter', '-A', chain, ...drop]);
-  }
-  if ((await run(ipt, ['-w', '-t', 'filter', '-C', 'INPUT', ...hook], { allowFailure: true })).code !== 0) {
-    await run(ipt, ['-w', '-t', 'filter', '-I', 'INPUT', '1', ...hook]);
-  }
-}
-
-async function deleteGuard(bridge: string): Promise<void> {
-  const bin = which('iptables');
-  if (!bin) return;
-  const chain = localnetChain(bridge);
-  const hook = localnetHookRule(bridge);
-  // a hook inserted twice (by two podbay processes racing) is deleted until none is left
-  for (let i = 0; i < 8; i++) {
-    if ((await run(bin, ['-w', '-t', 'filter', '-D', 'INPUT', ...hook], { allowFailure: true })).code !== 0) break;
-  }
-  await run(bin, ['-w', '-t', 'filter', '-F', chain], { allowFailure: true });
-  const del = await run(bin, ['-w', '-t', 'filter', '-X', chain], { allowFailure: true });
-  if (del.code !== 0 && (await run(bin, ['-w', '-t', 'filter', '-S', chain], { allowFailure: true })).code === 0) {
-    throw new Error(`removing iptables chain ${chain}: ${del.stderr.trim()}`);
-  }
+  return removeHookedChain(guardChain(bridge));
 }

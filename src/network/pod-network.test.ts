@@ -21,7 +21,7 @@ test('the config list: bridge (gateway, masq, hairpin, host-local in runDir) the
         type: 'bridge',
         bridge: 'podbay0',
         isGateway: true,
-        ipMasq: true,
+        ipMasq: false,
         hairpinMode: true,
         ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: '/run/podbay-x/ipam' },
       },
@@ -74,4 +74,15 @@ test('settings are checked when the network is made', () => {
   const n = new CniPodNetwork({ ...settings, binDirs: [] });
   assert.deepEqual(n.settings.binDirs, ['/usr/lib/cni', '/opt/cni/bin']);
   assert.equal(n.confPath, '/etc/podbay-x/cni/podbay.conflist');
+});
+
+test('pods leave masqueraded through one chain per bridge, pod-to-pod and multicast untouched', async () => {
+  const { masqueradeRules, masqueradeChain } = await import('./pod-masquerade.js');
+  const r = masqueradeRules('pbnettest0', '10.250.0.0/24');
+  assert.equal(r.chain, 'PODBAY-MASQ-pbnettest0');
+  assert.ok(masqueradeChain('abcdefghijklmno').length <= 28, 'chain name within iptables limit');
+  assert.deepEqual(r.hook.match.slice(0, 2), ['-s', '10.250.0.0/24']);
+  assert.deepEqual(r.rules.map((x) => x.at(-1)), ['RETURN', 'RETURN', 'MASQUERADE']);
+  assert.deepEqual(r.rules[0]!.slice(0, 2), ['-d', '10.250.0.0/24']);
+  assert.equal(masqueradeRules('pb6', 'fd00:1::/64').v6, true);
 });

@@ -16,7 +16,8 @@
  * The networks it attaches:
  *   lo:   the `loopback` plugin on its own (a pod without it cannot reach itself on 127.0.0.1)
  *   eth0: podbay's config list `<confDir>/<networkName>.conflist`:
- *           bridge (gateway, masquerade, hairpin; host-local IPAM leases under <runDir>/ipam)
+ *           bridge (gateway, hairpin; host-local IPAM leases under <runDir>/ipam; masquerade
+ *           is one per-bridge rule set podbay makes, ./pod-masquerade.ts)
  *           -> portmap (hostPorts, snat: answers on 127.0.0.1 too, with route_localnet)
  *           -> settings.extraPlugins, if any.
  *
@@ -51,6 +52,7 @@ import {
 import { NetnsPins, validateId } from './netns.js';
 import { HostPortGuard } from './host-ports.js';
 import { ensureLocalnetGuard, removeLocalnetGuard } from './localnet-guard.js';
+import { ensurePodMasquerade, removePodMasquerade } from './pod-masquerade.js';
 import type { NetworkAttachment, NetworkSettings, PodNetwork, PodNetworkRequest, PortMapping } from './types.js';
 
 export const POD_IFNAME = 'eth0';
@@ -66,7 +68,8 @@ export function buildConfList(s: NetworkSettings): CniConfList {
         type: 'bridge',
         bridge: s.bridge,
         isGateway: true,
-        ipMasq: true,
+        // masquerade is one rule set per bridge (./pod-masquerade.ts), not a chain per pod
+        ipMasq: false,
         hairpinMode: true,
         ipam: {
           type: 'host-local',
@@ -222,6 +225,7 @@ export class CniPodNetwork implements PodNetwork {
     }
     // the bridge (and the route_localnet portmap set on it) is gone: its guard can go too
     await removeLocalnetGuard(this.settings.bridge);
+    await removePodMasquerade(this.settings.bridge, this.settings.podCidr);
     await removeIdleHostportChains();
     await rm(join(this.runDir, 'ipam', this.settings.networkName), { recursive: true, force: true });
     await rmdir(join(this.runDir, 'ipam')).catch(() => {});
@@ -242,7 +246,7 @@ export class CniPodNetwork implements PodNetwork {
     await this.hostPorts.assertFree(req.portMappings);
     await ensureIpForward();
     // the guard goes in before portmap turns route_localnet on for the bridge
-    await ensureLocalnetGuard(this.settings.bridge);
+    await Promise.all([ensureLocalnetGuard(this.settings.bridge), ensurePodMasquerade(this.settings.bridge, this.settings.podCidr)]);
     await this.writeConfList();
 
     const entry: CacheEntry = {
@@ -308,7 +312,9 @@ export class CniPodNetwork implements PodNetwork {
       delNetworkList(entry.loopback, this.runtimeConf(entry, netns, 'lo'), this.invoke),
     ]);
     const errors: Error[] = [...ethErrors, ...loErrors];
-    if (!hasNetns && entry.result) await this.removeBridgeMasq(entry);
+    // only pods made by an older podbay (ipMasq in their cached config) have a per-pod chain
+    const perPodMasq = entry.confList.plugins.some((p) => p.type === 'bridge' && (p as { ipMasq?: boolean }).ipMasq);
+    if (!hasNetns && entry.result && perPodMasq) await this.removeBridgeMasq(entry);
     try {
       await this.pins.delete(id);
     } catch (e) {

@@ -3,8 +3,8 @@
  * Every call is argv-based (no shell), has a timeout, and fails with an error that names the
  * command and quotes its stderr, so a failure reaching a user says what went wrong.
  */
-import { spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { spawnCollect } from './exec-spawn.js';
+import { accessSync, constants, readFileSync, rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 export interface ExecOptions {
@@ -15,7 +15,10 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** do not throw on a non-zero exit; the caller inspects `code` */
   allowFailure?: boolean;
-  /** extra file descriptors passed to the child (index 3 onward) */
+  /**
+   * extra file descriptors passed to the child (index 3 onward); the child has them once run()
+   * returns (spawn is synchronous), so the caller may close its copies then.
+   */
   extraFds?: (number | 'pipe')[];
 }
 
@@ -39,34 +42,42 @@ export class ExecError extends Error {
   }
 }
 
+/**
+ * PODBAY_TRACE_EXEC=1 prints every command podbay runs with its wall time; =cpu also its CPU
+ * (user + system, children included, through GNU time): where a pod's time goes.
+ */
+const TRACE_EXEC = process.env.PODBAY_TRACE_EXEC;
+let traceSeq = 0;
+
 export function run(command: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      env: opts.env ?? process.env,
-      cwd: opts.cwd,
-      stdio: ['pipe', 'pipe', 'pipe', ...(opts.extraFds ?? [])],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      stderr += `\n(killed after ${opts.timeoutMs ?? 60_000} ms)`;
-    }, opts.timeoutMs ?? 60_000);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new ExecError(command, args, null, stdout, `${e.message}`));
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const res = { code: code ?? -1, stdout, stderr };
-      if (code !== 0 && !opts.allowFailure) reject(new ExecError(command, args, code, stdout, stderr));
-      else resolve(res);
-    });
-    if (opts.input !== undefined) child.stdin!.end(opts.input);
-    else child.stdin!.end();
-  });
+  if (TRACE_EXEC !== '1' && TRACE_EXEC !== 'cpu') return runUntraced(command, args, opts);
+  const t0 = performance.now();
+  const cpuFile = TRACE_EXEC === 'cpu' ? `/tmp/podbay-trace-cpu-${process.pid}-${traceSeq++}` : undefined;
+  const done = (code: number | string) => {
+    let cpu = '';
+    if (cpuFile) {
+      try {
+        const [u, sy] = readFileSync(cpuFile, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
+        cpu = ` cpu ${((u! + sy!) * 1000).toFixed(0)} ms`;
+      } catch {
+        /* the command did not start */
+      }
+      rmSync(cpuFile, { force: true });
+    }
+    process.stderr.write(`${new Date().toISOString()} exec ${command.split('/').pop()} ${args.slice(0, 8).join(' ')} -> ${code} ${(performance.now() - t0).toFixed(1)} ms${cpu}\n`);
+  };
+  const p = cpuFile ? runUntraced('/usr/bin/time', ['-f', '%U %S', '-o', cpuFile, '--', command, ...args], opts) : runUntraced(command, args, opts);
+  return p.then(
+    (r) => (done(r.code), r),
+    (e) => (done('error'), Promise.reject(e)),
+  );
+}
+
+async function runUntraced(command: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
+  const out = await spawnCollect({ command, args, env: opts.env, cwd: opts.cwd, input: opts.input, timeoutMs: opts.timeoutMs, extraFds: opts.extraFds });
+  if (out.code === null) throw new ExecError(command, args, null, out.stdout, out.error ?? out.stderr);
+  if (out.code !== 0 && !opts.allowFailure) throw new ExecError(command, args, out.code, out.stdout, out.stderr);
+  return { code: out.code, stdout: out.stdout, stderr: out.stderr };
 }
 
 /** Find an executable on PATH (or at an absolute path); undefined when missing. */
