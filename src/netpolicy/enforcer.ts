@@ -119,29 +119,31 @@ export class PolicyEnforcer {
       this.again = true;
       return this.syncing;
     }
-    this.syncing = (async () => {
-      try {
-        const policies = this.policies.cache.list().map(policyInfo);
-        if (policies.length === 0) {
-          if (this.chains.length) await this.remove();
-          return;
-        }
-        if (!this.bridgeFiltered) this.log(`network policy: ${policies.length} policies are not enforced between pods on the bridge: br_netfilter is off`);
-        const namespaces: NamespaceInfo[] = this.namespaces.cache.list().map((n) => ({ name: n.metadata.name, labels: n.metadata.labels ?? {} }));
-        const rules = buildPolicyRules({ policies, pods: this.pods.cache.list().map(podInfo), namespaces, tag: this.opts.tag }, this.chains);
-        const first = this.chains.length === 0;
-        await run('iptables-restore', ['-w', '--noflush'], { input: rules.text });
-        this.chains = rules.chains;
-        if (first) await this.insertJumps();
-      } finally {
-        this.syncing = undefined;
-      }
-    })();
+    // (the finally runs as a callback, after the assignment: a sync with nothing to await
+    // would otherwise clear `syncing` before it is set, and every later sync would wait on it)
+    this.syncing = this.syncOnce().finally(() => {
+      this.syncing = undefined;
+    });
     await this.syncing;
     if (this.again && !this.stopped) {
       this.again = false;
       this.schedule();
     }
+  }
+
+  private async syncOnce(): Promise<void> {
+    const policies = this.policies.cache.list().map(policyInfo);
+    if (policies.length === 0) {
+      if (this.chains.length) await this.remove();
+      return;
+    }
+    if (!this.bridgeFiltered) this.log(`network policy: ${policies.length} policies are not enforced between pods on the bridge: br_netfilter is off`);
+    const namespaces: NamespaceInfo[] = this.namespaces.cache.list().map((n) => ({ name: n.metadata.name, labels: n.metadata.labels ?? {} }));
+    const rules = buildPolicyRules({ policies, pods: this.pods.cache.list().map(podInfo), namespaces, tag: this.opts.tag }, this.chains);
+    const first = this.chains.length === 0;
+    await run('iptables-restore', ['-w', '--noflush'], { input: rules.text });
+    this.chains = rules.chains;
+    if (first) await this.insertJumps();
   }
 
   /** the jumps, each first in its built-in chain (moved there if an earlier run left one lower) */
