@@ -33,3 +33,13 @@ test('a stored policy as the rules see it: policyTypes decide the directions; no
   assert.deepEqual(ingressOnly.ingress, [{ ports: [], peers: [] }], 'an empty rule allows everything');
   assert.equal(ingressOnly.egress, undefined);
 });
+
+test('a sync with nothing to do (no policy, nothing installed) finishes and leaves the next sync free to run', async () => {
+  const { PolicyEnforcer } = await import('./enforcer.js');
+  // the informers are never started here: their caches are empty, and no iptables runs
+  const e = new PolicyEnforcer({} as never, { tag: 'TEST' });
+  await e.sync();
+  assert.equal((e as unknown as { syncing?: unknown }).syncing, undefined, 'an earlier bug left the finished sync in place, so every later one only waited on it');
+  await e.sync();
+  assert.equal((e as unknown as { syncing?: unknown }).syncing, undefined);
+});

@@ -18,7 +18,7 @@ import type { Obj } from '../api/types.js';
 import type { Client } from '../client/types.js';
 import { Informer } from '../client/informer.js';
 import { run } from '../sys/exec.js';
-import { buildPolicyRules, policyJumps, teardownText, topChains, type NamespaceInfo, type PodInfo, type PolicyInfo, type PolicyPeer, type PolicyRule, type Protocol } from './rules.js';
+import { buildPolicyRules, leftoverChains, policyJumps, teardownText, topChains, type NamespaceInfo, type PodInfo, type PolicyInfo, type PolicyPeer, type PolicyRule, type Protocol } from './rules.js';
 
 const POLICIES = resourceInfo('networkpolicies', 'networking.k8s.io', 'v1')!;
 const PODS = resourceInfo('pods')!;
@@ -101,6 +101,7 @@ export class PolicyEnforcer {
     await this.pods.start();
     await this.policies.start();
     // what a podbay killed without its stop left behind
+    this.chains = leftoverChains((await run('iptables-save', ['-t', 'filter'])).stdout, this.opts.tag);
     await this.remove();
     await this.sync();
   }

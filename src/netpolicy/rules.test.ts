@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildPolicyRules, cidrExcept, type NamespaceInfo, podChain, policyChain, policyJumps, targetPods, topChains, type PodInfo, type PolicyInfo, type PolicyRulesInput } from './rules.js';
+import { buildPolicyRules, leftoverChains, cidrExcept, type NamespaceInfo, podChain, policyChain, policyJumps, targetPods, topChains, type PodInfo, type PolicyInfo, type PolicyRulesInput } from './rules.js';
 
 const pod = (name: string, ip: string | undefined, labels: Record<string, string>, namespace = 'default', ports: PodInfo['ports'] = []): PodInfo => ({ namespace, name, ip, labels, ports });
 const web = pod('web', '10.85.0.10', { app: 'web' }, 'default', [{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
@@ -133,4 +133,15 @@ test('tagged names for another bridge; stale chains are flushed and deleted; jum
   assert.ok(after.text.includes(`-X ${policyChain(p, 'ingress', 'ABCD')}`));
   assert.ok(!after.text.includes(`-X ${topChains('ABCD').forward}`));
   assert.deepEqual(policyJumps('ABCD').map((j) => j.chain), ['INPUT', 'FORWARD', 'OUTPUT']);
+});
+
+test('leftovers of an earlier run: the tagged top chains and every chain they reach, not another server\'s', () => {
+  const p = policy({ ingress: [{ peers: [{ podSelector: {} }], ports: [] }], egress: [] });
+  const mine = buildPolicyRules(input([p], 'ABCD'));
+  const theirs = buildPolicyRules(input([p], 'WXYZ'));
+  // as iptables-save prints a table: chain declarations, then the rules
+  const save = (r: { text: string }) => r.text.split('\n').filter((l) => l.startsWith(':') || l.startsWith('-A '));
+  const text = ['*filter', ':INPUT ACCEPT [0:0]', ...save(mine), ...save(theirs), 'COMMIT'].join('\n');
+  assert.deepEqual(new Set(leftoverChains(text, 'ABCD')), new Set(mine.chains));
+  assert.deepEqual(leftoverChains('*filter\nCOMMIT\n', 'ABCD'), []);
 });

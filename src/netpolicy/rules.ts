@@ -365,6 +365,29 @@ export function policyJumps(tag: string): { chain: 'FORWARD' | 'OUTPUT' | 'INPUT
   ];
 }
 
+/**
+ * The chains an earlier run of this server left (killed before its stop): its top chains and
+ * every chain reachable from them, read from `iptables-save -t filter` text. Chain names are
+ * hashes, so what this server owns is known only by following its own top chains' jumps.
+ */
+export function leftoverChains(save: string, tag: string): string[] {
+  const rules = save.split('\n').filter((l) => l.startsWith('-A '));
+  const top = topChains(tag);
+  const found = new Set<string>();
+  const queue = [top.forward, top.output, top.input].filter((c) => save.includes(`:${c} `));
+  while (queue.length) {
+    const c = queue.shift()!;
+    if (found.has(c)) continue;
+    found.add(c);
+    for (const l of rules) {
+      if (!l.startsWith(`-A ${c} `)) continue;
+      const target = / -j (KUBE-(?:POD-FW|NWPLCY)-[0-9A-F]{16})\b/.exec(l)?.[1];
+      if (target && !found.has(target)) queue.push(target);
+    }
+  }
+  return [...found];
+}
+
 /** the text that takes the chains of `chains` away (after their jumps are gone) */
 export function teardownText(chains: string[]): string {
   return ['*filter', ...chains.map((c) => `:${c} - [0:0]`), ...chains.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n');
