@@ -5,7 +5,8 @@
  * rule for its label restores it, a namespaceSelector admits a pod of another namespace, an
  * egress policy cuts a client off at its own end and an ipBlock lets it out again, the same
  * through a Service's cluster IP (policies see the DNATed pod address), the kubelet's probes
- * from the node keep passing, and when the last policy goes, so does every rule.
+ * from the node keep passing, rules follow pods and namespaces as their labels change, and when
+ * the last policy goes, so does every rule.
  *
  * This suite owns bridge pbnetpol0, pod subnet 10.240.0.0/24, the service range 10.241.0.0/24
  * and ports 18380-18399 (node ports 18390-18399; none is used). Traffic goes only to this
@@ -122,12 +123,22 @@ describe('NetworkPolicy enforced with iptables (kube-router\'s chains)', () => {
     await settles('the client restored', 'client', web, 8080, true);
     assert.equal(get('stranger', web, 8080).ok, false, 'another label stays cut off');
     assert.equal(get('remote', web, 8080, 'team-b').ok, false, 'a podSelector alone means the policy\'s own namespace');
+    // rules follow pods: a pod that takes the label is let in, and cut off when it drops it
+    ok('label', 'pod', 'stranger', 'role=client', '--overwrite');
+    await settles('the relabelled stranger let in', 'stranger', web, 8080, true);
+    ok('label', 'pod', 'stranger', 'role=other', '--overwrite');
+    await settles('the stranger cut off again', 'stranger', web, 8080, false);
   });
 
   it('a namespaceSelector with a podSelector admits the labelled pod of the selected namespace', async () => {
     apply('apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: allow-team-b}\nspec:\n  podSelector: {matchLabels: {app: web}}\n  ingress:\n  - from: [{namespaceSelector: {matchLabels: {team: b}}, podSelector: {matchLabels: {role: client}}}]\n    ports: [{port: 8000, endPort: 8100}]\n');
     await settles('the team-b client admitted', 'remote', web, 8080, true, 'team-b');
     assert.equal(get('stranger', web, 8080).ok, false);
+    // rules follow namespaces: without the label the namespace is no longer selected
+    ok('label', 'namespace', 'team-b', 'team-');
+    await settles('team-b unselected', 'remote', web, 8080, false, 'team-b');
+    ok('label', 'namespace', 'team-b', 'team=b');
+    await settles('team-b selected again', 'remote', web, 8080, true, 'team-b');
   });
 
   it('through a Service\'s cluster IP the same policies hold (they see the DNATed backend address)', async () => {
