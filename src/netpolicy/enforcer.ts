@@ -79,6 +79,8 @@ export class PolicyEnforcer {
   private stopped = false;
   /** chains the last restore wrote (empty: nothing of ours is on the host) */
   private chains: string[] = [];
+  /** the text of the last restore applied */
+  private applied = '';
   private bridgeFiltered = true;
 
   constructor(
@@ -142,8 +144,11 @@ export class PolicyEnforcer {
     const namespaces: NamespaceInfo[] = this.namespaces.cache.list().map((n) => ({ name: n.metadata.name, labels: n.metadata.labels ?? {} }));
     const rules = buildPolicyRules({ policies, pods: this.pods.cache.list().map(podInfo), namespaces, tag: this.opts.tag }, this.chains);
     const first = this.chains.length === 0;
+    // most pod updates (status, conditions) change no rule: the restore is skipped then
+    if (!first && rules.text === this.applied) return;
     await run('iptables-restore', ['-w', '--noflush'], { input: rules.text });
     this.chains = rules.chains;
+    this.applied = rules.text;
     if (first) await this.insertJumps();
   }
 
@@ -165,6 +170,7 @@ export class PolicyEnforcer {
     // the top chains refer to the others: flush every chain (declaring it) before deleting any
     await run('iptables-restore', ['-w', '--noflush'], { input: teardownText(chains), allowFailure: true });
     this.chains = [];
+    this.applied = '';
   }
 
   /** stop syncing and take every rule and chain away */
