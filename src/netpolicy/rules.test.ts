@@ -145,3 +145,25 @@ test('leftovers of an earlier run: the tagged top chains and every chain they re
   assert.deepEqual(new Set(leftoverChains(text, 'ABCD')), new Set(mine.chains));
   assert.deepEqual(leftoverChains('*filter\nCOMMIT\n', 'ABCD'), []);
 });
+
+test('a policy applies to its own namespace only; ingress ipBlock; egress named port without peers resolves on every pod; UDP and SCTP', () => {
+  const elsewhere = policy({ namespace: 'team-b', podSelector: {}, ingress: [] });
+  assert.deepEqual(targetPods(elsewhere, [web, client, remote]).map((x) => x.name), ['remote']);
+  const p = policy({
+    podSelector: { matchLabels: { role: 'client' } },
+    ingress: [{ peers: [{ ipBlock: { cidr: '192.168.0.0/16', except: ['192.168.1.0/24'] } }], ports: [{ protocol: 'SCTP', port: 9000 }] }],
+    egress: [{ peers: [], ports: [{ protocol: 'TCP', port: 'http' }, { protocol: 'UDP', port: 'http' }, { protocol: 'UDP' }] }],
+  });
+  const { text } = buildPolicyRules(input([p]));
+  const ing = chain(text, policyChain(p, 'ingress', ''));
+  assert.equal(ing.filter((r) => r.includes('-p sctp -m sctp --dport 9000')).length, 8, '192.168.0.0/16 without one /24 is eight CIDRs');
+  assert.ok(!ing.some((r) => r.includes('192.168.1.0/')));
+  assert.deepEqual(chain(text, policyChain(p, 'egress', '')), [
+    '-d 10.85.0.10/32 -p tcp -m tcp --dport 8080 -j MARK --set-xmark 0x10000/0x10000',
+    '-p udp -j MARK --set-xmark 0x10000/0x10000',
+    '-m mark --mark 0x10000/0x10000 -j RETURN',
+  ], 'http is TCP only on the web pod: its UDP name resolves nowhere');
+  // both clients (default/client and team-b's remote are role=client, but only default's is a target)
+  assert.ok(text.includes(`-A ${topChains('').forward} -s 10.85.0.11/32`));
+  assert.ok(!text.includes('-s 10.85.0.20/32 -m comment'));
+});
