@@ -31,6 +31,7 @@ export const FLOORS = {
   scheduler: 4,
   controllers: 4,
   proxy: 4,
+  netpolicy: 4,
   cli: 5,
 };
 
@@ -48,6 +49,9 @@ export const FORBIDDEN = [
   ['proxy', 'apiserver', 'the service proxy is an API client: use src/client'],
   ['proxy', 'registry', 'the service proxy is an API client: use src/client'],
   ['proxy', 'store', 'the service proxy is an API client: use src/client'],
+  ['netpolicy', 'apiserver', 'the network policy enforcer is an API client: use src/client'],
+  ['netpolicy', 'registry', 'the network policy enforcer is an API client: use src/client'],
+  ['netpolicy', 'store', 'the network policy enforcer is an API client: use src/client'],
   ['client', 'store', 'a client talks to the API, not to the store'],
   ['client', 'registry', 'only src/client/local.ts, the in-process bridge, may import the registry'],
 ];

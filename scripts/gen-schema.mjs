@@ -49,6 +49,7 @@ const GROUP_KINDS = [
   'io.k8s.api.coordination.v1.Lease',
   'io.k8s.api.storage.v1.StorageClass',
   'io.k8s.api.discovery.v1.EndpointSlice',
+  'io.k8s.api.networking.v1.NetworkPolicy',
 ];
 const ROOTS = [
   ...SERVED_KINDS.flatMap((k) => [CORE + k, CORE + k + 'List']),

@@ -101,8 +101,10 @@ export const RESOURCES: ResourceInfo[] = [
   grouped('apps', 'v1', 'controllerrevisions', 'ControllerRevision', true),
   grouped('batch', 'v1', 'jobs', 'Job', true, { ...WORKLOAD, subresources: ['status'] }),
   grouped('batch', 'v1', 'cronjobs', 'CronJob', true, { ...WORKLOAD, subresources: ['status'], shortNames: ['cj'] }),
+  // spec changes bump metadata.generation (networkPolicyStrategy.PrepareForUpdate)
+  grouped('networking.k8s.io', 'v1', 'networkpolicies', 'NetworkPolicy', true, { shortNames: ['netpol'], generation: true }),
   grouped('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', true, { shortNames: ['pdb'], subresources: ['status'], generation: true }),
-  // (named groups in kube-apiserver's order of /apis: apps, batch, policy, storage, coordination)
+  // (named groups in kube-apiserver's order of /apis: apps, batch, networking, policy, storage, coordination)
   grouped('storage.k8s.io', 'v1', 'storageclasses', 'StorageClass', false, { shortNames: ['sc'] }),
   grouped('coordination.k8s.io', 'v1', 'leases', 'Lease', true),
   grouped('discovery.k8s.io', 'v1', 'endpointslices', 'EndpointSlice', true),

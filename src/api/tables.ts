@@ -505,6 +505,10 @@ Object.assign(printers, {
     columns: [NAME, col('Holder', 'string', 'The holder of the lease.'), AGE],
     cells: (o, now) => [o.metadata.name, o.spec?.holderIdentity ?? '', age(o.metadata.creationTimestamp, now)],
   },
+  NetworkPolicy: {
+    columns: [NAME, col('Pod-Selector', 'string', 'podSelector selects the pods to which this NetworkPolicy object applies.'), AGE],
+    cells: (o, now) => [o.metadata.name, formatLabelSelector(o.spec?.podSelector), age(o.metadata.creationTimestamp, now)],
+  },
   PodDisruptionBudget: {
     columns: [
       NAME,

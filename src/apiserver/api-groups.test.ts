@@ -74,6 +74,18 @@ describe('the empty CustomResourceDefinition list', () => {
     assert.ok(!kinds.some((u) => u.group === 'apps'), 'a served group is left whole to the registry');
     assert.ok(kinds.some((u) => u.resource === 'endpoints') && kinds.some((u) => u.resource === 'jobs'));
   });
+
+  it('a stub in a group the registry serves other kinds of is routed beside them (Ingress beside NetworkPolicy)', async () => {
+    const { groupStubRoute, stubsInServedGroups } = await import('./unserved.js');
+    const served = (g: string, r: string) => g === 'networking.k8s.io' && r === 'networkpolicies';
+    const beside = stubsInServedGroups(served, (g) => g === 'networking.k8s.io');
+    assert.deepEqual(beside.map((u) => u.resource), ['ingresses']);
+    assert.ok(!unservedKinds(served, (g) => g === 'networking.k8s.io').some((u) => u.group === 'networking.k8s.io'), 'no second handler for the group');
+    const ing = groupStubRoute('/apis/networking.k8s.io/v1/namespaces/default/ingresses/web', beside)!;
+    assert.deepEqual([ing.u.kind, ing.ns, ing.name], ['Ingress', 'default', 'web']);
+    assert.equal(groupStubRoute('/apis/networking.k8s.io/v1/namespaces/default/networkpolicies/p', beside), undefined, 'the registry answers its own kinds');
+    assert.equal(groupStubRoute('/apis/networking.k8s.io/v2/ingresses', beside), undefined);
+  });
 });
 
 describe('impersonation', () => {

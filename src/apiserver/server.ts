@@ -64,7 +64,7 @@ import type { PodExplain } from '../explain/types.js';
 import { uiFile } from '../ui/serve.js';
 import { groupEntry, groupOf, serveGroup, type ApiGroupHandler } from './api-groups.js';
 import { AUTHENTICATION_GROUP, AUTHORIZATION_GROUP, impersonationRefusal } from './authz-review.js';
-import { coreStubRoute, discoveryEntry, serveStub, stubGroups, unservedKinds, type UnservedKind } from './unserved.js';
+import { coreStubRoute, discoveryEntry, groupStubRoute, serveStub, stubGroups, stubsInServedGroups, unservedKinds, type UnservedKind } from './unserved.js';
 import { metricsGroup, type UsageSource } from './metrics.js';
 import { proxyTarget, serveProxy, type ProxyDeps } from './proxy.js';
 import { podLogOptions, type PodLogOptions } from './log-options.js';
@@ -263,6 +263,8 @@ export class ApiServer {
   private readonly proxyDeps: ProxyDeps;
   /** kinds answered as empty collections until podbay serves them (unserved.ts) */
   private readonly stubs: UnservedKind[];
+  /** the same, in groups the registry serves other kinds of (Ingress beside NetworkPolicy) */
+  private readonly groupStubs: UnservedKind[];
 
   constructor(
     readonly resources: Registry,
@@ -276,10 +278,10 @@ export class ApiServer {
     );
     const pods = resourceInfo('pods')!;
     const nodes = resourceInfo('nodes')!;
-    this.stubs = unservedKinds(
-      (group, resource) => RESOURCES.some((r) => r.group === group && r.resource === resource),
-      (group) => RESOURCES.some((r) => r.group === group),
-    );
+    const served = (group: string, resource: string) => RESOURCES.some((r) => r.group === group && r.resource === resource);
+    const groupServed = (group: string) => RESOURCES.some((r) => r.group === group);
+    this.stubs = unservedKinds(served, groupServed);
+    this.groupStubs = stubsInServedGroups(served, groupServed);
     this.groups = [
       AUTHENTICATION_GROUP,
       AUTHORIZATION_GROUP,
@@ -498,7 +500,7 @@ export class ApiServer {
     if (proxied) return serveProxy(proxied, req, res, raw.search, this.proxyDeps);
     const readObject = async (kind: string) => parseBody(await readBody(req), mediaType(req), kind);
     const send = (code: number, body: unknown) => sendJson(res, code, body);
-    const stub = coreStubRoute(path, this.stubs);
+    const stub = coreStubRoute(path, this.stubs) ?? groupStubRoute(path, this.groupStubs);
     if (stub) return serveStub(stub.u, { ...stub, method, q, res, readObject, send }, () => this.resources.store.currentRevision());
     const handled = path.startsWith('/apis/') ? groupOf(this.groups, path) : undefined;
     if (handled) {
@@ -512,7 +514,12 @@ export class ApiServer {
         pathNotFound(`the server could not find the requested resource (${method} ${path}): podbay serves the groups ${[...apiGroups().map((g) => g.name), ...this.groups.map((g) => groupEntry(g).name)].join(', ')} and podbay.io`);
       if (!served || (version !== undefined && version !== '' && !served.versions.includes(version))) throw unknown();
       if (version === undefined || version === '') return sendJson(res, 200, { kind: 'APIGroup', apiVersion: 'v1', ...apiGroup(group) });
-      if (rest.length === 0 || (rest.length === 1 && rest[0] === '')) return sendJson(res, 200, apiResourceList(`${group}/${version}`));
+      if (rest.length === 0 || (rest.length === 1 && rest[0] === '')) {
+        const list = apiResourceList(`${group}/${version}`) as { resources: object[] };
+        list.resources.push(...this.groupStubs.filter((u) => u.group === group && u.version === version).map(discoveryEntry));
+        list.resources.sort((a, b) => ((a as { name: string }).name < (b as { name: string }).name ? -1 : 1));
+        return sendJson(res, 200, list);
+      }
       const route = this.parseRoute(rest.map(decodePathSegment), method, path, group, version);
       return this.dispatch(req, res, route, method, q);
     }

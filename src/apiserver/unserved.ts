@@ -11,8 +11,10 @@
  * 405 saying podbay does not serve the kind yet. Discovery lists them with the verbs that are
  * answered (no create), so `kubectl api-resources` does not promise more.
  *
- * A kind the registry (src/api/registry.ts) serves is never stubbed, and neither is any kind
- * of a group the registry serves (one handler per group): real kinds always win.
+ * A kind the registry (src/api/registry.ts) serves is never stubbed: real kinds always win. A
+ * stub of a group the registry serves too (Ingress beside NetworkPolicy in networking.k8s.io)
+ * is answered beside the registry's kinds, as the core group's stubs are (groupStubRoute), and
+ * listed in that group version's discovery; the other groups' stubs get a handler per group.
  */
 import { methodNotAllowed, notFound, pathNotFound } from '../api/errors.js';
 import type { ApiGroupHandler, ApiResourceEntry, GroupRequest } from './api-groups.js';
@@ -75,12 +77,25 @@ export function discoveryEntry(u: UnservedKind): ApiResourceEntry {
 }
 
 /**
- * The stubs to serve: kinds the registry lacks, in groups the registry does not serve at all.
+ * The stubs to serve through a group handler of their own: kinds the registry lacks, in groups
+ * the registry does not serve at all (and the core group's, routed by coreStubRoute).
  * `served(group, resource)` says whether the registry has that resource; `groupServed(group)`
  * whether it has any resource in that (non-core) group.
  */
 export function unservedKinds(served: (group: string, resource: string) => boolean, groupServed: (group: string) => boolean): UnservedKind[] {
   return UNSERVED_KINDS.filter((u) => !served(u.group, u.resource) && (u.group === '' || !groupServed(u.group)));
+}
+
+/** Stubs of kinds the registry lacks in (non-core) groups it serves: routed by groupStubRoute. */
+export function stubsInServedGroups(served: (group: string, resource: string) => boolean, groupServed: (group: string) => boolean): UnservedKind[] {
+  return UNSERVED_KINDS.filter((u) => u.group !== '' && groupServed(u.group) && !served(u.group, u.resource));
+}
+
+/** `/apis/GROUP/VERSION/...` of one of `kinds` (stubsInServedGroups), or undefined. */
+export function groupStubRoute(path: string, kinds: UnservedKind[]): ReturnType<typeof stubRoute> {
+  const [group, version, ...rest] = path.startsWith('/apis/') ? path.slice('/apis/'.length).split('/') : [];
+  const members = kinds.filter((u) => u.group === group && u.version === version);
+  return members.length ? stubRoute(rest.map(decodePathSegment), members) : undefined;
 }
 
 /** One request to a stub, after routing. */

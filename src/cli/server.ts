@@ -36,6 +36,7 @@ import { NamespaceController } from '../controllers/namespace.js';
 import { EndpointsController } from '../controllers/endpoints.js';
 import { Proxier } from '../proxy/proxier.js';
 import { tagFor } from '../proxy/rules.js';
+import { PolicyEnforcer } from '../netpolicy/enforcer.js';
 import { ControllerManager } from '../controllers/manager.js';
 import { JobController } from '../controllers/job.js';
 import { CronJobController } from '../controllers/cronjob.js';
@@ -396,6 +397,9 @@ export async function runServer(argv: string[]): Promise<number> {
   // the service proxy runs where pods do: its rules forward to pod IPs on this node's bridge
   const proxier = withKubelet ? new Proxier(client, { clusterCIDR: podCidr, serviceCIDR: serviceOptions.clusterIPRange, tag: tagFor(bridge), log }) : undefined;
   await proxier?.start();
+  // NetworkPolicy (kube-router's way) where pods run; started after the proxy so its jumps come first
+  const policies = withKubelet ? new PolicyEnforcer(client, { tag: tagFor(bridge), log }) : undefined;
+  await policies?.start();
   await kubelet?.start();
   await binder?.start();
   const kubeconfig = join(dataDir, 'kubeconfig.yaml');
@@ -429,6 +433,7 @@ export async function runServer(argv: string[]): Promise<number> {
     await daemonSets.stop();
   });
   await step('scheduler', () => binder?.stop());
+  await step('network policy', () => policies?.stop());
   await step('service proxy', () => proxier?.stop());
   await step('kubelet', () => kubelet?.stop());
   await step('runtime', () => runtime?.shutdown(log));

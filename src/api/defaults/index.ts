@@ -7,6 +7,7 @@ import { type Obj, isObj, obj, str } from '../validation/index.js';
 import { type Operation, defaultPod } from './pod.js';
 import * as W from './workloads.js';
 import { defaultService } from './service.js';
+import { defaultNetworkPolicy } from './network-policy.js';
 
 export { computeQOSClass, defaultContainer, defaultPod, defaultPodSpec, defaultPullPolicy, defaultVolume, type Operation } from './pod.js';
 
@@ -104,6 +105,9 @@ export function defaultObject<T>(kind: string, object: T, op: Operation = 'creat
       break;
     case 'Service':
       defaultService(object, op);
+      break;
+    case 'NetworkPolicy':
+      defaultNetworkPolicy(object);
       break;
     case 'ConfigMap': // SetDefaults_ConfigMap only makes an empty map, which is never serialized
     case 'Event':

@@ -24,6 +24,7 @@ import { validateBinding, validatePodCreate, validatePodStatusUpdate, validatePo
 import * as W from './workloads.js';
 import * as S from './storage-policy.js';
 import { validateService, validateServiceUpdate } from './service.js';
+import { validateNetworkPolicy, validateNetworkPolicyUpdate } from './network-policy.js';
 import { validateEndpointSlice, validateEndpointSliceUpdate, validateEndpoints, validateEndpointsUpdate } from './endpoints.js';
 
 export * from './field.js';
@@ -80,6 +81,7 @@ const CREATE: Record<string, CreateFn> = {
   Service: validateService,
   Endpoints: validateEndpoints,
   EndpointSlice: validateEndpointSlice,
+  NetworkPolicy: validateNetworkPolicy,
 };
 
 const UPDATE: Record<string, UpdateFn> = {
@@ -106,6 +108,7 @@ const UPDATE: Record<string, UpdateFn> = {
   Service: validateServiceUpdate,
   Endpoints: validateEndpointsUpdate,
   EndpointSlice: validateEndpointSliceUpdate,
+  NetworkPolicy: validateNetworkPolicyUpdate,
 };
 
 /** a status update may change only status: what the spec rules would say is not re-checked */
