@@ -613,7 +613,10 @@ export class ApiServer {
     // namespaces/finalize: PUT only, as kube-apiserver (the namespace controller's last step)
     if (sub === 'finalize' && method !== 'PUT') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} namespaces/finalize`);
     if (sub === 'scale') return this.serveScale(req, res, r, ns!, name, method, q);
-    const part = sub === 'status' || sub === 'finalize' ? sub : undefined;
+    if (sub === 'ephemeralcontainers' && method !== 'GET' && method !== 'PUT' && method !== 'PATCH') {
+      throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} pods/ephemeralcontainers`);
+    }
+    const part = sub === 'status' || sub === 'finalize' || sub === 'ephemeralcontainers' ? sub : undefined;
 
     switch (method) {
       case 'GET': {

@@ -1,0 +1,148 @@
+/**
+ * Ephemeral containers as a user meets them: `kubectl debug -it POD --image --target` gets a
+ * shell that sees the target's processes and shares the pod's network and hostname; a debug
+ * container in the background has logs and takes exec; none is ever restarted; an image that
+ * cannot be had shows its waiting reason; the API refuses what kube-apiserver refuses (changes,
+ * removals, the fields an ephemeral container may not have) with the field's path; and
+ * `kubectl debug node/NAME -it` gets the host's processes and its root at /host.
+ *
+ * World: bridge pbephem0, pod CIDR 10.242.0.0/24, ports 18400-18419 (none used yet).
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PodSuite, kubectlBinaries, kubectlHelpers, podOf, waitFor, watchReadyz, type PodbayServer } from './harness.js';
+import { kubectlEnv, underPty } from './kubectl-tools.js';
+
+const SMP = 'application/strategic-merge-patch+json';
+
+describe('ephemeral containers (kubectl debug)', () => {
+  const suite = new PodSuite('pbephem0', '10.242.0.0/24', /^184[01]\d$/);
+  let s: PodbayServer;
+  const [newest] = kubectlBinaries().slice(-1);
+  const kubectl = newest!.path;
+  const { ok, k, pod, create } = kubectlHelpers(() => s, kubectl);
+  const ephStatus = (p: any, name: string) => (p.status.ephemeralContainerStatuses ?? []).find((c: any) => c.name === name);
+
+  before(async () => {
+    s = await suite.start('podbay-e2e-ephem-');
+    await suite.loadBusybox();
+    create(
+      podOf('web', {
+        restartPolicy: 'Always',
+        containers: [{ name: 'app', image: 'busybox:1.36', command: ['sh', '-c', 'echo app-started; exec sleep 1000001'] }],
+      }),
+    );
+    await waitFor('web running', () => (pod('web').status.phase === 'Running' ? true : undefined), 60_000);
+  });
+
+  after(() => suite.finish(kubectl));
+
+  it('kubectl debug -it --target: a shell in the target\'s PID namespace, the pod\'s network and hostname; it exits for good', async () => {
+    const readyz = watchReadyz(s);
+    const out = await underPty(
+      [kubectl, '--kubeconfig', s.kubeconfig, 'debug', '-it', 'web', '--image=busybox:1.36', '--image-pull-policy=Never', '--target=app', '--container=dbg', '--', 'sh'],
+      kubectlEnv(s),
+      30,
+      100,
+      [
+        { expect: 'pressing enter', send: '\n' },
+        { expect: '# ', send: 'echo "pid1=$(tr \'\\0\' \' \' < /proc/1/cmdline)" host=$(hostname) ip=$(ip -4 -o addr show eth0 | grep -o "10\\.242\\.[0-9.]*")\n' },
+        { expect: 'pid1=sleep 1000001', send: 'exit\n' },
+      ],
+    );
+    const { worstMs, failures } = await readyz.stop();
+    assert.deepEqual(failures, []);
+    assert.ok(worstMs < 1000, `readyz worst ${worstMs} ms`);
+    const p = pod('web');
+    const seen = /pid1=sleep 1000001\s+host=web ip=(10\.242\.0\.\d+)/.exec(out);
+    assert.ok(seen, out);
+    assert.equal(seen[1], p.status.podIP, 'the debug shell is in the pod\'s network namespace');
+    const spec = p.spec.ephemeralContainers.find((c: any) => c.name === 'dbg');
+    assert.equal(spec.targetContainerName, 'app');
+    // the shell ended: the container terminated, and stays so (never restarted)
+    const done = await waitFor('dbg terminated', () => ephStatus(pod('web'), 'dbg')?.state?.terminated, 30_000);
+    assert.equal(done.exitCode, 0);
+    await new Promise((r) => setTimeout(r, 3000));
+    const later = ephStatus(pod('web'), 'dbg');
+    assert.equal(later.restartCount, 0);
+    assert.deepEqual(later.state.terminated.containerID, done.containerID);
+    assert.equal(pod('web').status.phase, 'Running');
+    assert.match(ok('describe', 'pod', 'web'), /Ephemeral Containers:\s+dbg:/);
+  });
+
+  it('a debug container in the background: its logs, exec into it, its own PID namespace without --target', async () => {
+    ok('debug', 'web', '--image=busybox:1.36', '--image-pull-policy=Never', '--container=bg', '--', 'sh', '-c', 'echo eph-log; exec sleep 1000002');
+    await waitFor('bg running', () => ephStatus(pod('web'), 'bg')?.state?.running, 30_000);
+    await waitFor('bg log', () => (k('logs', 'web', '-c', 'bg').stdout.includes('eph-log') ? true : undefined), 10_000);
+    assert.equal(ok('exec', 'web', '-c', 'bg', '--', 'sh', '-c', 'tr "\\0" " " < /proc/1/cmdline').trim(), 'sleep 1000002');
+    // a pod with one app container: a log request without a container name still means it
+    assert.match(ok('logs', 'web'), /^app-started$/m);
+  });
+
+  it('an image that cannot be had: the ephemeral container waits with the kubelet\'s reason', async () => {
+    ok('debug', 'web', '--image=nothing-here:1', '--image-pull-policy=Never', '--container=bad', '--', 'true');
+    const w = await waitFor('bad waiting', () => ephStatus(pod('web'), 'bad')?.state?.waiting, 30_000);
+    assert.equal(w.reason, 'ErrImageNeverPull');
+    assert.match(w.message, /nothing-here:1/);
+    assert.equal(pod('web').status.phase, 'Running');
+  });
+
+  it('the API refuses a change, a removal and the forbidden fields with their paths (422)', async () => {
+    const path = '/api/v1/namespaces/default/pods/web/ephemeralcontainers';
+    const got = await s.request('GET', path);
+    assert.equal(got.status, 200);
+    assert.equal(got.json.kind, 'Pod');
+    const bad = await s.request('PATCH', path, {
+      contentType: SMP,
+      body: JSON.stringify({ spec: { ephemeralContainers: [{ name: 'p', image: 'busybox:1.36', ports: [{ containerPort: 80 }], livenessProbe: { exec: { command: ['true'] } } }] } }),
+    });
+    assert.equal(bad.status, 422, bad.body);
+    const causes = bad.json.details.causes.map((c: any) => `${c.field}: ${c.message}`);
+    assert.ok(causes.some((c: string) => /^spec\.ephemeralContainers\[\d\]\.ports: Forbidden: cannot be set for an Ephemeral Container$/.test(c)), causes.join('\n'));
+    assert.ok(causes.some((c: string) => /^spec\.ephemeralContainers\[\d\]\.livenessProbe: Forbidden: cannot be set for an Ephemeral Container$/.test(c)), causes.join('\n'));
+    const current = got.json;
+    const changed = structuredClone(current);
+    changed.spec.ephemeralContainers.find((c: any) => c.name === 'bg').image = 'busybox:9';
+    const ch = await s.request('PUT', path, { contentType: 'application/json', body: JSON.stringify(changed) });
+    assert.equal(ch.status, 422, ch.body);
+    assert.match(ch.json.message, /spec\.ephemeralContainers\[bg\]: Forbidden: existing ephemeral containers "bg" may not be changed/);
+    const removed = structuredClone(current);
+    removed.spec.ephemeralContainers = removed.spec.ephemeralContainers.filter((c: any) => c.name !== 'bg');
+    const rm = await s.request('PUT', path, { contentType: 'application/json', body: JSON.stringify(removed) });
+    assert.equal(rm.status, 422, rm.body);
+    assert.match(rm.json.message, /spec\.ephemeralContainers: Forbidden: existing ephemeral containers "bg" may not be removed/);
+    const del = await s.request('DELETE', path);
+    assert.equal(del.status, 405, del.body);
+  });
+
+  it('kubectl debug node/NAME -it: the host\'s processes, and its root at /host', async () => {
+    const node = ok('get', 'nodes', '-o', 'jsonpath={.items[0].metadata.name}').trim();
+    const marker = join(suite.work, 'marker.txt');
+    writeFileSync(marker, 'from-the-host\n');
+    const hostInit = readFileSync('/proc/1/comm', 'utf8').trim();
+    const out = await underPty(
+      [kubectl, '--kubeconfig', s.kubeconfig, 'debug', `node/${node}`, '-it', '--image=busybox:1.36', '--image-pull-policy=Never', '--', 'sh'],
+      kubectlEnv(s),
+      30,
+      100,
+      [
+        { expect: 'pressing enter', send: '\n' },
+        { expect: '# ', send: `echo "init=$(cat /proc/1/comm) marker=$(cat /host${marker})"\n` },
+        { expect: 'marker=from', send: 'exit\n' },
+      ],
+    );
+    assert.match(out, new RegExp(`init=${hostInit} marker=from-the-host`), out);
+    const debugPod = JSON.parse(ok('get', 'pods', '-o', 'json')).items.find((p: any) => p.metadata.name.startsWith(`node-debugger-${node}`));
+    assert.ok(debugPod, 'kubectl made a node-debugger pod');
+    assert.equal(debugPod.spec.hostPID, true);
+    ok('delete', 'pod', debugPod.metadata.name, '--grace-period=0', '--force');
+  });
+
+  it('ephemeral containers go with their pod', async () => {
+    ok('delete', 'pod', 'web', '--grace-period=0', '--force', '--wait=true');
+    await waitFor('web gone', () => (JSON.parse(ok('get', 'pods', '-o', 'json')).items.length === 0 ? true : undefined), 30_000);
+    // (suite.finish asserts no runc container, mount or process of this world is left)
+  });
+});
