@@ -67,6 +67,7 @@ import { AUTHENTICATION_GROUP, AUTHORIZATION_GROUP, impersonationRefusal } from 
 import { coreStubRoute, discoveryEntry, serveStub, stubGroups, unservedKinds, type UnservedKind } from './unserved.js';
 import { metricsGroup, type UsageSource } from './metrics.js';
 import { proxyTarget, serveProxy, type ProxyDeps } from './proxy.js';
+import { servePodProxyUpgrade } from './proxy-upgrade.js';
 import { podLogOptions, type PodLogOptions } from './log-options.js';
 
 const PROTOBUF = 'application/vnd.kubernetes.protobuf';
@@ -345,7 +346,7 @@ export class ApiServer {
 
   /**
    * Upgrade requests: pods/exec and pods/portforward over WebSocket or SPDY/3.1 (see
-   * streaming.ts). The pod and container are checked before the handshake, so a bad name is an
+   * streaming.ts); any upgrade through pods/proxy, relayed to the pod (proxy-upgrade.ts). The pod and container are checked before the handshake, so a bad name is an
    * ordinary HTTP error.
    */
   private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -359,8 +360,14 @@ export class ApiServer {
       const impersonating = impersonationRefusal(req);
       if (impersonating) throw impersonating;
       const url = new URL(req.url ?? '/', 'https://podbay');
+      const proxied = proxyTarget(url.pathname);
+      if (proxied) {
+        await servePodProxyUpgrade(proxied, req, socket, head, url.search, this.proxyDeps);
+        this.log(`${req.method} ${req.url} (upgrade through pods/proxy)`);
+        return;
+      }
       const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(exec|attach|portforward)\/?$/.exec(url.pathname);
-      if (!m) throw pathNotFound(`the server could not find the requested resource (${req.method} ${url.pathname}): only pods/exec, pods/attach and pods/portforward upgrade`);
+      if (!m) throw pathNotFound(`the server could not find the requested resource (${req.method} ${url.pathname}): only pods/exec, pods/attach, pods/portforward and pods/proxy upgrade`);
       const node = this.opts.node;
       const pod = () => this.resources.get(resourceInfo('pods')!, decodePathSegment(m[1]), decodePathSegment(m[2]));
       if (m[3] === 'exec') {
