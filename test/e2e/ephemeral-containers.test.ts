@@ -4,12 +4,14 @@
  * container in the background has logs and takes exec; none is ever restarted; an image that
  * cannot be had shows its waiting reason; the API refuses what kube-apiserver refuses (changes,
  * removals, the fields an ephemeral container may not have) with the field's path; and
- * `kubectl debug node/NAME -it` gets the host's processes and its root at /host.
+ * `kubectl debug node/NAME -it` gets the host's processes and its root at /host. Detach and
+ * reattach (`kubectl attach`) reach the same debug shell, and a `kubectl run -i` pod's next one.
  *
  * World: bridge pbephem0, pod CIDR 10.242.0.0/24, ports 18400-18419 (none used yet).
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PodSuite, kubectlBinaries, kubectlHelpers, podOf, waitFor, watchReadyz, type PodbayServer } from './harness.js';
@@ -23,6 +25,23 @@ describe('ephemeral containers (kubectl debug)', () => {
   const [newest] = kubectlBinaries().slice(-1);
   const kubectl = newest!.path;
   const { ok, k, pod, create } = kubectlHelpers(() => s, kubectl);
+  /** kubectl with piped stdio (no terminal): what it printed, a line to type, and the client going away */
+  const session = (args: string[]) => {
+    const p = spawn(kubectl, ['--kubeconfig', s.kubeconfig, ...args], { env: kubectlEnv(s), stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (out += d));
+    return {
+      out: () => out,
+      say: (line: string) => p.stdin.write(line),
+      kill: async () => {
+        if (p.exitCode !== null || p.signalCode !== null) return;
+        const gone = new Promise((r) => p.once('exit', r));
+        p.kill('SIGKILL');
+        await gone;
+      },
+    };
+  };
   const ephStatus = (p: any, name: string) => (p.status.ephemeralContainerStatuses ?? []).find((c: any) => c.name === name);
 
   before(async () => {
@@ -138,6 +157,37 @@ describe('ephemeral containers (kubectl debug)', () => {
     assert.ok(debugPod, 'kubectl made a node-debugger pod');
     assert.equal(debugPod.spec.hostPID, true);
     ok('delete', 'pod', debugPod.metadata.name, '--grace-period=0', '--force');
+  });
+
+  it('detach and reattach: a debug container keeps its shell (stdin stays open); a `kubectl run -i` pod (stdinOnce) restarts its shell for the next attach', async () => {
+    // detaching = the client going away (kubectl has no detach keys): here it is killed
+    const first = session(['debug', 'web', '-i', '--image=busybox:1.36', '--image-pull-policy=Never', '--container=again', '--', 'sh']);
+    await waitFor('again running', () => ephStatus(pod('web'), 'again')?.state?.running, 30_000);
+    first.say('X=kept-$((40+2)); echo first-$X\n');
+    await waitFor(`the first session's answer (${first.out()})`, () => first.out().includes('first-kept-42') || undefined, 20_000);
+    await first.kill();
+    const second = session(['attach', 'web', '-c', 'again', '-i']);
+    second.say('echo second-$X\n');
+    await waitFor(`the same shell answers the reattached session (${second.out()})`, () => second.out().includes('second-kept-42') || undefined, 20_000);
+    second.say('exit\n');
+    await waitFor('again terminated', () => ephStatus(pod('web'), 'again')?.state?.terminated, 30_000);
+    assert.equal(ephStatus(pod('web'), 'again').restartCount, 0);
+
+    const run = session(['run', 'shell', '-i', '--image=busybox:1.36', '--image-pull-policy=Never', '--', 'sh']);
+    await waitFor('shell running', () => (pod('shell').status.phase === 'Running' ? true : undefined), 30_000);
+    run.say('echo run-$((1+1))\n');
+    await waitFor(`kubectl run -i answers (${run.out()})`, () => run.out().includes('run-2') || undefined, 20_000);
+    await run.kill();
+    // stdinOnce: the first session's end closed the shell's stdin; restartPolicy Always starts a new one
+    await waitFor('shell restarted and running', () => {
+      const c = pod('shell').status.containerStatuses[0];
+      return c.restartCount >= 1 && c.state.running ? true : undefined;
+    }, 30_000);
+    const back = session(['attach', 'shell', '-i']);
+    back.say('echo back-$((2+1))\n');
+    await waitFor(`kubectl attach reaches the new shell (${back.out()})`, () => back.out().includes('back-3') || undefined, 20_000);
+    await back.kill();
+    ok('delete', 'pod', 'shell', '--grace-period=0', '--force');
   });
 
   it('ephemeral containers go with their pod', async () => {
