@@ -11,7 +11,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PodSuite, kubectlBinaries, kubectlHelpers, podOf, waitFor, watchReadyz, type PodbayServer } from './harness.js';
@@ -42,7 +42,8 @@ describe('ephemeral containers (kubectl debug)', () => {
       },
     };
   };
-  const ephStatus = (p: any, name: string) => (p.status.ephemeralContainerStatuses ?? []).find((c: any) => c.name === name);
+  const ephStatusesOf = (p: any): any[] => p.status.ephemeralContainerStatuses ?? [];
+  const ephStatus = (p: any, name: string) => ephStatusesOf(p).find((c: any) => c.name === name);
 
   before(async () => {
     s = await suite.start('podbay-e2e-ephem-');
@@ -98,6 +99,27 @@ describe('ephemeral containers (kubectl debug)', () => {
     assert.equal(ok('exec', 'web', '-c', 'bg', '--', 'sh', '-c', 'tr "\\0" " " < /proc/1/cmdline').trim(), 'sleep 1000002');
     // a pod with one app container: a log request without a container name still means it
     assert.match(ok('logs', 'web'), /^app-started$/m);
+  });
+
+  it('kubectl debug --profile: general adds CAP_SYS_PTRACE, sysadmin is privileged, restricted is refused for the image\'s root user as the kubelet refuses it', async () => {
+    const capEff = async (profile: string) => {
+      ok('debug', 'web', `--profile=${profile}`, '--image=busybox:1.36', '--image-pull-policy=Never', `--container=p-${profile}`, '--', 'sh', '-c', 'grep CapEff /proc/self/status; exec sleep 1000003');
+      await waitFor(`p-${profile} running`, () => ephStatus(pod('web'), `p-${profile}`)?.state?.running, 30_000);
+      const line = await waitFor(`p-${profile} log`, () => /CapEff:\s+([0-9a-f]+)/.exec(k('logs', 'web', '-c', `p-${profile}`).stdout)?.[1], 10_000);
+      return BigInt(`0x${line}`);
+    };
+    const SYS_PTRACE = 1n << 19n;
+    const SYS_ADMIN = 1n << 21n;
+    const general = await capEff('general');
+    assert.ok(general & SYS_PTRACE, `general: CapEff ${general.toString(16)}`);
+    assert.ok(!(general & SYS_ADMIN));
+    assert.ok((await capEff('sysadmin')) & SYS_ADMIN, 'sysadmin is privileged');
+    ok('debug', 'web', '--profile=restricted', '--image=busybox:1.36', '--image-pull-policy=Never', '--container=p-restricted', '--', 'true');
+    const w = await waitFor('p-restricted waiting', () => {
+      const st = ephStatus(pod('web'), 'p-restricted')?.state?.waiting;
+      return st?.reason === 'CreateContainerConfigError' ? st : undefined;
+    }, 30_000);
+    assert.match(w.message, /^container has runAsNonRoot and image will run as root/);
   });
 
   it('an image that cannot be had: the ephemeral container waits with the kubelet\'s reason', async () => {
@@ -191,8 +213,13 @@ describe('ephemeral containers (kubectl debug)', () => {
   });
 
   it('ephemeral containers go with their pod', async () => {
+    const runcIds = () => spawnSync('runc', ['--root', join(suite.runDir, 'runc'), 'list', '-q'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+    const running = ephStatusesOf(pod('web')).filter((c: any) => c.state.running).map((c: any) => c.containerID.replace('podbay://', ''));
+    assert.ok(running.length >= 3, `debug containers still running: ${running}`);
+    assert.ok(running.every((id: string) => runcIds().includes(id)), 'runc runs them');
     ok('delete', 'pod', 'web', '--grace-period=0', '--force', '--wait=true');
     await waitFor('web gone', () => (JSON.parse(ok('get', 'pods', '-o', 'json')).items.length === 0 ? true : undefined), 30_000);
-    // (suite.finish asserts no runc container, mount or process of this world is left)
+    await waitFor('no runc container left', () => (runcIds().length === 0 ? true : undefined), 30_000);
+    // (suite.finish asserts no mount or process of this world is left either)
   });
 });
