@@ -346,8 +346,8 @@ export class ApiServer {
 
   /**
    * Upgrade requests: pods/exec and pods/portforward over WebSocket or SPDY/3.1 (see
-   * streaming.ts); any upgrade through pods/proxy, relayed to the pod (proxy-upgrade.ts). The pod and container are checked before the handshake, so a bad name is an
-   * ordinary HTTP error.
+   * streaming.ts); any upgrade through pods/proxy, relayed to the pod (proxy-upgrade.ts). The
+   * pod and container are checked before the handshake, so a bad name is an ordinary HTTP error.
    */
   private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const fail = (err: ApiError) => {

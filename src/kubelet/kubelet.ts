@@ -13,8 +13,10 @@
  *                             then every app container (create/start/restart with back-off;
  *                             postStart blocks the start, lifecycle-hooks.ts; kill and restart
  *                             one that failed its liveness probe or whose image changed,
- *                             container-hash.ts) -> status (PUT pods/status when it changed;
- *                             termination messages, termination-message.ts)
+ *                             container-hash.ts); ephemeral containers once there is a
+ *                             sandbox, never restarted (ephemeral-containers.ts)
+ *                             -> status (PUT pods/status when it changed; termination
+ *                             messages, termination-message.ts)
  *   every kill             -> Killing event, preStop within the grace period, TERM, KILL;
  *                             sidecars after the app containers, in reverse order
  *
@@ -899,5 +901,3 @@ export function portMappings(pod: Obj): { hostPort: number; containerPort: numbe
   }
   return out;
 }
-
-
