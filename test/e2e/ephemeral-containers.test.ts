@@ -122,6 +122,29 @@ describe('ephemeral containers (kubectl debug)', () => {
     assert.match(w.message, /^container has runAsNonRoot and image will run as root/);
   });
 
+  it('a --target that is not running: CreateContainerConfigError "unable to find target container", the pod unharmed', async () => {
+    create(
+      podOf('two', {
+        containers: [
+          { name: 'done', image: 'busybox:1.36', command: ['true'] },
+          { name: 'app', image: 'busybox:1.36', command: ['sleep', '1000004'] },
+        ],
+      }),
+    );
+    await waitFor('done exited, app running', () => {
+      const cs = pod('two').status.containerStatuses ?? [];
+      return cs.find((c: any) => c.name === 'done')?.state?.terminated && cs.find((c: any) => c.name === 'app')?.state?.running ? true : undefined;
+    }, 60_000);
+    ok('debug', 'two', '--image=busybox:1.36', '--image-pull-policy=Never', '--target=done', '--container=late', '--', 'sh');
+    const w = await waitFor('late waiting', () => {
+      const st = ephStatus(pod('two'), 'late')?.state?.waiting;
+      return st?.reason === 'CreateContainerConfigError' ? st : undefined;
+    }, 30_000);
+    assert.equal(w.message, 'unable to find target container done');
+    assert.equal(pod('two').status.phase, 'Running');
+    ok('delete', 'pod', 'two', '--grace-period=0', '--force');
+  });
+
   it('an image that cannot be had: the ephemeral container waits with the kubelet\'s reason', async () => {
     ok('debug', 'web', '--image=nothing-here:1', '--image-pull-policy=Never', '--container=bad', '--', 'true');
     const w = await waitFor('bad waiting', () => ephStatus(pod('web'), 'bad')?.state?.waiting, 30_000);
