@@ -101,8 +101,6 @@ const containerRows: LedgerRow[] = [
   refused('Container.volumeMounts.recursiveReadOnly', 'Disabled and IfPossible (plain read-only, as the kubelet does when the runtime lacks rro) implemented; Enabled refused: runc 1.1 cannot do it', (p) => (c0(p).volumeMounts = [{ name: 'v', mountPath: '/v', readOnly: true, recursiveReadOnly: 'Enabled' }]), 'spec.containers[0].volumeMounts[0].recursiveReadOnly', false),
 ];
 
-const ephemeral = (p: Obj) => (p.spec.ephemeralContainers = [{ name: 'debug', image: 'busybox:1.36' }]);
-
 const podRows: LedgerRow[] = [
   impl('PodSpec.activeDeadlineSeconds', 'issue 9 lifecycle work (DeadlineExceeded)'),
   ignored('PodSpec.affinity', 'the preferred terms only rank nodes, and a podbay cluster has one node', true),
@@ -112,7 +110,7 @@ const podRows: LedgerRow[] = [
   ignored('PodSpec.automountServiceAccountToken', 'no token is ever mounted (no token issuer yet, see the services issue), so false is already honoured'),
   impl('PodSpec.containers', KUBELET),
   impl('PodSpec.initContainers', 'src/kubelet/init-containers.ts'),
-  refused('PodSpec.ephemeralContainers', 'cannot be set on create (upstream rule) and podbay serves no pods/ephemeralcontainers subresource yet', ephemeral, 'spec.ephemeralContainers'),
+  impl('PodSpec.ephemeralContainers', 'only through pods/NAME/ephemeralcontainers (a create is refused, as upstream; only additions): src/api/validation/pod-ephemeral.ts, src/kubelet/ephemeral-containers.ts'),
   impl('PodSpec.dnsPolicy', 'src/kubelet/pod-dns.ts (ClusterFirst falls back to Default with MissingClusterDNS until a cluster DNS exists)'),
   impl('PodSpec.dnsConfig', 'src/kubelet/pod-dns.ts (merged as the kubelet merges; limits with DNSConfigForming)', true),
   ignored('PodSpec.enableServiceLinks', 'no Services exist yet (services issue), so there are no service variables to add or leave out'),
@@ -171,8 +169,8 @@ const volumeRows: LedgerRow[] = [
 export const LEDGER: LedgerRow[] = [
   ...podRows,
   ...containerRows,
-  // EphemeralContainer shares Container's fields; none can be added (see PodSpec.ephemeralContainers)
-  refused('EphemeralContainer', 'spec.ephemeralContainers is refused (see PodSpec.ephemeralContainers)', ephemeral, 'spec.ephemeralContainers'),
+  // EphemeralContainer shares Container's fields, minus those validation forbids it
+  impl('EphemeralContainer', 'as Container\'s fields; ports, probes, lifecycle, resources, resizePolicy, restartPolicy and subPath are forbidden (422); targetContainerName joins that container\'s PID namespace; never restarted (src/kubelet/ephemeral-containers.ts)', true),
   ...volumeRows,
 ];
 

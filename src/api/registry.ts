@@ -81,7 +81,7 @@ const WORKLOAD: Partial<ResourceInfo> = { categories: ['all'], subresources: ['s
 
 export const RESOURCES: ResourceInfo[] = [
   core('namespaces', 'Namespace', 'namespace', false, { shortNames: ['ns'], subresources: ['status', 'finalize'], nameRule: 'dns1123-label' }),
-  core('pods', 'Pod', 'pod', true, { shortNames: ['po'], categories: ['all'], subresources: ['status', 'binding', 'log', 'exec'], generation: true }),
+  core('pods', 'Pod', 'pod', true, { shortNames: ['po'], categories: ['all'], subresources: ['status', 'binding', 'log', 'exec', 'ephemeralcontainers'], generation: true }),
   core('configmaps', 'ConfigMap', 'configmap', true, { shortNames: ['cm'] }),
   core('secrets', 'Secret', 'secret', true),
   core('events', 'Event', 'event', true, { shortNames: ['ev'] }),

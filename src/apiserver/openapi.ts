@@ -285,15 +285,15 @@ function resourcePaths(r: ResourceInfo): PathEntry[] {
   for (const sub of r.subresources) {
     const Sub = sub.charAt(0).toUpperCase() + sub.slice(1);
     const p = `${base}/{name}/${sub}`;
-    if (sub === 'status') {
+    if (sub === 'status' || sub === 'ephemeralcontainers') {
       out.push({
         path: p,
         pathParams: ['name', ...scopeParams, 'pretty'],
         nameOf: K,
         ops: [
-          { method: 'get', id: `read${GV}${nsd}${K}Status`, description: `read status of the specified ${K}`, action: 'get', params: [], responses: { '200': type }, gvk },
-          { method: 'put', id: `replace${GV}${nsd}${K}Status`, description: `replace status of the specified ${K}`, action: 'put', params: WRITE_PARAMS, body: type, responses: { '200': type, '201': type }, gvk },
-          { method: 'patch', id: `patch${GV}${nsd}${K}Status`, description: `partially update status of the specified ${K}`, action: 'patch', params: [...WRITE_PARAMS, 'force'], body: PATCH, patch: true, responses: { '200': type, '201': type }, gvk },
+          { method: 'get', id: `read${GV}${nsd}${K}${Sub}`, description: `read ${sub} of the specified ${K}`, action: 'get', params: [], responses: { '200': type }, gvk },
+          { method: 'put', id: `replace${GV}${nsd}${K}${Sub}`, description: `replace ${sub} of the specified ${K}`, action: 'put', params: WRITE_PARAMS, body: type, responses: { '200': type, '201': type }, gvk },
+          { method: 'patch', id: `patch${GV}${nsd}${K}${Sub}`, description: `partially update ${sub} of the specified ${K}`, action: 'patch', params: [...WRITE_PARAMS, 'force'], body: PATCH, patch: true, responses: { '200': type, '201': type }, gvk },
         ],
       });
     } else if (sub === 'binding') {

@@ -137,6 +137,8 @@ export interface ChannelSocket {
   send(data: Buffer): void;
   onMessage(cb: (channel: number, data: Buffer) => void): void;
   onClose(cb: () => void): void;
+  /** end the session (every port is done) */
+  close(): void;
 }
 
 export function servePortForwardChannels(ws: ChannelSocket, ports: number[], target: PortDialer): void {
@@ -146,6 +148,13 @@ export function servePortForwardChannels(ws: ChannelSocket, ports: number[], tar
   let closed = false;
   const send = (channel: number, data: Buffer) => {
     if (!closed) ws.send(Buffer.concat([Buffer.from([channel]), data]));
+  };
+  // as the kubelet's websocket port forwarder: each port is one connection, done when the pod
+  // ends it or it cannot be made; once every port is done the session ends (the protocol has
+  // no per-channel close, so that is how a client learns the pod closed its connection)
+  let pending = ports.length;
+  const done = () => {
+    if (--pending === 0 && !closed) ws.close();
   };
   ports.forEach((port, i) => {
     const head = Buffer.alloc(2);
@@ -159,10 +168,18 @@ export function servePortForwardChannels(ws: ChannelSocket, ports: number[], tar
         for (const d of early[i]!.splice(0)) pod.write(d);
         pod.on('data', (d: Buffer) => send(2 * i, d));
         pod.on('error', () => pod.destroy());
+        // the pod's side ended (a relay's read side ends before it closes) or failed
+        let finished = false;
+        const portDone = () => {
+          if (!finished) (finished = true), done();
+        };
+        pod.once('end', portDone);
+        pod.once('close', portDone);
       },
       (e: Error) => {
         early[i] = [];
         send(2 * i + 1, Buffer.from(e.message));
+        done();
       },
     );
   });

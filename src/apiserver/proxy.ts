@@ -18,8 +18,9 @@
  *       rewritten to point at the host or elsewhere is refused the same way.
  *         - links in an HTML page (href, src, action ...) that point into the pod are rewritten
  *           to go through the proxy, so a web UI works behind `kubectl proxy`.
- *       (Not done: upgrades (WebSockets) through the proxy; gzip-encoded pages are passed on
- *       without rewriting.)
+ *         - an upgrade (WebSocket) is relayed both ways as raw bytes once the pod answers
+ *           (proxy-upgrade.ts).
+ *       (Not done: gzip-encoded pages are passed on without rewriting.)
  *
  *   /api/v1/nodes/NAME/proxy/PATH
  *       The kubelet's endpoints, answered in-process since podbay's node has no kubelet port:
@@ -100,7 +101,7 @@ export function podPort(pod: Obj, port: string): number | undefined {
   throw badRequest(`invalid pod request: pod ${pod.metadata?.name} has no container port named ${JSON.stringify(port)}`);
 }
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 /** The request headers the pod gets: the client's, less hop-by-hop ones and its credentials, plus X-Forwarded-*. */
 export function forwardHeaders(req: IncomingMessage, forwardedUri: string): OutgoingHttpHeaders {
@@ -164,7 +165,7 @@ export function rewriteHtml(html: string, podBase: string, prefix: string): stri
   });
 }
 
-function dialError(err: NodeJS.ErrnoException, host: string, port: number): ApiError {
+export function dialError(err: NodeJS.ErrnoException, host: string, port: number): ApiError {
   const why = err.code === 'ECONNREFUSED' ? 'connect: connection refused' : err.code === 'EHOSTUNREACH' ? 'connect: no route to host' : err.code === 'ETIMEDOUT' ? 'i/o timeout' : err.message;
   return new ApiError(503, 'ServiceUnavailable', `error trying to reach service: dial tcp ${host}:${port}: ${why}`);
 }
@@ -242,7 +243,8 @@ function relay(req: IncomingMessage, res: ServerResponse, scheme: 'http' | 'http
   });
 }
 
-async function servePodProxy(t: ProxyTarget, req: IncomingMessage, res: ServerResponse, search: string, deps: ProxyDeps): Promise<void> {
+/** Where a pods/proxy request goes: the scheme, and an IP podbay gave the pod's sandbox, and the port. */
+export async function podProxyDestination(t: ProxyTarget, deps: ProxyDeps): Promise<{ scheme: 'http' | 'https'; ip: string; port: number }> {
   const parsed = splitSchemeNamePort(t.id);
   if (!parsed) throw badRequest(`invalid pod request ${JSON.stringify(t.id)}`);
   const pod = await deps.getPod(t.ns!, parsed.name);
@@ -250,9 +252,14 @@ async function servePodProxy(t: ProxyTarget, req: IncomingMessage, res: ServerRe
   const ip: string | undefined = pod.status?.podIP;
   const made = ip ? await deps.podIPs(pod) : [];
   if (!ip || !made.includes(ip)) throw badRequest('address not allowed');
-  if (t.rest === '') return redirectWithSlash(req, res, t.prefix, search);
   // no port given or declared: the scheme's own, as a URL without a port means upstream
-  await relay(req, res, parsed.scheme, ip, port ?? (parsed.scheme === 'https' ? 443 : 80), t.rest, search, t.prefix);
+  return { scheme: parsed.scheme, ip, port: port ?? (parsed.scheme === 'https' ? 443 : 80) };
+}
+
+async function servePodProxy(t: ProxyTarget, req: IncomingMessage, res: ServerResponse, search: string, deps: ProxyDeps): Promise<void> {
+  const d = await podProxyDestination(t, deps);
+  if (t.rest === '') return redirectWithSlash(req, res, t.prefix, search);
+  await relay(req, res, d.scheme, d.ip, d.port, t.rest, search, t.prefix);
 }
 
 function redirectWithSlash(req: IncomingMessage, res: ServerResponse, prefix: string, search: string): void {

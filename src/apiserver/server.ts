@@ -67,6 +67,7 @@ import { AUTHENTICATION_GROUP, AUTHORIZATION_GROUP, impersonationRefusal } from 
 import { coreStubRoute, discoveryEntry, groupStubRoute, serveStub, stubGroups, stubsInServedGroups, unservedKinds, type UnservedKind } from './unserved.js';
 import { metricsGroup, type UsageSource } from './metrics.js';
 import { proxyTarget, serveProxy, type ProxyDeps } from './proxy.js';
+import { servePodProxyUpgrade } from './proxy-upgrade.js';
 import { podLogOptions, type PodLogOptions } from './log-options.js';
 
 const PROTOBUF = 'application/vnd.kubernetes.protobuf';
@@ -347,8 +348,8 @@ export class ApiServer {
 
   /**
    * Upgrade requests: pods/exec and pods/portforward over WebSocket or SPDY/3.1 (see
-   * streaming.ts). The pod and container are checked before the handshake, so a bad name is an
-   * ordinary HTTP error.
+   * streaming.ts); any upgrade through pods/proxy, relayed to the pod (proxy-upgrade.ts). The
+   * pod and container are checked before the handshake, so a bad name is an ordinary HTTP error.
    */
   private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const fail = (err: ApiError) => {
@@ -361,8 +362,14 @@ export class ApiServer {
       const impersonating = impersonationRefusal(req);
       if (impersonating) throw impersonating;
       const url = new URL(req.url ?? '/', 'https://podbay');
+      const proxied = proxyTarget(url.pathname);
+      if (proxied) {
+        await servePodProxyUpgrade(proxied, req, socket, head, url.search, this.proxyDeps);
+        this.log(`${req.method} ${req.url} (upgrade through pods/proxy)`);
+        return;
+      }
       const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(exec|attach|portforward)\/?$/.exec(url.pathname);
-      if (!m) throw pathNotFound(`the server could not find the requested resource (${req.method} ${url.pathname}): only pods/exec, pods/attach and pods/portforward upgrade`);
+      if (!m) throw pathNotFound(`the server could not find the requested resource (${req.method} ${url.pathname}): only pods/exec, pods/attach, pods/portforward and pods/proxy upgrade`);
       const node = this.opts.node;
       const pod = () => this.resources.get(resourceInfo('pods')!, decodePathSegment(m[1]), decodePathSegment(m[2]));
       if (m[3] === 'exec') {
@@ -620,7 +627,10 @@ export class ApiServer {
     // namespaces/finalize: PUT only, as kube-apiserver (the namespace controller's last step)
     if (sub === 'finalize' && method !== 'PUT') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} namespaces/finalize`);
     if (sub === 'scale') return this.serveScale(req, res, r, ns!, name, method, q);
-    const part = sub === 'status' || sub === 'finalize' ? sub : undefined;
+    if (sub === 'ephemeralcontainers' && method !== 'GET' && method !== 'PUT' && method !== 'PATCH') {
+      throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} pods/ephemeralcontainers`);
+    }
+    const part = sub === 'status' || sub === 'finalize' || sub === 'ephemeralcontainers' ? sub : undefined;
 
     switch (method) {
       case 'GET': {

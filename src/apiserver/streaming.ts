@@ -95,6 +95,8 @@ export function acceptChannelWebSocket(req: IncomingMessage, socket: Duplex, hea
           else if (!base64) cb(data[0]!, data.subarray(1));
         }),
       onClose: (cb) => ws.on('close', cb),
+      // a normal closure once what was sent is flushed (ws sends the close frame after it)
+      close: () => ws.close(1000),
     });
   });
 }

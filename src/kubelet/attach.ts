@@ -7,13 +7,13 @@
 import { badRequest } from '../api/errors.js';
 import type { StreamTarget } from '../api/streaming.js';
 import type { Runtime } from '../runtime/types.js';
+import { allContainerSpecs } from './ephemeral-containers.js';
 
 type Obj = Record<string, any>;
 
 export async function attachToPod(runtime: Runtime, pod: Obj, container: string | undefined, stdin: boolean): Promise<{ tty: boolean; start: () => Promise<StreamTarget> }> {
-  const specs: Obj[] = pod.spec?.containers ?? [];
-  const name = container ?? specs[0]?.name;
-  const spec = specs.find((c) => c.name === name);
+  const name = container ?? pod.spec?.containers?.[0]?.name;
+  const spec = allContainerSpecs(pod).find((c) => c.name === name);
   if (!spec) throw badRequest(`container ${name} is not valid for pod ${pod.metadata.name}`);
   if (!pod.spec?.nodeName) throw badRequest(`pod ${pod.metadata.name} does not have a host assigned`);
   for (const s of await runtime.listPodSandboxes()) {

@@ -6,6 +6,7 @@
 import { badRequest } from '../api/errors.js';
 import type { StreamTarget } from '../api/streaming.js';
 import type { Runtime } from '../runtime/types.js';
+import { allContainerSpecs } from './ephemeral-containers.js';
 
 type Obj = Record<string, any>;
 
@@ -16,9 +17,9 @@ export async function execInPod(
   argv: string[],
   tty: boolean,
 ): Promise<() => Promise<StreamTarget>> {
-  const names: string[] = (pod.spec?.containers ?? []).map((c: Obj) => c.name);
-  const name = container ?? names[0];
-  if (!names.includes(name)) throw badRequest(`container ${name} is not valid for pod ${pod.metadata.name}`);
+  const name = container ?? pod.spec?.containers?.[0]?.name;
+  // any container of the pod: init and ephemeral ones too, as kube-apiserver's validateContainer
+  if (!allContainerSpecs(pod).some((c) => c.name === name)) throw badRequest(`container ${name} is not valid for pod ${pod.metadata.name}`);
   if (!pod.spec?.nodeName) throw badRequest(`pod ${pod.metadata.name} does not have a host assigned`);
   for (const s of await runtime.listPodSandboxes()) {
     if (s.config.podUid !== pod.metadata.uid) continue;

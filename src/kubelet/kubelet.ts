@@ -13,8 +13,10 @@
  *                             then every app container (create/start/restart with back-off;
  *                             postStart blocks the start, lifecycle-hooks.ts; kill and restart
  *                             one that failed its liveness probe or whose image changed,
- *                             container-hash.ts) -> status (PUT pods/status when it changed;
- *                             termination messages, termination-message.ts)
+ *                             container-hash.ts); ephemeral containers once there is a
+ *                             sandbox, never restarted (ephemeral-containers.ts)
+ *                             -> status (PUT pods/status when it changed; termination
+ *                             messages, termination-message.ts)
  *   every kill             -> Killing event, preStop within the grace period, TERM, KILL;
  *                             sidecars after the app containers, in reverse order
  *
@@ -60,6 +62,7 @@ import { SyncBackoff } from './sync-backoff.js';
 import { osErrorText } from '../sys/os-error.js';
 import { appContainersDone, containerRestartPolicy, isSidecar, sidecarNames, terminationOrder } from './sidecars.js';
 import { rfc3339 } from '../api/time.js';
+import { allContainerSpecs, chooseContainerMessage, ephemeralSpecs, listOf, targetContainerId, type ContainerList } from './ephemeral-containers.js';
 
 export const LABEL_POD_UID = 'io.kubernetes.pod.uid';
 export const LABEL_POD_NAME = 'io.kubernetes.pod.name';
@@ -456,6 +459,8 @@ export class Kubelet {
     // a failed init container is restarted (with back-off) unless restartPolicy is Never: then the pod fails
     else if (step.failed && pod.spec.restartPolicy !== 'Never') await this.syncContainer(pod, sandbox, initNamed(step.failed)!, all, volumes, 'initContainers');
     else if (step.next) await this.syncContainer(pod, sandbox, initNamed(step.next)!, all, volumes, 'initContainers');
+    // ephemeral containers start whether or not the pod is initialized (ephemeral-containers.ts)
+    await Promise.all(ephemeralSpecs(pod).map((c) => this.syncContainer(pod, sandbox!, c, all, volumes, 'ephemeralContainers')));
     trace(pod, 'containers synced');
     const fresh = await this.runtime.listContainers(sandbox.id);
     await this.writeStatus(pod, sandbox, fresh);
@@ -471,7 +476,7 @@ export class Kubelet {
    * One container towards its desired state. Init containers restart only on failure (and never
    * with restartPolicy Never); app containers follow restartPolicy.
    */
-  private async syncContainer(pod: Obj, sandbox: SandboxStatus, spec: Obj, all: RtContainer[], volumes: Map<string, PreparedVolume>, list: 'containers' | 'initContainers'): Promise<void> {
+  private async syncContainer(pod: Obj, sandbox: SandboxStatus, spec: Obj, all: RtContainer[], volumes: Map<string, PreparedVolume>, list: ContainerList): Promise<void> {
     const uid = pod.metadata.uid;
     const key = `${uid}/${spec.name}`;
     const runs = this.runsOf(all, spec.name);
@@ -578,6 +583,7 @@ export class Kubelet {
         stdin: Boolean(spec.stdin),
         stdinOnce: Boolean(spec.stdinOnce),
         tty: Boolean(spec.tty),
+        ...(list === 'ephemeralContainers' ? { targetContainerId: targetContainerId(pod, spec, all) } : {}),
         labels: {
           [LABEL_POD_UID]: uid,
           [LABEL_POD_NAME]: pod.metadata.name,
@@ -734,6 +740,7 @@ export class Kubelet {
     };
     const views = ((pod.spec.containers ?? []) as Obj[]).map((c) => view(c, false));
     const initViews = ((pod.spec.initContainers ?? []) as Obj[]).map((c) => view(c, true));
+    const ephemeralViews = ephemeralSpecs(pod).map((c) => view(c, true));
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = attempt === 0 ? pod : await this.client.getPod(pod.metadata.namespace, pod.metadata.name);
       if (!current || current.metadata.uid !== uid) return;
@@ -741,6 +748,7 @@ export class Kubelet {
         pod: current,
         containers: views,
         initContainers: initViews,
+        ephemeralContainers: ephemeralViews,
         sandboxReady: sandbox?.state === 'ready',
         podIPs,
         hostIP: this.opts.hostIP,
@@ -843,13 +851,9 @@ export class Kubelet {
   /** GET pods/NAME/log: stream a container's log as kubelet's /containerLogs does. */
   async containerLogs(pod: Obj, container: string | undefined, opts: LogOptions, write: (s: string) => boolean | void, closed: () => boolean): Promise<void> {
     const names: string[] = (pod.spec.containers ?? []).map((c: Obj) => c.name);
-    const initNames: string[] = (pod.spec.initContainers ?? []).map((c: Obj) => c.name);
     const name = container ?? (names.length === 1 ? names[0] : undefined);
-    if (!name) {
-      const inits = initNames.length ? ` or one of the init containers: [${initNames.join(' ')}]` : '';
-      throw badRequest(`a container name must be specified for pod ${pod.metadata.name}, choose one of: [${names.join(' ')}]${inits}`);
-    }
-    if (!names.includes(name) && !initNames.includes(name)) throw badRequest(`container ${name} is not valid for pod ${pod.metadata.name}`);
+    if (!name) throw badRequest(chooseContainerMessage(pod));
+    if (!allContainerSpecs(pod).some((c) => c.name === name)) throw badRequest(`container ${name} is not valid for pod ${pod.metadata.name}`);
     const dir = join(podLogDir(this.opts.logsDir, pod.metadata.namespace, pod.metadata.name, pod.metadata.uid), name);
     const waiting = this.waiting.get(`${pod.metadata.uid}/${name}`);
     const running = async () => {
@@ -897,9 +901,3 @@ export function portMappings(pod: Obj): { hostPort: number; containerPort: numbe
   }
   return out;
 }
-
-/** which list of the pod spec a container belongs to */
-function listOf(pod: Obj, name: string): 'containers' | 'initContainers' {
-  return ((pod.spec.initContainers ?? []) as Obj[]).some((c) => c.name === name) ? 'initContainers' : 'containers';
-}
-

@@ -200,3 +200,20 @@ test('allocatedResources once the container exists, resources while it runs (InP
   assert.equal(none.resources, undefined);
   assert.equal(none.allocatedResources, undefined);
 });
+
+test('ephemeral containers get their own statuses, never ready, and move neither phase nor readiness', () => {
+  const pod = { metadata: { name: 'p' }, spec: { restartPolicy: 'Always', containers: [{ name: 'app' }], ephemeralContainers: [{ name: 'dbg' }] }, status: {} };
+  const app = { name: 'app', image: 'busybox', runs: [run({})] };
+  const st = computePodStatus({ pod, containers: [app], ephemeralContainers: [{ name: 'dbg', image: 'busybox', runs: [run({ id: 'e1', state: 'exited', exitCode: 3 })] }], sandboxReady: true, podIPs: ['10.0.0.2'], hostIP: 'h', now: 'T' });
+  assert.equal(st.phase, 'Running');
+  assert.equal(st.conditions.find((c: { type: string }) => c.type === 'Ready').status, 'True');
+  assert.equal(st.ephemeralContainerStatuses.length, 1);
+  assert.equal(st.ephemeralContainerStatuses[0].name, 'dbg');
+  assert.equal(st.ephemeralContainerStatuses[0].state.terminated.exitCode, 3);
+  assert.equal(st.ephemeralContainerStatuses[0].ready, false);
+  const waiting = computePodStatus({ pod, containers: [app], ephemeralContainers: [{ name: 'dbg', image: 'nope', runs: [], waiting: { reason: 'ErrImageNeverPull', message: 'x' } }], sandboxReady: true, podIPs: [], hostIP: 'h', now: 'T' });
+  assert.equal(waiting.phase, 'Running');
+  assert.deepEqual(waiting.ephemeralContainerStatuses[0].state, { waiting: { reason: 'ErrImageNeverPull', message: 'x' } });
+  const none = computePodStatus({ pod: { ...pod, spec: { ...pod.spec, ephemeralContainers: undefined } }, containers: [app], sandboxReady: true, podIPs: [], hostIP: 'h', now: 'T' });
+  assert.equal(none.ephemeralContainerStatuses, undefined);
+});

@@ -193,6 +193,8 @@ export interface PodStatusInput {
   containers: ContainerView[];
   /** views of spec.initContainers, in order (empty or absent when there are none) */
   initContainers?: ContainerView[];
+  /** views of spec.ephemeralContainers (they count towards neither phase nor readiness) */
+  ephemeralContainers?: ContainerView[];
   sandboxReady: boolean;
   podIPs: string[];
   hostIP: string;
@@ -239,6 +241,9 @@ export function computePodStatus(input: PodStatusInput): Obj {
     containerStatuses: statuses,
     qosClass: old.qosClass,
   };
+  const ephemerals = input.ephemeralContainers ?? [];
+  // as the kubelet converts them: init-container style (started while running), never ready
+  if (ephemerals.length) status.ephemeralContainerStatuses = ephemerals.map((v) => ({ ...containerStatus(v, defaultReason, true), ready: false }));
   if (input.podIPs.length) {
     status.podIP = input.podIPs[0];
     status.podIPs = input.podIPs.map((ip) => ({ ip }));

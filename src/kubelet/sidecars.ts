@@ -22,7 +22,9 @@ export function sidecarNames(pod: Obj): string[] {
 }
 
 /** The restart policy a container of `list` follows. */
-export function containerRestartPolicy(podPolicy: string, list: 'containers' | 'initContainers', spec: Obj): 'Always' | 'OnFailure' | 'Never' {
+export function containerRestartPolicy(podPolicy: string, list: 'containers' | 'initContainers' | 'ephemeralContainers', spec: Obj): 'Always' | 'OnFailure' | 'Never' {
+  // an ephemeral container is never restarted (ephemeral-containers.ts)
+  if (list === 'ephemeralContainers') return 'Never';
   if (list === 'containers') return podPolicy as 'Always' | 'OnFailure' | 'Never';
   if (isSidecar(spec)) return 'Always';
   return podPolicy === 'Never' ? 'Never' : 'OnFailure';

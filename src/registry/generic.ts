@@ -25,7 +25,7 @@ import { ApiError, alreadyExists, badRequest, conflict, forbidden, invalid, notF
 import { parseResourceVersion as parseRv } from '../api/resource-version.js';
 import { apiVersionOf, resourceInfo, storageKey, type ResourceInfo } from '../api/registry.js';
 import { defaultObject } from '../api/defaults/index.js';
-import { validateCreate, validateUpdate, validateStatusUpdate } from '../api/validation/index.js';
+import { validateCreate, validateUpdate, validateStatusUpdate, validatePodEphemeralContainersUpdate } from '../api/validation/index.js';
 import { applyPatch } from '../api/patch/index.js';
 import { applyConfiguration, recordUpdate, type FieldManagerScope } from '../api/apply/managed-fields.js';
 import { DEFAULT_SERVICE_CLUSTER_IP_RANGE, DEFAULT_SERVICE_NODE_PORT_RANGE, ServiceAllocators, type ServiceAllocatorOptions } from './service-allocators.js';
@@ -61,7 +61,7 @@ function managedScope(r: ResourceInfo, part: WritePart): FieldManagerScope {
   return {
     typeName: r.typeName,
     apiVersion: apiVersionOf(r),
-    subresource: part === 'status' ? 'status' : undefined,
+    subresource: part === 'status' || part === 'ephemeralcontainers' ? part : undefined,
     hasStatusSubresource: r.subresources.includes('status'),
   };
 }
@@ -498,6 +498,15 @@ export class GenericRegistry {
       next.metadata.resourceVersion = obj.metadata.resourceVersion;
       Object.assign(obj, next);
       obj.metadata = next.metadata;
+    } else if (part === 'ephemeralcontainers') {
+      // pods/ephemeralcontainers writes spec.ephemeralContainers and nothing else (upstream's
+      // dropNonEphemeralContainerUpdates: the rest of what the client sent is the stored pod's)
+      const next = clone(old);
+      next.spec = { ...next.spec, ephemeralContainers: obj.spec?.ephemeralContainers };
+      if (next.spec.ephemeralContainers === undefined || next.spec.ephemeralContainers === null) delete next.spec.ephemeralContainers;
+      next.metadata.resourceVersion = obj.metadata.resourceVersion;
+      Object.assign(obj, next);
+      obj.metadata = next.metadata;
     } else if (old.status !== undefined) {
       // the main resource never writes status (that is the status subresource's job)
       obj.status = clone(old.status);
@@ -523,7 +532,10 @@ export class GenericRegistry {
     strategyFor(r).prepareForUpdate?.(obj, old, part);
     if (r.generation && !deepEqual(obj.spec, old.spec)) m.generation = (om.generation ?? 1) + 1;
 
-    const errs = part === 'status' ? validateStatusUpdate(r.kind, obj, old) : validateUpdate(r.kind, obj, old);
+    const errs =
+      part === 'status' ? validateStatusUpdate(r.kind, obj, old)
+      : part === 'ephemeralcontainers' ? validatePodEphemeralContainersUpdate(obj, old)
+      : validateUpdate(r.kind, obj, old);
     this.checkInvalid(r, name, errs);
     obj = opts.applied ? { ...obj, metadata: { ...obj.metadata, managedFields: opts.applied } } : recordUpdate(managedScope(r, part), old, obj, opts.fieldManager ?? '');
 

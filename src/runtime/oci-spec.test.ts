@@ -202,3 +202,9 @@ test('mountPropagation: None rprivate, HostToContainer rslave, Bidirectional rsh
   assert.equal(mountOf('/srv/x/y', info)?.mountPoint, '/srv');
   assert.deepEqual(mountOf('/srvx', info)?.optional, []);
 });
+
+test('container: a target container (an ephemeral container\'s --target) gives its pid ns, unless the pod shares one', () => {
+  assert.equal(nsTypes(containerSpec(opts({ targetPid: 77 }))).pid, '/proc/77/ns/pid');
+  assert.equal(nsTypes(containerSpec(opts({ targetPid: 77, sandbox: { ...opts().sandbox, shareProcessNamespace: true } }))).pid, '/proc/42/ns/pid');
+  assert.ok(!('pid' in nsTypes(containerSpec(opts({ targetPid: 77, sandbox: { ...opts().sandbox, hostPID: true } })))));
+});

@@ -379,6 +379,8 @@ export interface ContainerSpecOptions {
   hostCapabilities?: readonly string[];
   /** the host's devices, given to privileged containers (containerd's WithDevices) */
   hostDevices?: readonly OciDevice[];
+  /** pid of a running container whose PID namespace this one joins (ContainerConfig.targetContainerId) */
+  targetPid?: number;
 }
 
 /** Volume mounts as rbinds (read-only when asked), after the defaults so they win. */
@@ -426,7 +428,11 @@ export function containerSpec(o: ContainerSpecOptions): OciSpec {
     ns.push({ type: 'uts', path: `/proc/${p}/ns/uts` });
   }
   if (!s.hostIPC) ns.push({ type: 'ipc', path: `/proc/${p}/ns/ipc` });
-  if (!s.hostPID) ns.push(s.shareProcessNamespace ? { type: 'pid', path: `/proc/${p}/ns/pid` } : { type: 'pid' });
+  // a shared pod PID namespace wins over a target, as the kubelet only targets in container mode
+  if (!s.hostPID) {
+    const pidOf = s.shareProcessNamespace ? p : o.targetPid;
+    ns.push(pidOf ? { type: 'pid', path: `/proc/${pidOf}/ns/pid` } : { type: 'pid' });
+  }
 
   const privileged = !!cfg.privileged;
   const caps = effectiveCapabilities(cfg.capAdd, cfg.capDrop, privileged, o.hostCapabilities);

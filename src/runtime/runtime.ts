@@ -626,6 +626,7 @@ export class RuncRuntime implements Runtime {
           rootfs,
           cfg,
           user,
+          targetPid: cfg.targetContainerId ? await this.targetPid(sandboxId, cfg.targetContainerId) : undefined,
           hostCapabilities: await this.hostCapabilities(),
           hostDevices: cfg.privileged ? await hostDevices() : undefined,
           sandbox: {
@@ -740,9 +741,9 @@ export class RuncRuntime implements Runtime {
       if (existsSync(join(this.exitDir, id))) return;
       if (!pidAlive(rec.conmonPid)) return; // nothing left to signal; status says 'unknown'
       const sb = await this.readSandbox(rec.sandboxId);
-      // with a shared pid namespace the container's init is not its namespace's init: its
-      // children survive it unless every process of the container is signalled
-      const all = !!sb && (sb.config.shareProcessNamespace || sb.config.hostPID);
+      // with a shared pid namespace (the pod's, or a target container's) the container's init is
+      // not its namespace's init: its children survive it unless every process is signalled
+      const all = (!!sb && (sb.config.shareProcessNamespace || sb.config.hostPID)) || !!rec.config.targetContainerId;
       if (timeoutSeconds > 0) {
         await this.runc.kill(id, 'SIGTERM', all);
         if (await this.waitExit(id, timeoutSeconds * 1000)) return;
@@ -808,6 +809,18 @@ export class RuncRuntime implements Runtime {
     const st = await this.containerStatus(id);
     if (st?.state !== 'running') throw new Error(`container ${id} is not running (${st?.state ?? 'not found'}): its log cannot be reopened`);
     await conmonReopenLog(this.containerDir(id));
+  }
+
+  /**
+   * The pid whose PID namespace a container with targetContainerId joins: the target's init,
+   * which must be a running container of the same sandbox (a pid of anything else would let a
+   * pod join a namespace that is not its own).
+   */
+  private async targetPid(sandboxId: string, targetId: string): Promise<number> {
+    const st = await this.containerStatus(targetId);
+    if (!st || st.sandboxId !== sandboxId) throw new Error(`target container ${targetId.slice(0, 12)} is not a container of sandbox ${sandboxId.slice(0, 12)}`);
+    if (st.state !== 'running' || !pidAlive(st.pid)) throw new Error(`target container ${JSON.stringify(st.config.name)} is not running`);
+    return st.pid;
   }
 
   async containerStatus(id: string): Promise<ContainerStatus | undefined> {

@@ -152,6 +152,11 @@ export interface ContainerConfig {
   stdinOnce?: boolean;
   /** spec.tty: the process runs on a terminal (OCI process.terminal, conmon -t) */
   tty?: boolean;
+  /**
+   * CRI's NamespaceOption target_id (pid mode TARGET): run in this running container's PID
+   * namespace, as an ephemeral container with targetContainerName does
+   */
+  targetContainerId?: string;
 }
 
 /** A seccomp profile as the CRI gives it; a Localhost profile was read and parsed by the kubelet. */

@@ -33,6 +33,7 @@ export const MATRIX_VERBS = [
   'get --raw .../proxy/',
   'wait',
   'debug --copy-to',
+  'debug -it (ephemeral, --target)',
   'top pod',
   'auth can-i',
   'delete',
@@ -115,6 +116,13 @@ describe('every kubectl 1.27-1.33 through the verbs users reach for', () => {
       must('wait', k(['wait', '--for=condition=Ready', 'pod/web', '--timeout=20s']), /pod\/web condition met/);
       must('debug --copy-to', k(['debug', 'web', `--copy-to=d${n}`, '--image=busybox:1.36', '--container=dbg', '--', 'true']), /^$|./);
       await waitFor(`${v} the debug copy`, () => (k(['get', 'pod', `d${n}`, '-o', 'jsonpath={.spec.containers[*].name}']).out.includes('dbg') ? true : undefined), 30_000);
+      // an ephemeral container in the web container's PID namespace (httpd is its pid 1)
+      const debug = await underPty([bin, '--kubeconfig', s.kubeconfig, 'debug', '-it', 'web', '--image=busybox:1.36', '--image-pull-policy=Never', '--target=web', `--container=dbg${n}`, '--', 'sh'], kubectlEnv(s), 30, 100, [
+        { expect: 'pressing enter', send: '\n' },
+        { expect: '# ', send: 'echo "pid1=$(tr \'\\0\' \' \' < /proc/1/cmdline)"\n' },
+        { expect: 'pid1=httpd', send: 'exit\n' },
+      ]);
+      assert.match(debug, /pid1=httpd -f -p 80/, `${v} debug -it`);
       must('top pod', k(['top', 'pod', 'web']), /^web\s+\d+m\s+\d+Mi/m);
       must('auth can-i', k(['auth', 'can-i', 'create', 'pods']), /^yes$/m);
       must('delete', k(['delete', 'configmap', `m${n}`, `s${n}`]), new RegExp(`configmap "m${n}" deleted`));

@@ -1,8 +1,8 @@
 /**
  * The kubectl verbs beyond CRUD, driven by real kubectl (1.27 and the newest) and by Debian's
  * python3-kubernetes against a podbay server with its kubelet: `auth can-i` / `auth whoami`,
- * apply of a file mixing known and unknown kinds, `debug` on a server without ephemeral
- * containers, `top pod|node` from the pods' cgroups, pods/proxy and nodes/proxy (through
+ * apply of a file mixing known and unknown kinds, `debug -i` (an ephemeral container),
+ * `top pod|node` from the pods' cgroups, pods/proxy and nodes/proxy (through
  * `kubectl get --raw` and `kubectl proxy`), boolean query parameters as clients spell them
  * (watch=True) and error bodies byte for byte.
  *
@@ -147,10 +147,11 @@ describe('kubectl verbs: auth, top, proxy, debug, mixed manifests (real kubectl 
       assert.match(info.stdout.replace(/\x1B\[[0-9;]*m/g, ''), /Kubernetes control plane is running at https:\/\/127\.0\.0\.1:\d+/);
     });
 
-    it(`${kc.name}: debug -it on a server without ephemeral containers says so instead of panicking`, () => {
-      const r = s.kubectl(kc.path, ['debug', 'idle', '-i', '--image=busybox:1.36', '--', 'true']);
-      assert.equal(r.code, 1);
-      assert.match(r.stderr, /ephemeral containers are disabled for this cluster/);
+    it(`${kc.name}: debug -i adds an ephemeral container and relays its stdin and output (test/e2e/ephemeral-containers.test.ts has the rest)`, () => {
+      const name = `dbg-${kc.name.replace(/\W/g, '')}`;
+      const r = s.kubectl(kc.path, ['debug', 'idle', '-i', '--image=busybox:1.36', '--image-pull-policy=Never', `--container=${name}`, '--', 'sh', '-c', 'read x; echo "debugged $x"'], 'through-stdin\n');
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /debugged through-stdin/);
       assert.doesNotMatch(r.stderr, /panic|goroutine/);
     });
   }
@@ -305,6 +306,41 @@ describe('kubectl verbs: auth, top, proxy, debug, mixed manifests (real kubectl 
     } finally {
       proxy.kill();
     }
+  });
+
+  it('python3-kubernetes (Debian): kubernetes.stream.portforward reaches the pod\'s port 80, and a closed port answers on its error channel', async () => {
+    const script = `
+import sys
+from kubernetes import client, config
+from kubernetes.stream import portforward
+config.load_kube_config(config_file=sys.argv[1])
+v1 = client.CoreV1Api()
+pf = portforward(v1.connect_get_namespaced_pod_portforward, 'web', 'default', ports='80,81')
+web = pf.socket(80)
+web.setblocking(True)
+web.sendall(b'GET / HTTP/1.0\\r\\nHost: web\\r\\n\\r\\n')
+data = b''
+while True:
+    chunk = web.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+print('status', data.split(b'\\r\\n')[0].decode())
+print('body', data.split(b'\\r\\n\\r\\n', 1)[1].decode().strip())
+# the port nothing listens on: its error came on its error channel, and its socket is closed
+closed = pf.socket(81)
+closed.settimeout(20)
+rest = closed.recv(100)
+print('closed-port-data', repr(rest))
+print('closed-port-error', pf.error(81))
+pf.close()
+`;
+    const r = spawnSync('/usr/bin/python3', ['-c', script, s.kubeconfig], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, `python3-kubernetes is installed (Debian package python3-kubernetes) and ran:\n${r.stderr}\n${r.stdout}`);
+    assert.match(r.stdout, /^status HTTP\/1\.[01] 200 OK$/m, r.stdout);
+    assert.match(r.stdout, /^body hello from web$/m, r.stdout);
+    assert.match(r.stdout, /^closed-port-data b''$/m, r.stdout);
+    assert.match(r.stdout, /^closed-port-error .*81.*(refused|connect)/im, r.stdout);
   });
 
   it('python3-kubernetes (Debian): list, create, watch (watch=True), logs with timestamps=True', () => {

@@ -52,6 +52,7 @@ export {
   validateTolerations,
 } from './pod.js';
 export { MAX_SECRET_SIZE, decodeBase64 } from './core.js';
+export { validatePodEphemeralContainersUpdate } from './pod-ephemeral.js';
 
 type CreateFn = (o: Obj) => ValidationError[];
 type UpdateFn = (n: Obj, o: Obj) => ValidationError[];

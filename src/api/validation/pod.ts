@@ -923,7 +923,7 @@ export function validatePodSpec(spec: Obj, fldPath = 'spec'): ValidationError[] 
 
 // ---------------------------------------------------------------- pod
 
-const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
+export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
 const DELETION_COST_ANNOTATION = 'controller.kubernetes.io/pod-deletion-cost';
 
 function validatePodSpecificAnnotations(pod: Obj): ValidationError[] {
@@ -942,7 +942,7 @@ function validatePodSpecificAnnotations(pod: Obj): ValidationError[] {
   return errs;
 }
 
-function validatePodMetadataAndSpec(pod: Obj): ValidationError[] {
+export function validatePodMetadataAndSpec(pod: Obj): ValidationError[] {
   const spec = obj(pod.spec);
   const errs = validateObjectMeta(pod.metadata, true, 'dns1123-subdomain');
   errs.push(...validatePodSpecificAnnotations(pod));

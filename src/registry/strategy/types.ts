@@ -8,8 +8,11 @@
 import type { ApiError } from '../../api/errors.js';
 import type { DeleteOptions, Obj } from '../../api/types.js';
 
-/** The part of an object a write replaces: all but status, status only, or (namespaces) spec.finalizers only. */
-export type WritePart = 'main' | 'status' | 'finalize';
+/**
+ * The part of an object a write replaces: all but status, status only, (namespaces)
+ * spec.finalizers only, or (pods) spec.ephemeralContainers only.
+ */
+export type WritePart = 'main' | 'status' | 'finalize' | 'ephemeralcontainers';
 
 export interface Strategy extends AllocatingStrategy {
   /** PrepareForCreate: kind-owned fields, after the generic metadata and before defaulting */
