@@ -15,9 +15,9 @@
 import type { ResourceInfo } from '../api/registry.js';
 import { schemas } from '../api/schema.js';
 import type { TypeSchema } from '../api/schema-types.js';
-import type { CustomKind } from '../api/crd/types.js';
-import { customKindFor, customTable, resourceInfoFor, typeSchemasFor } from '../api/crd/custom-kind.js';
-import { CRD_FINALIZER, validateCrd } from '../api/crd/validation.js';
+import { customKindFor, resourceInfoFor, typeSchemasFor } from '../api/crd/custom-kind.js';
+import { CRD_FINALIZER } from '../api/crd/validation.js';
+import { CRDS } from '../api/crd/crd-kind.js';
 import { ApiError } from '../api/errors.js';
 import { rfc3339 } from '../api/time.js';
 import type { Watcher } from '../store/types.js';
@@ -25,67 +25,7 @@ import type { GenericRegistry } from './generic.js';
 
 type Obj = Record<string, any>;
 
-const CRD_TYPE = 'io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition';
-
-/** the CRD kind's own hooks: defaulting, validation and its printer (NAME, CREATED AT) */
-const CRD_KIND: CustomKind = {
-  defaults(obj, op) {
-    const names = obj.spec?.names;
-    if (names && typeof names.kind === 'string') {
-      names.singular ||= names.kind.toLowerCase();
-      names.listKind ||= `${names.kind}List`;
-    }
-    if (obj.spec && typeof obj.spec === 'object') obj.spec.conversion ??= { strategy: 'None' };
-    if (op === 'create') {
-      const f: string[] = obj.metadata.finalizers ?? [];
-      if (!f.includes(CRD_FINALIZER)) obj.metadata.finalizers = [...f, CRD_FINALIZER];
-    }
-  },
-  validate(obj, old, part) {
-    return part === 'status' ? [] : validateCrd(obj, old);
-  },
-  unknownFields() {
-    return [];
-  },
-  table(objects, listMeta, opts) {
-    const t = customTable([{ name: 'Created At', type: 'string', format: 'date', jsonPath: '.metadata.creationTimestamp', description: 'CreationTimestamp is a timestamp representing the server time when this object was created.' }], objects, listMeta, opts);
-    return t;
-  },
-};
-
-/** the CustomResourceDefinition kind itself */
-export const CRDS: ResourceInfo = {
-  resource: 'customresourcedefinitions',
-  singular: 'customresourcedefinition',
-  kind: 'CustomResourceDefinition',
-  listKind: 'CustomResourceDefinitionList',
-  group: 'apiextensions.k8s.io',
-  version: 'v1',
-  namespaced: false,
-  shortNames: ['crd', 'crds'],
-  categories: ['api-extensions'],
-  subresources: ['status'],
-  typeName: CRD_TYPE,
-  nameRule: 'dns1123-subdomain',
-  storageResource: 'apiextensions.k8s.io/customresourcedefinitions',
-  generation: true,
-  custom: CRD_KIND,
-};
-
-// server-side apply of a CRD: spec and status as wholes, metadata as ObjectMeta
-schemas[CRD_TYPE] ??= {
-  name: CRD_TYPE,
-  description: 'CustomResourceDefinition represents a resource that should be exposed on the API server.',
-  fields: {
-    apiVersion: { kind: 'string' },
-    kind: { kind: 'string' },
-    metadata: { kind: 'object', ref: 'io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta' },
-    spec: { kind: 'any' },
-    status: { kind: 'any' },
-  },
-  required: ['spec'],
-  gvk: { group: 'apiextensions.k8s.io', version: 'v1', kind: 'CustomResourceDefinition' },
-};
+export { CRDS };
 
 function condition(type: string, status: string, reason: string, message: string, old: Obj[] | undefined): Obj {
   const prev = (old ?? []).find((c) => c.type === type);

@@ -274,6 +274,13 @@ spec:
         ok('delete', `gadgets${n}`, 'g1');
       });
 
+      it('deleting a namespace deletes the custom resources in it', () => {
+        ok('create', 'namespace', `${ns}-gone`);
+        apply(`apiVersion: stable.example.com/v1\nkind: ${kind}\nmetadata: {name: inside, namespace: ${ns}-gone}\nspec: {image: x}\n`);
+        ok('delete', 'namespace', `${ns}-gone`, '--timeout=60s');
+        assert.doesNotMatch(k('get', plural, '-A').stdout, /inside/);
+      });
+
       it('deleting the CRD deletes its objects; the kind is no longer served', async () => {
         ok('delete', 'crd', `${plural}.stable.example.com`, '--timeout=30s');
         assert.match(k('get', 'crd', `${plural}.stable.example.com`).stderr, /not found/);
