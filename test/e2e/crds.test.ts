@@ -271,7 +271,30 @@ spec:
         assert.equal(v1.metadata.namespace, undefined);
         const beta = JSON.parse(ok('get', `gadgets${n}.v1beta1.stable.example.com`, 'g1', '-o', 'json'));
         assert.equal(beta.apiVersion, 'stable.example.com/v1beta1');
-        ok('delete', `gadgets${n}`, 'g1');
+        // deletecollection (DELETE on the collection) of a cluster-scoped custom kind
+        apply(`apiVersion: stable.example.com/v1\nkind: Gadget${n}\nmetadata: {name: g2}\nspec: {size: 4}\n`);
+        const del = JSON.parse(ok('delete', '--raw', `/apis/stable.example.com/v1/gadgets${n}`));
+        assert.equal(del.kind, `Gadget${n}List`);
+        assert.deepEqual(del.items.map((i: { metadata: { name: string } }) => i.metadata.name).sort(), ['g1', 'g2']);
+        assert.match(k('get', `gadgets${n}`).stderr, /No resources found/);
+        // a CRD applied server-side (as big CRDs are, beyond the last-applied annotation's limit)
+        const ssa = s.kubectl(kc.path, ['apply', '--server-side', '-f', '-'], `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gizmos${n}.stable.example.com}
+spec:
+  group: stable.example.com
+  scope: Cluster
+  names: {plural: gizmos${n}, kind: Gizmo${n}, shortNames: [gz${n}]}
+  versions:
+  - {name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object, properties: {spec: {type: object, properties: {size: {type: integer}}}}}}}
+`);
+        assert.equal(ssa.code, 0, ssa.stderr);
+        assert.match(ssa.stdout, /serverside-applied/);
+        const gizmo = JSON.parse(ok('get', 'crd', `gizmos${n}.stable.example.com`, '-o', 'json', '--show-managed-fields'));
+        assert.deepEqual(gizmo.spec.names.shortNames, [`gz${n}`]);
+        assert.equal(gizmo.metadata.managedFields[0].manager, 'kubectl');
+        assert.equal(gizmo.metadata.managedFields[0].operation, 'Apply');
+        ok('delete', 'crd', `gizmos${n}.stable.example.com`);
       });
 
       it('deleting a namespace deletes the custom resources in it', () => {
