@@ -297,6 +297,14 @@ spec:
         ok('delete', 'crd', `gizmos${n}.stable.example.com`);
       });
 
+      it('the garbage collector follows ownerReferences to a custom resource', async () => {
+        apply(`apiVersion: stable.example.com/v1\nkind: ${kind}\nmetadata: {name: owner, namespace: ${ns}}\nspec: {image: x}\n`);
+        const uid = JSON.parse(ok('get', plural, 'owner', '-n', ns, '-o', 'json')).metadata.uid;
+        apply(`apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: owned\n  namespace: ${ns}\n  ownerReferences: [{apiVersion: stable.example.com/v1, kind: ${kind}, name: owner, uid: ${uid}}]\ndata: {a: b}\n`);
+        ok('delete', plural, 'owner', '-n', ns);
+        await waitFor('the owned ConfigMap collected', () => /not found/.test(k('get', 'configmap', 'owned', '-n', ns).stderr), 20_000);
+      });
+
       it('deleting a namespace deletes the custom resources in it', () => {
         ok('create', 'namespace', `${ns}-gone`);
         apply(`apiVersion: stable.example.com/v1\nkind: ${kind}\nmetadata: {name: inside, namespace: ${ns}-gone}\nspec: {image: x}\n`);
