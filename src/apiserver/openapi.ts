@@ -23,7 +23,7 @@
 import { createHash } from 'node:crypto';
 
 import { RESOURCES, SCALE, type ResourceInfo } from '../api/registry.js';
-import { schemas } from '../api/schema.js';
+import { customTypeNames, schemas } from '../api/schema.js';
 import type { FieldSchema, TypeSchema } from '../api/schema-types.js';
 
 type Json = Record<string, unknown>;
@@ -475,7 +475,7 @@ function buildV2(): Json {
     swagger: '2.0',
     info: INFO,
     paths: sortObject(paths),
-    definitions: allDefinitions(2),
+    definitions: allDefinitions(2, Object.keys(schemas).filter((n) => !customTypeNames.has(n))),
     securityDefinitions: { BearerToken: { description: 'Bearer Token authentication', in: 'header', name: 'authorization', type: 'apiKey' } },
     security: [{ BearerToken: [] }],
   };

@@ -13,7 +13,7 @@
  *     through lookup() and lists them in discovery through groups().
  */
 import type { ResourceInfo } from '../api/registry.js';
-import { schemas } from '../api/schema.js';
+import { customTypeNames, schemas } from '../api/schema.js';
 import type { TypeSchema } from '../api/schema-types.js';
 import { customKindFor, resourceInfoFor, typeSchemasFor } from '../api/crd/custom-kind.js';
 import { CRD_FINALIZER } from '../api/crd/validation.js';
@@ -167,7 +167,10 @@ export class CustomResources {
     const served = new Map<string, ResourceInfo>();
     const groups: CustomGroup[] = [];
     const byName = new Map<string, Obj>();
-    for (const name of this.registered) delete schemas[name];
+    for (const name of this.registered) {
+      delete schemas[name];
+      customTypeNames.delete(name);
+    }
     this.registered = [];
     this.terminating.clear();
     for (const crd of crds) {
@@ -188,6 +191,7 @@ export class CustomResources {
         const defs: Record<string, TypeSchema> = typeSchemasFor(view, v);
         for (const [k, t] of Object.entries(defs)) {
           schemas[k] = t;
+          customTypeNames.add(k);
           this.registered.push(k);
         }
       }
