@@ -3,6 +3,7 @@
  * keys, OpenAPI and table printing. Adding a kind starts here.
  */
 import { createHash } from 'node:crypto';
+import type { CustomKind } from './crd/types.js';
 
 export interface ResourceInfo {
   /** plural resource name, as in URLs: "pods" */
@@ -32,6 +33,12 @@ export interface ResourceInfo {
    * controllers report status.observedGeneration, and pods)
    */
   generation: boolean;
+  /**
+   * set for the kinds a CustomResourceDefinition defines (and the CRD kind itself): their
+   * defaulting, validation and printing come from the definition (src/api/crd), not from
+   * per-kind code
+   */
+  custom?: CustomKind;
 }
 
 const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -184,9 +191,9 @@ function subresourceVerbs(sub: string): string[] {
 }
 
 /** The APIResourceList for discovery (/api/v1, /apis/apps/v1 ...), or undefined for an unknown one. */
-export function apiResourceList(groupVersion: string): object | undefined {
+export function apiResourceList(groupVersion: string, served: readonly ResourceInfo[] = RESOURCES): object | undefined {
   const resources: object[] = [];
-  for (const r of RESOURCES) {
+  for (const r of served) {
     if (apiVersionOf(r) !== groupVersion) continue;
     resources.push({
       name: r.resource,

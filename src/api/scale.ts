@@ -14,6 +14,7 @@ import { labelSelectorFromObject } from './selectors/labels.js';
 import { applyPatch } from './patch/index.js';
 import { schemas } from './schema.js';
 import { decodeTyped } from './typecheck.js';
+import { jsonPathValue, setJsonPath } from './crd/custom-kind.js';
 
 type Obj = Record<string, any>;
 
@@ -38,6 +39,18 @@ function selectorString(r: ResourceInfo, obj: Obj): string {
 /** the Scale of an object */
 export function toScale(r: ResourceInfo, obj: Obj): Obj {
   const m = obj.metadata ?? {};
+  const custom = r.custom?.scale;
+  if (custom) {
+    // a custom resource's scale lives where its CRD says (subresources.scale)
+    const selector = custom.labelSelectorPath ? jsonPathValue(obj, custom.labelSelectorPath) : undefined;
+    return {
+      kind: SCALE.kind,
+      apiVersion: `${SCALE.group}/${SCALE.version}`,
+      metadata: { name: m.name, ...(r.namespaced ? { namespace: m.namespace } : {}), uid: m.uid, resourceVersion: m.resourceVersion, creationTimestamp: m.creationTimestamp },
+      spec: { replicas: jsonPathValue(obj, custom.specReplicasPath) ?? 0 },
+      status: { replicas: jsonPathValue(obj, custom.statusReplicasPath) ?? 0, ...(typeof selector === 'string' ? { selector } : {}) },
+    };
+  }
   return {
     kind: SCALE.kind,
     apiVersion: `${SCALE.group}/${SCALE.version}`,
@@ -67,10 +80,12 @@ function validateScale(scale: Obj, name: string): void {
  * The object to write for a new Scale: spec.replicas from it, and the Scale's
  * resourceVersion (when it has one) as the update's precondition.
  */
-export function applyScale(obj: Obj, scale: Obj): Obj {
+export function applyScale(obj: Obj, scale: Obj, r?: ResourceInfo): Obj {
   validateScale(scale, obj.metadata?.name ?? '');
   const out = structuredClone(obj);
-  out.spec = { ...(out.spec ?? {}), replicas: scale.spec?.replicas ?? 0 };
+  const custom = r?.custom?.scale;
+  if (custom) setJsonPath(out, custom.specReplicasPath, scale.spec?.replicas ?? 0);
+  else out.spec = { ...(out.spec ?? {}), replicas: scale.spec?.replicas ?? 0 };
   const rv = scale.metadata?.resourceVersion;
   if (typeof rv === 'string' && rv !== '') out.metadata.resourceVersion = rv;
   return out;

@@ -40,6 +40,12 @@ function load(): SchemaSet {
 /** every definition, keyed by Kubernetes definition name (io.k8s.api.core.v1.Pod ...) */
 export const schemas: SchemaSet = load();
 
+/**
+ * the definitions CustomResourceDefinitions added to `schemas` (src/registry/custom-resources.ts):
+ * documents rendered once for the life of the process leave them out
+ */
+export const customTypeNames = new Set<string>();
+
 const byGvk = new Map<string, TypeSchema>();
 for (const t of Object.values(schemas)) {
   if (t.gvk) byGvk.set(`${t.gvk.group}/${t.gvk.version}/${t.gvk.kind}`, t);

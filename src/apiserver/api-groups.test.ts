@@ -49,25 +49,25 @@ describe('review APIs: the admin identity, answered as a system:masters member',
   });
 });
 
-describe('the empty CustomResourceDefinition list', () => {
-  const crd = stubGroups(UNSERVED_KINDS.filter((u) => u.resource === 'customresourcedefinitions'), async () => 42)[0]!;
+describe('the empty Ingress list (a kind not served yet)', () => {
+  const crd = stubGroups(UNSERVED_KINDS.filter((u) => u.resource === 'ingresses'), async () => 42)[0]!;
   it('lists nothing at the current revision; a name is 404 with details naming it', async () => {
-    const l = await call(crd, 'GET', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions');
-    assert.deepEqual(l.body, { kind: 'CustomResourceDefinitionList', apiVersion: 'apiextensions.k8s.io/v1', metadata: { resourceVersion: '42' }, items: [] });
-    const g = await call(crd, 'GET', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com');
+    const l = await call(crd, 'GET', '/apis/networking.k8s.io/v1/namespaces/default/ingresses');
+    assert.deepEqual(l.body, { kind: 'IngressList', apiVersion: 'networking.k8s.io/v1', metadata: { resourceVersion: '42' }, items: [] });
+    const g = await call(crd, 'GET', '/apis/networking.k8s.io/v1/namespaces/default/ingresses/web');
     assert.equal(g.code, 404);
-    assert.deepEqual(g.body.details, { name: 'widgets.example.com', group: 'apiextensions.k8s.io', kind: 'customresourcedefinitions' });
-    assert.equal(g.body.message, 'customresourcedefinitions.apiextensions.k8s.io "widgets.example.com" not found');
+    assert.deepEqual(g.body.details, { name: 'web', group: 'networking.k8s.io', kind: 'ingresses' });
+    assert.equal(g.body.message, 'ingresses.networking.k8s.io "web" not found');
   });
 
-  it('create is refused saying CRDs are not served yet, naming the CRD', async () => {
-    const c = await call(crd, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { metadata: { name: 'widgets.example.com' } });
+  it('create is refused saying Ingresses are not served yet, naming the object', async () => {
+    const c = await call(crd, 'POST', '/apis/networking.k8s.io/v1/namespaces/default/ingresses', { metadata: { name: 'web' } });
     assert.equal(c.code, 405);
-    assert.match(c.body.message, /podbay does not serve CustomResourceDefinition objects yet: customresourcedefinitions.apiextensions.k8s.io "widgets.example.com" cannot be created/);
+    assert.match(c.body.message, /podbay does not serve Ingress objects yet: ingresses.networking.k8s.io "web" cannot be created/);
   });
 
   it('discovery lists only the verbs a stub answers; a kind or group the registry serves is never stubbed', async () => {
-    const d = await call(crd, 'GET', '/apis/apiextensions.k8s.io/v1');
+    const d = await call(crd, 'GET', '/apis/networking.k8s.io/v1');
     assert.deepEqual(d.body.resources[0].verbs, ['delete', 'deletecollection', 'get', 'list', 'watch']);
     const kinds = unservedKinds((g, r) => g === '' && r === 'services', (g) => g === 'apps');
     assert.ok(!kinds.some((u) => u.resource === 'services'), 'a served core kind wins');

@@ -1,7 +1,7 @@
 /**
  * API groups served by small handlers of their own, outside the stored resources of the
  * registry: the review APIs (authz-review.ts), the kinds not served yet, listed empty
- * (unserved.ts: CustomResourceDefinitions, apps, batch, networking) and the Metrics API
+ * (unserved.ts: apps, batch, networking) and the Metrics API
  * (metrics.ts). Each one declares its discovery (APIGroup and
  * APIResourceList per version) and answers the paths under /apis/GROUP/VERSION/; the server
  * lists them in /apis and hands them the request.

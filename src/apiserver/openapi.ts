@@ -23,7 +23,7 @@
 import { createHash } from 'node:crypto';
 
 import { RESOURCES, SCALE, type ResourceInfo } from '../api/registry.js';
-import { schemas } from '../api/schema.js';
+import { customTypeNames, schemas } from '../api/schema.js';
 import type { FieldSchema, TypeSchema } from '../api/schema-types.js';
 
 type Json = Record<string, unknown>;
@@ -475,7 +475,7 @@ function buildV2(): Json {
     swagger: '2.0',
     info: INFO,
     paths: sortObject(paths),
-    definitions: allDefinitions(2),
+    definitions: allDefinitions(2, Object.keys(schemas).filter((n) => !customTypeNames.has(n))),
     securityDefinitions: { BearerToken: { description: 'Bearer Token authentication', in: 'header', name: 'authorization', type: 'apiKey' } },
     security: [{ BearerToken: [] }],
   };
@@ -757,4 +757,48 @@ export function openapiV2Protobuf(): { readonly body: Buffer; readonly hash: str
     v2PbCache = Object.freeze({ body, hash, etag: `"${hash}"` });
   }
   return v2PbCache;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Custom kinds (CustomResourceDefinitions): rendered per request by the caller, which caches
+// them for as long as its definitions do not change
+
+/** the patch types custom resources accept (no strategic merge: they have no patch strategies) */
+function withoutStrategicMerge(v: Version, paths: Json): void {
+  for (const item of Object.values(paths) as Json[]) {
+    const patch = item.patch as Json | undefined;
+    if (!patch) continue;
+    if (v === 2) patch.consumes = (patch.consumes as string[]).filter((t) => t !== 'application/strategic-merge-patch+json');
+    else delete ((patch.requestBody as Json).content as Json)['application/strategic-merge-patch+json'];
+  }
+}
+
+/** the OpenAPI v3 document of one group version of custom kinds (their types are in `schemas`) */
+export function openapiV3CustomDocument(path: string, rs: ResourceInfo[]): RenderedDocument {
+  const entries = rs.flatMap(resourcePaths).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const paths = renderPaths(3, entries);
+  withoutStrategicMerge(3, paths);
+  const [group = '', version = ''] = path.replace(/^apis\//, '').split('/');
+  paths[`/${path}/`] = { get: discoveryOp(3, `/${path}/`, `get${opGroupVersion(group, version)}APIResources`, META + 'APIResourceList', 'get available resources') };
+  const roots = [...referencedByPaths(entries), META + 'APIResourceList', WATCH_EVENT, STATUS, DELETE_OPTIONS];
+  return render(v3Doc(paths, roots));
+}
+
+/** /openapi/v3 with the custom group versions' documents added */
+export function openapiV3RootDocumentWith(extra: { path: string; hash: string }[]): RenderedDocument {
+  if (!extra.length) return openapiV3RootDocument();
+  const paths: Json = { ...(openapiV3RootDocument().doc.paths as Json) };
+  for (const e of extra) paths[e.path] = { serverRelativeURL: `/openapi/v3/${e.path}?hash=${e.hash}` };
+  return render({ paths: sortObject(paths) });
+}
+
+/** /openapi/v2 with the custom kinds' paths and definitions added (kubectl <= 1.27 reads it) */
+export function openapiV2DocumentWith(rs: ResourceInfo[]): RenderedDocument {
+  if (!rs.length) return openapiV2Document();
+  const base = openapiV2Document().doc;
+  const entries = rs.flatMap(resourcePaths);
+  const paths = renderPaths(2, entries);
+  withoutStrategicMerge(2, paths);
+  const defs = allDefinitions(2, closure(rs.map((r) => r.typeName)));
+  return render({ ...base, paths: sortObject({ ...(base.paths as Json), ...paths }), definitions: sortObject({ ...(base.definitions as Json), ...defs }) });
 }

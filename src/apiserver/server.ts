@@ -37,7 +37,7 @@ import { decodeTyped } from '../api/typecheck.js';
 import { decodeTypedOrThrow, patchDecodeError, validateDeleteOptions, validateListOptions } from './request-options.js';
 import { jsonTooDeep, nestingMessage, yamlTooDeep } from './body-depth.js';
 import { checkQueryEscapes, decodePathSegment, queryBool, queryInt, watchTimeoutSeconds } from './query.js';
-import { openapiV2Document, openapiV2Protobuf, openapiV3Document, openapiV3RootDocument, OPENAPI_V2_PROTOBUF_CONTENT_TYPE, OPENAPI_V3_PATHS, type RenderedDocument } from './openapi.js';
+import { openapiV3Document, OPENAPI_V2_PROTOBUF_CONTENT_TYPE, OPENAPI_V3_PATHS, type RenderedDocument } from './openapi.js';
 import type { Registry } from '../registry/index.js';
 import type { DeleteOptions, Obj, WatchEventOut, WatchQuery } from '../api/types.js';
 import { VERSION_INFO } from '../version.js';
@@ -69,6 +69,9 @@ import { metricsGroup, type UsageSource } from './metrics.js';
 import { proxyTarget, serveProxy, type ProxyDeps } from './proxy.js';
 import { servePodProxyUpgrade } from './proxy-upgrade.js';
 import { podLogOptions, type PodLogOptions } from './log-options.js';
+import { CustomResourceServing } from './custom-resources.js';
+import { apiServicesGroup } from './apiservices.js';
+import { rfc3339 } from '../api/time.js';
 
 const PROTOBUF = 'application/vnd.kubernetes.protobuf';
 
@@ -229,6 +232,11 @@ function parseBody(buf: Buffer, type: string, what: string): Obj {
   return obj as Obj;
 }
 
+/** server-side printing: a custom kind's columns come from its definition */
+function tableOf(r: ResourceInfo, objects: Obj[], listMeta: Obj, opts: { include?: IncludeObject; noHeaders?: boolean }): Obj {
+  return r.custom ? r.custom.table(objects, listMeta, opts) : toTable(r.kind, objects, listMeta, opts);
+}
+
 function wantsTable(req: IncomingMessage): boolean {
   const accept = String(req.headers.accept ?? '');
   return accept.split(',').some((part) => /as=Table/.test(part) && /g=meta\.k8s\.io/.test(part));
@@ -266,6 +274,8 @@ export class ApiServer {
   private readonly stubs: UnservedKind[];
   /** the same, in groups the registry serves other kinds of (Ingress beside NetworkPolicy) */
   private readonly groupStubs: UnservedKind[];
+  /** CustomResourceDefinitions and the kinds they serve (custom-resources.ts) */
+  private readonly custom: CustomResourceServing;
 
   constructor(
     readonly resources: Registry,
@@ -283,9 +293,12 @@ export class ApiServer {
     const groupServed = (group: string) => RESOURCES.some((r) => r.group === group);
     this.stubs = unservedKinds(served, groupServed);
     this.groupStubs = stubsInServedGroups(served, groupServed);
+    this.custom = new CustomResourceServing(resources, this.log);
+    const started = rfc3339(Date.now());
     this.groups = [
       AUTHENTICATION_GROUP,
       AUTHORIZATION_GROUP,
+      apiServicesGroup(() => CustomResourceServing.groupVersionsOf(apiGroups(), this.groups, this.custom), () => resources.store.currentRevision(), started),
       ...stubGroups(this.stubs, () => resources.store.currentRevision()),
       metricsGroup({
         listPods: async (ns, q) => (await resources.list(pods, ns, q)).items,
@@ -310,7 +323,8 @@ export class ApiServer {
   }
 
   /** Listen; resolves with the bound port (useful with port 0). */
-  listen(): Promise<number> {
+  async listen(): Promise<number> {
+    await this.custom.start();
     const server = createHttpsServer({ cert: this.opts.certPem, key: this.opts.keyPem, minVersion: 'TLSv1.2' }, (req, res) => {
       void this.handle(req, res);
     });
@@ -335,6 +349,7 @@ export class ApiServer {
   }
 
   async close(): Promise<void> {
+    this.custom.stop();
     for (const res of this.openWatches) res.end();
     this.openWatches.clear();
     const s = this.server;
@@ -473,7 +488,7 @@ export class ApiServer {
       case '/apis':
         // served in the legacy (unaggregated) format, as /api: kubectl asks for the aggregated
         // one (apidiscovery.k8s.io/v2) first and falls back on a plain application/json answer
-        return sendJson(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [...apiGroups().map((g) => apiGroup(g.name)), ...this.groups.map(groupEntry), EXPLAIN_API_GROUP] });
+        return sendJson(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [...apiGroups().map((g) => apiGroup(g.name)), ...this.groups.map(groupEntry), EXPLAIN_API_GROUP, ...this.custom.groupEntries()] });
       case '/api/v1': {
         const list = apiResourceList('v1') as { resources: object[] };
         list.resources.push(...this.stubs.filter((u) => u.group === '').map(discoveryEntry));
@@ -482,15 +497,15 @@ export class ApiServer {
       case '/openapi/v2':
         // kubectl up to 1.27 asks for (and can only read) the gnostic protobuf rendering.
         if (/protobuf/.test(String(req.headers.accept ?? ''))) {
-          const pb = openapiV2Protobuf();
+          const pb = this.custom.openapiV2Protobuf();
           return sendCached(req, res, pb.body, pb.etag, OPENAPI_V2_PROTOBUF_CONTENT_TYPE);
         }
-        return sendDocument(req, res, openapiV2Document());
+        return sendDocument(req, res, this.custom.openapiV2());
       case '/openapi/v3':
-        return sendDocument(req, res, openapiV3RootDocument());
+        return sendDocument(req, res, this.custom.openapiV3Root());
     }
     if (path.startsWith('/openapi/v3/')) {
-      const doc = openapiV3Document(path.slice('/openapi/v3/'.length));
+      const doc = openapiV3Document(path.slice('/openapi/v3/'.length)) ?? this.custom.openapiV3(path.slice('/openapi/v3/'.length));
       if (!doc) throw pathNotFound(`the server could not find the requested resource (GET ${path}): OpenAPI v3 documents are served for ${OPENAPI_V3_PATHS.join(', ')}`);
       return sendDocument(req, res, doc);
     }
@@ -516,6 +531,16 @@ export class ApiServer {
     }
     if (path.startsWith('/apis/')) {
       const [group = '', version, ...rest] = path.slice('/apis/'.length).split('/');
+      if (this.custom.servesGroup(group)) {
+        // CRDs and the groups they serve: their own discovery, then the ordinary dispatch
+        if (rest.length === 0 || (rest.length === 1 && rest[0] === '')) {
+          if (method !== 'GET') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} ${path}`);
+          const found = this.custom.discovery(group, version || undefined);
+          if (!found) throw pathNotFound(`the server could not find the requested resource (${method} ${path})`);
+          return sendJson(res, 200, found);
+        }
+        return this.dispatch(req, res, this.parseRoute(rest.map(decodePathSegment), method, path, group, version), method, q);
+      }
       const served = apiGroups().find((g) => g.name === group);
       const unknown = () =>
         pathNotFound(`the server could not find the requested resource (${method} ${path}): podbay serves the groups ${[...apiGroups().map((g) => g.name), ...this.groups.map((g) => groupEntry(g).name)].join(', ')} and podbay.io`);
@@ -550,7 +575,7 @@ export class ApiServer {
       ns = seg[1];
       seg = seg.slice(2);
     }
-    const r = resourceInfo(seg[0], group, version);
+    const r = resourceInfo(seg[0], group, version) ?? this.custom.lookup(group, version, seg[0]);
     if (!r || seg.length > 3) throw nf();
     if (ns !== undefined && !r.namespaced) throw nf();
     const route: Route = { r, ns, name: seg[1], sub: seg[2], watchPath };
@@ -585,7 +610,7 @@ export class ApiServer {
         }
         validateListOptions(listQ);
         const list = await svc.list(r, ns, listQ);
-        if (asTable) return sendJson(res, 200, toTable(r.kind, list.items, list.metadata, { include, noHeaders: queryBool(q, 'noHeaders') }));
+        if (asTable) return sendJson(res, 200, tableOf(r, list.items, list.metadata, { include, noHeaders: queryBool(q, 'noHeaders') }));
         return sendJson(res, 200, list);
       }
       if (method === 'POST') {
@@ -673,6 +698,7 @@ export class ApiServer {
           sub: part,
           fieldManager: fieldManagerOf(req, q, 'PatchOptions'),
           check: (patched) => {
+            if (r.custom) return this.customFields(r, fv, patched, warnings, true);
             const { failure } = decodeTyped(r.typeName, patched, { prune: false });
             if (failure) throw patchDecodeError(text, failure);
             this.checkFields(r, fv, JSON.stringify(patched), patched, warnings, true);
@@ -704,7 +730,7 @@ export class ApiServer {
       if (scale.kind !== undefined && scale.kind !== SCALE.kind) throw badRequest(`the kind in the data (${scale.kind}) does not match the expected kind (${SCALE.kind}) for ${r.resource}/scale`);
       decodeTypedOrThrow(SCALE.typeName, SCALE.kind, SCALE.version, scale, false);
       const obj = await svc.get(r, ns, name);
-      const out = await svc.update(r, ns, name, applyScale(obj, scale), { dryRun: dryRunOf(q) });
+      const out = await svc.update(r, ns, name, applyScale(obj, scale, r), { dryRun: dryRunOf(q) });
       return sendJson(res, 200, toScale(r, out));
     }
     if (method === 'PATCH') {
@@ -715,7 +741,7 @@ export class ApiServer {
         const scale = patchScale(r, obj, mediaType(req), text);
         const pinned = scale.metadata?.resourceVersion !== obj.metadata.resourceVersion;
         try {
-          const out = await svc.update(r, ns, name, applyScale(obj, scale), { dryRun: dryRunOf(q) });
+          const out = await svc.update(r, ns, name, applyScale(obj, scale, r), { dryRun: dryRunOf(q) });
           return sendJson(res, 200, toScale(r, out));
         } catch (e) {
           // a race with another writer: read and patch again, unless the client pinned a version
@@ -728,8 +754,17 @@ export class ApiServer {
   }
 
   private sendObject(res: ServerResponse, code: number, r: ResourceInfo, obj: Obj, asTable: boolean, include: IncludeObject, warnings: string[] = []): void {
-    const body = asTable ? toTable(r.kind, [obj], { resourceVersion: obj.metadata?.resourceVersion }, { include }) : obj;
+    const body = asTable ? tableOf(r, [obj], { resourceVersion: obj.metadata?.resourceVersion }, { include }) : obj;
     sendJson(res, code, body, warningHeader(warnings) as Record<string, string>);
+  }
+
+  /** A custom kind's unknown fields per the request's fieldValidation directive (pruned unless Strict fails). */
+  private customFields(r: ResourceInfo, fv: FieldValidation, obj: Obj, warnings: string[], patch: boolean): void {
+    const problems = r.custom!.unknownFields(obj);
+    if (!problems.length || fv === 'Ignore') return;
+    if (fv === 'Warn') return void warnings.push(...problems);
+    const head = patch ? 'strict decoding error' : `${obj.kind ?? r.kind} in version "${r.version}" cannot be handled as a ${r.kind}: strict decoding error`;
+    throw badRequest(`${head}: ${problems.join(', ')}`);
   }
 
   /** Unknown/duplicate fields per the request's fieldValidation directive. */
@@ -779,6 +814,11 @@ export class ApiServer {
       throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
     }
     const warnings: string[] = [];
+    if (r.custom) {
+      // a custom kind: unknown fields are pruned by its schema (type errors are its validation's 422s)
+      this.customFields(r, fieldValidationOf(q), obj, warnings, false);
+      return { obj, warnings };
+    }
     const typeName = kind === r.kind ? r.typeName : `io.k8s.api.core.v1.${kind}`;
     // a type error wins over unknown fields, as in the Go decoder
     decodeTypedOrThrow(typeName, kind, r.version, obj, false);
@@ -862,7 +902,7 @@ export class ApiServer {
       if (ended && !force) return;
       let object = ev.object;
       if (table && ev.type !== 'ERROR' && ev.type !== 'BOOKMARK') {
-        object = toTable(r.kind, [ev.object], { resourceVersion: ev.object.metadata?.resourceVersion }, { include: table });
+        object = tableOf(r, [ev.object], { resourceVersion: ev.object.metadata?.resourceVersion }, { include: table });
       }
       queue.push(JSON.stringify({ type: ev.type, object }) + '\n');
     };

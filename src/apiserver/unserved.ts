@@ -2,8 +2,7 @@
  * Kinds podbay does not serve yet, answered as empty collections instead of being absent.
  *
  * Clients look some kinds up before they do anything else, and stop when the server has never
- * heard of them: kubectl apply asks the CustomResourceDefinition list about a kind it cannot
- * map (and aborts the whole file when that list is missing), `apply --prune` maps every kind of
+ * heard of them: `apply --prune` maps every kind of
  * its default prune list (Services, Endpoints, Deployments, Jobs ...) before it sends a single
  * request, `kubectl cluster-info` lists Services. For those kinds the truth is "there are
  * none here": list and watch answer an empty collection, get/update/delete of a name is 404
@@ -44,9 +43,8 @@ const k = (group: string, version: string, resource: string, kind: string, names
   ...(categories ? { categories } : {}),
 });
 
-/** kubectl's default prune list (apply --prune without an allowlist), and the CRD list */
+/** kubectl's default prune list (apply --prune without an allowlist); CRDs are served (custom-resources.ts) */
 export const UNSERVED_KINDS: UnservedKind[] = [
-  k('apiextensions.k8s.io', 'v1', 'customresourcedefinitions', 'CustomResourceDefinition', false, ['crd', 'crds'], ['api-extensions']),
   k('', 'v1', 'services', 'Service', true, ['svc']),
   k('', 'v1', 'endpoints', 'Endpoints', true, ['ep']),
   k('', 'v1', 'persistentvolumeclaims', 'PersistentVolumeClaim', true, ['pvc']),

@@ -1,6 +1,7 @@
 /**
  * The garbage collector (kube's pkg/controller/garbagecollector): objects whose owners are gone
- * are deleted, across every kind in src/api/registry.ts (events excepted, as kube's).
+ * are deleted, across every kind in src/api/registry.ts (events excepted, as kube's) and every
+ * kind an established CustomResourceDefinition serves.
  *
  *   one informer per kind ──> graph (uid -> object, owner uid -> dependents)
  *     ├ an object whose owner is not in the graph, or waits for its dependents ──> attemptToDelete
@@ -21,6 +22,7 @@
  */
 import { ApiError } from '../api/errors.js';
 import { RESOURCES, type ResourceInfo } from '../api/registry.js';
+import { CRDS, storedKindOf } from '../api/crd/crd-kind.js';
 import type { Client, Obj } from '../client/types.js';
 import type { SharedInformers } from './informers.js';
 import { setOwnerReferences, type OwnerReference } from './pod-control.js';
@@ -42,9 +44,10 @@ interface Node {
   beingDeleted: boolean;
 }
 
-function resourceOfRef(ref: OwnerReference): ResourceInfo | undefined {
+/** `custom`: the kinds CRDs serve, by group and kind (every served version reads the same objects) */
+function resourceOfRef(ref: OwnerReference, customKinds: Map<string, ResourceInfo>): ResourceInfo | undefined {
   const [group, version] = ref.apiVersion.includes('/') ? ref.apiVersion.split('/') : ['', ref.apiVersion];
-  return RESOURCES.find((r) => r.kind === ref.kind && r.group === group && r.version === version);
+  return RESOURCES.find((r) => r.kind === ref.kind && r.group === group && r.version === version) ?? customKinds.get(`${group}/${ref.kind}`);
 }
 
 const has = (o: Obj, f: string) => (o.metadata?.finalizers ?? []).includes(f);
@@ -64,14 +67,32 @@ export class GarbageCollector {
   ) {
     this.log = opts.log ?? (() => {});
     this.watched = RESOURCES.filter((r) => !IGNORED.has(r.resource));
-    for (const r of this.watched) {
-      informers.for(r).addEventHandler({ add: (o) => this.upsert(r, o), update: (_old, o) => this.upsert(r, o), delete: (o) => this.remove(o) });
-    }
+    for (const r of this.watched) this.follow(r);
+    // the kinds CRDs serve join the graph as their CRDs are established
+    informers.for(CRDS).addEventHandler({ add: (crd) => this.followCustom(crd), update: (_old, crd) => this.followCustom(crd) });
+  }
+
+  private follow(r: ResourceInfo): void {
+    this.informers.for(r).addEventHandler({ add: (o) => this.upsert(r, o), update: (_old, o) => this.upsert(r, o), delete: (o) => this.remove(o) });
+  }
+
+  private started = false;
+  private readonly customKinds = new Map<string, ResourceInfo>();
+
+  private followCustom(crd: Obj): void {
+    const r = storedKindOf(crd);
+    if (!r || this.customKinds.has(`${r.group}/${r.kind}`)) return;
+    this.customKinds.set(`${r.group}/${r.kind}`, r);
+    this.watched.push(r);
+    this.follow(r);
+    if (this.started) void this.informers.for(r).start();
   }
 
   async start(): Promise<void> {
     // the graph must be whole before anything is judged an orphan
+    await this.informers.for(CRDS).start();
     await Promise.all(this.watched.map((r) => this.informers.for(r).start()));
+    this.started = true;
     this.running = runWorkers(this.queue, this.opts.workers ?? 4, (key) => this.process(key), (l) => this.log(`garbage-collector: ${l}`));
   }
 
@@ -173,7 +194,7 @@ export class GarbageCollector {
     const gone: OwnerReference[] = [];
     const waiting: OwnerReference[] = [];
     for (const ref of owners) {
-      const r = resourceOfRef(ref);
+      const r = resourceOfRef(ref, this.customKinds);
       if (!r) {
         // a kind podbay does not serve cannot be checked: keep the object
         solid.push(ref);

@@ -8,10 +8,12 @@
  *     sync: delete the contents; something left -> look again soon (addAfter, growing to 1 s);
  *           empty -> PUT finalize; an error -> rate-limited retry (5 ms doubling to 60 s)
  *
- * Every kind in src/api/registry.ts that is namespaced is emptied: a new kind needs nothing here.
+ * Every kind in src/api/registry.ts that is namespaced is emptied: a new kind needs nothing here;
+ * so is every namespaced kind an established CustomResourceDefinition serves.
  */
 import { ApiError } from '../api/errors.js';
-import { RESOURCES, resourceInfo } from '../api/registry.js';
+import { RESOURCES, resourceInfo, type ResourceInfo } from '../api/registry.js';
+import { CRDS, storedKindOf } from '../api/crd/crd-kind.js';
 import type { Namespace } from 'kubernetes-types/core/v1.js';
 import type { Client } from '../client/types.js';
 import { Informer } from '../client/informer.js';
@@ -83,7 +85,10 @@ export class NamespaceController {
   /** delete what is in the namespace; true while anything is left */
   private async deleteContents(ns: string): Promise<boolean> {
     let left = 0;
-    for (const r of RESOURCES) {
+    // the built-in kinds, and the namespaced kinds CRDs serve (found as discovery would)
+    const crds = (await this.client.resource(CRDS).list(undefined)).items;
+    const custom = crds.map(storedKindOf).filter((r): r is ResourceInfo => r !== undefined);
+    for (const r of [...RESOURCES, ...custom]) {
       if (!r.namespaced) continue;
       const res = this.client.resource(r);
       for (const item of (await res.list(ns)).items) {

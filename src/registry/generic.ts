@@ -21,7 +21,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Store, KeyValue, WatchEvent, Watcher } from '../store/types.js';
-import { ApiError, alreadyExists, badRequest, conflict, forbidden, invalid, notFound, STALE_OBJECT_MESSAGE, tooLarge, type FieldError } from '../api/errors.js';
+import { ApiError, alreadyExists, badRequest, conflict, forbidden, invalid, methodNotAllowed, notFound, STALE_OBJECT_MESSAGE, tooLarge, unsupportedMediaType, type FieldError } from '../api/errors.js';
 import { parseResourceVersion as parseRv } from '../api/resource-version.js';
 import { apiVersionOf, resourceInfo, storageKey, type ResourceInfo } from '../api/registry.js';
 import { defaultObject } from '../api/defaults/index.js';
@@ -444,8 +444,12 @@ export class GenericRegistry {
     strategyFor(r).prepareForCreate?.(obj);
     if (r.generation) meta.generation = 1;
 
-    defaultObject(r.kind, obj, 'create');
-    this.checkInvalid(r, name, validateCreate(r.kind, obj));
+    // a custom kind's defaulting and validation come from its definition (src/api/crd)
+    const refusal = r.custom?.refuseCreate?.();
+    if (refusal) throw methodNotAllowed(refusal);
+    if (r.custom) r.custom.defaults(obj, 'create');
+    else defaultObject(r.kind, obj, 'create');
+    this.checkInvalid(r, name, r.custom ? r.custom.validate(obj, undefined, 'main') : validateCreate(r.kind, obj));
     await this.requireNamespace(r, ns, name, true);
     // who wrote which field (metadata.managedFields), defaults included, as kube records a create
     const recorded = opts.applied ? { ...obj, metadata: { ...obj.metadata, managedFields: opts.applied } } : recordUpdate(managedScope(r, 'main'), undefined, obj, opts.fieldManager ?? '');
@@ -507,6 +511,8 @@ export class GenericRegistry {
       next.metadata.resourceVersion = obj.metadata.resourceVersion;
       Object.assign(obj, next);
       obj.metadata = next.metadata;
+    } else if (r.custom && !r.subresources.includes('status')) {
+      // a custom resource without a status subresource writes status with the rest
     } else if (old.status !== undefined) {
       // the main resource never writes status (that is the status subresource's job)
       obj.status = clone(old.status);
@@ -528,12 +534,14 @@ export class GenericRegistry {
     delete m.selfLink;
     if (m.resourceVersion === undefined || m.resourceVersion === '') m.resourceVersion = om.resourceVersion;
 
-    defaultObject(r.kind, obj, 'update');
+    if (r.custom) r.custom.defaults(obj, 'update');
+    else defaultObject(r.kind, obj, 'update');
     strategyFor(r).prepareForUpdate?.(obj, old, part);
     if (r.generation && !deepEqual(obj.spec, old.spec)) m.generation = (om.generation ?? 1) + 1;
 
-    const errs =
-      part === 'status' ? validateStatusUpdate(r.kind, obj, old)
+    const errs = r.custom
+      ? r.custom.validate(obj, old, part as 'main' | 'status' | 'finalize') // custom kinds have no ephemeralcontainers part
+      : part === 'status' ? validateStatusUpdate(r.kind, obj, old)
       : part === 'ephemeralcontainers' ? validatePodEphemeralContainersUpdate(obj, old)
       : validateUpdate(r.kind, obj, old);
     this.checkInvalid(r, name, errs);
@@ -569,6 +577,12 @@ export class GenericRegistry {
   }
 
   async patch(r: ResourceInfo, ns: string | undefined, name: string, contentType: string, patchText: string, opts: PatchOptions = {}): Promise<Obj> {
+    if (r.custom && contentType === 'application/strategic-merge-patch+json') {
+      // as apiextensions-apiserver: custom resources have no patch strategies to merge by
+      throw unsupportedMediaType(
+        'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml',
+      );
+    }
     for (let attempt = 0; ; attempt++) {
       const old = await this.get(r, ns, name);
       const base = clone(old);
