@@ -16,13 +16,12 @@
  * with its wall time) is written to FILE.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import http from 'node:http';
-import https from 'node:https';
 import { PodbayServer, ROOT, kubectlBinaries } from '../test/e2e/harness.js';
-import { buildBusyboxRootfs, writeDockerArchive } from '../src/image/archive-build.js';
+import { benchApi, loadBenchImage } from './bench-server.js';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -83,38 +82,9 @@ async function podbayRun() {
   const work = mkdtempSync(join(tmpdir(), 'podbay-burst-'));
   const runDir = join(work, 'run');
   const s = await PodbayServer.start(['--run-dir', runDir, '--cni-bridge', BRIDGE, '--pod-cidr', CIDR]);
-  const agent = new https.Agent({ keepAlive: true, ca: s.caPem, maxSockets: 16 });
-  const api = (method: string, path: string, body?: unknown) =>
-    new Promise<{ status: number; json: any }>((res, rej) => {
-      const text = body === undefined ? undefined : JSON.stringify(body);
-      const r = https.request(
-        { host: '127.0.0.1', port: s.port, path, method, agent, headers: { authorization: `Bearer ${s.token}`, ...(text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {}) } },
-        (resp) => {
-          let b = '';
-          resp.on('data', (d) => (b += d));
-          resp.on('end', () => {
-            let json: unknown;
-            try {
-              json = b ? JSON.parse(b) : undefined;
-            } catch {
-              json = b; // /readyz answers text
-            }
-            res({ status: resp.statusCode ?? 0, json });
-          });
-        },
-      );
-      r.on('error', rej);
-      if (text) r.write(text);
-      r.end();
-    });
+  const api = benchApi(s);
   try {
-    const rootfs = join(work, 'rootfs');
-    await buildBusyboxRootfs(rootfs);
-    mkdirSync(join(rootfs, 'www'), { recursive: true });
-    writeFileSync(join(rootfs, 'www/index.html'), 'hello from busybox httpd in a pod\n');
-    await writeDockerArchive(join(work, 'bb.tar'), { repoTags: ['busybox:bench'], layers: [rootfs] });
-    const load = spawnSync(join(ROOT, 'bin/podbay'), ['image', 'load', '-i', join(work, 'bb.tar'), '--data-dir', s.dataDir], { encoding: 'utf8' });
-    if (load.status !== 0) throw new Error(load.stderr);
+    await loadBenchImage(work, s);
     const kubectl = kubectlBinaries().at(-1)!.path;
     const docs = Array.from({ length: N }, (_, i) => podDoc(i, 'busybox:bench'));
     const file = join(work, 'pods.yaml');
@@ -199,7 +169,7 @@ async function podbayRun() {
       via: VIA,
     };
   } finally {
-    agent.destroy();
+    api.close();
     await s.teardown();
     // with PODBAY_TRACE=1 / PODBAY_TRACE_EXEC=1 in the environment, the server's trace
     if (process.env.BURST_SERVER_LOG) writeFileSync(process.env.BURST_SERVER_LOG, s.log);

@@ -10,13 +10,13 @@
  *   node dist/bench/pod-startup.js [--n 10] [--no-peers] [--via kubectl|api]
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import http from 'node:http';
 import https from 'node:https';
 import { PodbayServer, ROOT, kubectlBinaries } from '../test/e2e/harness.js';
-import { buildBusyboxRootfs, writeDockerArchive } from '../src/image/archive-build.js';
+import { benchApi, loadBenchImage } from './bench-server.js';
 import { stats } from './stats.js';
 
 const arg = (name: string, dflt: string) => {
@@ -60,37 +60,9 @@ async function podbayRun() {
   const work = mkdtempSync(join(tmpdir(), 'podbay-bench-'));
   const runDir = join(work, 'run');
   const s = await PodbayServer.start(['--run-dir', runDir, '--cni-bridge', BRIDGE, '--pod-cidr', CIDR]);
-  const agent = new https.Agent({ keepAlive: true, ca: s.caPem });
-  const api = (method: string, path: string, body?: unknown) =>
-    new Promise<{ status: number; json: any }>((res, rej) => {
-      const text = body === undefined ? undefined : JSON.stringify(body);
-      const r = https.request(
-        {
-          host: '127.0.0.1',
-          port: s.port,
-          path,
-          method,
-          agent,
-          headers: { authorization: `Bearer ${s.token}`, ...(text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {}) },
-        },
-        (resp) => {
-          let b = '';
-          resp.on('data', (d) => (b += d));
-          resp.on('end', () => res({ status: resp.statusCode ?? 0, json: b ? JSON.parse(b) : undefined }));
-        },
-      );
-      r.on('error', rej);
-      if (text) r.write(text);
-      r.end();
-    });
+  const api = benchApi(s);
   try {
-    const rootfs = join(work, 'rootfs');
-    await buildBusyboxRootfs(rootfs);
-    mkdirSync(join(rootfs, 'www'), { recursive: true });
-    writeFileSync(join(rootfs, 'www/index.html'), 'hello from busybox httpd in a pod\n');
-    await writeDockerArchive(join(work, 'bb.tar'), { repoTags: ['busybox:bench'], layers: [rootfs] });
-    const load = spawnSync(join(ROOT, 'bin/podbay'), ['image', 'load', '-i', join(work, 'bb.tar'), '--data-dir', s.dataDir], { encoding: 'utf8' });
-    if (load.status !== 0) throw new Error(load.stderr);
+    await loadBenchImage(work, s);
     const kubectl = kubectlBinaries().at(-1)!.path;
 
     const hostClean = () => {
@@ -156,7 +128,7 @@ async function podbayRun() {
     }
     return { start_to_serving_ms: stats(up), teardown_ms: stats(down), n: up.length, via: VIA };
   } finally {
-    agent.destroy();
+    api.close();
     await s.teardown(); // stops the server and removes its data dir
     rmSync(work, { recursive: true, force: true });
   }
