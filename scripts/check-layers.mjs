@@ -31,6 +31,7 @@ export const FLOORS = {
   scheduler: 4,
   controllers: 4,
   proxy: 4,
+  dns: 4,
   cli: 5,
 };
 
@@ -48,6 +49,9 @@ export const FORBIDDEN = [
   ['proxy', 'apiserver', 'the service proxy is an API client: use src/client'],
   ['proxy', 'registry', 'the service proxy is an API client: use src/client'],
   ['proxy', 'store', 'the service proxy is an API client: use src/client'],
+  ['dns', 'apiserver', 'the cluster DNS is an API client: use src/client'],
+  ['dns', 'registry', 'the cluster DNS is an API client: use src/client'],
+  ['dns', 'store', 'the cluster DNS is an API client: use src/client'],
   ['client', 'store', 'a client talks to the API, not to the store'],
   ['client', 'registry', 'only src/client/local.ts, the in-process bridge, may import the registry'],
 ];
