@@ -64,6 +64,11 @@ async function clientHello(): Promise<Buffer> {
   return hello;
 }
 
+function curl(url: string): { code: number; body: string; stderr: string } {
+  const r = spawnSync('curl', ['-s', '--max-time', '3', url], { encoding: 'utf8' });
+  return { code: r.status ?? -1, body: r.stdout, stderr: r.stderr };
+}
+
 /** one DNS query over TCP from the host to the kube-dns cluster IP */
 function tcpQuery(name: string, type: string): Promise<any> {
   return new Promise((resolve, reject) => {
@@ -238,5 +243,63 @@ describe('cluster DNS, the kubernetes Service and service links (real iptables, 
     });
     assert.match(cert.subjectaltname ?? '', /DNS:kubernetes\.default\.svc\b/);
     assert.match(cert.subjectaltname ?? '', /IP Address:10\.235\.0\.1\b/);
+  });
+
+  it('the seed blog split in two Deployments: the front proxies to ghost:2368 by name through a NodePort; 3 backends share the requests; kubectl expose, create service, get svc,ep,endpointslices', async (t) => {
+    // No nginx image offline: busybox stands in for both. The backend is httpd answering with
+    // its pod name; the front is nc relaying each connection to ghost:2368, the address its
+    // ConfigMap names where the seed's nginx.conf would say proxy_pass http://ghost:2368.
+    // A failure must not leave Deployments making pods the suite's finish would wait for, and
+    // the backend's shell ends on SIGTERM (kubectl create deployment gives no grace period flag:
+    // a PID 1 that ignores TERM would keep the kubelet busy for 30 s past the suite's end).
+    t.after(() => void k('delete', 'deployment', 'ghost', 'nginx', '--ignore-not-found'));
+    ok('create', 'deployment', 'ghost', '--image=busybox:1.36', '--port=2368', '--', 'sh', '-c', 'mkdir -p /www && hostname > /www/index.html && httpd -f -p 2368 -h /www & trap "kill $!; exit 0" TERM; wait');
+    const exposed = ok('expose', 'deployment', 'ghost', '--port=2368');
+    assert.match(exposed, /service\/ghost exposed/);
+    create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'nginx-config' }, data: { 'proxy.sh': '#!/bin/sh\n# proxy_pass http://ghost:2368;\nexec nc ghost 2368\n' } });
+    create({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'nginx', labels: { app: 'nginx' } },
+      spec: {
+        selector: { matchLabels: { app: 'nginx' } },
+        template: {
+          metadata: { labels: { app: 'nginx' } },
+          spec: {
+            terminationGracePeriodSeconds: 0,
+            containers: [{ name: 'nginx', image: 'busybox:1.36', command: ['nc', '-ll', '-p', '80', '-e', '/etc/nginx/proxy.sh'], ports: [{ containerPort: 80 }], volumeMounts: [{ name: 'nginx-config', mountPath: '/etc/nginx', readOnly: true }] }],
+            volumes: [{ name: 'nginx-config', configMap: { name: 'nginx-config', defaultMode: 0o755 } }],
+          },
+        },
+      },
+    });
+    assert.match(ok('create', 'service', 'nodeport', 'nginx', '--tcp=80:80', '--node-port=18305'), /service\/nginx created/);
+    const page = await waitFor('the blog through the node port', () => {
+      const r = curl('http://127.0.0.1:18305/');
+      return r.code === 0 && /^ghost-/.test(r.body) ? r.body.trim() : undefined;
+    }, 90_000);
+    assert.match(page, /^ghost-[a-z0-9]+-[a-z0-9]+$/, 'the backend pod answered, by name');
+
+    ok('scale', 'deployment', 'ghost', '--replicas=3');
+    await waitFor('three ghost endpoints', () => {
+      const e = JSON.parse(ok('get', 'endpoints', 'ghost', '-o', 'json'));
+      return (e.subsets?.[0]?.addresses ?? []).length === 3 ? true : undefined;
+    }, 90_000);
+    const seen = new Set<string>();
+    await waitFor('requests spread over the three backends', () => {
+      const r = curl('http://127.0.0.1:18305/');
+      if (r.code === 0 && r.body.trim()) seen.add(r.body.trim());
+      return seen.size === 3 ? true : undefined;
+    }, 60_000);
+
+    const table = ok('get', 'svc,ep,endpointslices');
+    assert.match(table, /^service\/ghost\s+ClusterIP\s+10\.235\.0\.\d+\s+<none>\s+2368\/TCP\s/m, table);
+    assert.match(table, /^service\/nginx\s+NodePort\s+10\.235\.0\.\d+\s+<none>\s+80:18305\/TCP\s/m, table);
+    assert.match(table, /^service\/kubernetes\s+ClusterIP\s+10\.235\.0\.1\s+<none>\s+443\/TCP\s/m, table);
+    assert.match(table, /^endpoints\/ghost\s+(10\.234\.0\.\d+:2368,?){3}\s/m, table);
+    assert.match(table, /^endpointslice\.discovery\.k8s\.io\/ghost-\w+\s+IPv4\s+2368\s+(10\.234\.0\.\d+,?){3}\s/m, table);
+    ok('delete', 'deployment', 'ghost', 'nginx');
+    ok('delete', 'service', 'ghost', 'nginx');
+    ok('delete', 'configmap', 'nginx-config');
   });
 });
