@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 import tls from 'node:tls';
 import dnsPacket from 'dns-packet';
-import { PodbayServer, PodSuite, kubectlBinaries, waitFor, kubectlHelpers, podOf } from './harness.js';
+import { PodbayServer, PodSuite, kubectlBinaries, waitFor, kubectlHelpers, podOf, watchReadyz } from './harness.js';
 
 const [kc] = kubectlBinaries().slice(-1);
 const SERVICE_RANGE = '10.235.0.0/24';
@@ -301,5 +301,35 @@ describe('cluster DNS, the kubernetes Service and service links (real iptables, 
     ok('delete', 'deployment', 'ghost', 'nginx');
     ok('delete', 'service', 'ghost', 'nginx');
     ok('delete', 'configmap', 'nginx-config');
+  });
+
+  it('a pod attacking the DNS (garbage datagrams, a query flood, more held TCP connections than allowed) leaves podbay answering; DNS answers after', async () => {
+    const script = [
+      // 80 TCP connections that send half a length prefix and hold (the server keeps 64, each 10 s idle at most)
+      'for i in $(seq 80); do (printf "\\377"; sleep 12) | nc 10.235.0.10 53 >/dev/null 2>&1 & done',
+      // 2 MB of random datagrams
+      'head -c 2000000 /dev/urandom | nc -u -w 2 10.235.0.10 53 >/dev/null 2>&1',
+      // 300 queries at once for names that do not exist
+      'for i in $(seq 300); do nslookup n$i.default.svc.cluster.local. >/dev/null 2>&1 & done',
+      'wait',
+    ].join('; ');
+    const watch = watchReadyz(s);
+    const t0 = Date.now();
+    const code = await new Promise<number | null>((resolve) => {
+      const p = spawn(kc.path, ['--kubeconfig', s.kubeconfig, 'exec', 'client', '--', 'sh', '-c', script], { stdio: 'ignore' });
+      const t = setTimeout(() => p.kill(), 90_000);
+      p.on('exit', (c) => {
+        clearTimeout(t);
+        resolve(c);
+      });
+    });
+    const { worstMs, failures, samples } = await watch.stop();
+    assert.equal(code, 0, 'the attack ran to its end');
+    assert.deepEqual(failures, []);
+    assert.ok(worstMs < 1000, `/readyz answered within 1 s throughout (worst ${worstMs} ms over ${samples} samples, ${Date.now() - t0} ms of attack)`);
+    const after = sh('client', 'nslookup kubernetes.default.svc.cluster.local.');
+    assert.equal(after.code, 0, after.stdout + after.stderr);
+    assert.match(after.stdout, /Address:\s+10\.235\.0\.1\b/);
+    assert.equal((await tcpQuery('kubernetes.default.svc.cluster.local', 'A')).answers[0].data, '10.235.0.1', 'TCP is served again');
   });
 });
