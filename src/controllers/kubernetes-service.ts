@@ -26,8 +26,6 @@ const SLICES = resourceInfo('endpointslices', 'discovery.k8s.io', 'v1')!;
 
 export const KUBERNETES_SERVICE_NAME = 'kubernetes';
 export const KUBE_DNS_SERVICE_NAME = 'kube-dns';
-// what kube-apiserver's own reconciler puts on the kubernetes slice
-const MANAGED_BY = 'endpoint-reconciler.k8s.io';
 
 export interface BuiltinPort {
   name: string;
@@ -99,7 +97,8 @@ export function builtinObjects(b: BuiltinService): { service: Obj; endpoints: Ob
     slice: {
       apiVersion: 'discovery.k8s.io/v1',
       kind: 'EndpointSlice',
-      metadata: meta({ 'kubernetes.io/service-name': b.name, 'endpointslice.kubernetes.io/managed-by': MANAGED_BY }),
+      // only the service-name label, as kube-apiserver's EndpointsAdapter writes the kubernetes slice
+      metadata: meta({ 'kubernetes.io/service-name': b.name }),
       addressType: 'IPv4',
       endpoints: [{ addresses: [b.address], conditions: { ready: true } }],
       ports: b.ports.map((p) => ({ name: p.name, port: p.targetPort, protocol: p.protocol })),
