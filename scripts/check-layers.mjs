@@ -32,6 +32,7 @@ export const FLOORS = {
   controllers: 4,
   proxy: 4,
   netpolicy: 4,
+  dns: 4,
   cli: 5,
 };
 
@@ -52,6 +53,9 @@ export const FORBIDDEN = [
   ['netpolicy', 'apiserver', 'the network policy enforcer is an API client: use src/client'],
   ['netpolicy', 'registry', 'the network policy enforcer is an API client: use src/client'],
   ['netpolicy', 'store', 'the network policy enforcer is an API client: use src/client'],
+  ['dns', 'apiserver', 'the cluster DNS is an API client: use src/client'],
+  ['dns', 'registry', 'the cluster DNS is an API client: use src/client'],
+  ['dns', 'store', 'the cluster DNS is an API client: use src/client'],
   ['client', 'store', 'a client talks to the API, not to the store'],
   ['client', 'registry', 'only src/client/local.ts, the in-process bridge, may import the registry'],
 ];

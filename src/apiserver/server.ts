@@ -262,6 +262,7 @@ function warningHeader(messages: string[]): Record<string, string | string[]> {
 
 export class ApiServer {
   private server?: Server;
+  private extraServers: Server[] = [];
   private readonly openWatches = new Set<ServerResponse>();
   private readonly sockets = new Set<Socket>();
   private readonly tokenBuf: Buffer;
@@ -325,6 +326,22 @@ export class ApiServer {
   /** Listen; resolves with the bound port (useful with port 0). */
   async listen(): Promise<number> {
     await this.custom.start();
+    const server = this.makeServer();
+    this.server = server;
+    return listenOn(server, this.opts.port, this.opts.host);
+  }
+
+  /**
+   * Serve the same API on one more address (the advertise address pods reach the `kubernetes`
+   * Service at), on `port`: the one listen() bound. Closed with the main listener.
+   */
+  async listenAlso(host: string, port: number): Promise<void> {
+    const server = this.makeServer();
+    await listenOn(server, port, host);
+    this.extraServers.push(server);
+  }
+
+  private makeServer(): Server {
     const server = createHttpsServer({ cert: this.opts.certPem, key: this.opts.keyPem, minVersion: 'TLSv1.2' }, (req, res) => {
       void this.handle(req, res);
     });
@@ -337,28 +354,25 @@ export class ApiServer {
       this.sockets.add(sock);
       sock.once('close', () => this.sockets.delete(sock));
     });
-    this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.port, this.opts.host, () => {
-        server.off('error', reject);
-        const addr = server.address();
-        resolve(typeof addr === 'object' && addr ? addr.port : this.opts.port);
-      });
-    });
+    return server;
   }
 
   async close(): Promise<void> {
     this.custom.stop();
     for (const res of this.openWatches) res.end();
     this.openWatches.clear();
-    const s = this.server;
-    if (!s) return;
-    await new Promise<void>((resolve) => {
-      s.close(() => resolve());
-      s.closeAllConnections();
-      for (const sock of this.sockets) sock.destroy();
-    });
+    const servers = [...this.extraServers, ...(this.server ? [this.server] : [])];
+    this.extraServers = [];
+    await Promise.all(
+      servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve());
+            s.closeAllConnections();
+            for (const sock of this.sockets) sock.destroy();
+          }),
+      ),
+    );
   }
 
   /**
@@ -944,4 +958,15 @@ export class ApiServer {
     res.on('close', finish);
     if (ended) res.end();
   }
+}
+
+function listenOn(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const addr = server.address();
+      resolve(typeof addr === 'object' && addr ? addr.port : port);
+    });
+  });
 }

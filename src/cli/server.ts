@@ -20,6 +20,12 @@ import { isIP } from 'node:net';
 import https from 'node:https';
 import os from 'node:os';
 import { parseArgs } from './args.js';
+import { IpRange } from '../registry/allocators.js';
+import { BuiltinServicesController, kubeDnsService, kubernetesService, type BuiltinService } from '../controllers/kubernetes-service.js';
+import { ClusterDNS, parseUpstreams, type Upstream } from '../dns/server.js';
+import { parseResolvConf } from '../kubelet/pod-dns.js';
+import { LateBinder } from '../sys/late-bind.js';
+import type { PodNetwork } from '../network/types.js';
 import { openStore, type EtcdStoreOptions } from '../store/index.js';
 import { DEFAULT_SERVICE_CLUSTER_IP_RANGE, DEFAULT_SERVICE_NODE_PORT_RANGE, ServiceAllocators, type ServiceAllocatorOptions } from '../registry/service-allocators.js';
 import type { Store } from '../store/types.js';
@@ -78,6 +84,21 @@ Flags:
   --store sqlite|etcd|memory  storage backend (default sqlite, in DIR/state.db; etcd: see below)
   --service-cluster-ip-range CIDR  where Services' cluster IPs come from (default ${DEFAULT_SERVICE_CLUSTER_IP_RANGE}, as k3s)
   --service-node-port-range A-B    where NodePort Services' ports come from (default ${DEFAULT_SERVICE_NODE_PORT_RANGE})
+  --advertise-address IP      where pods reach the API: the \`kubernetes\` Service (the first IP of the
+                              service range, port 443) forwards there. The server ALSO LISTENS on
+                              IP at the --listen port, besides --listen. Default: the pod bridge's
+                              gateway (the first IP of --pod-cidr), reachable from this host and
+                              its pods; bound once the bridge exists. With --no-kubelet: none
+                              (the Service points at --listen's address when it is not loopback)
+  --cluster-domain DOMAIN     the cluster's DNS zone (default cluster.local)
+  --cluster-dns IP|none       the kube-dns Service's cluster IP that ClusterFirst pods use as their
+                              nameserver (default the tenth IP of the service range, as k3s's
+                              10.43.0.10). podbay answers it itself: its DNS server LISTENS on the
+                              bridge gateway, port 53 (UDP and TCP), once the bridge exists, and
+                              forwards names outside the cluster zone only for pods.
+                              none: no cluster DNS; ClusterFirst pods get the host's resolv.conf
+  --cluster-dns-upstream L    where the cluster DNS forwards other names: IP[:PORT],... or none
+                              (default the nameservers of the host's /etc/resolv.conf)
   --etcd-endpoints URL,...    the etcd members' client URLs for --store etcd (e.g. http://127.0.0.1:2379);
                               keys are laid out as kube-apiserver lays them (/registry/pods/NS/NAME)
   --etcd-cafile, --etcd-certfile, --etcd-keyfile FILE  TLS to etcd (PEM), as kube-apiserver's flags
@@ -183,7 +204,7 @@ async function waitReady(url: string, caPem: string): Promise<void> {
 }
 
 export async function runServer(argv: string[]): Promise<number> {
-  const known = ['data-dir', 'listen', 'store', 'etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'store-sync', 'max-requests-inflight', 'max-mutating-requests-inflight', 'max-connections', 'max-watch-queue-bytes', 'service-cluster-ip-range', 'service-node-port-range'];
+  const known = ['data-dir', 'listen', 'store', 'etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'store-sync', 'max-requests-inflight', 'max-mutating-requests-inflight', 'max-connections', 'max-watch-queue-bytes', 'service-cluster-ip-range', 'service-node-port-range', 'advertise-address', 'cluster-domain', 'cluster-dns', 'cluster-dns-upstream'];
   const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet', 'disable-default-registry-endpoint'], known, 'server');
   if (p.flags.has('help')) {
     process.stdout.write(HELP);
@@ -212,6 +233,7 @@ export async function runServer(argv: string[]): Promise<number> {
   const serviceOptions = serviceFlags(p.flags);
   const podCidr = p.flags.get('pod-cidr') ?? '10.85.0.0/16';
   if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(podCidr)) throw new Error(`--pod-cidr ${JSON.stringify(podCidr)}: want an IPv4 CIDR such as 10.85.0.0/16`);
+  const cluster = clusterFlags(p.flags, { serviceRange: serviceOptions.clusterIPRange, podCidr, withKubelet, listenHost: host });
   const logRotation = logRotationFlags(p.flags);
   // read before anything is made on disk: a bad file stops the start with nothing left behind
   const encryptionFile = p.flags.get('encryption-provider-config');
@@ -282,7 +304,9 @@ export async function runServer(argv: string[]): Promise<number> {
   startInBackground('the daemonset controller', daemonSets);
 
   const hostname = os.hostname().toLowerCase();
-  const sans = ['127.0.0.1', '::1', 'localhost', hostname];
+  // pods call the API as https://kubernetes.default.svc (or its cluster IP, or the advertise address)
+  const sans = ['127.0.0.1', '::1', 'localhost', hostname, cluster.kubernetesIP, 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${cluster.domain}`];
+  if (cluster.advertiseAddress) sans.push(cluster.advertiseAddress);
   if (!['0.0.0.0', '::'].includes(host) && !sans.includes(host)) sans.push(host);
   const creds = await ensureCredentials(dataDir, sans);
 
@@ -301,6 +325,13 @@ export async function runServer(argv: string[]): Promise<number> {
   });
   // hostPorts a pod may not take: the API's (reserved once it listens) and host sockets'
   const hostPorts = new HostPortGuard();
+  // listeners on the bridge gateway wait for the bridge (made at the first pod's network setUp)
+  const late = new LateBinder(log);
+  const dns = withKubelet && cluster.dnsIP ? new ClusterDNS(client, { domain: cluster.domain, serviceCIDR: serviceOptions.clusterIPRange, podCIDR: podCidr, upstreams: cluster.upstreams, log }) : undefined;
+  if (dns) {
+    for (const l of dns.listeners(cluster.gateway, CLUSTER_DNS_PORT)) late.add(l);
+    for (const protocol of ['udp', 'tcp'] as const) hostPorts.reserve({ protocol, address: cluster.gateway, port: CLUSTER_DNS_PORT, what: "podbay's cluster DNS" });
+  }
   let kubelet: Kubelet | undefined;
   let binder: Binder | undefined;
   let runtime: RuncRuntime | undefined;
@@ -311,7 +342,7 @@ export async function runServer(argv: string[]): Promise<number> {
     const puller = new ImagePuller(images, { registries: () => registries, disableDefaultEndpoint: p.flags.has('disable-default-registry-endpoint') });
     // the offline path: archives dropped in the import dir are loaded before any pod starts
     await importAirgapImages(images, p.flags.get('images-import-dir') ?? join(dataDir, 'agent', 'images'), log);
-    const network = new CniPodNetwork(
+    const cni = new CniPodNetwork(
       {
         runDir: join(runDir, 'net'),
         confDir: p.flags.get('cni-conf-dir') ?? join(dataDir, 'cni'),
@@ -322,6 +353,19 @@ export async function runServer(argv: string[]): Promise<number> {
       },
       { hostPorts },
     );
+    // after each pod's network is up, the gateway exists: bind what waits for it before the
+    // pod's containers start (and may ask the cluster DNS)
+    const network: PodNetwork = {
+      setUp: async (req) => {
+        const a = await cni.setUp(req);
+        await late.ensure();
+        return a;
+      },
+      tearDown: (id) => cni.tearDown(id),
+      status: (id) => cni.status(id),
+      list: () => cni.list(),
+      destroy: () => cni.destroy(),
+    };
     const cgroups = PodCgroups.detect(p.flags.get('cgroup-root') ?? DEFAULT_CGROUP_ROOT, nodeAllocatable());
     runtime = new RuncRuntime({ runDir, dataDir, runtimePath: p.flags.get('runtime'), images, network, cgroups });
     kubelet = new Kubelet({
@@ -337,6 +381,8 @@ export async function runServer(argv: string[]): Promise<number> {
       seccompDir: join(dataDir, 'seccomp'),
       allowedUnsafeSysctls: (p.flags.get('allowed-unsafe-sysctls') ?? '').split(',').map((x) => x.trim()).filter(Boolean),
       podPidsLimit,
+      clusterDNS: cluster.dnsIP ? [cluster.dnsIP] : [],
+      clusterDomain: cluster.domain,
       log,
     });
     binder = new Binder(client, nodeName(), log, hostPorts);
@@ -394,6 +440,21 @@ export async function runServer(argv: string[]): Promise<number> {
   const url = `https://${urlHost(host)}:${bound}`;
   await waitReady(url, creds.caPem);
   await runtime?.sweep(log);
+  // the API on the advertise address too (unless --listen already covers it)
+  const adv = cluster.advertiseAddress;
+  if (adv && !['0.0.0.0', '::', adv].includes(host)) {
+    late.add({ what: `the API on ${adv}:${bound} (--advertise-address)`, bind: () => api.listenAlso(adv, bound) });
+    hostPorts.reserve({ protocol: 'tcp', address: adv, port: bound, what: "the podbay API server's port" });
+  }
+  // the Services a cluster starts with: default/kubernetes, kube-system/kube-dns
+  const builtins: BuiltinService[] = [];
+  if (adv) builtins.push(kubernetesService(cluster.kubernetesIP, adv, bound));
+  if (dns && cluster.dnsIP) builtins.push(kubeDnsService(cluster.dnsIP, cluster.gateway, CLUSTER_DNS_PORT));
+  const builtinServices = new BuiltinServicesController(client, builtins, { log });
+  await builtinServices.start();
+  await dns?.start();
+  // a restarted podbay finds its bridge (and gateway) already there
+  await late.ensure();
   // the service proxy runs where pods do: its rules forward to pod IPs on this node's bridge
   const proxier = withKubelet ? new Proxier(client, { clusterCIDR: podCidr, serviceCIDR: serviceOptions.clusterIPRange, tag: tagFor(bridge), log }) : undefined;
   await proxier?.start();
@@ -434,6 +495,10 @@ export async function runServer(argv: string[]): Promise<number> {
   });
   await step('scheduler', () => binder?.stop());
   await step('network policy', () => policies?.stop());
+  await step('builtin services and cluster DNS', async () => {
+    builtinServices.stop();
+    await dns?.stop();
+  });
   await step('service proxy', () => proxier?.stop());
   await step('kubelet', () => kubelet?.stop());
   await step('runtime', () => runtime?.shutdown(log));
@@ -486,4 +551,59 @@ function serviceFlags(flags: Map<string, string>): ServiceAllocatorOptions {
     throw new Error(`--service-cluster-ip-range ${clusterIPRange} / --service-node-port-range ${nodePortRange}: ${e instanceof Error ? e.message : String(e)}`);
   }
   return { clusterIPRange, nodePortRange };
+}
+
+/** where podbay's cluster DNS listens on the bridge gateway (the kube-dns Service's target port) */
+export const CLUSTER_DNS_PORT = 53;
+
+export interface ClusterFlags {
+  domain: string;
+  /** the `kubernetes` Service's cluster IP: the first of the range */
+  kubernetesIP: string;
+  /** the kube-dns Service's cluster IP; undefined: --cluster-dns none */
+  dnsIP?: string;
+  upstreams: Upstream[];
+  /** the pod bridge's address (the first IP of --pod-cidr, the CNI bridge plugin's gateway) */
+  gateway: string;
+  advertiseAddress?: string;
+}
+
+/** --cluster-domain, --cluster-dns, --cluster-dns-upstream and --advertise-address, checked before anything starts */
+export function clusterFlags(flags: Map<string, string>, ctx: { serviceRange: string; podCidr: string; withKubelet: boolean; listenHost: string }, hostResolvConf = () => readFileSync('/etc/resolv.conf', 'utf8')): ClusterFlags {
+  const range = new IpRange(ctx.serviceRange);
+  const domain = (flags.get('cluster-domain') ?? 'cluster.local').toLowerCase().replace(/\.$/, '');
+  if (domain.length > 253 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(domain)) {
+    throw new Error(`--cluster-domain ${JSON.stringify(flags.get('cluster-domain'))}: want a DNS name such as cluster.local`);
+  }
+  const dnsFlag = flags.get('cluster-dns') ?? range.nth(9);
+  let dnsIP: string | undefined;
+  if (dnsFlag !== 'none') {
+    if (!range.contains(dnsFlag) || dnsFlag === range.first()) {
+      throw new Error(`--cluster-dns ${JSON.stringify(dnsFlag)}: want an IP of the service range ${range.cidr} other than ${range.first()} (the kubernetes Service's), or none`);
+    }
+    dnsIP = dnsFlag;
+  }
+  const upstreamFlag = flags.get('cluster-dns-upstream');
+  let upstreams: Upstream[];
+  if (upstreamFlag !== undefined) upstreams = parseUpstreams(upstreamFlag);
+  else {
+    let text = '';
+    try {
+      text = hostResolvConf();
+    } catch {
+      // no resolv.conf: nothing to forward to
+    }
+    // podbay runs on the host: its loopback resolvers (127.0.0.53) are reachable from here
+    upstreams = parseResolvConf(text).servers.filter((h) => isIP(h)).map((host) => ({ host, port: 53 }));
+  }
+  const gateway = new IpRange(ctx.podCidr).first();
+  let advertiseAddress = flags.get('advertise-address');
+  if (advertiseAddress !== undefined) {
+    if (!isIP(advertiseAddress)) throw new Error(`--advertise-address ${JSON.stringify(advertiseAddress)}: want an IP address`);
+    if (/^127\./.test(advertiseAddress) || advertiseAddress === '::1' || advertiseAddress === '0.0.0.0' || advertiseAddress === '::') {
+      throw new Error(`--advertise-address ${advertiseAddress}: pods cannot reach this host's loopback or a wildcard address; give an address of this host, e.g. the bridge gateway ${gateway}`);
+    }
+  } else if (ctx.withKubelet) advertiseAddress = gateway;
+  else if (isIP(ctx.listenHost) && !/^127\./.test(ctx.listenHost) && !['::1', '0.0.0.0', '::'].includes(ctx.listenHost)) advertiseAddress = ctx.listenHost;
+  return { domain, kubernetesIP: range.first(), dnsIP, upstreams, gateway, advertiseAddress };
 }

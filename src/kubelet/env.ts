@@ -21,7 +21,11 @@ function downwardValue(f: () => string): string {
   }
 }
 
-export async function containerEnv(client: KubeletClient, pod: Obj, container: Obj, downward: DownwardContext): Promise<EnvVar[]> {
+/**
+ * `serviceVars` (./service-env.ts) come last and lose to the container's own variables, but
+ * $(NAME) in its env may refer to them, as the kubelet's makeEnvironmentVariables does.
+ */
+export async function containerEnv(client: KubeletClient, pod: Obj, container: Obj, downward: DownwardContext, serviceVars: Map<string, string> = new Map()): Promise<EnvVar[]> {
   const ns = pod.metadata.namespace;
   const cache = new Map<string, Obj | undefined>();
   const get = async (kind: 'configmap' | 'secret', name: string) => {
@@ -47,7 +51,7 @@ export async function containerEnv(client: KubeletClient, pod: Obj, container: O
     }
     for (const [k, v] of Object.entries(dataOf(kind, o))) vars.set(`${src.prefix ?? ''}${k}`, v);
   }
-  const lookup = (n: string) => vars.get(n);
+  const lookup = (n: string) => vars.get(n) ?? serviceVars.get(n);
   for (const e of (container.env ?? []) as Obj[]) {
     if (e.valueFrom) {
       const vf = e.valueFrom;
@@ -75,5 +79,7 @@ export async function containerEnv(client: KubeletClient, pod: Obj, container: O
       vars.set(e.name, expand(e.value ?? '', lookup));
     }
   }
-  return [...vars].map(([name, value]) => ({ name, value }));
+  const out = [...vars].map(([name, value]) => ({ name, value }));
+  for (const [name, value] of serviceVars) if (!vars.has(name)) out.push({ name, value });
+  return out;
 }

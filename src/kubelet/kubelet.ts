@@ -38,6 +38,7 @@ import { EventRecorder } from '../client/events.js';
 import { prepareVolumes, releaseVolumes, VolumeError, type PreparedVolume } from './volumes.js';
 import { bindSubPath, subPathOf } from './subpath.js';
 import { containerEnv, ConfigError } from './env.js';
+import { serviceEnv } from './service-env.js';
 import type { DownwardContext } from './downward.js';
 import { nodeResources } from './node.js';
 import { podDNS, podHostnameAndDomain } from './pod-dns.js';
@@ -100,7 +101,7 @@ export interface KubeletOptions {
   allowedUnsafeSysctls?: string[];
   /** Localhost seccomp profiles are read from here (the kubelet's <root-dir>/seccomp) */
   seccompDir: string;
-  /** --cluster-dns: the cluster DNS servers ClusterFirst pods use; none yet (pods fall back to Default) */
+  /** --cluster-dns: the cluster DNS servers ClusterFirst pods use; none: pods fall back to Default */
   clusterDNS?: string[];
   /** --cluster-domain (default cluster.local): pods' subdomain FQDNs and search paths */
   clusterDomain?: string;
@@ -109,6 +110,7 @@ export interface KubeletOptions {
 }
 
 const PODS = resourceInfo('pods')!;
+const SERVICES = resourceInfo('services')!;
 
 const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
 
@@ -144,6 +146,8 @@ export class Kubelet {
   private readonly backoff = new Map<string, BackoffEntry>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private informer?: Informer<Obj>;
+  /** every Service, for the pods' service environment variables (the kubelet's serviceLister) */
+  private services?: Informer<Obj>;
   private resync?: NodeJS.Timeout;
   private stopped = false;
   private readonly sysctls: SysctlAllowlist;
@@ -209,6 +213,10 @@ export class Kubelet {
     this.runtime.onContainerExit((id) => void this.onExit(id));
     // the pods bound here, from an informer: its watch resumes (or relists) when it ends, as it
     // will over HTTPS, so the kubelet never goes deaf
+    // Services first: a container's environment names them (service-env.ts), and the kubelet
+    // makes no container before it has read them once
+    this.services = new Informer<Obj>(this.opts.client, SERVICES, { log: this.log });
+    await this.services.start();
     const informer = new Informer<Obj>(this.opts.client, PODS, { fieldSelector: `spec.nodeName=${this.opts.nodeName}`, log: this.log });
     this.informer = informer;
     await informer.start();
@@ -237,6 +245,7 @@ export class Kubelet {
   async stop(): Promise<void> {
     this.stopped = true;
     this.informer?.stop();
+    this.services?.stop();
     this.storage.stop();
     clearInterval(this.resync);
     this.prober.stop();
@@ -557,7 +566,8 @@ export class Kubelet {
 
     let config: ContainerConfig;
     try {
-      const env = await containerEnv(this.client, pod, spec, this.downwardContext(pod, sandbox));
+      const serviceVars = serviceEnv(this.services?.cache.list() ?? [], pod.metadata.namespace, pod.spec.enableServiceLinks !== false);
+      const env = await containerEnv(this.client, pod, spec, this.downwardContext(pod, sandbox), serviceVars);
       const argv = resolveArgv(spec, image.config, env);
       if (argv.length === 0) throw new ConfigError(`no command specified: the image ${spec.image} has no Entrypoint or Cmd, so the container needs a command`);
       const sec = await containerSecurity(pod, spec, image.config.user ?? undefined, {

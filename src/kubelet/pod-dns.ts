@@ -9,8 +9,8 @@
  *   resolv.conf  by dnsPolicy:
  *                  None                     only spec.dnsConfig
  *                  ClusterFirst             the cluster DNS with the cluster search path and
- *                                           ndots:5; with no cluster DNS configured (podbay has
- *                                           none yet) the kubelet falls back to Default and
+ *                                           ndots:5; with no cluster DNS configured (podbay
+ *                                           server --cluster-dns none) the kubelet falls back to Default and
  *                                           records MissingClusterDNS; a hostNetwork pod is
  *                                           Default
  *                  ClusterFirstWithHostNet  ClusterFirst, also for hostNetwork pods
@@ -128,7 +128,7 @@ export interface PodDNSInput {
   pod: Obj;
   /** the host's resolv.conf content (the kubelet's --resolv-conf) */
   hostResolvConf: string;
-  /** the cluster DNS server IPs (--cluster-dns); none yet in podbay */
+  /** the cluster DNS server IPs (--cluster-dns); none with --cluster-dns none */
   clusterDNS: string[];
   clusterDomain: string;
 }

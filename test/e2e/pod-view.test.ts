@@ -34,7 +34,9 @@ describe('what the pod sees (runc, conmon, CNI, real kubectl)', () => {
   const lines = (log: string) => Object.fromEntries(log.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
 
   before(async () => {
-    s = await suite.start('podbay-e2e-podview-');
+    // no cluster DNS here, so ClusterFirst's fallback (MissingClusterDNS) is what is checked;
+    // ClusterFirst with podbay's cluster DNS is test/e2e/cluster-dns.test.ts's
+    s = await suite.start('podbay-e2e-podview-', ['--cluster-dns', 'none']);
     await suite.loadBusybox();
   });
 

@@ -1,0 +1,44 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { clusterFlags } from './server.js';
+
+const ctx = { serviceRange: '10.43.0.0/16', podCidr: '10.85.0.0/16', withKubelet: true, listenHost: '127.0.0.1' };
+const flags = (o: Record<string, string> = {}) => new Map(Object.entries(o));
+const resolv = () => 'nameserver 127.0.0.53\nnameserver 192.168.1.1 # router\nsearch lan\n';
+
+describe('podbay server: cluster DNS and advertise flags', () => {
+  it('defaults as k3s: kubernetes at the first IP, DNS at the tenth, cluster.local, the host resolvers upstream, the gateway advertised', () => {
+    const c = clusterFlags(flags(), ctx, resolv);
+    assert.equal(c.kubernetesIP, '10.43.0.1');
+    assert.equal(c.dnsIP, '10.43.0.10');
+    assert.equal(c.domain, 'cluster.local');
+    assert.deepEqual(c.upstreams, [{ host: '127.0.0.53', port: 53 }, { host: '192.168.1.1', port: 53 }]);
+    assert.equal(c.gateway, '10.85.0.1');
+    assert.equal(c.advertiseAddress, '10.85.0.1');
+  });
+
+  it('flags override; none disables the DNS and forwarding; without a kubelet nothing is advertised on loopback', () => {
+    const c = clusterFlags(flags({ 'cluster-dns': 'none', 'cluster-dns-upstream': 'none', 'cluster-domain': 'Corp.Example.', 'advertise-address': '192.168.1.5' }), ctx, resolv);
+    assert.equal(c.dnsIP, undefined);
+    assert.deepEqual(c.upstreams, []);
+    assert.equal(c.domain, 'corp.example');
+    assert.equal(c.advertiseAddress, '192.168.1.5');
+    assert.deepEqual(clusterFlags(flags({ 'cluster-dns-upstream': '127.0.0.1:5353,[::1]:53,fd00::1' }), ctx, resolv).upstreams, [
+      { host: '127.0.0.1', port: 5353 },
+      { host: '::1', port: 53 },
+      { host: 'fd00::1', port: 53 },
+    ]);
+    assert.equal(clusterFlags(flags(), { ...ctx, withKubelet: false }, resolv).advertiseAddress, undefined);
+    assert.equal(clusterFlags(flags(), { ...ctx, withKubelet: false, listenHost: '192.168.1.5' }, resolv).advertiseAddress, '192.168.1.5');
+  });
+
+  it('bad values are refused, naming the flag', () => {
+    assert.throws(() => clusterFlags(flags({ 'cluster-dns': '10.44.0.10' }), ctx, resolv), /--cluster-dns "10.44.0.10": want an IP of the service range 10.43.0.0\/16/);
+    assert.throws(() => clusterFlags(flags({ 'cluster-dns': '10.43.0.1' }), ctx, resolv), /the kubernetes Service's/);
+    assert.throws(() => clusterFlags(flags({ 'cluster-domain': 'bad_domain' }), ctx, resolv), /--cluster-domain/);
+    assert.throws(() => clusterFlags(flags({ 'cluster-dns-upstream': 'dns.google' }), ctx, resolv), /--cluster-dns-upstream "dns.google"/);
+    assert.throws(() => clusterFlags(flags({ 'cluster-dns-upstream': '1.2.3.4:70000' }), ctx, resolv), /--cluster-dns-upstream/);
+    assert.throws(() => clusterFlags(flags({ 'advertise-address': '127.0.0.1' }), ctx, resolv), /pods cannot reach this host's loopback/);
+    assert.throws(() => clusterFlags(flags({ 'advertise-address': 'example.com' }), ctx, resolv), /--advertise-address "example.com": want an IP address/);
+  });
+});
