@@ -17,6 +17,7 @@
  * Off by default: without the flag the store is used as is.
  */
 import { createCipheriv, createDecipheriv, randomBytes, type CipherGCMTypes } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { RESOURCES, storageKey } from '../api/registry.js';
@@ -69,11 +70,16 @@ function cbcDecrypt(key: Buffer, data: Buffer): Buffer {
   if (data.length < 16) throw new Error('the stored data was shorter than the required size');
   if ((data.length - 16) % 16 !== 0) throw new Error('the stored data is not a multiple of the block size');
   const d = createDecipheriv(`aes-${key.length * 8}-cbc`, key, data.subarray(0, 16));
+  let plain: Buffer;
   try {
-    return Buffer.concat([d.update(data.subarray(16)), d.final()]);
+    plain = Buffer.concat([d.update(data.subarray(16)), d.final()]);
   } catch {
     throw new Error('invalid padding on input (wrong key?)');
   }
+  // CBC has no authentication: a wrong key still gives valid padding about once in 256 tries.
+  // What podbay encrypts is always a JSON object in UTF-8; anything else is a wrong key's garbage.
+  if (plain[0] !== 0x7b || !isUtf8(plain)) throw new Error('the decrypted value is not a stored object (wrong key?)');
+  return plain;
 }
 
 const gcm = (key: Buffer) => `aes-${key.length * 8}-gcm` as CipherGCMTypes;
