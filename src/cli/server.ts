@@ -37,6 +37,7 @@ import { EndpointsController } from '../controllers/endpoints.js';
 import { Proxier } from '../proxy/proxier.js';
 import { tagFor } from '../proxy/rules.js';
 import { ControllerManager } from '../controllers/manager.js';
+import { rootCaPublisher, serviceAccountsController } from '../controllers/namespace-objects.js';
 import { JobController } from '../controllers/job.js';
 import { CronJobController } from '../controllers/cronjob.js';
 import { StatefulSetController } from '../controllers/statefulset.js';
@@ -284,6 +285,10 @@ export async function runServer(argv: string[]): Promise<number> {
   const sans = ['127.0.0.1', '::1', 'localhost', hostname];
   if (!['0.0.0.0', '::'].includes(host) && !sans.includes(host)) sans.push(host);
   const creds = await ensureCredentials(dataDir, sans);
+  const serviceAccounts = serviceAccountsController(client, { log });
+  startInBackground('the service account controller', serviceAccounts);
+  const rootCa = rootCaPublisher(client, creds.caPem, { log });
+  startInBackground('the root CA publisher', rootCa);
 
   const api = new ApiServer(svc, {
     host,
@@ -421,6 +426,8 @@ export async function runServer(argv: string[]): Promise<number> {
   await step('heartbeat', () => heartbeat.stop());
   await step('namespace controller', () => namespaces.stop());
   await step('endpoints controller', () => endpoints.stop());
+  await step('service account controller', () => serviceAccounts.stop());
+  await step('root CA publisher', () => rootCa.stop());
   await step('workload controllers', () => controllers.stop());
   await step('job, cronjob, statefulset and daemonset controllers', async () => {
     await jobs.stop();

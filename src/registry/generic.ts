@@ -30,6 +30,7 @@ import { applyPatch } from '../api/patch/index.js';
 import { applyConfiguration, recordUpdate, type FieldManagerScope } from '../api/apply/managed-fields.js';
 import { DEFAULT_SERVICE_CLUSTER_IP_RANGE, DEFAULT_SERVICE_NODE_PORT_RANGE, ServiceAllocators, type ServiceAllocatorOptions } from './service-allocators.js';
 import type { StrategyContext } from './strategy/types.js';
+import type { AdmissionOptions } from './service-account-admission.js';
 import { schemas } from '../api/schema.js';
 import { parseLabelSelector, type LabelSelector } from '../api/selectors/labels.js';
 import { fieldSelector } from '../api/selectors/fields.js';
@@ -203,6 +204,8 @@ function setGcFinalizers(r: ResourceInfo, obj: Obj, opts: DeleteOptions): boolea
 export interface RegistryOptions {
   /** --service-cluster-ip-range and --service-node-port-range */
   services?: Partial<ServiceAllocatorOptions>;
+  /** run the ServiceAccount admission on pod creates (service-account-admission.ts) */
+  serviceAccountAdmission?: AdmissionOptions;
 }
 
 export class GenericRegistry {
@@ -210,12 +213,16 @@ export class GenericRegistry {
   /** what the strategies' asynchronous hooks may use */
   protected readonly strategyContext: StrategyContext = {
     serviceAllocators: () => (this.allocators ??= this.loadServiceAllocators()),
+    lookup: (r, ns, name) => this.tryGet(r, ns, name),
+    serviceAccountAdmission: undefined,
   };
 
   constructor(
     readonly store: Store,
     readonly options: RegistryOptions = {},
-  ) {}
+  ) {
+    this.strategyContext.serviceAccountAdmission = options.serviceAccountAdmission;
+  }
 
   private async loadServiceAllocators(): Promise<ServiceAllocators> {
     const a = new ServiceAllocators({
@@ -447,6 +454,12 @@ export class GenericRegistry {
     defaultObject(r.kind, obj, 'create');
     this.checkInvalid(r, name, validateCreate(r.kind, obj));
     await this.requireNamespace(r, ns, name, true);
+    // mutating admission (a pod's service account and token volume); what it adds is checked too
+    const admit = strategyFor(r).admit;
+    if (admit) {
+      await admit(obj, ns, this.strategyContext);
+      this.checkInvalid(r, name, validateCreate(r.kind, obj));
+    }
     // who wrote which field (metadata.managedFields), defaults included, as kube records a create
     const recorded = opts.applied ? { ...obj, metadata: { ...obj.metadata, managedFields: opts.applied } } : recordUpdate(managedScope(r, 'main'), undefined, obj, opts.fieldManager ?? '');
     // what the kind allocates (a Service's IP and node ports), undone if the create fails
