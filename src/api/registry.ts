@@ -89,7 +89,7 @@ export const RESOURCES: ResourceInfo[] = [
   core('replicationcontrollers', 'ReplicationController', 'replicationcontroller', true, { ...WORKLOAD, shortNames: ['rc'], storageResource: 'controllers' }),
   core('persistentvolumes', 'PersistentVolume', 'persistentvolume', false, { shortNames: ['pv'], subresources: ['status'] }),
   core('persistentvolumeclaims', 'PersistentVolumeClaim', 'persistentvolumeclaim', true, { shortNames: ['pvc'], subresources: ['status'] }),
-  core('serviceaccounts', 'ServiceAccount', 'serviceaccount', true, { shortNames: ['sa'] }),
+  core('serviceaccounts', 'ServiceAccount', 'serviceaccount', true, { shortNames: ['sa'], subresources: ['token'] }),
   // kube-apiserver keeps services under /registry/services/specs (endpoints beside them)
   core('services', 'Service', 'service', true, { shortNames: ['svc'], categories: ['all'], subresources: ['status'], storageResource: 'services/specs', nameRule: 'dns1035-label' }),
   // Endpoints is its own plural (kind Endpoints, list EndpointsList), kept beside the services
@@ -169,6 +169,7 @@ export function storageKey(r: ResourceInfo, namespace: string | undefined, name?
 function subresourceVerbs(sub: string): string[] {
   switch (sub) {
     case 'binding':
+    case 'token':
       return ['create'];
     case 'finalize':
       return ['update'];
@@ -202,7 +203,8 @@ export function apiResourceList(groupVersion: string): object | undefined {
         singularName: '',
         namespaced: r.namespaced,
         ...(sub === 'scale' ? { group: SCALE.group, version: SCALE.version } : {}),
-        kind: sub === 'binding' ? 'Binding' : sub === 'scale' ? SCALE.kind : r.kind,
+        ...(sub === 'token' ? { group: 'authentication.k8s.io', version: 'v1' } : {}),
+        kind: sub === 'binding' ? 'Binding' : sub === 'scale' ? SCALE.kind : sub === 'token' ? 'TokenRequest' : r.kind,
         verbs: subresourceVerbs(sub),
       });
     }

@@ -10,6 +10,8 @@
  *   /api/v1/namespaces/{ns}/{resource}[/{name}[/{sub}]]      namespaced
  *   /api/v1/watch/...                                        the deprecated watch paths
  *   /apis/{group}/{version}/...                              the same, for the named groups
+ *   /api/v1/namespaces/{ns}/serviceaccounts/{name}/token     TokenRequest (src/registry/token-request.ts)
+ *   /.well-known/openid-configuration  /openid/v1/jwks      service-account issuer discovery
  *   /apis/podbay.io/v1alpha1/namespaces/{ns}/podexplains/{name}   podbay explain (src/explain)
  *   /ui/                                                     the web view's files, no data (src/ui)
  */
@@ -479,6 +481,15 @@ export class ApiServer {
         return sendDocument(req, res, openapiV2Document());
       case '/openapi/v3':
         return sendDocument(req, res, openapiV3RootDocument());
+      // service-account issuer discovery (OIDC), for relying parties that verify pod tokens
+      case '/.well-known/openid-configuration':
+      case '/openid/v1/jwks': {
+        const issuer = this.resources.options.tokens;
+        if (!issuer) throw pathNotFound(`the server could not find the requested resource (${method} ${path}): this podbay server issues no service account tokens`);
+        if (method !== 'GET') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} ${path}`);
+        if (path === '/openid/v1/jwks') return sendJson(res, 200, await issuer.jwks(), { 'Content-Type': 'application/jwk-set+json' });
+        return sendJson(res, 200, issuer.discovery());
+      }
     }
     if (path.startsWith('/openapi/v3/')) {
       const doc = openapiV3Document(path.slice('/openapi/v3/'.length));
@@ -600,6 +611,16 @@ export class ApiServer {
       const { obj } = await this.decodeObject(req, q, r, ns, 'Binding');
       await svc.bind(ns!, name, obj, { dryRun: dryRunOf(q) });
       return sendJson(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
+    }
+    if (sub === 'token') {
+      if (method !== 'POST') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} serviceaccounts/token`);
+      const body = parseBody(await readBody(req), mediaType(req), 'TokenRequest');
+      if (body.apiVersion !== undefined && body.apiVersion !== 'authentication.k8s.io/v1') {
+        throw badRequest(`the API version in the data (${body.apiVersion}) does not match the expected API version (authentication.k8s.io/v1)`);
+      }
+      if (body.kind !== undefined && body.kind !== 'TokenRequest') throw badRequest(`the kind in the data (${body.kind}) does not match the expected kind (TokenRequest) for serviceaccounts/token`);
+      decodeTypedOrThrow('io.k8s.api.authentication.v1.TokenRequest', 'TokenRequest', 'v1', body, false);
+      return sendJson(res, 201, await svc.createToken(ns!, name, body));
     }
     if (sub === 'log') {
       if (method !== 'GET') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} pods/log`);

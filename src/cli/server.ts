@@ -26,6 +26,7 @@ import type { Store } from '../store/types.js';
 import { Registry } from '../registry/index.js';
 import { ApiServer } from '../apiserver/server.js';
 import { ensureCredentials } from '../apiserver/pki.js';
+import { TokenIssuer } from '../registry/token-issuer.js';
 import { renderKubeconfig, writeKubeconfig } from '../apiserver/kubeconfig.js';
 import { NodeHeartbeat, hostAddresses, nodeName, nodeAllocatable } from '../kubelet/node.js';
 import { Kubelet } from '../kubelet/kubelet.js';
@@ -255,7 +256,13 @@ export async function runServer(argv: string[]): Promise<number> {
   }
   const store: Store = encryption ? new EncryptingStore(rawStore, encryption, log) : rawStore;
   if (encryptionFile) log(`podbay: encrypting ${encryption!.map((r) => r.resources.join(', ')).join('; ')} at rest (${encryptionFile})`);
-  const svc = new Registry(store, { services: serviceOptions });
+  const hostname = os.hostname().toLowerCase();
+  const sans = ['127.0.0.1', '::1', 'localhost', hostname];
+  if (!['0.0.0.0', '::'].includes(host) && !sans.includes(host)) sans.push(host);
+  const creds = await ensureCredentials(dataDir, sans);
+  const tokens = await TokenIssuer.fromPem(creds.serviceAccountKeyPem);
+  // the ServiceAccount admission waits up to 2 s for a new namespace's `default` (the controller makes it)
+  const svc = new Registry(store, { services: serviceOptions, serviceAccountAdmission: { defaultAccountWaitMs: 2000 }, tokens });
   await svc.bootstrap();
   // the kubelet, the scheduler and the node heartbeat are API clients, in-process here
   const client = new LocalClient(svc);
@@ -281,10 +288,6 @@ export async function runServer(argv: string[]): Promise<number> {
   const daemonSets = new DaemonSetController(client, { log });
   startInBackground('the daemonset controller', daemonSets);
 
-  const hostname = os.hostname().toLowerCase();
-  const sans = ['127.0.0.1', '::1', 'localhost', hostname];
-  if (!['0.0.0.0', '::'].includes(host) && !sans.includes(host)) sans.push(host);
-  const creds = await ensureCredentials(dataDir, sans);
   const serviceAccounts = serviceAccountsController(client, { log });
   startInBackground('the service account controller', serviceAccounts);
   const rootCa = rootCaPublisher(client, creds.caPem, { log });

@@ -206,6 +206,8 @@ export interface RegistryOptions {
   services?: Partial<ServiceAllocatorOptions>;
   /** run the ServiceAccount admission on pod creates (service-account-admission.ts) */
   serviceAccountAdmission?: AdmissionOptions;
+  /** signs service-account tokens (serviceaccounts/NAME/token); without it that subresource answers 503 */
+  tokens?: import('./token-issuer.js').TokenIssuer;
 }
 
 export class GenericRegistry {

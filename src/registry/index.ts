@@ -9,6 +9,7 @@ import { GenericRegistry } from './generic.js';
 import { NAMESPACES, PROTECTED_NAMESPACES } from './strategy/namespace.js';
 import { PODS, bindingUpdate } from './strategy/pod.js';
 import { ApiError } from '../api/errors.js';
+import { createToken } from './token-request.js';
 
 export { GenericRegistry, MAX_OBJECT_BYTES, type UpdateOptions, type PatchOptions, type WatchHandle } from './generic.js';
 export { PROTECTED_NAMESPACES } from './strategy/namespace.js';
@@ -18,6 +19,11 @@ export class Registry extends GenericRegistry {
   async bind(ns: string, name: string, binding: Obj, opts: WriteOptions = {}): Promise<void> {
     const update = bindingUpdate(name, binding);
     await this.guaranteedUpdate(PODS, ns, name, opts, update);
+  }
+
+  /** POST serviceaccounts/NAME/token: a TokenRequest answered with a signed token (token-request.ts) */
+  createToken(ns: string, name: string, body: Obj): Promise<Obj> {
+    return createToken(this.options.tokens, (r, n, x) => this.tryGet(r, n, x), ns, name, body);
   }
 
   /** Make sure the built-in namespaces exist. */
