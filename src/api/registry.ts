@@ -106,6 +106,9 @@ export const RESOURCES: ResourceInfo[] = [
   grouped('storage.k8s.io', 'v1', 'storageclasses', 'StorageClass', false, { shortNames: ['sc'] }),
   grouped('coordination.k8s.io', 'v1', 'leases', 'Lease', true),
   grouped('discovery.k8s.io', 'v1', 'endpointslices', 'EndpointSlice', true),
+  ...(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding'] as const).map((kind) =>
+    grouped('rbac.authorization.k8s.io', 'v1', `${kind.toLowerCase()}s`, kind, !kind.startsWith('Cluster'), { typeName: `io.k8s.api.rbac.v1.${kind}` }),
+  ),
 ];
 
 /** The subresource `scale` answers with an autoscaling/v1 Scale. */

@@ -17,7 +17,6 @@
  */
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
 import YAML from 'yaml';
 import {
   ApiError,
@@ -65,7 +64,11 @@ import { EXPLAIN_API_GROUP, EXPLAIN_PREFIX, serveExplain } from '../explain/endp
 import type { PodExplain } from '../explain/types.js';
 import { uiFile } from '../ui/serve.js';
 import { groupEntry, groupOf, serveGroup, type ApiGroupHandler } from './api-groups.js';
-import { AUTHENTICATION_GROUP, AUTHORIZATION_GROUP, impersonationRefusal } from './authz-review.js';
+import { authenticationGroup, authorizationGroup } from './authz-review.js';
+import { Authenticator, impersonate } from './authn.js';
+import { RbacAuthorizer } from './authorizer.js';
+import { requestAttributes } from './request-info.js';
+import { forbiddenMessage, type Attributes, type UserInfo } from '../api/rbac.js';
 import { coreStubRoute, discoveryEntry, serveStub, stubGroups, unservedKinds, type UnservedKind } from './unserved.js';
 import { metricsGroup, type UsageSource } from './metrics.js';
 import { proxyTarget, serveProxy, type ProxyDeps } from './proxy.js';
@@ -230,6 +233,11 @@ function parseBody(buf: Buffer, type: string, what: string): Obj {
   return obj as Obj;
 }
 
+/** responsewriters.Forbidden: 403 with the resource, name and group in the details */
+function forbiddenError(a: Attributes): ApiError {
+  return new ApiError(403, 'Forbidden', forbiddenMessage(a), a.isResourceRequest ? { name: a.name || undefined, group: a.apiGroup || undefined, kind: a.resource } : {});
+}
+
 function wantsTable(req: IncomingMessage): boolean {
   const accept = String(req.headers.accept ?? '');
   return accept.split(',').some((part) => /as=Table/.test(part) && /g=meta\.k8s\.io/.test(part));
@@ -257,7 +265,10 @@ export class ApiServer {
   private server?: Server;
   private readonly openWatches = new Set<ServerResponse>();
   private readonly sockets = new Set<Socket>();
-  private readonly tokenBuf: Buffer;
+  private readonly authn: Authenticator;
+  readonly authz: RbacAuthorizer;
+  /** who each request in flight is (after impersonation), for the reviews and the escalation check */
+  private readonly users = new WeakMap<IncomingMessage, UserInfo>();
   private readonly log: (line: string) => void;
   private readonly inflight: InflightLimiter;
   /** API groups answered by handlers of their own (api-groups.ts) */
@@ -270,7 +281,8 @@ export class ApiServer {
     readonly resources: Registry,
     private readonly opts: ApiServerOptions,
   ) {
-    this.tokenBuf = Buffer.from(opts.token);
+    this.authn = new Authenticator(opts.token, resources);
+    this.authz = new RbacAuthorizer(resources);
     this.log = opts.log ?? (() => {});
     this.inflight = new InflightLimiter(
       opts.maxRequestsInflight ?? DEFAULT_MAX_REQUESTS_INFLIGHT,
@@ -283,8 +295,8 @@ export class ApiServer {
       (group) => RESOURCES.some((r) => r.group === group),
     );
     this.groups = [
-      AUTHENTICATION_GROUP,
-      AUTHORIZATION_GROUP,
+      authenticationGroup({ userOf: (req) => this.userOf(req) }),
+      authorizationGroup({ userOf: (req) => this.userOf(req), authorize: (a) => this.authz.authorize(a), rulesFor: (u, ns) => this.authz.rulesFor(u, ns) }),
       ...stubGroups(this.stubs, () => resources.store.currentRevision()),
       metricsGroup({
         listPods: async (ns, q) => (await resources.list(pods, ns, q)).items,
@@ -357,10 +369,8 @@ export class ApiServer {
     };
     socket.on('error', () => socket.destroy());
     try {
-      if (!this.authenticated(req)) throw unauthorized();
-      const impersonating = impersonationRefusal(req);
-      if (impersonating) throw impersonating;
       const url = new URL(req.url ?? '/', 'https://podbay');
+      await this.admit(req, url.pathname, url.searchParams, true);
       const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(exec|attach|portforward)\/?$/.exec(url.pathname);
       if (!m) throw pathNotFound(`the server could not find the requested resource (${req.method} ${url.pathname}): only pods/exec, pods/attach and pods/portforward upgrade`);
       const node = this.opts.node;
@@ -410,12 +420,25 @@ export class ApiServer {
     }
   }
 
-  private authenticated(req: IncomingMessage): boolean {
-    const h = req.headers.authorization ?? '';
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
-    if (!m) return false;
-    const given = Buffer.from(m[1]);
-    return given.length === this.tokenBuf.length && timingSafeEqual(given, this.tokenBuf);
+  /**
+   * Authentication (authn.ts: 401 without a valid token), impersonation, then authorization of
+   * what the request asks (request-info.ts, authorizer.ts: 403 worded as kube-apiserver's).
+   */
+  private async admit(req: IncomingMessage, path: string, q: URLSearchParams, upgrade = false): Promise<UserInfo> {
+    const requester = await this.authn.authenticate(req);
+    if (!requester) throw unauthorized();
+    const user = await impersonate(req, requester, async (a) => (await this.authz.authorize(a)).allowed);
+    const attrs = requestAttributes(user, req.method ?? 'GET', path.replace(/\/+$/, '') || '/', q, upgrade);
+    const d = await this.authz.authorize(attrs);
+    if (!d.allowed) throw forbiddenError(attrs);
+    this.users.set(req, user);
+    return user;
+  }
+
+  private userOf(req: IncomingMessage): UserInfo {
+    const u = this.users.get(req);
+    if (!u) throw internalError('the request has no authenticated user');
+    return u;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -430,9 +453,7 @@ export class ApiServer {
       }
       const ui = req.method === 'GET' ? uiFile(path) : undefined;
       if (ui) return void res.writeHead(200, ui.headers).end(ui.body);
-      if (!this.authenticated(req)) throw unauthorized();
-      const impersonating = impersonationRefusal(req);
-      if (impersonating) throw impersonating;
+      await this.admit(req, url.pathname, url.searchParams);
       checkQueryEscapes(url.search);
       const release = this.inflight.acquire(requestClass(req.method ?? 'GET', path, url.searchParams));
       if (!release) {
@@ -587,6 +608,7 @@ export class ApiServer {
       }
       if (method === 'POST') {
         const body = await this.decodeObject(req, q, r, ns);
+        await this.checkEscalation(req, r, ns, body.obj);
         const warnings = body.warnings;
         const pending = noControllerWarning(r);
         if (pending) warnings.push(pending);
@@ -650,6 +672,7 @@ export class ApiServer {
       }
       case 'PUT': {
         const { obj, warnings } = await this.decodeObject(req, q, r, ns);
+        await this.checkEscalation(req, r, ns, { ...obj, metadata: { ...obj.metadata, name } });
         const out = await svc.update(r, ns, name, obj, { dryRun: dryRunOf(q), sub: part, fieldManager: fieldManagerOf(req, q, 'UpdateOptions') });
         return this.sendObject(res, 200, r, out, asTable, include, warnings);
       }
@@ -693,6 +716,13 @@ export class ApiServer {
       }
     }
     throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} ${r.resource}`);
+  }
+
+  /** RBAC's escalation check on a role or binding write (authorizer.ts) */
+  private async checkEscalation(req: IncomingMessage, r: ResourceInfo, ns: string | undefined, obj: Obj): Promise<void> {
+    if (r.group !== 'rbac.authorization.k8s.io') return;
+    const refusal = await this.authz.escalationRefusal(this.userOf(req), r, ns ?? '', obj);
+    if (refusal) throw refusal;
   }
 
   /** GET/PUT/PATCH of the scale subresource: an autoscaling/v1 Scale onto spec.replicas (src/api/scale.ts) */

@@ -39,6 +39,7 @@ import { Proxier } from '../proxy/proxier.js';
 import { tagFor } from '../proxy/rules.js';
 import { ControllerManager } from '../controllers/manager.js';
 import { rootCaPublisher, serviceAccountsController } from '../controllers/namespace-objects.js';
+import { ClusterRoleAggregationController } from '../controllers/clusterrole-aggregation.js';
 import { JobController } from '../controllers/job.js';
 import { CronJobController } from '../controllers/cronjob.js';
 import { StatefulSetController } from '../controllers/statefulset.js';
@@ -264,6 +265,7 @@ export async function runServer(argv: string[]): Promise<number> {
   // the ServiceAccount admission waits up to 2 s for a new namespace's `default` (the controller makes it)
   const svc = new Registry(store, { services: serviceOptions, serviceAccountAdmission: { defaultAccountWaitMs: 2000 }, tokens });
   await svc.bootstrap();
+  await svc.bootstrapPolicy();
   // the kubelet, the scheduler and the node heartbeat are API clients, in-process here
   const client = new LocalClient(svc);
   const heartbeat = new NodeHeartbeat(client, log);
@@ -292,6 +294,8 @@ export async function runServer(argv: string[]): Promise<number> {
   startInBackground('the service account controller', serviceAccounts);
   const rootCa = rootCaPublisher(client, creds.caPem, { log });
   startInBackground('the root CA publisher', rootCa);
+  const aggregation = new ClusterRoleAggregationController(client, { log });
+  startInBackground('the clusterrole aggregation controller', aggregation);
 
   const api = new ApiServer(svc, {
     host,
@@ -431,6 +435,7 @@ export async function runServer(argv: string[]): Promise<number> {
   await step('endpoints controller', () => endpoints.stop());
   await step('service account controller', () => serviceAccounts.stop());
   await step('root CA publisher', () => rootCa.stop());
+  await step('clusterrole aggregation controller', () => aggregation.stop());
   await step('workload controllers', () => controllers.stop());
   await step('job, cronjob, statefulset and daemonset controllers', async () => {
     await jobs.stop();
