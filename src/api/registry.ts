@@ -102,13 +102,13 @@ export const RESOURCES: ResourceInfo[] = [
   grouped('batch', 'v1', 'jobs', 'Job', true, { ...WORKLOAD, subresources: ['status'] }),
   grouped('batch', 'v1', 'cronjobs', 'CronJob', true, { ...WORKLOAD, subresources: ['status'], shortNames: ['cj'] }),
   grouped('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', true, { shortNames: ['pdb'], subresources: ['status'], generation: true }),
-  // (named groups in kube-apiserver's order of /apis: apps, batch, policy, storage, coordination)
-  grouped('storage.k8s.io', 'v1', 'storageclasses', 'StorageClass', false, { shortNames: ['sc'] }),
-  grouped('coordination.k8s.io', 'v1', 'leases', 'Lease', true),
-  grouped('discovery.k8s.io', 'v1', 'endpointslices', 'EndpointSlice', true),
+  // (named groups in kube-apiserver's order of /apis: apps, batch, policy, rbac, storage, coordination)
   ...(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding'] as const).map((kind) =>
     grouped('rbac.authorization.k8s.io', 'v1', `${kind.toLowerCase()}s`, kind, !kind.startsWith('Cluster'), { typeName: `io.k8s.api.rbac.v1.${kind}` }),
   ),
+  grouped('storage.k8s.io', 'v1', 'storageclasses', 'StorageClass', false, { shortNames: ['sc'] }),
+  grouped('coordination.k8s.io', 'v1', 'leases', 'Lease', true),
+  grouped('discovery.k8s.io', 'v1', 'endpointslices', 'EndpointSlice', true),
 ];
 
 /** The subresource `scale` answers with an autoscaling/v1 Scale. */
