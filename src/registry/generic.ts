@@ -38,6 +38,7 @@ import type { DeleteOptions, ListQuery, Obj, ObjList, WatchEventOut, WatchQuery,
 import { storeCall, type StoreCallContext } from './store-errors.js';
 import { strategyFor, type WritePart } from './strategy/index.js';
 import { rfc3339 } from '../api/time.js';
+import { generateSuffix } from './generate-name.js';
 
 export type { DeleteOptions, ListQuery, Obj, WatchEventOut, WatchQuery, WriteOptions } from '../api/types.js';
 
@@ -88,13 +89,6 @@ function deepEqual(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** generateName suffix: 5 characters from the alphabet apimachinery uses (no vowels, no 0/1/3). */
-const GEN_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
-function generateSuffix(): string {
-  let s = '';
-  for (let i = 0; i < 5; i++) s += GEN_ALPHABET[Math.floor(Math.random() * GEN_ALPHABET.length)];
-  return s;
-}
 
 
 /**

@@ -10,11 +10,10 @@
  */
 import { ApiError } from '../api/errors.js';
 import type { Obj } from '../api/types.js';
+import { generateSuffix } from './generate-name.js';
 import { ADMISSION_TOKEN_EXPIRATION_SECONDS, API_TOKEN_MOUNT_PATH, DEFAULT_SERVICE_ACCOUNT, ROOT_CA_CONFIGMAP } from '../api/service-account.js';
 const VOLUME_PREFIX = 'kube-api-access-';
 const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
-/** the alphabet of apimachinery's rand.String (no vowels, no look-alikes) */
-const ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 
 /** TokenVolumeSource: the projected source the admission adds, with its defaults written out (#104464) */
 export function tokenVolumeSource(): Obj {
@@ -35,14 +34,8 @@ export function shouldAutomount(sa: Obj, pod: Obj): boolean {
   return true;
 }
 
-function randomSuffix(): string {
-  let s = '';
-  for (let i = 0; i < 5; i++) s += ALPHABET[Math.floor(Math.random() * ALPHABET.length)];
-  return s;
-}
-
 /** mountServiceAccountToken: the volume (reused when the pod already has one) and a read-only mount in each container without one at the path */
-export function mountServiceAccountToken(pod: Obj, suffix = randomSuffix()): void {
+export function mountServiceAccountToken(pod: Obj, suffix = generateSuffix()): void {
   const spec = pod.spec;
   const volumes: Obj[] = (spec.volumes ??= []);
   const existing = volumes.find((v) => typeof v?.name === 'string' && v.name.startsWith(VOLUME_PREFIX));
