@@ -656,7 +656,7 @@ export class ApiServer {
     // namespaces/finalize: PUT only, as kube-apiserver (the namespace controller's last step)
     if (sub === 'finalize' && method !== 'PUT') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} namespaces/finalize`);
     if (sub === 'scale') return this.serveScale(req, res, r, ns!, name, method, q);
-    const part = sub === 'status' || sub === 'finalize' ? sub : undefined;
+    const part: 'status' | 'finalize' | undefined = sub === 'status' || sub === 'finalize' ? sub : undefined;
 
     switch (method) {
       case 'GET': {
@@ -684,7 +684,10 @@ export class ApiServer {
           }
           const fieldManager = fieldManagerOf(req, q, 'PatchOptions');
           const { obj, warnings } = await this.decodeObject(req, q, r, ns);
-          const applied = await svc.apply(r, ns, name, obj, { dryRun: dryRunOf(q), sub: part, fieldManager, force: queryBool(q, 'force') ?? false });
+          const applyOpts = { sub: part, fieldManager, force: queryBool(q, 'force') ?? false };
+          // a role or binding is checked for escalation as it would be after the apply
+          if (this.escalationChecked(req, r)) await this.checkEscalation(req, r, ns, (await svc.apply(r, ns, name, obj, { ...applyOpts, dryRun: true })).object);
+          const applied = await svc.apply(r, ns, name, obj, { ...applyOpts, dryRun: dryRunOf(q) });
           return this.sendObject(res, applied.created ? 201 : 200, r, applied.object, asTable, include, warnings);
         }
         if (q.get('force') !== null) {
@@ -695,17 +698,20 @@ export class ApiServer {
         if (jsonTooDeep(text)) throw badRequest(`json: ${nestingMessage()}`);
         const fv = fieldValidationOf(q);
         const warnings: string[] = [];
-        const out = await svc.patch(r, ns, name, mediaType(req), text, {
-          dryRun: dryRunOf(q),
+        const patchOpts = {
           sub: part,
           fieldManager: fieldManagerOf(req, q, 'PatchOptions'),
-          check: (patched) => {
+          check: (patched: Obj) => {
             const { failure } = decodeTyped(r.typeName, patched, { prune: false });
             if (failure) throw patchDecodeError(text, failure);
             this.checkFields(r, fv, JSON.stringify(patched), patched, warnings, true);
             decodeTyped(r.typeName, patched);
           },
-        });
+        };
+        // a role or binding is checked for escalation as it would be after the patch
+        if (this.escalationChecked(req, r)) await this.checkEscalation(req, r, ns, await svc.patch(r, ns, name, mediaType(req), text, { ...patchOpts, dryRun: true }));
+        warnings.length = 0;
+        const out = await svc.patch(r, ns, name, mediaType(req), text, { ...patchOpts, dryRun: dryRunOf(q) });
         return this.sendObject(res, 200, r, out, asTable, include, warnings);
       }
       case 'DELETE': {
@@ -716,6 +722,11 @@ export class ApiServer {
       }
     }
     throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} ${r.resource}`);
+  }
+
+  /** whether a write of this kind by this user needs the escalation check */
+  private escalationChecked(req: IncomingMessage, r: ResourceInfo): boolean {
+    return r.group === 'rbac.authorization.k8s.io' && !this.userOf(req).groups.includes('system:masters');
   }
 
   /** RBAC's escalation check on a role or binding write (authorizer.ts) */

@@ -145,13 +145,31 @@ describe('service accounts: tokens, authentication and RBAC', () => {
     ok('create', 'role', 'cm-reader', '--verb=get,list', '--resource=configmaps');
     ok('create', 'rolebinding', 'deployer-cm', '--role=cm-reader', '--serviceaccount=default:deployer');
     assert.equal((await withToken(token, '/api/v1/namespaces/default/configmaps')).status, 200);
-    // the account cannot hand out more than it holds
+    // allowed to write roles, the account still cannot hand out more than it holds (escalation check)
+    ok('create', 'role', 'role-writer', '--verb=create,patch,get', '--resource=roles.rbac.authorization.k8s.io');
+    ok('create', 'rolebinding', 'deployer-roles', '--role=role-writer', '--serviceaccount=default:deployer');
+    const notHeld = /is attempting to grant RBAC permissions not currently held:\n\{APIGroups:\[""\], Resources:\["pods"\], Verbs:\["delete"\]\}/;
     const esc = await s.request('POST', '/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles', {
       token,
       body: JSON.stringify({ metadata: { name: 'more' }, rules: [{ verbs: ['delete'], apiGroups: [''], resources: ['pods'] }] }),
       contentType: 'application/json',
     });
     assert.equal(esc.status, 403);
+    assert.match(esc.json.message, /^roles.rbac.authorization.k8s.io "more" is forbidden: user "system:serviceaccount:default:deployer"/);
+    assert.match(esc.json.message, notHeld);
+    const escPatch = await s.request('PATCH', '/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles/cm-reader', {
+      token,
+      body: JSON.stringify({ rules: [{ verbs: ['delete'], apiGroups: [''], resources: ['pods'] }] }),
+      contentType: 'application/merge-patch+json',
+    });
+    assert.equal(escPatch.status, 403);
+    assert.match(escPatch.json.message, notHeld);
+    const fine = await s.request('POST', '/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles', {
+      token,
+      body: JSON.stringify({ metadata: { name: 'less' }, rules: [{ verbs: ['get'], apiGroups: [''], resources: ['configmaps'] }] }),
+      contentType: 'application/json',
+    });
+    assert.equal(fine.status, 201, fine.body);
 
     create(sleeper('bound-pod', { serviceAccountName: 'deployer' }));
     await running('bound-pod');
