@@ -28,6 +28,7 @@ describe('API groups of their own: discovery', () => {
       ['selfsubjectaccessreviews', ['create']],
       ['selfsubjectrulesreviews', ['create']],
       ['subjectaccessreviews', ['create']],
+      ['localsubjectaccessreviews', ['create']],
     ]);
     const nope = await call(AUTHORIZATION_GROUP, 'GET', '/apis/authorization.k8s.io/v2');
     assert.equal(nope.code, 404);
@@ -51,6 +52,16 @@ describe('review APIs: the admin identity, answered as a system:masters member',
     assert.deepEqual(subjectReview({}, 'v1beta1', ADMIN_USER).status.userInfo, { username: 'podbay-admin', groups: ['system:masters', 'system:authenticated'] });
     const r = await call(AUTHENTICATION_GROUP, 'POST', '/apis/authentication.k8s.io/v1beta1/selfsubjectreviews', {});
     assert.equal(r.body.apiVersion, 'authentication.k8s.io/v1beta1');
+  });
+
+  it('LocalSubjectAccessReview: confined to the namespace of its path', async () => {
+    const spec = { user: 'bob', resourceAttributes: { verb: 'get', resource: 'pods' } };
+    const r = await call(AUTHORIZATION_GROUP, 'POST', '/apis/authorization.k8s.io/v1/namespaces/team/localsubjectaccessreviews', { kind: 'LocalSubjectAccessReview', apiVersion: 'authorization.k8s.io/v1', spec });
+    assert.equal(r.code, 201);
+    assert.equal(r.body.spec.resourceAttributes.namespace, 'team');
+    assert.equal(r.body.metadata.namespace, 'team');
+    const other = await call(AUTHORIZATION_GROUP, 'POST', '/apis/authorization.k8s.io/v1/namespaces/team/localsubjectaccessreviews', { spec: { user: 'bob', resourceAttributes: { namespace: 'else', verb: 'get', resource: 'pods' } } });
+    assert.equal(other.code, 400);
   });
 
   it('reviews are create-only and never stored: GET is 405, a wrong kind 400', async () => {

@@ -115,8 +115,25 @@ export function authorizationGroup(deps: ReviewDeps): ApiGroupHandler {
       { name: 'selfsubjectaccessreviews', singularName: 'selfsubjectaccessreview', namespaced: false, kind: 'SelfSubjectAccessReview', verbs: CREATE },
       { name: 'selfsubjectrulesreviews', singularName: 'selfsubjectrulesreview', namespaced: false, kind: 'SelfSubjectRulesReview', verbs: CREATE },
       { name: 'subjectaccessreviews', singularName: 'subjectaccessreview', namespaced: false, kind: 'SubjectAccessReview', verbs: CREATE },
+      { name: 'localsubjectaccessreviews', singularName: 'localsubjectaccessreview', namespaced: true, kind: 'LocalSubjectAccessReview', verbs: CREATE },
     ],
     async serve(r) {
+      // namespaces/NS/localsubjectaccessreviews: a SubjectAccessReview confined to NS
+      if (r.seg[0] === 'namespaces' && r.seg.length === 3 && r.seg[2] === 'localsubjectaccessreviews') {
+        if (r.method !== 'POST') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${r.method} localsubjectaccessreviews.${AUTHZ}`);
+        const ns = r.seg[1]!;
+        const body = await r.readObject('LocalSubjectAccessReview');
+        checkType(body, 'LocalSubjectAccessReview', `${AUTHZ}/v1`);
+        const ra = body.spec?.resourceAttributes;
+        if (body.spec?.nonResourceAttributes) throw badRequest('nonResourceAttributes are not allowed on a LocalSubjectAccessReview');
+        if (ra && typeof ra === 'object') {
+          if (!ra.namespace) ra.namespace = ns;
+          else if (ra.namespace !== ns) throw badRequest(`spec.resourceAttributes.namespace must match namespace: ${ns}`);
+        }
+        const out = await accessReview('LocalSubjectAccessReview', body, specUser(body), deps);
+        out.metadata.namespace = ns;
+        return r.send(201, out);
+      }
       const which = r.seg[0];
       const kinds: Record<string, string> = { selfsubjectaccessreviews: 'SelfSubjectAccessReview', selfsubjectrulesreviews: 'SelfSubjectRulesReview', subjectaccessreviews: 'SubjectAccessReview' };
       const kind = kinds[which];
