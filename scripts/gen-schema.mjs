@@ -50,12 +50,15 @@ const GROUP_KINDS = [
   'io.k8s.api.storage.v1.StorageClass',
   'io.k8s.api.discovery.v1.EndpointSlice',
   'io.k8s.api.networking.v1.NetworkPolicy',
+  ...['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding'].map((k) => 'io.k8s.api.rbac.v1.' + k),
 ];
 const ROOTS = [
   ...SERVED_KINDS.flatMap((k) => [CORE + k, CORE + k + 'List']),
   ...GROUP_KINDS.flatMap((d) => [d, d + 'List']),
   // the scale subresource's kind
   'io.k8s.api.autoscaling.v1.Scale',
+  // serviceaccounts/NAME/token's kind
+  'io.k8s.api.authentication.v1.TokenRequest',
   CORE + 'Binding',
   CORE + 'ObjectReference',
   ...[

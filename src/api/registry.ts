@@ -96,7 +96,7 @@ export const RESOURCES: ResourceInfo[] = [
   core('replicationcontrollers', 'ReplicationController', 'replicationcontroller', true, { ...WORKLOAD, shortNames: ['rc'], storageResource: 'controllers' }),
   core('persistentvolumes', 'PersistentVolume', 'persistentvolume', false, { shortNames: ['pv'], subresources: ['status'] }),
   core('persistentvolumeclaims', 'PersistentVolumeClaim', 'persistentvolumeclaim', true, { shortNames: ['pvc'], subresources: ['status'] }),
-  core('serviceaccounts', 'ServiceAccount', 'serviceaccount', true, { shortNames: ['sa'] }),
+  core('serviceaccounts', 'ServiceAccount', 'serviceaccount', true, { shortNames: ['sa'], subresources: ['token'] }),
   // kube-apiserver keeps services under /registry/services/specs (endpoints beside them)
   core('services', 'Service', 'service', true, { shortNames: ['svc'], categories: ['all'], subresources: ['status'], storageResource: 'services/specs', nameRule: 'dns1035-label' }),
   // Endpoints is its own plural (kind Endpoints, list EndpointsList), kept beside the services
@@ -111,7 +111,10 @@ export const RESOURCES: ResourceInfo[] = [
   // spec changes bump metadata.generation (networkPolicyStrategy.PrepareForUpdate)
   grouped('networking.k8s.io', 'v1', 'networkpolicies', 'NetworkPolicy', true, { shortNames: ['netpol'], generation: true }),
   grouped('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', true, { shortNames: ['pdb'], subresources: ['status'], generation: true }),
-  // (named groups in kube-apiserver's order of /apis: apps, batch, networking, policy, storage, coordination)
+  // (named groups in kube-apiserver's order of /apis: apps, batch, networking, policy, rbac, storage, coordination)
+  ...(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding'] as const).map((kind) =>
+    grouped('rbac.authorization.k8s.io', 'v1', `${kind.toLowerCase()}s`, kind, !kind.startsWith('Cluster'), { typeName: `io.k8s.api.rbac.v1.${kind}` }),
+  ),
   grouped('storage.k8s.io', 'v1', 'storageclasses', 'StorageClass', false, { shortNames: ['sc'] }),
   grouped('coordination.k8s.io', 'v1', 'leases', 'Lease', true),
   grouped('discovery.k8s.io', 'v1', 'endpointslices', 'EndpointSlice', true),
@@ -178,6 +181,7 @@ export function storageKey(r: ResourceInfo, namespace: string | undefined, name?
 function subresourceVerbs(sub: string): string[] {
   switch (sub) {
     case 'binding':
+    case 'token':
       return ['create'];
     case 'finalize':
       return ['update'];
@@ -211,7 +215,8 @@ export function apiResourceList(groupVersion: string, served: readonly ResourceI
         singularName: '',
         namespaced: r.namespaced,
         ...(sub === 'scale' ? { group: SCALE.group, version: SCALE.version } : {}),
-        kind: sub === 'binding' ? 'Binding' : sub === 'scale' ? SCALE.kind : r.kind,
+        ...(sub === 'token' ? { group: 'authentication.k8s.io', version: 'v1' } : {}),
+        kind: sub === 'binding' ? 'Binding' : sub === 'scale' ? SCALE.kind : sub === 'token' ? 'TokenRequest' : r.kind,
         verbs: subresourceVerbs(sub),
       });
     }

@@ -385,6 +385,29 @@ function jobDuration(o: Obj, now: number): string {
   return humanDuration(end - Date.parse(start));
 }
 
+/** Role, ClusterRole: kubectl's printRole (NAME, CREATED AT) */
+const ROLE_PRINTER: Printer = {
+  columns: [NAME, col('Created At', 'date', 'Time when this Role was created.')],
+  cells: (o) => [o.metadata.name, o.metadata.creationTimestamp],
+};
+
+/** RoleBinding, ClusterRoleBinding: printRoleBinding (ROLE as Kind/name; subjects with -o wide) */
+const BINDING_PRINTER: Printer = {
+  columns: [
+    NAME,
+    col('Role', 'string', 'RoleRef to the Role or ClusterRole being bound.'),
+    AGE,
+    col('Users', 'string', 'Users in the roleBinding', 1),
+    col('Groups', 'string', 'Groups in the roleBinding', 1),
+    col('ServiceAccounts', 'string', 'ServiceAccounts in the roleBinding', 1),
+  ],
+  cells: (o, now) => {
+    const subs = (o.subjects ?? []) as Obj[];
+    const names = (kind: string) => subs.filter((x) => x.kind === kind).map((x) => (kind === 'ServiceAccount' ? `${x.namespace ?? ''}/${x.name}` : x.name)).join(', ');
+    return [o.metadata.name, `${o.roleRef?.kind}/${o.roleRef?.name}`, age(o.metadata.creationTimestamp, now), names('User'), names('Group'), names('ServiceAccount')];
+  },
+};
+
 Object.assign(printers, {
   Deployment: {
     columns: [
@@ -634,6 +657,10 @@ Object.assign(printers, {
     columns: [NAME, col('Secrets', 'integer', 'Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use.'), AGE],
     cells: (o, now) => [o.metadata.name, (o.secrets ?? []).length, age(o.metadata.creationTimestamp, now)],
   },
+  Role: ROLE_PRINTER,
+  ClusterRole: ROLE_PRINTER,
+  RoleBinding: BINDING_PRINTER,
+  ClusterRoleBinding: BINDING_PRINTER,
 } satisfies Record<string, Printer>);
 
 const DEFAULT_PRINTER: Printer = { columns: [NAME, AGE], cells: (o, now) => [o.metadata.name, age(o.metadata.creationTimestamp, now)] };

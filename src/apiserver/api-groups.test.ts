@@ -3,7 +3,17 @@ import { describe, it } from 'node:test';
 
 import { groupEntry, groupOf } from './api-groups.js';
 import { call } from './api-groups.test-util.js';
-import { AUTHENTICATION_GROUP, AUTHORIZATION_GROUP, accessReview, rulesReview, subjectReview } from './authz-review.js';
+import { authenticationGroup, authorizationGroup, accessReview, rulesReview, subjectReview, type ReviewDeps } from './authz-review.js';
+import { ADMIN_USER } from './authn.js';
+
+/** the admin, answered as the authorizer answers a system:masters member */
+const DEPS: ReviewDeps = {
+  userOf: () => ADMIN_USER,
+  authorize: async () => ({ allowed: true, reason: '' }),
+  rulesFor: async () => [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }, { verbs: ['*'], nonResourceURLs: ['*'] }],
+};
+const AUTHENTICATION_GROUP = authenticationGroup(DEPS);
+const AUTHORIZATION_GROUP = authorizationGroup(DEPS);
 import { stubGroups, UNSERVED_KINDS, unservedKinds } from './unserved.js';
 
 describe('API groups of their own: discovery', () => {
@@ -17,6 +27,8 @@ describe('API groups of their own: discovery', () => {
     assert.deepEqual(list.body.resources.map((r: any) => [r.name, r.verbs]), [
       ['selfsubjectaccessreviews', ['create']],
       ['selfsubjectrulesreviews', ['create']],
+      ['subjectaccessreviews', ['create']],
+      ['localsubjectaccessreviews', ['create']],
     ]);
     const nope = await call(AUTHORIZATION_GROUP, 'GET', '/apis/authorization.k8s.io/v2');
     assert.equal(nope.code, 404);
@@ -31,15 +43,25 @@ describe('review APIs: the admin identity, answered as a system:masters member',
     assert.equal(r.code, 201);
     assert.deepEqual(r.body.status, { allowed: true });
     assert.deepEqual(r.body.spec, spec);
-    assert.throws(() => accessReview({ spec: {} }), /SelfSubjectAccessReview.authorization.k8s.io "" is invalid: spec.resourceAttributes: Invalid value: null: exactly one of nonResourceAttributes or resourceAttributes must be specified/);
-    assert.throws(() => accessReview({ spec: { resourceAttributes: {}, nonResourceAttributes: { path: '/x', verb: 'get' } } }), /cannot be specified in combination with resourceAttributes/);
+    await assert.rejects(accessReview('SelfSubjectAccessReview', { spec: {} }, ADMIN_USER, DEPS), /SelfSubjectAccessReview.authorization.k8s.io "" is invalid: spec.resourceAttributes: Invalid value: null: exactly one of nonResourceAttributes or resourceAttributes must be specified/);
+    await assert.rejects(accessReview('SelfSubjectAccessReview', { spec: { resourceAttributes: {}, nonResourceAttributes: { path: '/x', verb: 'get' } } }, ADMIN_USER, DEPS), /cannot be specified in combination with resourceAttributes/);
   });
 
   it('SelfSubjectRulesReview: the "*" rules, complete; SelfSubjectReview: the user and groups', async () => {
-    assert.deepEqual(rulesReview({ spec: { namespace: 'default' } }).status.resourceRules, [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }]);
-    assert.deepEqual(subjectReview({}, 'v1beta1').status.userInfo, { username: 'podbay-admin', groups: ['system:masters', 'system:authenticated'] });
+    assert.deepEqual((await rulesReview({ spec: { namespace: 'default' } }, ADMIN_USER, DEPS)).status.resourceRules, [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }]);
+    assert.deepEqual(subjectReview({}, 'v1beta1', ADMIN_USER).status.userInfo, { username: 'podbay-admin', groups: ['system:masters', 'system:authenticated'] });
     const r = await call(AUTHENTICATION_GROUP, 'POST', '/apis/authentication.k8s.io/v1beta1/selfsubjectreviews', {});
     assert.equal(r.body.apiVersion, 'authentication.k8s.io/v1beta1');
+  });
+
+  it('LocalSubjectAccessReview: confined to the namespace of its path', async () => {
+    const spec = { user: 'bob', resourceAttributes: { verb: 'get', resource: 'pods' } };
+    const r = await call(AUTHORIZATION_GROUP, 'POST', '/apis/authorization.k8s.io/v1/namespaces/team/localsubjectaccessreviews', { kind: 'LocalSubjectAccessReview', apiVersion: 'authorization.k8s.io/v1', spec });
+    assert.equal(r.code, 201);
+    assert.equal(r.body.spec.resourceAttributes.namespace, 'team');
+    assert.equal(r.body.metadata.namespace, 'team');
+    const other = await call(AUTHORIZATION_GROUP, 'POST', '/apis/authorization.k8s.io/v1/namespaces/team/localsubjectaccessreviews', { spec: { user: 'bob', resourceAttributes: { namespace: 'else', verb: 'get', resource: 'pods' } } });
+    assert.equal(other.code, 400);
   });
 
   it('reviews are create-only and never stored: GET is 405, a wrong kind 400', async () => {
@@ -85,16 +107,6 @@ describe('the empty Ingress list (a kind not served yet)', () => {
     assert.deepEqual([ing.u.kind, ing.ns, ing.name], ['Ingress', 'default', 'web']);
     assert.equal(groupStubRoute('/apis/networking.k8s.io/v1/namespaces/default/networkpolicies/p', beside), undefined, 'the registry answers its own kinds');
     assert.equal(groupStubRoute('/apis/networking.k8s.io/v2/ingresses', beside), undefined);
-  });
-});
-
-describe('impersonation', () => {
-  it('is refused, naming who was asked for: podbay cannot answer as anyone but its admin', async () => {
-    const { impersonationRefusal } = await import('./authz-review.js');
-    assert.equal(impersonationRefusal({ headers: { authorization: 'Bearer x' } } as any), undefined);
-    const e = impersonationRefusal({ headers: { 'impersonate-user': 'bob', 'impersonate-group': 'devs' } } as any)!;
-    assert.equal(e.code, 403);
-    assert.equal(e.message, 'impersonation is not supported: podbay has one identity, podbay-admin, and cannot act as "bob" (impersonate-user, impersonate-group)');
   });
 });
 

@@ -1,33 +1,24 @@
 /**
  * The review APIs clients ask "who am I" and "may I" with (`kubectl auth whoami`, `kubectl
- * auth can-i [--list]`): authentication.k8s.io SelfSubjectReview and authorization.k8s.io
- * SelfSubjectAccessReview / SelfSubjectRulesReview. Create-only, never stored, as upstream.
- *
- * podbay has one identity: whoever holds the admin token its kubeconfig carries. It is answered
- * as kube-apiserver answers a member of system:masters (the privileged-group authorizer allows
- * every request, so every review says allowed, with the "*" rules).
+ * auth can-i [--list] [--as=...]`): authentication.k8s.io SelfSubjectReview and
+ * authorization.k8s.io SelfSubjectAccessReview / SelfSubjectRulesReview / SubjectAccessReview.
+ * Create-only, never stored, as upstream. Each is answered by the authorizer every request
+ * goes through (authorizer.ts), for the request's user (after impersonation) or, for a
+ * SubjectAccessReview, for the user its spec names.
  */
 import type { IncomingMessage } from 'node:http';
-import { badRequest, forbidden, invalid, methodNotAllowed, pathNotFound, type ApiError, type FieldError } from '../api/errors.js';
+import { badRequest, invalid, methodNotAllowed, pathNotFound, type FieldError } from '../api/errors.js';
+import type { Attributes, PolicyRule, UserInfo } from '../api/rbac.js';
 import type { ApiGroupHandler, GroupRequest } from './api-groups.js';
 
 type Obj = Record<string, any>;
 
-/** The user behind the admin token: the kubeconfig's user name, in kube-apiserver's superuser group. */
-export const ADMIN_USER = { username: 'podbay-admin', groups: ['system:masters', 'system:authenticated'] } as const;
-
-/**
- * Requests that ask to act as someone else (`kubectl --as`, Impersonate-* headers): podbay has
- * no other identity to answer for, so they are refused rather than silently answered as the
- * admin (a `kubectl auth can-i --as=bob` must not say what the admin may do).
- */
-export function impersonationRefusal(req: IncomingMessage): ApiError | undefined {
-  const asked = Object.keys(req.headers).filter((h) => h.startsWith('impersonate-'));
-  if (!asked.length) return undefined;
-  const who = req.headers['impersonate-user'] ?? req.headers['impersonate-uid'] ?? req.headers['impersonate-group'];
-  return forbidden(`impersonation is not supported: podbay has one identity, ${ADMIN_USER.username}, and cannot act as ${who ? JSON.stringify(String(who)) : 'another user'} (${asked.join(', ')})`);
+/** what the reviews need of the server: who asks, and the authorizer */
+export interface ReviewDeps {
+  userOf(req: IncomingMessage): UserInfo;
+  authorize(a: Attributes): Promise<{ allowed: boolean; reason: string }>;
+  rulesFor(user: UserInfo, ns: string): Promise<PolicyRule[]>;
 }
-
 const AUTHZ = 'authorization.k8s.io';
 const AUTHN = 'authentication.k8s.io';
 
@@ -60,80 +51,118 @@ export function accessReviewErrors(spec: Obj | undefined): FieldError[] {
   return [];
 }
 
-/** SelfSubjectAccessReview's answer: everything is allowed to the one (admin) identity. */
-export function accessReview(body: Obj): Obj {
-  const errs = accessReviewErrors(body.spec);
-  if (errs.length) throw invalid('SelfSubjectAccessReview.authorization.k8s.io', body.metadata?.name ?? '', errs);
-  return { kind: 'SelfSubjectAccessReview', apiVersion: `${AUTHZ}/v1`, metadata: replyMeta(body), spec: body.spec, status: { allowed: true } };
+/** the attributes a review's spec asks about, for `user` */
+export function reviewAttributes(spec: Obj, user: UserInfo): Attributes {
+  const ra = spec.resourceAttributes;
+  if (ra) {
+    return { user, verb: ra.verb ?? '', isResourceRequest: true, path: '', namespace: ra.namespace ?? '', apiGroup: ra.group ?? '', apiVersion: ra.version ?? '', resource: ra.resource ?? '', subresource: ra.subresource ?? '', name: ra.name ?? '' };
+  }
+  const nra = spec.nonResourceAttributes ?? {};
+  return { user, verb: nra.verb ?? '', isResourceRequest: false, path: nra.path ?? '', namespace: '', apiGroup: '', apiVersion: '', resource: '', subresource: '', name: '' };
 }
 
-/** SelfSubjectRulesReview's answer: the "*" rules a superuser has, complete. */
-export function rulesReview(body: Obj): Obj {
+/** a (Self)SubjectAccessReview's answer: what the authorizer decides for `user` */
+export async function accessReview(kind: string, body: Obj, user: UserInfo, deps: Pick<ReviewDeps, 'authorize'>): Promise<Obj> {
+  const errs = accessReviewErrors(body.spec);
+  if (errs.length) throw invalid(`${kind}.authorization.k8s.io`, body.metadata?.name ?? '', errs);
+  const d = await deps.authorize(reviewAttributes(body.spec, user));
+  return { kind, apiVersion: `${AUTHZ}/v1`, metadata: replyMeta(body), spec: body.spec, status: { allowed: d.allowed, ...(d.reason ? { reason: d.reason } : {}) } };
+}
+
+/** SelfSubjectRulesReview's answer: the rules the user holds in the namespace */
+export async function rulesReview(body: Obj, user: UserInfo, deps: Pick<ReviewDeps, 'rulesFor'>): Promise<Obj> {
   if (!body.spec || typeof body.spec !== 'object') body.spec = {};
+  const rules = await deps.rulesFor(user, body.spec.namespace ?? '');
   return {
     kind: 'SelfSubjectRulesReview',
     apiVersion: `${AUTHZ}/v1`,
     metadata: replyMeta(body),
     spec: body.spec,
     status: {
-      resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }],
-      nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }],
+      resourceRules: rules.filter((r) => !r.nonResourceURLs?.length).map((r) => ({ verbs: r.verbs, apiGroups: r.apiGroups ?? [], resources: r.resources ?? [], ...(r.resourceNames?.length ? { resourceNames: r.resourceNames } : {}) })),
+      nonResourceRules: rules.filter((r) => r.nonResourceURLs?.length).map((r) => ({ verbs: r.verbs, nonResourceURLs: r.nonResourceURLs })),
       incomplete: false,
     },
   };
 }
 
-/** SelfSubjectReview's answer (kubectl auth whoami): the admin user and its groups. */
-export function subjectReview(body: Obj, version: string): Obj {
+/** SelfSubjectReview's answer (kubectl auth whoami): the user and its groups */
+export function subjectReview(body: Obj, version: string, user: UserInfo): Obj {
   return {
     kind: 'SelfSubjectReview',
     apiVersion: `${AUTHN}/${version}`,
     metadata: replyMeta(body),
-    status: { userInfo: { username: ADMIN_USER.username, groups: [...ADMIN_USER.groups] } },
+    status: { userInfo: { username: user.username, ...(user.uid ? { uid: user.uid } : {}), groups: [...user.groups], ...(user.extra && Object.keys(user.extra).length ? { extra: user.extra } : {}) } },
   };
 }
 
 const CREATE = ['create'];
 
-export const AUTHORIZATION_GROUP: ApiGroupHandler = {
-  name: AUTHZ,
-  versions: ['v1'],
-  resources: () => [
-    // the namespaced LocalSubjectAccessReview and the SubjectAccessReview about others need
-    // other identities to mean anything: podbay has one, so only the self reviews are served
-    { name: 'selfsubjectaccessreviews', singularName: 'selfsubjectaccessreview', namespaced: false, kind: 'SelfSubjectAccessReview', verbs: CREATE },
-    { name: 'selfsubjectrulesreviews', singularName: 'selfsubjectrulesreview', namespaced: false, kind: 'SelfSubjectRulesReview', verbs: CREATE },
-  ],
-  async serve(r) {
-    const which = r.seg[0];
-    if (which === 'selfsubjectaccessreviews') {
-      createOnly(r, which, AUTHZ);
-      const body = await r.readObject('SelfSubjectAccessReview');
-      checkType(body, 'SelfSubjectAccessReview', `${AUTHZ}/v1`);
-      return r.send(201, accessReview(body));
-    }
-    if (which === 'selfsubjectrulesreviews') {
-      createOnly(r, which, AUTHZ);
-      const body = await r.readObject('SelfSubjectRulesReview');
-      checkType(body, 'SelfSubjectRulesReview', `${AUTHZ}/v1`);
-      return r.send(201, rulesReview(body));
-    }
-    throw pathNotFound(`the server could not find the requested resource (${r.method} /apis/${AUTHZ}/${r.version}/${r.seg.join('/')}): ${AUTHZ} serves selfsubjectaccessreviews and selfsubjectrulesreviews`);
-  },
-};
+/** the user a SubjectAccessReview asks about (its spec), checked as upstream: a user or a group is needed */
+function specUser(body: Obj): UserInfo {
+  const spec = body.spec ?? {};
+  if (!spec.user && !(spec.groups ?? []).length) {
+    throw invalid('SubjectAccessReview.authorization.k8s.io', body.metadata?.name ?? '', [{ type: 'FieldValueInvalid', field: 'spec.user', rawValue: '""', detail: 'at least one of user or group must be specified' }]);
+  }
+  return { username: spec.user ?? '', groups: spec.groups ?? [], ...(spec.uid ? { uid: spec.uid } : {}), ...(spec.extra ? { extra: spec.extra } : {}) };
+}
 
-export const AUTHENTICATION_GROUP: ApiGroupHandler = {
-  name: AUTHN,
-  // v1 since Kubernetes 1.28; kubectl 1.27's whoami asks v1beta1 (then v1alpha1)
-  versions: ['v1', 'v1beta1', 'v1alpha1'],
-  resources: () => [{ name: 'selfsubjectreviews', singularName: 'selfsubjectreview', namespaced: false, kind: 'SelfSubjectReview', verbs: CREATE }],
-  async serve(r) {
-    if (r.seg[0] !== 'selfsubjectreviews') {
-      throw pathNotFound(`the server could not find the requested resource (${r.method} /apis/${AUTHN}/${r.version}/${r.seg.join('/')}): ${AUTHN} serves selfsubjectreviews (tokenreviews need other identities than podbay's one)`);
-    }
-    createOnly(r, 'selfsubjectreviews', AUTHN);
-    const body = await r.readObject('SelfSubjectReview');
-    checkType(body, 'SelfSubjectReview', `${AUTHN}/${r.version}`);
-    r.send(201, subjectReview(body, r.version));
-  },
-};
+export function authorizationGroup(deps: ReviewDeps): ApiGroupHandler {
+  return {
+    name: AUTHZ,
+    versions: ['v1'],
+    resources: () => [
+      { name: 'selfsubjectaccessreviews', singularName: 'selfsubjectaccessreview', namespaced: false, kind: 'SelfSubjectAccessReview', verbs: CREATE },
+      { name: 'selfsubjectrulesreviews', singularName: 'selfsubjectrulesreview', namespaced: false, kind: 'SelfSubjectRulesReview', verbs: CREATE },
+      { name: 'subjectaccessreviews', singularName: 'subjectaccessreview', namespaced: false, kind: 'SubjectAccessReview', verbs: CREATE },
+      { name: 'localsubjectaccessreviews', singularName: 'localsubjectaccessreview', namespaced: true, kind: 'LocalSubjectAccessReview', verbs: CREATE },
+    ],
+    async serve(r) {
+      // namespaces/NS/localsubjectaccessreviews: a SubjectAccessReview confined to NS
+      if (r.seg[0] === 'namespaces' && r.seg.length === 3 && r.seg[2] === 'localsubjectaccessreviews') {
+        if (r.method !== 'POST') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${r.method} localsubjectaccessreviews.${AUTHZ}`);
+        const ns = r.seg[1]!;
+        const body = await r.readObject('LocalSubjectAccessReview');
+        checkType(body, 'LocalSubjectAccessReview', `${AUTHZ}/v1`);
+        const ra = body.spec?.resourceAttributes;
+        if (body.spec?.nonResourceAttributes) throw badRequest('nonResourceAttributes are not allowed on a LocalSubjectAccessReview');
+        if (ra && typeof ra === 'object') {
+          if (!ra.namespace) ra.namespace = ns;
+          else if (ra.namespace !== ns) throw badRequest(`spec.resourceAttributes.namespace must match namespace: ${ns}`);
+        }
+        const out = await accessReview('LocalSubjectAccessReview', body, specUser(body), deps);
+        out.metadata.namespace = ns;
+        return r.send(201, out);
+      }
+      const which = r.seg[0];
+      const kinds: Record<string, string> = { selfsubjectaccessreviews: 'SelfSubjectAccessReview', selfsubjectrulesreviews: 'SelfSubjectRulesReview', subjectaccessreviews: 'SubjectAccessReview' };
+      const kind = kinds[which];
+      if (!kind) throw pathNotFound(`the server could not find the requested resource (${r.method} /apis/${AUTHZ}/${r.version}/${r.seg.join('/')}): ${AUTHZ} serves ${Object.keys(kinds).join(', ')}`);
+      createOnly(r, which, AUTHZ);
+      const body = await r.readObject(kind);
+      checkType(body, kind, `${AUTHZ}/v1`);
+      const user = deps.userOf(r.req);
+      if (kind === 'SelfSubjectRulesReview') return r.send(201, await rulesReview(body, user, deps));
+      if (kind === 'SubjectAccessReview') return r.send(201, await accessReview(kind, body, specUser(body), deps));
+      return r.send(201, await accessReview(kind, body, user, deps));
+    },
+  };
+}
+
+export function authenticationGroup(deps: Pick<ReviewDeps, 'userOf'>): ApiGroupHandler {
+  return {
+    name: AUTHN,
+    // v1 since Kubernetes 1.28; kubectl 1.27's whoami asks v1beta1 (then v1alpha1)
+    versions: ['v1', 'v1beta1', 'v1alpha1'],
+    resources: () => [{ name: 'selfsubjectreviews', singularName: 'selfsubjectreview', namespaced: false, kind: 'SelfSubjectReview', verbs: CREATE }],
+    async serve(r) {
+      if (r.seg[0] !== 'selfsubjectreviews') {
+        throw pathNotFound(`the server could not find the requested resource (${r.method} /apis/${AUTHN}/${r.version}/${r.seg.join('/')}): ${AUTHN} serves selfsubjectreviews`);
+      }
+      createOnly(r, 'selfsubjectreviews', AUTHN);
+      const body = await r.readObject('SelfSubjectReview');
+      checkType(body, 'SelfSubjectReview', `${AUTHN}/${r.version}`);
+      r.send(201, subjectReview(body, r.version, deps.userOf(r.req)));
+    },
+  };
+}

@@ -6,12 +6,13 @@
  *   DIR/pki/server.crt    serving cert signed by the CA, SANs below        0644
  *   DIR/pki/server.key                                                     0600
  *   DIR/pki/admin.token   the admin bearer token (random, 256 bits)        0600
+ *   DIR/pki/sa.key        the service-account token signing key (ECDSA P-256, PKCS#8)  0600
  *
  * The serving certificate is re-issued when the SANs it needs change (new hostname or listen
  * address) or it is within 30 days of expiry; the CA and token are never rotated silently, so a
  * kubeconfig handed out earlier stays valid.
  */
-import { webcrypto, randomBytes, X509Certificate as NodeX509 } from 'node:crypto';
+import { webcrypto, randomBytes, generateKeyPairSync, X509Certificate as NodeX509 } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
@@ -27,6 +28,8 @@ export interface Credentials {
   certPem: string;
   keyPem: string;
   token: string;
+  /** signs service-account tokens (src/registry/token-issuer.ts); never rotated silently, or every token given out dies */
+  serviceAccountKeyPem: string;
 }
 
 function writeSecret(path: string, data: string): void {
@@ -139,5 +142,12 @@ export async function ensureCredentials(dataDir: string, sans: string[]): Promis
     token = randomBytes(32).toString('base64url');
     writeSecret(tokenPath, token + '\n');
   }
-  return { caPem, certPem, keyPem, token };
+  const saKeyPath = join(dir, 'sa.key');
+  let serviceAccountKeyPem = existsSync(saKeyPath) ? readFileSync(saKeyPath, 'utf8') : '';
+  if (!serviceAccountKeyPem) {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    serviceAccountKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    writeSecret(saKeyPath, serviceAccountKeyPem);
+  }
+  return { caPem, certPem, keyPem, token, serviceAccountKeyPem };
 }

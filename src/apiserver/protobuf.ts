@@ -120,6 +120,25 @@ const MESSAGES: Record<string, MessageDesc> = {
     5: { name: 'immutable', type: 'bool' },
   },
   Time: { 1: { name: 'seconds', type: 'int' }, 2: { name: 'nanos', type: 'int' } },
+  // authentication/v1 and rbac/v1 generated.proto (kubectl create token / role / rolebinding send these)
+  TokenRequest: { 1: { name: 'metadata', type: { message: 'ObjectMeta' } }, 2: { name: 'spec', type: { message: 'TokenRequestSpec' } }, 3: { name: 'status', type: { message: 'TokenRequestStatus' } } },
+  TokenRequestSpec: { 1: { name: 'audiences', type: 'string', repeated: true }, 4: { name: 'expirationSeconds', type: 'int', ptr: true }, 3: { name: 'boundObjectRef', type: { message: 'BoundObjectReference' }, ptr: true } },
+  BoundObjectReference: { 1: { name: 'kind', type: 'string' }, 2: { name: 'apiVersion', type: 'string' }, 3: { name: 'name', type: 'string' }, 4: { name: 'uid', type: 'string' } },
+  TokenRequestStatus: { 1: { name: 'token', type: 'string' }, 2: { name: 'expirationTimestamp', type: 'time' } },
+  Role: { 1: { name: 'metadata', type: { message: 'ObjectMeta' } }, 2: { name: 'rules', type: { message: 'PolicyRule' }, repeated: true } },
+  ClusterRole: { 1: { name: 'metadata', type: { message: 'ObjectMeta' } }, 2: { name: 'rules', type: { message: 'PolicyRule' }, repeated: true }, 3: { name: 'aggregationRule', type: { message: 'AggregationRule' }, ptr: true } },
+  PolicyRule: {
+    1: { name: 'verbs', type: 'string', repeated: true },
+    2: { name: 'apiGroups', type: 'string', repeated: true },
+    3: { name: 'resources', type: 'string', repeated: true },
+    4: { name: 'resourceNames', type: 'string', repeated: true },
+    5: { name: 'nonResourceURLs', type: 'string', repeated: true },
+  },
+  AggregationRule: { 1: { name: 'clusterRoleSelectors', type: { message: 'LabelSelector' }, repeated: true } },
+  RoleBinding: { 1: { name: 'metadata', type: { message: 'ObjectMeta' } }, 2: { name: 'subjects', type: { message: 'RbacSubject' }, repeated: true }, 3: { name: 'roleRef', type: { message: 'RoleRef' } } },
+  ClusterRoleBinding: { 1: { name: 'metadata', type: { message: 'ObjectMeta' } }, 2: { name: 'subjects', type: { message: 'RbacSubject' }, repeated: true }, 3: { name: 'roleRef', type: { message: 'RoleRef' } } },
+  RbacSubject: { 1: { name: 'kind', type: 'string' }, 2: { name: 'apiGroup', type: 'string' }, 3: { name: 'name', type: 'string' }, 4: { name: 'namespace', type: 'string' } },
+  RoleRef: { 1: { name: 'apiGroup', type: 'string' }, 2: { name: 'kind', type: 'string' }, 3: { name: 'name', type: 'string' } },
   DeleteOptions: {
     1: { name: 'gracePeriodSeconds', type: 'int' },
     2: { name: 'preconditions', type: { message: 'Preconditions' } },
@@ -136,6 +155,7 @@ export const PROTOBUF_KINDS = [
   'SelfSubjectAccessReview', 'SelfSubjectRulesReview', 'SelfSubjectReview',
   'Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'ControllerRevision', 'Job', 'CronJob', 'ReplicationController',
   'PersistentVolume', 'PersistentVolumeClaim', 'ServiceAccount', 'PodDisruptionBudget', 'Lease', 'StorageClass', 'Scale', 'Pod', 'Service',
+  'TokenRequest', 'Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding',
 ];
 
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);

@@ -10,12 +10,13 @@
  *   /api/v1/namespaces/{ns}/{resource}[/{name}[/{sub}]]      namespaced
  *   /api/v1/watch/...                                        the deprecated watch paths
  *   /apis/{group}/{version}/...                              the same, for the named groups
+ *   /api/v1/namespaces/{ns}/serviceaccounts/{name}/token     TokenRequest (src/registry/token-request.ts)
+ *   /.well-known/openid-configuration  /openid/v1/jwks      service-account issuer discovery
  *   /apis/podbay.io/v1alpha1/namespaces/{ns}/podexplains/{name}   podbay explain (src/explain)
  *   /ui/                                                     the web view's files, no data (src/ui)
  */
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
 import YAML from 'yaml';
 import {
   ApiError,
@@ -63,7 +64,11 @@ import { EXPLAIN_API_GROUP, EXPLAIN_PREFIX, serveExplain } from '../explain/endp
 import type { PodExplain } from '../explain/types.js';
 import { uiFile } from '../ui/serve.js';
 import { groupEntry, groupOf, serveGroup, type ApiGroupHandler } from './api-groups.js';
-import { AUTHENTICATION_GROUP, AUTHORIZATION_GROUP, impersonationRefusal } from './authz-review.js';
+import { authenticationGroup, authorizationGroup } from './authz-review.js';
+import { Authenticator, impersonate } from './authn.js';
+import { RbacAuthorizer } from './authorizer.js';
+import { requestAttributes } from './request-info.js';
+import { forbiddenMessage, type Attributes, type UserInfo } from '../api/rbac.js';
 import { coreStubRoute, discoveryEntry, groupStubRoute, serveStub, stubGroups, stubsInServedGroups, unservedKinds, type UnservedKind } from './unserved.js';
 import { metricsGroup, type UsageSource } from './metrics.js';
 import { proxyTarget, serveProxy, type ProxyDeps } from './proxy.js';
@@ -237,6 +242,11 @@ function tableOf(r: ResourceInfo, objects: Obj[], listMeta: Obj, opts: { include
   return r.custom ? r.custom.table(objects, listMeta, opts) : toTable(r.kind, objects, listMeta, opts);
 }
 
+/** responsewriters.Forbidden: 403 with the resource, name and group in the details */
+function forbiddenError(a: Attributes): ApiError {
+  return new ApiError(403, 'Forbidden', forbiddenMessage(a), a.isResourceRequest ? { name: a.name || undefined, group: a.apiGroup || undefined, kind: a.resource } : {});
+}
+
 function wantsTable(req: IncomingMessage): boolean {
   const accept = String(req.headers.accept ?? '');
   return accept.split(',').some((part) => /as=Table/.test(part) && /g=meta\.k8s\.io/.test(part));
@@ -265,7 +275,10 @@ export class ApiServer {
   private extraServers: Server[] = [];
   private readonly openWatches = new Set<ServerResponse>();
   private readonly sockets = new Set<Socket>();
-  private readonly tokenBuf: Buffer;
+  private readonly authn: Authenticator;
+  readonly authz: RbacAuthorizer;
+  /** who each request in flight is (after impersonation), for the reviews and the escalation check */
+  private readonly users = new WeakMap<IncomingMessage, UserInfo>();
   private readonly log: (line: string) => void;
   private readonly inflight: InflightLimiter;
   /** API groups answered by handlers of their own (api-groups.ts) */
@@ -282,7 +295,8 @@ export class ApiServer {
     readonly resources: Registry,
     private readonly opts: ApiServerOptions,
   ) {
-    this.tokenBuf = Buffer.from(opts.token);
+    this.authn = new Authenticator(opts.token, resources);
+    this.authz = new RbacAuthorizer(resources);
     this.log = opts.log ?? (() => {});
     this.inflight = new InflightLimiter(
       opts.maxRequestsInflight ?? DEFAULT_MAX_REQUESTS_INFLIGHT,
@@ -297,8 +311,8 @@ export class ApiServer {
     this.custom = new CustomResourceServing(resources, this.log);
     const started = rfc3339(Date.now());
     this.groups = [
-      AUTHENTICATION_GROUP,
-      AUTHORIZATION_GROUP,
+      authenticationGroup({ userOf: (req) => this.userOf(req) }),
+      authorizationGroup({ userOf: (req) => this.userOf(req), authorize: (a) => this.authz.authorize(a), rulesFor: (u, ns) => this.authz.rulesFor(u, ns) }),
       apiServicesGroup(() => CustomResourceServing.groupVersionsOf(apiGroups(), this.groups, this.custom), () => resources.store.currentRevision(), started),
       ...stubGroups(this.stubs, () => resources.store.currentRevision()),
       metricsGroup({
@@ -387,10 +401,8 @@ export class ApiServer {
     };
     socket.on('error', () => socket.destroy());
     try {
-      if (!this.authenticated(req)) throw unauthorized();
-      const impersonating = impersonationRefusal(req);
-      if (impersonating) throw impersonating;
       const url = new URL(req.url ?? '/', 'https://podbay');
+      await this.admit(req, url.pathname, url.searchParams, true);
       const proxied = proxyTarget(url.pathname);
       if (proxied) {
         await servePodProxyUpgrade(proxied, req, socket, head, url.search, this.proxyDeps);
@@ -446,12 +458,25 @@ export class ApiServer {
     }
   }
 
-  private authenticated(req: IncomingMessage): boolean {
-    const h = req.headers.authorization ?? '';
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
-    if (!m) return false;
-    const given = Buffer.from(m[1]);
-    return given.length === this.tokenBuf.length && timingSafeEqual(given, this.tokenBuf);
+  /**
+   * Authentication (authn.ts: 401 without a valid token), impersonation, then authorization of
+   * what the request asks (request-info.ts, authorizer.ts: 403 worded as kube-apiserver's).
+   */
+  private async admit(req: IncomingMessage, path: string, q: URLSearchParams, upgrade = false): Promise<UserInfo> {
+    const requester = await this.authn.authenticate(req);
+    if (!requester) throw unauthorized();
+    const user = await impersonate(req, requester, async (a) => (await this.authz.authorize(a)).allowed);
+    const attrs = requestAttributes(user, req.method ?? 'GET', path.replace(/\/+$/, '') || '/', q, upgrade);
+    const d = await this.authz.authorize(attrs);
+    if (!d.allowed) throw forbiddenError(attrs);
+    this.users.set(req, user);
+    return user;
+  }
+
+  private userOf(req: IncomingMessage): UserInfo {
+    const u = this.users.get(req);
+    if (!u) throw internalError('the request has no authenticated user');
+    return u;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -466,9 +491,7 @@ export class ApiServer {
       }
       const ui = req.method === 'GET' ? uiFile(path) : undefined;
       if (ui) return void res.writeHead(200, ui.headers).end(ui.body);
-      if (!this.authenticated(req)) throw unauthorized();
-      const impersonating = impersonationRefusal(req);
-      if (impersonating) throw impersonating;
+      await this.admit(req, url.pathname, url.searchParams);
       checkQueryEscapes(url.search);
       const release = this.inflight.acquire(requestClass(req.method ?? 'GET', path, url.searchParams));
       if (!release) {
@@ -517,6 +540,15 @@ export class ApiServer {
         return sendDocument(req, res, this.custom.openapiV2());
       case '/openapi/v3':
         return sendDocument(req, res, this.custom.openapiV3Root());
+      // service-account issuer discovery (OIDC), for relying parties that verify pod tokens
+      case '/.well-known/openid-configuration':
+      case '/openid/v1/jwks': {
+        const issuer = this.resources.options.tokens;
+        if (!issuer) throw pathNotFound(`the server could not find the requested resource (${method} ${path}): this podbay server issues no service account tokens`);
+        if (method !== 'GET') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} ${path}`);
+        if (path === '/openid/v1/jwks') return sendJson(res, 200, await issuer.jwks(), { 'Content-Type': 'application/jwk-set+json' });
+        return sendJson(res, 200, issuer.discovery());
+      }
     }
     if (path.startsWith('/openapi/v3/')) {
       const doc = openapiV3Document(path.slice('/openapi/v3/'.length)) ?? this.custom.openapiV3(path.slice('/openapi/v3/'.length));
@@ -629,6 +661,7 @@ export class ApiServer {
       }
       if (method === 'POST') {
         const body = await this.decodeObject(req, q, r, ns);
+        await this.checkEscalation(req, r, ns, body.obj);
         const warnings = body.warnings;
         const pending = noControllerWarning(r);
         if (pending) warnings.push(pending);
@@ -654,6 +687,16 @@ export class ApiServer {
       await svc.bind(ns!, name, obj, { dryRun: dryRunOf(q) });
       return sendJson(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
     }
+    if (sub === 'token') {
+      if (method !== 'POST') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} serviceaccounts/token`);
+      const body = parseBody(await readBody(req), mediaType(req), 'TokenRequest');
+      if (body.apiVersion !== undefined && body.apiVersion !== 'authentication.k8s.io/v1') {
+        throw badRequest(`the API version in the data (${body.apiVersion}) does not match the expected API version (authentication.k8s.io/v1)`);
+      }
+      if (body.kind !== undefined && body.kind !== 'TokenRequest') throw badRequest(`the kind in the data (${body.kind}) does not match the expected kind (TokenRequest) for serviceaccounts/token`);
+      decodeTypedOrThrow('io.k8s.api.authentication.v1.TokenRequest', 'TokenRequest', 'v1', body, false);
+      return sendJson(res, 201, await svc.createToken(ns!, name, body));
+    }
     if (sub === 'log') {
       if (method !== 'GET') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} pods/log`);
       // the options are parsed and validated before the pod is looked up, as upstream
@@ -669,7 +712,7 @@ export class ApiServer {
     if (sub === 'ephemeralcontainers' && method !== 'GET' && method !== 'PUT' && method !== 'PATCH') {
       throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} pods/ephemeralcontainers`);
     }
-    const part = sub === 'status' || sub === 'finalize' || sub === 'ephemeralcontainers' ? sub : undefined;
+    const part: 'status' | 'finalize' | 'ephemeralcontainers' | undefined = sub === 'status' || sub === 'finalize' || sub === 'ephemeralcontainers' ? sub : undefined;
 
     switch (method) {
       case 'GET': {
@@ -685,6 +728,7 @@ export class ApiServer {
       }
       case 'PUT': {
         const { obj, warnings } = await this.decodeObject(req, q, r, ns);
+        await this.checkEscalation(req, r, ns, { ...obj, metadata: { ...obj.metadata, name } });
         const out = await svc.update(r, ns, name, obj, { dryRun: dryRunOf(q), sub: part, fieldManager: fieldManagerOf(req, q, 'UpdateOptions') });
         return this.sendObject(res, 200, r, out, asTable, include, warnings);
       }
@@ -696,7 +740,10 @@ export class ApiServer {
           }
           const fieldManager = fieldManagerOf(req, q, 'PatchOptions');
           const { obj, warnings } = await this.decodeObject(req, q, r, ns);
-          const applied = await svc.apply(r, ns, name, obj, { dryRun: dryRunOf(q), sub: part, fieldManager, force: queryBool(q, 'force') ?? false });
+          const applyOpts = { sub: part, fieldManager, force: queryBool(q, 'force') ?? false };
+          // a role or binding is checked for escalation as it would be after the apply
+          if (this.escalationChecked(req, r)) await this.checkEscalation(req, r, ns, (await svc.apply(r, ns, name, obj, { ...applyOpts, dryRun: true })).object);
+          const applied = await svc.apply(r, ns, name, obj, { ...applyOpts, dryRun: dryRunOf(q) });
           return this.sendObject(res, applied.created ? 201 : 200, r, applied.object, asTable, include, warnings);
         }
         if (q.get('force') !== null) {
@@ -707,18 +754,21 @@ export class ApiServer {
         if (jsonTooDeep(text)) throw badRequest(`json: ${nestingMessage()}`);
         const fv = fieldValidationOf(q);
         const warnings: string[] = [];
-        const out = await svc.patch(r, ns, name, mediaType(req), text, {
-          dryRun: dryRunOf(q),
+        const patchOpts = {
           sub: part,
           fieldManager: fieldManagerOf(req, q, 'PatchOptions'),
-          check: (patched) => {
+          check: (patched: Obj) => {
             if (r.custom) return this.customFields(r, fv, patched, warnings, true);
             const { failure } = decodeTyped(r.typeName, patched, { prune: false });
             if (failure) throw patchDecodeError(text, failure);
             this.checkFields(r, fv, JSON.stringify(patched), patched, warnings, true);
             decodeTyped(r.typeName, patched);
           },
-        });
+        };
+        // a role or binding is checked for escalation as it would be after the patch
+        if (this.escalationChecked(req, r)) await this.checkEscalation(req, r, ns, await svc.patch(r, ns, name, mediaType(req), text, { ...patchOpts, dryRun: true }));
+        warnings.length = 0;
+        const out = await svc.patch(r, ns, name, mediaType(req), text, { ...patchOpts, dryRun: dryRunOf(q) });
         return this.sendObject(res, 200, r, out, asTable, include, warnings);
       }
       case 'DELETE': {
@@ -729,6 +779,18 @@ export class ApiServer {
       }
     }
     throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} ${r.resource}`);
+  }
+
+  /** whether a write of this kind by this user needs the escalation check */
+  private escalationChecked(req: IncomingMessage, r: ResourceInfo): boolean {
+    return r.group === 'rbac.authorization.k8s.io' && !this.userOf(req).groups.includes('system:masters');
+  }
+
+  /** RBAC's escalation check on a role or binding write (authorizer.ts) */
+  private async checkEscalation(req: IncomingMessage, r: ResourceInfo, ns: string | undefined, obj: Obj): Promise<void> {
+    if (r.group !== 'rbac.authorization.k8s.io') return;
+    const refusal = await this.authz.escalationRefusal(this.userOf(req), r, ns ?? '', obj);
+    if (refusal) throw refusal;
   }
 
   /** GET/PUT/PATCH of the scale subresource: an autoscaling/v1 Scale onto spec.replicas (src/api/scale.ts) */

@@ -32,6 +32,7 @@ import type { Store } from '../store/types.js';
 import { Registry } from '../registry/index.js';
 import { ApiServer } from '../apiserver/server.js';
 import { ensureCredentials } from '../apiserver/pki.js';
+import { TokenIssuer } from '../registry/token-issuer.js';
 import { renderKubeconfig, writeKubeconfig } from '../apiserver/kubeconfig.js';
 import { NodeHeartbeat, hostAddresses, nodeName, nodeAllocatable } from '../kubelet/node.js';
 import { Kubelet } from '../kubelet/kubelet.js';
@@ -44,6 +45,8 @@ import { Proxier } from '../proxy/proxier.js';
 import { tagFor } from '../proxy/rules.js';
 import { PolicyEnforcer } from '../netpolicy/enforcer.js';
 import { ControllerManager } from '../controllers/manager.js';
+import { rootCaPublisher, serviceAccountsController } from '../controllers/namespace-objects.js';
+import { ClusterRoleAggregationController } from '../controllers/clusterrole-aggregation.js';
 import { JobController } from '../controllers/job.js';
 import { CronJobController } from '../controllers/cronjob.js';
 import { StatefulSetController } from '../controllers/statefulset.js';
@@ -277,8 +280,17 @@ export async function runServer(argv: string[]): Promise<number> {
   }
   const store: Store = encryption ? new EncryptingStore(rawStore, encryption, log) : rawStore;
   if (encryptionFile) log(`podbay: encrypting ${encryption!.map((r) => r.resources.join(', ')).join('; ')} at rest (${encryptionFile})`);
-  const svc = new Registry(store, { services: serviceOptions });
+  const hostname = os.hostname().toLowerCase();
+  // pods call the API as https://kubernetes.default.svc (or its cluster IP, or the advertise address)
+  const sans = ['127.0.0.1', '::1', 'localhost', hostname, cluster.kubernetesIP, 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${cluster.domain}`];
+  if (cluster.advertiseAddress) sans.push(cluster.advertiseAddress);
+  if (!['0.0.0.0', '::'].includes(host) && !sans.includes(host)) sans.push(host);
+  const creds = await ensureCredentials(dataDir, sans);
+  const tokens = await TokenIssuer.fromPem(creds.serviceAccountKeyPem);
+  // the ServiceAccount admission waits up to 2 s for a new namespace's `default` (the controller makes it)
+  const svc = new Registry(store, { services: serviceOptions, serviceAccountAdmission: { defaultAccountWaitMs: 2000 }, tokens });
   await svc.bootstrap();
+  await svc.bootstrapPolicy();
   // the kubelet, the scheduler and the node heartbeat are API clients, in-process here
   const client = new LocalClient(svc);
   const heartbeat = new NodeHeartbeat(client, log);
@@ -303,12 +315,12 @@ export async function runServer(argv: string[]): Promise<number> {
   const daemonSets = new DaemonSetController(client, { log });
   startInBackground('the daemonset controller', daemonSets);
 
-  const hostname = os.hostname().toLowerCase();
-  // pods call the API as https://kubernetes.default.svc (or its cluster IP, or the advertise address)
-  const sans = ['127.0.0.1', '::1', 'localhost', hostname, cluster.kubernetesIP, 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${cluster.domain}`];
-  if (cluster.advertiseAddress) sans.push(cluster.advertiseAddress);
-  if (!['0.0.0.0', '::'].includes(host) && !sans.includes(host)) sans.push(host);
-  const creds = await ensureCredentials(dataDir, sans);
+  const serviceAccounts = serviceAccountsController(client, { log });
+  startInBackground('the service account controller', serviceAccounts);
+  const rootCa = rootCaPublisher(client, creds.caPem, { log });
+  startInBackground('the root CA publisher', rootCa);
+  const aggregation = new ClusterRoleAggregationController(client, { log });
+  startInBackground('the clusterrole aggregation controller', aggregation);
 
   const api = new ApiServer(svc, {
     host,
@@ -486,6 +498,9 @@ export async function runServer(argv: string[]): Promise<number> {
   await step('heartbeat', () => heartbeat.stop());
   await step('namespace controller', () => namespaces.stop());
   await step('endpoints controller', () => endpoints.stop());
+  await step('service account controller', () => serviceAccounts.stop());
+  await step('root CA publisher', () => rootCa.stop());
+  await step('clusterrole aggregation controller', () => aggregation.stop());
   await step('workload controllers', () => controllers.stop());
   await step('job, cronjob, statefulset and daemonset controllers', async () => {
     await jobs.stop();

@@ -11,6 +11,7 @@ import { resourceInfo, type ResourceInfo } from '../api/registry.js';
 import type { Client, ClientUpdateOptions, DeleteOptions, ListQuery, Obj, ObjList, PatchType, ResourceClient, Watch, WatchEventOut, WatchHandlers, WatchQuery, WriteOptions } from './types.js';
 
 const PODS = resourceInfo('pods')!;
+const SERVICEACCOUNTS = resourceInfo('serviceaccounts')!;
 
 export interface HttpsClientOptions {
   /** https://host:port */
@@ -81,6 +82,10 @@ export class HttpsClient implements Client {
       metadata: { name: pod, namespace: ns },
       target: { apiVersion: 'v1', kind: 'Node', name: node },
     });
+  }
+
+  createToken(ns: string, serviceAccount: string, request: Obj): Promise<Obj> {
+    return this.request('POST', resourcePath(SERVICEACCOUNTS, ns, serviceAccount, 'token'), { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', ...request });
   }
 
   /** close kept-alive connections */

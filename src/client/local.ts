@@ -87,6 +87,10 @@ export class LocalClient implements Client {
     return new LocalResource<T>(this.reg, r);
   }
 
+  createToken(ns: string, serviceAccount: string, request: Obj): Promise<Obj> {
+    return this.reg.createToken(ns, serviceAccount, request);
+  }
+
   bind(ns: string, pod: string, node: string): Promise<void> {
     return this.reg.bind(ns, pod, { metadata: { name: pod }, target: { kind: 'Node', name: node } });
   }

@@ -12,6 +12,7 @@
  *   resource(r).update(obj, { sub: 'status' })      the status subresource
  *   resource(NAMESPACES).update(ns, { sub: 'finalize' })   namespaces/NAME/finalize
  *   bind(namespace, pod, node)                      pods/binding
+ *   createToken(namespace, account, TokenRequest)   serviceaccounts/NAME/token
  */
 import type { ResourceInfo } from '../api/registry.js';
 import type { DeleteOptions, ListQuery, Obj, ObjList, WatchEventOut, WatchQuery, WriteOptions } from '../api/types.js';
@@ -57,4 +58,6 @@ export interface Client {
   resource<T = Obj>(r: ResourceInfo): ResourceClient<T>;
   /** POST pods/NAME/binding: assign a pending pod to a node */
   bind(ns: string, pod: string, node: string): Promise<void>;
+  /** POST serviceaccounts/NAME/token: an authentication.k8s.io/v1 TokenRequest, answered with status.token */
+  createToken?(ns: string, serviceAccount: string, request: Obj): Promise<Obj>;
 }

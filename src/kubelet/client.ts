@@ -8,6 +8,7 @@ import { ApiError } from '../api/errors.js';
 import { resourceInfo } from '../api/registry.js';
 import type { Obj } from '../api/types.js';
 import type { Client } from '../client/types.js';
+import { TokenManager } from './token-manager.js';
 
 export interface KubeletClient {
   getPod(namespace: string, name: string): Promise<Obj | undefined>;
@@ -17,6 +18,10 @@ export interface KubeletClient {
   deletePod(namespace: string, name: string, uid: string): Promise<void>;
   getConfigMap(namespace: string, name: string): Promise<Obj | undefined>;
   getSecret(namespace: string, name: string): Promise<Obj | undefined>;
+  /** a projected serviceAccountToken's token for the pod (token-manager.ts caches and refreshes) */
+  serviceAccountToken(pod: Obj, projection: Obj): Promise<string>;
+  /** the pod is gone: drop its cached tokens */
+  forgetTokens(podUid: string): void;
 }
 
 const PODS = resourceInfo('pods')!;
@@ -25,6 +30,10 @@ const SECRETS = resourceInfo('secrets')!;
 
 export function kubeletClient(client: Client): KubeletClient {
   const pods = client.resource(PODS);
+  const tokens = new TokenManager(async (ns, sa, req) => {
+    if (!client.createToken) throw new Error('the API client cannot request service account tokens');
+    return client.createToken(ns, sa, req);
+  });
   return {
     getPod: (namespace, name) => pods.tryGet(namespace, name),
     updatePodStatus: (pod) => pods.update(pod, { sub: 'status' }),
@@ -37,5 +46,7 @@ export function kubeletClient(client: Client): KubeletClient {
     },
     getConfigMap: (namespace, name) => client.resource(CONFIGMAPS).tryGet(namespace, name),
     getSecret: (namespace, name) => client.resource(SECRETS).tryGet(namespace, name),
+    serviceAccountToken: (pod, projection) => tokens.token(pod, projection),
+    forgetTokens: (uid) => tokens.forgetPod(uid),
   };
 }

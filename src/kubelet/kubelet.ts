@@ -836,6 +836,7 @@ export class Kubelet {
     for (const k of [...this.backoff.keys()]) if (k.startsWith(`${uid}/`)) this.backoff.delete(k);
     this.ownership.forget(uid);
     this.imagePulls.forget(uid);
+    this.client.forgetTokens(uid);
     clearTimeout(this.timers.get(uid));
     this.timers.delete(uid);
     this.events.forget(uid);

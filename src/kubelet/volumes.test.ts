@@ -176,11 +176,15 @@ test('downwardAPI items: labels as k="v" lines, a resource with its divisor, ite
   assert.throws(() => downwardFiles(pod, 'info', [{ path: 'x', resourceFieldRef: { containerName: 'nope', resource: 'limits.cpu' } }], 0o644, ctx), /volume "info" : container nope not found/);
 });
 
-test('projected volume: configMap + secret + downwardAPI in one dir; serviceAccountToken refused by name', async () => {
+test('projected volume: configMap + secret + downwardAPI + the pod\'s token in one dir; a token that cannot be had is FailedMount', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'podbay-vol-'));
   const client = {
     getConfigMap: async () => ({ data: { 'app.conf': 'on' } }),
     getSecret: async () => ({ data: { token: Buffer.from('s3cr3t').toString('base64') } }),
+    serviceAccountToken: async (p: any, proj: any) => {
+      if (proj.audience === 'nobody') throw new Error('serviceaccounts "default" not found');
+      return `jwt-for-${p.metadata.uid}`;
+    },
   } as unknown as KubeletClient;
   const pod = (sources: unknown[]) => ({ metadata: { name: 'p', namespace: 'default', uid: 'u1' }, spec: { containers: [{ name: 'c' }], volumes: [{ name: 'all', projected: { defaultMode: 0o440, sources } }] } });
   try {
@@ -197,7 +201,9 @@ test('projected volume: configMap + secret + downwardAPI in one dir; serviceAcco
     assert.equal(readFileSync(join(v.hostPath, 'name'), 'utf8'), 'p');
     assert.equal(statSync(join(v.hostPath, 'app.conf')).mode & 0o777, 0o440, 'defaultMode');
     assert.equal(statSync(join(v.hostPath, 'creds/token')).mode & 0o777, 0o400, 'item mode');
-    await assert.rejects(prepareVolumes(client, pod([{ serviceAccountToken: { path: 't' } }]), join(dir, 'other'), ctx), /volume "all" : projected source serviceAccountToken is not supported by podbay yet/);
+    const tok = await prepareVolumes(client, pod([{ serviceAccountToken: { path: 'token', expirationSeconds: 3607 } }]), join(dir, 'tok'), ctx);
+    assert.equal(readFileSync(join(tok.volumes.get('all')!.hostPath, 'token'), 'utf8'), 'jwt-for-u1');
+    await assert.rejects(prepareVolumes(client, pod([{ serviceAccountToken: { path: 't', audience: 'nobody' } }]), join(dir, 'other'), ctx), /volume "all" : failed to fetch token: serviceaccounts "default" not found/);
     await assert.rejects(prepareVolumes(client, pod([{ clusterTrustBundle: { path: 't' } }]), join(dir, 'other'), ctx), /projected source clusterTrustBundle is not supported/);
   } finally {
     await releaseVolumes(dir);

@@ -325,9 +325,10 @@ export function downwardFiles(pod: Obj, volume: string, items: Obj[] | undefined
 
 /**
  * A projected volume: its sources' files in one directory, in source order (a later source's
- * file of the same path wins, as the kubelet's collectData map does). serviceAccountToken and
- * clusterTrustBundle have nothing to come from yet (no token issuer, no ClusterTrustBundles):
- * refused by name rather than mounted without them.
+ * file of the same path wins, as the kubelet's collectData map does). A serviceAccountToken is
+ * the pod's bound token (token-manager.ts: requested through the API, refreshed at 80% of its
+ * life, so a resync rewrites the file in time). clusterTrustBundle has nothing to come from
+ * (no ClusterTrustBundles): refused by name rather than mounted without it.
  */
 async function projectedFiles(client: KubeletClient, pod: Obj, volume: string, p: Obj, ctx: DownwardContext): Promise<FileEntry[]> {
   const ns = pod.metadata.namespace;
@@ -338,12 +339,20 @@ async function projectedFiles(client: KubeletClient, pod: Obj, volume: string, p
     if (src.configMap) files = await configMapFiles(client, ns, volume, src.configMap, mode);
     else if (src.secret) files = await secretFiles(client, ns, volume, src.secret.name, src.secret, mode);
     else if (src.downwardAPI) files = downwardFiles(pod, volume, src.downwardAPI.items, mode, ctx);
-    else if (src.serviceAccountToken) throw new VolumeError(volume, 'projected source serviceAccountToken is not supported by podbay yet: it has no service account token issuer');
+    else if (src.serviceAccountToken) files = [await tokenFile(client, pod, volume, src.serviceAccountToken, mode)];
     else if (src.clusterTrustBundle) throw new VolumeError(volume, 'projected source clusterTrustBundle is not supported by podbay: it serves no ClusterTrustBundle API');
     else throw new VolumeError(volume, `projected source ${Object.keys(src)[0] ?? '(empty)'} is not supported by podbay`);
     for (const f of files) byPath.set(f.path, f);
   }
   return [...byPath.values()];
+}
+
+async function tokenFile(client: KubeletClient, pod: Obj, volume: string, projection: Obj, mode: number): Promise<FileEntry> {
+  try {
+    return { path: projection.path, content: Buffer.from(await client.serviceAccountToken(pod, projection)), mode };
+  } catch (e) {
+    throw new VolumeError(volume, `failed to fetch token: ${(e as Error).message}`);
+  }
 }
 
 function checkHostPath(volume: string, path: string, type: string): string {

@@ -30,6 +30,7 @@ import { applyPatch } from '../api/patch/index.js';
 import { applyConfiguration, recordUpdate, type FieldManagerScope } from '../api/apply/managed-fields.js';
 import { DEFAULT_SERVICE_CLUSTER_IP_RANGE, DEFAULT_SERVICE_NODE_PORT_RANGE, ServiceAllocators, type ServiceAllocatorOptions } from './service-allocators.js';
 import type { StrategyContext } from './strategy/types.js';
+import type { AdmissionOptions } from './service-account-admission.js';
 import { schemas } from '../api/schema.js';
 import { parseLabelSelector, type LabelSelector } from '../api/selectors/labels.js';
 import { fieldSelector } from '../api/selectors/fields.js';
@@ -37,6 +38,7 @@ import type { DeleteOptions, ListQuery, Obj, ObjList, WatchEventOut, WatchQuery,
 import { storeCall, type StoreCallContext } from './store-errors.js';
 import { strategyFor, type WritePart } from './strategy/index.js';
 import { rfc3339 } from '../api/time.js';
+import { generateSuffix } from './generate-name.js';
 
 export type { DeleteOptions, ListQuery, Obj, WatchEventOut, WatchQuery, WriteOptions } from '../api/types.js';
 
@@ -87,13 +89,6 @@ function deepEqual(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** generateName suffix: 5 characters from the alphabet apimachinery uses (no vowels, no 0/1/3). */
-const GEN_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
-function generateSuffix(): string {
-  let s = '';
-  for (let i = 0; i < 5; i++) s += GEN_ALPHABET[Math.floor(Math.random() * GEN_ALPHABET.length)];
-  return s;
-}
 
 
 /**
@@ -203,6 +198,10 @@ function setGcFinalizers(r: ResourceInfo, obj: Obj, opts: DeleteOptions): boolea
 export interface RegistryOptions {
   /** --service-cluster-ip-range and --service-node-port-range */
   services?: Partial<ServiceAllocatorOptions>;
+  /** run the ServiceAccount admission on pod creates (service-account-admission.ts) */
+  serviceAccountAdmission?: AdmissionOptions;
+  /** signs service-account tokens (serviceaccounts/NAME/token); without it that subresource answers 503 */
+  tokens?: import('./token-issuer.js').TokenIssuer;
 }
 
 export class GenericRegistry {
@@ -210,12 +209,16 @@ export class GenericRegistry {
   /** what the strategies' asynchronous hooks may use */
   protected readonly strategyContext: StrategyContext = {
     serviceAllocators: () => (this.allocators ??= this.loadServiceAllocators()),
+    lookup: (r, ns, name) => this.tryGet(r, ns, name),
+    serviceAccountAdmission: undefined,
   };
 
   constructor(
     readonly store: Store,
     readonly options: RegistryOptions = {},
-  ) {}
+  ) {
+    this.strategyContext.serviceAccountAdmission = options.serviceAccountAdmission;
+  }
 
   private async loadServiceAllocators(): Promise<ServiceAllocators> {
     const a = new ServiceAllocators({
@@ -451,6 +454,12 @@ export class GenericRegistry {
     else defaultObject(r.kind, obj, 'create');
     this.checkInvalid(r, name, r.custom ? r.custom.validate(obj, undefined, 'main') : validateCreate(r.kind, obj));
     await this.requireNamespace(r, ns, name, true);
+    // mutating admission (a pod's service account and token volume); what it adds is checked too
+    const admit = strategyFor(r).admit;
+    if (admit) {
+      await admit(obj, ns, this.strategyContext);
+      this.checkInvalid(r, name, validateCreate(r.kind, obj));
+    }
     // who wrote which field (metadata.managedFields), defaults included, as kube records a create
     const recorded = opts.applied ? { ...obj, metadata: { ...obj.metadata, managedFields: opts.applied } } : recordUpdate(managedScope(r, 'main'), undefined, obj, opts.fieldManager ?? '');
     // what the kind allocates (a Service's IP and node ports), undone if the create fails

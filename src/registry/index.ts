@@ -9,6 +9,9 @@ import { GenericRegistry } from './generic.js';
 import { NAMESPACES, PROTECTED_NAMESPACES } from './strategy/namespace.js';
 import { PODS, bindingUpdate } from './strategy/pod.js';
 import { ApiError } from '../api/errors.js';
+import { createToken } from './token-request.js';
+import { resourceInfo, type ResourceInfo } from '../api/registry.js';
+import { BOOTSTRAP_CLUSTER_ROLES, BOOTSTRAP_CLUSTER_ROLE_BINDINGS } from './bootstrap-policy.js';
 
 export { GenericRegistry, MAX_OBJECT_BYTES, type UpdateOptions, type PatchOptions, type WatchHandle } from './generic.js';
 export { PROTECTED_NAMESPACES } from './strategy/namespace.js';
@@ -18,6 +21,30 @@ export class Registry extends GenericRegistry {
   async bind(ns: string, name: string, binding: Obj, opts: WriteOptions = {}): Promise<void> {
     const update = bindingUpdate(name, binding);
     await this.guaranteedUpdate(PODS, ns, name, opts, update);
+  }
+
+  /** POST serviceaccounts/NAME/token: a TokenRequest answered with a signed token (token-request.ts) */
+  createToken(ns: string, name: string, body: Obj): Promise<Obj> {
+    return createToken(this.options.tokens, (r, n, x) => this.tryGet(r, n, x), ns, name, body);
+  }
+
+  /** The default RBAC policy (bootstrap-policy.ts): each ClusterRole and ClusterRoleBinding made when missing. */
+  async bootstrapPolicy(): Promise<void> {
+    const group = 'rbac.authorization.k8s.io';
+    const sets: [ResourceInfo, Obj[]][] = [
+      [resourceInfo('clusterroles', group)!, BOOTSTRAP_CLUSTER_ROLES],
+      [resourceInfo('clusterrolebindings', group)!, BOOTSTRAP_CLUSTER_ROLE_BINDINGS],
+    ];
+    for (const [r, objs] of sets) {
+      for (const o of objs) {
+        if (await this.tryGet(r, undefined, o.metadata.name)) continue;
+        try {
+          await this.create(r, undefined, structuredClone(o));
+        } catch (e) {
+          if (!(e instanceof ApiError && e.reason === 'AlreadyExists')) throw e;
+        }
+      }
+    }
   }
 
   /** Make sure the built-in namespaces exist. */

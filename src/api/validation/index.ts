@@ -7,6 +7,7 @@
  */
 import { type Obj, type ValidationError, obj } from './field.js';
 import { validateObjectMetaUpdate } from './meta.js';
+import * as R from './rbac.js';
 import {
   validateConfigMap,
   validateConfigMapUpdate,
@@ -79,6 +80,10 @@ const CREATE: Record<string, CreateFn> = {
   PodDisruptionBudget: S.validatePodDisruptionBudget,
   Lease: S.validateLease,
   ServiceAccount: S.validateServiceAccount,
+  Role: R.validateRole,
+  ClusterRole: R.validateClusterRole,
+  RoleBinding: R.validateRoleBinding,
+  ClusterRoleBinding: R.validateClusterRoleBinding,
   Service: validateService,
   Endpoints: validateEndpoints,
   EndpointSlice: validateEndpointSlice,
@@ -106,6 +111,10 @@ const UPDATE: Record<string, UpdateFn> = {
   PodDisruptionBudget: S.validatePodDisruptionBudgetUpdate,
   Lease: S.validateLeaseUpdate,
   ServiceAccount: S.validateServiceAccountUpdate,
+  Role: R.validateRoleUpdate,
+  ClusterRole: R.validateClusterRoleUpdate,
+  RoleBinding: R.validateRoleBindingUpdate,
+  ClusterRoleBinding: R.validateClusterRoleBindingUpdate,
   Service: validateServiceUpdate,
   Endpoints: validateEndpointsUpdate,
   EndpointSlice: validateEndpointSliceUpdate,

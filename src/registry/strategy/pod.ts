@@ -7,8 +7,10 @@ import { resourceInfo } from '../../api/registry.js';
 import type { Obj } from '../../api/types.js';
 import type { Strategy } from './types.js';
 import { rfc3339 } from '../../api/time.js';
+import { admitPodServiceAccount } from '../service-account-admission.js';
 
 export const PODS = resourceInfo('pods')!;
+const SERVICEACCOUNTS = resourceInfo('serviceaccounts')!;
 
 /** what kube-apiserver gives a pod that asks for nothing */
 const DEFAULT_GRACE_SECONDS = 30;
@@ -17,6 +19,10 @@ const DEFAULT_GRACE_SECONDS = 30;
 export const podStrategy: Strategy = {
   prepareForCreate(obj) {
     obj.metadata.generation = 1;
+  },
+  async admit(obj, ns, ctx) {
+    if (!ctx.serviceAccountAdmission || ns === undefined) return;
+    await admitPodServiceAccount(obj, ns, (n, name) => ctx.lookup(SERVICEACCOUNTS, n, name), ctx.serviceAccountAdmission);
   },
   prepareForUpdate(obj, old) {
     if (JSON.stringify(obj.spec) !== JSON.stringify(old.spec)) obj.metadata.generation = (old.metadata.generation ?? 1) + 1;

@@ -44,10 +44,16 @@ export interface Allocation {
 export interface StrategyContext {
   /** the Service allocators (cluster IPs, node ports), loaded from the stored Services on first use */
   serviceAllocators(): Promise<import('../service-allocators.js').ServiceAllocators>;
+  /** an object as stored, or undefined (what an admission looks up: a pod's ServiceAccount) */
+  lookup(r: import('../../api/registry.js').ResourceInfo, ns: string | undefined, name: string): Promise<Obj | undefined>;
+  /** the ServiceAccount admission's settings; absent, it does not run (unit tests of other kinds) */
+  serviceAccountAdmission?: import('../service-account-admission.js').AdmissionOptions;
 }
 
 /** The asynchronous hooks, as kube's service REST storage allocates around the generic store. */
 export interface AllocatingStrategy {
+  /** mutating admission of a create (after defaulting, before validation), as kube-apiserver's admission chain */
+  admit?(obj: Obj, ns: string | undefined, ctx: StrategyContext): Promise<void>;
   /** before a create is stored */
   allocate?(obj: Obj, ctx: StrategyContext): Promise<Allocation>;
   /** before an update is stored (after validation) */

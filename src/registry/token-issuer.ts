@@ -1,0 +1,117 @@
+/**
+ * Service-account tokens, as kube-apiserver's pkg/serviceaccount issues and reads them: ES256
+ * JWTs signed with the key under DIR/pki/ (sa.key, made by src/apiserver/pki.ts), with the
+ * claims upstream puts in them:
+ *
+ *   iss  the issuer (https://kubernetes.default.svc.cluster.local, as k3s)
+ *   sub  system:serviceaccount:NS:NAME      aud  the audiences asked for (the API's by default)
+ *   iat, nbf = now; exp = now + expirationSeconds; jti a fresh UUID (the credential id)
+ *   kubernetes.io: { namespace, serviceaccount: {name, uid}, pod|secret: {name, uid} }
+ *
+ * `verify` checks signature, issuer, audience and time; whether the account and the bound
+ * object still exist is the authenticator's question (it has the registry at hand).
+ * The JWKS (/openid/v1/jwks) lists the public key under its key id (the SHA-256 of its DER, as
+ * kube-apiserver's keyIDFromPublicKey), which is also every token's `kid` header.
+ */
+import { createHash, createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
+import { SignJWT, exportJWK, importPKCS8, jwtVerify, type JWK, type JWTPayload } from 'jose';
+import { serviceAccountUsername } from '../api/service-account.js';
+
+export const DEFAULT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
+const ALG = 'ES256';
+
+/** what a token is bound to, besides its account */
+export interface BoundRef {
+  kind: 'Pod' | 'Secret';
+  name: string;
+  uid: string;
+}
+
+export interface TokenClaims extends JWTPayload {
+  'kubernetes.io'?: {
+    namespace?: string;
+    serviceaccount?: { name?: string; uid?: string };
+    pod?: { name?: string; uid?: string };
+    secret?: { name?: string; uid?: string };
+  };
+}
+
+export interface IssueRequest {
+  namespace: string;
+  account: { name: string; uid: string };
+  audiences: string[];
+  expirationSeconds: number;
+  bound?: BoundRef;
+  /** seconds since the epoch; now when absent (tests pin it) */
+  now?: number;
+}
+
+export class TokenIssuer {
+  private constructor(
+    private readonly privateKey: KeyObject | CryptoKey,
+    private readonly publicKey: KeyObject,
+    readonly keyId: string,
+    readonly issuer: string,
+    /** the audiences the API server itself accepts (--api-audiences; the issuer by default) */
+    readonly apiAudiences: string[],
+  ) {}
+
+  /** from the PKCS#8 PEM of an EC P-256 private key */
+  static async fromPem(privatePem: string, issuer = DEFAULT_ISSUER, apiAudiences = [issuer]): Promise<TokenIssuer> {
+    const publicKey = createPublicKey(privatePem);
+    const der = publicKey.export({ type: 'spki', format: 'der' });
+    const kid = createHash('sha256').update(der).digest('base64url');
+    return new TokenIssuer(await importPKCS8(privatePem, ALG), publicKey, kid, issuer, apiAudiences);
+  }
+
+  async issue(req: IssueRequest): Promise<{ token: string; expiresAt: number }> {
+    const now = req.now ?? Math.floor(Date.now() / 1000);
+    const exp = now + req.expirationSeconds;
+    const k8s: TokenClaims['kubernetes.io'] = { namespace: req.namespace, serviceaccount: { name: req.account.name, uid: req.account.uid } };
+    if (req.bound?.kind === 'Pod') k8s.pod = { name: req.bound.name, uid: req.bound.uid };
+    if (req.bound?.kind === 'Secret') k8s.secret = { name: req.bound.name, uid: req.bound.uid };
+    const token = await new SignJWT({ 'kubernetes.io': k8s })
+      .setProtectedHeader({ alg: ALG, kid: this.keyId })
+      .setIssuer(this.issuer)
+      .setSubject(serviceAccountUsername(req.namespace, req.account.name))
+      .setAudience(req.audiences)
+      .setIssuedAt(now)
+      .setNotBefore(now)
+      .setExpirationTime(exp)
+      .setJti(randomUUID())
+      .sign(this.privateKey);
+    return { token, expiresAt: exp };
+  }
+
+  /** the claims of a token this issuer signed for one of the API's audiences, or undefined */
+  async verify(token: string): Promise<TokenClaims | undefined> {
+    try {
+      const { payload } = await jwtVerify(token, this.publicKey, { issuer: this.issuer, audience: this.apiAudiences, algorithms: [ALG], clockTolerance: 60 });
+      return payload as TokenClaims;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** does this look like one of ours (a JWT naming our issuer)? Decides whether a bearer token is tried as one */
+  static looksLikeJwt(token: string): boolean {
+    return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token);
+  }
+
+  /** GET /openid/v1/jwks */
+  async jwks(): Promise<{ keys: JWK[] }> {
+    const jwk = await exportJWK(this.publicKey);
+    return { keys: [{ ...jwk, use: 'sig', kid: this.keyId, alg: ALG }] };
+  }
+
+  /** GET /.well-known/openid-configuration */
+  discovery(): object {
+    return {
+      issuer: this.issuer,
+      jwks_uri: `${this.issuer}/openid/v1/jwks`,
+      response_types_supported: ['id_token'],
+      subject_types_supported: ['public'],
+      id_token_signing_alg_values_supported: [ALG],
+    };
+  }
+}
