@@ -67,7 +67,7 @@ import { PodCgroups } from '../runtime/cgroups.js';
 import { NodeStats } from '../kubelet/stats.js';
 import { explainPod } from '../explain/collect.js';
 import type { PodNodeView } from '../explain/types.js';
-import { lockDir, type DirLock } from '../sys/owner-lock.js';
+import { DirLockedError, lockDir, type DirLock } from '../sys/owner-lock.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT } from '../apiserver/inflight.js';
 import { DEFAULT_WATCH_QUEUE_MAX_BYTES } from '../apiserver/watch-queue.js';
 import { parseQuantity } from '../api/validation/quantity.js';
@@ -132,7 +132,7 @@ Flags:
   --allowed-unsafe-sysctls L  comma-separated sysctls or "prefix*" patterns pods may set beyond
                               the kubelet's safe set (namespaced ones only), e.g. 'kernel.msg*'
   --cgroup-root PATH          podbay's own cgroup, under which pods get ROOT/kubepods/...
-                              (default ${DEFAULT_CGROUP_ROOT}; give two servers on one host different roots)
+                              (default ${DEFAULT_CGROUP_ROOT}; one server per root: a second one is refused)
   --pod-pids-limit N          most processes/threads a pod may have (pids.max of its cgroup;
                               default ${DEFAULT_POD_PIDS_LIMIT}; -1 = unlimited). The kubelet's default is unlimited,
                               but then one pod's fork bomb takes every pid of the host (pid_max
@@ -262,8 +262,9 @@ export async function runServer(argv: string[]): Promise<number> {
   if (withKubelet) {
     try {
       locks.push(lockDir(runDir, 'run dir'));
+      locks.push(lockCgroupRoot(p.flags.get('cgroup-root') ?? DEFAULT_CGROUP_ROOT));
     } catch (e) {
-      locks[0]!.release();
+      for (const l of locks) l.release();
       throw e;
     }
   }
@@ -621,4 +622,21 @@ export function clusterFlags(flags: Map<string, string>, ctx: { serviceRange: st
   } else if (ctx.withKubelet) advertiseAddress = gateway;
   else if (isIP(ctx.listenHost) && !/^127\./.test(ctx.listenHost) && !['::1', '0.0.0.0', '::'].includes(ctx.listenHost)) advertiseAddress = ctx.listenHost;
   return { domain, kubernetesIP: range.first(), dnsIP, upstreams, gateway, advertiseAddress };
+}
+
+/**
+ * One server per cgroup root. At start the runtime removes pod cgroups under its root that none
+ * of its sandboxes own (a crash's leftovers): under a root another server shares, those are that
+ * server's pods, some half-way through being made. So the root is locked like the data dir, by a
+ * lock file under /run/podbay (a tmpfs: nothing outlives a reboot; the file is never removed,
+ * see owner-lock.ts).
+ */
+export function lockCgroupRoot(root: string, lockBase = '/run/podbay/cgroup-roots'): DirLock {
+  const dir = join(lockBase, encodeURIComponent(root));
+  try {
+    return lockDir(dir, 'cgroup root lock');
+  } catch (e) {
+    if (!(e instanceof DirLockedError)) throw e;
+    throw new Error(`--cgroup-root ${root} is in use by another podbay server (${e.pid ? `PID ${e.pid}` : 'PID unknown'}): give this one a --cgroup-root of its own`);
+  }
 }
