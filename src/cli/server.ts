@@ -15,7 +15,7 @@
  *   RUN/                  runtime state: runc root, bundles, netns pins, CNI cache and IPAM
  */
 import { mkdirSync, chmodSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import https from 'node:https';
 import os from 'node:os';
@@ -40,6 +40,8 @@ import { ControllerManager } from '../controllers/manager.js';
 import { JobController } from '../controllers/job.js';
 import { CronJobController } from '../controllers/cronjob.js';
 import { StatefulSetController } from '../controllers/statefulset.js';
+import { PersistentVolumeController } from '../controllers/persistentvolume.js';
+import { VolumeProtectionController } from '../controllers/volume-protection.js';
 import { DaemonSetController } from '../controllers/daemonset.js';
 import { execInPod } from '../kubelet/exec.js';
 import { portForwardToPod } from '../kubelet/portforward.js';
@@ -118,6 +120,8 @@ Flags:
                               pull a mirrored registry's images only from its mirrors (as k3s)
   --images-import-dir DIR     image archives (docker save / OCI, tar or tar.gz) loaded at start,
                               each once (default DIR/agent/images, as k3s's airgap images)
+  --local-path-dir DIR        where the local-path StorageClass makes PersistentVolumes, a
+                              directory per claim (default DIR/storage, as k3s's local-path)
 `;
 
 function pidsLimit(v: string | undefined): number {
@@ -182,7 +186,7 @@ async function waitReady(url: string, caPem: string): Promise<void> {
 }
 
 export async function runServer(argv: string[]): Promise<number> {
-  const known = ['data-dir', 'listen', 'store', 'etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'store-sync', 'max-requests-inflight', 'max-mutating-requests-inflight', 'max-connections', 'max-watch-queue-bytes', 'service-cluster-ip-range', 'service-node-port-range'];
+  const known = ['data-dir', 'listen', 'store', 'etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'store-sync', 'max-requests-inflight', 'max-mutating-requests-inflight', 'max-connections', 'max-watch-queue-bytes', 'service-cluster-ip-range', 'service-node-port-range', 'local-path-dir'];
   const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet', 'disable-default-registry-endpoint'], known, 'server');
   if (p.flags.has('help')) {
     process.stdout.write(HELP);
@@ -279,6 +283,11 @@ export async function runServer(argv: string[]): Promise<number> {
   startInBackground('the statefulset controller', statefulSets);
   const daemonSets = new DaemonSetController(client, { log });
   startInBackground('the daemonset controller', daemonSets);
+  // local persistent volumes: the binder with k3s's local-path provisioner, and the protection finalizers
+  const volumes = new PersistentVolumeController(client, { localPathDir: resolve(p.flags.get('local-path-dir') ?? join(dataDir, 'storage')), nodeName: nodeName(), log });
+  startInBackground('the persistentvolume controller', volumes);
+  const volumeProtection = new VolumeProtectionController(client, { log });
+  startInBackground('the volume protection controller', volumeProtection);
 
   const hostname = os.hostname().toLowerCase();
   const sans = ['127.0.0.1', '::1', 'localhost', hostname];
@@ -422,11 +431,13 @@ export async function runServer(argv: string[]): Promise<number> {
   await step('namespace controller', () => namespaces.stop());
   await step('endpoints controller', () => endpoints.stop());
   await step('workload controllers', () => controllers.stop());
-  await step('job, cronjob, statefulset and daemonset controllers', async () => {
+  await step('job, cronjob, statefulset, daemonset and volume controllers', async () => {
     await jobs.stop();
     await cronJobs.stop();
     await statefulSets.stop();
     await daemonSets.stop();
+    await volumes.stop();
+    await volumeProtection.stop();
   });
   await step('scheduler', () => binder?.stop());
   await step('service proxy', () => proxier?.stop());

@@ -17,11 +17,15 @@ export interface KubeletClient {
   deletePod(namespace: string, name: string, uid: string): Promise<void>;
   getConfigMap(namespace: string, name: string): Promise<Obj | undefined>;
   getSecret(namespace: string, name: string): Promise<Obj | undefined>;
+  getPersistentVolumeClaim(namespace: string, name: string): Promise<Obj | undefined>;
+  getPersistentVolume(name: string): Promise<Obj | undefined>;
 }
 
 const PODS = resourceInfo('pods')!;
 const CONFIGMAPS = resourceInfo('configmaps')!;
 const SECRETS = resourceInfo('secrets')!;
+const CLAIMS = resourceInfo('persistentvolumeclaims')!;
+const VOLUMES = resourceInfo('persistentvolumes')!;
 
 export function kubeletClient(client: Client): KubeletClient {
   const pods = client.resource(PODS);
@@ -37,5 +41,7 @@ export function kubeletClient(client: Client): KubeletClient {
     },
     getConfigMap: (namespace, name) => client.resource(CONFIGMAPS).tryGet(namespace, name),
     getSecret: (namespace, name) => client.resource(SECRETS).tryGet(namespace, name),
+    getPersistentVolumeClaim: (namespace, name) => client.resource(CLAIMS).tryGet(namespace, name),
+    getPersistentVolume: (name) => client.resource(VOLUMES).tryGet(undefined, name),
   };
 }

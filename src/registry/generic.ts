@@ -210,6 +210,7 @@ export class GenericRegistry {
   /** what the strategies' asynchronous hooks may use */
   protected readonly strategyContext: StrategyContext = {
     serviceAllocators: () => (this.allocators ??= this.loadServiceAllocators()),
+    list: async (r) => (await this.list(r, undefined)).items,
   };
 
   constructor(

@@ -18,6 +18,7 @@ import { ApiError } from '../api/errors.js';
 import { resourceInfo } from '../api/registry.js';
 import { describeConflict, type HostPortGuard, type WantedPort } from '../network/host-ports.js';
 import { ResourceFit } from './fit.js';
+import { checkPodVolumes } from './volume-binding.js';
 import { rfc3339 } from '../api/time.js';
 
 const PODS = resourceInfo('pods')!;
@@ -124,9 +125,15 @@ export class Binder {
     const fit = new ResourceFit(node?.status?.allocatable, bound);
     pending.sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)));
     for (const pod of pending) {
-      const why = this.misfit(pod, node, taken) ?? fit.misfit(pod) ?? (await this.hostMisfit(pod));
+      const volumes = await checkPodVolumes(this.client, pod, this.nodeName, node);
+      const why = this.misfit(pod, node, taken) ?? fit.misfit(pod) ?? (await this.hostMisfit(pod)) ?? ('misfit' in volumes ? volumes.misfit : undefined);
       if (why) {
         await this.unschedulable(pod, why);
+        continue;
+      }
+      if ('wait' in volumes) {
+        // its claims are being provisioned for this node: look again shortly (upstream's PreBind waits)
+        setTimeout(() => this.kick(), 500).unref();
         continue;
       }
       try {

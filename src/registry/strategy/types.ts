@@ -41,6 +41,8 @@ export interface Allocation {
 export interface StrategyContext {
   /** the Service allocators (cluster IPs, node ports), loaded from the stored Services on first use */
   serviceAllocators(): Promise<import('../service-allocators.js').ServiceAllocators>;
+  /** the stored objects of a kind (admission that reads other objects: the default StorageClass) */
+  list(r: import('../../api/registry.js').ResourceInfo): Promise<Obj[]>;
 }
 
 /** The asynchronous hooks, as kube's service REST storage allocates around the generic store. */
