@@ -81,7 +81,7 @@ const WORKLOAD: Partial<ResourceInfo> = { categories: ['all'], subresources: ['s
 
 export const RESOURCES: ResourceInfo[] = [
   core('namespaces', 'Namespace', 'namespace', false, { shortNames: ['ns'], subresources: ['status', 'finalize'], nameRule: 'dns1123-label' }),
-  core('pods', 'Pod', 'pod', true, { shortNames: ['po'], categories: ['all'], subresources: ['status', 'binding', 'log', 'exec'], generation: true }),
+  core('pods', 'Pod', 'pod', true, { shortNames: ['po'], categories: ['all'], subresources: ['status', 'binding', 'eviction', 'log', 'exec'], generation: true }),
   core('configmaps', 'ConfigMap', 'configmap', true, { shortNames: ['cm'] }),
   core('secrets', 'Secret', 'secret', true),
   core('events', 'Event', 'event', true, { shortNames: ['ev'] }),
@@ -169,6 +169,7 @@ export function storageKey(r: ResourceInfo, namespace: string | undefined, name?
 function subresourceVerbs(sub: string): string[] {
   switch (sub) {
     case 'binding':
+    case 'eviction':
       return ['create'];
     case 'finalize':
       return ['update'];
@@ -202,7 +203,9 @@ export function apiResourceList(groupVersion: string): object | undefined {
         singularName: '',
         namespaced: r.namespaced,
         ...(sub === 'scale' ? { group: SCALE.group, version: SCALE.version } : {}),
-        kind: sub === 'binding' ? 'Binding' : sub === 'scale' ? SCALE.kind : r.kind,
+        // kubectl drain finds eviction support by this entry's group and version (CheckEvictionSupport)
+        ...(sub === 'eviction' ? { group: 'policy', version: 'v1' } : {}),
+        kind: sub === 'binding' ? 'Binding' : sub === 'scale' ? SCALE.kind : sub === 'eviction' ? 'Eviction' : r.kind,
         verbs: subresourceVerbs(sub),
       });
     }

@@ -42,6 +42,7 @@ import { CronJobController } from '../controllers/cronjob.js';
 import { StatefulSetController } from '../controllers/statefulset.js';
 import { PersistentVolumeController } from '../controllers/persistentvolume.js';
 import { VolumeProtectionController } from '../controllers/volume-protection.js';
+import { DisruptionController } from '../controllers/disruption.js';
 import { DaemonSetController } from '../controllers/daemonset.js';
 import { execInPod } from '../kubelet/exec.js';
 import { portForwardToPod } from '../kubelet/portforward.js';
@@ -288,6 +289,8 @@ export async function runServer(argv: string[]): Promise<number> {
   startInBackground('the persistentvolume controller', volumes);
   const volumeProtection = new VolumeProtectionController(client, { log });
   startInBackground('the volume protection controller', volumeProtection);
+  const disruption = new DisruptionController(client, { log });
+  startInBackground('the disruption controller', disruption);
 
   const hostname = os.hostname().toLowerCase();
   const sans = ['127.0.0.1', '::1', 'localhost', hostname];
@@ -431,13 +434,14 @@ export async function runServer(argv: string[]): Promise<number> {
   await step('namespace controller', () => namespaces.stop());
   await step('endpoints controller', () => endpoints.stop());
   await step('workload controllers', () => controllers.stop());
-  await step('job, cronjob, statefulset, daemonset and volume controllers', async () => {
+  await step('job, cronjob, statefulset, daemonset, volume and disruption controllers', async () => {
     await jobs.stop();
     await cronJobs.stop();
     await statefulSets.stop();
     await daemonSets.stop();
     await volumes.stop();
     await volumeProtection.stop();
+    await disruption.stop();
   });
   await step('scheduler', () => binder?.stop());
   await step('service proxy', () => proxier?.stop());

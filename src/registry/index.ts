@@ -9,6 +9,7 @@ import { GenericRegistry } from './generic.js';
 import { NAMESPACES, PROTECTED_NAMESPACES } from './strategy/namespace.js';
 import { PODS, bindingUpdate } from './strategy/pod.js';
 import { ApiError } from '../api/errors.js';
+import { evictPod } from './eviction.js';
 
 export { GenericRegistry, MAX_OBJECT_BYTES, type UpdateOptions, type PatchOptions, type WatchHandle } from './generic.js';
 export { PROTECTED_NAMESPACES } from './strategy/namespace.js';
@@ -18,6 +19,11 @@ export class Registry extends GenericRegistry {
   async bind(ns: string, name: string, binding: Obj, opts: WriteOptions = {}): Promise<void> {
     const update = bindingUpdate(name, binding);
     await this.guaranteedUpdate(PODS, ns, name, opts, update);
+  }
+
+  /** POST pods/NAME/eviction: deleted if its disruption budget allows (eviction.ts) */
+  async evict(ns: string, name: string, eviction: Obj): Promise<void> {
+    await evictPod(this, ns, name, eviction);
   }
 
   /** Make sure the built-in namespaces exist. */

@@ -19,6 +19,7 @@ import { resourceInfo } from '../api/registry.js';
 import { describeConflict, type HostPortGuard, type WantedPort } from '../network/host-ports.js';
 import { ResourceFit } from './fit.js';
 import { checkPodVolumes } from './volume-binding.js';
+import { nodeMisfit } from './taints.js';
 import { rfc3339 } from '../api/time.js';
 
 const PODS = resourceInfo('pods')!;
@@ -150,6 +151,8 @@ export class Binder {
   }
 
   private misfit(pod: ApiPod, node: Node | undefined, taken: Set<string>): string | undefined {
+    const tainted = nodeMisfit(pod, node);
+    if (tainted) return tainted;
     const labels = node?.metadata?.labels ?? {};
     for (const [k, v] of Object.entries(pod.spec.nodeSelector ?? {})) {
       if (labels[k] !== v) return "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.";
