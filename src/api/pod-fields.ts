@@ -106,9 +106,9 @@ const ephemeral = (p: Obj) => (p.spec.ephemeralContainers = [{ name: 'debug', im
 const podRows: LedgerRow[] = [
   impl('PodSpec.activeDeadlineSeconds', 'issue 9 lifecycle work (DeadlineExceeded)'),
   ignored('PodSpec.affinity', 'the preferred terms only rank nodes, and a podbay cluster has one node', true),
-  refused('PodSpec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution', 'podbay\'s scheduler does not implement required affinity yet (nodeSelector works)', (p) => (p.spec.affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'a', operator: 'Exists' }] }] } } }), 'spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution'),
-  refused('PodSpec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution', 'podbay\'s scheduler does not implement required pod affinity yet', (p) => (p.spec.affinity = { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { a: 'b' } } }] } }), 'spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution'),
-  refused('PodSpec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution', 'podbay\'s scheduler does not implement required pod anti-affinity yet', (p) => (p.spec.affinity = { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { a: 'b' } } }] } }), 'spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution'),
+  impl('PodSpec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution', 'src/scheduler/affinity.ts (NodeAffinity filter, src/api/node-selector.ts)', true),
+  impl('PodSpec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution', 'src/scheduler/affinity.ts (InterPodAffinity filter on the one node)', true),
+  impl('PodSpec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution', 'src/scheduler/affinity.ts (InterPodAffinity filter on the one node)', true),
   ignored('PodSpec.automountServiceAccountToken', 'no token is ever mounted (no token issuer yet, see the services issue), so false is already honoured'),
   impl('PodSpec.containers', KUBELET),
   impl('PodSpec.initContainers', 'src/kubelet/init-containers.ts'),

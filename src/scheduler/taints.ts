@@ -6,22 +6,12 @@
  * {key: value}`), in its FailedScheduling sentence.
  */
 import type { Obj } from '../api/types.js';
+import { tolerated } from '../api/taints.js';
+
+export { toleratesTaint } from '../api/taints.js';
 
 export const UNSCHEDULABLE_TAINT = 'node.kubernetes.io/unschedulable';
 const NOT_HELPFUL = 'preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.';
-
-/** v1helper's Toleration.ToleratesTaint */
-export function toleratesTaint(t: Obj, taint: Obj): boolean {
-  if (t.effect && t.effect !== taint.effect) return false;
-  if (t.key && t.key !== taint.key) return false;
-  // an empty key with Exists tolerates every taint
-  const op = t.operator ?? 'Equal';
-  if (op === 'Exists') return true;
-  if (op === 'Equal') return (t.value ?? '') === (taint.value ?? '');
-  return false;
-}
-
-export const tolerated = (tolerations: readonly Obj[] | undefined, taint: Obj): boolean => (tolerations ?? []).some((t) => toleratesTaint(t, taint));
 
 /** why the node cannot take the pod (unschedulable, an untolerated taint), or undefined */
 export function nodeMisfit(pod: Obj, node: Obj | undefined): string | undefined {

@@ -5,7 +5,8 @@
  * budget allows and then waits (one node: the replacements cannot start elsewhere), a drain that
  * completes without the budget (DaemonSet pods ignored, emptyDir data deleted, a bare pod
  * refused without --force), the replacements Unschedulable while the node is cordoned, Running
- * again after `kubectl uncordon`. World: bridge pbpvc0, 10.239.0.0/24 (shared with
+ * again after `kubectl uncordon`; a NoSchedule taint and required pod anti-affinity keep pods
+ * Pending with the scheduler's messages. World: bridge pbpvc0, 10.239.0.0/24 (shared with
  * volumes-pvc.test.ts; the two files run one after the other), no hostPorts.
  */
 import { describe, it, before, after } from 'node:test';
@@ -129,5 +130,42 @@ spec:
     assert.match(kOld.ok('uncordon', node), new RegExp(`node/${node} uncordoned`));
     await readyWeb(2);
     assert.doesNotMatch(k.ok('get', 'node', node, '--no-headers'), /SchedulingDisabled/);
+  });
+  it(`taints and tolerations, required pod anti-affinity: the scheduler's messages (${newest.name})`, async () => {
+    k.ok('taint', 'nodes', node, 'dedicated=db:NoSchedule');
+    try {
+      k.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'plain' }, spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'c', image: 'busybox:1.36', command: ['sleep', '3600'] }] } });
+      k.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'tolerant' }, spec: { terminationGracePeriodSeconds: 0, tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'db', effect: 'NoSchedule' }], containers: [{ name: 'c', image: 'busybox:1.36', command: ['sleep', '3600'] }] } });
+      await waitFor('tolerant Running', () => k.pod('tolerant').status.phase === 'Running' || undefined, 60_000);
+      const c = await waitFor('plain Unschedulable', () => (k.pod('plain').status.conditions ?? []).find((x: any) => x.type === 'PodScheduled' && x.reason === 'Unschedulable'), 30_000);
+      assert.equal(c.message, '0/1 nodes are available: 1 node(s) had untolerated taint {dedicated: db}. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.');
+    } finally {
+      k.ok('taint', 'nodes', node, 'dedicated-');
+    }
+    await waitFor('plain Running once the taint is gone', () => k.pod('plain').status.phase === 'Running' || undefined, 60_000);
+    k.ok('delete', 'pod', 'plain', 'tolerant', '--wait=true');
+
+    k.apply(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: apart}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: apart}}
+  template:
+    metadata: {labels: {app: apart}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+          - {topologyKey: kubernetes.io/hostname, labelSelector: {matchLabels: {app: apart}}}
+      containers: [{name: c, image: busybox:1.36, command: [sleep, '3600']}]
+`);
+    const msg = await waitFor('one apart pod Running, the other Unschedulable', () => {
+      const pods = JSON.parse(k.ok('get', 'pods', '-l', 'app=apart', '-o', 'json')).items as any[];
+      const pending = pods.map((p) => (p.status.conditions ?? []).find((x: any) => x.type === 'PodScheduled' && x.reason === 'Unschedulable')).filter(Boolean);
+      return pods.filter((p) => p.status.phase === 'Running').length === 1 && pending.length === 1 ? pending[0].message : undefined;
+    }, 60_000);
+    assert.equal(msg, "0/1 nodes are available: 1 node(s) didn't match pod anti-affinity rules. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.");
   });
 });

@@ -270,7 +270,7 @@ describe('what the pod sees (runc, conmon, CNI, real kubectl)', () => {
       volumes: [{ name: 'scratch', ephemeral: { volumeClaimTemplate: { spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } } } }],
     })));
     assert.notEqual(eph.code, 0);
-    assert.match(eph.stderr, /spec\.volumes\[0\]\.ephemeral: Forbidden: podbay does not support ephemeral volumes: generic ephemeral volumes need PersistentVolumeClaims, which podbay does not provide yet/);
+    assert.match(eph.stderr, /spec\.volumes\[0\]\.ephemeral: Forbidden: podbay does not support ephemeral volumes: generic ephemeral volumes \(a claim per pod\) are not implemented by podbay yet: use a persistentVolumeClaim volume/);
   });
 
   it('mountPropagation: "Bidirectional ... only allowed in privileged containers" (422); HostToContainer "receives all subsequent mounts" made on the host', async () => {

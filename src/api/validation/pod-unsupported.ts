@@ -70,12 +70,6 @@ export function validatePodUnsupported(spec: Obj, fldPath = 'spec'): ValidationE
   if (arr(spec.topologySpreadConstraints).length) errs.push(forbidden(`${fldPath}.topologySpreadConstraints`, 'podbay\'s scheduler does not implement topology spread constraints yet'));
   if (str(spec.hostnameOverride)) errs.push(forbidden(`${fldPath}.hostnameOverride`, 'podbay does not implement hostnameOverride (an alpha feature): use hostname and subdomain'));
   if (isObj(spec.schedulingGroup)) errs.push(forbidden(`${fldPath}.schedulingGroup`, 'podbay\'s scheduler does not implement gang scheduling (an alpha feature)'));
-  const aff = obj(spec.affinity);
-  for (const kind of ['nodeAffinity', 'podAffinity', 'podAntiAffinity']) {
-    if (obj(aff[kind]).requiredDuringSchedulingIgnoredDuringExecution !== undefined) {
-      errs.push(forbidden(`${fldPath}.affinity.${kind}.requiredDuringSchedulingIgnoredDuringExecution`, 'podbay\'s scheduler does not implement required affinity yet: use nodeSelector'));
-    }
-  }
   arr(spec.volumes).forEach((v, i) => {
     arr(obj(obj(v).projected).sources).forEach((src, j) => {
       const at = `${fldPath}.volumes[${i}].projected.sources[${j}]`;
