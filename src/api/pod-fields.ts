@@ -162,6 +162,7 @@ const volumeRows: LedgerRow[] = [
   impl('Volume.hostPath', 'src/kubelet/volumes.ts (type checks with the kubelet\'s messages)', true),
   impl('Volume.downwardAPI', 'src/kubelet/volumes.ts, src/kubelet/downward.ts (labels/annotations files updated in place)', true),
   impl('Volume.projected', 'src/kubelet/volumes.ts (configMap, secret, downwardAPI sources)', true),
+  impl('Volume.ephemeral', 'src/controllers/ephemeral.ts (the claim <pod>-<volume>, owned by the pod), src/kubelet/claim-volume.ts', true),
   impl('Volume.persistentVolumeClaim', 'src/kubelet/volumes.ts, src/kubelet/claim-volume.ts (the bound PV\'s hostPath/local path; readOnly)', true),
   { path: 'Volume.projected.sources.serviceAccountToken', status: 'mount-refused', subtree: true, note: 'FailedMount "projected source serviceAccountToken is not supported by podbay yet": no token issuer until the services issue' },
   refused('Volume.projected.sources.clusterTrustBundle', 'podbay serves no ClusterTrustBundles', (p) => (p.spec.volumes = [{ name: 'v', projected: { sources: [{ clusterTrustBundle: { path: 'b', signerName: 'example.com/s' } }] } }]), 'spec.volumes[0].projected.sources[0].clusterTrustBundle'),

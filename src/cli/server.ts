@@ -43,6 +43,7 @@ import { StatefulSetController } from '../controllers/statefulset.js';
 import { PersistentVolumeController } from '../controllers/persistentvolume.js';
 import { VolumeProtectionController } from '../controllers/volume-protection.js';
 import { DisruptionController } from '../controllers/disruption.js';
+import { EphemeralVolumeController } from '../controllers/ephemeral.js';
 import { DaemonSetController } from '../controllers/daemonset.js';
 import { execInPod } from '../kubelet/exec.js';
 import { portForwardToPod } from '../kubelet/portforward.js';
@@ -291,6 +292,8 @@ export async function runServer(argv: string[]): Promise<number> {
   startInBackground('the volume protection controller', volumeProtection);
   const disruption = new DisruptionController(client, { log });
   startInBackground('the disruption controller', disruption);
+  const ephemeralVolumes = new EphemeralVolumeController(client, { log });
+  startInBackground('the ephemeral volume controller', ephemeralVolumes);
 
   const hostname = os.hostname().toLowerCase();
   const sans = ['127.0.0.1', '::1', 'localhost', hostname];
@@ -442,6 +445,7 @@ export async function runServer(argv: string[]): Promise<number> {
     await volumes.stop();
     await volumeProtection.stop();
     await disruption.stop();
+    await ephemeralVolumes.stop();
   });
   await step('scheduler', () => binder?.stop());
   await step('service proxy', () => proxier?.stop());

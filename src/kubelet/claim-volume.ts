@@ -1,5 +1,6 @@
 /**
- * A pod's persistentVolumeClaim volume: the claim must exist, not be being deleted, and be
+ * A pod's persistentVolumeClaim volume (or generic ephemeral volume, whose claim is `<pod>-<volume>`
+ * and must be owned by the pod): the claim must exist, not be being deleted, and be
  * Bound; its PersistentVolume's hostPath or local path is then the volume, as the kubelet's
  * hostPath and local plugins mount it (bind of that directory; readOnly when the pod's volume
  * says so). The kubelet's messages for a claim it cannot use are kept (desired state of world
@@ -33,11 +34,16 @@ export interface ClaimSource {
   hostOwned: boolean;
 }
 
-export async function claimVolume(client: KubeletClient, ns: string, v: Obj): Promise<ClaimSource> {
-  const name: string = v.persistentVolumeClaim.claimName;
+/** a persistentVolumeClaim volume's claim, or a generic ephemeral volume's (`<pod>-<volume>`, which the pod must own) */
+export async function claimVolume(client: KubeletClient, pod: Obj, v: Obj): Promise<ClaimSource> {
+  const ns: string = pod.metadata.namespace;
+  const name: string = v.persistentVolumeClaim?.claimName ?? `${pod.metadata.name}-${v.name}`;
   const fail = (why: string) => new ClaimVolumeError(v.name, ns, name, why);
   const claim = await client.getPersistentVolumeClaim(ns, name);
   if (!claim) throw fail(`failed to fetch PVC from API server: persistentvolumeclaims "${name}" not found`);
+  if (v.ephemeral && !(claim.metadata?.ownerReferences ?? []).some((r: Obj) => r.uid === pod.metadata.uid && r.controller)) {
+    throw fail(`PVC ${ns}/${name} was not created for pod ${ns}/${pod.metadata.name} (pod is not owner)`);
+  }
   if (claim.metadata?.deletionTimestamp) throw fail("can't start pod because PVC is being deleted");
   const pvName: string | undefined = claim.spec?.volumeName;
   if (!pvName || claim.status?.phase !== 'Bound') throw fail('PVC is not bound');
@@ -45,7 +51,7 @@ export async function claimVolume(client: KubeletClient, ns: string, v: Obj): Pr
   if (!pv) throw fail(`failed to fetch PV ${pvName} from API server: persistentvolumes "${pvName}" not found`);
   const ref = pv.spec?.claimRef;
   if (!ref || ref.uid !== claim.metadata.uid) throw fail(`PV ${pvName} is not bound to this claim (its claimRef names ${ref ? `${ref.namespace}/${ref.name}` : 'none'})`);
-  const forceReadOnly = v.persistentVolumeClaim.readOnly === true;
+  const forceReadOnly = v.persistentVolumeClaim?.readOnly === true;
   const hostOwned = pv.metadata?.annotations?.[ANN_PROVISIONED_BY] !== LOCAL_PATH_PROVISIONER;
   if (pv.spec?.hostPath?.path) {
     return { hostPath: { path: pv.spec.hostPath.path, type: pv.spec.hostPath.type ?? '' }, localPath: pv.spec.hostPath.path, forceReadOnly, hostOwned };

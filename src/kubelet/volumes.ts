@@ -269,15 +269,12 @@ export async function prepareVolumes(client: KubeletClient, pod: Obj, podDir: st
       volumes.set(v.name, { hostPath: dir, forceReadOnly: false, hostOwned: false });
     } else if (v.hostPath) {
       volumes.set(v.name, { hostPath: checkHostPath(v.name, v.hostPath.path, v.hostPath.type ?? ''), forceReadOnly: false, hostOwned: true });
-    } else if (v.persistentVolumeClaim) {
-      const c = await claimVolume(client, ns, v);
+    } else if (v.persistentVolumeClaim || v.ephemeral) {
+      const c = await claimVolume(client, pod, v);
       volumes.set(v.name, { hostPath: c.hostPath ? checkHostPath(v.name, c.hostPath.path, c.hostPath.type) : c.localPath, forceReadOnly: c.forceReadOnly, hostOwned: c.hostOwned });
-    } else if (v.ephemeral) {
-      // a generic ephemeral volume is a PVC the pod owns: podbay does not make those claims yet
-      throw new VolumeError(v.name, 'generic ephemeral volumes are not implemented by podbay yet: use a persistentVolumeClaim volume');
     } else {
       const kind = Object.keys(v).find((k) => k !== 'name') ?? 'unknown';
-      throw new VolumeError(v.name, `volume type ${kind} is not supported by podbay yet (supported: configMap, secret, downwardAPI, projected, emptyDir, hostPath, persistentVolumeClaim)`);
+      throw new VolumeError(v.name, `volume type ${kind} is not supported by podbay yet (supported: configMap, secret, downwardAPI, projected, emptyDir, hostPath, persistentVolumeClaim, ephemeral)`);
     }
   }
 }

@@ -32,10 +32,15 @@ export async function checkPodVolumes(client: Client, pod: Obj, nodeName: string
   const unschedulable = (why: string): VolumeVerdict => ({ misfit: `0/1 nodes are available: ${why}. ${NOT_HELPFUL}` });
   let waiting: string | undefined;
   for (const v of (pod.spec?.volumes ?? []) as Obj[]) {
-    const name = v.persistentVolumeClaim?.claimName;
+    // a generic ephemeral volume's claim is <pod>-<volume>, made by the ephemeral volume controller
+    const name = v.persistentVolumeClaim?.claimName ?? (v.ephemeral ? `${pod.metadata.name}-${v.name}` : undefined);
     if (!name) continue;
     const claim = await client.resource(CLAIMS).tryGet(ns, name);
+    if (!claim && v.ephemeral) return unschedulable(`waiting for ephemeral volume controller to create the persistentvolumeclaim "${name}"`);
     if (!claim) return unschedulable(`persistentvolumeclaim "${name}" not found`);
+    if (v.ephemeral && !(claim.metadata.ownerReferences ?? []).some((r: Obj) => r.uid === pod.metadata.uid && r.controller)) {
+      return unschedulable(`PVC ${ns}/${name} was not created for pod ${ns}/${pod.metadata.name} (pod is not owner)`);
+    }
     if (claim.metadata.deletionTimestamp) return unschedulable(`persistentvolumeclaim "${name}" is being deleted`);
     if (claim.spec?.volumeName) {
       const pv = await client.resource(VOLUMES).tryGet(undefined, claim.spec.volumeName);

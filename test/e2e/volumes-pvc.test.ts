@@ -5,7 +5,8 @@
  * pvc,pv` shows them Bound; a claim in use is kept (Terminating) until its pod is gone; deleting
  * the claim after the set is gone removes the volume and its directory, and a link a container
  * left in it is not followed. A claim of an Immediate class without a volume keeps its pod
- * Pending with the scheduler's message until a static volume appears; readOnly is honoured.
+ * Pending with the scheduler's message until a static volume appears; readOnly is honoured. A
+ * generic ephemeral volume's claim is made for its pod and goes with it.
  * World: bridge pbpvc0, 10.239.0.0/24, no hostPorts.
  */
 import { describe, it, before, after } from 'node:test';
@@ -158,5 +159,27 @@ spec:
     await waitFor('Released', () => /static-pv\s+2Gi\s+RWO\s+Retain\s+Released/.test(k.ok('get', 'pv', 'static-pv', '--no-headers')) || undefined, 30_000);
     assert.equal(readFileSync(join(host, 'seed'), 'utf8'), 'from the admin\n', 'Retain keeps the data');
     k.ok('delete', 'pv', 'static-pv', '--wait=true');
+  });
+  it(`a generic ephemeral volume: its claim made and provisioned for the pod, gone with it (${newest.name})`, async () => {
+    k.create({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'scratchy' },
+      spec: {
+        terminationGracePeriodSeconds: 0,
+        containers: [{ name: 'c', image: 'busybox:1.36', command: ['sh', '-c', 'echo kept > /scratch/f; cat /scratch/f; sleep 3600'], volumeMounts: [{ name: 'scratch', mountPath: '/scratch' }] }],
+        volumes: [{ name: 'scratch', ephemeral: { volumeClaimTemplate: { spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '16Mi' } } } } } }],
+      },
+    });
+    const pod = await running('scratchy');
+    await waitFor('written', () => /kept/.test(k.k('logs', 'scratchy').stdout) || undefined, 30_000);
+    const claim = JSON.parse(k.ok('get', 'pvc', 'scratchy-scratch', '-o', 'json'));
+    assert.equal(claim.metadata.ownerReferences[0].uid, pod.metadata.uid);
+    assert.equal(claim.status.phase, 'Bound');
+    const dir = join(s.dataDir, 'storage', `pvc-${claim.metadata.uid}_default_scratchy-scratch`);
+    assert.equal(readFileSync(join(dir, 'f'), 'utf8'), 'kept\n');
+    k.ok('delete', 'pod', 'scratchy', '--wait=true');
+    await waitFor('the claim gone with its pod', () => k.k('get', 'pvc', 'scratchy-scratch').code !== 0 || undefined, 60_000);
+    await waitFor('its directory removed', () => !existsSync(dir) || undefined, 60_000);
   });
 });

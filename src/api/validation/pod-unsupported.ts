@@ -7,11 +7,10 @@
 import { forbidden, isObj, obj, arr, str, type ValidationError, type Obj } from './field.js';
 
 /** The volume sources podbay's kubelet sets up (src/kubelet/volumes.ts). */
-export const SUPPORTED_VOLUME_SOURCES = ['configMap', 'secret', 'emptyDir', 'hostPath', 'downwardAPI', 'projected', 'persistentVolumeClaim'];
+export const SUPPORTED_VOLUME_SOURCES = ['configMap', 'secret', 'emptyDir', 'hostPath', 'downwardAPI', 'projected', 'persistentVolumeClaim', 'ephemeral'];
 
 /** Every other VolumeSource member, with why podbay cannot provide it. */
 export const UNSUPPORTED_VOLUME_SOURCES: Record<string, string> = {
-  ephemeral: 'generic ephemeral volumes (a claim per pod) are not implemented by podbay yet: use a persistentVolumeClaim volume',
   csi: 'podbay runs no CSI drivers',
   image: 'image volumes (an OCI image mounted as a volume) are not implemented by podbay yet',
   nfs: 'podbay mounts no network filesystems',
