@@ -44,6 +44,7 @@ import { PersistentVolumeController } from '../controllers/persistentvolume.js';
 import { VolumeProtectionController } from '../controllers/volume-protection.js';
 import { DisruptionController } from '../controllers/disruption.js';
 import { EphemeralVolumeController } from '../controllers/ephemeral.js';
+import { NodeLifecycleController } from '../controllers/node-lifecycle.js';
 import { DaemonSetController } from '../controllers/daemonset.js';
 import { execInPod } from '../kubelet/exec.js';
 import { portForwardToPod } from '../kubelet/portforward.js';
@@ -294,6 +295,8 @@ export async function runServer(argv: string[]): Promise<number> {
   startInBackground('the disruption controller', disruption);
   const ephemeralVolumes = new EphemeralVolumeController(client, { log });
   startInBackground('the ephemeral volume controller', ephemeralVolumes);
+  const nodeLifecycle = new NodeLifecycleController(client, { log });
+  startInBackground('the node lifecycle controller', nodeLifecycle);
 
   const hostname = os.hostname().toLowerCase();
   const sans = ['127.0.0.1', '::1', 'localhost', hostname];
@@ -446,6 +449,7 @@ export async function runServer(argv: string[]): Promise<number> {
     await volumeProtection.stop();
     await disruption.stop();
     await ephemeralVolumes.stop();
+    await nodeLifecycle.stop();
   });
   await step('scheduler', () => binder?.stop());
   await step('service proxy', () => proxier?.stop());

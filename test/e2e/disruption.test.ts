@@ -6,7 +6,7 @@
  * completes without the budget (DaemonSet pods ignored, emptyDir data deleted, a bare pod
  * refused without --force), the replacements Unschedulable while the node is cordoned, Running
  * again after `kubectl uncordon`; a NoSchedule taint and required pod anti-affinity keep pods
- * Pending with the scheduler's messages. World: bridge pbpvc0, 10.239.0.0/24 (shared with
+ * Pending with the scheduler's messages; a NoExecute taint evicts. World: bridge pbpvc0, 10.239.0.0/24 (shared with
  * volumes-pvc.test.ts; the two files run one after the other), no hostPorts.
  */
 import { describe, it, before, after } from 'node:test';
@@ -38,7 +38,10 @@ describe('disruption budgets, eviction and kubectl drain', () => {
 
   after(async () => {
     k.k('uncordon', node);
-    k.k('delete', 'deployments,daemonsets,pdb', '--all', '--wait=true');
+    // foreground, then not forced: each pod object stays until the kubelet has stopped it, and no
+    // controller is left to make another, so no container outlives the server
+    k.k('delete', 'deployments,daemonsets', '--all', '--cascade=foreground', '--wait=true', '--timeout=60s');
+    k.k('delete', 'pdb,pods', '--all', '--wait=true', '--timeout=60s');
     await suite.finish(newest.path);
   });
 
@@ -103,6 +106,7 @@ spec:
     assert.match(said, /evicting pod default\/web-/);
     assert.match(said, /error when evicting pods\/"web-[a-z0-9-]+" -n "default" \(will retry after 5s\): Cannot evict pod as it would violate the pod's disruption budget\./);
     assert.match(k.ok('get', 'node', node, '--no-headers'), /Ready,SchedulingDisabled/);
+    await waitFor('the unschedulable taint', () => /Taints:\s+node\.kubernetes\.io\/unschedulable:NoSchedule/.test(k.ok('describe', 'node', node)) || undefined, 30_000);
     assert.equal(JSON.parse(k.ok('get', 'node', node, '-o', 'json')).spec.unschedulable, true);
     await waitFor('one web pod left running', () => webPods().filter((p) => p.status.phase === 'Running' && !p.metadata.deletionTimestamp).length === 1 || undefined, 30_000);
     const pending = await waitFor('the replacement Unschedulable', () => {
@@ -130,6 +134,7 @@ spec:
     assert.match(kOld.ok('uncordon', node), new RegExp(`node/${node} uncordoned`));
     await readyWeb(2);
     assert.doesNotMatch(k.ok('get', 'node', node, '--no-headers'), /SchedulingDisabled/);
+    await waitFor('the unschedulable taint gone', () => /Taints:\s+<none>/.test(k.ok('describe', 'node', node)) || undefined, 30_000);
   });
   it(`taints and tolerations, required pod anti-affinity: the scheduler's messages (${newest.name})`, async () => {
     k.ok('taint', 'nodes', node, 'dedicated=db:NoSchedule');
@@ -167,5 +172,19 @@ spec:
       return pods.filter((p) => p.status.phase === 'Running').length === 1 && pending.length === 1 ? pending[0].message : undefined;
     }, 60_000);
     assert.equal(msg, "0/1 nodes are available: 1 node(s) didn't match pod anti-affinity rules. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.");
+
+    // a NoExecute taint evicts what does not tolerate it
+    const runningApart = (JSON.parse(k.ok('get', 'pods', '-l', 'app=apart', '-o', 'json')).items as any[]).find((p) => p.status.phase === 'Running');
+    k.ok('taint', 'nodes', node, 'evict=now:NoExecute');
+    try {
+      await waitFor('TaintManagerEviction', () => new RegExp(`Normal TaintManagerEviction Marking for deletion Pod default/${runningApart.metadata.name}`).test(k.events(runningApart.metadata.name)) || undefined, 30_000);
+      await waitFor('the evicted pod gone', () => k.k('get', 'pod', runningApart.metadata.name).code !== 0 || undefined, 30_000);
+    } finally {
+      k.ok('taint', 'nodes', node, 'evict-');
+    }
+    // the evicted pods' replacements start again; the suite ends with nothing starting (a pod
+    // deleted while its sandbox is being made has been seen to outlive the server's teardown)
+    await readyWeb(2);
+    await waitFor('the DaemonSet pod back', () => JSON.parse(k.ok('get', 'pods', '-l', 'app=agent', '-o', 'json')).items.some((p: any) => p.status.phase === 'Running') || undefined, 60_000);
   });
 });

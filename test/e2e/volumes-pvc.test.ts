@@ -36,7 +36,10 @@ describe('persistent volumes: local-path claims, StatefulSet claim templates, st
   });
 
   after(async () => {
-    k.k('delete', 'statefulsets,pods', '--all', '--wait=true', '--grace-period=0', '--force');
+    // foreground, then not forced: each pod object stays until the kubelet has stopped it, and no
+    // controller is left to make another, so no container outlives the server
+    k.k('delete', 'statefulsets', '--all', '--cascade=foreground', '--wait=true', '--timeout=60s');
+    k.k('delete', 'pods', '--all', '--wait=true', '--timeout=60s');
     k.k('delete', 'pvc', '--all', '--wait=true', '--timeout=60s');
     await suite.finish(newest.path);
   });
