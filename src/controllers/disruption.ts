@@ -21,7 +21,7 @@ import { rfc3339 } from '../api/time.js';
 import { EventRecorder } from '../client/events.js';
 import { Informer, objectKey } from '../client/informer.js';
 import type { Client, Obj } from '../client/types.js';
-import { runWorkers, WorkQueue } from './workqueue.js';
+import { QueueController } from './queue-controller.js';
 
 const PDBS = resourceInfo('poddisruptionbudgets', 'policy')!;
 const PODS = resourceInfo('pods')!;
@@ -88,23 +88,17 @@ export function budgetStatus(pdb: Obj, pods: readonly Obj[], expectedFromControl
   return status;
 }
 
-export class DisruptionController {
+export class DisruptionController extends QueueController {
   private readonly budgets: Informer<Obj>;
   private readonly pods: Informer<Obj>;
-  private readonly queue = new WorkQueue({ baseMs: 50, maxMs: 30_000 });
   private readonly events: EventRecorder;
-  private readonly log: (line: string) => void;
-  private running?: Promise<void>;
 
-  constructor(
-    private readonly client: Client,
-    opts: { log?: (line: string) => void } = {},
-  ) {
-    this.log = opts.log ?? (() => {});
+  constructor(client: Client, opts: { log?: (line: string) => void } = {}) {
+    super(client, 'disruption controller', { ...opts, rate: { baseMs: 50, maxMs: 30_000 } });
     this.events = new EventRecorder(client, 'controllermanager', '', this.log);
     // resync: evicted pods leave disruptedPods after the timeout even when nothing else changes
-    this.budgets = new Informer<Obj>(client, PDBS, { log: this.log, resyncPeriodMs: 30_000 });
-    this.pods = new Informer<Obj>(client, PODS, { log: this.log });
+    this.budgets = this.informer(PDBS, { resyncPeriodMs: 30_000 });
+    this.pods = this.informer(PODS);
     const budget = (b: Obj) => this.queue.add(objectKey(b));
     this.budgets.addEventHandler({ add: budget, update: (_o, b) => budget(b) });
     const pod = (p: Obj) => {
@@ -115,19 +109,7 @@ export class DisruptionController {
     this.pods.addEventHandler({ add: pod, update: (_o, p) => pod(p), delete: pod });
   }
 
-  async start(): Promise<void> {
-    await Promise.all([this.budgets.start(), this.pods.start()]);
-    this.running = runWorkers(this.queue, 1, (key) => this.sync(key), (l) => this.log(`disruption controller: ${l}`));
-  }
-
-  async stop(): Promise<void> {
-    this.budgets.stop();
-    this.pods.stop();
-    this.queue.shutDown();
-    await this.running;
-  }
-
-  private async sync(key: string): Promise<void> {
+  protected async sync(key: string): Promise<void> {
     const [ns, name] = key.split('/') as [string, string];
     const pdb = await this.client.resource(PDBS).tryGet(ns, name);
     if (!pdb || pdb.metadata.deletionTimestamp) return;

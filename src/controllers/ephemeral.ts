@@ -11,7 +11,7 @@ import { resourceInfo } from '../api/registry.js';
 import { EventRecorder } from '../client/events.js';
 import { Informer, objectKey } from '../client/informer.js';
 import type { Client, Obj } from '../client/types.js';
-import { runWorkers, WorkQueue } from './workqueue.js';
+import { QueueController } from './queue-controller.js';
 
 const PODS = resourceInfo('pods')!;
 const CLAIMS = resourceInfo('persistentvolumeclaims')!;
@@ -34,36 +34,19 @@ export function ephemeralClaim(pod: Obj, volume: Obj): Obj {
 
 const hasEphemeral = (p: Obj) => (p.spec?.volumes ?? []).some((v: Obj) => v.ephemeral);
 
-export class EphemeralVolumeController {
+export class EphemeralVolumeController extends QueueController {
   private readonly pods: Informer<Obj>;
-  private readonly queue = new WorkQueue({ baseMs: 100, maxMs: 30_000 });
   private readonly events: EventRecorder;
-  private readonly log: (line: string) => void;
-  private running?: Promise<void>;
 
-  constructor(
-    private readonly client: Client,
-    opts: { log?: (line: string) => void } = {},
-  ) {
-    this.log = opts.log ?? (() => {});
+  constructor(client: Client, opts: { log?: (line: string) => void } = {}) {
+    super(client, 'ephemeral volume controller', opts);
     this.events = new EventRecorder(client, 'ephemeral_volume', '', this.log);
-    this.pods = new Informer<Obj>(client, PODS, { log: this.log });
+    this.pods = this.informer(PODS);
     const pod = (p: Obj) => hasEphemeral(p) && !p.metadata.deletionTimestamp && this.queue.add(objectKey(p));
     this.pods.addEventHandler({ add: pod, update: (_o, p) => pod(p) });
   }
 
-  async start(): Promise<void> {
-    await this.pods.start();
-    this.running = runWorkers(this.queue, 1, (key) => this.sync(key), (l) => this.log(`ephemeral volume controller: ${l}`));
-  }
-
-  async stop(): Promise<void> {
-    this.pods.stop();
-    this.queue.shutDown();
-    await this.running;
-  }
-
-  private async sync(key: string): Promise<void> {
+  protected async sync(key: string): Promise<void> {
     const [ns, name] = key.split('/') as [string, string];
     const pod = this.pods.cache.getByName(ns, name);
     if (!pod || pod.metadata.deletionTimestamp) return;

@@ -13,7 +13,7 @@ import { toleratesTaint } from '../api/taints.js';
 import { EventRecorder } from '../client/events.js';
 import { Informer } from '../client/informer.js';
 import type { Client, Obj } from '../client/types.js';
-import { runWorkers, WorkQueue } from './workqueue.js';
+import { QueueController } from './queue-controller.js';
 
 const NODES = resourceInfo('nodes')!;
 const PODS = resourceInfo('pods')!;
@@ -50,41 +50,23 @@ export function evictionTime(pod: Obj, taints: readonly Obj[], now = Date.now())
   return at !== undefined && at <= now ? 0 : at;
 }
 
-export class NodeLifecycleController {
+export class NodeLifecycleController extends QueueController {
   private readonly nodes: Informer<Obj>;
   private readonly pods: Informer<Obj>;
-  private readonly queue = new WorkQueue({ baseMs: 100, maxMs: 30_000 });
   private readonly events: EventRecorder;
-  private readonly log: (line: string) => void;
-  private running?: Promise<void>;
 
-  constructor(
-    private readonly client: Client,
-    opts: { log?: (line: string) => void } = {},
-  ) {
-    this.log = opts.log ?? (() => {});
+  constructor(client: Client, opts: { log?: (line: string) => void } = {}) {
+    super(client, 'node lifecycle controller', opts);
     this.events = new EventRecorder(client, 'taint-eviction-controller', '', this.log);
-    this.nodes = new Informer<Obj>(client, NODES, { log: this.log });
-    this.pods = new Informer<Obj>(client, PODS, { log: this.log, indexers: { [BY_NODE]: (p: Obj) => (p.spec?.nodeName ? [p.spec.nodeName] : []) } });
+    this.nodes = this.informer(NODES);
+    this.pods = this.informer(PODS, { indexers: { [BY_NODE]: (p: Obj) => (p.spec?.nodeName ? [p.spec.nodeName] : []) } });
     const node = (n: Obj) => this.queue.add(n.metadata.name);
     this.nodes.addEventHandler({ add: node, update: (_o, n) => node(n) });
     const pod = (p: Obj) => p.spec?.nodeName && this.queue.add(p.spec.nodeName);
     this.pods.addEventHandler({ add: pod, update: (o, p) => o.spec?.nodeName !== p.spec?.nodeName && pod(p) });
   }
 
-  async start(): Promise<void> {
-    await Promise.all([this.nodes.start(), this.pods.start()]);
-    this.running = runWorkers(this.queue, 1, (key) => this.sync(key), (l) => this.log(`node lifecycle controller: ${l}`));
-  }
-
-  async stop(): Promise<void> {
-    this.nodes.stop();
-    this.pods.stop();
-    this.queue.shutDown();
-    await this.running;
-  }
-
-  private async sync(name: string): Promise<void> {
+  protected async sync(name: string): Promise<void> {
     const node = this.nodes.cache.getByName(undefined, name);
     if (!node) return;
     const taints = unschedulableTaints(node);

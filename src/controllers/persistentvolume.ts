@@ -35,7 +35,7 @@ import {
   findMatchingVolume,
   volumeBoundToClaim,
 } from './volume-binding.js';
-import { runWorkers, WorkQueue } from './workqueue.js';
+import { QueueController } from './queue-controller.js';
 
 const CLAIMS = resourceInfo('persistentvolumeclaims')!;
 const VOLUMES = resourceInfo('persistentvolumes')!;
@@ -56,28 +56,25 @@ export interface VolumeControllerOptions {
 const claimKey = (ns: string, name: string) => `claim:${ns}/${name}`;
 const volumeKey = (name: string) => `volume:${name}`;
 
-export class PersistentVolumeController {
+export class PersistentVolumeController extends QueueController {
   private readonly claims: Informer<Obj>;
   private readonly volumes: Informer<Obj>;
   private readonly classes: Informer<Obj>;
-  private readonly queue = new WorkQueue({ baseMs: 100, maxMs: 60_000 });
   private readonly binderEvents: EventRecorder;
   private readonly provisionerEvents: EventRecorder;
   private readonly storage: LocalPathStorage;
-  private readonly log: (line: string) => void;
-  private running?: Promise<void>;
 
   constructor(
-    private readonly client: Client,
+    client: Client,
     private readonly opts: VolumeControllerOptions,
   ) {
-    this.log = opts.log ?? (() => {});
+    super(client, 'persistentvolume controller', { log: opts.log, workers: opts.workers ?? 2, rate: { baseMs: 100, maxMs: 60_000 } });
     this.binderEvents = new EventRecorder(client, 'persistentvolume-controller', '', this.log);
     this.provisionerEvents = new EventRecorder(client, `${LOCAL_PATH_PROVISIONER}_podbay-${opts.nodeName}`, '', this.log);
     this.storage = new LocalPathStorage(opts.localPathDir);
-    this.claims = new Informer<Obj>(client, CLAIMS, { log: this.log, resyncPeriodMs: 15_000 });
-    this.volumes = new Informer<Obj>(client, VOLUMES, { log: this.log, resyncPeriodMs: 15_000 });
-    this.classes = new Informer<Obj>(client, CLASSES, { log: this.log });
+    this.claims = this.informer(CLAIMS, { resyncPeriodMs: 15_000 });
+    this.volumes = this.informer(VOLUMES, { resyncPeriodMs: 15_000 });
+    this.classes = this.informer(CLASSES);
     const onClaim = (c: Obj) => this.queue.add(claimKey(c.metadata.namespace, c.metadata.name));
     const onVolume = (v: Obj) => {
       this.queue.add(volumeKey(v.metadata.name));
@@ -98,18 +95,8 @@ export class PersistentVolumeController {
     this.classes.addEventHandler({ add: (sc) => this.claims.cache.list().filter((c) => className(c) === sc.metadata.name && !c.spec?.volumeName).forEach(onClaim) });
   }
 
-  async start(): Promise<void> {
+  protected override async beforeStart(): Promise<void> {
     if (this.opts.defaultClass ?? true) await this.ensureDefaultClass();
-    await Promise.all([this.claims.start(), this.volumes.start(), this.classes.start()]);
-    this.running = runWorkers(this.queue, this.opts.workers ?? 2, (key) => this.sync(key), (l) => this.log(`persistentvolume controller: ${l}`));
-  }
-
-  async stop(): Promise<void> {
-    this.claims.stop();
-    this.volumes.stop();
-    this.classes.stop();
-    this.queue.shutDown();
-    await this.running;
   }
 
   private async ensureDefaultClass(): Promise<void> {
@@ -121,7 +108,7 @@ export class PersistentVolumeController {
     }
   }
 
-  private sync(key: string): Promise<void> {
+  protected sync(key: string): Promise<void> {
     if (key.startsWith('claim:')) {
       const [ns, name] = key.slice('claim:'.length).split('/') as [string, string];
       return this.syncClaim(ns, name);

@@ -13,7 +13,7 @@ import { resourceInfo } from '../api/registry.js';
 import { Informer } from '../client/informer.js';
 import type { Client, Obj } from '../client/types.js';
 import { PV_PROTECTION_FINALIZER, PVC_PROTECTION_FINALIZER } from '../api/storage.js';
-import { runWorkers, WorkQueue } from './workqueue.js';
+import { QueueController } from './queue-controller.js';
 
 const CLAIMS = resourceInfo('persistentvolumeclaims')!;
 const VOLUMES = resourceInfo('persistentvolumes')!;
@@ -34,22 +34,16 @@ export function podClaims(pod: Obj): string[] {
 
 const finished = (p: Obj) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
 
-export class VolumeProtectionController {
+export class VolumeProtectionController extends QueueController {
   private readonly claims: Informer<Obj>;
   private readonly volumes: Informer<Obj>;
   private readonly pods: Informer<Obj>;
-  private readonly queue = new WorkQueue({ baseMs: 100, maxMs: 30_000 });
-  private readonly log: (line: string) => void;
-  private running?: Promise<void>;
 
-  constructor(
-    private readonly client: Client,
-    opts: { log?: (line: string) => void } = {},
-  ) {
-    this.log = opts.log ?? (() => {});
-    this.claims = new Informer<Obj>(client, CLAIMS, { log: this.log });
-    this.volumes = new Informer<Obj>(client, VOLUMES, { log: this.log });
-    this.pods = new Informer<Obj>(client, PODS, { log: this.log, indexers: { [BY_CLAIM]: podClaims } });
+  constructor(client: Client, opts: { log?: (line: string) => void } = {}) {
+    super(client, 'volume protection', opts);
+    this.claims = this.informer(CLAIMS);
+    this.volumes = this.informer(VOLUMES);
+    this.pods = this.informer(PODS, { indexers: { [BY_CLAIM]: podClaims } });
     const claim = (c: Obj) => c.metadata.deletionTimestamp && this.queue.add(`claim:${c.metadata.namespace}/${c.metadata.name}`);
     const volume = (v: Obj) => v.metadata.deletionTimestamp && this.queue.add(`volume:${v.metadata.name}`);
     this.claims.addEventHandler({ add: claim, update: (_o, c) => claim(c) });
@@ -59,20 +53,7 @@ export class VolumeProtectionController {
     this.pods.addEventHandler({ update: (_o, p) => finished(p) && pod(p), delete: pod });
   }
 
-  async start(): Promise<void> {
-    await Promise.all([this.claims.start(), this.volumes.start(), this.pods.start()]);
-    this.running = runWorkers(this.queue, 1, (key) => this.sync(key), (l) => this.log(`volume protection: ${l}`));
-  }
-
-  async stop(): Promise<void> {
-    this.claims.stop();
-    this.volumes.stop();
-    this.pods.stop();
-    this.queue.shutDown();
-    await this.running;
-  }
-
-  private async sync(key: string): Promise<void> {
+  protected async sync(key: string): Promise<void> {
     if (key.startsWith('claim:')) {
       const [ns, name] = key.slice(6).split('/') as [string, string];
       const c = this.claims.cache.getByName(ns, name);
