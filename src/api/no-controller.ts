@@ -6,7 +6,6 @@
 import type { ResourceInfo } from './registry.js';
 
 const WITHOUT_CONTROLLER: Record<string, string> = {
-  PersistentVolumeClaim: 'no volume provisioner or binder runs yet; the claim is stored and stays Pending',
 };
 
 /** the Warning a create of this kind answers with, or undefined when a controller runs it */

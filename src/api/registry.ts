@@ -88,7 +88,7 @@ const WORKLOAD: Partial<ResourceInfo> = { categories: ['all'], subresources: ['s
 
 export const RESOURCES: ResourceInfo[] = [
   core('namespaces', 'Namespace', 'namespace', false, { shortNames: ['ns'], subresources: ['status', 'finalize'], nameRule: 'dns1123-label' }),
-  core('pods', 'Pod', 'pod', true, { shortNames: ['po'], categories: ['all'], subresources: ['status', 'binding', 'log', 'exec', 'ephemeralcontainers'], generation: true }),
+  core('pods', 'Pod', 'pod', true, { shortNames: ['po'], categories: ['all'], subresources: ['status', 'binding', 'eviction', 'log', 'exec', 'ephemeralcontainers'], generation: true }),
   core('configmaps', 'ConfigMap', 'configmap', true, { shortNames: ['cm'] }),
   core('secrets', 'Secret', 'secret', true),
   core('events', 'Event', 'event', true, { shortNames: ['ev'] }),
@@ -182,6 +182,7 @@ function subresourceVerbs(sub: string): string[] {
   switch (sub) {
     case 'binding':
     case 'token':
+    case 'eviction':
       return ['create'];
     case 'finalize':
       return ['update'];
@@ -216,7 +217,9 @@ export function apiResourceList(groupVersion: string, served: readonly ResourceI
         namespaced: r.namespaced,
         ...(sub === 'scale' ? { group: SCALE.group, version: SCALE.version } : {}),
         ...(sub === 'token' ? { group: 'authentication.k8s.io', version: 'v1' } : {}),
-        kind: sub === 'binding' ? 'Binding' : sub === 'scale' ? SCALE.kind : sub === 'token' ? 'TokenRequest' : r.kind,
+        // kubectl drain finds eviction support by this entry's group and version (CheckEvictionSupport)
+        ...(sub === 'eviction' ? { group: 'policy', version: 'v1' } : {}),
+        kind: sub === 'binding' ? 'Binding' : sub === 'scale' ? SCALE.kind : sub === 'token' ? 'TokenRequest' : sub === 'eviction' ? 'Eviction' : r.kind,
         verbs: subresourceVerbs(sub),
       });
     }

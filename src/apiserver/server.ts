@@ -697,6 +697,12 @@ export class ApiServer {
       decodeTypedOrThrow('io.k8s.api.authentication.v1.TokenRequest', 'TokenRequest', 'v1', body, false);
       return sendJson(res, 201, await svc.createToken(ns!, name, body));
     }
+    if (sub === 'eviction') {
+      if (method !== 'POST') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} pods/eviction`);
+      const body = parseBody(await readBody(req), mediaType(req), 'Eviction');
+      await svc.evict(ns!, name, body);
+      return sendJson(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
+    }
     if (sub === 'log') {
       if (method !== 'GET') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} pods/log`);
       // the options are parsed and validated before the pod is looked up, as upstream

@@ -15,7 +15,7 @@
  *   RUN/                  runtime state: runc root, bundles, netns pins, CNI cache and IPAM
  */
 import { mkdirSync, chmodSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import https from 'node:https';
 import os from 'node:os';
@@ -50,6 +50,11 @@ import { ClusterRoleAggregationController } from '../controllers/clusterrole-agg
 import { JobController } from '../controllers/job.js';
 import { CronJobController } from '../controllers/cronjob.js';
 import { StatefulSetController } from '../controllers/statefulset.js';
+import { PersistentVolumeController } from '../controllers/persistentvolume.js';
+import { VolumeProtectionController } from '../controllers/volume-protection.js';
+import { DisruptionController } from '../controllers/disruption.js';
+import { EphemeralVolumeController } from '../controllers/ephemeral.js';
+import { NodeLifecycleController } from '../controllers/node-lifecycle.js';
 import { DaemonSetController } from '../controllers/daemonset.js';
 import { execInPod } from '../kubelet/exec.js';
 import { portForwardToPod } from '../kubelet/portforward.js';
@@ -143,6 +148,8 @@ Flags:
                               pull a mirrored registry's images only from its mirrors (as k3s)
   --images-import-dir DIR     image archives (docker save / OCI, tar or tar.gz) loaded at start,
                               each once (default DIR/agent/images, as k3s's airgap images)
+  --local-path-dir DIR        where the local-path StorageClass makes PersistentVolumes, a
+                              directory per claim (default DIR/storage, as k3s's local-path)
 `;
 
 function pidsLimit(v: string | undefined): number {
@@ -207,7 +214,7 @@ async function waitReady(url: string, caPem: string): Promise<void> {
 }
 
 export async function runServer(argv: string[]): Promise<number> {
-  const known = ['data-dir', 'listen', 'store', 'etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'store-sync', 'max-requests-inflight', 'max-mutating-requests-inflight', 'max-connections', 'max-watch-queue-bytes', 'service-cluster-ip-range', 'service-node-port-range', 'advertise-address', 'cluster-domain', 'cluster-dns', 'cluster-dns-upstream'];
+  const known = ['data-dir', 'listen', 'store', 'etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'store-sync', 'max-requests-inflight', 'max-mutating-requests-inflight', 'max-connections', 'max-watch-queue-bytes', 'service-cluster-ip-range', 'service-node-port-range', 'advertise-address', 'cluster-domain', 'cluster-dns', 'cluster-dns-upstream', 'local-path-dir'];
   const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet', 'disable-default-registry-endpoint'], known, 'server');
   if (p.flags.has('help')) {
     process.stdout.write(HELP);
@@ -315,6 +322,17 @@ export async function runServer(argv: string[]): Promise<number> {
   startInBackground('the statefulset controller', statefulSets);
   const daemonSets = new DaemonSetController(client, { log });
   startInBackground('the daemonset controller', daemonSets);
+  // local persistent volumes: the binder with k3s's local-path provisioner, and the protection finalizers
+  const volumes = new PersistentVolumeController(client, { localPathDir: resolve(p.flags.get('local-path-dir') ?? join(dataDir, 'storage')), nodeName: nodeName(), log });
+  startInBackground('the persistentvolume controller', volumes);
+  const volumeProtection = new VolumeProtectionController(client, { log });
+  startInBackground('the volume protection controller', volumeProtection);
+  const disruption = new DisruptionController(client, { log });
+  startInBackground('the disruption controller', disruption);
+  const ephemeralVolumes = new EphemeralVolumeController(client, { log });
+  startInBackground('the ephemeral volume controller', ephemeralVolumes);
+  const nodeLifecycle = new NodeLifecycleController(client, { log });
+  startInBackground('the node lifecycle controller', nodeLifecycle);
 
   const serviceAccounts = serviceAccountsController(client, { log });
   startInBackground('the service account controller', serviceAccounts);
@@ -503,11 +521,16 @@ export async function runServer(argv: string[]): Promise<number> {
   await step('root CA publisher', () => rootCa.stop());
   await step('clusterrole aggregation controller', () => aggregation.stop());
   await step('workload controllers', () => controllers.stop());
-  await step('job, cronjob, statefulset and daemonset controllers', async () => {
+  await step('job, cronjob, statefulset, daemonset, volume and disruption controllers', async () => {
     await jobs.stop();
     await cronJobs.stop();
     await statefulSets.stop();
     await daemonSets.stop();
+    await volumes.stop();
+    await volumeProtection.stop();
+    await disruption.stop();
+    await ephemeralVolumes.stop();
+    await nodeLifecycle.stop();
   });
   await step('scheduler', () => binder?.stop());
   await step('network policy', () => policies?.stop());

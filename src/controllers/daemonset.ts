@@ -3,7 +3,7 @@
  * should run it — the node matches the template's nodeSelector and required node affinity, and
  * the pod tolerates the node's NoSchedule/NoExecute taints (with the tolerations kube adds to
  * every daemon pod). Each pod is made with spec.nodeName set to its node (kube pins it with node
- * affinity for the scheduler instead; podbay's pod API refuses required affinity for now), and labelled with its template's hash (controller-revision-hash) and generation.
+ * affinity for the scheduler instead; on podbay's one node a name does the same), and labelled with its template's hash (controller-revision-hash) and generation.
  *
  *   daemonset informer ─────────┐
  *   pod informer (by controller) ┼─> queue ──> sync(namespace/name)
@@ -18,6 +18,8 @@
  */
 import { ApiError } from '../api/errors.js';
 import { resourceInfo } from '../api/registry.js';
+import { nodeSelectorTermsMatch } from '../api/node-selector.js';
+import { tolerated } from '../api/taints.js';
 import { EventRecorder } from '../client/events.js';
 import { Informer, objectKey } from '../client/informer.js';
 import type { Client, Obj } from '../client/types.js';
@@ -46,45 +48,15 @@ export function daemonTolerations(hostNetwork: boolean): Obj[] {
   return t;
 }
 
-function tolerates(tolerations: Obj[], taint: Obj): boolean {
-  return tolerations.some((t) => {
-    if (t.effect && t.effect !== taint.effect) return false;
-    if (t.operator === 'Exists') return !t.key || t.key === taint.key;
-    return t.key === taint.key && (t.value ?? '') === (taint.value ?? '');
-  });
-}
-
-function matchRequirement(req: Obj, value: string | undefined): boolean {
-  const values: string[] = req.values ?? [];
-  switch (req.operator) {
-    case 'In':
-      return value !== undefined && values.includes(value);
-    case 'NotIn':
-      return value === undefined || !values.includes(value);
-    case 'Exists':
-      return value !== undefined;
-    case 'DoesNotExist':
-      return value === undefined;
-    case 'Gt':
-      return value !== undefined && Number(value) > Number(values[0]);
-    case 'Lt':
-      return value !== undefined && Number(value) < Number(values[0]);
-  }
-  return false;
-}
-
 /** why `node` should not run the daemon pod (kube's predicates), or undefined when it should */
 export function nodeUnfit(podSpec: Obj, node: Obj): string | undefined {
   const labels: Record<string, string> = node.metadata?.labels ?? {};
   for (const [k, v] of Object.entries(podSpec.nodeSelector ?? {})) if (labels[k] !== v) return "node(s) didn't match Pod's node affinity/selector";
   const terms: Obj[] = podSpec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
-  const termMatches = (t: Obj) =>
-    (t.matchExpressions ?? []).every((r: Obj) => matchRequirement(r, labels[r.key])) &&
-    (t.matchFields ?? []).every((r: Obj) => matchRequirement(r, r.key === 'metadata.name' ? node.metadata?.name : undefined));
-  if (terms.length && !terms.some(termMatches)) return "node(s) didn't match Pod's node affinity/selector";
+  if (terms.length && !nodeSelectorTermsMatch(terms, node)) return "node(s) didn't match Pod's node affinity/selector";
   const tolerations = [...(podSpec.tolerations ?? []), ...daemonTolerations(!!podSpec.hostNetwork)];
   for (const taint of node.spec?.taints ?? []) {
-    if ((taint.effect === 'NoSchedule' || taint.effect === 'NoExecute') && !tolerates(tolerations, taint)) return `node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}`;
+    if ((taint.effect === 'NoSchedule' || taint.effect === 'NoExecute') && !tolerated(tolerations, taint)) return `node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}`;
   }
   return undefined;
 }
@@ -94,7 +66,7 @@ export function podForDaemon(ds: Obj, node: string, hash: string): Obj {
   const t = structuredClone(ds.spec?.template ?? {});
   const spec = t.spec ?? {};
   // pinned to its node by name (kube pins it by required node affinity on metadata.name for the
-  // scheduler; podbay's pod API refuses required affinity until its scheduler implements it)
+  // scheduler; with one node, the name is simpler and skips the scheduler)
   spec.nodeName = node;
   const tolerations: Obj[] = spec.tolerations ?? [];
   for (const d of daemonTolerations(!!spec.hostNetwork)) if (!tolerations.some((x) => x.key === d.key && x.effect === d.effect)) tolerations.push(d);

@@ -8,13 +8,14 @@ import { describe, it } from 'node:test';
 import { resourceInfo } from '../api/registry.js';
 import { LocalClient } from '../client/local.js';
 import type { Obj } from '../client/types.js';
-import { apiError, memoryRegistry, until } from '../registry/registry.test-util.js';
+import { memoryRegistry, until } from '../registry/registry.test-util.js';
 import { templateHash } from './revisions.js';
 import { podOrdinal, StatefulSetController } from './statefulset.js';
 
 const PODS = resourceInfo('pods')!;
 const SETS = resourceInfo('statefulsets', 'apps')!;
 const REVISIONS = resourceInfo('controllerrevisions', 'apps')!;
+const CLAIMS = resourceInfo('persistentvolumeclaims')!;
 
 function setSpec(extra: Obj = {}): Obj {
   return {
@@ -169,11 +170,32 @@ describe('statefulset controller', () => {
     }
   });
 
-  it('volumeClaimTemplates are refused at create with a 422 naming the field and why', async () => {
-    const reg = await memoryRegistry();
-    const e = await apiError(new LocalClient(reg).resource(SETS).create('default', { metadata: { name: 'db' }, spec: setSpec({ volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }] }) }));
-    assert.equal(e.code, 422);
-    assert.match(e.message, /spec\.volumeClaimTemplates: Forbidden: podbay does not provision PersistentVolumeClaims yet/);
+  it('volumeClaimTemplates: a claim <tpl>-<set>-<n> made before each pod, kept when the pod goes; whenScaled Delete takes it with the pod', async () => {
+    const w = await world();
+    const claims = w.client.resource(CLAIMS);
+    try {
+      const tpl = { metadata: { name: 'data', labels: { tier: 'db' } }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } };
+      // the template's mount names the claim template: accepted (no 422), the pod gets the volume
+      const template = { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'busybox:1.36', volumeMounts: [{ name: 'data', mountPath: '/data' }] }] } };
+      await w.sets.create('default', { metadata: { name: 'web' }, spec: setSpec({ replicas: 2, podManagementPolicy: 'Parallel', template, volumeClaimTemplates: [tpl], persistentVolumeClaimRetentionPolicy: { whenScaled: 'Delete' } }) });
+      await until('both pods', async () => (await w.names()).length === 2);
+      const c0 = await claims.get('default', 'data-web-0');
+      assert.deepEqual(c0.metadata.labels, { tier: 'db', app: 'web' });
+      assert.equal(c0.metadata.ownerReferences, undefined, 'whenDeleted Retain: the set does not own its claims');
+      assert.deepEqual((await w.pods.get('default', 'web-1')).spec.volumes.find((v: Obj) => v.name === 'data'), { name: 'data', persistentVolumeClaim: { claimName: 'data-web-1' } });
+      w.reap();
+      // a pod deleted: made again, on the same claim
+      const uid = (await w.pods.get('default', 'web-0')).metadata.uid;
+      await w.pods.delete('default', 'web-0');
+      await until('web-0 made again', async () => { const p = await w.pods.tryGet('default', 'web-0'); return Boolean(p && p.metadata.uid !== uid); });
+      assert.equal((await claims.get('default', 'data-web-0')).metadata.uid, c0.metadata.uid);
+      // scaled down: the condemned pod's claim gets the pod as owner (the garbage collector removes it with the pod)
+      const set = await w.sets.get('default', 'web');
+      await w.sets.update({ ...set, spec: { ...set.spec, replicas: 1 } });
+      await until('web-1 claim owned by its pod', async () => Boolean((await claims.get('default', 'data-web-1')).metadata.ownerReferences?.some((r: Obj) => r.kind === 'Pod' && r.name === 'web-1')));
+    } finally {
+      await w.stop();
+    }
   });
 
   it('pod ordinals and template hashes', () => {

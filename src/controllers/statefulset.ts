@@ -15,6 +15,9 @@
  * time, each after the set is healthy; OnDelete waits for the user to delete them. Once every pod
  * is updated and ready, the update revision becomes the current one.
  *
+ * Each pod's claims from volumeClaimTemplates are made before it and kept after it
+ * (statefulset-claims.ts, with the retention policy).
+ *
  * Pods have fixed names, so a stale cache cannot make a pod twice (AlreadyExists); deletes carry
  * the pod's uid as a precondition so a stale cache never deletes the pod's successor.
  */
@@ -26,9 +29,11 @@ import type { Client, Obj } from '../client/types.js';
 import { controllerKey, controllerRef, controllerUid } from './owner.js';
 import { ensureRevision, pruneRevisions, REVISION_LABEL, REVISIONS } from './revisions.js';
 import { runWorkers, WorkQueue } from './workqueue.js';
+import { claimOwnedByPod, claimsForPod, retainOnScaleDown, withClaimVolumes } from './statefulset-claims.js';
 
 const STATEFULSETS = resourceInfo('statefulsets', 'apps')!;
 const PODS = resourceInfo('pods')!;
+const CLAIMS = resourceInfo('persistentvolumeclaims')!;
 const BY_OWNER = 'owner-uid';
 
 export const POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
@@ -49,7 +54,7 @@ export function podOrdinal(set: string, pod: string): number | undefined {
 export function podForSet(set: Obj, template: Obj, revision: string, ordinal: number): Obj {
   const t = structuredClone(template ?? {});
   const name = `${set.metadata.name}-${ordinal}`;
-  const spec = t.spec ?? {};
+  const spec = withClaimVolumes(t.spec ?? {}, set, ordinal);
   spec.hostname = name;
   if (set.spec?.serviceName) spec.subdomain = set.spec.serviceName;
   return {
@@ -182,6 +187,7 @@ export class StatefulSetController {
       }
       if (!p) {
         const rev = o.rolling && ord - o.start < o.partition ? o.current : o.update;
+        await this.ensureClaims(set, ord);
         await this.createPod(set, podForSet(set, o.templateOf(rev), rev.metadata.name, ord));
         if (!o.parallel) return;
         continue;
@@ -196,6 +202,7 @@ export class StatefulSetController {
         if (!o.parallel) return;
         continue;
       }
+      if (!retainOnScaleDown(set)) await this.claimsFollowPod(set, p);
       await this.deletePod(set, p, `delete Pod ${p.metadata.name} in StatefulSet ${name} successful`);
       if (!o.parallel) return;
     }
@@ -210,6 +217,37 @@ export class StatefulSetController {
         return;
       }
       if (!isReady(p) || isTerminating(p)) return;
+    }
+  }
+
+  /** the pod's claims, made before it (createPersistentVolumeClaims); a claim being deleted holds the pod back */
+  private async ensureClaims(set: Obj, ordinal: number): Promise<void> {
+    const podName = `${set.metadata.name}-${ordinal}`;
+    for (const claim of claimsForPod(set, ordinal)) {
+      const have = await this.client.resource(CLAIMS).tryGet(set.metadata.namespace, claim.metadata.name);
+      if (have) {
+        if (have.metadata.deletionTimestamp) throw new Error(`pvc ${claim.metadata.name} is being deleted`);
+        continue;
+      }
+      try {
+        await this.client.resource(CLAIMS).create(set.metadata.namespace, claim);
+        this.events.record(set, 'Normal', 'SuccessfulCreate', `create Claim ${claim.metadata.name} Pod ${podName} in StatefulSet ${set.metadata.name} success`);
+      } catch (e) {
+        if (e instanceof ApiError && e.reason === 'AlreadyExists') continue;
+        this.events.record(set, 'Warning', 'FailedCreate', `create Claim ${claim.metadata.name} for Pod ${podName} in StatefulSet ${set.metadata.name} failed error: ${(e as Error).message}`);
+        throw e;
+      }
+    }
+  }
+
+  /** whenScaled Delete: a condemned pod's claims get the pod as owner, so they go with it */
+  private async claimsFollowPod(set: Obj, pod: Obj): Promise<void> {
+    const ordinal = podOrdinal(set.metadata.name, pod.metadata.name);
+    if (ordinal === undefined) return;
+    for (const want of claimsForPod(set, ordinal)) {
+      const claim = await this.client.resource(CLAIMS).tryGet(set.metadata.namespace, want.metadata.name);
+      const next = claim && claimOwnedByPod(claim, pod);
+      if (next) await this.client.resource(CLAIMS).update(next);
     }
   }
 

@@ -22,11 +22,15 @@ export interface KubeletClient {
   serviceAccountToken(pod: Obj, projection: Obj): Promise<string>;
   /** the pod is gone: drop its cached tokens */
   forgetTokens(podUid: string): void;
+  getPersistentVolumeClaim(namespace: string, name: string): Promise<Obj | undefined>;
+  getPersistentVolume(name: string): Promise<Obj | undefined>;
 }
 
 const PODS = resourceInfo('pods')!;
 const CONFIGMAPS = resourceInfo('configmaps')!;
 const SECRETS = resourceInfo('secrets')!;
+const CLAIMS = resourceInfo('persistentvolumeclaims')!;
+const VOLUMES = resourceInfo('persistentvolumes')!;
 
 export function kubeletClient(client: Client): KubeletClient {
   const pods = client.resource(PODS);
@@ -48,5 +52,7 @@ export function kubeletClient(client: Client): KubeletClient {
     getSecret: (namespace, name) => client.resource(SECRETS).tryGet(namespace, name),
     serviceAccountToken: (pod, projection) => tokens.token(pod, projection),
     forgetTokens: (uid) => tokens.forgetPod(uid),
+    getPersistentVolumeClaim: (namespace, name) => client.resource(CLAIMS).tryGet(namespace, name),
+    getPersistentVolume: (name) => client.resource(VOLUMES).tryGet(undefined, name),
   };
 }

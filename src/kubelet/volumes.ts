@@ -10,6 +10,7 @@
  *                       kubelet does); a secret's dir is a tmpfs, so secrets never reach the disk
  *   emptyDir            a directory that lives as long as the pod (a tmpfs with medium: Memory)
  *   hostPath            the host path itself, after the `type` check
+ *   persistentVolumeClaim  the bound PersistentVolume's path (claim-volume.ts)
  *
  * The atomic writer never trusts what is in the volume dir (CVE-2017-1002102): it compares the
  * wanted content with what it wrote last (a digest in memory), and keeps, outside the volume
@@ -28,19 +29,14 @@ import { writeFileAtomic } from '../sys/fs.js';
 import { mountsUnder, readMountinfoAsync } from '../sys/mountinfo.js';
 import { fdPath, openDirHandle, resolveUnder } from '../sys/safe-open.js';
 import { downwardFile, DownwardError, type DownwardContext } from './downward.js';
+import { claimVolume } from './claim-volume.js';
+import { VolumeError } from './volume-error.js';
 
 import { osErrorText } from '../sys/os-error.js';
 
 type Obj = Record<string, any>;
 
-export class VolumeError extends Error {
-  constructor(
-    readonly volume: string,
-    message: string,
-  ) {
-    super(`MountVolume.SetUp failed for volume "${volume}" : ${message}`);
-  }
-}
+export { VolumeError } from './volume-error.js';
 
 export interface FileEntry {
   path: string;
@@ -273,12 +269,12 @@ export async function prepareVolumes(client: KubeletClient, pod: Obj, podDir: st
       volumes.set(v.name, { hostPath: dir, forceReadOnly: false, hostOwned: false });
     } else if (v.hostPath) {
       volumes.set(v.name, { hostPath: checkHostPath(v.name, v.hostPath.path, v.hostPath.type ?? ''), forceReadOnly: false, hostOwned: true });
-    } else if (v.ephemeral) {
-      // a generic ephemeral volume is a PVC the pod owns: podbay has no PersistentVolumeClaims yet
-      throw new VolumeError(v.name, 'generic ephemeral volumes need PersistentVolumeClaims, which podbay does not provide yet');
+    } else if (v.persistentVolumeClaim || v.ephemeral) {
+      const c = await claimVolume(client, pod, v);
+      volumes.set(v.name, { hostPath: c.hostPath ? checkHostPath(v.name, c.hostPath.path, c.hostPath.type) : c.localPath, forceReadOnly: c.forceReadOnly, hostOwned: c.hostOwned });
     } else {
       const kind = Object.keys(v).find((k) => k !== 'name') ?? 'unknown';
-      throw new VolumeError(v.name, `volume type ${kind} is not supported by podbay yet (supported: configMap, secret, downwardAPI, projected, emptyDir, hostPath)`);
+      throw new VolumeError(v.name, `volume type ${kind} is not supported by podbay yet (supported: configMap, secret, downwardAPI, projected, emptyDir, hostPath, persistentVolumeClaim, ephemeral)`);
     }
   }
 }

@@ -211,6 +211,7 @@ export class GenericRegistry {
     serviceAllocators: () => (this.allocators ??= this.loadServiceAllocators()),
     lookup: (r, ns, name) => this.tryGet(r, ns, name),
     serviceAccountAdmission: undefined,
+    list: async (r) => (await this.list(r, undefined)).items,
   };
 
   constructor(

@@ -12,6 +12,7 @@ import { ApiError } from '../api/errors.js';
 import { createToken } from './token-request.js';
 import { resourceInfo, type ResourceInfo } from '../api/registry.js';
 import { BOOTSTRAP_CLUSTER_ROLES, BOOTSTRAP_CLUSTER_ROLE_BINDINGS } from './bootstrap-policy.js';
+import { evictPod } from './eviction.js';
 
 export { GenericRegistry, MAX_OBJECT_BYTES, type UpdateOptions, type PatchOptions, type WatchHandle } from './generic.js';
 export { PROTECTED_NAMESPACES } from './strategy/namespace.js';
@@ -45,6 +46,11 @@ export class Registry extends GenericRegistry {
         }
       }
     }
+  }
+
+  /** POST pods/NAME/eviction: deleted if its disruption budget allows (eviction.ts) */
+  async evict(ns: string, name: string, eviction: Obj): Promise<void> {
+    await evictPod(this, ns, name, eviction);
   }
 
   /** Make sure the built-in namespaces exist. */

@@ -18,10 +18,14 @@ import { ApiError } from '../api/errors.js';
 import { resourceInfo } from '../api/registry.js';
 import { describeConflict, type HostPortGuard, type WantedPort } from '../network/host-ports.js';
 import { ResourceFit } from './fit.js';
+import { checkPodVolumes } from './volume-binding.js';
+import { nodeMisfit } from './taints.js';
+import { affinityMisfit } from './affinity.js';
 import { rfc3339 } from '../api/time.js';
 
 const PODS = resourceInfo('pods')!;
 const NODES = resourceInfo('nodes')!;
+const NAMESPACES = resourceInfo('namespaces')!;
 
 /** The hostPorts a pod asks for; a hostNetwork pod's container ports are its host ports. */
 function podHostPorts(pod: ApiPod): WantedPort[] {
@@ -122,11 +126,19 @@ export class Binder {
     const bound = (await this.listPods(`spec.nodeName=${this.nodeName}`)).items.filter(active);
     const taken = new Set(bound.flatMap(hostPorts));
     const fit = new ResourceFit(node?.status?.allocatable, bound);
+    // namespaces' labels, for pod affinity terms with a namespaceSelector
+    const namespaces = pending.some((p) => p.spec.affinity) ? new Map((await this.client.resource(NAMESPACES).list(undefined)).items.map((n) => [n.metadata.name, n.metadata.labels ?? {}])) : new Map();
     pending.sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)));
     for (const pod of pending) {
-      const why = this.misfit(pod, node, taken) ?? fit.misfit(pod) ?? (await this.hostMisfit(pod));
+      const volumes = await checkPodVolumes(this.client, pod, this.nodeName, node);
+      const why = this.misfit(pod, node, taken) ?? affinityMisfit(pod, node, bound, namespaces) ?? fit.misfit(pod) ?? (await this.hostMisfit(pod)) ?? ('misfit' in volumes ? volumes.misfit : undefined);
       if (why) {
         await this.unschedulable(pod, why);
+        continue;
+      }
+      if ('wait' in volumes) {
+        // its claims are being provisioned for this node: look again shortly (upstream's PreBind waits)
+        setTimeout(() => this.kick(), 500).unref();
         continue;
       }
       try {
@@ -134,6 +146,7 @@ export class Binder {
         await this.client.bind(pod.metadata.namespace, pod.metadata.name, this.nodeName);
         for (const hp of hostPorts(pod)) taken.add(hp);
         fit.add(pod);
+        bound.push(pod);
         this.reported.delete(pod.metadata.uid);
         this.events.record(pod, 'Normal', 'Scheduled', `Successfully assigned ${pod.metadata.namespace}/${pod.metadata.name} to ${this.nodeName}`);
       } catch (e) {
@@ -143,6 +156,8 @@ export class Binder {
   }
 
   private misfit(pod: ApiPod, node: Node | undefined, taken: Set<string>): string | undefined {
+    const tainted = nodeMisfit(pod, node);
+    if (tainted) return tainted;
     const labels = node?.metadata?.labels ?? {};
     for (const [k, v] of Object.entries(pod.spec.nodeSelector ?? {})) {
       if (labels[k] !== v) return "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.";

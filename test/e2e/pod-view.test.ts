@@ -230,7 +230,7 @@ describe('what the pod sees (runc, conmon, CNI, real kubectl)', () => {
     assert.match(bad.stderr, /spec\.dnsConfig: Required value: must provide `dnsConfig` when `dnsPolicy` is None/);
   });
 
-  it('volumes: "emptyDir subPath ... created if it does not exist"; hostPath "type" checks with the kubelet\'s messages ("FileOrCreate mode does not create the parent directory"); generic ephemeral volumes refused (422)', async () => {
+  it('volumes: "emptyDir subPath ... created if it does not exist"; hostPath "type" checks with the kubelet\'s messages ("FileOrCreate mode does not create the parent directory"); image volumes refused (422)', async () => {
     const sub = await output('subpath', {
       containers: [ctr('echo hi > /data/f; ls -ld /data | cut -c1', { volumeMounts: [{ name: 'scratch', mountPath: '/data', subPath: 'deep/er' }] })],
       volumes: [{ name: 'scratch', emptyDir: {} }],
@@ -269,12 +269,13 @@ describe('what the pod sees (runc, conmon, CNI, real kubectl)', () => {
     } finally {
       await new Promise((r) => srv.close(r));
     }
-    const eph = s.kubectl(kc.path, ['create', '-f', '-'], JSON.stringify(podOf('eph', {
-      containers: [ctr('true', { volumeMounts: [{ name: 'scratch', mountPath: '/s' }] })],
-      volumes: [{ name: 'scratch', ephemeral: { volumeClaimTemplate: { spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } } } }],
+    // a volume source podbay cannot provide is refused at create, naming it (ephemeral volumes work now: volumes-pvc.test.ts)
+    const img = s.kubectl(kc.path, ['create', '-f', '-'], JSON.stringify(podOf('imgvol', {
+      containers: [ctr('true', { volumeMounts: [{ name: 'data', mountPath: '/s' }] })],
+      volumes: [{ name: 'data', image: { reference: 'busybox:1.36' } }],
     })));
-    assert.notEqual(eph.code, 0);
-    assert.match(eph.stderr, /spec\.volumes\[0\]\.ephemeral: Forbidden: podbay does not support ephemeral volumes: generic ephemeral volumes need PersistentVolumeClaims, which podbay does not provide yet/);
+    assert.notEqual(img.code, 0);
+    assert.match(img.stderr, /spec\.volumes\[0\]\.image: Forbidden: podbay does not support image volumes: image volumes \(an OCI image mounted as a volume\) are not implemented by podbay yet/);
   });
 
   it('mountPropagation: "Bidirectional ... only allowed in privileged containers" (422); HostToContainer "receives all subsequent mounts" made on the host', async () => {

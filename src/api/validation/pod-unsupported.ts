@@ -7,12 +7,10 @@
 import { forbidden, isObj, obj, arr, str, type ValidationError, type Obj } from './field.js';
 
 /** The volume sources podbay's kubelet sets up (src/kubelet/volumes.ts). */
-export const SUPPORTED_VOLUME_SOURCES = ['configMap', 'secret', 'emptyDir', 'hostPath', 'downwardAPI', 'projected'];
+export const SUPPORTED_VOLUME_SOURCES = ['configMap', 'secret', 'emptyDir', 'hostPath', 'downwardAPI', 'projected', 'persistentVolumeClaim', 'ephemeral'];
 
 /** Every other VolumeSource member, with why podbay cannot provide it. */
 export const UNSUPPORTED_VOLUME_SOURCES: Record<string, string> = {
-  persistentVolumeClaim: 'podbay has no PersistentVolumes or PersistentVolumeClaims yet',
-  ephemeral: 'generic ephemeral volumes need PersistentVolumeClaims, which podbay does not provide yet',
   csi: 'podbay runs no CSI drivers',
   image: 'image volumes (an OCI image mounted as a volume) are not implemented by podbay yet',
   nfs: 'podbay mounts no network filesystems',
@@ -71,12 +69,6 @@ export function validatePodUnsupported(spec: Obj, fldPath = 'spec'): ValidationE
   if (arr(spec.topologySpreadConstraints).length) errs.push(forbidden(`${fldPath}.topologySpreadConstraints`, 'podbay\'s scheduler does not implement topology spread constraints yet'));
   if (str(spec.hostnameOverride)) errs.push(forbidden(`${fldPath}.hostnameOverride`, 'podbay does not implement hostnameOverride (an alpha feature): use hostname and subdomain'));
   if (isObj(spec.schedulingGroup)) errs.push(forbidden(`${fldPath}.schedulingGroup`, 'podbay\'s scheduler does not implement gang scheduling (an alpha feature)'));
-  const aff = obj(spec.affinity);
-  for (const kind of ['nodeAffinity', 'podAffinity', 'podAntiAffinity']) {
-    if (obj(aff[kind]).requiredDuringSchedulingIgnoredDuringExecution !== undefined) {
-      errs.push(forbidden(`${fldPath}.affinity.${kind}.requiredDuringSchedulingIgnoredDuringExecution`, 'podbay\'s scheduler does not implement required affinity yet: use nodeSelector'));
-    }
-  }
   arr(spec.volumes).forEach((v, i) => {
     arr(obj(obj(v).projected).sources).forEach((src, j) => {
       const at = `${fldPath}.volumes[${i}].projected.sources[${j}]`;

@@ -3,6 +3,7 @@
  * ValidatePodUpdate, ValidatePodStatusUpdate, ValidatePodBinding. Objects are the v1 JSON
  * shape, already defaulted (see ../defaults).
  */
+import { validatePersistentVolumeClaimSpec } from './storage-policy.js';
 import {
   type Obj,
   type ValidationError,
@@ -246,6 +247,11 @@ function validateOneVolumeSource(member: string, src: Obj, p: string): Validatio
       break;
     case 'persistentVolumeClaim':
       if (!str(src.claimName)) errs.push(required(`${p}.claimName`));
+      break;
+    case 'ephemeral':
+      // validateEphemeralVolumeSource: a template whose spec is a claim's
+      if (!isObj(src.volumeClaimTemplate)) errs.push(required(`${p}.volumeClaimTemplate`));
+      else errs.push(...validatePersistentVolumeClaimSpec(obj(src.volumeClaimTemplate.spec), `${p}.volumeClaimTemplate.spec`));
       break;
     case 'nfs':
       if (!str(src.server)) errs.push(required(`${p}.server`));

@@ -87,7 +87,12 @@ export function validatePersistentVolumeClaimUpdate(n: Obj, o: Obj): Errs {
     delete c.volumeAttributesClassName;
     return c;
   };
-  if (!semanticEqual(strip(n.spec), strip(o.spec))) {
+  const old = strip(o.spec);
+  // the PV controller sets volumeName once (binding), and a claim without a class may be given
+  // the default one afterwards (retroactive default StorageClass assignment), as upstream allows
+  if (!str(old.volumeName) && obj(n.spec).volumeName !== undefined) old.volumeName = obj(n.spec).volumeName;
+  if (old.storageClassName == null && obj(n.spec).storageClassName != null) old.storageClassName = obj(n.spec).storageClassName;
+  if (!semanticEqual(strip(n.spec), old)) {
     errs.push(forbidden('spec', 'spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims'));
   }
   return errs;

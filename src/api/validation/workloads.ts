@@ -8,7 +8,7 @@
  * (spec.template.spec..., spec.jobTemplate.spec.template.spec...), as upstream's
  * ValidatePodTemplateSpec does.
  */
-import { type Obj, type ValidationError, forbidden, invalid, isObj, nonNegative, notSupported, obj, required, semanticEqual, str } from './field.js';
+import { type Obj, type ValidationError, arr, forbidden, invalid, isObj, nonNegative, notSupported, obj, required, semanticEqual, str } from './field.js';
 import { FIELD_IMMUTABLE, validateAnnotations, validateLabels, validateObjectMeta, validateObjectMetaUpdate } from './meta.js';
 import { validatePodSpec } from './pod.js';
 import { goLabelSelector, goStringMap, immutableSelector, selectorEmpty, selectorMatches, selectorMatchesTemplate, validateLabelSelector } from './label-selector.js';
@@ -220,20 +220,24 @@ export function validateStatefulSetSpec(spec: Obj, fldPath = 'spec'): Errs {
     const v = retention[f];
     if (v !== undefined && v !== 'Retain' && v !== 'Delete') errs.push(notSupported(`${fldPath}.persistentVolumeClaimRetentionPolicy.${f}`, v, ['Retain', 'Delete']));
   }
-  errs.push(...validateSelectorAndTemplate(spec, fldPath, 'statefulset', 'StatefulSet'));
+  // the pods get a persistentVolumeClaim volume per claim template (named after it), so the
+  // template's volumeMounts may name the templates (upstream does not validate the PodSpec of a
+  // set at all for that reason; podbay validates it with those volumes added)
+  const claims = arr(spec.volumeClaimTemplates).map((t) => str(obj(obj(t).metadata).name)).filter(Boolean);
+  const template = isObj(spec.template) && claims.length ? withClaimVolumes(spec.template, claims) : spec.template;
+  errs.push(...validateSelectorAndTemplate({ ...spec, template }, fldPath, 'statefulset', 'StatefulSet'));
   return errs;
 }
 
-/**
- * podbay refuses claim templates at create: nothing provisions or binds PersistentVolumeClaims yet,
- * so the set's pods would wait for their claims forever. When a provisioner lands, this goes.
- */
-export const CLAIM_TEMPLATES_UNSUPPORTED =
-  'podbay does not provision PersistentVolumeClaims yet, so pods using these claims could never start; use a volume in the pod template (emptyDir, hostPath) instead';
+function withClaimVolumes(template: Obj, claims: string[]): Obj {
+  const ts = obj(template.spec);
+  const have = new Set(arr(ts.volumes).map((v) => str(obj(v).name)));
+  const extra = claims.filter((c) => !have.has(c)).map((c) => ({ name: c, persistentVolumeClaim: { claimName: c } }));
+  return { ...template, spec: { ...ts, volumes: [...arr(ts.volumes), ...extra] } };
+}
 
 export function validateStatefulSet(s: Obj): Errs {
   const errs = [...meta(s), ...validateStatefulSetSpec(obj(s.spec))];
-  if (Array.isArray(obj(s.spec).volumeClaimTemplates) && obj(s.spec).volumeClaimTemplates.length > 0) errs.push(forbidden('spec.volumeClaimTemplates', CLAIM_TEMPLATES_UNSUPPORTED));
   return errs;
 }
 

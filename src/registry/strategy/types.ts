@@ -48,6 +48,8 @@ export interface StrategyContext {
   lookup(r: import('../../api/registry.js').ResourceInfo, ns: string | undefined, name: string): Promise<Obj | undefined>;
   /** the ServiceAccount admission's settings; absent, it does not run (unit tests of other kinds) */
   serviceAccountAdmission?: import('../service-account-admission.js').AdmissionOptions;
+  /** the stored objects of a kind (admission that reads other objects: the default StorageClass) */
+  list(r: import('../../api/registry.js').ResourceInfo): Promise<Obj[]>;
 }
 
 /** The asynchronous hooks, as kube's service REST storage allocates around the generic store. */
