@@ -12,6 +12,7 @@
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { PodbayServer } from './harness.js';
+import { ROOT_CA_CONFIGMAP } from '../../src/api/service-account.js';
 
 export interface SoakOptions {
   clients: number;
@@ -155,7 +156,8 @@ export async function apiSoak(s: PodbayServer, o: SoakOptions): Promise<SoakResu
 
   const final = await c.request('GET', base);
   if (final.status !== 200) problems.push(`final list: ${final.status} ${final.body.slice(0, 300)}`);
-  const listed = new Map<string, any>((final.json?.items ?? []).map((i: any) => [i.metadata.name, i]));
+  // every namespace also holds the root CA publisher's kube-root-ca.crt: not one of ours
+  const listed = new Map<string, any>((final.json?.items ?? []).filter((i: any) => i.metadata.name !== ROOT_CA_CONFIGMAP).map((i: any) => [i.metadata.name, i]));
   for (const [name, a] of acked) {
     const item = listed.get(name);
     if (!item) problems.push(`acknowledged ${name} (rv ${a.rv}) is missing from the final list`);
