@@ -5,6 +5,7 @@
  * else a non-resource request (verb = the method, lowercased; path). The authorizer decides on it.
  */
 import type { Attributes, UserInfo } from '../api/rbac.js';
+import { decodePathSegment } from './query.js';
 
 const METHOD_VERBS: Record<string, string> = { POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete', GET: 'get', HEAD: 'get' };
 
@@ -24,7 +25,7 @@ export function requestAttributes(user: UserInfo, method: string, path: string, 
   } else {
     return base;
   }
-  parts = parts.map((p) => decodeURIComponent(p));
+  parts = parts.map(decodePathSegment); // a malformed escape is kube-apiserver's 400, not a 500
   let verb = METHOD_VERBS[method] ?? method.toLowerCase();
   if (parts[0] === 'watch') {
     verb = 'watch';
