@@ -6,6 +6,7 @@
  * Modes: `api` (--no-kubelet) and `node` (with the kubelet, in this bench's own world: bridge
  * pbperf0, pod CIDR 10.250.0.0/24, run dir /run/pbperf-cold; no pod is made).
  * Usage (root): node dist/bench/cold-start.js [--n 10] [--mode api|node|both]
+ * The run dir /run/pbperf-cold is removed afterwards.
  * Profile a start with PODBAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -22,6 +23,7 @@ const arg = (name: string, dflt: string) => {
 };
 const N = Number(arg('n', '10'));
 const MODE = arg('mode', 'both');
+const RUN_DIR = '/run/pbperf-cold';
 const TICK_MS = 1000 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 
 function cpuMs(pid: number): number {
@@ -101,7 +103,13 @@ async function mode(name: string, extra: string[]) {
 async function main() {
   const out: unknown[] = [];
   if (MODE !== 'node') out.push(await mode('api', ['--no-kubelet']));
-  if (MODE !== 'api') out.push(await mode('node', ['--cni-bridge', 'pbperf0', '--pod-cidr', '10.250.0.0/24', '--run-dir', '/run/pbperf-cold', '--cluster-dns', 'none']));
+  if (MODE !== 'api') {
+    try {
+      out.push(await mode('node', ['--cni-bridge', 'pbperf0', '--pod-cidr', '10.250.0.0/24', '--run-dir', RUN_DIR, '--cluster-dns', 'none']));
+    } finally {
+      rmSync(RUN_DIR, { recursive: true, force: true }); // no pod ran: only the server's own files
+    }
+  }
   console.log(JSON.stringify({ bench: 'cold-start', cpu_tick_ms: TICK_MS, results: out }, null, 2));
 }
 
