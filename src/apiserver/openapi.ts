@@ -531,6 +531,7 @@ function sortObject(o: Json): Json {
 /** a rendered document: the object, its JSON text and bytes, and a content hash / ETag */
 export interface RenderedDocument {
   readonly doc: Json;
+  /** the JSON text, decoded from `body` on each read (not kept: the documents are MiBs) */
   readonly json: string;
   readonly body: Buffer;
   /** upper-case hex SHA-512 of the JSON bytes (kube-apiserver's openapi/v3 hash) */
@@ -540,10 +541,18 @@ export interface RenderedDocument {
 }
 
 function render(doc: Json): RenderedDocument {
-  const json = JSON.stringify(doc);
-  const body = Buffer.from(json);
+  const body = Buffer.from(JSON.stringify(doc));
   const hash = createHash('sha512').update(body).digest('hex').toUpperCase();
-  return Object.freeze({ doc, json, body, hash, etag: `"${hash}"` });
+  // the text is kept once, as bytes (what is served); a caller that wants a string decodes them
+  return Object.freeze({
+    doc,
+    get json() {
+      return body.toString();
+    },
+    body,
+    hash,
+    etag: `"${hash}"`,
+  });
 }
 
 let v2Cache: RenderedDocument | undefined;

@@ -12,13 +12,21 @@
  * address) or it is within 30 days of expiry; the CA and token are never rotated silently, so a
  * kubeconfig handed out earlier stays valid.
  */
-import { webcrypto, randomBytes, generateKeyPairSync, X509Certificate as NodeX509 } from 'node:crypto';
+import { webcrypto, randomBytes, generateKeyPairSync, KeyObject, X509Certificate as NodeX509 } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
-import * as x509 from '@peculiar/x509';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+// @peculiar/x509 (with asn1js, tsyringe, reflect-metadata) takes longer to load than the rest
+// of the server's start: it is loaded only to issue a certificate, which a restart with its
+// certificates still good never does
+let x509Loading: Promise<typeof import('@peculiar/x509')> | undefined;
+function loadX509(): Promise<typeof import('@peculiar/x509')> {
+  return (x509Loading ??= import('@peculiar/x509').then((m) => {
+    m.cryptoProvider.set(webcrypto as unknown as Crypto);
+    return m;
+  }));
+}
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY = 86_400_000;
@@ -38,16 +46,16 @@ function writeSecret(path: string, data: string): void {
 }
 
 async function exportKeyPem(key: CryptoKey): Promise<string> {
-  const der = await webcrypto.subtle.exportKey('pkcs8', key as webcrypto.CryptoKey);
-  return x509.PemConverter.encode(der, 'PRIVATE KEY');
+  return KeyObject.from(key as webcrypto.CryptoKey).export({ type: 'pkcs8', format: 'pem' }) as string;
 }
 
 async function importKeyPem(pem: string, usage: KeyUsage[]): Promise<CryptoKey> {
-  const der = x509.PemConverter.decode(pem)[0];
+  const der = Buffer.from(pem.replace(/-----(BEGIN|END) PRIVATE KEY-----|\s/g, ''), 'base64');
   return (await webcrypto.subtle.importKey('pkcs8', der, ALG, true, usage)) as unknown as CryptoKey;
 }
 
 async function makeCa(dir: string): Promise<{ certPem: string; key: CryptoKey }> {
+  const x509 = await loadX509();
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomBytes(8).toString('hex'),
@@ -96,12 +104,15 @@ export async function ensureCredentials(dataDir: string, sans: string[]): Promis
   mkdirSync(dir, { recursive: true, mode: 0o700 });
 
   let caPem: string;
-  let caKey: CryptoKey;
+  let caKey: () => Promise<CryptoKey>;
   if (existsSync(join(dir, 'ca.crt')) && existsSync(join(dir, 'ca.key'))) {
     caPem = readFileSync(join(dir, 'ca.crt'), 'utf8');
-    caKey = await importKeyPem(readFileSync(join(dir, 'ca.key'), 'utf8'), ['sign']);
+    // needed only to issue a serving certificate
+    caKey = () => importKeyPem(readFileSync(join(dir, 'ca.key'), 'utf8'), ['sign']);
   } else {
-    ({ certPem: caPem, key: caKey } = await makeCa(dir));
+    const made = await makeCa(dir);
+    caPem = made.certPem;
+    caKey = async () => made.key;
   }
 
   const certPath = join(dir, 'server.crt');
@@ -109,6 +120,7 @@ export async function ensureCredentials(dataDir: string, sans: string[]): Promis
   let certPem = existsSync(certPath) ? readFileSync(certPath, 'utf8') : '';
   let keyPem = existsSync(keyPath) ? readFileSync(keyPath, 'utf8') : '';
   if (!certPem || !keyPem || !certStillGood(certPem, caPem, sans)) {
+    const x509 = await loadX509();
     const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
     const caCert = new x509.X509Certificate(caPem);
     const cert = await x509.X509CertificateGenerator.create({
@@ -118,7 +130,7 @@ export async function ensureCredentials(dataDir: string, sans: string[]): Promis
       notBefore: new Date(Date.now() - DAY),
       notAfter: new Date(Date.now() + 365 * DAY),
       publicKey: keys.publicKey,
-      signingKey: caKey,
+      signingKey: await caKey(),
       signingAlgorithm: ALG,
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),

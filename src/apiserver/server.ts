@@ -38,6 +38,7 @@ import { decodeTyped } from '../api/typecheck.js';
 import { decodeTypedOrThrow, patchDecodeError, validateDeleteOptions, validateListOptions } from './request-options.js';
 import { jsonTooDeep, nestingMessage, yamlTooDeep } from './body-depth.js';
 import { checkQueryEscapes, decodePathSegment, queryBool, queryInt, watchTimeoutSeconds } from './query.js';
+import { acceptsGzip, gzipOnce, GZIP_MIN_BYTES } from './gzip-cache.js';
 import { openapiV3Document, OPENAPI_V2_PROTOBUF_CONTENT_TYPE, OPENAPI_V3_PATHS, type RenderedDocument } from './openapi.js';
 import type { Registry } from '../registry/index.js';
 import type { DeleteOptions, Obj, WatchEventOut, WatchQuery } from '../api/types.js';
@@ -151,20 +152,39 @@ function sendJson(res: ServerResponse, code: number, body: unknown, headers: Rec
   res.end(text);
 }
 
-/** A cached document with its ETag; 304 when the client already has it. */
-function sendCached(req: IncomingMessage, res: ServerResponse, body: Buffer, etag: string, contentType: string): void {
-  const headers = { 'Content-Type': contentType, ETag: etag, 'Cache-Control': 'no-cache, private', Vary: 'Accept' };
+/**
+ * A cached document with its ETag; 304 when the client already has it. `immutable`: the URL
+ * names the content (an /openapi/v3 document asked for with its `hash`), so clients may keep it
+ * a year without asking again, as kube-openapi's handler3 tells them.
+ */
+async function sendCached(req: IncomingMessage, res: ServerResponse, body: Buffer, etag: string, contentType: string, immutable = false): Promise<void> {
+  const headers: Record<string, string> = {
+    'Content-Type': contentType,
+    ETag: etag,
+    'Cache-Control': immutable ? 'public, immutable' : 'no-cache, private',
+    Vary: 'Accept, Accept-Encoding',
+    ...(immutable ? { Expires: new Date(Date.now() + 365 * 86400_000).toUTCString() } : {}),
+  };
   if (req.headers['if-none-match'] === etag) {
     res.writeHead(304, headers);
     res.end();
+    return;
+  }
+  // the documents are hundreds of KiB of JSON that compress ~8x: each is compressed once (off
+  // the event loop) and every later answer to a client that accepts gzip (kubectl's Go transport
+  // always does) encrypts and writes an eighth of the bytes
+  if (acceptsGzip(req) && body.length >= GZIP_MIN_BYTES) {
+    const gz = await gzipOnce(body);
+    res.writeHead(200, { ...headers, 'Content-Encoding': 'gzip' });
+    res.end(gz);
     return;
   }
   res.writeHead(200, headers);
   res.end(body);
 }
 
-function sendDocument(req: IncomingMessage, res: ServerResponse, doc: RenderedDocument): void {
-  sendCached(req, res, doc.body, doc.etag, 'application/json');
+async function sendDocument(req: IncomingMessage, res: ServerResponse, doc: RenderedDocument, immutable = false): Promise<void> {
+  await sendCached(req, res, doc.body, doc.etag, 'application/json', immutable);
 }
 
 function sendStatus(res: ServerResponse, err: ApiError): void {
@@ -535,11 +555,11 @@ export class ApiServer {
         // kubectl up to 1.27 asks for (and can only read) the gnostic protobuf rendering.
         if (/protobuf/.test(String(req.headers.accept ?? ''))) {
           const pb = this.custom.openapiV2Protobuf();
-          return sendCached(req, res, pb.body, pb.etag, OPENAPI_V2_PROTOBUF_CONTENT_TYPE);
+          return await sendCached(req, res, pb.body, pb.etag, OPENAPI_V2_PROTOBUF_CONTENT_TYPE);
         }
-        return sendDocument(req, res, this.custom.openapiV2());
+        return await sendDocument(req, res, this.custom.openapiV2());
       case '/openapi/v3':
-        return sendDocument(req, res, this.custom.openapiV3Root());
+        return await sendDocument(req, res, this.custom.openapiV3Root());
       // service-account issuer discovery (OIDC), for relying parties that verify pod tokens
       case '/.well-known/openid-configuration':
       case '/openid/v1/jwks': {
@@ -553,7 +573,14 @@ export class ApiServer {
     if (path.startsWith('/openapi/v3/')) {
       const doc = openapiV3Document(path.slice('/openapi/v3/'.length)) ?? this.custom.openapiV3(path.slice('/openapi/v3/'.length));
       if (!doc) throw pathNotFound(`the server could not find the requested resource (GET ${path}): OpenAPI v3 documents are served for ${OPENAPI_V3_PATHS.join(', ')}`);
-      return sendDocument(req, res, doc);
+      const hash = q.get('hash');
+      if (hash !== null && hash !== doc.hash) {
+        // an older hash (the document changed since the client read /openapi/v3): kube-openapi
+        // sends the client to the current one permanently, so its cache keeps the new URL
+        res.writeHead(301, { Location: `${path}?hash=${doc.hash}`, 'Cache-Control': 'no-cache, private' });
+        return void res.end();
+      }
+      return await sendDocument(req, res, doc, hash !== null);
     }
     if (path.startsWith(EXPLAIN_PREFIX)) {
       const node = this.opts.node;
