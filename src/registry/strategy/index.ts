@@ -3,6 +3,7 @@ import type { ResourceInfo } from '../../api/registry.js';
 import { namespaceStrategy } from './namespace.js';
 import { podStrategy } from './pod.js';
 import { serviceStrategy } from './service.js';
+import { ingressStrategy } from './ingress.js';
 import type { Strategy } from './types.js';
 
 export type { Strategy, WritePart, StrategyContext, Allocation } from './types.js';
@@ -14,6 +15,7 @@ const STRATEGIES = new Map<string, Strategy>([
   ['/namespaces', namespaceStrategy],
   ['/pods', podStrategy],
   ['/services', serviceStrategy],
+  ['networking.k8s.io/ingresses', ingressStrategy],
 ]);
 
 export function strategyFor(r: ResourceInfo): Strategy {
