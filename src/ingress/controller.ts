@@ -257,7 +257,11 @@ export class IngressController {
     child.once('exit', (code, signal) => {
       if (this.child !== child) return;
       this.child = undefined;
-      if (!this.stopped) this.log(`ingress: nginx exited (${signal ?? `code ${code}`}) unexpectedly: ${this.stderrTail.slice(-3).join('; ')}`);
+      if (this.stopped) return;
+      this.log(`ingress: nginx exited (${signal ?? `code ${code}`}) unexpectedly: ${this.stderrTail.slice(-3).join('; ')}; starting it again`);
+      // the next sync finds no config applied and no child: it checks the file and starts nginx
+      this.current = '';
+      setTimeout(() => this.syncer.schedule(), 1000).unref();
     });
     await this.waitListening(child);
   }

@@ -188,6 +188,10 @@ describe('Ingress served by the built-in controller (Debian nginx under podbay)'
     assert.deepEqual(ing.status.loadBalancer.ingress, [{ ip: '127.0.0.1' }]);
     assert.equal(ing.spec.ingressClassName, 'podbay', 'the default class was filled in at create');
     assert.match(ok('get', 'ingress'), /^NAME\s+CLASS\s+HOSTS\s+ADDRESS\s+PORTS\s+AGE\nblog\s+podbay\s+blog\.local\s+127\.0\.0\.1\s+80\s+\d+s\n$/);
+    // kubectl's own describer reads the rules and the backends' endpoints
+    const described = ok('describe', 'ingress', 'blog');
+    assert.match(described, /Ingress Class:\s+podbay/);
+    assert.match(described, /blog\.local\s*\n\s+\/\s+web:80 \(10\.244\.0\.\d+:8080\)/);
     // upstreams are pod IPs at the target port, never the cluster IP
     const conf = readFileSync(join(suite.runDir, 'ingress', 'nginx.conf'), 'utf8');
     assert.match(conf, /server 10\.244\.0\.\d+:8080 max_fails=0;/);
@@ -262,6 +266,17 @@ describe('Ingress served by the built-in controller (Debian nginx under podbay)'
     assert.ok(results.ok > 20, `the loop ran (${results.ok} requests)`);
     assert.equal(readFileSync(pidFile, 'utf8').trim(), master, 'reloaded by the same master (nginx -s reload), not restarted');
     assert.match(readFileSync(confFile, 'utf8'), /location = "\/round4"/);
+  });
+
+  it('nginx killed behind podbay\'s back is started again and serves', async () => {
+    const pidFile = join(suite.runDir, 'ingress', 'nginx.pid');
+    const master = Number(readFileSync(pidFile, 'utf8').trim());
+    process.kill(master, 'SIGTERM');
+    await until('a new nginx serving', async () => {
+      const now = Number((readFileSync(pidFile, 'utf8') || '0').trim());
+      return now !== master && (await get('blog.local', '/api/x')).body === 'api\n';
+    });
+    assert.match(s.log, /ingress: nginx exited \(.*\) unexpectedly/);
   });
 
   it('a configuration nginx refuses (a key that does not match its certificate) keeps the old one serving, with a RELOAD event', async () => {
