@@ -105,7 +105,8 @@ Flags:
                               (default the nameservers of the host's /etc/resolv.conf)
   --ingress-http-port PORT    the built-in ingress controller's HTTP port: Ingresses of the class
                               podbay (created at start, the default class) are served by Debian's
-                              nginx, run as podbay's child (default 80; 0: no ingress controller)
+                              nginx, run as podbay's child (default 80; 0: no ingress controller;
+                              none with --no-kubelet either)
   --ingress-https-port PORT   its HTTPS port, for Ingresses with TLS from Secrets (default 443)
   --ingress-bind-address IP   where nginx listens (default 0.0.0.0); Ingresses' status shows this
                               address (the node's first address when it is 0.0.0.0)
