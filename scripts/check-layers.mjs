@@ -33,6 +33,7 @@ export const FLOORS = {
   proxy: 4,
   netpolicy: 4,
   dns: 4,
+  ingress: 4,
   cli: 5,
 };
 
@@ -56,6 +57,9 @@ export const FORBIDDEN = [
   ['dns', 'apiserver', 'the cluster DNS is an API client: use src/client'],
   ['dns', 'registry', 'the cluster DNS is an API client: use src/client'],
   ['dns', 'store', 'the cluster DNS is an API client: use src/client'],
+  ['ingress', 'apiserver', 'the ingress controller is an API client: use src/client'],
+  ['ingress', 'registry', 'the ingress controller is an API client: use src/client'],
+  ['ingress', 'store', 'the ingress controller is an API client: use src/client'],
   ['client', 'store', 'a client talks to the API, not to the store'],
   ['client', 'registry', 'only src/client/local.ts, the in-process bridge, may import the registry'],
 ];

@@ -19,10 +19,11 @@ need_root() {
 # image pull/push tests start on loopback) and apache2-utils (htpasswd, bcrypt, for its auth);
 # chromium (headless) tests the web view; etcd-server is the store behind `--store etcd` (its
 # tests start their own members on loopback ports); python3-kubernetes (Debian's official Python
-# client) is a client the kubectl-verbs suite drives the API with.
+# client) is a client the kubectl-verbs suite drives the API with; nginx-light is the proxy the
+# built-in ingress controller runs.
 packages=(ca-certificates curl python3 make g++ iproute2 util-linux attr
   runc conmon catatonit containernetworking-plugins iptables busybox-static
-  docker-registry apache2-utils chromium etcd-server python3-kubernetes)
+  docker-registry apache2-utils chromium etcd-server python3-kubernetes nginx-light)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -109,6 +109,9 @@ export const RESOURCES: ResourceInfo[] = [
   grouped('batch', 'v1', 'jobs', 'Job', true, { ...WORKLOAD, subresources: ['status'] }),
   grouped('batch', 'v1', 'cronjobs', 'CronJob', true, { ...WORKLOAD, subresources: ['status'], shortNames: ['cj'] }),
   // spec changes bump metadata.generation (networkPolicyStrategy.PrepareForUpdate)
+  grouped('networking.k8s.io', 'v1', 'ingressclasses', 'IngressClass', false),
+  // spec changes bump metadata.generation (ingressStrategy.PrepareForUpdate); the controller writes status
+  grouped('networking.k8s.io', 'v1', 'ingresses', 'Ingress', true, { shortNames: ['ing'], subresources: ['status'], generation: true }),
   grouped('networking.k8s.io', 'v1', 'networkpolicies', 'NetworkPolicy', true, { shortNames: ['netpol'], generation: true }),
   grouped('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', true, { shortNames: ['pdb'], subresources: ['status'], generation: true }),
   // (named groups in kube-apiserver's order of /apis: apps, batch, networking, policy, rbac, storage, coordination)

@@ -317,6 +317,25 @@ function formatLabels(m: Obj | undefined): string {
   return entries.length ? entries.map(([k, v]) => `${k}=${v}`).join(',') : '<none>';
 }
 
+/** kubectl's formatHosts: the first three hosts, "+ N more...", "*" when no rule names one */
+function ingressHosts(rules: Obj[]): string {
+  const max = 3;
+  const list: string[] = [];
+  let more = false;
+  for (const r of rules) {
+    if (list.length === max) more = true;
+    if (!more && r.host) list.push(r.host);
+  }
+  if (list.length === 0) return '*';
+  return more ? `${list.join(',')} + ${rules.length - max} more...` : list.join(',');
+}
+
+/** ingressLoadBalancerStatusStringer (not wide): IPs and hostnames, cut at 16 characters */
+function ingressAddress(ingress: Obj[]): string {
+  const text = ingress.flatMap((i) => [i.ip, i.hostname].filter((v): v is string => !!v)).join(',');
+  return text.length > 16 ? `${text.slice(0, 16)}...` : text;
+}
+
 const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
 
 function replicaSetLike(selectorOf: (o: Obj) => string): Printer {
@@ -527,6 +546,37 @@ Object.assign(printers, {
   Lease: {
     columns: [NAME, col('Holder', 'string', 'The holder of the lease.'), AGE],
     cells: (o, now) => [o.metadata.name, o.spec?.holderIdentity ?? '', age(o.metadata.creationTimestamp, now)],
+  },
+  Ingress: {
+    columns: [
+      NAME,
+      col('Class', 'string', 'The name of the IngressClass resource that should be used for this ingress.'),
+      col('Hosts', 'string', 'Hosts that incoming requests are matched against before the ingress rule'),
+      col('Address', 'string', 'Address is a list containing ingress points for the load-balancer'),
+      col('Ports', 'string', 'Ports of TLS configurations that open'),
+      AGE,
+    ],
+    cells: (o, now) => [
+      o.metadata.name,
+      o.spec?.ingressClassName ?? '<none>',
+      ingressHosts(o.spec?.rules ?? []),
+      ingressAddress(o.status?.loadBalancer?.ingress ?? []),
+      (o.spec?.tls ?? []).length ? '80, 443' : '80',
+      age(o.metadata.creationTimestamp, now),
+    ],
+  },
+  IngressClass: {
+    columns: [
+      NAME,
+      col('Controller', 'string', 'Controller that is responsible for handling this class'),
+      col('Parameters', 'string', 'A reference to a resource with additional parameters'),
+      AGE,
+    ],
+    cells(o, now) {
+      const p = o.spec?.parameters;
+      const parameters = p ? `${p.kind}${p.apiGroup != null ? `.${p.apiGroup}` : ''}/${p.name}` : '<none>';
+      return [o.metadata.name, o.spec?.controller ?? '', parameters, age(o.metadata.creationTimestamp, now)];
+    },
   },
   NetworkPolicy: {
     columns: [NAME, col('Pod-Selector', 'string', 'podSelector selects the pods to which this NetworkPolicy object applies.'), AGE],

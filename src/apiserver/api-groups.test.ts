@@ -71,25 +71,25 @@ describe('review APIs: the admin identity, answered as a system:masters member',
   });
 });
 
-describe('the empty Ingress list (a kind not served yet)', () => {
-  const crd = stubGroups(UNSERVED_KINDS.filter((u) => u.resource === 'ingresses'), async () => 42)[0]!;
+describe('the empty Deployment list (a kind answered as a stub)', () => {
+  const stub = stubGroups(UNSERVED_KINDS.filter((u) => u.resource === 'deployments'), async () => 42)[0]!;
   it('lists nothing at the current revision; a name is 404 with details naming it', async () => {
-    const l = await call(crd, 'GET', '/apis/networking.k8s.io/v1/namespaces/default/ingresses');
-    assert.deepEqual(l.body, { kind: 'IngressList', apiVersion: 'networking.k8s.io/v1', metadata: { resourceVersion: '42' }, items: [] });
-    const g = await call(crd, 'GET', '/apis/networking.k8s.io/v1/namespaces/default/ingresses/web');
+    const l = await call(stub, 'GET', '/apis/apps/v1/namespaces/default/deployments');
+    assert.deepEqual(l.body, { kind: 'DeploymentList', apiVersion: 'apps/v1', metadata: { resourceVersion: '42' }, items: [] });
+    const g = await call(stub, 'GET', '/apis/apps/v1/namespaces/default/deployments/web');
     assert.equal(g.code, 404);
-    assert.deepEqual(g.body.details, { name: 'web', group: 'networking.k8s.io', kind: 'ingresses' });
-    assert.equal(g.body.message, 'ingresses.networking.k8s.io "web" not found');
+    assert.deepEqual(g.body.details, { name: 'web', group: 'apps', kind: 'deployments' });
+    assert.equal(g.body.message, 'deployments.apps "web" not found');
   });
 
-  it('create is refused saying Ingresses are not served yet, naming the object', async () => {
-    const c = await call(crd, 'POST', '/apis/networking.k8s.io/v1/namespaces/default/ingresses', { metadata: { name: 'web' } });
+  it('create is refused saying the kind is not served, naming the object', async () => {
+    const c = await call(stub, 'POST', '/apis/apps/v1/namespaces/default/deployments', { metadata: { name: 'web' } });
     assert.equal(c.code, 405);
-    assert.match(c.body.message, /podbay does not serve Ingress objects yet: ingresses.networking.k8s.io "web" cannot be created/);
+    assert.match(c.body.message, /podbay does not serve Deployment objects yet: deployments.apps "web" cannot be created/);
   });
 
   it('discovery lists only the verbs a stub answers; a kind or group the registry serves is never stubbed', async () => {
-    const d = await call(crd, 'GET', '/apis/networking.k8s.io/v1');
+    const d = await call(stub, 'GET', '/apis/apps/v1');
     assert.deepEqual(d.body.resources[0].verbs, ['delete', 'deletecollection', 'get', 'list', 'watch']);
     const kinds = unservedKinds((g, r) => g === '' && r === 'services', (g) => g === 'apps');
     assert.ok(!kinds.some((u) => u.resource === 'services'), 'a served core kind wins');
@@ -97,16 +97,20 @@ describe('the empty Ingress list (a kind not served yet)', () => {
     assert.ok(kinds.some((u) => u.resource === 'endpoints') && kinds.some((u) => u.resource === 'jobs'));
   });
 
-  it('a stub in a group the registry serves other kinds of is routed beside them (Ingress beside NetworkPolicy)', async () => {
+  it('Ingress is served by the registry now: no stub of it is left', () => {
+    assert.ok(!UNSERVED_KINDS.some((u) => u.resource === 'ingresses'));
+  });
+
+  it('a stub in a group the registry serves other kinds of is routed beside them', async () => {
     const { groupStubRoute, stubsInServedGroups } = await import('./unserved.js');
-    const served = (g: string, r: string) => g === 'networking.k8s.io' && r === 'networkpolicies';
-    const beside = stubsInServedGroups(served, (g) => g === 'networking.k8s.io');
-    assert.deepEqual(beside.map((u) => u.resource), ['ingresses']);
-    assert.ok(!unservedKinds(served, (g) => g === 'networking.k8s.io').some((u) => u.group === 'networking.k8s.io'), 'no second handler for the group');
-    const ing = groupStubRoute('/apis/networking.k8s.io/v1/namespaces/default/ingresses/web', beside)!;
-    assert.deepEqual([ing.u.kind, ing.ns, ing.name], ['Ingress', 'default', 'web']);
-    assert.equal(groupStubRoute('/apis/networking.k8s.io/v1/namespaces/default/networkpolicies/p', beside), undefined, 'the registry answers its own kinds');
-    assert.equal(groupStubRoute('/apis/networking.k8s.io/v2/ingresses', beside), undefined);
+    const served = (g: string, r: string) => g === 'apps' && r === 'deployments';
+    const beside = stubsInServedGroups(served, (g) => g === 'apps');
+    assert.deepEqual(beside.map((u) => u.resource), ['replicasets', 'statefulsets', 'daemonsets']);
+    assert.ok(!unservedKinds(served, (g) => g === 'apps').some((u) => u.group === 'apps'), 'no second handler for the group');
+    const rs = groupStubRoute('/apis/apps/v1/namespaces/default/replicasets/web', beside)!;
+    assert.deepEqual([rs.u.kind, rs.ns, rs.name], ['ReplicaSet', 'default', 'web']);
+    assert.equal(groupStubRoute('/apis/apps/v1/namespaces/default/deployments/p', beside), undefined, 'the registry answers its own kinds');
+    assert.equal(groupStubRoute('/apis/apps/v2/replicasets', beside), undefined);
   });
 });
 

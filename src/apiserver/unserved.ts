@@ -11,7 +11,7 @@
  * answered (no create), so `kubectl api-resources` does not promise more.
  *
  * A kind the registry (src/api/registry.ts) serves is never stubbed: real kinds always win. A
- * stub of a group the registry serves too (Ingress beside NetworkPolicy in networking.k8s.io)
+ * stub of a group the registry serves too (as networking.k8s.io's Ingress once was beside NetworkPolicy)
  * is answered beside the registry's kinds, as the core group's stubs are (groupStubRoute), and
  * listed in that group version's discovery; the other groups' stubs get a handler per group.
  */
@@ -50,7 +50,6 @@ export const UNSERVED_KINDS: UnservedKind[] = [
   k('', 'v1', 'persistentvolumeclaims', 'PersistentVolumeClaim', true, ['pvc']),
   k('', 'v1', 'persistentvolumes', 'PersistentVolume', false, ['pv']),
   k('', 'v1', 'replicationcontrollers', 'ReplicationController', true, ['rc']),
-  k('networking.k8s.io', 'v1', 'ingresses', 'Ingress', true, ['ing']),
   k('apps', 'v1', 'deployments', 'Deployment', true, ['deploy']),
   k('apps', 'v1', 'replicasets', 'ReplicaSet', true, ['rs']),
   k('apps', 'v1', 'statefulsets', 'StatefulSet', true, ['sts']),

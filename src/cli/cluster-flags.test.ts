@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { clusterFlags } from './server.js';
+import { clusterFlags, ingressFlags } from './server.js';
 
 const ctx = { serviceRange: '10.43.0.0/16', podCidr: '10.85.0.0/16', withKubelet: true, listenHost: '127.0.0.1' };
 const flags = (o: Record<string, string> = {}) => new Map(Object.entries(o));
@@ -40,5 +40,17 @@ describe('podbay server: cluster DNS and advertise flags', () => {
     assert.throws(() => clusterFlags(flags({ 'cluster-dns-upstream': '1.2.3.4:70000' }), ctx, resolv), /--cluster-dns-upstream/);
     assert.throws(() => clusterFlags(flags({ 'advertise-address': '127.0.0.1' }), ctx, resolv), /pods cannot reach this host's loopback/);
     assert.throws(() => clusterFlags(flags({ 'advertise-address': 'example.com' }), ctx, resolv), /--advertise-address "example.com": want an IP address/);
+  });
+});
+
+describe('podbay server: ingress controller flags', () => {
+  it('defaults 0.0.0.0:80/443; --ingress-http-port 0 runs none; bad values are refused naming the flag', () => {
+    assert.deepEqual(ingressFlags(flags()), { address: '0.0.0.0', http: 80, https: 443 });
+    assert.deepEqual(ingressFlags(flags({ 'ingress-http-port': '18420', 'ingress-https-port': '18421', 'ingress-bind-address': '127.0.0.1' })), { address: '127.0.0.1', http: 18420, https: 18421 });
+    assert.equal(ingressFlags(flags({ 'ingress-http-port': '0' })), undefined);
+    assert.throws(() => ingressFlags(flags({ 'ingress-http-port': '70000' })), /--ingress-http-port "70000": want a port number 0-65535/);
+    assert.throws(() => ingressFlags(flags({ 'ingress-https-port': '80' })), /the same as --ingress-http-port/);
+    assert.throws(() => ingressFlags(flags({ 'ingress-https-port': '0' })), /needs an HTTPS port too/);
+    assert.throws(() => ingressFlags(flags({ 'ingress-bind-address': 'localhost' })), /want an IPv4 address/);
   });
 });

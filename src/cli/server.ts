@@ -14,7 +14,7 @@
  *   DIR/pods/<uid>/       pod volumes;  DIR/logs/  container logs
  *   RUN/                  runtime state: runc root, bundles, netns pins, CNI cache and IPAM
  */
-import { mkdirSync, chmodSync, readFileSync } from 'node:fs';
+import { mkdirSync, chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import https from 'node:https';
@@ -44,6 +44,7 @@ import { EndpointsController } from '../controllers/endpoints.js';
 import { Proxier } from '../proxy/proxier.js';
 import { tagFor } from '../proxy/rules.js';
 import { PolicyEnforcer } from '../netpolicy/enforcer.js';
+import { IngressController, NGINX } from '../ingress/controller.js';
 import { ControllerManager } from '../controllers/manager.js';
 import { rootCaPublisher, serviceAccountsController } from '../controllers/namespace-objects.js';
 import { ClusterRoleAggregationController } from '../controllers/clusterrole-aggregation.js';
@@ -107,6 +108,13 @@ Flags:
                               none: no cluster DNS; ClusterFirst pods get the host's resolv.conf
   --cluster-dns-upstream L    where the cluster DNS forwards other names: IP[:PORT],... or none
                               (default the nameservers of the host's /etc/resolv.conf)
+  --ingress-http-port PORT    the built-in ingress controller's HTTP port: Ingresses of the class
+                              podbay (created at start, the default class) are served by Debian's
+                              nginx, run as podbay's child (default 80; 0: no ingress controller;
+                              none with --no-kubelet either)
+  --ingress-https-port PORT   its HTTPS port, for Ingresses with TLS from Secrets (default 443)
+  --ingress-bind-address IP   where nginx listens (default 0.0.0.0); Ingresses' status shows this
+                              address (the node's first address when it is 0.0.0.0)
   --etcd-endpoints URL,...    the etcd members' client URLs for --store etcd (e.g. http://127.0.0.1:2379);
                               keys are laid out as kube-apiserver lays them (/registry/pods/NS/NAME)
   --etcd-cafile, --etcd-certfile, --etcd-keyfile FILE  TLS to etcd (PEM), as kube-apiserver's flags
@@ -214,7 +222,7 @@ async function waitReady(url: string, caPem: string): Promise<void> {
 }
 
 export async function runServer(argv: string[]): Promise<number> {
-  const known = ['data-dir', 'listen', 'store', 'etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'store-sync', 'max-requests-inflight', 'max-mutating-requests-inflight', 'max-connections', 'max-watch-queue-bytes', 'service-cluster-ip-range', 'service-node-port-range', 'advertise-address', 'cluster-domain', 'cluster-dns', 'cluster-dns-upstream', 'local-path-dir'];
+  const known = ['data-dir', 'listen', 'store', 'etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'store-sync', 'max-requests-inflight', 'max-mutating-requests-inflight', 'max-connections', 'max-watch-queue-bytes', 'service-cluster-ip-range', 'service-node-port-range', 'advertise-address', 'cluster-domain', 'cluster-dns', 'cluster-dns-upstream', 'local-path-dir', 'ingress-http-port', 'ingress-https-port', 'ingress-bind-address'];
   const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet', 'disable-default-registry-endpoint'], known, 'server');
   if (p.flags.has('help')) {
     process.stdout.write(HELP);
@@ -245,6 +253,7 @@ export async function runServer(argv: string[]): Promise<number> {
   if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(podCidr)) throw new Error(`--pod-cidr ${JSON.stringify(podCidr)}: want an IPv4 CIDR such as 10.85.0.0/16`);
   const cluster = clusterFlags(p.flags, { serviceRange: serviceOptions.clusterIPRange, podCidr, withKubelet, listenHost: host });
   const logRotation = logRotationFlags(p.flags);
+  const ingress = withKubelet ? ingressFlags(p.flags) : undefined;
   // read before anything is made on disk: a bad file stops the start with nothing left behind
   const encryptionFile = p.flags.get('encryption-provider-config');
   const encryption = encryptionFile ? loadEncryptionConfig(encryptionFile) : undefined;
@@ -254,6 +263,7 @@ export async function runServer(argv: string[]): Promise<number> {
   }
   if (withKubelet) {
     const missing = checkHostTools({ runtimePath: p.flags.get('runtime'), cniBinDirs: [p.flags.get('cni-bin-dir') ?? '/usr/lib/cni', '/opt/cni/bin'] });
+    if (ingress && !existsSync(NGINX)) missing.push({ tool: NGINX, package: 'nginx-light' });
     if (missing.length) {
       throw new Error(
         `missing host tools: ${missing.map((m) => `${m.tool} (install the Debian package ${m.package})`).join(', ')}; run 'bash scripts/setup-host.sh', or start with --no-kubelet to serve the API only`,
@@ -362,6 +372,10 @@ export async function runServer(argv: string[]): Promise<number> {
   if (dns) {
     for (const l of dns.listeners(cluster.gateway, CLUSTER_DNS_PORT)) late.add(l);
     for (const protocol of ['udp', 'tcp'] as const) hostPorts.reserve({ protocol, address: cluster.gateway, port: CLUSTER_DNS_PORT, what: "podbay's cluster DNS" });
+  }
+  if (ingress) {
+    hostPorts.reserve({ protocol: 'tcp', address: ingress.address, port: ingress.http, what: "podbay's ingress controller (nginx, HTTP)" });
+    hostPorts.reserve({ protocol: 'tcp', address: ingress.address, port: ingress.https, what: "podbay's ingress controller (nginx, HTTPS)" });
   }
   let kubelet: Kubelet | undefined;
   let binder: Binder | undefined;
@@ -492,6 +506,11 @@ export async function runServer(argv: string[]): Promise<number> {
   // NetworkPolicy (kube-router's way) where pods run; started after the proxy so its jumps come first
   const policies = withKubelet ? new PolicyEnforcer(client, { tag: tagFor(bridge), log }) : undefined;
   await policies?.start();
+  // Ingresses of the class podbay, served by nginx on the node's ports
+  const ingresses = ingress
+    ? new IngressController(client, { listen: ingress, runDir, statusAddress: ingress.address === '0.0.0.0' ? hostAddresses()[0] : ingress.address, log })
+    : undefined;
+  await ingresses?.start();
   await kubelet?.start();
   await binder?.start();
   const kubeconfig = join(dataDir, 'kubeconfig.yaml');
@@ -534,6 +553,7 @@ export async function runServer(argv: string[]): Promise<number> {
   });
   await step('scheduler', () => binder?.stop());
   await step('network policy', () => policies?.stop());
+  await step('ingress controller', () => ingresses?.stop());
   await step('builtin services and cluster DNS', async () => {
     builtinServices.stop();
     await dns?.stop();
@@ -578,6 +598,24 @@ function etcdFlags(flags: Map<string, string>): EtcdStoreOptions {
   const tls = ca || cert ? { ca, cert, key } : undefined;
   if (tls && endpoints.some((e) => e.startsWith('http:'))) throw new Error('--etcd-cafile/--etcd-certfile given, but --etcd-endpoints uses http://; use https:// URLs');
   return { endpoints, tls };
+}
+
+/** --ingress-http-port, --ingress-https-port, --ingress-bind-address; undefined: no ingress controller */
+export function ingressFlags(flags: Map<string, string>): { address: string; http: number; https: number } | undefined {
+  const port = (flag: string, dflt: number) => {
+    const v = flags.get(flag);
+    if (v === undefined) return dflt;
+    if (!/^\d+$/.test(v) || Number(v) > 65535) throw new Error(`--${flag} ${JSON.stringify(v)}: want a port number 0-65535`);
+    return Number(v);
+  };
+  const http = port('ingress-http-port', 80);
+  const https = port('ingress-https-port', 443);
+  const address = flags.get('ingress-bind-address') ?? '0.0.0.0';
+  if (isIP(address) !== 4) throw new Error(`--ingress-bind-address ${JSON.stringify(address)}: want an IPv4 address (0.0.0.0 for every one)`);
+  if (http === 0) return undefined;
+  if (https === 0) throw new Error('--ingress-https-port 0: the ingress controller needs an HTTPS port too (or pass --ingress-http-port 0 to run none)');
+  if (https === http) throw new Error(`--ingress-https-port ${https}: the same as --ingress-http-port`);
+  return { address, http, https };
 }
 
 /** --service-cluster-ip-range and --service-node-port-range, checked before anything starts */

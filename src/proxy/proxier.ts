@@ -14,6 +14,7 @@ import type { Obj } from '../api/types.js';
 import type { Client } from '../client/types.js';
 import { Informer } from '../client/informer.js';
 import { run } from '../sys/exec.js';
+import { CoalescedSync } from '../sys/coalesced-sync.js';
 import { baseJumps, buildRules, chainNames, servicePortName, type EndpointInfo, type ServiceInfo } from './rules.js';
 
 const SERVICES = resourceInfo('services')!;
@@ -73,10 +74,7 @@ export class Proxier {
   private readonly services: Informer;
   private readonly slices: Informer;
   private readonly log: (line: string) => void;
-  private timer?: NodeJS.Timeout;
-  private syncing?: Promise<void>;
-  private again = false;
-  private stopped = false;
+  private readonly syncer: CoalescedSync;
   private previous = { nat: [] as string[], filter: [] as string[] };
   private masqueradeAll = false;
 
@@ -87,7 +85,8 @@ export class Proxier {
     this.log = opts.log ?? (() => {});
     this.services = new Informer(client, SERVICES, { resyncPeriodMs: 0, log: this.log });
     this.slices = new Informer(client, SLICES, { resyncPeriodMs: 0, log: this.log });
-    const kick = () => this.schedule();
+    this.syncer = new CoalescedSync(() => this.syncOnce(), opts.minSyncMs ?? 50, (e) => this.log(`service proxy: sync failed: ${e.message}`));
+    const kick = () => this.syncer.schedule();
     for (const i of [this.services, this.slices]) i.addEventHandler({ add: kick, update: kick, delete: kick });
   }
 
@@ -105,50 +104,29 @@ export class Proxier {
     }
   }
 
-  private schedule(): void {
-    if (this.stopped || this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.sync().catch((e) => this.log(`service proxy: sync failed: ${(e as Error).message}`));
-    }, this.opts.minSyncMs ?? 50);
+  /** one full sync (changes meanwhile schedule another) */
+  sync(): Promise<void> {
+    return this.syncer.sync();
   }
 
-  /** one full sync; a change during it schedules another */
-  async sync(): Promise<void> {
-    if (this.syncing) {
-      this.again = true;
-      return this.syncing;
-    }
-    this.syncing = (async () => {
-      try {
-        const input = {
-          services: this.services.cache.list().map(serviceInfo),
-          endpoints: endpointsBySlices(this.slices.cache.list()),
-          clusterCIDR: this.masqueradeAll ? '0.0.0.0/32' : this.opts.clusterCIDR,
-          serviceCIDR: this.opts.serviceCIDR,
-          tag: this.opts.tag,
-        };
-        const rules = buildRules(input, this.previous);
-        await run('iptables-restore', ['-w', '--noflush'], { input: rules.text });
-        this.previous = { nat: rules.natChains, filter: rules.filterChains };
-      } finally {
-        this.syncing = undefined;
-      }
-    })();
-    await this.syncing;
-    if (this.again && !this.stopped) {
-      this.again = false;
-      this.schedule();
-    }
+  private async syncOnce(): Promise<void> {
+    const input = {
+      services: this.services.cache.list().map(serviceInfo),
+      endpoints: endpointsBySlices(this.slices.cache.list()),
+      clusterCIDR: this.masqueradeAll ? '0.0.0.0/32' : this.opts.clusterCIDR,
+      serviceCIDR: this.opts.serviceCIDR,
+      tag: this.opts.tag,
+    };
+    const rules = buildRules(input, this.previous);
+    await run('iptables-restore', ['-w', '--noflush'], { input: rules.text });
+    this.previous = { nat: rules.natChains, filter: rules.filterChains };
   }
 
   /** stop syncing and take every rule and chain away */
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
     this.services.stop();
     this.slices.stop();
-    await this.syncing?.catch(() => {});
+    await this.syncer.stop();
     for (const j of baseJumps(this.opts.tag)) {
       await run('iptables', ['-w', '-t', j.table, '-D', j.chain, ...j.rule], { allowFailure: true });
     }

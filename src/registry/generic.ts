@@ -210,8 +210,8 @@ export class GenericRegistry {
   protected readonly strategyContext: StrategyContext = {
     serviceAllocators: () => (this.allocators ??= this.loadServiceAllocators()),
     lookup: (r, ns, name) => this.tryGet(r, ns, name),
+    list: async (r, ns) => (await this.list(r, ns)).items,
     serviceAccountAdmission: undefined,
-    list: async (r) => (await this.list(r, undefined)).items,
   };
 
   constructor(

@@ -87,6 +87,8 @@ export class PodbayServer {
       writeFileSync(offline, 'mirrors:\n  "*":\n    endpoint: ["http://127.0.0.1:9"]\n');
       extraArgs = [...extraArgs, '--registries', offline, '--disable-default-registry-endpoint'];
     }
+    // no suite binds the host's ports 80/443 unless it asks for the ingress controller
+    if (!extraArgs.includes('--ingress-http-port')) extraArgs = [...extraArgs, '--ingress-http-port', '0'];
     const proc = spawn(PODBAY, ['server', '--data-dir', this.dataDir, '--listen', `127.0.0.1:${this.port}`, ...extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, PODBAY_LOOPBACK_REGISTRIES_ONLY: '1' },

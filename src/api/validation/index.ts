@@ -26,6 +26,7 @@ import * as W from './workloads.js';
 import * as S from './storage-policy.js';
 import { validateService, validateServiceUpdate } from './service.js';
 import { validateNetworkPolicy, validateNetworkPolicyUpdate } from './network-policy.js';
+import * as I from './ingress.js';
 import { validateEndpointSlice, validateEndpointSliceUpdate, validateEndpoints, validateEndpointsUpdate } from './endpoints.js';
 
 export * from './field.js';
@@ -88,6 +89,8 @@ const CREATE: Record<string, CreateFn> = {
   Endpoints: validateEndpoints,
   EndpointSlice: validateEndpointSlice,
   NetworkPolicy: validateNetworkPolicy,
+  Ingress: I.validateIngress,
+  IngressClass: I.validateIngressClass,
 };
 
 const UPDATE: Record<string, UpdateFn> = {
@@ -119,6 +122,8 @@ const UPDATE: Record<string, UpdateFn> = {
   Endpoints: validateEndpointsUpdate,
   EndpointSlice: validateEndpointSliceUpdate,
   NetworkPolicy: validateNetworkPolicyUpdate,
+  Ingress: I.validateIngressUpdate,
+  IngressClass: I.validateIngressClassUpdate,
 };
 
 /** a status update may change only status: what the spec rules would say is not re-checked */
@@ -140,6 +145,7 @@ const STATUS_UPDATE: Record<string, UpdateFn> = {
   PersistentVolumeClaim: metaOnly,
   PodDisruptionBudget: metaOnly,
   Service: metaOnly,
+  Ingress: I.validateIngressStatusUpdate,
 };
 
 /** Kinds validateCreate knows; any other kind validates to no errors. */

@@ -4,6 +4,7 @@ import { namespaceStrategy } from './namespace.js';
 import { podStrategy } from './pod.js';
 import { serviceStrategy } from './service.js';
 import { persistentVolumeClaimStrategy, persistentVolumeStrategy } from './volume.js';
+import { ingressStrategy } from './ingress.js';
 import type { Strategy } from './types.js';
 
 export type { Strategy, WritePart, StrategyContext, Allocation } from './types.js';
@@ -17,6 +18,7 @@ const STRATEGIES = new Map<string, Strategy>([
   ['/services', serviceStrategy],
   ['/persistentvolumeclaims', persistentVolumeClaimStrategy],
   ['/persistentvolumes', persistentVolumeStrategy],
+  ['networking.k8s.io/ingresses', ingressStrategy],
 ]);
 
 export function strategyFor(r: ResourceInfo): Strategy {

@@ -46,10 +46,10 @@ export interface StrategyContext {
   serviceAllocators(): Promise<import('../service-allocators.js').ServiceAllocators>;
   /** an object as stored, or undefined (what an admission looks up: a pod's ServiceAccount) */
   lookup(r: import('../../api/registry.js').ResourceInfo, ns: string | undefined, name: string): Promise<Obj | undefined>;
+  /** the objects of a kind as stored (what an admission looks over: the default IngressClass) */
+  list(r: import('../../api/registry.js').ResourceInfo, ns?: string): Promise<Obj[]>;
   /** the ServiceAccount admission's settings; absent, it does not run (unit tests of other kinds) */
   serviceAccountAdmission?: import('../service-account-admission.js').AdmissionOptions;
-  /** the stored objects of a kind (admission that reads other objects: the default StorageClass) */
-  list(r: import('../../api/registry.js').ResourceInfo): Promise<Obj[]>;
 }
 
 /** The asynchronous hooks, as kube's service REST storage allocates around the generic store. */
