@@ -42,12 +42,19 @@ export interface ServiceInfo {
   externalIPs: string[];
   /** status.loadBalancer.ingress[].ip */
   loadBalancerIPs: string[];
+  /**
+   * spec.externalTrafficPolicy Local: traffic to a node port, external IP or LB IP goes only to
+   * this node's endpoints and keeps its source address (no masquerade)
+   */
+  externalPolicyLocal?: boolean;
 }
 
 /** a ready endpoint of one service port: the backend address and its port number */
 export interface EndpointInfo {
   ip: string;
   port: number;
+  /** on this node (the slice endpoint's nodeName): the ones an externalTrafficPolicy Local uses */
+  local?: boolean;
 }
 
 export interface RulesInput {
@@ -128,6 +135,11 @@ export function extChain(spn: string, protocol: string, tag: string): string {
   return `KUBE-EXT-${hash16(spn, protocol.toLowerCase(), tag)}`;
 }
 
+/** kube-proxy's servicePortPolicyLocalChainName: the node-local endpoints of a Local policy */
+export function svlChain(spn: string, protocol: string, tag: string): string {
+  return `KUBE-SVL-${hash16(spn, protocol.toLowerCase(), tag)}`;
+}
+
 export function sepChain(spn: string, protocol: string, endpoint: string, tag: string): string {
   return `KUBE-SEP-${hash16(spn, protocol.toLowerCase(), endpoint, tag)}`;
 }
@@ -174,17 +186,22 @@ export function buildRules(input: RulesInput, previous: { nat: string[]; filter:
       const extName = extChain(spn, port.protocol, input.tag);
       const hasExternal = (port.nodePort && (svc.type === 'NodePort' || svc.type === 'LoadBalancer')) || svc.externalIPs.length > 0 || svc.loadBalancerIPs.length > 0;
       const dport = (p: number) => `-p ${proto} -m ${proto} --dport ${p}`;
+      const externalDsts = (verdict: string, why: string) => {
+        for (const ip of [...svc.externalIPs, ...svc.loadBalancerIPs]) {
+          filter.push(`-A ${c.externalServices} -d ${ip}/32 ${comment(`${spn} ${why}`)} ${dport(port.port)} -j ${verdict}`);
+        }
+        if (port.nodePort && (svc.type === 'NodePort' || svc.type === 'LoadBalancer')) {
+          filter.push(`-A ${c.externalServices} ${comment(`${spn} ${why}`)} -m addrtype --dst-type LOCAL ${dport(port.nodePort)} -j ${verdict}`);
+        }
+      };
       if (eps.length === 0) {
         // kube-proxy REJECTs instead of letting a connection time out
         filter.push(`-A ${c.services} -d ${svc.clusterIP}/32 ${comment(`${spn} has no endpoints`)} ${dport(port.port)} -j REJECT --reject-with icmp-port-unreachable`);
-        for (const ip of [...svc.externalIPs, ...svc.loadBalancerIPs]) {
-          filter.push(`-A ${c.externalServices} -d ${ip}/32 ${comment(`${spn} has no endpoints`)} ${dport(port.port)} -j REJECT --reject-with icmp-port-unreachable`);
-        }
-        if (port.nodePort && (svc.type === 'NodePort' || svc.type === 'LoadBalancer')) {
-          filter.push(`-A ${c.externalServices} ${comment(`${spn} has no endpoints`)} -m addrtype --dst-type LOCAL ${dport(port.nodePort)} -j REJECT --reject-with icmp-port-unreachable`);
-        }
+        externalDsts('REJECT --reject-with icmp-port-unreachable', 'has no endpoints');
         continue;
       }
+      const local = svc.externalPolicyLocal === true && hasExternal;
+      const localEps = eps.filter((e) => e.local);
       natChains.push(svcName);
       nat.push(`-A ${c.services} -d ${svc.clusterIP}/32 ${comment(`${spn} cluster IP`)} ${dport(port.port)} -j ${svcName}`);
       nat.push(`-A ${svcName} ! -s ${input.clusterCIDR} -d ${svc.clusterIP}/32 ${comment(`${spn} cluster IP`)} ${dport(port.port)} -j ${c.markMasq}`);
@@ -193,21 +210,41 @@ export function buildRules(input: RulesInput, previous: { nat: string[]; filter:
         for (const ip of svc.externalIPs) nat.push(`-A ${c.services} -d ${ip}/32 ${comment(`${spn} external IP`)} ${dport(port.port)} -j ${extName}`);
         for (const ip of svc.loadBalancerIPs) nat.push(`-A ${c.services} -d ${ip}/32 ${comment(`${spn} loadbalancer IP`)} ${dport(port.port)} -j ${extName}`);
         if (port.nodePort && (svc.type === 'NodePort' || svc.type === 'LoadBalancer')) nat.push(`-A ${c.nodePorts} ${comment(spn)} ${dport(port.nodePort)} -j ${extName}`);
-        nat.push(`-A ${extName} ${comment(`masquerade traffic for ${spn} external destinations`)} -j ${c.markMasq}`);
-        nat.push(`-A ${extName} -j ${svcName}`);
-      }
-      const seps = eps.map((e) => ({ e, chain: sepChain(spn, port.protocol, `${e.ip}:${e.port}`, input.tag) }));
-      if (svc.sessionAffinity === 'ClientIP') {
-        for (const { e, chain } of seps) {
-          nat.push(`-A ${svcName} ${comment(`${spn} -> ${e.ip}:${e.port}`)} -m recent --name ${chain} --mask 255.255.255.255 --rsource --rcheck --seconds ${svc.affinityTimeoutSeconds} --reap -j ${chain}`);
+        if (local) {
+          // kube-proxy's Local policy: pods and this host itself still reach every endpoint
+          // (the host's own traffic masqueraded); what came from elsewhere keeps its source
+          // address and goes only to this node's endpoints, or is dropped
+          nat.push(`-A ${extName} -s ${input.clusterCIDR} ${comment(`pod traffic for ${spn} external destinations`)} -j ${svcName}`);
+          nat.push(`-A ${extName} ${comment(`masquerade LOCAL traffic for ${spn} external destinations`)} -m addrtype --src-type LOCAL -j ${c.markMasq}`);
+          nat.push(`-A ${extName} ${comment(`route LOCAL traffic for ${spn} external destinations`)} -m addrtype --src-type LOCAL -j ${svcName}`);
+          if (localEps.length > 0) nat.push(`-A ${extName} -j ${svlChain(spn, port.protocol, input.tag)}`);
+          else externalDsts('DROP', 'has no local endpoints');
+        } else {
+          nat.push(`-A ${extName} ${comment(`masquerade traffic for ${spn} external destinations`)} -j ${c.markMasq}`);
+          nat.push(`-A ${extName} -j ${svcName}`);
         }
       }
-      seps.forEach(({ e, chain }, i) => {
-        const n = seps.length - i;
-        const pick = n > 1 ? ` -m statistic --mode random --probability ${(1 / n).toFixed(10)}` : '';
-        nat.push(`-A ${svcName} ${comment(`${spn} -> ${e.ip}:${e.port}`)}${pick} -j ${chain}`);
-      });
-      for (const { e, chain } of seps) {
+      const sep = (e: EndpointInfo) => sepChain(spn, port.protocol, `${e.ip}:${e.port}`, input.tag);
+      const pickRules = (chain: string, list: EndpointInfo[]) => {
+        if (svc.sessionAffinity === 'ClientIP') {
+          for (const e of list) {
+            nat.push(`-A ${chain} ${comment(`${spn} -> ${e.ip}:${e.port}`)} -m recent --name ${sep(e)} --mask 255.255.255.255 --rsource --rcheck --seconds ${svc.affinityTimeoutSeconds} --reap -j ${sep(e)}`);
+          }
+        }
+        list.forEach((e, i) => {
+          const n = list.length - i;
+          const pick = n > 1 ? ` -m statistic --mode random --probability ${(1 / n).toFixed(10)}` : '';
+          nat.push(`-A ${chain} ${comment(`${spn} -> ${e.ip}:${e.port}`)}${pick} -j ${sep(e)}`);
+        });
+      };
+      pickRules(svcName, eps);
+      if (local && localEps.length > 0) {
+        const svl = svlChain(spn, port.protocol, input.tag);
+        natChains.push(svl);
+        pickRules(svl, localEps);
+      }
+      for (const e of eps) {
+        const chain = sep(e);
         natChains.push(chain);
         nat.push(`-A ${chain} -s ${e.ip}/32 ${comment(spn)} -j ${c.markMasq}`);
         const affinity = svc.sessionAffinity === 'ClientIP' ? ` -m recent --name ${chain} --mask 255.255.255.255 --rsource --set` : '';
