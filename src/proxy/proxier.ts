@@ -16,7 +16,10 @@ import { Informer } from '../client/informer.js';
 import { run } from '../sys/exec.js';
 import { conntrackFlushes } from './conntrack.js';
 import { ServiceHealthServers, type HealthCheckWant } from './healthcheck.js';
-import { baseJumps, buildRules, chainNames, servicePortName, type EndpointInfo, type RulesInput, type ServiceInfo } from './rules.js';
+import { baseJumps, buildRules, chainNames, restoreText, servicePortName, type EndpointInfo, type RuleTables, type RulesInput, type ServiceInfo } from './rules.js';
+
+/** a sync this long after the last full one rewrites every chain again (repairs what others changed) */
+export const FULL_RESYNC_MS = 60_000;
 
 const SERVICES = resourceInfo('services')!;
 const SLICES = resourceInfo('endpointslices', 'discovery.k8s.io', 'v1')!;
@@ -101,6 +104,9 @@ export class Proxier {
   private previous = { nat: [] as string[], filter: [] as string[] };
   private masqueradeAll = false;
   private lastInput?: RulesInput;
+  /** what the kernel holds since the last successful sync: the base of a partial restore */
+  private lastTables?: RuleTables;
+  private lastFullAt = 0;
   private readonly health: ServiceHealthServers;
   private conntrackMissing = false;
 
@@ -155,7 +161,19 @@ export class Proxier {
           tag: this.opts.tag,
         };
         const rules = buildRules(input, this.previous);
-        await run('iptables-restore', ['-w', '--noflush'], { input: rules.text });
+        const partial = this.lastTables !== undefined && Date.now() - this.lastFullAt < FULL_RESYNC_MS;
+        const text = partial ? restoreText(rules.tables, this.lastTables!, false) : rules.text;
+        // a partial sync with no changed chain has nothing to restore
+        if (!partial || /^:/m.test(text)) {
+          try {
+            await run('iptables-restore', ['-w', '--noflush'], { input: text });
+          } catch (e) {
+            this.lastTables = undefined; // the next sync writes everything
+            throw e;
+          }
+        }
+        this.lastTables = rules.tables;
+        if (!partial) this.lastFullAt = Date.now();
         this.previous = { nat: rules.natChains, filter: rules.filterChains };
         await this.flushConntrack(conntrackFlushes(this.lastInput, input));
         this.lastInput = input;

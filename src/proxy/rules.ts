@@ -154,6 +154,8 @@ export interface RestoreInput {
   /** every chain this sync owns, per table (stale ones of an earlier sync are deleted by the caller's text) */
   natChains: string[];
   filterChains: string[];
+  /** the rules by chain, for the next sync's partial restore (restoreText) */
+  tables: RuleTables;
 }
 
 /**
@@ -258,19 +260,47 @@ export function buildRules(input: RulesInput, previous: { nat: string[]; filter:
   // kube-proxy's last rule of KUBE-SERVICES: whatever is addressed to this node may be a node port
   nat.push(`-A ${c.services} ${comment('kubernetes service nodeports; NOTE: this must be the last rule in this chain')} -m addrtype --dst-type LOCAL -j ${c.nodePorts}`);
 
-  const staleNat = previous.nat.filter((ch) => !natChains.includes(ch));
-  const staleFilter = previous.filter.filter((ch) => !filterChains.includes(ch));
-  const lines: string[] = ['*nat'];
-  // declaring a chain in a --noflush restore empties it: every chain is rewritten whole
-  for (const ch of [...natChains, ...staleNat]) lines.push(`:${ch} - [0:0]`);
-  lines.push(...nat);
-  for (const ch of staleNat) lines.push(`-X ${ch}`);
-  lines.push('COMMIT', '*filter');
-  for (const ch of [...filterChains, ...staleFilter]) lines.push(`:${ch} - [0:0]`);
-  lines.push(...filter);
-  for (const ch of staleFilter) lines.push(`-X ${ch}`);
-  lines.push('COMMIT', '');
-  return { text: lines.join('\n'), natChains, filterChains };
+  const tables: RuleTables = { nat: byChain(natChains, nat), filter: byChain(filterChains, filter) };
+  const prev: RuleTables = { nat: new Map(previous.nat.map((ch) => [ch, []])), filter: new Map(previous.filter.map((ch) => [ch, []])) };
+  return { text: restoreText(tables, prev, true), natChains, filterChains, tables };
+}
+
+/** every chain's rules, in order, by chain: what a sync wrote, to compare the next one with */
+export interface RuleTables {
+  nat: Map<string, string[]>;
+  filter: Map<string, string[]>;
+}
+
+function byChain(chains: string[], lines: string[]): Map<string, string[]> {
+  const out = new Map<string, string[]>(chains.map((ch) => [ch, []]));
+  for (const l of lines) out.get(l.slice(3, l.indexOf(' ', 3)))!.push(l);
+  return out;
+}
+
+/**
+ * The restore that turns `prev` into `next`. Declaring a chain in a --noflush restore empties
+ * it, so a chain is written whole or not at all. `full`: every chain (the first sync, a
+ * periodic resync, or after a failed one); else only the chains whose rules changed, as
+ * kube-proxy's partial syncs do: adding one endpoint rewrites its KUBE-SVC chain and adds one
+ * KUBE-SEP chain instead of all of them. Chains gone since `prev` are flushed and deleted last,
+ * after the chains that jumped to them were rewritten.
+ */
+export function restoreText(next: RuleTables, prev: RuleTables, full: boolean): string {
+  const same = (a: string[] | undefined, b: string[]) => a !== undefined && a.length === b.length && a.every((l, i) => l === b[i]);
+  const lines: string[] = [];
+  for (const [name, table] of [['nat', 'nat'], ['filter', 'filter']] as const) {
+    const want = next[table];
+    const had = prev[table];
+    const write = [...want.keys()].filter((ch) => full || !same(had.get(ch), want.get(ch)!));
+    const stale = [...had.keys()].filter((ch) => !want.has(ch));
+    lines.push(`*${name}`);
+    for (const ch of [...write, ...stale]) lines.push(`:${ch} - [0:0]`);
+    for (const ch of write) lines.push(...want.get(ch)!);
+    for (const ch of stale) lines.push(`-X ${ch}`);
+    lines.push('COMMIT');
+  }
+  lines.push('');
+  return lines.join('\n');
 }
 
 /** The jumps from the built-in chains into podbay's, ensured once (iptables -C / -I). */

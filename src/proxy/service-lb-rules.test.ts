@@ -87,3 +87,23 @@ test('UDP conntrack: a gone endpoint and a first endpoint flush their flows; TCP
     ['-D', '-p', 'udp', '--orig-port-dst', '30053'],
   ]);
 });
+
+test('a partial restore writes only the chains that changed: one endpoint added is its service chain and one new endpoint chain', async () => {
+  const { restoreText } = await import('./rules.js');
+  const svc2 = lb({ name: 'other', clusterIP: '10.43.0.21', loadBalancerIPs: [] , type: 'ClusterIP', ports: [{ name: 'http', port: 80, protocol: 'TCP' }] });
+  const one = new Map([[spn, [{ ip: '10.85.0.5', port: 8080 }]], ['default/other:http', [{ ip: '10.85.0.9', port: 8080 }]]]);
+  const two = new Map([[spn, [{ ip: '10.85.0.5', port: 8080 }, { ip: '10.85.0.6', port: 8080 }]], ['default/other:http', [{ ip: '10.85.0.9', port: 8080 }]]]);
+  const a = buildRules({ services: [lb(), svc2], endpoints: one, clusterCIDR: '10.85.0.0/16', tag: '' });
+  const b = buildRules({ services: [lb(), svc2], endpoints: two, clusterCIDR: '10.85.0.0/16', tag: '' });
+  const declared = (text: string) => text.split('\n').filter((l) => l.startsWith(':')).map((l) => l.slice(1, l.indexOf(' ')));
+  const added = restoreText(b.tables, a.tables, false);
+  assert.deepEqual(declared(added), [svcChain(spn, 'TCP', ''), sepChain(spn, 'TCP', '10.85.0.6:8080', '')]);
+  assert.ok(added.split('\n').filter((l) => l.startsWith('-A ')).every((l) => l.startsWith(`-A ${svcChain(spn, 'TCP', '')} `) || l.startsWith(`-A ${sepChain(spn, 'TCP', '10.85.0.6:8080', '')} `)));
+  // removed again: the service chain rewritten, the endpoint's chain flushed and deleted after it
+  const removed = restoreText(a.tables, b.tables, false);
+  assert.deepEqual(declared(removed), [svcChain(spn, 'TCP', ''), sepChain(spn, 'TCP', '10.85.0.6:8080', '')]);
+  assert.match(removed, new RegExp(`-X ${sepChain(spn, 'TCP', '10.85.0.6:8080', '')}\nCOMMIT`));
+  assert.equal(restoreText(a.tables, a.tables, false), '*nat\nCOMMIT\n*filter\nCOMMIT\n', 'nothing changed, nothing written');
+  // full: every chain
+  assert.equal(declared(restoreText(b.tables, a.tables, true)).length, b.natChains.length + b.filterChains.length);
+});
