@@ -61,7 +61,7 @@ int main(void) {
 describe('ServiceLB: LoadBalancer Services on the node address; UDP flows follow endpoint changes', () => {
   const suite = new PodSuite('pblb0', '10.251.0.0/24', /^187[01]\d$/);
   let s: PodbayServer;
-  const { ok, pod, create, events } = kubectlHelpers(() => s, kc.path);
+  const { k, ok, pod, create, events } = kubectlHelpers(() => s, kc.path);
   const backend = (name: string, labels: Record<string, string>) =>
     podOf(name, { containers: [{ name: 'web', image: 'busybox:1.36', command: ['sh', '-c', `mkdir -p /www && echo ${name} > /www/index.html && exec httpd -f -p 8080 -h /www`], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } }] }, { labels });
   const ready = (name: string) => waitFor(`${name} ready`, () => ((pod(name).status.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True') ? true : undefined), 60_000);
@@ -161,6 +161,27 @@ describe('ServiceLB: LoadBalancer Services on the node address; UDP flows follow
     assert.match(save('filter'), /default\/nolocal:http has no endpoints" -m tcp --dport 18714 -j REJECT/);
     ok('delete', 'svc', 'local', 'nolocal');
     await waitFor('the health check server closed', () => (curl(`http://127.0.0.1:${hc}/`).code === 7 ? true : undefined), 15_000);
+  });
+
+  it('kubectl expose deployment --type=LoadBalancer: the Deployment answers on the LB address', async () => {
+    ok('create', 'deployment', 'shop', '--image=busybox:1.36', '--replicas=2', '--', 'sh', '-c', 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www');
+    try {
+      ok('expose', 'deployment', 'shop', '--type=LoadBalancer', '--port=18716', '--target-port=8080');
+      await waitFor('shop gets the address', () => (ingressOf('shop').includes(LB) ? true : undefined), 15_000);
+      assert.match(ok('get', 'svc', 'shop'), /shop\s+LoadBalancer\s+10\.252\.0\.\d+\s+127\.0\.0\.51\s+18716:187\d\d\/TCP/);
+      const seen = new Set<string>();
+      await waitFor('both replicas through the LB address', () => {
+        const r = curl(`http://${LB}:18716/`);
+        if (r.code === 0) seen.add(r.body.trim());
+        return seen.size === 2 ? true : undefined;
+      }, 60_000);
+      for (const name of seen) assert.match(name, /^shop-[a-z0-9]+-[a-z0-9]+$/);
+    } finally {
+      ok('delete', 'deployment', 'shop');
+      k('delete', 'svc', 'shop');
+      // its ReplicaSet and pods go by garbage collection: gone before the next test (and the suite's end)
+      await waitFor('the Deployment\'s ReplicaSet and pods gone', () => (ok('get', 'rs,pods', '-l', 'app=shop', '-o', 'name').trim() === '' ? true : undefined), 60_000);
+    }
   });
 
   it('UDP: a client whose flow is pinned to an endpoint that goes away reaches a live one (conntrack entries deleted)', async () => {
