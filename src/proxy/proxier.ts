@@ -67,6 +67,7 @@ export function serviceInfo(svc: Obj): ServiceInfo {
     externalIPs: s.externalIPs ?? [],
     loadBalancerIPs: ((svc.status?.loadBalancer?.ingress ?? []) as Obj[]).map((i) => i.ip).filter(Boolean),
     externalPolicyLocal: (s.type === 'NodePort' || s.type === 'LoadBalancer') && s.externalTrafficPolicy === 'Local',
+    internalPolicyLocal: s.internalTrafficPolicy === 'Local',
   };
 }
 

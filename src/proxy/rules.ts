@@ -47,6 +47,11 @@ export interface ServiceInfo {
    * this node's endpoints and keeps its source address (no masquerade)
    */
   externalPolicyLocal?: boolean;
+  /**
+   * spec.internalTrafficPolicy Local: traffic to the cluster IP goes only to this node's
+   * endpoints (none: dropped, "has no local endpoints", as kube-proxy does)
+   */
+  internalPolicyLocal?: boolean;
 }
 
 /** a ready endpoint of one service port: the backend address and its port number */
@@ -205,7 +210,10 @@ export function buildRules(input: RulesInput, previous: { nat: string[]; filter:
       const local = svc.externalPolicyLocal === true && hasExternal;
       const localEps = eps.filter((e) => e.local);
       natChains.push(svcName);
-      nat.push(`-A ${c.services} -d ${svc.clusterIP}/32 ${comment(`${spn} cluster IP`)} ${dport(port.port)} -j ${svcName}`);
+      const internalLocal = svc.internalPolicyLocal === true;
+      if (!internalLocal) nat.push(`-A ${c.services} -d ${svc.clusterIP}/32 ${comment(`${spn} cluster IP`)} ${dport(port.port)} -j ${svcName}`);
+      else if (localEps.length > 0) nat.push(`-A ${c.services} -d ${svc.clusterIP}/32 ${comment(`${spn} cluster IP`)} ${dport(port.port)} -j ${svlChain(spn, port.protocol, input.tag)}`);
+      else filter.push(`-A ${c.services} -d ${svc.clusterIP}/32 ${comment(`${spn} has no local endpoints`)} ${dport(port.port)} -j DROP`);
       nat.push(`-A ${svcName} ! -s ${input.clusterCIDR} -d ${svc.clusterIP}/32 ${comment(`${spn} cluster IP`)} ${dport(port.port)} -j ${c.markMasq}`);
       if (hasExternal) {
         natChains.push(extName);
@@ -240,7 +248,7 @@ export function buildRules(input: RulesInput, previous: { nat: string[]; filter:
         });
       };
       pickRules(svcName, eps);
-      if (local && localEps.length > 0) {
+      if ((local || internalLocal) && localEps.length > 0) {
         const svl = svlChain(spn, port.protocol, input.tag);
         natChains.push(svl);
         pickRules(svl, localEps);

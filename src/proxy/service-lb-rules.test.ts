@@ -107,3 +107,26 @@ test('a partial restore writes only the chains that changed: one endpoint added 
   // full: every chain
   assert.equal(declared(restoreText(b.tables, a.tables, true)).length, b.natChains.length + b.filterChains.length);
 });
+
+test('internalTrafficPolicy Local: the cluster IP goes to the local endpoints only, or is dropped without one', () => {
+  const cip = (over: Partial<ServiceInfo>) => lb({ type: 'ClusterIP', loadBalancerIPs: [], ports: [{ name: 'http', port: 80, protocol: 'TCP' }], internalPolicyLocal: true, ...over });
+  const eps = new Map([[spn, [{ ip: '10.85.0.5', port: 8080, local: true }, { ip: '10.85.0.6', port: 8080 }]]]);
+  const { text, natChains } = buildRules({ services: [cip({})], endpoints: eps, clusterCIDR: '10.85.0.0/16', tag: '' });
+  const lines = text.split('\n');
+  const svl = svlChain(spn, 'TCP', '');
+  assert.ok(lines.includes(`-A KUBE-SERVICES -d 10.43.0.20/32 -m comment --comment "${spn} cluster IP" -p tcp -m tcp --dport 80 -j ${svl}`));
+  assert.ok(!lines.some((l) => l.startsWith('-A KUBE-SERVICES ') && l.includes(`-j ${svcChain(spn, 'TCP', '')}`)));
+  assert.ok(natChains.includes(svl));
+  assert.deepEqual(lines.filter((l) => l.startsWith(`-A ${svl} `)).length, 1);
+  const remote = new Map([[spn, [{ ip: '10.85.0.6', port: 8080 }]]]);
+  const r = buildRules({ services: [cip({})], endpoints: remote, clusterCIDR: '10.85.0.0/16', tag: '' }).text.split('\n');
+  assert.ok(r.includes(`-A KUBE-SERVICES -d 10.43.0.20/32 -m comment --comment "${spn} has no local endpoints" -p tcp -m tcp --dport 80 -j DROP`));
+  assert.equal(serviceInfo({ metadata: { namespace: 'default', name: 'web' }, spec: { internalTrafficPolicy: 'Local', ports: [] } }).internalPolicyLocal, true);
+});
+
+test('sessionAffinityConfig.clientIP.timeoutSeconds is the affinity window of the recent match', () => {
+  const s = serviceInfo({ metadata: { namespace: 'default', name: 'web' }, spec: { clusterIP: '10.43.0.20', sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 42 } }, ports: [{ name: 'http', port: 80 }] } });
+  assert.equal(s.affinityTimeoutSeconds, 42);
+  const text = buildRules({ services: [s], endpoints: new Map([[spn, [{ ip: '10.85.0.5', port: 8080 }]]]), clusterCIDR: '10.85.0.0/16', tag: '' }).text;
+  assert.match(text, /--rcheck --seconds 42 --reap -j KUBE-SEP-/);
+});
