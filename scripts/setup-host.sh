@@ -14,7 +14,7 @@ need_root() {
 # Debian packages podbay (and its tests) use. Native addons (better-sqlite3) build with
 # python3/make/g++ when no prebuilt binary can be fetched. The pod runtime needs runc (crun
 # refuses this VM's hybrid cgroups), conmon, catatonit (the pause process), the standard CNI
-# plugins and iptables; util-linux gives unshare/nsenter/mount, attr gives setfattr (overlay
+# plugins, iptables and conntrack (the service proxy clears UDP flows of endpoints that are gone); util-linux gives unshare/nsenter/mount, attr gives setfattr (overlay
 # opaque dirs); busybox-static builds the test images; docker-registry (a real registry the
 # image pull/push tests start on loopback) and apache2-utils (htpasswd, bcrypt, for its auth);
 # chromium (headless) tests the web view; etcd-server is the store behind `--store etcd` (its
@@ -22,7 +22,7 @@ need_root() {
 # client) is a client the kubectl-verbs suite drives the API with; nginx-light is the proxy the
 # built-in ingress controller runs.
 packages=(ca-certificates curl python3 make g++ iproute2 util-linux attr
-  runc conmon catatonit containernetworking-plugins iptables busybox-static
+  runc conmon catatonit containernetworking-plugins iptables conntrack busybox-static
   docker-registry apache2-utils chromium etcd-server python3-kubernetes nginx-light)
 missing=()
 for p in "${packages[@]}"; do

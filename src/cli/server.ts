@@ -42,6 +42,7 @@ import { Compactor } from '../store/compactor.js';
 import { NamespaceController } from '../controllers/namespace.js';
 import { EndpointsController } from '../controllers/endpoints.js';
 import { Proxier } from '../proxy/proxier.js';
+import { ServiceLbController } from '../controllers/service-lb.js';
 import { tagFor } from '../proxy/rules.js';
 import { PolicyEnforcer } from '../netpolicy/enforcer.js';
 import { IngressController, NGINX } from '../ingress/controller.js';
@@ -99,6 +100,13 @@ Flags:
                               gateway (the first IP of --pod-cidr), reachable from this host and
                               its pods; bound once the bridge exists. With --no-kubelet: none
                               (the Service points at --listen's address when it is not loopback)
+  --service-lb-address IP|none  the address LoadBalancer Services get as status.loadBalancer.ingress
+                              (k3s's ServiceLB, without its pods): the proxy answers there on each
+                              Service port; a port another LoadBalancer Service holds on it leaves
+                              the Service <pending> (event SyncLoadBalancerFailed). Services whose
+                              spec.loadBalancerClass is set and is not podbay.io/service-lb are
+                              left to another implementation. Default: the node's InternalIP.
+                              none: no load balancer; LoadBalancer Services stay <pending>
   --cluster-domain DOMAIN     the cluster's DNS zone (default cluster.local)
   --cluster-dns IP|none       the kube-dns Service's cluster IP that ClusterFirst pods use as their
                               nameserver (default the tenth IP of the service range, as k3s's
@@ -222,7 +230,7 @@ async function waitReady(url: string, caPem: string): Promise<void> {
 }
 
 export async function runServer(argv: string[]): Promise<number> {
-  const known = ['data-dir', 'listen', 'store', 'etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'store-sync', 'max-requests-inflight', 'max-mutating-requests-inflight', 'max-connections', 'max-watch-queue-bytes', 'service-cluster-ip-range', 'service-node-port-range', 'advertise-address', 'cluster-domain', 'cluster-dns', 'cluster-dns-upstream', 'local-path-dir', 'ingress-http-port', 'ingress-https-port', 'ingress-bind-address'];
+  const known = ['data-dir', 'listen', 'store', 'etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'store-sync', 'max-requests-inflight', 'max-mutating-requests-inflight', 'max-connections', 'max-watch-queue-bytes', 'service-cluster-ip-range', 'service-node-port-range', 'advertise-address', 'cluster-domain', 'cluster-dns', 'cluster-dns-upstream', 'local-path-dir', 'ingress-http-port', 'ingress-https-port', 'ingress-bind-address', 'service-lb-address'];
   const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet', 'disable-default-registry-endpoint'], known, 'server');
   if (p.flags.has('help')) {
     process.stdout.write(HELP);
@@ -252,6 +260,7 @@ export async function runServer(argv: string[]): Promise<number> {
   const podCidr = p.flags.get('pod-cidr') ?? '10.85.0.0/16';
   if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(podCidr)) throw new Error(`--pod-cidr ${JSON.stringify(podCidr)}: want an IPv4 CIDR such as 10.85.0.0/16`);
   const cluster = clusterFlags(p.flags, { serviceRange: serviceOptions.clusterIPRange, podCidr, withKubelet, listenHost: host });
+  const lbAddress = serviceLbAddress(p.flags.get('service-lb-address'), withKubelet);
   const logRotation = logRotationFlags(p.flags);
   const ingress = withKubelet ? ingressFlags(p.flags) : undefined;
   // read before anything is made on disk: a bad file stops the start with nothing left behind
@@ -501,8 +510,11 @@ export async function runServer(argv: string[]): Promise<number> {
   // a restarted podbay finds its bridge (and gateway) already there
   await late.ensure();
   // the service proxy runs where pods do: its rules forward to pod IPs on this node's bridge
-  const proxier = withKubelet ? new Proxier(client, { clusterCIDR: podCidr, serviceCIDR: serviceOptions.clusterIPRange, tag: tagFor(bridge), log }) : undefined;
+  const proxier = withKubelet ? new Proxier(client, { clusterCIDR: podCidr, serviceCIDR: serviceOptions.clusterIPRange, tag: tagFor(bridge), nodeName: nodeName(), log }) : undefined;
   await proxier?.start();
+  // LoadBalancer Services get this node's address (the proxy answers there), as k3s's ServiceLB
+  const serviceLb = lbAddress ? new ServiceLbController(client, lbAddress, { log, host: nodeName() }) : undefined;
+  if (serviceLb) startInBackground('the service load balancer controller', serviceLb);
   // NetworkPolicy (kube-router's way) where pods run; started after the proxy so its jumps come first
   const policies = withKubelet ? new PolicyEnforcer(client, { tag: tagFor(bridge), log }) : undefined;
   await policies?.start();
@@ -558,6 +570,7 @@ export async function runServer(argv: string[]): Promise<number> {
     builtinServices.stop();
     await dns?.stop();
   });
+  await step('service load balancer controller', () => serviceLb?.stop());
   await step('service proxy', () => proxier?.stop());
   await step('kubelet', () => kubelet?.stop());
   await step('runtime', () => runtime?.shutdown(log));
@@ -616,6 +629,19 @@ export function ingressFlags(flags: Map<string, string>): { address: string; htt
   if (https === 0) throw new Error('--ingress-https-port 0: the ingress controller needs an HTTPS port too (or pass --ingress-http-port 0 to run none)');
   if (https === http) throw new Error(`--ingress-https-port ${https}: the same as --ingress-http-port`);
   return { address, http, https };
+}
+
+/**
+ * --service-lb-address: an IP, or none; default the node's InternalIP (the first non-internal
+ * IPv4 address, as the Node reports it), none without a kubelet (no proxy answers there)
+ */
+export function serviceLbAddress(flag: string | undefined, withKubelet: boolean, addresses = hostAddresses): string | undefined {
+  if (flag === 'none') return undefined;
+  if (flag !== undefined) {
+    if (!isIP(flag) || flag === '0.0.0.0' || flag === '::') throw new Error(`--service-lb-address ${JSON.stringify(flag)}: want an IP address of this host, or none`);
+    return flag;
+  }
+  return withKubelet ? addresses()[0] : undefined;
 }
 
 /** --service-cluster-ip-range and --service-node-port-range, checked before anything starts */

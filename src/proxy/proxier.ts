@@ -15,7 +15,12 @@ import type { Client } from '../client/types.js';
 import { Informer } from '../client/informer.js';
 import { run } from '../sys/exec.js';
 import { CoalescedSync } from '../sys/coalesced-sync.js';
-import { baseJumps, buildRules, chainNames, servicePortName, type EndpointInfo, type ServiceInfo } from './rules.js';
+import { conntrackFlushes } from './conntrack.js';
+import { ServiceHealthServers, type HealthCheckWant } from './healthcheck.js';
+import { baseJumps, buildRules, chainNames, restoreText, servicePortName, type EndpointInfo, type RuleTables, type RulesInput, type ServiceInfo } from './rules.js';
+
+/** a sync this long after the last full one rewrites every chain again (repairs what others changed) */
+export const FULL_RESYNC_MS = 60_000;
 
 const SERVICES = resourceInfo('services')!;
 const SLICES = resourceInfo('endpointslices', 'discovery.k8s.io', 'v1')!;
@@ -31,6 +36,23 @@ export interface ProxierOptions {
   log?: (line: string) => void;
   /** coalescing delay of syncs, ms (kube-proxy's minSyncPeriod is 1 s; a single node can be quicker) */
   minSyncMs?: number;
+  /** this node's name: endpoints on it are local (externalTrafficPolicy Local) */
+  nodeName?: string;
+}
+
+/** the health check servers a sync wants: Local-policy LoadBalancers with a healthCheckNodePort */
+export function healthCheckWants(services: Obj[], endpoints: Map<string, EndpointInfo[]>): HealthCheckWant[] {
+  const out: HealthCheckWant[] = [];
+  for (const svc of services) {
+    const s = svc.spec ?? {};
+    if (s.type !== 'LoadBalancer' || s.externalTrafficPolicy !== 'Local' || !s.healthCheckNodePort) continue;
+    const local = new Set<string>();
+    for (const p of (s.ports ?? []) as Obj[]) {
+      for (const e of endpoints.get(servicePortName({ namespace: svc.metadata.namespace, name: svc.metadata.name }, p.name ?? '')) ?? []) if (e.local) local.add(e.ip);
+    }
+    out.push({ namespace: svc.metadata.namespace, name: svc.metadata.name, port: s.healthCheckNodePort, localEndpoints: local.size });
+  }
+  return out;
 }
 
 export function serviceInfo(svc: Obj): ServiceInfo {
@@ -45,11 +67,13 @@ export function serviceInfo(svc: Obj): ServiceInfo {
     affinityTimeoutSeconds: s.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800,
     externalIPs: s.externalIPs ?? [],
     loadBalancerIPs: ((svc.status?.loadBalancer?.ingress ?? []) as Obj[]).map((i) => i.ip).filter(Boolean),
+    externalPolicyLocal: (s.type === 'NodePort' || s.type === 'LoadBalancer') && s.externalTrafficPolicy === 'Local',
+    internalPolicyLocal: s.internalTrafficPolicy === 'Local',
   };
 }
 
-/** ready endpoints by service port name, from a service's EndpointSlices */
-export function endpointsBySlices(slices: Obj[]): Map<string, EndpointInfo[]> {
+/** ready endpoints by service port name, from a service's EndpointSlices; `node`: this node's name (marks endpoints local) */
+export function endpointsBySlices(slices: Obj[], node?: string): Map<string, EndpointInfo[]> {
   const out = new Map<string, EndpointInfo[]>();
   for (const slice of slices) {
     const svcName = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
@@ -61,7 +85,8 @@ export function endpointsBySlices(slices: Obj[]): Map<string, EndpointInfo[]> {
       for (const e of (slice.endpoints ?? []) as Obj[]) {
         // kube-proxy: an endpoint without conditions.ready counts as ready
         if (e.conditions?.ready === false) continue;
-        for (const ip of (e.addresses ?? []) as string[]) if (!list.some((x) => x.ip === ip && x.port === port.port)) list.push({ ip, port: port.port });
+        const local = node !== undefined && e.nodeName === node;
+        for (const ip of (e.addresses ?? []) as string[]) if (!list.some((x) => x.ip === ip && x.port === port.port)) list.push({ ip, port: port.port, ...(local ? { local } : {}) });
       }
       list.sort((a, b) => (a.ip === b.ip ? a.port - b.port : a.ip.localeCompare(b.ip, undefined, { numeric: true })));
       out.set(spn, list);
@@ -77,12 +102,19 @@ export class Proxier {
   private readonly syncer: CoalescedSync;
   private previous = { nat: [] as string[], filter: [] as string[] };
   private masqueradeAll = false;
+  private lastInput?: RulesInput;
+  /** what the kernel holds since the last successful sync: the base of a partial restore */
+  private lastTables?: RuleTables;
+  private lastFullAt = 0;
+  private readonly health: ServiceHealthServers;
+  private conntrackMissing = false;
 
   constructor(
     client: Client,
     private readonly opts: ProxierOptions,
   ) {
     this.log = opts.log ?? (() => {});
+    this.health = new ServiceHealthServers(this.log);
     this.services = new Informer(client, SERVICES, { resyncPeriodMs: 0, log: this.log });
     this.slices = new Informer(client, SLICES, { resyncPeriodMs: 0, log: this.log });
     this.syncer = new CoalescedSync(() => this.syncOnce(), opts.minSyncMs ?? 50, (e) => this.log(`service proxy: sync failed: ${e.message}`));
@@ -110,16 +142,47 @@ export class Proxier {
   }
 
   private async syncOnce(): Promise<void> {
-    const input = {
-      services: this.services.cache.list().map(serviceInfo),
-      endpoints: endpointsBySlices(this.slices.cache.list()),
+    const svcObjs = this.services.cache.list();
+    const input: RulesInput = {
+      services: svcObjs.map(serviceInfo),
+      endpoints: endpointsBySlices(this.slices.cache.list(), this.opts.nodeName),
       clusterCIDR: this.masqueradeAll ? '0.0.0.0/32' : this.opts.clusterCIDR,
       serviceCIDR: this.opts.serviceCIDR,
       tag: this.opts.tag,
     };
     const rules = buildRules(input, this.previous);
-    await run('iptables-restore', ['-w', '--noflush'], { input: rules.text });
+    const partial = this.lastTables !== undefined && Date.now() - this.lastFullAt < FULL_RESYNC_MS;
+    const text = partial ? restoreText(rules.tables, this.lastTables!, false) : rules.text;
+    // a partial sync with no changed chain has nothing to restore
+    if (!partial || /^:/m.test(text)) {
+      try {
+        await run('iptables-restore', ['-w', '--noflush'], { input: text });
+      } catch (e) {
+        this.lastTables = undefined; // the next sync writes everything
+        throw e;
+      }
+    }
+    this.lastTables = rules.tables;
+    if (!partial) this.lastFullAt = Date.now();
     this.previous = { nat: rules.natChains, filter: rules.filterChains };
+    await this.flushConntrack(conntrackFlushes(this.lastInput, input));
+    this.lastInput = input;
+    await this.health.sync(healthCheckWants(svcObjs, input.endpoints));
+  }
+
+  /** UDP flows pinned to endpoints that are gone (conntrack.ts); `conntrack -D` exits 1 when none matched */
+  private async flushConntrack(commands: string[][]): Promise<void> {
+    if (commands.length === 0) return;
+    for (const argv of commands) {
+      this.log(`service proxy: conntrack ${argv.join(' ')}`);
+      try {
+        await run('conntrack', argv, { allowFailure: true });
+      } catch (e) {
+        if (!this.conntrackMissing) this.log(`service proxy: cannot clear stale UDP conntrack entries (install the conntrack package): ${(e as Error).message}`);
+        this.conntrackMissing = true;
+        return;
+      }
+    }
   }
 
   /** stop syncing and take every rule and chain away */
@@ -127,6 +190,7 @@ export class Proxier {
     this.services.stop();
     this.slices.stop();
     await this.syncer.stop();
+    await this.health.stop();
     for (const j of baseJumps(this.opts.tag)) {
       await run('iptables', ['-w', '-t', j.table, '-D', j.chain, ...j.rule], { allowFailure: true });
     }

@@ -42,12 +42,24 @@ export interface ServiceInfo {
   externalIPs: string[];
   /** status.loadBalancer.ingress[].ip */
   loadBalancerIPs: string[];
+  /**
+   * spec.externalTrafficPolicy Local: traffic to a node port, external IP or LB IP goes only to
+   * this node's endpoints and keeps its source address (no masquerade)
+   */
+  externalPolicyLocal?: boolean;
+  /**
+   * spec.internalTrafficPolicy Local: traffic to the cluster IP goes only to this node's
+   * endpoints (none: dropped, "has no local endpoints", as kube-proxy does)
+   */
+  internalPolicyLocal?: boolean;
 }
 
 /** a ready endpoint of one service port: the backend address and its port number */
 export interface EndpointInfo {
   ip: string;
   port: number;
+  /** on this node (the slice endpoint's nodeName): the ones an externalTrafficPolicy Local uses */
+  local?: boolean;
 }
 
 export interface RulesInput {
@@ -128,6 +140,11 @@ export function extChain(spn: string, protocol: string, tag: string): string {
   return `KUBE-EXT-${hash16(spn, protocol.toLowerCase(), tag)}`;
 }
 
+/** kube-proxy's servicePortPolicyLocalChainName: the node-local endpoints of a Local policy */
+export function svlChain(spn: string, protocol: string, tag: string): string {
+  return `KUBE-SVL-${hash16(spn, protocol.toLowerCase(), tag)}`;
+}
+
 export function sepChain(spn: string, protocol: string, endpoint: string, tag: string): string {
   return `KUBE-SEP-${hash16(spn, protocol.toLowerCase(), endpoint, tag)}`;
 }
@@ -142,6 +159,8 @@ export interface RestoreInput {
   /** every chain this sync owns, per table (stale ones of an earlier sync are deleted by the caller's text) */
   natChains: string[];
   filterChains: string[];
+  /** the rules by chain, for the next sync's partial restore (restoreText) */
+  tables: RuleTables;
 }
 
 /**
@@ -174,40 +193,68 @@ export function buildRules(input: RulesInput, previous: { nat: string[]; filter:
       const extName = extChain(spn, port.protocol, input.tag);
       const hasExternal = (port.nodePort && (svc.type === 'NodePort' || svc.type === 'LoadBalancer')) || svc.externalIPs.length > 0 || svc.loadBalancerIPs.length > 0;
       const dport = (p: number) => `-p ${proto} -m ${proto} --dport ${p}`;
+      const externalDsts = (verdict: string, why: string) => {
+        for (const ip of [...svc.externalIPs, ...svc.loadBalancerIPs]) {
+          filter.push(`-A ${c.externalServices} -d ${ip}/32 ${comment(`${spn} ${why}`)} ${dport(port.port)} -j ${verdict}`);
+        }
+        if (port.nodePort && (svc.type === 'NodePort' || svc.type === 'LoadBalancer')) {
+          filter.push(`-A ${c.externalServices} ${comment(`${spn} ${why}`)} -m addrtype --dst-type LOCAL ${dport(port.nodePort)} -j ${verdict}`);
+        }
+      };
       if (eps.length === 0) {
         // kube-proxy REJECTs instead of letting a connection time out
         filter.push(`-A ${c.services} -d ${svc.clusterIP}/32 ${comment(`${spn} has no endpoints`)} ${dport(port.port)} -j REJECT --reject-with icmp-port-unreachable`);
-        for (const ip of [...svc.externalIPs, ...svc.loadBalancerIPs]) {
-          filter.push(`-A ${c.externalServices} -d ${ip}/32 ${comment(`${spn} has no endpoints`)} ${dport(port.port)} -j REJECT --reject-with icmp-port-unreachable`);
-        }
-        if (port.nodePort && (svc.type === 'NodePort' || svc.type === 'LoadBalancer')) {
-          filter.push(`-A ${c.externalServices} ${comment(`${spn} has no endpoints`)} -m addrtype --dst-type LOCAL ${dport(port.nodePort)} -j REJECT --reject-with icmp-port-unreachable`);
-        }
+        externalDsts('REJECT --reject-with icmp-port-unreachable', 'has no endpoints');
         continue;
       }
+      const local = svc.externalPolicyLocal === true && hasExternal;
+      const localEps = eps.filter((e) => e.local);
       natChains.push(svcName);
-      nat.push(`-A ${c.services} -d ${svc.clusterIP}/32 ${comment(`${spn} cluster IP`)} ${dport(port.port)} -j ${svcName}`);
+      const internalLocal = svc.internalPolicyLocal === true;
+      if (!internalLocal) nat.push(`-A ${c.services} -d ${svc.clusterIP}/32 ${comment(`${spn} cluster IP`)} ${dport(port.port)} -j ${svcName}`);
+      else if (localEps.length > 0) nat.push(`-A ${c.services} -d ${svc.clusterIP}/32 ${comment(`${spn} cluster IP`)} ${dport(port.port)} -j ${svlChain(spn, port.protocol, input.tag)}`);
+      else filter.push(`-A ${c.services} -d ${svc.clusterIP}/32 ${comment(`${spn} has no local endpoints`)} ${dport(port.port)} -j DROP`);
       nat.push(`-A ${svcName} ! -s ${input.clusterCIDR} -d ${svc.clusterIP}/32 ${comment(`${spn} cluster IP`)} ${dport(port.port)} -j ${c.markMasq}`);
       if (hasExternal) {
         natChains.push(extName);
         for (const ip of svc.externalIPs) nat.push(`-A ${c.services} -d ${ip}/32 ${comment(`${spn} external IP`)} ${dport(port.port)} -j ${extName}`);
         for (const ip of svc.loadBalancerIPs) nat.push(`-A ${c.services} -d ${ip}/32 ${comment(`${spn} loadbalancer IP`)} ${dport(port.port)} -j ${extName}`);
         if (port.nodePort && (svc.type === 'NodePort' || svc.type === 'LoadBalancer')) nat.push(`-A ${c.nodePorts} ${comment(spn)} ${dport(port.nodePort)} -j ${extName}`);
-        nat.push(`-A ${extName} ${comment(`masquerade traffic for ${spn} external destinations`)} -j ${c.markMasq}`);
-        nat.push(`-A ${extName} -j ${svcName}`);
-      }
-      const seps = eps.map((e) => ({ e, chain: sepChain(spn, port.protocol, `${e.ip}:${e.port}`, input.tag) }));
-      if (svc.sessionAffinity === 'ClientIP') {
-        for (const { e, chain } of seps) {
-          nat.push(`-A ${svcName} ${comment(`${spn} -> ${e.ip}:${e.port}`)} -m recent --name ${chain} --mask 255.255.255.255 --rsource --rcheck --seconds ${svc.affinityTimeoutSeconds} --reap -j ${chain}`);
+        if (local) {
+          // kube-proxy's Local policy: pods and this host itself still reach every endpoint
+          // (the host's own traffic masqueraded); what came from elsewhere keeps its source
+          // address and goes only to this node's endpoints, or is dropped
+          nat.push(`-A ${extName} -s ${input.clusterCIDR} ${comment(`pod traffic for ${spn} external destinations`)} -j ${svcName}`);
+          nat.push(`-A ${extName} ${comment(`masquerade LOCAL traffic for ${spn} external destinations`)} -m addrtype --src-type LOCAL -j ${c.markMasq}`);
+          nat.push(`-A ${extName} ${comment(`route LOCAL traffic for ${spn} external destinations`)} -m addrtype --src-type LOCAL -j ${svcName}`);
+          if (localEps.length > 0) nat.push(`-A ${extName} -j ${svlChain(spn, port.protocol, input.tag)}`);
+          else externalDsts('DROP', 'has no local endpoints');
+        } else {
+          nat.push(`-A ${extName} ${comment(`masquerade traffic for ${spn} external destinations`)} -j ${c.markMasq}`);
+          nat.push(`-A ${extName} -j ${svcName}`);
         }
       }
-      seps.forEach(({ e, chain }, i) => {
-        const n = seps.length - i;
-        const pick = n > 1 ? ` -m statistic --mode random --probability ${(1 / n).toFixed(10)}` : '';
-        nat.push(`-A ${svcName} ${comment(`${spn} -> ${e.ip}:${e.port}`)}${pick} -j ${chain}`);
-      });
-      for (const { e, chain } of seps) {
+      const sep = (e: EndpointInfo) => sepChain(spn, port.protocol, `${e.ip}:${e.port}`, input.tag);
+      const pickRules = (chain: string, list: EndpointInfo[]) => {
+        if (svc.sessionAffinity === 'ClientIP') {
+          for (const e of list) {
+            nat.push(`-A ${chain} ${comment(`${spn} -> ${e.ip}:${e.port}`)} -m recent --name ${sep(e)} --mask 255.255.255.255 --rsource --rcheck --seconds ${svc.affinityTimeoutSeconds} --reap -j ${sep(e)}`);
+          }
+        }
+        list.forEach((e, i) => {
+          const n = list.length - i;
+          const pick = n > 1 ? ` -m statistic --mode random --probability ${(1 / n).toFixed(10)}` : '';
+          nat.push(`-A ${chain} ${comment(`${spn} -> ${e.ip}:${e.port}`)}${pick} -j ${sep(e)}`);
+        });
+      };
+      pickRules(svcName, eps);
+      if ((local || internalLocal) && localEps.length > 0) {
+        const svl = svlChain(spn, port.protocol, input.tag);
+        natChains.push(svl);
+        pickRules(svl, localEps);
+      }
+      for (const e of eps) {
+        const chain = sep(e);
         natChains.push(chain);
         nat.push(`-A ${chain} -s ${e.ip}/32 ${comment(spn)} -j ${c.markMasq}`);
         const affinity = svc.sessionAffinity === 'ClientIP' ? ` -m recent --name ${chain} --mask 255.255.255.255 --rsource --set` : '';
@@ -221,19 +268,47 @@ export function buildRules(input: RulesInput, previous: { nat: string[]; filter:
   // kube-proxy's last rule of KUBE-SERVICES: whatever is addressed to this node may be a node port
   nat.push(`-A ${c.services} ${comment('kubernetes service nodeports; NOTE: this must be the last rule in this chain')} -m addrtype --dst-type LOCAL -j ${c.nodePorts}`);
 
-  const staleNat = previous.nat.filter((ch) => !natChains.includes(ch));
-  const staleFilter = previous.filter.filter((ch) => !filterChains.includes(ch));
-  const lines: string[] = ['*nat'];
-  // declaring a chain in a --noflush restore empties it: every chain is rewritten whole
-  for (const ch of [...natChains, ...staleNat]) lines.push(`:${ch} - [0:0]`);
-  lines.push(...nat);
-  for (const ch of staleNat) lines.push(`-X ${ch}`);
-  lines.push('COMMIT', '*filter');
-  for (const ch of [...filterChains, ...staleFilter]) lines.push(`:${ch} - [0:0]`);
-  lines.push(...filter);
-  for (const ch of staleFilter) lines.push(`-X ${ch}`);
-  lines.push('COMMIT', '');
-  return { text: lines.join('\n'), natChains, filterChains };
+  const tables: RuleTables = { nat: byChain(natChains, nat), filter: byChain(filterChains, filter) };
+  const prev: RuleTables = { nat: new Map(previous.nat.map((ch) => [ch, []])), filter: new Map(previous.filter.map((ch) => [ch, []])) };
+  return { text: restoreText(tables, prev, true), natChains, filterChains, tables };
+}
+
+/** every chain's rules, in order, by chain: what a sync wrote, to compare the next one with */
+export interface RuleTables {
+  nat: Map<string, string[]>;
+  filter: Map<string, string[]>;
+}
+
+function byChain(chains: string[], lines: string[]): Map<string, string[]> {
+  const out = new Map<string, string[]>(chains.map((ch) => [ch, []]));
+  for (const l of lines) out.get(l.slice(3, l.indexOf(' ', 3)))!.push(l);
+  return out;
+}
+
+/**
+ * The restore that turns `prev` into `next`. Declaring a chain in a --noflush restore empties
+ * it, so a chain is written whole or not at all. `full`: every chain (the first sync, a
+ * periodic resync, or after a failed one); else only the chains whose rules changed, as
+ * kube-proxy's partial syncs do: adding one endpoint rewrites its KUBE-SVC chain and adds one
+ * KUBE-SEP chain instead of all of them. Chains gone since `prev` are flushed and deleted last,
+ * after the chains that jumped to them were rewritten.
+ */
+export function restoreText(next: RuleTables, prev: RuleTables, full: boolean): string {
+  const same = (a: string[] | undefined, b: string[]) => a !== undefined && a.length === b.length && a.every((l, i) => l === b[i]);
+  const lines: string[] = [];
+  for (const [name, table] of [['nat', 'nat'], ['filter', 'filter']] as const) {
+    const want = next[table];
+    const had = prev[table];
+    const write = [...want.keys()].filter((ch) => full || !same(had.get(ch), want.get(ch)!));
+    const stale = [...had.keys()].filter((ch) => !want.has(ch));
+    lines.push(`*${name}`);
+    for (const ch of [...write, ...stale]) lines.push(`:${ch} - [0:0]`);
+    for (const ch of write) lines.push(...want.get(ch)!);
+    for (const ch of stale) lines.push(`-X ${ch}`);
+    lines.push('COMMIT');
+  }
+  lines.push('');
+  return lines.join('\n');
 }
 
 /** The jumps from the built-in chains into podbay's, ensured once (iptables -C / -I). */

@@ -6,13 +6,18 @@
  * list); the token of a deleted pod is refused (401); `kubectl create token`, `create role`,
  * `create rolebinding` and `auth can-i --as` as on a cluster.
  *
- * How the pod reaches the API: until the `kubernetes` Service lands, this suite's server listens
- * on 0.0.0.0 and the request leaves from the pod's network namespace (the host's curl run under
- * `nsenter --net` of the pod's process; busybox has no TLS client) to the bridge gateway,
- * checking the serving certificate against the pod's ca.crt.
+ * How the pod reaches the API: as a client in a pod does, at https://kubernetes.default.svc on
+ * KUBERNETES_SERVICE_HOST:KUBERNETES_SERVICE_PORT from the pod's environment (the `kubernetes`
+ * Service's cluster IP, which the service proxy DNATs to the API server's advertise address, the
+ * bridge gateway). The server itself listens on 127.0.0.1 (plus that advertise address, as
+ * --advertise-address does). The request leaves from the pod's network namespace (the host's curl
+ * run under `nsenter --net` of the pod's process; busybox has no TLS client), the name pinned to
+ * the Service's IP with --resolve (the host's resolver does not know the cluster zone), and
+ * checks the serving certificate, whose names include kubernetes.default.svc, against the pod's
+ * ca.crt.
  *
  * This suite owns bridge pbsa0, pod subnet 10.236.0.0/24, the service range 10.237.0.0/24 and
- * port 18320 (the API server's). Traffic goes only to 127.0.0.1 and the bridge gateway.
+ * port 18320 (the API server's). Traffic goes only to 127.0.0.1, the bridge gateway and the kubernetes Service's cluster IP (answered on this machine).
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,7 +28,6 @@ import { PodbayServer, PodSuite, kubectlBinaries, waitFor, kubectlHelpers, podOf
 
 const [kc] = kubectlBinaries().slice(-1);
 const PORT = 18320;
-const GATEWAY = '10.236.0.1';
 const MOUNT = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 function hostTool(name: string, pkg: string): void {
@@ -61,11 +65,14 @@ describe('service accounts: tokens, authentication and RBAC', () => {
     const token = inPod(name, 'token');
     const caFile = join(suite.work, `${name}-ca.crt`);
     writeFileSync(caFile, inPod(name, 'ca.crt'));
+    const host = ok('exec', name, '--', 'sh', '-c', 'echo $KUBERNETES_SERVICE_HOST').trim();
+    const port = ok('exec', name, '--', 'sh', '-c', 'echo $KUBERNETES_SERVICE_PORT').trim();
+    assert.equal(host, ok('get', 'svc', 'kubernetes', '-o', 'jsonpath={.spec.clusterIP}'), 'KUBERNETES_SERVICE_HOST is the kubernetes Service');
     const pid = pidWithMarker(name);
     assert.ok(pid, `the process of pod ${name} on the host`);
     const r = spawnSync(
       'nsenter',
-      ['--net=/proc/' + pid + '/ns/net', 'curl', '-s', '--max-time', '5', '--cacert', caFile, '--connect-to', `localhost:${PORT}:${GATEWAY}:${PORT}`, '-H', `Authorization: Bearer ${token}`, '-w', '\n%{http_code}', `https://localhost:${PORT}${path}`],
+      ['--net=/proc/' + pid + '/ns/net', 'curl', '-s', '--max-time', '5', '--cacert', caFile, '--resolve', `kubernetes.default.svc:${port}:${host}`, '-H', `Authorization: Bearer ${token}`, '-w', '\n%{http_code}', `https://kubernetes.default.svc:${port}${path}`],
       { encoding: 'utf8' },
     );
     assert.equal(r.status, 0, `curl from the pod's netns: ${r.stderr}`);
@@ -78,7 +85,7 @@ describe('service accounts: tokens, authentication and RBAC', () => {
   before(async () => {
     hostTool('nsenter', 'util-linux');
     hostTool('curl', 'curl');
-    s = await suite.start('podbay-e2e-sa-', ['--listen', `0.0.0.0:${PORT}`, '--service-cluster-ip-range', '10.237.0.0/24']);
+    s = await suite.start('podbay-e2e-sa-', ['--listen', `127.0.0.1:${PORT}`, '--service-cluster-ip-range', '10.237.0.0/24']);
     // the harness picked a port of its own before the --listen above replaced it
     s.port = PORT;
     await suite.loadBusybox();
