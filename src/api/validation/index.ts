@@ -26,6 +26,7 @@ import * as W from './workloads.js';
 import * as S from './storage-policy.js';
 import { validateService, validateServiceUpdate } from './service.js';
 import { validateNetworkPolicy, validateNetworkPolicyUpdate } from './network-policy.js';
+import * as H from './webhooks.js';
 import { validateEndpointSlice, validateEndpointSliceUpdate, validateEndpoints, validateEndpointsUpdate } from './endpoints.js';
 
 export * from './field.js';
@@ -88,6 +89,8 @@ const CREATE: Record<string, CreateFn> = {
   Endpoints: validateEndpoints,
   EndpointSlice: validateEndpointSlice,
   NetworkPolicy: validateNetworkPolicy,
+  MutatingWebhookConfiguration: H.validateMutatingWebhookConfiguration,
+  ValidatingWebhookConfiguration: H.validateValidatingWebhookConfiguration,
 };
 
 const UPDATE: Record<string, UpdateFn> = {
@@ -119,6 +122,8 @@ const UPDATE: Record<string, UpdateFn> = {
   Endpoints: validateEndpointsUpdate,
   EndpointSlice: validateEndpointSliceUpdate,
   NetworkPolicy: validateNetworkPolicyUpdate,
+  MutatingWebhookConfiguration: H.validateMutatingWebhookConfigurationUpdate,
+  ValidatingWebhookConfiguration: H.validateValidatingWebhookConfigurationUpdate,
 };
 
 /** a status update may change only status: what the spec rules would say is not re-checked */
