@@ -267,7 +267,9 @@ function dryRunOf(q: URLSearchParams): boolean {
 
 function warningHeader(messages: string[]): Record<string, string | string[]> {
   if (!messages.length) return {};
-  return { Warning: messages.map((m) => `299 - ${JSON.stringify(m)}`) as unknown as string };
+  // a webhook's warning may hold any text: its UTF-8 bytes go out as they are (Node refuses a
+  // header string with characters past U+00FF, so each byte is written as one latin1 character)
+  return { Warning: messages.map((m) => Buffer.from(`299 - ${JSON.stringify(m)}`, 'utf8').toString('latin1')) as unknown as string };
 }
 
 export class ApiServer {

@@ -35,7 +35,7 @@ function webhookServer(tls: { key: string; cert: string }): https.Server {
         case '/configmaps': {
           const bad = Object.keys(o.data ?? {}).filter((k) => k.startsWith('bad'));
           if (bad.length) return answer({ allowed: false, status: { code: 403, reason: 'Forbidden', message: `key "${bad[0]}" is not allowed here` } });
-          return answer({ allowed: true, warnings: ['configmaps are checked by hooks.example.com'] });
+          return answer({ allowed: true, warnings: ['configmaps are checked by hooks.example.com ✓'] });
         }
         case '/widgets':
           return patch([{ op: 'add', path: '/spec/checked', value: true }]);

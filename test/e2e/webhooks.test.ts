@@ -18,7 +18,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PodSuite, PodbayServer, kubectlBinaries, kubectlHelpers, podOf, waitFor, watchReadyz } from './harness.js';
+import { PodSuite, PodbayServer, kubectlBinaries, podOf, waitFor, watchReadyz, type RunResult } from './harness.js';
 
 type Obj = Record<string, any>;
 const kc = kubectlBinaries().at(-1)!;
@@ -67,7 +67,27 @@ async function stopProcess(p: ChildProcess | undefined): Promise<void> {
 describe('admission webhooks', () => {
   const suite = new PodSuite('pbhook0', '10.246.0.0/24', /^184[45]\d$/);
   let s: PodbayServer;
-  const { k, ok, create } = kubectlHelpers(() => s, kc.path);
+  /** kubectl run asynchronously: the /readyz poller of this process keeps sampling while it runs */
+  const kubectl = (args: string[], input?: string) =>
+    new Promise<RunResult>((resolve) => {
+      const p = spawn(kc.path, ['--kubeconfig', s.kubeconfig, ...args], { env: { ...process.env, KUBECONFIG: '', HOME: s.dataDir } });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (d) => (stdout += d));
+      p.stderr.on('data', (d) => (stderr += d));
+      p.stdin.end(input ?? '');
+      p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    });
+  const k = (...args: string[]) => kubectl(args);
+  const ok = async (...args: string[]) => {
+    const r = await kubectl(args);
+    assert.equal(r.code, 0, `kubectl ${args.join(' ')} failed:\n${r.stderr}\n${r.stdout}`);
+    return r.stdout;
+  };
+  const create = async (obj: object) => {
+    const r = await kubectl(['create', '-f', '-'], JSON.stringify(obj));
+    assert.equal(r.code, 0, `create failed:\n${r.stderr}`);
+  };
   let work = '';
   let certs: { ca: string; key: string; cert: string };
   let log = '';
@@ -85,25 +105,26 @@ describe('admission webhooks', () => {
     work = mkdtempSync(join(tmpdir(), 'podbay-e2e-hooks-certs-'));
     certs = makeCerts(work);
     s = await suite.start('podbay-e2e-hooks-', ['--service-cluster-ip-range', '10.247.0.0/24', '--service-node-port-range', '18440-18449']);
-    readyz = watchReadyz(s);
     await suite.loadBusybox();
+    readyz = watchReadyz(s);
     log = join(work, 'reviews.jsonl');
     local = await startWebhookServer(work, '127.0.0.1', URL_PORT, log);
   });
 
   after(async () => {
-    k('delete', 'mutatingwebhookconfigurations,validatingwebhookconfigurations', '--all');
+    await k('delete', 'mutatingwebhookconfigurations,validatingwebhookconfigurations', '--all');
     await stopProcess(local);
     await stopProcess(viaService);
     const r = await readyz.stop();
+    console.log(`/readyz: worst ${Math.round(r.worstMs)} ms over ${r.samples} samples`);
     await suite.finish(kc.path);
     rmSync(work, { recursive: true, force: true });
     assert.deepEqual(r.failures, []);
     assert.ok(r.worstMs < 1000, `/readyz answered within 1 s throughout (worst ${Math.round(r.worstMs)} ms)`);
   });
 
-  it('configurations are validated as kube-apiserver validates them and listed with their webhook count', () => {
-    const bad = s.kubectl(kc.path, ['create', '-f', '-'], JSON.stringify({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration', metadata: { name: 'bad' }, webhooks: [{ name: 'short', clientConfig: { url: 'http://127.0.0.1/' }, timeoutSeconds: 40, admissionReviewVersions: ['v1'] }] }));
+  it('configurations are validated as kube-apiserver validates them and listed with their webhook count', async () => {
+    const bad = await kubectl(['create', '-f', '-'], JSON.stringify({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration', metadata: { name: 'bad' }, webhooks: [{ name: 'short', clientConfig: { url: 'http://127.0.0.1/' }, timeoutSeconds: 40, admissionReviewVersions: ['v1'] }] }));
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /webhooks\[0\]\.name: Invalid value: "short": should be a domain with at least three segments separated by dots/);
     assert.match(bad.stderr, /webhooks\[0\]\.sideEffects: Required value/);
@@ -112,59 +133,59 @@ describe('admission webhooks', () => {
   });
 
   it('a mutating webhook (url on 127.0.0.1) labels new pods: kubectl create, then get shows the label', async () => {
-    create({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: 'label-pods' }, webhooks: [hook('pods.hooks.example.com', at('/label-pods'), { rules: rule(['pods']) })] });
-    assert.match(ok('get', 'mutatingwebhookconfigurations'), /^NAME\s+WEBHOOKS\s+AGE\nlabel-pods\s+1\s+\d+s\n$/);
-    create(podOf('labelled', { containers: [{ name: 'c', image: 'busybox:1.36', command: ['sleep', '3600'] }] }, { labels: { app: 'demo' } }));
-    assert.equal(ok('get', 'pod', 'labelled', '-o', 'jsonpath={.metadata.labels.admitted-by}'), 'webhook');
+    await create({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: 'label-pods' }, webhooks: [hook('pods.hooks.example.com', at('/label-pods'), { rules: rule(['pods']) })] });
+    assert.match(await ok('get', 'mutatingwebhookconfigurations'), /^NAME\s+WEBHOOKS\s+AGE\nlabel-pods\s+1\s+\d+s\n$/);
+    await create(podOf('labelled', { containers: [{ name: 'c', image: 'busybox:1.36', command: ['sleep', '3600'] }] }, { labels: { app: 'demo' } }));
+    assert.equal(await ok('get', 'pod', 'labelled', '-o', 'jsonpath={.metadata.labels.admitted-by}'), 'webhook');
     const got = seen().find((x) => x.path === '/label-pods')!;
     assert.equal(got.request.operation, 'CREATE');
     assert.deepEqual(got.request.kind, { group: '', version: 'v1', kind: 'Pod' });
     assert.equal(got.request.userInfo.username, 'podbay-admin');
     assert.equal(got.request.namespace, 'default');
-    const annotations = JSON.parse(ok('get', 'pod', 'labelled', '-o', 'json')).metadata.annotations ?? {};
+    const annotations = JSON.parse(await ok('get', 'pod', 'labelled', '-o', 'json')).metadata.annotations ?? {};
     assert.ok(!Object.keys(annotations).some((a) => a.includes('webhook')), 'the mutation is not written into the object');
     // the pod runs: its bridge (the gateway address the next server listens on) now exists
-    await waitFor('labelled running', () => JSON.parse(ok('get', 'pod', 'labelled', '-o', 'json')).status.phase === 'Running' || undefined, 60_000);
+    await waitFor('labelled running', async () => JSON.parse(await ok('get', 'pod', 'labelled', '-o', 'json')).status.phase === 'Running' || undefined, 60_000);
   });
 
   it('a validating webhook behind a Service denies a ConfigMap with a bad key; kubectl prints the denial; warnings come back', async () => {
     viaService = await startWebhookServer(work, GATEWAY, SVC_PORT, log);
-    create({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'hooks' }, spec: { ports: [{ port: 443, targetPort: SVC_PORT }] } });
-    create({ apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'hooks' }, subsets: [{ addresses: [{ ip: GATEWAY }], ports: [{ port: SVC_PORT }] }] });
-    ok('create', 'namespace', 'quiet');
-    ok('label', 'namespace', 'quiet', 'hooks=off');
-    create({
+    await create({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'hooks' }, spec: { ports: [{ port: 443, targetPort: SVC_PORT }] } });
+    await create({ apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'hooks' }, subsets: [{ addresses: [{ ip: GATEWAY }], ports: [{ port: SVC_PORT }] }] });
+    await ok('create', 'namespace', 'quiet');
+    await ok('label', 'namespace', 'quiet', 'hooks=off');
+    await create({
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'ValidatingWebhookConfiguration',
       metadata: { name: 'configmaps' },
       webhooks: [hook('configmaps.hooks.example.com', { service: { namespace: 'default', name: 'hooks', path: '/configmaps' } }, { rules: rule(['configmaps']), namespaceSelector: { matchExpressions: [{ key: 'hooks', operator: 'NotIn', values: ['off'] }] } })],
     });
-    const denied = k('create', 'configmap', 'bad', '--from-literal=bad-key=1');
+    const denied = await k('create', 'configmap', 'bad', '--from-literal=bad-key=1');
     assert.notEqual(denied.code, 0);
     assert.match(denied.stderr, /admission webhook "configmaps.hooks.example.com" denied the request: key "bad-key" is not allowed here/);
-    assert.equal(k('get', 'configmap', 'bad').code, 1, 'nothing was stored');
-    const good = k('create', 'configmap', 'good', '--from-literal=fine=1');
+    assert.equal((await k('get', 'configmap', 'bad')).code, 1, 'nothing was stored');
+    const good = await k('create', 'configmap', 'good', '--from-literal=fine=1');
     assert.equal(good.code, 0, good.stderr);
-    assert.match(good.stderr, /Warning: configmaps are checked by hooks.example.com/);
+    assert.match(good.stderr, /Warning: configmaps are checked by hooks.example.com ✓/, 'a warning in UTF-8 reaches kubectl whole');
     // namespaceSelector: the labelled namespace is left alone
-    ok('create', 'configmap', 'bad', '-n', 'quiet', '--from-literal=bad-key=1');
+    await ok('create', 'configmap', 'bad', '-n', 'quiet', '--from-literal=bad-key=1');
     assert.ok(!seen().some((x) => x.path === '/configmaps' && x.request.namespace === 'quiet'), 'the webhook never saw the excluded namespace');
   });
 
-  it('dry run reaches a sideEffects None webhook with dryRun true and stores nothing', () => {
+  it('dry run reaches a sideEffects None webhook with dryRun true and stores nothing', async () => {
     const before = seen().length;
-    const out = ok('create', 'configmap', 'dry', '--from-literal=fine=1', '--dry-run=server');
+    const out = await ok('create', 'configmap', 'dry', '--from-literal=fine=1', '--dry-run=server');
     assert.match(out, /configmap\/dry created \(server dry run\)/);
     const call = seen().slice(before).find((x) => x.path === '/configmaps');
     assert.ok(call, 'the webhook was called');
     assert.equal(call.request.dryRun, true);
-    assert.equal(k('get', 'configmap', 'dry').code, 1);
-    const denied = k('create', 'configmap', 'dry', '--from-literal=bad-x=1', '--dry-run=server');
+    assert.equal((await k('get', 'configmap', 'dry')).code, 1);
+    const denied = await k('create', 'configmap', 'dry', '--from-literal=bad-x=1', '--dry-run=server');
     assert.match(denied.stderr, /denied the request: key "bad-x" is not allowed here/);
   });
 
-  it('a webhook that times out: failurePolicy Fail refuses naming the webhook, Ignore lets the write through, both within timeoutSeconds', () => {
-    create({
+  it('a webhook that times out: failurePolicy Fail refuses naming the webhook, Ignore lets the write through, both within timeoutSeconds', async () => {
+    await create({
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'ValidatingWebhookConfiguration',
       metadata: { name: 'slow' },
@@ -175,22 +196,22 @@ describe('admission webhooks', () => {
     });
     const cm = (name: string, slow: string) => JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, labels: { slow } }, data: { fine: '1' } });
     let t0 = Date.now();
-    const failed = s.kubectl(kc.path, ['create', '-f', '-'], cm('slow-fail', 'fail'));
+    const failed = await kubectl(['create', '-f', '-'], cm('slow-fail', 'fail'));
     const failMs = Date.now() - t0;
     assert.notEqual(failed.code, 0);
     assert.match(failed.stderr, /Internal error occurred: failed calling webhook "slow-fail.hooks.example.com": failed to call webhook: Post "https:\/\/127.0.0.1:18450\/slow\?timeout=2s": context deadline exceeded/);
     assert.ok(failMs >= 2000 && failMs < 5000, `refused after the 2 s timeout (${failMs} ms)`);
     t0 = Date.now();
-    const ignored = s.kubectl(kc.path, ['create', '-f', '-'], cm('slow-ignore', 'ignore'));
+    const ignored = await kubectl(['create', '-f', '-'], cm('slow-ignore', 'ignore'));
     const ignoreMs = Date.now() - t0;
     assert.equal(ignored.code, 0, ignored.stderr);
     assert.ok(ignoreMs >= 2000 && ignoreMs < 5000, `let through after the 2 s timeout (${ignoreMs} ms)`);
-    ok('get', 'configmap', 'slow-ignore');
-    ok('delete', 'validatingwebhookconfiguration', 'slow');
+    await ok('get', 'configmap', 'slow-ignore');
+    await ok('delete', 'validatingwebhookconfiguration', 'slow');
   });
 
   it('a custom resource passes through a mutating webhook', async () => {
-    s.kubectl(kc.path, ['apply', '-f', '-'], JSON.stringify({
+    await kubectl(['apply', '-f', '-'], JSON.stringify({
       apiVersion: 'apiextensions.k8s.io/v1',
       kind: 'CustomResourceDefinition',
       metadata: { name: 'widgets.hooks.example.com' },
@@ -201,13 +222,13 @@ describe('admission webhooks', () => {
         versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { size: { type: 'integer' }, checked: { type: 'boolean' } } } } } } }],
       },
     }));
-    await waitFor('widgets served', () => k('get', 'widgets').code === 0 || undefined, 20_000);
-    create({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: 'widgets' }, webhooks: [hook('widgets.hooks.example.com', at('/widgets'), { rules: rule(['widgets'], ['hooks.example.com']) })] });
-    create({ apiVersion: 'hooks.example.com/v1', kind: 'Widget', metadata: { name: 'w1' }, spec: { size: 3 } });
-    const w = JSON.parse(ok('get', 'widget', 'w1', '-o', 'json'));
+    await waitFor('widgets served', async () => (await k('get', 'widgets')).code === 0 || undefined, 20_000);
+    await create({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: 'widgets' }, webhooks: [hook('widgets.hooks.example.com', at('/widgets'), { rules: rule(['widgets'], ['hooks.example.com']) })] });
+    await create({ apiVersion: 'hooks.example.com/v1', kind: 'Widget', metadata: { name: 'w1' }, spec: { size: 3 } });
+    const w = JSON.parse(await ok('get', 'widget', 'w1', '-o', 'json'));
     assert.deepEqual(w.spec, { size: 3, checked: true });
     const call = seen().find((x) => x.path === '/widgets')!;
     assert.deepEqual(call.request.resource, { group: 'hooks.example.com', version: 'v1', resource: 'widgets' });
-    ok('delete', 'crd', 'widgets.hooks.example.com');
+    await ok('delete', 'crd', 'widgets.hooks.example.com');
   });
 });
