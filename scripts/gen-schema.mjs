@@ -50,6 +50,7 @@ const GROUP_KINDS = [
   'io.k8s.api.storage.v1.StorageClass',
   'io.k8s.api.discovery.v1.EndpointSlice',
   ...['NetworkPolicy', 'Ingress', 'IngressClass'].map((k) => 'io.k8s.api.networking.v1.' + k),
+  ...['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'].map((k) => 'io.k8s.api.admissionregistration.v1.' + k),
   ...['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding'].map((k) => 'io.k8s.api.rbac.v1.' + k),
 ];
 const ROOTS = [

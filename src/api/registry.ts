@@ -119,6 +119,9 @@ export const RESOURCES: ResourceInfo[] = [
     grouped('rbac.authorization.k8s.io', 'v1', `${kind.toLowerCase()}s`, kind, !kind.startsWith('Cluster'), { typeName: `io.k8s.api.rbac.v1.${kind}` }),
   ),
   grouped('storage.k8s.io', 'v1', 'storageclasses', 'StorageClass', false, { shortNames: ['sc'] }),
+  // admission webhooks (src/registry/webhooks): kube-apiserver lists the group after storage
+  grouped('admissionregistration.k8s.io', 'v1', 'mutatingwebhookconfigurations', 'MutatingWebhookConfiguration', false, { categories: ['api-extensions'] }),
+  grouped('admissionregistration.k8s.io', 'v1', 'validatingwebhookconfigurations', 'ValidatingWebhookConfiguration', false, { categories: ['api-extensions'] }),
   grouped('coordination.k8s.io', 'v1', 'leases', 'Lease', true),
   grouped('discovery.k8s.io', 'v1', 'endpointslices', 'EndpointSlice', true),
 ];

@@ -578,6 +578,15 @@ Object.assign(printers, {
       return [o.metadata.name, o.spec?.controller ?? '', parameters, age(o.metadata.creationTimestamp, now)];
     },
   },
+  // printers.go's validating/mutating webhook columns: the number of webhooks
+  MutatingWebhookConfiguration: {
+    columns: [NAME, col('Webhooks', 'integer', 'Webhooks indicates the number of webhooks in the configuration.'), AGE],
+    cells: (o, now) => [o.metadata.name, Array.isArray(o.webhooks) ? o.webhooks.length : 0, age(o.metadata.creationTimestamp, now)],
+  },
+  ValidatingWebhookConfiguration: {
+    columns: [NAME, col('Webhooks', 'integer', 'Webhooks indicates the number of webhooks in the configuration.'), AGE],
+    cells: (o, now) => [o.metadata.name, Array.isArray(o.webhooks) ? o.webhooks.length : 0, age(o.metadata.creationTimestamp, now)],
+  },
   NetworkPolicy: {
     columns: [NAME, col('Pod-Selector', 'string', 'podSelector selects the pods to which this NetworkPolicy object applies.'), AGE],
     cells: (o, now) => [o.metadata.name, formatLabelSelector(o.spec?.podSelector), age(o.metadata.creationTimestamp, now)],

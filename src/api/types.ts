@@ -48,8 +48,17 @@ export interface WatchQuery extends ListQuery {
   sendInitialEvents?: boolean;
 }
 
+/** what the HTTP edge tells the registry's admission about a write: who asks, where warnings go */
+export interface AdmissionRequestContext {
+  user?: import('./rbac.js').UserInfo;
+  /** the webhooks' warnings, sent back as Warning headers */
+  warnings?: string[];
+}
+
 export interface WriteOptions {
   dryRun?: boolean;
+  /** the request's user and warning sink, for admission webhooks (in-process writers leave it out) */
+  admission?: AdmissionRequestContext;
   /**
    * who writes, for metadata.managedFields: the request's fieldManager, else the User-Agent's
    * first word (kubectl, kubelet ...), as kube-apiserver names managers

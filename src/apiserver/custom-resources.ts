@@ -20,6 +20,8 @@ export class CustomResourceServing {
 
   constructor(registry: GenericRegistry, log?: (line: string) => void) {
     this.crs = new CustomResources(registry, log);
+    // admission webhooks with matchPolicy Equivalent look for a custom resource's other versions
+    registry.customKinds = () => this.crs.kinds();
   }
 
   start(): Promise<void> {

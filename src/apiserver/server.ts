@@ -287,7 +287,9 @@ function dryRunOf(q: URLSearchParams): boolean {
 
 function warningHeader(messages: string[]): Record<string, string | string[]> {
   if (!messages.length) return {};
-  return { Warning: messages.map((m) => `299 - ${JSON.stringify(m)}`) as unknown as string };
+  // a webhook's warning may hold any text: its UTF-8 bytes go out as they are (Node refuses a
+  // header string with characters past U+00FF, so each byte is written as one latin1 character)
+  return { Warning: messages.map((m) => Buffer.from(`299 - ${JSON.stringify(m)}`, 'utf8').toString('latin1')) as unknown as string };
 }
 
 export class ApiServer {
@@ -692,11 +694,11 @@ export class ApiServer {
         const warnings = body.warnings;
         const pending = noControllerWarning(r);
         if (pending) warnings.push(pending);
-        const created = await svc.create(r, r.namespaced ? ns ?? body.obj.metadata?.namespace : undefined, body.obj, { dryRun: dryRunOf(q), fieldManager: fieldManagerOf(req, q, 'CreateOptions') });
+        const created = await svc.create(r, r.namespaced ? ns ?? body.obj.metadata?.namespace : undefined, body.obj, { dryRun: dryRunOf(q), fieldManager: fieldManagerOf(req, q, 'CreateOptions'), admission: { user: this.userOf(req), warnings } });
         return this.sendObject(res, 201, r, created, asTable, include, warnings);
       }
       if (method === 'DELETE') {
-        const opts = await this.deleteOptions(req, q);
+        const opts = { ...(await this.deleteOptions(req, q)), admission: { user: this.userOf(req) } };
         const out = await svc.deleteCollection(r, ns, { labelSelector: q.get('labelSelector') ?? undefined, fieldSelector: q.get('fieldSelector') ?? undefined }, opts);
         return sendJson(res, 200, out);
       }
@@ -762,7 +764,7 @@ export class ApiServer {
       case 'PUT': {
         const { obj, warnings } = await this.decodeObject(req, q, r, ns);
         await this.checkEscalation(req, r, ns, { ...obj, metadata: { ...obj.metadata, name } });
-        const out = await svc.update(r, ns, name, obj, { dryRun: dryRunOf(q), sub: part, fieldManager: fieldManagerOf(req, q, 'UpdateOptions') });
+        const out = await svc.update(r, ns, name, obj, { dryRun: dryRunOf(q), sub: part, fieldManager: fieldManagerOf(req, q, 'UpdateOptions'), admission: { user: this.userOf(req), warnings } });
         return this.sendObject(res, 200, r, out, asTable, include, warnings);
       }
       case 'PATCH': {
@@ -776,7 +778,7 @@ export class ApiServer {
           const applyOpts = { sub: part, fieldManager, force: queryBool(q, 'force') ?? false };
           // a role or binding is checked for escalation as it would be after the apply
           if (this.escalationChecked(req, r)) await this.checkEscalation(req, r, ns, (await svc.apply(r, ns, name, obj, { ...applyOpts, dryRun: true })).object);
-          const applied = await svc.apply(r, ns, name, obj, { ...applyOpts, dryRun: dryRunOf(q) });
+          const applied = await svc.apply(r, ns, name, obj, { ...applyOpts, dryRun: dryRunOf(q), admission: { user: this.userOf(req), warnings } });
           return this.sendObject(res, applied.created ? 201 : 200, r, applied.object, asTable, include, warnings);
         }
         if (q.get('force') !== null) {
@@ -801,14 +803,15 @@ export class ApiServer {
         // a role or binding is checked for escalation as it would be after the patch
         if (this.escalationChecked(req, r)) await this.checkEscalation(req, r, ns, await svc.patch(r, ns, name, mediaType(req), text, { ...patchOpts, dryRun: true }));
         warnings.length = 0;
-        const out = await svc.patch(r, ns, name, mediaType(req), text, { ...patchOpts, dryRun: dryRunOf(q) });
+        const out = await svc.patch(r, ns, name, mediaType(req), text, { ...patchOpts, dryRun: dryRunOf(q), admission: { user: this.userOf(req), warnings } });
         return this.sendObject(res, 200, r, out, asTable, include, warnings);
       }
       case 'DELETE': {
         if (sub) throw methodNotAllowed(`the server does not allow this method on the requested resource: DELETE ${r.resource}/${sub}`);
-        const opts = await this.deleteOptions(req, q);
+        const warnings: string[] = [];
+        const opts = { ...(await this.deleteOptions(req, q)), admission: { user: this.userOf(req), warnings } };
         const out = await svc.delete(r, ns, name, opts);
-        return sendJson(res, 200, out.object);
+        return sendJson(res, 200, out.object, warningHeader(warnings) as Record<string, string>);
       }
     }
     throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} ${r.resource}`);

@@ -39,6 +39,7 @@ import { storeCall, type StoreCallContext } from './store-errors.js';
 import { strategyFor, type WritePart } from './strategy/index.js';
 import { rfc3339 } from '../api/time.js';
 import { generateSuffix } from './generate-name.js';
+import { attributes, registryWebhooks, reviewOptions, type Operation } from './webhooks/index.js';
 
 export type { DeleteOptions, ListQuery, Obj, WatchEventOut, WatchQuery, WriteOptions } from '../api/types.js';
 
@@ -202,6 +203,8 @@ export interface RegistryOptions {
   serviceAccountAdmission?: AdmissionOptions;
   /** signs service-account tokens (serviceaccounts/NAME/token); without it that subresource answers 503 */
   tokens?: import('./token-issuer.js').TokenIssuer;
+  /** where the admission webhooks' notes go (kube-apiserver's audit annotations; podbay keeps no audit log) */
+  log?: (line: string) => void;
 }
 
 export class GenericRegistry {
@@ -214,11 +217,48 @@ export class GenericRegistry {
     serviceAccountAdmission: undefined,
   };
 
+  /** the kinds CustomResourceDefinitions serve (set by their room), for webhooks' matchPolicy Equivalent */
+  customKinds: () => ResourceInfo[] = () => [];
+  /** admission webhooks (./webhooks): mutating before validation, validating after */
+  readonly webhooks;
+
   constructor(
     readonly store: Store,
     readonly options: RegistryOptions = {},
   ) {
     this.strategyContext.serviceAccountAdmission = options.serviceAccountAdmission;
+    this.webhooks = registryWebhooks(this, () => this.customKinds(), options.log);
+  }
+
+  /** the attributes of a write as the webhooks see them */
+  private admission(r: ResourceInfo, operation: Operation, part: WritePart, ns: string | undefined, name: string, object: Obj | null, old: Obj | null, opts: WriteOptions, extra: Obj = {}) {
+    return attributes({
+      r,
+      subResource: part === 'main' ? '' : part,
+      operation,
+      namespace: r.namespaced ? ns ?? '' : r.kind === 'Namespace' ? name : '',
+      name,
+      object,
+      oldObject: old,
+      dryRun: !!opts.dryRun,
+      options: reviewOptions(operation, !!opts.dryRun, opts.fieldManager, extra),
+      user: opts.admission?.user,
+    });
+  }
+
+  private validateWrite(r: ResourceInfo, obj: Obj, old: Obj | undefined, part: WritePart): FieldError[] {
+    if (r.custom) return r.custom.validate(obj, old, part as 'main' | 'status' | 'finalize'); // custom kinds have no ephemeralcontainers part
+    if (!old) return validateCreate(r.kind, obj);
+    return part === 'status' ? validateStatusUpdate(r.kind, obj, old) : part === 'ephemeralcontainers' ? validatePodEphemeralContainersUpdate(obj, old) : validateUpdate(r.kind, obj, old);
+  }
+
+  /** mutating webhooks; what they return is defaulted again (as kube decodes a webhook's patched object) */
+  private async mutateByWebhooks(r: ResourceInfo, op: Operation, part: WritePart, ns: string | undefined, obj: Obj, old: Obj | undefined, opts: WriteOptions): Promise<{ obj: Obj; changed: boolean }> {
+    const out = await this.webhooks.mutate(this.admission(r, op, part, ns, obj.metadata?.name ?? '', obj, old ?? null, opts), opts.admission ?? {});
+    if (!out || out === obj) return { obj, changed: false };
+    if (r.custom) r.custom.defaults(out, op === 'CREATE' ? 'create' : 'update');
+    else defaultObject(r.kind, out, op === 'CREATE' ? 'create' : 'update');
+    return { obj: out, changed: true };
   }
 
   private async loadServiceAllocators(): Promise<ServiceAllocators> {
@@ -457,10 +497,15 @@ export class GenericRegistry {
     await this.requireNamespace(r, ns, name, true);
     // mutating admission (a pod's service account and token volume); what it adds is checked too
     const admit = strategyFor(r).admit;
-    if (admit) {
-      await admit(obj, ns, this.strategyContext);
-      this.checkInvalid(r, name, validateCreate(r.kind, obj));
-    }
+    if (admit) await admit(obj, ns, this.strategyContext);
+    // then the mutating webhooks, and validation again of what admission made
+    const hooked = await this.mutateByWebhooks(r, 'CREATE', 'main', ns, obj, undefined, opts);
+    if (admit || hooked.changed) this.checkInvalid(r, name, this.validateWrite(r, hooked.obj, undefined, 'main'));
+    await this.webhooks.validate(this.admission(r, 'CREATE', 'main', ns, name, hooked.obj, null, opts), opts.admission ?? {});
+    return this.storeCreate(r, ns, name, hooked.obj, opts);
+  }
+
+  private async storeCreate(r: ResourceInfo, ns: string | undefined, name: string, obj: Obj, opts: WriteOptions & { applied?: unknown[] }): Promise<Obj> {
     // who wrote which field (metadata.managedFields), defaults included, as kube records a create
     const recorded = opts.applied ? { ...obj, metadata: { ...obj.metadata, managedFields: opts.applied } } : recordUpdate(managedScope(r, 'main'), undefined, obj, opts.fieldManager ?? '');
     // what the kind allocates (a Service's IP and node ports), undone if the create fails
@@ -548,13 +593,11 @@ export class GenericRegistry {
     else defaultObject(r.kind, obj, 'update');
     strategyFor(r).prepareForUpdate?.(obj, old, part);
     if (r.generation && !deepEqual(obj.spec, old.spec)) m.generation = (om.generation ?? 1) + 1;
+    obj = (await this.mutateByWebhooks(r, 'UPDATE', part, ns, obj, old, opts)).obj;
+    if (r.generation && !deepEqual(obj.spec, old.spec)) obj.metadata.generation = (om.generation ?? 1) + 1;
 
-    const errs = r.custom
-      ? r.custom.validate(obj, old, part as 'main' | 'status' | 'finalize') // custom kinds have no ephemeralcontainers part
-      : part === 'status' ? validateStatusUpdate(r.kind, obj, old)
-      : part === 'ephemeralcontainers' ? validatePodEphemeralContainersUpdate(obj, old)
-      : validateUpdate(r.kind, obj, old);
-    this.checkInvalid(r, name, errs);
+    this.checkInvalid(r, name, this.validateWrite(r, obj, old, part));
+    await this.webhooks.validate(this.admission(r, 'UPDATE', part, ns, name, obj, old, opts), opts.admission ?? {});
     obj = opts.applied ? { ...obj, metadata: { ...obj.metadata, managedFields: opts.applied } } : recordUpdate(managedScope(r, part), old, obj, opts.fieldManager ?? '');
 
     if (expected !== undefined && expected !== Number(om.resourceVersion)) {
@@ -629,7 +672,7 @@ export class GenericRegistry {
         opts.check?.(merged);
         const applied = merged.metadata?.managedFields ?? [];
         try {
-          return { object: await this.create(r, ns, { ...merged, metadata: { ...merged.metadata, name } }, { dryRun: opts.dryRun, applied }), created: true };
+          return { object: await this.create(r, ns, { ...merged, metadata: { ...merged.metadata, name } }, { dryRun: opts.dryRun, applied, admission: opts.admission, fieldManager: opts.fieldManager }), created: true };
         } catch (e) {
           // created meanwhile by someone else: apply over theirs
           if (e instanceof ApiError && e.reason === 'AlreadyExists' && attempt < RACE_RETRIES) continue;
@@ -692,6 +735,15 @@ export class GenericRegistry {
       }
       if (opts.gracePeriodSeconds !== undefined && opts.gracePeriodSeconds < 0) {
         throw invalid(r.kind, name, [{ type: 'FieldValueInvalid', field: 'gracePeriodSeconds', value: opts.gracePeriodSeconds, detail: 'must be greater than or equal to 0' }]);
+      }
+      if (attempt === 0) {
+        // admission of a delete: the webhooks see the stored object as oldObject (a mutation has nothing to change)
+        const extra: Obj = {};
+        if (opts.gracePeriodSeconds !== undefined) extra.gracePeriodSeconds = opts.gracePeriodSeconds;
+        if (opts.propagationPolicy) extra.propagationPolicy = opts.propagationPolicy;
+        const attrs = this.admission(r, 'DELETE', 'main', ns, name, null, obj, opts, extra);
+        await this.webhooks.mutate(attrs, opts.admission ?? {});
+        await this.webhooks.validate(attrs, opts.admission ?? {});
       }
       const gcChanged = setGcFinalizers(r, obj, opts);
       let marked = this.markForDeletion(r, obj, opts);

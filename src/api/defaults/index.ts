@@ -8,6 +8,7 @@ import { type Operation, defaultPod } from './pod.js';
 import * as W from './workloads.js';
 import { defaultService } from './service.js';
 import { defaultNetworkPolicy } from './network-policy.js';
+import { defaultWebhookConfiguration } from './webhooks.js';
 
 export { computeQOSClass, defaultContainer, defaultPod, defaultPodSpec, defaultPullPolicy, defaultVolume, type Operation } from './pod.js';
 
@@ -108,6 +109,10 @@ export function defaultObject<T>(kind: string, object: T, op: Operation = 'creat
       break;
     case 'NetworkPolicy':
       defaultNetworkPolicy(object);
+      break;
+    case 'MutatingWebhookConfiguration':
+    case 'ValidatingWebhookConfiguration':
+      defaultWebhookConfiguration(object as Obj, kind === 'MutatingWebhookConfiguration');
       break;
     case 'ConfigMap': // SetDefaults_ConfigMap only makes an empty map, which is never serialized
     case 'Event':

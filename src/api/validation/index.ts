@@ -27,6 +27,7 @@ import * as S from './storage-policy.js';
 import { validateService, validateServiceUpdate } from './service.js';
 import { validateNetworkPolicy, validateNetworkPolicyUpdate } from './network-policy.js';
 import * as I from './ingress.js';
+import * as H from './webhooks.js';
 import { validateEndpointSlice, validateEndpointSliceUpdate, validateEndpoints, validateEndpointsUpdate } from './endpoints.js';
 
 export * from './field.js';
@@ -91,6 +92,8 @@ const CREATE: Record<string, CreateFn> = {
   NetworkPolicy: validateNetworkPolicy,
   Ingress: I.validateIngress,
   IngressClass: I.validateIngressClass,
+  MutatingWebhookConfiguration: H.validateMutatingWebhookConfiguration,
+  ValidatingWebhookConfiguration: H.validateValidatingWebhookConfiguration,
 };
 
 const UPDATE: Record<string, UpdateFn> = {
@@ -124,6 +127,8 @@ const UPDATE: Record<string, UpdateFn> = {
   NetworkPolicy: validateNetworkPolicyUpdate,
   Ingress: I.validateIngressUpdate,
   IngressClass: I.validateIngressClassUpdate,
+  MutatingWebhookConfiguration: H.validateMutatingWebhookConfigurationUpdate,
+  ValidatingWebhookConfiguration: H.validateValidatingWebhookConfigurationUpdate,
 };
 
 /** a status update may change only status: what the spec rules would say is not re-checked */
