@@ -235,6 +235,21 @@ describe('Helm against podbay (real helm v4, the blog chart, busybox images buil
     ok('delete', 'crd', CRD);
   });
 
+  it('helm install over the chart\'s CRD already applied with kubectl shares its fields instead of conflicting', async () => {
+    const crds = await helmOk('show', 'crds', BLOG_CHART);
+    const r = s.kubectl(kc.path, ['apply', '-f', '-'], crds);
+    assert.equal(r.code, 0, r.stderr);
+    ok('wait', '--for', 'condition=established', `crd/${CRD}`, '--timeout=30s');
+    // helm v4 applies crds/ server-side (force=false) over the CRD kubectl created, defaults and all
+    await helmOk('install', 'blog', BLOG_CHART, '--wait', '--timeout', '120s');
+    await pageBecomes('v1');
+    const managers = json('get', 'crd', CRD, '--show-managed-fields').metadata.managedFields.map((m: any) => `${m.manager} ${m.operation}`);
+    assert.ok(managers.includes('helm Apply') && managers.includes('kubectl-client-side-apply Update'), managers.join(', '));
+    await helmOk('uninstall', 'blog', '--wait', '--timeout', '120s');
+    await nothingLeft('after the second release');
+    ok('delete', 'crd', CRD);
+  });
+
   it(
     'with ingress.enabled the blog answers through the Ingress for Host blog.local',
     { skip: INGRESS_HTTP_PORT === 0 ? 'needs networking.k8s.io/v1 Ingress served and an ingress controller port (issue 16, item 4): set INGRESS_SERVER_ARGS and INGRESS_HTTP_PORT' : false },
