@@ -320,26 +320,30 @@ export async function runServer(argv: string[]): Promise<number> {
   await svc.bootstrapPolicy();
   // the kubelet, the scheduler and the node heartbeat are API clients, in-process here
   const client = new LocalClient(svc);
-  const heartbeat = new NodeHeartbeat(client, log);
+  // each writes as the component kube-apiserver would see (its managedFields manager: the
+  // first word of client-go's User-Agent), never as ""
+  const kubeletClient = client.as('kubelet');
+  const kcm = client.as('kube-controller-manager');
+  const heartbeat = new NodeHeartbeat(kubeletClient, log);
   await heartbeat.start();
   // Controllers start in the background: one whose informers cannot sync (a Secret stored under
   // a key this start does not have, say) must not keep the API from serving; each logs why.
   const startInBackground = (what: string, c: { start(): Promise<void> }) => {
     void c.start().catch((e) => log(`podbay: ${what} did not start: ${e instanceof Error ? e.message : String(e)}`));
   };
-  const namespaces = new NamespaceController(client, { log });
+  const namespaces = new NamespaceController(kcm, { log });
   startInBackground('the namespace controller', namespaces);
-  const endpoints = new EndpointsController(client, { log });
+  const endpoints = new EndpointsController(kcm, { log });
   startInBackground('the endpoints controller', endpoints);
-  const controllers = new ControllerManager(client, { log });
+  const controllers = new ControllerManager(kcm, { log });
   startInBackground('the workload controllers', controllers);
-  const jobs = new JobController(client, { log });
+  const jobs = new JobController(kcm, { log });
   startInBackground('the job controller', jobs);
-  const cronJobs = new CronJobController(client, { log });
+  const cronJobs = new CronJobController(kcm, { log });
   startInBackground('the cronjob controller', cronJobs);
-  const statefulSets = new StatefulSetController(client, { log });
+  const statefulSets = new StatefulSetController(kcm, { log });
   startInBackground('the statefulset controller', statefulSets);
-  const daemonSets = new DaemonSetController(client, { log });
+  const daemonSets = new DaemonSetController(kcm, { log });
   startInBackground('the daemonset controller', daemonSets);
   // local persistent volumes: the binder with k3s's local-path provisioner, and the protection finalizers
   const volumes = new PersistentVolumeController(client, { localPathDir: resolve(p.flags.get('local-path-dir') ?? join(dataDir, 'storage')), nodeName: nodeName(), log });
@@ -353,11 +357,11 @@ export async function runServer(argv: string[]): Promise<number> {
   const nodeLifecycle = new NodeLifecycleController(client, { log });
   startInBackground('the node lifecycle controller', nodeLifecycle);
 
-  const serviceAccounts = serviceAccountsController(client, { log });
+  const serviceAccounts = serviceAccountsController(kcm, { log });
   startInBackground('the service account controller', serviceAccounts);
-  const rootCa = rootCaPublisher(client, creds.caPem, { log });
+  const rootCa = rootCaPublisher(kcm, creds.caPem, { log });
   startInBackground('the root CA publisher', rootCa);
-  const aggregation = new ClusterRoleAggregationController(client, { log });
+  const aggregation = new ClusterRoleAggregationController(kcm, { log });
   startInBackground('the clusterrole aggregation controller', aggregation);
 
   const api = new ApiServer(svc, {
@@ -423,7 +427,7 @@ export async function runServer(argv: string[]): Promise<number> {
     const cgroups = PodCgroups.detect(p.flags.get('cgroup-root') ?? DEFAULT_CGROUP_ROOT, nodeAllocatable());
     runtime = new RuncRuntime({ runDir, dataDir, runtimePath: p.flags.get('runtime'), images, network, cgroups });
     kubelet = new Kubelet({
-      client,
+      client: kubeletClient,
       runtime,
       images,
       puller,
@@ -439,7 +443,7 @@ export async function runServer(argv: string[]): Promise<number> {
       clusterDomain: cluster.domain,
       log,
     });
-    binder = new Binder(client, nodeName(), log, hostPorts);
+    binder = new Binder(client.as('kube-scheduler'), nodeName(), log, hostPorts);
     const rt = runtime;
     const k = kubelet;
     const podsDir = join(dataDir, 'pods');
@@ -504,7 +508,7 @@ export async function runServer(argv: string[]): Promise<number> {
   const builtins: BuiltinService[] = [];
   if (adv) builtins.push(kubernetesService(cluster.kubernetesIP, adv, bound));
   if (dns && cluster.dnsIP) builtins.push(kubeDnsService(cluster.dnsIP, cluster.gateway, CLUSTER_DNS_PORT));
-  const builtinServices = new BuiltinServicesController(client, builtins, { log });
+  const builtinServices = new BuiltinServicesController(client.as('kube-apiserver'), builtins, { log });
   await builtinServices.start();
   await dns?.start();
   // a restarted podbay finds its bridge (and gateway) already there

@@ -16,11 +16,29 @@ function own<T>(o: Obj): T {
   return o as T;
 }
 
+/**
+ * Who the in-process client writes as. Over HTTP the server takes a write's manager from its
+ * fieldManager, else from the first word of the User-Agent (client-go sends the binary's name:
+ * "kube-controller-manager/v1.33.0 ..."), so kube-apiserver records the deployment controller's
+ * status writes under `kube-controller-manager` and the kubelet's under `kubelet`; an
+ * in-process client names itself here, or its writes would be owned by "" (which clients such
+ * as Helm and kubectl show, and which no kube-apiserver ever records for its own components).
+ */
+export interface LocalClientOptions {
+  /** the default metadata.managedFields manager of this client's writes (a write's own fieldManager wins) */
+  fieldManager?: string;
+}
+
 class LocalResource<T> implements ResourceClient<T> {
   constructor(
     private readonly reg: Registry,
     private readonly r: ResourceInfo,
+    private readonly manager: string | undefined,
   ) {}
+
+  private as<O extends WriteOptions>(opts: O): O {
+    return opts.fieldManager === undefined && this.manager !== undefined ? { ...opts, fieldManager: this.manager } : opts;
+  }
 
   async get(ns: string | undefined, name: string): Promise<T> {
     return own(await this.reg.get(this.r, ns, name));
@@ -62,17 +80,17 @@ class LocalResource<T> implements ResourceClient<T> {
 
   async create(ns: string | undefined, obj: T | Obj, opts: WriteOptions = {}): Promise<T> {
     const o = obj as Obj;
-    return own(await this.reg.create(this.r, this.r.namespaced ? ns ?? o.metadata?.namespace : undefined, o, opts));
+    return own(await this.reg.create(this.r, this.r.namespaced ? ns ?? o.metadata?.namespace : undefined, o, this.as(opts)));
   }
 
   async update(obj: T | Obj, opts: ClientUpdateOptions = {}): Promise<T> {
     const o = obj as Obj;
-    return own(await this.reg.update(this.r, o.metadata?.namespace, o.metadata?.name, o, opts));
+    return own(await this.reg.update(this.r, o.metadata?.namespace, o.metadata?.name, o, this.as(opts)));
   }
 
   async patch(ns: string | undefined, name: string, type: PatchType, patch: unknown, opts: ClientUpdateOptions = {}): Promise<T> {
     const text = typeof patch === 'string' ? patch : JSON.stringify(patch);
-    return own(await this.reg.patch(this.r, ns, name, type, text, opts));
+    return own(await this.reg.patch(this.r, ns, name, type, text, this.as(opts)));
   }
 
   async delete(ns: string | undefined, name: string, opts: DeleteOptions = {}): Promise<Obj> {
@@ -81,10 +99,18 @@ class LocalResource<T> implements ResourceClient<T> {
 }
 
 export class LocalClient implements Client {
-  constructor(private readonly reg: Registry) {}
+  constructor(
+    private readonly reg: Registry,
+    private readonly opts: LocalClientOptions = {},
+  ) {}
 
   resource<T = Obj>(r: ResourceInfo): ResourceClient<T> {
-    return new LocalResource<T>(this.reg, r);
+    return new LocalResource<T>(this.reg, r, this.opts.fieldManager);
+  }
+
+  /** the same registry under another name (each component writes as itself) */
+  as(fieldManager: string): LocalClient {
+    return new LocalClient(this.reg, { ...this.opts, fieldManager });
   }
 
   createToken(ns: string, serviceAccount: string, request: Obj): Promise<Obj> {

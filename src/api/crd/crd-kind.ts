@@ -6,6 +6,7 @@
  */
 import type { ResourceInfo } from '../registry.js';
 import { schemas } from '../schema.js';
+import type { FieldSchema, TypeSchema } from '../schema-types.js';
 import { customKindFor, customTable, resourceInfoFor } from './custom-kind.js';
 import type { CustomKind } from './types.js';
 import { CRD_FINALIZER, validateCrd } from './validation.js';
@@ -59,20 +60,81 @@ export const CRDS: ResourceInfo = {
   custom: CRD_KIND,
 };
 
-// server-side apply of a CRD: spec and status as wholes, metadata as ObjectMeta
-schemas[CRD_TYPE] ??= {
-  name: CRD_TYPE,
-  description: 'CustomResourceDefinition represents a resource that should be exposed on the API server.',
-  fields: {
-    apiVersion: { kind: 'string' },
-    kind: { kind: 'string' },
+/**
+ * The CRD's own type, as apiextensions-apiserver's Go types describe it to the field manager:
+ * spec and status are structs field by field (so an apply that repeats what another manager
+ * set, say Helm installing a chart's crds/ over a CRD someone applied with kubectl, shares
+ * the fields instead of conflicting on a whole `.spec` that defaulting changed), with the
+ * lists' types of k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1/types.go:
+ * versions, names.shortNames, names.categories, storedVersions and
+ * conversionReviewVersions atomic, status.conditions a map keyed by type. A version (and
+ * its schema) is opaque here: versions is atomic, as there.
+ */
+const APIEXT = 'io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.';
+const atomicList = (items: FieldSchema): FieldSchema => ({ kind: 'array', items, listType: 'atomic' });
+const STRING: FieldSchema = { kind: 'string' };
+const ref = (name: string): FieldSchema => ({ kind: 'object', ref: APIEXT + name });
+const CRD_TYPES: [string, string, Record<string, FieldSchema>, string[]][] = [
+  ['CustomResourceDefinition', 'CustomResourceDefinition represents a resource that should be exposed on the API server.', {
+    apiVersion: STRING,
+    kind: STRING,
     metadata: { kind: 'object', ref: 'io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta' },
-    spec: { kind: 'any' },
-    status: { kind: 'any' },
-  },
-  required: ['spec'],
-  gvk: { group: 'apiextensions.k8s.io', version: 'v1', kind: 'CustomResourceDefinition' },
-};
+    spec: ref('CustomResourceDefinitionSpec'),
+    status: ref('CustomResourceDefinitionStatus'),
+  }, ['spec']],
+  ['CustomResourceDefinitionSpec', 'CustomResourceDefinitionSpec describes how a user wants their resource to appear', {
+    conversion: ref('CustomResourceConversion'),
+    group: STRING,
+    names: ref('CustomResourceDefinitionNames'),
+    preserveUnknownFields: { kind: 'boolean' },
+    scope: STRING,
+    versions: atomicList({ kind: 'any' }),
+  }, ['group', 'names', 'scope', 'versions']],
+  ['CustomResourceConversion', 'CustomResourceConversion describes how to convert different versions of a CR.', {
+    strategy: STRING,
+    webhook: ref('WebhookConversion'),
+  }, ['strategy']],
+  ['WebhookConversion', 'WebhookConversion describes how to call a conversion webhook', {
+    clientConfig: ref('WebhookClientConfig'),
+    conversionReviewVersions: atomicList(STRING),
+  }, ['conversionReviewVersions']],
+  ['WebhookClientConfig', 'WebhookClientConfig contains the information to make a TLS connection with the webhook.', {
+    caBundle: { kind: 'string', format: 'byte' },
+    service: ref('ServiceReference'),
+    url: STRING,
+  }, []],
+  ['ServiceReference', 'ServiceReference holds a reference to Service.legacy.k8s.io', {
+    name: STRING,
+    namespace: STRING,
+    path: STRING,
+    port: { kind: 'integer', format: 'int32' },
+  }, ['namespace', 'name']],
+  ['CustomResourceDefinitionNames', 'CustomResourceDefinitionNames indicates the names to serve this CustomResourceDefinition', {
+    categories: atomicList(STRING),
+    kind: STRING,
+    listKind: STRING,
+    plural: STRING,
+    shortNames: atomicList(STRING),
+    singular: STRING,
+  }, ['plural', 'kind']],
+  ['CustomResourceDefinitionStatus', 'CustomResourceDefinitionStatus indicates the state of the CustomResourceDefinition', {
+    acceptedNames: ref('CustomResourceDefinitionNames'),
+    conditions: { kind: 'array', items: ref('CustomResourceDefinitionCondition'), listType: 'map', listMapKeys: ['type'] },
+    storedVersions: atomicList(STRING),
+  }, []],
+  ['CustomResourceDefinitionCondition', 'CustomResourceDefinitionCondition contains details for the current condition of this pod.', {
+    lastTransitionTime: { kind: 'time', format: 'date-time' },
+    message: STRING,
+    reason: STRING,
+    status: STRING,
+    type: STRING,
+  }, ['type', 'status']],
+];
+for (const [name, description, fields, required] of CRD_TYPES) {
+  const type: TypeSchema = { name: APIEXT + name, description, fields, required };
+  if (name === 'CustomResourceDefinition') type.gvk = { group: 'apiextensions.k8s.io', version: 'v1', kind: 'CustomResourceDefinition' };
+  schemas[APIEXT + name] ??= type;
+}
 
 /** whether the CRD's kind is served (its names accepted and Established) */
 export function established(crd: Obj): boolean {
