@@ -69,6 +69,8 @@ export function openWatch(s: PodbayServer, path: string) {
           buf = buf.slice(nl + 1);
           if (!line.trim()) continue;
           const ev = JSON.parse(line);
+          // the root CA publisher's ConfigMap (every namespace has one) is not a write of ours
+          if (ev.object?.metadata?.name === ROOT_CA_CONFIGMAP) continue;
           events.push({ type: ev.type, name: ev.object?.metadata?.name, rv: Number(ev.object?.metadata?.resourceVersion), object: ev.object });
         }
       });
