@@ -248,6 +248,15 @@ describe('agents join a server', { timeout: 240_000 }, () => {
     assert.ok(pidsRoot, 'the agent made its cgroup root');
     const procs = (readdirSync(pidsRoot, { recursive: true }) as string[]).filter((f) => f.endsWith('cgroup.procs')).flatMap((f) => readFileSync(join(pidsRoot, f), 'utf8').split('\n').filter(Boolean));
     assert.ok(procs.some((pid) => existsSync(`/proc/${pid}/cmdline`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep\x003600')), `a sleep 3600 among ${procs.join(',')}`);
+    // logs and exec need a kubelet server on the agent, which it does not have yet: refused at
+    // once with 501 naming the node, never answered by the server's own kubelet, never hanging
+    for (const [what, args] of [['log', ['logs', 'on-agent']], ['exec', ['exec', 'on-agent', '--', 'true']]] as const) {
+      const t0 = Date.now();
+      const r = k(...args);
+      assert.notEqual(r.code, 0, `kubectl ${args.join(' ')} should fail`);
+      assert.match(r.stderr, new RegExp(`pods/${what} for pod on-agent on node ${NETNS} is not implemented`), r.stderr);
+      assert.ok(Date.now() - t0 < 10_000, `kubectl ${args[0]} answered in ${Date.now() - t0} ms`);
+    }
     // a pod for the server's node stays on the server: the agent's kubelet leaves it alone
     const others = k('get', 'pods', '--field-selector', `spec.nodeName=${NETNS}`, '--no-headers').stdout.trim().split('\n');
     assert.equal(others.length, 1);
