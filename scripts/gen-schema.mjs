@@ -47,6 +47,7 @@ const GROUP_KINDS = [
   ...['Job', 'CronJob'].map((k) => 'io.k8s.api.batch.v1.' + k),
   'io.k8s.api.policy.v1.PodDisruptionBudget',
   'io.k8s.api.coordination.v1.Lease',
+  'io.k8s.api.certificates.v1.CertificateSigningRequest',
   'io.k8s.api.storage.v1.StorageClass',
   'io.k8s.api.discovery.v1.EndpointSlice',
   ...['NetworkPolicy', 'Ingress', 'IngressClass'].map((k) => 'io.k8s.api.networking.v1.' + k),

@@ -20,7 +20,7 @@ test('lookups are per group: a core name is not found in apps, nor an apps name 
 });
 
 test('discovery: groups, preferred versions, resources with verbs, short names, categories, hashes, subresources', () => {
-  assert.deepEqual(apiGroups().map((g) => g.name), ['apps', 'batch', 'networking.k8s.io', 'policy', 'rbac.authorization.k8s.io', 'storage.k8s.io', 'admissionregistration.k8s.io', 'coordination.k8s.io', 'discovery.k8s.io']);
+  assert.deepEqual(apiGroups().map((g) => g.name), ['apps', 'batch', 'certificates.k8s.io', 'networking.k8s.io', 'policy', 'rbac.authorization.k8s.io', 'storage.k8s.io', 'admissionregistration.k8s.io', 'coordination.k8s.io', 'discovery.k8s.io']);
   assert.deepEqual(apiGroup('apps'), { name: 'apps', versions: [{ groupVersion: 'apps/v1', version: 'v1' }], preferredVersion: { groupVersion: 'apps/v1', version: 'v1' } });
   assert.equal(apiGroup('extensions'), undefined);
   const apps = apiResourceList('apps/v1') as Obj;

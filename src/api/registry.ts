@@ -108,13 +108,15 @@ export const RESOURCES: ResourceInfo[] = [
   grouped('apps', 'v1', 'controllerrevisions', 'ControllerRevision', true),
   grouped('batch', 'v1', 'jobs', 'Job', true, { ...WORKLOAD, subresources: ['status'] }),
   grouped('batch', 'v1', 'cronjobs', 'CronJob', true, { ...WORKLOAD, subresources: ['status'], shortNames: ['cj'] }),
+  // a node's client certificate is asked for here (src/controllers/csr-signing.ts approves and signs)
+  grouped('certificates.k8s.io', 'v1', 'certificatesigningrequests', 'CertificateSigningRequest', false, { shortNames: ['csr'], subresources: ['status'] }),
   // spec changes bump metadata.generation (networkPolicyStrategy.PrepareForUpdate)
   grouped('networking.k8s.io', 'v1', 'ingressclasses', 'IngressClass', false),
   // spec changes bump metadata.generation (ingressStrategy.PrepareForUpdate); the controller writes status
   grouped('networking.k8s.io', 'v1', 'ingresses', 'Ingress', true, { shortNames: ['ing'], subresources: ['status'], generation: true }),
   grouped('networking.k8s.io', 'v1', 'networkpolicies', 'NetworkPolicy', true, { shortNames: ['netpol'], generation: true }),
   grouped('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', true, { shortNames: ['pdb'], subresources: ['status'], generation: true }),
-  // (named groups in kube-apiserver's order of /apis: apps, batch, networking, policy, rbac, storage, coordination)
+  // (named groups in kube-apiserver's order of /apis: apps, batch, certificates, networking, policy, rbac, storage, coordination)
   ...(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding'] as const).map((kind) =>
     grouped('rbac.authorization.k8s.io', 'v1', `${kind.toLowerCase()}s`, kind, !kind.startsWith('Cluster'), { typeName: `io.k8s.api.rbac.v1.${kind}` }),
   ),

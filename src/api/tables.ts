@@ -543,6 +543,25 @@ Object.assign(printers, {
       return [o.metadata.name, controller, num(o.revision), age(o.metadata.creationTimestamp, now)];
     },
   },
+  // upstream's printCertificateSigningRequest (extractCSRStatus for the condition)
+  CertificateSigningRequest: {
+    columns: [
+      NAME,
+      AGE,
+      col('SignerName', 'string', 'Only one signer can sign a request.'),
+      col('Requestor', 'string', 'Name of the user requesting the certificate.'),
+      col('RequestedDuration', 'string', 'The requested duration of validity of the issued certificate.'),
+      col('Condition', 'string', 'Condition of the request.'),
+    ],
+    cells(o, now) {
+      const is = (t: string) => ((o.status?.conditions ?? []) as Obj[]).some((c) => c.type === t && c.status !== 'False');
+      let cond = is('Denied') ? 'Denied' : is('Approved') ? 'Approved' : 'Pending';
+      if (is('Failed')) cond += ',Failed';
+      if (o.status?.certificate) cond += ',Issued';
+      const secs = o.spec?.expirationSeconds;
+      return [o.metadata.name, age(o.metadata.creationTimestamp, now), o.spec?.signerName ?? '', o.spec?.username ?? '', secs ? age(new Date(now - secs * 1000).toISOString(), now) : '<none>', cond];
+    },
+  },
   Lease: {
     columns: [NAME, col('Holder', 'string', 'The holder of the lease.'), AGE],
     cells: (o, now) => [o.metadata.name, o.spec?.holderIdentity ?? '', age(o.metadata.creationTimestamp, now)],

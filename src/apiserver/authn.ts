@@ -8,6 +8,11 @@
  *        signature, issuer, audience (the API's) and time check out AND the account (and the pod
  *        or secret it is bound to) still exists with the uid the token names (the bound-token
  *        validator): a token of a deleted pod is refused
+ *   a bootstrap token ID.SECRET (api/bootstrap-token.ts) -> system:bootstrap:ID, groups
+ *        system:bootstrappers + the Secret's auth-extra-groups, system:authenticated; while its
+ *        Secret kube-system/bootstrap-token-ID is usable and unexpired
+ *   no bearer token, and a TLS client certificate the server's CA signed for client auth
+ *        (x509 authenticator) -> user CN, groups O..., system:authenticated: a node's credential
  *   anything else -> undefined (401)
  *
  * Impersonation (Impersonate-User / -Group / -Uid / -Extra-*) is checked here too, after the
@@ -15,7 +20,9 @@
  * serviceaccounts or uids (authorization.k8s.io's impersonation filter).
  */
 import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { timingSafeEqual } from 'node:crypto';
+import { BOOTSTRAP_TOKEN_NAMESPACE, bootstrapTokenSecretName, bootstrapTokenUser, parseBootstrapToken } from '../api/bootstrap-token.js';
 import { ApiError, forbidden } from '../api/errors.js';
 import { resourceInfo } from '../api/registry.js';
 import { forbiddenMessage, type Attributes, type UserInfo } from '../api/rbac.js';
@@ -44,9 +51,14 @@ export class Authenticator {
 
   async authenticate(req: IncomingMessage): Promise<UserInfo | undefined> {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-    if (!m) return undefined;
+    if (!m) return req.headers.authorization === undefined ? clientCertificateUser(req) : undefined;
     const given = Buffer.from(m[1]);
     if (given.length === this.tokenBuf.length && timingSafeEqual(given, this.tokenBuf)) return ADMIN_USER;
+    const bootstrap = parseBootstrapToken(m[1]);
+    if (bootstrap) {
+      const secret = await this.resources.tryGet(SECRETS, BOOTSTRAP_TOKEN_NAMESPACE, bootstrapTokenSecretName(bootstrap.id));
+      return bootstrapTokenUser(bootstrap, secret);
+    }
     const issuer = this.resources.options.tokens;
     if (!issuer || !TokenIssuer.looksLikeJwt(m[1])) return undefined;
     return this.serviceAccountUser(m[1], issuer);
@@ -75,6 +87,25 @@ export class Authenticator {
     if (claims.jti) extra['authentication.kubernetes.io/credential-id'] = [`JTI=${claims.jti}`];
     return { username: serviceAccountUsername(ns, sa.name), uid: sa.uid, groups: serviceAccountGroups(ns), extra };
   }
+}
+
+/** id-kp-clientAuth */
+const CLIENT_AUTH_EKU = '1.3.6.1.5.5.7.3.2';
+
+/**
+ * The x509 authenticator: a client certificate that the TLS handshake verified against the
+ * server's CA (the server requests one and verifies it, `authorized`), valid for client auth.
+ */
+function clientCertificateUser(req: IncomingMessage): UserInfo | undefined {
+  const sock = req.socket as TLSSocket;
+  if (!sock.encrypted || !sock.authorized) return undefined;
+  const cert = sock.getPeerCertificate();
+  if (!cert?.subject) return undefined;
+  if (cert.ext_key_usage && !cert.ext_key_usage.includes(CLIENT_AUTH_EKU)) return undefined;
+  const cn = [cert.subject.CN].flat()[0];
+  if (!cn) return undefined;
+  const orgs = [cert.subject.O ?? []].flat().filter((o): o is string => typeof o === 'string' && o !== '');
+  return { username: cn, groups: [...orgs, 'system:authenticated'] };
 }
 
 function headerValues(req: IncomingMessage, name: string): string[] {

@@ -12,7 +12,7 @@
  * address) or it is within 30 days of expiry; the CA and token are never rotated silently, so a
  * kubeconfig handed out earlier stays valid.
  */
-import { webcrypto, randomBytes, generateKeyPairSync, KeyObject, X509Certificate as NodeX509 } from 'node:crypto';
+import { webcrypto, randomBytes, generateKeyPairSync, createHash, KeyObject, X509Certificate as NodeX509 } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
@@ -38,6 +38,8 @@ export interface Credentials {
   token: string;
   /** signs service-account tokens (src/registry/token-issuer.ts); never rotated silently, or every token given out dies */
   serviceAccountKeyPem: string;
+  /** the CA's key: signs the client certificates of approved CSRs (csr-signer) */
+  caKeyPem: string;
 }
 
 function writeSecret(path: string, data: string): void {
@@ -114,6 +116,7 @@ export async function ensureCredentials(dataDir: string, sans: string[]): Promis
     caPem = made.certPem;
     caKey = async () => made.key;
   }
+  const caKeyPem = readFileSync(join(dir, 'ca.key'), 'utf8');
 
   const certPath = join(dir, 'server.crt');
   const keyPath = join(dir, 'server.key');
@@ -161,5 +164,54 @@ export async function ensureCredentials(dataDir: string, sans: string[]): Promis
     serviceAccountKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
     writeSecret(saKeyPath, serviceAccountKeyPem);
   }
-  return { caPem, certPem, keyPem, token, serviceAccountKeyPem };
+  return { caPem, certPem, keyPem, token, serviceAccountKeyPem, caKeyPem };
+}
+
+/** a CSR's usage names as x509 KeyUsageFlags (the library is loaded lazily: see loadX509) */
+const usageFlag = (x509: typeof import('@peculiar/x509'), u: string): number =>
+  u === 'digital signature' ? x509.KeyUsageFlags.digitalSignature : u === 'key encipherment' ? x509.KeyUsageFlags.keyEncipherment : 0;
+
+/**
+ * Issue a client certificate for an approved CSR (kube-controller-manager's csrsigning): the
+ * subject is the request's, the public key the request's, the usages the CSR's spec.usages;
+ * valid for `ttlMs` (backdated 5 minutes for clock skew, as upstream).
+ */
+export async function signClientCertificate(caPem: string, caKeyPem: string, requestPem: string, usages: string[], ttlMs: number): Promise<string> {
+  const x509 = await loadX509();
+  const req = new x509.Pkcs10CertificateRequest(requestPem);
+  if (!(await req.verify())) throw new Error('the certificate request is not signed by its own key');
+  const caCert = new x509.X509Certificate(caPem);
+  const caKey = await importKeyPem(caKeyPem, ['sign']);
+  const keyUsage = usages.reduce((f, u) => f | usageFlag(x509, u), 0);
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: '01' + randomBytes(15).toString('hex'),
+    subject: req.subjectName,
+    issuer: caCert.subject,
+    notBefore: new Date(Date.now() - 5 * 60_000),
+    notAfter: new Date(Date.now() + ttlMs),
+    publicKey: await req.publicKey.export(),
+    signingKey: caKey,
+    signingAlgorithm: ALG,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(keyUsage, true),
+      new x509.ExtendedKeyUsageExtension(usages.includes('client auth') ? [x509.ExtendedKeyUsage.clientAuth] : []),
+      await x509.AuthorityKeyIdentifierExtension.create(caCert),
+    ],
+  });
+  return cert.toString('pem');
+}
+
+/** A new key and a PKCS#10 request for it (PEM both): what a kubelet sends to get its client certificate. */
+export async function makeCertificateRequest(subject: string): Promise<{ keyPem: string; requestPem: string }> {
+  const x509 = await loadX509();
+  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
+  const req = await x509.Pkcs10CertificateRequestGenerator.create({ name: subject, keys, signingAlgorithm: ALG });
+  return { keyPem: await exportKeyPem(keys.privateKey), requestPem: req.toString('pem') };
+}
+
+/** kubeadm's --discovery-token-ca-cert-hash of a CA: sha256 of its SubjectPublicKeyInfo, hex */
+export function caCertHash(caPem: string): string {
+  const spki = new NodeX509(caPem).publicKey.export({ type: 'spki', format: 'der' });
+  return `sha256:${createHash('sha256').update(spki).digest('hex')}`;
 }

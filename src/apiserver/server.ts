@@ -15,6 +15,7 @@
  *   /apis/podbay.io/v1alpha1/namespaces/{ns}/podexplains/{name}   podbay explain (src/explain)
  *   /ui/                                                     the web view's files, no data (src/ui)
  */
+import { stampRequester } from '../api/csr.js';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import YAML from 'yaml';
@@ -79,6 +80,8 @@ import { CustomResourceServing } from './custom-resources.js';
 import { apiServicesGroup } from './apiservices.js';
 import { rfc3339 } from '../api/time.js';
 
+const CSRS = resourceInfo('certificatesigningrequests', 'certificates.k8s.io')!;
+
 const PROTOBUF = 'application/vnd.kubernetes.protobuf';
 
 /** etcd's default request limit; kube-apiserver refuses bigger bodies too. */
@@ -121,6 +124,18 @@ export interface ApiServerOptions {
   certPem: string;
   keyPem: string;
   token: string;
+  /**
+   * the CA whose client certificates authenticate (kube-apiserver's --client-ca-file): the
+   * server asks every client for a certificate, verifies one against this CA, and still serves
+   * a client without one (it may carry a token). Sent after the serving certificate too, so an
+   * agent can pin the CA by its hash (--ca-cert-hash) before it trusts the server.
+   */
+  clientCaPem?: string;
+  /**
+   * the node `node` serves (the server's own kubelet): logs, exec, attach and port-forward of a
+   * pod on another node (an agent's) are refused with 501 naming what is missing, at once
+   */
+  nodeName?: string;
   /** seconds between BOOKMARK events on watches that allow them */
   bookmarkIntervalSeconds?: number;
   /** non-mutating requests in flight (watches and other long-running ones excluded); 0 = no limit */
@@ -378,7 +393,9 @@ export class ApiServer {
   }
 
   private makeServer(): Server {
-    const server = createHttpsServer({ cert: this.opts.certPem, key: this.opts.keyPem, minVersion: 'TLSv1.2' }, (req, res) => {
+    const ca = this.opts.clientCaPem;
+    const tls = ca ? { cert: this.opts.certPem.trimEnd() + '\n' + ca, ca, requestCert: true, rejectUnauthorized: false } : { cert: this.opts.certPem };
+    const server = createHttpsServer({ ...tls, key: this.opts.keyPem, minVersion: 'TLSv1.2' }, (req, res) => {
       void this.handle(req, res);
     });
     server.keepAliveTimeout = 65_000;
@@ -434,7 +451,7 @@ export class ApiServer {
       const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(exec|attach|portforward)\/?$/.exec(url.pathname);
       if (!m) throw pathNotFound(`the server could not find the requested resource (${req.method} ${url.pathname}): only pods/exec, pods/attach, pods/portforward and pods/proxy upgrade`);
       const node = this.opts.node;
-      const pod = () => this.resources.get(resourceInfo('pods')!, decodePathSegment(m[1]), decodePathSegment(m[2]));
+      const pod = async () => this.onThisNode(await this.resources.get(resourceInfo('pods')!, decodePathSegment(m[1]), decodePathSegment(m[2])), `pods/${m[3]}`);
       if (m[3] === 'exec') {
         if (!node?.exec) throw new ApiError(503, 'ServiceUnavailable', 'exec is not available: this podbay server runs no kubelet');
         const opts = parseExecQuery(url.searchParams);
@@ -691,6 +708,7 @@ export class ApiServer {
       if (method === 'POST') {
         const body = await this.decodeObject(req, q, r, ns);
         await this.checkEscalation(req, r, ns, body.obj);
+        if (r === CSRS) stampRequester(body.obj, this.userOf(req));
         const warnings = body.warnings;
         const pending = noControllerWarning(r);
         if (pending) warnings.push(pending);
@@ -960,12 +978,27 @@ export class ApiServer {
     };
   }
 
+  /**
+   * The pod, when it runs on the node this server's kubelet serves. A pod on an agent's node
+   * would need the kubelet server on that node (reached at its InternalIP), which podbay does
+   * not have yet: refused with 501 at once rather than answered by the wrong kubelet.
+   */
+  private onThisNode(pod: Obj, what: string): Obj {
+    const own = this.opts.nodeName;
+    const on = pod.spec?.nodeName;
+    if (own && on && on !== own) {
+      throw new ApiError(501, 'ServiceUnavailable', `${what} for pod ${pod.metadata.name} on node ${on} is not implemented: podbay's API server reaches only its own node's kubelet (${own}); agents serve no kubelet API yet`);
+    }
+    return pod;
+  }
+
   private async serveLogs(req: IncomingMessage, res: ServerResponse, pod: Obj, opts: PodLogOptions): Promise<void> {
     const node = this.opts.node;
     if (!node) throw new ApiError(503, 'ServiceUnavailable', 'logs are not available: this podbay server runs no kubelet');
     if (!pod.spec?.nodeName) {
       throw badRequest(`pod ${pod.metadata.name} does not have a host assigned`);
     }
+    this.onThisNode(pod, 'pods/log');
     let closed = false;
     req.on('close', () => (closed = true));
     let started = false;

@@ -12,6 +12,8 @@ const USAGE = `podbay ${PODBAY_VERSION}: a Kubernetes-compatible pod engine for 
 
 Usage:
   podbay server [--data-dir DIR] [--listen HOST:PORT]   run the node (API server + store)
+  podbay token create|list|delete [--ttl 24h]           bootstrap tokens for agents (podbay token --help)
+  podbay agent --server URL --token T --ca-cert-hash H  join a server as another node (podbay agent --help)
   podbay kubeconfig [--kubeconfig FILE] [--data-dir DIR] print the admin kubeconfig
   podbay image pull|push|load|import|ls|inspect|rm ...  manage local images (podbay image --help)
   podbay explain pod NAME [-n NS] [-o text|json|svg]     the namespaces, veth, bridge, DNAT rules,
@@ -40,6 +42,10 @@ async function main(argv: string[]): Promise<number> {
   switch (verb) {
     case 'server':
       return (await import('./server.js')).runServer(rest);
+    case 'token':
+      return (await import('./token.js')).tokenCommand(rest, kubeconfigPath);
+    case 'agent':
+      return (await import('./agent.js')).runAgent(rest);
     case 'image':
       return (await import('./image.js')).imageCommand(rest);
     case 'explain':
@@ -76,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => {
-    if (code !== 0 || process.argv[2] !== 'server') process.exitCode = code;
+    if (code !== 0 || (process.argv[2] !== 'server' && process.argv[2] !== 'agent')) process.exitCode = code;
   },
   (e) => {
     process.stderr.write(`podbay: ${(e as Error).message}\n`);

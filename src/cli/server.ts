@@ -25,16 +25,16 @@ import { BuiltinServicesController, kubeDnsService, kubernetesService, type Buil
 import { ClusterDNS, parseUpstreams, type Upstream } from '../dns/server.js';
 import { parseResolvConf } from '../kubelet/pod-dns.js';
 import { LateBinder } from '../sys/late-bind.js';
-import type { PodNetwork } from '../network/types.js';
 import { openStore, type EtcdStoreOptions } from '../store/index.js';
 import { DEFAULT_SERVICE_CLUSTER_IP_RANGE, DEFAULT_SERVICE_NODE_PORT_RANGE, ServiceAllocators, type ServiceAllocatorOptions } from '../registry/service-allocators.js';
 import type { Store } from '../store/types.js';
 import { Registry } from '../registry/index.js';
 import { ApiServer } from '../apiserver/server.js';
-import { ensureCredentials } from '../apiserver/pki.js';
+import { ensureCredentials, signClientCertificate } from '../apiserver/pki.js';
+import { CsrSigningController } from '../controllers/csr-signing.js';
 import { TokenIssuer } from '../registry/token-issuer.js';
 import { renderKubeconfig, writeKubeconfig } from '../apiserver/kubeconfig.js';
-import { NodeHeartbeat, hostAddresses, nodeName, nodeAllocatable } from '../kubelet/node.js';
+import { NodeHeartbeat, hostAddresses, nodeName } from '../kubelet/node.js';
 import { Kubelet } from '../kubelet/kubelet.js';
 import { LocalClient } from '../client/local.js';
 import { Binder } from '../scheduler/binder.js';
@@ -58,19 +58,14 @@ import { DisruptionController } from '../controllers/disruption.js';
 import { EphemeralVolumeController } from '../controllers/ephemeral.js';
 import { NodeLifecycleController } from '../controllers/node-lifecycle.js';
 import { DaemonSetController } from '../controllers/daemonset.js';
+import { buildNodeStack } from './node-stack.js';
 import { execInPod } from '../kubelet/exec.js';
 import { portForwardToPod } from '../kubelet/portforward.js';
 import { attachToPod } from '../kubelet/attach.js';
-import { LocalImageService } from '../image/store.js';
-import { ImagePuller } from '../image/pull.js';
-import { loadRegistries } from '../image/registries.js';
-import { importAirgapImages } from '../image/airgap.js';
-import { CniPodNetwork } from '../network/pod-network.js';
 import { HostPortGuard } from '../network/host-ports.js';
 import { RuncRuntime, checkHostTools } from '../runtime/runtime.js';
 import { logRotationFlags } from '../kubelet/log-rotation.js';
 import { EncryptingStore, loadEncryptionConfig } from '../apiserver/encryption.js';
-import { PodCgroups } from '../runtime/cgroups.js';
 import { NodeStats } from '../kubelet/stats.js';
 import { explainPod } from '../explain/collect.js';
 import type { PodNodeView } from '../explain/types.js';
@@ -79,12 +74,8 @@ import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAUL
 import { DEFAULT_WATCH_QUEUE_MAX_BYTES } from '../apiserver/watch-queue.js';
 import { parseQuantity } from '../api/validation/quantity.js';
 
-import { DEFAULT_DATA_DIR } from './defaults.js';
-export { DEFAULT_DATA_DIR };
-/** podbay's cgroup root (the kubelet's --cgroup-root is /; podbay keeps to a directory of its own) */
-export const DEFAULT_CGROUP_ROOT = '/podbay';
-/** A finite default, unlike the kubelet's -1: see --pod-pids-limit in HELP. */
-export const DEFAULT_POD_PIDS_LIMIT = 4096;
+import { DEFAULT_CGROUP_ROOT, DEFAULT_DATA_DIR, DEFAULT_POD_PIDS_LIMIT } from './defaults.js';
+export { DEFAULT_CGROUP_ROOT, DEFAULT_DATA_DIR, DEFAULT_POD_PIDS_LIMIT };
 
 const HELP = `Usage: podbay server [flags]
 
@@ -363,6 +354,9 @@ export async function runServer(argv: string[]): Promise<number> {
   startInBackground('the root CA publisher', rootCa);
   const aggregation = new ClusterRoleAggregationController(kcm, { log });
   startInBackground('the clusterrole aggregation controller', aggregation);
+  // agents' node credentials: kubelet client CSRs approved and signed by the CA
+  const csrSigner = new CsrSigningController(client, { sign: (req, usages, ttl) => signClientCertificate(creds.caPem, creds.caKeyPem, req, usages, ttl), log });
+  startInBackground('the certificate signing controller', csrSigner);
 
   const api = new ApiServer(svc, {
     host,
@@ -370,6 +364,8 @@ export async function runServer(argv: string[]): Promise<number> {
     certPem: creds.certPem,
     keyPem: creds.keyPem,
     token: creds.token,
+    clientCaPem: creds.caPem,
+    nodeName: withKubelet ? nodeName() : undefined,
     bookmarkIntervalSeconds: bookmarkEvery,
     maxRequestsInflight,
     maxMutatingRequestsInflight,
@@ -394,55 +390,27 @@ export async function runServer(argv: string[]): Promise<number> {
   let binder: Binder | undefined;
   let runtime: RuncRuntime | undefined;
   if (withKubelet) {
-    const images = new LocalImageService(join(dataDir, 'images'));
-    const registriesFile = p.flags.get('registries');
-    const registries = await loadRegistries(registriesFile ?? join(dataDir, 'registries.yaml'), registriesFile !== undefined);
-    const puller = new ImagePuller(images, { registries: () => registries, disableDefaultEndpoint: p.flags.has('disable-default-registry-endpoint') });
-    // the offline path: archives dropped in the import dir are loaded before any pod starts
-    await importAirgapImages(images, p.flags.get('images-import-dir') ?? join(dataDir, 'agent', 'images'), log);
-    const cni = new CniPodNetwork(
-      {
-        runDir: join(runDir, 'net'),
-        confDir: p.flags.get('cni-conf-dir') ?? join(dataDir, 'cni'),
-        binDirs: [p.flags.get('cni-bin-dir') ?? '/usr/lib/cni', '/opt/cni/bin'],
-        networkName: `podbay-${bridge}`,
-        bridge,
-        podCidr,
-      },
-      { hostPorts },
-    );
-    // after each pod's network is up, the gateway exists: bind what waits for it before the
-    // pod's containers start (and may ask the cluster DNS)
-    const network: PodNetwork = {
-      setUp: async (req) => {
-        const a = await cni.setUp(req);
-        await late.ensure();
-        return a;
-      },
-      tearDown: (id) => cni.tearDown(id),
-      status: (id) => cni.status(id),
-      list: () => cni.list(),
-      destroy: () => cni.destroy(),
-    };
-    const cgroups = PodCgroups.detect(p.flags.get('cgroup-root') ?? DEFAULT_CGROUP_ROOT, nodeAllocatable());
-    runtime = new RuncRuntime({ runDir, dataDir, runtimePath: p.flags.get('runtime'), images, network, cgroups });
-    kubelet = new Kubelet({
+    const stack = await buildNodeStack({
       client: kubeletClient,
-      runtime,
-      images,
-      puller,
       nodeName: nodeName(),
       hostIP: hostAddresses()[0] ?? '127.0.0.1',
-      podsDir: join(dataDir, 'pods'),
-      logsDir: join(dataDir, 'logs'),
+      dataDir,
+      runDir,
+      bridge,
+      podCidr,
+      cgroupRoot: p.flags.get('cgroup-root') ?? DEFAULT_CGROUP_ROOT,
+      flags: p.flags,
+      hostPorts,
       logRotation,
-      seccompDir: join(dataDir, 'seccomp'),
-      allowedUnsafeSysctls: (p.flags.get('allowed-unsafe-sysctls') ?? '').split(',').map((x) => x.trim()).filter(Boolean),
       podPidsLimit,
       clusterDNS: cluster.dnsIP ? [cluster.dnsIP] : [],
       clusterDomain: cluster.domain,
+      afterNetworkUp: () => late.ensure(),
       log,
     });
+    runtime = stack.runtime;
+    kubelet = stack.kubelet;
+    const cgroups = stack.cgroups;
     binder = new Binder(client.as('kube-scheduler'), nodeName(), log, hostPorts);
     const rt = runtime;
     const k = kubelet;
@@ -555,6 +523,7 @@ export async function runServer(argv: string[]): Promise<number> {
   await step('service account controller', () => serviceAccounts.stop());
   await step('root CA publisher', () => rootCa.stop());
   await step('clusterrole aggregation controller', () => aggregation.stop());
+  await step('certificate signing controller', () => csrSigner.stop());
   await step('workload controllers', () => controllers.stop());
   await step('job, cronjob, statefulset, daemonset, volume and disruption controllers', async () => {
     await jobs.stop();

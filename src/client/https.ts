@@ -16,7 +16,11 @@ const SERVICEACCOUNTS = resourceInfo('serviceaccounts')!;
 export interface HttpsClientOptions {
   /** https://host:port */
   server: string;
-  token: string;
+  /** a bearer token; or none when a client certificate (certPem/keyPem) says who this is */
+  token?: string;
+  /** a client certificate and its key (PEM): a node's credential (src/cli/agent.ts) */
+  certPem?: string;
+  keyPem?: string;
   /** the CA that signed the server's certificate (PEM) */
   caPem: string;
   /** per-request timeout for everything but watches (default 30 s) */
@@ -68,7 +72,7 @@ export class HttpsClient implements Client {
 
   constructor(private readonly opts: HttpsClientOptions) {
     this.base = new URL(opts.server);
-    this.agent = new https.Agent({ keepAlive: true, ca: opts.caPem });
+    this.agent = new https.Agent({ keepAlive: true, ca: opts.caPem, ...(opts.certPem ? { cert: opts.certPem, key: opts.keyPem } : {}) });
   }
 
   resource<T = Obj>(r: ResourceInfo): ResourceClient<T> {
@@ -102,7 +106,7 @@ export class HttpsClient implements Client {
           port: this.base.port || 443,
           path,
           agent: this.agent,
-          headers: { Authorization: `Bearer ${this.opts.token}`, Accept: 'application/json', ...headers, ...(body !== undefined ? { 'Content-Length': String(Buffer.byteLength(body)) } : {}) },
+          headers: { ...(this.opts.token ? { Authorization: `Bearer ${this.opts.token}` } : {}), Accept: 'application/json', ...headers, ...(body !== undefined ? { 'Content-Length': String(Buffer.byteLength(body)) } : {}) },
           timeout: timeoutMs,
         },
         resolve,

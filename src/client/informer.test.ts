@@ -160,8 +160,8 @@ describe('informer', () => {
     const rec = recorder();
     inf.addEventHandler(rec.handlers);
     await inf.start();
-    assert.equal(rec.seen.filter((s) => s.startsWith('add')).length, 3, 'the three built-in namespaces');
-    assert.equal(logged.filter((l) => /add handler failed: Error: boom/.test(l)).length, 3);
+    assert.equal(rec.seen.filter((s) => s.startsWith('add')).length, 4, 'the four built-in namespaces (kube-node-lease too)');
+    assert.equal(logged.filter((l) => /add handler failed: Error: boom/.test(l)).length, 4);
     await until('a resync', () => rec.seen.filter((s) => s.startsWith('resync')).length >= 3);
     inf.stop();
   });
@@ -184,7 +184,7 @@ describe('informer', () => {
     await inf.start();
     assert.equal(inf.lists, 3);
     assert.deepEqual(logged.map((l) => /retrying in (\d+) ms/.exec(l)?.[1]), ['5', '10']);
-    assert.equal(inf.cache.list().length, 3);
+    assert.equal(inf.cache.list().length, 4);
     inf.stop();
   });
 });

@@ -64,9 +64,22 @@ export function nodeAllocatable(cpus = os.cpus().length, memBytes = os.totalmem(
   return { memoryBytes: Math.max(0, memBytes - EVICTION_HARD_MEMORY_BYTES), milliCpu: cpus * 1000 };
 }
 
-function nodeStatus(now: string): Obj {
+/** Which node this is: this host by default; an agent names its own (src/cli/agent.ts). */
+export interface NodeIdentity {
+  name: string;
+  /** the node's addresses, InternalIP first */
+  addresses: string[];
+  /** spec.podCIDR: the range its pods' addresses come from (set once, as upstream) */
+  podCIDR?: string;
+}
+
+export function thisHost(): NodeIdentity {
+  return { name: nodeName(), addresses: hostAddresses() };
+}
+
+function nodeStatus(now: string, id: NodeIdentity): Obj {
   const { capacity, allocatable } = nodeResources();
-  const ips = hostAddresses();
+  const ips = id.addresses;
   const arch = process.arch === 'x64' ? 'amd64' : process.arch;
   return {
     capacity,
@@ -77,7 +90,7 @@ function nodeStatus(now: string): Obj {
       { type: 'PIDPressure', status: 'False', lastHeartbeatTime: now, lastTransitionTime: now, reason: 'KubeletHasSufficientPID', message: 'kubelet has sufficient PID available' },
       { type: 'Ready', status: 'True', lastHeartbeatTime: now, lastTransitionTime: now, reason: 'KubeletReady', message: 'podbay is posting ready status' },
     ],
-    addresses: [...ips.slice(0, 1).map((address) => ({ type: 'InternalIP', address })), { type: 'Hostname', address: nodeName() }],
+    addresses: [...ips.slice(0, 1).map((address) => ({ type: 'InternalIP', address })), { type: 'Hostname', address: id.name }],
     daemonEndpoints: { kubeletEndpoint: { Port: 0 } },
     nodeInfo: {
       machineID: machineId(),
@@ -101,9 +114,10 @@ function nodeStatus(now: string): Obj {
 }
 
 /** Create or refresh this machine's Node object. */
-export async function registerNode(client: Client): Promise<Obj> {
+export async function registerNode(client: Client, id: NodeIdentity = thisHost()): Promise<Obj> {
   const nodes = client.resource(resourceInfo('nodes')!);
-  const name = nodeName();
+  const name = id.name;
+  const spec = id.podCIDR ? { podCIDR: id.podCIDR, podCIDRs: [id.podCIDR] } : {};
   const now = rfc3339();
   const arch = process.arch === 'x64' ? 'amd64' : process.arch;
   const labels = {
@@ -116,16 +130,18 @@ export async function registerNode(client: Client): Promise<Obj> {
   const existing = await nodes.tryGet(undefined, name);
   if (!existing) {
     try {
-      const created = await nodes.create(undefined, { metadata: { name, labels }, spec: {} });
-      return await nodes.update({ ...created, status: nodeStatus(now) }, { sub: 'status' });
+      const created = await nodes.create(undefined, { metadata: { name, labels }, spec });
+      return await nodes.update({ ...created, status: nodeStatus(now, id) }, { sub: 'status' });
     } catch (e) {
       if (!(e instanceof ApiError && e.reason === 'AlreadyExists')) throw e;
     }
   }
   const cur = await nodes.get(undefined, name);
   cur.metadata.labels = { ...(cur.metadata.labels ?? {}), ...labels };
+  // podCIDR is set once (upstream refuses to change it)
+  if (id.podCIDR && !cur.spec?.podCIDR) cur.spec = { ...(cur.spec ?? {}), ...spec };
   const withLabels = await nodes.update(cur);
-  const status = nodeStatus(now);
+  const status = nodeStatus(now, id);
   // a condition's lastTransitionTime changes only when its status does
   for (const c of status.conditions as Obj[]) {
     const prev = (withLabels.status?.conditions ?? []).find((p: Obj) => p.type === c.type);
@@ -137,27 +153,58 @@ export async function registerNode(client: Client): Promise<Obj> {
 /** how often the node's Ready heartbeat is refreshed (the kubelet's nodeStatusUpdateFrequency is 10 s; 40 s is its grace) */
 export const NODE_HEARTBEAT_MS = 40_000;
 
+/** the node Lease's renewal interval and duration (the kubelet's: 10 s, 40 s) */
+export const NODE_LEASE_RENEW_MS = 10_000;
+export const NODE_LEASE_DURATION_SECONDS = 40;
+export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
+const LEASES = resourceInfo('leases', 'coordination.k8s.io')!;
+
+/** Create or renew the node's Lease kube-node-lease/NAME (the kubelet's nodelease controller). */
+export async function renewNodeLease(client: Client, node: Obj): Promise<void> {
+  const leases = client.resource(LEASES);
+  const name = node.metadata.name;
+  const spec = { holderIdentity: name, leaseDurationSeconds: NODE_LEASE_DURATION_SECONDS, renewTime: new Date().toISOString().replace('Z', '000Z') };
+  const cur = await leases.tryGet(NODE_LEASE_NAMESPACE, name);
+  if (cur) {
+    await leases.update({ ...cur, spec: { ...cur.spec, ...spec } });
+    return;
+  }
+  const ownerReferences = [{ apiVersion: 'v1', kind: 'Node', name, uid: node.metadata.uid }];
+  await leases.create(NODE_LEASE_NAMESPACE, { metadata: { name, namespace: NODE_LEASE_NAMESPACE, ownerReferences }, spec });
+}
+
 /**
- * Keeps the Node's status current: registered (or refreshed) on start, then every interval.
+ * Keeps the Node's status current: registered (or refreshed) on start, then every interval,
+ * and its Lease renewed every 10 s (what node-lifecycle controllers watch).
  * Runs with or without the kubelet's pod workers (`--no-kubelet` still reports the node).
  */
 export class NodeHeartbeat {
   private timer?: NodeJS.Timeout;
+  private leaseTimer?: NodeJS.Timeout;
+  private node?: Obj;
 
   constructor(
     private readonly client: Client,
     private readonly log: (line: string) => void,
     private readonly everyMs = NODE_HEARTBEAT_MS,
+    private readonly id: NodeIdentity = thisHost(),
   ) {}
 
   async start(): Promise<void> {
-    await registerNode(this.client);
+    this.node = await registerNode(this.client, this.id);
+    const renew = () => void renewNodeLease(this.client, this.node!).catch((e) => this.log(`node lease renewal failed: ${(e as Error).message}`));
+    renew();
+    this.leaseTimer = setInterval(renew, NODE_LEASE_RENEW_MS);
     this.timer = setInterval(() => {
-      void registerNode(this.client).catch((e) => this.log(`node heartbeat failed: ${(e as Error).message}`));
+      void registerNode(this.client, this.id).then(
+        (n) => (this.node = n),
+        (e) => this.log(`node heartbeat failed: ${(e as Error).message}`),
+      );
     }, this.everyMs);
   }
 
   stop(): void {
     clearInterval(this.timer);
+    clearInterval(this.leaseTimer);
   }
 }

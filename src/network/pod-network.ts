@@ -32,7 +32,6 @@
  * destroy() deletes the bridge (its route_localnet goes with it), then removes the guard.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { run, which } from '../sys/exec.js';
@@ -215,11 +214,15 @@ export class CniPodNetwork implements PodNetwork {
    */
   async destroy(): Promise<void> {
     if ((await this.list()).length > 0) return;
-    if (existsSync(join('/sys/class/net', this.settings.bridge))) {
-      const ip = which('ip');
-      if (!ip) throw new Error('ip is not installed: install the Debian package iproute2');
+    // asked of the kernel through netlink (ip), not /sys/class/net: sysfs shows the links of
+    // the netns that mounted it, which is not ours when podbay runs in another netns (an agent
+    // under nsenter --net, as the agents e2e runs it)
+    const ip = which('ip');
+    if (!ip) throw new Error('ip is not installed: install the Debian package iproute2');
+    const exists = async () => (await run(ip, ['link', 'show', 'dev', this.settings.bridge], { allowFailure: true })).code === 0;
+    if (await exists()) {
       const r = await run(ip, ['link', 'del', this.settings.bridge], { allowFailure: true });
-      if (r.code !== 0 && existsSync(join('/sys/class/net', this.settings.bridge))) {
+      if (r.code !== 0 && (await exists())) {
         throw new Error(`deleting bridge ${this.settings.bridge}: ${r.stderr.trim()}`);
       }
     }

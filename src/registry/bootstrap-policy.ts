@@ -28,6 +28,38 @@ function binding(name: string, roleName: string, groups: string[]): Obj {
 
 const r = (apiGroups: string[], resources: string[], verbs: string[]) => ({ apiGroups, resources, verbs });
 
+/**
+ * What a node's kubelet does with its system:node:NAME credential (upstream's system:node role).
+ * Upstream binds no group to it and confines each node with the Node authorizer and the
+ * NodeRestriction admission instead; podbay has neither yet, so it binds system:nodes to this
+ * role: any node may read and write what every kubelet may, not only its own objects.
+ */
+const NODE_RULES: Obj[] = [
+  r([''], ['nodes'], [...READ, 'create', 'update', 'patch', 'delete']),
+  r([''], ['nodes/status'], ['patch', 'update']),
+  r([''], ['pods'], [...READ, 'create', 'delete']),
+  r([''], ['pods/status'], ['patch', 'update']),
+  r([''], ['pods/eviction'], ['create']),
+  r([''], ['events'], ['create', 'patch', 'update']),
+  r([''], ['services', 'endpoints'], READ),
+  r([''], ['secrets', 'configmaps', 'persistentvolumeclaims', 'persistentvolumes'], ['get', 'list', 'watch']),
+  r([''], ['serviceaccounts/token'], ['create']),
+  r([''], ['serviceaccounts'], ['get']),
+  r(['coordination.k8s.io'], ['leases'], ['get', 'create', 'update', 'patch', 'delete']),
+  r(['certificates.k8s.io'], ['certificatesigningrequests'], ['create', 'get', 'list', 'watch']),
+  r(['certificates.k8s.io'], ['certificatesigningrequests/selfnodeclient'], ['create']),
+  r(['discovery.k8s.io'], ['endpointslices'], READ),
+  r(['storage.k8s.io'], ['storageclasses'], READ),
+];
+
+/** kubeadm's join RBAC: bootstrap tokens may ask for a node client certificate and have it auto-approved */
+export const NODE_BOOTSTRAP_ROLES: Obj[] = [
+  role('system:node', NODE_RULES),
+  role('system:node-bootstrapper', [r(['certificates.k8s.io'], ['certificatesigningrequests'], ['create', 'get', 'list', 'watch'])]),
+  role('system:certificates.k8s.io:certificatesigningrequests:nodeclient', [r(['certificates.k8s.io'], ['certificatesigningrequests/nodeclient'], ['create'])]),
+  role('system:certificates.k8s.io:certificatesigningrequests:selfnodeclient', [r(['certificates.k8s.io'], ['certificatesigningrequests/selfnodeclient'], ['create'])]),
+];
+
 export const BOOTSTRAP_CLUSTER_ROLES: Obj[] = [
   role('cluster-admin', [r(['*'], ['*'], ['*']), { nonResourceURLs: ['*'], verbs: ['*'] }]),
   role('system:discovery', [{ nonResourceURLs: ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/openapi', '/openapi/*', '/readyz', '/version', '/version/'], verbs: ['get'] }]),
@@ -75,9 +107,16 @@ export const BOOTSTRAP_CLUSTER_ROLES: Obj[] = [
     ],
     AGG('view'),
   ),
+  ...NODE_BOOTSTRAP_ROLES,
 ];
 
 export const BOOTSTRAP_CLUSTER_ROLE_BINDINGS: Obj[] = [
+  // kubeadm's kubeadm:kubelet-bootstrap and kubeadm:node-autoapprove-bootstrap (to all bootstrappers)
+  binding('podbay:kubelet-bootstrap', 'system:node-bootstrapper', ['system:bootstrappers']),
+  binding('podbay:node-autoapprove-bootstrap', 'system:certificates.k8s.io:certificatesigningrequests:nodeclient', ['system:bootstrappers']),
+  binding('podbay:node-autoapprove-certificate-rotation', 'system:certificates.k8s.io:certificatesigningrequests:selfnodeclient', ['system:nodes']),
+  // in place of the Node authorizer (see NODE_RULES)
+  binding('podbay:nodes', 'system:node', ['system:nodes']),
   binding('cluster-admin', 'cluster-admin', ['system:masters']),
   binding('system:discovery', 'system:discovery', ['system:authenticated']),
   binding('system:basic-user', 'system:basic-user', ['system:authenticated']),

@@ -55,7 +55,8 @@ export class Registry extends GenericRegistry {
 
   /** Make sure the built-in namespaces exist. */
   async bootstrap(): Promise<void> {
-    for (const name of PROTECTED_NAMESPACES) {
+    // kube-node-lease holds the nodes' heartbeat Leases; deletable, unlike the protected ones (as upstream)
+    for (const name of [...PROTECTED_NAMESPACES, 'kube-node-lease']) {
       if (await this.tryGet(NAMESPACES, undefined, name)) continue;
       try {
         await this.create(NAMESPACES, undefined, { metadata: { name } });

@@ -1,0 +1,94 @@
+/**
+ * CertificateSigningRequests for a kubelet's client certificate (signer
+ * kubernetes.io/kube-apiserver-client-kubelet), checked as upstream checks them
+ * (pkg/apis/certificates/v1 IsKubeletClientCSR / ValidateKubeletClientCSR and the csrapproving
+ * controller): subject O=[system:nodes], CN=system:node:NAME, no SANs, usages exactly
+ * {digital signature, client auth} or {digital signature, key encipherment, client auth}.
+ */
+import { webcrypto } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+import type { Obj } from './types.js';
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
+export const KUBELET_CLIENT_SIGNER = 'kubernetes.io/kube-apiserver-client-kubelet';
+export const NODE_USER_PREFIX = 'system:node:';
+export const NODES_GROUP = 'system:nodes';
+
+const ALLOWED_USAGE_SETS = [
+  ['client auth', 'digital signature'],
+  ['client auth', 'digital signature', 'key encipherment'],
+];
+
+export interface CsrSubject {
+  commonName: string;
+  organizations: string[];
+  /** any subjectAltName at all (a kubelet client cert has none) */
+  hasSans: boolean;
+}
+
+/** The subject of spec.request (base64 of a PEM CERTIFICATE REQUEST), or an error naming why not. */
+export function csrSubject(requestB64: string): CsrSubject | Error {
+  let pem: string;
+  try {
+    pem = Buffer.from(requestB64, 'base64').toString('utf8');
+    const req = new x509.Pkcs10CertificateRequest(pem);
+    const name = req.subjectName;
+    const commonName = name.getField('CN')[0] ?? '';
+    const organizations = name.getField('O');
+    const hasSans = !!req.getExtension('2.5.29.17'); // subjectAltName
+    return { commonName, organizations, hasSans };
+  } catch (e) {
+    return new Error(`spec.request is not a PEM certificate request: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** Why a CSR is not a valid kubelet client request, or undefined when it is. */
+export function kubeletClientCsrProblem(csr: Obj): string | undefined {
+  const spec = csr.spec ?? {};
+  if (spec.signerName !== KUBELET_CLIENT_SIGNER) return `signerName is ${JSON.stringify(spec.signerName)}, not ${KUBELET_CLIENT_SIGNER}`;
+  const s = csrSubject(String(spec.request ?? ''));
+  if (s instanceof Error) return s.message;
+  if (s.organizations.length !== 1 || s.organizations[0] !== NODES_GROUP) return `subject organization is not ${NODES_GROUP}`;
+  if (!s.commonName.startsWith(NODE_USER_PREFIX) || s.commonName.length === NODE_USER_PREFIX.length) return `subject common name does not begin with ${NODE_USER_PREFIX}`;
+  if (s.hasSans) return 'DNS, email, IP or URI subjectAltNames are not allowed';
+  const usages = [...new Set<string>(spec.usages ?? [])].sort();
+  if (!ALLOWED_USAGE_SETS.some((set) => set.length === usages.length && set.every((u, i) => u === usages[i]))) {
+    return `usages did not match [client auth digital signature] or [client auth digital signature key encipherment]: ${JSON.stringify(spec.usages ?? [])}`;
+  }
+  return undefined;
+}
+
+/**
+ * The csrapproving controller's decision for a valid kubelet client CSR: a bootstrapper asking
+ * for a node's first certificate (nodeclient), or a node renewing its own (selfnodeclient).
+ * Upstream asks the authorizer (create certificatesigningrequests/nodeclient); podbay grants
+ * these two to the groups upstream's bootstrap policy binds them to.
+ */
+export function approvalFor(csr: Obj): { approve: boolean; reason: string } {
+  const problem = kubeletClientCsrProblem(csr);
+  if (problem) return { approve: false, reason: problem };
+  const groups: string[] = csr.spec?.groups ?? [];
+  const s = csrSubject(csr.spec.request) as CsrSubject;
+  if (csr.spec?.username === s.commonName && groups.includes(NODES_GROUP)) return { approve: true, reason: 'Auto approving self kubelet client certificate after SubjectAccessReview.' };
+  if (groups.includes('system:bootstrappers')) return { approve: true, reason: 'Auto approving kubelet client certificate after SubjectAccessReview.' };
+  return { approve: false, reason: `${csr.spec?.username} may not request a kubelet client certificate` };
+}
+
+/** the csr's condition of `type` with status True, if any */
+export function csrCondition(csr: Obj, type: 'Approved' | 'Denied' | 'Failed'): Obj | undefined {
+  return (csr.status?.conditions ?? []).find((c: Obj) => c.type === type && c.status === 'True');
+}
+
+/**
+ * What the API server writes into a CSR at create (upstream's csrStrategy.PrepareForCreate):
+ * who asked, from the request's user, whatever the client sent; no status.
+ */
+export function stampRequester(csr: Obj, user: { username: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> }): void {
+  csr.spec = { ...(csr.spec ?? {}), username: user.username, groups: user.groups ?? [] };
+  if (user.uid) csr.spec.uid = user.uid;
+  else delete csr.spec.uid;
+  if (user.extra && Object.keys(user.extra).length) csr.spec.extra = user.extra;
+  else delete csr.spec.extra;
+  delete csr.status;
+}

@@ -1,0 +1,61 @@
+/** Kubelet client CSRs: the checks upstream makes, the approver's decision, and the CA's signature on the result. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { approvalFor, kubeletClientCsrProblem, stampRequester } from '../api/csr.js';
+import { caCertHash, ensureCredentials, makeCertificateRequest, signClientCertificate } from './pki.js';
+
+async function csrFor(subject: string, usages = ['digital signature', 'client auth'], signerName = 'kubernetes.io/kube-apiserver-client-kubelet') {
+  const { requestPem } = await makeCertificateRequest(subject);
+  return { spec: { request: Buffer.from(requestPem).toString('base64'), signerName, usages }, requestPem };
+}
+
+describe('kubelet client CSRs', () => {
+  it('are valid with CN=system:node:NAME, O=system:nodes and the client usages', async () => {
+    const { spec } = await csrFor('CN=system:node:n1,O=system:nodes');
+    assert.equal(kubeletClientCsrProblem({ spec }), undefined);
+    assert.equal(kubeletClientCsrProblem({ spec: { ...spec, usages: ['key encipherment', 'digital signature', 'client auth'] } }), undefined);
+  });
+
+  it('are refused with another signer, subject or usages, naming why', async () => {
+    assert.match(kubeletClientCsrProblem({ spec: (await csrFor('CN=system:node:n1,O=system:nodes', undefined, 'kubernetes.io/kube-apiserver-client')).spec })!, /signerName/);
+    assert.match(kubeletClientCsrProblem({ spec: (await csrFor('CN=system:node:n1,O=system:masters')).spec })!, /organization is not system:nodes/);
+    assert.match(kubeletClientCsrProblem({ spec: (await csrFor('CN=admin,O=system:nodes')).spec })!, /common name does not begin with system:node:/);
+    assert.match(kubeletClientCsrProblem({ spec: (await csrFor('CN=system:node:n1,O=system:nodes', ['client auth', 'server auth'])).spec })!, /usages did not match/);
+    assert.match(kubeletClientCsrProblem({ spec: { signerName: 'kubernetes.io/kube-apiserver-client-kubelet', request: 'bm90IGEgY3Ny', usages: [] } })!, /not a PEM certificate request/);
+  });
+
+  it('are approved for bootstrappers and for a node renewing its own, not for others', async () => {
+    const csr = { spec: (await csrFor('CN=system:node:n1,O=system:nodes')).spec };
+    stampRequester(csr, { username: 'system:bootstrap:abcdef', groups: ['system:bootstrappers', 'system:authenticated'] });
+    assert.equal(approvalFor(csr).approve, true);
+    stampRequester(csr, { username: 'system:node:n1', groups: ['system:nodes', 'system:authenticated'] });
+    assert.equal(approvalFor(csr).approve, true);
+    stampRequester(csr, { username: 'system:node:n2', groups: ['system:nodes', 'system:authenticated'] });
+    assert.equal(approvalFor(csr).approve, false, 'a node may not ask for another node');
+    stampRequester(csr, { username: 'mallory', groups: ['system:authenticated'] });
+    assert.equal(approvalFor(csr).approve, false);
+  });
+
+  it('are signed by the CA with the subject and client-auth usage asked for', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'podbay-csr-'));
+    try {
+      const creds = await ensureCredentials(dir, ['127.0.0.1']);
+      const { requestPem } = await csrFor('CN=system:node:n1,O=system:nodes');
+      const pem = await signClientCertificate(creds.caPem, creds.caKeyPem, requestPem, ['digital signature', 'client auth'], 3_600_000);
+      const cert = new X509Certificate(pem);
+      const ca = new X509Certificate(creds.caPem);
+      assert.ok(cert.checkIssued(ca) && cert.verify(ca.publicKey));
+      assert.match(cert.subject, /CN=system:node:n1/);
+      assert.match(cert.subject, /O=system:nodes/);
+      assert.deepEqual(cert.keyUsage, ['1.3.6.1.5.5.7.3.2']);
+      assert.ok(Date.parse(cert.validTo) - Date.now() <= 3_600_000 + 1000);
+      assert.match(caCertHash(creds.caPem), /^sha256:[0-9a-f]{64}$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,88 @@
+/**
+ * kube-controller-manager's csrapproving and csrsigning controllers for kubelet client
+ * certificates, in one loop:
+ *
+ *   CSR informer ──> queue of names ──> sync(name):
+ *       not yet decided, a valid kubelet client request from a bootstrapper (or a node renewing
+ *           its own) -> condition Approved (reason AutoApproved), as the approver words it
+ *       Approved, signer kubernetes.io/kube-apiserver-client-kubelet, no certificate yet
+ *           -> status.certificate = a certificate from podbay's CA (`sign`, injected: the
+ *              controllers reach the CA only through the composition root)
+ *
+ * A request the approver may not approve is left pending, as upstream leaves it (an admin may
+ * approve it by hand); a request the signer cannot sign gets condition Failed.
+ */
+import { resourceInfo } from '../api/registry.js';
+import { approvalFor, csrCondition, kubeletClientCsrProblem, KUBELET_CLIENT_SIGNER } from '../api/csr.js';
+import { rfc3339 } from '../api/time.js';
+import type { Client, Obj } from '../client/types.js';
+import { Informer } from '../client/informer.js';
+import { runWorkers, WorkQueue } from './workqueue.js';
+
+const CSRS = resourceInfo('certificatesigningrequests', 'certificates.k8s.io')!;
+
+/** kube-controller-manager's --cluster-signing-duration default: one year */
+export const DEFAULT_SIGNING_DURATION_MS = 365 * 86_400_000;
+
+export interface CsrSigningOptions {
+  /** a PEM certificate for a PEM request and its usages, valid for ttlMs */
+  sign(requestPem: string, usages: string[], ttlMs: number): Promise<string>;
+  durationMs?: number;
+  log?: (line: string) => void;
+}
+
+export class CsrSigningController {
+  private readonly csrs: Informer;
+  private readonly queue = new WorkQueue({ baseMs: 5, maxMs: 30_000 });
+  private readonly log: (line: string) => void;
+  private running?: Promise<void>;
+
+  constructor(
+    private readonly client: Client,
+    private readonly opts: CsrSigningOptions,
+  ) {
+    this.log = opts.log ?? (() => {});
+    this.csrs = new Informer(client, CSRS, { log: this.log });
+    const enqueue = (o: Obj) => o.metadata?.name && this.queue.add(o.metadata.name);
+    this.csrs.addEventHandler({ add: enqueue, update: (_o, n) => enqueue(n) });
+  }
+
+  async start(): Promise<void> {
+    await this.csrs.start();
+    this.running = runWorkers(this.queue, 1, (name) => this.sync(name), (l) => this.log(`csr signer: ${l}`));
+  }
+
+  async stop(): Promise<void> {
+    this.csrs.stop();
+    this.queue.shutDown();
+    await this.running;
+  }
+
+  private async sync(name: string): Promise<void> {
+    const csr = this.csrs.cache.getByName(undefined, name);
+    if (!csr || csr.spec?.signerName !== KUBELET_CLIENT_SIGNER) return;
+    if (csrCondition(csr, 'Denied') || csrCondition(csr, 'Failed') || csr.status?.certificate) return;
+    const res = this.client.resource(CSRS);
+    const now = rfc3339();
+    if (!csrCondition(csr, 'Approved')) {
+      const d = approvalFor(csr);
+      if (!d.approve) return;
+      const conditions = [...(csr.status?.conditions ?? []), { type: 'Approved', status: 'True', reason: 'AutoApproved', message: d.reason, lastUpdateTime: now, lastTransitionTime: now }];
+      await res.update({ ...csr, status: { ...(csr.status ?? {}), conditions } }, { sub: 'status' });
+      return; // the update comes back through the informer and is signed then
+    }
+    // an admin may approve a request the approver would not: the signer still checks its shape
+    const problem = kubeletClientCsrProblem(csr);
+    let status: Obj;
+    if (problem) {
+      status = { ...(csr.status ?? {}), conditions: [...(csr.status?.conditions ?? []), { type: 'Failed', status: 'True', reason: 'SignerValidationFailure', message: problem, lastUpdateTime: now, lastTransitionTime: now }] };
+    } else {
+      const requested = csr.spec.expirationSeconds ? csr.spec.expirationSeconds * 1000 : Infinity;
+      const ttl = Math.max(600_000, Math.min(requested, this.opts.durationMs ?? DEFAULT_SIGNING_DURATION_MS));
+      const pem = await this.opts.sign(Buffer.from(csr.spec.request, 'base64').toString('utf8'), csr.spec.usages ?? [], ttl);
+      status = { ...(csr.status ?? {}), certificate: Buffer.from(pem).toString('base64') };
+      this.log(`csr signer: issued a client certificate for ${csr.spec.username} (CSR ${name})`);
+    }
+    await res.update({ ...csr, status }, { sub: 'status' });
+  }
+}
