@@ -128,14 +128,18 @@ describe('the HTTPS client against a live podbay', () => {
     // the root CA publisher's kube-root-ca.crt lives in every namespace: not one of the test's
     const mine = (o: Obj) => o.metadata.name !== ROOT_CA_CONFIGMAP;
     inf.addEventHandler({ add: (o) => mine(o) && seen.push(`add ${o.metadata.name}`), delete: (o) => mine(o) && seen.push(`delete ${o.metadata.name}`) });
-    await inf.start();
-    assert.deepEqual(seen, ['add before']);
-    await new Promise((r) => setTimeout(r, 2500));
-    await cms.create('kube-public', { metadata: { name: 'after' } });
-    await cms.delete('kube-public', 'before');
-    await until('two more events', () => seen.length === 3);
-    assert.deepEqual(seen, ['add before', 'add after', 'delete before']);
-    assert.deepEqual(inf.cache.keys().filter((k) => k !== `kube-public/${ROOT_CA_CONFIGMAP}`), ['kube-public/after']);
-    inf.stop();
+    // stopped whatever the outcome: a running informer would keep the test process alive
+    try {
+      await inf.start();
+      assert.deepEqual(seen, ['add before']);
+      await new Promise((r) => setTimeout(r, 2500));
+      await cms.create('kube-public', { metadata: { name: 'after' } });
+      await cms.delete('kube-public', 'before');
+      await until('two more events', () => seen.length === 3);
+      assert.deepEqual(seen, ['add before', 'add after', 'delete before']);
+      assert.deepEqual(inf.cache.keys().filter((k) => k !== `kube-public/${ROOT_CA_CONFIGMAP}`), ['kube-public/after']);
+    } finally {
+      inf.stop();
+    }
   });
 });
