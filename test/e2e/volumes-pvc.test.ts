@@ -6,7 +6,8 @@
  * the claim after the set is gone removes the volume and its directory, and a link a container
  * left in it is not followed. A claim of an Immediate class without a volume keeps its pod
  * Pending with the scheduler's message until a static volume appears; readOnly is honoured. A
- * generic ephemeral volume's claim is made for its pod and goes with it.
+ * generic ephemeral volume's claim is made for its pod and goes with it. The seed's blog as a
+ * Deployment on a claim keeps its content when its pod is deleted.
  * World: bridge pbpvc0, 10.239.0.0/24, no hostPorts.
  */
 import { describe, it, before, after } from 'node:test';
@@ -38,7 +39,7 @@ describe('persistent volumes: local-path claims, StatefulSet claim templates, st
   after(async () => {
     // foreground, then not forced: each pod object stays until the kubelet has stopped it, and no
     // controller is left to make another, so no container outlives the server
-    k.k('delete', 'statefulsets', '--all', '--cascade=foreground', '--wait=true', '--timeout=60s');
+    k.k('delete', 'statefulsets,deployments', '--all', '--cascade=foreground', '--wait=true', '--timeout=60s');
     k.k('delete', 'pods', '--all', '--wait=true', '--timeout=60s');
     k.k('delete', 'pvc', '--all', '--wait=true', '--timeout=60s');
     await suite.finish(newest.path);
@@ -101,6 +102,50 @@ spec:
     assert.equal(existsSync(dir), false, 'Delete reclaim removed the directory');
     assert.deepEqual(readdirSync(join(s.dataDir, 'storage')), []);
     assert.ok(existsSync('/etc/hostname') || existsSync('/etc/passwd'), 'the link to / in the volume was not followed');
+  });
+
+  it(`the seed's blog as a Deployment with a claim: content written survives deleting the pod (${newest.name})`, async () => {
+    k.apply(`apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: blog-content}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 32Mi}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: blog}
+spec:
+  replicas: 1
+  strategy: {type: Recreate}
+  selector: {matchLabels: {app: blog}}
+  template:
+    metadata: {labels: {app: blog}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+      - name: ghost
+        image: busybox:1.36
+        command: [sh, -c, 'if [ -f /var/lib/ghost/content/post ]; then echo "kept: $(cat /var/lib/ghost/content/post)"; else echo "hello from the first pod" > /var/lib/ghost/content/post; echo "new post"; fi; sleep 3600']
+        volumeMounts:
+        - {name: content, mountPath: /var/lib/ghost/content}
+      volumes:
+      - name: content
+        persistentVolumeClaim: {claimName: blog-content}
+`);
+    const podOf = (notUid?: string) =>
+      waitFor('the blog pod Running', () => {
+        const items = JSON.parse(k.ok('get', 'pods', '-l', 'app=blog', '-o', 'json')).items as any[];
+        return items.find((p) => p.status.phase === 'Running' && !p.metadata.deletionTimestamp && p.metadata.uid !== notUid);
+      }, 90_000);
+    const first = await podOf();
+    await waitFor('the first pod wrote its post', () => /new post/.test(k.k('logs', first.metadata.name).stdout) || undefined, 30_000);
+    assert.match(k.ok('get', 'pvc', 'blog-content', '--no-headers'), /blog-content\s+Bound\s+pvc-/);
+    k.ok('delete', 'pod', first.metadata.name, '--wait=true');
+    const second = await podOf(first.metadata.uid);
+    await waitFor('the new pod read the post', () => /kept: hello from the first pod/.test(k.k('logs', second.metadata.name).stdout) || undefined, 30_000);
+    k.ok('delete', 'deployment', 'blog', '--cascade=foreground', '--wait=true', '--timeout=60s');
+    k.ok('delete', 'pvc', 'blog-content', '--wait=true', '--timeout=60s');
   });
 
   it(`an Immediate claim without a volume: Pending with the scheduler's message; a static volume binds it; readOnly (${newest.name})`, async () => {
