@@ -242,6 +242,13 @@ export async function runServer(argv: string[]): Promise<number> {
   const maxConnections = count(p.flags.get('max-connections'), 'max-connections', DEFAULT_MAX_CONNECTIONS);
   const watchQueueMaxBytes = bytesFlag(p.flags.get('max-watch-queue-bytes'), 'max-watch-queue-bytes', DEFAULT_WATCH_QUEUE_MAX_BYTES);
   const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  // A reader of podbay's log that went away (a closed pipe) must not take the node down before it
+  // has taken its pods' rules and mounts away: EPIPE on stdout/stderr drops the line, nothing more.
+  for (const out of [process.stdout, process.stderr]) {
+    out.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+    });
+  }
 
   const withKubelet = !p.flags.has('no-kubelet');
   const runDir = p.flags.get('run-dir') ?? '/run/podbay';

@@ -17,7 +17,7 @@ import { run } from '../sys/exec.js';
 import { CoalescedSync } from '../sys/coalesced-sync.js';
 import { conntrackFlushes } from './conntrack.js';
 import { ServiceHealthServers, type HealthCheckWant } from './healthcheck.js';
-import { baseJumps, buildRules, chainNames, restoreText, servicePortName, type EndpointInfo, type RuleTables, type RulesInput, type ServiceInfo } from './rules.js';
+import { baseJumps, buildRules, chainNames, linkedChains, restoreText, servicePortName, type EndpointInfo, type RuleTables, type RulesInput, type ServiceInfo } from './rules.js';
 
 /** a sync this long after the last full one rewrites every chain again (repairs what others changed) */
 export const FULL_RESYNC_MS = 60_000;
@@ -195,7 +195,9 @@ export class Proxier {
       await run('iptables', ['-w', '-t', j.table, '-D', j.chain, ...j.rule], { allowFailure: true });
     }
     const c = chainNames(this.opts.tag);
-    const nat = [...new Set([...this.previous.nat, c.services, c.nodePorts, c.postrouting, c.markMasq])];
+    let nat = [...new Set([...this.previous.nat, c.services, c.nodePorts, c.postrouting, c.markMasq])];
+    // a tagged server also takes what an earlier, crashed run of it left linked to its chains
+    if (this.opts.tag) nat = linkedChains((await run('iptables-save', ['-t', 'nat'], { allowFailure: true })).stdout, nat);
     const filter = [...new Set([...this.previous.filter, c.services, c.externalServices, c.forward])];
     const text = ['*nat', ...nat.map((ch) => `:${ch} - [0:0]`), ...nat.map((ch) => `-X ${ch}`), 'COMMIT', '*filter', ...filter.map((ch) => `:${ch} - [0:0]`), ...filter.map((ch) => `-X ${ch}`), 'COMMIT', ''].join('\n');
     await run('iptables-restore', ['-w', '--noflush'], { input: text, allowFailure: true });

@@ -90,3 +90,27 @@ test('endpoints come from ready slice endpoints by port name; headless and Exter
   const { text } = buildRules({ services: [headless], endpoints: new Map(), clusterCIDR: '10.85.0.0/16', tag: '' });
   assert.doesNotMatch(text, /d\/h/);
 });
+
+test("linkedChains: a tagged server's chains, a crashed run's left-over SEP/SVC chains included, never another server's", async () => {
+  const { linkedChains } = await import('./rules.js');
+  const save = [
+    ':KUBE-SERVICES-AB12 - [0:0]',
+    ':KUBE-MARK-MASQ-AB12 - [0:0]',
+    ':KUBE-SVC-AAAAAAAAAAAAAAAA - [0:0]',
+    ':KUBE-SEP-BBBBBBBBBBBBBBBB - [0:0]',
+    ':KUBE-SEP-CCCCCCCCCCCCCCCC - [0:0]',
+    ':KUBE-SVC-DDDDDDDDDDDDDDDD - [0:0]',
+    ':KUBE-SEP-EEEEEEEEEEEEEEEE - [0:0]',
+    ':KUBE-MARK-MASQ-ZZ99 - [0:0]',
+    '-A KUBE-SERVICES-AB12 -d 10.43.0.1/32 -j KUBE-SVC-AAAAAAAAAAAAAAAA',
+    '-A KUBE-SVC-AAAAAAAAAAAAAAAA -j KUBE-SEP-BBBBBBBBBBBBBBBB',
+    '-A KUBE-SEP-BBBBBBBBBBBBBBBB -s 10.1.0.1/32 -j KUBE-MARK-MASQ-AB12',
+    // left by a crash: no longer jumped to from the services chain, but still marks with our chain
+    '-A KUBE-SEP-CCCCCCCCCCCCCCCC -s 10.1.0.9/32 -j KUBE-MARK-MASQ-AB12',
+    '-A KUBE-SVC-DDDDDDDDDDDDDDDD -j KUBE-SEP-CCCCCCCCCCCCCCCC',
+    // another server's
+    '-A KUBE-SEP-EEEEEEEEEEEEEEEE -s 10.2.0.1/32 -j KUBE-MARK-MASQ-ZZ99',
+  ].join('\n');
+  const got = linkedChains(save, ['KUBE-SERVICES-AB12', 'KUBE-MARK-MASQ-AB12']).sort();
+  assert.deepEqual(got, ['KUBE-MARK-MASQ-AB12', 'KUBE-SEP-BBBBBBBBBBBBBBBB', 'KUBE-SEP-CCCCCCCCCCCCCCCC', 'KUBE-SERVICES-AB12', 'KUBE-SVC-AAAAAAAAAAAAAAAA', 'KUBE-SVC-DDDDDDDDDDDDDDDD']);
+});

@@ -326,3 +326,31 @@ export function baseJumps(tag: string): { table: 'nat' | 'filter'; chain: string
     { table: 'filter', chain: 'FORWARD', rule: ['-m', 'conntrack', '--ctstate', 'NEW', '-m', 'comment', '--comment', 'kubernetes externally-visible service portals', '-j', c.externalServices] },
   ];
 }
+
+/**
+ * The nat chains of one tagged server as `iptables-save -t nat` shows them: its top-level
+ * chains (`seed`) and every KUBE-SVC/SEP/EXT/SVL/FW chain linked to them by a jump either way,
+ * to a fixed point. What a crashed run left (endpoints it had then) is found too, so stop can
+ * delete the lot: a left-over SEP chain still jumping to KUBE-MARK-MASQ-TAG would otherwise make
+ * the whole removal fail. Never used for the untagged names, which a real kube-proxy shares.
+ */
+export function linkedChains(save: string, seed: string[]): string[] {
+  const rules = new Map<string, string[]>();
+  for (const line of save.split('\n')) {
+    const m = /^-A (\S+) .*-j (\S+)/.exec(line);
+    if (m) rules.set(m[1]!, [...(rules.get(m[1]!) ?? []), m[2]!]);
+  }
+  const ours = new Set(seed);
+  const hashed = (ch: string) => /^KUBE-(SVC|SEP|EXT|SVL|FW)-[A-Z0-9]{16}$/.test(ch);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [chain, targets] of rules) {
+      const linked = ours.has(chain) ? targets.filter((t) => hashed(t) && !ours.has(t)) : targets.some((t) => ours.has(t)) && hashed(chain) && !ours.has(chain) ? [chain] : [];
+      for (const c of linked) {
+        ours.add(c);
+        grew = true;
+      }
+    }
+  }
+  return [...ours];
+}
