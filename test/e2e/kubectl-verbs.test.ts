@@ -177,15 +177,11 @@ describe('kubectl verbs: auth, top, proxy, debug, mixed manifests (real kubectl 
     ok('delete', 'pod', made!, '--grace-period=0', '--force');
   });
 
-  it('no CRDs yet: listed empty, a name is not found (crds.test.ts covers serving them); kinds not served yet (Ingresses) say so on create', () => {
+  it('no CRDs yet: listed empty, a name is not found (crds.test.ts covers serving them); Ingresses are served (ingress.test.ts covers them)', () => {
     assert.match(ok('get', 'crd'), /^$/);
     const get = s.kubectl(newest.path, ['get', 'crd', 'widgets.example.com']);
     assert.match(get.stderr, /customresourcedefinitions.apiextensions.k8s.io "widgets.example.com" not found/);
-    // the other kinds not served yet: listed empty, refused on create with the kind named
     assert.match(s.kubectl(newest.path, ['get', 'ingresses', '-A']).stderr, /No resources found/);
-    const ing = s.kubectl(newest.path, ['apply', '-f', '-'], 'apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web}\nspec: {defaultBackend: {service: {name: web, port: {number: 80}}}}\n');
-    assert.equal(ing.code, 1);
-    assert.match(ing.stderr, /podbay does not serve Ingress objects yet: ingresses.networking.k8s.io "web" cannot be created/);
   });
 
   it('error bodies are kube-apiserver\'s bytes: field order, details of a 404, trailing newline', async () => {

@@ -123,7 +123,11 @@ export function podLeftovers(s: PodSuite): string[] {
   const veths = spawnSync('ip', ['-o', 'link', 'show', 'master', s.bridge], { encoding: 'utf8' }).stdout.trim();
   if (veths) out.push(`veths on ${s.bridge}: ${veths.split('\n').length}`);
   const nat = spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }).stdout.split('\n');
-  const dnat = nat.filter((l) => l.startsWith('-A') && (l.includes(s.subnetPrefix) || s.hostPorts.test(/--dport (\d+)/.exec(l)?.[1] ?? '')));
+  // per-pod rules name a pod's address or a hostPort; the server's own (the bridge's masquerade
+  // for the pod CIDR, the kubernetes and kube-dns Services answered at the gateway .1) stay
+  const gateway = new RegExp(`${s.subnetPrefix.replace(/\./g, '\\.')}1(?![0-9])`, 'g');
+  const podAddress = (l: string) => l.split(`${s.subnetPrefix}0/`).join('').replace(gateway, '').includes(s.subnetPrefix);
+  const dnat = nat.filter((l) => l.startsWith('-A') && (podAddress(l) || s.hostPorts.test(/--dport (\d+)/.exec(l)?.[1] ?? '')));
   if (dnat.length) out.push(`nat rules: ${dnat.length} (${dnat[0]})`);
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(s.work));
   if (mounts.length) out.push(`mounts: ${mounts.length} (${mounts[0]})`);
