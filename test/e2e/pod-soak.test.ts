@@ -44,8 +44,9 @@ describe('pod soak (CI variant)', () => {
     t.diagnostic(JSON.stringify({ ...f, readyz: { worstMs: Math.round(rz.worstMs), samples: rz.samples } }));
     assert.equal(f.cycles, 150);
     assert.deepEqual(f.leftovers, [], 'nothing of the pods is left on the host');
-    assert.ok(Math.abs(f.engine.rssChangePct) <= 10, `RSS after warm-up ${f.engine.afterWarmup.rssKiB} KiB, at the end ${f.engine.end.rssKiB} KiB (${f.engine.rssChangePct} %)`);
-    assert.ok(Math.abs(f.engine.fdsChangePct) <= 10, `open fds after warm-up ${f.engine.afterWarmup.fds}, at the end ${f.engine.end.fds} (${f.engine.fdsChangePct} %)`);
+    // growth is what leaks look like; V8 handing memory back (RSS down) is not one
+    assert.ok(f.engine.rssChangePct <= 10, `RSS after warm-up ${f.engine.afterWarmup.rssKiB} KiB, at the end ${f.engine.end.rssKiB} KiB (${f.engine.rssChangePct} %)`);
+    assert.ok(f.engine.fdsChangePct <= 10, `open fds after warm-up ${f.engine.afterWarmup.fds}, at the end ${f.engine.end.fds} (${f.engine.fdsChangePct} %)`);
     assert.deepEqual(rz.failures, []);
     assert.equal(JSON.parse(ok('get', 'pods', '-o', 'json')).items.length, 0);
   });
