@@ -855,6 +855,15 @@ export class Kubelet {
       await releaseVolumes(join(this.opts.podsDir, s.config.podUid));
       await removeLogsOfUid(this.opts.logsDir, s.config.podUid);
     }
+    // a pod whose volumes were made but whose sandbox never was (podbay killed in between), and
+    // that was deleted while podbay was down, has only its pod dir: its tmpfs and binds go too
+    // (the kubelet's cleanupOrphanedPodDirs)
+    const dirs = await readdir(this.opts.podsDir).catch(() => [] as string[]);
+    for (const uid of dirs) {
+      if (this.pods.has(uid) || !/^[0-9a-f-]{36}$/.test(uid)) continue;
+      this.log(`kubelet: removing the volumes of pod ${uid}: no such pod`);
+      await releaseVolumes(join(this.opts.podsDir, uid)).catch((e) => this.log(`kubelet: ${(e as Error).message}`));
+    }
   }
 
   // ------------------------------------------------------------------ logs

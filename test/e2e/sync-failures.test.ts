@@ -255,5 +255,9 @@ spec:
     readyz = watchReadyz(s);
     await waitFor('the interrupted sandbox removed', () => sandboxDirs().length === 0 || undefined, 30_000);
     assert.match(s.log, /runtime: removed sandbox [0-9a-f]{12}, whose creation was interrupted/);
+    // its volumes were made before the kill (the service-account token's tmpfs): unmounted too
+    const podsDir = join(s.dataDir, 'pods');
+    await waitFor('no volume of the deleted pod mounted', () => !readFileSync('/proc/self/mountinfo', 'utf8').includes(podsDir) || undefined, 30_000);
+    assert.match(s.log, /kubelet: removing the volumes of pod [0-9a-f-]{36}: no such pod/);
   });
 });
