@@ -20,7 +20,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import http from 'node:http';
-import { PodbayServer, ROOT, kubectlBinaries } from '../test/e2e/harness.js';
+import { PodbayServer, ROOT, keepRunNetnsAsFound, kubectlBinaries } from '../test/e2e/harness.js';
 import { benchApi, loadBenchImage } from './bench-server.js';
 
 const arg = (name: string, dflt: string) => {
@@ -239,7 +239,7 @@ function floorRun() {
   return { sequential_up_ms: Math.round(N * up), sequential_down_ms: Math.round(N * down), per_pod: j, note: 'n x the medians of an n-cycle floor run (two containers + hostPort per cycle)' };
 }
 
-const netnsMountedBefore = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === '/run/netns');
+const restoreRunNetns = keepRunNetnsAsFound();
 const result: Record<string, any> = { bench: 'burst', n: N, hostports: HOSTPORTS, load_before: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') };
 result.podbay = await podbayRun();
 const hasPodman = spawnSync('bash', ['-c', 'command -v podman']).status === 0;
@@ -251,7 +251,7 @@ if (PEERS && hasPodman) {
   }
 } else if (PEERS) result.podman_kube_play = { error: 'podman is not installed (apt-get install -y --no-install-recommends podman)' };
 if (PEERS && existsSync(join(shared, 'floor/floor.sh'))) result.floor = floorRun();
-if (!netnsMountedBefore && existsSync('/run/netns') && readdirSync('/run/netns').length === 0) spawnSync('umount', ['/run/netns']);
+restoreRunNetns();
 
 const ratio = (a?: number, b?: number) => (a && b ? Math.round((a / b) * 100) / 100 : undefined);
 result.ratios = {

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import http from 'node:http';
 import https from 'node:https';
-import { PodbayServer, ROOT, kubectlBinaries } from '../test/e2e/harness.js';
+import { PodbayServer, ROOT, keepRunNetnsAsFound, kubectlBinaries } from '../test/e2e/harness.js';
 import { benchApi, loadBenchImage } from './bench-server.js';
 import { stats } from './stats.js';
 
@@ -143,7 +143,7 @@ const shared = resolve(ROOT, '../shared/bench');
 const result: Record<string, unknown> = { bench: 'pod-startup', n: N };
 // `ip netns add` (the floor script, podman) bind-mounts /run/netns onto itself and never undoes
 // it: note whether it was there, to leave the host as it was found.
-const netnsMountedBefore = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === '/run/netns');
+const restoreRunNetns = keepRunNetnsAsFound();
 result.podbay = await podbayRun();
 
 if (PEERS && existsSync(join(shared, 'floor/floor.sh'))) {
@@ -172,9 +172,7 @@ if (PEERS && spawnSync('bash', ['-c', 'command -v podman']).status === 0 && exis
   rmSync(work, { recursive: true, force: true });
 }
 
-if (!netnsMountedBefore && existsSync('/run/netns') && readdirSync('/run/netns').length === 0) {
-  spawnSync('umount', ['/run/netns']);
-}
+restoreRunNetns();
 
 const pb = (result.podbay as any).start_to_serving_ms.median;
 const ratios: Record<string, number> = {};

@@ -23,7 +23,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PODBAY, PodbayServer, PodSuite, hostLeftovers, hostportChainsExist, kubectlBinaries, kubectlHelpers, podOf, waitFor, watchReadyz, cgroupMounts, type PodWorld } from './harness.js';
+import { PODBAY, PodbayServer, PodSuite, hostLeftovers, hostportChainsExist, keepRunNetnsAsFound, kubectlBinaries, kubectlHelpers, podOf, waitFor, watchReadyz, cgroupMounts, type PodWorld } from './harness.js';
 
 const [kc] = kubectlBinaries().slice(-1);
 const NETNS = 'pbag-node1';
@@ -94,11 +94,15 @@ describe('agents join a server', { timeout: 240_000 }, () => {
   let agentLog = '';
   let joinCommand: string[] = [];
   const server = () => suite.server;
+  let restoreRunNetns = () => {};
+  let runNetnsMountsBefore = 0;
   const { ok, k, create, pod } = kubectlHelpers(server, kc.path);
 
   before(async () => {
     for (const l of [LINK_BRIDGE, HOST_VETH, 'pbag0']) assert.ok(!sh('ip', ['-o', 'link']).includes(`${l}:`), `${l} exists before the suite: a previous run left it`);
     assert.equal(existsSync(`/run/netns/${NETNS}`), false, `netns ${NETNS} exists before the suite`);
+    runNetnsMountsBefore = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === '/run/netns').length;
+    restoreRunNetns = keepRunNetnsAsFound();
     makeNode();
     // PodSuite.start with a fixed port of this suite's range, the API also on the link address
     suite.hadHostportChains = hostportChainsExist();
@@ -129,11 +133,13 @@ describe('agents join a server', { timeout: 240_000 }, () => {
       // clean (the assertions above have already reported it)
       janitor(agentWorld);
       removeNode();
+      restoreRunNetns();
       rmSync(agentWork, { recursive: true, force: true });
     }
     const links = sh('ip', ['-o', 'link']);
     for (const l of [LINK_BRIDGE, HOST_VETH, 'pbag1']) assert.ok(!links.includes(`${l}:`), `${l} left behind`);
     assert.equal(existsSync(`/run/netns/${NETNS}`), false);
+    assert.equal(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === '/run/netns').length, runNetnsMountsBefore, '/run/netns mounted as before');
   });
 
   it('token create prints a bootstrap token kept as a kube-system Secret; list shows it; the join command pins the CA', () => {

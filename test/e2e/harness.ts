@@ -446,3 +446,16 @@ export function kubectlHelpers(server: () => PodbayServer, kubectl: string) {
 export function podOf(name: string, spec: Record<string, any>, meta: Record<string, any> = {}) {
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name, ...meta }, spec: { restartPolicy: 'Never', terminationGracePeriodSeconds: 0, ...spec } };
 }
+
+/**
+ * `ip netns add` bind-mounts /run/netns onto itself and never undoes it. Call before anything
+ * runs it; the returned function removes that mount again if it was not there before and no
+ * namespace is left in it, so the host is left as it was found.
+ */
+export function keepRunNetnsAsFound(): () => void {
+  const mounted = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === '/run/netns');
+  const before = mounted();
+  return () => {
+    if (!before && mounted() && readdirSync('/run/netns').length === 0) spawnSync('umount', ['/run/netns']);
+  };
+}
