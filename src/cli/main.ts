@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from './args.js';
+import { catchStopSignals } from './stop-signal.js';
 import { DEFAULT_DATA_DIR } from './defaults.js';
 import { PODBAY_VERSION, VERSION_INFO } from '../version.js';
 
@@ -41,10 +42,13 @@ async function main(argv: string[]): Promise<number> {
   // with the server's whole graph (API server, x509, sqlite) loaded for nothing
   switch (verb) {
     case 'server':
+      catchStopSignals('podbay');
+      process.stderr.write(`${new Date().toISOString()} podbay ${PODBAY_VERSION}: starting the server (pid ${process.pid})\n`);
       return (await import('./server.js')).runServer(rest);
     case 'token':
       return (await import('./token.js')).tokenCommand(rest, kubeconfigPath);
     case 'agent':
+      catchStopSignals('podbay agent');
       return (await import('./agent.js')).runAgent(rest);
     case 'image':
       return (await import('./image.js')).imageCommand(rest);
@@ -87,5 +91,8 @@ main(process.argv.slice(2)).then(
   (e) => {
     process.stderr.write(`podbay: ${(e as Error).message}\n`);
     process.exitCode = 1;
+    // a server or agent that failed to start may hold timers, watches and sockets it opened
+    // before the failure, and catches SIGTERM (stop-signal.ts): it must not linger, unkillable
+    if (process.argv[2] === 'server' || process.argv[2] === 'agent') process.exit(1);
   },
 );

@@ -14,6 +14,7 @@
  *   DIR/pods/<uid>/       pod volumes;  DIR/logs/  container logs
  *   RUN/                  runtime state: runc root, bundles, netns pins, CNI cache and IPAM
  */
+import { whenStopRequested } from './stop-signal.js';
 import { mkdirSync, chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isIP } from 'node:net';
@@ -511,14 +512,7 @@ export async function runServer(argv: string[]): Promise<number> {
   const compactor = new Compactor(store, compactEvery, log);
   await compactor.start();
 
-  await new Promise<void>((resolve) => {
-    const stop = (sig: string) => {
-      log(`podbay: ${sig}: shutting down`);
-      resolve();
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  await whenStopRequested();
   const step = async (what: string, fn: () => unknown) => {
     if (process.env.PODBAY_TRACE === '1') log(`podbay: shutdown: ${what}`);
     await fn();

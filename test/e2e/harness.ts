@@ -79,6 +79,19 @@ export class PodbayServer {
   }
 
   async spawn(extraArgs: string[] = []): Promise<void> {
+    const proc = this.launch(extraArgs);
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(this.kubeconfig)) {
+      if (proc.exitCode !== null) throw new Error(`podbay server exited with ${proc.exitCode}:\n${this.log}`);
+      if (Date.now() > deadline) throw new Error(`podbay server wrote no kubeconfig in 20s:\n${this.log}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    this.token = readFileSync(join(this.dataDir, 'pki/admin.token'), 'utf8').trim();
+    this.caPem = readFileSync(join(this.dataDir, 'pki/ca.crt'), 'utf8');
+  }
+
+  /** start `podbay server` and return at once, without waiting for it to serve */
+  launch(extraArgs: string[] = []): ChildProcess {
     if (existsSync(this.kubeconfig)) rmSync(this.kubeconfig);
     // network safety: a test server never pulls from a real registry; unless the suite names its
     // own registries file, every host is "mirrored" to a closed loopback port with no fallback
@@ -96,14 +109,7 @@ export class PodbayServer {
     this.proc = proc;
     proc.stdout!.on('data', (d) => (this.log += d));
     proc.stderr!.on('data', (d) => (this.log += d));
-    const deadline = Date.now() + 20_000;
-    while (!existsSync(this.kubeconfig)) {
-      if (proc.exitCode !== null) throw new Error(`podbay server exited with ${proc.exitCode}:\n${this.log}`);
-      if (Date.now() > deadline) throw new Error(`podbay server wrote no kubeconfig in 20s:\n${this.log}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    this.token = readFileSync(join(this.dataDir, 'pki/admin.token'), 'utf8').trim();
-    this.caPem = readFileSync(join(this.dataDir, 'pki/ca.crt'), 'utf8');
+    return proc;
   }
 
   /** SIGTERM and wait for a clean exit (code 0). */

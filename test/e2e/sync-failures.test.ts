@@ -14,6 +14,8 @@
  *   - a sandbox whose conmon was killed and netns removed -> deleted promptly all the same
  *   - podbay killed (-9) while a sandbox is being made, the pod deleted before the kubelet
  *     synced it again                                     -> nothing of that sandbox left
+ *   - podbay sent SIGTERM while it starts (a pod running) -> it finishes starting, stops in
+ *                                                            order, exits 0; the pod survives
  *
  * podbay must answer /readyz within 1 s throughout.
  */
@@ -22,7 +24,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PodbayServer, PodSuite, kubectlBinaries, kubectlHelpers, waitFor, watchReadyz } from './harness.js';
+import { PodbayServer, PodSuite, kubectlBinaries, kubectlHelpers, until, waitFor, watchReadyz } from './harness.js';
 import { writeDockerArchive } from '../../src/image/archive-build.js';
 
 const BRIDGE = 'pbsync0';
@@ -87,11 +89,12 @@ describe('pods the kubelet cannot run', () => {
 
   after(async () => {
     readyzSeen.push(await readyz.stop());
+    if (s.proc?.exitCode !== null) await s.spawn(suite.serverArgs()); // a failed case left it stopped: the world is cleaned through it
     if (existsSync(`/sys/class/net/${BRIDGE}/peer_ifindex`) || existsSync(`/sys/class/net/${BRIDGE}p`)) spawnSync('ip', ['link', 'del', BRIDGE]); // a failed test's veth
     await suite.finish(kc.path);
-    for (const r of readyzSeen) {
-      assert.deepEqual(r.failures, [], 'podbay answered /readyz throughout');
-      assert.ok(r.worstMs < 1000, `/readyz answered within 1 s (worst ${Math.round(r.worstMs)} ms)`);
+    for (const [i, r] of readyzSeen.entries()) {
+      assert.deepEqual(r.failures, [], `podbay (server process ${i + 1} of ${readyzSeen.length}) answered /readyz throughout`);
+      assert.ok(r.worstMs < 1000, `/readyz of server process ${i + 1} answered within 1 s (worst ${Math.round(r.worstMs)} ms)`);
     }
   });
 
@@ -259,5 +262,47 @@ spec:
     const podsDir = join(s.dataDir, 'pods');
     await waitFor('no volume of the deleted pod mounted', () => !readFileSync('/proc/self/mountinfo', 'utf8').includes(podsDir) || undefined, 30_000);
     assert.match(s.log, /kubelet: removing the volumes of pod [0-9a-f-]{36}: no such pod/);
+  });
+
+  it('a SIGTERM while podbay starts, with a pod running: it finishes starting, shuts down in order and exits 0; the pod runs on and is adopted', async () => {
+    apply(`apiVersion: v1
+kind: Pod
+metadata: {name: survivor}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers: [{name: c, image: busybox:1.36, command: [sleep, "3600"]}]
+`);
+    await waitStatus('survivor', 'Running');
+    const before = container('survivor')!.containerID;
+    readyzSeen.push(await readyz.stop());
+    assert.equal(await s.stop(), 0);
+    // from its first line a SIGTERM must be held: at once (while the server's modules load),
+    // once it listens (the kubelet adopting the pod), and once it serves. (Before node has run
+    // podbay's first line, node's own handler ends the process, as for any program.)
+    const moments: [string, () => boolean][] = [
+      ['as soon as it says it starts', () => /podbay \S+: starting the server/.test(s.log)],
+      ['once it listens', () => /podbay: listening/.test(s.log)],
+      ['once it serves', () => /podbay: serving the Kubernetes API/.test(s.log)],
+    ];
+    for (const [when, ready] of moments) {
+      s.log = '';
+      const proc = s.launch(suite.serverArgs());
+      const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+      await until(`podbay started (${when})`, async () => {
+        if (proc.exitCode === null && !ready()) throw new Error('not yet');
+      }, 30_000, 1);
+      proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 30_000);
+      const code = await exited;
+      clearTimeout(t);
+      assert.equal(code, 0, `SIGTERM ${when}: podbay should exit 0 after an orderly shutdown; log:\n${s.log}`);
+      assert.match(s.log, /podbay: SIGTERM: shutting down/);
+    }
+    await s.spawn(suite.serverArgs());
+    readyz = watchReadyz(s);
+    await waitStatus('survivor', 'Running');
+    assert.equal(container('survivor')!.containerID, before, 'the same container, adopted, not re-made');
+    assert.equal(container('survivor')!.restartCount, 0);
+    deletePromptly('survivor');
   });
 });
