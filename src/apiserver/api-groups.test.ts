@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 
 import { groupEntry, groupOf } from './api-groups.js';
 import { call } from './api-groups.test-util.js';
-import { authenticationGroup, authorizationGroup, accessReview, rulesReview, subjectReview, type ReviewDeps } from './authz-review.js';
+import { authenticationGroup, authorizationGroup, accessReview, rulesReview, subjectReview, tokenReview, type ReviewDeps } from './authz-review.js';
 import { ADMIN_USER } from './authn.js';
 
 /** the admin, answered as the authorizer answers a system:masters member */
@@ -11,6 +11,11 @@ const DEPS: ReviewDeps = {
   userOf: () => ADMIN_USER,
   authorize: async () => ({ allowed: true, reason: '' }),
   rulesFor: async () => [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }, { verbs: ['*'], nonResourceURLs: ['*'] }],
+  // one good token, for the API's audience or "vault"; any other is refused
+  authenticateToken: async (token, audiences) => {
+    const good = (audiences.length ? audiences : ['api']).filter((a) => a === 'api' || a === 'vault');
+    return token === 'good' && good.length ? { user: { username: 'system:serviceaccount:ns:bot', uid: 'u1', groups: ['system:serviceaccounts'], extra: { 'authentication.kubernetes.io/pod-name': ['p'] } }, audiences: good } : { error: 'invalid bearer token' };
+  },
 };
 const AUTHENTICATION_GROUP = authenticationGroup(DEPS);
 const AUTHORIZATION_GROUP = authorizationGroup(DEPS);
@@ -30,6 +35,13 @@ describe('API groups of their own: discovery', () => {
       ['subjectaccessreviews', ['create']],
       ['localsubjectaccessreviews', ['create']],
     ]);
+    const authn = await call(AUTHENTICATION_GROUP, 'GET', '/apis/authentication.k8s.io/v1');
+    assert.deepEqual(authn.body.resources.map((r: any) => [r.name, r.kind, r.namespaced, r.verbs]), [
+      ['tokenreviews', 'TokenReview', false, ['create']],
+      ['selfsubjectreviews', 'SelfSubjectReview', false, ['create']],
+    ]);
+    const beta = await call(AUTHENTICATION_GROUP, 'GET', '/apis/authentication.k8s.io/v1beta1');
+    assert.deepEqual(beta.body.resources.map((r: any) => r.name), ['selfsubjectreviews'], 'TokenReview v1beta1 went in 1.22');
     const nope = await call(AUTHORIZATION_GROUP, 'GET', '/apis/authorization.k8s.io/v2');
     assert.equal(nope.code, 404);
     assert.deepEqual(nope.body.details, {});
@@ -52,6 +64,36 @@ describe('review APIs: the admin identity, answered as a system:masters member',
     assert.deepEqual(subjectReview({}, 'v1beta1', ADMIN_USER).status.userInfo, { username: 'podbay-admin', groups: ['system:masters', 'system:authenticated'] });
     const r = await call(AUTHENTICATION_GROUP, 'POST', '/apis/authentication.k8s.io/v1beta1/selfsubjectreviews', {});
     assert.equal(r.body.apiVersion, 'authentication.k8s.io/v1beta1');
+  });
+
+  it('TokenReview: the user, uid, groups, extra and audiences of a good token; authenticated left out and the error for a bad one', async () => {
+    const r = await call(AUTHENTICATION_GROUP, 'POST', '/apis/authentication.k8s.io/v1/tokenreviews', { kind: 'TokenReview', apiVersion: 'authentication.k8s.io/v1', spec: { token: 'good' } });
+    assert.equal(r.code, 201);
+    assert.deepEqual(r.body, {
+      kind: 'TokenReview',
+      apiVersion: 'authentication.k8s.io/v1',
+      metadata: { creationTimestamp: null },
+      spec: { token: 'good' },
+      status: { authenticated: true, user: { username: 'system:serviceaccount:ns:bot', uid: 'u1', groups: ['system:serviceaccounts'], extra: { 'authentication.kubernetes.io/pod-name': ['p'] } }, audiences: ['api'] },
+    });
+    const vault = await tokenReview({ spec: { token: 'good', audiences: ['vault', 'consul'] } }, DEPS);
+    assert.deepEqual(vault.status.audiences, ['vault']);
+    const bad = await tokenReview({ spec: { token: 'bad' } }, DEPS);
+    assert.deepEqual(bad.status, { user: {}, error: 'invalid bearer token' });
+    const other = await tokenReview({ spec: { token: 'good', audiences: ['consul'] } }, DEPS);
+    assert.equal(other.status.authenticated, undefined);
+  });
+
+  it('TokenReview refuses what kube-apiserver refuses: no token (400), a wrong kind (400), GET (405), v1beta1 (404)', async () => {
+    const none = await call(AUTHENTICATION_GROUP, 'POST', '/apis/authentication.k8s.io/v1/tokenreviews', { spec: {} });
+    assert.equal(none.code, 400);
+    assert.equal(none.body.message, 'token is required for TokenReview in authentication');
+    assert.equal((await call(AUTHENTICATION_GROUP, 'POST', '/apis/authentication.k8s.io/v1/tokenreviews', { kind: 'SelfSubjectReview', spec: { token: 'good' } })).code, 400);
+    assert.equal((await call(AUTHENTICATION_GROUP, 'GET', '/apis/authentication.k8s.io/v1/tokenreviews')).code, 405);
+    assert.equal((await call(AUTHENTICATION_GROUP, 'POST', '/apis/authentication.k8s.io/v1/tokenreviews/x', { spec: { token: 'good' } })).code, 404);
+    const beta = await call(AUTHENTICATION_GROUP, 'POST', '/apis/authentication.k8s.io/v1beta1/tokenreviews', { spec: { token: 'good' } });
+    assert.equal(beta.code, 404);
+    assert.match(beta.body.message, /authentication.k8s.io\/v1beta1 serves selfsubjectreviews$/);
   });
 
   it('LocalSubjectAccessReview: confined to the namespace of its path', async () => {

@@ -7,7 +7,8 @@ import { resourceInfo } from '../api/registry.js';
 import { MemoryStore } from '../store/memory.js';
 import { Registry } from '../registry/index.js';
 import { TokenIssuer } from '../registry/token-issuer.js';
-import { Authenticator, ADMIN_USER, impersonate } from './authn.js';
+import { Authenticator, ADMIN_USER, ANONYMOUS_USER, bearerToken, impersonate } from './authn.js';
+import { forbiddenMessage } from '../api/rbac.js';
 import { CLUSTERROLES, RbacAuthorizer, ROLEBINDINGS, ROLES } from './authorizer.js';
 import { requestAttributes } from './request-info.js';
 
@@ -22,6 +23,12 @@ async function setup() {
   await reg.create(SAS, 'default', { metadata: { name: 'bot' } });
   return { reg, authn: new Authenticator('admin-secret', reg), authz: new RbacAuthorizer(reg) };
 }
+
+const API = 'https://kubernetes.default.svc.cluster.local';
+const INVALIDATED = '[invalid bearer token, service account token has been invalidated]';
+
+/** a request with this Authorization header (or none), over plain TCP: no client certificate */
+const bare = (authorization?: string) => ({ headers: authorization === undefined ? {} : { authorization }, rawHeaders: [], socket: {} }) as unknown as IncomingMessage;
 
 const request = (token: string, headers: Record<string, string> = {}) => {
   const raw = Object.entries(headers).flat();
@@ -58,6 +65,79 @@ describe('authentication', () => {
     const bob = { username: 'bob', groups: ['system:authenticated'] };
     await assert.rejects(impersonate(request('x', { 'Impersonate-User': 'alice' }), bob, may), /users "alice" is forbidden: User "bob" cannot impersonate resource "users" in API group "" at the cluster scope/);
     assert.equal(await impersonate(request('x'), bob, may), bob);
+  });
+});
+
+describe('anonymous requests (--anonymous-auth)', () => {
+  it('no credentials is system:anonymous in system:unauthenticated; with anonymous auth off, none (401)', async () => {
+    const { reg, authn } = await setup();
+    assert.deepEqual(await authn.authenticate(bare()), ANONYMOUS_USER);
+    assert.deepEqual(await authn.authenticate(bare('Basic dXNlcjpwdw==')), ANONYMOUS_USER, 'another scheme carries no bearer token');
+    assert.deepEqual(await authn.authenticate(bare('Bearer ')), ANONYMOUS_USER, 'nor does an empty token');
+    assert.equal(await authn.authenticate(bare('Bearer wrong')), undefined, 'a wrong token is 401, anonymous or not');
+    const closed = new Authenticator('admin-secret', reg, { anonymous: false });
+    assert.equal(await closed.authenticate(bare()), undefined);
+    assert.deepEqual(await closed.authenticate(bare('bearer admin-secret')), ADMIN_USER, 'the scheme in any case');
+  });
+
+  it('bearerToken reads the header as bearertoken.go does', () => {
+    assert.equal(bearerToken('Bearer abc'), 'abc');
+    assert.equal(bearerToken('  BEARER abc  '), 'abc');
+    assert.equal(bearerToken('Bearer abc def'), 'abc');
+    assert.equal(bearerToken('Bearer  abc'), undefined, 'two spaces: an empty token');
+    assert.equal(bearerToken('Bearer'), undefined);
+    assert.equal(bearerToken(undefined), undefined);
+  });
+
+  it('RBAC lets the anonymous user read health and version only, and words every other refusal as kube-apiserver', async () => {
+    const { authz } = await setup();
+    const get = (path: string) => requestAttributes(ANONYMOUS_USER, 'GET', path, new URLSearchParams());
+    for (const path of ['/healthz', '/livez', '/readyz', '/version', '/version/']) assert.equal((await authz.authorize(get(path))).allowed, true, path);
+    for (const path of ['/api', '/apis', '/openapi/v2', '/openid/v1/jwks']) assert.equal((await authz.authorize(get(path))).allowed, false, path);
+    const pods = get('/api/v1/namespaces/default/pods');
+    assert.equal((await authz.authorize(pods)).allowed, false);
+    assert.equal(forbiddenMessage(pods), 'pods is forbidden: User "system:anonymous" cannot list resource "pods" in API group "" in the namespace "default"');
+    assert.equal(forbiddenMessage(get('/api')), 'forbidden: User "system:anonymous" cannot get path "/api"');
+  });
+});
+
+describe('the token authenticator (what a TokenReview answers)', () => {
+  it('says whom a token is, for which audiences, or why not, in kube-apiserver words', async () => {
+    const { reg, authn } = await setup();
+    const admin = await authn.authenticateToken('admin-secret');
+    assert.deepEqual(admin, { user: ADMIN_USER, audiences: [API] });
+    assert.deepEqual(await authn.authenticateToken('admin-secret', ['vault']), { error: 'invalid bearer token' }, 'the admin token is for the API only');
+    assert.deepEqual(await authn.authenticateToken('nonsense'), { error: 'invalid bearer token' });
+
+    const pod = await reg.create(PODS, 'default', { metadata: { name: 'p' }, spec: { serviceAccountName: 'bot', containers: [{ name: 'c', image: 'busybox' }] } });
+    const tr = await reg.createToken('default', 'bot', { spec: { boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: 'p' } } });
+    const ok = await authn.authenticateToken(tr.status.token);
+    assert.ok(ok.user);
+    assert.equal(ok.user.username, 'system:serviceaccount:default:bot');
+    assert.deepEqual(ok.audiences, [API]);
+    assert.deepEqual(await authn.authenticateToken(tr.status.token, ['vault']), { error: `[invalid bearer token, token audiences ["${API}"] is invalid for the target audiences ["vault"]]` });
+    const vault = await reg.createToken('default', 'bot', { spec: { audiences: ['vault', 'other'] } });
+    const forVault = await authn.authenticateToken(vault.status.token, ['vault', 'nomad']);
+    assert.deepEqual(forVault.user && forVault.audiences, ['vault'], 'the audiences asked for that the token names');
+
+    await reg.delete(PODS, 'default', 'p', { gracePeriodSeconds: 0 });
+    assert.deepEqual(await authn.authenticateToken(tr.status.token), { error: INVALIDATED });
+    await reg.create(PODS, 'default', { metadata: { name: 'p' }, spec: { serviceAccountName: 'bot', containers: [{ name: 'c', image: 'busybox' }] } });
+    const again = await authn.authenticateToken(tr.status.token);
+    assert.match(again.user ? '' : again.error, new RegExp(`^\\[invalid bearer token, pod UID \\(\\S+\\) does not match claim \\(${pod.metadata.uid}\\)\\]$`), 'a pod made again under the name is another pod');
+
+    const issuer = reg.options.tokens!;
+    const sa = await reg.get(SAS, 'default', 'bot');
+    const issue = (now: number, seconds = 600) => issuer.issue({ namespace: 'default', account: { name: 'bot', uid: sa.metadata.uid }, audiences: [API], expirationSeconds: seconds, now });
+    const t = Math.floor(Date.now() / 1000);
+    assert.deepEqual(await authn.authenticateToken((await issue(t - 7200)).token), { error: '[invalid bearer token, service account token has expired]' });
+    assert.deepEqual(await authn.authenticateToken((await issue(t + 3600)).token), { error: '[invalid bearer token, service account token is not valid yet]' });
+    const good = (await issue(t)).token;
+    assert.deepEqual(await authn.authenticateToken(good.slice(0, -6) + 'AAAAAA'), { error: 'invalid bearer token' }, 'a bad signature: not one of ours');
+    await reg.delete(SAS, 'default', 'bot');
+    assert.deepEqual(await authn.authenticateToken(good), { error: INVALIDATED });
+    const remade = await reg.create(SAS, 'default', { metadata: { name: 'bot' } });
+    assert.deepEqual(await authn.authenticateToken(good), { error: `[invalid bearer token, service account UID (${remade.metadata.uid}) does not match claim (${sa.metadata.uid})]` });
   });
 });
 

@@ -13,7 +13,15 @@
  *        Secret kube-system/bootstrap-token-ID is usable and unexpired
  *   no bearer token, and a TLS client certificate the server's CA signed for client auth
  *        (x509 authenticator) -> user CN, groups O..., system:authenticated: a node's credential
- *   anything else -> undefined (401)
+ *   no credentials at all (no bearer token: no Authorization header, another scheme, or an
+ *        empty token; no client certificate) -> system:anonymous, group system:unauthenticated
+ *        (the anonymous authenticator, --anonymous-auth, on by default as in kube-apiserver);
+ *        RBAC then lets it read /healthz, /livez, /readyz and /version only
+ *        (system:public-info-viewer)
+ *   a bearer token no authenticator accepts -> undefined (401), anonymous or not
+ *
+ * `authenticateToken` is the token part alone, with kube-apiserver's words for a refusal: what
+ * a TokenReview answers (authz-review.ts).
  *
  * Impersonation (Impersonate-User / -Group / -Uid / -Extra-*) is checked here too, after the
  * requester is known: each identity asked for needs `impersonate` on users, groups,
@@ -28,7 +36,7 @@ import { resourceInfo } from '../api/registry.js';
 import { forbiddenMessage, type Attributes, type UserInfo } from '../api/rbac.js';
 import { parseServiceAccountUsername, serviceAccountGroups, serviceAccountUsername } from '../api/service-account.js';
 import type { Registry } from '../registry/index.js';
-import { TokenIssuer } from '../registry/token-issuer.js';
+import { TokenIssuer, type TokenCheck } from '../registry/token-issuer.js';
 
 const SERVICEACCOUNTS = resourceInfo('serviceaccounts')!;
 const PODS = resourceInfo('pods')!;
@@ -36,56 +44,104 @@ const SECRETS = resourceInfo('secrets')!;
 
 /** The user behind the admin token: the kubeconfig's user name, in kube-apiserver's superuser group. */
 export const ADMIN_USER: UserInfo = { username: 'podbay-admin', groups: ['system:masters', 'system:authenticated'] };
+/** Who a request without credentials is, when anonymous requests are allowed (k8s.io/apiserver's anonymous authenticator). */
+export const ANONYMOUS_USER: UserInfo = { username: 'system:anonymous', groups: ['system:unauthenticated'] };
 /** a bound object deleted longer ago than this no longer vouches for its tokens (kube's 60 s) */
 const DELETION_GRACE_MS = 60_000;
+/** the bearer-token authenticator's refusal when no token authenticator took the token */
+const INVALID_BEARER_TOKEN = 'invalid bearer token';
+
+/** A bearer token's authentication: the user and the audiences it is good for, or why not. */
+export type TokenAuthentication = { user: UserInfo; audiences: string[] } | { user?: undefined; error: string };
+
+export interface AuthenticatorOptions {
+  /** --anonymous-auth (default true): a request without credentials is system:anonymous instead of 401 */
+  anonymous?: boolean;
+}
+
+/**
+ * The token of an Authorization header as bearertoken.go reads it: "Bearer TOKEN" (any case);
+ * undefined when the header carries none (absent, another scheme, an empty token), which is no
+ * credential rather than a wrong one.
+ */
+export function bearerToken(header: string | undefined): string | undefined {
+  const parts = (header ?? '').trim().split(' ');
+  if (parts.length < 2 || parts[0]!.toLowerCase() !== 'bearer') return undefined;
+  return parts[1] || undefined;
+}
 
 export class Authenticator {
   private readonly tokenBuf: Buffer;
+  private readonly anonymous: boolean;
 
   constructor(
     adminToken: string,
     private readonly resources: Registry,
+    opts: AuthenticatorOptions = {},
   ) {
     this.tokenBuf = Buffer.from(adminToken);
+    this.anonymous = opts.anonymous ?? true;
   }
 
   async authenticate(req: IncomingMessage): Promise<UserInfo | undefined> {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-    if (!m) return req.headers.authorization === undefined ? clientCertificateUser(req) : undefined;
-    const given = Buffer.from(m[1]);
-    if (given.length === this.tokenBuf.length && timingSafeEqual(given, this.tokenBuf)) return ADMIN_USER;
-    const bootstrap = parseBootstrapToken(m[1]);
-    if (bootstrap) {
-      const secret = await this.resources.tryGet(SECRETS, BOOTSTRAP_TOKEN_NAMESPACE, bootstrapTokenSecretName(bootstrap.id));
-      return bootstrapTokenUser(bootstrap, secret);
-    }
-    const issuer = this.resources.options.tokens;
-    if (!issuer || !TokenIssuer.looksLikeJwt(m[1])) return undefined;
-    return this.serviceAccountUser(m[1], issuer);
+    const token = bearerToken(req.headers.authorization);
+    if (token === undefined) return clientCertificateUser(req) ?? (this.anonymous ? ANONYMOUS_USER : undefined);
+    return (await this.authenticateToken(token)).user;
   }
 
-  private async serviceAccountUser(token: string, issuer: TokenIssuer): Promise<UserInfo | undefined> {
-    const claims = await issuer.verify(token);
-    const k8s = claims?.['kubernetes.io'];
+  /**
+   * A bearer token's user, valid for one of `audiences` (the API's when none are given).
+   * The admin and bootstrap tokens name no audience: they are good for the API's only
+   * (authenticator.WrapAudienceAgnosticToken).
+   */
+  async authenticateToken(token: string, audiences: readonly string[] = []): Promise<TokenAuthentication> {
+    const issuer = this.resources.options.tokens;
+    const apiAudiences = issuer?.apiAudiences ?? [];
+    const wanted = audiences.length ? audiences : apiAudiences;
+    const agnostic = (user: UserInfo | undefined): TokenAuthentication => {
+      const good = apiAudiences.filter((a) => wanted.includes(a));
+      return user && (good.length || !wanted.length) ? { user, audiences: good } : { error: INVALID_BEARER_TOKEN };
+    };
+    const given = Buffer.from(token);
+    if (given.length === this.tokenBuf.length && timingSafeEqual(given, this.tokenBuf)) return agnostic(ADMIN_USER);
+    const bootstrap = parseBootstrapToken(token);
+    if (bootstrap) {
+      const secret = await this.resources.tryGet(SECRETS, BOOTSTRAP_TOKEN_NAMESPACE, bootstrapTokenSecretName(bootstrap.id));
+      return agnostic(bootstrapTokenUser(bootstrap, secret));
+    }
+    if (!issuer || !TokenIssuer.looksLikeJwt(token)) return { error: INVALID_BEARER_TOKEN };
+    const r = await this.serviceAccountUser(await issuer.check(token, wanted));
+    // the union of token authenticators reports the service-account one's reason beside its own
+    return 'user' in r ? r : { error: r.foreign ? INVALID_BEARER_TOKEN : `[${INVALID_BEARER_TOKEN}, ${r.error}]` };
+  }
+
+  /** the validator of bound tokens (pkg/serviceaccount claims.go): the account and the bound object must still be there */
+  private async serviceAccountUser(checked: TokenCheck): Promise<{ user: UserInfo; audiences: string[] } | { error: string; foreign?: boolean }> {
+    if (!('claims' in checked)) return checked;
+    const { claims } = checked;
+    const k8s = claims['kubernetes.io'];
     const ns = k8s?.namespace;
     const sa = k8s?.serviceaccount;
-    if (!claims || !ns || !sa?.name || !sa.uid || claims.sub !== serviceAccountUsername(ns, sa.name)) return undefined;
+    if (!ns || !sa?.name || !sa.uid || claims.sub !== serviceAccountUsername(ns, sa.name)) return { error: 'service account token claims could not be validated' };
+    const invalidated = { error: 'service account token has been invalidated' };
     const account = await this.resources.tryGet(SERVICEACCOUNTS, ns, sa.name);
-    if (!account || account.metadata.uid !== sa.uid || account.metadata.deletionTimestamp) return undefined;
+    if (!account || account.metadata.deletionTimestamp) return invalidated;
+    if (account.metadata.uid !== sa.uid) return { error: `service account UID (${account.metadata.uid}) does not match claim (${sa.uid})` };
     const extra: Record<string, string[]> = {};
-    for (const [ref, r] of [[k8s.pod, PODS], [k8s.secret, SECRETS]] as const) {
+    for (const [ref, r, what] of [[k8s.pod, PODS, 'pod'], [k8s.secret, SECRETS, 'secret']] as const) {
       if (!ref) continue;
       const obj = await this.resources.tryGet(r, ns, ref.name ?? '');
-      if (!obj || obj.metadata.uid !== ref.uid) return undefined;
+      if (!obj) return invalidated;
       const del = obj.metadata.deletionTimestamp;
-      if (del && Date.parse(del) < Date.now() - DELETION_GRACE_MS) return undefined;
+      if (del && Date.parse(del) < Date.now() - DELETION_GRACE_MS) return invalidated;
+      if (obj.metadata.uid !== ref.uid) return { error: `${what} UID (${obj.metadata.uid}) does not match claim (${ref.uid})` };
       if (r === PODS) {
         extra['authentication.kubernetes.io/pod-name'] = [ref.name ?? ''];
         extra['authentication.kubernetes.io/pod-uid'] = [ref.uid ?? ''];
       }
     }
     if (claims.jti) extra['authentication.kubernetes.io/credential-id'] = [`JTI=${claims.jti}`];
-    return { username: serviceAccountUsername(ns, sa.name), uid: sa.uid, groups: serviceAccountGroups(ns), extra };
+    return { user: { username: serviceAccountUsername(ns, sa.name), uid: sa.uid, groups: serviceAccountGroups(ns), extra }, audiences: checked.audiences };
   }
 }
 

@@ -5,11 +5,17 @@
  * Create-only, never stored, as upstream. Each is answered by the authorizer every request
  * goes through (authorizer.ts), for the request's user (after impersonation) or, for a
  * SubjectAccessReview, for the user its spec names.
+ *
+ * authentication.k8s.io TokenReview ("who is this token?", what a webhook or an aggregated
+ * server asks about the bearer tokens it is given; RBAC: create tokenreviews, which
+ * system:auth-delegator holds) is answered by the token authenticator every request's bearer
+ * token goes through (authn.ts), for the audiences the review asks (the API's by default).
  */
 import type { IncomingMessage } from 'node:http';
 import { badRequest, invalid, methodNotAllowed, pathNotFound, type FieldError } from '../api/errors.js';
 import type { Attributes, PolicyRule, UserInfo } from '../api/rbac.js';
 import type { ApiGroupHandler, GroupRequest } from './api-groups.js';
+import type { TokenAuthentication } from './authn.js';
 
 type Obj = Record<string, any>;
 
@@ -18,6 +24,8 @@ export interface ReviewDeps {
   userOf(req: IncomingMessage): UserInfo;
   authorize(a: Attributes): Promise<{ allowed: boolean; reason: string }>;
   rulesFor(user: UserInfo, ns: string): Promise<PolicyRule[]>;
+  /** the token authenticator, for TokenReview */
+  authenticateToken(token: string, audiences: readonly string[]): Promise<TokenAuthentication>;
 }
 const AUTHZ = 'authorization.k8s.io';
 const AUTHN = 'authentication.k8s.io';
@@ -86,14 +94,30 @@ export async function rulesReview(body: Obj, user: UserInfo, deps: Pick<ReviewDe
   };
 }
 
+/** authentication.k8s.io UserInfo: empty fields left out, as Go's omitempty does */
+function userInfo(user: UserInfo): Obj {
+  return { username: user.username, ...(user.uid ? { uid: user.uid } : {}), groups: [...user.groups], ...(user.extra && Object.keys(user.extra).length ? { extra: user.extra } : {}) };
+}
+
 /** SelfSubjectReview's answer (kubectl auth whoami): the user and its groups */
 export function subjectReview(body: Obj, version: string, user: UserInfo): Obj {
-  return {
-    kind: 'SelfSubjectReview',
-    apiVersion: `${AUTHN}/${version}`,
-    metadata: replyMeta(body),
-    status: { userInfo: { username: user.username, ...(user.uid ? { uid: user.uid } : {}), groups: [...user.groups], ...(user.extra && Object.keys(user.extra).length ? { extra: user.extra } : {}) } },
-  };
+  return { kind: 'SelfSubjectReview', apiVersion: `${AUTHN}/${version}`, metadata: replyMeta(body), status: { userInfo: userInfo(user) } };
+}
+
+/**
+ * TokenReview's answer (pkg/registry/authentication/tokenreview): the token is required (400
+ * without it); the review echoes its spec, and its status says whether the token
+ * authenticated, as whom, for which of the audiences asked, or why not. A token that does not
+ * authenticate is a 201 with authenticated left out (false) and the error, never a 401: the
+ * reviewer is the one asking.
+ */
+export async function tokenReview(body: Obj, deps: Pick<ReviewDeps, 'authenticateToken'>): Promise<Obj> {
+  const spec = body.spec && typeof body.spec === 'object' ? body.spec : {};
+  if (typeof spec.token !== 'string' || !spec.token) throw badRequest('token is required for TokenReview in authentication');
+  const audiences: string[] = Array.isArray(spec.audiences) ? spec.audiences.filter((a: unknown): a is string => typeof a === 'string') : [];
+  const r = await deps.authenticateToken(spec.token, audiences);
+  const status = r.user ? { authenticated: true, user: userInfo(r.user), ...(r.audiences.length ? { audiences: r.audiences } : {}) } : { user: {}, error: r.error };
+  return { kind: 'TokenReview', apiVersion: `${AUTHN}/v1`, metadata: replyMeta(body), spec, status };
 }
 
 const CREATE = ['create'];
@@ -107,7 +131,7 @@ function specUser(body: Obj): UserInfo {
   return { username: spec.user ?? '', groups: spec.groups ?? [], ...(spec.uid ? { uid: spec.uid } : {}), ...(spec.extra ? { extra: spec.extra } : {}) };
 }
 
-export function authorizationGroup(deps: ReviewDeps): ApiGroupHandler {
+export function authorizationGroup(deps: Omit<ReviewDeps, 'authenticateToken'>): ApiGroupHandler {
   return {
     name: AUTHZ,
     versions: ['v1'],
@@ -149,15 +173,24 @@ export function authorizationGroup(deps: ReviewDeps): ApiGroupHandler {
   };
 }
 
-export function authenticationGroup(deps: Pick<ReviewDeps, 'userOf'>): ApiGroupHandler {
+export function authenticationGroup(deps: Pick<ReviewDeps, 'userOf' | 'authenticateToken'>): ApiGroupHandler {
+  const selfSubjectReviews = { name: 'selfsubjectreviews', singularName: 'selfsubjectreview', namespaced: false, kind: 'SelfSubjectReview', verbs: CREATE };
   return {
     name: AUTHN,
     // v1 since Kubernetes 1.28; kubectl 1.27's whoami asks v1beta1 (then v1alpha1)
     versions: ['v1', 'v1beta1', 'v1alpha1'],
-    resources: () => [{ name: 'selfsubjectreviews', singularName: 'selfsubjectreview', namespaced: false, kind: 'SelfSubjectReview', verbs: CREATE }],
+    // TokenReview is v1 only (its v1beta1 went in 1.22)
+    resources: (version) => (version === 'v1' ? [{ name: 'tokenreviews', singularName: 'tokenreview', namespaced: false, kind: 'TokenReview', verbs: CREATE }, selfSubjectReviews] : [selfSubjectReviews]),
     async serve(r) {
-      if (r.seg[0] !== 'selfsubjectreviews') {
-        throw pathNotFound(`the server could not find the requested resource (${r.method} /apis/${AUTHN}/${r.version}/${r.seg.join('/')}): ${AUTHN} serves selfsubjectreviews`);
+      const served = r.version === 'v1' ? ['tokenreviews', 'selfsubjectreviews'] : ['selfsubjectreviews'];
+      if (!served.includes(r.seg[0] ?? '')) {
+        throw pathNotFound(`the server could not find the requested resource (${r.method} /apis/${AUTHN}/${r.version}/${r.seg.join('/')}): ${AUTHN}/${r.version} serves ${served.join(', ')}`);
+      }
+      if (r.seg[0] === 'tokenreviews') {
+        createOnly(r, 'tokenreviews', AUTHN);
+        const body = await r.readObject('TokenReview');
+        checkType(body, 'TokenReview', `${AUTHN}/v1`);
+        return r.send(201, await tokenReview(body, deps));
       }
       createOnly(r, 'selfsubjectreviews', AUTHN);
       const body = await r.readObject('SelfSubjectReview');

@@ -125,6 +125,11 @@ export interface ApiServerOptions {
   keyPem: string;
   token: string;
   /**
+   * --anonymous-auth (default true): a request with no credentials is system:anonymous, which
+   * RBAC lets read /healthz, /livez, /readyz and /version only (403 elsewhere); false: 401
+   */
+  anonymousAuth?: boolean;
+  /**
    * the CA whose client certificates authenticate (kube-apiserver's --client-ca-file): the
    * server asks every client for a certificate, verifies one against this CA, and still serves
    * a client without one (it may carry a token). Sent after the serving certificate too, so an
@@ -332,7 +337,7 @@ export class ApiServer {
     readonly resources: Registry,
     private readonly opts: ApiServerOptions,
   ) {
-    this.authn = new Authenticator(opts.token, resources);
+    this.authn = new Authenticator(opts.token, resources, { anonymous: opts.anonymousAuth });
     this.authz = new RbacAuthorizer(resources);
     this.log = opts.log ?? (() => {});
     this.inflight = new InflightLimiter(
@@ -348,7 +353,7 @@ export class ApiServer {
     this.custom = new CustomResourceServing(resources, this.log);
     const started = rfc3339(Date.now());
     this.groups = [
-      authenticationGroup({ userOf: (req) => this.userOf(req) }),
+      authenticationGroup({ userOf: (req) => this.userOf(req), authenticateToken: (token, audiences) => this.authn.authenticateToken(token, audiences) }),
       authorizationGroup({ userOf: (req) => this.userOf(req), authorize: (a) => this.authz.authorize(a), rulesFor: (u, ns) => this.authz.rulesFor(u, ns) }),
       apiServicesGroup(() => CustomResourceServing.groupVersionsOf(apiGroups(), this.groups, this.custom), () => resources.store.currentRevision(), started),
       ...stubGroups(this.stubs, () => resources.store.currentRevision()),
@@ -498,7 +503,8 @@ export class ApiServer {
   }
 
   /**
-   * Authentication (authn.ts: 401 without a valid token), impersonation, then authorization of
+   * Authentication (authn.ts: 401 for a token no authenticator takes; no credentials at all are
+   * system:anonymous unless --anonymous-auth=false), impersonation, then authorization of
    * what the request asks (request-info.ts, authorizer.ts: 403 worded as kube-apiserver's).
    */
   private async admit(req: IncomingMessage, path: string, q: URLSearchParams, upgrade = false): Promise<UserInfo> {

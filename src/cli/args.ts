@@ -34,6 +34,17 @@ export function parseArgs(argv: string[], booleans: string[] = [], known?: strin
   return { flags, positionals };
 }
 
+/**
+ * A boolean flag's value, as Go's pflag reads `--flag`, `--flag=true|false` (and 1/0, t/f):
+ * `fallback` when the flag is absent; anything else is refused, naming the flag.
+ */
+export function booleanFlag(value: string | undefined, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (['true', 't', 'T', 'TRUE', 'True', '1'].includes(value)) return true;
+  if (['false', 'f', 'F', 'FALSE', 'False', '0'].includes(value)) return false;
+  throw new Error(`invalid argument ${JSON.stringify(value)} for "--${name}" flag: want true or false`);
+}
+
 function unknownFlag(name: string, known: string[], verb: string): Error {
   return new Error(`unknown flag: --${name} (podbay ${verb} accepts: ${known.map((f) => '--' + f).join(', ')})`);
 }

@@ -20,7 +20,7 @@ import { join, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import https from 'node:https';
 import os from 'node:os';
-import { parseArgs } from './args.js';
+import { booleanFlag, parseArgs } from './args.js';
 import { IpRange } from '../registry/allocators.js';
 import { BuiltinServicesController, kubeDnsService, kubernetesService, type BuiltinService } from '../controllers/kubernetes-service.js';
 import { ClusterDNS, parseUpstreams, type Upstream } from '../dns/server.js';
@@ -130,6 +130,15 @@ Flags:
   --compaction-interval SECS  how often history older than one interval is compacted (default 300)
   --bookmark-interval SECS    seconds between watch BOOKMARK events (default 60)
   --log-requests              log every API request to stderr
+  --anonymous-auth=BOOL       a request with no credentials (no bearer token, no client
+                              certificate) is user system:anonymous, group system:unauthenticated,
+                              which the default RBAC policy lets read /healthz, /livez, /readyz
+                              and /version only: 403 elsewhere (default true, as kube-apiserver);
+                              false: such requests get 401
+  --service-account-extend-token-expiration=BOOL  a pod's token from its kube-api-access volume
+                              (3607 s, for the API) is signed for a year with a warnafter claim at
+                              the hour, so clients that read it once keep working; the kubelet
+                              still refreshes it hourly (default true, as kube-apiserver)
   --no-kubelet                serve the API only: run no pods on this machine
   --run-dir DIR               runtime state: runc root, bundles, netns pins, IPAM (default /run/podbay)
   --runtime PATH              the OCI runtime binary (default runc; crun refuses hybrid cgroups)
@@ -222,8 +231,8 @@ async function waitReady(url: string, caPem: string): Promise<void> {
 }
 
 export async function runServer(argv: string[]): Promise<number> {
-  const known = ['data-dir', 'listen', 'store', 'etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'store-sync', 'max-requests-inflight', 'max-mutating-requests-inflight', 'max-connections', 'max-watch-queue-bytes', 'service-cluster-ip-range', 'service-node-port-range', 'advertise-address', 'cluster-domain', 'cluster-dns', 'cluster-dns-upstream', 'local-path-dir', 'ingress-http-port', 'ingress-https-port', 'ingress-bind-address', 'service-lb-address'];
-  const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet', 'disable-default-registry-endpoint'], known, 'server');
+  const known = ['data-dir', 'listen', 'store', 'etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'store-sync', 'max-requests-inflight', 'max-mutating-requests-inflight', 'max-connections', 'max-watch-queue-bytes', 'service-cluster-ip-range', 'service-node-port-range', 'advertise-address', 'cluster-domain', 'cluster-dns', 'cluster-dns-upstream', 'local-path-dir', 'ingress-http-port', 'ingress-https-port', 'ingress-bind-address', 'service-lb-address', 'anonymous-auth', 'service-account-extend-token-expiration'];
+  const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet', 'disable-default-registry-endpoint', 'anonymous-auth', 'service-account-extend-token-expiration'], known, 'server');
   if (p.flags.has('help')) {
     process.stdout.write(HELP);
     return 0;
@@ -242,6 +251,8 @@ export async function runServer(argv: string[]): Promise<number> {
   const maxMutatingRequestsInflight = count(p.flags.get('max-mutating-requests-inflight'), 'max-mutating-requests-inflight', DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT);
   const maxConnections = count(p.flags.get('max-connections'), 'max-connections', DEFAULT_MAX_CONNECTIONS);
   const watchQueueMaxBytes = bytesFlag(p.flags.get('max-watch-queue-bytes'), 'max-watch-queue-bytes', DEFAULT_WATCH_QUEUE_MAX_BYTES);
+  const anonymousAuth = booleanFlag(p.flags.get('anonymous-auth'), 'anonymous-auth', true);
+  const extendTokenExpiration = booleanFlag(p.flags.get('service-account-extend-token-expiration'), 'service-account-extend-token-expiration', true);
   const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
   // A reader of podbay's log that went away (a closed pipe) must not take the node down before it
   // has taken its pods' rules and mounts away: EPIPE on stdout/stderr drops the line, nothing more.
@@ -312,7 +323,7 @@ export async function runServer(argv: string[]): Promise<number> {
   if (cluster.advertiseAddress) sans.push(cluster.advertiseAddress);
   if (!['0.0.0.0', '::'].includes(host) && !sans.includes(host)) sans.push(host);
   const creds = await ensureCredentials(dataDir, sans);
-  const tokens = await TokenIssuer.fromPem(creds.serviceAccountKeyPem);
+  const tokens = await TokenIssuer.fromPem(creds.serviceAccountKeyPem, undefined, undefined, { extendExpiration: extendTokenExpiration });
   // the ServiceAccount admission waits up to 2 s for a new namespace's `default` (the controller makes it)
   const svc = new Registry(store, { services: serviceOptions, serviceAccountAdmission: { defaultAccountWaitMs: 2000 }, tokens, log });
   await svc.bootstrap();
@@ -372,6 +383,7 @@ export async function runServer(argv: string[]): Promise<number> {
     certPem: creds.certPem,
     keyPem: creds.keyPem,
     token: creds.token,
+    anonymousAuth,
     clientCaPem: creds.caPem,
     nodeName: withKubelet ? nodeName() : undefined,
     bookmarkIntervalSeconds: bookmarkEvery,

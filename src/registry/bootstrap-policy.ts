@@ -65,6 +65,8 @@ export const BOOTSTRAP_CLUSTER_ROLES: Obj[] = [
   role('system:discovery', [{ nonResourceURLs: ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/openapi', '/openapi/*', '/readyz', '/version', '/version/'], verbs: ['get'] }]),
   role('system:public-info-viewer', [{ nonResourceURLs: ['/healthz', '/livez', '/readyz', '/version', '/version/'], verbs: ['get'] }]),
   role('system:basic-user', [r(['authorization.k8s.io'], ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'], ['create']), r(['authentication.k8s.io'], ['selfsubjectreviews'], ['create'])]),
+  // what a webhook or an aggregated server delegating authentication and authorization needs: "who is this token", "may they"
+  role('system:auth-delegator', [r(['authentication.k8s.io'], ['tokenreviews'], ['create']), r(['authorization.k8s.io'], ['subjectaccessreviews'], ['create'])]),
   role('system:service-account-issuer-discovery', [{ nonResourceURLs: ['/.well-known/openid-configuration', '/.well-known/openid-configuration/', '/openid/v1/jwks', '/openid/v1/jwks/'], verbs: ['get'] }]),
   role('admin', [], {}, { clusterRoleSelectors: [{ matchLabels: AGG('admin') }] }),
   role('edit', [], AGG('admin'), { clusterRoleSelectors: [{ matchLabels: AGG('edit') }] }),

@@ -6,10 +6,14 @@
  *   iss  the issuer (https://kubernetes.default.svc.cluster.local, as k3s)
  *   sub  system:serviceaccount:NS:NAME      aud  the audiences asked for (the API's by default)
  *   iat, nbf = now; exp = now + expirationSeconds; jti a fresh UUID (the credential id)
- *   kubernetes.io: { namespace, serviceaccount: {name, uid}, pod|secret: {name, uid} }
+ *   kubernetes.io: { namespace, serviceaccount: {name, uid}, pod|secret: {name, uid}, warnafter? }
  *
- * `verify` checks signature, issuer, audience and time; whether the account and the bound
- * object still exist is the authenticator's question (it has the registry at hand).
+ * `warnafter` is set on a pod's admission token whose life the TokenRequest stretched to a year
+ * (token-request.ts): the moment past which its use is a client that does not reread its file.
+ *
+ * `check` checks signature, issuer, audience and time, and says why a token fails in
+ * kube-apiserver's words; whether the account and the bound object still exist is the
+ * authenticator's question (it has the registry at hand).
  * The JWKS (/openid/v1/jwks) lists the public key under its key id (the SHA-256 of its DER, as
  * kube-apiserver's keyIDFromPublicKey), which is also every token's `kid` header.
  */
@@ -33,7 +37,21 @@ export interface TokenClaims extends JWTPayload {
     serviceaccount?: { name?: string; uid?: string };
     pod?: { name?: string; uid?: string };
     secret?: { name?: string; uid?: string };
+    /** seconds since the epoch past which the token is stale (an extended admission token) */
+    warnafter?: number;
   };
+}
+
+/**
+ * A token checked for some audiences: its claims and the audiences it is good for (those it
+ * names that were asked for), or why not. `foreign`: not a token this issuer signed (another
+ * issuer's, a bad signature, not a JWT): kube-apiserver's plain "invalid bearer token".
+ */
+export type TokenCheck = { claims: TokenClaims; audiences: string[] } | { error: string; foreign?: boolean };
+
+/** Go's %q of a []string: ["a" "b"] */
+export function goQuoteList(list: readonly string[]): string {
+  return `[${list.map((s) => JSON.stringify(s)).join(' ')}]`;
 }
 
 export interface IssueRequest {
@@ -44,6 +62,16 @@ export interface IssueRequest {
   bound?: BoundRef;
   /** seconds since the epoch; now when absent (tests pin it) */
   now?: number;
+  /** seconds after `now` past which the token is stale (the kubernetes.io warnafter claim) */
+  warnAfterSeconds?: number;
+}
+
+export interface IssuerOptions {
+  /**
+   * --service-account-extend-token-expiration (default true): a pod's admission token (3607 s,
+   * for the API) is issued for a year, with a warnafter claim at the hour (token-request.ts)
+   */
+  extendExpiration?: boolean;
 }
 
 export class TokenIssuer {
@@ -54,14 +82,15 @@ export class TokenIssuer {
     readonly issuer: string,
     /** the audiences the API server itself accepts (--api-audiences; the issuer by default) */
     readonly apiAudiences: string[],
+    readonly extendExpiration: boolean,
   ) {}
 
   /** from the PKCS#8 PEM of an EC P-256 private key */
-  static async fromPem(privatePem: string, issuer = DEFAULT_ISSUER, apiAudiences = [issuer]): Promise<TokenIssuer> {
+  static async fromPem(privatePem: string, issuer = DEFAULT_ISSUER, apiAudiences = [issuer], opts: IssuerOptions = {}): Promise<TokenIssuer> {
     const publicKey = createPublicKey(privatePem);
     const der = publicKey.export({ type: 'spki', format: 'der' });
     const kid = createHash('sha256').update(der).digest('base64url');
-    return new TokenIssuer(await importPKCS8(privatePem, ALG), publicKey, kid, issuer, apiAudiences);
+    return new TokenIssuer(await importPKCS8(privatePem, ALG), publicKey, kid, issuer, apiAudiences, opts.extendExpiration ?? true);
   }
 
   async issue(req: IssueRequest): Promise<{ token: string; expiresAt: number }> {
@@ -70,6 +99,7 @@ export class TokenIssuer {
     const k8s: TokenClaims['kubernetes.io'] = { namespace: req.namespace, serviceaccount: { name: req.account.name, uid: req.account.uid } };
     if (req.bound?.kind === 'Pod') k8s.pod = { name: req.bound.name, uid: req.bound.uid };
     if (req.bound?.kind === 'Secret') k8s.secret = { name: req.bound.name, uid: req.bound.uid };
+    if (req.warnAfterSeconds) k8s.warnafter = now + req.warnAfterSeconds;
     const token = await new SignJWT({ 'kubernetes.io': k8s })
       .setProtectedHeader({ alg: ALG, kid: this.keyId })
       .setIssuer(this.issuer)
@@ -85,12 +115,29 @@ export class TokenIssuer {
 
   /** the claims of a token this issuer signed for one of the API's audiences, or undefined */
   async verify(token: string): Promise<TokenClaims | undefined> {
+    const c = await this.check(token);
+    return 'claims' in c ? c.claims : undefined;
+  }
+
+  /**
+   * Signature, issuer and time (60 s of leeway), then the audiences: the token must name one of
+   * `audiences` (the API's by default; a TokenReview may ask for others), as jwt.go and
+   * claims.go of pkg/serviceaccount word each refusal.
+   */
+  async check(token: string, audiences: readonly string[] = this.apiAudiences): Promise<TokenCheck> {
+    let claims: TokenClaims;
     try {
-      const { payload } = await jwtVerify(token, this.publicKey, { issuer: this.issuer, audience: this.apiAudiences, algorithms: [ALG], clockTolerance: 60 });
-      return payload as TokenClaims;
-    } catch {
-      return undefined;
+      claims = (await jwtVerify(token, this.publicKey, { issuer: this.issuer, algorithms: [ALG], clockTolerance: 60 })).payload as TokenClaims;
+    } catch (e) {
+      const { code, claim } = e as { code?: string; claim?: string };
+      if (code === 'ERR_JWT_EXPIRED') return { error: 'service account token has expired' };
+      if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && claim === 'nbf') return { error: 'service account token is not valid yet' };
+      return { error: 'invalid bearer token', foreign: true };
     }
+    const named = typeof claims.aud === 'string' ? [claims.aud] : claims.aud ?? [];
+    const good = audiences.filter((a) => named.includes(a));
+    if (!good.length) return { error: `token audiences ${goQuoteList(named)} is invalid for the target audiences ${goQuoteList(audiences)}` };
+    return { claims, audiences: good };
   }
 
   /** does this look like one of ours (a JWT naming our issuer)? Decides whether a bearer token is tried as one */

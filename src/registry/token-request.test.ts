@@ -12,9 +12,9 @@ import { TokenIssuer } from './token-issuer.js';
 const SAS = resourceInfo('serviceaccounts')!;
 const PODS = resourceInfo('pods')!;
 
-async function setup(): Promise<{ reg: Registry; issuer: TokenIssuer; sa: any }> {
+async function setup(extendExpiration = true): Promise<{ reg: Registry; issuer: TokenIssuer; sa: any }> {
   const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-  const issuer = await TokenIssuer.fromPem(pem);
+  const issuer = await TokenIssuer.fromPem(pem, undefined, undefined, { extendExpiration });
   const reg = new Registry(new MemoryStore(), { tokens: issuer });
   await reg.bootstrap();
   const sa = await reg.create(SAS, 'default', { metadata: { name: 'robot' } });
@@ -43,6 +43,26 @@ describe('TokenRequest', () => {
     assert.ok(await issuer.verify(tr.status.token));
     const jwks = await issuer.jwks();
     assert.equal(jwks.keys[0].kid, issuer.keyId);
+  });
+
+  it("the admission's 3607 s pod token for the API is signed for a year with warnafter at the hour; the answer says the hour (--service-account-extend-token-expiration)", async () => {
+    const { reg, sa } = await setup();
+    const pod = await reg.create(PODS, 'default', { metadata: { name: 'p' }, spec: { serviceAccountName: 'robot', containers: [{ name: 'c', image: 'busybox' }] } });
+    const bound = { boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: 'p', uid: pod.metadata.uid } };
+    const tr = await reg.createToken('default', 'robot', { spec: { audiences: [], expirationSeconds: 3607, ...bound } });
+    const claims = decodeJwt(tr.status.token) as any;
+    assert.equal(claims.exp - claims.iat, 365 * 24 * 3600);
+    assert.deepEqual(claims['kubernetes.io'], { namespace: 'default', serviceaccount: { name: 'robot', uid: sa.metadata.uid }, pod: { name: 'p', uid: pod.metadata.uid }, warnafter: claims.iat + 3607 });
+    assert.equal(Date.parse(tr.status.expirationTimestamp) / 1000, claims.iat + 3607, 'the kubelet refreshes by the hour asked for');
+    assert.equal(tr.spec.expirationSeconds, 3607);
+    // not stretched: another life, another audience, no pod, or the flag off
+    const life = (t: any) => { const c = decodeJwt(t.status.token) as any; return [c.exp - c.iat, c['kubernetes.io'].warnafter]; };
+    assert.deepEqual(life(await reg.createToken('default', 'robot', { spec: { expirationSeconds: 3600, ...bound } })), [3600, undefined]);
+    assert.deepEqual(life(await reg.createToken('default', 'robot', { spec: { expirationSeconds: 3607, audiences: ['vault'], ...bound } })), [3607, undefined]);
+    assert.deepEqual(life(await reg.createToken('default', 'robot', { spec: { expirationSeconds: 3607 } })), [3607, undefined]);
+    const off = await setup(false);
+    await off.reg.create(PODS, 'default', { metadata: { name: 'p' }, spec: { serviceAccountName: 'robot', containers: [{ name: 'c', image: 'busybox' }] } });
+    assert.deepEqual(life(await off.reg.createToken('default', 'robot', { spec: { expirationSeconds: 3607, boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: 'p' } } })), [3607, undefined]);
   });
 
   it('a token for another audience is not one the API accepts', async () => {

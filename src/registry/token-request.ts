@@ -6,14 +6,17 @@
  * the namespace, whose uid, when given, must be the stored one. The answer carries the token
  * and its expiry; nothing is stored.
  *
- * (kube-apiserver stretches a pod's 3607 s admission token to a year by default
- * (--service-account-extend-token-expiration) and only warns past the hour; podbay issues
- * what was asked for: the kubelet refreshes it well before.)
+ * A pod-bound token for the API's audiences whose life is the admission's 3607 s (the kubelet's
+ * kube-api-access volume) is signed for a year with a warnafter claim at the hour, as
+ * kube-apiserver does with --service-account-extend-token-expiration (the default; the issuer's
+ * extendExpiration): a client that reads its token file once keeps working while the kubelet
+ * still refreshes the file by the hour the answer's expirationTimestamp gives.
  */
 import { ApiError, badRequest, conflict, invalid, notFound, type FieldError } from '../api/errors.js';
 import { resourceInfo } from '../api/registry.js';
 import { rfc3339 } from '../api/time.js';
 import type { Obj } from '../api/types.js';
+import { ADMISSION_TOKEN_EXPIRATION_SECONDS } from '../api/service-account.js';
 import type { BoundRef, TokenIssuer } from './token-issuer.js';
 
 const SERVICEACCOUNTS = resourceInfo('serviceaccounts')!;
@@ -22,6 +25,8 @@ const SECRETS = resourceInfo('secrets')!;
 export const TOKEN_REQUEST_API_VERSION = 'authentication.k8s.io/v1';
 const MIN_SECONDS = 600;
 const MAX_SECONDS = 2 ** 32;
+/** serviceaccount.ExpirationExtensionSeconds: what an extended admission token lives */
+export const EXPIRATION_EXTENSION_SECONDS = 365 * 24 * 3600;
 
 export type Lookup = (r: typeof PODS, ns: string, name: string) => Promise<Obj | undefined>;
 
@@ -62,12 +67,24 @@ export async function createToken(issuer: TokenIssuer | undefined, lookup: Looku
     bound = { kind: ref.kind, name: obj.metadata.name, uid: obj.metadata.uid };
     spec.boundObjectRef = { kind: ref.kind, apiVersion: 'v1', name: obj.metadata.name, uid: obj.metadata.uid };
   }
-  const { token, expiresAt } = await issuer.issue({ namespace: ns, account: { name, uid: sa.metadata.uid }, audiences: spec.audiences, expirationSeconds: spec.expirationSeconds, bound });
+  const now = Math.floor(Date.now() / 1000);
+  // token.go: only the admission's own request (its odd 3607 s) for the API's audiences (a
+  // subset of them) is stretched; the answer still says the hour that was asked for
+  const extend = issuer.extendExpiration && bound?.kind === 'Pod' && spec.expirationSeconds === ADMISSION_TOKEN_EXPIRATION_SECONDS && spec.audiences.every((a: string) => issuer.apiAudiences.includes(a));
+  const { token } = await issuer.issue({
+    namespace: ns,
+    account: { name, uid: sa.metadata.uid },
+    audiences: spec.audiences,
+    expirationSeconds: extend ? EXPIRATION_EXTENSION_SECONDS : spec.expirationSeconds,
+    ...(extend ? { warnAfterSeconds: spec.expirationSeconds } : {}),
+    bound,
+    now,
+  });
   return {
     kind: 'TokenRequest',
     apiVersion: TOKEN_REQUEST_API_VERSION,
     metadata: { name, namespace: ns, creationTimestamp: null },
     spec,
-    status: { token, expirationTimestamp: rfc3339(expiresAt * 1000) },
+    status: { token, expirationTimestamp: rfc3339((now + spec.expirationSeconds) * 1000) },
   };
 }

@@ -4,10 +4,11 @@
  * pods resolving and reaching Services by name, headless Services and pod names, NXDOMAIN at
  * once for a missing name, forwarding to an upstream this suite runs on 127.0.0.1 (so no query
  * leaves the machine), service environment variables, the API answering TLS from a pod at
- * kubernetes.default.svc, and `kubectl cluster-info`.
+ * kubernetes.default.svc, `kubectl cluster-info`, and the seed's blog split in two Deployments
+ * (Debian's nginx in front, reaching ghost:2368 by name).
  *
  * This suite owns bridge pbdns0, pod subnet 10.234.0.0/24, the service range 10.235.0.0/24,
- * node ports 18300-18319 (it uses none). Traffic goes only to pod IPs, the cluster IPs
+ * node ports 18300-18319 (the blog's front uses 18305). Traffic goes only to pod IPs, the cluster IPs
  * (answered on this machine), the bridge gateway (this machine) and 127.0.0.1.
  */
 import { describe, it, before, after } from 'node:test';
@@ -18,6 +19,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import dnsPacket from 'dns-packet';
 import { PodbayServer, PodSuite, kubectlBinaries, waitFor, kubectlHelpers, podOf, watchReadyz } from './harness.js';
+import { seedNginxConf } from '../fixtures/seed.js';
 
 const [kc] = kubectlBinaries().slice(-1);
 const SERVICE_RANGE = '10.235.0.0/24';
@@ -245,18 +247,25 @@ describe('cluster DNS, the kubernetes Service and service links (real iptables, 
     assert.match(cert.subjectaltname ?? '', /IP Address:10\.235\.0\.1\b/);
   });
 
-  it('the seed blog split in two Deployments: the front proxies to ghost:2368 by name through a NodePort; 3 backends share the requests; kubectl expose, create service, get svc,ep,endpointslices', async (t) => {
-    // No nginx image offline: busybox stands in for both. The backend is httpd answering with
-    // its pod name; the front is nc relaying each connection to ghost:2368, the address its
-    // ConfigMap names where the seed's nginx.conf would say proxy_pass http://ghost:2368.
+  it("the seed blog split in two Deployments: the seed's nginx.conf names ghost:2368, nginx (Debian's) proxies the NodePort to it by name; 3 backends share the requests; kubectl expose, create service, get svc,ep,endpointslices", async (t) => {
+    // The front is Debian's nginx (the host's package, packed into an image) running the seed's
+    // nginx.conf from a ConfigMap, its proxy_pass turned from 127.0.0.1:2368 (one pod) to
+    // ghost:2368 (two Deployments): nginx resolves that name with getaddrinfo when it loads the
+    // config, through the pod's resolv.conf (cluster DNS, search default.svc.cluster.local) to
+    // the ghost Service's cluster IP, and opens a new upstream connection per request, which
+    // the service proxy sends to a random backend. The backend is busybox httpd answering with
+    // its pod name.
     // A failure must not leave Deployments making pods the suite's finish would wait for, and
     // the backend's shell ends on SIGTERM (kubectl create deployment gives no grace period flag:
     // a PID 1 that ignores TERM would keep the kubelet busy for 30 s past the suite's end).
     t.after(() => void k('delete', 'deployment', 'ghost', 'nginx', '--ignore-not-found'));
+    await suite.loadNginx('nginx:1.22');
     ok('create', 'deployment', 'ghost', '--image=busybox:1.36', '--port=2368', '--', 'sh', '-c', 'mkdir -p /www && hostname > /www/index.html && httpd -f -p 2368 -h /www & trap "kill $!; exit 0" TERM; wait');
     const exposed = ok('expose', 'deployment', 'ghost', '--port=2368');
     assert.match(exposed, /service\/ghost exposed/);
-    create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'nginx-config' }, data: { 'proxy.sh': '#!/bin/sh\n# proxy_pass http://ghost:2368;\nexec nc ghost 2368\n' } });
+    const conf = seedNginxConf();
+    assert.match(conf, /proxy_pass http:\/\/127\.0\.0\.1:2368;/, "the seed's nginx.conf proxies to the backend in its own pod");
+    create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'nginx-config' }, data: { 'nginx.conf': conf.replace('http://127.0.0.1:2368', 'http://ghost:2368') } });
     create({
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -267,8 +276,8 @@ describe('cluster DNS, the kubernetes Service and service links (real iptables, 
           metadata: { labels: { app: 'nginx' } },
           spec: {
             terminationGracePeriodSeconds: 0,
-            containers: [{ name: 'nginx', image: 'busybox:1.36', command: ['nc', '-ll', '-p', '80', '-e', '/etc/nginx/proxy.sh'], ports: [{ containerPort: 80 }], volumeMounts: [{ name: 'nginx-config', mountPath: '/etc/nginx', readOnly: true }] }],
-            volumes: [{ name: 'nginx-config', configMap: { name: 'nginx-config', defaultMode: 0o755 } }],
+            containers: [{ name: 'nginx', image: 'nginx:1.22', ports: [{ containerPort: 80 }], volumeMounts: [{ name: 'nginx-config', mountPath: '/etc/nginx', readOnly: true }] }],
+            volumes: [{ name: 'nginx-config', configMap: { name: 'nginx-config' } }],
           },
         },
       },
@@ -279,6 +288,10 @@ describe('cluster DNS, the kubernetes Service and service links (real iptables, 
       return r.code === 0 && /^ghost-/.test(r.body) ? r.body.trim() : undefined;
     }, 90_000);
     assert.match(page, /^ghost-[a-z0-9]+-[a-z0-9]+$/, 'the backend pod answered, by name');
+    const head = spawnSync('curl', ['-s', '-D', '-', '-o', '/dev/null', '--max-time', '3', 'http://127.0.0.1:18305/'], { encoding: 'utf8' }).stdout;
+    assert.match(head, /^Server: nginx\/1\.\d+\.\d+/im, `nginx answered the node port:\n${head}`);
+    const front = JSON.parse(ok('get', 'pods', '-l', 'app=nginx', '-o', 'json')).items[0].metadata.name;
+    await waitFor("nginx's access log (the seed's, to stdout) shows the proxied request", () => (/"GET \/ HTTP\/1\.1" 200 /.test(ok('logs', front)) ? true : undefined), 10_000);
 
     ok('scale', 'deployment', 'ghost', '--replicas=3');
     await waitFor('three ghost endpoints', () => {

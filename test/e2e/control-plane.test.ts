@@ -45,7 +45,7 @@ for (const kc of kubectlBinaries()) {
       await s.teardown();
     });
 
-    it('writes a 0600 kubeconfig and 0600 secrets, and refuses requests without the token', async () => {
+    it('writes a 0600 kubeconfig and 0600 secrets, and refuses requests without the token (system:anonymous: 403) or with a wrong one (401)', async () => {
       assert.equal(modeOf(s.kubeconfig), 0o600);
       assert.equal(modeOf(join(s.dataDir, 'pki/admin.token')), 0o600);
       assert.equal(modeOf(join(s.dataDir, 'pki/ca.key')), 0o600);
@@ -53,11 +53,12 @@ for (const kc of kubectlBinaries()) {
       const curl = spawnSync('curl', ['-sk', '-o', '-', '-w', '\n%{http_code}', `https://127.0.0.1:${s.port}/api/v1/pods`], { encoding: 'utf8' });
       assert.equal(curl.status, 0, curl.stderr);
       const lines = curl.stdout.trim().split('\n');
-      assert.equal(lines.at(-1), '401');
+      assert.equal(lines.at(-1), '403');
       const status = JSON.parse(lines.slice(0, -1).join('\n'));
       assert.equal(status.kind, 'Status');
-      assert.equal(status.reason, 'Unauthorized');
-      assert.equal(status.code, 401);
+      assert.equal(status.reason, 'Forbidden');
+      assert.equal(status.code, 403);
+      assert.equal(status.message, 'pods is forbidden: User "system:anonymous" cannot list resource "pods" in API group "" at the cluster scope');
       const wrong = await s.request('GET', '/api/v1/pods', { token: 'not-the-token' });
       assert.equal(wrong.status, 401);
       // TLS only: a plain-HTTP request gets no HTTP answer.

@@ -351,6 +351,22 @@ export class PodSuite implements PodWorld {
     return rootfs;
   }
 
+  /**
+   * An nginx image (`repoTag`) from the host's Debian nginx package (test/images/build-nginx-rootfs.sh:
+   * the binary, its libraries, users, nsswitch.conf), started as `nginx -g 'daemon off;'`;
+   * loaded unless `load` is false. Returns its docker archive (for a push to a registry).
+   */
+  async loadNginx(repoTag = 'nginx:latest', load = true): Promise<string> {
+    const { writeDockerArchive } = await import('../../src/image/archive-build.js');
+    const rootfs = join(this.work, 'nginx-rootfs');
+    const built = spawnSync('bash', [join(ROOT, 'test/images/build-nginx-rootfs.sh'), rootfs], { encoding: 'utf8' });
+    assert.equal(built.status, 0, built.stderr);
+    const tar = join(this.work, 'nginx.tar');
+    await writeDockerArchive(tar, { repoTags: [repoTag], layers: [rootfs], config: { cmd: ['/usr/sbin/nginx', '-g', 'daemon off;'] } });
+    if (load) this.loadImage(tar);
+    return tar;
+  }
+
   async finish(kubectl: string): Promise<void> {
     const s = this.server;
     s.kubectl(kubectl, ['delete', 'pods', '--all', '--grace-period=0', '--force', '--wait=true']);

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PODBAY, PodbayServer, PodSuite, kubectlBinaries, ROOT, httpGet, waitFor, kubectlHelpers } from './harness.js';
+import { PODBAY, PodbayServer, PodSuite, kubectlBinaries, httpGet, waitFor, kubectlHelpers } from './harness.js';
 import { startDockerRegistry, type DockerRegistry } from './registry-harness.js';
 import { ghostFixedYaml, seedNginxConf } from '../fixtures/seed.js';
 import { writeDockerArchive } from '../../src/image/archive-build.js';
@@ -66,12 +66,8 @@ describe('pods run for real (runc, conmon, CNI)', () => {
       layers: [bb, www],
       config: { cmd: ['httpd', '-f', '-p', '127.0.0.1:2368', '-h', '/www'] },
     });
-    const ng = join(work, 'nginx-rootfs');
-    const built = spawnSync('bash', [join(ROOT, 'test/images/build-nginx-rootfs.sh'), ng], { encoding: 'utf8' });
-    assert.equal(built.status, 0, built.stderr);
-    await writeDockerArchive(join(work, 'nginx.tar'), { repoTags: ['nginx:latest'], layers: [ng], config: { cmd: ['/usr/sbin/nginx', '-g', 'daemon off;'] } });
+    await suite.loadNginx('nginx:latest');
     suite.loadImage(join(work, 'ghost.tar'));
-    suite.loadImage(join(work, 'nginx.tar'));
     for (const name of ['ghost', 'nginx']) {
       const r = spawnSync(PODBAY, ['image', 'push', `${name}:latest`, '--to', `${reg.host}/library/${name}:latest`, '--data-dir', s.dataDir], { encoding: 'utf8', env: { ...process.env, PODBAY_LOOPBACK_REGISTRIES_ONLY: '1' } });
       assert.equal(r.status, 0, r.stdout + r.stderr);

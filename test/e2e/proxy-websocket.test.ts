@@ -115,7 +115,7 @@ describe('WebSockets through pods/proxy', () => {
     assert.doesNotMatch(log, /authorization/i, 'the token never reaches the pod');
   });
 
-  it('a port nothing listens on is a 503 worded as kube-apiserver\'s; without a token, 401', async () => {
+  it('a port nothing listens on is a 503 worded as kube-apiserver\'s; without a token, 403 (system:anonymous)', async () => {
     const refused = await new Promise<{ code: number; body: string }>((resolve, reject) => {
       const ws = open('/api/v1/namespaces/default/pods/wsecho:9/proxy/');
       ws.once('open', () => reject(new Error('opened')));
@@ -133,6 +133,6 @@ describe('WebSockets through pods/proxy', () => {
       ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
       ws.once('error', () => {});
     });
-    assert.equal(anon, 401);
+    assert.equal(anon, 403);
   });
 });

@@ -4,7 +4,10 @@
  * but that token and ca.crt, read from the pod's mount, it asks the API server for the pods of
  * its namespace (403 in kube-apiserver's words until its account is bound to `view`, then the
  * list); the token of a deleted pod is refused (401); `kubectl create token`, `create role`,
- * `create rolebinding` and `auth can-i --as` as on a cluster.
+ * `create rolebinding` and `auth can-i --as` as on a cluster; TokenReview says whom a pod's
+ * token is (and that a deleted pod's is not), for system:auth-delegator's holders only; a
+ * request with no credentials is system:anonymous (health and version only, 403 elsewhere),
+ * or 401 with --anonymous-auth=false.
  *
  * How the pod reaches the API: as a client in a pod does, at https://kubernetes.default.svc on
  * KUBERNETES_SERVICE_HOST:KUBERNETES_SERVICE_PORT from the pod's environment (the `kubernetes`
@@ -110,7 +113,9 @@ describe('service accounts: tokens, authentication and RBAC', () => {
     assert.equal(inPod('reader-pod', 'ca.crt'), s.caPem);
     const claims = jwtClaims(inPod('reader-pod', 'token'));
     assert.equal(claims.sub, 'system:serviceaccount:default:reader');
-    assert.equal(claims.exp - claims.iat, 3607);
+    // the admission's 3607 s token, signed for a year with a warning at the hour (--service-account-extend-token-expiration)
+    assert.equal(claims.exp - claims.iat, 365 * 24 * 3600);
+    assert.equal(claims['kubernetes.io'].warnafter, claims.iat + 3607);
     assert.deepEqual(claims['kubernetes.io'].pod, { name: 'reader-pod', uid: p.metadata.uid });
     // the container cannot write its token
     assert.notEqual(k('exec', 'reader-pod', '--', 'sh', '-c', `echo x > ${MOUNT}/token`).code, 0);
@@ -184,6 +189,31 @@ describe('service accounts: tokens, authentication and RBAC', () => {
     const mounted = inPod('bound-pod', 'token');
     assert.equal((await withToken(bound, '/api/v1/namespaces/default/configmaps')).status, 200);
     assert.equal((await withToken(mounted, '/api/v1/namespaces/default/configmaps')).status, 200);
+    // TokenReview of the pod's own token, through kubectl as a webhook's operator would
+    const review = (token: string, audiences?: string[]) => JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, ...(audiences ? { audiences } : {}) } });
+    const reviewed = s.kubectl(kc.path, ['create', '-o', 'json', '-f', '-'], review(mounted));
+    assert.equal(reviewed.code, 0, reviewed.stderr);
+    const st = JSON.parse(reviewed.stdout).status;
+    assert.equal(st.authenticated, true);
+    assert.equal(st.user.username, 'system:serviceaccount:default:deployer');
+    assert.equal(st.user.uid, JSON.parse(ok('get', 'sa', 'deployer', '-o', 'json')).metadata.uid);
+    assert.deepEqual(st.user.groups, ['system:serviceaccounts', 'system:serviceaccounts:default', 'system:authenticated']);
+    assert.deepEqual(st.user.extra['authentication.kubernetes.io/pod-name'], ['bound-pod']);
+    assert.deepEqual(st.audiences, ['https://kubernetes.default.svc.cluster.local']);
+    const otherAud = JSON.parse(s.kubectl(kc.path, ['create', '-o', 'json', '-f', '-'], review(mounted, ['vault'])).stdout).status;
+    assert.equal(otherAud.authenticated, undefined, 'not a token for vault');
+    assert.match(otherAud.error, /token audiences \["https:\/\/kubernetes.default.svc.cluster.local"\] is invalid for the target audiences \["vault"\]/);
+    // asking is itself a permission: create tokenreviews, which system:auth-delegator holds
+    const asDeployer = () => s.request('POST', '/apis/authentication.k8s.io/v1/tokenreviews', { token, body: review(mounted), contentType: 'application/json' });
+    const refused = await asDeployer();
+    assert.equal(refused.status, 403);
+    assert.equal(refused.json.message, 'tokenreviews.authentication.k8s.io is forbidden: User "system:serviceaccount:default:deployer" cannot create resource "tokenreviews" in API group "authentication.k8s.io" at the cluster scope');
+    ok('create', 'clusterrolebinding', 'deployer-auth-delegator', '--clusterrole=system:auth-delegator', '--serviceaccount=default:deployer');
+    const delegated = await asDeployer();
+    assert.equal(delegated.status, 201, delegated.body);
+    assert.equal(delegated.json.status.user.username, 'system:serviceaccount:default:deployer');
+    ok('delete', 'clusterrolebinding', 'deployer-auth-delegator');
+
     ok('delete', 'pod', 'bound-pod', '--grace-period=0', '--force', '--wait=true');
     await waitFor('bound-pod gone', () => (k('get', 'pod', 'bound-pod').code !== 0 ? true : undefined));
     for (const t of [bound, mounted]) {
@@ -191,6 +221,8 @@ describe('service accounts: tokens, authentication and RBAC', () => {
       assert.equal(r.status, 401);
       assert.equal(r.json.reason, 'Unauthorized');
     }
+    const gone = JSON.parse(s.kubectl(kc.path, ['create', '-o', 'json', '-f', '-'], review(mounted)).stdout).status;
+    assert.deepEqual(gone, { user: {}, error: '[invalid bearer token, service account token has been invalidated]' }, "a deleted pod's token reviewed: not authenticated");
     // deleting the account ends its other tokens too
     ok('delete', 'serviceaccount', 'deployer');
     assert.equal((await withToken(token, '/api/v1/namespaces/default/configmaps')).status, 401);
@@ -199,5 +231,30 @@ describe('service accounts: tokens, authentication and RBAC', () => {
     assert.equal(disc.json.issuer, 'https://kubernetes.default.svc.cluster.local');
     const jwks = await s.request('GET', '/openid/v1/jwks');
     assert.equal(jwks.json.keys[0].alg, 'ES256');
+  });
+  it('no credentials: system:anonymous reads /version and health only, 403 elsewhere in kube-apiserver words; a wrong token is 401; --anonymous-auth=false: 401', async () => {
+    const version = await s.request('GET', '/version', { token: null });
+    assert.equal(version.status, 200);
+    assert.equal(version.json.major, '1');
+    assert.equal((await s.request('GET', '/livez', { token: null })).status, 200);
+    const pods = await s.request('GET', '/api/v1/namespaces/default/pods', { token: null });
+    assert.equal(pods.status, 403);
+    assert.equal(pods.json.reason, 'Forbidden');
+    assert.equal(pods.json.message, 'pods is forbidden: User "system:anonymous" cannot list resource "pods" in API group "" in the namespace "default"');
+    const api = await s.request('GET', '/api', { token: null });
+    assert.equal(api.status, 403);
+    assert.equal(api.json.message, 'forbidden: User "system:anonymous" cannot get path "/api"');
+    assert.equal((await s.request('GET', '/api/v1/namespaces/default/pods', { token: 'not-a-token' })).status, 401);
+    const closed = await PodbayServer.start(['--no-kubelet', '--anonymous-auth=false']);
+    try {
+      const r = await closed.request('GET', '/api/v1/namespaces/default/pods', { token: null });
+      assert.equal(r.status, 401);
+      assert.equal(r.json.reason, 'Unauthorized');
+      assert.equal((await closed.request('GET', '/version', { token: null })).status, 401);
+      assert.equal((await closed.request('GET', '/readyz', { token: null })).status, 200, 'health is answered to anyone');
+      assert.equal((await closed.request('GET', '/api/v1/namespaces/default/pods')).status, 200);
+    } finally {
+      await closed.teardown();
+    }
   });
 });

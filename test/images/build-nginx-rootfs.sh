@@ -1,24 +1,23 @@
 #!/usr/bin/env bash
 # Builds a minimal nginx root filesystem from Debian's own nginx package, for the tests (no
-# image registry is reachable here): the nginx binary from the .deb, the shared libraries it
-# links (copied from this Debian host, the same release), users and the directories nginx
-# expects. Usage: build-nginx-rootfs.sh OUT_DIR   (root; needs apt-get, dpkg-deb, ldd)
+# image registry is reachable here, and nothing is downloaded): the nginx binary the host's
+# installed package put at /usr/sbin/nginx (nginx-light, which scripts/setup-host.sh installs,
+# depends on it), the shared libraries it links (ldd, from this same Debian host), users, the
+# directories nginx expects, and an nsswitch.conf so that getaddrinfo, which nginx calls on
+# every upstream name while it loads its config, asks /etc/hosts and then the pod's resolv.conf
+# (cluster DNS); glibc >= 2.34 has its files and dns NSS modules inside libc.so.6.
+# Usage: build-nginx-rootfs.sh OUT_DIR   (needs dpkg-query, ldd)
 set -euo pipefail
 out=${1:?usage: build-nginx-rootfs.sh OUT_DIR}
-cache=${PODBAY_TEST_CACHE:-/var/cache/podbay-test}
-mkdir -p "$cache" "$out"
-
-deb=$(ls "$cache"/nginx_*.deb 2>/dev/null | head -n1 || true)
-if [ -z "$deb" ]; then
-  ( cd "$cache" && { apt-get download nginx 2>/dev/null || { apt-get update -qq && apt-get download nginx; }; } ) >/dev/null
-  deb=$(ls "$cache"/nginx_*.deb | head -n1)
+nginx=/usr/sbin/nginx
+if ! pkg=$(dpkg-query -S "$nginx" 2>/dev/null) || [ ! -x "$nginx" ]; then
+  echo "build-nginx-rootfs: Debian's nginx is not installed on this host ($nginx): apt-get install nginx-light (scripts/setup-host.sh installs it)" >&2
+  exit 1
 fi
-x=$(mktemp -d)
-trap 'rm -rf "$x"' EXIT
-dpkg-deb -x "$deb" "$x"
+mkdir -p "$out"
 
-install -D -m 0755 "$x/usr/sbin/nginx" "$out/usr/sbin/nginx"
-for lib in $(ldd "$x/usr/sbin/nginx" | awk '/=>/ {print $3} /ld-linux/ {print $1}'); do
+install -D -m 0755 "$nginx" "$out/usr/sbin/nginx"
+for lib in $(ldd "$nginx" | awk '/=>/ {print $3} /ld-linux/ {print $1}'); do
   [ -f "$lib" ] || continue
   install -D -m 0755 "$(readlink -f "$lib")" "$out$lib"
 done
@@ -35,5 +34,10 @@ www-data:x:33:
 nogroup:x:65534:
 nobody:x:65534:
 G
-echo '<html><body>nginx in a podbay pod</body></html>' >"$out/usr/share/nginx/html/index.html"
+cat >"$out/etc/nsswitch.conf" <<'N'
+passwd: files
+group: files
+hosts: files dns
+N
+echo "<html><body>nginx (${pkg%%:*} $(dpkg-query -W -f='${Version}' "${pkg%%:*}")) in a podbay pod</body></html>" >"$out/usr/share/nginx/html/index.html"
 echo "$out"
