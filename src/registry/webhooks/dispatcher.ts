@@ -27,8 +27,9 @@ function hooksOf(configs: Obj[], mutating: boolean): ConfiguredWebhook[] {
   return [...configs].sort(byName).flatMap((c) => (Array.isArray(c.webhooks) ? c.webhooks : []).map((hook: Obj, index: number) => ({ configuration: c.metadata.name, index, hook, mutating })));
 }
 
-function withApiVersion(o: Obj | null, r: ResourceInfo): Obj | null {
-  if (!o) return null;
+/** the object as the version the webhook is called with; a subresource's own kind (Scale, PodExecOptions) is sent as it is */
+function withApiVersion(o: Obj | null, r: ResourceInfo, a: AdmissionAttributes): Obj | null {
+  if (!o || a.kind) return o;
   return { ...o, apiVersion: r.group ? `${r.group}/${r.version}` : r.version };
 }
 
@@ -75,7 +76,7 @@ export class WebhookDispatcher {
       throw badRequest(`admission webhook "${name}" does not support dry run`);
     }
     const version = (w.hook.admissionReviewVersions as string[] | undefined)?.find((v) => ACCEPTED_REVIEW_VERSIONS.includes(v)) ?? 'v1';
-    const review = buildReview(a, as, version, (o) => withApiVersion(o, as));
+    const review = buildReview(a, as, version, (o) => withApiVersion(o, as, a));
     let body: Obj;
     try {
       const target = await this.target(w.hook);
@@ -124,12 +125,12 @@ export class WebhookDispatcher {
             const text = Buffer.from(String(resp.patch), 'base64').toString('utf8');
             let patched: Obj;
             try {
-              patched = applyPatch('application/json-patch+json', withApiVersion(structuredClone(object), as)!, text, as.typeName, schemas) as Obj;
+              patched = applyPatch('application/json-patch+json', withApiVersion(structuredClone(object), as, a)!, text, as.typeName, schemas) as Obj;
             } catch (e) {
               throw new WebhookCallError(String(w.hook.name), `JSON patch error: ${(e as Error).message}`);
             }
-            patched.apiVersion = object.apiVersion;
-            patched.kind = object.kind;
+            if (object.apiVersion !== undefined) patched.apiVersion = object.apiVersion;
+            if (object.kind !== undefined) patched.kind = object.kind;
             if (JSON.stringify(patched) !== JSON.stringify(object)) {
               object = patched;
               changes++;
@@ -151,6 +152,18 @@ export class WebhookDispatcher {
       const lastSeen = new Map(seenAt);
       await round(1, again.filter((i) => (lastSeen.get(i) ?? before) < before));
     }
+    return object;
+  }
+
+  /**
+   * A CONNECT (pods/exec, attach, portforward and proxy, nodes/proxy), as kube-apiserver's
+   * connect handler admits it: the mutating webhooks, then the validating ones, on the
+   * request's options object (PodExecOptions ...). Answers the options as the mutating
+   * webhooks left them: the connection is made with those.
+   */
+  async connect(a: AdmissionAttributes, ctx: AdmissionRequestContext): Promise<Obj> {
+    const object = (await this.mutate(a, ctx)) ?? a.object!;
+    await this.validate({ ...a, object }, ctx);
     return object;
   }
 
