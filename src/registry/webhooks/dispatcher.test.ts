@@ -245,3 +245,31 @@ test('the scale subresource: rules on deployments/scale (or */scale) see an auto
   assert.equal(rq.subResource, 'scale');
   assert.deepEqual([rq.object.apiVersion, rq.object.spec.replicas, rq.oldObject.spec.replicas], ['autoscaling/v1', 3, 1]);
 });
+
+test('matchConditions: all true calls the webhook, any false skips it, an error follows failurePolicy', async () => {
+  const conds = (...expressions: string[]) => ({ matchConditions: expressions.map((expression, i) => ({ name: `c${i}`, expression })) });
+  const { d, calls, log } = setup(
+    [],
+    [
+      cfg('v', [
+        hook('labelled.example.com', 'https://a/', conds('has(object.metadata.labels) && object.metadata.labels.app == "web"', 'request.userInfo.username != "system:admin"', 'oldObject == null')),
+        hook('false-and-error.example.com', 'https://b/', conds('object.metadata.nope == 1', 'false')),
+        hook('ignore.example.com', 'https://c/', { ...conds('object.metadata.nope == 1'), failurePolicy: 'Ignore' }),
+        hook('replicas.example.com', 'https://d/', conds('request.operation == "CREATE" && request.kind.kind == "Pod" && size(object.spec.containers) > 0')),
+      ]),
+    ],
+    { 'https://a/': (rv) => allow(rv), 'https://b/': (rv) => allow(rv), 'https://c/': (rv) => allow(rv), 'https://d/': (rv) => allow(rv) },
+  );
+  await d.validate(create(pod({ app: 'web' })), {});
+  assert.deepEqual(calls.map((c) => c.url).sort(), ['https://a/', 'https://d/'], 'a false condition skips even when another errs; Ignore skips on error');
+  assert.ok(log.some((l) => l.includes('"ignore.example.com": match conditions failed to evaluate')));
+  calls.length = 0;
+  await d.validate(create(pod({ app: 'db' })), {});
+  assert.deepEqual(calls.map((c) => c.url), ['https://d/']);
+  // an error and no false under Fail: 403 naming the object, the webhook never called
+  const fail = setup([], [cfg('v', [hook('fail.example.com', 'https://f/', conds('true', 'object.spec.nothing.deeper'))])], { 'https://f/': (rv) => allow(rv) });
+  const e = await apiError(fail.d.validate(create(pod()), {}));
+  assert.equal(e.code, 403);
+  assert.match(e.message, /^pods "p" is forbidden: expression 'object.spec.nothing.deeper' resulted in error: No such key: nothing/);
+  assert.equal(fail.calls.length, 0);
+});

@@ -11,7 +11,8 @@
  * (mutation.webhook.admission.k8s.io/round_N_index_M) goes to the server log: podbay keeps
  * no audit log, and kube never writes these into the object.
  */
-import { badRequest } from '../../api/errors.js';
+import { ApiError, badRequest } from '../../api/errors.js';
+import { evaluateMatchConditions } from '../../api/match-conditions.js';
 import { applyPatch } from '../../api/patch/index.js';
 import { schemas } from '../../api/schema.js';
 import type { ResourceInfo } from '../../api/registry.js';
@@ -51,9 +52,31 @@ export class WebhookDispatcher {
       }
       if (!namespaceSelected(w.hook, a, nsLabels)) continue;
       if (!objectSelected(w.hook, a)) continue;
+      if (!this.conditionsMatch(w, as, a)) continue;
       out.push({ w, as });
     }
     return out;
+  }
+
+  /**
+   * matchConditions (CEL) over the request as this webhook would be sent it: any false skips
+   * it; an error (and no false) fails the request under failurePolicy Fail (403, as
+   * kube-apiserver's ShouldCallHook answers it) and skips the webhook under Ignore.
+   */
+  private conditionsMatch(w: ConfiguredWebhook, as: ResourceInfo, a: AdmissionAttributes): boolean {
+    const conditions: Obj[] = Array.isArray(w.hook.matchConditions) ? w.hook.matchConditions : [];
+    if (conditions.length === 0) return true;
+    const { request } = buildReview(a, as, 'v1', (o) => withApiVersion(o, as, a));
+    const { object, oldObject, ...rest } = request;
+    const result = evaluateMatchConditions(conditions, { object, oldObject, request: rest });
+    if (result.matches) return true;
+    if (!('error' in result)) return false;
+    if (w.hook.failurePolicy === 'Ignore') {
+      this.deps.log?.(`admission: webhook "${w.hook.name}": match conditions failed to evaluate (${result.error}); failurePolicy Ignore skips it`);
+      return false;
+    }
+    const resource = a.r.group ? `${a.r.resource}.${a.r.group}` : a.r.resource;
+    throw new ApiError(403, 'Forbidden', `${resource}${a.name ? ` ${JSON.stringify(a.name)}` : ''} is forbidden: ${result.error}`, { name: a.name, group: a.r.group, kind: a.r.resource });
   }
 
   private async target(hook: Obj): Promise<WebhookTarget> {
