@@ -184,6 +184,31 @@ describe('admission webhooks', () => {
     assert.match(denied.stderr, /denied the request: key "bad-x" is not allowed here/);
   });
 
+  it('matchConditions (CEL) pick the requests a webhook sees; an erring one fails closed naming the expression; authorizer is refused', async () => {
+    const conditions = (expression: string) => [{ name: 'not-free', expression }];
+    await create({
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingWebhookConfiguration',
+      metadata: { name: 'picky' },
+      webhooks: [
+        hook('picky.hooks.example.com', at('/configmaps'), { rules: rule(['configmaps']), namespaceSelector: { matchLabels: { hooks: 'off' } }, matchConditions: conditions('!object.metadata.name.startsWith("free-") && request.userInfo.username != "nobody"') }),
+        hook('broken.hooks.example.com', at('/configmaps'), { rules: rule(['configmaps']), namespaceSelector: { matchLabels: { hooks: 'off' } }, objectSelector: { matchLabels: { broken: 'yes' } }, matchConditions: conditions('object.data.missing == "x"') }),
+      ],
+    });
+    const free = await k('create', 'configmap', 'free-1', '-n', 'quiet', '--from-literal=bad-key=1');
+    assert.equal(free.code, 0, `a false condition skips the webhook: ${free.stderr}`);
+    const held = await k('create', 'configmap', 'held-1', '-n', 'quiet', '--from-literal=bad-key=1');
+    assert.notEqual(held.code, 0);
+    assert.match(held.stderr, /admission webhook "picky.hooks.example.com" denied the request: key "bad-key" is not allowed here/);
+    const broken = await kubectl(['create', '-n', 'quiet', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'free-broken', labels: { broken: 'yes' } }, data: { fine: '1' } }));
+    assert.notEqual(broken.code, 0);
+    assert.match(broken.stderr, /configmaps "free-broken" is forbidden: expression 'object.data.missing == "x"' resulted in error: No such key: missing/);
+    const authz = await kubectl(['create', '-f', '-'], JSON.stringify({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration', metadata: { name: 'authz' }, webhooks: [hook('authz.hooks.example.com', at('/configmaps'), { rules: rule(['configmaps']), matchConditions: conditions('authorizer.group("").resource("pods").check("get").allowed()') })] }));
+    assert.notEqual(authz.code, 0);
+    assert.match(authz.stderr, /webhooks\[0\]\.matchConditions\[0\]\.expression: Invalid value: .*podbay does not evaluate authorizer checks in match conditions/);
+    await ok('delete', 'validatingwebhookconfiguration', 'picky');
+  });
+
   it('a webhook that times out: failurePolicy Fail refuses naming the webhook, Ignore lets the write through, both within timeoutSeconds', async () => {
     await create({
       apiVersion: 'admissionregistration.k8s.io/v1',
