@@ -15,6 +15,7 @@ import { applyPatch } from './patch/index.js';
 import { schemas } from './schema.js';
 import { decodeTyped } from './typecheck.js';
 import { jsonPathValue, setJsonPath } from './crd/custom-kind.js';
+import type { AdmissionView } from './types.js';
 
 type Obj = Record<string, any>;
 
@@ -89,6 +90,20 @@ export function applyScale(obj: Obj, scale: Obj, r?: ResourceInfo): Obj {
   const rv = scale.metadata?.resourceVersion;
   if (typeof rv === 'string' && rv !== '') out.metadata.resourceVersion = rv;
   return out;
+}
+
+/**
+ * The scale subresource as admission webhooks see a write through it (kube's ScaleREST wraps
+ * admission so): an autoscaling/v1 Scale, subResource "scale"; a webhook's change to the
+ * Scale's replicas is written into the object.
+ */
+export function scaleView(r: ResourceInfo): AdmissionView {
+  return {
+    subResource: 'scale',
+    kind: { group: SCALE.group, version: SCALE.version, kind: SCALE.kind },
+    show: (obj) => toScale(r, obj),
+    apply: (obj, shown) => applyScale(obj, shown, r),
+  };
 }
 
 /** a patch applied to the object's Scale; the typed decoding of the result as for a body */

@@ -44,6 +44,11 @@ export interface FieldSchema {
   listType?: string;
   /** x-kubernetes-list-map-keys */
   listMapKeys?: string[];
+  /**
+   * x-kubernetes-map-type of an object or map (a custom resource's schema): atomic -> owned and
+   * replaced as a whole by server-side apply, granular (the default) -> field by field
+   */
+  mapType?: 'atomic' | 'granular';
 }
 
 export interface TypeSchema {

@@ -55,8 +55,24 @@ export interface AdmissionRequestContext {
   warnings?: string[];
 }
 
+/**
+ * How the webhooks see a subresource write whose object is not the stored kind (kube's
+ * scale subresource: the review carries an autoscaling/v1 Scale, subResource "scale", and
+ * rules on the main resource do not match it).
+ */
+export interface AdmissionView {
+  subResource: string;
+  kind: { group: string; version: string; kind: string };
+  /** the stored object as the subresource shows it */
+  show(obj: Obj): Obj;
+  /** what a mutating webhook made of the shown object, written back into the stored one */
+  apply(obj: Obj, shown: Obj): Obj;
+}
+
 export interface WriteOptions {
   dryRun?: boolean;
+  /** the subresource the webhooks see this write as (see AdmissionView) */
+  view?: AdmissionView;
   /** the request's user and warning sink, for admission webhooks (in-process writers leave it out) */
   admission?: AdmissionRequestContext;
   /**

@@ -31,7 +31,7 @@ import {
   unsupportedMediaType,
 } from '../api/errors.js';
 import { apiGroup, apiGroups, apiResourceList, apiVersionOf, resourceInfo, RESOURCES, SCALE, type ResourceInfo } from '../api/registry.js';
-import { applyScale, patchScale, toScale } from '../api/scale.js';
+import { applyScale, patchScale, scaleView, toScale } from '../api/scale.js';
 import { noControllerWarning } from '../api/no-controller.js';
 import { toTable, type IncludeObject } from '../api/tables.js';
 import { strictErrors } from '../api/strict.js';
@@ -45,7 +45,7 @@ import type { Registry } from '../registry/index.js';
 import type { DeleteOptions, Obj, WatchEventOut, WatchQuery } from '../api/types.js';
 import { VERSION_INFO } from '../version.js';
 import { decodeProtobufObject } from './protobuf.js';
-import { EXEC_PROTOCOLS, EXEC_SPDY_PROTOCOLS, parseExecQuery, parseStreamFlags, serveExec, serveExecSpdy, type StreamTarget } from './exec.js';
+import { EXEC_PROTOCOLS, EXEC_SPDY_PROTOCOLS, parseExecQuery, serveExec, serveExecSpdy, type StreamTarget } from './exec.js';
 import {
   PORTFORWARD_PROTOCOL,
   PORTFORWARD_WS_PROTOCOLS,
@@ -73,7 +73,8 @@ import { requestAttributes } from './request-info.js';
 import { forbiddenMessage, type Attributes, type UserInfo } from '../api/rbac.js';
 import { coreStubRoute, discoveryEntry, groupStubRoute, serveStub, stubGroups, stubsInServedGroups, unservedKinds, type UnservedKind } from './unserved.js';
 import { metricsGroup, type UsageSource } from './metrics.js';
-import { proxyTarget, serveProxy, type ProxyDeps } from './proxy.js';
+import { proxyTarget, serveProxy, type ProxyDeps, type ProxyTarget } from './proxy.js';
+import { attachOptions, execOptions, forwardedPorts, portForwardOptions, proxyOptions, proxyRest, streamRequest } from './connect-admission.js';
 import { servePodProxyUpgrade } from './proxy-upgrade.js';
 import { podLogOptions, type PodLogOptions } from './log-options.js';
 import { CustomResourceServing } from './custom-resources.js';
@@ -449,7 +450,7 @@ export class ApiServer {
       await this.admit(req, url.pathname, url.searchParams, true);
       const proxied = proxyTarget(url.pathname);
       if (proxied) {
-        await servePodProxyUpgrade(proxied, req, socket, head, url.search, this.proxyDeps);
+        await servePodProxyUpgrade(await this.admitProxy(req, proxied), req, socket, head, url.search, this.proxyDeps);
         this.log(`${req.method} ${req.url} (upgrade through pods/proxy)`);
         return;
       }
@@ -457,9 +458,12 @@ export class ApiServer {
       if (!m) throw pathNotFound(`the server could not find the requested resource (${req.method} ${url.pathname}): only pods/exec, pods/attach, pods/portforward and pods/proxy upgrade`);
       const node = this.opts.node;
       const pod = async () => this.onThisNode(await this.resources.get(resourceInfo('pods')!, decodePathSegment(m[1]), decodePathSegment(m[2])), `pods/${m[3]}`);
+      // CONNECT admission: the webhooks see the options (PodExecOptions ...), and the connection is made with what they return
+      const connect = (options: Obj) => this.resources.admitConnect(resourceInfo('pods')!, decodePathSegment(m[1]), decodePathSegment(m[2]), m[3]!, options, { user: this.userOf(req) });
       if (m[3] === 'exec') {
         if (!node?.exec) throw new ApiError(503, 'ServiceUnavailable', 'exec is not available: this podbay server runs no kubelet');
-        const opts = parseExecQuery(url.searchParams);
+        parseExecQuery(url.searchParams);
+        const opts = streamRequest(await connect(execOptions(url.searchParams)), true);
         const start = await node.exec(await pod(), opts.container, opts.command, opts.tty);
         const t = negotiate(req, 'pods/exec', EXEC_PROTOCOLS, EXEC_SPDY_PROTOCOLS);
         this.log(`${req.method} ${req.url} 101 (exec, ${t.kind} ${t.protocol})`);
@@ -469,7 +473,7 @@ export class ApiServer {
       }
       if (m[3] === 'attach') {
         if (!node?.attach) throw new ApiError(503, 'ServiceUnavailable', 'attach is not available: this podbay server runs no kubelet');
-        const flags = parseStreamFlags(url.searchParams);
+        const flags = streamRequest(await connect(attachOptions(url.searchParams)), false);
         const { tty, start } = await node.attach(await pod(), flags.container, flags.stdin);
         const opts = { ...flags, command: [], tty, stderr: flags.stderr && !tty };
         const t = negotiate(req, 'pods/attach', EXEC_PROTOCOLS, EXEC_SPDY_PROTOCOLS);
@@ -479,14 +483,23 @@ export class ApiServer {
         return;
       }
       if (!node?.portForward) throw new ApiError(503, 'ServiceUnavailable', 'port-forward is not available: this podbay server runs no kubelet');
+      let sentPorts: number[] = [];
+      try {
+        sentPorts = portForwardQueryPorts(url.searchParams);
+      } catch {
+        // over SPDY the ports come with the streams: the options carry none
+      }
+      const admittedPorts = forwardedPorts(await connect(portForwardOptions(sentPorts)), sentPorts);
       const target = await node.portForward(await pod());
       const t = negotiate(req, 'pods/portforward', [SPDY_TUNNEL_PREFIX + PORTFORWARD_PROTOCOL, ...PORTFORWARD_WS_PROTOCOLS], [PORTFORWARD_PROTOCOL]);
       if (t.kind === 'websocket' && PORTFORWARD_WS_PROTOCOLS.includes(t.protocol)) {
-        let ports: number[];
-        try {
-          ports = portForwardQueryPorts(url.searchParams);
-        } catch (e) {
-          throw badRequest((e as Error).message);
+        let ports = admittedPorts;
+        if (ports.length === 0) {
+          try {
+            ports = portForwardQueryPorts(url.searchParams);
+          } catch (e) {
+            throw badRequest((e as Error).message);
+          }
         }
         this.log(`${req.method} ${req.url} 101 (portforward, ${t.kind} ${t.protocol})`);
         acceptChannelWebSocket(req, socket, head, t.protocol, (ws) => servePortForwardChannels(ws, ports, target));
@@ -516,6 +529,14 @@ export class ApiServer {
     if (!d.allowed) throw forbiddenError(attrs);
     this.users.set(req, user);
     return user;
+  }
+
+  /** CONNECT admission of pods/proxy and nodes/proxy: the target with the path the webhooks left */
+  private async admitProxy(req: IncomingMessage, t: ProxyTarget): Promise<ProxyTarget> {
+    const r = resourceInfo(t.kind === 'pod' ? 'pods' : 'nodes')!;
+    const shown = proxyOptions(t.kind, t.rest);
+    const admitted = await this.resources.admitConnect(r, t.ns, t.id, 'proxy', shown, { user: this.userOf(req) });
+    return { ...t, rest: proxyRest(t.rest, shown, admitted) };
   }
 
   private userOf(req: IncomingMessage): UserInfo {
@@ -617,7 +638,7 @@ export class ApiServer {
     // pods/proxy and nodes/proxy: the path after /proxy is the pod's, kept as sent (trailing slash too)
     const raw = new URL(req.url ?? '/', 'https://podbay');
     const proxied = proxyTarget(raw.pathname);
-    if (proxied) return serveProxy(proxied, req, res, raw.search, this.proxyDeps);
+    if (proxied) return serveProxy(await this.admitProxy(req, proxied), req, res, raw.search, this.proxyDeps);
     const readObject = async (kind: string) => parseBody(await readBody(req), mediaType(req), kind);
     const send = (code: number, body: unknown) => sendJson(res, code, body);
     const stub = coreStubRoute(path, this.stubs) ?? groupStubRoute(path, this.groupStubs);
@@ -866,8 +887,9 @@ export class ApiServer {
       if (scale.kind !== undefined && scale.kind !== SCALE.kind) throw badRequest(`the kind in the data (${scale.kind}) does not match the expected kind (${SCALE.kind}) for ${r.resource}/scale`);
       decodeTypedOrThrow(SCALE.typeName, SCALE.kind, SCALE.version, scale, false);
       const obj = await svc.get(r, ns, name);
-      const out = await svc.update(r, ns, name, applyScale(obj, scale, r), { dryRun: dryRunOf(q) });
-      return sendJson(res, 200, toScale(r, out));
+      const warnings: string[] = [];
+      const out = await svc.update(r, ns, name, applyScale(obj, scale, r), { dryRun: dryRunOf(q), view: scaleView(r), admission: { user: this.userOf(req), warnings } });
+      return sendJson(res, 200, toScale(r, out), warningHeader(warnings) as Record<string, string>);
     }
     if (method === 'PATCH') {
       const text = (await readBody(req)).toString('utf8');
@@ -877,8 +899,9 @@ export class ApiServer {
         const scale = patchScale(r, obj, mediaType(req), text);
         const pinned = scale.metadata?.resourceVersion !== obj.metadata.resourceVersion;
         try {
-          const out = await svc.update(r, ns, name, applyScale(obj, scale, r), { dryRun: dryRunOf(q) });
-          return sendJson(res, 200, toScale(r, out));
+          const warnings: string[] = [];
+          const out = await svc.update(r, ns, name, applyScale(obj, scale, r), { dryRun: dryRunOf(q), view: scaleView(r), admission: { user: this.userOf(req), warnings } });
+          return sendJson(res, 200, toScale(r, out), warningHeader(warnings) as Record<string, string>);
         } catch (e) {
           // a race with another writer: read and patch again, unless the client pinned a version
           if (e instanceof ApiError && e.reason === 'Conflict' && !pinned && attempt < 5) continue;

@@ -148,3 +148,119 @@ test('the rendered file is one nginx accepts (nginx -t), every path under the gi
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /syntax is ok/);
 });
+
+const NGX = 'nginx.ingress.kubernetes.io/';
+const annotated = (name: string, host: string, annotations: Obj, paths: Obj[], extra: Obj = {}): Obj => {
+  const i = ing(name, { rules: [{ host, http: { paths } }], ...extra });
+  i.metadata.annotations = Object.fromEntries(Object.entries(annotations).map(([k, v]) => [NGX + k, v]));
+  return i;
+};
+/** the directives of one location of a host, as rendered */
+function locationBody(conf: string, host: string, head: string): string[] {
+  const block = conf.split('  server {').find((b) => b.includes(`server_name ${host};`))!;
+  const at = block.indexOf(`    location ${head} {\n`);
+  assert.ok(at >= 0, `no location ${head} in\n${block}`);
+  const body = block.slice(at).split('\n').slice(1);
+  return body.slice(0, body.indexOf('    }')).map((l) => l.trim());
+}
+const TLS = new Map<string, any>([['default/blog-tls', { cert: '/run/x/tls/a.crt', key: '/run/x/tls/a.key' }]]);
+
+test('ssl-redirect: a TLS host answers plain HTTP with 308 to https (the HTTPS port kept), unless "false"; force-ssl-redirect without TLS', () => {
+  const tlsSpec = { tls: [{ hosts: ['blog.local'], secretName: 'blog-tls' }] };
+  const on = renderNginxConf(input([annotated('blog', 'blog.local', {}, [{ path: '/', pathType: 'Prefix', backend: backend('web') }], tlsSpec)], { tls: TLS }));
+  assert.deepEqual(locationBody(on.text, 'blog.local', '"/"'), ['if ($scheme = http) {', 'return 308 "https://$host:18421$request_uri";', '}', 'proxy_pass http://default-web-80;']);
+  const off = renderNginxConf(input([annotated('blog', 'blog.local', { 'ssl-redirect': 'false' }, [{ path: '/', pathType: 'Prefix', backend: backend('web') }], tlsSpec)], { tls: TLS }));
+  assert.deepEqual(locationBody(off.text, 'blog.local', '"/"'), ['proxy_pass http://default-web-80;']);
+  const plain = renderNginxConf(input([annotated('blog', 'blog.local', {}, [{ path: '/', pathType: 'Prefix', backend: backend('web') }])]));
+  assert.deepEqual(locationBody(plain.text, 'blog.local', '"/"'), ['proxy_pass http://default-web-80;'], 'no TLS, no redirect');
+  const forced = renderNginxConf(input([annotated('blog', 'blog.local', { 'force-ssl-redirect': 'true' }, [{ path: '/', pathType: 'Prefix', backend: backend('web') }])], { listen: { address: '0.0.0.0', http: 80, https: 443 } }));
+  assert.deepEqual(locationBody(forced.text, 'blog.local', '"/"').slice(0, 3), ['if ($scheme = http) {', 'return 308 "https://$host$request_uri";', '}']);
+});
+
+test('rewrite-target: the URI replaced whole, with the path\'s capture groups under use-regex (a ~* location, longest regex first)', () => {
+  const { text, problems } = renderNginxConf(input([
+    annotated('re', 'blog.local', { 'use-regex': 'true', 'rewrite-target': '/$2' }, [
+      { path: '/app(/|$)(.*)', pathType: 'ImplementationSpecific', backend: backend('api') },
+      { path: '/a(/|$)(.*)', pathType: 'Prefix', backend: backend('web') },
+      { path: '/exact', pathType: 'Exact', backend: backend('web') },
+    ]),
+    annotated('plain', 'plain.local', { 'rewrite-target': '/api/x' }, [{ path: '/short.v1', pathType: 'Prefix', backend: backend('api') }]),
+  ]));
+  assert.deepEqual(problems, []);
+  assert.deepEqual(locationBody(text, 'blog.local', '~* "^/app(/|$)(.*)"'), ['rewrite "(?i)^/app(/|$)(.*)" "/$2" break;', 'proxy_pass http://default-api-80;']);
+  const block = text.split('  server {').find((b) => b.includes('server_name blog.local;'))!;
+  assert.ok(block.indexOf('location = "/exact"') < block.indexOf('location ~* "^/app'), 'exact first');
+  assert.ok(block.indexOf('location ~* "^/app') < block.indexOf('location ~* "^/a(/'), 'the longer regex is tried first');
+  assert.deepEqual(locationBody(text, 'plain.local', '"/short.v1/"'), ['rewrite "(?i)^/short\\.v1/" "/api/x" break;', 'proxy_pass http://default-api-80;'], 'a literal path is escaped');
+  const bad = renderNginxConf(input([annotated('re', 'blog.local', { 'use-regex': 'true' }, [{ path: '/app(', pathType: 'ImplementationSpecific', backend: backend('api') }])]));
+  assert.equal(bad.problems[0]!.reason, 'InvalidPath');
+  assert.match(bad.problems[0]!.message, /path "\/app\(" is not a regular expression \(use-regex\)/);
+});
+
+test('backend-protocol, body size, timeouts, allowlist and permanent redirect become the location\'s directives', () => {
+  const { text } = renderNginxConf(input([
+    annotated('all', 'blog.local', {
+      'backend-protocol': 'HTTPS',
+      'proxy-body-size': '8m',
+      'proxy-read-timeout': '120',
+      'proxy-send-timeout': '30',
+      'proxy-connect-timeout': '3',
+      'allowlist-source-range': '10.0.0.0/8, 192.168.1.1',
+    }, [{ path: '/', pathType: 'Prefix', backend: backend('web') }]),
+    annotated('moved', 'old.local', { 'permanent-redirect': 'https://new.example.com/' }, [{ path: '/', pathType: 'Prefix', backend: backend('web') }]),
+    annotated('legacy', 'legacy.local', { 'whitelist-source-range': '127.0.0.1/32', 'permanent-redirect': 'http://x.example.com', 'permanent-redirect-code': '308' }, [{ path: '/', pathType: 'Prefix', backend: backend('web') }]),
+  ]));
+  assert.deepEqual(locationBody(text, 'blog.local', '"/"'), [
+    'allow 10.0.0.0/8;',
+    'allow 192.168.1.1;',
+    'deny all;',
+    'client_max_body_size 8m;',
+    'proxy_connect_timeout 3s;',
+    'proxy_send_timeout 30s;',
+    'proxy_read_timeout 120s;',
+    'proxy_pass https://default-web-80;',
+  ]);
+  assert.deepEqual(locationBody(text, 'old.local', '"/"'), ['return 301 "https://new.example.com/";', 'proxy_pass http://default-web-80;']);
+  assert.deepEqual(locationBody(text, 'legacy.local', '"/"'), ['allow 127.0.0.1/32;', 'deny all;', 'return 308 "http://x.example.com";', 'proxy_pass http://default-web-80;']);
+});
+
+test('annotations podbay does not implement are a problem naming them; a bad value leaves that Ingress out, the others serve', () => {
+  const { text, problems } = renderNginxConf(input([
+    annotated('cors', 'cors.local', { 'enable-cors': 'true', 'configuration-snippet': 'more_set_headers "x: y";', 'ssl-redirect': 'false' }, [{ path: '/', pathType: 'Prefix', backend: backend('web') }]),
+    annotated('odd', 'odd.local', { 'proxy-body-size': 'lots', 'backend-protocol': 'GRPC', 'allowlist-source-range': '10.0.0.0/33,x', 'ssl-redirect': 'yes' }, [{ path: '/', pathType: 'Prefix', backend: backend('web') }]),
+    annotated('fine', 'fine.local', {}, [{ path: '/', pathType: 'Prefix', backend: backend('api') }]),
+  ]));
+  assert.deepEqual(problems.map((p) => `${p.ingress.metadata.name} ${p.reason}: ${p.message}`), [
+    `cors UnsupportedAnnotation: podbay's ingress controller ignores ${NGX}configuration-snippet, ${NGX}enable-cors: not implemented (it honours ${NGX}{ssl-redirect, force-ssl-redirect, use-regex, rewrite-target, backend-protocol, proxy-body-size, proxy-*-timeout, allowlist-source-range, permanent-redirect})`,
+    `odd InvalidAnnotation: ${NGX}ssl-redirect: "yes" is not a boolean ("true" or "false"); ${NGX}backend-protocol: "GRPC" is not supported by podbay (HTTP or HTTPS; ingress-nginx's GRPC, GRPCS, AJP and FCGI are not); ${NGX}proxy-body-size: "lots" is not a size (a number with an optional k, m or g suffix); ${NGX}allowlist-source-range: "10.0.0.0/33,x" holds "10.0.0.0/33", "x", not a CIDR or an IP address: the Ingress is not served`,
+  ]);
+  assert.doesNotMatch(text, /server_name odd\.local;/, 'the Ingress with a bad value is not rendered');
+  assert.deepEqual(locationBody(text, 'cors.local', '"/"'), ['proxy_pass http://default-web-80;']);
+  assert.deepEqual(locationBody(text, 'fine.local', '"/"'), ['proxy_pass http://default-api-80;']);
+  const target = renderNginxConf(input([annotated('t', 't.local', { 'rewrite-target': '/x; return 200' }, [{ path: '/', pathType: 'Prefix', backend: backend('web') }])]));
+  assert.match(target.problems[0]!.message, /rewrite-target: "\/x; return 200" holds a space/);
+  assert.doesNotMatch(target.text, /return 200/);
+});
+
+test('every annotation renders into a file nginx accepts (nginx -t)', (t) => {
+  if (!existsSync('/usr/sbin/nginx')) assert.fail('nginx is missing: install the Debian package nginx-light (scripts/setup-host.sh)');
+  const dir = mkdtempSync(join(tmpdir(), 'podbay-nginx-ann-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'tmp'));
+  // a real certificate: nginx -t loads it
+  const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=blog.local'], { encoding: 'utf8' });
+  assert.equal(gen.status, 0, `openssl failed (install openssl): ${gen.stderr}`);
+  const files = { pid: join(dir, 'nginx.pid'), lock: join(dir, 'nginx.lock'), temp: join(dir, 'tmp'), user: 'nobody', group: 'nogroup' };
+  const tls = new Map<string, any>([['default/blog-tls', { cert: join(dir, 'c.pem'), key: join(dir, 'k.pem') }]]);
+  const { text, problems } = renderNginxConf(input([
+    annotated('re', 'blog.local', { 'use-regex': 'true', 'rewrite-target': '/$2', 'backend-protocol': 'HTTPS', 'proxy-body-size': '0', 'proxy-read-timeout': '5', 'allowlist-source-range': '127.0.0.1/32,::1' }, [
+      { path: '/app(/|$)(.*)', pathType: 'ImplementationSpecific', backend: backend('api') },
+      { path: '/', pathType: 'Prefix', backend: backend('web') },
+    ], { tls: [{ hosts: ['blog.local'], secretName: 'blog-tls' }] }),
+    annotated('moved', 'old.local', { 'permanent-redirect': 'https://new.example.com/a?b=c', 'force-ssl-redirect': 'true', 'rewrite-target': '/x' }, [{ path: '/p', pathType: 'Prefix', backend: backend('missing') }]),
+  ], { files, tls }));
+  assert.deepEqual(problems.map((p) => p.reason), ['ServiceNotFound']);
+  writeFileSync(join(dir, 'nginx.conf'), text);
+  const r = spawnSync('/usr/sbin/nginx', ['-p', `${dir}/`, '-c', join(dir, 'nginx.conf'), '-e', 'stderr', '-t'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `${r.stderr}\n${text}`);
+});

@@ -15,12 +15,19 @@
  *     EndpointSlices, as ingress-nginx does, not the cluster IP); a Service that is missing,
  *     lacks the port, or has no ready endpoint answers 503 on that path only, the first two
  *     reported as problems (the controller turns them into events);
- *   - TLS hosts get `listen ... ssl` with the certificate files the controller wrote.
+ *   - TLS hosts get `listen ... ssl` with the certificate files the controller wrote;
+ *   - an Ingress's `nginx.ingress.kubernetes.io/*` annotations (annotations.ts) become
+ *     directives of the locations its paths make: a 308 to HTTPS on a TLS host (ssl-redirect,
+ *     on by default; force-ssl-redirect), regex locations (use-regex), rewrite, HTTPS to the
+ *     backend, body size, timeouts, allow/deny, a permanent redirect. An annotation podbay does
+ *     not implement is an UnsupportedAnnotation problem; a value that does not parse an
+ *     InvalidAnnotation one, and that Ingress is left out.
  *
  * Paths land in the file inside double quotes; a path that could break out of them (a quote, a
  * backslash, a control character) is refused as a problem instead of rendered.
  */
 import type { Obj } from '../api/types.js';
+import { ANNOTATION_PREFIX, escapeRegex, readAnnotations, regexPathProblem, type LocationSettings } from './annotations.js';
 
 export interface ListenConfig {
   /** the address nginx binds (0.0.0.0 for every one) */
@@ -74,12 +81,14 @@ export interface RenderOutput {
 type Target = { upstream: string } | { status: number };
 
 interface Location {
-  /** '=' exact, '' prefix */
-  modifier: '=' | '';
+  /** '=' exact, '' prefix, '~*' case-insensitive regular expression (use-regex) */
+  modifier: '=' | '' | '~*';
   path: string;
   /** what made it: an Exact path outranks a Prefix path's exact twin */
   origin: 'Exact' | 'Prefix' | 'ImplementationSpecific' | 'default';
   target: Target;
+  /** what its Ingress's nginx.ingress.kubernetes.io annotations ask (none for a made-up default) */
+  settings?: LocationSettings;
 }
 
 interface Server {
@@ -159,7 +168,9 @@ class Resolver {
   }
 }
 
-function locationsOf(path: string, pathType: string): { modifier: '=' | ''; path: string; origin: Location['origin'] }[] {
+function locationsOf(path: string, pathType: string, useRegex: boolean): { modifier: Location['modifier']; path: string; origin: Location['origin'] }[] {
+  // use-regex: Prefix and ImplementationSpecific paths are regular expressions anchored at the start
+  if (useRegex && pathType !== 'Exact') return [{ modifier: '~*', path, origin: pathType === 'Prefix' ? 'Prefix' : 'ImplementationSpecific' }];
   switch (pathType) {
     case 'Exact':
       return [{ modifier: '=', path, origin: 'Exact' }];
@@ -199,6 +210,15 @@ export function buildModel(input: RenderInput): { servers: Server[]; upstreams: 
   for (const ing of [...input.ingresses].sort(ingressOrder)) {
     const ns: string = ing.metadata.namespace;
     const spec = ing.spec ?? {};
+    const { settings, invalid, unsupported } = readAnnotations(ing);
+    if (unsupported.length) {
+      report(ing, { reason: 'UnsupportedAnnotation', message: `podbay's ingress controller ignores ${unsupported.join(', ')}: not implemented (it honours ${ANNOTATION_PREFIX}{ssl-redirect, force-ssl-redirect, use-regex, rewrite-target, backend-protocol, proxy-body-size, proxy-*-timeout, allowlist-source-range, permanent-redirect})` });
+    }
+    if (invalid.length) {
+      // a value nginx could not be given: none of this Ingress is served, the others are
+      report(ing, { reason: 'InvalidAnnotation', message: `${invalid.join('; ')}: the Ingress is not served` });
+      continue;
+    }
     let fallback: Target | undefined;
     if (spec.defaultBackend) {
       const r = resolver.resolve(ns, spec.defaultBackend);
@@ -215,14 +235,19 @@ export function buildModel(input: RenderInput): { servers: Server[]; upstreams: 
           report(ing, { reason: 'InvalidPath', message: `path ${JSON.stringify(path)} holds a quote, a backslash or a control character: not served` });
           continue;
         }
+        const regexProblem = settings.useRegex && p.pathType !== 'Exact' ? regexPathProblem(path) : undefined;
+        if (regexProblem) {
+          report(ing, { reason: 'InvalidPath', message: `${regexProblem}: not served` });
+          continue;
+        }
         const r = resolver.resolve(ns, p.backend ?? {});
         report(ing, r.problem);
-        for (const l of locationsOf(path, String(p.pathType))) {
+        for (const l of locationsOf(path, String(p.pathType), settings.useRegex)) {
           const key = `${l.modifier} ${l.path}`;
           const had = server.locations.get(key);
           // the older Ingress keeps a path, except that Exact outranks a Prefix path's exact twin
           if (had && !(l.origin === 'Exact' && had.origin === 'Prefix')) continue;
-          server.locations.set(key, { ...l, target: r.target });
+          server.locations.set(key, { ...l, target: r.target, settings });
         }
       }
     }
@@ -243,17 +268,49 @@ export function buildModel(input: RenderInput): { servers: Server[]; upstreams: 
   return { servers: ordered, upstreams: resolver.upstreams, problems };
 }
 
-/** exact locations first, then prefixes longest first (nginx's own precedence, written out in that order) */
+const MODIFIER_RANK = { '=': 0, '': 1, '~*': 2 } as const;
+
+/**
+ * exact locations first, then prefixes longest first (nginx's own precedence, written out in
+ * that order), then regular expressions longest first (nginx tries them in the order written,
+ * the order ingress-nginx writes them in)
+ */
 function locationOrder(a: Location, b: Location): number {
-  if (a.modifier !== b.modifier) return a.modifier === '=' ? -1 : 1;
+  if (a.modifier !== b.modifier) return MODIFIER_RANK[a.modifier] - MODIFIER_RANK[b.modifier];
   if (a.path.length !== b.path.length) return b.path.length - a.path.length;
   return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
 }
 
-function renderLocation(l: Location): string[] {
-  const head = `    location ${l.modifier ? '= ' : ''}"${l.path}" {`;
-  const body = 'upstream' in l.target ? `      proxy_pass http://${l.target.upstream};` : `      return ${l.target.status};`;
-  return [head, body, '    }'];
+/** what the annotations add to a location, before it proxies (or answers) */
+function annotationDirectives(l: Location, server: Server, httpsPort: number): string[] {
+  const a = l.settings;
+  if (!a) return [];
+  const out: string[] = [];
+  for (const cidr of a.allowSourceRanges ?? []) out.push(`allow ${cidr};`);
+  if (a.allowSourceRanges) out.push('deny all;');
+  if (a.forceSslRedirect || (a.sslRedirect && server.tls)) {
+    // ingress-nginx's default http-redirect-code: 308 keeps the method and the body
+    const port = httpsPort === 443 ? '' : `:${httpsPort}`;
+    out.push(`if ($scheme = http) {`, `  return 308 "https://$host${port}$request_uri";`, '}');
+  }
+  if (a.permanentRedirect) out.push(`return ${a.permanentRedirectCode} "${a.permanentRedirect}";`);
+  if (a.proxyBodySize !== undefined) out.push(`client_max_body_size ${a.proxyBodySize};`);
+  if (a.proxyConnectTimeout !== undefined) out.push(`proxy_connect_timeout ${a.proxyConnectTimeout}s;`);
+  if (a.proxySendTimeout !== undefined) out.push(`proxy_send_timeout ${a.proxySendTimeout}s;`);
+  if (a.proxyReadTimeout !== undefined) out.push(`proxy_read_timeout ${a.proxyReadTimeout}s;`);
+  if (a.rewriteTarget !== undefined) {
+    // the whole URI is replaced (nginx's rewrite); under use-regex $1.. are the path's groups
+    const pattern = l.modifier === '~*' ? l.path : escapeRegex(l.path);
+    out.push(`rewrite "(?i)^${pattern}" "${a.rewriteTarget}" break;`);
+  }
+  return out;
+}
+
+function renderLocation(l: Location, server: Server, httpsPort: number): string[] {
+  const head = `    location ${l.modifier ? `${l.modifier} ` : ''}"${l.modifier === '~*' ? `^${l.path}` : l.path}" {`;
+  const scheme = l.settings?.backendProtocol === 'HTTPS' ? 'https' : 'http';
+  const body = 'upstream' in l.target ? `proxy_pass ${scheme}://${l.target.upstream};` : `return ${l.target.status};`;
+  return [head, ...[...annotationDirectives(l, server, httpsPort), body].map((d) => `      ${d}`), '    }'];
 }
 
 export function renderNginxConf(input: RenderInput): RenderOutput {
@@ -302,7 +359,7 @@ export function renderNginxConf(input: RenderInput): RenderOutput {
     out.push(`    listen ${address}:${http}${s.host === '_' ? ' default_server' : ''};`);
     if (s.tls) out.push(`    listen ${address}:${https} ssl;`, `    ssl_certificate ${s.tls.cert};`, `    ssl_certificate_key ${s.tls.key};`);
     out.push(`    server_name ${s.host};`);
-    for (const l of [...s.locations.values()].sort(locationOrder)) out.push(...renderLocation(l));
+    for (const l of [...s.locations.values()].sort(locationOrder)) out.push(...renderLocation(l, s, https));
     out.push('  }');
   }
   out.push('}', '');

@@ -34,7 +34,7 @@ import type { AdmissionOptions } from './service-account-admission.js';
 import { schemas } from '../api/schema.js';
 import { parseLabelSelector, type LabelSelector } from '../api/selectors/labels.js';
 import { fieldSelector } from '../api/selectors/fields.js';
-import type { DeleteOptions, ListQuery, Obj, ObjList, WatchEventOut, WatchQuery, WriteOptions } from '../api/types.js';
+import type { AdmissionRequestContext, DeleteOptions, ListQuery, Obj, ObjList, WatchEventOut, WatchQuery, WriteOptions } from '../api/types.js';
 import { storeCall, type StoreCallContext } from './store-errors.js';
 import { strategyFor, type WritePart } from './strategy/index.js';
 import { rfc3339 } from '../api/time.js';
@@ -232,14 +232,16 @@ export class GenericRegistry {
 
   /** the attributes of a write as the webhooks see them */
   private admission(r: ResourceInfo, operation: Operation, part: WritePart, ns: string | undefined, name: string, object: Obj | null, old: Obj | null, opts: WriteOptions, extra: Obj = {}) {
+    const view = opts.view;
     return attributes({
       r,
-      subResource: part === 'main' ? '' : part,
+      subResource: view ? view.subResource : part === 'main' ? '' : part,
+      ...(view ? { kind: view.kind } : {}),
       operation,
       namespace: r.namespaced ? ns ?? '' : r.kind === 'Namespace' ? name : '',
       name,
-      object,
-      oldObject: old,
+      object: view && object ? view.show(object) : object,
+      oldObject: view && old ? view.show(old) : old,
       dryRun: !!opts.dryRun,
       options: reviewOptions(operation, !!opts.dryRun, opts.fieldManager, extra),
       user: opts.admission?.user,
@@ -254,11 +256,36 @@ export class GenericRegistry {
 
   /** mutating webhooks; what they return is defaulted again (as kube decodes a webhook's patched object) */
   private async mutateByWebhooks(r: ResourceInfo, op: Operation, part: WritePart, ns: string | undefined, obj: Obj, old: Obj | undefined, opts: WriteOptions): Promise<{ obj: Obj; changed: boolean }> {
-    const out = await this.webhooks.mutate(this.admission(r, op, part, ns, obj.metadata?.name ?? '', obj, old ?? null, opts), opts.admission ?? {});
-    if (!out || out === obj) return { obj, changed: false };
+    const attrs = this.admission(r, op, part, ns, obj.metadata?.name ?? '', obj, old ?? null, opts);
+    let out = await this.webhooks.mutate(attrs, opts.admission ?? {});
+    if (!out || out === attrs.object) return { obj, changed: false };
+    // a subresource's object (a Scale) changed by a webhook goes back into the stored kind
+    if (opts.view) out = opts.view.apply(obj, out);
     if (r.custom) r.custom.defaults(out, op === 'CREATE' ? 'create' : 'update');
     else defaultObject(r.kind, out, op === 'CREATE' ? 'create' : 'update');
     return { obj: out, changed: true };
+  }
+
+  /**
+   * Admission of a CONNECT (pods/exec, attach, portforward, proxy; nodes/proxy): the webhooks
+   * whose rules name it see the request's options object (kind e.g. v1 PodExecOptions);
+   * answers the options to connect with, as the mutating webhooks left them.
+   */
+  async admitConnect(r: ResourceInfo, ns: string | undefined, name: string, subResource: string, options: Obj, ctx: AdmissionRequestContext): Promise<Obj> {
+    const a = attributes({
+      r,
+      subResource,
+      kind: { group: r.group, version: r.version, kind: String(options.kind) },
+      operation: 'CONNECT',
+      namespace: r.namespaced ? ns ?? '' : '',
+      name,
+      object: options,
+      oldObject: null,
+      dryRun: false,
+      options: null,
+      user: ctx.user,
+    });
+    return this.webhooks.connect(a, ctx);
   }
 
   private async loadServiceAllocators(): Promise<ServiceAllocators> {

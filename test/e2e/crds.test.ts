@@ -55,6 +55,7 @@ spec:
               port: {x-kubernetes-int-or-string: true}
               extra: {type: object, x-kubernetes-preserve-unknown-fields: true}
               template: {type: object, x-kubernetes-embedded-resource: true, x-kubernetes-preserve-unknown-fields: true}
+              endpoint: {type: object, x-kubernetes-map-type: atomic, properties: {host: {type: string}, port: {type: integer}}}
               ports:
                 type: array
                 x-kubernetes-list-type: map
@@ -161,7 +162,7 @@ describe('CustomResourceDefinitions with real kubectl', () => {
       });
 
       it('server-side apply of a custom resource, with field ownership; explain of the kind', () => {
-        const yaml = `apiVersion: stable.example.com/v1\nkind: ${kind}\nmetadata: {name: ssa}\nspec:\n  image: one\n  ports: [{name: a, port: 1}]\n`;
+        const yaml = `apiVersion: stable.example.com/v1\nkind: ${kind}\nmetadata: {name: ssa}\nspec:\n  image: one\n  ports: [{name: a, port: 1}]\n  endpoint: {host: h, port: 1}\n`;
         let r = s.kubectl(kc.path, ['apply', '--server-side', '--field-manager=alice', '-n', ns, '-f', '-'], yaml);
         assert.equal(r.code, 0, r.stderr);
         r = s.kubectl(kc.path, ['apply', '--server-side', '--field-manager=bob', '-n', ns, '-f', '-'], `apiVersion: stable.example.com/v1\nkind: ${kind}\nmetadata: {name: ssa}\nspec:\n  ports: [{name: b, port: 2}]\n`);
@@ -171,6 +172,12 @@ describe('CustomResourceDefinitions with real kubectl', () => {
         r = s.kubectl(kc.path, ['apply', '--server-side', '--field-manager=bob', '-n', ns, '-f', '-'], `apiVersion: stable.example.com/v1\nkind: ${kind}\nmetadata: {name: ssa}\nspec:\n  image: two\n`);
         assert.equal(r.code, 1);
         assert.match(r.stderr, /conflict/i);
+        // an x-kubernetes-map-type atomic object is owned whole: touching one field of it conflicts with its owner
+        r = s.kubectl(kc.path, ['apply', '--server-side', '--field-manager=bob', '-n', ns, '-f', '-'], `apiVersion: stable.example.com/v1\nkind: ${kind}\nmetadata: {name: ssa}\nspec:\n  endpoint: {port: 2}\n`);
+        assert.equal(r.code, 1);
+        assert.match(r.stderr, /conflict with "alice"[^\n]*: \.spec\.endpoint\b(?!\.)/);
+        const owned = JSON.parse(ok('get', plural, 'ssa', '-n', ns, '-o', 'json'));
+        assert.deepEqual(owned.spec.endpoint, { host: 'h', port: 1 }, 'the refused apply changed nothing');
         const ex = ok('explain', `${plural}.spec`);
         assert.match(ex, new RegExp(`KIND:\\s+${kind}`));
         assert.match(ex, /What the CronTab\d+ should do\./);

@@ -6,7 +6,10 @@
  * Service (an event; that host answers 503, the others keep serving), a backend scaled up and
  * nginx following its endpoints, reloads under a running request loop dropping nothing, a
  * configuration nginx refuses (a key that does not match its certificate) keeping the old one
- * serving with a RELOAD event, and podbay's stop leaving no nginx process and no file.
+ * serving with a RELOAD event, and podbay's stop leaving no nginx process and no file. The
+ * nginx.ingress.kubernetes.io annotations: the 308 to HTTPS of a TLS host (ssl-redirect),
+ * rewrite-target with use-regex capture groups, an allowlist, and events for an annotation
+ * podbay does not implement and for a value that does not parse.
  *
  * This suite owns bridge pbing0, pod subnet 10.244.0.0/24, the service range 10.245.0.0/24
  * and ports 18420-18439 (ingress HTTP 18420, HTTPS 18421; node ports 18430-18439, none used).
@@ -24,13 +27,13 @@ const [kc] = kubectlBinaries().slice(-1);
 const HTTP = 18420;
 const HTTPS = 18421;
 
-/** GET through the ingress with a Host header: status and body */
-function get(host: string, path: string): Promise<{ status: number; body: string }> {
+/** GET through the ingress with a Host header: status, body and where a redirect points */
+function get(host: string, path: string): Promise<{ status: number; body: string; location?: string }> {
   return new Promise((resolve, reject) => {
     const req = http.get({ host: '127.0.0.1', port: HTTP, path, headers: { Host: host }, agent: false, timeout: 5000 }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, location: res.headers.location }));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
@@ -92,6 +95,9 @@ spec:
       - {path: /api, pathType: Prefix, backend: {service: {name: api, port: {name: http}}}}
       - {path: /exact, pathType: Exact, backend: {service: {name: api, port: {number: 80}}}}
 `;
+
+/** BLOG with TLS, still served over plain HTTP too (ssl-redirect off: the later cases use HTTP) */
+const BLOG_TLS = BLOG.replace('metadata: {name: blog}\n', 'metadata:\n  name: blog\n  annotations: {nginx.ingress.kubernetes.io/ssl-redirect: "false"}\n').replace('spec:\n', 'spec:\n  tls: [{hosts: [blog.local], secretName: blog-tls}]\n');
 
 describe('Ingress served by the built-in controller (Debian nginx under podbay)', () => {
   const suite = new PodSuite('pbing0', '10.244.0.0/24', /^18(4[23])\d$/);
@@ -212,6 +218,13 @@ describe('Ingress served by the built-in controller (Debian nginx under podbay)'
     assert.equal(files.length, 2, files.join(' '));
     for (const f of files) assert.equal(statSync(join(tlsDir, f)).mode & 0o777, 0o600, f);
     assert.match(ok('get', 'ingress', 'blog'), /blog\s+podbay\s+blog\.local\s+127\.0\.0\.1\s+80, 443\s+/);
+    // a host with TLS answers plain HTTP with 308 to HTTPS, as ingress-nginx does
+    const redirected = await get('blog.local', '/api/x?a=1');
+    assert.equal(redirected.status, 308);
+    assert.equal(redirected.location, `https://blog.local:${HTTPS}/api/x?a=1`);
+    apply(BLOG_TLS);
+    await until('ssl-redirect "false": plain HTTP served again', async () => (await get('blog.local', '/api/x')).body === 'api\n');
+    assert.equal(curl().stdout, 'api\n', 'and HTTPS still');
   });
 
   it('an Ingress naming a missing Service: an event, that host answers 503, the others keep serving', async () => {
@@ -220,6 +233,58 @@ describe('Ingress served by the built-in controller (Debian nginx under podbay)'
     await until('broken.local answers 503', async () => (await get('broken.local', '/')).status === 503);
     assert.equal((await get('blog.local', '/api/x')).body, 'api\n');
     assert.ok((await get('blog.local', '/')).body.startsWith('web '));
+  });
+
+  it('nginx.ingress.kubernetes.io annotations: rewrite-target with use-regex capture groups, an allowlist; unsupported ones and bad values are events', async () => {
+    apply(`apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: rewrite
+  annotations:
+    nginx.ingress.kubernetes.io/use-regex: "true"
+    nginx.ingress.kubernetes.io/rewrite-target: /$2
+    nginx.ingress.kubernetes.io/enable-cors: "true"
+spec:
+  rules:
+  - host: rewrite.local
+    http:
+      paths:
+      - {path: "/app(/|$)(.*)", pathType: ImplementationSpecific, backend: {service: {name: api, port: {number: 80}}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: fenced
+  annotations: {nginx.ingress.kubernetes.io/allowlist-source-range: 10.0.0.0/8}
+spec:
+  rules:
+  - host: fenced.local
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: odd
+  annotations: {nginx.ingress.kubernetes.io/proxy-body-size: lots}
+spec:
+  rules:
+  - host: odd.local
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+`);
+    // /app/api/x is sent to the backend as /api/x (the second capture group)
+    await until('rewrite.local rewrites /app/api/x to /api/x', async () => (await get('rewrite.local', '/app/api/x')).body === 'api\n');
+    assert.equal((await get('rewrite.local', '/APP/exact')).body, 'api-exact\n', 'a case-insensitive regex, as ingress-nginx writes it');
+    assert.equal((await get('rewrite.local', '/other')).status, 404, 'outside the regex: nothing');
+    await until('fenced.local refuses 127.0.0.1', async () => (await get('fenced.local', '/')).status === 403);
+    await waitFor('the UnsupportedAnnotation event', () => (/Warning UnsupportedAnnotation podbay's ingress controller ignores nginx\.ingress\.kubernetes\.io\/enable-cors: not implemented/.test(events('rewrite')) ? true : undefined), 20_000);
+    await waitFor('the InvalidAnnotation event', () => (/Warning InvalidAnnotation nginx\.ingress\.kubernetes\.io\/proxy-body-size: "lots" is not a size .*: the Ingress is not served/.test(events('odd')) ? true : undefined), 20_000);
+    assert.equal((await get('odd.local', '/')).status, 404, 'the Ingress with a bad value is not served (the catch-all answers)');
+    assert.equal((await get('blog.local', '/api/x')).body, 'api\n', 'the others keep serving');
+    ok('delete', 'ingress', 'rewrite', 'fenced', 'odd');
   });
 
   it('scaling a backend: nginx follows its endpoints', async () => {
@@ -256,7 +321,7 @@ describe('Ingress served by the built-in controller (Debian nginx under podbay)'
       const before = readFileSync(confFile, 'utf8');
       ok('annotate', 'ingress', 'blog', `podbay.test/round=${i}`, '--overwrite');
       // a new path each round changes the rendered file, so nginx reloads
-      apply(BLOG.replace('spec:\n', 'spec:\n  tls: [{hosts: [blog.local], secretName: blog-tls}]\n') + `      - {path: /round${i}, pathType: Exact, backend: {service: {name: web, port: {number: 80}}}}\n`);
+      apply(BLOG_TLS + `      - {path: /round${i}, pathType: Exact, backend: {service: {name: web, port: {number: 80}}}}\n`);
       await until(`reload ${i}`, async () => readFileSync(confFile, 'utf8') !== before);
       await new Promise((r) => setTimeout(r, 300));
     }

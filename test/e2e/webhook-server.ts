@@ -39,6 +39,16 @@ function webhookServer(tls: { key: string; cert: string }): https.Server {
         }
         case '/widgets':
           return patch([{ op: 'add', path: '/spec/checked', value: true }]);
+        case '/exec': {
+          // CONNECT of pods/exec: the review carries the PodExecOptions
+          const command: string[] = o.command ?? [];
+          if (command.includes('forbidden')) return answer({ allowed: false, status: { code: 403, reason: 'Forbidden', message: `exec of "${command.join(' ')}" is not allowed here` } });
+          return answer({ allowed: true });
+        }
+        case '/scale':
+          // UPDATE of deployments/scale: the review carries an autoscaling/v1 Scale
+          if ((o.spec?.replicas ?? 0) > 3) return answer({ allowed: false, status: { code: 403, reason: 'Forbidden', message: `at most 3 replicas, not ${o.spec.replicas}` } });
+          return answer({ allowed: true });
         case '/slow':
           held.push(res); // never answered: the API server's timeout decides
           return;

@@ -184,6 +184,31 @@ describe('admission webhooks', () => {
     assert.match(denied.stderr, /denied the request: key "bad-x" is not allowed here/);
   });
 
+  it('matchConditions (CEL) pick the requests a webhook sees; an erring one fails closed naming the expression; authorizer is refused', async () => {
+    const conditions = (expression: string) => [{ name: 'not-free', expression }];
+    await create({
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingWebhookConfiguration',
+      metadata: { name: 'picky' },
+      webhooks: [
+        hook('picky.hooks.example.com', at('/configmaps'), { rules: rule(['configmaps']), namespaceSelector: { matchLabels: { hooks: 'off' } }, matchConditions: conditions('!object.metadata.name.startsWith("free-") && request.userInfo.username != "nobody"') }),
+        hook('broken.hooks.example.com', at('/configmaps'), { rules: rule(['configmaps']), namespaceSelector: { matchLabels: { hooks: 'off' } }, objectSelector: { matchLabels: { broken: 'yes' } }, matchConditions: conditions('object.data.missing == "x"') }),
+      ],
+    });
+    const free = await k('create', 'configmap', 'free-1', '-n', 'quiet', '--from-literal=bad-key=1');
+    assert.equal(free.code, 0, `a false condition skips the webhook: ${free.stderr}`);
+    const held = await k('create', 'configmap', 'held-1', '-n', 'quiet', '--from-literal=bad-key=1');
+    assert.notEqual(held.code, 0);
+    assert.match(held.stderr, /admission webhook "picky.hooks.example.com" denied the request: key "bad-key" is not allowed here/);
+    const broken = await kubectl(['create', '-n', 'quiet', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'free-broken', labels: { broken: 'yes' } }, data: { fine: '1' } }));
+    assert.notEqual(broken.code, 0);
+    assert.match(broken.stderr, /configmaps "free-broken" is forbidden: expression 'object.data.missing == "x"' resulted in error: No such key: missing/);
+    const authz = await kubectl(['create', '-f', '-'], JSON.stringify({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration', metadata: { name: 'authz' }, webhooks: [hook('authz.hooks.example.com', at('/configmaps'), { rules: rule(['configmaps']), matchConditions: conditions('authorizer.group("").resource("pods").check("get").allowed()') })] }));
+    assert.notEqual(authz.code, 0);
+    assert.match(authz.stderr, /webhooks\[0\]\.matchConditions\[0\]\.expression: Invalid value: .*podbay does not evaluate authorizer checks in match conditions/);
+    await ok('delete', 'validatingwebhookconfiguration', 'picky');
+  });
+
   it('a webhook that times out: failurePolicy Fail refuses naming the webhook, Ignore lets the write through, both within timeoutSeconds', async () => {
     await create({
       apiVersion: 'admissionregistration.k8s.io/v1',
@@ -208,6 +233,55 @@ describe('admission webhooks', () => {
     assert.ok(ignoreMs >= 2000 && ignoreMs < 5000, `let through after the 2 s timeout (${ignoreMs} ms)`);
     await ok('get', 'configmap', 'slow-ignore');
     await ok('delete', 'validatingwebhookconfiguration', 'slow');
+  });
+
+  it('CONNECT: a validating webhook on pods/exec sees the PodExecOptions and its denial makes kubectl exec fail with its message', async () => {
+    await create({
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingWebhookConfiguration',
+      metadata: { name: 'exec' },
+      webhooks: [hook('exec.hooks.example.com', at('/exec'), { rules: rule(['pods/exec'], [''], ['CONNECT']) })],
+    });
+    const before = seen().length;
+    const denied = await k('exec', 'labelled', '--', 'echo', 'forbidden');
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr, /admission webhook "exec.hooks.example.com" denied the request: exec of "echo forbidden" is not allowed here/);
+    assert.doesNotMatch(denied.stdout, /forbidden/, 'the command never ran');
+    const call = seen().slice(before).find((x) => x.path === '/exec')!;
+    assert.ok(call, 'the webhook was called');
+    assert.deepEqual([call.request.operation, call.request.subResource, call.request.name, call.request.namespace], ['CONNECT', 'exec', 'labelled', 'default']);
+    assert.deepEqual(call.request.kind, { group: '', version: 'v1', kind: 'PodExecOptions' });
+    assert.deepEqual(call.request.resource, { group: '', version: 'v1', resource: 'pods' });
+    assert.deepEqual(call.request.object.command, ['echo', 'forbidden']);
+    assert.equal(call.request.object.container, 'c');
+    assert.equal(await ok('exec', 'labelled', '--', 'echo', 'allowed'), 'allowed\n', 'an allowed exec runs');
+    await ok('delete', 'validatingwebhookconfiguration', 'exec');
+  });
+
+  it('scale: a webhook on deployments/scale sees an autoscaling/v1 Scale and can refuse kubectl scale', async () => {
+    await create({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' }, spec: { replicas: 0, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'busybox:1.36', command: ['sleep', '3600'] }] } } } });
+    await create({
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingWebhookConfiguration',
+      metadata: { name: 'scale' },
+      webhooks: [hook('scale.hooks.example.com', at('/scale'), { rules: rule(['deployments/scale'], ['apps'], ['UPDATE']) })],
+    });
+    const before = seen().length;
+    const denied = await k('scale', 'deployment', 'web', '--replicas=5');
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr, /admission webhook "scale.hooks.example.com" denied the request: at most 3 replicas, not 5/);
+    assert.equal(await ok('get', 'deployment', 'web', '-o', 'jsonpath={.spec.replicas}'), '0', 'the denied scale changed nothing');
+    const call = seen().slice(before).find((x) => x.path === '/scale')!;
+    assert.deepEqual([call.request.operation, call.request.subResource], ['UPDATE', 'scale']);
+    assert.deepEqual(call.request.kind, { group: 'autoscaling', version: 'v1', kind: 'Scale' });
+    assert.deepEqual(call.request.resource, { group: 'apps', version: 'v1', resource: 'deployments' });
+    assert.deepEqual([call.request.object.apiVersion, call.request.object.spec.replicas, call.request.oldObject.spec.replicas], ['autoscaling/v1', 5, 0]);
+    // a plain update of the deployment is not a scale: the webhook is not called
+    const n = seen().length;
+    await ok('label', 'deployment', 'web', 'tier=front');
+    assert.ok(!seen().slice(n).some((x) => x.path === '/scale'), 'rules on deployments/scale do not match an update of deployments');
+    await ok('delete', 'validatingwebhookconfiguration', 'scale');
+    await ok('delete', 'deployment', 'web');
   });
 
   it('a custom resource passes through a mutating webhook', async () => {

@@ -169,3 +169,70 @@ test('kubectl taking over from client-side apply: fields still as last applied a
   const after = recordUpdate(podScope(), live, edited, 'kubectl-client-side-apply');
   assert.throws(() => applyConfiguration(podScope(), after, pod('nginx:2'), 'kubectl', false), /\.spec\.containers\[name="nginx"\]\.image/);
 });
+
+test('custom resources: x-kubernetes-map-type atomic objects and maps, and atomic lists, are owned whole by one applier', async () => {
+  const { typeSchemasFor, customTypeName } = await import('../crd/custom-kind.js');
+  const crd = {
+    spec: {
+      group: 'ssa.example.com',
+      names: { kind: 'Gadget', plural: 'gadgets' },
+      versions: [
+        {
+          name: 'v1',
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              properties: {
+                spec: {
+                  type: 'object',
+                  properties: {
+                    endpoint: { type: 'object', 'x-kubernetes-map-type': 'atomic', properties: { host: { type: 'string' }, port: { type: 'integer' } } },
+                    selector: { type: 'object', 'x-kubernetes-map-type': 'atomic', additionalProperties: { type: 'string' } },
+                    labels: { type: 'object', additionalProperties: { type: 'string' } },
+                    tags: { type: 'array', 'x-kubernetes-list-type': 'atomic', items: { type: 'string' } },
+                    limits: { type: 'object', properties: { cpu: { type: 'string' }, memory: { type: 'string' } } },
+                  },
+                },
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+  Object.assign(schemas, typeSchemasFor(crd, 'v1'));
+  const typeName = customTypeName('ssa.example.com', 'v1', 'Gadget');
+  const scope: FieldManagerScope = { typeName, apiVersion: 'ssa.example.com/v1', hasStatusSubresource: false, now: clock('2026-11-29T10:00:00Z') };
+  const g = (spec: Record<string, unknown>) => ({ apiVersion: 'ssa.example.com/v1', kind: 'Gadget', metadata: { name: 'g', namespace: 'default' }, spec });
+  const first = applyConfiguration(scope, undefined, g({ endpoint: { host: 'a', port: 80 }, selector: { app: 'x' }, labels: { a: '1' }, tags: ['t1'], limits: { cpu: '1' } }), 'alice', false);
+  const fields = (first.metadata as any).managedFields[0].fieldsV1['f:spec'];
+  assert.deepEqual(fields['f:endpoint'], {}, 'an atomic object is one field');
+  assert.deepEqual(fields['f:selector'], {}, 'an atomic map is one field');
+  assert.deepEqual(fields['f:labels'], { 'f:a': {} }, 'a granular map is owned entry by entry');
+  assert.deepEqual(fields['f:tags'], {});
+  // a second applier touching a part of an atomic object conflicts with the owner of the whole
+  const conflicts = (spec: Record<string, unknown>) => {
+    try {
+      applyConfiguration(scope, first, g(spec), 'bob', false);
+    } catch (e) {
+      assert.ok(e instanceof ApiError && e.code === 409);
+      return (e.details?.causes ?? []).map((c) => c.field);
+    }
+    return [];
+  };
+  assert.deepEqual(conflicts({ endpoint: { port: 81 } }), ['.spec.endpoint']);
+  assert.deepEqual(conflicts({ selector: { tier: 'db' } }), ['.spec.selector']);
+  assert.deepEqual(conflicts({ tags: ['t2'] }), ['.spec.tags']);
+  // granular parts are shared: another entry, another field, no conflict
+  const shared = applyConfiguration(scope, first, g({ labels: { b: '2' }, limits: { memory: '1Gi' } }), 'bob', false) as any;
+  assert.deepEqual(shared.spec.labels, { a: '1', b: '2' });
+  assert.deepEqual(shared.spec.limits, { cpu: '1', memory: '1Gi' });
+  // forced, the atomic object is replaced whole: the fields bob did not send are gone, and bob owns it
+  const forced = applyConfiguration(scope, first, g({ endpoint: { port: 81 } }), 'bob', true) as any;
+  assert.deepEqual(forced.spec.endpoint, { port: 81 });
+  const owners = forced.metadata.managedFields.filter((m: any) => m.fieldsV1?.['f:spec']?.['f:endpoint']).map((m: any) => m.manager);
+  assert.deepEqual(owners, ['bob']);
+  // the owner re-applying without it drops it whole
+  const dropped = applyConfiguration(scope, first, g({ selector: { app: 'x' }, labels: { a: '1' }, tags: ['t1'], limits: { cpu: '1' } }), 'alice', false) as any;
+  assert.equal(dropped.spec.endpoint, undefined);
+});

@@ -10,7 +10,8 @@
  *   list     x-kubernetes-list-type map (items by their key fields) or set (by value);
  *            without a list type, a patch strategy "merge" with a merge key counts as a map
  *   atomic   replaced as a whole: atomic lists, free-form values, the structs Kubernetes
- *            marks +structType=atomic (LabelSelector, ObjectReference ...)
+ *            marks +structType=atomic (LabelSelector, ObjectReference ...), and a custom
+ *            resource's objects and maps marked x-kubernetes-map-type: atomic
  *   scalar   strings, numbers, booleans, quantities, times, int-or-strings
  */
 import type { FieldSchema, TypeSchema } from '../schema-types.js';
@@ -66,11 +67,12 @@ export function shapeOf(f: FieldSchema | undefined): Shape {
   if (!f) return { t: 'atomic' };
   switch (f.kind) {
     case 'object': {
+      if (f.mapType === 'atomic') return { t: 'atomic' };
       const ref = f.ref ? schemas[f.ref] : undefined;
       return ref ? shapeOfType(ref) : { t: 'atomic' };
     }
     case 'map':
-      return { t: 'map', items: f.items };
+      return f.mapType === 'atomic' ? { t: 'atomic' } : { t: 'map', items: f.items };
     case 'array': {
       const strategies = f.patchStrategy ? f.patchStrategy.split(',') : [];
       if (f.listType === 'map') return { t: 'list', rel: 'map', keys: f.listMapKeys ?? (f.patchMergeKey ? [f.patchMergeKey] : []), items: f.items };

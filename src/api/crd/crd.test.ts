@@ -123,6 +123,12 @@ describe('CRD validation', () => {
     assert.ok(errs.some((e) => e.startsWith('spec.versions[0].schema.openAPIV3Schema.properties[d].default: Invalid value: "x"')));
   });
 
+  it('x-kubernetes-map-type is atomic or granular, on objects only', () => {
+    const errs = validateCrd(crd({}, { type: 'object', properties: { s: { type: 'string', 'x-kubernetes-map-type': 'atomic' }, m: { type: 'object', 'x-kubernetes-map-type': 'whole', additionalProperties: { type: 'string' } } } })).map(fieldErrorText);
+    assert.ok(errs.includes('spec.versions[0].schema.openAPIV3Schema.properties[s].type: Invalid value: "string": must be object if x-kubernetes-map-type is specified'), errs.join('\n'));
+    assert.ok(errs.includes('spec.versions[0].schema.openAPIV3Schema.properties[m].x-kubernetes-map-type: Unsupported value: "whole": supported values: "granular", "atomic"'), errs.join('\n'));
+  });
+
   it('the Webhook conversion is refused, naming why', () => {
     const errs = validateCrd(crd({ conversion: { strategy: 'Webhook' } })).map(fieldErrorText);
     assert.match(errs.join('\n'), /spec.conversion.strategy: Forbidden: podbay does not call conversion webhooks/);

@@ -106,13 +106,16 @@ function fieldOf(s: JSONSchemaProps, name: string, out: Record<string, TypeSchem
   const d = s.description ? { description: s.description } : {};
   if (s['x-kubernetes-int-or-string']) return { kind: 'int-or-string', ...d };
   switch (s.type) {
-    case 'object':
+    case 'object': {
+      // x-kubernetes-map-type atomic: server-side apply owns and replaces the object whole
+      const mt = s['x-kubernetes-map-type'] === 'atomic' ? { mapType: 'atomic' as const } : {};
       if (s.properties) {
         typeOf(s, name, out);
-        return { kind: 'object', ref: name, ...d };
+        return { kind: 'object', ref: name, ...mt, ...d };
       }
-      if (isObj(s.additionalProperties)) return { kind: 'map', items: fieldOf(s.additionalProperties as JSONSchemaProps, `${name}.value`, out), ...d };
+      if (isObj(s.additionalProperties)) return { kind: 'map', items: fieldOf(s.additionalProperties as JSONSchemaProps, `${name}.value`, out), ...mt, ...d };
       return { kind: 'any', ...d };
+    }
     case 'array': {
       const items = Array.isArray(s.items) ? s.items[0] : s.items;
       const lt = s['x-kubernetes-list-type'];

@@ -209,6 +209,10 @@ function walk(s: JSONSchemaProps, p: string, root: boolean, underMetadata: boole
     if (item && (item.type === 'object' || item.type === 'array')) errs.push(bad(`${p}.items.type`, item.type, 'must be a scalar type if parent array\'s x-kubernetes-list-type is set'));
   }
   const mt = s['x-kubernetes-map-type'];
+  if (mt !== undefined && s.type !== 'object') {
+    if (!s.type) errs.push(req(`${p}.type`, 'must be object if x-kubernetes-map-type is specified'));
+    else errs.push(bad(`${p}.type`, s.type, 'must be object if x-kubernetes-map-type is specified'));
+  }
   if (mt !== undefined && mt !== 'atomic' && mt !== 'granular') errs.push({ type: 'FieldValueNotSupported', field: `${p}.x-kubernetes-map-type`, value: mt, detail: 'supported values: "granular", "atomic"' });
 
   // defaults: valid against their own schema, and without fields pruning would drop

@@ -105,8 +105,34 @@ test('rules: operations, groups, versions, resources with wildcards and scope', 
   ]);
 });
 
-test('matchConditions are refused, not ignored', async () => {
-  const got = await causes(VWC, [hook({ matchConditions: [{ name: 'x', expression: 'true' }] })]);
-  assert.equal(got.length, 1);
-  assert.match(got[0]!, /^webhooks\[0\]\.matchConditions: Forbidden: podbay does not evaluate CEL match conditions/);
+test('matchConditions are validated as kube-apiserver does: at most 64, qualified unique names, expressions that compile to a bool; authorizer is refused clearly', async () => {
+  const got = await causes(VWC, [
+    hook({
+      matchConditions: [
+        { name: 'ok', expression: 'object.metadata.name != "x"' },
+        { name: 'ok', expression: 'true' },
+        { name: 'bad name!', expression: 'true' },
+        { name: '', expression: '' },
+        { name: 'syntax', expression: '1 +' },
+        { name: 'types', expression: '"a" + 1' },
+        { name: 'notbool', expression: '"a"' },
+        { name: 'authz', expression: 'authorizer.group("").resource("pods").check("get").allowed()' },
+      ],
+    }),
+  ]);
+  assert.deepEqual(got.slice(0, 4), [
+    'webhooks[0].matchConditions[1].name: Duplicate value: "ok"',
+    `webhooks[0].matchConditions[2].name: Invalid value: "bad name!": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')`,
+    'webhooks[0].matchConditions[3].name: Required value',
+    'webhooks[0].matchConditions[3].expression: Required value',
+  ]);
+  assert.match(got[4]!, /^webhooks\[0\]\.matchConditions\[4\]\.expression: Invalid value: "1 \+": compilation failed: /);
+  assert.match(got[5]!, /^webhooks\[0\]\.matchConditions\[5\]\.expression: Invalid value: "\\"a\\" \+ 1": compilation failed: no such overload/);
+  assert.match(got[6]!, /^webhooks\[0\]\.matchConditions\[6\]\.expression: Invalid value: "\\"a\\"": must evaluate to bool, not string/);
+  assert.match(got[7]!, /matchConditions\[7\]\.expression: Invalid value: .*podbay does not evaluate authorizer checks in match conditions/);
+  assert.equal(got.length, 8);
+  const many = await causes(VWC, [hook({ matchConditions: Array.from({ length: 65 }, (_, i) => ({ name: `c${i}`, expression: 'true' })) })]);
+  assert.deepEqual(many, ['webhooks[0].matchConditions: Too many: 65: must have at most 64 items']);
+  const reg = await memoryRegistry();
+  await reg.create(VWC, undefined, cfg([hook({ matchConditions: [{ name: 'not-system', expression: '!request.userInfo.username.startsWith("system:")' }] })]));
 });

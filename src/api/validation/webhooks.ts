@@ -5,12 +5,13 @@
  * validateAdmissionReviewVersions) and apiserver's util/webhook (ValidateWebhookURL,
  * ValidateWebhookService). Objects are defaulted first (../defaults/webhooks.ts), so
  * failurePolicy, matchPolicy, timeoutSeconds, scope and port are set unless the client set them.
- * matchConditions (CEL) are refused, not ignored: podbay does not evaluate them.
+ * matchConditions (CEL) are compiled here and evaluated by the dispatcher (../match-conditions.ts).
  */
-import { type Obj, type ValidationError, arr, duplicate, forbidden, invalid, isObj, notSupported, obj, required, str } from './field.js';
+import { type Obj, type ValidationError, arr, duplicate, invalid, isObj, notSupported, obj, required, str } from './field.js';
 import { validateObjectMeta, validateObjectMetaUpdate } from './meta.js';
 import { validateLabelSelector } from './label-selector.js';
-import { isDNS1035Label, isDNS1123Subdomain, isValidPortNum } from './names.js';
+import { isDNS1035Label, isDNS1123Subdomain, isQualifiedName, isValidPortNum } from './names.js';
+import { compileMatchCondition, MAX_MATCH_CONDITIONS } from '../match-conditions.js';
 
 type Errs = ValidationError[];
 
@@ -168,7 +169,27 @@ function validateWebhook(hook: Obj, fld: string, mutating: boolean, creating: bo
   if (mutating && hook.reinvocationPolicy != null && !REINVOCATION.includes(str(hook.reinvocationPolicy))) {
     errs.push(notSupported(`${fld}.reinvocationPolicy`, hook.reinvocationPolicy, REINVOCATION));
   }
-  if (arr(hook.matchConditions).length) errs.push(forbidden(`${fld}.matchConditions`, 'podbay does not evaluate CEL match conditions; select the objects with rules, namespaceSelector and objectSelector'));
+  errs.push(...validateMatchConditions(arr(hook.matchConditions), `${fld}.matchConditions`));
+  return errs;
+}
+
+/** validateMatchConditions: at most 64, names qualified and unique, expressions that compile to a bool */
+function validateMatchConditions(conditions: unknown[], fld: string): Errs {
+  const errs: Errs = [];
+  if (conditions.length > MAX_MATCH_CONDITIONS) errs.push({ type: 'FieldValueTooMany', field: fld, rawValue: String(conditions.length), detail: `must have at most ${MAX_MATCH_CONDITIONS} items` });
+  const names = new Set<string>();
+  conditions.forEach((c, i) => {
+    const mc = obj(c);
+    const name = str(mc.name);
+    if (!name) errs.push(required(`${fld}[${i}].name`, ''));
+    else for (const m of isQualifiedName(name)) errs.push(invalid(`${fld}[${i}].name`, name, m));
+    if (name && names.has(name)) errs.push(duplicate(`${fld}[${i}].name`, name));
+    names.add(name);
+    const expr = str(mc.expression);
+    if (!expr) return void errs.push(required(`${fld}[${i}].expression`, ''));
+    const why = compileMatchCondition(expr);
+    if (why) errs.push(invalid(`${fld}[${i}].expression`, expr, why));
+  });
   return errs;
 }
 

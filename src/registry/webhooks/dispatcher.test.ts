@@ -189,3 +189,87 @@ test('webhook configurations are never sent to webhooks', async () => {
   await d.validate(create({ metadata: { name: 'x' } }, { r, namespace: '', name: 'x' }), {});
   assert.equal(calls.length, 0);
 });
+
+test('CONNECT: a rule on pods/exec is called with the PodExecOptions, subResource exec; a denial stops it; the options come back as mutated', async () => {
+  const rules = [{ operations: ['CONNECT'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods/exec', 'pods/attach'], scope: '*' }];
+  const { d, calls } = setup(
+    [cfg('m', [hook('tty.example.com', 'https://m/', { rules })])],
+    [cfg('v', [hook('exec.example.com', 'https://v/', { rules }), hook('labelled.example.com', 'https://l/', { rules, objectSelector: { matchExpressions: [{ key: 'x', operator: 'DoesNotExist' }] } })])],
+    {
+      'https://m/': patch([{ op: 'replace', path: '/command', value: ['id'] }]),
+      'https://v/': (rv) => (rv.request.object.command[0] === 'id' ? allow(rv) : allow(rv, { allowed: false, status: { code: 403, message: 'exec is not allowed' } })),
+      'https://l/': (rv) => allow(rv),
+    },
+  );
+  const options = { kind: 'PodExecOptions', apiVersion: 'v1', stdin: true, container: 'c', command: ['sh'] };
+  const connect = (object: Obj) => attributes({ r: PODS, subResource: 'exec', kind: { group: '', version: 'v1', kind: 'PodExecOptions' }, operation: 'CONNECT', namespace: 'default', name: 'p', object, oldObject: null, dryRun: false, options: null });
+  const out = await d.connect(connect(options), {});
+  assert.deepEqual(out.command, ['id'], 'the mutating webhook changed the command');
+  assert.deepEqual(calls.map((c) => c.url), ['https://m/', 'https://v/'], 'a non-empty objectSelector never matches options, which have no metadata');
+  const rq = calls[0]!.review.request;
+  assert.deepEqual([rq.operation, rq.subResource, rq.requestSubResource, rq.name, rq.namespace, rq.options], ['CONNECT', 'exec', 'exec', 'p', 'default', null]);
+  assert.deepEqual(rq.kind, { group: '', version: 'v1', kind: 'PodExecOptions' });
+  assert.deepEqual(rq.requestKind, rq.kind);
+  assert.deepEqual(rq.resource, { group: '', version: 'v1', resource: 'pods' });
+  assert.deepEqual(rq.object, options);
+  assert.equal(calls[1]!.review.request.object.command[0], 'id', 'the validating webhook sees the mutated options');
+  // without the mutating webhook the validating one denies
+  const deny = setup([], [cfg('v', [hook('exec.example.com', 'https://v/', { rules })])], { 'https://v/': (rv) => allow(rv, { allowed: false, status: { code: 403, message: 'exec is not allowed' } }) });
+  const e = await apiError(deny.d.connect(connect(options), {}));
+  assert.equal(e.code, 403);
+  assert.equal(e.message, 'admission webhook "exec.example.com" denied the request: exec is not allowed');
+  // a CREATE rule on pods never sees a CONNECT; a CONNECT rule on pods/exec never sees attach of another sub
+  const other = setup([], [cfg('v', [hook('pods.example.com', 'https://v/')])], { 'https://v/': (rv) => allow(rv) });
+  await other.d.connect(connect(options), {});
+  assert.equal(other.calls.length, 0);
+});
+
+test('the scale subresource: rules on deployments/scale (or */scale) see an autoscaling/v1 Scale; rules on deployments do not', async () => {
+  const DEPLOY = resourceInfo('deployments', 'apps')!;
+  const scaleRules = [{ operations: ['UPDATE'], apiGroups: ['apps'], apiVersions: ['v1'], resources: ['deployments/scale'], scope: '*' }];
+  const anyScale = [{ operations: ['UPDATE'], apiGroups: ['*'], apiVersions: ['*'], resources: ['*/scale'], scope: '*' }];
+  const mainRules = [{ operations: ['UPDATE'], apiGroups: ['apps'], apiVersions: ['v1'], resources: ['deployments'], scope: '*' }];
+  const { d, calls } = setup(
+    [],
+    [cfg('v', [hook('scale.example.com', 'https://s/', { rules: scaleRules }), hook('any.example.com', 'https://a/', { rules: anyScale }), hook('main.example.com', 'https://m/', { rules: mainRules })])],
+    { 'https://s/': (rv) => allow(rv), 'https://a/': (rv) => allow(rv), 'https://m/': (rv) => allow(rv) },
+    {},
+    [DEPLOY],
+  );
+  const scale = (n: number) => ({ kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name: 'web', namespace: 'default' }, spec: { replicas: n }, status: { replicas: 1, selector: 'app=web' } });
+  await d.validate(attributes({ r: DEPLOY, subResource: 'scale', kind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, operation: 'UPDATE', namespace: 'default', name: 'web', object: scale(3), oldObject: scale(1), dryRun: false, options: reviewOptions('UPDATE', false) }), {});
+  assert.deepEqual(calls.map((c) => c.url).sort(), ['https://a/', 'https://s/']);
+  const rq = calls.find((c) => c.url === 'https://s/')!.review.request;
+  assert.deepEqual(rq.kind, { group: 'autoscaling', version: 'v1', kind: 'Scale' });
+  assert.deepEqual(rq.resource, { group: 'apps', version: 'v1', resource: 'deployments' });
+  assert.equal(rq.subResource, 'scale');
+  assert.deepEqual([rq.object.apiVersion, rq.object.spec.replicas, rq.oldObject.spec.replicas], ['autoscaling/v1', 3, 1]);
+});
+
+test('matchConditions: all true calls the webhook, any false skips it, an error follows failurePolicy', async () => {
+  const conds = (...expressions: string[]) => ({ matchConditions: expressions.map((expression, i) => ({ name: `c${i}`, expression })) });
+  const { d, calls, log } = setup(
+    [],
+    [
+      cfg('v', [
+        hook('labelled.example.com', 'https://a/', conds('has(object.metadata.labels) && object.metadata.labels.app == "web"', 'request.userInfo.username != "system:admin"', 'oldObject == null')),
+        hook('false-and-error.example.com', 'https://b/', conds('object.metadata.nope == 1', 'false')),
+        hook('ignore.example.com', 'https://c/', { ...conds('object.metadata.nope == 1'), failurePolicy: 'Ignore' }),
+        hook('replicas.example.com', 'https://d/', conds('request.operation == "CREATE" && request.kind.kind == "Pod" && size(object.spec.containers) > 0')),
+      ]),
+    ],
+    { 'https://a/': (rv) => allow(rv), 'https://b/': (rv) => allow(rv), 'https://c/': (rv) => allow(rv), 'https://d/': (rv) => allow(rv) },
+  );
+  await d.validate(create(pod({ app: 'web' })), {});
+  assert.deepEqual(calls.map((c) => c.url).sort(), ['https://a/', 'https://d/'], 'a false condition skips even when another errs; Ignore skips on error');
+  assert.ok(log.some((l) => l.includes('"ignore.example.com": match conditions failed to evaluate')));
+  calls.length = 0;
+  await d.validate(create(pod({ app: 'db' })), {});
+  assert.deepEqual(calls.map((c) => c.url), ['https://d/']);
+  // an error and no false under Fail: 403 naming the object, the webhook never called
+  const fail = setup([], [cfg('v', [hook('fail.example.com', 'https://f/', conds('true', 'object.spec.nothing.deeper'))])], { 'https://f/': (rv) => allow(rv) });
+  const e = await apiError(fail.d.validate(create(pod()), {}));
+  assert.equal(e.code, 403);
+  assert.match(e.message, /^pods "p" is forbidden: expression 'object.spec.nothing.deeper' resulted in error: No such key: nothing/);
+  assert.equal(fail.calls.length, 0);
+});

@@ -11,7 +11,8 @@
  * (mutation.webhook.admission.k8s.io/round_N_index_M) goes to the server log: podbay keeps
  * no audit log, and kube never writes these into the object.
  */
-import { badRequest } from '../../api/errors.js';
+import { ApiError, badRequest } from '../../api/errors.js';
+import { evaluateMatchConditions } from '../../api/match-conditions.js';
 import { applyPatch } from '../../api/patch/index.js';
 import { schemas } from '../../api/schema.js';
 import type { ResourceInfo } from '../../api/registry.js';
@@ -27,8 +28,9 @@ function hooksOf(configs: Obj[], mutating: boolean): ConfiguredWebhook[] {
   return [...configs].sort(byName).flatMap((c) => (Array.isArray(c.webhooks) ? c.webhooks : []).map((hook: Obj, index: number) => ({ configuration: c.metadata.name, index, hook, mutating })));
 }
 
-function withApiVersion(o: Obj | null, r: ResourceInfo): Obj | null {
-  if (!o) return null;
+/** the object as the version the webhook is called with; a subresource's own kind (Scale, PodExecOptions) is sent as it is */
+function withApiVersion(o: Obj | null, r: ResourceInfo, a: AdmissionAttributes): Obj | null {
+  if (!o || a.kind) return o;
   return { ...o, apiVersion: r.group ? `${r.group}/${r.version}` : r.version };
 }
 
@@ -50,9 +52,31 @@ export class WebhookDispatcher {
       }
       if (!namespaceSelected(w.hook, a, nsLabels)) continue;
       if (!objectSelected(w.hook, a)) continue;
+      if (!this.conditionsMatch(w, as, a)) continue;
       out.push({ w, as });
     }
     return out;
+  }
+
+  /**
+   * matchConditions (CEL) over the request as this webhook would be sent it: any false skips
+   * it; an error (and no false) fails the request under failurePolicy Fail (403, as
+   * kube-apiserver's ShouldCallHook answers it) and skips the webhook under Ignore.
+   */
+  private conditionsMatch(w: ConfiguredWebhook, as: ResourceInfo, a: AdmissionAttributes): boolean {
+    const conditions: Obj[] = Array.isArray(w.hook.matchConditions) ? w.hook.matchConditions : [];
+    if (conditions.length === 0) return true;
+    const { request } = buildReview(a, as, 'v1', (o) => withApiVersion(o, as, a));
+    const { object, oldObject, ...rest } = request;
+    const result = evaluateMatchConditions(conditions, { object, oldObject, request: rest });
+    if (result.matches) return true;
+    if (!('error' in result)) return false;
+    if (w.hook.failurePolicy === 'Ignore') {
+      this.deps.log?.(`admission: webhook "${w.hook.name}": match conditions failed to evaluate (${result.error}); failurePolicy Ignore skips it`);
+      return false;
+    }
+    const resource = a.r.group ? `${a.r.resource}.${a.r.group}` : a.r.resource;
+    throw new ApiError(403, 'Forbidden', `${resource}${a.name ? ` ${JSON.stringify(a.name)}` : ''} is forbidden: ${result.error}`, { name: a.name, group: a.r.group, kind: a.r.resource });
   }
 
   private async target(hook: Obj): Promise<WebhookTarget> {
@@ -75,7 +99,7 @@ export class WebhookDispatcher {
       throw badRequest(`admission webhook "${name}" does not support dry run`);
     }
     const version = (w.hook.admissionReviewVersions as string[] | undefined)?.find((v) => ACCEPTED_REVIEW_VERSIONS.includes(v)) ?? 'v1';
-    const review = buildReview(a, as, version, (o) => withApiVersion(o, as));
+    const review = buildReview(a, as, version, (o) => withApiVersion(o, as, a));
     let body: Obj;
     try {
       const target = await this.target(w.hook);
@@ -124,12 +148,12 @@ export class WebhookDispatcher {
             const text = Buffer.from(String(resp.patch), 'base64').toString('utf8');
             let patched: Obj;
             try {
-              patched = applyPatch('application/json-patch+json', withApiVersion(structuredClone(object), as)!, text, as.typeName, schemas) as Obj;
+              patched = applyPatch('application/json-patch+json', withApiVersion(structuredClone(object), as, a)!, text, as.typeName, schemas) as Obj;
             } catch (e) {
               throw new WebhookCallError(String(w.hook.name), `JSON patch error: ${(e as Error).message}`);
             }
-            patched.apiVersion = object.apiVersion;
-            patched.kind = object.kind;
+            if (object.apiVersion !== undefined) patched.apiVersion = object.apiVersion;
+            if (object.kind !== undefined) patched.kind = object.kind;
             if (JSON.stringify(patched) !== JSON.stringify(object)) {
               object = patched;
               changes++;
@@ -151,6 +175,18 @@ export class WebhookDispatcher {
       const lastSeen = new Map(seenAt);
       await round(1, again.filter((i) => (lastSeen.get(i) ?? before) < before));
     }
+    return object;
+  }
+
+  /**
+   * A CONNECT (pods/exec, attach, portforward and proxy, nodes/proxy), as kube-apiserver's
+   * connect handler admits it: the mutating webhooks, then the validating ones, on the
+   * request's options object (PodExecOptions ...). Answers the options as the mutating
+   * webhooks left them: the connection is made with those.
+   */
+  async connect(a: AdmissionAttributes, ctx: AdmissionRequestContext): Promise<Obj> {
+    const object = (await this.mutate(a, ctx)) ?? a.object!;
+    await this.validate({ ...a, object }, ctx);
     return object;
   }
 

@@ -42,13 +42,14 @@ export function matchingKind(hook: Obj, a: AdmissionAttributes, served: Resource
   return served.find((r) => r !== a.r && r.group === a.r.group && r.resource === a.r.resource && r.version !== a.r.version && test(r));
 }
 
-/** object.Matcher: the selector matches the new object's labels or the old one's */
+/** object.Matcher: an empty selector matches everything, else the new object's labels or the old one's */
 export function objectSelected(hook: Obj, a: AdmissionAttributes): boolean {
   const sel = hook.objectSelector ?? {};
-  const labelsOf = (o: Obj | null) => (o && typeof o.metadata?.labels === 'object' ? o.metadata.labels : {});
-  if (a.object && selectorMatches(sel, labelsOf(a.object)) === true) return true;
-  if (a.oldObject && selectorMatches(sel, labelsOf(a.oldObject)) === true) return true;
-  return false;
+  if (Object.keys(sel).length === 0) return true;
+  // an object without metadata (a CONNECT's PodExecOptions ...) has no labels to match: kube's
+  // meta.Accessor fails on it and the webhook is skipped
+  const matches = (o: Obj | null) => !!o && typeof o.metadata === 'object' && o.metadata !== null && selectorMatches(sel, typeof o.metadata.labels === 'object' && o.metadata.labels ? o.metadata.labels : {}) === true;
+  return matches(a.object) || matches(a.oldObject);
 }
 
 /**

@@ -16,10 +16,10 @@ export function buildReview(a: AdmissionAttributes, as: ResourceInfo, reviewVers
   const gvr = (r: ResourceInfo) => ({ group: r.group, version: r.version, resource: r.resource });
   const request: Obj = {
     uid,
-    kind: gvk(as),
+    kind: a.kind ?? gvk(as),
     resource: gvr(as),
     ...(a.subResource ? { subResource: a.subResource } : {}),
-    requestKind: gvk(a.r),
+    requestKind: a.kind ?? gvk(a.r),
     requestResource: gvr(a.r),
     ...(a.subResource ? { requestSubResource: a.subResource } : {}),
     name: a.name,

@@ -14,6 +14,11 @@ export interface AdmissionAttributes {
   r: ResourceInfo;
   /** '' for the main resource, else "status", "scale" ... */
   subResource: string;
+  /**
+   * the kind of `object` when it is not the resource's own: a subresource's (autoscaling/v1
+   * Scale for scale, v1 PodExecOptions for a CONNECT of pods/exec ...); sent as is
+   */
+  kind?: { group: string; version: string; kind: string };
   operation: Operation;
   namespace: string;
   name: string;
@@ -22,8 +27,8 @@ export interface AdmissionAttributes {
   /** the stored object (UPDATE, DELETE) */
   oldObject: Obj | null;
   dryRun: boolean;
-  /** CreateOptions / UpdateOptions / DeleteOptions as the client sent them */
-  options: Obj;
+  /** CreateOptions / UpdateOptions / DeleteOptions as the client sent them (null for CONNECT) */
+  options: Obj | null;
   user: UserInfo;
 }
 
