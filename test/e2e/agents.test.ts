@@ -284,7 +284,9 @@ describe('agents join a server', { timeout: 240_000 }, () => {
     // logs (the kubelet server's /containerLogs), with the options kubectl sends
     assert.equal(ok('logs', 'on-agent'), 'started hello-from-config\nsecond line\n');
     assert.equal(ok('logs', 'on-agent', '--tail=1'), 'second line\n');
-    assert.match(ok('logs', 'on-agent', '-c', 'c', '--timestamps', '--limit-bytes=40'), /^\d{4}-\d\d-\d\dT\S+ started hello-from-config\n/);
+    const stamped = ok('logs', 'on-agent', '-c', 'c', '--timestamps', '--limit-bytes=40');
+    assert.match(stamped, /^\d{4}-\d\d-\d\dT[\d:.]+Z started h/);
+    assert.equal(stamped.length, 40, 'limitBytes counts the timestamps too, as the kubelet does');
     const missing = k('logs', 'on-agent', '-c', 'nope');
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /container nope is not valid for pod on-agent|nope/, missing.stderr);
