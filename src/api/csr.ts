@@ -98,9 +98,12 @@ export function kubeletServingCsrProblem(csr: Obj): string | undefined {
  * itself. podbay approves, as those approvers do, a request only when the node asks for itself
  * (requester system:node:NAME in system:nodes, CN the same) and every name it asks for is its
  * own: IPs among the Node's status.addresses, DNS names its node name or Hostname address.
+ * A node sets its own addresses, so a name that is also another's (`taken`: the API server's
+ * serving names, the other Nodes' addresses and names) is refused: a certificate from the cluster
+ * CA for the API server's address would let a node pose as the API server to the other agents.
  * Anything else is left pending for an admin (kubectl certificate approve).
  */
-export function servingApprovalFor(csr: Obj, node: Obj | undefined): { approve: boolean; reason: string } {
+export function servingApprovalFor(csr: Obj, node: Obj | undefined, taken: ReadonlyMap<string, string> = new Map()): { approve: boolean; reason: string } {
   const problem = kubeletServingCsrProblem(csr);
   if (problem) return { approve: false, reason: problem };
   const s = csrSubject(csr.spec.request) as CsrSubject;
@@ -111,6 +114,8 @@ export function servingApprovalFor(csr: Obj, node: Obj | undefined): { approve: 
   const addresses: Obj[] = node.status?.addresses ?? [];
   const ips = new Set(addresses.filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP').map((a) => a.address));
   const hostnames = new Set([name, ...addresses.filter((a) => a.type === 'Hostname' || a.type === 'InternalDNS' || a.type === 'ExternalDNS').map((a) => a.address)]);
+  const clash = [...s.ipAddresses, ...s.dnsNames].find((n) => taken.has(n));
+  if (clash) return { approve: false, reason: `${clash} is also ${taken.get(clash)}'s` };
   const foreignIp = s.ipAddresses.find((ip) => !ips.has(ip));
   if (foreignIp) return { approve: false, reason: `IP address ${foreignIp} is not one of node ${name}'s addresses` };
   const foreignDns = s.dnsNames.find((d) => !hostnames.has(d));

@@ -86,6 +86,11 @@ describe('kubelet serving CSRs', () => {
     const dns = { spec: (await serving('CN=system:node:n1,O=system:nodes', ['kubernetes.default'])).spec };
     stampRequester(dns, { username: 'system:node:n1', groups: ['system:nodes', 'system:authenticated'] });
     assert.deepEqual(servingApprovalFor(dns, node), { approve: false, reason: "DNS name kubernetes.default is not node n1's" });
+    // a node's own address that is also the API server's (or another node's): never approved
+    const taken = new Map([['10.0.0.11', 'the API server']]);
+    stampRequester(csr, { username: 'system:node:n1', groups: ['system:nodes', 'system:authenticated'] });
+    assert.deepEqual(servingApprovalFor(csr, node, taken), { approve: false, reason: "10.0.0.11 is also the API server's" });
+    assert.deepEqual(servingApprovalFor(csr, node, new Map([['n1', 'node n1-twin']])), { approve: false, reason: "n1 is also node n1-twin's" });
   });
 
   it('are signed with their names and the server-auth usage', async () => {

@@ -359,7 +359,7 @@ export async function runServer(argv: string[]): Promise<number> {
   const aggregation = new ClusterRoleAggregationController(kcm, { log });
   startInBackground('the clusterrole aggregation controller', aggregation);
   // agents' node credentials: kubelet client CSRs approved and signed by the CA
-  const csrSigner = new CsrSigningController(client, { sign: (req, usages, ttl) => signCertificate(creds.caPem, creds.caKeyPem, req, usages, ttl), log });
+  const csrSigner = new CsrSigningController(client, { sign: (req, usages, ttl) => signCertificate(creds.caPem, creds.caKeyPem, req, usages, ttl), apiServerNames: sans, log });
   startInBackground('the certificate signing controller', csrSigner);
 
   const api = new ApiServer(svc, {

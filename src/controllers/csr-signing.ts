@@ -32,6 +32,8 @@ export interface CsrSigningOptions {
   /** a PEM certificate for a PEM request and its usages, valid for ttlMs */
   sign(requestPem: string, usages: string[], ttlMs: number): Promise<string>;
   durationMs?: number;
+  /** the names (IPs, DNS names) the API server serves on: never approved in a node's serving certificate */
+  apiServerNames?: string[];
   log?: (line: string) => void;
 }
 
@@ -69,6 +71,20 @@ export class CsrSigningController {
     return this.client.resource(NODES).tryGet(undefined, user.slice(NODE_USER_PREFIX.length));
   }
 
+  /** the names a serving certificate of the requester may not carry: the API server's, the other nodes' */
+  private async takenNames(csr: Obj): Promise<Map<string, string>> {
+    const taken = new Map<string, string>();
+    for (const n of this.opts.apiServerNames ?? []) taken.set(n, 'the API server');
+    const me = String(csr.spec?.username ?? '').slice(NODE_USER_PREFIX.length);
+    for (const node of (await this.client.resource(NODES).list(undefined)).items) {
+      if (node.metadata?.name === me) continue;
+      const what = `node ${node.metadata?.name}`;
+      taken.set(node.metadata?.name, what);
+      for (const a of node.status?.addresses ?? []) if (a?.address) taken.set(a.address, what);
+    }
+    return taken;
+  }
+
   private async sync(name: string): Promise<void> {
     const csr = this.csrs.cache.getByName(undefined, name);
     const serving = csr?.spec?.signerName === KUBELET_SERVING_SIGNER;
@@ -77,7 +93,7 @@ export class CsrSigningController {
     const res = this.client.resource(CSRS);
     const now = rfc3339();
     if (!csrCondition(csr, 'Approved')) {
-      const d = serving ? servingApprovalFor(csr, await this.requestingNode(csr)) : approvalFor(csr);
+      const d = serving ? servingApprovalFor(csr, await this.requestingNode(csr), await this.takenNames(csr)) : approvalFor(csr);
       if (!d.approve) return;
       const conditions = [...(csr.status?.conditions ?? []), { type: 'Approved', status: 'True', reason: 'AutoApproved', message: d.reason, lastUpdateTime: now, lastTransitionTime: now }];
       await res.update({ ...csr, status: { ...(csr.status ?? {}), conditions } }, { sub: 'status' });
