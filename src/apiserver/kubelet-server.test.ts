@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PassThrough } from 'node:stream';
+import net from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ensureCredentials, makeCertificateRequest, signCertificate, type Credentials } from './pki.js';
 import { KubeletServer, kubeletRoute } from './kubelet-server.js';
@@ -122,5 +123,20 @@ describe('kubelet server over TLS', () => {
     await new Promise((r) => setImmediate(r));
     assert.equal(status, 200);
     assert.equal(chunks.join(''), 'line 1\nline 2\n');
+  });
+
+  it('a kubelet that cannot be reached is "error dialing backend", as kube-apiserver words it', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const sink = Object.assign(new PassThrough(), { writeHead: () => sink });
+    const req = new PassThrough() as unknown as IncomingMessage;
+    await assert.rejects(relayLogs({ host: '127.0.0.1', port: closed, cred: { ...apiserver(), caPem: creds.caPem } }, pods['default/web'], 'c', '', req, sink as unknown as ServerResponse), {
+      code: 500,
+      message: `error dialing backend: dial tcp 127.0.0.1:${closed}: connect: connection refused`,
+    });
   });
 });

@@ -156,3 +156,39 @@ describe('NodeRestriction', () => {
     assert.equal(nodeRestriction(write({ resource: 'nodes', name: 'srv', user: admin, object: { metadata: { name: 'srv' } }, oldObject: { metadata: { name: 'srv' } } })), undefined);
   });
 });
+
+describe('Node authorizer and NodeRestriction on a registry', () => {
+  it('the union: the Node authorizer, then RBAC; a node write goes through NodeRestriction', async () => {
+    const { memoryRegistry, apiError } = await import('../registry/registry.test-util.js');
+    const { RbacAuthorizer } = await import('./authorizer.js');
+    const reg = await memoryRegistry();
+    await reg.bootstrapPolicy();
+    const PODS = resourceInfo('pods')!;
+    const NODES = resourceInfo('nodes')!;
+    const secrets = resourceInfo('secrets')!;
+    await reg.create(secrets, 'default', { metadata: { name: 'mine' }, data: {} });
+    await reg.create(secrets, 'default', { metadata: { name: 'theirs' }, data: {} });
+    await reg.create(PODS, 'default', { metadata: { name: 'p' }, spec: { nodeName: 'n1', containers: [{ name: 'c', image: 'x', envFrom: [{ secretRef: { name: 'mine' } }] }] } });
+    const authz = new RbacAuthorizer(reg);
+    assert.deepEqual(await authz.authorize(at({ name: 'mine' })), { allowed: true, reason: '' });
+    assert.deepEqual(await authz.authorize(at({ name: 'theirs' })), { allowed: false, reason: "no relationship found between node 'n1' and this object" });
+    // an admin's RoleBinding still counts (RBAC after the Node authorizer, as Node,RBAC)
+    await reg.create(resourceInfo('roles', 'rbac.authorization.k8s.io')!, 'default', { metadata: { name: 'read-secrets' }, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }] });
+    await reg.create(resourceInfo('rolebindings', 'rbac.authorization.k8s.io')!, 'default', { metadata: { name: 'n1-secrets' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'read-secrets' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'system:node:n1' }] });
+    assert.equal((await authz.authorize(at({ name: 'theirs' }))).allowed, true);
+    // no binding of system:nodes to system:node any more
+    assert.equal(await reg.tryGet(resourceInfo('clusterrolebindings', 'rbac.authorization.k8s.io')!, undefined, 'podbay:nodes'), undefined);
+    // NodeRestriction through the registry: its own Node yes, another no
+    const admission = { user: n1 };
+    await reg.create(NODES, undefined, { metadata: { name: 'n1' } }, { admission });
+    await reg.create(NODES, undefined, { metadata: { name: 'srv' } });
+    const err = await apiError(reg.create(NODES, undefined, { metadata: { name: 'n3' } }, { admission }));
+    assert.equal(err.code, 403);
+    assert.equal(err.message, 'nodes "n3" is forbidden: node "n1" is not allowed to modify node "n3"');
+    const srv = await reg.get(NODES, undefined, 'srv');
+    assert.equal((await apiError(reg.update(NODES, undefined, 'srv', { ...srv, metadata: { ...srv.metadata, labels: { x: 'y' } } }, { admission }))).code, 403);
+    assert.equal((await apiError(reg.delete(NODES, undefined, 'srv', { admission }))).code, 403);
+    const pod = await reg.get(PODS, 'default', 'p');
+    await reg.update(PODS, 'default', 'p', { ...pod, status: { ...pod.status, phase: 'Running' } }, { sub: 'status', admission });
+  });
+});
