@@ -6,6 +6,7 @@
  *
  *   pods/log:                         GET /containerLogs/NS/POD/CONTAINER?query, the answer
  *                                     streamed back as it comes (status and body as the kubelet's)
+ *   nodes/NAME/proxy/PATH:            GET PATH?query on the kubelet, the same way
  *   pods/exec, attach, portforward:   the client's upgrade request, rewritten to /exec/NS/POD/
  *                                     CONTAINER (/attach, /portForward/NS/POD) with its query and
  *                                     upgrade headers intact, then the bytes both ways untouched
@@ -66,9 +67,14 @@ function backendError(e: NodeJS.ErrnoException, l: KubeletLocation): ApiError {
 
 /** pods/log of a pod on another node: the kubelet's answer relayed as it streams */
 export function relayLogs(l: KubeletLocation, pod: Obj, container: string | undefined, search: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  return relayGet(l, kubeletPath('log', pod, container) + search, req, res);
+}
+
+/** A GET of `pathAndQuery` on the kubelet, its status, type and body relayed as they come. */
+export function relayGet(l: KubeletLocation, pathAndQuery: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   return new Promise((resolve, reject) => {
     const upstream = https.request(
-      { host: l.host, port: l.port, method: 'GET', path: kubeletPath('log', pod, container) + search, ca: l.cred.caPem, cert: l.cred.certPem, key: l.cred.keyPem, agent: false, timeout: 30_000 },
+      { host: l.host, port: l.port, method: 'GET', path: pathAndQuery, ca: l.cred.caPem, cert: l.cred.certPem, key: l.cred.keyPem, agent: false, timeout: 30_000 },
       (kres) => {
         upstream.setTimeout(0);
         const headers: Record<string, string> = { 'Cache-Control': 'no-cache, private' };

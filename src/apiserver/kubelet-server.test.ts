@@ -64,6 +64,7 @@ describe('kubelet server over TLS', () => {
       keyPem: creds.keyPem,
       clientCaPem: creds.caPem,
       getPod: async (ns, name) => pods[`${ns}/${name}`],
+      listPods: async () => Object.values(pods).filter((p) => p.spec.nodeName === 'n1'),
       node: {
         async containerLogs(pod, container, opts, write) {
           asked.push({ pod: pod.metadata.name, container, opts });
@@ -106,6 +107,8 @@ describe('kubelet server over TLS', () => {
     assert.equal((await get('/containerLogs/default/web/c?tailLines=-1', apiserver())).status, 422);
     assert.equal((await get('/exec/default/web/c?command=true', apiserver())).status, 400, 'exec needs an upgrade');
     assert.equal((await get('/healthz', apiserver())).body, 'ok');
+    assert.deepEqual(JSON.parse((await get('/pods', apiserver())).body).items.map((p: Obj) => p.metadata.name), ['web']);
+    assert.equal((await get('/stats/summary', apiserver())).status, 404);
   });
 
   it('a log relayed by the API server reads as the kubelet wrote it', async () => {

@@ -7,6 +7,7 @@
  * nodes/proxy, which a system:masters member always passes and a node never does).
  *
  *   GET /healthz                                  ok
+ *   GET /pods                                     the PodList of the pods bound to this node
  *   GET /containerLogs/NS/POD/CONTAINER?follow&tailLines&timestamps&previous&sinceSeconds&sinceTime&limitBytes
  *   GET /exec/NS/POD/CONTAINER?command=..&stdin&stdout&stderr&tty      (upgrade)
  *   GET /attach/NS/POD/CONTAINER?stdin&stdout&stderr&tty               (upgrade)
@@ -40,6 +41,8 @@ export interface KubeletServerOptions {
   node: NodeBackend;
   /** the pod as the API has it (the node's own view: its client) */
   getPod(namespace: string, name: string): Promise<Obj | undefined>;
+  /** the pods bound to this node (GET /pods) */
+  listPods(): Promise<Obj[]>;
   log?: (line: string) => void;
 }
 
@@ -122,8 +125,12 @@ export class KubeletServer {
     try {
       this.authorize(req, req.method === 'GET' ? 'get' : 'create');
       if (url.pathname === '/healthz') return void res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' }).end('ok');
+      if (url.pathname === '/pods' || url.pathname === '/pods/') {
+        const body = JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: {}, items: await this.opts.listPods() }) + '\n';
+        return void res.writeHead(200, { 'Content-Type': 'application/json' }).end(body);
+      }
       const route = kubeletRoute(url.pathname);
-      if (!route) throw new ApiError(404, 'NotFound', `404 page not found: ${url.pathname}`);
+      if (!route) throw new ApiError(404, 'NotFound', `the kubelet server of node ${this.opts.nodeName} serves /healthz, /pods, /containerLogs, /exec, /attach and /portForward, not ${url.pathname}`);
       if (route.kind !== 'log') throw new ApiError(400, 'BadRequest', `${url.pathname} needs an upgrade: Upgrade: websocket or Upgrade: SPDY/3.1`);
       if (req.method !== 'GET') throw new ApiError(405, 'MethodNotAllowed', `${req.method} is not allowed on ${url.pathname}`);
       const opts = podLogOptions(url.searchParams, route.pod);

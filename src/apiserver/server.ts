@@ -46,7 +46,7 @@ import type { DeleteOptions, Obj, WatchEventOut, WatchQuery } from '../api/types
 import { VERSION_INFO } from '../version.js';
 import { decodeProtobufObject } from './protobuf.js';
 import { serveContainerLogs, serveStreamUpgrade, type NodeBackend, type StreamKind } from './node-streams.js';
-import { kubeletAddress, relayLogs, relayUpgrade, type KubeletClientCredential, type KubeletLocation } from './kubelet-relay.js';
+import { kubeletAddress, relayGet, relayLogs, relayUpgrade, type KubeletClientCredential, type KubeletLocation } from './kubelet-relay.js';
 import { fieldManagerOf, optionsInvalid } from './field-manager.js';
 import { APPLY_PATCH_YAML } from '../api/patch/index.js';
 import type { Duplex } from 'node:stream';
@@ -546,7 +546,12 @@ export class ApiServer {
     // pods/proxy and nodes/proxy: the path after /proxy is the pod's, kept as sent (trailing slash too)
     const raw = new URL(req.url ?? '/', 'https://podbay');
     const proxied = proxyTarget(raw.pathname);
-    if (proxied) return serveProxy(proxied, req, res, raw.search, this.proxyDeps);
+    if (proxied) {
+      // another node's nodes/proxy is its kubelet server's to answer (GET only, as podbay's own node)
+      const remote = proxied.kind === 'node' && proxied.id !== this.opts.nodeName && proxied.rest !== '' && req.method === 'GET' ? await this.remoteKubelet({ metadata: { name: '' }, spec: { nodeName: proxied.id } }) : undefined;
+      if (remote) return relayGet(remote, proxied.rest + raw.search, req, res);
+      return serveProxy(proxied, req, res, raw.search, this.proxyDeps);
+    }
     const readObject = async (kind: string) => parseBody(await readBody(req), mediaType(req), kind);
     const send = (code: number, body: unknown) => sendJson(res, code, body);
     const stub = coreStubRoute(path, this.stubs) ?? groupStubRoute(path, this.groupStubs);

@@ -43,6 +43,7 @@ import { buildNodeStack } from './node-stack.js';
 import { DEFAULT_CGROUP_ROOT, DEFAULT_POD_PIDS_LIMIT } from './defaults.js';
 
 const CSRS = resourceInfo('certificatesigningrequests', 'certificates.k8s.io')!;
+const PODS = resourceInfo('pods')!;
 const DAY = 86_400_000;
 /** how long a join waits for its certificate before giving up (kubeadm waits 5 minutes for the TLS bootstrap) */
 const CSR_WAIT_MS = 300_000;
@@ -280,7 +281,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   await stack.runtime.sweep(log);
   await stack.kubelet.start();
   const pods = kubeletClient(client);
-  const kubeletServer = new KubeletServer({ nodeName: node, host: nodeIP, port: kubeletPort, certPem: serving.certPem, keyPem: serving.keyPem, clientCaPem: caPem, node: stack.streams, getPod: (ns, name) => pods.getPod(ns, name), log });
+  const kubeletServer = new KubeletServer({ nodeName: node, host: nodeIP, port: kubeletPort, certPem: serving.certPem, keyPem: serving.keyPem, clientCaPem: caPem, node: stack.streams, getPod: (ns, name) => pods.getPod(ns, name), listPods: async () => (await client.resource(PODS).list(undefined, { fieldSelector: `spec.nodeName=${node}` })).items, log });
   await kubeletServer.listen();
   log(`podbay agent: node ${node} (${nodeIP}, pods ${podCidr}, kubelet server on port ${kubeletPort}) joined ${serverUrl}`);
 

@@ -327,6 +327,9 @@ describe('agents join a server', { timeout: 240_000 }, () => {
       pf.kill('SIGTERM');
       await new Promise((r) => (pf.exitCode !== null ? r(undefined) : pf.once('exit', r)));
     }
+    // nodes/proxy of the agent's node: answered by its kubelet server
+    assert.equal(ok('get', '--raw', `/api/v1/nodes/${NETNS}/proxy/healthz`), 'ok');
+    assert.deepEqual(JSON.parse(ok('get', '--raw', `/api/v1/nodes/${NETNS}/proxy/pods`)).items.map((p: any) => p.metadata.name), ['on-agent']);
     const r = await ready.stop();
     assert.deepEqual(r.failures, []);
     assert.ok(r.worstMs < 1000, `readyz worst ${r.worstMs} ms`);
