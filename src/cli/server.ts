@@ -369,7 +369,8 @@ export async function runServer(argv: string[]): Promise<number> {
     keyPem: creds.keyPem,
     token: creds.token,
     clientCaPem: creds.caPem,
-    nodeName: withKubelet ? nodeName() : undefined,
+    // its own node (registered with or without the kubelet): served in-process, never relayed
+    nodeName: nodeName(),
     // towards the agents' kubelet servers (pods/log, exec, attach, port-forward of their pods)
     kubeletClient: { certPem: creds.kubeletClientCertPem, keyPem: creds.kubeletClientKeyPem, caPem: creds.caPem },
     bookmarkIntervalSeconds: bookmarkEvery,
