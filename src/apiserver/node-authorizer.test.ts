@@ -5,7 +5,7 @@ import { NodeAuthorizer } from './node-authorizer.js';
 import { podReferences } from '../api/node-graph.js';
 import { forbiddenMessage, type Attributes, type PolicyRule } from '../api/rbac.js';
 import { NODE_RULES } from '../registry/bootstrap-policy.js';
-import { nodeRestriction } from '../registry/node-restriction.js';
+import { nodeRestriction, tokenRequestRestriction } from '../registry/node-restriction.js';
 import { resourceInfo } from '../api/registry.js';
 import type { Obj } from '../api/types.js';
 import type { AdmissionAttributes } from '../registry/webhooks/types.js';
@@ -145,6 +145,18 @@ describe('NodeRestriction', () => {
     assert.equal(nodeRestriction(write({ resource: 'pods', operation: 'DELETE', namespace: 'default', name: 'p', oldObject: pod('n1') })), undefined);
     assert.equal(nodeRestriction(write({ resource: 'pods', operation: 'DELETE', namespace: 'default', name: 'p', oldObject: pod('n2') }))?.message, 'pods "p" is forbidden: node "n1" can only delete pods with spec.nodeName set to itself');
     assert.equal(nodeRestriction(write({ resource: 'pods', namespace: 'default', name: 'p', object: pod('n1'), oldObject: pod('n1') }))?.message, 'pods "p" is forbidden: unexpected operation "UPDATE", node "n1" can only create and delete mirror pods');
+  });
+
+  it("tokens: bound to a pod of its own, named with its uid", () => {
+    const mine = { metadata: { name: 'web', uid: 'u1' }, spec: { nodeName: 'n1' } };
+    const tr = (ref: Obj | undefined) => ({ spec: { audiences: [], boundObjectRef: ref } });
+    const ref = { apiVersion: 'v1', kind: 'Pod', name: 'web', uid: 'u1' };
+    assert.equal(tokenRequestRestriction('n1', 'sa', tr(ref), mine), undefined);
+    assert.equal(tokenRequestRestriction('n1', 'sa', tr(undefined), undefined)?.message, 'serviceaccounts "sa" is forbidden: node requested token not bound to a pod');
+    assert.equal(tokenRequestRestriction('n1', 'sa', tr({ ...ref, kind: 'Secret' }), undefined)?.message, 'serviceaccounts "sa" is forbidden: node requested token not bound to a pod');
+    assert.equal(tokenRequestRestriction('n1', 'sa', tr({ ...ref, uid: '' }), mine)?.message, 'serviceaccounts "sa" is forbidden: node requested token with a pod binding without a uid');
+    assert.equal(tokenRequestRestriction('n1', 'sa', tr({ ...ref, uid: 'old' }), mine)?.message, 'serviceaccounts "sa" is forbidden: the UID in the bound object reference (old) does not match the UID in record. The object might have been deleted and then recreated');
+    assert.equal(tokenRequestRestriction('n2', 'sa', tr(ref), mine)?.message, 'serviceaccounts "sa" is forbidden: node requested token bound to a pod scheduled on a different node');
   });
 
   it('leases: kube-node-lease/NAME; anyone not a node is not its business', () => {

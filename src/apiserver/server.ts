@@ -70,6 +70,7 @@ import { CustomResourceServing } from './custom-resources.js';
 import { apiServicesGroup } from './apiservices.js';
 import { rfc3339 } from '../api/time.js';
 import { nodeIdentity } from '../api/node-graph.js';
+import { tokenRequestRestriction } from '../registry/node-restriction.js';
 
 const CSRS = resourceInfo('certificatesigningrequests', 'certificates.k8s.io')!;
 
@@ -682,6 +683,14 @@ export class ApiServer {
       }
       if (body.kind !== undefined && body.kind !== 'TokenRequest') throw badRequest(`the kind in the data (${body.kind}) does not match the expected kind (TokenRequest) for serviceaccounts/token`);
       decodeTypedOrThrow('io.k8s.api.authentication.v1.TokenRequest', 'TokenRequest', 'v1', body, false);
+      // NodeRestriction: a node's token is bound to a pod of its own
+      const requester = nodeIdentity(this.userOf(req));
+      if (requester !== undefined) {
+        const ref = body.spec?.boundObjectRef;
+        const pod = ref?.kind === 'Pod' && ref?.name ? await svc.get(resourceInfo('pods')!, ns, String(ref.name)) : undefined;
+        const refused = tokenRequestRestriction(requester, name, body, pod);
+        if (refused) throw refused;
+      }
       return sendJson(res, 201, await svc.createToken(ns!, name, body));
     }
     if (sub === 'eviction') {
@@ -690,7 +699,7 @@ export class ApiServer {
       // NodeRestriction: a node evicts only pods bound to it
       const evicting = nodeIdentity(this.userOf(req));
       if (evicting !== undefined && (await svc.get(r, ns, name)).spec?.nodeName !== evicting) {
-        throw new ApiError(403, 'Forbidden', `pods ${JSON.stringify(name)} is forbidden: node ${JSON.stringify(evicting)} can only evict pods with spec.nodeName set to itself`, { name, kind: 'pods' });
+        throw new ApiError(403, 'Forbidden', `pods ${JSON.stringify(name)} is forbidden: node ${evicting} can only evict pods with spec.nodeName set to itself`, { name, kind: 'pods' });
       }
       await svc.evict(ns!, name, body);
       return sendJson(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });

@@ -101,3 +101,19 @@ function lease(node: string, a: AdmissionAttributes): ApiError | undefined {
   if (name !== node) return forbidden(a, 'can only access node lease with the same name as the requesting node');
   return undefined;
 }
+
+/**
+ * A node's TokenRequest (serviceaccounts/NAME/token) must be bound to a pod of its own, named
+ * with its uid (admitServiceAccount): a node mints no free-standing token for an account, and
+ * none that outlives the pod. `pod`: the pod the request names, undefined when none.
+ */
+export function tokenRequestRestriction(node: string, account: string, request: Obj, pod: Obj | undefined): ApiError | undefined {
+  const a = { r: { resource: 'serviceaccounts', group: '' }, name: account } as AdmissionAttributes;
+  const ref = request.spec?.boundObjectRef;
+  if (!ref || ref.apiVersion !== 'v1' || ref.kind !== 'Pod' || !ref.name) return forbidden(a, 'node requested token not bound to a pod');
+  if (!ref.uid) return forbidden(a, 'node requested token with a pod binding without a uid');
+  if (!pod) return undefined; // the caller answers the pod's NotFound, as upstream
+  if (ref.uid !== pod.metadata?.uid) return forbidden(a, `the UID in the bound object reference (${ref.uid}) does not match the UID in record. The object might have been deleted and then recreated`);
+  if (pod.spec?.nodeName !== node) return forbidden(a, 'node requested token bound to a pod scheduled on a different node');
+  return undefined;
+}

@@ -393,6 +393,14 @@ describe('agents join a server', { timeout: 240_000 }, () => {
     const taint = asNode('taint', 'node', NETNS, 'mine=yes:NoSchedule');
     assert.notEqual(taint.code, 0);
     assert.match(taint.stderr, new RegExp(`node "${NETNS}" is not allowed to modify taints`));
+    // tokens: for the account its pod runs as, bound to that pod; never a free-standing one
+    const unbound = asNode('create', 'token', 'default');
+    assert.notEqual(unbound.code, 0);
+    assert.match(unbound.stderr, /serviceaccounts "default" is forbidden: node requested token not bound to a pod/);
+    const uid = pod('on-agent').metadata.uid;
+    const bound = asNode('create', 'token', 'default', '--bound-object-kind', 'Pod', '--bound-object-name', 'on-agent', '--bound-object-uid', uid);
+    assert.equal(bound.code, 0, bound.stderr);
+    assert.match(bound.stdout.trim(), /^[\w-]+\.[\w-]+\.[\w-]+$/);
     // pods: only mirror pods may be made, and a pod of the server's node is not its to delete
     const made = spawnSync(kc.path, ['--kubeconfig', nodeKubeconfig, '--server', `https://127.0.0.1:${API_PORT}`, 'create', '-f', '-'], { input: JSON.stringify(podOf('sneaky', { nodeName: NETNS, containers: [{ name: 'c', image: 'busybox:1.36' }] })), encoding: 'utf8', env: { ...process.env, KUBECONFIG: '', HOME: agentWork } });
     assert.notEqual(made.status, 0);
