@@ -252,7 +252,14 @@ describe('agents join a server', { timeout: 240_000 }, () => {
   it('a pod pinned to the agent runs there: its address from the agent range, its bridge and cgroup the agent\'s', async () => {
     ok('create', 'configmap', 'agent-cm', '--from-literal=greeting=hello-from-config');
     ok('create', 'configmap', 'not-agent-cm', '--from-literal=x=y');
-    create(podOf('on-agent', { nodeName: NETNS, containers: [{ name: 'c', image: 'busybox:1.36', env: [{ name: 'GREETING', valueFrom: { configMapKeyRef: { name: 'agent-cm', key: 'greeting' } } }], command: ['sh', '-c', 'echo "started $GREETING"; echo second line; while true; do echo hello-from-agent | nc -l -p 8080; done & exec sleep 3600'] }] }));
+    // c: the one logs, exec and port-forward use (the default container); ticker: one to attach to
+    create(podOf('on-agent', {
+      nodeName: NETNS,
+      containers: [
+        { name: 'c', image: 'busybox:1.36', env: [{ name: 'GREETING', valueFrom: { configMapKeyRef: { name: 'agent-cm', key: 'greeting' } } }], command: ['sh', '-c', 'echo "started $GREETING"; echo second line; while true; do echo hello-from-agent | nc -l -p 8080; done & exec sleep 3600'] },
+        { name: 'ticker', image: 'busybox:1.36', command: ['sh', '-c', 'while true; do echo tick; sleep 1; done'] },
+      ],
+    }, { annotations: { 'kubectl.kubernetes.io/default-container': 'c' } }));
     const p = await waitFor('on-agent running', () => {
       const p = pod('on-agent');
       return p.status.phase === 'Running' ? p : p.status.phase === 'Failed' ? assert.fail(JSON.stringify(p.status)) : undefined;
@@ -279,7 +286,7 @@ describe('agents join a server', { timeout: 240_000 }, () => {
     assert.equal(others.length, 1);
   });
 
-  it("kubectl logs, exec and port-forward of the agent's pod go through the server to the agent's kubelet server", async () => {
+  it("kubectl logs, exec, attach and port-forward of the agent's pod go through the server to the agent's kubelet server", async () => {
     const ready = watchReadyz(server());
     // logs (the kubelet server's /containerLogs), with the options kubectl sends
     assert.equal(ok('logs', 'on-agent'), 'started hello-from-config\nsecond line\n');
@@ -307,6 +314,17 @@ describe('agents join a server', { timeout: 240_000 }, () => {
     const bad = k('exec', 'on-agent', '--', '/no/such/binary');
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /no such file or directory|not found/i, bad.stderr);
+    // attach: the ticker's output as it comes
+    const attach = spawn(kc.path, ['--kubeconfig', server().kubeconfig, 'attach', 'on-agent', '-c', 'ticker'], { env: { ...process.env, KUBECONFIG: '', HOME: server().dataDir } });
+    let attached = '';
+    attach.stdout.on('data', (d) => (attached += d));
+    attach.stderr.on('data', (d) => (attached += d));
+    try {
+      await waitFor('ticks through kubectl attach', () => (attached.match(/^tick$/gm) ?? []).length >= 2 || (attach.exitCode !== null && assert.fail(attached)), 15_000);
+    } finally {
+      attach.kill('SIGTERM');
+      await new Promise((r) => (attach.exitCode !== null ? r(undefined) : attach.once('exit', r)));
+    }
     // port-forward: 127.0.0.1:FORWARD_PORT on this host to the pod's 8080 on the agent
     const pf = spawn(kc.path, ['--kubeconfig', server().kubeconfig, 'port-forward', '--address', '127.0.0.1', 'pod/on-agent', `${FORWARD_PORT}:8080`], { env: { ...process.env, KUBECONFIG: '', HOME: server().dataDir } });
     let pfOut = '';
