@@ -396,9 +396,11 @@ export class ApiServer {
   }
 
   /**
-   * Upgrade requests: pods/exec and pods/portforward over WebSocket or SPDY/3.1 (see
-   * streaming.ts); any upgrade through pods/proxy, relayed to the pod (proxy-upgrade.ts). The
-   * pod and container are checked before the handshake, so a bad name is an ordinary HTTP error.
+   * Upgrade requests: pods/exec, attach and portforward over WebSocket or SPDY/3.1 (see
+   * streaming.ts, node-streams.ts) for a pod on this server's node, relayed as they are to the
+   * kubelet server of any other node (kubelet-relay.ts); any upgrade through pods/proxy, relayed
+   * to the pod (proxy-upgrade.ts). The pod and container are checked before the handshake, so a
+   * bad name is an ordinary HTTP error.
    */
   private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const fail = (err: ApiError) => {
