@@ -12,6 +12,8 @@ import type { Obj } from './types.js';
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
 export const KUBELET_CLIENT_SIGNER = 'kubernetes.io/kube-apiserver-client-kubelet';
+/** a kubelet's serving certificate (its :10250), which the API server verifies it by */
+export const KUBELET_SERVING_SIGNER = 'kubernetes.io/kubelet-serving';
 export const NODE_USER_PREFIX = 'system:node:';
 export const NODES_GROUP = 'system:nodes';
 
@@ -25,6 +27,10 @@ export interface CsrSubject {
   organizations: string[];
   /** any subjectAltName at all (a kubelet client cert has none) */
   hasSans: boolean;
+  /** the DNS and IP subjectAltNames; `otherSans`: any of another type (email, URI) */
+  dnsNames: string[];
+  ipAddresses: string[];
+  otherSans: boolean;
 }
 
 /** The subject of spec.request (base64 of a PEM CERTIFICATE REQUEST), or an error naming why not. */
@@ -36,8 +42,13 @@ export function csrSubject(requestB64: string): CsrSubject | Error {
     const name = req.subjectName;
     const commonName = name.getField('CN')[0] ?? '';
     const organizations = name.getField('O');
+    const sanRaw = req.getExtension('2.5.29.17');
+    const sanExt = sanRaw ? new x509.SubjectAlternativeNameExtension(sanRaw.rawData) : undefined;
+    const names = sanExt ? sanExt.names.items : [];
+    const dnsNames = names.filter((n) => n.type === 'dns').map((n) => n.value);
+    const ipAddresses = names.filter((n) => n.type === 'ip').map((n) => n.value);
     const hasSans = !!req.getExtension('2.5.29.17'); // subjectAltName
-    return { commonName, organizations, hasSans };
+    return { commonName, organizations, hasSans, dnsNames, ipAddresses, otherSans: names.length > dnsNames.length + ipAddresses.length };
   } catch (e) {
     return new Error(`spec.request is not a PEM certificate request: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -57,6 +68,59 @@ export function kubeletClientCsrProblem(csr: Obj): string | undefined {
     return `usages did not match [client auth digital signature] or [client auth digital signature key encipherment]: ${JSON.stringify(spec.usages ?? [])}`;
   }
   return undefined;
+}
+
+const SERVING_USAGE_SETS = [
+  ['digital signature', 'key encipherment', 'server auth'],
+  ['digital signature', 'server auth'],
+];
+
+/** Why a CSR is not a valid kubelet serving request (ValidateKubeletServingCSR), or undefined when it is. */
+export function kubeletServingCsrProblem(csr: Obj): string | undefined {
+  const spec = csr.spec ?? {};
+  if (spec.signerName !== KUBELET_SERVING_SIGNER) return `signerName is ${JSON.stringify(spec.signerName)}, not ${KUBELET_SERVING_SIGNER}`;
+  const s = csrSubject(String(spec.request ?? ''));
+  if (s instanceof Error) return s.message;
+  if (s.organizations.length !== 1 || s.organizations[0] !== NODES_GROUP) return `subject organization is not ${NODES_GROUP}`;
+  if (!s.dnsNames.length && !s.ipAddresses.length) return 'DNS or IP subjectAltName is required';
+  if (s.otherSans) return 'email and URI subjectAltNames are not allowed';
+  const usages = [...new Set<string>(spec.usages ?? [])].sort();
+  if (!SERVING_USAGE_SETS.some((set) => set.length === usages.length && set.every((u, i) => u === usages[i]))) {
+    return `usages did not match [digital signature key encipherment server auth]: ${JSON.stringify(spec.usages ?? [])}`;
+  }
+  if (!s.commonName.startsWith(NODE_USER_PREFIX)) return `subject common name does not begin with ${NODE_USER_PREFIX}`;
+  return undefined;
+}
+
+/**
+ * Whether to approve a kubelet serving CSR. kube-controller-manager never does (an admin, or an
+ * approver such as kubelet-csr-approver, must); k3s issues its agents' serving certificates
+ * itself. podbay approves, as those approvers do, a request only when the node asks for itself
+ * (requester system:node:NAME in system:nodes, CN the same) and every name it asks for is its
+ * own: IPs among the Node's status.addresses, DNS names its node name or Hostname address.
+ * A node sets its own addresses, so a name that is also another's (`taken`: the API server's
+ * serving names, the other Nodes' addresses and names) is refused: a certificate from the cluster
+ * CA for the API server's address would let a node pose as the API server to the other agents.
+ * Anything else is left pending for an admin (kubectl certificate approve).
+ */
+export function servingApprovalFor(csr: Obj, node: Obj | undefined, taken: ReadonlyMap<string, string> = new Map()): { approve: boolean; reason: string } {
+  const problem = kubeletServingCsrProblem(csr);
+  if (problem) return { approve: false, reason: problem };
+  const s = csrSubject(csr.spec.request) as CsrSubject;
+  const groups: string[] = csr.spec?.groups ?? [];
+  if (csr.spec?.username !== s.commonName || !groups.includes(NODES_GROUP)) return { approve: false, reason: `${csr.spec?.username} may not request a serving certificate for ${s.commonName}` };
+  const name = s.commonName.slice(NODE_USER_PREFIX.length);
+  if (!node || node.metadata?.name !== name) return { approve: false, reason: `node ${JSON.stringify(name)} is not registered` };
+  const addresses: Obj[] = node.status?.addresses ?? [];
+  const ips = new Set(addresses.filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP').map((a) => a.address));
+  const hostnames = new Set([name, ...addresses.filter((a) => a.type === 'Hostname' || a.type === 'InternalDNS' || a.type === 'ExternalDNS').map((a) => a.address)]);
+  const clash = [...s.ipAddresses, ...s.dnsNames].find((n) => taken.has(n));
+  if (clash) return { approve: false, reason: `${clash} is also ${taken.get(clash)}'s` };
+  const foreignIp = s.ipAddresses.find((ip) => !ips.has(ip));
+  if (foreignIp) return { approve: false, reason: `IP address ${foreignIp} is not one of node ${name}'s addresses` };
+  const foreignDns = s.dnsNames.find((d) => !hostnames.has(d));
+  if (foreignDns) return { approve: false, reason: `DNS name ${foreignDns} is not node ${name}'s` };
+  return { approve: true, reason: 'Auto approving kubelet serving certificate: the node asked for its own names.' };
 }
 
 /**

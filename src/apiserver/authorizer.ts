@@ -1,9 +1,11 @@
 /**
- * Authorization on every request, as kube-apiserver's --authorization-mode=Node,RBAC minus the
- * node part: system:masters may do anything (the privileged-group authorizer); everyone else
- * gets what the RBAC roles bound to them allow (src/api/rbac.ts for the rule semantics). The
- * roles and bindings are read from the registry on each decision: ClusterRoleBindings, then the
- * RoleBindings of the request's namespace.
+ * Authorization on every request, as kube-apiserver's --authorization-mode=Node,RBAC:
+ * system:masters may do anything (the privileged-group authorizer); a node (system:node:NAME)
+ * what the Node authorizer allows it (node-authorizer.ts); everyone, nodes too, what the RBAC
+ * roles bound to them allow (src/api/rbac.ts for the rule semantics). The roles and bindings are
+ * read from the registry on each decision: ClusterRoleBindings, then the RoleBindings of the
+ * request's namespace. A denial carries the Node authorizer's reason, as the union authorizer
+ * joins them.
  */
 import { resourceInfo } from '../api/registry.js';
 import { compactRule, ruleAllows, subjectMatches, uncoveredRules, type Attributes, type PolicyRule, type UserInfo } from '../api/rbac.js';
@@ -11,6 +13,9 @@ import { ApiError } from '../api/errors.js';
 import type { ResourceInfo } from '../api/registry.js';
 import type { Obj } from '../api/types.js';
 import type { Registry } from '../registry/index.js';
+import { NODE_RULES } from '../registry/bootstrap-policy.js';
+import { NodeAuthorizer } from './node-authorizer.js';
+import { nodeIdentity } from '../api/node-graph.js';
 
 const RBAC = 'rbac.authorization.k8s.io';
 export const ROLES = resourceInfo('roles', 'rbac.authorization.k8s.io')!;
@@ -20,12 +25,25 @@ export const CLUSTERROLEBINDINGS = resourceInfo('clusterrolebindings', 'rbac.aut
 
 export interface Decision {
   allowed: boolean;
-  /** RBAC's reason on an allow: which binding of which role */
+  /** RBAC's reason on an allow: which binding of which role; on a denial, the Node authorizer's */
   reason: string;
 }
 
+const PODS = resourceInfo('pods')!;
+const CLAIMS = resourceInfo('persistentvolumeclaims')!;
+
 export class RbacAuthorizer {
-  constructor(private readonly resources: Registry) {}
+  private readonly nodes: NodeAuthorizer;
+
+  constructor(private readonly resources: Registry) {
+    this.nodes = new NodeAuthorizer(
+      {
+        podsOnNode: async (node, ns) => (await resources.list(PODS, ns, { fieldSelector: `spec.nodeName=${node}` })).items,
+        getClaim: (ns, name) => resources.tryGet(CLAIMS, ns, name),
+      },
+      NODE_RULES as PolicyRule[],
+    );
+  }
 
   /** the rules of a role reference (undefined: the role is not there) */
   async roleRules(ref: Obj | undefined, ns: string): Promise<PolicyRule[] | undefined> {
@@ -50,6 +68,8 @@ export class RbacAuthorizer {
 
   async authorize(a: Attributes): Promise<Decision> {
     if (a.user.groups.includes('system:masters')) return { allowed: true, reason: '' };
+    const node = await this.nodes.authorize(a);
+    if (node?.allowed) return { allowed: true, reason: '' };
     for (const { binding, ns } of await this.bindingsOf(a.user, a.namespace)) {
       const rules = await this.roleRules(binding.roleRef, ns);
       if (rules?.some((r) => ruleAllows(a, r))) {
@@ -58,13 +78,14 @@ export class RbacAuthorizer {
         return { allowed: true, reason: `RBAC: allowed by ${kind} ${JSON.stringify(name)} of ${binding.roleRef.kind} ${JSON.stringify(binding.roleRef.name)}` };
       }
     }
-    return { allowed: false, reason: '' };
+    return { allowed: false, reason: node?.reason ?? '' };
   }
 
   /** every rule the user holds in `ns` (cluster-wide ones included): SelfSubjectRulesReview, escalation checks */
   async rulesFor(user: UserInfo, ns: string): Promise<PolicyRule[]> {
     if (user.groups.includes('system:masters')) return [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }, { verbs: ['*'], nonResourceURLs: ['*'] }];
-    const out: PolicyRule[] = [];
+    // a node holds upstream's NodeRules besides its bindings (the Node authorizer's RulesFor)
+    const out: PolicyRule[] = nodeIdentity(user) ? [...(NODE_RULES as PolicyRule[])] : [];
     for (const { binding, ns: bns } of await this.bindingsOf(user, ns)) out.push(...((await this.roleRules(binding.roleRef, bns)) ?? []));
     return out;
   }

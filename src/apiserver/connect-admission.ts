@@ -85,3 +85,26 @@ export function forwardedPorts(o: Obj, sent: number[]): number[] {
   if (!Array.isArray(ports) || ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) throw badRequest('the admitted port-forward options have ports that are not port numbers');
   return ports.length ? ports : sent;
 }
+
+/**
+ * The query a connection is made with after admission: the request's own, with the stream
+ * flags, container, command and ports as the admitted options have them (here or relayed to
+ * the pod's node, whose kubelet reads the same query).
+ */
+export function admittedQuery(kind: 'exec' | 'attach' | 'portforward', q: URLSearchParams, admitted: Obj, sentPorts: number[]): URLSearchParams {
+  const out = new URLSearchParams(q);
+  if (kind === 'portforward') {
+    const ports = forwardedPorts(admitted, sentPorts);
+    if (ports.join() !== sentPorts.join()) {
+      out.delete('ports');
+      for (const p of ports) out.append('ports', String(p));
+    }
+    return out;
+  }
+  const r = streamRequest(admitted, kind === 'exec');
+  for (const k of ['command', 'container', 'stdin', 'stdout', 'stderr', 'tty']) out.delete(k);
+  for (const c of r.command) out.append('command', c);
+  if (r.container) out.set('container', r.container);
+  for (const k of ['stdin', 'stdout', 'stderr', 'tty'] as const) if (r[k]) out.set(k, 'true');
+  return out;
+}

@@ -7,6 +7,9 @@
  *   DIR/pki/server.key                                                     0600
  *   DIR/pki/admin.token   the admin bearer token (random, 256 bits)        0600
  *   DIR/pki/sa.key        the service-account token signing key (ECDSA P-256, PKCS#8)  0600
+ *   DIR/pki/apiserver-kubelet-client.crt|key   the API server's client certificate towards
+ *                         kubelets (CN kube-apiserver-kubelet-client, O system:masters, as
+ *                         kubeadm's), re-issued within 30 days of expiry       0644 / 0600
  *
  * The serving certificate is re-issued when the SANs it needs change (new hostname or listen
  * address) or it is within 30 days of expiry; the CA and token are never rotated silently, so a
@@ -40,7 +43,13 @@ export interface Credentials {
   serviceAccountKeyPem: string;
   /** the CA's key: signs the client certificates of approved CSRs (csr-signer) */
   caKeyPem: string;
+  /** the API server's client certificate and key towards the nodes' kubelet servers */
+  kubeletClientCertPem: string;
+  kubeletClientKeyPem: string;
 }
+
+/** kubeadm's apiserver-kubelet-client subject: a member of system:masters, which every kubelet authorizes */
+export const KUBELET_CLIENT_SUBJECT = 'CN=kube-apiserver-kubelet-client,O=system:masters';
 
 function writeSecret(path: string, data: string): void {
   writeFileSync(path, data, { mode: 0o600 });
@@ -164,7 +173,18 @@ export async function ensureCredentials(dataDir: string, sans: string[]): Promis
     serviceAccountKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
     writeSecret(saKeyPath, serviceAccountKeyPem);
   }
-  return { caPem, certPem, keyPem, token, serviceAccountKeyPem, caKeyPem };
+  const kcCertPath = join(dir, 'apiserver-kubelet-client.crt');
+  const kcKeyPath = join(dir, 'apiserver-kubelet-client.key');
+  let kubeletClientCertPem = existsSync(kcCertPath) ? readFileSync(kcCertPath, 'utf8') : '';
+  let kubeletClientKeyPem = existsSync(kcKeyPath) ? readFileSync(kcKeyPath, 'utf8') : '';
+  if (!kubeletClientCertPem || !kubeletClientKeyPem || !certStillGood(kubeletClientCertPem, caPem, [])) {
+    const { keyPem: k, requestPem } = await makeCertificateRequest(KUBELET_CLIENT_SUBJECT);
+    kubeletClientCertPem = await signCertificate(caPem, caKeyPem, requestPem, ['digital signature', 'key encipherment', 'client auth'], 365 * DAY);
+    kubeletClientKeyPem = k;
+    writeFileSync(kcCertPath, kubeletClientCertPem, { mode: 0o644 });
+    writeSecret(kcKeyPath, kubeletClientKeyPem);
+  }
+  return { caPem, certPem, keyPem, token, serviceAccountKeyPem, caKeyPem, kubeletClientCertPem, kubeletClientKeyPem };
 }
 
 /** a CSR's usage names as x509 KeyUsageFlags (the library is loaded lazily: see loadX509) */
@@ -172,11 +192,13 @@ const usageFlag = (x509: typeof import('@peculiar/x509'), u: string): number =>
   u === 'digital signature' ? x509.KeyUsageFlags.digitalSignature : u === 'key encipherment' ? x509.KeyUsageFlags.keyEncipherment : 0;
 
 /**
- * Issue a client certificate for an approved CSR (kube-controller-manager's csrsigning): the
- * subject is the request's, the public key the request's, the usages the CSR's spec.usages;
- * valid for `ttlMs` (backdated 5 minutes for clock skew, as upstream).
+ * Issue a certificate for an approved CSR (kube-controller-manager's csrsigning): the subject
+ * is the request's, the public key the request's, its subjectAltNames the request's (a kubelet
+ * serving certificate's address and name; the client signers' validation refuses any), the
+ * usages the CSR's spec.usages (client auth and/or server auth); valid for `ttlMs` (backdated
+ * 5 minutes for clock skew, as upstream).
  */
-export async function signClientCertificate(caPem: string, caKeyPem: string, requestPem: string, usages: string[], ttlMs: number): Promise<string> {
+export async function signCertificate(caPem: string, caKeyPem: string, requestPem: string, usages: string[], ttlMs: number): Promise<string> {
   const x509 = await loadX509();
   const req = new x509.Pkcs10CertificateRequest(requestPem);
   if (!(await req.verify())) throw new Error('the certificate request is not signed by its own key');
@@ -195,18 +217,26 @@ export async function signClientCertificate(caPem: string, caKeyPem: string, req
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(keyUsage, true),
-      new x509.ExtendedKeyUsageExtension(usages.includes('client auth') ? [x509.ExtendedKeyUsage.clientAuth] : []),
+      new x509.ExtendedKeyUsageExtension([
+        ...(usages.includes('client auth') ? [x509.ExtendedKeyUsage.clientAuth] : []),
+        ...(usages.includes('server auth') ? [x509.ExtendedKeyUsage.serverAuth] : []),
+      ]),
+      ...req.extensions.filter((e) => e.type === '2.5.29.17'),
       await x509.AuthorityKeyIdentifierExtension.create(caCert),
     ],
   });
   return cert.toString('pem');
 }
 
-/** A new key and a PKCS#10 request for it (PEM both): what a kubelet sends to get its client certificate. */
-export async function makeCertificateRequest(subject: string): Promise<{ keyPem: string; requestPem: string }> {
+/**
+ * A new key and a PKCS#10 request for it (PEM both): what a kubelet sends to get its client
+ * certificate, or (with `sans`, IPs and DNS names) its serving certificate.
+ */
+export async function makeCertificateRequest(subject: string, sans: string[] = []): Promise<{ keyPem: string; requestPem: string }> {
   const x509 = await loadX509();
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
-  const req = await x509.Pkcs10CertificateRequestGenerator.create({ name: subject, keys, signingAlgorithm: ALG });
+  const extensions = sans.length ? [new x509.SubjectAlternativeNameExtension(sans.map((s) => ({ type: isIP(s) ? ('ip' as const) : ('dns' as const), value: s })))] : [];
+  const req = await x509.Pkcs10CertificateRequestGenerator.create({ name: subject, keys, signingAlgorithm: ALG, extensions });
   return { keyPem: await exportKeyPem(keys.privateKey), requestPem: req.toString('pem') };
 }
 

@@ -45,17 +45,8 @@ import type { Registry } from '../registry/index.js';
 import type { DeleteOptions, Obj, WatchEventOut, WatchQuery } from '../api/types.js';
 import { VERSION_INFO } from '../version.js';
 import { decodeProtobufObject } from './protobuf.js';
-import { EXEC_PROTOCOLS, EXEC_SPDY_PROTOCOLS, parseExecQuery, serveExec, serveExecSpdy, type StreamTarget } from './exec.js';
-import {
-  PORTFORWARD_PROTOCOL,
-  PORTFORWARD_WS_PROTOCOLS,
-  SPDY_TUNNEL_PREFIX,
-  portForwardQueryPorts,
-  servePortForward,
-  servePortForwardChannels,
-  type PortDialer,
-} from './portforward.js';
-import { acceptChannelWebSocket, acceptSpdy, acceptSpdyTunnel, negotiate } from './streaming.js';
+import { serveContainerLogs, serveStreamUpgrade, type NodeBackend, type StreamKind } from './node-streams.js';
+import { kubeletAddress, relayGet, relayLogs, relayUpgrade, type KubeletClientCredential, type KubeletLocation } from './kubelet-relay.js';
 import { fieldManagerOf, optionsInvalid } from './field-manager.js';
 import { APPLY_PATCH_YAML } from '../api/patch/index.js';
 import type { Duplex } from 'node:stream';
@@ -63,7 +54,6 @@ import type { Socket } from 'node:net';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT, InflightLimiter, requestClass, RETRY_AFTER_SECONDS, tooManyRequests } from './inflight.js';
 import { DEFAULT_WATCH_QUEUE_MAX_BYTES, WatchQueue } from './watch-queue.js';
 import { EXPLAIN_API_GROUP, EXPLAIN_PREFIX, serveExplain } from '../explain/endpoint.js';
-import type { PodExplain } from '../explain/types.js';
 import { uiFile } from '../ui/serve.js';
 import { groupEntry, groupOf, serveGroup, type ApiGroupHandler } from './api-groups.js';
 import { authenticationGroup, authorizationGroup } from './authz-review.js';
@@ -72,14 +62,17 @@ import { RbacAuthorizer } from './authorizer.js';
 import { requestAttributes } from './request-info.js';
 import { forbiddenMessage, type Attributes, type UserInfo } from '../api/rbac.js';
 import { coreStubRoute, discoveryEntry, groupStubRoute, serveStub, stubGroups, stubsInServedGroups, unservedKinds, type UnservedKind } from './unserved.js';
-import { metricsGroup, type UsageSource } from './metrics.js';
+import { metricsGroup } from './metrics.js';
 import { proxyTarget, serveProxy, type ProxyDeps, type ProxyTarget } from './proxy.js';
-import { attachOptions, execOptions, forwardedPorts, portForwardOptions, proxyOptions, proxyRest, streamRequest } from './connect-admission.js';
+import { admittedQuery, attachOptions, execOptions, portForwardOptions, proxyOptions, proxyRest } from './connect-admission.js';
+import { portForwardQueryPorts } from './portforward.js';
 import { servePodProxyUpgrade } from './proxy-upgrade.js';
 import { podLogOptions, type PodLogOptions } from './log-options.js';
 import { CustomResourceServing } from './custom-resources.js';
 import { apiServicesGroup } from './apiservices.js';
 import { rfc3339 } from '../api/time.js';
+import { nodeIdentity } from '../api/node-graph.js';
+import { tokenRequestRestriction } from '../registry/node-restriction.js';
 
 const CSRS = resourceInfo('certificatesigningrequests', 'certificates.k8s.io')!;
 
@@ -88,34 +81,7 @@ const PROTOBUF = 'application/vnd.kubernetes.protobuf';
 /** etcd's default request limit; kube-apiserver refuses bigger bodies too. */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
-/** What the API server asks of the node for streaming subresources (pods/log). */
-export interface NodeBackend {
-  containerLogs(
-    pod: Obj,
-    container: string | undefined,
-    opts: { follow?: boolean; previous?: boolean; tailLines?: number; timestamps?: boolean; sinceSeconds?: number; sinceTime?: string; limitBytes?: number },
-    write: (chunk: string) => boolean | void,
-    closed: () => boolean,
-  ): Promise<void>;
-  /**
-   * pods/exec: check the pod and container, and return how to start the command; the process
-   * is started only once the upgrade (WebSocket or SPDY) is done and the client's streams are there.
-   */
-  exec?(pod: Obj, container: string | undefined, argv: string[], tty: boolean): Promise<() => Promise<StreamTarget>>;
-  /**
-   * pods/attach: check the pod and container; whether the session has a terminal comes from the
-   * container (as the kubelet decides it), and the attach starts once the client's streams are there
-   */
-  attach?(pod: Obj, container: string | undefined, stdin: boolean): Promise<{ tty: boolean; start: () => Promise<StreamTarget> }>;
-  /** pods/portforward: check the pod has a running sandbox, and return how to dial its ports */
-  portForward?(pod: Obj): Promise<PortDialer>;
-  /** podbay explain: the pod's namespaces, network, processes and volumes, read live */
-  explainPod?(pod: Obj): Promise<PodExplain>;
-  /** CPU and memory usage of the node and its pods (the Metrics API, nodes/proxy/stats/summary) */
-  usage?: UsageSource;
-  /** the IPs the node gave the pod's running sandbox (pods/proxy dials only these) */
-  podIPs?(pod: Obj): Promise<string[]>;
-}
+export type { NodeBackend } from './node-streams.js';
 
 export interface ApiServerOptions {
   /** the node's side of pods/log; without it, logs answer 503 */
@@ -139,9 +105,11 @@ export interface ApiServerOptions {
   clientCaPem?: string;
   /**
    * the node `node` serves (the server's own kubelet): logs, exec, attach and port-forward of a
-   * pod on another node (an agent's) are refused with 501 naming what is missing, at once
+   * pod on another node (an agent's) go to that node's kubelet server (kubelet-relay.ts)
    */
   nodeName?: string;
+  /** the API server's client certificate towards kubelets (DIR/pki/apiserver-kubelet-client.*) and the CA their serving certificates come from */
+  kubeletClient?: KubeletClientCredential;
   /** seconds between BOOKMARK events on watches that allow them */
   bookmarkIntervalSeconds?: number;
   /** non-mutating requests in flight (watches and other long-running ones excluded); 0 = no limit */
@@ -284,8 +252,8 @@ function tableOf(r: ResourceInfo, objects: Obj[], listMeta: Obj, opts: { include
 }
 
 /** responsewriters.Forbidden: 403 with the resource, name and group in the details */
-function forbiddenError(a: Attributes): ApiError {
-  return new ApiError(403, 'Forbidden', forbiddenMessage(a), a.isResourceRequest ? { name: a.name || undefined, group: a.apiGroup || undefined, kind: a.resource } : {});
+function forbiddenError(a: Attributes, reason = ''): ApiError {
+  return new ApiError(403, 'Forbidden', forbiddenMessage(a, reason), a.isResourceRequest ? { name: a.name || undefined, group: a.apiGroup || undefined, kind: a.resource } : {});
 }
 
 function wantsTable(req: IncomingMessage): boolean {
@@ -435,9 +403,11 @@ export class ApiServer {
   }
 
   /**
-   * Upgrade requests: pods/exec and pods/portforward over WebSocket or SPDY/3.1 (see
-   * streaming.ts); any upgrade through pods/proxy, relayed to the pod (proxy-upgrade.ts). The
-   * pod and container are checked before the handshake, so a bad name is an ordinary HTTP error.
+   * Upgrade requests: pods/exec, attach and portforward over WebSocket or SPDY/3.1 (see
+   * streaming.ts, node-streams.ts) for a pod on this server's node, relayed as they are to the
+   * kubelet server of any other node (kubelet-relay.ts); any upgrade through pods/proxy, relayed
+   * to the pod (proxy-upgrade.ts). The pod and container are checked before the handshake, so a
+   * bad name is an ordinary HTTP error.
    */
   private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const fail = (err: ApiError) => {
@@ -456,58 +426,28 @@ export class ApiServer {
       }
       const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(exec|attach|portforward)\/?$/.exec(url.pathname);
       if (!m) throw pathNotFound(`the server could not find the requested resource (${req.method} ${url.pathname}): only pods/exec, pods/attach, pods/portforward and pods/proxy upgrade`);
-      const node = this.opts.node;
-      const pod = async () => this.onThisNode(await this.resources.get(resourceInfo('pods')!, decodePathSegment(m[1]), decodePathSegment(m[2])), `pods/${m[3]}`);
-      // CONNECT admission: the webhooks see the options (PodExecOptions ...), and the connection is made with what they return
-      const connect = (options: Obj) => this.resources.admitConnect(resourceInfo('pods')!, decodePathSegment(m[1]), decodePathSegment(m[2]), m[3]!, options, { user: this.userOf(req) });
-      if (m[3] === 'exec') {
-        if (!node?.exec) throw new ApiError(503, 'ServiceUnavailable', 'exec is not available: this podbay server runs no kubelet');
-        parseExecQuery(url.searchParams);
-        const opts = streamRequest(await connect(execOptions(url.searchParams)), true);
-        const start = await node.exec(await pod(), opts.container, opts.command, opts.tty);
-        const t = negotiate(req, 'pods/exec', EXEC_PROTOCOLS, EXEC_SPDY_PROTOCOLS);
-        this.log(`${req.method} ${req.url} 101 (exec, ${t.kind} ${t.protocol})`);
-        if (t.kind === 'websocket') serveExec(req, socket, head, start, opts);
-        else serveExecSpdy(acceptSpdy(socket, head, t.protocol), start, opts);
-        return;
-      }
-      if (m[3] === 'attach') {
-        if (!node?.attach) throw new ApiError(503, 'ServiceUnavailable', 'attach is not available: this podbay server runs no kubelet');
-        const flags = streamRequest(await connect(attachOptions(url.searchParams)), false);
-        const { tty, start } = await node.attach(await pod(), flags.container, flags.stdin);
-        const opts = { ...flags, command: [], tty, stderr: flags.stderr && !tty };
-        const t = negotiate(req, 'pods/attach', EXEC_PROTOCOLS, EXEC_SPDY_PROTOCOLS);
-        this.log(`${req.method} ${req.url} 101 (attach, ${t.kind} ${t.protocol})`);
-        if (t.kind === 'websocket') serveExec(req, socket, head, start, opts);
-        else serveExecSpdy(acceptSpdy(socket, head, t.protocol), start, opts);
-        return;
-      }
-      if (!node?.portForward) throw new ApiError(503, 'ServiceUnavailable', 'port-forward is not available: this podbay server runs no kubelet');
+      const pod = await this.resources.get(resourceInfo('pods')!, decodePathSegment(m[1]), decodePathSegment(m[2]));
+      const kind = m[3] as StreamKind;
+      // CONNECT admission: the webhooks see the options (PodExecOptions ...), and the connection
+      // is made with what they return, here or on the pod's node
       let sentPorts: number[] = [];
-      try {
-        sentPorts = portForwardQueryPorts(url.searchParams);
-      } catch {
-        // over SPDY the ports come with the streams: the options carry none
-      }
-      const admittedPorts = forwardedPorts(await connect(portForwardOptions(sentPorts)), sentPorts);
-      const target = await node.portForward(await pod());
-      const t = negotiate(req, 'pods/portforward', [SPDY_TUNNEL_PREFIX + PORTFORWARD_PROTOCOL, ...PORTFORWARD_WS_PROTOCOLS], [PORTFORWARD_PROTOCOL]);
-      if (t.kind === 'websocket' && PORTFORWARD_WS_PROTOCOLS.includes(t.protocol)) {
-        let ports = admittedPorts;
-        if (ports.length === 0) {
-          try {
-            ports = portForwardQueryPorts(url.searchParams);
-          } catch (e) {
-            throw badRequest((e as Error).message);
-          }
+      if (kind === 'portforward') {
+        try {
+          sentPorts = portForwardQueryPorts(url.searchParams);
+        } catch {
+          // over SPDY the ports come with the streams: the options carry none
         }
-        this.log(`${req.method} ${req.url} 101 (portforward, ${t.kind} ${t.protocol})`);
-        acceptChannelWebSocket(req, socket, head, t.protocol, (ws) => servePortForwardChannels(ws, ports, target));
+      }
+      const shown = kind === 'exec' ? execOptions(url.searchParams) : kind === 'attach' ? attachOptions(url.searchParams) : portForwardOptions(sentPorts);
+      const admitted = await this.resources.admitConnect(resourceInfo('pods')!, decodePathSegment(m[1]), decodePathSegment(m[2]), kind, shown, { user: this.userOf(req) });
+      const q = admittedQuery(kind, url.searchParams, admitted, sentPorts);
+      const remote = await this.remoteKubelet(pod);
+      if (remote) {
+        await relayUpgrade(remote, kind, pod, req, socket, head, q);
+        this.log(`${req.method} ${req.url} (upgrade relayed to the kubelet of node ${pod.spec.nodeName} at ${remote.host}:${remote.port})`);
         return;
       }
-      this.log(`${req.method} ${req.url} 101 (portforward, ${t.kind} ${t.protocol})`);
-      if (t.kind === 'websocket') acceptSpdyTunnel(req, socket, head, t.protocol, (conn) => servePortForward(conn, target));
-      else servePortForward(acceptSpdy(socket, head, t.protocol), target);
+      await serveStreamUpgrade(kind, req, socket, head, q, this.opts.node, pod, this.log);
     } catch (e) {
       const err = e instanceof ApiError ? e : internalError((e as Error)?.message ?? String(e));
       this.log(`${req.method} ${req.url} ${err.code} (upgrade)`);
@@ -526,7 +466,7 @@ export class ApiServer {
     const user = await impersonate(req, requester, async (a) => (await this.authz.authorize(a)).allowed);
     const attrs = requestAttributes(user, req.method ?? 'GET', path.replace(/\/+$/, '') || '/', q, upgrade);
     const d = await this.authz.authorize(attrs);
-    if (!d.allowed) throw forbiddenError(attrs);
+    if (!d.allowed) throw forbiddenError(attrs, d.reason);
     this.users.set(req, user);
     return user;
   }
@@ -638,7 +578,13 @@ export class ApiServer {
     // pods/proxy and nodes/proxy: the path after /proxy is the pod's, kept as sent (trailing slash too)
     const raw = new URL(req.url ?? '/', 'https://podbay');
     const proxied = proxyTarget(raw.pathname);
-    if (proxied) return serveProxy(await this.admitProxy(req, proxied), req, res, raw.search, this.proxyDeps);
+    if (proxied) {
+      const admittedTarget = await this.admitProxy(req, proxied);
+      // another node's nodes/proxy is its kubelet server's to answer (GET only, as podbay's own node)
+      const remote = admittedTarget.kind === 'node' && admittedTarget.id !== this.opts.nodeName && admittedTarget.rest !== '' && req.method === 'GET' ? await this.remoteKubelet({ metadata: { name: '' }, spec: { nodeName: admittedTarget.id } }) : undefined;
+      if (remote) return relayGet(remote, admittedTarget.rest + raw.search, req, res);
+      return serveProxy(admittedTarget, req, res, raw.search, this.proxyDeps);
+    }
     const readObject = async (kind: string) => parseBody(await readBody(req), mediaType(req), kind);
     const send = (code: number, body: unknown) => sendJson(res, code, body);
     const stub = coreStubRoute(path, this.stubs) ?? groupStubRoute(path, this.groupStubs);
@@ -769,11 +715,24 @@ export class ApiServer {
       }
       if (body.kind !== undefined && body.kind !== 'TokenRequest') throw badRequest(`the kind in the data (${body.kind}) does not match the expected kind (TokenRequest) for serviceaccounts/token`);
       decodeTypedOrThrow('io.k8s.api.authentication.v1.TokenRequest', 'TokenRequest', 'v1', body, false);
+      // NodeRestriction: a node's token is bound to a pod of its own
+      const requester = nodeIdentity(this.userOf(req));
+      if (requester !== undefined) {
+        const ref = body.spec?.boundObjectRef;
+        const pod = ref?.kind === 'Pod' && ref?.name ? await svc.get(resourceInfo('pods')!, ns, String(ref.name)) : undefined;
+        const refused = tokenRequestRestriction(requester, name, body, pod);
+        if (refused) throw refused;
+      }
       return sendJson(res, 201, await svc.createToken(ns!, name, body));
     }
     if (sub === 'eviction') {
       if (method !== 'POST') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} pods/eviction`);
       const body = parseBody(await readBody(req), mediaType(req), 'Eviction');
+      // NodeRestriction: a node evicts only pods bound to it
+      const evicting = nodeIdentity(this.userOf(req));
+      if (evicting !== undefined && (await svc.get(r, ns, name)).spec?.nodeName !== evicting) {
+        throw new ApiError(403, 'Forbidden', `pods ${JSON.stringify(name)} is forbidden: node ${evicting} can only evict pods with spec.nodeName set to itself`, { name, kind: 'pods' });
+      }
       await svc.evict(ns!, name, body);
       return sendJson(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
     }
@@ -781,7 +740,7 @@ export class ApiServer {
       if (method !== 'GET') throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} pods/log`);
       // the options are parsed and validated before the pod is looked up, as upstream
       const logOpts = podLogOptions(q, name);
-      return this.serveLogs(req, res, await svc.get(r, ns, name), logOpts);
+      return this.serveLogs(req, res, await svc.get(r, ns, name), logOpts, new URL(req.url ?? '/', 'https://podbay').search);
     }
     if (sub === 'exec' || sub === 'attach' || sub === 'portforward') {
       throw badRequest(`pods/${sub} needs an upgrade: Upgrade: websocket or Upgrade: SPDY/3.1`);
@@ -1008,47 +967,25 @@ export class ApiServer {
   }
 
   /**
-   * The pod, when it runs on the node this server's kubelet serves. A pod on an agent's node
-   * would need the kubelet server on that node (reached at its InternalIP), which podbay does
-   * not have yet: refused with 501 at once rather than answered by the wrong kubelet.
+   * Where the kubelet of a pod on another node listens (kubelet-relay.ts), or undefined when
+   * the pod is this server's own node's (or on none yet): served in-process then.
    */
-  private onThisNode(pod: Obj, what: string): Obj {
-    const own = this.opts.nodeName;
-    const on = pod.spec?.nodeName;
-    if (own && on && on !== own) {
-      throw new ApiError(501, 'ServiceUnavailable', `${what} for pod ${pod.metadata.name} on node ${on} is not implemented: podbay's API server reaches only its own node's kubelet (${own}); agents serve no kubelet API yet`);
-    }
-    return pod;
+  private async remoteKubelet(pod: Obj): Promise<KubeletLocation | undefined> {
+    const on: string | undefined = pod.spec?.nodeName;
+    if (!on || on === this.opts.nodeName) return undefined;
+    const cred = this.opts.kubeletClient;
+    if (!cred) throw new ApiError(503, 'ServiceUnavailable', `pod ${pod.metadata.name} runs on node ${on}, and this podbay server has no kubelet client certificate to reach it`);
+    const node = await this.resources.get(resourceInfo('nodes')!, undefined, on);
+    return { ...kubeletAddress(node), cred };
   }
 
-  private async serveLogs(req: IncomingMessage, res: ServerResponse, pod: Obj, opts: PodLogOptions): Promise<void> {
-    const node = this.opts.node;
-    if (!node) throw new ApiError(503, 'ServiceUnavailable', 'logs are not available: this podbay server runs no kubelet');
+  private async serveLogs(req: IncomingMessage, res: ServerResponse, pod: Obj, opts: PodLogOptions, search: string): Promise<void> {
     if (!pod.spec?.nodeName) {
       throw badRequest(`pod ${pod.metadata.name} does not have a host assigned`);
     }
-    this.onThisNode(pod, 'pods/log');
-    let closed = false;
-    req.on('close', () => (closed = true));
-    let started = false;
-    const start = () => {
-      if (started) return;
-      started = true;
-      res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
-    };
-    const { container, ...logOpts } = opts;
-    await node.containerLogs(
-      pod,
-      container,
-      logOpts,
-      (chunk) => {
-        start();
-        return res.write(chunk);
-      },
-      () => closed,
-    );
-    start();
-    res.end();
+    const remote = await this.remoteKubelet(pod);
+    if (remote) return relayLogs(remote, pod, opts.container, search, req, res);
+    return serveContainerLogs(req, res, this.opts.node, pod, opts);
   }
 
   private async serveWatch(

@@ -8,10 +8,17 @@
  *      CN=system:node:NAME, O=system:nodes (signer kube-apiserver-client-kubelet); the server
  *      approves and signs it; the key and certificate go to DIR/pki/, a kubeconfig to
  *      DIR/kubelet.kubeconfig. Later starts reuse them while they are valid for 1 more day.
- *   3. the Node (spec.podCIDR from --pod-cidr), its status and its Lease kept current
- *   4. the kubelet for this node (src/cli/node-stack.ts) through the HTTPS client
+ *   3. the Node (spec.podCIDR from --pod-cidr, daemonEndpoints the --kubelet-port), its status
+ *      and its Lease kept current
+ *   4. a serving certificate for the kubelet server: a CSR for CN=system:node:NAME,
+ *      O=system:nodes with SANs its --node-ip and name (signer kubelet-serving), made with the
+ *      node's own credential; the server approves it when the names are the Node's own
+ *   5. the kubelet for this node (src/cli/node-stack.ts) through the HTTPS client, and its
+ *      server on --node-ip:--kubelet-port (src/apiserver/kubelet-server.ts) for the API
+ *      server's logs, exec, attach and port-forward
  *
  *   DIR/pki/kubelet-client.key|crt  the node's credential   0600 / 0644
+ *   DIR/pki/kubelet-server.key|crt  its serving certificate 0600 / 0644
  *   DIR/kubelet.kubeconfig          the same, for kubectl    0600
  *   DIR/images, DIR/pods, DIR/logs  as the server's;  RUN/ the runtime's state
  */
@@ -22,7 +29,10 @@ import tls from 'node:tls';
 import { parseArgs } from './args.js';
 import { HttpsClient } from '../client/https.js';
 import { resourceInfo } from '../api/registry.js';
-import { csrCondition, KUBELET_CLIENT_SIGNER, NODE_USER_PREFIX, NODES_GROUP } from '../api/csr.js';
+import { csrCondition, KUBELET_CLIENT_SIGNER, KUBELET_SERVING_SIGNER, NODE_USER_PREFIX, NODES_GROUP } from '../api/csr.js';
+import { KubeletServer } from '../apiserver/kubelet-server.js';
+import { DEFAULT_KUBELET_PORT } from '../apiserver/kubelet-relay.js';
+import { kubeletClient } from '../kubelet/client.js';
 import { caCertHash, makeCertificateRequest } from '../apiserver/pki.js';
 import { NodeHeartbeat, NODE_HEARTBEAT_MS, hostAddresses, nodeName } from '../kubelet/node.js';
 import { logRotationFlags } from '../kubelet/log-rotation.js';
@@ -33,6 +43,7 @@ import { buildNodeStack } from './node-stack.js';
 import { DEFAULT_CGROUP_ROOT, DEFAULT_POD_PIDS_LIMIT } from './defaults.js';
 
 const CSRS = resourceInfo('certificatesigningrequests', 'certificates.k8s.io')!;
+const PODS = resourceInfo('pods')!;
 const DAY = 86_400_000;
 /** how long a join waits for its certificate before giving up (kubeadm waits 5 minutes for the TLS bootstrap) */
 const CSR_WAIT_MS = 300_000;
@@ -53,12 +64,14 @@ Flags:
   --run-dir DIR           runtime state (default /run/podbay-agent)
   --cni-bridge NAME       the bridge this node's pods attach to (default podbay0)
   --pod-cidr CIDR         this node's pod range, its spec.podCIDR (required)
+  --kubelet-port N        the kubelet server's port on --node-ip (default ${DEFAULT_KUBELET_PORT}): the API
+                          server reaches this node's pods' logs, exec, attach and port-forward there
   --cgroup-root PATH      the node's cgroup (default ${DEFAULT_CGROUP_ROOT})
   --pod-pids-limit N, --runtime PATH, --cni-bin-dir DIR, --registries FILE, --allowed-unsafe-sysctls L,
   --container-log-max-size Q, --container-log-max-files N: as podbay server's
 `;
 
-const KNOWN = ['help', 'server', 'token', 'ca-cert-hash', 'ca-file', 'node-name', 'node-ip', 'data-dir', 'run-dir', 'cni-bridge', 'pod-cidr', 'cgroup-root', 'pod-pids-limit', 'runtime', 'cni-bin-dir', 'cni-conf-dir', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'allowed-unsafe-sysctls', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval'];
+const KNOWN = ['help', 'server', 'token', 'ca-cert-hash', 'ca-file', 'node-name', 'node-ip', 'data-dir', 'run-dir', 'cni-bridge', 'pod-cidr', 'kubelet-port', 'cgroup-root', 'pod-pids-limit', 'runtime', 'cni-bin-dir', 'cni-conf-dir', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'allowed-unsafe-sysctls', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval'];
 
 /**
  * The server's CA, pinned by hash: the TLS handshake is made without trusting anything, the CA
@@ -88,42 +101,59 @@ export async function discoverCa(server: URL, hash: string): Promise<string> {
   throw new Error(`the server at ${server.origin} sent no CA certificate matching --ca-cert-hash ${hash} (is it the right server?)`);
 }
 
-/** a stored credential good for at least one more day, signed by `caPem` */
-function usableCredential(dir: string, caPem: string): { certPem: string; keyPem: string } | undefined {
-  const certPath = join(dir, 'kubelet-client.crt');
-  const keyPath = join(dir, 'kubelet-client.key');
+/** a stored credential DIR/BASE.crt|key good for at least one more day, signed by `caPem`, naming every one of `sans` */
+function usableCredential(dir: string, caPem: string, base = 'kubelet-client', sans: string[] = []): { certPem: string; keyPem: string } | undefined {
+  const certPath = join(dir, `${base}.crt`);
+  const keyPath = join(dir, `${base}.key`);
   if (!existsSync(certPath) || !existsSync(keyPath)) return undefined;
   try {
     const certPem = readFileSync(certPath, 'utf8');
     const c = new X509Certificate(certPem);
     if (!c.checkIssued(new X509Certificate(caPem)) || Date.parse(c.validTo) - Date.now() < DAY) return undefined;
+    const have = (c.subjectAltName ?? '').split(/,\s*/).map((x) => x.replace(/^(DNS|IP Address):/, ''));
+    if (!sans.every((n) => have.includes(n))) return undefined;
     return { certPem, keyPem: readFileSync(keyPath, 'utf8') };
   } catch {
     return undefined;
   }
 }
 
+/** What a certificate is asked for: the subject, its SANs, the signer and usages (the CSR's). */
+interface CertificateAsk {
+  subject: string;
+  sans?: string[];
+  signerName: string;
+  usages: string[];
+  /** the CSR's name prefix (node-csr-: kubeadm's) */
+  prefix: string;
+}
+
+/** A CSR through `client`, then the certificate the server issues (or why not). */
+async function requestCertificate(client: HttpsClient, ask: CertificateAsk, log: (l: string) => void): Promise<{ certPem: string; keyPem: string }> {
+  const { keyPem, requestPem } = await makeCertificateRequest(ask.subject, ask.sans);
+  const csrs = client.resource(CSRS);
+  const name = `${ask.prefix}${randomBytes(8).toString('hex')}`;
+  await csrs.create(undefined, {
+    metadata: { name },
+    spec: { request: Buffer.from(requestPem).toString('base64'), signerName: ask.signerName, usages: ask.usages },
+  });
+  log(`podbay agent: asked for a certificate from ${ask.signerName} (CertificateSigningRequest ${name})`);
+  const deadline = Date.now() + CSR_WAIT_MS;
+  for (;;) {
+    const csr = await csrs.get(undefined, name);
+    const refused = csrCondition(csr, 'Denied') ?? csrCondition(csr, 'Failed');
+    if (refused) throw new Error(`CertificateSigningRequest ${name} was ${refused.type}: ${refused.reason ?? ''} ${refused.message ?? ''}`.trim());
+    if (csr.status?.certificate) return { certPem: Buffer.from(csr.status.certificate, 'base64').toString('utf8'), keyPem };
+    if (Date.now() > deadline) throw new Error(`CertificateSigningRequest ${name} was not signed in ${CSR_WAIT_MS / 1000} s (approve it: kubectl certificate approve ${name})`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 /** TLS bootstrap: a CSR made with the bootstrap token, then the certificate the server issues. */
 async function requestCredential(server: string, caPem: string, token: string, node: string, log: (l: string) => void): Promise<{ certPem: string; keyPem: string }> {
-  const { keyPem, requestPem } = await makeCertificateRequest(`CN=${NODE_USER_PREFIX}${node},O=${NODES_GROUP}`);
   const client = new HttpsClient({ server, caPem, token });
-  const csrs = client.resource(CSRS);
   try {
-    const name = `node-csr-${randomBytes(8).toString('hex')}`;
-    await csrs.create(undefined, {
-      metadata: { name },
-      spec: { request: Buffer.from(requestPem).toString('base64'), signerName: KUBELET_CLIENT_SIGNER, usages: ['digital signature', 'client auth'] },
-    });
-    log(`podbay agent: asked for a node certificate (CertificateSigningRequest ${name})`);
-    const deadline = Date.now() + CSR_WAIT_MS;
-    for (;;) {
-      const csr = await csrs.get(undefined, name);
-      const refused = csrCondition(csr, 'Denied') ?? csrCondition(csr, 'Failed');
-      if (refused) throw new Error(`CertificateSigningRequest ${name} was ${refused.type}: ${refused.reason ?? ''} ${refused.message ?? ''}`.trim());
-      if (csr.status?.certificate) return { certPem: Buffer.from(csr.status.certificate, 'base64').toString('utf8'), keyPem };
-      if (Date.now() > deadline) throw new Error(`CertificateSigningRequest ${name} was not signed in ${CSR_WAIT_MS / 1000} s (approve it: kubectl certificate approve ${name})`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    return await requestCertificate(client, { subject: `CN=${NODE_USER_PREFIX}${node},O=${NODES_GROUP}`, signerName: KUBELET_CLIENT_SIGNER, usages: ['digital signature', 'client auth'], prefix: 'node-csr-' }, log);
   } finally {
     client.close();
   }
@@ -182,6 +212,9 @@ export async function runAgent(argv: string[]): Promise<number> {
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(bridge)) throw new Error(`--cni-bridge ${JSON.stringify(bridge)}: a Linux interface name has 1-15 letters, digits, '-', '_' or '.'`);
   const nodeIP = p.flags.get('node-ip') ?? hostAddresses()[0];
   if (!nodeIP) throw new Error('this host has no non-loopback address: give --node-ip');
+  const kubeletPortFlag = p.flags.get('kubelet-port');
+  const kubeletPort = kubeletPortFlag === undefined ? DEFAULT_KUBELET_PORT : Number(kubeletPortFlag);
+  if (!Number.isInteger(kubeletPort) || kubeletPort < 1 || kubeletPort > 65535) throw new Error(`--kubelet-port ${JSON.stringify(kubeletPortFlag)}: want a port number, 1-65535`);
   const dataDir = p.flags.get('data-dir') ?? '/var/lib/podbay-agent';
   const runDir = p.flags.get('run-dir') ?? '/run/podbay-agent';
   const logRotation = logRotationFlags(p.flags);
@@ -217,8 +250,16 @@ export async function runAgent(argv: string[]): Promise<number> {
     log(`podbay agent: node certificate for system:node:${node} written to ${pki}`);
   }
   const client = new HttpsClient({ server: serverUrl, caPem, certPem: cred.certPem, keyPem: cred.keyPem });
-  const heartbeat = new NodeHeartbeat(client, log, NODE_HEARTBEAT_MS, { name: node, addresses: [nodeIP], podCIDR: podCidr });
+  const heartbeat = new NodeHeartbeat(client, log, NODE_HEARTBEAT_MS, { name: node, addresses: [nodeIP], podCIDR: podCidr, kubeletPort });
   await heartbeat.start();
+  // the kubelet server's certificate, asked for with the node's own credential once its Node (and addresses) exist
+  const servingSans = [nodeIP, node];
+  let serving = usableCredential(pki, caPem, 'kubelet-server', servingSans);
+  if (!serving) {
+    serving = await requestCertificate(client, { subject: `CN=${NODE_USER_PREFIX}${node},O=${NODES_GROUP}`, sans: servingSans, signerName: KUBELET_SERVING_SIGNER, usages: ['digital signature', 'key encipherment', 'server auth'], prefix: 'csr-' }, log);
+    writeFileSync(join(pki, 'kubelet-server.key'), serving.keyPem, { mode: 0o600 });
+    writeFileSync(join(pki, 'kubelet-server.crt'), serving.certPem, { mode: 0o644 });
+  }
   const stack = await buildNodeStack({
     client,
     nodeName: node,
@@ -239,7 +280,10 @@ export async function runAgent(argv: string[]): Promise<number> {
   });
   await stack.runtime.sweep(log);
   await stack.kubelet.start();
-  log(`podbay agent: node ${node} (${nodeIP}, pods ${podCidr}) joined ${serverUrl}`);
+  const pods = kubeletClient(client);
+  const kubeletServer = new KubeletServer({ nodeName: node, host: nodeIP, port: kubeletPort, certPem: serving.certPem, keyPem: serving.keyPem, clientCaPem: caPem, node: stack.streams, getPod: (ns, name) => pods.getPod(ns, name), listPods: async () => (await client.resource(PODS).list(undefined, { fieldSelector: `spec.nodeName=${node}` })).items, log });
+  await kubeletServer.listen();
+  log(`podbay agent: node ${node} (${nodeIP}, pods ${podCidr}, kubelet server on port ${kubeletPort}) joined ${serverUrl}`);
 
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
@@ -250,6 +294,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
   heartbeat.stop();
+  await kubeletServer.close();
   await stack.kubelet.stop();
   await stack.runtime.shutdown(log);
   client.close();

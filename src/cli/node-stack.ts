@@ -17,6 +17,10 @@ import type { PodNetwork } from '../network/types.js';
 import { RuncRuntime } from '../runtime/runtime.js';
 import { PodCgroups } from '../runtime/cgroups.js';
 import { nodeAllocatable } from '../kubelet/node.js';
+import { execInPod } from '../kubelet/exec.js';
+import { portForwardToPod } from '../kubelet/portforward.js';
+import { attachToPod } from '../kubelet/attach.js';
+import type { NodeBackend } from '../apiserver/node-streams.js';
 
 export interface NodeStackOptions {
   client: Client;
@@ -43,6 +47,8 @@ export interface NodeStack {
   cgroups: PodCgroups;
   runtime: RuncRuntime;
   kubelet: Kubelet;
+  /** the node's side of pods/log, exec, attach and port-forward (served in-process or by the kubelet server) */
+  streams: Required<Pick<NodeBackend, 'containerLogs' | 'exec' | 'attach' | 'portForward'>>;
 }
 
 export async function buildNodeStack(o: NodeStackOptions): Promise<NodeStack> {
@@ -95,5 +101,11 @@ export async function buildNodeStack(o: NodeStackOptions): Promise<NodeStack> {
     clusterDomain: o.clusterDomain,
     log: o.log,
   });
-  return { images, cgroups, runtime, kubelet };
+  const streams: NodeStack['streams'] = {
+    containerLogs: (...args) => kubelet.containerLogs(...args),
+    exec: (pod, container, argv, tty) => execInPod(runtime, pod, container, argv, tty),
+    portForward: (pod) => portForwardToPod(runtime, pod),
+    attach: (pod, container, stdin) => attachToPod(runtime, pod, container, stdin),
+  };
+  return { images, cgroups, runtime, kubelet, streams };
 }

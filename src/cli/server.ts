@@ -31,7 +31,7 @@ import { DEFAULT_SERVICE_CLUSTER_IP_RANGE, DEFAULT_SERVICE_NODE_PORT_RANGE, Serv
 import type { Store } from '../store/types.js';
 import { Registry } from '../registry/index.js';
 import { ApiServer } from '../apiserver/server.js';
-import { ensureCredentials, signClientCertificate } from '../apiserver/pki.js';
+import { ensureCredentials, signCertificate } from '../apiserver/pki.js';
 import { CsrSigningController } from '../controllers/csr-signing.js';
 import { TokenIssuer } from '../registry/token-issuer.js';
 import { renderKubeconfig, writeKubeconfig } from '../apiserver/kubeconfig.js';
@@ -60,9 +60,6 @@ import { EphemeralVolumeController } from '../controllers/ephemeral.js';
 import { NodeLifecycleController } from '../controllers/node-lifecycle.js';
 import { DaemonSetController } from '../controllers/daemonset.js';
 import { buildNodeStack } from './node-stack.js';
-import { execInPod } from '../kubelet/exec.js';
-import { portForwardToPod } from '../kubelet/portforward.js';
-import { attachToPod } from '../kubelet/attach.js';
 import { HostPortGuard } from '../network/host-ports.js';
 import { RuncRuntime, checkHostTools } from '../runtime/runtime.js';
 import { logRotationFlags } from '../kubelet/log-rotation.js';
@@ -374,7 +371,7 @@ export async function runServer(argv: string[]): Promise<number> {
   const aggregation = new ClusterRoleAggregationController(kcm, { log });
   startInBackground('the clusterrole aggregation controller', aggregation);
   // agents' node credentials: kubelet client CSRs approved and signed by the CA
-  const csrSigner = new CsrSigningController(client, { sign: (req, usages, ttl) => signClientCertificate(creds.caPem, creds.caKeyPem, req, usages, ttl), log });
+  const csrSigner = new CsrSigningController(client, { sign: (req, usages, ttl) => signCertificate(creds.caPem, creds.caKeyPem, req, usages, ttl), apiServerNames: sans, log });
   startInBackground('the certificate signing controller', csrSigner);
 
   const api = new ApiServer(svc, {
@@ -385,7 +382,10 @@ export async function runServer(argv: string[]): Promise<number> {
     token: creds.token,
     anonymousAuth,
     clientCaPem: creds.caPem,
-    nodeName: withKubelet ? nodeName() : undefined,
+    // its own node (registered with or without the kubelet): served in-process, never relayed
+    nodeName: nodeName(),
+    // towards the agents' kubelet servers (pods/log, exec, attach, port-forward of their pods)
+    kubeletClient: { certPem: creds.kubeletClientCertPem, keyPem: creds.kubeletClientKeyPem, caPem: creds.caPem },
     bookmarkIntervalSeconds: bookmarkEvery,
     maxRequestsInflight,
     maxMutatingRequestsInflight,
@@ -433,7 +433,6 @@ export async function runServer(argv: string[]): Promise<number> {
     const cgroups = stack.cgroups;
     binder = new Binder(client.as('kube-scheduler'), nodeName(), log, hostPorts);
     const rt = runtime;
-    const k = kubelet;
     const podsDir = join(dataDir, 'pods');
     // what the explain collectors start from: the runtime's records say where to look
     const explainView: PodNodeView = {
@@ -473,10 +472,7 @@ export async function runServer(argv: string[]): Promise<number> {
     api.setNode({
       usage: { podUsage: (uid) => stats.podUsage(uid), nodeUsage: () => stats.nodeUsage() },
       podIPs: async (pod) => (await rt.listPodSandboxes()).filter((x) => x.config.podUid === pod.metadata?.uid && x.state === 'ready').flatMap((x) => x.ips),
-      containerLogs: (...args) => k.containerLogs(...args),
-      exec: (pod, container, argv, tty) => execInPod(rt, pod, container, argv, tty),
-      portForward: (pod) => portForwardToPod(rt, pod),
-      attach: (pod, container, stdin) => attachToPod(rt, pod, container, stdin),
+      ...stack.streams,
       explainPod: (pod) => explainPod(pod, explainView),
     });
   }

@@ -1,11 +1,14 @@
 /**
- * kube-controller-manager's csrapproving and csrsigning controllers for kubelet client
- * certificates, in one loop:
+ * kube-controller-manager's csrapproving and csrsigning controllers for kubelet client and
+ * serving certificates, in one loop:
  *
  *   CSR informer ──> queue of names ──> sync(name):
  *       not yet decided, a valid kubelet client request from a bootstrapper (or a node renewing
  *           its own) -> condition Approved (reason AutoApproved), as the approver words it
- *       Approved, signer kubernetes.io/kube-apiserver-client-kubelet, no certificate yet
+ *       a kubelet serving request (signer kubernetes.io/kubelet-serving) from the node itself
+ *           for its own addresses -> Approved (src/api/csr.ts servingApprovalFor: podbay
+ *           approves these as k3s issues them; kube-controller-manager leaves them to an admin)
+ *       Approved, signer kubernetes.io/kube-apiserver-client-kubelet or kubelet-serving, no certificate yet
  *           -> status.certificate = a certificate from podbay's CA (`sign`, injected: the
  *              controllers reach the CA only through the composition root)
  *
@@ -13,13 +16,14 @@
  * approve it by hand); a request the signer cannot sign gets condition Failed.
  */
 import { resourceInfo } from '../api/registry.js';
-import { approvalFor, csrCondition, kubeletClientCsrProblem, KUBELET_CLIENT_SIGNER } from '../api/csr.js';
+import { approvalFor, csrCondition, kubeletClientCsrProblem, kubeletServingCsrProblem, servingApprovalFor, KUBELET_CLIENT_SIGNER, KUBELET_SERVING_SIGNER, NODE_USER_PREFIX } from '../api/csr.js';
 import { rfc3339 } from '../api/time.js';
 import type { Client, Obj } from '../client/types.js';
 import { Informer } from '../client/informer.js';
 import { runWorkers, WorkQueue } from './workqueue.js';
 
 const CSRS = resourceInfo('certificatesigningrequests', 'certificates.k8s.io')!;
+const NODES = resourceInfo('nodes')!;
 
 /** kube-controller-manager's --cluster-signing-duration default: one year */
 export const DEFAULT_SIGNING_DURATION_MS = 365 * 86_400_000;
@@ -28,6 +32,8 @@ export interface CsrSigningOptions {
   /** a PEM certificate for a PEM request and its usages, valid for ttlMs */
   sign(requestPem: string, usages: string[], ttlMs: number): Promise<string>;
   durationMs?: number;
+  /** the names (IPs, DNS names) the API server serves on: never approved in a node's serving certificate */
+  apiServerNames?: string[];
   log?: (line: string) => void;
 }
 
@@ -58,21 +64,43 @@ export class CsrSigningController {
     await this.running;
   }
 
+  /** the Node a serving request's requester is (its addresses bound what it may ask for) */
+  private async requestingNode(csr: Obj): Promise<Obj | undefined> {
+    const user: string = csr.spec?.username ?? '';
+    if (!user.startsWith(NODE_USER_PREFIX)) return undefined;
+    return this.client.resource(NODES).tryGet(undefined, user.slice(NODE_USER_PREFIX.length));
+  }
+
+  /** the names a serving certificate of the requester may not carry: the API server's, the other nodes' */
+  private async takenNames(csr: Obj): Promise<Map<string, string>> {
+    const taken = new Map<string, string>();
+    for (const n of this.opts.apiServerNames ?? []) taken.set(n, 'the API server');
+    const me = String(csr.spec?.username ?? '').slice(NODE_USER_PREFIX.length);
+    for (const node of (await this.client.resource(NODES).list(undefined)).items) {
+      if (node.metadata?.name === me) continue;
+      const what = `node ${node.metadata?.name}`;
+      taken.set(node.metadata?.name, what);
+      for (const a of node.status?.addresses ?? []) if (a?.address) taken.set(a.address, what);
+    }
+    return taken;
+  }
+
   private async sync(name: string): Promise<void> {
     const csr = this.csrs.cache.getByName(undefined, name);
-    if (!csr || csr.spec?.signerName !== KUBELET_CLIENT_SIGNER) return;
+    const serving = csr?.spec?.signerName === KUBELET_SERVING_SIGNER;
+    if (!csr || (!serving && csr.spec?.signerName !== KUBELET_CLIENT_SIGNER)) return;
     if (csrCondition(csr, 'Denied') || csrCondition(csr, 'Failed') || csr.status?.certificate) return;
     const res = this.client.resource(CSRS);
     const now = rfc3339();
     if (!csrCondition(csr, 'Approved')) {
-      const d = approvalFor(csr);
+      const d = serving ? servingApprovalFor(csr, await this.requestingNode(csr), await this.takenNames(csr)) : approvalFor(csr);
       if (!d.approve) return;
       const conditions = [...(csr.status?.conditions ?? []), { type: 'Approved', status: 'True', reason: 'AutoApproved', message: d.reason, lastUpdateTime: now, lastTransitionTime: now }];
       await res.update({ ...csr, status: { ...(csr.status ?? {}), conditions } }, { sub: 'status' });
       return; // the update comes back through the informer and is signed then
     }
     // an admin may approve a request the approver would not: the signer still checks its shape
-    const problem = kubeletClientCsrProblem(csr);
+    const problem = serving ? kubeletServingCsrProblem(csr) : kubeletClientCsrProblem(csr);
     let status: Obj;
     if (problem) {
       status = { ...(csr.status ?? {}), conditions: [...(csr.status?.conditions ?? []), { type: 'Failed', status: 'True', reason: 'SignerValidationFailure', message: problem, lastUpdateTime: now, lastTransitionTime: now }] };
@@ -81,7 +109,7 @@ export class CsrSigningController {
       const ttl = Math.max(600_000, Math.min(requested, this.opts.durationMs ?? DEFAULT_SIGNING_DURATION_MS));
       const pem = await this.opts.sign(Buffer.from(csr.spec.request, 'base64').toString('utf8'), csr.spec.usages ?? [], ttl);
       status = { ...(csr.status ?? {}), certificate: Buffer.from(pem).toString('base64') };
-      this.log(`csr signer: issued a client certificate for ${csr.spec.username} (CSR ${name})`);
+      this.log(`csr signer: issued a ${serving ? 'serving' : 'client'} certificate for ${csr.spec.username} (CSR ${name})`);
     }
     await res.update({ ...csr, status }, { sub: 'status' });
   }

@@ -71,6 +71,8 @@ export interface NodeIdentity {
   addresses: string[];
   /** spec.podCIDR: the range its pods' addresses come from (set once, as upstream) */
   podCIDR?: string;
+  /** where its kubelet server listens (status.daemonEndpoints.kubeletEndpoint.Port); 0: none (the server's own node, served in-process) */
+  kubeletPort?: number;
 }
 
 export function thisHost(): NodeIdentity {
@@ -91,7 +93,7 @@ function nodeStatus(now: string, id: NodeIdentity): Obj {
       { type: 'Ready', status: 'True', lastHeartbeatTime: now, lastTransitionTime: now, reason: 'KubeletReady', message: 'podbay is posting ready status' },
     ],
     addresses: [...ips.slice(0, 1).map((address) => ({ type: 'InternalIP', address })), { type: 'Hostname', address: id.name }],
-    daemonEndpoints: { kubeletEndpoint: { Port: 0 } },
+    daemonEndpoints: { kubeletEndpoint: { Port: id.kubeletPort ?? 0 } },
     nodeInfo: {
       machineID: machineId(),
       systemUUID: machineId(),

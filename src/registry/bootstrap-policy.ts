@@ -29,26 +29,36 @@ function binding(name: string, roleName: string, groups: string[]): Obj {
 const r = (apiGroups: string[], resources: string[], verbs: string[]) => ({ apiGroups, resources, verbs });
 
 /**
- * What a node's kubelet does with its system:node:NAME credential (upstream's system:node role).
- * Upstream binds no group to it and confines each node with the Node authorizer and the
- * NodeRestriction admission instead; podbay has neither yet, so it binds system:nodes to this
- * role: any node may read and write what every kubelet may, not only its own objects.
+ * What a node's kubelet does with its system:node:NAME credential: upstream's NodeRules
+ * (bootstrappolicy.NodeRules), which the Node authorizer grants every node
+ * (src/apiserver/node-authorizer.ts: secrets, configmaps, claims, volumes, tokens and leases
+ * narrowed there to what the node's own pods use) and the NodeRestriction admission confines
+ * (src/registry/node-restriction.ts: its own Node and Lease, its pods' status, mirror pods only).
+ * Also the `system:node` ClusterRole, bound to no one, as upstream. podbay's one addition:
+ * endpoints and endpointslices read, for a service proxy on an agent, which runs with the
+ * node's credential (k3s gives its agents' kube-proxy a system:kube-proxy one).
  */
-const NODE_RULES: Obj[] = [
-  r([''], ['nodes'], [...READ, 'create', 'update', 'patch', 'delete']),
-  r([''], ['nodes/status'], ['patch', 'update']),
-  r([''], ['pods'], [...READ, 'create', 'delete']),
-  r([''], ['pods/status'], ['patch', 'update']),
+export const NODE_RULES: Obj[] = [
+  r(['authentication.k8s.io'], ['tokenreviews'], ['create']),
+  r(['authorization.k8s.io'], ['subjectaccessreviews', 'localsubjectaccessreviews'], ['create']),
+  r([''], ['services'], READ),
+  r([''], ['nodes'], ['create', 'get', 'list', 'watch']),
+  r([''], ['nodes/status'], ['update', 'patch']),
+  r([''], ['nodes'], ['update', 'patch']),
+  r([''], ['events'], ['create', 'update', 'patch']),
+  r([''], ['pods'], READ),
+  r([''], ['pods'], ['create', 'delete']),
+  r([''], ['pods/status'], ['update', 'patch']),
   r([''], ['pods/eviction'], ['create']),
-  r([''], ['events'], ['create', 'patch', 'update']),
-  r([''], ['services', 'endpoints'], READ),
-  r([''], ['secrets', 'configmaps', 'persistentvolumeclaims', 'persistentvolumes'], ['get', 'list', 'watch']),
-  r([''], ['serviceaccounts/token'], ['create']),
-  r([''], ['serviceaccounts'], ['get']),
-  r(['coordination.k8s.io'], ['leases'], ['get', 'create', 'update', 'patch', 'delete']),
-  r(['certificates.k8s.io'], ['certificatesigningrequests'], ['create', 'get', 'list', 'watch']),
-  r(['certificates.k8s.io'], ['certificatesigningrequests/selfnodeclient'], ['create']),
+  r([''], ['secrets', 'configmaps'], READ),
+  r([''], ['persistentvolumeclaims', 'persistentvolumes'], ['get']),
+  r([''], ['endpoints'], READ),
   r(['discovery.k8s.io'], ['endpointslices'], READ),
+  r(['certificates.k8s.io'], ['certificatesigningrequests'], ['create', 'get', 'list', 'watch']),
+  r(['coordination.k8s.io'], ['leases'], ['get', 'create', 'update', 'patch', 'delete']),
+  r(['storage.k8s.io'], ['volumeattachments'], ['get']),
+  r([''], ['persistentvolumeclaims/status'], ['get', 'update', 'patch']),
+  r([''], ['serviceaccounts/token'], ['create']),
   r(['storage.k8s.io'], ['storageclasses'], READ),
 ];
 
@@ -112,13 +122,18 @@ export const BOOTSTRAP_CLUSTER_ROLES: Obj[] = [
   ...NODE_BOOTSTRAP_ROLES,
 ];
 
+/**
+ * Bindings earlier podbays made and this one removes at start (when they still carry the
+ * bootstrapping label, i.e. were not an admin's): podbay:nodes bound system:nodes to
+ * system:node before the Node authorizer, letting any node read every Secret.
+ */
+export const RETIRED_CLUSTER_ROLE_BINDINGS = ['podbay:nodes'];
+
 export const BOOTSTRAP_CLUSTER_ROLE_BINDINGS: Obj[] = [
   // kubeadm's kubeadm:kubelet-bootstrap and kubeadm:node-autoapprove-bootstrap (to all bootstrappers)
   binding('podbay:kubelet-bootstrap', 'system:node-bootstrapper', ['system:bootstrappers']),
   binding('podbay:node-autoapprove-bootstrap', 'system:certificates.k8s.io:certificatesigningrequests:nodeclient', ['system:bootstrappers']),
   binding('podbay:node-autoapprove-certificate-rotation', 'system:certificates.k8s.io:certificatesigningrequests:selfnodeclient', ['system:nodes']),
-  // in place of the Node authorizer (see NODE_RULES)
-  binding('podbay:nodes', 'system:node', ['system:nodes']),
   binding('cluster-admin', 'cluster-admin', ['system:masters']),
   binding('system:discovery', 'system:discovery', ['system:authenticated']),
   binding('system:basic-user', 'system:basic-user', ['system:authenticated']),

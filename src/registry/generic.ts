@@ -31,6 +31,7 @@ import { applyConfiguration, recordUpdate, type FieldManagerScope } from '../api
 import { DEFAULT_SERVICE_CLUSTER_IP_RANGE, DEFAULT_SERVICE_NODE_PORT_RANGE, ServiceAllocators, type ServiceAllocatorOptions } from './service-allocators.js';
 import type { StrategyContext } from './strategy/types.js';
 import type { AdmissionOptions } from './service-account-admission.js';
+import { nodeRestriction } from './node-restriction.js';
 import { schemas } from '../api/schema.js';
 import { parseLabelSelector, type LabelSelector } from '../api/selectors/labels.js';
 import { fieldSelector } from '../api/selectors/fields.js';
@@ -246,6 +247,13 @@ export class GenericRegistry {
       options: reviewOptions(operation, !!opts.dryRun, opts.fieldManager, extra),
       user: opts.admission?.user,
     });
+  }
+
+  /** validating admission: the built-in NodeRestriction (node-restriction.ts), then the webhooks */
+  private async validateAdmission(attrs: ReturnType<typeof attributes>, opts: WriteOptions): Promise<void> {
+    const refused = nodeRestriction(attrs);
+    if (refused) throw refused;
+    await this.webhooks.validate(attrs, opts.admission ?? {});
   }
 
   private validateWrite(r: ResourceInfo, obj: Obj, old: Obj | undefined, part: WritePart): FieldError[] {
@@ -528,7 +536,7 @@ export class GenericRegistry {
     // then the mutating webhooks, and validation again of what admission made
     const hooked = await this.mutateByWebhooks(r, 'CREATE', 'main', ns, obj, undefined, opts);
     if (admit || hooked.changed) this.checkInvalid(r, name, this.validateWrite(r, hooked.obj, undefined, 'main'));
-    await this.webhooks.validate(this.admission(r, 'CREATE', 'main', ns, name, hooked.obj, null, opts), opts.admission ?? {});
+    await this.validateAdmission(this.admission(r, 'CREATE', 'main', ns, name, hooked.obj, null, opts), opts);
     return this.storeCreate(r, ns, name, hooked.obj, opts);
   }
 
@@ -624,7 +632,7 @@ export class GenericRegistry {
     if (r.generation && !deepEqual(obj.spec, old.spec)) obj.metadata.generation = (om.generation ?? 1) + 1;
 
     this.checkInvalid(r, name, this.validateWrite(r, obj, old, part));
-    await this.webhooks.validate(this.admission(r, 'UPDATE', part, ns, name, obj, old, opts), opts.admission ?? {});
+    await this.validateAdmission(this.admission(r, 'UPDATE', part, ns, name, obj, old, opts), opts);
     obj = opts.applied ? { ...obj, metadata: { ...obj.metadata, managedFields: opts.applied } } : recordUpdate(managedScope(r, part), old, obj, opts.fieldManager ?? '');
 
     if (expected !== undefined && expected !== Number(om.resourceVersion)) {
@@ -770,7 +778,7 @@ export class GenericRegistry {
         if (opts.propagationPolicy) extra.propagationPolicy = opts.propagationPolicy;
         const attrs = this.admission(r, 'DELETE', 'main', ns, name, null, obj, opts, extra);
         await this.webhooks.mutate(attrs, opts.admission ?? {});
-        await this.webhooks.validate(attrs, opts.admission ?? {});
+        await this.validateAdmission(attrs, opts);
       }
       const gcChanged = setGcFinalizers(r, obj, opts);
       let marked = this.markForDeletion(r, obj, opts);

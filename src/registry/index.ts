@@ -11,7 +11,7 @@ import { PODS, bindingUpdate } from './strategy/pod.js';
 import { ApiError } from '../api/errors.js';
 import { createToken } from './token-request.js';
 import { resourceInfo, type ResourceInfo } from '../api/registry.js';
-import { BOOTSTRAP_CLUSTER_ROLES, BOOTSTRAP_CLUSTER_ROLE_BINDINGS } from './bootstrap-policy.js';
+import { BOOTSTRAP_CLUSTER_ROLES, BOOTSTRAP_CLUSTER_ROLE_BINDINGS, RETIRED_CLUSTER_ROLE_BINDINGS } from './bootstrap-policy.js';
 import { evictPod } from './eviction.js';
 
 export { GenericRegistry, MAX_OBJECT_BYTES, type UpdateOptions, type PatchOptions, type WatchHandle } from './generic.js';
@@ -45,6 +45,14 @@ export class Registry extends GenericRegistry {
           if (!(e instanceof ApiError && e.reason === 'AlreadyExists')) throw e;
         }
       }
+    }
+    const bindings = resourceInfo('clusterrolebindings', group)!;
+    for (const name of RETIRED_CLUSTER_ROLE_BINDINGS) {
+      const old = await this.tryGet(bindings, undefined, name);
+      if (old?.metadata?.labels?.['kubernetes.io/bootstrapping'] !== 'rbac-defaults') continue;
+      await this.delete(bindings, undefined, name).catch((e) => {
+        if (!(e instanceof ApiError && e.reason === 'NotFound')) throw e;
+      });
     }
   }
 
