@@ -244,6 +244,10 @@ export class Kubelet {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    // syncs in flight end promptly: no hook or grace period is waited out (pods outlive podbay;
+    // a deletion under way is finished by the next start)
+    this.hooks.stop();
+    this.runtime.interruptWaits();
     this.informer?.stop();
     this.services?.stop();
     this.storage.stop();
@@ -301,6 +305,10 @@ export class Kubelet {
    * show ContainerCreating, not a bare Pending), and a retry after the pod's back-off.
    */
   private async syncFailed(uid: string, e: unknown): Promise<void> {
+    if (this.stopped) {
+      this.log(`kubelet: sync of pod ${uid} cut short: ${(e as Error)?.message ?? e}`);
+      return;
+    }
     this.log(`kubelet: sync of pod ${uid} failed: ${(e as Error)?.stack ?? e}`);
     const pod = this.pods.get(uid);
     const message = osErrorText(e);

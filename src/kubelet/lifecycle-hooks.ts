@@ -125,13 +125,20 @@ export interface HooksOptions {
 /** The kubelet's hook runner and container killer, with the in-flight hooks of each pod. */
 export class LifecycleHooks {
   private readonly aborts = new Map<string, AbortController>();
+  /** podbay is stopping: no hook is waited for any longer */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly opts: HooksOptions) {}
 
   private signalOf(uid: string): AbortSignal {
     let a = this.aborts.get(uid);
     if (!a || a.signal.aborted) this.aborts.set(uid, (a = new AbortController()));
-    return a.signal;
+    return AbortSignal.any([a.signal, this.stopping.signal]);
+  }
+
+  /** The kubelet is stopping: every hook in flight is abandoned (its container keeps running). */
+  stop(): void {
+    this.stopping.abort();
   }
 
   /** The pod is going: stop waiting for its hooks. */
@@ -164,7 +171,7 @@ export class LifecycleHooks {
       const timeout = new AbortController();
       const timer = setTimeout(() => timeout.abort(), graceSeconds * 1000);
       try {
-        const msg = await runHandler(this.opts.runtime, h, t, graceSeconds, timeout.signal);
+        const msg = await runHandler(this.opts.runtime, h, t, graceSeconds, AbortSignal.any([timeout.signal, this.stopping.signal]));
         if (msg) {
           this.opts.log?.(`kubelet: ${msg}`);
           this.opts.record(t.pod, 'Warning', 'FailedPreStopHook', 'PreStopHook failed', fieldPath);
@@ -173,6 +180,7 @@ export class LifecycleHooks {
         clearTimeout(timer);
       }
       grace = graceAfterPreStop(graceSeconds, (Date.now() - started) / 1000);
+      if (this.stopping.signal.aborted) throw new Error(`podbay is stopping: the preStop hook of ${t.container.name} was abandoned; the pod's next sync kills it`);
     }
     await this.opts.runtime.stopContainer(containerId, grace);
   }

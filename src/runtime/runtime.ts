@@ -150,6 +150,8 @@ async function sandboxHostname(cfg: SandboxConfig): Promise<string> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class RuncRuntime implements Runtime {
+  /** set by interruptWaits(): podbay is stopping, grace periods are no longer waited out */
+  private interrupted = false;
   readonly runDir: string;
   readonly dataDir: string;
   readonly runtimePath: string;
@@ -294,12 +296,12 @@ export class RuncRuntime implements Runtime {
    * container's init, given when its conmon is gone: killed, or never got that far) nobody will
    * write that file, so the process itself is watched instead.
    */
-  private async waitExit(id: string, ms: number, pid = 0): Promise<boolean> {
+  private async waitExit(id: string, ms: number, pid = 0, interruptible = false): Promise<boolean> {
     const deadline = Date.now() + ms;
     for (let i = 0; ; i++) {
       if (existsSync(join(this.exitDir, id))) return true;
       if (pid && !pidAlive(pid)) return true;
-      if (Date.now() >= deadline) return false;
+      if (Date.now() >= deadline || (interruptible && this.interrupted)) return false;
       await sleep(Math.min(5 + i * 5, 50));
     }
   }
@@ -734,6 +736,10 @@ export class RuncRuntime implements Runtime {
     });
   }
 
+  interruptWaits(): void {
+    this.interrupted = true;
+  }
+
   async stopContainer(id: string, timeoutSeconds: number): Promise<void> {
     await this.locked(id, async () => {
       const rec = await this.readContainer(id);
@@ -746,7 +752,8 @@ export class RuncRuntime implements Runtime {
       const all = (!!sb && (sb.config.shareProcessNamespace || sb.config.hostPID)) || !!rec.config.targetContainerId;
       if (timeoutSeconds > 0) {
         await this.runc.kill(id, 'SIGTERM', all);
-        if (await this.waitExit(id, timeoutSeconds * 1000)) return;
+        if (await this.waitExit(id, timeoutSeconds * 1000, 0, true)) return;
+        if (this.interrupted) throw new Error(`podbay is stopping: container ${rec.config.name} (${id.slice(0, 12)}) is left in its grace period; the pod's next sync finishes it`);
       }
       await this.runc.kill(id, 'SIGKILL', all);
       if (!(await this.waitExit(id, 10_000))) throw new Error(`container ${rec.config.name} (${id}) did not exit 10 s after SIGKILL`);

@@ -230,6 +230,12 @@ export interface Runtime {
   startContainer(id: string): Promise<void>;
   /** SIGTERM, wait up to timeoutSeconds, then SIGKILL */
   stopContainer(id: string, timeoutSeconds: number): Promise<void>;
+  /**
+   * podbay is stopping: a stopContainer waiting out a grace period gives up now and throws,
+   * leaving the container running (pods outlive podbay; the pod's next sync after a restart
+   * kills it again), so shutdown never waits out a pod's grace period.
+   */
+  interruptWaits(): void;
   removeContainer(id: string): Promise<void>;
   containerStatus(id: string): Promise<ContainerStatus | undefined>;
   listContainers(sandboxId?: string): Promise<ContainerStatus[]>;

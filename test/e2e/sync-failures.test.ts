@@ -89,7 +89,7 @@ describe('pods the kubelet cannot run', () => {
 
   after(async () => {
     readyzSeen.push(await readyz.stop());
-    if (s.proc?.exitCode !== null) await s.spawn(suite.serverArgs()); // a failed case left it stopped: the world is cleaned through it
+    if (s.proc && (s.proc.exitCode !== null || s.proc.signalCode !== null)) await s.spawn(suite.serverArgs()); // a failed case left it stopped: the world is cleaned through it
     if (existsSync(`/sys/class/net/${BRIDGE}/peer_ifindex`) || existsSync(`/sys/class/net/${BRIDGE}p`)) spawnSync('ip', ['link', 'del', BRIDGE]); // a failed test's veth
     await suite.finish(kc.path);
     for (const [i, r] of readyzSeen.entries()) {
@@ -304,5 +304,36 @@ spec:
     assert.equal(container('survivor')!.containerID, before, 'the same container, adopted, not re-made');
     assert.equal(container('survivor')!.restartCount, 0);
     deletePromptly('survivor');
+  });
+
+  it('a SIGTERM while pods are being killed with a long grace period: podbay stops promptly, and the next start finishes their deletion', async () => {
+    // the containers ignore SIGTERM (PID 1 without a handler): each kill waits out its 20 s grace
+    apply(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: slow-stop}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: slow-stop}}
+  template:
+    metadata: {labels: {app: slow-stop}}
+    spec:
+      terminationGracePeriodSeconds: 20
+      containers: [{name: c, image: busybox:1.36, command: [sleep, "3600"]}]
+`);
+    const podNames = () => ok('get', 'pods', '-l', 'app=slow-stop', '-o', 'name').trim().split('\n').filter(Boolean);
+    await waitFor('3 slow-stop pods Running', () => podNames().length === 3 && podNames().every((n) => statusColumn(n.replace('pod/', '')) === 'Running') || undefined, 60_000);
+    ok('delete', 'deployment', 'slow-stop', '--wait=false');
+    await waitFor('the pods terminating', () => ok('get', 'pods', '-l', 'app=slow-stop', '--no-headers').split('\n').filter((l) => /Terminating/.test(l)).length === 3 || undefined, 30_000);
+    await new Promise((r) => setTimeout(r, 1000)); // the kubelet is inside the grace period now
+    readyzSeen.push(await readyz.stop());
+    const t0 = Date.now();
+    const code = await s.stop(); // SIGKILL after 10 s
+    const ms = Date.now() - t0;
+    assert.equal(code, 0, `podbay should exit 0; log:\n${s.log.slice(-3000)}`);
+    assert.ok(ms < 8000, `podbay stopped in ${ms} ms with pod kills in their grace period (at most 8 s)`);
+    assert.match(s.log, /kubelet: sync of pod \S+ cut short: podbay is stopping: container c \(\w+\) is left in its grace period/, 'the kill was cut short, not waited out');
+    await s.spawn(suite.serverArgs());
+    readyz = watchReadyz(s);
+    await waitFor('the slow-stop pods gone', () => podNames().length === 0 || undefined, 90_000);
   });
 });
