@@ -32,6 +32,8 @@ import type { Store } from '../store/types.js';
 import { Registry } from '../registry/index.js';
 import { ApiServer } from '../apiserver/server.js';
 import { ensureCredentials, signClientCertificate } from '../apiserver/pki.js';
+import { checkSharedPki } from '../apiserver/shared-pki.js';
+import { ApiserverIdentityLease, liveApiserverAddresses } from '../controllers/apiserver-identity.js';
 import { TokenIssuer } from '../registry/token-issuer.js';
 import { renderKubeconfig, writeKubeconfig } from '../apiserver/kubeconfig.js';
 import { NodeHeartbeat, hostAddresses, nodeName } from '../kubelet/node.js';
@@ -317,6 +319,17 @@ export async function runServer(argv: string[]): Promise<number> {
   await svc.bootstrapPolicy();
   // the kubelet, the scheduler and the node heartbeat are API clients, in-process here
   const client = new LocalClient(svc);
+  if (etcd) {
+    // servers sharing an etcd must share the CA and service-account key (shared-pki.ts)
+    try {
+      const pki = await checkSharedPki(client.as('kube-apiserver'), creds, dataDir);
+      log(`podbay: ${pki === 'recorded' ? 'recorded this CA and service-account key as the cluster\'s' : 'the CA and service-account key are the cluster\'s'} (ConfigMap kube-system/podbay-cluster-pki)`);
+    } catch (e) {
+      await store.close();
+      for (const l of locks) l.release();
+      throw e;
+    }
+  }
   // each writes as the component kube-apiserver would see (its managedFields manager: the
   // first word of client-go's User-Agent), never as ""
   const kubeletClient = client.as('kubelet');
@@ -467,7 +480,11 @@ export async function runServer(argv: string[]): Promise<number> {
   }
   // the Services a cluster starts with: default/kubernetes, kube-system/kube-dns
   const builtins: BuiltinService[] = [];
-  if (adv) builtins.push(kubernetesService(cluster.kubernetesIP, adv, bound));
+  // several servers on one etcd: each says it is up with its identity Lease, and the
+  // `kubernetes` Service's Endpoints list every live one (apiserver-identity.ts)
+  const identityLease = etcd ? new ApiserverIdentityLease(client.as('kube-apiserver'), { hostname, port: bound, address: adv, log }) : undefined;
+  await identityLease?.start();
+  if (adv) builtins.push({ ...kubernetesService(cluster.kubernetesIP, adv, bound), ...(identityLease ? { addresses: () => liveApiserverAddresses(client) } : {}) });
   if (dns && cluster.dnsIP) builtins.push(kubeDnsService(cluster.dnsIP, cluster.gateway, CLUSTER_DNS_PORT));
   const builtinServices = new BuiltinServicesController(client.as('kube-apiserver'), builtins, { log });
   await builtinServices.start();
@@ -526,6 +543,7 @@ export async function runServer(argv: string[]): Promise<number> {
   await step('ingress controller', () => ingresses?.stop());
   await step('builtin services and cluster DNS', async () => {
     builtinServices.stop();
+    await identityLease?.stop();
     await dns?.stop();
   });
   await step('service load balancer controller', () => serviceLb?.stop());
