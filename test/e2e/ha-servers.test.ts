@@ -1,0 +1,173 @@
+/**
+ * Three podbay servers on one 3-member etcd (Debian's etcd-server), API-only (--no-kubelet), on
+ * loopback ports this suite owns (servers 18760-18762, a refused fourth 18763, etcd
+ * 18770-18775), with short leader-election timings: one server runs the controllers, any
+ * server takes writes, and when the leader is SIGKILLed another takes the controllers over
+ * within the documented time with no acknowledged write lost. The second and third servers
+ * share the first one's CA and service-account key (copied, as README says); a server with its
+ * own is refused.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PODBAY, PodbayServer, kubectlBinaries, waitFor } from './harness.js';
+import { startEtcd, type EtcdCluster } from '../../src/store/etcd-harness.test-util.js';
+
+const SERVER_PORTS = [18760, 18761, 18762];
+const REFUSED_PORT = 18763;
+const ETCD_BASE_PORT = 18770;
+const LEASE_S = 3;
+const RETRY_S = 0.5;
+const TIMINGS = ['--leader-elect-lease-duration', `${LEASE_S}s`, '--leader-elect-renew-deadline', '2s', '--leader-elect-retry-period', `${RETRY_S * 1000}ms`];
+/** README: a dead leader's lease is taken within lease-duration + 2 x 2.2 x retry-period */
+const TAKEOVER_BOUND_MS = (LEASE_S + 2 * 2.2 * RETRY_S) * 1000;
+const SHARED_PKI = ['ca.crt', 'ca.key', 'sa.key', 'admin.token'];
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** the identity a server's log says acquired `lease` */
+function acquired(s: PodbayServer, lease: string): string[] {
+  const re = new RegExp(`leader election: (\\S+) acquired lease kube-system/${lease}`, 'g');
+  return [...s.log.matchAll(re)].map((m) => m[1]);
+}
+
+describe('several servers on one etcd', () => {
+  let etcd: EtcdCluster;
+  let root: string;
+  const servers: PodbayServer[] = [];
+  let killed: PodbayServer | undefined;
+  const kubectl = kubectlBinaries()[0]!.path;
+  const names = ['a', 'b', 'c'];
+
+  async function startServer(i: number, pkiFrom?: string): Promise<PodbayServer> {
+    const s = new PodbayServer();
+    s.dataDir = join(root, names[i] ?? `x${i}`);
+    s.port = SERVER_PORTS[i];
+    s.kubeconfig = join(s.dataDir, 'kubeconfig.yaml');
+    mkdirSync(join(s.dataDir, 'pki'), { recursive: true, mode: 0o700 });
+    // README's second server: the first one's CA, service-account key and admin token, copied before its first start
+    if (pkiFrom) for (const f of SHARED_PKI) copyFileSync(join(pkiFrom, 'pki', f), join(s.dataDir, 'pki', f));
+    await s.spawn(['--no-kubelet', '--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(','), ...TIMINGS]);
+    return s;
+  }
+
+  const lease = async (s: PodbayServer, name: string) => (await s.request('GET', `/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/${name}`)).json;
+
+  before(async () => {
+    for (const p of [...SERVER_PORTS, REFUSED_PORT, ...Array.from({ length: 6 }, (_, i) => ETCD_BASE_PORT + i)]) {
+      assert.ok(await portFree(p), `port ${p} of this suite's range is in use on 127.0.0.1: stop what holds it (ss -ltnp 'sport = :${p}')`);
+    }
+    root = mkdtempSync(join(tmpdir(), 'podbay-ha-'));
+    etcd = await startEtcd(3, { basePort: ETCD_BASE_PORT });
+    servers.push(await startServer(0));
+    servers.push(...(await Promise.all([startServer(1, servers[0].dataDir), startServer(2, servers[0].dataDir)])));
+  });
+
+  after(async () => {
+    try {
+      for (const s of servers) if (s !== killed) await s.teardown();
+    } finally {
+      await etcd?.stop();
+      if (root) rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('exactly one server holds the kube-controller-manager Lease; every server holds its identity Lease; a server with a CA of its own is refused', async () => {
+    const holder = await waitFor('a holder of kube-system/kube-controller-manager', async () => (await lease(servers[1], 'kube-controller-manager'))?.spec?.holderIdentity || undefined, 20_000);
+    const claims = servers.map((s) => acquired(s, 'kube-controller-manager'));
+    assert.deepEqual(claims.filter((c) => c.length).length, 1, `one server acquired it: ${JSON.stringify(claims)}`);
+    assert.deepEqual(claims.flat(), [holder]);
+    const l = await lease(servers[2], 'kube-controller-manager');
+    assert.equal(l.spec.leaseDurationSeconds, LEASE_S);
+    assert.equal(l.spec.leaseTransitions, 0);
+    // no kubelet: no scheduler, so no scheduler lease
+    assert.equal((await servers[0].request('GET', '/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-scheduler')).status, 404);
+    const ids = servers[0].kubectl(kubectl, ['get', 'leases', '-n', 'kube-system', '-l', 'apiserver.kubernetes.io/identity=kube-apiserver', '-o', 'name']);
+    assert.equal(ids.code, 0, ids.stderr);
+    assert.equal(ids.stdout.trim().split('\n').length, 3, ids.stdout);
+    // the admin token is shared too: one kubeconfig's token works on every server
+    assert.equal((await servers[2].request('GET', '/api/v1/namespaces/default', { token: servers[0].token })).status, 200);
+
+    const own = join(root, 'own-pki');
+    const r = spawnSync(PODBAY, ['server', '--data-dir', own, '--listen', `127.0.0.1:${REFUSED_PORT}`, '--no-kubelet', '--ingress-http-port', '0', '--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(',')], { encoding: 'utf8', timeout: 60_000 });
+    assert.notEqual(r.status, 0, r.stderr);
+    assert.match(r.stderr, /differ from those of the cluster it joins \(ConfigMap kube-system\/podbay-cluster-pki\)/);
+    assert.match(r.stderr, /copy ca\.crt, ca\.key, sa\.key and admin\.token from an existing server's DIR\/pki/);
+    assert.equal(await portFree(REFUSED_PORT), true, 'the refused server never served');
+  });
+
+  it('a Deployment created through a follower gets its ReplicaSet and pods from the leader', async () => {
+    const holder = (await lease(servers[0], 'kube-controller-manager')).spec.holderIdentity;
+    const follower = servers.find((s) => !acquired(s, 'kube-controller-manager').includes(holder))!;
+    const other = servers.find((s) => s !== follower)!;
+    const r = follower.kubectl(kubectl, ['create', 'deployment', 'web', '--image=busybox:stable', '--replicas=2']);
+    assert.equal(r.code, 0, r.stderr);
+    await waitFor(
+      'the ReplicaSet of web and its 2 pods',
+      () => {
+        const rs = other.kubectl(kubectl, ['get', 'rs', '-l', 'app=web', '-o', 'jsonpath={.items[*].metadata.ownerReferences[0].name}']).stdout;
+        const pods = other.kubectl(kubectl, ['get', 'pods', '-l', 'app=web', '-o', 'name']).stdout.trim().split('\n').filter(Boolean);
+        return rs === 'web' && pods.length === 2;
+      },
+      20_000,
+    );
+  });
+
+  it('SIGKILL the leader: another takes the lease within the documented time, runs the controllers, and no acknowledged write is lost', async () => {
+    const N = 30;
+    for (let i = 0; i < N; i++) {
+      const s = servers[i % 3];
+      const res = await s.request('POST', '/api/v1/namespaces/default/configmaps', { body: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `acked-${i}` }, data: { n: String(i), via: String(s.port) } }) });
+      assert.equal(res.status, 201, res.body);
+    }
+    const before = await lease(servers[0], 'kube-controller-manager');
+    const leader = servers.find((s) => acquired(s, 'kube-controller-manager').includes(before.spec.holderIdentity))!;
+    const survivors = servers.filter((s) => s !== leader);
+    const exited = new Promise((r) => leader.proc!.once('exit', r));
+    leader.proc!.kill('SIGKILL');
+    const t0 = Date.now();
+    killed = leader;
+    await exited;
+
+    const next = await waitFor(
+      'a new holder of kube-controller-manager',
+      async () => {
+        const l = await lease(survivors[0], 'kube-controller-manager');
+        return l?.spec?.holderIdentity && l.spec.holderIdentity !== before.spec.holderIdentity ? l : undefined;
+      },
+      TAKEOVER_BOUND_MS + 10_000,
+    );
+    const took = Date.now() - t0;
+    assert.ok(took <= TAKEOVER_BOUND_MS + 1000, `the lease was taken over after ${took} ms (bound ${TAKEOVER_BOUND_MS} ms)`);
+    assert.ok(took >= (LEASE_S - 2 * RETRY_S) * 1000, `taken over after only ${took} ms: before the lease could have expired`);
+    assert.equal(next.spec.leaseTransitions, before.spec.leaseTransitions + 1);
+    assert.deepEqual(survivors.map((s) => acquired(s, 'kube-controller-manager').includes(next.spec.holderIdentity)).filter(Boolean).length, 1, 'a survivor holds it');
+
+    const r = survivors[1].kubectl(kubectl, ['create', 'deployment', 'api', '--image=busybox:stable', '--replicas=1']);
+    assert.equal(r.code, 0, r.stderr);
+    await waitFor('the ReplicaSet of the Deployment made after the takeover', () => survivors[0].kubectl(kubectl, ['get', 'rs', '-l', 'app=api', '-o', 'name']).stdout.trim() || undefined, 20_000);
+
+    for (const s of survivors) {
+      const list = await s.request('GET', '/api/v1/namespaces/default/configmaps?labelSelector=');
+      assert.equal(list.status, 200, list.body);
+      const have = new Map<string, string>(list.json.items.map((c: any) => [c.metadata.name, c.data?.n]));
+      const missing = Array.from({ length: N }, (_, i) => i).filter((i) => have.get(`acked-${i}`) !== String(i));
+      assert.deepEqual(missing, [], `server ${s.port} lost acknowledged writes`);
+    }
+    // the dead leader's identity lease is no longer renewed
+    const ids = JSON.parse(survivors[0].kubectl(kubectl, ['get', 'leases', '-n', 'kube-system', '-l', 'apiserver.kubernetes.io/identity=kube-apiserver', '-o', 'json']).stdout);
+    const stale = ids.items.filter((l: any) => Date.parse(l.spec.renewTime) < t0);
+    assert.equal(stale.length, 1, JSON.stringify(ids.items.map((l: any) => [l.metadata.name, l.spec.renewTime])));
+    assert.ok(readFileSync(join(leader.dataDir, 'pki', 'ca.crt'), 'utf8') === survivors[0].caPem, 'one CA for all');
+  });
+});
