@@ -32,7 +32,7 @@ import type { Store } from '../store/types.js';
 import { Registry } from '../registry/index.js';
 import { ApiServer } from '../apiserver/server.js';
 import { ensureCredentials, signClientCertificate } from '../apiserver/pki.js';
-import { checkSharedPki } from '../apiserver/shared-pki.js';
+import { checkSharedPki } from './shared-pki.js';
 import { ApiserverIdentityLease, liveApiserverAddresses } from '../controllers/apiserver-identity.js';
 import { TokenIssuer } from '../registry/token-issuer.js';
 import { renderKubeconfig, writeKubeconfig } from '../apiserver/kubeconfig.js';
