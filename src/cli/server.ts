@@ -314,7 +314,7 @@ export async function runServer(argv: string[]): Promise<number> {
   const creds = await ensureCredentials(dataDir, sans);
   const tokens = await TokenIssuer.fromPem(creds.serviceAccountKeyPem);
   // the ServiceAccount admission waits up to 2 s for a new namespace's `default` (the controller makes it)
-  const svc = new Registry(store, { services: serviceOptions, serviceAccountAdmission: { defaultAccountWaitMs: 2000 }, tokens, log });
+  const svc = new Registry(store, { services: serviceOptions, serviceAccountAdmission: { defaultAccountWaitMs: 2000 }, tokens, log, sharedStore: !!etcd });
   await svc.bootstrap();
   await svc.bootstrapPolicy();
   // the kubelet, the scheduler and the node heartbeat are API clients, in-process here
