@@ -115,7 +115,7 @@ Flags:
                               kube-system/kube-controller-manager, the scheduler on that of
                               kube-system/kube-scheduler (client-go's leader election; defaults
                               15s, 10s, 2s as kube-controller-manager's). A dead leader's lease is
-                              taken over within lease-duration + 2.2 x retry-period
+                              taken over within lease-duration + 2 x 2.2 x retry-period
   --store-sync full|normal    full (default): every write is fsynced before it is acknowledged;
                               normal: no fsync per write, faster, but a power cut (not a crash)
                               may lose the last acknowledged writes and reuse their revisions

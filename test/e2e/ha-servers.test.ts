@@ -3,7 +3,9 @@
  * loopback ports this suite owns (servers 18760-18762, a refused fourth 18763, etcd
  * 18770-18775), with short leader-election timings: one server runs the controllers, any
  * server takes writes, and when the leader is SIGKILLed another takes the controllers over
- * within the documented time with no acknowledged write lost. The second and third servers
+ * within the documented time with no acknowledged write lost, and the agents' client (the one
+ * `podbay agent --server URL1,URL2,URL3` uses) moves its watch and its writes to a survivor.
+ * The second and third servers
  * share the first one's CA and service-account key (copied, as README says); a server with its
  * own is refused.
  */
@@ -16,6 +18,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PODBAY, PodbayServer, kubectlBinaries, waitFor } from './harness.js';
 import { startEtcd, type EtcdCluster } from '../../src/store/etcd-harness.test-util.js';
+import { HttpsClient } from '../../src/client/https.js';
+import { Informer } from '../../src/client/informer.js';
+import { resourceInfo } from '../../src/api/registry.js';
 
 const SERVER_PORTS = [18760, 18761, 18762];
 const REFUSED_PORT = 18763;
@@ -133,6 +138,12 @@ describe('several servers on one etcd', () => {
     const before = await lease(servers[0], 'kube-controller-manager');
     const leader = servers.find((s) => acquired(s, 'kube-controller-manager').includes(before.spec.holderIdentity))!;
     const survivors = servers.filter((s) => s !== leader);
+    // an agent's client, talking to the leader first, watching ConfigMaps through it
+    const url = (s: PodbayServer) => `https://127.0.0.1:${s.port}`;
+    const agentClient = new HttpsClient({ server: url(leader), servers: servers.map(url), caPem: leader.caPem, token: leader.token });
+    const informer = new Informer(agentClient, resourceInfo('configmaps')!, { namespace: 'default', backoffMs: { initial: 100, max: 1000 } });
+    await informer.start();
+    assert.equal(informer.cache.list().filter((c: any) => c.metadata.name.startsWith('acked-')).length, N);
     const exited = new Promise((r) => leader.proc!.once('exit', r));
     leader.proc!.kill('SIGKILL');
     const t0 = Date.now();
@@ -152,6 +163,18 @@ describe('several servers on one etcd', () => {
     assert.ok(took >= (LEASE_S - 2 * RETRY_S) * 1000, `taken over after only ${took} ms: before the lease could have expired`);
     assert.equal(next.spec.leaseTransitions, before.spec.leaseTransitions + 1);
     assert.deepEqual(survivors.map((s) => acquired(s, 'kube-controller-manager').includes(next.spec.holderIdentity)).filter(Boolean).length, 1, 'a survivor holds it');
+
+    // the agent's client: a write goes to a survivor, and its watch resumes on one
+    try {
+      await agentClient.resource(resourceInfo('configmaps')!).create('default', { metadata: { name: 'via-agent-client' }, data: { after: 'kill' } });
+      assert.notEqual(agentClient.server, url(leader));
+      const made = await survivors[1].request('POST', '/api/v1/namespaces/default/configmaps', { body: JSON.stringify({ metadata: { name: 'seen-by-watch' } }) });
+      assert.equal(made.status, 201, made.body);
+      await waitFor('the agent client\'s informer sees both ConfigMaps made after the kill', () => ['via-agent-client', 'seen-by-watch'].every((n) => informer.cache.getByName('default', n)) || undefined, 15_000);
+    } finally {
+      informer.stop();
+      agentClient.close();
+    }
 
     const r = survivors[1].kubectl(kubectl, ['create', 'deployment', 'api', '--image=busybox:stable', '--replicas=1']);
     assert.equal(r.code, 0, r.stderr);
