@@ -221,6 +221,18 @@ describe('leader election (client-go semantics on a Lease)', () => {
     assert.equal(released.spec.leaseDurationSeconds, 1);
   });
 
+  it('stop() returns at once even while a call to the API hangs', async () => {
+    const flaky = new FlakyClient(new LocalClient(await memoryRegistry()));
+    flaky.getGate = new Promise(() => {});
+    const a = candidate(flaky, 'host-a_1', { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2000 });
+    a.elector.start();
+    await new Promise((r) => setTimeout(r, 50));
+    const t = Date.now();
+    await a.elector.stop();
+    assert.ok(Date.now() - t < 500, `stop took ${Date.now() - t} ms`);
+    assert.equal(a.state.started, 0);
+  });
+
   it('the timings are checked as client-go checks them', () => {
     assert.throws(() => validateTimings({ leaseDurationMs: 10_000, renewDeadlineMs: 10_000, retryPeriodMs: 2000 }), /leaseDuration must be greater than renewDeadline/);
     assert.throws(() => validateTimings({ leaseDurationMs: 15_000, renewDeadlineMs: 2000, retryPeriodMs: 2000 }), /renewDeadline must be greater than retryPeriod\*JitterFactor/);

@@ -231,12 +231,12 @@ export class LeaderElector {
     }
   }
 
-  /** tryAcquireOrRenew bounded by `ms`: an answer that comes later counts as a failure */
+  /** tryAcquireOrRenew bounded by `ms` (an answer that comes later counts as a failure) and by stop() */
   private async attempt(ms: number): Promise<boolean> {
     let t: NodeJS.Timeout | undefined;
     const late = new Promise<boolean>((r) => (t = setTimeout(() => r(false), ms)));
     try {
-      return await Promise.race([this.tryAcquireOrRenew(), late]);
+      return await Promise.race([this.tryAcquireOrRenew(), late, this.wake.then(() => false)]);
     } finally {
       clearTimeout(t);
     }
