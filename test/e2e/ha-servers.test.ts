@@ -5,18 +5,19 @@
  * server takes writes, and when the leader is SIGKILLed another takes the controllers over
  * within the documented time with no acknowledged write lost, and the agents' client (the one
  * `podbay agent --server URL1,URL2,URL3` uses) moves its watch and its writes to a survivor.
- * The second and third servers
+ * A real `podbay agent` in its own netns (the second describe) keeps its node alive and runs a
+ * new pod after the server it talked to is killed. The second and third servers
  * share the first one's CA and service-account key (copied, as README says); a server with its
  * own is refused.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PODBAY, PodbayServer, kubectlBinaries, waitFor } from './harness.js';
+import { PODBAY, PodbayServer, agentJanitor, hostLeftovers, hostportChainsExist, keepRunNetnsAsFound, kubectlBinaries, podOf, waitFor, type PodWorld } from './harness.js';
 import { startEtcd, type EtcdCluster } from '../../src/store/etcd-harness.test-util.js';
 import { HttpsClient } from '../../src/client/https.js';
 import { Informer } from '../../src/client/informer.js';
@@ -46,6 +47,18 @@ function acquired(s: PodbayServer, lease: string): string[] {
   return [...s.log.matchAll(re)].map((m) => m[1]);
 }
 
+/** a server of the cluster on `etcd`, with the first one's CA, service-account key and admin token when `pkiFrom` is given (README's second server) */
+async function startHaServer(dataDir: string, port: number, etcd: EtcdCluster, pkiFrom?: string, extra: string[] = []): Promise<PodbayServer> {
+  const s = new PodbayServer();
+  s.dataDir = dataDir;
+  s.port = port;
+  s.kubeconfig = join(s.dataDir, 'kubeconfig.yaml');
+  mkdirSync(join(s.dataDir, 'pki'), { recursive: true, mode: 0o700 });
+  if (pkiFrom) for (const f of SHARED_PKI) copyFileSync(join(pkiFrom, 'pki', f), join(s.dataDir, 'pki', f));
+  await s.spawn(['--no-kubelet', '--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(','), ...TIMINGS, ...extra]);
+  return s;
+}
+
 describe('several servers on one etcd', () => {
   let etcd: EtcdCluster;
   let root: string;
@@ -54,17 +67,7 @@ describe('several servers on one etcd', () => {
   const kubectl = kubectlBinaries()[0]!.path;
   const names = ['a', 'b', 'c'];
 
-  async function startServer(i: number, pkiFrom?: string): Promise<PodbayServer> {
-    const s = new PodbayServer();
-    s.dataDir = join(root, names[i] ?? `x${i}`);
-    s.port = SERVER_PORTS[i];
-    s.kubeconfig = join(s.dataDir, 'kubeconfig.yaml');
-    mkdirSync(join(s.dataDir, 'pki'), { recursive: true, mode: 0o700 });
-    // README's second server: the first one's CA, service-account key and admin token, copied before its first start
-    if (pkiFrom) for (const f of SHARED_PKI) copyFileSync(join(pkiFrom, 'pki', f), join(s.dataDir, 'pki', f));
-    await s.spawn(['--no-kubelet', '--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(','), ...TIMINGS]);
-    return s;
-  }
+  const startServer = (i: number, pkiFrom?: string) => startHaServer(join(root, names[i]), SERVER_PORTS[i], etcd, pkiFrom);
 
   const lease = async (s: PodbayServer, name: string) => (await s.request('GET', `/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/${name}`)).json;
 
@@ -192,5 +195,135 @@ describe('several servers on one etcd', () => {
     const stale = ids.items.filter((l: any) => Date.parse(l.spec.renewTime) < t0);
     assert.equal(stale.length, 1, JSON.stringify(ids.items.map((l: any) => [l.metadata.name, l.spec.renewTime])));
     assert.ok(readFileSync(join(leader.dataDir, 'pki', 'ca.crt'), 'utf8') === survivors[0].caPem, 'one CA for all');
+  });
+});
+
+// ---------------------------------------------------------------- a real agent failing over
+// netns pbha-node1 (172.31.201.11) on the link bridge pbha9 (the host 172.31.201.1), the agent's
+// pods on pbha1 10.198.1.0/24 inside it, Services 10.197.0.0/24; servers 18764-18766, etcd 18780-18785
+
+const NETNS = 'pbha-node1';
+const LINK_BRIDGE = 'pbha9';
+const HOST_VETH = 'pbha-v1';
+const HOST_IP = '172.31.201.1';
+const AGENT_IP = '172.31.201.11';
+const AGENT_SERVER_PORTS = [18764, 18765, 18766];
+
+function sh(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  assert.equal(r.status, 0, `${cmd} ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+describe('an agent fails over between servers', { timeout: 180_000 }, () => {
+  let etcd: EtcdCluster;
+  let root: string;
+  const servers: PodbayServer[] = [];
+  let killed: PodbayServer | undefined;
+  let agent: ChildProcess | undefined;
+  let agentLog = '';
+  let world: PodWorld | undefined;
+  let restoreRunNetns = () => {};
+  const kubectl = kubectlBinaries()[0]!.path;
+
+  before(async () => {
+    const links = sh('ip', ['-o', 'link']);
+    for (const l of [LINK_BRIDGE, HOST_VETH, 'pbha1']) assert.ok(!links.includes(`${l}:`), `${l} exists before the suite: a previous run left it`);
+    assert.equal(existsSync(`/run/netns/${NETNS}`), false, `netns ${NETNS} exists before the suite`);
+    for (const p of [...AGENT_SERVER_PORTS, ...Array.from({ length: 6 }, (_, i) => 18780 + i)]) assert.ok(await portFree(p), `port ${p} of this suite's range is in use`);
+    root = mkdtempSync(join(tmpdir(), 'podbay-ha-agent-'));
+    // the agent's world apart from the servers' dirs (hostLeftovers looks for processes under it)
+    const node = join(root, 'node1');
+    mkdirSync(node);
+    world = { work: node, runDir: join(node, 'run'), bridge: 'pbha1', subnetPrefix: '10.198.1.', hostPorts: /^187[6-8]\d$/, hadHostportChains: hostportChainsExist(), cgroupRoot: '/podbay-e2e-pbha1' };
+    restoreRunNetns = keepRunNetnsAsFound();
+    sh('ip', ['link', 'add', LINK_BRIDGE, 'type', 'bridge']);
+    sh('ip', ['addr', 'add', `${HOST_IP}/24`, 'dev', LINK_BRIDGE]);
+    sh('ip', ['link', 'set', LINK_BRIDGE, 'up']);
+    sh('ip', ['netns', 'add', NETNS]);
+    sh('ip', ['link', 'add', HOST_VETH, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', NETNS]);
+    sh('ip', ['link', 'set', HOST_VETH, 'master', LINK_BRIDGE, 'up']);
+    sh('ip', ['-n', NETNS, 'addr', 'add', `${AGENT_IP}/24`, 'dev', 'eth0']);
+    sh('ip', ['-n', NETNS, 'link', 'set', 'eth0', 'up']);
+    sh('ip', ['-n', NETNS, 'link', 'set', 'lo', 'up']);
+    etcd = await startEtcd(3, { basePort: 18780 });
+    // each server also listens on the link address (--advertise-address), where the agent reaches it
+    const extra = ['--advertise-address', HOST_IP, '--service-cluster-ip-range', '10.197.0.0/24'];
+    servers.push(await startHaServer(join(root, 'a'), AGENT_SERVER_PORTS[0], etcd, undefined, extra));
+    servers.push(...(await Promise.all([1, 2].map((i) => startHaServer(join(root, 'abc'[i]), AGENT_SERVER_PORTS[i], etcd, servers[0].dataDir, extra)))));
+  });
+
+  after(async () => {
+    try {
+      if (agent && agent.exitCode === null) {
+        servers.find((s) => s !== killed)?.kubectl(kubectl, ['delete', 'pods', '--all', '--grace-period=0', '--force', '--wait=true']);
+        agent.kill('SIGTERM');
+        await new Promise((r) => agent!.once('exit', r));
+      }
+      for (const s of servers) if (s !== killed) await s.teardown();
+    } finally {
+      agentJanitor(world);
+      spawnSync('ip', ['netns', 'del', NETNS]);
+      spawnSync('ip', ['link', 'del', HOST_VETH]);
+      spawnSync('ip', ['link', 'del', LINK_BRIDGE]);
+      restoreRunNetns();
+      await etcd?.stop();
+      if (root) rmSync(root, { recursive: true, force: true });
+    }
+    const links = sh('ip', ['-o', 'link']);
+    for (const l of [LINK_BRIDGE, HOST_VETH, 'pbha1']) assert.ok(!links.includes(`${l}:`), `${l} left behind`);
+  });
+
+  it('joins through the first server; when that one is SIGKILLed its node stays Ready and a new pod pinned to it runs', async () => {
+    const join_ = spawnSync(PODBAY, ['token', 'create', '--print-join-command', '--data-dir', servers[0].dataDir], { encoding: 'utf8' });
+    assert.equal(join_.status, 0, join_.stderr);
+    const m = /--token ([a-z0-9]{6}\.[a-z0-9]{16}) --ca-cert-hash (sha256:[0-9a-f]{64})/.exec(join_.stdout);
+    assert.ok(m, join_.stdout);
+    const { buildBusyboxRootfs, writeDockerArchive } = await import('../../src/image/archive-build.js');
+    const rootfs = join(root, 'busybox-rootfs');
+    await buildBusyboxRootfs(rootfs);
+    await writeDockerArchive(join(root, 'busybox.tar'), { repoTags: ['busybox:1.36'], layers: [rootfs], config: { cmd: ['sh'] } });
+    sh(PODBAY, ['image', 'load', '-i', join(root, 'busybox.tar'), '--data-dir', join(world!.work, 'data')]);
+    const serverList = AGENT_SERVER_PORTS.map((p) => `https://${HOST_IP}:${p}`).join(',');
+    agent = spawn(
+      'nsenter',
+      [`--net=/run/netns/${NETNS}`, PODBAY, 'agent', '--server', serverList, '--token', m[1], '--ca-cert-hash', m[2], '--node-name', NETNS, '--node-ip', AGENT_IP, '--data-dir', join(world!.work, 'data'), '--run-dir', world!.runDir, '--cni-bridge', 'pbha1', '--pod-cidr', '10.198.1.0/24', '--cgroup-root', world!.cgroupRoot, '--registries', join(servers[0].dataDir, 'registries-offline.yaml'), '--disable-default-registry-endpoint'],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PODBAY_LOOPBACK_REGISTRIES_ONLY: '1' } },
+    );
+    agent.stdout!.on('data', (d) => (agentLog += d));
+    agent.stderr!.on('data', (d) => (agentLog += d));
+    await waitFor('the agent joined', () => agentLog.includes('joined') || (agent!.exitCode !== null && assert.fail(`agent exited ${agent!.exitCode}:\n${agentLog}`)), 60_000);
+    const [first, b, c] = servers;
+    const nodeReady = (s: PodbayServer) => s.kubectl(kubectl, ['get', 'node', NETNS, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']).stdout === 'True';
+    await waitFor('the agent\'s node Ready', () => nodeReady(b) || undefined, 30_000);
+
+    // the server the agent talks to (the first of its list) dies
+    const exited = new Promise((r) => first.proc!.once('exit', r));
+    first.proc!.kill('SIGKILL');
+    killed = first;
+    await exited;
+    const t0 = Date.now();
+    // its node Lease goes on being renewed, through another server (every 10 s)
+    await waitFor('the node Lease renewed after the kill', () => {
+      const renew = b.kubectl(kubectl, ['get', 'lease', '-n', 'kube-node-lease', NETNS, '-o', 'jsonpath={.spec.renewTime}']).stdout;
+      return Date.parse(renew) > t0 || undefined;
+    }, 30_000).catch((e) => assert.fail(`${e.message}\nagent log:\n${agentLog}`));
+    // its kubelet's watch moved too: a pod pinned to it after the kill runs
+    const made = c.kubectl(kubectl, ['create', '-f', '-'], JSON.stringify(podOf('after-kill', { nodeName: NETNS, terminationGracePeriodSeconds: 1, containers: [{ name: 'c', image: 'busybox:1.36', command: ['sleep', '3600'] }] })));
+    assert.equal(made.code, 0, made.stderr);
+    await waitFor('after-kill Running on the agent', () => c.kubectl(kubectl, ['get', 'pod', 'after-kill', '-o', 'jsonpath={.status.phase}']).stdout === 'Running' || undefined, 60_000).catch((e) =>
+      assert.fail(`${e.message}\npod: ${c.kubectl(kubectl, ['get', 'pod', 'after-kill', '-o', 'json']).stdout}\nagent log:\n${agentLog}`),
+    );
+    assert.ok(nodeReady(c));
+    assert.equal(c.kubectl(kubectl, ['get', 'pod', 'after-kill', '-o', 'jsonpath={.status.hostIP}']).stdout, AGENT_IP);
+    assert.match(c.kubectl(kubectl, ['get', 'pod', 'after-kill', '-o', 'jsonpath={.status.podIP}']).stdout, /^10\.198\.1\.\d+$/);
+
+    // the pod goes, the agent stops cleanly, nothing is left
+    const del = c.kubectl(kubectl, ['delete', 'pod', 'after-kill', '--wait=true']);
+    assert.equal(del.code, 0, del.stderr);
+    agent.kill('SIGTERM');
+    const code = await new Promise((r) => agent!.once('exit', r));
+    assert.equal(code, 0, agentLog);
+    assert.deepEqual(hostLeftovers(world!), []);
   });
 });

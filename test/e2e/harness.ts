@@ -259,6 +259,19 @@ export function cgroupMounts(): string[] {
  * What a pod test may have left on the host after its pods were deleted and its server
  * stopped: processes, runc containers, mounts, iptables rules, the bridge, IPAM leases.
  */
+/** Fallback cleanup of an agent's world after a failed run: containers, mounts, cgroups. */
+export function agentJanitor(w: PodWorld | undefined): void {
+  if (!w?.runDir) return;
+  const root = join(w.runDir, 'runc');
+  if (existsSync(root)) for (const id of spawnSync('runc', ['--root', root, 'list', '-q'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) spawnSync('runc', ['--root', root, 'delete', '--force', id]);
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m): m is string => !!m && m.startsWith(w.work + '/'));
+  for (const m of mounts.sort().reverse()) spawnSync('umount', ['-l', m]);
+  for (const m of cgroupMounts()) {
+    const d = join(m, w.cgroupRoot);
+    if (existsSync(d)) spawnSync('find', [d, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']);
+  }
+}
+
 export function hostLeftovers(w: PodWorld): string[] {
   const leftovers: string[] = [...processesMentioning(w.work)];
   const runcRoot = join(w.runDir, 'runc');
