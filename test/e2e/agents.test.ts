@@ -23,7 +23,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PODBAY, PodbayServer, PodSuite, agentJanitor as janitor, hostLeftovers, hostportChainsExist, keepRunNetnsAsFound, kubectlBinaries, kubectlHelpers, podOf, waitFor, watchReadyz, cgroupMounts, type PodWorld } from './harness.js';
+import { PODBAY, PodbayServer, PodSuite, agentJanitor as janitor, hostLeftovers, makeSimulatedHost, removeSimulatedHost, hostportChainsExist, keepRunNetnsAsFound, kubectlBinaries, kubectlHelpers, podOf, waitFor, watchReadyz, cgroupMounts, type PodWorld } from './harness.js';
 
 const [kc] = kubectlBinaries().slice(-1);
 const NETNS = 'pbag-node1';
@@ -42,23 +42,9 @@ function sh(cmd: string, args: string[]): string {
 const inNode = (cmd: string, args: string[]) => spawnSync('nsenter', [`--net=/run/netns/${NETNS}`, cmd, ...args], { encoding: 'utf8' });
 
 /** the simulated machine: netns + veth to the link bridge on the host */
-function makeNode(): void {
-  sh('ip', ['link', 'add', LINK_BRIDGE, 'type', 'bridge']);
-  sh('ip', ['addr', 'add', `${HOST_IP}/24`, 'dev', LINK_BRIDGE]);
-  sh('ip', ['link', 'set', LINK_BRIDGE, 'up']);
-  sh('ip', ['netns', 'add', NETNS]);
-  sh('ip', ['link', 'add', HOST_VETH, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', NETNS]);
-  sh('ip', ['link', 'set', HOST_VETH, 'master', LINK_BRIDGE, 'up']);
-  sh('ip', ['-n', NETNS, 'addr', 'add', `${AGENT_IP}/24`, 'dev', 'eth0']);
-  sh('ip', ['-n', NETNS, 'link', 'set', 'eth0', 'up']);
-  sh('ip', ['-n', NETNS, 'link', 'set', 'lo', 'up']);
-}
-
-function removeNode(): void {
-  spawnSync('ip', ['netns', 'del', NETNS]);
-  spawnSync('ip', ['link', 'del', HOST_VETH]);
-  spawnSync('ip', ['link', 'del', LINK_BRIDGE]);
-}
+const HOST = { netns: NETNS, linkBridge: LINK_BRIDGE, hostVeth: HOST_VETH, hostIP: HOST_IP, nodeIP: AGENT_IP };
+const makeNode = () => makeSimulatedHost(HOST);
+const removeNode = () => removeSimulatedHost(HOST);
 
 /** a request to the API at the link address with a bearer token (the agent's view of the server) */
 function requestAs(token: string, path: string, caPem: string): Promise<{ status: number; body: string }> {

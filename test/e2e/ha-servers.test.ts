@@ -17,7 +17,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PODBAY, PodbayServer, agentJanitor, hostLeftovers, hostportChainsExist, keepRunNetnsAsFound, kubectlBinaries, podOf, waitFor, type PodWorld } from './harness.js';
+import { PODBAY, PodbayServer, agentJanitor, hostLeftovers, makeSimulatedHost, removeSimulatedHost, hostportChainsExist, keepRunNetnsAsFound, kubectlBinaries, podOf, waitFor, type PodWorld } from './harness.js';
 import { startEtcd, type EtcdCluster } from '../../src/store/etcd-harness.test-util.js';
 import { HttpsClient } from '../../src/client/https.js';
 import { Informer } from '../../src/client/informer.js';
@@ -208,6 +208,7 @@ const HOST_VETH = 'pbha-v1';
 const HOST_IP = '172.31.201.1';
 const AGENT_IP = '172.31.201.11';
 const AGENT_SERVER_PORTS = [18764, 18765, 18766];
+const HOST = { netns: NETNS, linkBridge: LINK_BRIDGE, hostVeth: HOST_VETH, hostIP: HOST_IP, nodeIP: AGENT_IP };
 
 function sh(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
@@ -237,15 +238,7 @@ describe('an agent fails over between servers', { timeout: 180_000 }, () => {
     mkdirSync(node);
     world = { work: node, runDir: join(node, 'run'), bridge: 'pbha1', subnetPrefix: '10.198.1.', hostPorts: /^187[6-8]\d$/, hadHostportChains: hostportChainsExist(), cgroupRoot: '/podbay-e2e-pbha1' };
     restoreRunNetns = keepRunNetnsAsFound();
-    sh('ip', ['link', 'add', LINK_BRIDGE, 'type', 'bridge']);
-    sh('ip', ['addr', 'add', `${HOST_IP}/24`, 'dev', LINK_BRIDGE]);
-    sh('ip', ['link', 'set', LINK_BRIDGE, 'up']);
-    sh('ip', ['netns', 'add', NETNS]);
-    sh('ip', ['link', 'add', HOST_VETH, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', NETNS]);
-    sh('ip', ['link', 'set', HOST_VETH, 'master', LINK_BRIDGE, 'up']);
-    sh('ip', ['-n', NETNS, 'addr', 'add', `${AGENT_IP}/24`, 'dev', 'eth0']);
-    sh('ip', ['-n', NETNS, 'link', 'set', 'eth0', 'up']);
-    sh('ip', ['-n', NETNS, 'link', 'set', 'lo', 'up']);
+    makeSimulatedHost(HOST);
     etcd = await startEtcd(3, { basePort: 18780 });
     // each server also listens on the link address (--advertise-address), where the agent reaches it
     const extra = ['--advertise-address', HOST_IP, '--service-cluster-ip-range', '10.197.0.0/24'];
@@ -263,9 +256,7 @@ describe('an agent fails over between servers', { timeout: 180_000 }, () => {
       for (const s of servers) if (s !== killed) await s.teardown();
     } finally {
       agentJanitor(world);
-      spawnSync('ip', ['netns', 'del', NETNS]);
-      spawnSync('ip', ['link', 'del', HOST_VETH]);
-      spawnSync('ip', ['link', 'del', LINK_BRIDGE]);
+      removeSimulatedHost(HOST);
       restoreRunNetns();
       await etcd?.stop();
       if (root) rmSync(root, { recursive: true, force: true });
