@@ -54,7 +54,9 @@ Joins a podbay server as another node: asks for a node certificate with the boot
 (podbay token create on the server), registers the Node and runs its pods.
 
 Flags:
-  --server URL            the API server (podbay token create --print-join-command prints it)
+  --server URL[,URL...]   the API server (podbay token create --print-join-command prints it); with
+                          several servers on one etcd, all of them: when one stops answering
+                          (refused, or no answer in time) the agent's watches and writes go to the next
   --token ID.SECRET       a bootstrap token; needed only until the node has its certificate
   --ca-cert-hash sha256:H the server's CA, pinned by the hash of its public key (kubeadm's)
   --ca-file FILE          or the server's CA certificate itself (PEM)
@@ -99,6 +101,36 @@ export async function discoverCa(server: URL, hash: string): Promise<string> {
     return pem;
   }
   throw new Error(`the server at ${server.origin} sent no CA certificate matching --ca-cert-hash ${hash} (is it the right server?)`);
+}
+
+/** --server URL[,URL...]: each https://HOST:PORT, as origins */
+export function parseServers(flag: string): string[] {
+  const out: string[] = [];
+  for (const raw of flag.split(',').map((x) => x.trim()).filter(Boolean)) {
+    let u: URL;
+    try {
+      u = new URL(raw);
+    } catch {
+      throw new Error(`--server ${JSON.stringify(raw)}: want https://HOST:PORT`);
+    }
+    if (u.protocol !== 'https:') throw new Error(`--server ${raw}: want https://HOST:PORT`);
+    if (!out.includes(u.origin)) out.push(u.origin);
+  }
+  if (!out.length) throw new Error('--server https://HOST:PORT is required (the podbay server to join)');
+  return out;
+}
+
+/** the CA pinned by hash, from the first server that answers (every server of a cluster has the same CA) */
+async function discoverCaOnAny(servers: string[], hash: string): Promise<string> {
+  const errors: string[] = [];
+  for (const s of servers) {
+    try {
+      return await discoverCa(new URL(s), hash);
+    } catch (e) {
+      errors.push(`${s}: ${(e as Error).message}`);
+    }
+  }
+  throw new Error(`no server gave a CA matching --ca-cert-hash: ${errors.join('; ')}`);
 }
 
 /** a stored credential DIR/BASE.crt|key good for at least one more day, signed by `caPem`, naming every one of `sans` */
@@ -150,8 +182,8 @@ async function requestCertificate(client: HttpsClient, ask: CertificateAsk, log:
 }
 
 /** TLS bootstrap: a CSR made with the bootstrap token, then the certificate the server issues. */
-async function requestCredential(server: string, caPem: string, token: string, node: string, log: (l: string) => void): Promise<{ certPem: string; keyPem: string }> {
-  const client = new HttpsClient({ server, caPem, token });
+async function requestCredential(servers: string[], caPem: string, token: string, node: string, log: (l: string) => void): Promise<{ certPem: string; keyPem: string }> {
+  const client = new HttpsClient({ server: servers[0], servers, caPem, token });
   try {
     return await requestCertificate(client, { subject: `CN=${NODE_USER_PREFIX}${node},O=${NODES_GROUP}`, signerName: KUBELET_CLIENT_SIGNER, usages: ['digital signature', 'client auth'], prefix: 'node-csr-' }, log);
   } finally {
@@ -192,14 +224,9 @@ export async function runAgent(argv: string[]): Promise<number> {
   const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
   const serverFlag = p.flags.get('server');
   if (!serverFlag) throw new Error('--server https://HOST:PORT is required (the podbay server to join)');
-  let server: URL;
-  try {
-    server = new URL(serverFlag);
-  } catch {
-    throw new Error(`--server ${JSON.stringify(serverFlag)}: want https://HOST:PORT`);
-  }
-  if (server.protocol !== 'https:') throw new Error(`--server ${serverFlag}: want https://HOST:PORT`);
-  const serverUrl = server.origin;
+  // HA: every server of the cluster, tried in turn when one stops answering (https.ts)
+  const servers = parseServers(serverFlag);
+  const serverUrl = servers[0];
   const hash = p.flags.get('ca-cert-hash');
   const caFile = p.flags.get('ca-file');
   if (!hash && !caFile) throw new Error('give --ca-cert-hash sha256:HEX (podbay token create --print-join-command prints it) or --ca-file FILE: the agent trusts no server blindly');
@@ -225,7 +252,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   const missing = checkHostTools({ runtimePath: p.flags.get('runtime'), cniBinDirs: [p.flags.get('cni-bin-dir') ?? '/usr/lib/cni', '/opt/cni/bin'] });
   if (missing.length) throw new Error(`missing host tools: ${missing.map((m) => `${m.tool} (install the Debian package ${m.package})`).join(', ')}`);
 
-  const caPem = caFile ? readFileSync(caFile, 'utf8') : await discoverCa(server, hash!);
+  const caPem = caFile ? readFileSync(caFile, 'utf8') : await discoverCaOnAny(servers, hash!);
   if (caFile && hash && caCertHash(caPem) !== hash.toLowerCase()) throw new Error(`--ca-file ${caFile} does not hash to --ca-cert-hash ${hash}`);
 
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -243,13 +270,13 @@ export async function runAgent(argv: string[]): Promise<number> {
   if (!cred) {
     const token = p.flags.get('token');
     if (!token) throw new Error(`no valid node certificate in ${pki}: give --token (podbay token create on the server) to get one`);
-    cred = await requestCredential(serverUrl, caPem, token, node, log);
+    cred = await requestCredential(servers, caPem, token, node, log);
     writeFileSync(join(pki, 'kubelet-client.key'), cred.keyPem, { mode: 0o600 });
     writeFileSync(join(pki, 'kubelet-client.crt'), cred.certPem, { mode: 0o644 });
     writeFileSync(join(dataDir, 'kubelet.kubeconfig'), kubeconfigFor(serverUrl, caPem, cred.certPem, cred.keyPem, node), { mode: 0o600 });
     log(`podbay agent: node certificate for system:node:${node} written to ${pki}`);
   }
-  const client = new HttpsClient({ server: serverUrl, caPem, certPem: cred.certPem, keyPem: cred.keyPem });
+  const client = new HttpsClient({ server: serverUrl, servers, caPem, certPem: cred.certPem, keyPem: cred.keyPem });
   const heartbeat = new NodeHeartbeat(client, log, NODE_HEARTBEAT_MS, { name: node, addresses: [nodeIP], podCIDR: podCidr, kubeletPort });
   await heartbeat.start();
   // the kubelet server's certificate, asked for with the node's own credential once its Node (and addresses) exist

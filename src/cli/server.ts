@@ -20,6 +20,7 @@ import { join, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import https from 'node:https';
 import os from 'node:os';
+import { randomUUID } from 'node:crypto';
 import { booleanFlag, parseArgs } from './args.js';
 import { IpRange } from '../registry/allocators.js';
 import { BuiltinServicesController, kubeDnsService, kubernetesService, type BuiltinService } from '../controllers/kubernetes-service.js';
@@ -32,7 +33,8 @@ import type { Store } from '../store/types.js';
 import { Registry } from '../registry/index.js';
 import { ApiServer } from '../apiserver/server.js';
 import { ensureCredentials, signCertificate } from '../apiserver/pki.js';
-import { CsrSigningController } from '../controllers/csr-signing.js';
+import { checkSharedPki } from './shared-pki.js';
+import { ApiserverIdentityLease, liveApiserverAddresses } from '../controllers/apiserver-identity.js';
 import { TokenIssuer } from '../registry/token-issuer.js';
 import { renderKubeconfig, writeKubeconfig } from '../apiserver/kubeconfig.js';
 import { NodeHeartbeat, hostAddresses, nodeName } from '../kubelet/node.js';
@@ -40,26 +42,16 @@ import { Kubelet } from '../kubelet/kubelet.js';
 import { LocalClient } from '../client/local.js';
 import { Binder } from '../scheduler/binder.js';
 import { Compactor } from '../store/compactor.js';
-import { NamespaceController } from '../controllers/namespace.js';
-import { EndpointsController } from '../controllers/endpoints.js';
 import { Proxier } from '../proxy/proxier.js';
 import { ServiceLbController } from '../controllers/service-lb.js';
 import { tagFor } from '../proxy/rules.js';
 import { PolicyEnforcer } from '../netpolicy/enforcer.js';
 import { IngressController, NGINX } from '../ingress/controller.js';
-import { ControllerManager } from '../controllers/manager.js';
-import { rootCaPublisher, serviceAccountsController } from '../controllers/namespace-objects.js';
-import { ClusterRoleAggregationController } from '../controllers/clusterrole-aggregation.js';
-import { JobController } from '../controllers/job.js';
-import { CronJobController } from '../controllers/cronjob.js';
-import { StatefulSetController } from '../controllers/statefulset.js';
-import { PersistentVolumeController } from '../controllers/persistentvolume.js';
-import { VolumeProtectionController } from '../controllers/volume-protection.js';
-import { DisruptionController } from '../controllers/disruption.js';
-import { EphemeralVolumeController } from '../controllers/ephemeral.js';
-import { NodeLifecycleController } from '../controllers/node-lifecycle.js';
-import { DaemonSetController } from '../controllers/daemonset.js';
 import { buildNodeStack } from './node-stack.js';
+import { controllerSet } from '../controllers/controller-set.js';
+import { LeaderWork } from '../controllers/leader-work.js';
+import { LeaderElector } from '../client/leader-election.js';
+import { LEADER_ELECTION_FLAGS, leaderElectionFlags } from './leader-election-flags.js';
 import { HostPortGuard } from '../network/host-ports.js';
 import { RuncRuntime, checkHostTools } from '../runtime/runtime.js';
 import { logRotationFlags } from '../kubelet/log-rotation.js';
@@ -115,6 +107,13 @@ Flags:
   --etcd-endpoints URL,...    the etcd members' client URLs for --store etcd (e.g. http://127.0.0.1:2379);
                               keys are laid out as kube-apiserver lays them (/registry/pods/NS/NAME)
   --etcd-cafile, --etcd-certfile, --etcd-keyfile FILE  TLS to etcd (PEM), as kube-apiserver's flags
+  --leader-elect-lease-duration D, --leader-elect-renew-deadline D, --leader-elect-retry-period D
+                              with --store etcd several servers may share the cluster: the
+                              controllers run only on the holder of the Lease
+                              kube-system/kube-controller-manager, the scheduler on that of
+                              kube-system/kube-scheduler (client-go's leader election; defaults
+                              15s, 10s, 2s as kube-controller-manager's). A dead leader's lease is
+                              taken over within lease-duration + 2 x 2.2 x retry-period
   --store-sync full|normal    full (default): every write is fsynced before it is acknowledged;
                               normal: no fsync per write, faster, but a power cut (not a crash)
                               may lose the last acknowledged writes and reuse their revisions
@@ -228,7 +227,7 @@ async function waitReady(url: string, caPem: string): Promise<void> {
 }
 
 export async function runServer(argv: string[]): Promise<number> {
-  const known = ['data-dir', 'listen', 'store', 'etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'store-sync', 'max-requests-inflight', 'max-mutating-requests-inflight', 'max-connections', 'max-watch-queue-bytes', 'service-cluster-ip-range', 'service-node-port-range', 'advertise-address', 'cluster-domain', 'cluster-dns', 'cluster-dns-upstream', 'local-path-dir', 'ingress-http-port', 'ingress-https-port', 'ingress-bind-address', 'service-lb-address', 'anonymous-auth', 'service-account-extend-token-expiration'];
+  const known = ['data-dir', 'listen', 'store', 'etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'store-sync', 'max-requests-inflight', 'max-mutating-requests-inflight', 'max-connections', 'max-watch-queue-bytes', 'service-cluster-ip-range', 'service-node-port-range', 'advertise-address', 'cluster-domain', 'cluster-dns', 'cluster-dns-upstream', 'local-path-dir', 'ingress-http-port', 'ingress-https-port', 'ingress-bind-address', 'service-lb-address', 'anonymous-auth', 'service-account-extend-token-expiration', ...LEADER_ELECTION_FLAGS];
   const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet', 'disable-default-registry-endpoint', 'anonymous-auth', 'service-account-extend-token-expiration'], known, 'server');
   if (p.flags.has('help')) {
     process.stdout.write(HELP);
@@ -240,6 +239,8 @@ export async function runServer(argv: string[]): Promise<number> {
   const storeKind = p.flags.get('store') ?? 'sqlite';
   if (storeKind !== 'sqlite' && storeKind !== 'memory' && storeKind !== 'etcd') throw new Error(`--store ${JSON.stringify(storeKind)}: want sqlite, etcd or memory`);
   const etcd = storeKind === 'etcd' ? etcdFlags(p.flags) : undefined;
+  // several servers share an etcd: the controllers and the scheduler run on the Lease holder only
+  const election = leaderElectionFlags(p.flags, storeKind === 'etcd');
   const compactEvery = positiveSeconds(p.flags.get('compaction-interval'), 'compaction-interval', 300);
   const bookmarkEvery = positiveSeconds(p.flags.get('bookmark-interval'), 'bookmark-interval', 60);
   const storeSync = p.flags.get('store-sync') ?? 'full';
@@ -322,57 +323,53 @@ export async function runServer(argv: string[]): Promise<number> {
   const creds = await ensureCredentials(dataDir, sans);
   const tokens = await TokenIssuer.fromPem(creds.serviceAccountKeyPem, undefined, undefined, { extendExpiration: extendTokenExpiration });
   // the ServiceAccount admission waits up to 2 s for a new namespace's `default` (the controller makes it)
-  const svc = new Registry(store, { services: serviceOptions, serviceAccountAdmission: { defaultAccountWaitMs: 2000 }, tokens, log });
+  const svc = new Registry(store, { services: serviceOptions, serviceAccountAdmission: { defaultAccountWaitMs: 2000 }, tokens, log, sharedStore: !!etcd });
   await svc.bootstrap();
   await svc.bootstrapPolicy();
   // the kubelet, the scheduler and the node heartbeat are API clients, in-process here
   const client = new LocalClient(svc);
+  if (etcd) {
+    // servers sharing an etcd must share the CA and service-account key (shared-pki.ts)
+    try {
+      const pki = await checkSharedPki(client.as('kube-apiserver'), creds, dataDir);
+      log(`podbay: ${pki === 'recorded' ? 'recorded this CA and service-account key as the cluster\'s' : 'the CA and service-account key are the cluster\'s'} (ConfigMap kube-system/podbay-cluster-pki)`);
+    } catch (e) {
+      await store.close();
+      for (const l of locks) l.release();
+      throw e;
+    }
+  }
   // each writes as the component kube-apiserver would see (its managedFields manager: the
   // first word of client-go's User-Agent), never as ""
   const kubeletClient = client.as('kubelet');
   const kcm = client.as('kube-controller-manager');
   const heartbeat = new NodeHeartbeat(kubeletClient, log);
   await heartbeat.start();
-  // Controllers start in the background: one whose informers cannot sync (a Secret stored under
-  // a key this start does not have, say) must not keep the API from serving; each logs why.
   const startInBackground = (what: string, c: { start(): Promise<void> }) => {
     void c.start().catch((e) => log(`podbay: ${what} did not start: ${e instanceof Error ? e.message : String(e)}`));
   };
-  const namespaces = new NamespaceController(kcm, { log });
-  startInBackground('the namespace controller', namespaces);
-  const endpoints = new EndpointsController(kcm, { log });
-  startInBackground('the endpoints controller', endpoints);
-  const controllers = new ControllerManager(kcm, { log });
-  startInBackground('the workload controllers', controllers);
-  const jobs = new JobController(kcm, { log });
-  startInBackground('the job controller', jobs);
-  const cronJobs = new CronJobController(kcm, { log });
-  startInBackground('the cronjob controller', cronJobs);
-  const statefulSets = new StatefulSetController(kcm, { log });
-  startInBackground('the statefulset controller', statefulSets);
-  const daemonSets = new DaemonSetController(kcm, { log });
-  startInBackground('the daemonset controller', daemonSets);
-  // local persistent volumes: the binder with k3s's local-path provisioner, and the protection finalizers
-  const volumes = new PersistentVolumeController(client, { localPathDir: resolve(p.flags.get('local-path-dir') ?? join(dataDir, 'storage')), nodeName: nodeName(), log });
-  startInBackground('the persistentvolume controller', volumes);
-  const volumeProtection = new VolumeProtectionController(client, { log });
-  startInBackground('the volume protection controller', volumeProtection);
-  const disruption = new DisruptionController(client, { log });
-  startInBackground('the disruption controller', disruption);
-  const ephemeralVolumes = new EphemeralVolumeController(client, { log });
-  startInBackground('the ephemeral volume controller', ephemeralVolumes);
-  const nodeLifecycle = new NodeLifecycleController(client, { log });
-  startInBackground('the node lifecycle controller', nodeLifecycle);
-
-  const serviceAccounts = serviceAccountsController(kcm, { log });
-  startInBackground('the service account controller', serviceAccounts);
-  const rootCa = rootCaPublisher(kcm, creds.caPem, { log });
-  startInBackground('the root CA publisher', rootCa);
-  const aggregation = new ClusterRoleAggregationController(kcm, { log });
-  startInBackground('the clusterrole aggregation controller', aggregation);
-  // agents' node credentials: kubelet client CSRs approved and signed by the CA
-  const csrSigner = new CsrSigningController(client, { sign: (req, usages, ttl) => signCertificate(creds.caPem, creds.caKeyPem, req, usages, ttl), apiServerNames: sans, log });
-  startInBackground('the certificate signing controller', csrSigner);
+  // kube-controller-manager's controllers: at once on a single server; with --store etcd, while
+  // this server holds the kube-system/kube-controller-manager Lease (leader-election.ts). Each
+  // starts in the background: one whose informers cannot sync (a Secret stored under a key this
+  // start does not have, say) must not keep the API from serving; each logs why.
+  const controllers = new LeaderWork(
+    () =>
+      controllerSet({
+        client,
+        kcm,
+        caPem: creds.caPem,
+        sign: (req, usages, ttl) => signCertificate(creds.caPem, creds.caKeyPem, req, usages, ttl),
+        apiServerNames: sans,
+        localPathDir: resolve(p.flags.get('local-path-dir') ?? join(dataDir, 'storage')),
+        nodeName: nodeName(),
+        log,
+      }),
+    log,
+  );
+  const leaderIdentity = `${hostname}_${randomUUID()}`;
+  const kcmElection = election ? new LeaderElector({ client: kcm, namespace: 'kube-system', name: 'kube-controller-manager', identity: leaderIdentity, ...election, callbacks: { onStartedLeading: () => controllers.lead(), onStoppedLeading: () => controllers.resign() }, log }) : undefined;
+  if (kcmElection) kcmElection.start();
+  else void controllers.lead();
 
   const api = new ApiServer(svc, {
     host,
@@ -407,7 +404,7 @@ export async function runServer(argv: string[]): Promise<number> {
     hostPorts.reserve({ protocol: 'tcp', address: ingress.address, port: ingress.https, what: "podbay's ingress controller (nginx, HTTPS)" });
   }
   let kubelet: Kubelet | undefined;
-  let binder: Binder | undefined;
+  let scheduler: LeaderWork | undefined;
   let runtime: RuncRuntime | undefined;
   if (withKubelet) {
     const stack = await buildNodeStack({
@@ -431,7 +428,10 @@ export async function runServer(argv: string[]): Promise<number> {
     runtime = stack.runtime;
     kubelet = stack.kubelet;
     const cgroups = stack.cgroups;
-    binder = new Binder(client.as('kube-scheduler'), nodeName(), log, hostPorts);
+    scheduler = new LeaderWork(() => {
+      const binder = new Binder(client.as('kube-scheduler'), nodeName(), log, hostPorts);
+      return [{ what: 'the scheduler', start: () => binder.start(), stop: () => binder.stop() }];
+    }, log);
     const rt = runtime;
     const podsDir = join(dataDir, 'pods');
     // what the explain collectors start from: the runtime's records say where to look
@@ -490,7 +490,11 @@ export async function runServer(argv: string[]): Promise<number> {
   }
   // the Services a cluster starts with: default/kubernetes, kube-system/kube-dns
   const builtins: BuiltinService[] = [];
-  if (adv) builtins.push(kubernetesService(cluster.kubernetesIP, adv, bound));
+  // several servers on one etcd: each says it is up with its identity Lease, and the
+  // `kubernetes` Service's Endpoints list every live one (apiserver-identity.ts)
+  const identityLease = etcd ? new ApiserverIdentityLease(client.as('kube-apiserver'), { hostname, port: bound, address: adv, log }) : undefined;
+  await identityLease?.start();
+  if (adv) builtins.push({ ...kubernetesService(cluster.kubernetesIP, adv, bound), ...(identityLease ? { addresses: () => liveApiserverAddresses(client) } : {}) });
   if (dns && cluster.dnsIP) builtins.push(kubeDnsService(cluster.dnsIP, cluster.gateway, CLUSTER_DNS_PORT));
   const builtinServices = new BuiltinServicesController(client.as('kube-apiserver'), builtins, { log });
   await builtinServices.start();
@@ -512,7 +516,10 @@ export async function runServer(argv: string[]): Promise<number> {
     : undefined;
   await ingresses?.start();
   await kubelet?.start();
-  await binder?.start();
+  // the scheduler, like the controllers: at once, or while this server holds kube-system/kube-scheduler
+  const schedulerElection = scheduler && election ? new LeaderElector({ client: client.as('kube-scheduler'), namespace: 'kube-system', name: 'kube-scheduler', identity: leaderIdentity, ...election, callbacks: { onStartedLeading: () => scheduler!.lead(), onStoppedLeading: () => scheduler!.resign() }, log }) : undefined;
+  if (schedulerElection) schedulerElection.start();
+  else await scheduler?.lead();
   const kubeconfig = join(dataDir, 'kubeconfig.yaml');
   await writeKubeconfig(kubeconfig, renderKubeconfig(url, creds.caPem, creds.token));
   log(`podbay: serving the Kubernetes API on ${url}; kubeconfig: ${kubeconfig}`);
@@ -527,29 +534,19 @@ export async function runServer(argv: string[]): Promise<number> {
   };
   await step('compactor', () => compactor.stop());
   await step('heartbeat', () => heartbeat.stop());
-  await step('namespace controller', () => namespaces.stop());
-  await step('endpoints controller', () => endpoints.stop());
-  await step('service account controller', () => serviceAccounts.stop());
-  await step('root CA publisher', () => rootCa.stop());
-  await step('clusterrole aggregation controller', () => aggregation.stop());
-  await step('certificate signing controller', () => csrSigner.stop());
-  await step('workload controllers', () => controllers.stop());
-  await step('job, cronjob, statefulset, daemonset, volume and disruption controllers', async () => {
-    await jobs.stop();
-    await cronJobs.stop();
-    await statefulSets.stop();
-    await daemonSets.stop();
-    await volumes.stop();
-    await volumeProtection.stop();
-    await disruption.stop();
-    await ephemeralVolumes.stop();
-    await nodeLifecycle.stop();
+  await step('controllers', async () => {
+    await kcmElection?.stop();
+    await controllers.resign();
   });
-  await step('scheduler', () => binder?.stop());
+  await step('scheduler', async () => {
+    await schedulerElection?.stop();
+    await scheduler?.resign();
+  });
   await step('network policy', () => policies?.stop());
   await step('ingress controller', () => ingresses?.stop());
   await step('builtin services and cluster DNS', async () => {
     builtinServices.stop();
+    await identityLease?.stop();
     await dns?.stop();
   });
   await step('service load balancer controller', () => serviceLb?.stop());

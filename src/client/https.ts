@@ -16,6 +16,13 @@ const SERVICEACCOUNTS = resourceInfo('serviceaccounts')!;
 export interface HttpsClientOptions {
   /** https://host:port */
   server: string;
+  /**
+   * every server of the cluster (several `podbay server`s on one etcd), tried in turn from
+   * `server`: a request that cannot reach one goes to the next (see `open`)
+   */
+  servers?: string[];
+  /** how long a connection may take to open before the next server is tried (default 5 s) */
+  connectTimeoutMs?: number;
   /** a bearer token; or none when a client certificate (certPem/keyPem) says who this is */
   token?: string;
   /** a client certificate and its key (PEM): a node's credential (src/cli/agent.ts) */
@@ -66,12 +73,35 @@ function errorFrom(code: number, body: string): ApiError {
   return new ApiError(code, code === 404 ? 'NotFound' : 'InternalError', `the server answered ${code}: ${body.slice(0, 200)}`);
 }
 
+/** a request that never reached a server: connection refused, unreachable, or not opened in time */
+class ConnectError extends Error {
+  constructor(
+    readonly server: string,
+    /** the error as a client of one server sees it */
+    readonly original: Error,
+  ) {
+    super(`${server}: ${original.message}`);
+  }
+}
+
+/** the server stopped answering a request it had taken (reset, or no answer in time) */
+class NoAnswerError extends Error {
+  constructor(
+    message: string,
+    readonly original: Error,
+  ) {
+    super(message);
+  }
+}
+
 export class HttpsClient implements Client {
   private readonly agent: https.Agent;
-  private readonly base: URL;
+  private readonly bases: URL[];
+  /** the server requests go to, until one fails to reach it */
+  private current = 0;
 
   constructor(private readonly opts: HttpsClientOptions) {
-    this.base = new URL(opts.server);
+    this.bases = [...new Set([opts.server, ...(opts.servers ?? [])].map((s) => new URL(s).origin))].map((s) => new URL(s));
     this.agent = new https.Agent({ keepAlive: true, ca: opts.caPem, ...(opts.certPem ? { cert: opts.certPem, key: opts.keyPem } : {}) });
   }
 
@@ -97,22 +127,82 @@ export class HttpsClient implements Client {
     this.agent.destroy();
   }
 
-  private open(method: string, path: string, headers: Record<string, string>, timeoutMs: number | undefined, body?: string): Promise<IncomingMessage> {
+  /** the server requests go to now */
+  get server(): string {
+    return this.bases[this.current].origin;
+  }
+
+  /**
+   * A request to the current server; with several servers, failing over as a kubelet behind a
+   * load balancer would see it: a request that never reached its server (refused, unreachable,
+   * no connection within connectTimeoutMs) is sent to the next one, whatever its verb. One the
+   * server took and then did not answer (connection reset, no answer in timeoutMs) moves the
+   * client to the next server too, but is sent again only when it is a GET: a write may have
+   * been done, and the caller (which retries its writes anyway) must see that it failed.
+   */
+  private async open(method: string, path: string, headers: Record<string, string>, timeoutMs: number | undefined, body?: string): Promise<IncomingMessage> {
+    let last: Error | undefined;
+    for (let tried = 0; tried < this.bases.length; tried++) {
+      const i = this.current;
+      try {
+        return await this.openOn(this.bases[i], method, path, headers, timeoutMs, body);
+      } catch (e) {
+        last = e as Error;
+        const retryable = e instanceof ConnectError || (e instanceof NoAnswerError && method === 'GET');
+        if (!(e instanceof ConnectError || e instanceof NoAnswerError)) throw e;
+        if (this.bases.length === 1) throw e.original;
+        // another request may have moved on already: move only from the server that failed
+        if (this.current === i) this.current = (i + 1) % this.bases.length;
+        if (!retryable) throw e;
+      }
+    }
+    throw last!;
+  }
+
+  private openOn(base: URL, method: string, path: string, headers: Record<string, string>, timeoutMs: number | undefined, body?: string): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
+      let connected = false;
+      let connectTimer: NodeJS.Timeout | undefined;
       const req = https.request(
         {
           method,
-          host: this.base.hostname.replace(/^\[|\]$/g, ''),
-          port: this.base.port || 443,
+          host: base.hostname.replace(/^\[|\]$/g, ''),
+          port: base.port || 443,
           path,
           agent: this.agent,
           headers: { ...(this.opts.token ? { Authorization: `Bearer ${this.opts.token}` } : {}), Accept: 'application/json', ...headers, ...(body !== undefined ? { 'Content-Length': String(Buffer.byteLength(body)) } : {}) },
           timeout: timeoutMs,
         },
-        resolve,
+        (res) => {
+          clearTimeout(connectTimer);
+          resolve(res);
+        },
       );
-      req.on('error', reject);
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer in ${timeoutMs} ms`)));
+      req.on('socket', (sock) => {
+        // a kept-alive socket is connected already; a new one carries nothing of the request
+        // until its TLS handshake is done
+        if (!sock.connecting && !sock.pending) {
+          connected = true;
+          return;
+        }
+        sock.once('secureConnect', () => (connected = true));
+        // one server: wait for it as long as for an answer (timeoutMs), as before failover
+        if (this.bases.length === 1) return;
+        const ms = this.opts.connectTimeoutMs ?? 5000;
+        connectTimer = setTimeout(() => req.destroy(new ConnectError(base.origin, new Error(`no TLS connection in ${ms} ms`))), ms);
+        sock.once('secureConnect', () => clearTimeout(connectTimer));
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        clearTimeout(connectTimer);
+        if (e instanceof ConnectError || e instanceof NoAnswerError) return reject(e);
+        if (!connected || ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'].includes(e.code ?? '')) return reject(new ConnectError(base.origin, e));
+        if (e.code === 'ECONNRESET' || e.code === 'EPIPE') return reject(new NoAnswerError(`${method} ${path} on ${base.origin}: ${e.message}`, e));
+        reject(e);
+      });
+      req.on('timeout', () => {
+        const plain = new Error(`${method} ${path}: no answer in ${timeoutMs} ms`);
+        req.destroy(connected ? new NoAnswerError(`${method} ${path} on ${base.origin}: no answer in ${timeoutMs} ms`, plain) : new ConnectError(base.origin, plain));
+      });
       req.end(body);
     });
   }

@@ -45,6 +45,11 @@ export interface BuiltinService {
   ports: BuiltinPort[];
   /** the backend's address */
   address: string;
+  /**
+   * the other backends' addresses, when there may be several (the `kubernetes` Service of
+   * several servers: apiserver-identity.ts); `address` is always one
+   */
+  addresses?: () => Promise<string[]>;
 }
 
 export function kubernetesService(clusterIP: string, advertiseAddress: string, apiPort: number): BuiltinService {
@@ -72,8 +77,8 @@ export function kubeDnsService(clusterIP: string, dnsAddress: string, dnsPort: n
   };
 }
 
-/** the Service, Endpoints and EndpointSlice objects of a builtin service */
-export function builtinObjects(b: BuiltinService): { service: Obj; endpoints: Obj; slice: Obj } {
+/** the Service, Endpoints and EndpointSlice objects of a builtin service (backends at `addresses`) */
+export function builtinObjects(b: BuiltinService, addresses: string[] = [b.address]): { service: Obj; endpoints: Obj; slice: Obj } {
   const meta = (extra: Record<string, string> = {}) => ({ name: b.name, namespace: b.namespace, labels: { ...b.labels, ...extra } });
   return {
     service: {
@@ -92,7 +97,7 @@ export function builtinObjects(b: BuiltinService): { service: Obj; endpoints: Ob
       apiVersion: 'v1',
       kind: 'Endpoints',
       metadata: meta(),
-      subsets: [{ addresses: [{ ip: b.address }], ports: b.ports.map((p) => ({ name: p.name, port: p.targetPort, protocol: p.protocol })) }],
+      subsets: [{ addresses: addresses.map((ip) => ({ ip })), ports: b.ports.map((p) => ({ name: p.name, port: p.targetPort, protocol: p.protocol })) }],
     },
     slice: {
       apiVersion: 'discovery.k8s.io/v1',
@@ -100,7 +105,7 @@ export function builtinObjects(b: BuiltinService): { service: Obj; endpoints: Ob
       // only the service-name label, as kube-apiserver's EndpointsAdapter writes the kubernetes slice
       metadata: meta({ 'kubernetes.io/service-name': b.name }),
       addressType: 'IPv4',
-      endpoints: [{ addresses: [b.address], conditions: { ready: true } }],
+      endpoints: addresses.map((ip) => ({ addresses: [ip], conditions: { ready: true } })),
       ports: b.ports.map((p) => ({ name: p.name, port: p.targetPort, protocol: p.protocol })),
     },
   };
@@ -133,30 +138,44 @@ export class BuiltinServicesController {
     clearInterval(this.timer);
   }
 
+  /**
+   * Several servers reconcile the same objects: a write that loses to another server's
+   * (Conflict, AlreadyExists) is left for the next round, which sees the winner's.
+   */
   async reconcile(): Promise<void> {
     for (const b of this.services) {
-      const want = builtinObjects(b);
-      const svc = await this.client.resource(SERVICES).tryGet(b.namespace, b.name);
-      if (!svc) {
-        await this.createOrLog(SERVICES, b, want.service);
-      } else {
-        if (svc.spec?.clusterIP !== b.clusterIP) {
-          // kube-apiserver also leaves a kubernetes Service whose IP moved alone, and says so
-          this.log(`builtin services: ${b.namespace}/${b.name} has cluster IP ${svc.spec?.clusterIP}, not ${b.clusterIP}; delete it to have it made again`);
-        }
-        if (!same(svc.spec?.ports, want.service.spec.ports) || !same({ ...svc.metadata.labels, ...b.labels }, svc.metadata.labels)) {
-          await this.client.resource(SERVICES).update({ ...svc, metadata: { ...svc.metadata, labels: { ...svc.metadata.labels, ...b.labels } }, spec: { ...svc.spec, ports: want.service.spec.ports } });
-        }
+      try {
+        await this.reconcileOne(b);
+      } catch (e) {
+        if (!(e instanceof ApiError && (e.reason === 'Conflict' || e.reason === 'AlreadyExists'))) throw e;
       }
-      await this.ensure(ENDPOINTS, b, want.endpoints, (o) => same(o.subsets, want.endpoints.subsets), (o) => ({ ...o, subsets: want.endpoints.subsets }));
-      await this.ensure(
-        SLICES,
-        b,
-        want.slice,
-        (o) => same(o.endpoints?.map((e: Obj) => e.addresses), want.slice.endpoints.map((e: Obj) => e.addresses)) && same(o.ports, want.slice.ports) && o.metadata.labels?.['kubernetes.io/service-name'] === b.name,
-        (o) => ({ ...o, metadata: { ...o.metadata, labels: { ...o.metadata.labels, ...want.slice.metadata.labels } }, endpoints: want.slice.endpoints, ports: want.slice.ports }),
-      );
     }
+  }
+
+  private async reconcileOne(b: BuiltinService): Promise<void> {
+    // this server is up (it is reconciling), whatever its lease says
+    const live = [...new Set([b.address, ...((await b.addresses?.()) ?? [])])].sort();
+    const want = builtinObjects(b, live);
+    const svc = await this.client.resource(SERVICES).tryGet(b.namespace, b.name);
+    if (!svc) {
+      await this.createOrLog(SERVICES, b, want.service);
+    } else {
+      if (svc.spec?.clusterIP !== b.clusterIP) {
+        // kube-apiserver also leaves a kubernetes Service whose IP moved alone, and says so
+        this.log(`builtin services: ${b.namespace}/${b.name} has cluster IP ${svc.spec?.clusterIP}, not ${b.clusterIP}; delete it to have it made again`);
+      }
+      if (!same(svc.spec?.ports, want.service.spec.ports) || !same({ ...svc.metadata.labels, ...b.labels }, svc.metadata.labels)) {
+        await this.client.resource(SERVICES).update({ ...svc, metadata: { ...svc.metadata, labels: { ...svc.metadata.labels, ...b.labels } }, spec: { ...svc.spec, ports: want.service.spec.ports } });
+      }
+    }
+    await this.ensure(ENDPOINTS, b, want.endpoints, (o) => same(o.subsets, want.endpoints.subsets), (o) => ({ ...o, subsets: want.endpoints.subsets }));
+    await this.ensure(
+      SLICES,
+      b,
+      want.slice,
+      (o) => same(o.endpoints?.map((e: Obj) => e.addresses), want.slice.endpoints.map((e: Obj) => e.addresses)) && same(o.ports, want.slice.ports) && o.metadata.labels?.['kubernetes.io/service-name'] === b.name,
+      (o) => ({ ...o, metadata: { ...o.metadata, labels: { ...o.metadata.labels, ...want.slice.metadata.labels } }, endpoints: want.slice.endpoints, ports: want.slice.ports }),
+    );
   }
 
   private async ensure(r: typeof SERVICES, b: BuiltinService, want: Obj, fresh: (o: Obj) => boolean, fix: (o: Obj) => Obj): Promise<void> {

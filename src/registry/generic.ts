@@ -206,13 +206,23 @@ export interface RegistryOptions {
   tokens?: import('./token-issuer.js').TokenIssuer;
   /** where the admission webhooks' notes go (kube-apiserver's audit annotations; podbay keeps no audit log) */
   log?: (line: string) => void;
+  /**
+   * other servers write this store too (several servers on one etcd): the Service allocators,
+   * kept in memory, first take what the stored Services hold before each allocation, so a
+   * cluster IP or node port another server handed out is not handed out again
+   */
+  sharedStore?: boolean;
 }
 
 export class GenericRegistry {
   private allocators?: Promise<ServiceAllocators>;
   /** what the strategies' asynchronous hooks may use */
   protected readonly strategyContext: StrategyContext = {
-    serviceAllocators: () => (this.allocators ??= this.loadServiceAllocators()),
+    serviceAllocators: async () => {
+      const a = await (this.allocators ??= this.loadServiceAllocators());
+      if (this.options.sharedStore) a.load((await this.list(SERVICES, undefined)).items);
+      return a;
+    },
     lookup: (r, ns, name) => this.tryGet(r, ns, name),
     list: async (r, ns) => (await this.list(r, ns)).items,
     serviceAccountAdmission: undefined,

@@ -100,3 +100,27 @@ test('allocations are rebuilt from the store by a new registry (a restart)', asy
   const c = await apiError(second.create(SERVICES, 'default', svc('c')));
   assert.match(c.message, /range is full/);
 });
+
+test('servers sharing a store (sharedStore): what one hands out the other does not, even when it started first', async () => {
+  const store = new MemoryStore();
+  const opts = { services: { clusterIPRange: '10.43.0.0/29', nodePortRange: '30000-30002' }, sharedStore: true };
+  const one = new Registry(store, opts);
+  const two = new Registry(store, opts);
+  await one.bootstrap();
+  // both have loaded their allocators before either made a Service
+  await one.create(SERVICES, 'default', svc('warm-1'));
+  await two.create(SERVICES, 'default', svc('warm-2'));
+  const a = await one.create(SERVICES, 'default', svc('a', { clusterIP: '10.43.0.6', type: 'NodePort', ports: [{ port: 80, nodePort: 30001 }] }));
+  assert.equal(a.spec.clusterIP, '10.43.0.6');
+  const ip = await apiError(two.create(SERVICES, 'default', svc('b', { clusterIP: '10.43.0.6' })));
+  assert.match(ip.message, /spec\.clusterIPs\[0\]: Invalid value: "10\.43\.0\.6": failed to allocate IP 10\.43\.0\.6: provided IP is already allocated/);
+  const port = await apiError(two.create(SERVICES, 'default', svc('c', { type: 'NodePort', ports: [{ port: 80, nodePort: 30001 }] })));
+  assert.match(port.message, /provided port is already allocated/);
+  // the range has 6 addresses (.1-.6): .1-.6 minus what is held; every one handed out is distinct
+  const ips = new Set([a.spec.clusterIP, ...(await one.list(SERVICES, 'default')).items.map((s: any) => s.spec.clusterIP)]);
+  for (const [i, reg] of [one, two, one].entries()) {
+    const s = await reg.create(SERVICES, 'default', svc(`more-${i}`));
+    assert.ok(!ips.has(s.spec.clusterIP), `${s.spec.clusterIP} handed out twice`);
+    ips.add(s.spec.clusterIP);
+  }
+});

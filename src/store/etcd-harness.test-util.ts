@@ -60,13 +60,18 @@ async function waitHealthy(url: string, ms = 15_000): Promise<void> {
   throw new Error(`etcd at ${url} not healthy after ${ms} ms: ${last}`);
 }
 
-/** Start an etcd cluster of `size` members (1 or 3) on loopback. */
-export async function startEtcd(size = 1): Promise<EtcdCluster> {
+/**
+ * Start an etcd cluster of `size` members (1 or 3) on loopback: on free ports the kernel picks
+ * (its ephemeral range), or, with `basePort`, member i on client port basePort+2i and peer port
+ * basePort+2i+1 (a suite that owns a port range keeps etcd inside it).
+ */
+export async function startEtcd(size = 1, opts: { basePort?: number } = {}): Promise<EtcdCluster> {
   requireEtcd();
   const root = mkdtempSync(join(tmpdir(), 'podbay-etcd-'));
   const members: EtcdMember[] = [];
+  const port = async (i: number, peer: number) => (opts.basePort ? opts.basePort + 2 * i + peer : freePort());
   for (let i = 0; i < size; i++) {
-    members.push({ name: `m${i}`, clientUrl: `http://127.0.0.1:${await freePort()}`, peerUrl: `http://127.0.0.1:${await freePort()}`, dataDir: join(root, `m${i}`) });
+    members.push({ name: `m${i}`, clientUrl: `http://127.0.0.1:${await port(i, 0)}`, peerUrl: `http://127.0.0.1:${await port(i, 1)}`, dataDir: join(root, `m${i}`) });
   }
   const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
   let state: 'new' | 'existing' = 'new';

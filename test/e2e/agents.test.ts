@@ -29,7 +29,7 @@ import https from 'node:https';
 import { X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PODBAY, PodbayServer, PodSuite, hostLeftovers, hostportChainsExist, keepRunNetnsAsFound, kubectlBinaries, kubectlHelpers, podOf, waitFor, watchReadyz, cgroupMounts, type PodWorld } from './harness.js';
+import { PODBAY, PodbayServer, PodSuite, agentJanitor as janitor, hostLeftovers, makeSimulatedHost, removeSimulatedHost, hostportChainsExist, keepRunNetnsAsFound, kubectlBinaries, kubectlHelpers, podOf, waitFor, watchReadyz, cgroupMounts, type PodWorld } from './harness.js';
 
 const [kc] = kubectlBinaries().slice(-1);
 const NETNS = 'pbag-node1';
@@ -50,36 +50,9 @@ function sh(cmd: string, args: string[]): string {
 const inNode = (cmd: string, args: string[]) => spawnSync('nsenter', [`--net=/run/netns/${NETNS}`, cmd, ...args], { encoding: 'utf8' });
 
 /** the simulated machine: netns + veth to the link bridge on the host */
-function makeNode(): void {
-  sh('ip', ['link', 'add', LINK_BRIDGE, 'type', 'bridge']);
-  sh('ip', ['addr', 'add', `${HOST_IP}/24`, 'dev', LINK_BRIDGE]);
-  sh('ip', ['link', 'set', LINK_BRIDGE, 'up']);
-  sh('ip', ['netns', 'add', NETNS]);
-  sh('ip', ['link', 'add', HOST_VETH, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', NETNS]);
-  sh('ip', ['link', 'set', HOST_VETH, 'master', LINK_BRIDGE, 'up']);
-  sh('ip', ['-n', NETNS, 'addr', 'add', `${AGENT_IP}/24`, 'dev', 'eth0']);
-  sh('ip', ['-n', NETNS, 'link', 'set', 'eth0', 'up']);
-  sh('ip', ['-n', NETNS, 'link', 'set', 'lo', 'up']);
-}
-
-function removeNode(): void {
-  spawnSync('ip', ['netns', 'del', NETNS]);
-  spawnSync('ip', ['link', 'del', HOST_VETH]);
-  spawnSync('ip', ['link', 'del', LINK_BRIDGE]);
-}
-
-/** Fallback cleanup of an agent's world after a failed run: containers, mounts, cgroups. */
-function janitor(w: PodWorld | undefined): void {
-  if (!w?.runDir) return;
-  const root = join(w.runDir, 'runc');
-  if (existsSync(root)) for (const id of spawnSync('runc', ['--root', root, 'list', '-q'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) spawnSync('runc', ['--root', root, 'delete', '--force', id]);
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m): m is string => !!m && m.startsWith(w.work + '/'));
-  for (const m of mounts.sort().reverse()) spawnSync('umount', ['-l', m]);
-  for (const m of cgroupMounts()) {
-    const d = join(m, w.cgroupRoot);
-    if (existsSync(d)) spawnSync('find', [d, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']);
-  }
-}
+const HOST = { netns: NETNS, linkBridge: LINK_BRIDGE, hostVeth: HOST_VETH, hostIP: HOST_IP, nodeIP: AGENT_IP };
+const makeNode = () => makeSimulatedHost(HOST);
+const removeNode = () => removeSimulatedHost(HOST);
 
 /** a request to the API at the link address with a bearer token (the agent's view of the server) */
 function requestAs(token: string, path: string, caPem: string): Promise<{ status: number; body: string }> {

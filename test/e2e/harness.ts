@@ -265,6 +265,50 @@ export function cgroupMounts(): string[] {
  * What a pod test may have left on the host after its pods were deleted and its server
  * stopped: processes, runc containers, mounts, iptables rules, the bridge, IPAM leases.
  */
+/** a simulated machine: netns `netns` with eth0 at `nodeIP`/24, a veth to bridge `linkBridge` on the host at `hostIP`/24 */
+export interface SimulatedHost {
+  netns: string;
+  linkBridge: string;
+  hostVeth: string;
+  hostIP: string;
+  nodeIP: string;
+}
+
+export function makeSimulatedHost(h: SimulatedHost): void {
+  const sh = (args: string[]) => {
+    const r = spawnSync('ip', args, { encoding: 'utf8' });
+    assert.equal(r.status, 0, `ip ${args.join(' ')}: ${r.stderr}`);
+  };
+  sh(['link', 'add', h.linkBridge, 'type', 'bridge']);
+  sh(['addr', 'add', `${h.hostIP}/24`, 'dev', h.linkBridge]);
+  sh(['link', 'set', h.linkBridge, 'up']);
+  sh(['netns', 'add', h.netns]);
+  sh(['link', 'add', h.hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h.netns]);
+  sh(['link', 'set', h.hostVeth, 'master', h.linkBridge, 'up']);
+  sh(['-n', h.netns, 'addr', 'add', `${h.nodeIP}/24`, 'dev', 'eth0']);
+  sh(['-n', h.netns, 'link', 'set', 'eth0', 'up']);
+  sh(['-n', h.netns, 'link', 'set', 'lo', 'up']);
+}
+
+export function removeSimulatedHost(h: SimulatedHost): void {
+  spawnSync('ip', ['netns', 'del', h.netns]);
+  spawnSync('ip', ['link', 'del', h.hostVeth]);
+  spawnSync('ip', ['link', 'del', h.linkBridge]);
+}
+
+/** Fallback cleanup of an agent's world after a failed run: containers, mounts, cgroups. */
+export function agentJanitor(w: PodWorld | undefined): void {
+  if (!w?.runDir) return;
+  const root = join(w.runDir, 'runc');
+  if (existsSync(root)) for (const id of spawnSync('runc', ['--root', root, 'list', '-q'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) spawnSync('runc', ['--root', root, 'delete', '--force', id]);
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m): m is string => !!m && m.startsWith(w.work + '/'));
+  for (const m of mounts.sort().reverse()) spawnSync('umount', ['-l', m]);
+  for (const m of cgroupMounts()) {
+    const d = join(m, w.cgroupRoot);
+    if (existsSync(d)) spawnSync('find', [d, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']);
+  }
+}
+
 export function hostLeftovers(w: PodWorld): string[] {
   const leftovers: string[] = [...processesMentioning(w.work)];
   const runcRoot = join(w.runDir, 'runc');
