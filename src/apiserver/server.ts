@@ -16,9 +16,9 @@
  *   /ui/                                                     the web view's files, no data (src/ui)
  */
 import { stampRequester } from '../api/csr.js';
+import { yaml } from '../lazy-module.js';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import YAML from 'yaml';
 import {
   ApiError,
   badRequest,
@@ -249,7 +249,7 @@ function parseBody(buf: Buffer, type: string, what: string): Obj {
     // checked before parsing: the yaml package overflows its stack on deep nesting
     if (yamlTooDeep(text)) throw badRequest(`the object provided is unrecognized (must be of type ${what}): error converting YAML to JSON: ${nestingMessage()}`);
     try {
-      obj = YAML.parse(text, { uniqueKeys: false });
+      obj = yaml().parse(text, { uniqueKeys: false });
     } catch (e) {
       throw badRequest(`error converting YAML to JSON: ${(e as Error).message.split('\n')[0]}`);
     }

@@ -250,6 +250,15 @@ export async function runServer(argv: string[]): Promise<number> {
     });
   }
 
+  // PODBAY_TRACE=1: when each step of the start was reached, in ms since the process began,
+  // and the CPU spent by then (wall time on a loaded machine says little)
+  const trace = process.env.PODBAY_TRACE === '1';
+  const mark = (what: string) => {
+    if (!trace) return;
+    const cpu = process.cpuUsage();
+    log(`podbay: start: ${what} at ${Math.round(performance.now())} ms (cpu ${Math.round((cpu.user + cpu.system) / 1000)} ms)`);
+  };
+  mark('flags read');
   const withKubelet = !p.flags.has('no-kubelet');
   const runDir = p.flags.get('run-dir') ?? '/run/podbay';
   const bridge = p.flags.get('cni-bridge') ?? 'podbay0';
@@ -292,6 +301,7 @@ export async function runServer(argv: string[]): Promise<number> {
       throw e;
     }
   }
+  mark('data dir locked');
   const rawStore: Store = await openStore(storeKind, join(dataDir, 'state.db'), { sync: storeSync, etcd });
   if (etcd) {
     try {
@@ -310,12 +320,15 @@ export async function runServer(argv: string[]): Promise<number> {
   const sans = ['127.0.0.1', '::1', 'localhost', hostname, cluster.kubernetesIP, 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${cluster.domain}`];
   if (cluster.advertiseAddress) sans.push(cluster.advertiseAddress);
   if (!['0.0.0.0', '::'].includes(host) && !sans.includes(host)) sans.push(host);
+  mark('store open');
   const creds = await ensureCredentials(dataDir, sans);
   const tokens = await TokenIssuer.fromPem(creds.serviceAccountKeyPem);
+  mark('credentials read');
   // the ServiceAccount admission waits up to 2 s for a new namespace's `default` (the controller makes it)
   const svc = new Registry(store, { services: serviceOptions, serviceAccountAdmission: { defaultAccountWaitMs: 2000 }, tokens, log });
   await svc.bootstrap();
   await svc.bootstrapPolicy();
+  mark('namespaces and policy bootstrapped');
   // the kubelet, the scheduler and the node heartbeat are API clients, in-process here
   const client = new LocalClient(svc);
   // each writes as the component kube-apiserver would see (its managedFields manager: the
@@ -324,46 +337,52 @@ export async function runServer(argv: string[]): Promise<number> {
   const kcm = client.as('kube-controller-manager');
   const heartbeat = new NodeHeartbeat(kubeletClient, log);
   await heartbeat.start();
+  mark('node registered');
   // Controllers start in the background: one whose informers cannot sync (a Secret stored under
   // a key this start does not have, say) must not keep the API from serving; each logs why.
   const startInBackground = (what: string, c: { start(): Promise<void> }) => {
     void c.start().catch((e) => log(`podbay: ${what} did not start: ${e instanceof Error ? e.message : String(e)}`));
   };
+  // ...and once the API answers: their informers' first lists, run in this process, took the
+  // CPU the start needs (on a restart with objects, most of the time to /readyz). API clients
+  // that start a moment later see the same API; nothing before /readyz waits for them.
+  const afterReady: [string, { start(): Promise<void> }][] = [];
+  const startWhenReady = (what: string, c: { start(): Promise<void> }) => void afterReady.push([what, c]);
   const namespaces = new NamespaceController(kcm, { log });
-  startInBackground('the namespace controller', namespaces);
+  startWhenReady('the namespace controller', namespaces);
   const endpoints = new EndpointsController(kcm, { log });
-  startInBackground('the endpoints controller', endpoints);
+  startWhenReady('the endpoints controller', endpoints);
   const controllers = new ControllerManager(kcm, { log });
-  startInBackground('the workload controllers', controllers);
+  startWhenReady('the workload controllers', controllers);
   const jobs = new JobController(kcm, { log });
-  startInBackground('the job controller', jobs);
+  startWhenReady('the job controller', jobs);
   const cronJobs = new CronJobController(kcm, { log });
-  startInBackground('the cronjob controller', cronJobs);
+  startWhenReady('the cronjob controller', cronJobs);
   const statefulSets = new StatefulSetController(kcm, { log });
-  startInBackground('the statefulset controller', statefulSets);
+  startWhenReady('the statefulset controller', statefulSets);
   const daemonSets = new DaemonSetController(kcm, { log });
-  startInBackground('the daemonset controller', daemonSets);
+  startWhenReady('the daemonset controller', daemonSets);
   // local persistent volumes: the binder with k3s's local-path provisioner, and the protection finalizers
   const volumes = new PersistentVolumeController(client, { localPathDir: resolve(p.flags.get('local-path-dir') ?? join(dataDir, 'storage')), nodeName: nodeName(), log });
-  startInBackground('the persistentvolume controller', volumes);
+  startWhenReady('the persistentvolume controller', volumes);
   const volumeProtection = new VolumeProtectionController(client, { log });
-  startInBackground('the volume protection controller', volumeProtection);
+  startWhenReady('the volume protection controller', volumeProtection);
   const disruption = new DisruptionController(client, { log });
-  startInBackground('the disruption controller', disruption);
+  startWhenReady('the disruption controller', disruption);
   const ephemeralVolumes = new EphemeralVolumeController(client, { log });
-  startInBackground('the ephemeral volume controller', ephemeralVolumes);
+  startWhenReady('the ephemeral volume controller', ephemeralVolumes);
   const nodeLifecycle = new NodeLifecycleController(client, { log });
-  startInBackground('the node lifecycle controller', nodeLifecycle);
+  startWhenReady('the node lifecycle controller', nodeLifecycle);
 
   const serviceAccounts = serviceAccountsController(kcm, { log });
-  startInBackground('the service account controller', serviceAccounts);
+  startWhenReady('the service account controller', serviceAccounts);
   const rootCa = rootCaPublisher(kcm, creds.caPem, { log });
-  startInBackground('the root CA publisher', rootCa);
+  startWhenReady('the root CA publisher', rootCa);
   const aggregation = new ClusterRoleAggregationController(kcm, { log });
-  startInBackground('the clusterrole aggregation controller', aggregation);
+  startWhenReady('the clusterrole aggregation controller', aggregation);
   // agents' node credentials: kubelet client CSRs approved and signed by the CA
   const csrSigner = new CsrSigningController(client, { sign: (req, usages, ttl) => signClientCertificate(creds.caPem, creds.caKeyPem, req, usages, ttl), log });
-  startInBackground('the certificate signing controller', csrSigner);
+  startWhenReady('the certificate signing controller', csrSigner);
 
   const api = new ApiServer(svc, {
     host,
@@ -467,11 +486,15 @@ export async function runServer(argv: string[]): Promise<number> {
       explainPod: (pod) => explainPod(pod, explainView),
     });
   }
+  mark('node stack built');
   const bound = await api.listen();
+  mark('API listening');
   // a hostname (e.g. localhost) may resolve to any local address: reserve the port on all
   hostPorts.reserve({ protocol: 'tcp', address: isIP(host) ? host : '0.0.0.0', port: bound, what: "the podbay API server's port" });
   const url = `https://${urlHost(host)}:${bound}`;
   await waitReady(url, creds.caPem);
+  mark('API ready');
+  for (const [what, c] of afterReady) startInBackground(what, c);
   await runtime?.sweep(log);
   // the API on the advertise address too (unless --listen already covers it)
   const adv = cluster.advertiseAddress;

@@ -14,11 +14,14 @@
  * kube-apiserver's keyIDFromPublicKey), which is also every token's `kid` header.
  */
 import { createHash, createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
-import { SignJWT, exportJWK, importPKCS8, jwtVerify, type JWK, type JWTPayload } from 'jose';
+import type { JWK, JWTPayload } from 'jose';
 import { serviceAccountUsername } from '../api/service-account.js';
 
 export const DEFAULT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 const ALG = 'ES256';
+
+// jose loads with the first token issued or read, not at start (~30 ms of a cold start)
+const jose = () => import('jose');
 
 /** what a token is bound to, besides its account */
 export interface BoundRef {
@@ -47,8 +50,11 @@ export interface IssueRequest {
 }
 
 export class TokenIssuer {
+  /** the signing key as WebCrypto wants it, imported with the first token */
+  private signingKey?: Promise<CryptoKey>;
+
   private constructor(
-    private readonly privateKey: KeyObject | CryptoKey,
+    private readonly privatePem: string,
     private readonly publicKey: KeyObject,
     readonly keyId: string,
     readonly issuer: string,
@@ -59,9 +65,13 @@ export class TokenIssuer {
   /** from the PKCS#8 PEM of an EC P-256 private key */
   static async fromPem(privatePem: string, issuer = DEFAULT_ISSUER, apiAudiences = [issuer]): Promise<TokenIssuer> {
     const publicKey = createPublicKey(privatePem);
+    // what importPKCS8(pem, 'ES256') refused at start is still refused at start
+    if (publicKey.asymmetricKeyType !== 'ec' || publicKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+      throw new TypeError(`the service-account key must be an EC P-256 key for ${ALG}, not ${publicKey.asymmetricKeyType} ${publicKey.asymmetricKeyDetails?.namedCurve ?? ''}`.trim());
+    }
     const der = publicKey.export({ type: 'spki', format: 'der' });
     const kid = createHash('sha256').update(der).digest('base64url');
-    return new TokenIssuer(await importPKCS8(privatePem, ALG), publicKey, kid, issuer, apiAudiences);
+    return new TokenIssuer(privatePem, publicKey, kid, issuer, apiAudiences);
   }
 
   async issue(req: IssueRequest): Promise<{ token: string; expiresAt: number }> {
@@ -70,6 +80,8 @@ export class TokenIssuer {
     const k8s: TokenClaims['kubernetes.io'] = { namespace: req.namespace, serviceaccount: { name: req.account.name, uid: req.account.uid } };
     if (req.bound?.kind === 'Pod') k8s.pod = { name: req.bound.name, uid: req.bound.uid };
     if (req.bound?.kind === 'Secret') k8s.secret = { name: req.bound.name, uid: req.bound.uid };
+    const { SignJWT, importPKCS8 } = await jose();
+    this.signingKey ??= importPKCS8(this.privatePem, ALG);
     const token = await new SignJWT({ 'kubernetes.io': k8s })
       .setProtectedHeader({ alg: ALG, kid: this.keyId })
       .setIssuer(this.issuer)
@@ -79,12 +91,13 @@ export class TokenIssuer {
       .setNotBefore(now)
       .setExpirationTime(exp)
       .setJti(randomUUID())
-      .sign(this.privateKey);
+      .sign(await this.signingKey);
     return { token, expiresAt: exp };
   }
 
   /** the claims of a token this issuer signed for one of the API's audiences, or undefined */
   async verify(token: string): Promise<TokenClaims | undefined> {
+    const { jwtVerify } = await jose();
     try {
       const { payload } = await jwtVerify(token, this.publicKey, { issuer: this.issuer, audience: this.apiAudiences, algorithms: [ALG], clockTolerance: 60 });
       return payload as TokenClaims;
@@ -100,7 +113,7 @@ export class TokenIssuer {
 
   /** GET /openid/v1/jwks */
   async jwks(): Promise<{ keys: JWK[] }> {
-    const jwk = await exportJWK(this.publicKey);
+    const jwk = await (await jose()).exportJWK(this.publicKey);
     return { keys: [{ ...jwk, use: 'sig', kid: this.keyId, alg: ALG }] };
   }
 
