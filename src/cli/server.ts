@@ -35,17 +35,11 @@ import { CsrSigningController } from '../controllers/csr-signing.js';
 import { TokenIssuer } from '../registry/token-issuer.js';
 import { renderKubeconfig, writeKubeconfig } from '../apiserver/kubeconfig.js';
 import { NodeHeartbeat, hostAddresses, nodeName } from '../kubelet/node.js';
-import { Kubelet } from '../kubelet/kubelet.js';
 import { LocalClient } from '../client/local.js';
-import { Binder } from '../scheduler/binder.js';
 import { Compactor } from '../store/compactor.js';
 import { NamespaceController } from '../controllers/namespace.js';
 import { EndpointsController } from '../controllers/endpoints.js';
-import { Proxier } from '../proxy/proxier.js';
 import { ServiceLbController } from '../controllers/service-lb.js';
-import { tagFor } from '../proxy/rules.js';
-import { PolicyEnforcer } from '../netpolicy/enforcer.js';
-import { IngressController, NGINX } from '../ingress/controller.js';
 import { ControllerManager } from '../controllers/manager.js';
 import { rootCaPublisher, serviceAccountsController } from '../controllers/namespace-objects.js';
 import { ClusterRoleAggregationController } from '../controllers/clusterrole-aggregation.js';
@@ -58,18 +52,14 @@ import { DisruptionController } from '../controllers/disruption.js';
 import { EphemeralVolumeController } from '../controllers/ephemeral.js';
 import { NodeLifecycleController } from '../controllers/node-lifecycle.js';
 import { DaemonSetController } from '../controllers/daemonset.js';
-import { buildNodeStack } from './node-stack.js';
-import { execInPod } from '../kubelet/exec.js';
-import { portForwardToPod } from '../kubelet/portforward.js';
-import { attachToPod } from '../kubelet/attach.js';
 import { HostPortGuard } from '../network/host-ports.js';
-import { RuncRuntime, checkHostTools } from '../runtime/runtime.js';
 import { logRotationFlags } from '../kubelet/log-rotation.js';
 import { EncryptingStore, loadEncryptionConfig } from '../apiserver/encryption.js';
-import { NodeStats } from '../kubelet/stats.js';
-import { explainPod } from '../explain/collect.js';
 import type { PodNodeView } from '../explain/types.js';
 import { DirLockedError, lockDir, type DirLock } from '../sys/owner-lock.js';
+import type { Kubelet } from '../kubelet/kubelet.js';
+import type { Binder } from '../scheduler/binder.js';
+import type { RuncRuntime } from '../runtime/runtime.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT } from '../apiserver/inflight.js';
 import { DEFAULT_WATCH_QUEUE_MAX_BYTES } from '../apiserver/watch-queue.js';
 import { parseQuantity } from '../api/validation/quantity.js';
@@ -277,9 +267,11 @@ export async function runServer(argv: string[]): Promise<number> {
   if (withKubelet && process.getuid?.() !== 0) {
     throw new Error('running pods needs root (network namespaces, mounts, runc): run podbay server as root, or pass --no-kubelet to serve the API only');
   }
-  if (withKubelet) {
-    const missing = checkHostTools({ runtimePath: p.flags.get('runtime'), cniBinDirs: [p.flags.get('cni-bin-dir') ?? '/usr/lib/cni', '/opt/cni/bin'] });
-    if (ingress && !existsSync(NGINX)) missing.push({ tool: NGINX, package: 'nginx-light' });
+  // the node's rooms load only when it runs pods (src/cli/node-parts.ts)
+  const node = withKubelet ? await import('./node-parts.js') : undefined;
+  if (node) {
+    const missing = node.checkHostTools({ runtimePath: p.flags.get('runtime'), cniBinDirs: [p.flags.get('cni-bin-dir') ?? '/usr/lib/cni', '/opt/cni/bin'] });
+    if (ingress && !existsSync(node.NGINX)) missing.push({ tool: node.NGINX, package: 'nginx-light' });
     if (missing.length) {
       throw new Error(
         `missing host tools: ${missing.map((m) => `${m.tool} (install the Debian package ${m.package})`).join(', ')}; run 'bash scripts/setup-host.sh', or start with --no-kubelet to serve the API only`,
@@ -336,8 +328,10 @@ export async function runServer(argv: string[]): Promise<number> {
   const kubeletClient = client.as('kubelet');
   const kcm = client.as('kube-controller-manager');
   const heartbeat = new NodeHeartbeat(kubeletClient, log);
-  await heartbeat.start();
-  mark('node registered');
+  // the Node's writes wait on the disk (fsync): the node stack is built meanwhile, and the API
+  // listens only once the Node is there, as before
+  const registered = heartbeat.start();
+  registered.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
   // Controllers start in the background: one whose informers cannot sync (a Secret stored under
   // a key this start does not have, say) must not keep the API from serving; each logs why.
   const startInBackground = (what: string, c: { start(): Promise<void> }) => {
@@ -415,8 +409,8 @@ export async function runServer(argv: string[]): Promise<number> {
   let kubelet: Kubelet | undefined;
   let binder: Binder | undefined;
   let runtime: RuncRuntime | undefined;
-  if (withKubelet) {
-    const stack = await buildNodeStack({
+  if (node) {
+    const stack = await node.buildNodeStack({
       client: kubeletClient,
       nodeName: nodeName(),
       hostIP: hostAddresses()[0] ?? '127.0.0.1',
@@ -437,7 +431,7 @@ export async function runServer(argv: string[]): Promise<number> {
     runtime = stack.runtime;
     kubelet = stack.kubelet;
     const cgroups = stack.cgroups;
-    binder = new Binder(client.as('kube-scheduler'), nodeName(), log, hostPorts);
+    binder = new node.Binder(client.as('kube-scheduler'), nodeName(), log, hostPorts);
     const rt = runtime;
     const k = kubelet;
     const podsDir = join(dataDir, 'pods');
@@ -465,7 +459,7 @@ export async function runServer(argv: string[]): Promise<number> {
       if (!sandboxes || Date.now() - sandboxes.at > 500) sandboxes = { at: Date.now(), list: rt.listPodSandboxes() };
       return sandboxes.list;
     };
-    const stats = new NodeStats({
+    const stats = new node.NodeStats({
       layout: cgroups.layout,
       async podSandbox(uid) {
         const s = (await recentSandboxes()).filter((x) => x.config.podUid === uid && x.state === 'ready').at(-1);
@@ -480,13 +474,15 @@ export async function runServer(argv: string[]): Promise<number> {
       usage: { podUsage: (uid) => stats.podUsage(uid), nodeUsage: () => stats.nodeUsage() },
       podIPs: async (pod) => (await rt.listPodSandboxes()).filter((x) => x.config.podUid === pod.metadata?.uid && x.state === 'ready').flatMap((x) => x.ips),
       containerLogs: (...args) => k.containerLogs(...args),
-      exec: (pod, container, argv, tty) => execInPod(rt, pod, container, argv, tty),
-      portForward: (pod) => portForwardToPod(rt, pod),
-      attach: (pod, container, stdin) => attachToPod(rt, pod, container, stdin),
-      explainPod: (pod) => explainPod(pod, explainView),
+      exec: (pod, container, argv, tty) => node.execInPod(rt, pod, container, argv, tty),
+      portForward: (pod) => node.portForwardToPod(rt, pod),
+      attach: (pod, container, stdin) => node.attachToPod(rt, pod, container, stdin),
+      explainPod: (pod) => node.explainPod(pod, explainView),
     });
   }
   mark('node stack built');
+  await registered;
+  mark('node registered');
   const bound = await api.listen();
   mark('API listening');
   // a hostname (e.g. localhost) may resolve to any local address: reserve the port on all
@@ -512,18 +508,19 @@ export async function runServer(argv: string[]): Promise<number> {
   // a restarted podbay finds its bridge (and gateway) already there
   await late.ensure();
   // the service proxy runs where pods do: its rules forward to pod IPs on this node's bridge
-  const proxier = withKubelet ? new Proxier(client, { clusterCIDR: podCidr, serviceCIDR: serviceOptions.clusterIPRange, tag: tagFor(bridge), nodeName: nodeName(), log }) : undefined;
+  const proxier = node ? new node.Proxier(client, { clusterCIDR: podCidr, serviceCIDR: serviceOptions.clusterIPRange, tag: node.tagFor(bridge), nodeName: nodeName(), log }) : undefined;
   await proxier?.start();
   // LoadBalancer Services get this node's address (the proxy answers there), as k3s's ServiceLB
   const serviceLb = lbAddress ? new ServiceLbController(client, lbAddress, { log, host: nodeName() }) : undefined;
   if (serviceLb) startInBackground('the service load balancer controller', serviceLb);
   // NetworkPolicy (kube-router's way) where pods run; started after the proxy so its jumps come first
-  const policies = withKubelet ? new PolicyEnforcer(client, { tag: tagFor(bridge), log }) : undefined;
+  const policies = node ? new node.PolicyEnforcer(client, { tag: node.tagFor(bridge), log }) : undefined;
   await policies?.start();
   // Ingresses of the class podbay, served by nginx on the node's ports
-  const ingresses = ingress
-    ? new IngressController(client, { listen: ingress, runDir, statusAddress: ingress.address === '0.0.0.0' ? hostAddresses()[0] : ingress.address, log })
-    : undefined;
+  const ingresses =
+    ingress && node
+      ? new node.IngressController(client, { listen: ingress, runDir, statusAddress: ingress.address === '0.0.0.0' ? hostAddresses()[0] : ingress.address, log })
+      : undefined;
   await ingresses?.start();
   await kubelet?.start();
   await binder?.start();
