@@ -94,8 +94,11 @@ async function podbayRun() {
       const runc = spawnSync('runc', ['--root', join(runDir, 'runc'), 'list', '-q'], { encoding: 'utf8' }).stdout.trim();
       const pins = existsSync(join(runDir, 'net/netns')) ? readdirSync(join(runDir, 'net/netns')) : [];
       const nat = spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }).stdout;
-      // per-pod rules name a pod IP or a hostPort; the bridge's own masquerade names only the CIDR
-      const perPod = nat.split(CIDR).join('').includes(CIDR.slice(0, CIDR.indexOf('.', CIDR.indexOf('.') + 1) + 1)) || (HOSTPORTS && /--dports? 18[5-8]\d\d\b/.test(nat));
+      // per-pod rules name a pod IP or a hostPort; the bridge's own masquerade names only the
+      // CIDR, and the builtin Services (kubernetes, kube-dns) the gateway: both are the server's
+      const prefix = CIDR.slice(0, CIDR.indexOf('.', CIDR.indexOf('.') + 1) + 1);
+      const gateway = new RegExp(`${CIDR.replace(/\.0\/\d+$/, '.1').replace(/\./g, '\\.')}(?![0-9])`, 'g');
+      const perPod = nat.split(CIDR).join('').replace(gateway, '').includes(prefix) || (HOSTPORTS && /--dports? 18[5-8]\d\d\b/.test(nat));
       return runc === '' && pins.length === 0 && !perPod;
     };
     const readyCount = async () => {
