@@ -211,8 +211,10 @@ async function podmanRun() {
     const t0 = performance.now();
     const play = sh('podman', ['kube', 'play', file], env);
     if (play.status !== 0) throw new Error(play.stderr.slice(-800));
-    // kube play returns once the containers started; count them as podman reports them
-    while (running() < N * 2 /* infra + app per pod */) {
+    // kube play returns once the containers started; count them as podman reports them. Only
+    // the app containers carry the pod's labels (podman 4.3's infra containers do not), and an
+    // app container runs only once its pod's infra container does
+    while (running() < N) {
       if (performance.now() - t0 > 600_000) throw new Error('podman pods not running after 10 min');
       await sleep(50);
     }
