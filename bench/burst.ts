@@ -94,8 +94,11 @@ async function podbayRun() {
       const runc = spawnSync('runc', ['--root', join(runDir, 'runc'), 'list', '-q'], { encoding: 'utf8' }).stdout.trim();
       const pins = existsSync(join(runDir, 'net/netns')) ? readdirSync(join(runDir, 'net/netns')) : [];
       const nat = spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }).stdout;
-      // per-pod rules name a pod IP or a hostPort; the bridge's own masquerade names only the CIDR
-      const perPod = nat.split(CIDR).join('').includes(CIDR.slice(0, CIDR.indexOf('.', CIDR.indexOf('.') + 1) + 1)) || (HOSTPORTS && /--dports? 18[5-8]\d\d\b/.test(nat));
+      // per-pod rules name a pod IP or a hostPort; the bridge's own masquerade names only the
+      // CIDR, and the builtin Services (kubernetes, kube-dns) the gateway: both are the server's
+      const prefix = CIDR.slice(0, CIDR.indexOf('.', CIDR.indexOf('.') + 1) + 1);
+      const gateway = new RegExp(`${CIDR.replace(/\.0\/\d+$/, '.1').replace(/\./g, '\\.')}(?![0-9])`, 'g');
+      const perPod = nat.split(CIDR).join('').replace(gateway, '').includes(prefix) || (HOSTPORTS && /--dports? 18[5-8]\d\d\b/.test(nat));
       return runc === '' && pins.length === 0 && !perPod;
     };
     const readyCount = async () => {
@@ -208,8 +211,10 @@ async function podmanRun() {
     const t0 = performance.now();
     const play = sh('podman', ['kube', 'play', file], env);
     if (play.status !== 0) throw new Error(play.stderr.slice(-800));
-    // kube play returns once the containers started; count them as podman reports them
-    while (running() < N * 2 /* infra + app per pod */) {
+    // kube play returns once the containers started; count them as podman reports them. Only
+    // the app containers carry the pod's labels (podman 4.3's infra containers do not), and an
+    // app container runs only once its pod's infra container does
+    while (running() < N) {
       if (performance.now() - t0 > 600_000) throw new Error('podman pods not running after 10 min');
       await sleep(50);
     }

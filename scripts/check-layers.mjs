@@ -15,6 +15,8 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 
 /** floor of each room (a folder under src/, or a file at its top); higher floors may import lower ones */
 export const FLOORS = {
+  // below every floor: loads packages on first use, imports nothing of podbay's
+  'lazy-module': -1,
   sys: 0,
   version: 0,
   api: 0,

@@ -45,9 +45,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-if [ "$node_major" -lt 20 ]; then
-  echo "setup-host: podbay needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none))" >&2
+# 20.19: require() of an ES module (src/lazy-module.ts loads ESM-only packages on first use)
+node_ok=$(node -p 'const [a, b] = process.versions.node.split(".").map(Number); a > 20 || (a === 20 && b >= 19) ? 1 : 0' 2>/dev/null || echo 0)
+if [ "$node_ok" != 1 ]; then
+  echo "setup-host: podbay needs Node.js 20.19 or newer (found: $(node --version 2>/dev/null || echo none))" >&2
   exit 1
 fi
 

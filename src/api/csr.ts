@@ -6,10 +6,11 @@
  * {digital signature, client auth} or {digital signature, key encipherment, client auth}.
  */
 import { webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
 import type { Obj } from './types.js';
+import { lazyModule } from '../lazy-module.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+// loaded on the first CSR: importing @peculiar/x509 and its asn1 stack costs ~0.15 s of a cold start
+const x509 = lazyModule<typeof import('@peculiar/x509')>('@peculiar/x509', (m) => m.cryptoProvider.set(webcrypto as unknown as Crypto));
 
 export const KUBELET_CLIENT_SIGNER = 'kubernetes.io/kube-apiserver-client-kubelet';
 /** a kubelet's serving certificate (its :10250), which the API server verifies it by */
@@ -38,12 +39,12 @@ export function csrSubject(requestB64: string): CsrSubject | Error {
   let pem: string;
   try {
     pem = Buffer.from(requestB64, 'base64').toString('utf8');
-    const req = new x509.Pkcs10CertificateRequest(pem);
+    const req = new (x509().Pkcs10CertificateRequest)(pem);
     const name = req.subjectName;
     const commonName = name.getField('CN')[0] ?? '';
     const organizations = name.getField('O');
     const sanRaw = req.getExtension('2.5.29.17');
-    const sanExt = sanRaw ? new x509.SubjectAlternativeNameExtension(sanRaw.rawData) : undefined;
+    const sanExt = sanRaw ? new (x509().SubjectAlternativeNameExtension)(sanRaw.rawData) : undefined;
     const names = sanExt ? sanExt.names.items : [];
     const dnsNames = names.filter((n) => n.type === 'dns').map((n) => n.value);
     const ipAddresses = names.filter((n) => n.type === 'ip').map((n) => n.value);

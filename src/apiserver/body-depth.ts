@@ -13,7 +13,7 @@
  * package's CST parser (a token loop with an explicit stack) and stopping as soon as its stack
  * is too deep, so a 3 MiB body of "[[[[..." costs one linear pass.
  */
-import { Lexer, Parser } from 'yaml';
+import { yaml } from '../lazy-module.js';
 
 export const MAX_NESTING_DEPTH = 200;
 
@@ -45,6 +45,7 @@ export function jsonTooDeep(text: string, max = MAX_NESTING_DEPTH): boolean {
  * open collection (plus the document), so it is an upper bound of the nesting depth.
  */
 export function yamlTooDeep(text: string, max = MAX_NESTING_DEPTH): boolean {
+  const { Lexer, Parser } = yaml();
   const parser = new Parser();
   for (const lexeme of new Lexer().lex(text, false)) {
     for (const _token of parser.next(lexeme)) {

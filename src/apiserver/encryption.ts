@@ -19,7 +19,7 @@
 import { createCipheriv, createDecipheriv, randomBytes, type CipherGCMTypes } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
-import YAML from 'yaml';
+import { yaml } from '../lazy-module.js';
 import { RESOURCES, storageKey } from '../api/registry.js';
 import type { KeyValue, ListOptions, ListResult, Store, WatchEvent, Watcher } from '../store/types.js';
 
@@ -158,7 +158,7 @@ export function parseEncryptionConfig(text: string, file = 'the encryption confi
   };
   let doc: any;
   try {
-    doc = YAML.parse(text);
+    doc = yaml().parse(text);
   } catch (e) {
     bad(`not YAML or JSON: ${(e as Error).message}`);
   }

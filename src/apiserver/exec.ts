@@ -18,7 +18,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex, Writable } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
+import { lazyValue, ws as wsModule } from '../lazy-module.js';
 import { badRequest } from '../api/errors.js';
 import { queryBool } from './query.js';
 import type { SpdyServerConnection, SpdyStream } from './spdy/connection.js';
@@ -74,7 +75,8 @@ export function chooseProtocol(req: IncomingMessage, known = EXEC_PROTOCOLS): st
   return known.find((p) => offered.includes(p));
 }
 
-const wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => EXEC_PROTOCOLS.find((p) => protocols.has(p)) ?? false });
+// the ws package loads with the first WebSocket session, not at start
+const wss = lazyValue(() => new (wsModule().WebSocketServer)({ noServer: true, handleProtocols: (protocols) => EXEC_PROTOCOLS.find((p) => protocols.has(p)) ?? false }));
 
 /** What a streaming session runs: a process, how to resize its terminal, how to end it. */
 export type { StreamTarget } from '../api/streaming.js';
@@ -93,7 +95,7 @@ interface Channels {
 
 /** Complete the WebSocket handshake and relay the process's stdio over the channels. */
 export function serveExec(req: IncomingMessage, socket: Duplex, head: Buffer, start: () => Promise<StreamTarget>, opts: ExecRequest): void {
-  wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+  wss().handleUpgrade(req, socket, head, (ws: WebSocket) => {
     void relay(webSocketChannels(ws, opts), start, opts);
   });
 }

@@ -5,26 +5,43 @@
  */
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../sys/fs.js';
-import YAML from 'yaml';
+import { yaml } from '../lazy-module.js';
 
 export const CONTEXT_NAME = 'podbay';
 
+/**
+ * A YAML scalar as the yaml package writes it: plain when it cannot be read as anything but
+ * this string, else JSON's double-quoted form (valid YAML). Written by hand because the server
+ * renders its kubeconfig on every start and the yaml package costs ~30 ms to load.
+ */
+function scalar(s: string): string {
+  const plain = /^[A-Za-z0-9_./+=@-][A-Za-z0-9_./:+=@[\]-]*$/.test(s) && !/^([-+.]?\d|true$|false$|null$|~$|[-.]$)/i.test(s) && !s.endsWith(':');
+  return plain ? s : JSON.stringify(s);
+}
+
 export function renderKubeconfig(server: string, caPem: string, token: string): string {
-  const doc = {
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [
-      {
-        name: CONTEXT_NAME,
-        cluster: { server, 'certificate-authority-data': Buffer.from(caPem).toString('base64') },
-      },
-    ],
-    users: [{ name: 'podbay-admin', user: { token } }],
-    contexts: [{ name: CONTEXT_NAME, context: { cluster: CONTEXT_NAME, user: 'podbay-admin', namespace: 'default' } }],
-    'current-context': CONTEXT_NAME,
-    preferences: {},
-  };
-  return YAML.stringify(doc);
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    `  - name: ${CONTEXT_NAME}`,
+    '    cluster:',
+    `      server: ${scalar(server)}`,
+    `      certificate-authority-data: ${scalar(Buffer.from(caPem).toString('base64'))}`,
+    'users:',
+    '  - name: podbay-admin',
+    '    user:',
+    `      token: ${scalar(token)}`,
+    'contexts:',
+    `  - name: ${CONTEXT_NAME}`,
+    '    context:',
+    `      cluster: ${CONTEXT_NAME}`,
+    '      user: podbay-admin',
+    '      namespace: default',
+    `current-context: ${CONTEXT_NAME}`,
+    'preferences: {}',
+    '',
+  ].join('\n');
 }
 
 /** Atomic write with mode 0600: readers (a script waiting for the file) never see half of it. */
@@ -44,7 +61,7 @@ export interface ClientConfig {
 export function loadKubeconfig(path: string): ClientConfig {
   let doc: any;
   try {
-    doc = YAML.parse(readFileSync(path, 'utf8'));
+    doc = yaml().parse(readFileSync(path, 'utf8'));
   } catch (e) {
     throw new Error(`cannot read kubeconfig ${path}: ${(e as Error).message}`);
   }

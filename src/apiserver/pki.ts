@@ -87,12 +87,22 @@ async function makeCa(dir: string): Promise<{ certPem: string; key: CryptoKey }>
   return { certPem, key: keys.privateKey };
 }
 
+/**
+ * A SAN as compared: lower case, an IPv6 address in its compressed form. Node prints a
+ * certificate's IPv6 SANs in full (`IP Address:0:0:0:0:0:0:0:1`), so without this `::1` never
+ * matched and every restart issued a new serving certificate (and loaded the x509 library).
+ */
+export function canonicalSan(s: string): string {
+  const v = s.toLowerCase();
+  return isIP(v) === 6 ? new URL(`http://[${v}]/`).hostname.slice(1, -1) : v;
+}
+
 function sansOf(pem: string): Set<string> {
   const c = new NodeX509(pem);
   const out = new Set<string>();
   for (const part of (c.subjectAltName ?? '').split(/,\s*/)) {
     const m = /^(DNS|IP Address):(.*)$/.exec(part.trim());
-    if (m) out.add(m[2].toLowerCase());
+    if (m) out.add(canonicalSan(m[2]));
   }
   return out;
 }
@@ -103,7 +113,7 @@ function certStillGood(pem: string, caPem: string, wanted: string[]): boolean {
     if (!c.checkIssued(new NodeX509(caPem))) return false;
     if (Date.parse(c.validTo) - Date.now() < 30 * DAY) return false;
     const have = sansOf(pem);
-    return wanted.every((s) => have.has(s.toLowerCase()));
+    return wanted.every((s) => have.has(canonicalSan(s)));
   } catch {
     return false;
   }

@@ -16,9 +16,9 @@
  *   /ui/                                                     the web view's files, no data (src/ui)
  */
 import { stampRequester } from '../api/csr.js';
+import { yaml } from '../lazy-module.js';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import YAML from 'yaml';
 import {
   ApiError,
   badRequest,
@@ -53,7 +53,8 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT, InflightLimiter, requestClass, RETRY_AFTER_SECONDS, tooManyRequests } from './inflight.js';
 import { DEFAULT_WATCH_QUEUE_MAX_BYTES, WatchQueue } from './watch-queue.js';
-import { EXPLAIN_API_GROUP, EXPLAIN_PREFIX, serveExplain } from '../explain/endpoint.js';
+import { EXPLAIN_API_GROUP, EXPLAIN_API_RESOURCES, EXPLAIN_PREFIX, serveExplain } from '../explain/endpoint.js';
+import { negotiateDiscovery, renderDiscovery, type DiscoveryVersion, type LegacyGroup, type LegacyResource, type RenderedDiscovery } from './aggregated-discovery.js';
 import { uiFile } from '../ui/serve.js';
 import { groupEntry, groupOf, serveGroup, type ApiGroupHandler } from './api-groups.js';
 import { authenticationGroup, authorizationGroup } from './authz-review.js';
@@ -146,13 +147,14 @@ function sendJson(res: ServerResponse, code: number, body: unknown, headers: Rec
  * names the content (an /openapi/v3 document asked for with its `hash`), so clients may keep it
  * a year without asking again, as kube-openapi's handler3 tells them.
  */
-async function sendCached(req: IncomingMessage, res: ServerResponse, body: Buffer, etag: string, contentType: string, immutable = false): Promise<void> {
+async function sendCached(req: IncomingMessage, res: ServerResponse, body: Buffer, etag: string, contentType: string, immutable = false, extra: Record<string, string> = {}): Promise<void> {
   const headers: Record<string, string> = {
     'Content-Type': contentType,
     ETag: etag,
     'Cache-Control': immutable ? 'public, immutable' : 'no-cache, private',
     Vary: 'Accept, Accept-Encoding',
     ...(immutable ? { Expires: new Date(Date.now() + 365 * 86400_000).toUTCString() } : {}),
+    ...extra,
   };
   if (req.headers['if-none-match'] === etag) {
     res.writeHead(304, headers);
@@ -223,7 +225,7 @@ function parseBody(buf: Buffer, type: string, what: string): Obj {
     // checked before parsing: the yaml package overflows its stack on deep nesting
     if (yamlTooDeep(text)) throw badRequest(`the object provided is unrecognized (must be of type ${what}): error converting YAML to JSON: ${nestingMessage()}`);
     try {
-      obj = YAML.parse(text, { uniqueKeys: false });
+      obj = yaml().parse(text, { uniqueKeys: false });
     } catch (e) {
       throw badRequest(`error converting YAML to JSON: ${(e as Error).message.split('\n')[0]}`);
     }
@@ -301,6 +303,8 @@ export class ApiServer {
   private readonly groupStubs: UnservedKind[];
   /** CustomResourceDefinitions and the kinds they serve (custom-resources.ts) */
   private readonly custom: CustomResourceServing;
+  /** the aggregated discovery documents, for one generation of the CRDs */
+  private discoveryCache?: { generation: number; docs: Map<string, RenderedDiscovery> };
 
   constructor(
     readonly resources: Registry,
@@ -523,20 +527,27 @@ export class ApiServer {
       case '/version':
         return sendJson(res, 200, VERSION_INFO);
       case '/api':
-        return sendJson(res, 200, {
-          kind: 'APIVersions',
-          versions: ['v1'],
-          serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `${this.opts.host}:${this.opts.port}` }],
-        });
-      case '/apis':
-        // served in the legacy (unaggregated) format, as /api: kubectl asks for the aggregated
-        // one (apidiscovery.k8s.io/v2) first and falls back on a plain application/json answer
-        return sendJson(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [...apiGroups().map((g) => apiGroup(g.name)), ...this.groups.map(groupEntry), EXPLAIN_API_GROUP, ...this.custom.groupEntries()] });
-      case '/api/v1': {
-        const list = apiResourceList('v1') as { resources: object[] };
-        list.resources.push(...this.stubs.filter((u) => u.group === '').map(discoveryEntry));
-        return sendJson(res, 200, list);
+      case '/apis': {
+        // kubectl 1.26+ asks for the aggregated answer (every group version's resources in one
+        // document) and falls back on the legacy one, which plain clients get
+        const aggregated = negotiateDiscovery(req.headers.accept);
+        if (aggregated) {
+          const doc = this.aggregatedDiscovery(path === '/api' ? 'api' : 'apis', aggregated);
+          // as kube-apiserver (aggregated/etag.go): the ETag of the body, public, varying with Accept
+          return await sendCached(req, res, doc.body, doc.etag, doc.contentType, false, { 'Cache-Control': 'public' });
+        }
+        if (path === '/api') {
+          return sendJson(
+            res,
+            200,
+            { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `${this.opts.host}:${this.opts.port}` }] },
+            { Vary: 'Accept' },
+          );
+        }
+        return sendJson(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [...apiGroups().map((g) => apiGroup(g.name)), ...this.groups.map(groupEntry), EXPLAIN_API_GROUP, ...this.custom.groupEntries()] }, { Vary: 'Accept' });
       }
+      case '/api/v1':
+        return sendJson(res, 200, { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: 'v1', resources: this.coreResources() });
       case '/openapi/v2':
         // kubectl up to 1.27 asks for (and can only read) the gnostic protobuf rendering.
         if (/protobuf/.test(String(req.headers.accept ?? ''))) {
@@ -612,10 +623,7 @@ export class ApiServer {
       if (!served || (version !== undefined && version !== '' && !served.versions.includes(version))) throw unknown();
       if (version === undefined || version === '') return sendJson(res, 200, { kind: 'APIGroup', apiVersion: 'v1', ...apiGroup(group) });
       if (rest.length === 0 || (rest.length === 1 && rest[0] === '')) {
-        const list = apiResourceList(`${group}/${version}`) as { resources: object[] };
-        list.resources.push(...this.groupStubs.filter((u) => u.group === group && u.version === version).map(discoveryEntry));
-        list.resources.sort((a, b) => ((a as { name: string }).name < (b as { name: string }).name ? -1 : 1));
-        return sendJson(res, 200, list);
+        return sendJson(res, 200, { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${group}/${version}`, resources: this.builtinResources(group, version) });
       }
       const route = this.parseRoute(rest.map(decodePathSegment), method, path, group, version);
       return this.dispatch(req, res, route, method, q);
@@ -625,6 +633,49 @@ export class ApiServer {
     }
     const route = this.parseRoute(path.slice('/api/v1/'.length).split('/').map(decodePathSegment), method, path);
     await this.dispatch(req, res, route, method, q);
+  }
+
+  /** GET /api/v1's resources: the served core kinds and the unserved ones listed empty */
+  private coreResources(): LegacyResource[] {
+    const list = apiResourceList('v1') as { resources: LegacyResource[] };
+    return [...list.resources, ...this.stubs.filter((u) => u.group === '').map(discoveryEntry)];
+  }
+
+  /** GET /apis/GROUP/VERSION's resources for a built-in group, sorted by name as kube-apiserver lists them */
+  private builtinResources(group: string, version: string): LegacyResource[] {
+    const list = (apiResourceList(`${group}/${version}`) ?? { resources: [] }) as { resources: LegacyResource[] };
+    const out = [...list.resources, ...this.groupStubs.filter((u) => u.group === group && u.version === version).map(discoveryEntry)];
+    return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  /** every group /apis lists, in its order, with each version's resources as /apis/GROUP/VERSION serves them */
+  private discoveryGroups(): LegacyGroup[] {
+    const custom = this.custom.groupVersions().map((g) => ({
+      name: g.name,
+      versions: g.versions.map((version) => ({ version, resources: ((this.custom.discovery(g.name, version) ?? { resources: [] }) as { resources: LegacyResource[] }).resources })),
+    }));
+    return [
+      ...apiGroups().map((g) => ({ name: g.name, versions: g.versions.map((version) => ({ version, resources: this.builtinResources(g.name, version) })) })),
+      ...this.groups.map((g) => ({ name: g.name, versions: g.versions.map((version) => ({ version, resources: g.resources(version) })) })),
+      { name: EXPLAIN_API_GROUP.name, versions: [{ version: EXPLAIN_API_GROUP.preferredVersion.version, resources: EXPLAIN_API_RESOURCES.resources }] },
+      ...custom,
+    ];
+  }
+
+  /**
+   * The aggregated discovery document of /api or /apis, rendered once per set of CRDs: only
+   * CRDs change what is served, and each change gives the document a new ETag.
+   */
+  private aggregatedDiscovery(which: 'api' | 'apis', v: DiscoveryVersion): RenderedDiscovery {
+    const generation = this.custom.crs.generation;
+    if (this.discoveryCache?.generation !== generation) this.discoveryCache = { generation, docs: new Map() };
+    const key = `${which} ${v}`;
+    let doc = this.discoveryCache.docs.get(key);
+    if (!doc) {
+      const groups = which === 'api' ? [{ name: '', versions: [{ version: 'v1', resources: this.coreResources() }] }] : this.discoveryGroups();
+      this.discoveryCache.docs.set(key, (doc = renderDiscovery(groups, v)));
+    }
+    return doc;
   }
 
   private parseRoute(seg: string[], method: string, path: string, group = '', version = 'v1'): Route {

@@ -12,7 +12,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
+import { lazyValue, ws as wsModule } from '../lazy-module.js';
 import { ApiError, badRequest } from '../api/errors.js';
 import { SpdyServerConnection } from './spdy/connection.js';
 import type { ChannelSocket } from './portforward.js';
@@ -71,7 +72,7 @@ export function acceptSpdy(socket: Duplex, head: Buffer, protocol: string): Spdy
   return new SpdyServerConnection(socket, head);
 }
 
-const channelSockets = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => [...protocols][0] ?? false, perMessageDeflate: false });
+const channelSockets = lazyValue(() => new (wsModule().WebSocketServer)({ noServer: true, handleProtocols: (protocols) => [...protocols][0] ?? false, perMessageDeflate: false }));
 
 /**
  * Finish a WebSocket handshake for a channel protocol (already negotiated): binary messages
@@ -81,7 +82,7 @@ const channelSockets = new WebSocketServer({ noServer: true, handleProtocols: (p
 export function acceptChannelWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer, protocol: string, ready: (ws: ChannelSocket) => void): void {
   req.headers['sec-websocket-protocol'] = protocol;
   const base64 = protocol.includes('base64');
-  channelSockets.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+  channelSockets().handleUpgrade(req, socket, head, (ws: WebSocket) => {
     ready({
       send: (data) => {
         if (ws.readyState !== ws.OPEN) return;
@@ -101,7 +102,7 @@ export function acceptChannelWebSocket(req: IncomingMessage, socket: Duplex, hea
   });
 }
 
-const tunnels = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => [...protocols][0] ?? false, perMessageDeflate: false });
+const tunnels = lazyValue(() => new (wsModule().WebSocketServer)({ noServer: true, handleProtocols: (protocols) => [...protocols][0] ?? false, perMessageDeflate: false }));
 
 /**
  * Finish a WebSocket handshake with the given subprotocol (already negotiated) and run a SPDY
@@ -111,8 +112,8 @@ const tunnels = new WebSocketServer({ noServer: true, handleProtocols: (protocol
 export function acceptSpdyTunnel(req: IncomingMessage, socket: Duplex, head: Buffer, protocol: string, ready: (conn: SpdyServerConnection) => void): void {
   // offer only the chosen protocol to the handshake's selector
   req.headers['sec-websocket-protocol'] = protocol;
-  tunnels.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-    const duplex = createWebSocketStream(ws);
+  tunnels().handleUpgrade(req, socket, head, (ws: WebSocket) => {
+    const duplex = wsModule().createWebSocketStream(ws);
     duplex.on('error', () => duplex.destroy());
     ready(new SpdyServerConnection(duplex));
   });

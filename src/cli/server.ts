@@ -38,28 +38,20 @@ import { ApiserverIdentityLease, liveApiserverAddresses } from '../controllers/a
 import { TokenIssuer } from '../registry/token-issuer.js';
 import { renderKubeconfig, writeKubeconfig } from '../apiserver/kubeconfig.js';
 import { NodeHeartbeat, hostAddresses, nodeName } from '../kubelet/node.js';
-import { Kubelet } from '../kubelet/kubelet.js';
 import { LocalClient } from '../client/local.js';
-import { Binder } from '../scheduler/binder.js';
 import { Compactor } from '../store/compactor.js';
-import { Proxier } from '../proxy/proxier.js';
 import { ServiceLbController } from '../controllers/service-lb.js';
-import { tagFor } from '../proxy/rules.js';
-import { PolicyEnforcer } from '../netpolicy/enforcer.js';
-import { IngressController, NGINX } from '../ingress/controller.js';
-import { buildNodeStack } from './node-stack.js';
 import { controllerSet } from '../controllers/controller-set.js';
 import { LeaderWork } from '../controllers/leader-work.js';
 import { LeaderElector } from '../client/leader-election.js';
 import { LEADER_ELECTION_FLAGS, leaderElectionFlags } from './leader-election-flags.js';
 import { HostPortGuard } from '../network/host-ports.js';
-import { RuncRuntime, checkHostTools } from '../runtime/runtime.js';
 import { logRotationFlags } from '../kubelet/log-rotation.js';
 import { EncryptingStore, loadEncryptionConfig } from '../apiserver/encryption.js';
-import { NodeStats } from '../kubelet/stats.js';
-import { explainPod } from '../explain/collect.js';
 import type { PodNodeView } from '../explain/types.js';
 import { DirLockedError, lockDir, type DirLock } from '../sys/owner-lock.js';
+import type { Kubelet } from '../kubelet/kubelet.js';
+import type { RuncRuntime } from '../runtime/runtime.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT } from '../apiserver/inflight.js';
 import { DEFAULT_WATCH_QUEUE_MAX_BYTES } from '../apiserver/watch-queue.js';
 import { parseQuantity } from '../api/validation/quantity.js';
@@ -260,6 +252,15 @@ export async function runServer(argv: string[]): Promise<number> {
     });
   }
 
+  // PODBAY_TRACE=1: when each step of the start was reached, in ms since the process began,
+  // and the CPU spent by then (wall time on a loaded machine says little)
+  const trace = process.env.PODBAY_TRACE === '1';
+  const mark = (what: string) => {
+    if (!trace) return;
+    const cpu = process.cpuUsage();
+    log(`podbay: start: ${what} at ${Math.round(performance.now())} ms (cpu ${Math.round((cpu.user + cpu.system) / 1000)} ms)`);
+  };
+  mark('flags read');
   const withKubelet = !p.flags.has('no-kubelet');
   const runDir = p.flags.get('run-dir') ?? '/run/podbay';
   const bridge = p.flags.get('cni-bridge') ?? 'podbay0';
@@ -278,9 +279,11 @@ export async function runServer(argv: string[]): Promise<number> {
   if (withKubelet && process.getuid?.() !== 0) {
     throw new Error('running pods needs root (network namespaces, mounts, runc): run podbay server as root, or pass --no-kubelet to serve the API only');
   }
-  if (withKubelet) {
-    const missing = checkHostTools({ runtimePath: p.flags.get('runtime'), cniBinDirs: [p.flags.get('cni-bin-dir') ?? '/usr/lib/cni', '/opt/cni/bin'] });
-    if (ingress && !existsSync(NGINX)) missing.push({ tool: NGINX, package: 'nginx-light' });
+  // the node's rooms load only when it runs pods (src/cli/node-parts.ts)
+  const node = withKubelet ? await import('./node-parts.js') : undefined;
+  if (node) {
+    const missing = node.checkHostTools({ runtimePath: p.flags.get('runtime'), cniBinDirs: [p.flags.get('cni-bin-dir') ?? '/usr/lib/cni', '/opt/cni/bin'] });
+    if (ingress && !existsSync(node.NGINX)) missing.push({ tool: node.NGINX, package: 'nginx-light' });
     if (missing.length) {
       throw new Error(
         `missing host tools: ${missing.map((m) => `${m.tool} (install the Debian package ${m.package})`).join(', ')}; run 'bash scripts/setup-host.sh', or start with --no-kubelet to serve the API only`,
@@ -302,6 +305,7 @@ export async function runServer(argv: string[]): Promise<number> {
       throw e;
     }
   }
+  mark('data dir locked');
   const rawStore: Store = await openStore(storeKind, join(dataDir, 'state.db'), { sync: storeSync, etcd });
   if (etcd) {
     try {
@@ -320,12 +324,15 @@ export async function runServer(argv: string[]): Promise<number> {
   const sans = ['127.0.0.1', '::1', 'localhost', hostname, cluster.kubernetesIP, 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${cluster.domain}`];
   if (cluster.advertiseAddress) sans.push(cluster.advertiseAddress);
   if (!['0.0.0.0', '::'].includes(host) && !sans.includes(host)) sans.push(host);
+  mark('store open');
   const creds = await ensureCredentials(dataDir, sans);
   const tokens = await TokenIssuer.fromPem(creds.serviceAccountKeyPem, undefined, undefined, { extendExpiration: extendTokenExpiration });
+  mark('credentials read');
   // the ServiceAccount admission waits up to 2 s for a new namespace's `default` (the controller makes it)
   const svc = new Registry(store, { services: serviceOptions, serviceAccountAdmission: { defaultAccountWaitMs: 2000 }, tokens, log, sharedStore: !!etcd });
   await svc.bootstrap();
   await svc.bootstrapPolicy();
+  mark('namespaces and policy bootstrapped');
   // the kubelet, the scheduler and the node heartbeat are API clients, in-process here
   const client = new LocalClient(svc);
   if (etcd) {
@@ -344,14 +351,19 @@ export async function runServer(argv: string[]): Promise<number> {
   const kubeletClient = client.as('kubelet');
   const kcm = client.as('kube-controller-manager');
   const heartbeat = new NodeHeartbeat(kubeletClient, log);
-  await heartbeat.start();
+  // the Node's writes wait on the disk (fsync): the node stack is built meanwhile, and the API
+  // listens only once the Node is there, as before
+  const registered = heartbeat.start();
+  registered.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
   const startInBackground = (what: string, c: { start(): Promise<void> }) => {
     void c.start().catch((e) => log(`podbay: ${what} did not start: ${e instanceof Error ? e.message : String(e)}`));
   };
   // kube-controller-manager's controllers: at once on a single server; with --store etcd, while
   // this server holds the kube-system/kube-controller-manager Lease (leader-election.ts). Each
   // starts in the background: one whose informers cannot sync (a Secret stored under a key this
-  // start does not have, say) must not keep the API from serving; each logs why.
+  // start does not have, say) must not keep the API from serving; each logs why. They start
+  // once the API answers: their informers' first lists, run in this process, took the CPU the
+  // start needs (on a restart with objects, most of the time to /readyz).
   const controllers = new LeaderWork(
     () =>
       controllerSet({
@@ -368,8 +380,10 @@ export async function runServer(argv: string[]): Promise<number> {
   );
   const leaderIdentity = `${hostname}_${randomUUID()}`;
   const kcmElection = election ? new LeaderElector({ client: kcm, namespace: 'kube-system', name: 'kube-controller-manager', identity: leaderIdentity, ...election, callbacks: { onStartedLeading: () => controllers.lead(), onStoppedLeading: () => controllers.resign() }, log }) : undefined;
-  if (kcmElection) kcmElection.start();
-  else void controllers.lead();
+  const startControllers = () => {
+    if (kcmElection) kcmElection.start();
+    else void controllers.lead();
+  };
 
   const api = new ApiServer(svc, {
     host,
@@ -406,8 +420,8 @@ export async function runServer(argv: string[]): Promise<number> {
   let kubelet: Kubelet | undefined;
   let scheduler: LeaderWork | undefined;
   let runtime: RuncRuntime | undefined;
-  if (withKubelet) {
-    const stack = await buildNodeStack({
+  if (node) {
+    const stack = await node.buildNodeStack({
       client: kubeletClient,
       nodeName: nodeName(),
       hostIP: hostAddresses()[0] ?? '127.0.0.1',
@@ -429,7 +443,7 @@ export async function runServer(argv: string[]): Promise<number> {
     kubelet = stack.kubelet;
     const cgroups = stack.cgroups;
     scheduler = new LeaderWork(() => {
-      const binder = new Binder(client.as('kube-scheduler'), nodeName(), log, hostPorts);
+      const binder = new node.Binder(client.as('kube-scheduler'), nodeName(), log, hostPorts);
       return [{ what: 'the scheduler', start: () => binder.start(), stop: () => binder.stop() }];
     }, log);
     const rt = runtime;
@@ -458,7 +472,7 @@ export async function runServer(argv: string[]): Promise<number> {
       if (!sandboxes || Date.now() - sandboxes.at > 500) sandboxes = { at: Date.now(), list: rt.listPodSandboxes() };
       return sandboxes.list;
     };
-    const stats = new NodeStats({
+    const stats = new node.NodeStats({
       layout: cgroups.layout,
       async podSandbox(uid) {
         const s = (await recentSandboxes()).filter((x) => x.config.podUid === uid && x.state === 'ready').at(-1);
@@ -473,14 +487,20 @@ export async function runServer(argv: string[]): Promise<number> {
       usage: { podUsage: (uid) => stats.podUsage(uid), nodeUsage: () => stats.nodeUsage() },
       podIPs: async (pod) => (await rt.listPodSandboxes()).filter((x) => x.config.podUid === pod.metadata?.uid && x.state === 'ready').flatMap((x) => x.ips),
       ...stack.streams,
-      explainPod: (pod) => explainPod(pod, explainView),
+      explainPod: (pod) => node.explainPod(pod, explainView),
     });
   }
+  mark('node stack built');
+  await registered;
+  mark('node registered');
   const bound = await api.listen();
+  mark('API listening');
   // a hostname (e.g. localhost) may resolve to any local address: reserve the port on all
   hostPorts.reserve({ protocol: 'tcp', address: isIP(host) ? host : '0.0.0.0', port: bound, what: "the podbay API server's port" });
   const url = `https://${urlHost(host)}:${bound}`;
   await waitReady(url, creds.caPem);
+  mark('API ready');
+  startControllers();
   await runtime?.sweep(log);
   // the API on the advertise address too (unless --listen already covers it)
   const adv = cluster.advertiseAddress;
@@ -502,18 +522,19 @@ export async function runServer(argv: string[]): Promise<number> {
   // a restarted podbay finds its bridge (and gateway) already there
   await late.ensure();
   // the service proxy runs where pods do: its rules forward to pod IPs on this node's bridge
-  const proxier = withKubelet ? new Proxier(client, { clusterCIDR: podCidr, serviceCIDR: serviceOptions.clusterIPRange, tag: tagFor(bridge), nodeName: nodeName(), log }) : undefined;
+  const proxier = node ? new node.Proxier(client, { clusterCIDR: podCidr, serviceCIDR: serviceOptions.clusterIPRange, tag: node.tagFor(bridge), nodeName: nodeName(), log }) : undefined;
   await proxier?.start();
   // LoadBalancer Services get this node's address (the proxy answers there), as k3s's ServiceLB
   const serviceLb = lbAddress ? new ServiceLbController(client, lbAddress, { log, host: nodeName() }) : undefined;
   if (serviceLb) startInBackground('the service load balancer controller', serviceLb);
   // NetworkPolicy (kube-router's way) where pods run; started after the proxy so its jumps come first
-  const policies = withKubelet ? new PolicyEnforcer(client, { tag: tagFor(bridge), log }) : undefined;
+  const policies = node ? new node.PolicyEnforcer(client, { tag: node.tagFor(bridge), log }) : undefined;
   await policies?.start();
   // Ingresses of the class podbay, served by nginx on the node's ports
-  const ingresses = ingress
-    ? new IngressController(client, { listen: ingress, runDir, statusAddress: ingress.address === '0.0.0.0' ? hostAddresses()[0] : ingress.address, log })
-    : undefined;
+  const ingresses =
+    ingress && node
+      ? new node.IngressController(client, { listen: ingress, runDir, statusAddress: ingress.address === '0.0.0.0' ? hostAddresses()[0] : ingress.address, log })
+      : undefined;
   await ingresses?.start();
   await kubelet?.start();
   // the scheduler, like the controllers: at once, or while this server holds kube-system/kube-scheduler

@@ -18,7 +18,11 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
-import dnsPacket, { type Answer, type Packet } from 'dns-packet';
+import type { Answer, Packet } from 'dns-packet';
+import { lazyModule } from '../lazy-module.js';
+
+// loaded with the DNS server (the kubelet's bridge), not by an API-only start
+const dnsPacket = lazyModule<typeof import('dns-packet')>('dns-packet');
 import { resourceInfo } from '../api/registry.js';
 import type { Client } from '../client/types.js';
 import { Informer } from '../client/informer.js';
@@ -54,7 +58,7 @@ const TCP_IDLE_MS = 10_000;
 
 /** a reply to `q`: header flags from the query, `rcode`, the sections given */
 export function buildReply(q: Packet, rcode: string, sections: { answers?: Answer[]; authorities?: Answer[]; additionals?: Answer[] } = {}, authoritative = false): Packet {
-  const flags = (authoritative ? dnsPacket.AUTHORITATIVE_ANSWER : 0) | (q.flag_rd ? dnsPacket.RECURSION_DESIRED : 0) | dnsPacket.RECURSION_AVAILABLE | (RCODES[rcode] ?? 2);
+  const flags = (authoritative ? dnsPacket().AUTHORITATIVE_ANSWER : 0) | (q.flag_rd ? dnsPacket().RECURSION_DESIRED : 0) | dnsPacket().RECURSION_AVAILABLE | (RCODES[rcode] ?? 2);
   return { id: q.id ?? 0, type: 'response', flags, questions: q.questions ?? [], answers: sections.answers ?? [], authorities: sections.authorities ?? [], additionals: sections.additionals ?? [] };
 }
 
@@ -62,9 +66,9 @@ export function buildReply(q: Packet, rcode: string, sections: { answers?: Answe
 export function encodeForUdp(reply: Packet, query: Packet): Buffer {
   const opt = (query.additionals ?? []).find((a) => a.type === 'OPT');
   const max = Math.min(Math.max(opt?.udpPayloadSize ?? 512, 512), 4096);
-  const buf = dnsPacket.encode(reply);
+  const buf = dnsPacket().encode(reply);
   if (buf.length <= max) return buf;
-  return dnsPacket.encode({ ...reply, flags: (reply.flags ?? 0) | dnsPacket.TRUNCATED_RESPONSE, answers: [], authorities: [], additionals: [] });
+  return dnsPacket().encode({ ...reply, flags: (reply.flags ?? 0) | dnsPacket().TRUNCATED_RESPONSE, answers: [], authorities: [], additionals: [] });
 }
 
 function minTtl(p: Packet): number {
@@ -128,14 +132,14 @@ export class ClusterDNS {
   async handle(msg: Buffer, from: string, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {
     let q: Packet;
     try {
-      q = dnsPacket.decode(msg);
+      q = dnsPacket().decode(msg);
     } catch {
       if (msg.length < 12) return undefined;
-      return dnsPacket.encode({ id: msg.readUInt16BE(0), type: 'response', flags: RCODES.FORMERR, questions: [] });
+      return dnsPacket().encode({ id: msg.readUInt16BE(0), type: 'response', flags: RCODES.FORMERR, questions: [] });
     }
     if (q.type === 'response') return undefined;
     const reply = await this.resolve(q, from, transport);
-    return transport === 'udp' ? encodeForUdp(reply, q) : dnsPacket.encode(reply);
+    return transport === 'udp' ? encodeForUdp(reply, q) : dnsPacket().encode(reply);
   }
 
   private async resolve(q: Packet, from: string, transport: 'udp' | 'tcp'): Promise<Packet> {
@@ -157,13 +161,13 @@ export class ClusterDNS {
     if (!this.opts.upstreams.length || this.inflight >= MAX_INFLIGHT) return buildReply(q, 'SERVFAIL');
     this.inflight++;
     try {
-      const out = dnsPacket.encode({ id: randomInt(0, 65536), type: 'query', flags: dnsPacket.RECURSION_DESIRED, questions: [question] });
+      const out = dnsPacket().encode({ id: randomInt(0, 65536), type: 'query', flags: dnsPacket().RECURSION_DESIRED, questions: [question] });
       for (const u of this.opts.upstreams) {
         const raw = await (transport === 'tcp' ? queryTcp(u, out, this.timeout) : queryUdp(u, out, this.timeout)).catch(() => undefined);
         if (!raw) continue;
         let answer: Packet;
         try {
-          answer = dnsPacket.decode(raw);
+          answer = dnsPacket().decode(raw);
         } catch {
           continue;
         }
@@ -174,7 +178,7 @@ export class ClusterDNS {
           if (this.cache.size >= MAX_CACHE) this.cache.delete(this.cache.keys().next().value as string);
           this.cache.set(key, { expires: Date.now() + ttl * 1000, packet: buildReply(q, rcode, answer) });
         }
-        return { ...buildReply(q, rcode, answer), flags: (buildReply(q, rcode).flags ?? 0) | (answer.flag_tc ? dnsPacket.TRUNCATED_RESPONSE : 0) };
+        return { ...buildReply(q, rcode, answer), flags: (buildReply(q, rcode).flags ?? 0) | (answer.flag_tc ? dnsPacket().TRUNCATED_RESPONSE : 0) };
       }
       return buildReply(q, 'SERVFAIL');
     } finally {

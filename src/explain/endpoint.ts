@@ -25,10 +25,9 @@ const VERSION = 'v1alpha1';
 const GROUP_VERSION = { groupVersion: `${GROUP}/${VERSION}`, version: VERSION };
 
 /**
- * The group as an entry of /apis (APIGroupList.groups): kubectl's discovery reads it there,
- * then the group version's resource list, so `kubectl api-resources` shows podexplains.
- * Served in the legacy (unaggregated) format only, as /api and /apis are: kubectl 1.27+ asks
- * for the aggregated one first and falls back when the answer is plain application/json.
+ * The group as an entry of /apis (APIGroupList.groups): a legacy client reads it there, then
+ * the group version's resource list (EXPLAIN_API_RESOURCES), so `kubectl api-resources` shows
+ * podexplains; the aggregated /apis document (kubectl 1.27+) is built from the same two.
  */
 export const EXPLAIN_API_GROUP = { name: GROUP, versions: [GROUP_VERSION], preferredVersion: GROUP_VERSION };
 

@@ -16,7 +16,7 @@
  * --disable-default-registry-endpoint) — then a mirrored host is never contacted directly.
  */
 import { promises as fsp } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { yaml } from '../lazy-module.js';
 import { DOCKER_HUB, isLoopbackHost, registryKey } from './reference.js';
 import type { Credentials, RegistryEndpoint } from './registry-client.js';
 
@@ -70,7 +70,7 @@ function credentialsOf(o: Record<string, unknown>): Credentials | undefined {
 export function parseRegistriesYaml(text: string, file: string): RegistriesConfig {
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = yaml().parse(text);
   } catch (e) {
     throw new RegistriesConfigError(file, `not valid YAML (${(e as Error).message})`);
   }

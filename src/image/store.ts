@@ -17,7 +17,7 @@
 import { promises as fsp, constants as fsc } from 'node:fs';
 import { join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import * as tar from 'tar';
+import type { ReadEntry } from 'tar';
 import { normalizeRef, type ImageConfig, type ImageRecord, type ImageService, type Mount } from './types.js';
 import { Mutex, FileLock, ownerAlive, selfOwner, type LockOwner } from './lock.js';
 import { chainIds as computeChainIds, digestHex, isDigest, layerDigests, sha256, type LayerDigests } from './digest.js';
@@ -897,7 +897,8 @@ function ociManifest(configSize: number, configDigest: string, layers: StoredLay
 async function extractArchive(file: string, dir: string): Promise<void> {
   const problems: string[] = [];
   try {
-    await tar.x({
+    // tar loads with the first archive, not at start
+    await (await import('tar')).x({
       file,
       cwd: dir,
       preserveOwner: false,
@@ -907,7 +908,7 @@ async function extractArchive(file: string, dir: string): Promise<void> {
       },
       // archives hold only files and directories; nothing else is needed from them
       filter: (_p, e) => {
-        const t = (e as tar.ReadEntry).type;
+        const t = (e as ReadEntry).type;
         return t === 'File' || t === 'OldFile' || t === 'ContiguousFile' || t === 'Directory' || t === 'SymbolicLink';
       },
     });
@@ -923,7 +924,7 @@ async function tarHasShell(file: string): Promise<boolean> {
   let binLink: string | undefined;
   const problems: string[] = [];
   try {
-    await tar.t({
+    await (await import('tar')).t({
       file,
       strict: false,
       onwarn: (code, message) => {

@@ -28,7 +28,7 @@
 import { promises as fsp } from 'node:fs';
 import { posix, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import * as tar from 'tar';
+import type { ReadEntry } from 'tar';
 import { run, which } from '../sys/exec.js';
 import { InvalidArchiveError, MissingToolError } from './errors.js';
 
@@ -152,18 +152,19 @@ async function extractInto(blob: string, root: string): Promise<void> {
   const links: LinkFix[] = [];
   const token = randomBytes(8).toString('hex');
 
-  await tar.x({
+  // tar loads with the first layer, not at start
+  await (await import('tar')).x({
     file: blob,
     cwd: root,
     preserveOwner: asRoot,
     strict: false,
     onwarn: (code, message, data) => {
       if (code === 'TAR_ENTRY_INFO') return;
-      const entry = (data?.entry as tar.ReadEntry | undefined)?.path ?? data?.path;
+      const entry = (data?.entry as ReadEntry | undefined)?.path ?? data?.path;
       problems.push(`${code}: ${message}${entry ? ` (entry ${JSON.stringify(entry)})` : ''}`);
     },
     filter: (path, entry) => {
-      const e = entry as tar.ReadEntry;
+      const e = entry as ReadEntry;
       const rel = cleanEntryPath(path);
       if (rel === undefined) return true; // node-tar refuses it and warns; we fail the layer below
       const base = posix.basename(rel);

@@ -18,11 +18,14 @@
  * kube-apiserver's keyIDFromPublicKey), which is also every token's `kid` header.
  */
 import { createHash, createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
-import { SignJWT, exportJWK, importPKCS8, jwtVerify, type JWK, type JWTPayload } from 'jose';
+import type { JWK, JWTPayload } from 'jose';
 import { serviceAccountUsername } from '../api/service-account.js';
 
 export const DEFAULT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 const ALG = 'ES256';
+
+// jose loads with the first token issued or read, not at start (~30 ms of a cold start)
+const jose = () => import('jose');
 
 /** what a token is bound to, besides its account */
 export interface BoundRef {
@@ -75,8 +78,11 @@ export interface IssuerOptions {
 }
 
 export class TokenIssuer {
+  /** the signing key as WebCrypto wants it, imported with the first token */
+  private signingKey?: Promise<CryptoKey>;
+
   private constructor(
-    private readonly privateKey: KeyObject | CryptoKey,
+    private readonly privatePem: string,
     private readonly publicKey: KeyObject,
     readonly keyId: string,
     readonly issuer: string,
@@ -88,9 +94,13 @@ export class TokenIssuer {
   /** from the PKCS#8 PEM of an EC P-256 private key */
   static async fromPem(privatePem: string, issuer = DEFAULT_ISSUER, apiAudiences = [issuer], opts: IssuerOptions = {}): Promise<TokenIssuer> {
     const publicKey = createPublicKey(privatePem);
+    // what importPKCS8(pem, 'ES256') refused at start is still refused at start
+    if (publicKey.asymmetricKeyType !== 'ec' || publicKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+      throw new TypeError(`the service-account key must be an EC P-256 key for ${ALG}, not ${publicKey.asymmetricKeyType} ${publicKey.asymmetricKeyDetails?.namedCurve ?? ''}`.trim());
+    }
     const der = publicKey.export({ type: 'spki', format: 'der' });
     const kid = createHash('sha256').update(der).digest('base64url');
-    return new TokenIssuer(await importPKCS8(privatePem, ALG), publicKey, kid, issuer, apiAudiences, opts.extendExpiration ?? true);
+    return new TokenIssuer(privatePem, publicKey, kid, issuer, apiAudiences, opts.extendExpiration ?? true);
   }
 
   async issue(req: IssueRequest): Promise<{ token: string; expiresAt: number }> {
@@ -100,6 +110,8 @@ export class TokenIssuer {
     if (req.bound?.kind === 'Pod') k8s.pod = { name: req.bound.name, uid: req.bound.uid };
     if (req.bound?.kind === 'Secret') k8s.secret = { name: req.bound.name, uid: req.bound.uid };
     if (req.warnAfterSeconds) k8s.warnafter = now + req.warnAfterSeconds;
+    const { SignJWT, importPKCS8 } = await jose();
+    this.signingKey ??= importPKCS8(this.privatePem, ALG);
     const token = await new SignJWT({ 'kubernetes.io': k8s })
       .setProtectedHeader({ alg: ALG, kid: this.keyId })
       .setIssuer(this.issuer)
@@ -109,7 +121,7 @@ export class TokenIssuer {
       .setNotBefore(now)
       .setExpirationTime(exp)
       .setJti(randomUUID())
-      .sign(this.privateKey);
+      .sign(await this.signingKey);
     return { token, expiresAt: exp };
   }
 
@@ -126,6 +138,7 @@ export class TokenIssuer {
    */
   async check(token: string, audiences: readonly string[] = this.apiAudiences): Promise<TokenCheck> {
     let claims: TokenClaims;
+    const { jwtVerify } = await jose();
     try {
       claims = (await jwtVerify(token, this.publicKey, { issuer: this.issuer, algorithms: [ALG], clockTolerance: 60 })).payload as TokenClaims;
     } catch (e) {
@@ -147,7 +160,7 @@ export class TokenIssuer {
 
   /** GET /openid/v1/jwks */
   async jwks(): Promise<{ keys: JWK[] }> {
-    const jwk = await exportJWK(this.publicKey);
+    const jwk = await (await jose()).exportJWK(this.publicKey);
     return { keys: [{ ...jwk, use: 'sig', kid: this.keyId, alg: ALG }] };
   }
 

@@ -9,15 +9,19 @@
  * isURL(), the list library's isSorted()...): a rule using one is refused when the CRD is
  * written (compileRule), never skipped when an object is.
  */
-import { Environment } from '@marcbachmann/cel-js';
+import type { Environment } from '@marcbachmann/cel-js';
+import { lazyModule, lazyValue } from '../../lazy-module.js';
 import type { FieldError } from '../errors.js';
 import type { JSONSchemaProps, ValidationRule } from './types.js';
 
 type Obj = Record<string, any>;
 
-const env = new Environment({ unlistedVariablesAreDyn: false, homogeneousAggregateLiterals: false })
-  .registerVariable('self', 'dyn')
-  .registerVariable('oldSelf', 'dyn');
+// the CEL library loads with the first CRD that has rules, not at start (an ES module: loaded
+// through require, which Node >= 20.19 does for modules without top-level await)
+const cel = lazyModule<typeof import('@marcbachmann/cel-js')>('@marcbachmann/cel-js');
+const env = lazyValue(() =>
+  new (cel().Environment)({ unlistedVariablesAreDyn: false, homogeneousAggregateLiterals: false }).registerVariable('self', 'dyn').registerVariable('oldSelf', 'dyn'),
+);
 
 type Program = ReturnType<Environment['parse']>;
 const programs = new Map<string, Program>();
@@ -26,11 +30,11 @@ const programs = new Map<string, Program>();
 export function compileRule(expr: string): string | undefined {
   let p: Program;
   try {
-    p = env.parse(expr);
+    p = env().parse(expr);
   } catch (e) {
     return `compilation failed: ${firstLine(e)}`;
   }
-  const checked = env.check(expr) as { valid: boolean; error?: Error };
+  const checked = env().check(expr) as { valid: boolean; error?: Error };
   if (!checked.valid) {
     return `compilation failed: ${firstLine(checked.error)} (podbay evaluates rules with @marcbachmann/cel-js, which lacks this function or operand type)`;
   }
@@ -44,7 +48,7 @@ function firstLine(e: unknown): string {
 
 function program(expr: string): Program {
   let p = programs.get(expr);
-  if (!p) programs.set(expr, (p = env.parse(expr)));
+  if (!p) programs.set(expr, (p = env().parse(expr)));
   return p;
 }
 

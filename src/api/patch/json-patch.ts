@@ -11,7 +11,10 @@
  *                                            (podbay adds the reason as a status cause)
  * - the result is no longer a JSON object -> 422 Invalid ` "" is invalid: patch: Invalid value: ...`
  */
-import jsonpatch from 'fast-json-patch';
+import type { Operation } from 'fast-json-patch';
+import { lazyModule } from '../../lazy-module.js';
+
+const jsonpatch = lazyModule<typeof import('fast-json-patch')>('fast-json-patch');
 import { badRequest, tooLarge } from '../errors.js';
 import { jsonTypeWord, parseJsonBody, requireObjectResult, unprocessable } from './errors.js';
 
@@ -105,7 +108,7 @@ export function applyJsonPatch(doc: object, patchText: string | unknown[]): obje
   for (let i = 0; i < ops.length; i++) {
     const op = structuredClone(ops[i]);
     try {
-      current = jsonpatch.applyOperation(current, op as jsonpatch.Operation, true, true, true, i).newDocument;
+      current = jsonpatch().applyOperation(current, op as Operation, true, true, true, i).newDocument;
     } catch (e) {
       throw unprocessable(describeFailure(e, op));
     }
