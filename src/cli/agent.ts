@@ -9,7 +9,9 @@
  *      approves and signs it; the key and certificate go to DIR/pki/, a kubeconfig to
  *      DIR/kubelet.kubeconfig. Later starts reuse them while they are valid for 1 more day.
  *   3. the Node (spec.podCIDR from --pod-cidr), its status and its Lease kept current
- *   4. the kubelet for this node (src/cli/node-stack.ts) through the HTTPS client
+ *   4. the kubelet for this node (src/cli/node-stack.ts) through the HTTPS client, the host-gw
+ *      routes to the other nodes' pods, and the service proxy (kube-proxy's part), so Services,
+ *      the cluster DNS's among them, answer from this node's pods too
  *
  *   DIR/pki/kubelet-client.key|crt  the node's credential   0600 / 0644
  *   DIR/kubelet.kubeconfig          the same, for kubectl    0600
@@ -30,6 +32,9 @@ import { HostPortGuard } from '../network/host-ports.js';
 import { checkHostTools } from '../runtime/runtime.js';
 import { lockDir, type DirLock } from '../sys/owner-lock.js';
 import { buildNodeStack } from './node-stack.js';
+import { NODE_FLAGS, nodeFlags } from './multinode-flags.js';
+import { Proxier } from '../proxy/proxier.js';
+import { tagFor } from '../proxy/rules.js';
 import { DEFAULT_CGROUP_ROOT, DEFAULT_POD_PIDS_LIMIT } from './defaults.js';
 
 const CSRS = resourceInfo('certificatesigningrequests', 'certificates.k8s.io')!;
@@ -53,12 +58,22 @@ Flags:
   --run-dir DIR           runtime state (default /run/podbay-agent)
   --cni-bridge NAME       the bridge this node's pods attach to (default podbay0)
   --pod-cidr CIDR         this node's pod range, its spec.podCIDR (required)
+  --cluster-cidr CIDR     the cluster's pod network, every node's range in it (the server's
+                          --cluster-cidr; default --pod-cidr): pod-to-pod traffic to other
+                          nodes keeps its source; other nodes' ranges are routed via their
+                          InternalIP when they share this node's link (host-gw)
+  --service-cluster-ip-range CIDR  the server's: the proxy refuses what no Service holds in it
+  --cluster-dns IP        the kube-dns Service's cluster IP ClusterFirst pods use (the server's
+                          --cluster-dns, by default the tenth IP of the service range); none:
+                          pods get this host's resolv.conf
+  --cluster-domain DOMAIN the cluster's DNS zone (default cluster.local)
+  --node-lease-duration-seconds N  the node Lease's duration, renewed every N/4 s (default 40)
   --cgroup-root PATH      the node's cgroup (default ${DEFAULT_CGROUP_ROOT})
   --pod-pids-limit N, --runtime PATH, --cni-bin-dir DIR, --registries FILE, --allowed-unsafe-sysctls L,
   --container-log-max-size Q, --container-log-max-files N: as podbay server's
 `;
 
-const KNOWN = ['help', 'server', 'token', 'ca-cert-hash', 'ca-file', 'node-name', 'node-ip', 'data-dir', 'run-dir', 'cni-bridge', 'pod-cidr', 'cgroup-root', 'pod-pids-limit', 'runtime', 'cni-bin-dir', 'cni-conf-dir', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'allowed-unsafe-sysctls', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval'];
+const KNOWN = ['help', 'server', 'token', 'ca-cert-hash', 'ca-file', 'node-name', 'node-ip', 'data-dir', 'run-dir', 'cni-bridge', 'pod-cidr', 'cgroup-root', 'pod-pids-limit', 'runtime', 'cni-bin-dir', 'cni-conf-dir', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'allowed-unsafe-sysctls', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', ...NODE_FLAGS, 'service-cluster-ip-range', 'cluster-dns', 'cluster-domain'];
 
 /**
  * The server's CA, pinned by hash: the TLS handshake is made without trusting anything, the CA
@@ -180,7 +195,13 @@ export async function runAgent(argv: string[]): Promise<number> {
   if (!podCidr || !/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(podCidr)) throw new Error(`--pod-cidr: want this node's IPv4 pod range, e.g. 10.42.1.0/24 (got ${JSON.stringify(podCidr)})`);
   const bridge = p.flags.get('cni-bridge') ?? 'podbay0';
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(bridge)) throw new Error(`--cni-bridge ${JSON.stringify(bridge)}: a Linux interface name has 1-15 letters, digits, '-', '_' or '.'`);
-  const nodeIP = p.flags.get('node-ip') ?? hostAddresses()[0];
+  const multi = nodeFlags(p.flags, podCidr);
+  const serviceCidr = p.flags.get('service-cluster-ip-range');
+  if (serviceCidr !== undefined && !/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(serviceCidr)) throw new Error(`--service-cluster-ip-range ${JSON.stringify(serviceCidr)}: want the server's IPv4 service range, e.g. 10.43.0.0/16`);
+  const clusterDNS = p.flags.get('cluster-dns');
+  if (clusterDNS !== undefined && clusterDNS !== 'none' && !/^\d+\.\d+\.\d+\.\d+$/.test(clusterDNS)) throw new Error(`--cluster-dns ${JSON.stringify(clusterDNS)}: want the kube-dns Service's IPv4 cluster IP, or none`);
+  const clusterDomain = (p.flags.get('cluster-domain') ?? 'cluster.local').replace(/\.$/, '');
+  const nodeIP = multi.nodeIP ?? hostAddresses()[0];
   if (!nodeIP) throw new Error('this host has no non-loopback address: give --node-ip');
   const dataDir = p.flags.get('data-dir') ?? '/var/lib/podbay-agent';
   const runDir = p.flags.get('run-dir') ?? '/run/podbay-agent';
@@ -217,7 +238,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     log(`podbay agent: node certificate for system:node:${node} written to ${pki}`);
   }
   const client = new HttpsClient({ server: serverUrl, caPem, certPem: cred.certPem, keyPem: cred.keyPem });
-  const heartbeat = new NodeHeartbeat(client, log, NODE_HEARTBEAT_MS, { name: node, addresses: [nodeIP], podCIDR: podCidr });
+  const heartbeat = new NodeHeartbeat(client, log, NODE_HEARTBEAT_MS, { name: node, addresses: [nodeIP], podCIDR: podCidr }, multi.leaseDurationSeconds);
   await heartbeat.start();
   const stack = await buildNodeStack({
     client,
@@ -227,17 +248,23 @@ export async function runAgent(argv: string[]): Promise<number> {
     runDir,
     bridge,
     podCidr,
+    clusterCidr: multi.clusterCidr,
     cgroupRoot: p.flags.get('cgroup-root') ?? DEFAULT_CGROUP_ROOT,
     flags: p.flags,
     hostPorts: new HostPortGuard(),
     logRotation,
     podPidsLimit,
-    // no cluster DNS on agents yet: ClusterFirst pods fall back to this host's resolv.conf
-    clusterDNS: [],
-    clusterDomain: 'cluster.local',
+    // the cluster DNS answers on the server; this node's pods reach it through the kube-dns
+    // Service (this node's proxy) and the routes between nodes
+    clusterDNS: clusterDNS && clusterDNS !== 'none' ? [clusterDNS] : [],
+    clusterDomain,
     log,
   });
   await stack.runtime.sweep(log);
+  // Services from this node: kube-proxy's part, with the node's own credential
+  const proxier = new Proxier(client, { clusterCIDR: multi.clusterCidr, serviceCIDR: serviceCidr, tag: tagFor(bridge), nodeName: node, log });
+  await proxier.start();
+  await stack.routes.start();
   await stack.kubelet.start();
   log(`podbay agent: node ${node} (${nodeIP}, pods ${podCidr}) joined ${serverUrl}`);
 
@@ -251,6 +278,8 @@ export async function runAgent(argv: string[]): Promise<number> {
   });
   heartbeat.stop();
   await stack.kubelet.stop();
+  await stack.routes.stop();
+  await proxier.stop();
   await stack.runtime.shutdown(log);
   client.close();
   for (const l of locks.reverse()) l.release();

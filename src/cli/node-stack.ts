@@ -1,7 +1,8 @@
 /**
  * The parts that run pods on a node, wired the same way for `podbay server` (its own node,
  * in-process client) and `podbay agent` (another node, HTTPS client): image store and puller,
- * CNI bridge network, cgroups, the runc runtime and the kubelet.
+ * CNI bridge network, cgroups, the runc runtime and the kubelet, and the host-gw routes to the
+ * other nodes' pods (src/network/node-routes.ts; the caller starts and stops them).
  */
 import { join } from 'node:path';
 import type { Client } from '../client/types.js';
@@ -17,6 +18,7 @@ import type { PodNetwork } from '../network/types.js';
 import { RuncRuntime } from '../runtime/runtime.js';
 import { PodCgroups } from '../runtime/cgroups.js';
 import { nodeAllocatable } from '../kubelet/node.js';
+import { NodeRoutes } from '../network/node-routes.js';
 
 export interface NodeStackOptions {
   client: Client;
@@ -26,6 +28,8 @@ export interface NodeStackOptions {
   runDir: string;
   bridge: string;
   podCidr: string;
+  /** the cluster's pod network (--cluster-cidr); default podCidr */
+  clusterCidr?: string;
   cgroupRoot: string;
   flags: Map<string, string>;
   hostPorts: HostPortGuard;
@@ -43,6 +47,8 @@ export interface NodeStack {
   cgroups: PodCgroups;
   runtime: RuncRuntime;
   kubelet: Kubelet;
+  /** routes to the other nodes' pods: started after the Node is registered, stopped at shutdown */
+  routes: NodeRoutes;
 }
 
 export async function buildNodeStack(o: NodeStackOptions): Promise<NodeStack> {
@@ -61,6 +67,7 @@ export async function buildNodeStack(o: NodeStackOptions): Promise<NodeStack> {
       networkName: `podbay-${o.bridge}`,
       bridge: o.bridge,
       podCidr: o.podCidr,
+      clusterCidr: o.clusterCidr ?? o.podCidr,
     },
     { hostPorts: o.hostPorts },
   );
@@ -95,5 +102,6 @@ export async function buildNodeStack(o: NodeStackOptions): Promise<NodeStack> {
     clusterDomain: o.clusterDomain,
     log: o.log,
   });
-  return { images, cgroups, runtime, kubelet };
+  const routes = new NodeRoutes(o.client, { nodeName: o.nodeName, podCidr: o.podCidr, clusterCidr: o.clusterCidr ?? o.podCidr, log: o.log });
+  return { images, cgroups, runtime, kubelet, routes };
 }
