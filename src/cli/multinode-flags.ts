@@ -16,7 +16,7 @@
  *   --node-monitor-period D         how often nodes' health is looked at (5s)
  */
 import { isIP } from 'node:net';
-import { cidrContains } from '../dns/records.js';
+import { cidrContains } from '../api/cidr.js';
 import { parseDurationMs } from '../kubelet/log-rotation.js';
 import { NODE_LEASE_DURATION_SECONDS } from '../kubelet/node.js';
 import { NODE_MONITOR_GRACE_PERIOD_MS, NODE_MONITOR_PERIOD_MS } from '../controllers/node-lifecycle.js';

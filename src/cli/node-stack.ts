@@ -18,7 +18,7 @@ import type { PodNetwork } from '../network/types.js';
 import { RuncRuntime } from '../runtime/runtime.js';
 import { PodCgroups } from '../runtime/cgroups.js';
 import { nodeAllocatable } from '../kubelet/node.js';
-import { NodeRoutes } from '../network/node-routes.js';
+import { NodeRoutes } from '../proxy/node-routes.js';
 
 export interface NodeStackOptions {
   client: Client;

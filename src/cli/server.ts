@@ -60,7 +60,7 @@ import { NodeLifecycleController } from '../controllers/node-lifecycle.js';
 import { DaemonSetController } from '../controllers/daemonset.js';
 import { buildNodeStack } from './node-stack.js';
 import { NODE_FLAGS, NODE_MONITOR_FLAGS, nodeFlags, nodeMonitorFlags } from './multinode-flags.js';
-import type { NodeRoutes } from '../network/node-routes.js';
+import type { NodeRoutes } from '../proxy/node-routes.js';
 import { execInPod } from '../kubelet/exec.js';
 import { portForwardToPod } from '../kubelet/portforward.js';
 import { attachToPod } from '../kubelet/attach.js';

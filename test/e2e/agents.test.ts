@@ -23,7 +23,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PODBAY, PodbayServer, PodSuite, hostLeftovers, hostportChainsExist, keepRunNetnsAsFound, kubectlBinaries, kubectlHelpers, podOf, waitFor, watchReadyz, cgroupMounts, type PodWorld } from './harness.js';
+import { PODBAY, PodbayServer, PodSuite, hostLeftovers, hostportChainsExist, keepRunNetnsAsFound, kubectlBinaries, kubectlHelpers, podOf, waitFor, watchReadyz, cgroupMounts, agentJanitor as janitor, type PodWorld } from './harness.js';
 
 const [kc] = kubectlBinaries().slice(-1);
 const NETNS = 'pbag-node1';
@@ -58,19 +58,6 @@ function removeNode(): void {
   spawnSync('ip', ['netns', 'del', NETNS]);
   spawnSync('ip', ['link', 'del', HOST_VETH]);
   spawnSync('ip', ['link', 'del', LINK_BRIDGE]);
-}
-
-/** Fallback cleanup of an agent's world after a failed run: containers, mounts, cgroups. */
-function janitor(w: PodWorld | undefined): void {
-  if (!w?.runDir) return;
-  const root = join(w.runDir, 'runc');
-  if (existsSync(root)) for (const id of spawnSync('runc', ['--root', root, 'list', '-q'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) spawnSync('runc', ['--root', root, 'delete', '--force', id]);
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m): m is string => !!m && m.startsWith(w.work + '/'));
-  for (const m of mounts.sort().reverse()) spawnSync('umount', ['-l', m]);
-  for (const m of cgroupMounts()) {
-    const d = join(m, w.cgroupRoot);
-    if (existsSync(d)) spawnSync('find', [d, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']);
-  }
 }
 
 /** a request to the API at the link address with a bearer token (the agent's view of the server) */

@@ -329,6 +329,20 @@ export class PodSuite implements PodWorld {
     return this.server;
   }
 
+  /** as start, on a fixed port of the suite's range (agents must be told where the API is before it starts) */
+  async startOnPort(prefix: string, port: number, extraArgs: string[] = []): Promise<PodbayServer> {
+    this.hadHostportChains = hostportChainsExist();
+    this.work = mkdtempSync(join(tmpdir(), prefix));
+    this.runDir = join(this.work, 'run');
+    const s = new PodbayServer();
+    s.dataDir = mkdtempSync(join(tmpdir(), 'podbay-e2e-'));
+    s.port = port;
+    s.kubeconfig = join(s.dataDir, 'kubeconfig.yaml');
+    await s.spawn([...this.serverArgs(), ...extraArgs]);
+    this.server = s;
+    return s;
+  }
+
   /** `podbay image load -i TAR` into this server's data dir */
   loadImage(tar: string): void {
     const r = spawnSync(PODBAY, ['image', 'load', '-i', tar, '--data-dir', this.server.dataDir], { encoding: 'utf8' });
@@ -458,4 +472,20 @@ export function keepRunNetnsAsFound(): () => void {
   return () => {
     if (!before && mounted() && readdirSync('/run/netns').length === 0) spawnSync('umount', ['/run/netns']);
   };
+}
+
+/**
+ * Fallback cleanup of an agent's world (a failed run, or an agent killed, whose kubelet never
+ * stopped its pods): containers, mounts, cgroups. Its IPAM leases are files in its run dir.
+ */
+export function agentJanitor(w: PodWorld | undefined): void {
+  if (!w?.runDir) return;
+  const root = join(w.runDir, 'runc');
+  if (existsSync(root)) for (const id of spawnSync('runc', ['--root', root, 'list', '-q'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) spawnSync('runc', ['--root', root, 'delete', '--force', id]);
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m): m is string => !!m && m.startsWith(w.work + '/'));
+  for (const m of mounts.sort().reverse()) spawnSync('umount', ['-l', m]);
+  for (const m of cgroupMounts()) {
+    const d = join(m, w.cgroupRoot);
+    if (existsSync(d)) spawnSync('find', [d, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']);
+  }
 }

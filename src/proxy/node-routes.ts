@@ -21,7 +21,7 @@
 import os from 'node:os';
 import { resourceInfo } from '../api/registry.js';
 import type { Obj } from '../api/types.js';
-import { cidrContains } from '../dns/records.js';
+import { cidrContains } from '../api/cidr.js';
 import { EventRecorder } from '../client/events.js';
 import { Informer } from '../client/informer.js';
 import type { Client } from '../client/types.js';
