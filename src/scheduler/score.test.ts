@@ -43,3 +43,12 @@ test('scoring spreads a controller\'s pods over the nodes, prefers the least all
   const soft = node('a', { spec: { taints: [{ key: 'soft', effect: 'PreferNoSchedule' }] } });
   assert.equal(pickNode(pod('p5'), [{ node: soft, pods: [] }, { node: node('b'), pods: [] }], [])?.node.metadata.name, 'b');
 });
+
+test('a WaitForFirstConsumer class\'s allowedTopologies decide where its claims can be provisioned', async () => {
+  const { classAllowsNode } = await import('../api/node-selector.js');
+  const { localPathStorageClass } = await import('../controllers/local-path.js');
+  const sc = localPathStorageClass('server');
+  assert.equal(classAllowsNode(sc, node('server')), true);
+  assert.equal(classAllowsNode(sc, node('agent')), false);
+  assert.equal(classAllowsNode(localPathStorageClass(), node('agent')), true, 'no allowedTopologies: any node');
+});

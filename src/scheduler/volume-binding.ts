@@ -5,7 +5,9 @@
  *     (`persistentvolumeclaim "data" not found`);
  *   - an unbound claim of a class that binds at once (or of no class): unschedulable with
  *     `pod has unbound immediate PersistentVolumeClaims`, until the PV controller binds it;
- *   - an unbound claim of a WaitForFirstConsumer class fits any node while filtering; for the
+ *   - an unbound claim of a WaitForFirstConsumer class fits a node its allowedTopologies allow
+ *     (podbay's local-path class: the server's node, where its provisioner runs; upstream's
+ *     `node(s) didn't find available persistent volumes to bind` elsewhere); for the
  *     node chosen (`prebind`), the scheduler writes the volume.kubernetes.io/selected-node
  *     annotation on the claim (upstream's PreBind), and the pod waits, without a condition,
  *     until the claim is Bound (the provisioner runs);
@@ -13,7 +15,7 @@
  *     with `node(s) had volume node affinity conflict`.
  */
 import type { Obj } from '../api/types.js';
-import { volumeAllowsNode } from '../api/node-selector.js';
+import { classAllowsNode, volumeAllowsNode } from '../api/node-selector.js';
 import { ApiError } from '../api/errors.js';
 import { resourceInfo } from '../api/registry.js';
 import { ANN_SELECTED_NODE } from '../api/storage.js';
@@ -55,6 +57,8 @@ export async function checkPodVolumes(client: Client, pod: Obj, nodeName: string
     const cls = claim.spec?.storageClassName;
     const sc = cls ? await client.resource(CLASSES).tryGet(undefined, cls) : undefined;
     if (sc?.volumeBindingMode !== 'WaitForFirstConsumer') return unschedulable('pod has unbound immediate PersistentVolumeClaims');
+    // a volume can be provisioned only where the class's allowedTopologies say (checkVolumeProvisions)
+    if (!classAllowsNode(sc, node)) return { misfit: misfit("node(s) didn't find available persistent volumes to bind", true) };
     if (!prebind) continue;
     if (claim.metadata.annotations?.[ANN_SELECTED_NODE] !== nodeName) {
       try {
