@@ -520,7 +520,7 @@ export async function runServer(argv: string[]): Promise<number> {
     : undefined;
   await ingresses?.start();
   await kubelet?.start();
-  // host-gw routes to the agents' pods (src/network/node-routes.ts)
+  // host-gw routes to the agents' pods (src/proxy/node-routes.ts)
   await routes?.start();
   await binder?.start();
   const kubeconfig = join(dataDir, 'kubeconfig.yaml');
