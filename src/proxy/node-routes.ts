@@ -9,6 +9,9 @@
  * that node, whose bridge delivers it. The CNI bridge per node is unchanged; pod-to-pod traffic
  * keeps its source (pod-masquerade.ts leaves the cluster CIDR alone).
  *
+ * Only ranges inside --cluster-cidr are routed: a Node whose podCIDR lies outside it (the
+ * hosts' LAN, a default route) is refused, so no Node object can take a host's own traffic.
+ *
  * host-gw needs the nodes on one link (the next hop must be on a directly connected subnet). A
  * node that is not gets no route: the log and a Warning event FailedToCreateRoute on that Node
  * say so. The VXLAN backend (the kernel's vxlan device, for nodes without a shared link) is not
@@ -54,13 +57,19 @@ export function localSubnets(): string[] {
     .filter(Boolean);
 }
 
+/** whether `inner` (a.b.c.d/n) lies within `outer` */
+function insideCidr(inner: string, outer: string): boolean {
+  const [base, bits] = inner.split('/');
+  return /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(inner) && Number(bits) >= Number(outer.split('/')[1]) && cidrContains(outer, base!);
+}
+
 const internalIP = (node: Obj): string | undefined => ((node.status?.addresses ?? []) as Obj[]).find((a) => a.type === 'InternalIP' && /^\d+\.\d+\.\d+\.\d+$/.test(a.address))?.address;
 
 /**
  * The routes this node wants (every other node's podCIDR via its InternalIP, when that address
  * is on one of `subnets`), and the nodes it cannot route to, with why.
  */
-export function routePlan(self: { name: string; podCidr: string }, nodes: readonly Obj[], subnets: readonly string[]): { routes: Route[]; refused: Refusal[] } {
+export function routePlan(self: { name: string; podCidr: string; clusterCidr: string }, nodes: readonly Obj[], subnets: readonly string[]): { routes: Route[]; refused: Refusal[] } {
   const routes: Route[] = [];
   const refused: Refusal[] = [];
   for (const node of [...nodes].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1))) {
@@ -68,6 +77,12 @@ export function routePlan(self: { name: string; podCidr: string }, nodes: readon
     const cidr: string | undefined = node.spec?.podCIDR;
     if (name === self.name || !cidr || node.metadata.deletionTimestamp) continue;
     if (cidr.includes(':')) continue; // IPv4 only, as podbay's pod network
+    // a Node is only data: a range outside the pod network (0.0.0.0/0, the hosts' own LAN) would
+    // take this host's traffic away from where it goes
+    if (!insideCidr(cidr, self.clusterCidr)) {
+      refused.push({ node: name, cidr, why: `its podCIDR is not inside the cluster CIDR ${self.clusterCidr}` });
+      continue;
+    }
     if (cidr === self.podCidr) {
       refused.push({ node: name, cidr, why: `its podCIDR is this node's own` });
       continue;
@@ -128,7 +143,7 @@ export class NodeRoutes {
   }
 
   private async sync(): Promise<void> {
-    const { routes, refused } = routePlan({ name: this.o.nodeName, podCidr: this.o.podCidr }, this.nodes.cache.list(), (this.o.subnets ?? localSubnets)());
+    const { routes, refused } = routePlan({ name: this.o.nodeName, podCidr: this.o.podCidr, clusterCidr: this.o.clusterCidr }, this.nodes.cache.list(), (this.o.subnets ?? localSubnets)());
     const wanted = new Map(routes.map((r) => [r.cidr, r]));
     for (const [cidr, r] of this.installed) {
       if (wanted.get(cidr)?.via === r.via) continue;
