@@ -37,3 +37,15 @@ export function volumeAllowsNode(pv: Obj, node: Obj | undefined): boolean {
   const terms: Obj[] | undefined = pv.spec?.nodeAffinity?.required?.nodeSelectorTerms;
   return !terms?.length || nodeSelectorTermsMatch(terms, node);
 }
+
+/**
+ * a StorageClass's allowedTopologies allows `node` (none: any node). Each term's
+ * matchLabelExpressions (key and values: In) are ANDed, the terms ORed, as
+ * v1helper.MatchTopologySelectorTerms.
+ */
+export function classAllowsNode(sc: Obj | undefined, node: Obj | undefined): boolean {
+  const terms: Obj[] = sc?.allowedTopologies ?? [];
+  if (!terms.length) return true;
+  const labels: Record<string, string> = node?.metadata?.labels ?? {};
+  return terms.some((t) => ((t.matchLabelExpressions ?? []) as Obj[]).every((e) => (e.values ?? []).includes(labels[e.key])));
+}

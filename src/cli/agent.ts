@@ -13,7 +13,9 @@
  *   4. a serving certificate for the kubelet server: a CSR for CN=system:node:NAME,
  *      O=system:nodes with SANs its --node-ip and name (signer kubelet-serving), made with the
  *      node's own credential; the server approves it when the names are the Node's own
- *   5. the kubelet for this node (src/cli/node-stack.ts) through the HTTPS client, and its
+ *   5. the kubelet for this node (src/cli/node-stack.ts) through the HTTPS client, the host-gw
+ *      routes to the other nodes' pods, the service proxy (kube-proxy's part), so Services,
+ *      the cluster DNS's among them, answer from this node's pods too, and the kubelet's
  *      server on --node-ip:--kubelet-port (src/apiserver/kubelet-server.ts) for the API
  *      server's logs, exec, attach and port-forward
  *
@@ -22,6 +24,7 @@
  *   DIR/kubelet.kubeconfig          the same, for kubectl    0600
  *   DIR/images, DIR/pods, DIR/logs  as the server's;  RUN/ the runtime's state
  */
+import { whenStopRequested } from './stop-signal.js';
 import { existsSync, mkdirSync, chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes, X509Certificate } from 'node:crypto';
@@ -40,6 +43,9 @@ import { HostPortGuard } from '../network/host-ports.js';
 import { checkHostTools } from '../runtime/runtime.js';
 import { lockDir, type DirLock } from '../sys/owner-lock.js';
 import { buildNodeStack } from './node-stack.js';
+import { NODE_FLAGS, nodeFlags } from './multinode-flags.js';
+import { Proxier } from '../proxy/proxier.js';
+import { tagFor } from '../proxy/rules.js';
 import { DEFAULT_CGROUP_ROOT, DEFAULT_POD_PIDS_LIMIT } from './defaults.js';
 
 const CSRS = resourceInfo('certificatesigningrequests', 'certificates.k8s.io')!;
@@ -68,12 +74,22 @@ Flags:
   --pod-cidr CIDR         this node's pod range, its spec.podCIDR (required)
   --kubelet-port N        the kubelet server's port on --node-ip (default ${DEFAULT_KUBELET_PORT}): the API
                           server reaches this node's pods' logs, exec, attach and port-forward there
+  --cluster-cidr CIDR     the cluster's pod network, every node's range in it (the server's
+                          --cluster-cidr; default --pod-cidr): pod-to-pod traffic to other
+                          nodes keeps its source; other nodes' ranges are routed via their
+                          InternalIP when they share this node's link (host-gw)
+  --service-cluster-ip-range CIDR  the server's: the proxy refuses what no Service holds in it
+  --cluster-dns IP        the kube-dns Service's cluster IP ClusterFirst pods use (the server's
+                          --cluster-dns, by default the tenth IP of the service range); none:
+                          pods get this host's resolv.conf
+  --cluster-domain DOMAIN the cluster's DNS zone (default cluster.local)
+  --node-lease-duration-seconds N  the node Lease's duration, renewed every N/4 s (default 40)
   --cgroup-root PATH      the node's cgroup (default ${DEFAULT_CGROUP_ROOT})
   --pod-pids-limit N, --runtime PATH, --cni-bin-dir DIR, --registries FILE, --allowed-unsafe-sysctls L,
   --container-log-max-size Q, --container-log-max-files N: as podbay server's
 `;
 
-const KNOWN = ['help', 'server', 'token', 'ca-cert-hash', 'ca-file', 'node-name', 'node-ip', 'data-dir', 'run-dir', 'cni-bridge', 'pod-cidr', 'kubelet-port', 'cgroup-root', 'pod-pids-limit', 'runtime', 'cni-bin-dir', 'cni-conf-dir', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'allowed-unsafe-sysctls', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval'];
+const KNOWN = ['help', 'server', 'token', 'ca-cert-hash', 'ca-file', 'node-name', 'node-ip', 'data-dir', 'run-dir', 'cni-bridge', 'pod-cidr', 'kubelet-port', 'cgroup-root', 'pod-pids-limit', 'runtime', 'cni-bin-dir', 'cni-conf-dir', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'allowed-unsafe-sysctls', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', ...NODE_FLAGS, 'service-cluster-ip-range', 'cluster-dns', 'cluster-domain'];
 
 /**
  * The server's CA, pinned by hash: the TLS handshake is made without trusting anything, the CA
@@ -237,7 +253,13 @@ export async function runAgent(argv: string[]): Promise<number> {
   if (!podCidr || !/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(podCidr)) throw new Error(`--pod-cidr: want this node's IPv4 pod range, e.g. 10.42.1.0/24 (got ${JSON.stringify(podCidr)})`);
   const bridge = p.flags.get('cni-bridge') ?? 'podbay0';
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(bridge)) throw new Error(`--cni-bridge ${JSON.stringify(bridge)}: a Linux interface name has 1-15 letters, digits, '-', '_' or '.'`);
-  const nodeIP = p.flags.get('node-ip') ?? hostAddresses()[0];
+  const multi = nodeFlags(p.flags, podCidr);
+  const serviceCidr = p.flags.get('service-cluster-ip-range');
+  if (serviceCidr !== undefined && !/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(serviceCidr)) throw new Error(`--service-cluster-ip-range ${JSON.stringify(serviceCidr)}: want the server's IPv4 service range, e.g. 10.43.0.0/16`);
+  const clusterDNS = p.flags.get('cluster-dns');
+  if (clusterDNS !== undefined && clusterDNS !== 'none' && !/^\d+\.\d+\.\d+\.\d+$/.test(clusterDNS)) throw new Error(`--cluster-dns ${JSON.stringify(clusterDNS)}: want the kube-dns Service's IPv4 cluster IP, or none`);
+  const clusterDomain = (p.flags.get('cluster-domain') ?? 'cluster.local').replace(/\.$/, '');
+  const nodeIP = multi.nodeIP ?? hostAddresses()[0];
   if (!nodeIP) throw new Error('this host has no non-loopback address: give --node-ip');
   const kubeletPortFlag = p.flags.get('kubelet-port');
   const kubeletPort = kubeletPortFlag === undefined ? DEFAULT_KUBELET_PORT : Number(kubeletPortFlag);
@@ -277,7 +299,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     log(`podbay agent: node certificate for system:node:${node} written to ${pki}`);
   }
   const client = new HttpsClient({ server: serverUrl, servers, caPem, certPem: cred.certPem, keyPem: cred.keyPem });
-  const heartbeat = new NodeHeartbeat(client, log, NODE_HEARTBEAT_MS, { name: node, addresses: [nodeIP], podCIDR: podCidr, kubeletPort });
+  const heartbeat = new NodeHeartbeat(client, log, NODE_HEARTBEAT_MS, { name: node, addresses: [nodeIP], podCIDR: podCidr, kubeletPort }, multi.leaseDurationSeconds);
   await heartbeat.start();
   // the kubelet server's certificate, asked for with the node's own credential once its Node (and addresses) exist
   const servingSans = [nodeIP, node];
@@ -295,34 +317,35 @@ export async function runAgent(argv: string[]): Promise<number> {
     runDir,
     bridge,
     podCidr,
+    clusterCidr: multi.clusterCidr,
     cgroupRoot: p.flags.get('cgroup-root') ?? DEFAULT_CGROUP_ROOT,
     flags: p.flags,
     hostPorts: new HostPortGuard(),
     logRotation,
     podPidsLimit,
-    // no cluster DNS on agents yet: ClusterFirst pods fall back to this host's resolv.conf
-    clusterDNS: [],
-    clusterDomain: 'cluster.local',
+    // the cluster DNS answers on the server; this node's pods reach it through the kube-dns
+    // Service (this node's proxy) and the routes between nodes
+    clusterDNS: clusterDNS && clusterDNS !== 'none' ? [clusterDNS] : [],
+    clusterDomain,
     log,
   });
   await stack.runtime.sweep(log);
+  // Services from this node: kube-proxy's part, with the node's own credential
+  const proxier = new Proxier(client, { clusterCIDR: multi.clusterCidr, serviceCIDR: serviceCidr, tag: tagFor(bridge), nodeName: node, log });
+  await proxier.start();
+  await stack.routes.start();
   await stack.kubelet.start();
   const pods = kubeletClient(client);
   const kubeletServer = new KubeletServer({ nodeName: node, host: nodeIP, port: kubeletPort, certPem: serving.certPem, keyPem: serving.keyPem, clientCaPem: caPem, node: stack.streams, getPod: (ns, name) => pods.getPod(ns, name), listPods: async () => (await client.resource(PODS).list(undefined, { fieldSelector: `spec.nodeName=${node}` })).items, log });
   await kubeletServer.listen();
   log(`podbay agent: node ${node} (${nodeIP}, pods ${podCidr}, kubelet server on port ${kubeletPort}) joined ${serverUrl}`);
 
-  await new Promise<void>((resolve) => {
-    const stop = (sig: string) => {
-      log(`podbay agent: ${sig}: shutting down`);
-      resolve();
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  await whenStopRequested();
   heartbeat.stop();
   await kubeletServer.close();
   await stack.kubelet.stop();
+  await stack.routes.stop();
+  await proxier.stop();
   await stack.runtime.shutdown(log);
   client.close();
   for (const l of locks.reverse()) l.release();

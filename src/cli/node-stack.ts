@@ -1,7 +1,8 @@
 /**
  * The parts that run pods on a node, wired the same way for `podbay server` (its own node,
  * in-process client) and `podbay agent` (another node, HTTPS client): image store and puller,
- * CNI bridge network, cgroups, the runc runtime and the kubelet.
+ * CNI bridge network, cgroups, the runc runtime and the kubelet, and the host-gw routes to the
+ * other nodes' pods (src/network/node-routes.ts; the caller starts and stops them).
  */
 import { join } from 'node:path';
 import type { Client } from '../client/types.js';
@@ -21,6 +22,7 @@ import { execInPod } from '../kubelet/exec.js';
 import { portForwardToPod } from '../kubelet/portforward.js';
 import { attachToPod } from '../kubelet/attach.js';
 import type { NodeBackend } from '../apiserver/node-streams.js';
+import { NodeRoutes } from '../proxy/node-routes.js';
 
 export interface NodeStackOptions {
   client: Client;
@@ -30,6 +32,8 @@ export interface NodeStackOptions {
   runDir: string;
   bridge: string;
   podCidr: string;
+  /** the cluster's pod network (--cluster-cidr); default podCidr */
+  clusterCidr?: string;
   cgroupRoot: string;
   flags: Map<string, string>;
   hostPorts: HostPortGuard;
@@ -49,6 +53,8 @@ export interface NodeStack {
   kubelet: Kubelet;
   /** the node's side of pods/log, exec, attach and port-forward (served in-process or by the kubelet server) */
   streams: Required<Pick<NodeBackend, 'containerLogs' | 'exec' | 'attach' | 'portForward'>>;
+  /** routes to the other nodes' pods: started after the Node is registered, stopped at shutdown */
+  routes: NodeRoutes;
 }
 
 export async function buildNodeStack(o: NodeStackOptions): Promise<NodeStack> {
@@ -67,6 +73,7 @@ export async function buildNodeStack(o: NodeStackOptions): Promise<NodeStack> {
       networkName: `podbay-${o.bridge}`,
       bridge: o.bridge,
       podCidr: o.podCidr,
+      clusterCidr: o.clusterCidr ?? o.podCidr,
     },
     { hostPorts: o.hostPorts },
   );
@@ -107,5 +114,6 @@ export async function buildNodeStack(o: NodeStackOptions): Promise<NodeStack> {
     portForward: (pod) => portForwardToPod(runtime, pod),
     attach: (pod, container, stdin) => attachToPod(runtime, pod, container, stdin),
   };
-  return { images, cgroups, runtime, kubelet, streams };
+  const routes = new NodeRoutes(o.client, { nodeName: o.nodeName, podCidr: o.podCidr, clusterCidr: o.clusterCidr ?? o.podCidr, log: o.log });
+  return { images, cgroups, runtime, kubelet, streams, routes };
 }

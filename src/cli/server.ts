@@ -45,6 +45,8 @@ import { controllerSet } from '../controllers/controller-set.js';
 import { LeaderWork } from '../controllers/leader-work.js';
 import { LeaderElector } from '../client/leader-election.js';
 import { LEADER_ELECTION_FLAGS, leaderElectionFlags } from './leader-election-flags.js';
+import { NODE_FLAGS, NODE_MONITOR_FLAGS, nodeFlags, nodeMonitorFlags } from './multinode-flags.js';
+import type { NodeRoutes } from '../proxy/node-routes.js';
 import { HostPortGuard } from '../network/host-ports.js';
 import { logRotationFlags } from '../kubelet/log-rotation.js';
 import { EncryptingStore, loadEncryptionConfig } from '../apiserver/encryption.js';
@@ -131,7 +133,15 @@ Flags:
   --run-dir DIR               runtime state: runc root, bundles, netns pins, IPAM (default /run/podbay)
   --runtime PATH              the OCI runtime binary (default runc; crun refuses hybrid cgroups)
   --cni-bridge NAME           the host bridge pods attach to (default podbay0)
-  --pod-cidr CIDR             pod addresses (default 10.85.0.0/16)
+  --pod-cidr CIDR             pod addresses (default 10.85.0.0/16); this node's spec.podCIDR
+  --cluster-cidr CIDR         every node's pod range together (default --pod-cidr): agents' pods
+                              are in it; pod-to-pod traffic within it keeps its source address
+  --node-ip IP                this node's InternalIP (default the first non-loopback IPv4
+                              address): agents route this node's pods via it (host-gw)
+  --node-lease-duration-seconds N  the node Lease's duration, renewed every N/4 s (default 40)
+  --node-monitor-grace-period D    a node whose Lease and status are older is marked Unknown,
+                              tainted unreachable, its pods evicted after their tolerationSeconds (40s)
+  --node-monitor-period D     how often the node lifecycle controller looks (default 5s)
   --cni-conf-dir DIR          where podbay writes its CNI config list (default DIR/cni)
   --cni-bin-dir DIR           CNI plugin binaries (default /usr/lib/cni)
   --container-log-max-size Q  rotate a container's log past this size (a quantity, default 10Mi)
@@ -219,7 +229,7 @@ async function waitReady(url: string, caPem: string): Promise<void> {
 }
 
 export async function runServer(argv: string[]): Promise<number> {
-  const known = ['data-dir', 'listen', 'store', 'etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'store-sync', 'max-requests-inflight', 'max-mutating-requests-inflight', 'max-connections', 'max-watch-queue-bytes', 'service-cluster-ip-range', 'service-node-port-range', 'advertise-address', 'cluster-domain', 'cluster-dns', 'cluster-dns-upstream', 'local-path-dir', 'ingress-http-port', 'ingress-https-port', 'ingress-bind-address', 'service-lb-address', 'anonymous-auth', 'service-account-extend-token-expiration', ...LEADER_ELECTION_FLAGS];
+  const known = ['data-dir', 'listen', 'store', 'etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'store-sync', 'max-requests-inflight', 'max-mutating-requests-inflight', 'max-connections', 'max-watch-queue-bytes', 'service-cluster-ip-range', 'service-node-port-range', 'advertise-address', 'cluster-domain', 'cluster-dns', 'cluster-dns-upstream', 'local-path-dir', 'ingress-http-port', 'ingress-https-port', 'ingress-bind-address', 'service-lb-address', 'anonymous-auth', 'service-account-extend-token-expiration', ...LEADER_ELECTION_FLAGS, ...NODE_FLAGS, ...NODE_MONITOR_FLAGS];
   const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet', 'disable-default-registry-endpoint', 'anonymous-auth', 'service-account-extend-token-expiration'], known, 'server');
   if (p.flags.has('help')) {
     process.stdout.write(HELP);
@@ -269,6 +279,10 @@ export async function runServer(argv: string[]): Promise<number> {
   const podCidr = p.flags.get('pod-cidr') ?? '10.85.0.0/16';
   if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(podCidr)) throw new Error(`--pod-cidr ${JSON.stringify(podCidr)}: want an IPv4 CIDR such as 10.85.0.0/16`);
   const cluster = clusterFlags(p.flags, { serviceRange: serviceOptions.clusterIPRange, podCidr, withKubelet, listenHost: host });
+  // multi-node: the cluster's pod network, this node's address, lease and node-monitor timings
+  const multi = nodeFlags(p.flags, podCidr);
+  const nodeMonitor = nodeMonitorFlags(p.flags);
+  const nodeIP = multi.nodeIP ?? hostAddresses()[0];
   const lbAddress = serviceLbAddress(p.flags.get('service-lb-address'), withKubelet);
   const logRotation = logRotationFlags(p.flags);
   const ingress = withKubelet ? ingressFlags(p.flags) : undefined;
@@ -350,7 +364,7 @@ export async function runServer(argv: string[]): Promise<number> {
   // first word of client-go's User-Agent), never as ""
   const kubeletClient = client.as('kubelet');
   const kcm = client.as('kube-controller-manager');
-  const heartbeat = new NodeHeartbeat(kubeletClient, log);
+  const heartbeat = new NodeHeartbeat(kubeletClient, log, undefined, { name: nodeName(), addresses: multi.nodeIP ? [multi.nodeIP, ...hostAddresses().filter((a) => a !== multi.nodeIP)] : hostAddresses(), podCIDR: withKubelet ? podCidr : undefined }, multi.leaseDurationSeconds);
   // the Node's writes wait on the disk (fsync): the node stack is built meanwhile, and the API
   // listens only once the Node is there, as before
   const registered = heartbeat.start();
@@ -374,6 +388,7 @@ export async function runServer(argv: string[]): Promise<number> {
         apiServerNames: sans,
         localPathDir: resolve(p.flags.get('local-path-dir') ?? join(dataDir, 'storage')),
         nodeName: nodeName(),
+        nodeMonitor,
         log,
       }),
     log,
@@ -408,7 +423,7 @@ export async function runServer(argv: string[]): Promise<number> {
   const hostPorts = new HostPortGuard();
   // listeners on the bridge gateway wait for the bridge (made at the first pod's network setUp)
   const late = new LateBinder(log);
-  const dns = withKubelet && cluster.dnsIP ? new ClusterDNS(client, { domain: cluster.domain, serviceCIDR: serviceOptions.clusterIPRange, podCIDR: podCidr, upstreams: cluster.upstreams, log }) : undefined;
+  const dns = withKubelet && cluster.dnsIP ? new ClusterDNS(client, { domain: cluster.domain, serviceCIDR: serviceOptions.clusterIPRange, podCIDR: multi.clusterCidr, upstreams: cluster.upstreams, log }) : undefined;
   if (dns) {
     for (const l of dns.listeners(cluster.gateway, CLUSTER_DNS_PORT)) late.add(l);
     for (const protocol of ['udp', 'tcp'] as const) hostPorts.reserve({ protocol, address: cluster.gateway, port: CLUSTER_DNS_PORT, what: "podbay's cluster DNS" });
@@ -420,15 +435,17 @@ export async function runServer(argv: string[]): Promise<number> {
   let kubelet: Kubelet | undefined;
   let scheduler: LeaderWork | undefined;
   let runtime: RuncRuntime | undefined;
+  let routes: NodeRoutes | undefined;
   if (node) {
     const stack = await node.buildNodeStack({
       client: kubeletClient,
       nodeName: nodeName(),
-      hostIP: hostAddresses()[0] ?? '127.0.0.1',
+      hostIP: nodeIP ?? '127.0.0.1',
       dataDir,
       runDir,
       bridge,
       podCidr,
+      clusterCidr: multi.clusterCidr,
       cgroupRoot: p.flags.get('cgroup-root') ?? DEFAULT_CGROUP_ROOT,
       flags: p.flags,
       hostPorts,
@@ -441,6 +458,7 @@ export async function runServer(argv: string[]): Promise<number> {
     });
     runtime = stack.runtime;
     kubelet = stack.kubelet;
+    routes = stack.routes;
     const cgroups = stack.cgroups;
     scheduler = new LeaderWork(() => {
       const binder = new node.Binder(client.as('kube-scheduler'), nodeName(), log, hostPorts);
@@ -522,7 +540,7 @@ export async function runServer(argv: string[]): Promise<number> {
   // a restarted podbay finds its bridge (and gateway) already there
   await late.ensure();
   // the service proxy runs where pods do: its rules forward to pod IPs on this node's bridge
-  const proxier = node ? new node.Proxier(client, { clusterCIDR: podCidr, serviceCIDR: serviceOptions.clusterIPRange, tag: node.tagFor(bridge), nodeName: nodeName(), log }) : undefined;
+  const proxier = node ? new node.Proxier(client, { clusterCIDR: multi.clusterCidr, serviceCIDR: serviceOptions.clusterIPRange, tag: node.tagFor(bridge), nodeName: nodeName(), log }) : undefined;
   await proxier?.start();
   // LoadBalancer Services get this node's address (the proxy answers there), as k3s's ServiceLB
   const serviceLb = lbAddress ? new ServiceLbController(client, lbAddress, { log, host: nodeName() }) : undefined;
@@ -537,6 +555,8 @@ export async function runServer(argv: string[]): Promise<number> {
       : undefined;
   await ingresses?.start();
   await kubelet?.start();
+  // host-gw routes to the agents' pods (src/proxy/node-routes.ts)
+  await routes?.start();
   // the scheduler, like the controllers: at once, or while this server holds kube-system/kube-scheduler
   const schedulerElection = scheduler && election ? new LeaderElector({ client: client.as('kube-scheduler'), namespace: 'kube-system', name: 'kube-scheduler', identity: leaderIdentity, ...election, callbacks: { onStartedLeading: () => scheduler!.lead(), onStoppedLeading: () => scheduler!.resign() }, log }) : undefined;
   if (schedulerElection) schedulerElection.start();
@@ -573,6 +593,7 @@ export async function runServer(argv: string[]): Promise<number> {
   await step('service load balancer controller', () => serviceLb?.stop());
   await step('service proxy', () => proxier?.stop());
   await step('kubelet', () => kubelet?.stop());
+  await step('routes to other nodes', () => routes?.stop());
   await step('runtime', () => runtime?.shutdown(log));
   await step('API server', () => api.close());
   await step('store', () => store.close());

@@ -40,8 +40,10 @@ export class EventRecorder {
         this.seen.delete(key); // gone or stale: post a fresh one
       }
     }
+    // an event about a cluster-scoped object (a Node) goes to "default", as client-go's recorder puts it
+    const namespace: string = pod.metadata.namespace || 'default';
     const event: Obj = {
-      metadata: { name: `${pod.metadata.name}.${Date.now().toString(16)}${randomBytes(2).toString('hex')}`, namespace: pod.metadata.namespace },
+      metadata: { name: `${pod.metadata.name}.${Date.now().toString(16)}${randomBytes(2).toString('hex')}`, namespace },
       involvedObject: {
         // a controller's events are about its own object (a ReplicaSet, a Deployment ...)
         kind: pod.kind ?? 'Pod',
@@ -63,7 +65,7 @@ export class EventRecorder {
       reportingComponent: this.component,
       reportingInstance: this.component === 'kubelet' ? this.host : '',
     };
-    this.seen.set(key, await this.client.resource(EVENTS).create(pod.metadata.namespace, event));
+    this.seen.set(key, await this.client.resource(EVENTS).create(namespace, event));
     if (this.seen.size > 5000) this.seen.delete(this.seen.keys().next().value!);
   }
 

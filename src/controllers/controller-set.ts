@@ -35,6 +35,8 @@ export interface ControllerSetOptions {
   /** the local-path provisioner's directory and node */
   localPathDir: string;
   nodeName: string;
+  /** --node-monitor-grace-period and --node-monitor-period, for the node lifecycle controller */
+  nodeMonitor?: { gracePeriodMs?: number; monitorPeriodMs?: number };
   log: (line: string) => void;
 }
 
@@ -54,7 +56,7 @@ export function controllerSet(o: ControllerSetOptions): Component[] {
     c('the volume protection controller', new VolumeProtectionController(client, { log })),
     c('the disruption controller', new DisruptionController(client, { log })),
     c('the ephemeral volume controller', new EphemeralVolumeController(client, { log })),
-    c('the node lifecycle controller', new NodeLifecycleController(client, { log })),
+    c('the node lifecycle controller', new NodeLifecycleController(client, { log, ...o.nodeMonitor })),
     c('the service account controller', serviceAccountsController(kcm, { log })),
     c('the root CA publisher', rootCaPublisher(kcm, o.caPem, { log })),
     c('the clusterrole aggregation controller', new ClusterRoleAggregationController(kcm, { log })),

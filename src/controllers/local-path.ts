@@ -25,7 +25,12 @@ const ANN_LOCAL_NODE = 'local.path.provisioner/selected-node';
 const DIR_NAME_RE = /^pvc-[0-9a-f-]{36}_[a-z0-9][-a-z0-9.]*_[a-z0-9][-a-z0-9.]*$/;
 
 /** the StorageClass k3s ships (its manifests/local-storage.yaml) */
-export function localPathStorageClass(): Obj {
+/**
+ * `nodeName`: where the provisioner runs. k3s's local-path provisioner makes a volume on any
+ * node (through a helper pod there); podbay's makes directories on its own node only, so the
+ * class allows that node alone and the scheduler takes a pod with such a claim there.
+ */
+export function localPathStorageClass(nodeName?: string): Obj {
   return {
     apiVersion: 'storage.k8s.io/v1',
     kind: 'StorageClass',
@@ -33,6 +38,7 @@ export function localPathStorageClass(): Obj {
     provisioner: LOCAL_PATH_PROVISIONER,
     volumeBindingMode: 'WaitForFirstConsumer',
     reclaimPolicy: 'Delete',
+    ...(nodeName ? { allowedTopologies: [{ matchLabelExpressions: [{ key: 'kubernetes.io/hostname', values: [nodeName] }] }] } : {}),
   };
 }
 

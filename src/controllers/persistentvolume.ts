@@ -102,7 +102,7 @@ export class PersistentVolumeController extends QueueController {
   private async ensureDefaultClass(): Promise<void> {
     if (await this.client.resource(CLASSES).tryGet(undefined, LOCAL_PATH_CLASS)) return;
     try {
-      await this.client.resource(CLASSES).create(undefined, localPathStorageClass());
+      await this.client.resource(CLASSES).create(undefined, localPathStorageClass(this.opts.nodeName));
     } catch (e) {
       if (!(e instanceof ApiError && e.reason === 'AlreadyExists')) throw e;
     }

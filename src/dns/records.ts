@@ -22,6 +22,10 @@
  * podbay's ranges) are not ours: `undefined`, and the server forwards them.
  */
 import type { Answer, Question } from 'dns-packet';
+import { cidrContains, ipv4ToInt } from '../api/cidr.js';
+
+// in src/api/cidr.ts since the node routes use it too; still importable from here
+export { cidrContains };
 
 type Obj = Record<string, any>;
 
@@ -54,24 +58,6 @@ export const DEFAULT_TTL = 5;
 const lower = (s: string) => s.toLowerCase().replace(/\.$/, '');
 const ipSet = (svc: Obj) => typeof svc.spec?.clusterIP === 'string' && svc.spec.clusterIP !== '' && svc.spec.clusterIP !== 'None';
 const isHeadless = (svc: Obj) => svc.spec?.type !== 'ExternalName' && svc.spec?.clusterIP === 'None';
-
-function ipv4ToInt(ip: string): number | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
-  if (!m) return undefined;
-  const parts = m.slice(1).map(Number);
-  if (parts.some((p) => p > 255)) return undefined;
-  return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
-}
-
-export function cidrContains(cidr: string, ip: string): boolean {
-  const [base, bitsText] = cidr.split('/');
-  const b = ipv4ToInt(base ?? '');
-  const i = ipv4ToInt(ip);
-  const bits = Number(bitsText);
-  if (b === undefined || i === undefined || !Number.isInteger(bits) || bits < 0 || bits > 32) return false;
-  const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
-  return ((b & mask) >>> 0) === ((i & mask) >>> 0);
-}
 
 /** the SOA CoreDNS gives the zone */
 export function soa(opts: ZoneOptions): Answer {

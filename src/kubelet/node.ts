@@ -162,10 +162,10 @@ export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
 const LEASES = resourceInfo('leases', 'coordination.k8s.io')!;
 
 /** Create or renew the node's Lease kube-node-lease/NAME (the kubelet's nodelease controller). */
-export async function renewNodeLease(client: Client, node: Obj): Promise<void> {
+export async function renewNodeLease(client: Client, node: Obj, durationSeconds = NODE_LEASE_DURATION_SECONDS): Promise<void> {
   const leases = client.resource(LEASES);
   const name = node.metadata.name;
-  const spec = { holderIdentity: name, leaseDurationSeconds: NODE_LEASE_DURATION_SECONDS, renewTime: new Date().toISOString().replace('Z', '000Z') };
+  const spec = { holderIdentity: name, leaseDurationSeconds: durationSeconds, renewTime: new Date().toISOString().replace('Z', '000Z') };
   const cur = await leases.tryGet(NODE_LEASE_NAMESPACE, name);
   if (cur) {
     await leases.update({ ...cur, spec: { ...cur.spec, ...spec } });
@@ -177,7 +177,10 @@ export async function renewNodeLease(client: Client, node: Obj): Promise<void> {
 
 /**
  * Keeps the Node's status current: registered (or refreshed) on start, then every interval,
- * and its Lease renewed every 10 s (what node-lifecycle controllers watch).
+ * and its Lease renewed every quarter of its duration (10 s of 40 s, as the kubelet's
+ * nodeLeaseDurationSeconds; what node-lifecycle controllers watch). A renewal that finds the
+ * Node not Ready (the node controller marked it Unknown while this node was away) posts the
+ * status at once, as the kubelet does when its status differs from the API's.
  * Runs with or without the kubelet's pod workers (`--no-kubelet` still reports the node).
  */
 export class NodeHeartbeat {
@@ -190,19 +193,30 @@ export class NodeHeartbeat {
     private readonly log: (line: string) => void,
     private readonly everyMs = NODE_HEARTBEAT_MS,
     private readonly id: NodeIdentity = thisHost(),
+    private readonly leaseDurationSeconds = NODE_LEASE_DURATION_SECONDS,
   ) {}
 
   async start(): Promise<void> {
     this.node = await registerNode(this.client, this.id);
-    const renew = () => void renewNodeLease(this.client, this.node!).catch((e) => this.log(`node lease renewal failed: ${(e as Error).message}`));
+    const renew = () =>
+      void renewNodeLease(this.client, this.node!, this.leaseDurationSeconds)
+        .then(() => this.postIfMarked())
+        .catch((e) => this.log(`node lease renewal failed: ${(e as Error).message}`));
     renew();
-    this.leaseTimer = setInterval(renew, NODE_LEASE_RENEW_MS);
+    this.leaseTimer = setInterval(renew, Math.min(NODE_LEASE_RENEW_MS, (this.leaseDurationSeconds * 1000) / 4));
     this.timer = setInterval(() => {
       void registerNode(this.client, this.id).then(
         (n) => (this.node = n),
         (e) => this.log(`node heartbeat failed: ${(e as Error).message}`),
       );
     }, this.everyMs);
+  }
+
+  /** the Node as the API has it says not Ready (marked by the node controller): post the status now */
+  private async postIfMarked(): Promise<void> {
+    const cur = await this.client.resource(resourceInfo('nodes')!).tryGet(undefined, this.id.name);
+    const ready = (cur?.status?.conditions ?? []).find((c: Obj) => c.type === 'Ready');
+    if (cur && ready?.status !== 'True') this.node = await registerNode(this.client, this.id);
   }
 
   stop(): void {

@@ -6,6 +6,8 @@
  *
  *   nat POSTROUTING  -s <podCidr> -> PODBAY-MASQ-<bridge>
  *   PODBAY-MASQ-<bridge>:  -d <podCidr> RETURN (pod to pod keeps its source)
+ *                          -d <clusterCidr> RETURN (so does pod to pod on another node, as
+ *                             flannel's rules leave the cluster network unmasqueraded)
  *                          -d multicast RETURN (as the bridge plugin leaves it)
  *                          MASQUERADE
  *
@@ -20,7 +22,7 @@ export function masqueradeChain(bridge: string): string {
   return `PODBAY-MASQ-${bridge}`;
 }
 
-export function masqueradeRules(bridge: string, podCidr: string): HookedChain {
+export function masqueradeRules(bridge: string, podCidr: string, clusterCidr = podCidr): HookedChain {
   const v6 = podCidr.includes(':');
   return {
     table: 'nat',
@@ -28,6 +30,7 @@ export function masqueradeRules(bridge: string, podCidr: string): HookedChain {
     v6,
     rules: [
       ['-d', podCidr, '-m', 'comment', '--comment', 'podbay: pod to pod keeps its source', '-j', 'RETURN'],
+      ...(clusterCidr !== podCidr ? [['-d', clusterCidr, '-m', 'comment', '--comment', 'podbay: pod to pod on another node keeps its source', '-j', 'RETURN']] : []),
       ['-d', v6 ? 'ff00::/8' : '224.0.0.0/4', '-j', 'RETURN'],
       ['-m', 'comment', '--comment', `podbay: pods of ${bridge} leave masqueraded`, '-j', 'MASQUERADE'],
     ],
@@ -35,10 +38,10 @@ export function masqueradeRules(bridge: string, podCidr: string): HookedChain {
   };
 }
 
-export function ensurePodMasquerade(bridge: string, podCidr: string): Promise<void> {
-  return ensureHookedChain(masqueradeRules(bridge, podCidr));
+export function ensurePodMasquerade(bridge: string, podCidr: string, clusterCidr?: string): Promise<void> {
+  return ensureHookedChain(masqueradeRules(bridge, podCidr, clusterCidr));
 }
 
-export function removePodMasquerade(bridge: string, podCidr: string): Promise<void> {
-  return removeHookedChain(masqueradeRules(bridge, podCidr));
+export function removePodMasquerade(bridge: string, podCidr: string, clusterCidr?: string): Promise<void> {
+  return removeHookedChain(masqueradeRules(bridge, podCidr, clusterCidr));
 }

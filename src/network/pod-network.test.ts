@@ -85,4 +85,7 @@ test('pods leave masqueraded through one chain per bridge, pod-to-pod and multic
   assert.deepEqual(r.rules.map((x) => x.at(-1)), ['RETURN', 'RETURN', 'MASQUERADE']);
   assert.deepEqual(r.rules[0]!.slice(0, 2), ['-d', '10.250.0.0/24']);
   assert.equal(masqueradeRules('pb6', 'fd00:1::/64').v6, true);
+  // a node of a larger cluster: pods of other nodes are reached with the pod's own address
+  const multi = masqueradeRules('pbmn1', '10.200.1.0/24', '10.200.0.0/16');
+  assert.deepEqual(multi.rules.map((x) => `${x[0]} ${x[1]} ${x.at(-1)}`), ['-d 10.200.1.0/24 RETURN', '-d 10.200.0.0/16 RETURN', '-d 224.0.0.0/4 RETURN', '-m comment MASQUERADE']);
 });

@@ -228,7 +228,7 @@ export class CniPodNetwork implements PodNetwork {
     }
     // the bridge (and the route_localnet portmap set on it) is gone: its guard can go too
     await removeLocalnetGuard(this.settings.bridge);
-    await removePodMasquerade(this.settings.bridge, this.settings.podCidr);
+    await removePodMasquerade(this.settings.bridge, this.settings.podCidr, this.settings.clusterCidr);
     await removeIdleHostportChains();
     await rm(join(this.runDir, 'ipam', this.settings.networkName), { recursive: true, force: true });
     await rmdir(join(this.runDir, 'ipam')).catch(() => {});
@@ -249,7 +249,7 @@ export class CniPodNetwork implements PodNetwork {
     await this.hostPorts.assertFree(req.portMappings);
     await ensureIpForward();
     // the guard goes in before portmap turns route_localnet on for the bridge
-    await Promise.all([ensureLocalnetGuard(this.settings.bridge), ensurePodMasquerade(this.settings.bridge, this.settings.podCidr)]);
+    await Promise.all([ensureLocalnetGuard(this.settings.bridge), ensurePodMasquerade(this.settings.bridge, this.settings.podCidr, this.settings.clusterCidr)]);
     await this.writeConfList();
 
     const entry: CacheEntry = {

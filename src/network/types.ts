@@ -56,6 +56,11 @@ export interface NetworkSettings {
   /** e.g. 10.88.0.0/16 */
   podCidr: string;
   /**
+   * the whole pod network of the cluster, every node's podCIDR within it (e.g. 10.42.0.0/16):
+   * pod-to-pod traffic to another node keeps its source (not masqueraded). Default podCidr.
+   */
+  clusterCidr?: string;
+  /**
    * Optional: more plugin objects chained after portmap in the config list (e.g. `tuning` or
    * `bandwidth`), each `{type, ...}`; they get `name`, `cniVersion` and `prevResult` like the
    * others. Default: none.

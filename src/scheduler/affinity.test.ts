@@ -27,3 +27,18 @@ test('required node affinity, pod affinity and anti-affinity on the one node, wi
   // a topologyKey the node does not have: anti-affinity cannot be violated
   assert.equal(affinityMisfit(pod('web-2', { app: 'web' }, { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ ...term({ app: 'web' }), topologyKey: 'zone' }] } }), node, [pod('web-1', { app: 'web' })]), undefined);
 });
+
+test('affinity across nodes: a term counts the pods in the node\'s domain of its topologyKey', async () => {
+  const { affinityReason } = await import('./affinity.js');
+  const labels: Record<string, Record<string, string>> = { n1: { 'kubernetes.io/hostname': 'n1', zone: 'z1' }, n2: { 'kubernetes.io/hostname': 'n2', zone: 'z1' }, n3: { 'kubernetes.io/hostname': 'n3', zone: 'z2' } };
+  const on = (nodeName: string, p: ReturnType<typeof pod>) => ({ ...p, spec: { ...p.spec, nodeName } });
+  const placement = { pods: [on('n1', pod('web-1', { app: 'web' }))], nodeLabels: (n: string) => labels[n] };
+  const nodeObj = (n: string) => ({ metadata: { name: n, labels: labels[n] } });
+  const apart = (key: string) => ({ podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ ...term({ app: 'web' }), topologyKey: key }] } });
+  assert.equal(affinityReason(pod('web-2', { app: 'web' }, apart('kubernetes.io/hostname')), nodeObj('n2'), placement), undefined, 'another host');
+  assert.match(affinityReason(pod('web-2', { app: 'web' }, apart('zone')), nodeObj('n2'), placement)!.reasons[0]!, /didn't match pod anti-affinity rules/, 'the same zone');
+  assert.equal(affinityReason(pod('web-2', { app: 'web' }, apart('zone')), nodeObj('n3'), placement), undefined, 'another zone');
+  const near = { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ ...term({ app: 'web' }), topologyKey: 'zone' }] } };
+  assert.equal(affinityReason(pod('cache', { app: 'cache' }, near), nodeObj('n2'), placement), undefined, 'in web-1\'s zone');
+  assert.match(affinityReason(pod('cache', { app: 'cache' }, near), nodeObj('n3'), placement)!.reasons[0]!, /didn't match pod affinity rules/);
+});

@@ -55,4 +55,47 @@ describe('binder', () => {
       binder.stop();
     }
   });
+
+  it('spreads a ReplicaSet\'s pods over every node that can take them; tainted and cordoned nodes are left out; hostPorts are per node', async () => {
+    const reg = await memoryRegistry();
+    const client = new LocalClient(reg);
+    const nodes = client.resource(NODES);
+    for (const name of ['n1', 'n2', 'n3', 'n4', 'n5']) {
+      const n = await nodes.create(undefined, { metadata: { name, labels: { 'kubernetes.io/hostname': name } } });
+      const spec = name === 'n4' ? { taints: [{ key: 'node.kubernetes.io/unreachable', effect: 'NoSchedule' }] } : name === 'n5' ? { unschedulable: true } : {};
+      const withSpec = await nodes.update({ ...n, spec });
+      await nodes.update({ ...withSpec, status: { allocatable: { cpu: '2', memory: '1Gi', pods: '110' } } }, { sub: 'status' });
+    }
+    const pods = client.resource(PODS);
+    const owner = [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web', uid: 'rs-uid', controller: true }];
+    for (let i = 0; i < 4; i++) await pods.create('default', { ...pod(`web-${i}`), metadata: { name: `web-${i}`, ownerReferences: owner } });
+    const binder = new Binder(client, 'n1', () => {});
+    await binder.start();
+    try {
+      await until('all four bound', async () => (await pods.list('default')).items.every((p) => p.spec.nodeName));
+      const placed = (await pods.list('default')).items.map((p) => p.spec.nodeName);
+      assert.deepEqual([...new Set(placed)].sort(), ['n1', 'n2', 'n3'], `spread over the three schedulable nodes: ${placed}`);
+      // one hostPort per node: three pods wanting it fit, a fourth does not, and says why per node
+      for (let i = 0; i < 4; i++) await pods.create('default', pod(`hp-${i}`, {}, HOST_PORT));
+      const cond = async (name: string) => (await pods.get('default', name)).status?.conditions?.find((c: Obj) => c.type === 'PodScheduled');
+      const waiting = async () => (await pods.list('default')).items.filter((p) => p.metadata.name.startsWith('hp-') && !p.spec.nodeName);
+      await until('one hostPort pod left over', async () => {
+        const w = await waiting();
+        return w.length === 1 && (await cond(w[0].metadata.name))?.reason === 'Unschedulable';
+      });
+      const stuck = (await waiting())[0];
+      const hpNodes = (await pods.list('default')).items.filter((p) => p.metadata.name.startsWith('hp-') && p.spec.nodeName).map((p) => p.spec.nodeName).sort();
+      assert.deepEqual(hpNodes, ['n1', 'n2', 'n3']);
+      assert.equal(
+        (await cond(stuck.metadata.name)).message,
+        "0/5 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/unreachable: }, 1 node(s) were unschedulable, 3 node(s) didn't have free ports for the requested pod ports. preemption: 0/5 nodes are available: 2 Preemption is not helpful for scheduling, 3 No preemption victims found for incoming pod.",
+      );
+      // the taint goes (the node came back): the waiting pod lands there
+      const n4 = await nodes.get(undefined, 'n4');
+      await nodes.update({ ...n4, spec: {} });
+      await until('the waiting pod bound to n4', async () => (await pods.get('default', stuck.metadata.name)).spec.nodeName === 'n4');
+    } finally {
+      binder.stop();
+    }
+  });
 });

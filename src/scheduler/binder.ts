@@ -1,15 +1,23 @@
 /**
- * The scheduler's job for a one-node cluster: bind each unscheduled pod (schedulerName
- * default-scheduler) to this node, unless it cannot fit: a hostPort already taken by a pod
- * bound here, a hostPort that podbay's API server or a host process holds (see
- * src/network/host-ports.ts: portmap's DNAT would steal that service's traffic), or a
- * nodeSelector this node does not match. Such a pod stays Pending with the
- * PodScheduled=False/Unschedulable condition and a FailedScheduling event, worded as
- * kube-scheduler words them (a host holder is named in parentheses), and is retried when pods
- * come and go and every 5 s (a host process may stop listening).
+ * The scheduler (kube-scheduler's default profile, for podbay's scale): bind each unscheduled
+ * pod (schedulerName default-scheduler) to a node. Every Node is considered; a node is
+ * filtered out when it cannot take the pod:
+ *   - cordoned, or a NoSchedule/NoExecute taint the pod does not tolerate (taints.ts; the node
+ *     lifecycle controller taints NotReady and unreachable nodes, so those are out too);
+ *   - a nodeSelector it does not match; a hostPort a pod bound to THAT node already holds;
+ *   - required (anti-)affinity (affinity.ts), resources (fit.ts, against that node's
+ *     allocatable and the pods bound to it), its volumes (volume-binding.ts);
+ *   - on podbay's own node only (`nodeName`, where this process runs): a hostPort that
+ *     podbay's API server or a host process holds (src/network/host-ports.ts: portmap's DNAT
+ *     would steal that service's traffic). An agent's host sockets are not visible from here.
+ * The nodes left are scored (score.ts: spreading a controller's pods, least allocated) and the
+ * best taken. When none is left the pod stays Pending with the PodScheduled=False/Unschedulable
+ * condition and a FailedScheduling event, worded as kube-scheduler words them (diagnosis.ts;
+ * a host holder is named in parentheses), and is retried when pods or nodes change and every
+ * 5 s (a host process may stop listening).
  */
-import type { Node, Pod } from 'kubernetes-types/core/v1.js';
-import type { Client, ObjList, Typed, WatchEventOut } from '../client/types.js';
+import type { Pod } from 'kubernetes-types/core/v1.js';
+import type { Client, Typed, WatchEventOut } from '../client/types.js';
 
 /** a pod as the API returns it: namespaced, with a spec */
 type ApiPod = Typed<Pod> & { spec: NonNullable<Pod['spec']>; metadata: { namespace: string } };
@@ -19,13 +27,16 @@ import { resourceInfo } from '../api/registry.js';
 import { describeConflict, type HostPortGuard, type WantedPort } from '../network/host-ports.js';
 import { ResourceFit } from './fit.js';
 import { checkPodVolumes } from './volume-binding.js';
-import { nodeMisfit } from './taints.js';
-import { affinityMisfit } from './affinity.js';
+import { taintMisfit } from './taints.js';
+import { affinityReason, type NamespaceLabels, type Placement } from './affinity.js';
+import { fitErrorMessage, misfit, preFilterMessage, type Misfit } from './diagnosis.js';
+import { pickNode, type Candidate } from './score.js';
 import { rfc3339 } from '../api/time.js';
 
 const PODS = resourceInfo('pods')!;
 const NODES = resourceInfo('nodes')!;
 const NAMESPACES = resourceInfo('namespaces')!;
+const SERVICES = resourceInfo('services')!;
 
 /** The hostPorts a pod asks for; a hostNetwork pod's container ports are its host ports. */
 function podHostPorts(pod: ApiPod): WantedPort[] {
@@ -45,8 +56,14 @@ function hostPorts(pod: ApiPod): string[] {
   return podHostPorts(pod).map((p) => `${p.protocol}/${p.hostPort}`);
 }
 
-const NO_FREE_PORTS = "0/1 nodes are available: 1 node(s) didn't have free ports for the requested pod ports";
-const NO_VICTIMS = 'preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.';
+const NO_FREE_PORTS = "node(s) didn't have free ports for the requested pod ports";
+
+/** one node as a pass sees it: what is bound there, updated as the pass binds */
+interface NodeState extends Candidate {
+  pods: ApiPod[];
+  taken: Set<string>;
+  fit: ResourceFit;
+}
 
 function active(pod: ApiPod): boolean {
   return !pod.metadata.deletionTimestamp && pod.status?.phase !== 'Succeeded' && pod.status?.phase !== 'Failed';
@@ -54,6 +71,7 @@ function active(pod: ApiPod): boolean {
 
 export class Binder {
   private watch?: { cancel(): void };
+  private nodeWatch?: { cancel(): void };
   private timer?: NodeJS.Timeout;
   private busy = false;
   private again = false;
@@ -70,12 +88,8 @@ export class Binder {
     this.events = new EventRecorder(client, 'default-scheduler', nodeName, log);
   }
 
-  private listPods(fieldSelector: string): Promise<ObjList<ApiPod>> {
-    return this.client.resource<ApiPod>(PODS).list(undefined, { fieldSelector });
-  }
-
   async start(): Promise<void> {
-    const list = await this.listPods('spec.nodeName=');
+    const list = await this.client.resource<ApiPod>(PODS).list(undefined, { fieldSelector: 'spec.nodeName=' });
     this.watch = await this.client.resource(PODS).watch(undefined, { resourceVersion: list.metadata.resourceVersion }, {
       event: (ev: WatchEventOut) => {
         if (ev.type === 'ERROR' || ev.type === 'BOOKMARK') return;
@@ -91,12 +105,20 @@ export class Binder {
         this.kick();
       },
     });
+    // a node joining, becoming Ready or losing a taint may take the pods that wait
+    const nodes = await this.client.resource(NODES).list(undefined);
+    this.nodeWatch = await this.client.resource(NODES).watch(undefined, { resourceVersion: nodes.metadata.resourceVersion }, {
+      event: (ev: WatchEventOut) => {
+        if (ev.type !== 'ERROR' && ev.type !== 'BOOKMARK') this.kick();
+      },
+    });
     this.kick();
     this.timer = setInterval(() => this.kick(), 5000);
   }
 
   stop(): void {
     this.watch?.cancel();
+    this.nodeWatch?.cancel();
     clearInterval(this.timer);
   }
 
@@ -118,56 +140,87 @@ export class Binder {
   }
 
   private async pass(): Promise<void> {
-    const pending = (await this.listPods('spec.nodeName=')).items.filter(
-      (p) => active(p) && (p.spec.schedulerName ?? 'default-scheduler') === 'default-scheduler',
-    );
+    const all = (await this.client.resource<ApiPod>(PODS).list(undefined)).items.filter(active);
+    const pending = all.filter((p) => !p.spec.nodeName && (p.spec.schedulerName ?? 'default-scheduler') === 'default-scheduler');
     if (!pending.length) return;
-    const node = await this.client.resource<Node>(NODES).tryGet(undefined, this.nodeName);
-    const bound = (await this.listPods(`spec.nodeName=${this.nodeName}`)).items.filter(active);
-    const taken = new Set(bound.flatMap(hostPorts));
-    const fit = new ResourceFit(node?.status?.allocatable, bound);
+    const nodes = (await this.client.resource(NODES).list(undefined)).items.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+    const states = new Map<string, NodeState>();
+    for (const node of nodes) {
+      const pods = all.filter((p) => p.spec.nodeName === node.metadata.name);
+      states.set(node.metadata.name, { node, pods, taken: new Set(pods.flatMap(hostPorts)), fit: new ResourceFit(node.status?.allocatable, pods) });
+    }
+    const placement: Placement = {
+      get pods() {
+        return [...states.values()].flatMap((s) => s.pods);
+      },
+      nodeLabels: (name) => states.get(name)?.node.metadata?.labels ?? undefined,
+    };
     // namespaces' labels, for pod affinity terms with a namespaceSelector
-    const namespaces = pending.some((p) => p.spec.affinity) ? new Map((await this.client.resource(NAMESPACES).list(undefined)).items.map((n) => [n.metadata.name, n.metadata.labels ?? {}])) : new Map();
+    const namespaces: NamespaceLabels = pending.some((p) => p.spec.affinity) ? new Map((await this.client.resource(NAMESPACES).list(undefined)).items.map((n) => [n.metadata.name, n.metadata.labels ?? {}])) : new Map();
+    const services = (await this.client.resource(SERVICES).list(undefined)).items;
     pending.sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)));
     for (const pod of pending) {
-      const volumes = await checkPodVolumes(this.client, pod, this.nodeName, node);
-      const why = this.misfit(pod, node, taken) ?? affinityMisfit(pod, node, bound, namespaces) ?? fit.misfit(pod) ?? (await this.hostMisfit(pod)) ?? ('misfit' in volumes ? volumes.misfit : undefined);
-      if (why) {
-        await this.unschedulable(pod, why);
+      if (!nodes.length) {
+        await this.unschedulable(pod, 'no nodes available to schedule pods');
         continue;
       }
+      const fits: NodeState[] = [];
+      const misfits: Misfit[] = [];
+      let prefilter: string | undefined;
+      for (const state of states.values()) {
+        const why = await this.nodeMisfit(pod, state, placement, namespaces);
+        if (typeof why === 'string') {
+          prefilter = why;
+          break;
+        }
+        if (why) misfits.push(why);
+        else fits.push(state);
+      }
+      if (prefilter !== undefined || !fits.length) {
+        await this.unschedulable(pod, prefilter !== undefined ? preFilterMessage(nodes.length, prefilter) : fitErrorMessage(nodes.length, misfits));
+        continue;
+      }
+      const chosen = pickNode(pod, fits, services) as NodeState;
+      const name: string = chosen.node.metadata.name;
+      const volumes = await checkPodVolumes(this.client, pod, name, chosen.node, true);
       if ('wait' in volumes) {
         // its claims are being provisioned for this node: look again shortly (upstream's PreBind waits)
         setTimeout(() => this.kick(), 500).unref();
         continue;
       }
       try {
-        if (process.env.PODBAY_TRACE === '1') process.stderr.write(`${new Date().toISOString()} trace ${pod.metadata.name}: binding\n`);
-        await this.client.bind(pod.metadata.namespace, pod.metadata.name, this.nodeName);
-        for (const hp of hostPorts(pod)) taken.add(hp);
-        fit.add(pod);
-        bound.push(pod);
+        if (process.env.PODBAY_TRACE === '1') process.stderr.write(`${new Date().toISOString()} trace ${pod.metadata.name}: binding to ${name}\n`);
+        await this.client.bind(pod.metadata.namespace, pod.metadata.name, name);
+        for (const hp of hostPorts(pod)) chosen.taken.add(hp);
+        chosen.fit.add(pod);
+        chosen.pods.push({ ...pod, spec: { ...pod.spec, nodeName: name } });
         this.reported.delete(pod.metadata.uid);
-        this.events.record(pod, 'Normal', 'Scheduled', `Successfully assigned ${pod.metadata.namespace}/${pod.metadata.name} to ${this.nodeName}`);
+        this.events.record(pod, 'Normal', 'Scheduled', `Successfully assigned ${pod.metadata.namespace}/${pod.metadata.name} to ${name}`);
       } catch (e) {
         if (!(e instanceof ApiError && (e.reason === 'Conflict' || e.reason === 'NotFound'))) throw e;
       }
     }
   }
 
-  private misfit(pod: ApiPod, node: Node | undefined, taken: Set<string>): string | undefined {
-    const tainted = nodeMisfit(pod, node);
+  /** why `state`'s node cannot take the pod (a string: no node can, the pod's own volumes say), in upstream's filter order */
+  private async nodeMisfit(pod: ApiPod, state: NodeState, placement: Placement, namespaces: NamespaceLabels): Promise<Misfit | string | undefined> {
+    const { node } = state;
+    const tainted = taintMisfit(pod, node);
     if (tainted) return tainted;
-    const labels = node?.metadata?.labels ?? {};
+    const labels = node.metadata?.labels ?? {};
     for (const [k, v] of Object.entries(pod.spec.nodeSelector ?? {})) {
-      if (labels[k] !== v) return "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.";
+      if (labels[k] !== v) return misfit("node(s) didn't match Pod's node affinity/selector", true);
     }
-    if (hostPorts(pod).some((hp) => taken.has(hp))) return `${NO_FREE_PORTS}. ${NO_VICTIMS}`;
-    return undefined;
+    if (hostPorts(pod).some((hp) => state.taken.has(hp))) return misfit(NO_FREE_PORTS, false);
+    const why = affinityReason(pod, node, placement, namespaces) ?? state.fit.reason(pod) ?? (node.metadata?.name === this.nodeName ? await this.hostMisfit(pod) : undefined);
+    if (why) return why;
+    const volumes = await checkPodVolumes(this.client, pod, node.metadata.name, node, false);
+    if ('prefilter' in volumes) return volumes.prefilter;
+    return 'misfit' in volumes ? volumes.misfit : undefined;
   }
 
-  /** hostPorts (not a hostNetwork pod's: it binds them itself, no DNAT) held on the host */
-  private async hostMisfit(pod: ApiPod): Promise<string | undefined> {
+  /** hostPorts (not a hostNetwork pod's: it binds them itself, no DNAT) held on this host */
+  private async hostMisfit(pod: ApiPod): Promise<Misfit | undefined> {
     if (!this.hostPortGuard || pod.spec.hostNetwork) return undefined;
     const wanted = podHostPorts(pod);
     if (!wanted.length) return undefined;
@@ -176,10 +229,10 @@ export class Binder {
       found = await this.hostPortGuard.conflicts(wanted);
     } catch (e) {
       // unknown is not free: the pod waits (and says why) rather than risk stealing a port
-      return `${NO_FREE_PORTS} (checking the host's sockets failed: ${(e as Error).message}). ${NO_VICTIMS}`;
+      return misfit(`${NO_FREE_PORTS} (checking the host's sockets failed: ${(e as Error).message})`, false);
     }
     if (!found.length) return undefined;
-    return `${NO_FREE_PORTS} (${found.map(describeConflict).join('; ')}). ${NO_VICTIMS}`;
+    return misfit(`${NO_FREE_PORTS} (${found.map(describeConflict).join('; ')})`, false);
   }
 
   private async unschedulable(pod: ApiPod, message: string): Promise<void> {

@@ -1,11 +1,12 @@
 /**
- * kube-scheduler's NodeResourcesFit for the one node: a pod fits when its requests (cpu,
+ * kube-scheduler's NodeResourcesFit for a node: a pod fits when its requests (cpu,
  * memory, as resource.PodRequests sums them) fit in the node's allocatable minus what the pods
  * already bound there request, and the node has room for one more pod. A request of zero
  * always fits, as upstream.
  */
 import type { Obj } from '../api/types.js';
 import { bytesValue, milliValue, podAmounts } from '../api/pod-resources.js';
+import { oneNode, type Misfit } from './diagnosis.js';
 
 /** What the node's allocatable leaves, with the bound pods' requests taken off. */
 export class ResourceFit {
@@ -39,10 +40,14 @@ export class ResourceFit {
     return out.sort();
   }
 
-  /** The FailedScheduling message for a pod that does not fit, or undefined. */
-  misfit(pod: Obj): string | undefined {
+  /** Why the pod does not fit (preemption might make room), or undefined. */
+  reason(pod: Obj): Misfit | undefined {
     const reasons = this.reasons(pod);
-    if (!reasons.length) return undefined;
-    return `0/1 nodes are available: ${reasons.map((r) => `1 ${r}`).join(', ')}. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.`;
+    return reasons.length ? { reasons, unresolvable: false } : undefined;
+  }
+
+  /** The one-node FailedScheduling message for a pod that does not fit, or undefined. */
+  misfit(pod: Obj): string | undefined {
+    return oneNode(this.reason(pod));
   }
 }

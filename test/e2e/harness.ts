@@ -296,7 +296,10 @@ export function removeSimulatedHost(h: SimulatedHost): void {
   spawnSync('ip', ['link', 'del', h.linkBridge]);
 }
 
-/** Fallback cleanup of an agent's world after a failed run: containers, mounts, cgroups. */
+/**
+ * Fallback cleanup of an agent's world (a failed run, or an agent killed, whose kubelet never
+ * stopped its pods): containers, mounts, cgroups. Its IPAM leases are files in its run dir.
+ */
 export function agentJanitor(w: PodWorld | undefined): void {
   if (!w?.runDir) return;
   const root = join(w.runDir, 'runc');
@@ -377,6 +380,20 @@ export class PodSuite implements PodWorld {
     this.runDir = join(this.work, 'run');
     this.server = await PodbayServer.start([...this.serverArgs(), ...extraArgs]);
     return this.server;
+  }
+
+  /** as start, on a fixed port of the suite's range (agents must be told where the API is before it starts) */
+  async startOnPort(prefix: string, port: number, extraArgs: string[] = []): Promise<PodbayServer> {
+    this.hadHostportChains = hostportChainsExist();
+    this.work = mkdtempSync(join(tmpdir(), prefix));
+    this.runDir = join(this.work, 'run');
+    const s = new PodbayServer();
+    s.dataDir = mkdtempSync(join(tmpdir(), 'podbay-e2e-'));
+    s.port = port;
+    s.kubeconfig = join(s.dataDir, 'kubeconfig.yaml');
+    await s.spawn([...this.serverArgs(), ...extraArgs]);
+    this.server = s;
+    return s;
   }
 
   /** `podbay image load -i TAR` into this server's data dir */
