@@ -117,6 +117,21 @@ function nodeStatus(now: string, id: NodeIdentity): Obj {
 
 /** Create or refresh this machine's Node object. */
 export async function registerNode(client: Client, id: NodeIdentity = thisHost()): Promise<Obj> {
+  // another writer of the Node (the node lifecycle controller marking it, a second server on
+  // this host) makes an update conflict: read it again and retry, as the kubelet's
+  // tryUpdateNodeStatus does (nodeStatusUpdateRetry: 5)
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await registerNodeOnce(client, id);
+    } catch (e) {
+      if (!(e instanceof ApiError && e.reason === 'Conflict') || attempt >= NODE_STATUS_UPDATE_RETRY) throw e;
+    }
+  }
+}
+
+const NODE_STATUS_UPDATE_RETRY = 5;
+
+async function registerNodeOnce(client: Client, id: NodeIdentity): Promise<Obj> {
   const nodes = client.resource(resourceInfo('nodes')!);
   const name = id.name;
   const spec = id.podCIDR ? { podCIDR: id.podCIDR, podCIDRs: [id.podCIDR] } : {};
