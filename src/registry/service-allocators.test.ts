@@ -108,12 +108,14 @@ test('servers sharing a store (sharedStore): what one hands out the other does n
   const two = new Registry(store, opts);
   await one.bootstrap();
   // both have loaded their allocators before either made a Service
-  await one.create(SERVICES, 'default', svc('warm-1'));
-  await two.create(SERVICES, 'default', svc('warm-2'));
-  const a = await one.create(SERVICES, 'default', svc('a', { clusterIP: '10.43.0.6', type: 'NodePort', ports: [{ port: 80, nodePort: 30001 }] }));
-  assert.equal(a.spec.clusterIP, '10.43.0.6');
-  const ip = await apiError(two.create(SERVICES, 'default', svc('b', { clusterIP: '10.43.0.6' })));
-  assert.match(ip.message, /spec\.clusterIPs\[0\]: Invalid value: "10\.43\.0\.6": failed to allocate IP 10\.43\.0\.6: provided IP is already allocated/);
+  const warm = [await one.create(SERVICES, 'default', svc('warm-1')), await two.create(SERVICES, 'default', svc('warm-2'))];
+  // an address neither warm-up Service drew (they draw at random)
+  const held = new Set([...warm.map((s) => s.spec.clusterIP), ...(await one.list(SERVICES, '')).items.map((s: any) => s.spec.clusterIP)]);
+  const free = ['10.43.0.6', '10.43.0.5', '10.43.0.4', '10.43.0.3', '10.43.0.2'].find((x) => !held.has(x))!;
+  const a = await one.create(SERVICES, 'default', svc('a', { clusterIP: free, type: 'NodePort', ports: [{ port: 80, nodePort: 30001 }] }));
+  assert.equal(a.spec.clusterIP, free);
+  const ip = await apiError(two.create(SERVICES, 'default', svc('b', { clusterIP: free })));
+  assert.match(ip.message, new RegExp(`spec\\.clusterIPs\\[0\\]: Invalid value: "${free.replaceAll('.', '\\.')}": failed to allocate IP ${free.replaceAll('.', '\\.')}: provided IP is already allocated`));
   const port = await apiError(two.create(SERVICES, 'default', svc('c', { type: 'NodePort', ports: [{ port: 80, nodePort: 30001 }] })));
   assert.match(port.message, /provided port is already allocated/);
   // the range has 6 addresses (.1-.6): .1-.6 minus what is held; every one handed out is distinct
