@@ -78,7 +78,10 @@ describe('several servers on one etcd', () => {
     root = mkdtempSync(join(tmpdir(), 'podbay-ha-'));
     etcd = await startEtcd(3, { basePort: ETCD_BASE_PORT });
     servers.push(await startServer(0));
-    servers.push(...(await Promise.all([startServer(1, servers[0].dataDir), startServer(2, servers[0].dataDir)])));
+    // both started at once; one that fails must not leave the other running past after()
+    const started = await Promise.allSettled([startServer(1, servers[0].dataDir), startServer(2, servers[0].dataDir)]);
+    for (const r of started) if (r.status === 'fulfilled') servers.push(r.value);
+    for (const r of started) if (r.status === 'rejected') throw r.reason;
   });
 
   after(async () => {
@@ -243,7 +246,9 @@ describe('an agent fails over between servers', { timeout: 180_000 }, () => {
     // each server also listens on the link address (--advertise-address), where the agent reaches it
     const extra = ['--advertise-address', HOST_IP, '--service-cluster-ip-range', '10.197.0.0/24'];
     servers.push(await startHaServer(join(root, 'a'), AGENT_SERVER_PORTS[0], etcd, undefined, extra));
-    servers.push(...(await Promise.all([1, 2].map((i) => startHaServer(join(root, 'abc'[i]), AGENT_SERVER_PORTS[i], etcd, servers[0].dataDir, extra)))));
+    const started = await Promise.allSettled([1, 2].map((i) => startHaServer(join(root, 'abc'[i]), AGENT_SERVER_PORTS[i], etcd, servers[0].dataDir, extra)));
+    for (const r of started) if (r.status === 'fulfilled') servers.push(r.value);
+    for (const r of started) if (r.status === 'rejected') throw r.reason;
   });
 
   after(async () => {
