@@ -20,7 +20,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ApiError, badRequest } from '../api/errors.js';
 import type { Obj } from '../api/types.js';
-import { upgradeRequestHead } from './proxy-upgrade.js';
+import { spliceUpgrade, upgradeRequestHead } from './proxy-upgrade.js';
 import type { StreamKind } from './node-streams.js';
 
 /** the kubelet's default --port */
@@ -109,15 +109,5 @@ export async function relayUpgrade(l: KubeletLocation, kind: StreamKind, pod: Ob
     conn.once('error', (e: NodeJS.ErrnoException) => reject(backendError(e, l)));
   });
   const search = q.toString();
-  upstream.write(upgradeRequestHead(req, kubeletPath(kind, pod, container), search ? `?${search}` : '', '', hostPort(l)));
-  if (head.length) upstream.write(head);
-  // either side ending or failing ends both: no half-open relay is left behind
-  const close = () => {
-    upstream.destroy();
-    socket.destroy();
-  };
-  upstream.on('error', close).on('close', close);
-  socket.on('error', close).on('close', close);
-  upstream.pipe(socket);
-  socket.pipe(upstream);
+  spliceUpgrade(upstream, socket, upgradeRequestHead(req, kubeletPath(kind, pod, container), search ? `?${search}` : '', '', hostPort(l)), head);
 }

@@ -51,9 +51,17 @@ export async function servePodProxyUpgrade(t: ProxyTarget, req: IncomingMessage,
     conn.once('error', (e: NodeJS.ErrnoException) => reject(dialError(e, host, d.port)));
   });
   const host = net.isIP(d.ip) === 6 ? `[${d.ip}]:${d.port}` : `${d.ip}:${d.port}`;
-  upstream.write(upgradeRequestHead(req, path, search, t.prefix, String(req.headers.host ?? host)));
+  spliceUpgrade(upstream, socket, upgradeRequestHead(req, path, search, t.prefix, String(req.headers.host ?? host)), head);
+}
+
+/**
+ * Sends the upgrade request (and the bytes the client sent after it) upstream, then relays
+ * both ways untouched, as UpgradeAwareHandler does: either side ending or failing ends both, so
+ * no half-open relay is left behind.
+ */
+export function spliceUpgrade(upstream: Duplex, socket: Duplex, requestHead: string, head: Buffer): void {
+  upstream.write(requestHead);
   if (head.length) upstream.write(head);
-  // either side ending or failing ends both: no half-open relay is left behind
   const close = () => {
     upstream.destroy();
     socket.destroy();
