@@ -127,6 +127,9 @@ function stable(o: unknown): string {
   return JSON.stringify(o);
 }
 
+/** how long stop() lets syncs in flight finish before cutting their waits short */
+const STOP_SYNC_WAIT_MS = 3000;
+
 export class Kubelet {
   private readonly client: KubeletClient;
   private readonly runtime: Runtime;
@@ -244,10 +247,6 @@ export class Kubelet {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    // syncs in flight end promptly: no hook or grace period is waited out (pods outlive podbay;
-    // a deletion under way is finished by the next start)
-    this.hooks.stop();
-    this.runtime.interruptWaits();
     this.informer?.stop();
     this.services?.stop();
     this.storage.stop();
@@ -256,7 +255,23 @@ export class Kubelet {
     this.deadlines.stop();
     await this.logManager.stop();
     for (const t of this.timers.values()) clearTimeout(t);
-    await Promise.allSettled([...this.syncing.values()]);
+    // syncs in flight may finish for a moment (a kill whose container exits on SIGTERM completes
+    // and releases its volumes); past that, no hook or grace period is waited out: pods outlive
+    // podbay, and a deletion under way is finished by the next start
+    const inFlight = Promise.allSettled([...this.syncing.values()]);
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([inFlight.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), STOP_SYNC_WAIT_MS)))]);
+    clearTimeout(timer);
+    if (!done) {
+      this.log(`kubelet: ${this.syncing.size} pod sync(s) still waiting on grace periods or hooks after ${STOP_SYNC_WAIT_MS / 1000} s: cut short`);
+      this.hooks.stop();
+      this.runtime.interruptWaits();
+      await inFlight;
+    }
+    // a pod deleted (--force) while its sandbox was being made, whose kill the stop cut off,
+    // must not run on: as at start, what belongs to no pod the cache knows is removed (only
+    // with a synced cache: an empty one would take every pod for gone)
+    if (this.informer?.hasSynced()) await this.collectOrphans().catch((e) => this.log(`kubelet: ${(e as Error).message}`));
   }
 
   private onPodEvent(ev: WatchEventOut): void {

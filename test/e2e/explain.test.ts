@@ -330,6 +330,9 @@ spec:
       assert.equal(page.url().includes('token'), false);
       // the whole kubeconfig may be pasted: the page takes its token
       await login(readFileSync(s.kubeconfig, 'utf8'));
+      // a click as a user's lands: on the button as the list shows it at that moment (the list
+      // is redrawn on every watch event, so a handle taken a moment before may be gone)
+      const choose = (name: string) => page.evaluate((n) => document.querySelector<HTMLButtonElement>(`#pods button[data-pod="${n}"]`)!.click(), name);
       const listed = (name: string) => page.evaluate((n) => [...document.querySelectorAll<HTMLButtonElement>('#pods button')].some((b) => b.dataset.pod === n), name);
       await waitFor('the pod list', () => [...document.querySelectorAll<HTMLButtonElement>('#pods button')].some((b) => b.dataset.pod === 'default/ghost'));
       assert.equal(page.url().includes(s.token), false, 'the token is never in the URL');
@@ -340,13 +343,13 @@ spec:
       assert.ok(Date.now() - t0 <= 2000, `listed after ${Date.now() - t0} ms`);
       assert.equal(await listed('default/late'), true);
       // and its diagram, once it runs (the page refreshes the chosen pod as its watch events come)
-      await page.click('#pods button[data-pod="default/late"]');
+      await choose('default/late');
       await waitFor('the new pod\'s diagram with its container', () => {
         const i = document.getElementById('diagram') as HTMLImageElement | null;
         return i && i.complete && i.naturalWidth > 300 && document.getElementById('detail')!.innerText.includes('pod default/late · Running') && decodeURIComponent(i.src).includes('>c<');
       }, 30_000);
       // choose the seed-shaped pod: its diagram (the SVG as an image) and its tables
-      await page.click('#pods button[data-pod="default/ghost"]');
+      await choose('default/ghost');
       await waitFor('the diagram', () => {
         const i = document.getElementById('diagram') as HTMLImageElement | null;
         return i && i.complete && i.naturalWidth > 300 && i.alt === 'diagram of pod default/ghost';

@@ -430,6 +430,8 @@ export class PodSuite implements PodWorld {
 
   async finish(kubectl: string): Promise<void> {
     const s = this.server;
+    // the controllers first (their pods orphaned), or a ReplicaSet makes the force-deleted pods again
+    s.kubectl(kubectl, ['delete', 'deployments,replicasets,statefulsets,daemonsets,jobs,cronjobs,replicationcontrollers', '--all', '--all-namespaces', '--cascade=orphan', '--wait=false']);
     s.kubectl(kubectl, ['delete', 'pods', '--all', '--grace-period=0', '--force', '--wait=true']);
     await waitFor('all pods gone', () => JSON.parse(s.kubectl(kubectl, ['get', 'pods', '-o', 'json']).stdout).items.length === 0 || undefined, 60_000);
     await s.teardown();
@@ -443,11 +445,13 @@ export class PodSuite implements PodWorld {
  * Polls the server's /readyz every `everyMs` while an attack runs; `stop()` returns the slowest
  * answer and every failure, so a suite can assert podbay kept answering (within 1 s) throughout.
  */
-export function watchReadyz(s: PodbayServer, everyMs = 100): { stop(): Promise<{ worstMs: number; failures: string[]; samples: number }> } {
+export function watchReadyz(s: PodbayServer, everyMs = 100): { stop(): Promise<{ worstMs: number; failures: string[]; samples: number; failedAt: string[] }> } {
   let stopped = false;
   let worstMs = 0;
   let samples = 0;
   const failures: string[] = [];
+  /** when each unanswered request was sent (to find it in the server's log) */
+  const failedAt: string[] = [];
   let sleeping: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
   const loop = (async () => {
@@ -462,6 +466,7 @@ export function watchReadyz(s: PodbayServer, everyMs = 100): { stop(): Promise<{
         if (r.status !== 200) failures.push(`/readyz answered ${r.status}: ${r.body}`);
       } catch (e) {
         failures.push(`/readyz: ${(e as Error).message}`);
+        failedAt.push(new Date(Date.now() - (performance.now() - t0)).toISOString());
       } finally {
         clearTimeout(timer);
       }
@@ -481,7 +486,7 @@ export function watchReadyz(s: PodbayServer, everyMs = 100): { stop(): Promise<{
       clearTimeout(sleeping);
       wake?.();
       await loop;
-      return { worstMs, failures, samples };
+      return { worstMs, failures, samples, failedAt };
     },
   };
 }

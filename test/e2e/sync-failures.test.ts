@@ -43,7 +43,7 @@ describe('pods the kubelet cannot run', () => {
   const { k, ok, apply, pod, events } = kubectlHelpers(() => s, kc.path);
   let readyz: ReturnType<typeof watchReadyz>;
   /** what each /readyz watch saw (one per server process) */
-  const readyzSeen: { worstMs: number; failures: string[] }[] = [];
+  const readyzSeen: { worstMs: number; failures: string[]; failedAt: string[] }[] = [];
 
   const container = (name: string, c = 'c') => (pod(name).status?.containerStatuses ?? []).find((x: any) => x.name === c);
   /** the STATUS column of `kubectl get pod` */
@@ -93,7 +93,9 @@ describe('pods the kubelet cannot run', () => {
     if (existsSync(`/sys/class/net/${BRIDGE}/peer_ifindex`) || existsSync(`/sys/class/net/${BRIDGE}p`)) spawnSync('ip', ['link', 'del', BRIDGE]); // a failed test's veth
     await suite.finish(kc.path);
     for (const [i, r] of readyzSeen.entries()) {
-      assert.deepEqual(r.failures, [], `podbay (server process ${i + 1} of ${readyzSeen.length}) answered /readyz throughout`);
+      // the server's log around an unanswered /readyz says what it was doing
+      const around = r.failedAt.flatMap((t) => s.log.split('\n').filter((l) => Math.abs(Date.parse(l.slice(0, 24)) - Date.parse(t)) < 2000));
+      assert.deepEqual(r.failures, [], `podbay (server process ${i + 1} of ${readyzSeen.length}) answered /readyz throughout; sent at ${r.failedAt.join(', ')}; its log then:\n${around.join('\n')}`);
       assert.ok(r.worstMs < 1000, `/readyz of server process ${i + 1} answered within 1 s (worst ${Math.round(r.worstMs)} ms)`);
     }
   });
