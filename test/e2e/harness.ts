@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, existsSync, readFileSync, readdirSync, statSync, r
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import net from 'node:net';
+import { Worker } from 'node:worker_threads';
 import https from 'node:https';
 import http from 'node:http';
 import assert from 'node:assert/strict';
@@ -444,52 +445,63 @@ export class PodSuite implements PodWorld {
 /**
  * Polls the server's /readyz every `everyMs` while an attack runs; `stop()` returns the slowest
  * answer and every failure, so a suite can assert podbay kept answering (within 1 s) throughout.
+ * The poller runs in a worker thread: the suites call kubectl with spawnSync, which blocks this
+ * thread, and a poller here would count a kubectl run of over a second as podbay's silence.
  */
 export function watchReadyz(s: PodbayServer, everyMs = 100): { stop(): Promise<{ worstMs: number; failures: string[]; samples: number; failedAt: string[] }> } {
-  let stopped = false;
-  let worstMs = 0;
-  let samples = 0;
-  const failures: string[] = [];
-  /** when each unanswered request was sent (to find it in the server's log) */
-  const failedAt: string[] = [];
-  let sleeping: NodeJS.Timeout | undefined;
-  let wake: (() => void) | undefined;
-  const loop = (async () => {
-    while (!stopped) {
-      const t0 = performance.now();
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        const r = await Promise.race([
-          s.request('GET', '/readyz', { token: null }),
-          new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no answer in 1000 ms')), 1000))),
-        ]);
-        if (r.status !== 200) failures.push(`/readyz answered ${r.status}: ${r.body}`);
-      } catch (e) {
-        failures.push(`/readyz: ${(e as Error).message}`);
-        failedAt.push(new Date(Date.now() - (performance.now() - t0)).toISOString());
-      } finally {
-        clearTimeout(timer);
-      }
-      worstMs = Math.max(worstMs, performance.now() - t0);
-      samples++;
-      // unref'd: a poller a failed test never stopped must not keep the test process (and CI)
-      // alive; stop() wakes it, so awaiting the loop never waits on an unref'd timer
-      await new Promise<void>((r) => {
-        wake = r;
-        sleeping = setTimeout(r, everyMs).unref();
-      });
-    }
-  })();
+  const worker = new Worker(READYZ_POLLER, { eval: true, workerData: { port: s.port, ca: s.caPem, everyMs } });
+  worker.unref(); // a poller a failed test never stopped must not keep the test process (and CI) alive
+  const result = new Promise<{ worstMs: number; failures: string[]; samples: number; failedAt: string[] }>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the /readyz poller exited (${code}) without its result`)));
+  });
+  result.catch(() => {}); // read by stop()
   return {
     async stop() {
-      stopped = true;
-      clearTimeout(sleeping);
-      wake?.();
-      await loop;
-      return { worstMs, failures, samples, failedAt };
+      worker.postMessage('stop');
+      const r = await result;
+      await worker.terminate();
+      return r;
     },
   };
 }
+
+const READYZ_POLLER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const https = require('node:https');
+const { port, ca, everyMs } = workerData;
+let stopped = false;
+let wake;
+let worstMs = 0, samples = 0;
+const failures = [], failedAt = [];
+parentPort.on('message', () => { stopped = true; if (wake) wake(); });
+const get = () => new Promise((resolve, reject) => {
+  const req = https.get({ host: '127.0.0.1', port, path: '/readyz', ca, agent: false }, (res) => {
+    let body = '';
+    res.setEncoding('utf8').on('data', (d) => (body += d)).on('end', () => { clearTimeout(t); resolve({ status: res.statusCode, body }); });
+  });
+  const t = setTimeout(() => req.destroy(new Error('no answer in 1000 ms')), 1000);
+  req.on('error', (e) => { clearTimeout(t); reject(e); });
+});
+(async () => {
+  while (!stopped) {
+    const t0 = performance.now();
+    const sent = new Date().toISOString();
+    try {
+      const r = await get();
+      if (r.status !== 200) failures.push('/readyz answered ' + r.status + ': ' + r.body);
+    } catch (e) {
+      failures.push('/readyz: ' + e.message);
+      failedAt.push(sent);
+    }
+    worstMs = Math.max(worstMs, performance.now() - t0);
+    samples++;
+    if (!stopped) await new Promise((r) => { wake = r; setTimeout(r, everyMs); });
+  }
+  parentPort.postMessage({ worstMs, failures, samples, failedAt });
+})();
+`;
 
 /**
  * The kubectl shorthands a pod suite uses: `k` runs kubectl, `ok` asserts it succeeded and
