@@ -450,15 +450,18 @@ export class PodSuite implements PodWorld {
  */
 export function watchReadyz(s: PodbayServer, everyMs = 100): { stop(): Promise<{ worstMs: number; failures: string[]; samples: number; failedAt: string[] }> } {
   const worker = new Worker(READYZ_POLLER, { eval: true, workerData: { port: s.port, ca: s.caPem, everyMs } });
-  worker.unref(); // a poller a failed test never stopped must not keep the test process (and CI) alive
   const result = new Promise<{ worstMs: number; failures: string[]; samples: number; failedAt: string[] }>((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`the /readyz poller exited (${code}) without its result`)));
   });
   result.catch(() => {}); // read by stop()
+  // a poller a failed test never stopped must not keep the test process (and CI) alive: unref'd
+  // after its listeners are on (a 'message' listener refs the worker again)
+  worker.unref();
   return {
     async stop() {
+      worker.ref(); // awaited now: its answer must come even with nothing else keeping us alive
       worker.postMessage('stop');
       const r = await result;
       await worker.terminate();
