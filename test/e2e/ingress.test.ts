@@ -54,6 +54,30 @@ function ourNginx(runDir: string): string[] {
   return out;
 }
 
+/**
+ * the worker processes of the nginx master in the run dir's nginx.pid. After `nginx -s reload`
+ * the old worker keeps accepting connections with the old configuration until it has taken the
+ * master's QUIT, so for a moment a request may meet either one.
+ */
+function nginxWorkers(runDir: string): string[] {
+  let master = '';
+  try {
+    master = readFileSync(join(runDir, 'ingress', 'nginx.pid'), 'utf8').trim();
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] === master) out.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim());
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
 /** a backend Deployment: busybox httpd serving `files` (path -> content; $(hostname) expands) */
 function backend(name: string, files: Record<string, string>): string {
   const script = ['mkdir -p /www', ...Object.entries(files).map(([p, c]) => `mkdir -p /www${p.slice(0, p.lastIndexOf('/')) || '/'} && echo "${c}" > /www${p}`), 'exec httpd -f -p 8080 -h /www'].join(' && ');
@@ -109,10 +133,22 @@ describe('Ingress served by the built-in controller (Debian nginx under podbay)'
       const d = JSON.parse(ok('get', 'deployment', name, '-o', 'json'));
       return d.status?.readyReplicas === n ? d : undefined;
     }, 90_000);
+  /**
+   * until `cond` holds through nginx, and then until its one worker is the one that answered:
+   * a request that met the new configuration proves a new worker runs, and once the old one is
+   * gone every later request meets the new configuration too
+   */
   const until = (what: string, cond: () => Promise<boolean>, ms = 20_000) =>
-    waitFor(what, async () => ((await cond().catch(() => false)) ? true : undefined), ms).catch((e) => {
-      throw new Error(`${(e as Error).message}\nserver log:\n${s.log.split('\n').filter((l) => /ingress/.test(l)).slice(-15).join('\n')}`);
-    });
+    waitFor(what, async () => ((await cond().catch(() => false)) ? true : undefined), ms)
+      .then(() =>
+        waitFor(`${what}: the old nginx worker gone`, () => {
+          const w = nginxWorkers(suite.runDir);
+          return w.length === 1 && !/shutting down/.test(w[0]) ? true : undefined;
+        }, ms),
+      )
+      .catch((e) => {
+        throw new Error(`${(e as Error).message}\nnginx workers: ${nginxWorkers(suite.runDir).join(', ')}\nserver log:\n${s.log.split('\n').filter((l) => /ingress/.test(l)).slice(-15).join('\n')}`);
+      });
 
   before(async () => {
     if (!existsSync('/usr/sbin/nginx')) assert.fail('nginx is missing: install the Debian package nginx-light (scripts/setup-host.sh)');
