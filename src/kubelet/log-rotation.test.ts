@@ -4,7 +4,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { ContainerLogManager, decideRotation, excessRotatedLogs, logRotationFlags, parseDurationMs, rotatedLogName, DEFAULT_LOG_ROTATION } from './log-rotation.js';
-import { groupLogRuns, streamLog } from './logs.js';
+import { groupLogRuns, logRuns, openCursor, streamLog, successor } from './logs.js';
 import type { ContainerStatus } from '../runtime/types.js';
 
 const policy = { maxSize: 100, maxFiles: 3, intervalMs: 1000 };
@@ -207,5 +207,34 @@ describe('rotating and reading across rotations (files on disk, a fake conmon)',
       await follower;
       assert.equal(out, expected(3, n));
       await w.close();
+    }));
+
+  test('the next file after a rotation: never an older one from a listing read before the rotation', () =>
+    inTempDir(async (dir) => {
+      const log = join(dir, '0.log');
+      const older = join(dir, '0.log.20261129-180000');
+      await fsp.writeFile(older, criLines(0, 3));
+      await fsp.writeFile(log, criLines(3, 5));
+      const ours = await openCursor(log);
+      try {
+        assert.equal(await successor(dir, 0, ours), undefined, 'ours is still the live file');
+        const stale = await logRuns(dir);
+        // a rotation: ours renamed, a new live file
+        const rotated = join(dir, '0.log.20261129-180001');
+        await fsp.rename(log, rotated);
+        await fsp.writeFile(log, criLines(5, 6));
+        const liveIno = (await fsp.stat(log)).ino;
+        assert.equal(await successor(dir, 0, ours, async () => stale), undefined, 'ours is missing from the stale listing: look again, not back at the oldest file');
+        assert.deepEqual(await successor(dir, 0, ours), { path: log, ino: liveIno });
+        // ours deleted with everything older (the oldest go first): the oldest file left is next
+        const third = join(dir, '0.log.20261129-180002');
+        await fsp.rename(log, third);
+        await fsp.writeFile(log, '');
+        await fsp.rm(older);
+        await fsp.rm(rotated);
+        assert.deepEqual(await successor(dir, 0, ours), { path: third, ino: (await fsp.stat(third)).ino });
+      } finally {
+        await ours.fh.close();
+      }
     }));
 });

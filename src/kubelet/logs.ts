@@ -112,14 +112,14 @@ function parseCri(text: string, carry: { partial: string; ts: string }): Line[] 
 }
 
 /** An open log file and how far it has been read (whole lines only). */
-interface Cursor {
+export interface Cursor {
   path: string;
   fh: FileHandle;
   ino: number;
   pos: number;
 }
 
-async function openCursor(path: string): Promise<Cursor> {
+export async function openCursor(path: string): Promise<Cursor> {
   const fh = await open(path, 'r');
   return { path, fh, ino: (await fh.stat()).ino, pos: 0 };
 }
@@ -163,9 +163,19 @@ async function openRun(dir: string, pick: (runs: LogRun[]) => LogRun | undefined
   }
 }
 
-/** The file after `c` in its run, once `c` is no longer the live file; undefined while it still is. */
-async function successor(dir: string, restart: number, c: Cursor): Promise<string | undefined> {
-  const run = (await logRuns(dir)).find((r) => r.restart === restart);
+/**
+ * The file after `c` in its run (its path and the inode it had when looked at), once `c` is no
+ * longer the live file; undefined while it still is, or while the listing cannot tell.
+ *
+ * The listing is read before the files are stat'ed, so a rotation in between leaves it stale:
+ * ours renamed to a name the listing lacks, the live name already a newer file. Ours missing
+ * from the listing therefore means "look again", unless ours is deleted. That is checked first:
+ * the oldest files go first, so when ours is gone so were all older ones, and the oldest file
+ * left is the next one.
+ */
+export async function successor(dir: string, restart: number, c: Cursor, list: (dir: string) => Promise<LogRun[]> = logRuns): Promise<{ path: string; ino: number } | undefined> {
+  const deleted = (await c.fh.stat()).nlink === 0;
+  const run = (await list(dir)).find((r) => r.restart === restart);
   if (!run) return undefined;
   const inos: number[] = [];
   for (const f of run.files) inos.push(await stat(f).then((st) => st.ino, () => -1));
@@ -174,8 +184,8 @@ async function successor(dir: string, restart: number, c: Cursor): Promise<strin
   // the live name missing (renamed, conmon not yet reopened) or still ours: keep reading ours
   if (!liveIsLive || live === c.ino) return undefined;
   const i = inos.indexOf(c.ino);
-  // ours was rotated away and already deleted: the oldest file left is the best next one
-  return i >= 0 ? run.files[i + 1] : run.files[0];
+  const at = i >= 0 ? i + 1 : deleted ? inos.findIndex((ino) => ino >= 0) : -1;
+  return at >= 0 && at < run.files.length && inos[at] >= 0 ? { path: run.files[at], ino: inos[at] } : undefined;
 }
 
 /**
@@ -257,8 +267,13 @@ export async function streamLog(
       // rotated: ours is final once the live name holds another file; drain it, then move on
       for (let next = await successor(dir, chosen.restart, cur); next; next = await successor(dir, chosen.restart, cur)) {
         emit(parseCri(await readMore(cur), carry));
-        const c = await openCursor(next).catch(() => undefined);
+        const c = await openCursor(next.path).catch(() => undefined);
         if (!c) break; // deleted under us: look again next round
+        if (c.ino !== next.ino) {
+          // renamed under us (the name now holds a newer file): look again next round
+          await c.fh.close().catch(() => {});
+          break;
+        }
         cursors.push(c);
         cur = c;
         emit(parseCri(await readMore(cur), carry));
