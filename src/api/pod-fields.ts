@@ -241,7 +241,8 @@ export function renderLedger(schema: Record<string, Obj>): string {
 }
 
 /** `node dist/src/api/pod-fields.js` prints the ledger (docs/pod-fields.md). */
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+// (by name too: bundled into dist/bundle, this module's URL is the bundle's, which is the CLI's main)
+if (process.argv[1]?.endsWith('pod-fields.js') && fileURLToPath(import.meta.url) === process.argv[1]) {
   const schemaPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'src', 'api', 'generated', 'schema.json');
   process.stdout.write(renderLedger(JSON.parse(readFileSync(schemaPath, 'utf8'))));
 }
