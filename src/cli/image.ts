@@ -10,6 +10,7 @@ import { ImagePuller, type PullProgress } from '../image/pull.js';
 import { pushImage } from '../image/push.js';
 import { loadDockerConfig, loadRegistries, type RegistriesConfig } from '../image/registries.js';
 import { DEFAULT_DATA_DIR } from './defaults.js';
+import { byString } from '../api/order.js';
 
 
 const USAGE = `Manage the images on this machine (stored under DATA-DIR/images).
@@ -86,7 +87,7 @@ export function imageTable(images: StoredImage[]): string {
     if (img.repoTags.length === 0) rows.push(['<none>', '<none>', id, size]);
     for (const t of img.repoTags) rows.push([...splitTag(t), id, size]);
   }
-  rows.sort((a, b) => a[0].localeCompare(b[0]) || a[1].localeCompare(b[1]));
+  rows.sort((a, b) => byString(a[0], b[0]) || byString(a[1], b[1]));
   return formatTable([['IMAGE', 'TAG', 'IMAGE ID', 'SIZE'], ...rows]);
 }
 

@@ -22,6 +22,7 @@ import { CronSchedule } from './cron-schedule.js';
 import { jobFinished, timeString } from './job-logic.js';
 import { controllerKey, controllerRef, controllerUid } from './owner.js';
 import { runWorkers, WorkQueue } from './workqueue.js';
+import { byString } from '../api/order.js';
 
 const CRONJOBS = resourceInfo('cronjobs', 'batch')!;
 const JOBS = resourceInfo('jobs', 'batch')!;
@@ -246,7 +247,7 @@ export class CronJobController {
       ['Failed', cj.spec?.failedJobsHistoryLimit],
     ] as const) {
       if (limit == null) continue;
-      const finished = children.filter((j) => jobFinished(j)?.type === type && !j.metadata.deletionTimestamp).sort((a, b) => started(a).localeCompare(started(b)));
+      const finished = children.filter((j) => jobFinished(j)?.type === type && !j.metadata.deletionTimestamp).sort((a, b) => byString(started(a), started(b)));
       for (const j of finished.slice(0, Math.max(0, finished.length - limit))) await this.deleteJob(cj, j.metadata.name, j.metadata.uid);
     }
   }

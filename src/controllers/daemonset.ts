@@ -27,6 +27,7 @@ import { Expectations } from './expectations.js';
 import { controllerKey, controllerRef, controllerUid } from './owner.js';
 import { ensureRevision, pruneRevisions, REVISION_LABEL, REVISIONS } from './revisions.js';
 import { runWorkers, WorkQueue } from './workqueue.js';
+import { byString } from '../api/order.js';
 
 const DAEMONSETS = resourceInfo('daemonsets', 'apps')!;
 const PODS = resourceInfo('pods')!;
@@ -199,7 +200,7 @@ export class DaemonSetController {
         remove.push(...failed);
         if (live.length === 0) create.push(n);
         // more than one: keep the oldest (kube keeps the oldest running one)
-        else remove.push(...live.sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp))).slice(1));
+        else remove.push(...live.sort((a, b) => byString(String(a.metadata.creationTimestamp), String(b.metadata.creationTimestamp))).slice(1));
       }
       for (const [n, mine] of byNode) if (!should.has(n)) remove.push(...mine);
       // rolling update: old pods go while no more than maxUnavailable are unavailable

@@ -19,6 +19,7 @@ import type { Obj } from '../api/types.js';
 import type { Client } from '../client/types.js';
 import { Informer, NAMESPACE_INDEX } from '../client/informer.js';
 import { runWorkers, WorkQueue } from './workqueue.js';
+import { byString } from '../api/order.js';
 
 const SERVICES = resourceInfo('services')!;
 const PODS = resourceInfo('pods')!;
@@ -74,7 +75,7 @@ interface PortGroup {
 export function desiredEndpoints(svc: Obj, pods: Obj[]): { endpoints: Obj; slices: { ports: Obj[]; endpoints: Obj[] }[] } {
   const publishNotReady = !!svc.spec?.publishNotReadyAddresses;
   const groups = new Map<string, PortGroup>();
-  const sorted = [...pods].sort((a, b) => String(a.metadata.name).localeCompare(String(b.metadata.name)));
+  const sorted = [...pods].sort((a, b) => byString(String(a.metadata.name), String(b.metadata.name)));
   for (const pod of sorted) {
     if (!pod.status?.podIP || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') continue;
     if (!selects(svc.spec?.selector, pod.metadata?.labels)) continue;

@@ -43,6 +43,7 @@ import {
 } from './job-logic.js';
 import { controllerKey, controllerUid } from './owner.js';
 import { runWorkers, WorkQueue } from './workqueue.js';
+import { byString } from '../api/order.js';
 
 const JOBS = resourceInfo('jobs', 'batch')!;
 const PODS = resourceInfo('pods')!;
@@ -349,7 +350,7 @@ export class JobController {
       // fewer than want: make more; more: delete the not-ready and newest first (kube's ActivePods order)
       if (active.length < want) for (let n = active.length; n < want; n++) toCreate.push(undefined);
       else if (active.length > want) {
-        const order = [...active].sort((a, b) => Number(isReady(a)) - Number(isReady(b)) || String(b.metadata.creationTimestamp).localeCompare(String(a.metadata.creationTimestamp)));
+        const order = [...active].sort((a, b) => Number(isReady(a)) - Number(isReady(b)) || byString(String(b.metadata.creationTimestamp), String(a.metadata.creationTimestamp)));
         toDelete.push(...order.slice(0, active.length - want));
       }
     }

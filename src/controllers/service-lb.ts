@@ -23,6 +23,7 @@ import type { Obj } from '../api/types.js';
 import { EventRecorder } from '../client/events.js';
 import { Informer, objectKey } from '../client/informer.js';
 import type { Client } from '../client/types.js';
+import { byString } from '../api/order.js';
 
 const SERVICES = resourceInfo('services')!;
 
@@ -54,7 +55,7 @@ export function assignLoadBalancers(services: Obj[], address: string): Map<strin
   const ours = services.filter(isOurs);
   for (const svc of services) if (!isOurs(svc) && holds(svc, address)) out.set(objectKey(svc), {});
   const created = (s: Obj) => s.metadata?.creationTimestamp ?? '';
-  ours.sort((a, b) => Number(holds(b, address)) - Number(holds(a, address)) || created(a).localeCompare(created(b)) || objectKey(a).localeCompare(objectKey(b)));
+  ours.sort((a, b) => Number(holds(b, address)) - Number(holds(a, address)) || byString(created(a), created(b)) || byString(objectKey(a), objectKey(b)));
   const claims = new Map<string, string>();
   for (const svc of ours) {
     const key = objectKey(svc);

@@ -23,6 +23,7 @@ import { DigestMismatchError, RegistryError } from './errors.js';
 import { formatReference, manifestRefOf, parseReference, repositoryOf, type ImageReference } from './reference.js';
 import { RegistryClient } from './registry-client.js';
 import { endpointsFor, type CredentialStore, type RegistriesConfig } from './registries.js';
+import { byString } from '../api/order.js';
 
 export const MANIFEST_TYPES = [MEDIA.ociIndex, MEDIA.ociManifest, MEDIA.dockerList, MEDIA.dockerManifest];
 const SCHEMA1 = ['application/vnd.docker.distribution.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v1+prettyjws'];
@@ -332,6 +333,6 @@ function isConnectionError(e: NodeJS.ErrnoException): boolean {
 
 /** Pulls with different credentials for the host are different pulls (one may be refused). */
 function credentialsFingerprint(stores: CredentialStore[] | undefined): string {
-  const all = (stores ?? []).map((s) => [...s.entries()].sort((a, b) => a[0].localeCompare(b[0])));
+  const all = (stores ?? []).map((s) => [...s.entries()].sort((a, b) => byString(a[0], b[0])));
   return all.some((s) => s.length) ? sha256(JSON.stringify(all)).slice(7, 23) : 'anonymous';
 }

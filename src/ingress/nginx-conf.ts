@@ -28,6 +28,7 @@
  */
 import type { Obj } from '../api/types.js';
 import { ANNOTATION_PREFIX, escapeRegex, readAnnotations, regexPathProblem, type LocationSettings } from './annotations.js';
+import { byNatural, byString } from '../api/order.js';
 
 export interface ListenConfig {
   /** the address nginx binds (0.0.0.0 for every one) */
@@ -164,7 +165,7 @@ class Resolver {
         for (const ip of (e.addresses ?? []) as string[]) out.add(`${ip}:${port.port}`);
       }
     }
-    return [...out].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+    return [...out].sort((a, b) => byNatural(a, b));
   }
 }
 
@@ -264,7 +265,7 @@ export function buildModel(input: RenderInput): { servers: Server[]; upstreams: 
     if (!s.locations.has(' /')) s.locations.set(' /', { modifier: '', path: '/', origin: 'default', target: s.fallback ?? { status: 404 } });
   }
   // the catch-all first, then hosts by name (wildcards after exact names, as nginx prefers them)
-  const ordered = [...servers.values()].sort((a, b) => (a.host === '_' ? -1 : b.host === '_' ? 1 : a.host.localeCompare(b.host)));
+  const ordered = [...servers.values()].sort((a, b) => (a.host === '_' ? -1 : b.host === '_' ? 1 : byString(a.host, b.host)));
   return { servers: ordered, upstreams: resolver.upstreams, problems };
 }
 

@@ -13,6 +13,7 @@
  *                    in the container's env may refer to them (./env.ts)
  */
 type Obj = Record<string, any>;
+import { byString } from '../api/order.js';
 
 export const MASTER_SERVICE_NAMESPACE = 'default';
 export const MASTER_SERVICES = new Set(['kubernetes']);
@@ -47,7 +48,7 @@ export function fromServices(services: Obj[]): [string, string][] {
 export function serviceEnv(services: Obj[], namespace: string, enableServiceLinks: boolean): Map<string, string> {
   const picked = new Map<string, Obj>();
   // sorted, so that the result does not depend on the informer's order
-  const sorted = [...services].sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
+  const sorted = [...services].sort((a, b) => byString(`${a.metadata.namespace}/${a.metadata.name}`, `${b.metadata.namespace}/${b.metadata.name}`));
   for (const svc of sorted) {
     if (!ipSet(svc)) continue;
     const name: string = svc.metadata.name;

@@ -33,6 +33,7 @@ import { claimVolume } from './claim-volume.js';
 import { VolumeError } from './volume-error.js';
 
 import { osErrorText } from '../sys/os-error.js';
+import { byString } from '../api/order.js';
 
 type Obj = Record<string, any>;
 
@@ -86,7 +87,7 @@ const written = new Map<string, string>();
 
 function digestOf(files: FileEntry[]): string {
   const h = createHash('sha256');
-  for (const f of [...files].sort((a, b) => a.path.localeCompare(b.path))) {
+  for (const f of [...files].sort((a, b) => byString(a.path, b.path))) {
     h.update(`${f.path}\0${f.mode & 0o7777}\0${f.content.length}\0`);
     h.update(f.content);
   }

@@ -29,6 +29,7 @@
  */
 import { createHash } from 'node:crypto';
 import { labelSelectorFromObject, type LabelSelectorObject } from '../api/selectors/labels.js';
+import { byString } from '../api/order.js';
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 
@@ -289,8 +290,8 @@ export function buildPolicyRules(input: PolicyRulesInput, previous: string[] = [
   const top = topChains(input.tag);
   const chains = [top.forward, top.output, top.input];
   const rules: string[] = [];
-  const policies = [...input.policies].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
-  const pods = [...input.pods].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+  const policies = [...input.policies].sort((a, b) => byString(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`));
+  const pods = [...input.pods].sort((a, b) => byString(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`));
 
   // each policy's chains, and which pods each one guards
   const ingressOf = new Map<PodInfo, string[]>();

@@ -18,6 +18,7 @@ import { CoalescedSync } from '../sys/coalesced-sync.js';
 import { conntrackFlushes } from './conntrack.js';
 import { ServiceHealthServers, type HealthCheckWant } from './healthcheck.js';
 import { baseJumps, buildRules, chainNames, linkedChains, restoreText, servicePortName, type EndpointInfo, type RuleTables, type RulesInput, type ServiceInfo } from './rules.js';
+import { byNatural } from '../api/order.js';
 
 /** a sync this long after the last full one rewrites every chain again (repairs what others changed) */
 export const FULL_RESYNC_MS = 60_000;
@@ -88,7 +89,7 @@ export function endpointsBySlices(slices: Obj[], node?: string): Map<string, End
         const local = node !== undefined && e.nodeName === node;
         for (const ip of (e.addresses ?? []) as string[]) if (!list.some((x) => x.ip === ip && x.port === port.port)) list.push({ ip, port: port.port, ...(local ? { local } : {}) });
       }
-      list.sort((a, b) => (a.ip === b.ip ? a.port - b.port : a.ip.localeCompare(b.ip, undefined, { numeric: true })));
+      list.sort((a, b) => (a.ip === b.ip ? a.port - b.port : byNatural(a.ip, b.ip)));
       out.set(spn, list);
     }
   }

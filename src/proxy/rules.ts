@@ -22,6 +22,7 @@
  * whose bridge is not the default adds a tag to its top-level chains and to the hashed names.
  */
 import { createHash } from 'node:crypto';
+import { byString } from '../api/order.js';
 
 export interface ServicePortInfo {
   name: string;
@@ -182,7 +183,7 @@ export function buildRules(input: RulesInput, previous: { nat: string[]; filter:
   filter.push(`-A ${c.forward} ${comment('kubernetes forwarding rules')} -m mark --mark ${MASQ_MARK} -j ACCEPT`);
   filter.push(`-A ${c.forward} ${comment('kubernetes forwarding conntrack rule')} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
 
-  const services = [...input.services].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+  const services = [...input.services].sort((a, b) => byString(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`));
   for (const svc of services) {
     if (svc.type === 'ExternalName' || !svc.clusterIP || svc.clusterIP === 'None') continue;
     for (const port of svc.ports) {

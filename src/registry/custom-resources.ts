@@ -22,6 +22,7 @@ import { ApiError } from '../api/errors.js';
 import { rfc3339 } from '../api/time.js';
 import type { Watcher } from '../store/types.js';
 import type { GenericRegistry } from './generic.js';
+import { byString } from '../api/order.js';
 
 type Obj = Record<string, any>;
 
@@ -126,7 +127,7 @@ export class CustomResources {
   private async resync(): Promise<void> {
     const crds = (await this.registry.list(CRDS, undefined)).items;
     // naming: first come (oldest) keeps a contested name, as the naming controller decides
-    crds.sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)) || a.metadata.name.localeCompare(b.metadata.name));
+    crds.sort((a, b) => byString(String(a.metadata.creationTimestamp), String(b.metadata.creationTimestamp)) || byString(a.metadata.name, b.metadata.name));
     const taken = new Map<string, string>();
     const statuses = new Map<string, Obj>();
     for (const crd of crds) {
@@ -272,6 +273,6 @@ export function sortVersions(versions: string[]): string[] {
     const ka = key(a);
     const kb = key(b);
     for (let i = 0; i < 3; i++) if (ka[i] !== kb[i]) return (ka[i] as number) - (kb[i] as number);
-    return ka[3].localeCompare(kb[3]);
+    return byString(ka[3], kb[3]);
   });
 }

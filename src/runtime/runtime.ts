@@ -42,6 +42,7 @@ import type {
   StreamingProcess,
   VolumeMount,
 } from './types.js';
+import { byString } from '../api/order.js';
 
 export interface RuncRuntimeOptions {
   runDir: string;
@@ -561,7 +562,7 @@ export class RuncRuntime implements Runtime {
       const s = await this.podSandboxStatus(id);
       if (s) out.push(s);
     }
-    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    return out.sort((a, b) => byString(a.createdAt, b.createdAt));
   }
 
   // ---- containers ---------------------------------------------------------------------------
@@ -844,7 +845,7 @@ export class RuncRuntime implements Runtime {
       if (!rec || (sandboxId && rec.sandboxId !== sandboxId)) continue;
       out.push(await this.statusOf(rec));
     }
-    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    return out.sort((a, b) => byString(a.createdAt, b.createdAt));
   }
 
   async execSync(id: string, argv: string[], timeoutSeconds: number): Promise<ExecSyncResult> {

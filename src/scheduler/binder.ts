@@ -32,6 +32,7 @@ import { affinityReason, type NamespaceLabels, type Placement } from './affinity
 import { fitErrorMessage, misfit, preFilterMessage, type Misfit } from './diagnosis.js';
 import { pickNode, type Candidate } from './score.js';
 import { rfc3339 } from '../api/time.js';
+import { byString } from '../api/order.js';
 
 const PODS = resourceInfo('pods')!;
 const NODES = resourceInfo('nodes')!;
@@ -158,7 +159,7 @@ export class Binder {
     // namespaces' labels, for pod affinity terms with a namespaceSelector
     const namespaces: NamespaceLabels = pending.some((p) => p.spec.affinity) ? new Map((await this.client.resource(NAMESPACES).list(undefined)).items.map((n) => [n.metadata.name, n.metadata.labels ?? {}])) : new Map();
     const services = (await this.client.resource(SERVICES).list(undefined)).items;
-    pending.sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)));
+    pending.sort((a, b) => byString(String(a.metadata.creationTimestamp), String(b.metadata.creationTimestamp)));
     for (const pod of pending) {
       if (!nodes.length) {
         await this.unschedulable(pod, 'no nodes available to schedule pods');

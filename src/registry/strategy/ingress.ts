@@ -8,11 +8,12 @@ import { resourceInfo } from '../../api/registry.js';
 import type { Obj } from '../../api/types.js';
 import { DEFAULT_CLASS_ANNOTATION, INGRESS_CLASS_ANNOTATION } from '../../api/validation/ingress.js';
 import type { Strategy } from './types.js';
+import { byString } from '../../api/order.js';
 
 /** the default class among `classes`, or undefined (newest first, then by name, as upstream breaks ties) */
 export function defaultIngressClass(classes: Obj[]): Obj | undefined {
   const defaults = classes.filter((c) => c.metadata?.annotations?.[DEFAULT_CLASS_ANNOTATION] === 'true');
-  defaults.sort((a, b) => String(b.metadata.creationTimestamp).localeCompare(String(a.metadata.creationTimestamp)) || String(a.metadata.name).localeCompare(String(b.metadata.name)));
+  defaults.sort((a, b) => byString(String(b.metadata.creationTimestamp), String(a.metadata.creationTimestamp)) || byString(String(a.metadata.name), String(b.metadata.name)));
   return defaults[0];
 }
 

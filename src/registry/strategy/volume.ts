@@ -13,6 +13,7 @@ import { resourceInfo } from '../../api/registry.js';
 import { BETA_DEFAULT_CLASS_ANNOTATION, DEFAULT_CLASS_ANNOTATION, PV_PROTECTION_FINALIZER, PVC_PROTECTION_FINALIZER } from '../../api/storage.js';
 import type { Obj } from '../../api/types.js';
 import type { Allocation, Strategy } from './types.js';
+import { byString } from '../../api/order.js';
 
 
 const STORAGECLASSES = resourceInfo('storageclasses', 'storage.k8s.io')!;
@@ -29,7 +30,7 @@ export function defaultStorageClass(classes: readonly Obj[]): Obj | undefined {
   const isDefault = (c: Obj) => [DEFAULT_CLASS_ANNOTATION, BETA_DEFAULT_CLASS_ANNOTATION].some((a) => c.metadata?.annotations?.[a] === 'true');
   return classes
     .filter(isDefault)
-    .sort((a, b) => String(b.metadata.creationTimestamp).localeCompare(String(a.metadata.creationTimestamp)) || String(a.metadata.name).localeCompare(String(b.metadata.name)))[0];
+    .sort((a, b) => byString(String(b.metadata.creationTimestamp), String(a.metadata.creationTimestamp)) || byString(String(a.metadata.name), String(b.metadata.name)))[0];
 }
 
 export const persistentVolumeClaimStrategy: Strategy = {
