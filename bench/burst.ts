@@ -22,6 +22,7 @@ import { join, resolve } from 'node:path';
 import http from 'node:http';
 import { PodbayServer, ROOT, keepRunNetnsAsFound, kubectlBinaries } from '../test/e2e/harness.js';
 import { benchApi, loadBenchImage } from './bench-server.js';
+import { podbayCpuMs, rssMb, spawnersOf } from './proc.js';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -68,14 +69,6 @@ function podDoc(i: number, image: string) {
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name: `burst-${i}`, labels: { app: 'burst' } }, spec: { restartPolicy: 'Never', terminationGracePeriodSeconds: 0, containers: [c] } };
 }
 
-/** utime + stime + cutime + cstime of a process, in ms (children count once waited for) */
-function cpuMs(pid: number, which: 'all' | 'self' = 'all'): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  const ticks = (which === 'all' ? [11, 12, 13, 14] : [11, 12]).reduce((a, i) => a + Number(rest[i]), 0);
-  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
-}
-
 const yamlOf = (docs: unknown[]) => docs.map((d) => JSON.stringify(d)).join('\n---\n') + '\n';
 
 async function podbayRun() {
@@ -117,8 +110,9 @@ async function podbayRun() {
         await sleep(50);
       }
     })();
-    const cpu0 = cpuMs(s.proc!.pid!);
-    const self0 = cpuMs(s.proc!.pid!, 'self');
+    const pid = s.proc!.pid!;
+    const cpu0 = podbayCpuMs(pid).total;
+    const self0 = podbayCpuMs(pid, 'self').engine;
     const t0 = performance.now();
     if (VIA === 'kubectl') {
       const r = spawnSync(kubectl, ['--kubeconfig', s.kubeconfig, 'apply', '-f', file], { encoding: 'utf8', maxBuffer: 1 << 24 });
@@ -135,8 +129,9 @@ async function podbayRun() {
     }
     if (HOSTPORTS) await allServing(docs.map((_, i) => BASE_PORT + i), t0 + 600_000);
     const t1 = performance.now();
-    const cpu1 = cpuMs(s.proc!.pid!);
-    const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${s.proc!.pid}/status`, 'utf8'))?.[1] ?? 0);
+    const cpu1 = podbayCpuMs(pid).total;
+    const rss = Math.round(rssMb(pid) * 1024);
+    const spawnerRss = Math.round(spawnersOf(pid).reduce((a, p) => a + rssMb(p), 0) * 1024);
 
     if (VIA === 'kubectl') {
       const r = spawnSync(kubectl, ['--kubeconfig', s.kubeconfig, 'delete', '-f', file, '--grace-period=0', '--wait=false'], { encoding: 'utf8', maxBuffer: 1 << 24 });
@@ -155,19 +150,20 @@ async function podbayRun() {
     await sampler;
     const sorted = [...readyz].sort((a, b) => a - b);
     const pct = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor((q / 100) * sorted.length))] ?? 0);
-    const cpu2 = cpuMs(s.proc!.pid!);
-    const self2 = cpuMs(s.proc!.pid!, 'self');
+    const cpu2 = podbayCpuMs(pid).total;
+    const self2 = podbayCpuMs(pid, 'self').engine;
     return {
       up_ms: Math.round(t1 - t0),
       apply_returned_ms: Math.round(applied),
       down_ms: Math.round(t2 - t1),
-      // CPU of the engine and every command it waited for (runc, CNI plugins, iptables, mount),
-      // per pod: what load on the machine does not change
+      // CPU of the engine, its spawner and every command they waited for (runc, CNI plugins,
+      // iptables, mount), per pod: what load on the machine does not change
       cpu_ms_per_pod_up: Math.round((cpu1 - cpu0) / N),
       cpu_ms_per_pod_down: Math.round((cpu2 - cpu1) / N),
       // of which the engine's own JavaScript and syscalls (up and down together)
       engine_self_cpu_ms_per_pod: Math.round((self2 - self0) / N),
       engine_rss_kb_at_n: rss,
+      spawner_rss_kb_at_n: spawnerRss,
       readyz_ms_during: { p50: pct(50), p99: pct(99), max: Math.round(sorted.at(-1) ?? 0), samples: sorted.length },
       via: VIA,
     };

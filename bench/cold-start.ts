@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import https from 'node:https';
 import { PODBAY, freePort } from '../test/e2e/harness.js';
 import { stats } from './stats.js';
+import { podbayCpuMs } from './proc.js';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -26,11 +27,6 @@ const MODE = arg('mode', 'both');
 const RUN_DIR = '/run/pbperf-cold';
 const TICK_MS = 1000 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * TICK_MS;
-}
 
 function readyz(port: number, ca: string): Promise<number> {
   return new Promise((res) => {
@@ -63,7 +59,7 @@ async function once(dataDir: string, port: number, extra: string[]): Promise<{ m
       await new Promise((r) => setTimeout(r, 5));
     }
     const ms = performance.now() - t0;
-    const cpu = cpuMs(p.pid!);
+    const cpu = podbayCpuMs(p.pid!, 'self').total;
     // /readyz answers once the API serves; the controllers, the proxier and the kubelet start
     // after it, and the server says "serving" (and handles SIGTERM) once they have
     while (!log.includes('podbay: serving the Kubernetes API')) {

@@ -8,6 +8,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { PodSuite, kubectlBinaries } from '../test/e2e/harness.js';
 import { benchApi, loadBenchImage } from './bench-server.js';
+import { pssMb, rssMb, spawnersOf } from './proc.js';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -16,14 +17,6 @@ const arg = (name: string, dflt: string) => {
 const N = Number(arg('n', '20'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function rssMb(pid: number | string): number {
-  try {
-    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0; // gone meanwhile
-  }
-}
 
 /** the processes whose command line is `name ...` and mentions `needle` */
 function processes(name: string, needle: string): number[] {
@@ -68,6 +61,9 @@ async function main() {
     }
     await sleep(3000);
     const busy = rssMb(pid);
+    const spawners = spawnersOf(Number(pid));
+    const spawnerRss = spawners.reduce((a, p) => a + rssMb(p), 0);
+    const spawnerPss = spawners.reduce((a, p) => a + pssMb(p), 0);
     const conmons = processes('conmon', suite.runDir);
     const conmonRss = conmons.reduce((a, p) => a + rssMb(p), 0);
     console.log(
@@ -81,6 +77,12 @@ async function main() {
           conmon_processes: conmons.length,
           conmon_per_pod: +(conmons.length / N).toFixed(2),
           conmon_rss_mb_per_pod: +(conmonRss / N).toFixed(2),
+          engine_pss_mb_with_pods: +pssMb(pid).toFixed(1),
+          // the one helper that starts podbay's commands (src/sys/spawner.ts): a node process
+          // whose code pages are mostly the engine's too (PSS counts them half)
+          spawner_processes: spawners.length,
+          spawner_rss_mb: +spawnerRss.toFixed(1),
+          spawner_pss_mb: +spawnerPss.toFixed(1),
         },
         null,
         2,

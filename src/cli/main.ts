@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from './args.js';
 import { catchStopSignals } from './stop-signal.js';
+import { stopSpawner, useSpawner } from '../sys/spawner.js';
 import { DEFAULT_DATA_DIR } from './defaults.js';
 import { PODBAY_VERSION, VERSION_INFO } from '../version.js';
 
@@ -43,12 +44,14 @@ async function main(argv: string[]): Promise<number> {
   switch (verb) {
     case 'server':
       catchStopSignals('podbay');
+      useSpawner();
       process.stderr.write(`${new Date().toISOString()} podbay ${PODBAY_VERSION}: starting the server (pid ${process.pid})\n`);
       return (await import('./server.js')).runServer(rest);
     case 'token':
       return (await import('./token.js')).tokenCommand(rest, kubeconfigPath);
     case 'agent':
       catchStopSignals('podbay agent');
+      useSpawner();
       return (await import('./agent.js')).runAgent(rest);
     case 'image':
       return (await import('./image.js')).imageCommand(rest);
@@ -84,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
+main(process.argv.slice(2)).finally(stopSpawner).then(
   (code) => {
     if (code !== 0 || (process.argv[2] !== 'server' && process.argv[2] !== 'agent')) process.exitCode = code;
   },

@@ -100,18 +100,6 @@ export function sandboxIdFor(podUid: string, attempt: number): string {
 
 const ID_RE = /^[0-9a-f]{64}$/;
 
-async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  await writeFileAtomic(path, JSON.stringify(value, null, 1) + '\n', 0o600);
-}
-
-async function readJson<T>(path: string): Promise<T | undefined> {
-  try {
-    return JSON.parse(await fsp.readFile(path, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
-
 /** mount points at or below `dir`, deepest first (from /proc/self/mountinfo) */
 /** Mount points at or below `dir`, deepest first; `mountinfo` text may be given (tests). */
 export function mountsUnder(dir: string, mountinfo?: string): string[] {
@@ -218,19 +206,62 @@ export class RuncRuntime implements Runtime {
   }
 
   private readSandbox(id: string): Promise<SandboxRecord | undefined> {
-    return readJson<SandboxRecord>(join(this.sandboxDir(id), 'sandbox.json'));
+    return this.readRecord<SandboxRecord>(join(this.sandboxDir(id), 'sandbox.json'));
   }
 
   private writeSandbox(r: SandboxRecord): Promise<void> {
-    return writeJsonAtomic(join(this.sandboxDir(r.id), 'sandbox.json'), r);
+    return this.writeRecord(join(this.sandboxDir(r.id), 'sandbox.json'), r);
   }
 
   private readContainer(id: string): Promise<ContainerRecord | undefined> {
-    return readJson<ContainerRecord>(join(this.containerDir(id), 'container.json'));
+    return this.readRecord<ContainerRecord>(join(this.containerDir(id), 'container.json'));
   }
 
   private writeContainer(r: ContainerRecord): Promise<void> {
-    return writeJsonAtomic(join(this.containerDir(r.id), 'container.json'), r);
+    return this.writeRecord(join(this.containerDir(r.id), 'container.json'), r);
+  }
+
+  /**
+   * The records' JSON as this runtime last wrote or read it, by path. podbay is the only writer
+   * of its run dir (one server per run dir), so a listing need not open every record again:
+   * with N pods, each pod's sync listing its containers read N files (N^2 reads in a burst).
+   * Parsed on every read, so a caller's changes to a record never reach the cache unwritten.
+   * `generation` moves on every removal: a read that started before one does not cache what it
+   * read.
+   */
+  private readonly records = new Map<string, string>();
+  private generation = 0;
+
+  private async readRecord<T>(path: string): Promise<T | undefined> {
+    let text = this.records.get(path);
+    if (text === undefined) {
+      const gen = this.generation;
+      text = await fsp.readFile(path, 'utf8').catch(() => undefined);
+      if (text === undefined) return undefined;
+      if (gen === this.generation && !this.records.has(path)) this.records.set(path, text);
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async writeRecord(path: string, value: unknown): Promise<void> {
+    const text = JSON.stringify(value, null, 1) + '\n';
+    await writeFileAtomic(path, text, 0o600);
+    this.records.set(path, text);
+  }
+
+  /** remove a sandbox's or container's directory, and what the record cache holds of it */
+  private async removeDir(dir: string): Promise<void> {
+    const forget = () => {
+      this.generation++;
+      for (const k of this.records.keys()) if (k.startsWith(dir + '/')) this.records.delete(k);
+    };
+    // before (reads in flight do not cache) and after (nor do reads made while rm ran)
+    forget();
+    await fsp.rm(dir, { recursive: true, force: true }).finally(forget);
   }
 
   /** conmon's exit file: the exit code and when it was written, or undefined */
@@ -321,7 +352,7 @@ export class RuncRuntime implements Runtime {
       const cleanup = new Cleanup();
       try {
         await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
-        cleanup.push('remove sandbox dir', () => fsp.rm(dir, { recursive: true, force: true }));
+        cleanup.push('remove sandbox dir', () => this.removeDir(dir));
         let netnsPath: string | undefined;
         let ips: string[] = [];
         const hostname = await sandboxHostname(cfg);
@@ -486,7 +517,7 @@ export class RuncRuntime implements Runtime {
     if (!rec?.config.hostNetwork && !rec?.networkDown) await this.network.tearDown(id);
     await this.umountAll(dir);
     await this.removePodCgroup(id, rec);
-    await fsp.rm(dir, { recursive: true, force: true });
+    await this.removeDir(dir);
     await fsp.rm(join(this.exitDir, id), { force: true });
     await fsp.rm(join(this.attachDir, id), { recursive: true, force: true });
   }
@@ -609,7 +640,7 @@ export class RuncRuntime implements Runtime {
       const cleanup = new Cleanup();
       try {
         await fsp.mkdir(rootfs, { recursive: true, mode: 0o700 });
-        cleanup.push('remove container dir', () => fsp.rm(dir, { recursive: true, force: true }));
+        cleanup.push('remove container dir', () => this.removeDir(dir));
         cleanup.push('remove snapshot', () => this.images.removeSnapshot(id));
         const mounts = await this.images.prepareSnapshot(id, cfg.image);
         const img = await this.images.get(cfg.image);
@@ -772,7 +803,7 @@ export class RuncRuntime implements Runtime {
       await this.killConmon(conmonPid, id);
       await this.umountAll(dir);
       await this.images.removeSnapshot(id);
-      await fsp.rm(dir, { recursive: true, force: true });
+      await this.removeDir(dir);
       await fsp.rm(join(this.exitDir, id), { force: true });
       await fsp.rm(join(this.attachDir, id), { recursive: true, force: true });
       this.notified.delete(id);

@@ -3,7 +3,7 @@
  * Every call is argv-based (no shell), has a timeout, and fails with an error that names the
  * command and quotes its stderr, so a failure reaching a user says what went wrong.
  */
-import { spawnCollect } from './exec-spawn.js';
+import { spawnVia } from './spawner.js';
 import { accessSync, constants, readFileSync, rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
@@ -74,7 +74,7 @@ export function run(command: string, args: readonly string[], opts: ExecOptions 
 }
 
 async function runUntraced(command: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
-  const out = await spawnCollect({ command, args, env: opts.env, cwd: opts.cwd, input: opts.input, timeoutMs: opts.timeoutMs, extraFds: opts.extraFds });
+  const out = await spawnVia({ command, args, env: opts.env, cwd: opts.cwd, input: opts.input, timeoutMs: opts.timeoutMs, extraFds: opts.extraFds });
   if (out.code === null) throw new ExecError(command, args, null, out.stdout, out.error ?? out.stderr);
   if (out.code !== 0 && !opts.allowFailure) throw new ExecError(command, args, out.code, out.stdout, out.stderr);
   return { code: out.code, stdout: out.stdout, stderr: out.stderr };

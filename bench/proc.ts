@@ -1,0 +1,70 @@
+/**
+ * What the benches read of a podbay process from /proc: CPU (the engine, and its spawner with
+ * the commands the spawner ran: src/sys/spawner.ts) and memory.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+
+function statFields(pid: number): string[] {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return f.slice(f.lastIndexOf(')') + 2).split(' ');
+}
+
+/** utime + stime ('self'), plus cutime + cstime ('all': children count once waited for), in ms */
+export function cpuMs(pid: number, which: 'all' | 'self' = 'all'): number {
+  const rest = statFields(pid);
+  return (which === 'all' ? [11, 12, 13, 14] : [11, 12]).reduce((a, i) => a + Number(rest[i]), 0) * TICK_MS;
+}
+
+/** the spawner process(es) of the engine `pid`: its children running spawner-child.js */
+export function spawnersOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (Number(statFields(Number(d))[1]) !== pid) continue;
+      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('spawner-child')) out.push(Number(d));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU of the engine and of its spawner: their own ('self'), or with the commands each waited for
+ * ('all'). (A spawner that exited meanwhile is in the engine's children's time already.)
+ */
+export function podbayCpuMs(pid: number, which: 'all' | 'self' = 'all'): { total: number; engine: number; spawner: number } {
+  const engine = cpuMs(pid, which);
+  let spawner = 0;
+  for (const s of spawnersOf(pid)) {
+    try {
+      spawner += cpuMs(s, which);
+    } catch {
+      /* gone */
+    }
+  }
+  return { total: engine + spawner, engine, spawner };
+}
+
+/** VmRSS in MB, 0 when the process is gone */
+export function rssMb(pid: number | string): number {
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** proportional set size in MB (shared pages divided among their users): what a process adds */
+export function pssMb(pid: number | string): number {
+  try {
+    const m = /^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
