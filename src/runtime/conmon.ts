@@ -7,7 +7,7 @@
  * (`_OCI_SYNCPIPE=3`); podbay reads one JSON line from the read end. With `--api-version 1`
  * conmon writes `{"data": PID}` on success and `{"data": -1, "message": "..."}` on failure.
  */
-import { closeSync, constants, openSync, promises as fsp } from 'node:fs';
+import { constants, openSync, promises as fsp } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { run } from '../sys/exec.js';
@@ -90,9 +90,9 @@ export async function conmonCreate(o: ConmonCreateOptions): Promise<ConmonCreate
   const fifo = join(o.bundle, 'sync.fifo');
   await fsp.rm(fifo, { force: true });
   await run('mkfifo', ['-m', '0600', fifo]);
-  // the read end first (non-blocking, so opening does not wait for a writer), then the write end
+  // the read end here (non-blocking, so opening does not wait for a writer); the write end is
+  // opened where conmon is started (the spawner: src/sys/spawner.ts) and held by conmon alone
   const rfd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-  let wfd: number | undefined = openSync(fifo, constants.O_WRONLY);
   const sock = new net.Socket({ fd: rfd, readable: true, writable: false });
   const timeoutMs = o.timeoutMs ?? 60_000;
   try {
@@ -121,9 +121,7 @@ export async function conmonCreate(o: ConmonCreateOptions): Promise<ConmonCreate
     // flags) means nothing will ever be written on the pipe
     // conmon writes an `oom` file into its working directory on an OOM kill (besides the one
     // in --persist-dir, for CRI-O's older versions): give it the bundle, not podbay's cwd
-    const parent = run(o.conmonPath, conmonArgs(o), { env, extraFds: [wfd], timeoutMs, allowFailure: true, cwd: o.bundle });
-    closeSync(wfd);
-    wfd = undefined;
+    const parent = run(o.conmonPath, conmonArgs(o), { env, openForWrite: [fifo], timeoutMs, allowFailure: true, cwd: o.bundle });
     const first = await Promise.race([
       message.then((m) => ({ kind: 'msg' as const, m })),
       parent.then((r) => ({ kind: 'exit' as const, r })),
@@ -141,7 +139,6 @@ export async function conmonCreate(o: ConmonCreateOptions): Promise<ConmonCreate
     const conmonPid = Number((await fsp.readFile(o.conmonPidFile, 'utf8').catch(() => '0')).trim()) || 0;
     return { pid, conmonPid };
   } finally {
-    if (wfd !== undefined) closeSync(wfd);
     sock.destroy();
     await fsp.rm(fifo, { force: true });
   }

@@ -3,6 +3,7 @@
  * does (spawned synchronously: inherited fds are in the child when it returns).
  */
 import { spawn } from 'node:child_process';
+import { closeSync, constants, openSync } from 'node:fs';
 
 export interface SpawnRequest {
   command: string;
@@ -14,6 +15,11 @@ export interface SpawnRequest {
   timeoutMs?: number;
   /** extra file descriptors passed to the child (index 3 onward) */
   extraFds?: (number | 'pipe')[];
+  /**
+   * paths (FIFOs whose reader is open) opened write-only where the child is started and passed
+   * to it after `extraFds`, then closed there: the child holds the only write end
+   */
+  openForWrite?: string[];
 }
 
 export interface SpawnOutcome {
@@ -26,11 +32,22 @@ export interface SpawnOutcome {
 
 export function spawnCollect(req: SpawnRequest): Promise<SpawnOutcome> {
   return new Promise((resolve) => {
-    const child = spawn(req.command, req.args, {
-      env: req.env ?? process.env,
-      cwd: req.cwd,
-      stdio: ['pipe', 'pipe', 'pipe', ...(req.extraFds ?? [])],
-    });
+    const opened: number[] = [];
+    let child: ReturnType<typeof spawn>;
+    try {
+      for (const p of req.openForWrite ?? []) opened.push(openSync(p, constants.O_WRONLY | constants.O_NOFOLLOW));
+      child = spawn(req.command, req.args, {
+        env: req.env ?? process.env,
+        cwd: req.cwd,
+        stdio: ['pipe', 'pipe', 'pipe', ...(req.extraFds ?? []), ...opened],
+      });
+    } catch (e) {
+      resolve({ code: null, stdout: '', stderr: '', error: (e as Error).message });
+      return;
+    } finally {
+      // spawn is synchronous: the child has its copies now
+      for (const fd of opened) closeSync(fd);
+    }
     let stdout = '';
     let stderr = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -20,6 +20,8 @@ export interface ExecOptions {
    * returns (spawn is synchronous), so the caller may close its copies then.
    */
   extraFds?: (number | 'pipe')[];
+  /** FIFOs (their reader open) passed to the child write-only after `extraFds`; see exec-spawn.ts */
+  openForWrite?: string[];
 }
 
 export interface ExecResult {
@@ -74,7 +76,7 @@ export function run(command: string, args: readonly string[], opts: ExecOptions 
 }
 
 async function runUntraced(command: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
-  const out = await spawnVia({ command, args, env: opts.env, cwd: opts.cwd, input: opts.input, timeoutMs: opts.timeoutMs, extraFds: opts.extraFds });
+  const out = await spawnVia({ command, args, env: opts.env, cwd: opts.cwd, input: opts.input, timeoutMs: opts.timeoutMs, extraFds: opts.extraFds, openForWrite: opts.openForWrite });
   if (out.code === null) throw new ExecError(command, args, null, out.stdout, out.error ?? out.stderr);
   if (out.code !== 0 && !opts.allowFailure) throw new ExecError(command, args, out.code, out.stdout, out.stderr);
   return { code: out.code, stdout: out.stdout, stderr: out.stderr };

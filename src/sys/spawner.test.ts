@@ -51,3 +51,30 @@ test('off, or with file descriptors to pass, commands start from this process', 
   const fd = await run('/bin/sh', ['-c', 'echo $PPID'], { extraFds: ['pipe'] });
   assert.equal(Number(fd.stdout.trim()), process.pid);
 });
+
+test("a FIFO opened for writing where the command starts: the child holds the only write end, so its exit is the reader's EOF", async () => {
+  const { mkdtempSync, openSync, rmSync, constants } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const net = await import('node:net');
+  const dir = mkdtempSync(join(tmpdir(), 'podbay-spawner-'));
+  try {
+    const fifo = join(dir, 'sync.fifo');
+    await run('mkfifo', ['-m', '0600', fifo]);
+    const rfd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const sock = new net.Socket({ fd: rfd, readable: true, writable: false });
+    let got = '';
+    const ended = new Promise<void>((r) => sock.setEncoding('utf8').on('data', (d: string) => (got += d)).on('end', () => r()));
+    useSpawner(true);
+    const r = await run('/bin/sh', ['-c', 'echo "{\\"pid\\": $$}" >&3; echo $PPID'], { openForWrite: [fifo] });
+    assert.equal(Number(r.stdout.trim()), spawnerPid());
+    await ended;
+    assert.match(got, /^\{"pid": \d+\}\n$/);
+    sock.destroy();
+    const missing = await spawnVia({ command: '/bin/true', args: [], openForWrite: [join(dir, 'nope')] });
+    assert.equal(missing.code, null);
+    assert.match(missing.error ?? '', /ENOENT/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
