@@ -10,7 +10,7 @@
  *   node dist/bench/pod-startup.js [--n 10] [--no-peers] [--via kubectl|api]
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import http from 'node:http';
@@ -129,6 +129,8 @@ async function podbayRun() {
     return { start_to_serving_ms: stats(up), teardown_ms: stats(down), n: up.length, via: VIA };
   } finally {
     api.close();
+    // PODBAY_TRACE=1 PODBAY_TRACE_EXEC=1 BENCH_SERVER_LOG=FILE: the server's trace of the run
+    if (process.env.BENCH_SERVER_LOG) writeFileSync(process.env.BENCH_SERVER_LOG, s.log);
     await s.teardown(); // stops the server and removes its data dir
     rmSync(work, { recursive: true, force: true });
   }

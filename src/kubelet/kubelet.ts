@@ -359,7 +359,7 @@ export class Kubelet {
   // ------------------------------------------------------------------ sync
 
   private async sandboxesOf(uid: string): Promise<SandboxStatus[]> {
-    return (await this.runtime.listPodSandboxes()).filter((s) => s.config.podUid === uid);
+    return (await this.runtime.listPodSandboxes({ podUid: uid })).filter((s) => s.config.podUid === uid);
   }
 
   private async sync(uid: string): Promise<void> {

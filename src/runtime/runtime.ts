@@ -205,16 +205,16 @@ export class RuncRuntime implements Runtime {
     return join(this.containersDir, id);
   }
 
-  private readSandbox(id: string): Promise<SandboxRecord | undefined> {
-    return this.readRecord<SandboxRecord>(join(this.sandboxDir(id), 'sandbox.json'));
+  private readSandbox(id: string, mention?: string): Promise<SandboxRecord | undefined> {
+    return this.readRecord<SandboxRecord>(join(this.sandboxDir(id), 'sandbox.json'), mention);
   }
 
   private writeSandbox(r: SandboxRecord): Promise<void> {
     return this.writeRecord(join(this.sandboxDir(r.id), 'sandbox.json'), r);
   }
 
-  private readContainer(id: string): Promise<ContainerRecord | undefined> {
-    return this.readRecord<ContainerRecord>(join(this.containerDir(id), 'container.json'));
+  private readContainer(id: string, mention?: string): Promise<ContainerRecord | undefined> {
+    return this.readRecord<ContainerRecord>(join(this.containerDir(id), 'container.json'), mention);
   }
 
   private writeContainer(r: ContainerRecord): Promise<void> {
@@ -229,17 +229,29 @@ export class RuncRuntime implements Runtime {
    * `generation` moves on every removal: a read that started before one does not cache what it
    * read.
    */
-  private readonly records = new Map<string, string>();
+  private readonly records = new Map<string, string | null>();
   private generation = 0;
 
-  private async readRecord<T>(path: string): Promise<T | undefined> {
+  /**
+   * The record at `path`; with `mention`, undefined without parsing it when its text does not
+   * contain that string (a listing filtered by a 64-hex id or a UID: most records are not the
+   * one asked for, and with 100 pods parsing them all was most of a listing's time).
+   */
+  private async readRecord<T>(path: string, mention?: string): Promise<T | undefined> {
     let text = this.records.get(path);
     if (text === undefined) {
       const gen = this.generation;
-      text = await fsp.readFile(path, 'utf8').catch(() => undefined);
-      if (text === undefined) return undefined;
-      if (gen === this.generation && !this.records.has(path)) this.records.set(path, text);
+      // a record not there (yet: a sandbox or container being made) is remembered as null until
+      // this runtime writes it; in a burst most directories listed are such
+      const read = await fsp.readFile(path, 'utf8').then(
+        (t) => t,
+        (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? null : undefined),
+      );
+      if (read === undefined) return undefined;
+      if (gen === this.generation && !this.records.has(path)) this.records.set(path, read);
+      text = read;
     }
+    if (text === null || (mention !== undefined && !text.includes(mention))) return undefined;
     try {
       return JSON.parse(text) as T;
     } catch {
@@ -586,12 +598,14 @@ export class RuncRuntime implements Runtime {
     return r && this.sandboxStatusOf(r);
   }
 
-  async listPodSandboxes(): Promise<SandboxStatus[]> {
+  async listPodSandboxes(filter?: { podUid?: string }): Promise<SandboxStatus[]> {
     const out: SandboxStatus[] = [];
     for (const id of await fsp.readdir(this.sandboxesDir).catch(() => [] as string[])) {
       if (!ID_RE.test(id)) continue;
-      const s = await this.podSandboxStatus(id);
-      if (s) out.push(s);
+      const r = await this.readSandbox(id, filter?.podUid);
+      // the filter before the status: a status looks at the pause process in /proc
+      if (!r || (filter?.podUid !== undefined && r.config.podUid !== filter.podUid)) continue;
+      out.push(await this.sandboxStatusOf(r));
     }
     return out.sort((a, b) => byString(a.createdAt, b.createdAt));
   }
@@ -872,7 +886,7 @@ export class RuncRuntime implements Runtime {
     const out: ContainerStatus[] = [];
     for (const id of await fsp.readdir(this.containersDir).catch(() => [] as string[])) {
       if (!ID_RE.test(id)) continue;
-      const rec = await this.readContainer(id);
+      const rec = await this.readContainer(id, sandboxId || undefined);
       if (!rec || (sandboxId && rec.sandboxId !== sandboxId)) continue;
       out.push(await this.statusOf(rec));
     }

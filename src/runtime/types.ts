@@ -218,7 +218,8 @@ export interface Runtime {
   stopPodSandbox(id: string): Promise<void>;
   removePodSandbox(id: string): Promise<void>;
   podSandboxStatus(id: string): Promise<SandboxStatus | undefined>;
-  listPodSandboxes(): Promise<SandboxStatus[]>;
+  /** every sandbox, or those of one pod (CRI's PodSandboxFilter, by the pod's UID) */
+  listPodSandboxes(filter?: { podUid?: string }): Promise<SandboxStatus[]>;
 
   /**
    * Prepares the rootfs and runs `runc create`. When the runtime refuses the process itself (a
