@@ -193,10 +193,14 @@ describe('several servers on one etcd', () => {
       const missing = Array.from({ length: N }, (_, i) => i).filter((i) => have.get(`acked-${i}`) !== String(i));
       assert.deepEqual(missing, [], `server ${s.port} lost acknowledged writes`);
     }
-    // the dead leader's identity lease is no longer renewed
-    const ids = JSON.parse(survivors[0].kubectl(kubectl, ['get', 'leases', '-n', 'kube-system', '-l', 'apiserver.kubernetes.io/identity=kube-apiserver', '-o', 'json']).stdout);
-    const stale = ids.items.filter((l: any) => Date.parse(l.spec.renewTime) < t0);
-    assert.equal(stale.length, 1, JSON.stringify(ids.items.map((l: any) => [l.metadata.name, l.spec.renewTime])));
+    // the dead leader's identity lease is no longer renewed, the survivors' are (every 5 s: the
+    // test may get here sooner after the kill, so wait for one renewal of each)
+    const identities = () => JSON.parse(survivors[0].kubectl(kubectl, ['get', 'leases', '-n', 'kube-system', '-l', 'apiserver.kubernetes.io/identity=kube-apiserver', '-o', 'json']).stdout).items as any[];
+    const stale = await waitFor('every survivor renewing its identity Lease after the kill', () => {
+      const old = identities().filter((l) => Date.parse(l.spec.renewTime) < t0);
+      return old.length <= 1 ? old : undefined;
+    }, 15_000).catch((e) => assert.fail(`${(e as Error).message}: ${JSON.stringify(identities().map((l) => [l.metadata.name, l.spec.renewTime]))}`));
+    assert.equal(stale.length, 1, `the dead leader's lease: ${JSON.stringify(identities().map((l) => [l.metadata.name, l.spec.renewTime]))}`);
     assert.ok(readFileSync(join(leader.dataDir, 'pki', 'ca.crt'), 'utf8') === survivors[0].caPem, 'one CA for all');
   });
 });

@@ -448,9 +448,9 @@ export class PodSuite implements PodWorld {
  * The poller runs in a worker thread: the suites call kubectl with spawnSync, which blocks this
  * thread, and a poller here would count a kubectl run of over a second as podbay's silence.
  */
-export function watchReadyz(s: PodbayServer, everyMs = 100): { stop(): Promise<{ worstMs: number; failures: string[]; samples: number; failedAt: string[] }> } {
+export function watchReadyz(s: PodbayServer, everyMs = 100): { stop(): Promise<{ worstMs: number; failures: string[]; samples: number; failedAt: string[]; latencies: number[] }> } {
   const worker = new Worker(READYZ_POLLER, { eval: true, workerData: { port: s.port, ca: s.caPem, everyMs } });
-  const result = new Promise<{ worstMs: number; failures: string[]; samples: number; failedAt: string[] }>((resolve, reject) => {
+  const result = new Promise<{ worstMs: number; failures: string[]; samples: number; failedAt: string[]; latencies: number[] }>((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`the /readyz poller exited (${code}) without its result`)));
@@ -477,7 +477,7 @@ const { port, ca, everyMs } = workerData;
 let stopped = false;
 let wake;
 let worstMs = 0, samples = 0;
-const failures = [], failedAt = [];
+const failures = [], failedAt = [], latencies = [];
 parentPort.on('message', () => { stopped = true; if (wake) wake(); });
 const get = () => new Promise((resolve, reject) => {
   const req = https.get({ host: '127.0.0.1', port, path: '/readyz', ca, agent: false }, (res) => {
@@ -498,11 +498,13 @@ const get = () => new Promise((resolve, reject) => {
       failures.push('/readyz: ' + e.message);
       failedAt.push(sent);
     }
-    worstMs = Math.max(worstMs, performance.now() - t0);
+    const ms = performance.now() - t0;
+    worstMs = Math.max(worstMs, ms);
+    latencies.push(ms);
     samples++;
     if (!stopped) await new Promise((r) => { wake = r; setTimeout(r, everyMs); });
   }
-  parentPort.postMessage({ worstMs, failures, samples, failedAt });
+  parentPort.postMessage({ worstMs, failures, samples, failedAt, latencies });
 })();
 `;
 
