@@ -12,11 +12,12 @@
  * Prints JSON. CPU figures do not depend on machine load as wall times do.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PodbayServer, kubectlBinaries } from '../test/e2e/harness.js';
 import { ghostFixedYaml } from '../test/fixtures/seed.js';
+import { podbayCpuMs } from './proc.js';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -26,12 +27,8 @@ const N = Number(arg('n', '20'));
 const WANT = arg('kubectl', '1.33');
 const TICK_MS = 1000 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 
-/** CPU (user + system) the process has used so far, in ms */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * TICK_MS; // fields 14 and 15 of stat(5)
-}
+/** CPU (user + system) the server and its spawner have used so far, in ms (bench/proc.ts) */
+const cpuMs = (pid: number) => podbayCpuMs(pid, 'self').total;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
