@@ -12,7 +12,7 @@ const settings: NetworkSettings = {
   podCidr: '10.88.0.0/16',
 };
 
-test('the config list: bridge (gateway, masq, hairpin, host-local in runDir) then portmap', () => {
+test('the config list: bridge (gateway, masq, hairpin, host-local in runDir), no portmap (hostPorts are podbay\'s own rules)', () => {
   assert.deepEqual(buildConfList(settings), {
     cniVersion: '1.0.0',
     name: 'podbay',
@@ -25,17 +25,16 @@ test('the config list: bridge (gateway, masq, hairpin, host-local in runDir) the
         hairpinMode: true,
         ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: '/run/podbay-x/ipam' },
       },
-      { type: 'portmap', snat: true, capabilities: { portMappings: true } },
     ],
   });
   const extra = buildConfList({ ...settings, extraPlugins: [{ type: 'tuning', sysctl: { 'net.core.somaxconn': '512' } }] });
-  assert.deepEqual(extra.plugins.map((p) => p.type), ['bridge', 'portmap', 'tuning']);
+  assert.deepEqual(extra.plugins.map((p) => p.type), ['bridge', 'tuning']);
   assert.deepEqual(buildLoopbackConf(settings), { cniVersion: '1.0.0', name: 'podbay', plugins: [{ type: 'loopback' }] });
   const v6 = buildConfList({ ...settings, podCidr: 'fd00:88::/64' }).plugins[0]!.ipam as { routes: unknown };
   assert.deepEqual(v6.routes, [{ dst: '::/0' }]);
 });
 
-test('port mappings become portmap runtimeConfig entries', () => {
+test('port mappings become portMappings capability entries', () => {
   assert.deepEqual(
     portMappingsCapability([
       { hostPort: 8080, containerPort: 80, protocol: 'tcp' },

@@ -4,32 +4,36 @@
  * Per pod sandbox:
  *
  *            setUp                                             tearDown
- *   (none) ---------> netns pinned -> lo up, eth0 + hostPorts ---------> (none)
+ *   (none) ---------> netns pinned -> lo up, eth0, hostPorts --------> (none)
  *                     |  cache written before the first ADD (no result) and again after
  *                     |  the last one (with the result), so a crash anywhere leaves enough
  *                     |  on disk for tearDown to replay DEL with the very same config.
  *                     +-- any failure: unwind in reverse (DEL eth0's list, DEL lo, drop
  *                         cache, delete netns), then rethrow.
- * lo and eth0 are attached (and detached) concurrently: they are independent links. tearDown
- * runs DEL portmap -> bridge (reverse list order) beside DEL loopback, then deletes the netns.
+ * lo and eth0 are attached (and detached) concurrently: they are independent links. A pod's
+ * hostPorts are written after eth0's ADD (the pod IP is known) by the bridge's hostport manager
+ * (./hostport-manager.ts: one iptables-restore per batch of set-ups and tear-downs, not the
+ * portmap plugin); setUp resolves once they answer. tearDown removes them first, then runs DEL
+ * bridge beside DEL loopback, then deletes the netns.
  *
  * The networks it attaches:
  *   lo:   the `loopback` plugin on its own (a pod without it cannot reach itself on 127.0.0.1)
  *   eth0: podbay's config list `<confDir>/<networkName>.conflist`:
  *           bridge (gateway, hairpin; host-local IPAM leases under <runDir>/ipam; masquerade
  *           is one per-bridge rule set podbay makes, ./pod-masquerade.ts)
- *           -> portmap (hostPorts, snat: answers on 127.0.0.1 too, with route_localnet)
  *           -> settings.extraPlugins, if any.
+ *         (configs cached by an older podbay also list portmap; their DEL still runs it)
  *
  * Before the first ADD, the hostPorts asked for are checked against podbay's reserved ports
  * and the host's sockets (./host-ports.ts): a taken one fails setUp with HostPortConflictError
- * instead of letting portmap's DNAT steal a host service's traffic.
+ * instead of letting the hostPort's DNAT steal a host service's traffic.
  *
  * Host state it changes: net.ipv4.ip_forward=1 (pods reach beyond the bridge), host-wide, once
  * per process, left set. route_localnet, which hostPorts on 127.0.0.1 need, is never set
- * host-wide: portmap (snat) sets it on the bridge itself, and before the first ADD podbay
- * installs a per-bridge CVE-2020-8558 DROP guard in front of it (./localnet-guard.ts).
- * destroy() deletes the bridge (its route_localnet goes with it), then removes the guard.
+ * host-wide: the hostport manager sets it on the bridge itself, as portmap with snat did, and
+ * before the first ADD podbay installs a per-bridge CVE-2020-8558 DROP guard in front of it
+ * (./localnet-guard.ts). destroy() deletes the bridge (its route_localnet goes with it), then
+ * removes the guard and the bridge's hostport chains.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
@@ -51,6 +55,7 @@ import {
 import { NetnsPins, validateId } from './netns.js';
 import { HostPortGuard } from './host-ports.js';
 import { ensureLocalnetGuard, removeLocalnetGuard } from './localnet-guard.js';
+import { hostPortManager, validatePortMappings, type HostPortEntry, type HostPortManager } from './hostport-manager.js';
 import { ensurePodMasquerade, removePodMasquerade } from './pod-masquerade.js';
 import type { NetworkAttachment, NetworkSettings, PodNetwork, PodNetworkRequest, PortMapping } from './types.js';
 
@@ -77,7 +82,6 @@ export function buildConfList(s: NetworkSettings): CniConfList {
           dataDir: join(resolve(s.runDir), 'ipam'),
         },
       },
-      { type: 'portmap', snat: true, capabilities: { portMappings: true } },
       ...(s.extraPlugins ?? []).map((p) => ({ ...p })),
     ],
   };
@@ -88,7 +92,10 @@ export function buildLoopbackConf(s: NetworkSettings): CniConfList {
   return { cniVersion: CNI_VERSION, name: s.networkName, plugins: [{ type: 'loopback' }] };
 }
 
-/** portmap's runtimeConfig entries (CNI's portMappings capability). */
+/**
+ * The portMappings capability's entries (kept in the cache as runtimeConfig: the hostport
+ * manager's record of the pod's hostPorts, and what a chained plugin declaring the capability gets).
+ */
 export function portMappingsCapability(pms: readonly PortMapping[]): Record<string, unknown>[] {
   return pms.map((p) => ({
     hostPort: p.hostPort,
@@ -152,6 +159,7 @@ export class CniPodNetwork implements PodNetwork {
   private readonly invoke: InvokeOptions;
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly hostPorts: HostPortGuard;
+  private readonly hostPortRules: HostPortManager;
 
   /**
    * `opts.hostPorts`: the guard shared with the binder, holding podbay's reserved ports (the
@@ -170,6 +178,9 @@ export class CniPodNetwork implements PodNetwork {
     this.pins = new NetnsPins(join(this.runDir, 'netns'));
     this.cacheDir = join(this.runDir, 'cni');
     this.invoke = { binDirs: this.settings.binDirs };
+    const bridge = settings.bridge;
+    this.hostPortRules = hostPortManager({ bridge, podCidr: settings.podCidr, ensureGuard: () => ensureLocalnetGuard(bridge) });
+    this.hostPortRules.addSource(() => this.cachedHostPorts());
   }
 
   get confList(): CniConfList {
@@ -209,8 +220,8 @@ export class CniPodNetwork implements PodNetwork {
   /**
    * Remove the bridge, `<runDir>/ipam/<networkName>` and the config list once no sandbox is
    * left. With sandboxes still listed it does nothing (they keep needing all three; a podbay
-   * shutdown leaves running pods attached). portmap's shared chains (CNI-HOSTPORT-DNAT,
-   * -SETMARK, -MASQ and their jumps) stay: every CNI user on the host shares them.
+   * shutdown leaves running pods attached). The bridge's hostport chains go with it; portmap's
+   * shared chains (CNI-HOSTPORT-*, from pods of an older podbay) go only when idle.
    */
   async destroy(): Promise<void> {
     if ((await this.list()).length > 0) return;
@@ -229,6 +240,7 @@ export class CniPodNetwork implements PodNetwork {
     // the bridge (and the route_localnet portmap set on it) is gone: its guard can go too
     await removeLocalnetGuard(this.settings.bridge);
     await removePodMasquerade(this.settings.bridge, this.settings.podCidr, this.settings.clusterCidr);
+    await this.hostPortRules.destroy();
     await removeIdleHostportChains();
     await rm(join(this.runDir, 'ipam', this.settings.networkName), { recursive: true, force: true });
     await rmdir(join(this.runDir, 'ipam')).catch(() => {});
@@ -245,10 +257,11 @@ export class CniPodNetwork implements PodNetwork {
     if (existing?.result && (await this.pins.exists(id))) return attachment(existing); // idempotent
     if (existing || (await this.pins.exists(id))) await this.doTearDown(id); // leftovers of a crash
 
+    validatePortMappings(req.portMappings);
     // a host process may have started listening since the binder looked
     await this.hostPorts.assertFree(req.portMappings);
     await ensureIpForward();
-    // the guard goes in before portmap turns route_localnet on for the bridge
+    // the guard goes in before the hostport manager turns route_localnet on for the bridge
     await Promise.all([ensureLocalnetGuard(this.settings.bridge), ensurePodMasquerade(this.settings.bridge, this.settings.podCidr, this.settings.clusterCidr)]);
     await this.writeConfList();
 
@@ -284,6 +297,10 @@ export class CniPodNetwork implements PodNetwork {
       if (loAdd.status === 'rejected') throw loAdd.reason;
       if (side.status === 'rejected') throw side.reason;
       entry.result = ethAdd.value;
+      if (req.portMappings.length) {
+        undo.push('remove hostPorts', () => this.hostPortRules.remove(id));
+        await this.hostPortRules.set(hostPortEntry(entry)!);
+      }
       await this.writeCache(entry);
     } catch (e) {
       const leftovers = await undo.unwind();
@@ -309,12 +326,15 @@ export class CniPodNetwork implements PodNetwork {
     // An unmounted or missing pin is passed as '' so plugins skip the netns and only release
     // host-side state (IPAM lease, iptables); a path that is not a namespace makes them fail.
     const netns = hasNetns ? entry.netnsPath : '';
-    // eth0's list (portmap, bridge) and lo are independent: DEL them side by side.
+    const errors: Error[] = [];
+    // the DNAT goes before the pod's address is released (no rule may point at a reused IP)
+    await this.hostPortRules.remove(id).catch((e: Error) => errors.push(e));
+    // eth0's list (bridge; portmap in configs of an older podbay) and lo are independent: DEL them side by side.
     const [ethErrors, loErrors] = await Promise.all([
       delNetworkList(entry.confList, this.runtimeConf(entry, netns), this.invoke, entry.result),
       delNetworkList(entry.loopback, this.runtimeConf(entry, netns, 'lo'), this.invoke),
     ]);
-    const errors: Error[] = [...ethErrors, ...loErrors];
+    errors.push(...ethErrors, ...loErrors);
     // only pods made by an older podbay (ipMasq in their cached config) have a per-pod chain
     const perPodMasq = entry.confList.plugins.some((p) => p.type === 'bridge' && (p as { ipMasq?: boolean }).ipMasq);
     if (!hasNetns && entry.result && perPodMasq) await this.removeBridgeMasq(entry);
@@ -344,6 +364,17 @@ export class CniPodNetwork implements PodNetwork {
       await run(bin, ['-w', '-t', 'nat', '-F', chain], { allowFailure: true });
       await run(bin, ['-w', '-t', 'nat', '-X', chain], { allowFailure: true });
     }
+  }
+
+  /** the hostPorts of every sandbox in the cache (what a restarted podbay rebuilds its rules from) */
+  private async cachedHostPorts(): Promise<HostPortEntry[]> {
+    const out: HostPortEntry[] = [];
+    for (const id of await this.list()) {
+      const e = await this.readCache(id).catch(() => undefined);
+      const h = e && hostPortEntry(e);
+      if (h) out.push(h);
+    }
+    return out;
   }
 
   private runtimeConf(entry: CacheEntry, netns: string, ifName = entry.ifName): CniRuntimeConf {
@@ -399,6 +430,21 @@ export class CniPodNetwork implements PodNetwork {
       if (this.locks.get(id) === tail) this.locks.delete(id);
     }
   }
+}
+
+/** A cached sandbox's hostPorts for the hostport manager (none for configs whose portmap plugin serves them). */
+function hostPortEntry(entry: CacheEntry): HostPortEntry | undefined {
+  if (!entry.result || entry.confList.plugins.some((p) => p.type === 'portmap')) return undefined;
+  const pms = entry.runtimeConfig.portMappings;
+  if (!Array.isArray(pms) || !pms.length) return undefined;
+  const portMappings = (pms as Record<string, unknown>[]).map((p) => ({
+    hostPort: Number(p.hostPort),
+    containerPort: Number(p.containerPort),
+    protocol: String(p.protocol) as PortMapping['protocol'],
+    ...(typeof p.hostIP === 'string' && p.hostIP ? { hostIP: p.hostIP } : {}),
+  }));
+  const pod = `${entry.args.K8S_POD_NAMESPACE ?? ''}/${entry.args.K8S_POD_NAME ?? entry.sandboxId}`;
+  return { sandboxId: entry.sandboxId, pod, ips: addressesFromResult(entry.result).ips, portMappings };
 }
 
 function attachment(entry: CacheEntry): NetworkAttachment {

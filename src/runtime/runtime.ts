@@ -1005,7 +1005,7 @@ export function checkHostTools(opts: { runtimePath?: string; conmonPath?: string
   need('umount', 'mount');
   need('mkfifo', 'coreutils');
   const dirs = opts.cniBinDirs ?? ['/usr/lib/cni', '/opt/cni/bin'];
-  for (const p of ['loopback', 'bridge', 'host-local', 'portmap']) {
+  for (const p of ['loopback', 'bridge', 'host-local']) {
     if (!dirs.some((d) => existsSync(join(d, p)))) missing.push({ tool: `CNI plugin ${p} (in ${dirs.join(' or ')})`, package: 'containernetworking-plugins' });
   }
   return missing;

@@ -1,6 +1,6 @@
 /**
  * The network room against the real host (root): unshare-pinned netns, the Debian CNI plugins
- * (loopback, bridge, host-local, portmap), iptables. This suite owns its world: bridge
+ * (loopback, bridge, host-local), podbay's hostport rules (iptables-restore). This suite owns its world: bridge
  * pbnettest0, subnet 10.201.0.0/24, network pbnettest, hostPorts 19180-19199, and a temp dir for
  * runDir and confDir. Traffic goes only to 127.0.0.1 and to the pod namespaces it creates.
  * After every scenario it checks that nothing is left: pins, mounts, DNAT/masquerade rules,
@@ -143,7 +143,14 @@ test('two pods: lo and eth0 up, they reach each other, a hostPort answers on 127
   const cacheFile = join(settings.runDir, 'cni', 'pa.json');
   assert.equal(statSync(cacheFile).mode & 0o777, 0o600);
   const conflist = JSON.parse(readFileSync(join(settings.confDir, `${NET}.conflist`), 'utf8')) as { plugins: { type: string }[] };
-  assert.deepEqual(conflist.plugins.map((p) => p.type), ['bridge', 'portmap']);
+  assert.deepEqual(conflist.plugins.map((p) => p.type), ['bridge']);
+  // the hostPort is podbay's own rule set for the bridge, jumped to from PREROUTING and OUTPUT
+  const natNow = (await run('iptables-save', ['-t', 'nat'])).stdout;
+  assert.match(natNow, new RegExp(`^-A PREROUTING .*-j PODBAY-HP-${BRIDGE}$`, 'm'));
+  assert.match(natNow, new RegExp(`^-A OUTPUT .*-j PODBAY-HP-${BRIDGE}$`, 'm'));
+  assert.match(natNow, new RegExp(`^-A POSTROUTING -o ${BRIDGE} .*-j PODBAY-HPM-${BRIDGE}$`, 'm'));
+  assert.match(natNow, new RegExp(`^-A PODBAY-HPD-\\S+ -p tcp .*-j DNAT --to-destination ${a.ips[0]!.replace(/\./g, '\\.')}:8080$`, 'm'));
+  assert.equal(readFileSync(`/proc/sys/net/ipv4/conf/${BRIDGE}/route_localnet`, 'utf8').trim(), '1', 'route_localnet on the bridge (127.0.0.1 hostPorts)');
   // idempotent
   assert.deepEqual(await network.setUp(req('pa', [{ hostPort: PORT_A, containerPort: 8080, protocol: 'tcp' }])), a);
 
@@ -154,8 +161,11 @@ test('two pods: lo and eth0 up, they reach each other, a hostPort answers on 127
   // pod b reaches pod a across the bridge
   const across = await until('pod b -> pod a', async () => (await inNs(b.netnsPath, ['busybox', 'wget', '-q', '-O', '-', `http://${a.ips[0]}:8080/`])).stdout);
   assert.equal(across, 'hello from pod a\n');
-  // the host reaches pod a through its hostPort on 127.0.0.1 (portmap snat + route_localnet)
+  // the host reaches pod a through its hostPort on 127.0.0.1 (DNAT in OUTPUT, masquerade + route_localnet)
   assert.equal(await until('127.0.0.1:hostPort', () => httpGetBody(PORT_A)), 'hello from pod a\n');
+  // pod b through the gateway's address (local, PREROUTING), and pod a to its own hostPort (hairpin, masqueraded)
+  assert.equal(await until('pod b -> gateway:hostPort', async () => (await inNs(b.netnsPath, ['busybox', 'wget', '-q', '-O', '-', `http://${SUBNET_PREFIX}1:${PORT_A}/`])).stdout), 'hello from pod a\n');
+  assert.equal(await until('pod a -> gateway:hostPort (hairpin)', async () => (await inNs(a.netnsPath, ['busybox', 'wget', '-q', '-O', '-', `http://${SUBNET_PREFIX}1:${PORT_A}/`])).stdout), 'hello from pod a\n');
   await killChild(httpd);
 
   const t1 = performance.now();
@@ -167,15 +177,15 @@ test('two pods: lo and eth0 up, they reach each other, a hostPort answers on 127
   await assert.rejects(httpGetBody(PORT_A), 'the hostPort no longer answers');
 });
 
-test('rollback: a portMapping with an invalid protocol fails in portmap and leaves nothing', async () => {
+test('a portMapping with an invalid protocol is refused before anything is made', async () => {
   await assert.rejects(
     network.setUp(req('rb-proto', [{ hostPort: 19181, containerPort: 80, protocol: 'bogus' as 'tcp' }])),
-    /CNI plugin portmap ADD failed: .*unknown protocol "bogus"/,
+    /unknown protocol "bogus" \(want tcp, udp or sctp\)/,
   );
   await assertNothingLeft();
 });
 
-test('rollback: a chained plugin failing after bridge and portmap succeeded leaves nothing', async () => {
+test('rollback: a chained plugin failing after bridge succeeded leaves nothing', async () => {
   const failing = new CniPodNetwork({ ...settings, extraPlugins: [{ type: 'tuning', sysctl: { 'net.ipv4.conf.eth0.podbay_no_such_sysctl': '1' } }] });
   await assert.rejects(failing.setUp(req('rb-tuning', [{ hostPort: 19182, containerPort: 80, protocol: 'tcp' }])), /CNI plugin tuning ADD failed: /);
   await assertNothingLeft();
