@@ -75,7 +75,7 @@ const containerRows: LedgerRow[] = [
   impl('Container.env.valueFrom.resourceFieldRef', 'src/kubelet/downward.ts (divisor; node allocatable when no limit)', true),
   refused('Container.env.valueFrom.fileKeyRef', 'alpha feature podbay does not implement', (p) => (c0(p).env = [{ name: 'X', valueFrom: { fileKeyRef: { volumeName: 'v', path: 'p', key: 'k' } } }]), 'spec.containers[0].env[0].valueFrom.fileKeyRef'),
   impl('Container.envFrom', 'src/kubelet/env.ts', true),
-  impl('Container.ports', 'informational, as in Kubernetes; hostPort/hostIP: src/network (portmap), src/kubelet/binder.ts (conflicts)', true),
+  impl('Container.ports', 'informational, as in Kubernetes; hostPort/hostIP: src/network/hostport-manager.ts (DNAT rules, one iptables-restore per batch), src/scheduler/binder.ts and src/network/host-ports.ts (conflicts)', true),
   impl('Container.resources', 'src/kubelet/qos.ts, src/runtime/cgroups.ts, src/kubelet/eviction.ts (ephemeral-storage)', true),
   refused('Container.resources.claims', 'podbay does not implement dynamic resource allocation', (p) => (c0(p).resources = { claims: [{ name: 'gpu' }] }), 'spec.containers[0].resources.claims'),
   ignored('Container.resizePolicy', 'podbay serves no pods/resize subresource, so no in-place resize ever asks for this policy', true),

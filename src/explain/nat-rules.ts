@@ -1,8 +1,10 @@
 /**
  * Which nat rules send a hostPort to a pod, from `iptables-save -t nat` text: the DNAT rules
- * whose --to-destination is one of the pod's IPs, the rest of their chain (portmap's per-pod
- * CNI-DN-* chain also marks hairpin and localhost traffic for masquerading), and every jump
- * that leads there (CNI-HOSTPORT-DNAT, then PREROUTING and OUTPUT), entry points first.
+ * whose --to-destination is one of the pod's IPs, the rest of their chain (podbay's per-hostPort
+ * PODBAY-HPD-* chain, src/network/hostport-manager.ts, also marks hairpin and localhost traffic
+ * for masquerading), and every jump that leads there (PODBAY-HP-<bridge>, then PREROUTING and
+ * OUTPUT), entry points first. Chains of the portmap plugin (CNI-HOSTPORT-DNAT, CNI-DN-*), as
+ * pods of an older podbay have, are followed the same way.
  */
 import type { NatRule } from './types.js';
 

@@ -47,7 +47,7 @@ export function differencesFromDocker(pod: Obj, ns: NamespacesSection): string[]
   if (pause?.ns.user && !pause.ns.user.host) out.push('user: the pod has a user namespace of its own, which the recipe has not.');
   const ports = (spec.containers ?? []).flatMap((c: Obj) => (c.ports ?? []).filter((p: Obj) => p.hostPort));
   if (ports.length && !spec.hostNetwork) {
-    out.push("ports: docker's -p does its own DNAT and runs docker-proxy; here the CNI portmap plugin writes the DNAT rules (chain CNI-HOSTPORT-DNAT, one CNI-DN-* chain per pod) and no proxy process runs.");
+    out.push("ports: docker's -p does its own DNAT and runs docker-proxy; here podbay writes the DNAT rules itself, as the kubelet's hostport manager did (chain PODBAY-HP-<bridge>, one PODBAY-HPD-* chain per hostPort) and no proxy process runs.");
   }
   return out;
 }

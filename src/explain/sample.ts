@@ -57,13 +57,14 @@ export function sampleExplain(over: Partial<PodExplain> = {}): PodExplain {
       ],
       hostPorts: [{ protocol: 'TCP', hostPort: 19900, containerPort: 8080, container: 'web' }],
       natRules: [
-        { table: 'nat', chain: 'PREROUTING', rule: '-A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT' },
+        { table: 'nat', chain: 'PREROUTING', rule: '-A PREROUTING -m comment --comment "podbay: hostports of pbexplain0" -m addrtype --dst-type LOCAL -j PODBAY-HP-pbexplain0' },
         {
           table: 'nat',
-          chain: 'CNI-HOSTPORT-DNAT',
-          rule: `-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"podbay-pbexplain0\\" id: \\"${sandboxId}\\"" -m multiport --dports 19900 -j CNI-DN-75366b77e237ad582a295`,
+          chain: 'PODBAY-HP-pbexplain0',
+          rule: '-A PODBAY-HP-pbexplain0 -p tcp -m tcp --dport 19900 -m comment --comment "default/duo hostport 19900" -j PODBAY-HPD-HRECN7ZFLY6MREK6',
         },
-        { table: 'nat', chain: 'CNI-DN-75366b77e237ad582a295', rule: '-A CNI-DN-75366b77e237ad582a295 -p tcp -m tcp --dport 19900 -j DNAT --to-destination 10.221.0.2:8080' },
+        { table: 'nat', chain: 'PODBAY-HPD-HRECN7ZFLY6MREK6', rule: '-A PODBAY-HPD-HRECN7ZFLY6MREK6 -s 10.221.0.0/24 -m comment --comment "default/duo hostport 19900" -j MARK --set-xmark 0x2000/0x2000' },
+        { table: 'nat', chain: 'PODBAY-HPD-HRECN7ZFLY6MREK6', rule: '-A PODBAY-HPD-HRECN7ZFLY6MREK6 -p tcp -m tcp -m comment --comment "default/duo hostport 19900" -j DNAT --to-destination 10.221.0.2:8080' },
       ],
     },
     processes: [

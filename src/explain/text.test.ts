@@ -23,7 +23,7 @@ test('the sample pod renders in 80 columns with the picture and every section', 
   // shared cells are marked, own ones are not
   assert.match(t, /^ {2}web +31493 +1 +4026532177\* +4026532251\* +4026532250\* +4026532254$/m);
   assert.match(t, /^ {2}pause +31433 +1 +4026532249 +4026531835h +4026531837h$/m);
-  // the long portmap rule is wrapped, not cut: every word of it is there
+  // the long hostPort jump is wrapped, not cut: every word of it is there
   const rule = sampleExplain().network.natRules[1]!.rule;
   assert.ok(t.replace(/\n {8}/g, ' ').includes(rule), 'the wrapped rule reads back whole');
 });

@@ -221,7 +221,8 @@ spec:
     const dnats = nat.filter((l) => l.includes(`--to-destination ${podIP}:80`));
     assert.ok(dnats.length >= 1, nat.join('\n'));
     for (const d of dnats) assert.ok(n.natRules.some((r) => r.rule === d), `DNAT rule missing from explain: ${d}`);
-    assert.ok(n.natRules.some((r) => r.chain === 'CNI-HOSTPORT-DNAT'), 'the jump from CNI-HOSTPORT-DNAT is shown');
+    assert.ok(n.natRules.some((r) => r.chain === `PODBAY-HP-${BRIDGE}`), `the jump from PODBAY-HP-${BRIDGE} is shown`);
+    assert.ok(n.natRules.some((r) => r.chain === 'PREROUTING') && n.natRules.some((r) => r.chain === 'OUTPUT'), 'the entry points are shown');
     assert.ok(n.natRules.every((r) => r.table === 'nat'));
     assert.deepEqual(n.hostPorts.map((h) => [h.hostPort, h.containerPort, h.container]), [[HOST_PORT, 80, 'nginx']]);
   });
@@ -270,7 +271,7 @@ spec:
     assert.equal(r.status, 0, r.stderr);
     fits80(r.stdout);
     const pausePid = e.namespaces.rows[0]!.hostPid;
-    for (const want of [`bridge ${BRIDGE}`, e.network.veth!.hostIfname, 'pod default/ghost', `nsenter -t ${pausePid} -n ip addr`, `ip link show master ${BRIDGE}`, 'iptables -t nat -S CNI-DN-', '--net=container:', `${HOST_PORT} ══DNAT══▶`]) {
+    for (const want of [`bridge ${BRIDGE}`, e.network.veth!.hostIfname, 'pod default/ghost', `nsenter -t ${pausePid} -n ip addr`, `ip link show master ${BRIDGE}`, 'iptables -t nat -S PODBAY-HPD-', '--net=container:', `${HOST_PORT} ══DNAT══▶`]) {
       assert.ok(r.stdout.includes(want), `text output shows ${JSON.stringify(want)}:\n${r.stdout}`);
     }
     const svg = explain('ghost', '-o', 'svg');
@@ -355,7 +356,7 @@ spec:
         return i && i.complete && i.naturalWidth > 300 && i.alt === 'diagram of pod default/ghost';
       }, 15_000);
       const detail = await page.evaluate(() => document.getElementById('detail')!.innerText);
-      for (const want of ['pod default/ghost', BRIDGE, 'nginx', 'CNI-HOSTPORT-DNAT', 'conmon', 'nginx-config']) assert.ok(detail.includes(want), `the page shows ${want}:\n${detail}`);
+      for (const want of ['pod default/ghost', BRIDGE, 'nginx', `PODBAY-HP-${BRIDGE}`, 'conmon', 'nginx-config']) assert.ok(detail.includes(want), `the page shows ${want}:\n${detail}`);
       // what the screenshot will show: the pod named on the page, its diagram drawn in view
       assert.ok((await text()).includes('pod default/ghost'));
       const box = await (await page.$('#diagram'))!.boundingBox();

@@ -332,6 +332,9 @@ export function hostLeftovers(w: PodWorld): string[] {
   if (!w.hadHostportChains && /^:CNI-HOSTPORT-DNAT /m.test(nat) && !/^-A CNI-HOSTPORT-DNAT /m.test(nat)) {
     for (const line of nat.split('\n')) if (line.includes('CNI-HOSTPORT')) leftovers.push(`iptables (idle portmap chain made by this test): ${line}`);
   }
+  // a per-hostPort chain no PODBAY-HP-<bridge> jumps to any more was leaked by a hostport write
+  // (restores are atomic, so a suite running beside this one never shows one mid-write)
+  for (const m of nat.matchAll(/^:(PODBAY-HPD-[A-Z2-7]{16}) /gm)) if (!nat.includes(`-j ${m[1]}`)) leftovers.push(`iptables (hostport chain no rule jumps to): ${m[1]}`);
   // the bridge's CVE-2020-8558 guard (src/network/localnet-guard.ts) goes with the bridge
   const filter = spawnSync('iptables-save', ['-t', 'filter'], { encoding: 'utf8' }).stdout;
   for (const line of filter.split('\n')) if (line.includes(w.bridge)) leftovers.push(`iptables filter: ${line}`);
