@@ -160,6 +160,8 @@ export class CniPodNetwork implements PodNetwork {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly hostPorts: HostPortGuard;
   private readonly hostPortRules: HostPortManager;
+  /** a pod of an older podbay (portmap in its cached config) was torn down: portmap's shared chains may be idle now */
+  private tookDownPortmapPod = false;
 
   /**
    * `opts.hostPorts`: the guard shared with the binder, holding podbay's reserved ports (the
@@ -241,7 +243,10 @@ export class CniPodNetwork implements PodNetwork {
     await removeLocalnetGuard(this.settings.bridge);
     await removePodMasquerade(this.settings.bridge, this.settings.podCidr, this.settings.clusterCidr);
     await this.hostPortRules.destroy();
-    await removeIdleHostportChains();
+    // only after portmap pods of an older podbay: removing them races a portmap ADD of another
+    // CNI user (its rule in CNI-HOSTPORT-DNAT is flushed away), so podbay does not touch them otherwise
+    if (this.tookDownPortmapPod) await removeIdleHostportChains();
+    this.tookDownPortmapPod = false;
     await rm(join(this.runDir, 'ipam', this.settings.networkName), { recursive: true, force: true });
     await rmdir(join(this.runDir, 'ipam')).catch(() => {});
     await rm(this.confPath, { force: true });
@@ -335,6 +340,7 @@ export class CniPodNetwork implements PodNetwork {
       delNetworkList(entry.loopback, this.runtimeConf(entry, netns, 'lo'), this.invoke),
     ]);
     errors.push(...ethErrors, ...loErrors);
+    if (entry.confList.plugins.some((p) => p.type === 'portmap')) this.tookDownPortmapPod = true;
     // only pods made by an older podbay (ipMasq in their cached config) have a per-pod chain
     const perPodMasq = entry.confList.plugins.some((p) => p.type === 'bridge' && (p as { ipMasq?: boolean }).ipMasq);
     if (!hasNetns && entry.result && perPodMasq) await this.removeBridgeMasq(entry);
@@ -456,7 +462,8 @@ function attachment(entry: CacheEntry): NetworkAttachment {
  * portmap's shared chains (CNI-HOSTPORT-DNAT/-SETMARK/-MASQ and their jumps) are made on the
  * first hostPort and never removed by the plugin. When no container has a DNAT entry left in
  * them, remove them, so a host that had none before podbay has none after; portmap makes them
- * again on its next ADD, for podbay or any other CNI user.
+ * again on its next ADD, for any CNI user. Only run after pods of an older podbay (which used
+ * portmap) went: podbay itself no longer makes them.
  */
 export async function removeIdleHostportChains(): Promise<void> {
   const iptables = which('iptables');

@@ -1,8 +1,8 @@
 /**
  * Run by attacks-network.test.ts inside a scratch network namespace (`unshare --net`), where
  * route_localnet can be 0 host-wide whatever the real host has:
- *   - does a hostPort answer on 127.0.0.1 with route_localnet only on podbay's bridge (portmap
- *     sets it there), and not without it?
+ *   - does a hostPort answer on 127.0.0.1 with route_localnet only on podbay's bridge (the
+ *     hostport manager sets it there), and not without it?
  *   - two pod networks on one host (two podbay servers, two bridges): destroying one removes
  *     its own guard only; the other's guard and hostPort stay.
  * Prints one JSON object with what it saw; the test asserts on it. Argument: a temp dir.

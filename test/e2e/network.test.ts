@@ -213,6 +213,25 @@ test('tearDown after the netns vanished, and after a crash that left only a pin,
   await assertNothingLeft();
 });
 
+test('a restarted podbay keeps the hostPorts of the pods it adopts: its first write rebuilds them from the CNI cache', async () => {
+  const kept = await network.setUp(req('kept', [{ hostPort: 19185, containerPort: 8080, protocol: 'tcp' }]));
+  for (const ip of kept.ips) seen.ips.add(ip);
+  seen.ids.add('restarted');
+  seen.ports.add(19186);
+  const httpd = httpdIn(kept.netnsPath, 'hello from the kept pod\n');
+  assert.equal(await until('kept pod on 127.0.0.1:19185', () => httpGetBody(19185)), 'hello from the kept pod\n');
+  const child = await run(process.execPath, [join(import.meta.dirname, 'hostport-restart-child.js'), JSON.stringify(settings), '19186'], { timeoutMs: 60_000 });
+  const seenByChild = JSON.parse(child.stdout) as { ips: string[]; afterSetUp: string; afterTearDown: string };
+  for (const ip of seenByChild.ips) seen.ips.add(ip);
+  const dnatTo = (save: string, ip: string) => new RegExp(`-j DNAT --to-destination ${ip.replace(/\./g, '\\.')}:8080$`, 'm').test(save);
+  assert.ok(dnatTo(seenByChild.afterSetUp, kept.ips[0]!) && dnatTo(seenByChild.afterSetUp, seenByChild.ips[0]!), `both pods mapped after the new process's set-up:\n${seenByChild.afterSetUp}`);
+  assert.ok(dnatTo(seenByChild.afterTearDown, kept.ips[0]!) && !dnatTo(seenByChild.afterTearDown, seenByChild.ips[0]!), 'its tear-down removed only its own pod');
+  assert.equal(await httpGetBody(19185), 'hello from the kept pod\n', 'the adopted pod still answers on its hostPort');
+  await killChild(httpd);
+  await network.tearDown('kept');
+  await assertNothingLeft();
+});
+
 test('setUp/tearDown timings (sequential, one hostPort each)', async (t) => {
   const ups: number[] = [];
   const downs: number[] = [];
