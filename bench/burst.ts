@@ -11,7 +11,7 @@
  * Usage (root):
  *   node dist/bench/burst.js [--n 100] [--hostports] [--via kubectl|api] [--no-peers]
  * --hostports gives every pod a hostPort (18500 + i) and waits until each answers curl, so the
- * per-pod portmap rules are part of the measure. With PODBAY_TRACE=1 PODBAY_TRACE_EXEC=1
+ * hostPort rules (src/network/hostport-manager.ts) are part of the measure. With PODBAY_TRACE=1 PODBAY_TRACE_EXEC=1
  * BURST_SERVER_LOG=FILE, the server's trace of the run (every sync step, every command it ran
  * with its wall time) is written to FILE.
  */

@@ -1,5 +1,5 @@
 /**
- * Host ports a pod must not take. portmap serves a hostPort with a DNAT rule in front of the
+ * Host ports a pod must not take. A hostPort is served by a DNAT rule in front of the
  * host's own sockets, so a hostPort that a host process (or podbay's own API server) already
  * listens on would silently steal that service's traffic. Before binding a pod (the binder)
  * and again right before its sandbox is attached (the network room, since a host process may
@@ -10,7 +10,7 @@
  *     socket, from /proc/net/{tcp,tcp6,udp,udp6}, read asynchronously.
  * Addresses are respected: a listener on 0.0.0.0 or :: collides with every hostIP; a hostPort
  * with hostIP X collides with listeners on X or on the wildcard; a hostPort without hostIP
- * (portmap then matches every local address) collides with any listener on that port.
+ * (its DNAT then matches every local address) collides with any listener on that port.
  * The holding process (socket inode -> /proc/PID/fd/N -> `socket:[inode]`) is looked up only
  * when there is a collision, to name it in the message a user sees.
  * SCTP is not checked: /proc/net/sctp exists only with the sctp module loaded.

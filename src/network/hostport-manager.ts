@@ -31,6 +31,7 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
+import { base32 } from '../sys/base32.js';
 import { run, which } from '../sys/exec.js';
 import type { PortMapping } from './types.js';
 
@@ -56,22 +57,6 @@ export function hostportsChain(bridge: string): string {
 
 export function hostportMasqChain(bridge: string): string {
   return `PODBAY-HPM-${bridge}`;
-}
-
-const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-function base32(buf: Buffer): string {
-  let bits = 0;
-  let value = 0;
-  let out = '';
-  for (const b of buf) {
-    value = (value << 8) | b;
-    bits += 8;
-    while (bits >= 5) {
-      out += BASE32[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  return out;
 }
 
 /** the chain of one mapping to one pod IP (the kubelet's getHostportChain, with the bridge in the hash) */

@@ -1,11 +1,11 @@
 /**
  * route_localnet, scoped and guarded (CVE-2020-8558).
  *
- * portmap's `snat` serves a hostPort on 127.0.0.1 by DNAT'ing the host's own connection to the
- * pod: the packet leaves through the pod bridge with source 127.0.0.1, which the kernel allows
- * only with route_localnet on that device (or on `all`). portmap itself sets
- * net.ipv4.conf.<bridge>.route_localnet=1 on every ADD with snat (its enableLocalnetRouting on
- * the interface routing to the pod). Measured on kernel 6.18 in a scratch network namespace with
+ * A hostPort answers on 127.0.0.1 by DNAT'ing the host's own connection to the pod (as portmap's
+ * `snat` did): the packet leaves through the pod bridge with source 127.0.0.1, which the kernel
+ * allows only with route_localnet on that device (or on `all`). The hostport manager
+ * (./hostport-manager.ts) sets net.ipv4.conf.<bridge>.route_localnet=1 before its first write of
+ * an IPv4 hostPort, as portmap did on every ADD with snat, after ensuring this guard. Measured on kernel 6.18 in a scratch network namespace with
  * conf/all/route_localnet=0: the hostPort answers on 127.0.0.1 with the bridge's setting alone,
  * and stops answering when it is cleared. So podbay no longer sets it host-wide (it used to
  * write conf/all), and never needs to touch it: it lives and dies with the bridge.

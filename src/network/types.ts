@@ -2,7 +2,8 @@
  * The network room's contract: a pod's network namespace and its CNI attachment.
  *
  *   setUp:    netns pinned at RUN/netns/<sandboxId>  ->  CNI ADD of podbay's own config list
- *             (loopback for lo; bridge + host-local IPAM for eth0; portmap for hostPorts)
+ *             (loopback for lo; bridge + host-local IPAM for eth0), then the pod's hostPorts
+ *             (podbay's own nat rules, ./hostport-manager.ts)
  *             The ADD result and the exact config/runtimeConfig are cached under RUN/cni/, so
  *             DEL can be replayed identically later, even by a restarted podbay.
  *   tearDown: CNI DEL (in reverse order), unpin and delete the netns, drop the cache entry.
@@ -61,7 +62,7 @@ export interface NetworkSettings {
    */
   clusterCidr?: string;
   /**
-   * Optional: more plugin objects chained after portmap in the config list (e.g. `tuning` or
+   * Optional: more plugin objects chained after bridge in the config list (e.g. `tuning` or
    * `bandwidth`), each `{type, ...}`; they get `name`, `cniVersion` and `prevResult` like the
    * others. Default: none.
    */

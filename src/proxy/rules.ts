@@ -23,6 +23,7 @@
  */
 import { createHash } from 'node:crypto';
 import { byString } from '../api/order.js';
+import { base32 } from '../sys/base32.js';
 
 export interface ServicePortInfo {
   name: string;
@@ -105,23 +106,6 @@ export function chainNames(tag: string): Chains {
 export function tagFor(bridge: string, defaultBridge = 'podbay0'): string {
   if (bridge === defaultBridge) return '';
   return base32(createHash('sha256').update(bridge).digest()).slice(0, 4);
-}
-
-function base32(buf: Buffer): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0;
-  let value = 0;
-  let out = '';
-  for (const b of buf) {
-    value = (value << 8) | b;
-    bits += 8;
-    while (bits >= 5) {
-      out += alphabet[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += alphabet[(value << (5 - bits)) & 31];
-  return out;
 }
 
 /** kube-proxy's portProtoHash and servicePortEndpointChainName */

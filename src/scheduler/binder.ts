@@ -8,7 +8,7 @@
  *   - required (anti-)affinity (affinity.ts), resources (fit.ts, against that node's
  *     allocatable and the pods bound to it), its volumes (volume-binding.ts);
  *   - on podbay's own node only (`nodeName`, where this process runs): a hostPort that
- *     podbay's API server or a host process holds (src/network/host-ports.ts: portmap's DNAT
+ *     podbay's API server or a host process holds (src/network/host-ports.ts: the hostPort's DNAT
  *     would steal that service's traffic). An agent's host sockets are not visible from here.
  * The nodes left are scored (score.ts: spreading a controller's pods, least allocated) and the
  * best taken. When none is left the pod stays Pending with the PodScheduled=False/Unschedulable

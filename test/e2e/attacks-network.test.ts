@@ -1,10 +1,10 @@
 /**
  * Network attacks by an ordinary pod against the host (issue 6, escapes 4 and 5), against a
  * real podbay server driven by real kubectl, with busybox pods:
- *   - a hostPort over podbay's own API port, or over a port a host process listens on: portmap's
+ *   - a hostPort over podbay's own API port, or over a port a host process listens on: its
  *     DNAT would steal that service's traffic. The pod stays Pending (Unschedulable, named
  *     holder); a pod that bypasses the scheduler (spec.nodeName) fails its sandbox instead.
- *   - CVE-2020-8558: portmap sets route_localnet on podbay's bridge (hostPorts on 127.0.0.1); a pod
+ *   - CVE-2020-8558: podbay sets route_localnet on its bridge (hostPorts on 127.0.0.1); a pod
  *     with NET_ADMIN routes 127.0.0.1 via its gateway to reach a host service bound to
  *     loopback. The per-bridge DROP guard must stop it.
  * podbay must keep answering /readyz within 1 s throughout each attack, and the host must be
@@ -24,6 +24,7 @@ import net from 'node:net';
 import { PodbayServer, PodSuite, ROOT, kubectlBinaries, httpGet, waitFor, watchReadyz, type RunResult } from './harness.js';
 import { run } from '../../src/sys/exec.js';
 import { localnetChain, localnetSaveLines } from '../../src/network/localnet-guard.js';
+import { tagFor } from '../../src/proxy/rules.js';
 
 const BRIDGE = 'pbnetsec0';
 const CIDR = '10.212.0.0/24';
@@ -195,7 +196,7 @@ describe('network attacks by pods (hostPort over host services, CVE-2020-8558)',
       await svc.close();
       closed = true;
       await waitFor('steal-host Running', async () => ((await pod('steal-host')).status.phase === 'Running' ? true : undefined), 30_000);
-      const page = await waitFor('the hostPort answers on 127.0.0.1 (bridge route_localnet + portmap)', async () => {
+      const page = await waitFor('the hostPort answers on 127.0.0.1 (bridge route_localnet + podbay\'s DNAT)', async () => {
         const r = await httpGet(`http://127.0.0.1:${HELD_PORT}/`);
         return r.status === 200 ? r : undefined;
       });
@@ -254,14 +255,17 @@ describe('network attacks by pods (hostPort over host services, CVE-2020-8558)',
       assert.doesNotMatch(attack, /SECRET/, 'the pod read the host service');
       assert.match(attack, /^nc exit [1-9]\d*$/m, attack);
       assert.deepEqual(svc.peers, [], 'the host service on 127.0.0.1 saw no connection from the pod');
-      // what portmap turned on, and podbay's guard in front of it
+      // what the hostport manager turned on, and podbay's guard in front of it
       assert.equal(readSysctl(BRIDGE), '1', 'route_localnet is on for the pod bridge');
       assert.equal(readSysctl('all'), before_.all, 'and not changed host-wide');
       const filter = (await run('iptables-save', ['-t', 'filter'])).stdout.split('\n');
       for (const line of localnetSaveLines(BRIDGE)) assert.ok(filter.includes(line), `iptables-save shows: ${line}`);
-      // first in INPUT, but for other podbay servers' guards (each for its own bridge: suites
-      // running beside this one insert theirs at the top too)
-      const input = filter.filter((l) => l.startsWith('-A INPUT ') && !(l.includes('-j PODBAY-LNET-') && !l.includes(`PODBAY-LNET-${BRIDGE}`)));
+      // first in INPUT, but for other podbay servers' guards and service proxies' jumps (each for
+      // its own bridge, chains tagged with it: suites running beside this one insert theirs at
+      // the top too, and may start after this guard went in)
+      const own = tagFor(BRIDGE);
+      const others = (l: string) => (l.includes('-j PODBAY-LNET-') && !l.includes(`PODBAY-LNET-${BRIDGE}`)) || (/-j KUBE-[A-Z-]+-[A-Z2-7]{4}$/.test(l) && !l.endsWith(`-${own}`));
+      const input = filter.filter((l) => l.startsWith('-A INPUT ') && !others(l));
       assert.equal(input[0], localnetSaveLines(BRIDGE)[1], 'the guard is the first rule of INPUT');
       const out = (await run('iptables', ['-w', '-t', 'filter', '-nvxL', localnetChain(BRIDGE)])).stdout;
       assert.ok(Number(/^\s*(\d+)\s+\d+\s+DROP\b/m.exec(out)?.[1]) > 0, `the guard dropped the martian packets:\n${out}`);
@@ -286,7 +290,7 @@ describe('route_localnet is needed on the pod bridge only (a scratch network nam
       assert.equal(out.error, undefined, `${out.error}\n${r.stderr}`);
       for (const k of ['aTearDownError', 'aDestroyError', 'bTearDownError', 'bDestroyError']) assert.equal(out[k], undefined, `${k}: ${out[k]}`);
       assert.equal(out.all, '0', 'route_localnet off host-wide (in the scratch netns)');
-      assert.equal(out.bridge, '1', 'portmap turned it on for the bridge');
+      assert.equal(out.bridge, '1', 'the hostport manager turned it on for the bridge');
       assert.equal(out.withBridge, 'pod answers\n', 'the hostPort answers on 127.0.0.1');
       assert.match(out.withoutBridge, /^error: /, 'without route_localnet on the bridge it does not');
       assert.equal(out.bridgeAgain, 'pod answers\n');

@@ -12,7 +12,7 @@ import { httpGet, processesMentioning, cgroupMounts, type PodSuite } from './har
 
 export const SOAK_IMAGE = 'busybox:1.36';
 
-/** busybox httpd answering with the pod's name on `hostPort` (127.0.0.1 via portmap's DNAT) + a sleep container */
+/** busybox httpd answering with the pod's name on `hostPort` (127.0.0.1 via podbay's hostPort DNAT) + a sleep container */
 export function soakPod(name: string, hostPort: number): object {
   return {
     apiVersion: 'v1',

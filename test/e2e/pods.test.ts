@@ -1,6 +1,6 @@
 /**
  * Pods for real: a podbay server with its kubelet (runc, conmon, catatonit, CNI bridge and
- * portmap) driven by real kubectl. The seed tutorial's pod (nginx proxying to a backend on
+ * podbay's hostPort rules) driven by real kubectl. The seed tutorial's pod (nginx proxying to a backend on
  * 127.0.0.1:2368 in the same pod, nginx.conf from a ConfigMap), namespaces shared with the
  * pause process, restart policies, logs, adoption after SIGKILL, and bad input. Every pod is
  * deleted and the host is checked for leftovers at the end.

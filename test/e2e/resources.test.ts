@@ -57,7 +57,7 @@ describe('resources and limits (cgroups)', () => {
 
   before(async () => {
     s = await suite.start('podbay-e2e-cg-', ['--pod-pids-limit', String(PIDS_LIMIT)]);
-    // no pod here maps a hostPort: portmap's shared chains, if they appear meanwhile, belong to
+    // no pod here maps a hostPort: portmap's shared chains (older podbays), if they appear meanwhile, belong to
     // a suite running beside this one (this suite's own rules are still checked by subnet/bridge)
     suite.hadHostportChains = true;
     await suite.loadBusybox();

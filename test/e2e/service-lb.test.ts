@@ -10,7 +10,7 @@
  * The LB address is 127.0.0.51 (--service-lb-address): a loopback address this test controls, so
  * no packet leaves the machine. The host's connection to it is DNAT'ed in OUTPUT to a pod and
  * leaves through the pod bridge with a 127.x source, which the kernel allows only with
- * route_localnet on that bridge: portmap sets it there (src/network/localnet-guard.ts, guarded),
+ * route_localnet on that bridge: the hostport manager sets it there (src/network/localnet-guard.ts, guarded),
  * the same condition the NodePort on 127.0.0.1 already relies on; kube-proxy instead sets
  * conf/all/route_localnet when node ports answer on loopback. Then KUBE-MARK-MASQ rewrites the
  * source to the bridge's address.
