@@ -19,7 +19,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { ImageService, Mount } from '../image/types.js';
 import type { PodNetwork } from '../network/types.js';
 import { run, which } from '../sys/exec.js';
-import { Cleanup } from '../sys/cleanup.js';
+import { Cleanup, sideBySide } from '../sys/cleanup.js';
 import { mountOf, mountsUnder as mountsUnderDir, parseMountinfo, readMountinfoAsync } from '../sys/mountinfo.js';
 import { startAttach, startExec } from './exec-stream.js';
 import { writeFileAtomic } from '../sys/fs.js';
@@ -126,6 +126,32 @@ function pidAlive(pid: number): boolean {
 function pidMentions(pid: number, needle: string): boolean {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(needle);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Signal a container's init from here instead of through `runc kill` (one runc process fewer
+ * per stop), when `pid` is certainly that process: alive, not a zombie, and a child of the
+ * container's own conmon. conmon is a subreaper that has not reaped it, so the pid cannot have
+ * been reused. false when that is not provable (conmon gone, pid unknown): the caller asks runc.
+ * The fields after the last ')' of /proc/PID/stat are the kernel's, whatever the process named
+ * itself.
+ */
+function signalInit(pid: number, conmonPid: number, id: string, signal: 'SIGTERM' | 'SIGKILL'): boolean {
+  if (!pid || !conmonPid || !pidMentions(conmonPid, id)) return false;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (state === 'Z' || Number(ppid) !== conmonPid) return false;
+  try {
+    process.kill(pid, signal);
+    return true;
   } catch {
     return false;
   }
@@ -325,6 +351,14 @@ export class RuncRuntime implements Runtime {
     }
   }
 
+  /**
+   * `runc delete --force` when runc still has the container (its state dir under --root): a
+   * container deleted by an earlier step or never created costs no runc process.
+   */
+  private async runcDelete(id: string): Promise<void> {
+    if (existsSync(join(this.runcRoot, id))) await this.runc.delete(id);
+  }
+
   private async killConmon(pid: number, id: string): Promise<void> {
     if (pid && pidAlive(pid) && pidMentions(pid, id)) {
       try {
@@ -346,7 +380,8 @@ export class RuncRuntime implements Runtime {
       if (existsSync(join(this.exitDir, id))) return true;
       if (pid && !pidAlive(pid)) return true;
       if (Date.now() >= deadline || (interruptible && this.interrupted)) return false;
-      await sleep(Math.min(5 + i * 5, 50));
+      // a SIGKILLed process is gone and its exit file written within a few ms
+      await sleep(i < 10 ? 2 : Math.min(5 + i * 5, 50));
     }
   }
 
@@ -496,34 +531,73 @@ export class RuncRuntime implements Runtime {
   }
 
   async stopPodSandbox(id: string): Promise<void> {
-    const rec = await this.readSandbox(id);
-    if (!rec) return;
+    if (!(await this.readSandbox(id))) return;
+    await this.stopSandboxProcesses(id);
+    await this.locked(id, async () => {
+      const r = await this.readSandbox(id);
+      if (r) await this.sandboxNetworkDown(r);
+    });
+  }
+
+  /** Every container of the sandbox killed (SIGKILL, no grace), then the pause; their exits awaited. */
+  private async stopSandboxProcesses(id: string): Promise<void> {
     const live = (await this.listContainers(id)).filter((c) => c.state === 'running' || c.state === 'created');
     await Promise.all(live.map((c) => this.stopContainer(c.id, 0)));
     await this.locked(id, async () => {
       const r = await this.readSandbox(id);
-      if (!r) return;
-      if (!existsSync(join(this.exitDir, id))) {
-        await this.runc.kill(id, 'SIGKILL', true);
-        await this.waitExit(id, 10_000, pidAlive(r.conmonPid) ? 0 : r.pid);
-      }
-      if (!r.config.hostNetwork && !r.networkDown) await this.network.tearDown(id);
-      if (r.state !== 'notready' || !r.networkDown) await this.writeSandbox({ ...r, state: 'notready', networkDown: true });
+      if (!r || existsSync(join(this.exitDir, id))) return;
+      // the pause is its pid namespace's init: SIGKILL to it ends every process in it. With
+      // hostPID it has none of its own, and runc walks its cgroup instead
+      if (r.config.hostPID || !signalInit(r.pid, r.conmonPid, id, 'SIGKILL')) await this.runc.kill(id, 'SIGKILL', true);
+      await this.waitExit(id, 10_000, pidAlive(r.conmonPid) ? 0 : r.pid);
     });
   }
 
+  /** CNI DEL and the netns pin (unless done), then the record says so. */
+  private async sandboxNetworkDown(r: SandboxRecord): Promise<void> {
+    if (!r.config.hostNetwork && !r.networkDown) await this.network.tearDown(r.id);
+    if (r.state !== 'notready' || !r.networkDown) await this.writeSandbox({ ...r, state: 'notready', networkDown: true });
+  }
+
+  /**
+   * Stop (if it is not) and remove a sandbox with its containers. Once every process of the pod
+   * is gone, the independent steps run side by side: the CNI DEL (the netns is pinned by a bind
+   * mount, so it needs the pin's path, not the pause), the pause's runc state and conmon and the
+   * shm tmpfs, and each container's removal (runc delete, rootfs, snapshot). A failed step fails
+   * the call and leaves the record: the next call does what is left (each step is idempotent).
+   */
   async removePodSandbox(id: string): Promise<void> {
-    this.sandboxDir(id);
-    const rec = await this.readSandbox(id);
-    if (rec) await this.stopPodSandbox(id);
-    await Promise.all((await this.listContainers(id)).map((c) => this.removeContainer(c.id)));
+    const dir = this.sandboxDir(id);
+    if (await this.readSandbox(id)) await this.stopSandboxProcesses(id);
+    const containers = await this.listContainers(id);
+    await sideBySide([
+      [
+        'sandbox',
+        () =>
+          this.locked(id, async () => {
+            const r = await this.readSandbox(id);
+            await sideBySide([
+              ['network', async () => r && (await this.sandboxNetworkDown(r))],
+              [
+                'pause',
+                async () => {
+                  await this.runcDelete(id);
+                  await this.killConmon(r?.conmonPid ?? 0, id);
+                  await this.umountAll(join(dir, 'shm'));
+                },
+              ],
+            ]);
+          }),
+      ],
+      ...containers.map((c): [string, () => Promise<void>] => [`container ${c.config.name}`, () => this.removeContainer(c.id)]),
+    ]);
     await this.locked(id, async () => this.removeSandboxRemains(id, await this.readSandbox(id)));
   }
 
   /** everything a sandbox may have left, in any state of completion */
   private async removeSandboxRemains(id: string, rec: SandboxRecord | undefined): Promise<void> {
     const dir = this.sandboxDir(id);
-    await this.runc.delete(id);
+    await this.runcDelete(id);
     const conmonPid = rec?.conmonPid || Number((await fsp.readFile(join(dir, 'conmon.pid'), 'utf8').catch(() => '0')).trim()) || 0;
     await this.killConmon(conmonPid, id);
     if (!rec?.config.hostNetwork && !rec?.networkDown) await this.network.tearDown(id);
@@ -796,12 +870,17 @@ export class RuncRuntime implements Runtime {
       // with a shared pid namespace (the pod's, or a target container's) the container's init is
       // not its namespace's init: its children survive it unless every process is signalled
       const all = (!!sb && (sb.config.shareProcessNamespace || sb.config.hostPID)) || !!rec.config.targetContainerId;
+      // every process of the namespace needs runc (it walks the cgroup); the init alone is
+      // signalled from here when it can be (signalInit)
+      const signal = async (sig: 'SIGTERM' | 'SIGKILL') => {
+        if (all || !signalInit(rec.pid, rec.conmonPid, id, sig)) await this.runc.kill(id, sig, all);
+      };
       if (timeoutSeconds > 0) {
-        await this.runc.kill(id, 'SIGTERM', all);
+        await signal('SIGTERM');
         if (await this.waitExit(id, timeoutSeconds * 1000, 0, true)) return;
         if (this.interrupted) throw new Error(`podbay is stopping: container ${rec.config.name} (${id.slice(0, 12)}) is left in its grace period; the pod's next sync finishes it`);
       }
-      await this.runc.kill(id, 'SIGKILL', all);
+      await signal('SIGKILL');
       if (!(await this.waitExit(id, 10_000))) throw new Error(`container ${rec.config.name} (${id}) did not exit 10 s after SIGKILL`);
     });
   }
@@ -812,7 +891,7 @@ export class RuncRuntime implements Runtime {
     if (rec && rec.state !== 'exited') await this.stopContainer(id, 0).catch(() => undefined);
     await this.locked(id, async () => {
       const dir = this.containerDir(id);
-      await this.runc.delete(id);
+      await this.runcDelete(id);
       const conmonPid = rec?.conmonPid || Number((await fsp.readFile(join(dir, 'conmon.pid'), 'utf8').catch(() => '0')).trim()) || 0;
       await this.killConmon(conmonPid, id);
       await this.umountAll(dir);
