@@ -14,7 +14,7 @@
  * RuncRuntime over the same dirs (a restarted podbay) sees exactly what is running.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, watch, type FSWatcher, promises as fsp } from 'node:fs';
+import { existsSync, mkdirSync, watch, type Dirent, type FSWatcher, promises as fsp } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { ImageService, Mount } from '../image/types.js';
 import type { PodNetwork } from '../network/types.js';
@@ -28,6 +28,7 @@ import { conmonAttachSocket, conmonCreate, conmonReopenLog, conmonResize, Runtim
 import { capabilitiesFromMask, containerSpec, nodeHostsFile, propagationProblem, hostsFile, pauseSpec, podResolvConf, resolvConfOf, resolveUser, type ResolvedUser } from './oci-spec.js';
 import { hostDevices } from './devices.js';
 import { Runc } from './runc.js';
+import { pidAlive, pidMentions, signalInit } from './procs.js';
 import { containerOciResources, withCgroup, type PodCgroups } from './cgroups.js';
 import { imageRefOf } from '../image/reference.js';
 import type {
@@ -104,57 +105,6 @@ const ID_RE = /^[0-9a-f]{64}$/;
 /** Mount points at or below `dir`, deepest first; `mountinfo` text may be given (tests). */
 export function mountsUnder(dir: string, mountinfo?: string): string[] {
   return mountsUnderDir(dir, mountinfo === undefined ? undefined : parseMountinfo(mountinfo));
-}
-
-function pidAlive(pid: number): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // a zombie is not alive
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-/** true when /proc/<pid>/cmdline mentions `needle` (guards against a recycled pid) */
-function pidMentions(pid: number, needle: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(needle);
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Signal a container's init from here instead of through `runc kill` (one runc process fewer
- * per stop), when `pid` is certainly that process: alive, not a zombie, and a child of the
- * container's own conmon. conmon is a subreaper that has not reaped it, so the pid cannot have
- * been reused. false when that is not provable (conmon gone, pid unknown): the caller asks runc.
- * The fields after the last ')' of /proc/PID/stat are the kernel's, whatever the process named
- * itself.
- */
-function signalInit(pid: number, conmonPid: number, id: string, signal: 'SIGTERM' | 'SIGKILL'): boolean {
-  if (!pid || !conmonPid || !pidMentions(conmonPid, id)) return false;
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return false;
-  }
-  const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  if (state === 'Z' || Number(ppid) !== conmonPid) return false;
-  try {
-    process.kill(pid, signal);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The pod's hostname: the node's for host-network pods (they share its UTS namespace). */
@@ -291,15 +241,36 @@ export class RuncRuntime implements Runtime {
     this.records.set(path, text);
   }
 
-  /** remove a sandbox's or container's directory, and what the record cache holds of it */
-  private async removeDir(dir: string): Promise<void> {
+  /**
+   * Remove a sandbox's or container's directory, and what the record cache holds of it. With
+   * `record` (its sandbox.json or container.json) that file goes last: a removal that fails
+   * half-way leaves the record, so the next sync still lists it and tries again instead of
+   * leaving the rest of the directory behind for good.
+   */
+  private async removeDir(dir: string, record?: string): Promise<void> {
     const forget = () => {
       this.generation++;
       for (const k of this.records.keys()) if (k.startsWith(dir + '/')) this.records.delete(k);
     };
     // before (reads in flight do not cache) and after (nor do reads made while rm ran)
     forget();
-    await fsp.rm(dir, { recursive: true, force: true }).finally(forget);
+    try {
+      if (record) {
+        const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => []);
+        // a file by unlink: fs.rm's recursive mode reports a file it cannot unlink as "scandir
+        // ...: not a directory"
+        const rmEntry = (e: Dirent) =>
+          e.isDirectory()
+            ? fsp.rm(join(dir, e.name), { recursive: true, force: true })
+            : fsp.unlink(join(dir, e.name)).catch((err: NodeJS.ErrnoException) => {
+                if (err.code !== 'ENOENT') throw err;
+              });
+        await Promise.all(entries.filter((e) => e.name !== record).map(rmEntry));
+      }
+      await fsp.rm(dir, { recursive: true, force: true });
+    } finally {
+      forget();
+    }
   }
 
   /** conmon's exit file: the exit code and when it was written, or undefined */
@@ -603,7 +574,7 @@ export class RuncRuntime implements Runtime {
     if (!rec?.config.hostNetwork && !rec?.networkDown) await this.network.tearDown(id);
     await this.umountAll(dir);
     await this.removePodCgroup(id, rec);
-    await this.removeDir(dir);
+    await this.removeDir(dir, 'sandbox.json');
     await fsp.rm(join(this.exitDir, id), { force: true });
     await fsp.rm(join(this.attachDir, id), { recursive: true, force: true });
   }
@@ -896,7 +867,7 @@ export class RuncRuntime implements Runtime {
       await this.killConmon(conmonPid, id);
       await this.umountAll(dir);
       await this.images.removeSnapshot(id);
-      await this.removeDir(dir);
+      await this.removeDir(dir, 'container.json');
       await fsp.rm(join(this.exitDir, id), { force: true });
       await fsp.rm(join(this.attachDir, id), { recursive: true, force: true });
       this.notified.delete(id);
