@@ -834,8 +834,8 @@ export class Kubelet {
   private async removeSandbox(s: SandboxStatus, pod: Obj | undefined, graceSeconds: number): Promise<void> {
     const containers = await this.runtime.listContainers(s.id);
     await this.stopContainers(pod, s, containers, graceSeconds);
-    await Promise.all(containers.map((c) => this.runtime.removeContainer(c.id)));
-    await this.runtime.stopPodSandbox(s.id);
+    // the runtime kills what is left (created containers, the pause), then removes the
+    // containers beside the sandbox's own teardown (CNI DEL, the pause's runc state, shm)
     await this.runtime.removePodSandbox(s.id);
   }
 

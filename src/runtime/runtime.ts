@@ -14,12 +14,12 @@
  * RuncRuntime over the same dirs (a restarted podbay) sees exactly what is running.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, watch, type FSWatcher, promises as fsp } from 'node:fs';
+import { existsSync, mkdirSync, watch, type Dirent, type FSWatcher, promises as fsp } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { ImageService, Mount } from '../image/types.js';
 import type { PodNetwork } from '../network/types.js';
 import { run, which } from '../sys/exec.js';
-import { Cleanup } from '../sys/cleanup.js';
+import { Cleanup, sideBySide } from '../sys/cleanup.js';
 import { mountOf, mountsUnder as mountsUnderDir, parseMountinfo, readMountinfoAsync } from '../sys/mountinfo.js';
 import { startAttach, startExec } from './exec-stream.js';
 import { writeFileAtomic } from '../sys/fs.js';
@@ -28,6 +28,7 @@ import { conmonAttachSocket, conmonCreate, conmonReopenLog, conmonResize, Runtim
 import { capabilitiesFromMask, containerSpec, nodeHostsFile, propagationProblem, hostsFile, pauseSpec, podResolvConf, resolvConfOf, resolveUser, type ResolvedUser } from './oci-spec.js';
 import { hostDevices } from './devices.js';
 import { Runc } from './runc.js';
+import { pidAlive, pidMentions, signalInit } from './procs.js';
 import { containerOciResources, withCgroup, type PodCgroups } from './cgroups.js';
 import { imageRefOf } from '../image/reference.js';
 import type {
@@ -104,31 +105,6 @@ const ID_RE = /^[0-9a-f]{64}$/;
 /** Mount points at or below `dir`, deepest first; `mountinfo` text may be given (tests). */
 export function mountsUnder(dir: string, mountinfo?: string): string[] {
   return mountsUnderDir(dir, mountinfo === undefined ? undefined : parseMountinfo(mountinfo));
-}
-
-function pidAlive(pid: number): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // a zombie is not alive
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-/** true when /proc/<pid>/cmdline mentions `needle` (guards against a recycled pid) */
-function pidMentions(pid: number, needle: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(needle);
-  } catch {
-    return false;
-  }
 }
 
 /** The pod's hostname: the node's for host-network pods (they share its UTS namespace). */
@@ -265,15 +241,36 @@ export class RuncRuntime implements Runtime {
     this.records.set(path, text);
   }
 
-  /** remove a sandbox's or container's directory, and what the record cache holds of it */
-  private async removeDir(dir: string): Promise<void> {
+  /**
+   * Remove a sandbox's or container's directory, and what the record cache holds of it. With
+   * `record` (its sandbox.json or container.json) that file goes last: a removal that fails
+   * half-way leaves the record, so the next sync still lists it and tries again instead of
+   * leaving the rest of the directory behind for good.
+   */
+  private async removeDir(dir: string, record?: string): Promise<void> {
     const forget = () => {
       this.generation++;
       for (const k of this.records.keys()) if (k.startsWith(dir + '/')) this.records.delete(k);
     };
     // before (reads in flight do not cache) and after (nor do reads made while rm ran)
     forget();
-    await fsp.rm(dir, { recursive: true, force: true }).finally(forget);
+    try {
+      if (record) {
+        const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => []);
+        // a file by unlink: fs.rm's recursive mode reports a file it cannot unlink as "scandir
+        // ...: not a directory"
+        const rmEntry = (e: Dirent) =>
+          e.isDirectory()
+            ? fsp.rm(join(dir, e.name), { recursive: true, force: true })
+            : fsp.unlink(join(dir, e.name)).catch((err: NodeJS.ErrnoException) => {
+                if (err.code !== 'ENOENT') throw err;
+              });
+        await Promise.all(entries.filter((e) => e.name !== record).map(rmEntry));
+      }
+      await fsp.rm(dir, { recursive: true, force: true });
+    } finally {
+      forget();
+    }
   }
 
   /** conmon's exit file: the exit code and when it was written, or undefined */
@@ -325,6 +322,14 @@ export class RuncRuntime implements Runtime {
     }
   }
 
+  /**
+   * `runc delete --force` when runc still has the container (its state dir under --root): a
+   * container deleted by an earlier step or never created costs no runc process.
+   */
+  private async runcDelete(id: string): Promise<void> {
+    if (existsSync(join(this.runcRoot, id))) await this.runc.delete(id);
+  }
+
   private async killConmon(pid: number, id: string): Promise<void> {
     if (pid && pidAlive(pid) && pidMentions(pid, id)) {
       try {
@@ -346,7 +351,8 @@ export class RuncRuntime implements Runtime {
       if (existsSync(join(this.exitDir, id))) return true;
       if (pid && !pidAlive(pid)) return true;
       if (Date.now() >= deadline || (interruptible && this.interrupted)) return false;
-      await sleep(Math.min(5 + i * 5, 50));
+      // a SIGKILLed process is gone and its exit file written within a few ms
+      await sleep(i < 10 ? 2 : Math.min(5 + i * 5, 50));
     }
   }
 
@@ -496,40 +502,79 @@ export class RuncRuntime implements Runtime {
   }
 
   async stopPodSandbox(id: string): Promise<void> {
-    const rec = await this.readSandbox(id);
-    if (!rec) return;
+    if (!(await this.readSandbox(id))) return;
+    await this.stopSandboxProcesses(id);
+    await this.locked(id, async () => {
+      const r = await this.readSandbox(id);
+      if (r) await this.sandboxNetworkDown(r);
+    });
+  }
+
+  /** Every container of the sandbox killed (SIGKILL, no grace), then the pause; their exits awaited. */
+  private async stopSandboxProcesses(id: string): Promise<void> {
     const live = (await this.listContainers(id)).filter((c) => c.state === 'running' || c.state === 'created');
     await Promise.all(live.map((c) => this.stopContainer(c.id, 0)));
     await this.locked(id, async () => {
       const r = await this.readSandbox(id);
-      if (!r) return;
-      if (!existsSync(join(this.exitDir, id))) {
-        await this.runc.kill(id, 'SIGKILL', true);
-        await this.waitExit(id, 10_000, pidAlive(r.conmonPid) ? 0 : r.pid);
-      }
-      if (!r.config.hostNetwork && !r.networkDown) await this.network.tearDown(id);
-      if (r.state !== 'notready' || !r.networkDown) await this.writeSandbox({ ...r, state: 'notready', networkDown: true });
+      if (!r || existsSync(join(this.exitDir, id))) return;
+      // the pause is its pid namespace's init: SIGKILL to it ends every process in it. With
+      // hostPID it has none of its own, and runc walks its cgroup instead
+      if (r.config.hostPID || !signalInit(r.pid, r.conmonPid, id, 'SIGKILL')) await this.runc.kill(id, 'SIGKILL', true);
+      await this.waitExit(id, 10_000, pidAlive(r.conmonPid) ? 0 : r.pid);
     });
   }
 
+  /** CNI DEL and the netns pin (unless done), then the record says so. */
+  private async sandboxNetworkDown(r: SandboxRecord): Promise<void> {
+    if (!r.config.hostNetwork && !r.networkDown) await this.network.tearDown(r.id);
+    if (r.state !== 'notready' || !r.networkDown) await this.writeSandbox({ ...r, state: 'notready', networkDown: true });
+  }
+
+  /**
+   * Stop (if it is not) and remove a sandbox with its containers. Once every process of the pod
+   * is gone, the independent steps run side by side: the CNI DEL (the netns is pinned by a bind
+   * mount, so it needs the pin's path, not the pause), the pause's runc state and conmon and the
+   * shm tmpfs, and each container's removal (runc delete, rootfs, snapshot). A failed step fails
+   * the call and leaves the record: the next call does what is left (each step is idempotent).
+   */
   async removePodSandbox(id: string): Promise<void> {
-    this.sandboxDir(id);
-    const rec = await this.readSandbox(id);
-    if (rec) await this.stopPodSandbox(id);
-    await Promise.all((await this.listContainers(id)).map((c) => this.removeContainer(c.id)));
+    const dir = this.sandboxDir(id);
+    if (await this.readSandbox(id)) await this.stopSandboxProcesses(id);
+    const containers = await this.listContainers(id);
+    await sideBySide([
+      [
+        'sandbox',
+        () =>
+          this.locked(id, async () => {
+            const r = await this.readSandbox(id);
+            await sideBySide([
+              ['network', async () => r && (await this.sandboxNetworkDown(r))],
+              [
+                'pause',
+                async () => {
+                  await this.runcDelete(id);
+                  await this.killConmon(r?.conmonPid ?? 0, id);
+                  await this.umountAll(join(dir, 'shm'));
+                },
+              ],
+            ]);
+          }),
+      ],
+      ...containers.map((c): [string, () => Promise<void>] => [`container ${c.config.name}`, () => this.removeContainer(c.id)]),
+    ]);
     await this.locked(id, async () => this.removeSandboxRemains(id, await this.readSandbox(id)));
   }
 
   /** everything a sandbox may have left, in any state of completion */
   private async removeSandboxRemains(id: string, rec: SandboxRecord | undefined): Promise<void> {
     const dir = this.sandboxDir(id);
-    await this.runc.delete(id);
+    await this.runcDelete(id);
     const conmonPid = rec?.conmonPid || Number((await fsp.readFile(join(dir, 'conmon.pid'), 'utf8').catch(() => '0')).trim()) || 0;
     await this.killConmon(conmonPid, id);
     if (!rec?.config.hostNetwork && !rec?.networkDown) await this.network.tearDown(id);
     await this.umountAll(dir);
     await this.removePodCgroup(id, rec);
-    await this.removeDir(dir);
+    await this.removeDir(dir, 'sandbox.json');
     await fsp.rm(join(this.exitDir, id), { force: true });
     await fsp.rm(join(this.attachDir, id), { recursive: true, force: true });
   }
@@ -796,12 +841,17 @@ export class RuncRuntime implements Runtime {
       // with a shared pid namespace (the pod's, or a target container's) the container's init is
       // not its namespace's init: its children survive it unless every process is signalled
       const all = (!!sb && (sb.config.shareProcessNamespace || sb.config.hostPID)) || !!rec.config.targetContainerId;
+      // every process of the namespace needs runc (it walks the cgroup); the init alone is
+      // signalled from here when it can be (signalInit)
+      const signal = async (sig: 'SIGTERM' | 'SIGKILL') => {
+        if (all || !signalInit(rec.pid, rec.conmonPid, id, sig)) await this.runc.kill(id, sig, all);
+      };
       if (timeoutSeconds > 0) {
-        await this.runc.kill(id, 'SIGTERM', all);
+        await signal('SIGTERM');
         if (await this.waitExit(id, timeoutSeconds * 1000, 0, true)) return;
         if (this.interrupted) throw new Error(`podbay is stopping: container ${rec.config.name} (${id.slice(0, 12)}) is left in its grace period; the pod's next sync finishes it`);
       }
-      await this.runc.kill(id, 'SIGKILL', all);
+      await signal('SIGKILL');
       if (!(await this.waitExit(id, 10_000))) throw new Error(`container ${rec.config.name} (${id}) did not exit 10 s after SIGKILL`);
     });
   }
@@ -812,12 +862,12 @@ export class RuncRuntime implements Runtime {
     if (rec && rec.state !== 'exited') await this.stopContainer(id, 0).catch(() => undefined);
     await this.locked(id, async () => {
       const dir = this.containerDir(id);
-      await this.runc.delete(id);
+      await this.runcDelete(id);
       const conmonPid = rec?.conmonPid || Number((await fsp.readFile(join(dir, 'conmon.pid'), 'utf8').catch(() => '0')).trim()) || 0;
       await this.killConmon(conmonPid, id);
       await this.umountAll(dir);
       await this.images.removeSnapshot(id);
-      await this.removeDir(dir);
+      await this.removeDir(dir, 'container.json');
       await fsp.rm(join(this.exitDir, id), { force: true });
       await fsp.rm(join(this.attachDir, id), { recursive: true, force: true });
       this.notified.delete(id);

@@ -24,3 +24,15 @@ export class Cleanup {
     return errors;
   }
 }
+
+/**
+ * Independent steps run side by side: every one runs to its end even when another fails, then
+ * one Error names each failure (`what: message`, in the order given). Nothing is undone: the
+ * steps are meant to be idempotent, so a failed one is retried by calling the same verb again.
+ */
+export async function sideBySide(steps: [what: string, step: () => Promise<unknown>][]): Promise<void> {
+  const results = await Promise.allSettled(steps.map(([, fn]) => fn()));
+  const errors = results.flatMap((r, i) => (r.status === 'rejected' ? [`${steps[i]![0]}: ${(r.reason as Error)?.message ?? String(r.reason)}`] : []));
+  if (errors.length === 1) throw results.find((r): r is PromiseRejectedResult => r.status === 'rejected')!.reason;
+  if (errors.length) throw new Error(errors.join('; '));
+}

@@ -12,6 +12,8 @@
  *   - an image with more layers than one overlay mount takes -> CreateContainerError
  *   - a container memory limit below its usage at start  -> RunContainerError, then CrashLoopBackOff
  *   - a sandbox whose conmon was killed and netns removed -> deleted promptly all the same
+ *   - a sandbox dir that cannot be removed (chattr +i)    -> FailedKillPod, Terminating; removed
+ *                                                            by the retry once it can be
  *   - podbay killed (-9) while a sandbox is being made, the pod deleted before the kubelet
  *     synced it again                                     -> nothing of that sandbox left
  *   - podbay sent SIGTERM while it starts (a pod running) -> it finishes starting, stops in
@@ -70,6 +72,22 @@ describe('pods the kubelet cannot run', () => {
     assert.ok(ms < maxMs, `kubectl delete pod ${name} returned in ${ms} ms (at most ${maxMs})`);
   };
   const sandboxDirs = () => (existsSync(join(suite.runDir, 'sandboxes')) ? readdirSync(join(suite.runDir, 'sandboxes')).filter((d) => /^[0-9a-f]{64}$/.test(d)) : []);
+
+  /** a pod `name` running `sleep 3600`, and its sandbox's directory and record */
+  const runningSandbox = async (name: string, graceSeconds?: number) => {
+    apply(`apiVersion: v1
+kind: Pod
+metadata: {name: ${name}}
+spec:
+${graceSeconds === undefined ? '' : `  terminationGracePeriodSeconds: ${graceSeconds}\n`}  containers: [{name: c, image: busybox:1.36, command: [sleep, "3600"]}]
+`);
+    await waitStatus(name, 'Running');
+    const uid = pod(name).metadata.uid;
+    const dir = sandboxDirs()
+      .map((d) => join(suite.runDir, 'sandboxes', d))
+      .find((d) => JSON.parse(readFileSync(join(d, 'sandbox.json'), 'utf8')).config.podUid === uid)!;
+    return { dir, rec: JSON.parse(readFileSync(join(dir, 'sandbox.json'), 'utf8')) };
+  };
 
   before(async () => {
     s = await suite.start('podbay-e2e-syncfail-');
@@ -212,25 +230,38 @@ spec:
   });
 
   it('a sandbox whose conmon was killed and whose netns pin was removed: a plain delete completes promptly, nothing left', async () => {
-    apply(`apiVersion: v1
-kind: Pod
-metadata: {name: half-gone}
-spec:
-  terminationGracePeriodSeconds: 2
-  containers: [{name: c, image: busybox:1.36, command: [sleep, "3600"]}]
-`);
-    await waitStatus('half-gone', 'Running');
-    const uid = pod('half-gone').metadata.uid;
-    const dir = sandboxDirs()
-      .map((d) => join(suite.runDir, 'sandboxes', d))
-      .find((d) => JSON.parse(readFileSync(join(d, 'sandbox.json'), 'utf8')).config.podUid === uid)!;
-    const rec = JSON.parse(readFileSync(join(dir, 'sandbox.json'), 'utf8'));
+    const { rec } = await runningSandbox('half-gone', 2);
     process.kill(rec.conmonPid, 'SIGKILL');
     spawnSync('umount', [rec.netnsPath]);
     spawnSync('rm', ['-f', rec.netnsPath]);
     // before: the pause's exit was awaited 10 s, twice (its conmon, which writes it, was dead)
     deletePromptly('half-gone', 6000);
     assert.deepEqual(sandboxDirs(), []);
+  });
+
+  it('a teardown step that fails (a file of the sandbox dir made immutable): FailedKillPod naming it, the pod stays Terminating, the retry removes everything once it can', async () => {
+    const { dir, rec } = await runningSandbox('stuck-teardown');
+    const runcIds = () => spawnSync('runc', ['--root', join(suite.runDir, 'runc'), 'list', '-q'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+    const sandboxId = dir.split('/').pop()!;
+    assert.ok(runcIds().includes(sandboxId));
+    const pinned = join(dir, 'hostname');
+    assert.equal(spawnSync('chattr', ['+i', pinned]).status, 0, 'chattr +i (the run dir must be on a file system that has it)');
+    try {
+      const r = k('delete', 'pod', 'stuck-teardown', '--grace-period=0', '--wait=false');
+      assert.equal(r.code, 0, r.stderr);
+      await waitEvent('stuck-teardown', 'FailedKillPod', /error killing pod: unlink \S*\/hostname: operation not permitted/).catch((e: Error) => {
+        throw new Error(`${e.message}\n${k('get', 'pod', 'stuck-teardown').stdout}\nevents:\n${events('stuck-teardown')}\nserver log:\n${s.log.split('\n').filter((l) => /stuck-teardown|kubelet: sync of pod/.test(l)).join('\n')}`);
+      });
+      assert.equal(statusColumn('stuck-teardown'), 'Terminating');
+      // the steps beside the failed one ran: the pause's runc container and the pod's netns are gone
+      assert.ok(!runcIds().includes(sandboxId), 'the pause is deleted from runc');
+      assert.equal(existsSync(rec.netnsPath), false, 'the netns pin is gone');
+      assert.ok(existsSync(join(dir, 'sandbox.json')), 'the record stays for the retry');
+    } finally {
+      spawnSync('chattr', ['-i', pinned]);
+    }
+    await waitFor('stuck-teardown gone', () => k('get', 'pod', 'stuck-teardown').code === 1 || undefined, 60_000);
+    assert.equal(existsSync(dir), false, 'the sandbox dir is removed by the retry');
   });
 
   it('podbay killed while a sandbox is being made, the pod deleted before the kubelet synced it again: nothing of it is left', async () => {
