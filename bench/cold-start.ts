@@ -17,7 +17,9 @@
  * restarted or made again: every pod's UID, IP, container IDs, restartCount and Ready
  * transition time from the API, and every runc container's pid, must be as before the stop.
  *   node dist/bench/cold-start.js --pods 100 [--n 3]
- * The pods are deleted and the host checked clean afterwards (PodSuite.finish).
+ * The pods are deleted and the host checked clean afterwards (PodSuite.finish). ADOPT_SERVER_LOG=FILE
+ * writes the server's log of every start there (with PODBAY_TRACE=1 PODBAY_TRACE_EXEC=1: each
+ * step and command).
  * Profile a start with PODBAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -248,6 +250,8 @@ async function adoption() {
     };
   } finally {
     api.close();
+    // with PODBAY_TRACE=1 / PODBAY_TRACE_EXEC=1 in the environment, the server's trace of every start
+    if (process.env.ADOPT_SERVER_LOG) writeFileSync(process.env.ADOPT_SERVER_LOG, s.log);
     try {
       await suite.finish(kubectl);
     } finally {

@@ -229,6 +229,10 @@ export class Kubelet {
     for (const p of informer.cache.list()) this.pods.set(p.metadata.uid, p);
     if (this.pods.size) this.adopting = { uids: new Set(this.pods.keys()), count: this.pods.size, failed: 0, t0 };
     await this.collectOrphans();
+    // every container record read once (the runtime keeps them), before the pods' first syncs
+    // run all at once: each lists its sandbox's containers, and 100 syncs missing the runtime's
+    // cache together read all 200 records each
+    if (this.adopting) await this.runtime.listContainers();
     // a late handler hears of every cached pod as added: each is enqueued
     informer.addEventHandler({
       add: (pod) => this.onPodEvent({ type: 'ADDED', object: pod }),
