@@ -221,18 +221,14 @@ export class Kubelet {
     // will over HTTPS, so the kubelet never goes deaf
     // Services first: a container's environment names them (service-env.ts), and the kubelet
     // makes no container before it has read them once
+    // (both listed at once: no sync runs before start() has both)
     this.services = new Informer<Obj>(this.opts.client, SERVICES, { log: this.log });
-    await this.services.start();
     const informer = new Informer<Obj>(this.opts.client, PODS, { fieldSelector: `spec.nodeName=${this.opts.nodeName}`, log: this.log });
     this.informer = informer;
-    await informer.start();
+    await Promise.all([this.services.start(), informer.start()]);
     for (const p of informer.cache.list()) this.pods.set(p.metadata.uid, p);
     if (this.pods.size) this.adopting = { uids: new Set(this.pods.keys()), count: this.pods.size, failed: 0, t0 };
     await this.collectOrphans();
-    // every container record read once (the runtime keeps them), before the pods' first syncs
-    // run all at once: each lists its sandbox's containers, and 100 syncs missing the runtime's
-    // cache together read all 200 records each
-    if (this.adopting) await this.runtime.listContainers();
     // a late handler hears of every cached pod as added: each is enqueued
     informer.addEventHandler({
       add: (pod) => this.onPodEvent({ type: 'ADDED', object: pod }),
@@ -695,7 +691,14 @@ export class Kubelet {
   /** What the downward API reads that the stored pod may not say yet (downward.ts). */
   private downwardContext(pod: Obj, sandbox: SandboxStatus | undefined): DownwardContext {
     const hostIPs = [this.opts.hostIP];
-    return { podIPs: pod.spec.hostNetwork ? hostIPs : (sandbox?.ips ?? []), hostIPs, allocatable: nodeResources().allocatable };
+    // the node's allocatable (os.cpus() reads /proc) only for the resourceFieldRefs that need it
+    return {
+      podIPs: pod.spec.hostNetwork ? hostIPs : (sandbox?.ips ?? []),
+      hostIPs,
+      get allocatable() {
+        return nodeResources().allocatable;
+      },
+    };
   }
 
   /** what a lifecycle hook of this container needs: the pod's IP for httpGet */
