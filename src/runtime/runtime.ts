@@ -279,6 +279,9 @@ export class RuncRuntime implements Runtime {
   /** conmon's exit file: the exit code and when it was written, or undefined */
   private async exitOf(id: string): Promise<{ code: number; at: string } | undefined> {
     const p = join(this.exitDir, id);
+    // a running container has none: a failed open costs an Error with its stack, per container
+    // per listing (as sandboxStatusOf, a stat without one first)
+    if (!existsSync(p)) return undefined;
     try {
       const [text, st] = await Promise.all([fsp.readFile(p, 'utf8'), fsp.stat(p)]);
       const code = Number.parseInt(text.trim(), 10);
