@@ -520,6 +520,7 @@ export async function runServer(argv: string[]): Promise<number> {
   mark('API ready');
   startControllers();
   await runtime?.sweep(log);
+  mark('runtime swept');
   // the API on the advertise address too (unless --listen already covers it)
   const adv = cluster.advertiseAddress;
   if (adv && !['0.0.0.0', '::', adv].includes(host)) {
@@ -537,11 +538,13 @@ export async function runServer(argv: string[]): Promise<number> {
   const builtinServices = new BuiltinServicesController(client.as('kube-apiserver'), builtins, { log });
   await builtinServices.start();
   await dns?.start();
+  mark('builtin Services and cluster DNS started');
   // a restarted podbay finds its bridge (and gateway) already there
   await late.ensure();
   // the service proxy runs where pods do: its rules forward to pod IPs on this node's bridge
   const proxier = node ? new node.Proxier(client, { clusterCIDR: multi.clusterCidr, serviceCIDR: serviceOptions.clusterIPRange, tag: node.tagFor(bridge), nodeName: nodeName(), log }) : undefined;
   await proxier?.start();
+  mark('service proxy started');
   // LoadBalancer Services get this node's address (the proxy answers there), as k3s's ServiceLB
   const serviceLb = lbAddress ? new ServiceLbController(client, lbAddress, { log, host: nodeName() }) : undefined;
   if (serviceLb) startInBackground('the service load balancer controller', serviceLb);
@@ -554,7 +557,9 @@ export async function runServer(argv: string[]): Promise<number> {
       ? new node.IngressController(client, { listen: ingress, runDir, statusAddress: ingress.address === '0.0.0.0' ? hostAddresses()[0] : ingress.address, log })
       : undefined;
   await ingresses?.start();
+  mark('network policy and ingress started');
   await kubelet?.start();
+  mark('kubelet started');
   // host-gw routes to the agents' pods (src/proxy/node-routes.ts)
   await routes?.start();
   // the scheduler, like the controllers: at once, or while this server holds kube-system/kube-scheduler

@@ -276,6 +276,9 @@ export class RuncRuntime implements Runtime {
   /** conmon's exit file: the exit code and when it was written, or undefined */
   private async exitOf(id: string): Promise<{ code: number; at: string } | undefined> {
     const p = join(this.exitDir, id);
+    // a running container has none: a failed open costs an Error with its stack, per container
+    // per listing (as sandboxStatusOf, a stat without one first)
+    if (!existsSync(p)) return undefined;
     try {
       const [text, st] = await Promise.all([fsp.readFile(p, 'utf8'), fsp.stat(p)]);
       const code = Number.parseInt(text.trim(), 10);
@@ -611,8 +614,11 @@ export class RuncRuntime implements Runtime {
    * at them again. Call before the kubelet starts syncing: a create in progress has no record yet.
    */
   async removeIncompleteContainers(log: (line: string) => void = () => {}): Promise<void> {
-    for (const id of await fsp.readdir(this.containersDir).catch(() => [] as string[])) {
-      if (!ID_RE.test(id) || (await this.readContainer(id))) continue;
+    const ids = (await fsp.readdir(this.containersDir).catch(() => [] as string[])).filter((id) => ID_RE.test(id));
+    // the records read at once (a restart with 100 pods read 200 of them one after another)
+    const records = await Promise.all(ids.map((id) => this.readContainer(id)));
+    for (const [i, id] of ids.entries()) {
+      if (records[i]) continue;
       await this.removeContainer(id).then(
         () => log(`runtime: removed container ${id.slice(0, 12)}, whose creation was interrupted`),
         (e) => log(`runtime: cannot remove the interrupted container ${id.slice(0, 12)}: ${(e as Error).message}`),
@@ -628,8 +634,10 @@ export class RuncRuntime implements Runtime {
    * is left to removeOrphanCgroups (other sandboxes of the pod may use it).
    */
   async removeIncompleteSandboxes(log: (line: string) => void = () => {}): Promise<void> {
-    for (const id of await fsp.readdir(this.sandboxesDir).catch(() => [] as string[])) {
-      if (!ID_RE.test(id) || (await this.readSandbox(id))) continue;
+    const ids = (await fsp.readdir(this.sandboxesDir).catch(() => [] as string[])).filter((id) => ID_RE.test(id));
+    const records = await Promise.all(ids.map((id) => this.readSandbox(id)));
+    for (const [i, id] of ids.entries()) {
+      if (records[i]) continue;
       await this.locked(id, () => this.removeSandboxRemains(id, undefined)).then(
         () => log(`runtime: removed sandbox ${id.slice(0, 12)}, whose creation was interrupted`),
         (e) => log(`runtime: cannot remove the interrupted sandbox ${id.slice(0, 12)}: ${(e as Error).message}`),
