@@ -293,19 +293,20 @@ export class CniPodNetwork implements PodNetwork {
       const eth = this.runtimeConf(entry, entry.netnsPath);
       undo.push('CNI DEL lo', () => delNetworkList(entry.loopback, lo, this.invoke));
       undo.push(`CNI DEL ${POD_IFNAME}`, () => delNetworkList(entry.confList, eth, this.invoke));
+      // the hostPort rules follow eth0's address at once, beside the pause's creation (they
+      // need the IP, not the pause)
+      if (req.portMappings.length) undo.push('remove hostPorts', () => this.hostPortRules.remove(id));
       const [loAdd, ethAdd, side] = await Promise.allSettled([
         addNetworkList(entry.loopback, lo, this.invoke),
-        addNetworkList(entry.confList, eth, this.invoke),
+        addNetworkList(entry.confList, eth, this.invoke).then(async (result) => {
+          entry.result = result;
+          if (req.portMappings.length) await this.hostPortRules.set(hostPortEntry(entry)!);
+        }),
         req.whileAttaching ? req.whileAttaching(entry.netnsPath) : Promise.resolve(),
       ]);
       if (ethAdd.status === 'rejected') throw ethAdd.reason;
       if (loAdd.status === 'rejected') throw loAdd.reason;
       if (side.status === 'rejected') throw side.reason;
-      entry.result = ethAdd.value;
-      if (req.portMappings.length) {
-        undo.push('remove hostPorts', () => this.hostPortRules.remove(id));
-        await this.hostPortRules.set(hostPortEntry(entry)!);
-      }
       await this.writeCache(entry);
     } catch (e) {
       const leftovers = await undo.unwind();
