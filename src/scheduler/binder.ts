@@ -70,12 +70,23 @@ function active(pod: ApiPod): boolean {
   return !pod.metadata.deletionTimestamp && pod.status?.phase !== 'Succeeded' && pod.status?.phase !== 'Failed';
 }
 
+/** a pod this scheduler has to place */
+function pending(pod: ApiPod): boolean {
+  return active(pod) && !pod.spec?.nodeName && (pod.spec?.schedulerName ?? 'default-scheduler') === 'default-scheduler';
+}
+
 export class Binder {
   private watch?: { cancel(): void };
   private nodeWatch?: { cancel(): void };
   private timer?: NodeJS.Timeout;
   private busy = false;
-  private again = false;
+  private again: false | 'pending' | 'full' = false;
+  /**
+   * The pods waiting for a node, as the watch shows them. A pod's change kicks a pass only
+   * while some wait: a pass lists every pod, and a burst's status updates made that a list of
+   * all pods per update (O(N^2) decoding). The 5 s timer and node changes always pass.
+   */
+  private readonly waiting = new Set<string>();
   private readonly reported = new Map<string, string>();
   private readonly events: EventRecorder;
 
@@ -91,9 +102,13 @@ export class Binder {
 
   async start(): Promise<void> {
     const list = await this.client.resource<ApiPod>(PODS).list(undefined, { fieldSelector: 'spec.nodeName=' });
+    for (const p of list.items) if (pending(p)) this.waiting.add(p.metadata.uid);
     this.watch = await this.client.resource(PODS).watch(undefined, { resourceVersion: list.metadata.resourceVersion }, {
       event: (ev: WatchEventOut) => {
         if (ev.type === 'ERROR' || ev.type === 'BOOKMARK') return;
+        const pod = ev.object as ApiPod;
+        if (ev.type !== 'DELETED' && pending(pod)) this.waiting.add(pod.metadata.uid);
+        else this.waiting.delete(pod.metadata?.uid);
         if (ev.type === 'DELETED') {
           // what was kept per pod goes with it (the recorder's dedup state grew per pod before)
           const uid = ev.object.metadata?.uid;
@@ -102,8 +117,8 @@ export class Binder {
             this.reported.delete(uid);
           }
         }
-        // any pod change may free or take a port: schedule a pass
-        this.kick();
+        // any pod change may free or take a port or resources: a pass, if some pod waits
+        this.kick('pending');
       },
     });
     // a node joining, becoming Ready or losing a taint may take the pods that wait
@@ -123,20 +138,20 @@ export class Binder {
     clearInterval(this.timer);
   }
 
-  private kick(): void {
+  private kick(scope: 'pending' | 'full' = 'full'): void {
     if (this.busy) {
-      this.again = true;
+      if (this.again !== 'full') this.again = scope;
       return;
     }
+    if (scope === 'pending' && !this.waiting.size) return;
     this.busy = true;
     void this.pass()
       .catch((e) => this.log(`scheduler: ${(e as Error).message}`))
       .finally(() => {
         this.busy = false;
-        if (this.again) {
-          this.again = false;
-          this.kick();
-        }
+        const again = this.again;
+        this.again = false;
+        if (again) this.kick(again);
       });
   }
 
