@@ -26,7 +26,7 @@ import { join, dirname } from 'node:path';
 import type { KubeletClient } from './client.js';
 import { run } from '../sys/exec.js';
 import { writeFileAtomic } from '../sys/fs.js';
-import { mountPoints, mountsUnder, readMountinfoAsync } from '../sys/mountinfo.js';
+import { currentMountPoints, mountsUnder, readMountinfoAsync } from '../sys/mountinfo.js';
 import { fdPath, openDirHandle, resolveUnder } from '../sys/safe-open.js';
 import { downwardFile, DownwardError, type DownwardContext } from './downward.js';
 import { claimVolume } from './claim-volume.js';
@@ -218,27 +218,9 @@ function recordPathOf(podDir: string, plugin: string, name: string): string {
   return join(podDir, 'volume-records', plugin, `${name}.json`);
 }
 
-/**
- * The mount points in /proc/self/mountinfo, read after the call: callers that ask while a read
- * is under way share the next one. After a restart every pod's first sync asks at once (each
- * memory-backed volume is checked), and 100 pods made 100 reads of a ~500-line table.
- */
-let nextRead: Promise<Set<string>> | undefined;
-let lastRead: Promise<unknown> = Promise.resolve();
-function mountPointsNow(): Promise<Set<string>> {
-  if (nextRead) return nextRead;
-  const read = lastRead.then(async () => {
-    nextRead = undefined; // from here on, a caller needs a read that starts after this one
-    return new Set(mountPoints(await fsp.readFile('/proc/self/mountinfo', 'utf8')));
-  });
-  nextRead = read;
-  lastRead = read.catch(() => undefined);
-  return read;
-}
-
 /** Is `dir` itself a mount point now? */
 async function mounted(dir: string): Promise<boolean> {
-  return (await mountPointsNow()).has(dir);
+  return (await currentMountPoints()).has(dir);
 }
 
 /** Prepare (or refresh) every volume of a pod. */

@@ -71,7 +71,7 @@ function active(pod: ApiPod): boolean {
 }
 
 /** a pod this scheduler has to place */
-function pending(pod: ApiPod): boolean {
+function waitsForNode(pod: ApiPod): boolean {
   return active(pod) && !pod.spec?.nodeName && (pod.spec?.schedulerName ?? 'default-scheduler') === 'default-scheduler';
 }
 
@@ -102,12 +102,12 @@ export class Binder {
 
   async start(): Promise<void> {
     const list = await this.client.resource<ApiPod>(PODS).list(undefined, { fieldSelector: 'spec.nodeName=' });
-    for (const p of list.items) if (pending(p)) this.waiting.add(p.metadata.uid);
+    for (const p of list.items) if (waitsForNode(p)) this.waiting.add(p.metadata.uid);
     this.watch = await this.client.resource(PODS).watch(undefined, { resourceVersion: list.metadata.resourceVersion }, {
       event: (ev: WatchEventOut) => {
         if (ev.type === 'ERROR' || ev.type === 'BOOKMARK') return;
         const pod = ev.object as ApiPod;
-        if (ev.type !== 'DELETED' && pending(pod)) this.waiting.add(pod.metadata.uid);
+        if (ev.type !== 'DELETED' && waitsForNode(pod)) this.waiting.add(pod.metadata.uid);
         else this.waiting.delete(pod.metadata?.uid);
         if (ev.type === 'DELETED') {
           // what was kept per pod goes with it (the recorder's dedup state grew per pod before)
@@ -157,7 +157,7 @@ export class Binder {
 
   private async pass(): Promise<void> {
     const all = (await this.client.resource<ApiPod>(PODS).list(undefined)).items.filter(active);
-    const pending = all.filter((p) => !p.spec.nodeName && (p.spec.schedulerName ?? 'default-scheduler') === 'default-scheduler');
+    const pending = all.filter(waitsForNode);
     if (!pending.length) return;
     const nodes = (await this.client.resource(NODES).list(undefined)).items.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
     const states = new Map<string, NodeState>();

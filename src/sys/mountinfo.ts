@@ -62,6 +62,24 @@ export function mountPoints(text: string): string[] {
   return out;
 }
 
+/**
+ * The mount points of /proc/self/mountinfo, read after the call: callers that ask while a read
+ * is under way share the next one (after a restart every pod's first sync asks at once, and
+ * 100 pods made 100 reads of the table).
+ */
+let nextRead: Promise<Set<string>> | undefined;
+let lastRead: Promise<unknown> = Promise.resolve();
+export function currentMountPoints(): Promise<Set<string>> {
+  if (nextRead) return nextRead;
+  const read = lastRead.then(async () => {
+    nextRead = undefined; // from here on, a caller needs a read that starts after this one
+    return new Set(mountPoints(await readFile('/proc/self/mountinfo', 'utf8')));
+  });
+  nextRead = read;
+  lastRead = read.catch(() => undefined);
+  return read;
+}
+
 /** Mount points at or below `dir`, deepest first (the order to unmount them in). */
 export function mountsUnder(dir: string, mounts?: MountInfo[]): string[] {
   const d = resolve(dir);
