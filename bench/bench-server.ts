@@ -3,7 +3,7 @@
  * image (httpd serving /www/index.html) built locally and loaded as `busybox:bench`.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import https from 'node:https';
 import { ROOT, type PodbayServer } from '../test/e2e/harness.js';
@@ -51,4 +51,32 @@ export async function loadBenchImage(work: string, s: PodbayServer): Promise<str
   const load = spawnSync(join(ROOT, 'bin/podbay'), ['image', 'load', '-i', join(work, 'bb.tar'), '--data-dir', s.dataDir], { encoding: 'utf8' });
   if (load.status !== 0) throw new Error(load.stderr);
   return 'busybox:bench';
+}
+
+/**
+ * The peers (podman's CNI portmap, the floor script) leave host state behind that their own
+ * clean-up keeps: portmap's shared CNI-HOSTPORT-* chains and their jumps, podman's
+ * /dev/shm/libpod_lock and /run/containers. Note what was there before the peers ran; the
+ * returned function removes what they added, once no rule in those chains names a port.
+ */
+export function keepPeerLeftoversAsFound(): () => void {
+  const natRules = () => spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }).stdout;
+  const hadChains = /^:CNI-HOSTPORT-/m.test(natRules());
+  const hadLock = existsSync('/dev/shm/libpod_lock');
+  const hadRunContainers = existsSync('/run/containers');
+  return () => {
+    const nat = natRules();
+    if (!hadChains && /^:CNI-HOSTPORT-/m.test(nat) && !/^-A CNI-HOSTPORT-DNAT .*--dport/m.test(nat)) {
+      for (const line of nat.split('\n').filter((l) => /^-A (PREROUTING|OUTPUT|POSTROUTING) .*-j CNI-HOSTPORT-/.test(l))) {
+        // iptables-save quotes a comment as a shell would: let bash split the rule's words
+        spawnSync('bash', ['-c', `iptables -t nat -D ${line.slice(3)}`]);
+      }
+      for (const chain of ['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-SETMARK', 'CNI-HOSTPORT-MASQ']) {
+        spawnSync('iptables', ['-t', 'nat', '-F', chain]);
+        spawnSync('iptables', ['-t', 'nat', '-X', chain]);
+      }
+    }
+    if (!hadLock) rmSync('/dev/shm/libpod_lock', { force: true });
+    if (!hadRunContainers) rmSync('/run/containers', { recursive: true, force: true });
+  };
 }

@@ -22,7 +22,7 @@ import { join, resolve } from 'node:path';
 import http from 'node:http';
 import https from 'node:https';
 import { PodbayServer, ROOT, keepRunNetnsAsFound, kubectlBinaries, watchReadyz } from '../test/e2e/harness.js';
-import { benchApi, loadBenchImage } from './bench-server.js';
+import { benchApi, keepPeerLeftoversAsFound, loadBenchImage } from './bench-server.js';
 import { podbayCpuMs, rssMb, spawnersOf } from './proc.js';
 
 const arg = (name: string, dflt: string) => {
@@ -266,6 +266,7 @@ function floorRun() {
 }
 
 const restoreRunNetns = keepRunNetnsAsFound();
+const restorePeerLeftovers = keepPeerLeftoversAsFound();
 const result: Record<string, any> = { bench: 'burst', n: N, hostports: HOSTPORTS, load_before: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') };
 result.podbay = await podbayRun();
 const hasPodman = spawnSync('bash', ['-c', 'command -v podman']).status === 0;
@@ -278,6 +279,7 @@ if (PEERS && hasPodman) {
 } else if (PEERS) result.podman_kube_play = { error: 'podman is not installed (apt-get install -y --no-install-recommends podman)' };
 if (PEERS && existsSync(join(shared, 'floor/floor.sh'))) result.floor = floorRun();
 restoreRunNetns();
+restorePeerLeftovers();
 
 const ratio = (a?: number, b?: number) => (a && b ? Math.round((a / b) * 100) / 100 : undefined);
 result.ratios = {

@@ -5,8 +5,9 @@
  * DNAT rule for the port). N cycles after one warm-up.
  *
  * Beside podbay, in the same run, it runs the bare-tools floor (../shared/bench/floor/floor.sh)
- * and, when podman is installed, `podman kube play` (../shared/bench/peers/podman-bench.sh),
- * and prints the ratios. Usage (root):
+ * and, when installed, `podman kube play` (../shared/bench/peers/podman-bench.sh) and docker's
+ * pause-container recipe with `docker rm -f` (../shared/bench/peers/docker-bench.sh, which starts
+ * and stops its own dockerd and undoes what it added), and prints the ratios. Usage (root):
  *   node dist/bench/pod-startup.js [--n 10] [--no-peers] [--via kubectl|api]
  */
 import { spawnSync } from 'node:child_process';
@@ -16,7 +17,7 @@ import { join, resolve } from 'node:path';
 import http from 'node:http';
 import https from 'node:https';
 import { PodbayServer, ROOT, keepRunNetnsAsFound, kubectlBinaries } from '../test/e2e/harness.js';
-import { benchApi, loadBenchImage } from './bench-server.js';
+import { benchApi, keepPeerLeftoversAsFound, loadBenchImage } from './bench-server.js';
 import { stats } from './stats.js';
 
 const arg = (name: string, dflt: string) => {
@@ -146,6 +147,7 @@ const result: Record<string, unknown> = { bench: 'pod-startup', n: N };
 // `ip netns add` (the floor script, podman) bind-mounts /run/netns onto itself and never undoes
 // it: note whether it was there, to leave the host as it was found.
 const restoreRunNetns = keepRunNetnsAsFound();
+const restorePeerLeftovers = keepPeerLeftoversAsFound();
 result.podbay = await podbayRun();
 
 if (PEERS && existsSync(join(shared, 'floor/floor.sh'))) {
@@ -174,7 +176,32 @@ if (PEERS && spawnSync('bash', ['-c', 'command -v podman']).status === 0 && exis
   rmSync(work, { recursive: true, force: true });
 }
 
+if (PEERS && existsSync('/usr/sbin/dockerd') && existsSync('/usr/bin/docker') && existsSync(join(shared, 'peers/docker-bench.sh'))) {
+  const work = mkdtempSync(join(tmpdir(), 'podbay-peers-'));
+  const clean = join(shared, 'peers/cleanup.sh');
+  runScript('bash', [clean, 'snapshot'], { PEERS_WORK: work });
+  const r = runScript('bash', [join(shared, 'peers/docker-bench.sh')], { N: String(N), PORT: String(PORT + 3), PEERS_WORK: work });
+  runScript('bash', [clean, 'restore'], { PEERS_WORK: work });
+  const tsv = join(work, 'docker-pause.tsv');
+  if (r.status === 0 && existsSync(tsv)) {
+    const head = readFileSync(tsv, 'utf8').trim().split('\n');
+    const cols = head[0].split('\t');
+    const rows = head.slice(1).map((l) => l.split('\t').map(Number));
+    const col = (name: string) => rows.map((row) => row[cols.indexOf(name)]);
+    result.docker_pause_recipe = {
+      start_to_serving_ms: stats(col('serve_ms')),
+      teardown_ms: stats(col('down_ms')),
+      n: rows.length,
+      version: r.stdout.match(/docker: server (\S+)/)?.[1],
+    };
+  } else {
+    result.docker_pause_recipe = { error: (r.stderr || r.stdout).slice(-800) };
+  }
+  rmSync(work, { recursive: true, force: true });
+} else if (PEERS) result.docker_pause_recipe = { error: 'docker is not installed (apt-get install -y --no-install-recommends docker.io)' };
+
 restoreRunNetns();
+restorePeerLeftovers();
 
 const pb = (result.podbay as any).start_to_serving_ms.median;
 const ratios: Record<string, number> = {};
@@ -182,5 +209,10 @@ const floor = (result.floor as any)?.floor_start_to_serving_ms?.median;
 if (floor) ratios.podbay_over_floor = Math.round((pb / floor) * 100) / 100;
 const pod = (result.podman_kube_play as any)?.start_to_serving_ms?.median;
 if (pod) ratios.podbay_over_podman = Math.round((pb / pod) * 100) / 100;
+const dock = (result.docker_pause_recipe as any)?.start_to_serving_ms?.median;
+if (dock) ratios.podbay_over_docker = Math.round((pb / dock) * 100) / 100;
+const pbDown = (result.podbay as any).teardown_ms?.median;
+const dockDown = (result.docker_pause_recipe as any)?.teardown_ms?.median;
+if (pbDown && dockDown) ratios.teardown_over_docker_rm_f = Math.round((pbDown / dockDown) * 100) / 100;
 result.ratios = ratios;
 console.log(JSON.stringify(result, null, 2));
