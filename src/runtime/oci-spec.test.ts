@@ -167,6 +167,8 @@ test('sync message, runc messages, conmon args', () => {
   assert.deepEqual(attachable.slice(-2), ['-i', '-t']);
   const reusable = conmonArgs({ conmonPath: 'c', runtimePath: 'r', runcRoot: '/r', id: 'ID', name: 'N', bundle: '/b', pidFile: '/b/p', conmonPidFile: '/b/c', exitDir: '/e', persistDir: '/b', logPath: '/l', socketDir: '/s', stdin: true, leaveStdinOpen: true });
   assert.deepEqual(reusable.slice(-2), ['-i', '--leave-stdin-open']);
+  const quiet = conmonArgs({ conmonPath: 'c', runtimePath: 'r', runcRoot: '/r', id: 'ID', name: 'N', bundle: '/b', pidFile: '/b/p', conmonPidFile: '/b/c', exitDir: '/e', persistDir: '/b', socketDir: '/s' });
+  assert.equal(quiet[quiet.indexOf('-l') + 1], 'none');
 });
 
 test('sandbox ids are deterministic 64-hex digests of (uid, attempt)', () => {
