@@ -25,7 +25,6 @@ export interface ConmonCreateOptions {
   pidFile: string;
   conmonPidFile: string;
   exitDir: string;
-  persistDir: string;
   /** the CRI log file; undefined: conmon keeps no log (`-l none`: the pause, which prints nothing) */
   logPath?: string;
   socketDir: string;
@@ -64,7 +63,6 @@ export function conmonArgs(o: ConmonCreateOptions): string[] {
     '-p', o.pidFile,
     '-n', o.name,
     '--exit-dir', o.exitDir,
-    '--persist-dir', o.persistDir,
     '-l', o.logPath === undefined ? 'none' : `k8s-file:${o.logPath}`,
     '--socket-dir-path', o.socketDir,
     '--conmon-pidfile', o.conmonPidFile,
@@ -93,8 +91,9 @@ export async function conmonCreate(o: ConmonCreateOptions): Promise<ConmonCreate
   // conmon's first process exits as soon as it has forked its monitor, which reports on fd 3
   // and keeps it open while the container runs: the run ends at that first line (or at EOF
   // when the first process failed, bad flags, and no monitor holds the pipe).
-  // conmon writes an `oom` file into its working directory on an OOM kill (besides the one
-  // in --persist-dir, for CRI-O's older versions): give it the bundle, not podbay's cwd
+  // conmon writes an `oom` file into its working directory on an OOM kill: give it the
+  // bundle, not podbay's cwd. No --persist-dir: conmon would write a second exit file there
+  // (temp + rename) beside the exit dir's, which is the one podbay reads
   const r = await run(o.conmonPath, conmonArgs(o), { env, syncPipe: true, timeoutMs, allowFailure: true, cwd: o.bundle });
   if (r.timedOut && !r.sync?.includes('\n')) throw new RuntimeCreateError(o.id, `conmon did not report within ${timeoutMs} ms`);
   if (r.code !== 0 && !r.sync) throw new RuntimeCreateError(o.id, `conmon failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);

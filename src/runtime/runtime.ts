@@ -422,7 +422,6 @@ export class RuncRuntime implements Runtime {
             pidFile: join(dir, 'pidfile'),
             conmonPidFile: join(dir, 'conmon.pid'),
             exitDir: this.exitDir,
-            persistDir: dir,
             // no log file: catatonit prints nothing while it works, and runc's errors come
             // back on the sync pipe (one inode less per pod)
             socketDir: this.attachDir,
@@ -788,7 +787,6 @@ export class RuncRuntime implements Runtime {
             pidFile: join(dir, 'pidfile'),
             conmonPidFile: join(dir, 'conmon.pid'),
             exitDir: this.exitDir,
-            persistDir: dir,
             logPath: cfg.logPath,
             socketDir: this.attachDir,
             stdin: cfg.stdin,
