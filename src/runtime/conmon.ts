@@ -11,6 +11,7 @@
 import { constants, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../sys/exec.js';
+import { parentPid, pidMentions } from './procs.js';
 import { runcMessage } from './runc.js';
 
 export interface ConmonCreateOptions {
@@ -23,7 +24,6 @@ export interface ConmonCreateOptions {
   bundle: string;
   /** the container's init pid file (`-p`) */
   pidFile: string;
-  conmonPidFile: string;
   exitDir: string;
   /** the CRI log file; undefined: conmon keeps no log (`-l none`: the pause, which prints nothing) */
   logPath?: string;
@@ -65,7 +65,6 @@ export function conmonArgs(o: ConmonCreateOptions): string[] {
     '--exit-dir', o.exitDir,
     '-l', o.logPath === undefined ? 'none' : `k8s-file:${o.logPath}`,
     '--socket-dir-path', o.socketDir,
-    '--conmon-pidfile', o.conmonPidFile,
     '--runtime-arg', `--root=${o.runcRoot}`,
     '--log-level', 'error',
     ...(o.stdin ? ['-i'] : []),
@@ -98,7 +97,11 @@ export async function conmonCreate(o: ConmonCreateOptions): Promise<ConmonCreate
   if (r.timedOut && !r.sync?.includes('\n')) throw new RuntimeCreateError(o.id, `conmon did not report within ${timeoutMs} ms`);
   if (r.code !== 0 && !r.sync) throw new RuntimeCreateError(o.id, `conmon failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
   const pid = parseSyncMessage(o.id, r.sync ?? '');
-  const conmonPid = Number((await fsp.readFile(o.conmonPidFile, 'utf8').catch(() => '0')).trim()) || 0;
+  // conmon's monitor is a subreaper: once `runc create` has exited, the container's init
+  // (waiting on runc's exec fifo, so alive) is its child. No --conmon-pidfile to read (conmon
+  // writes it by temp file + rename: an inode per container)
+  const ppid = parentPid(pid);
+  const conmonPid = ppid && pidMentions(ppid, o.id) ? ppid : 0;
   return { pid, conmonPid };
 }
 

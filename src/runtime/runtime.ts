@@ -420,7 +420,6 @@ export class RuncRuntime implements Runtime {
             name: `k8s_POD_${cfg.podName}_${cfg.podNamespace}_${cfg.podUid}_${cfg.attempt}`,
             bundle: dir,
             pidFile: join(dir, 'pidfile'),
-            conmonPidFile: join(dir, 'conmon.pid'),
             exitDir: this.exitDir,
             // no log file: catatonit prints nothing while it works, and runc's errors come
             // back on the sync pipe (one inode less per pod)
@@ -584,8 +583,9 @@ export class RuncRuntime implements Runtime {
   private async removeSandboxRemains(id: string, rec: SandboxRecord | undefined): Promise<void> {
     const dir = this.sandboxDir(id);
     await this.runcDelete(id);
-    const conmonPid = rec?.conmonPid || Number((await fsp.readFile(join(dir, 'conmon.pid'), 'utf8').catch(() => '0')).trim()) || 0;
-    await this.killConmon(conmonPid, id);
+    // without a record (creation cut short) the forced delete above ended the pause, and its
+    // conmon exits with it
+    await this.killConmon(rec?.conmonPid ?? 0, id);
     if (!rec?.config.hostNetwork && !rec?.networkDown) await this.network.tearDown(id);
     await this.umountAll(dir);
     await this.removePodCgroup(id, rec);
@@ -785,7 +785,6 @@ export class RuncRuntime implements Runtime {
             name: `k8s_${cfg.name}_${c.podName}_${c.podNamespace}_${c.podUid}_${cfg.restartCount}`,
             bundle: dir,
             pidFile: join(dir, 'pidfile'),
-            conmonPidFile: join(dir, 'conmon.pid'),
             exitDir: this.exitDir,
             logPath: cfg.logPath,
             socketDir: this.attachDir,
@@ -886,8 +885,9 @@ export class RuncRuntime implements Runtime {
     await this.locked(id, async () => {
       const dir = this.containerDir(id);
       await this.runcDelete(id);
-      const conmonPid = rec?.conmonPid || Number((await fsp.readFile(join(dir, 'conmon.pid'), 'utf8').catch(() => '0')).trim()) || 0;
-      await this.killConmon(conmonPid, id);
+      // without a record (creation cut short) the forced delete above ended the container,
+      // and its conmon exits with it
+      await this.killConmon(rec?.conmonPid ?? 0, id);
       await this.umountAll(dir);
       await this.images.removeSnapshot(id);
       await this.removeDir(dir, 'container.json');
