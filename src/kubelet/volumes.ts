@@ -137,11 +137,16 @@ export async function atomicWrite(dir: string, files: FileEntry[], recordPath: s
     if (written.get(dir) === digest && current && (await lstat(current))?.isDirectory()) return false;
     const paths = files.map((f) => checkFilePath(volume, f.path));
 
-    // 1. the new version, in a dir of its own, recorded before anything can point at it
+    // 1. the new version, in a dir of its own, recorded before anything can point at it; but
+    // not when there is no record and the dir is empty (a pod's first write): nothing there to
+    // clean up later but this version, and writing the record twice is an inode allocated and
+    // one freed (docs/performance.md). A crash before step 4 then leaves this one directory
+    // unrecorded in the volume, which goes with the pod.
+    const first = record.made.length === 0 && record.tops.length === 0 && (await fsp.readdir(fdPath(dirHandle.fd))).length === 0;
     const tsName = timestampDirName();
     await fsp.mkdir(at(tsName), { mode: 0o755 });
     record.made.push(tsName);
-    await saveRecord(recordPath, record);
+    if (!first) await saveRecord(recordPath, record);
     await fsp.chmod(at(tsName), 0o755);
     const ts = await openDirHandle(at(tsName), false);
     try {

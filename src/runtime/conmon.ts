@@ -3,14 +3,15 @@
  * podbay), runs `runc create`, reports the container's pid (or runc's error) on its sync pipe,
  * writes the CRI-format log file and, when the container exits, its exit code into the exit dir.
  *
- * The sync pipe is a FIFO in the bundle dir: its write end goes to conmon as fd 3
- * (`_OCI_SYNCPIPE=3`); podbay reads one JSON line from the read end. With `--api-version 1`
+ * The sync pipe is an anonymous pipe made where conmon is started (src/sys/exec-spawn.ts
+ * `syncPipe`): its write end is conmon's fd 3 (`_OCI_SYNCPIPE=3`), and podbay reads one JSON
+ * line from the other end. No FIFO on disk, no `mkfifo` process. With `--api-version 1`
  * conmon writes `{"data": PID}` on success and `{"data": -1, "message": "..."}` on failure.
  */
-import { constants, openSync, promises as fsp } from 'node:fs';
-import net from 'node:net';
+import { constants, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../sys/exec.js';
+import { parentPid, pidMentions } from './procs.js';
 import { runcMessage } from './runc.js';
 
 export interface ConmonCreateOptions {
@@ -23,10 +24,9 @@ export interface ConmonCreateOptions {
   bundle: string;
   /** the container's init pid file (`-p`) */
   pidFile: string;
-  conmonPidFile: string;
   exitDir: string;
-  persistDir: string;
-  logPath: string;
+  /** the CRI log file; undefined: conmon keeps no log (`-l none`: the pause, which prints nothing) */
+  logPath?: string;
   socketDir: string;
   /** keep the container's stdin open for attach sessions (-i) */
   stdin?: boolean;
@@ -63,10 +63,8 @@ export function conmonArgs(o: ConmonCreateOptions): string[] {
     '-p', o.pidFile,
     '-n', o.name,
     '--exit-dir', o.exitDir,
-    '--persist-dir', o.persistDir,
-    '-l', `k8s-file:${o.logPath}`,
+    '-l', o.logPath === undefined ? 'none' : `k8s-file:${o.logPath}`,
     '--socket-dir-path', o.socketDir,
-    '--conmon-pidfile', o.conmonPidFile,
     '--runtime-arg', `--root=${o.runcRoot}`,
     '--log-level', 'error',
     ...(o.stdin ? ['-i'] : []),
@@ -87,61 +85,24 @@ export function parseSyncMessage(id: string, text: string): number {
 
 /** Start conmon, which runs `runc create`; resolves with the container's pid once it exists. */
 export async function conmonCreate(o: ConmonCreateOptions): Promise<ConmonCreated> {
-  const fifo = join(o.bundle, 'sync.fifo');
-  await fsp.rm(fifo, { force: true });
-  await run('mkfifo', ['-m', '0600', fifo]);
-  // the read end here (non-blocking, so opening does not wait for a writer); the write end is
-  // opened where conmon is started (the spawner: src/sys/spawner.ts) and held by conmon alone
-  const rfd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-  const sock = new net.Socket({ fd: rfd, readable: true, writable: false });
   const timeoutMs = o.timeoutMs ?? 60_000;
-  try {
-    const message = new Promise<string>((resolve, reject) => {
-      let buf = '';
-      const timer = setTimeout(() => reject(new RuntimeCreateError(o.id, `conmon did not report within ${timeoutMs} ms`)), timeoutMs);
-      sock.setEncoding('utf8');
-      sock.on('data', (d: string) => {
-        buf += d;
-        if (buf.includes('\n')) {
-          clearTimeout(timer);
-          resolve(buf);
-        }
-      });
-      sock.on('end', () => {
-        clearTimeout(timer);
-        resolve(buf);
-      });
-      sock.on('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-    });
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' };
-    // conmon's first process exits as soon as it has forked its monitor; a failure there (bad
-    // flags) means nothing will ever be written on the pipe
-    // conmon writes an `oom` file into its working directory on an OOM kill (besides the one
-    // in --persist-dir, for CRI-O's older versions): give it the bundle, not podbay's cwd
-    const parent = run(o.conmonPath, conmonArgs(o), { env, openForWrite: [fifo], timeoutMs, allowFailure: true, cwd: o.bundle });
-    const first = await Promise.race([
-      message.then((m) => ({ kind: 'msg' as const, m })),
-      parent.then((r) => ({ kind: 'exit' as const, r })),
-    ]);
-    let text: string;
-    if (first.kind === 'exit' && first.r.code !== 0) {
-      throw new RuntimeCreateError(o.id, `conmon failed (exit ${first.r.code}): ${(first.r.stderr || first.r.stdout).trim()}`);
-    } else if (first.kind === 'exit') {
-      text = await message;
-    } else {
-      text = first.m;
-      await parent;
-    }
-    const pid = parseSyncMessage(o.id, text);
-    const conmonPid = Number((await fsp.readFile(o.conmonPidFile, 'utf8').catch(() => '0')).trim()) || 0;
-    return { pid, conmonPid };
-  } finally {
-    sock.destroy();
-    await fsp.rm(fifo, { force: true });
-  }
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' };
+  // conmon's first process exits as soon as it has forked its monitor, which reports on fd 3
+  // and keeps it open while the container runs: the run ends at that first line (or at EOF
+  // when the first process failed, bad flags, and no monitor holds the pipe).
+  // conmon writes an `oom` file into its working directory on an OOM kill: give it the
+  // bundle, not podbay's cwd. No --persist-dir: conmon would write a second exit file there
+  // (temp + rename) beside the exit dir's, which is the one podbay reads
+  const r = await run(o.conmonPath, conmonArgs(o), { env, syncPipe: true, timeoutMs, allowFailure: true, cwd: o.bundle });
+  if (r.timedOut && !r.sync?.includes('\n')) throw new RuntimeCreateError(o.id, `conmon did not report within ${timeoutMs} ms`);
+  if (r.code !== 0 && !r.sync) throw new RuntimeCreateError(o.id, `conmon failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
+  const pid = parseSyncMessage(o.id, r.sync ?? '');
+  // conmon's monitor is a subreaper: once `runc create` has exited, the container's init
+  // (waiting on runc's exec fifo, so alive) is its child. No --conmon-pidfile to read (conmon
+  // writes it by temp file + rename: an inode per container)
+  const ppid = parentPid(pid);
+  const conmonPid = ppid && pidMentions(ppid, o.id) ? ppid : 0;
+  return { pid, conmonPid };
 }
 
 /** conmon's control message types (ctrl.c): WIN_RESIZE_EVENT, REOPEN_LOGS_EVENT */

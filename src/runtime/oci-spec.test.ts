@@ -158,15 +158,17 @@ test('sync message, runc messages, conmon args', () => {
   assert.throws(() => parseSyncMessage('x', msg), (e: unknown) => e instanceof RuntimeCreateError && e.message === 'runc create failed: unable to start container process: exec: "nosuch": executable file not found in $PATH');
   assert.throws(() => parseSyncMessage('x', ''), RuntimeCreateError);
   assert.equal(runcMessage('time="x" level=error msg="container does not exist"\n'), 'container does not exist');
-  const a = conmonArgs({ conmonPath: 'c', runtimePath: '/usr/sbin/runc', runcRoot: '/r', id: 'ID', name: 'N', bundle: '/b', pidFile: '/b/p', conmonPidFile: '/b/c', exitDir: '/e', persistDir: '/b', logPath: '/l', socketDir: '/s' });
+  const a = conmonArgs({ conmonPath: 'c', runtimePath: '/usr/sbin/runc', runcRoot: '/r', id: 'ID', name: 'N', bundle: '/b', pidFile: '/b/p', exitDir: '/e', logPath: '/l', socketDir: '/s' });
   assert.deepEqual(a.slice(0, 6), ['--api-version', '1', '-c', 'ID', '-u', 'ID']);
   assert.ok(a.includes('k8s-file:/l'));
   assert.ok(a.includes('--root=/r'));
   assert.ok(!a.includes('-i') && !a.includes('-t'));
-  const attachable = conmonArgs({ conmonPath: 'c', runtimePath: 'r', runcRoot: '/r', id: 'ID', name: 'N', bundle: '/b', pidFile: '/b/p', conmonPidFile: '/b/c', exitDir: '/e', persistDir: '/b', logPath: '/l', socketDir: '/s', stdin: true, tty: true });
+  const attachable = conmonArgs({ conmonPath: 'c', runtimePath: 'r', runcRoot: '/r', id: 'ID', name: 'N', bundle: '/b', pidFile: '/b/p', exitDir: '/e', logPath: '/l', socketDir: '/s', stdin: true, tty: true });
   assert.deepEqual(attachable.slice(-2), ['-i', '-t']);
-  const reusable = conmonArgs({ conmonPath: 'c', runtimePath: 'r', runcRoot: '/r', id: 'ID', name: 'N', bundle: '/b', pidFile: '/b/p', conmonPidFile: '/b/c', exitDir: '/e', persistDir: '/b', logPath: '/l', socketDir: '/s', stdin: true, leaveStdinOpen: true });
+  const reusable = conmonArgs({ conmonPath: 'c', runtimePath: 'r', runcRoot: '/r', id: 'ID', name: 'N', bundle: '/b', pidFile: '/b/p', exitDir: '/e', logPath: '/l', socketDir: '/s', stdin: true, leaveStdinOpen: true });
   assert.deepEqual(reusable.slice(-2), ['-i', '--leave-stdin-open']);
+  const quiet = conmonArgs({ conmonPath: 'c', runtimePath: 'r', runcRoot: '/r', id: 'ID', name: 'N', bundle: '/b', pidFile: '/b/p', exitDir: '/e', socketDir: '/s' });
+  assert.equal(quiet[quiet.indexOf('-l') + 1], 'none');
 });
 
 test('sandbox ids are deterministic 64-hex digests of (uid, attempt)', () => {

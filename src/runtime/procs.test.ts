@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
-import { pidAlive, signalInit } from './procs.js';
+import { parentPid, pidAlive, signalInit } from './procs.js';
 
 // this process stands in for conmon: its command line must mention the container id
 const self = readFileSync('/proc/self/cmdline', 'utf8').split('\0')[0]!;
@@ -45,4 +45,9 @@ test('signalInit: a process that has exited is not signalled', async () => {
   await once(child, 'exit');
   assert.equal(signalInit(pid, process.pid, self, 'SIGKILL'), false);
   assert.equal(pidAlive(pid), false);
+});
+
+test("parentPid reads the kernel's parent field; 0 for a pid that does not exist", () => {
+  assert.equal(parentPid(process.pid), process.ppid);
+  assert.equal(parentPid(0x7ffffff0), 0);
 });

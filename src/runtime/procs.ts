@@ -21,6 +21,16 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+/** the parent of `pid` (the kernel's field of /proc/PID/stat), 0 when it cannot be read */
+export function parentPid(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) || 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** true when /proc/<pid>/cmdline mentions `needle` (guards against a recycled pid) */
 export function pidMentions(pid: number, needle: string): boolean {
   try {

@@ -185,16 +185,16 @@ export class RuncRuntime implements Runtime {
     return this.readRecord<SandboxRecord>(join(this.sandboxDir(id), 'sandbox.json'), mention);
   }
 
-  private writeSandbox(r: SandboxRecord): Promise<void> {
-    return this.writeRecord(join(this.sandboxDir(r.id), 'sandbox.json'), r);
+  private writeSandbox(r: SandboxRecord, persist = true): Promise<void> {
+    return this.writeRecord(join(this.sandboxDir(r.id), 'sandbox.json'), r, persist);
   }
 
   private readContainer(id: string, mention?: string): Promise<ContainerRecord | undefined> {
     return this.readRecord<ContainerRecord>(join(this.containerDir(id), 'container.json'), mention);
   }
 
-  private writeContainer(r: ContainerRecord): Promise<void> {
-    return this.writeRecord(join(this.containerDir(r.id), 'container.json'), r);
+  private writeContainer(r: ContainerRecord, persist = true): Promise<void> {
+    return this.writeRecord(join(this.containerDir(r.id), 'container.json'), r, persist);
   }
 
   /**
@@ -235,9 +235,17 @@ export class RuncRuntime implements Runtime {
     }
   }
 
-  private async writeRecord(path: string, value: unknown): Promise<void> {
+  /**
+   * Write a record (temp file + rename: readers and a crash see the old or the new text, never
+   * half). With `persist` false only this runtime's copy changes: for a state the disk need not
+   * keep because what follows writes or removes the record anyway, and a restart in between
+   * finds the last written state and does the step again (each such step is idempotent). Every
+   * rewrite of a record is an inode allocated and one freed, which ext4 pays dearly for in a
+   * burst (docs/performance.md).
+   */
+  private async writeRecord(path: string, value: unknown, persist = true): Promise<void> {
     const text = JSON.stringify(value, null, 1) + '\n';
-    await writeFileAtomic(path, text, 0o600);
+    if (persist) await writeFileAtomic(path, text, 0o600);
     this.records.set(path, text);
   }
 
@@ -412,10 +420,9 @@ export class RuncRuntime implements Runtime {
             name: `k8s_POD_${cfg.podName}_${cfg.podNamespace}_${cfg.podUid}_${cfg.attempt}`,
             bundle: dir,
             pidFile: join(dir, 'pidfile'),
-            conmonPidFile: join(dir, 'conmon.pid'),
             exitDir: this.exitDir,
-            persistDir: dir,
-            logPath: join(dir, 'pause.log'),
+            // no log file: catatonit prints nothing while it works, and runc's errors come
+            // back on the sync pipe (one inode less per pod)
             socketDir: this.attachDir,
           }).catch((e: unknown) => {
             throw e instanceof RuntimeCreateError ? new Error(`pause container for pod ${cfg.podNamespace}/${cfg.podName}: ${e.message}`) : e;
@@ -527,10 +534,14 @@ export class RuncRuntime implements Runtime {
     });
   }
 
-  /** CNI DEL and the netns pin (unless done), then the record says so. */
-  private async sandboxNetworkDown(r: SandboxRecord): Promise<void> {
+  /**
+   * CNI DEL and the netns pin (unless done), then the record says so: on disk for a sandbox that
+   * stays (stopPodSandbox), in memory only for one being removed (`persist` false): its record
+   * goes within the same call, and a removal cut short repeats the DEL, which is idempotent.
+   */
+  private async sandboxNetworkDown(r: SandboxRecord, persist = true): Promise<void> {
     if (!r.config.hostNetwork && !r.networkDown) await this.network.tearDown(r.id);
-    if (r.state !== 'notready' || !r.networkDown) await this.writeSandbox({ ...r, state: 'notready', networkDown: true });
+    if (r.state !== 'notready' || !r.networkDown) await this.writeSandbox({ ...r, state: 'notready', networkDown: true }, persist);
   }
 
   /**
@@ -551,7 +562,7 @@ export class RuncRuntime implements Runtime {
           this.locked(id, async () => {
             const r = await this.readSandbox(id);
             await sideBySide([
-              ['network', async () => r && (await this.sandboxNetworkDown(r))],
+              ['network', async () => r && (await this.sandboxNetworkDown(r, false))],
               [
                 'pause',
                 async () => {
@@ -572,8 +583,9 @@ export class RuncRuntime implements Runtime {
   private async removeSandboxRemains(id: string, rec: SandboxRecord | undefined): Promise<void> {
     const dir = this.sandboxDir(id);
     await this.runcDelete(id);
-    const conmonPid = rec?.conmonPid || Number((await fsp.readFile(join(dir, 'conmon.pid'), 'utf8').catch(() => '0')).trim()) || 0;
-    await this.killConmon(conmonPid, id);
+    // without a record (creation cut short) the forced delete above ended the pause, and its
+    // conmon exits with it
+    await this.killConmon(rec?.conmonPid ?? 0, id);
     if (!rec?.config.hostNetwork && !rec?.networkDown) await this.network.tearDown(id);
     await this.umountAll(dir);
     await this.removePodCgroup(id, rec);
@@ -773,9 +785,7 @@ export class RuncRuntime implements Runtime {
             name: `k8s_${cfg.name}_${c.podName}_${c.podNamespace}_${c.podUid}_${cfg.restartCount}`,
             bundle: dir,
             pidFile: join(dir, 'pidfile'),
-            conmonPidFile: join(dir, 'conmon.pid'),
             exitDir: this.exitDir,
-            persistDir: dir,
             logPath: cfg.logPath,
             socketDir: this.attachDir,
             stdin: cfg.stdin,
@@ -791,7 +801,11 @@ export class RuncRuntime implements Runtime {
           const now = new Date().toISOString();
           Object.assign(rec, { state: 'exited', exitCode: 128, reason: 'StartError', message: e.runtimeMessage, finishedAt: now });
         }
-        await this.writeContainer(rec);
+        // a created container's record reaches the disk once, when startContainer records it
+        // running (the kubelet starts it at once): a restart in between finds its directory
+        // without a record and removes it (removeIncompleteContainers), and the kubelet
+        // creates it again. A final state (StartError) is written now.
+        await this.writeContainer(rec, rec.state === 'exited');
         return id;
       } catch (e) {
         const errs = await cleanup.unwind();
@@ -871,8 +885,9 @@ export class RuncRuntime implements Runtime {
     await this.locked(id, async () => {
       const dir = this.containerDir(id);
       await this.runcDelete(id);
-      const conmonPid = rec?.conmonPid || Number((await fsp.readFile(join(dir, 'conmon.pid'), 'utf8').catch(() => '0')).trim()) || 0;
-      await this.killConmon(conmonPid, id);
+      // without a record (creation cut short) the forced delete above ended the container,
+      // and its conmon exits with it
+      await this.killConmon(rec?.conmonPid ?? 0, id);
       await this.umountAll(dir);
       await this.images.removeSnapshot(id);
       await this.removeDir(dir, 'container.json');
@@ -1061,7 +1076,6 @@ export function checkHostTools(opts: { runtimePath?: string; conmonPath?: string
   need('iptables', 'iptables');
   need('mount', 'mount');
   need('umount', 'mount');
-  need('mkfifo', 'coreutils');
   const dirs = opts.cniBinDirs ?? ['/usr/lib/cni', '/opt/cni/bin'];
   for (const p of ['loopback', 'bridge', 'host-local']) {
     if (!dirs.some((d) => existsSync(join(d, p)))) missing.push({ tool: `CNI plugin ${p} (in ${dirs.join(' or ')})`, package: 'containernetworking-plugins' });

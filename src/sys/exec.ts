@@ -20,14 +20,18 @@ export interface ExecOptions {
    * returns (spawn is synchronous), so the caller may close its copies then.
    */
   extraFds?: (number | 'pipe')[];
-  /** FIFOs (their reader open) passed to the child write-only after `extraFds`; see exec-spawn.ts */
-  openForWrite?: string[];
+  /** fd 3 is a pipe whose first line comes back as `sync` (conmon's sync pipe; see exec-spawn.ts) */
+  syncPipe?: boolean;
 }
 
 export interface ExecResult {
   code: number;
   stdout: string;
   stderr: string;
+  /** with `syncPipe`: the line the child wrote on fd 3 ('' when none came) */
+  sync?: string;
+  /** the timeout fired */
+  timedOut?: boolean;
 }
 
 export class ExecError extends Error {
@@ -76,10 +80,10 @@ export function run(command: string, args: readonly string[], opts: ExecOptions 
 }
 
 async function runUntraced(command: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
-  const out = await spawnVia({ command, args, env: opts.env, cwd: opts.cwd, input: opts.input, timeoutMs: opts.timeoutMs, extraFds: opts.extraFds, openForWrite: opts.openForWrite });
+  const out = await spawnVia({ command, args, env: opts.env, cwd: opts.cwd, input: opts.input, timeoutMs: opts.timeoutMs, extraFds: opts.extraFds, syncPipe: opts.syncPipe });
   if (out.code === null) throw new ExecError(command, args, null, out.stdout, out.error ?? out.stderr);
   if (out.code !== 0 && !opts.allowFailure) throw new ExecError(command, args, out.code, out.stdout, out.stderr);
-  return { code: out.code, stdout: out.stdout, stderr: out.stderr };
+  return { code: out.code, stdout: out.stdout, stderr: out.stderr, ...(out.sync !== undefined ? { sync: out.sync } : {}), ...(out.timedOut ? { timedOut: true } : {}) };
 }
 
 /** Find an executable on PATH (or at an absolute path); undefined when missing. */

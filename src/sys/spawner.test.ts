@@ -52,29 +52,21 @@ test('off, or with file descriptors to pass, commands start from this process', 
   assert.equal(Number(fd.stdout.trim()), process.pid);
 });
 
-test("a FIFO opened for writing where the command starts: the child holds the only write end, so its exit is the reader's EOF", async () => {
-  const { mkdtempSync, openSync, rmSync, constants } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const net = await import('node:net');
-  const dir = mkdtempSync(join(tmpdir(), 'podbay-spawner-'));
-  try {
-    const fifo = join(dir, 'sync.fifo');
-    await run('mkfifo', ['-m', '0600', fifo]);
-    const rfd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-    const sock = new net.Socket({ fd: rfd, readable: true, writable: false });
-    let got = '';
-    const ended = new Promise<void>((r) => sock.setEncoding('utf8').on('data', (d: string) => (got += d)).on('end', () => r()));
-    useSpawner(true);
-    const r = await run('/bin/sh', ['-c', 'echo "{\\"pid\\": $$}" >&3; echo $PPID'], { openForWrite: [fifo] });
-    assert.equal(Number(r.stdout.trim()), spawnerPid());
-    await ended;
-    assert.match(got, /^\{"pid": \d+\}\n$/);
-    sock.destroy();
-    const missing = await spawnVia({ command: '/bin/true', args: [], openForWrite: [join(dir, 'nope')] });
-    assert.equal(missing.code, null);
-    assert.match(missing.error ?? '', /ENOENT/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+test("a sync pipe on fd 3: its first line comes back, the run ends at it though a process the child forked keeps the pipe", async () => {
+  useSpawner(true);
+  // the child prints its line, forks a holder of fd 3 that outlives it, and exits (conmon's way)
+  const r = await run('/bin/sh', ['-c', '(sleep 5 <&- >&- 2>&-) & echo "{\\"data\\": $$}" >&3; echo $PPID'], { syncPipe: true, timeoutMs: 10_000 });
+  assert.equal(Number(r.stdout.trim()), spawnerPid());
+  assert.match(r.sync ?? '', /^\{"data": \d+\}\n$/);
+  assert.equal(r.timedOut, undefined);
+  // nothing written and the pipe closed: an empty line, at the child's exit
+  const none = await run('/bin/sh', ['-c', 'exit 3'], { syncPipe: true, allowFailure: true });
+  assert.equal(none.code, 3);
+  assert.equal(none.sync, '');
+  // a line that never comes while a holder keeps the pipe open: the timeout ends the wait
+  const t0 = Date.now();
+  const stuck = await run('/bin/sh', ['-c', '(sleep 5 <&- >&- 2>&-) &'], { syncPipe: true, timeoutMs: 300, allowFailure: true });
+  assert.ok(Date.now() - t0 < 5000);
+  assert.equal(stuck.timedOut, true);
+  assert.equal(stuck.sync, '');
 });

@@ -8,7 +8,7 @@
  * `useSpawner()` (the server and the agent call it) moves those starts to a small helper
  * process (spawner-child.ts): requests go over its IPC channel, each answered with the exit
  * code and output, in order. What cannot go through it is started here as before: a child that
- * must inherit file descriptors (conmon's sync pipe), and everything when the helper is off
+ * must inherit file descriptors of the engine's (`extraFds`), and everything when the helper is off
  * (CLI verbs, tests, PODBAY_SPAWNER=0). If the helper dies, the commands in flight fail with an
  * error that says so (none is retried: it may have run), and the next command starts a new one.
  */
