@@ -11,18 +11,22 @@
  * `authorizer` (authorization checks from CEL) is not available in podbay: an expression
  * naming it is refused when the configuration is written, never evaluated as false.
  */
-import { Environment } from '@marcbachmann/cel-js';
-import { toCel } from './crd/cel.js';
+import type { Environment } from '@marcbachmann/cel-js';
+import { lazyValue } from '../lazy-module.js';
+import { cel, toCel } from './crd/cel.js';
 
 type Obj = Record<string, any>;
 
 /** upstream's limit on matchConditions per webhook */
 export const MAX_MATCH_CONDITIONS = 64;
 
-const env = new Environment({ unlistedVariablesAreDyn: false, homogeneousAggregateLiterals: false })
-  .registerVariable('object', 'dyn')
-  .registerVariable('oldObject', 'dyn')
-  .registerVariable('request', 'dyn');
+// built on first use: the CEL library is not loaded at start (crd/cel.ts)
+const env = lazyValue(() =>
+  new (cel().Environment)({ unlistedVariablesAreDyn: false, homogeneousAggregateLiterals: false })
+    .registerVariable('object', 'dyn')
+    .registerVariable('oldObject', 'dyn')
+    .registerVariable('request', 'dyn'),
+);
 
 type Program = ReturnType<Environment['parse']>;
 const programs = new Map<string, Program>();
@@ -38,11 +42,11 @@ export function compileMatchCondition(expr: string): string | undefined {
   }
   let p: Program;
   try {
-    p = env.parse(expr);
+    p = env().parse(expr);
   } catch (e) {
     return `compilation failed: ${firstLine(e)}`;
   }
-  const checked = env.check(expr) as { valid: boolean; type?: string; error?: Error };
+  const checked = env().check(expr) as { valid: boolean; type?: string; error?: Error };
   if (!checked.valid) return `compilation failed: ${firstLine(checked.error)}`;
   if (checked.type !== 'bool' && checked.type !== 'dyn') return `must evaluate to bool, not ${checked.type}`;
   programs.set(expr, p);

@@ -16,9 +16,10 @@ import type { JSONSchemaProps, ValidationRule } from './types.js';
 
 type Obj = Record<string, any>;
 
-// the CEL library loads with the first CRD that has rules, not at start (an ES module: loaded
-// through require, which Node >= 20.19 does for modules without top-level await)
-const cel = lazyModule<typeof import('@marcbachmann/cel-js')>('@marcbachmann/cel-js');
+// the CEL library loads with the first CRD that has rules or webhook with matchConditions, not
+// at start (an ES module: loaded through require, which Node >= 20.19 does for modules without
+// top-level await)
+export const cel = lazyModule<typeof import('@marcbachmann/cel-js')>('@marcbachmann/cel-js');
 const env = lazyValue(() =>
   new (cel().Environment)({ unlistedVariablesAreDyn: false, homogeneousAggregateLiterals: false }).registerVariable('self', 'dyn').registerVariable('oldSelf', 'dyn'),
 );
