@@ -17,7 +17,7 @@ const outdir = join(root, 'dist', 'bundle');
 const t0 = Date.now();
 rmSync(outdir, { recursive: true, force: true });
 const result = await build({
-  entryPoints: { main: join(root, 'dist', 'src', 'cli', 'main.js'), 'spawner-child': join(root, 'dist', 'src', 'sys', 'spawner-child.js') },
+  entryPoints: { main: join(root, 'dist', 'src', 'cli', 'main.js'), 'spawner-child': join(root, 'dist', 'src', 'sys', 'spawner-child.js'), 'pki-worker': join(root, 'dist', 'src', 'apiserver', 'pki-worker.js') },
   outdir,
   bundle: true,
   splitting: true,

@@ -14,11 +14,18 @@
  * The serving certificate is re-issued when the SANs it needs change (new hostname or listen
  * address) or it is within 30 days of expiry; the CA and token are never rotated silently, so a
  * kubeconfig handed out earlier stays valid.
+ *
+ * Issuing needs @peculiar/x509, whose modules (with asn1js, tsyringe, reflect-metadata) would
+ * stay in the server's heap for its whole life (~14 MB of RSS) after a first start. So on the
+ * main thread the issuing runs in a worker thread (pki-worker.ts): its isolate, and the library
+ * with it, is freed when it ends, and the server then reads the files it wrote. Should the worker
+ * fail, the server issues them itself.
  */
 import { webcrypto, randomBytes, generateKeyPairSync, createHash, KeyObject, X509Certificate as NodeX509 } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
+import { Worker, isMainThread } from 'node:worker_threads';
 
 // @peculiar/x509 (with asn1js, tsyringe, reflect-metadata) takes longer to load than the rest
 // of the server's start: it is loaded only to issue a certificate, which a restart with its
@@ -119,10 +126,31 @@ function certStillGood(pem: string, caPem: string, wanted: string[]): boolean {
   }
 }
 
+/** true when ensureCredentials would have to issue a certificate (and so load the x509 library) */
+function mustIssue(dir: string, sans: string[]): boolean {
+  const read = (f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : '');
+  const caPem = read('ca.crt');
+  if (!caPem || !existsSync(join(dir, 'ca.key'))) return true;
+  if (!existsSync(join(dir, 'server.key')) || !certStillGood(read('server.crt'), caPem, sans)) return true;
+  return !existsSync(join(dir, 'apiserver-kubelet-client.key')) || !certStillGood(read('apiserver-kubelet-client.crt'), caPem, []);
+}
+
+/** runs ensureCredentials in a worker thread; resolves when it has written DIR/pki */
+function issueInWorker(dataDir: string, sans: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL('./pki-worker.js', import.meta.url), { workerData: { dataDir, sans } });
+    w.once('error', reject);
+    w.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`the credentials worker exited with code ${code}`))));
+  });
+}
+
 /** Load or create the CA, serving cert (covering `sans`) and admin token under DIR/pki. */
-export async function ensureCredentials(dataDir: string, sans: string[]): Promise<Credentials> {
+export async function ensureCredentials(dataDir: string, sans: string[], log: (line: string) => void = () => {}): Promise<Credentials> {
   const dir = join(dataDir, 'pki');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (isMainThread && mustIssue(dir, sans)) {
+    await issueInWorker(dataDir, sans).catch((e: Error) => log(`podbay: issuing the credentials in a worker thread failed (${e.message}); issuing them in the server`));
+  }
 
   let caPem: string;
   let caKey: () => Promise<CryptoKey>;

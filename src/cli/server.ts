@@ -339,7 +339,7 @@ export async function runServer(argv: string[]): Promise<number> {
   if (cluster.advertiseAddress) sans.push(cluster.advertiseAddress);
   if (!['0.0.0.0', '::'].includes(host) && !sans.includes(host)) sans.push(host);
   mark('store open');
-  const creds = await ensureCredentials(dataDir, sans);
+  const creds = await ensureCredentials(dataDir, sans, log);
   const tokens = await TokenIssuer.fromPem(creds.serviceAccountKeyPem, undefined, undefined, { extendExpiration: extendTokenExpiration });
   mark('credentials read');
   // the ServiceAccount admission waits up to 2 s for a new namespace's `default` (the controller makes it)
