@@ -21,6 +21,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Store, KeyValue, WatchEvent, Watcher } from '../store/types.js';
+import { PrefixCache } from '../store/prefix-cache.js';
 import { ApiError, alreadyExists, badRequest, conflict, forbidden, invalid, methodNotAllowed, notFound, STALE_OBJECT_MESSAGE, tooLarge, unsupportedMediaType, type FieldError } from '../api/errors.js';
 import { parseResourceVersion as parseRv } from '../api/resource-version.js';
 import { apiVersionOf, resourceInfo, storageKey, type ResourceInfo } from '../api/registry.js';
@@ -78,6 +79,8 @@ export interface WatchHandle {
 
 /** every namespaced object lives in one: the generic flow checks it exists and is not terminating */
 const NAMESPACES = resourceInfo('namespaces')!;
+const MUTATING_WEBHOOKS = resourceInfo('mutatingwebhookconfigurations', 'admissionregistration.k8s.io')!;
+const VALIDATING_WEBHOOKS = resourceInfo('validatingwebhookconfigurations', 'admissionregistration.k8s.io')!;
 const SERVICES = resourceInfo('services')!;
 
 /** how often a write racing another writer is retried before the conflict is answered */
@@ -228,6 +231,12 @@ export class GenericRegistry {
     serviceAccountAdmission: undefined,
   };
 
+  /**
+   * what admission reads on every write and what rarely changes, kept in memory from a list and
+   * a watch of the store (../store/prefix-cache.ts): the webhook configurations and the namespaces
+   */
+  private readonly admissionCaches = new Map<string, PrefixCache<Obj>>();
+
   /** the kinds CustomResourceDefinitions serve (set by their room), for webhooks' matchPolicy Equivalent */
   customKinds: () => ResourceInfo[] = () => [];
   /** admission webhooks (./webhooks): mutating before validation, validating after */
@@ -239,6 +248,10 @@ export class GenericRegistry {
   ) {
     this.strategyContext.serviceAccountAdmission = options.serviceAccountAdmission;
     this.webhooks = registryWebhooks(this, () => this.customKinds(), options.log);
+    for (const r of [MUTATING_WEBHOOKS, VALIDATING_WEBHOOKS, NAMESPACES]) {
+      const prefix = storageKey(r, undefined);
+      this.admissionCaches.set(prefix, new PrefixCache(store, prefix, (kv) => this.decode(r, kv), options.log));
+    }
   }
 
   /** the attributes of a write as the webhooks see them */
@@ -304,6 +317,34 @@ export class GenericRegistry {
       user: ctx.user,
     });
     return this.webhooks.connect(a, ctx);
+  }
+
+  /** the stored webhook configurations, from memory once the copy follows the store */
+  async webhookConfigurations(): Promise<{ mutating: Obj[]; validating: Obj[] }> {
+    const read = async (r: ResourceInfo) => (await this.admissionCaches.get(storageKey(r, undefined))!.ready())?.values() ?? (await this.list(r, undefined)).items;
+    return { mutating: await read(MUTATING_WEBHOOKS), validating: await read(VALIDATING_WEBHOOKS) };
+  }
+
+  /**
+   * a namespace as admission sees it: from memory, and from the store when the copy does not
+   * have it (one made a moment ago on another server), as kube's NamespaceLifecycle looks it up
+   */
+  async admissionNamespace(name: string): Promise<Obj | undefined> {
+    const cached = (await this.admissionCaches.get(storageKey(NAMESPACES, undefined))!.ready())?.get(storageKey(NAMESPACES, undefined, name));
+    return cached ?? this.tryGet(NAMESPACES, undefined, name);
+  }
+
+  /** a write to the store; one of a kind admission keeps in memory returns once the copy has it (read-your-writes, on etcd too) */
+  private async written(ctx: StoreCallContext, fn: () => Promise<KeyValue>): Promise<KeyValue> {
+    const kv = await storeCall(ctx, fn);
+    const cache = this.admissionCaches.get(storageKey(ctx.r, undefined));
+    if (cache) await cache.waitFor(kv.modRevision);
+    return kv;
+  }
+
+  /** stop following the store (the server is closing) */
+  stopCaches(): void {
+    for (const c of this.admissionCaches.values()) c.stop();
   }
 
   private async loadServiceAllocators(): Promise<ServiceAllocators> {
@@ -499,7 +540,7 @@ export class GenericRegistry {
   private async requireNamespace(r: ResourceInfo, ns: string | undefined, name: string, creating: boolean): Promise<void> {
     if (!r.namespaced) return;
     if (!ns) throw badRequest('the namespace of the object must be set: add metadata.namespace or use a namespaced URL');
-    const nsObj = await this.tryGet(NAMESPACES, undefined, ns);
+    const nsObj = await this.admissionNamespace(ns);
     if (!nsObj) throw notFound(NAMESPACES.resource, ns);
     if (creating && nsObj.metadata.deletionTimestamp) {
       throw forbidden(
@@ -562,7 +603,7 @@ export class GenericRegistry {
     }
     let kv: KeyValue;
     try {
-      kv = await storeCall({ r, name }, () => this.store.create(this.key(r, ns, name), sized(this.encode(recorded))));
+      kv = await this.written({ r, name }, () => this.store.create(this.key(r, ns, name), sized(this.encode(recorded))));
     } catch (e) {
       alloc?.undo();
       throw e;
@@ -651,7 +692,7 @@ export class GenericRegistry {
     const key = this.key(r, ns, name);
     if (shouldDeleteDuringUpdate(r, obj, old)) {
       if (opts.dryRun) return obj;
-      const kv = await storeCall({ r, name }, () => this.store.delete(key, Number(om.resourceVersion)));
+      const kv = await this.written({ r, name }, () => this.store.delete(key, Number(om.resourceVersion)));
       await this.released(r, old);
       return this.decode(r, kv);
     }
@@ -665,7 +706,7 @@ export class GenericRegistry {
     }
     let kv: KeyValue;
     try {
-      kv = await storeCall({ r, name }, () => this.store.update(key, sized(this.encode(obj)), Number(om.resourceVersion)));
+      kv = await this.written({ r, name }, () => this.store.update(key, sized(this.encode(obj)), Number(om.resourceVersion)));
     } catch (e) {
       alloc?.undo();
       throw e;
@@ -749,7 +790,7 @@ export class GenericRegistry {
       const next = mutate(cur);
       if (opts.dryRun) return next;
       try {
-        const kv = await storeCall({ r, name }, () => this.store.update(this.key(r, ns, name), sized(this.encode(next)), rv));
+        const kv = await this.written({ r, name }, () => this.store.update(this.key(r, ns, name), sized(this.encode(next)), rv));
         return this.decode(r, kv);
       } catch (e) {
         if (isConflict(e) && attempt < RACE_RETRIES) continue;
@@ -798,14 +839,14 @@ export class GenericRegistry {
       try {
         if (marked === 'gone') {
           if (opts.dryRun) return { object: obj, gone: true };
-          const kv = await storeCall({ r, name }, () => this.store.delete(key, rv));
+          const kv = await this.written({ r, name }, () => this.store.delete(key, rv));
           await this.released(r, obj);
           const out = this.decode(r, kv);
           out.metadata.resourceVersion = obj.metadata.resourceVersion;
           return { object: out, gone: true };
         }
         if (marked === 'unchanged' || opts.dryRun) return { object: obj, gone: false };
-        const kv = await storeCall({ r, name }, () => this.store.update(key, this.encode(obj), rv));
+        const kv = await this.written({ r, name }, () => this.store.update(key, this.encode(obj), rv));
         return { object: this.decode(r, kv), gone: false };
       } catch (e) {
         if (isConflict(e) && attempt < RACE_RETRIES) continue;
