@@ -81,6 +81,13 @@ export interface WatchHandle {
 const NAMESPACES = resourceInfo('namespaces')!;
 const MUTATING_WEBHOOKS = resourceInfo('mutatingwebhookconfigurations', 'admissionregistration.k8s.io')!;
 const VALIDATING_WEBHOOKS = resourceInfo('validatingwebhookconfigurations', 'admissionregistration.k8s.io')!;
+/** the kinds kept in memory (see configCaches) */
+const CACHED_KINDS = [
+  MUTATING_WEBHOOKS,
+  VALIDATING_WEBHOOKS,
+  NAMESPACES,
+  ...['roles', 'clusterroles', 'rolebindings', 'clusterrolebindings'].map((k) => resourceInfo(k, 'rbac.authorization.k8s.io')!),
+];
 const SERVICES = resourceInfo('services')!;
 
 /** how often a write racing another writer is retried before the conflict is answered */
@@ -232,10 +239,11 @@ export class GenericRegistry {
   };
 
   /**
-   * what admission reads on every write and what rarely changes, kept in memory from a list and
-   * a watch of the store (../store/prefix-cache.ts): the webhook configurations and the namespaces
+   * what requests read on every write or every decision and what rarely changes, kept in memory
+   * from a list and a watch of the store (../store/prefix-cache.ts): the webhook configurations
+   * and the namespaces (admission), the RBAC roles and bindings (the authorizer)
    */
-  private readonly admissionCaches = new Map<string, PrefixCache<Obj>>();
+  private readonly configCaches = new Map<string, PrefixCache<Obj>>();
 
   /** the kinds CustomResourceDefinitions serve (set by their room), for webhooks' matchPolicy Equivalent */
   customKinds: () => ResourceInfo[] = () => [];
@@ -248,9 +256,9 @@ export class GenericRegistry {
   ) {
     this.strategyContext.serviceAccountAdmission = options.serviceAccountAdmission;
     this.webhooks = registryWebhooks(this, () => this.customKinds(), options.log);
-    for (const r of [MUTATING_WEBHOOKS, VALIDATING_WEBHOOKS, NAMESPACES]) {
+    for (const r of CACHED_KINDS) {
       const prefix = storageKey(r, undefined);
-      this.admissionCaches.set(prefix, new PrefixCache(store, prefix, (kv) => this.decode(r, kv), options.log));
+      this.configCaches.set(prefix, new PrefixCache(store, prefix, (kv) => this.decode(r, kv), options.log));
     }
   }
 
@@ -321,7 +329,7 @@ export class GenericRegistry {
 
   /** the stored webhook configurations, from memory once the copy follows the store */
   async webhookConfigurations(): Promise<{ mutating: Obj[]; validating: Obj[] }> {
-    const read = async (r: ResourceInfo) => (await this.admissionCaches.get(storageKey(r, undefined))!.ready())?.values() ?? (await this.list(r, undefined)).items;
+    const read = async (r: ResourceInfo) => (await this.cachedCopy(r))?.values() ?? (await this.list(r, undefined)).items;
     return { mutating: await read(MUTATING_WEBHOOKS), validating: await read(VALIDATING_WEBHOOKS) };
   }
 
@@ -330,21 +338,30 @@ export class GenericRegistry {
    * have it (one made a moment ago on another server), as kube's NamespaceLifecycle looks it up
    */
   async admissionNamespace(name: string): Promise<Obj | undefined> {
-    const cached = (await this.admissionCaches.get(storageKey(NAMESPACES, undefined))!.ready())?.get(storageKey(NAMESPACES, undefined, name));
+    const cached = (await this.cachedCopy(NAMESPACES))?.get(storageKey(NAMESPACES, undefined, name));
     return cached ?? this.tryGet(NAMESPACES, undefined, name);
   }
 
-  /** a write to the store; one of a kind admission keeps in memory returns once the copy has it (read-your-writes, on etcd too) */
+  /**
+   * the in-memory copy of a kind kept in memory (CACHED_KINDS), following the store; undefined
+   * for other kinds and while the copy is not following (then read the store). Its values are
+   * shared: do not modify them.
+   */
+  async cachedCopy(r: ResourceInfo): Promise<PrefixCache<Obj> | undefined> {
+    return this.configCaches.get(storageKey(r, undefined))?.ready();
+  }
+
+  /** a write to the store; one of a kind kept in memory returns once the copy has it (read-your-writes, on etcd too) */
   private async written(ctx: StoreCallContext, fn: () => Promise<KeyValue>): Promise<KeyValue> {
     const kv = await storeCall(ctx, fn);
-    const cache = this.admissionCaches.get(storageKey(ctx.r, undefined));
+    const cache = this.configCaches.get(storageKey(ctx.r, undefined));
     if (cache) await cache.waitFor(kv.modRevision);
     return kv;
   }
 
   /** stop following the store (the server is closing) */
   stopCaches(): void {
-    for (const c of this.admissionCaches.values()) c.stop();
+    for (const c of this.configCaches.values()) c.stop();
   }
 
   private async loadServiceAllocators(): Promise<ServiceAllocators> {

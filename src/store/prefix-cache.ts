@@ -17,9 +17,19 @@
  */
 import type { KeyValue, Store, Watcher } from './types.js';
 
+/** frozen all the way down: a reader that modifies a shared value fails loudly instead of changing every later reader's copy */
+function deepFreeze<V>(v: V): V {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v as object)) deepFreeze(x);
+  }
+  return v;
+}
+
 export class PrefixCache<V> {
   private items = new Map<string, V>();
   private sorted?: V[];
+  private sortedEntries?: [string, V][];
   private watcher?: Watcher;
   private starting?: Promise<void>;
   private live = false;
@@ -51,9 +61,28 @@ export class PrefixCache<V> {
     return this.live ? this : undefined;
   }
 
-  /** the values in key order (do not modify them: they are shared) */
+  /** the values in key order (shared, and frozen: they cannot be modified) */
   values(): V[] {
-    return (this.sorted ??= [...this.items.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, v]) => v));
+    return (this.sorted ??= this.entries().map(([, v]) => v));
+  }
+
+  /** the values whose keys start with `prefix` (a namespace's, say), in key order */
+  valuesUnder(prefix: string): V[] {
+    const e = this.entries();
+    let lo = 0;
+    let hi = e.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (e[mid]![0] < prefix) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: V[] = [];
+    for (let i = lo; i < e.length && e[i]![0].startsWith(prefix); i++) out.push(e[i]![1]);
+    return out;
+  }
+
+  private entries(): [string, V][] {
+    return (this.sortedEntries ??= [...this.items.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
   }
 
   get(key: string): V | undefined {
@@ -102,20 +131,20 @@ export class PrefixCache<V> {
     for (;;) {
       const page = await this.store.list(this.prefix, { limit: 500, startAfter, revision: revision || undefined });
       revision = page.revision;
-      for (const kv of page.items) items.set(kv.key, this.decode(kv));
+      for (const kv of page.items) items.set(kv.key, deepFreeze(this.decode(kv)));
       if (page.remaining === 0 || page.items.length === 0) break;
       startAfter = page.items[page.items.length - 1]!.key;
     }
     if (this.stopped) return;
     this.items = items;
-    this.sorted = undefined;
+    this.sorted = this.sortedEntries = undefined;
     this.rev = revision;
     const generation = ++this.generation;
     const onEvent = (ev: { type: string; kv: KeyValue; revision: number }) => {
       if (generation !== this.generation) return; // a watch this copy has left
       if (ev.type === 'DELETED') this.items.delete(ev.kv.key);
-      else this.items.set(ev.kv.key, this.decode(ev.kv));
-      this.sorted = undefined;
+      else this.items.set(ev.kv.key, deepFreeze(this.decode(ev.kv)));
+      this.sorted = this.sortedEntries = undefined;
       this.advance(ev.revision);
     };
     const onError = (e: Error) => {
