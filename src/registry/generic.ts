@@ -530,7 +530,8 @@ export class GenericRegistry {
             if (now) emit({ type: 'ADDED', object: obj });
             return;
           }
-          const before = ev.prev ? filter.matches(this.decode(r, ev.prev)) : false;
+          // the value before the event, decoded only when a selector must judge it
+          const before = ev.prev ? filter.empty || filter.matches(this.decode(r, ev.prev)) : false;
           if (ev.type === 'DELETED') {
             if (before || now) emit({ type: 'DELETED', object: obj });
             return;
