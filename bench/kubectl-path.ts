@@ -64,6 +64,13 @@ const quantile = (xs: number[], q: number) => {
   return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))]! : 0;
 };
 const ms2 = (x: number) => +x.toFixed(2);
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+/** the standard error of the mean (sample standard deviation / sqrt(n)) */
+const stderr = (xs: number[]) => {
+  if (xs.length < 2) return 0;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1) / xs.length);
+};
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -126,6 +133,8 @@ async function batch(s: PodbayServer, kubectl: string, mode: 'warm' | 'cold', fi
     server_cpu_ms_per_apply_median: ms2(median(each)),
     engine_thread_ms_per_apply_median: ms2(median(eachEngine)),
     server_cpu_ms_per_apply_p10_p90: [ms2(quantile(each, 0.1)), ms2(quantile(each, 0.9))],
+    // the mean of the per-apply figures and its 95 % interval (1.96 standard errors)
+    server_cpu_ms_per_apply_mean_ci95: [ms2(mean(each)), ms2(1.96 * stderr(each))],
     idle_cpu_ms_per_s: ms2(idleRate * 1000),
     requests_per_apply: +(lines.length / N).toFixed(2),
     requests: Object.fromEntries([...byPath].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, +(v / N).toFixed(2)])),
