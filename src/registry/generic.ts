@@ -86,6 +86,7 @@ const CACHED_KINDS = [
   MUTATING_WEBHOOKS,
   VALIDATING_WEBHOOKS,
   NAMESPACES,
+  resourceInfo('serviceaccounts')!,
   ...['roles', 'clusterroles', 'rolebindings', 'clusterrolebindings'].map((k) => resourceInfo(k, 'rbac.authorization.k8s.io')!),
 ];
 const SERVICES = resourceInfo('services')!;
@@ -233,15 +234,16 @@ export class GenericRegistry {
       if (this.options.sharedStore) a.load((await this.list(SERVICES, undefined)).items);
       return a;
     },
-    lookup: (r, ns, name) => this.tryGet(r, ns, name),
+    lookup: (r, ns, name) => this.readCached(r, ns, name),
     list: async (r, ns) => (await this.list(r, ns)).items,
     serviceAccountAdmission: undefined,
   };
 
   /**
    * what requests read on every write or every decision and what rarely changes, kept in memory
-   * from a list and a watch of the store (../store/prefix-cache.ts): the webhook configurations
-   * and the namespaces (admission), the RBAC roles and bindings (the authorizer)
+   * from a list and a watch of the store (../store/prefix-cache.ts): the webhook configurations,
+   * the namespaces and the service accounts (admission, and the service-account token
+   * authenticator), the RBAC roles and bindings (the authorizer)
    */
   private readonly configCaches = new Map<string, PrefixCache<Obj>>();
 
@@ -338,8 +340,16 @@ export class GenericRegistry {
    * have it (one made a moment ago on another server), as kube's NamespaceLifecycle looks it up
    */
   async admissionNamespace(name: string): Promise<Obj | undefined> {
-    const cached = (await this.cachedCopy(NAMESPACES))?.get(storageKey(NAMESPACES, undefined, name));
-    return cached ?? this.tryGet(NAMESPACES, undefined, name);
+    return this.readCached(NAMESPACES, undefined, name);
+  }
+
+  /**
+   * one object of a kind kept in memory, from the copy; from the store when the copy does not
+   * have it (made a moment ago on another server) or the kind is not kept. A value from the copy
+   * is shared and frozen.
+   */
+  async readCached(r: ResourceInfo, ns: string | undefined, name: string): Promise<Obj | undefined> {
+    return (await this.cachedCopy(r))?.get(this.key(r, ns, name)) ?? this.tryGet(r, ns, name);
   }
 
   /**
