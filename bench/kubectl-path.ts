@@ -12,7 +12,10 @@
  * Two modes:
  *   warm: kubectl keeps its disk cache (~/.kube/cache) between applies, as a user's does;
  *   cold: every apply starts with an empty cache (discovery and OpenAPI fetched again).
+ * The other threads (V8's concurrent GC, libuv's pool: fdatasync, gzip) add 5-10 ms to one
+ * apply in ten; the main thread's figure is the steadier one.
  * Usage (root): node dist/bench/kubectl-path.js [--n 20] [--kubectl 1.33] [--only warm|cold]
+ * (KUBECTL_PATH_EACH=1: also every apply's figures, in order)
  * Prints JSON. CPU figures do not depend on machine load as wall times do.
  */
 import { spawnSync } from 'node:child_process';
@@ -133,8 +136,10 @@ async function batch(s: PodbayServer, kubectl: string, mode: 'warm' | 'cold', fi
     server_cpu_ms_per_apply_median: ms2(median(each)),
     engine_thread_ms_per_apply_median: ms2(median(eachEngine)),
     server_cpu_ms_per_apply_p10_p90: [ms2(quantile(each, 0.1)), ms2(quantile(each, 0.9))],
+    ...(process.env.KUBECTL_PATH_EACH ? { each: each.map(ms2), each_engine: eachEngine.map(ms2) } : {}),
     // the mean of the per-apply figures and its 95 % interval (1.96 standard errors)
     server_cpu_ms_per_apply_mean_ci95: [ms2(mean(each)), ms2(1.96 * stderr(each))],
+    engine_thread_ms_per_apply_mean_ci95: [ms2(mean(eachEngine)), ms2(1.96 * stderr(eachEngine))],
     idle_cpu_ms_per_s: ms2(idleRate * 1000),
     requests_per_apply: +(lines.length / N).toFixed(2),
     requests: Object.fromEntries([...byPath].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, +(v / N).toFixed(2)])),
