@@ -124,7 +124,7 @@ export class Authenticator {
     const sa = k8s?.serviceaccount;
     if (!ns || !sa?.name || !sa.uid || claims.sub !== serviceAccountUsername(ns, sa.name)) return { error: 'service account token claims could not be validated' };
     const invalidated = { error: 'service account token has been invalidated' };
-    const account = await this.resources.tryGet(SERVICEACCOUNTS, ns, sa.name);
+    const account = await this.resources.readCached(SERVICEACCOUNTS, ns, sa.name);
     if (!account || account.metadata.deletionTimestamp) return invalidated;
     if (account.metadata.uid !== sa.uid) return { error: `service account UID (${account.metadata.uid}) does not match claim (${sa.uid})` };
     const extra: Record<string, string[]> = {};

@@ -3,11 +3,12 @@
  * system:masters may do anything (the privileged-group authorizer); a node (system:node:NAME)
  * what the Node authorizer allows it (node-authorizer.ts); everyone, nodes too, what the RBAC
  * roles bound to them allow (src/api/rbac.ts for the rule semantics). The roles and bindings are
- * read from the registry on each decision: ClusterRoleBindings, then the RoleBindings of the
- * request's namespace. A denial carries the Node authorizer's reason, as the union authorizer
+ * read on each decision from the registry's in-memory copies (kept current by a watch of the
+ * store, as kube's RBAC authorizer reads its informers): ClusterRoleBindings, then the
+ * RoleBindings of the request's namespace. A denial carries the Node authorizer's reason, as the union authorizer
  * joins them.
  */
-import { resourceInfo } from '../api/registry.js';
+import { resourceInfo, storageKey } from '../api/registry.js';
 import { compactRule, ruleAllows, subjectMatches, uncoveredRules, type Attributes, type PolicyRule, type UserInfo } from '../api/rbac.js';
 import { ApiError } from '../api/errors.js';
 import type { ResourceInfo } from '../api/registry.js';
@@ -45,21 +46,33 @@ export class RbacAuthorizer {
     );
   }
 
+  /** one role, from the registry's copy (the store while the copy is not following it) */
+  private async read(r: ResourceInfo, ns: string | undefined, name: string): Promise<Obj | undefined> {
+    const copy = await this.resources.cachedCopy(r);
+    return copy ? copy.get(storageKey(r, ns, name)) : this.resources.tryGet(r, ns, name);
+  }
+
+  /** the bindings of a kind (of one namespace), from the registry's copy (or the store) */
+  private async readAll(r: ResourceInfo, ns: string | undefined): Promise<Obj[]> {
+    const copy = await this.resources.cachedCopy(r);
+    return copy ? copy.valuesUnder(storageKey(r, ns)) : (await this.resources.list(r, ns)).items;
+  }
+
   /** the rules of a role reference (undefined: the role is not there) */
   async roleRules(ref: Obj | undefined, ns: string): Promise<PolicyRule[] | undefined> {
     if (!ref || ref.apiGroup !== 'rbac.authorization.k8s.io') return undefined;
-    const role = ref.kind === 'ClusterRole' ? await this.resources.tryGet(CLUSTERROLES, undefined, ref.name) : ref.kind === 'Role' && ns ? await this.resources.tryGet(ROLES, ns, ref.name) : undefined;
+    const role = ref.kind === 'ClusterRole' ? await this.read(CLUSTERROLES, undefined, ref.name) : ref.kind === 'Role' && ns ? await this.read(ROLES, ns, ref.name) : undefined;
     return role ? ((role.rules ?? []) as PolicyRule[]) : undefined;
   }
 
   /** every binding (cluster-wide, then of `ns`) whose subjects include the user */
   private async bindingsOf(user: UserInfo, ns: string): Promise<{ binding: Obj; ns: string }[]> {
     const out: { binding: Obj; ns: string }[] = [];
-    for (const b of (await this.resources.list(CLUSTERROLEBINDINGS, undefined)).items) {
+    for (const b of await this.readAll(CLUSTERROLEBINDINGS, undefined)) {
       if ((b.subjects ?? []).some((s: Obj) => subjectMatches(s, user, ''))) out.push({ binding: b, ns: '' });
     }
     if (ns) {
-      for (const b of (await this.resources.list(ROLEBINDINGS, ns)).items) {
+      for (const b of await this.readAll(ROLEBINDINGS, ns)) {
         if ((b.subjects ?? []).some((s: Obj) => subjectMatches(s, user, ns))) out.push({ binding: b, ns });
       }
     }

@@ -282,7 +282,7 @@ export class EncryptingStore implements Store {
     return this.open(await this.inner.delete(key, expectedModRevision));
   }
 
-  watch(prefix: string, fromRevision: number, onEvent: (ev: WatchEvent) => void): Promise<Watcher> {
+  watch(prefix: string, fromRevision: number, onEvent: (ev: WatchEvent) => void, onError?: (err: Error) => void): Promise<Watcher> {
     return this.inner.watch(prefix, fromRevision, (ev) => {
       let out: WatchEvent;
       try {
@@ -293,7 +293,7 @@ export class EncryptingStore implements Store {
         return;
       }
       onEvent(out);
-    });
+    }, onError);
   }
 
   compact(revision: number): Promise<number> {

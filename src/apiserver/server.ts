@@ -390,6 +390,7 @@ export class ApiServer {
 
   async close(): Promise<void> {
     this.custom.stop();
+    this.resources.stopCaches();
     for (const res of this.openWatches) res.end();
     this.openWatches.clear();
     const servers = [...this.extraServers, ...(this.server ? [this.server] : [])];

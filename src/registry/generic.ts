@@ -21,6 +21,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Store, KeyValue, WatchEvent, Watcher } from '../store/types.js';
+import { PrefixCache } from '../store/prefix-cache.js';
 import { ApiError, alreadyExists, badRequest, conflict, forbidden, invalid, methodNotAllowed, notFound, STALE_OBJECT_MESSAGE, tooLarge, unsupportedMediaType, type FieldError } from '../api/errors.js';
 import { parseResourceVersion as parseRv } from '../api/resource-version.js';
 import { apiVersionOf, resourceInfo, storageKey, type ResourceInfo } from '../api/registry.js';
@@ -78,6 +79,16 @@ export interface WatchHandle {
 
 /** every namespaced object lives in one: the generic flow checks it exists and is not terminating */
 const NAMESPACES = resourceInfo('namespaces')!;
+const MUTATING_WEBHOOKS = resourceInfo('mutatingwebhookconfigurations', 'admissionregistration.k8s.io')!;
+const VALIDATING_WEBHOOKS = resourceInfo('validatingwebhookconfigurations', 'admissionregistration.k8s.io')!;
+/** the kinds kept in memory (see configCaches) */
+const CACHED_KINDS = [
+  MUTATING_WEBHOOKS,
+  VALIDATING_WEBHOOKS,
+  NAMESPACES,
+  resourceInfo('serviceaccounts')!,
+  ...['roles', 'clusterroles', 'rolebindings', 'clusterrolebindings'].map((k) => resourceInfo(k, 'rbac.authorization.k8s.io')!),
+];
 const SERVICES = resourceInfo('services')!;
 
 /** how often a write racing another writer is retried before the conflict is answered */
@@ -223,10 +234,18 @@ export class GenericRegistry {
       if (this.options.sharedStore) a.load((await this.list(SERVICES, undefined)).items);
       return a;
     },
-    lookup: (r, ns, name) => this.tryGet(r, ns, name),
+    lookup: (r, ns, name) => this.readCached(r, ns, name),
     list: async (r, ns) => (await this.list(r, ns)).items,
     serviceAccountAdmission: undefined,
   };
+
+  /**
+   * what requests read on every write or every decision and what rarely changes, kept in memory
+   * from a list and a watch of the store (../store/prefix-cache.ts): the webhook configurations,
+   * the namespaces and the service accounts (admission, and the service-account token
+   * authenticator), the RBAC roles and bindings (the authorizer)
+   */
+  private readonly configCaches = new Map<string, PrefixCache<Obj>>();
 
   /** the kinds CustomResourceDefinitions serve (set by their room), for webhooks' matchPolicy Equivalent */
   customKinds: () => ResourceInfo[] = () => [];
@@ -239,6 +258,10 @@ export class GenericRegistry {
   ) {
     this.strategyContext.serviceAccountAdmission = options.serviceAccountAdmission;
     this.webhooks = registryWebhooks(this, () => this.customKinds(), options.log);
+    for (const r of CACHED_KINDS) {
+      const prefix = storageKey(r, undefined);
+      this.configCaches.set(prefix, new PrefixCache(store, prefix, (kv) => this.decode(r, kv), options.log));
+    }
   }
 
   /** the attributes of a write as the webhooks see them */
@@ -304,6 +327,51 @@ export class GenericRegistry {
       user: ctx.user,
     });
     return this.webhooks.connect(a, ctx);
+  }
+
+  /** the stored webhook configurations, from memory once the copy follows the store */
+  async webhookConfigurations(): Promise<{ mutating: Obj[]; validating: Obj[] }> {
+    const read = async (r: ResourceInfo) => (await this.cachedCopy(r))?.values() ?? (await this.list(r, undefined)).items;
+    return { mutating: await read(MUTATING_WEBHOOKS), validating: await read(VALIDATING_WEBHOOKS) };
+  }
+
+  /**
+   * a namespace as admission sees it: from memory, and from the store when the copy does not
+   * have it (one made a moment ago on another server), as kube's NamespaceLifecycle looks it up
+   */
+  async admissionNamespace(name: string): Promise<Obj | undefined> {
+    return this.readCached(NAMESPACES, undefined, name);
+  }
+
+  /**
+   * one object of a kind kept in memory, from the copy; from the store when the copy does not
+   * have it (made a moment ago on another server) or the kind is not kept. A value from the copy
+   * is shared and frozen.
+   */
+  async readCached(r: ResourceInfo, ns: string | undefined, name: string): Promise<Obj | undefined> {
+    return (await this.cachedCopy(r))?.get(this.key(r, ns, name)) ?? this.tryGet(r, ns, name);
+  }
+
+  /**
+   * the in-memory copy of a kind kept in memory (CACHED_KINDS), following the store; undefined
+   * for other kinds and while the copy is not following (then read the store). Its values are
+   * shared: do not modify them.
+   */
+  async cachedCopy(r: ResourceInfo): Promise<PrefixCache<Obj> | undefined> {
+    return this.configCaches.get(storageKey(r, undefined))?.ready();
+  }
+
+  /** a write to the store; one of a kind kept in memory returns once the copy has it (read-your-writes, on etcd too) */
+  private async written(ctx: StoreCallContext, fn: () => Promise<KeyValue>): Promise<KeyValue> {
+    const kv = await storeCall(ctx, fn);
+    const cache = this.configCaches.get(storageKey(ctx.r, undefined));
+    if (cache) await cache.waitFor(kv.modRevision);
+    return kv;
+  }
+
+  /** stop following the store (the server is closing) */
+  stopCaches(): void {
+    for (const c of this.configCaches.values()) c.stop();
   }
 
   private async loadServiceAllocators(): Promise<ServiceAllocators> {
@@ -472,7 +540,8 @@ export class GenericRegistry {
             if (now) emit({ type: 'ADDED', object: obj });
             return;
           }
-          const before = ev.prev ? filter.matches(this.decode(r, ev.prev)) : false;
+          // the value before the event, decoded only when a selector must judge it
+          const before = ev.prev ? filter.empty || filter.matches(this.decode(r, ev.prev)) : false;
           if (ev.type === 'DELETED') {
             if (before || now) emit({ type: 'DELETED', object: obj });
             return;
@@ -499,7 +568,7 @@ export class GenericRegistry {
   private async requireNamespace(r: ResourceInfo, ns: string | undefined, name: string, creating: boolean): Promise<void> {
     if (!r.namespaced) return;
     if (!ns) throw badRequest('the namespace of the object must be set: add metadata.namespace or use a namespaced URL');
-    const nsObj = await this.tryGet(NAMESPACES, undefined, ns);
+    const nsObj = await this.admissionNamespace(ns);
     if (!nsObj) throw notFound(NAMESPACES.resource, ns);
     if (creating && nsObj.metadata.deletionTimestamp) {
       throw forbidden(
@@ -562,7 +631,7 @@ export class GenericRegistry {
     }
     let kv: KeyValue;
     try {
-      kv = await storeCall({ r, name }, () => this.store.create(this.key(r, ns, name), sized(this.encode(recorded))));
+      kv = await this.written({ r, name }, () => this.store.create(this.key(r, ns, name), sized(this.encode(recorded))));
     } catch (e) {
       alloc?.undo();
       throw e;
@@ -651,7 +720,7 @@ export class GenericRegistry {
     const key = this.key(r, ns, name);
     if (shouldDeleteDuringUpdate(r, obj, old)) {
       if (opts.dryRun) return obj;
-      const kv = await storeCall({ r, name }, () => this.store.delete(key, Number(om.resourceVersion)));
+      const kv = await this.written({ r, name }, () => this.store.delete(key, Number(om.resourceVersion)));
       await this.released(r, old);
       return this.decode(r, kv);
     }
@@ -665,7 +734,7 @@ export class GenericRegistry {
     }
     let kv: KeyValue;
     try {
-      kv = await storeCall({ r, name }, () => this.store.update(key, sized(this.encode(obj)), Number(om.resourceVersion)));
+      kv = await this.written({ r, name }, () => this.store.update(key, sized(this.encode(obj)), Number(om.resourceVersion)));
     } catch (e) {
       alloc?.undo();
       throw e;
@@ -749,7 +818,7 @@ export class GenericRegistry {
       const next = mutate(cur);
       if (opts.dryRun) return next;
       try {
-        const kv = await storeCall({ r, name }, () => this.store.update(this.key(r, ns, name), sized(this.encode(next)), rv));
+        const kv = await this.written({ r, name }, () => this.store.update(this.key(r, ns, name), sized(this.encode(next)), rv));
         return this.decode(r, kv);
       } catch (e) {
         if (isConflict(e) && attempt < RACE_RETRIES) continue;
@@ -798,14 +867,14 @@ export class GenericRegistry {
       try {
         if (marked === 'gone') {
           if (opts.dryRun) return { object: obj, gone: true };
-          const kv = await storeCall({ r, name }, () => this.store.delete(key, rv));
+          const kv = await this.written({ r, name }, () => this.store.delete(key, rv));
           await this.released(r, obj);
           const out = this.decode(r, kv);
           out.metadata.resourceVersion = obj.metadata.resourceVersion;
           return { object: out, gone: true };
         }
         if (marked === 'unchanged' || opts.dryRun) return { object: obj, gone: false };
-        const kv = await storeCall({ r, name }, () => this.store.update(key, this.encode(obj), rv));
+        const kv = await this.written({ r, name }, () => this.store.update(key, this.encode(obj), rv));
         return { object: this.decode(r, kv), gone: false };
       } catch (e) {
         if (isConflict(e) && attempt < RACE_RETRIES) continue;

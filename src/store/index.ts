@@ -13,6 +13,7 @@ export * from './types.js';
 export { MemoryStore } from './memory.js';
 export { SqliteStore, StoreCorruptError, type StoreSync } from './sqlite.js';
 export { EtcdStore, type EtcdStoreOptions } from './etcd.js';
+export { PrefixCache } from './prefix-cache.js';
 
 export type StoreKind = 'sqlite' | 'memory' | 'etcd';
 

@@ -100,8 +100,10 @@ export interface Store {
    * Deliver events for keys under `prefix` with revision > fromRevision (0 = only new events).
    * Throws Compacted (synchronously via rejected promise) if fromRevision < compactedRevision - 1.
    * `onEvent` is called in revision order; the store never calls it after `cancel()`.
+   * `onError`: the watch ended on its own (etcd: the history it still needed was compacted while
+   * it reconnected); the consumer must list again. The embedded stores never end a watch.
    */
-  watch(prefix: string, fromRevision: number, onEvent: (ev: WatchEvent) => void): Promise<Watcher>;
+  watch(prefix: string, fromRevision: number, onEvent: (ev: WatchEvent) => void, onError?: (err: Error) => void): Promise<Watcher>;
 
   /** drop history below `revision` (keeping each key's latest state); returns the compacted revision */
   compact(revision: number): Promise<number>;

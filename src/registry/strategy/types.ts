@@ -44,7 +44,7 @@ export interface Allocation {
 export interface StrategyContext {
   /** the Service allocators (cluster IPs, node ports), loaded from the stored Services on first use */
   serviceAllocators(): Promise<import('../service-allocators.js').ServiceAllocators>;
-  /** an object as stored, or undefined (what an admission looks up: a pod's ServiceAccount) */
+  /** an object as stored, or undefined (what an admission looks up: a pod's ServiceAccount); may be the registry's shared, frozen in-memory copy: do not modify it */
   lookup(r: import('../../api/registry.js').ResourceInfo, ns: string | undefined, name: string): Promise<Obj | undefined>;
   /** the objects of a kind as stored (what an admission looks over: the default IngressClass) */
   list(r: import('../../api/registry.js').ResourceInfo, ns?: string): Promise<Obj[]>;

@@ -18,9 +18,6 @@ import type { AdmissionAttributes, Operation, WebhookDispatcherDeps } from './ty
 export { WebhookDispatcher } from './dispatcher.js';
 export type { AdmissionAttributes, Operation } from './types.js';
 
-const MUTATING = resourceInfo('mutatingwebhookconfigurations', 'admissionregistration.k8s.io')!;
-const VALIDATING = resourceInfo('validatingwebhookconfigurations', 'admissionregistration.k8s.io')!;
-const NAMESPACES = resourceInfo('namespaces')!;
 const SERVICES = resourceInfo('services')!;
 const ENDPOINTS = resourceInfo('endpoints')!;
 
@@ -32,8 +29,11 @@ export const LOOPBACK_USER: UserInfo = { username: 'system:apiserver', groups: [
 
 /** what the dispatcher needs of the registry */
 export interface WebhookStore {
-  list(r: ResourceInfo, ns: string | undefined): Promise<{ items: Obj[] }>;
   tryGet(r: ResourceInfo, ns: string | undefined, name: string): Promise<Obj | undefined>;
+  /** the stored mutating and validating webhook configurations (read on every write: from memory) */
+  webhookConfigurations(): Promise<{ mutating: Obj[]; validating: Obj[] }>;
+  /** a namespace as admission sees it (from memory, the store on a miss) */
+  admissionNamespace(name: string): Promise<Obj | undefined>;
 }
 
 /** a Service reference as a URL to one of its endpoints (EndpointServiceResolver) */
@@ -55,8 +55,8 @@ export async function resolveServiceEndpoint(store: WebhookStore, ns: string, na
 
 export function registryWebhooks(store: WebhookStore, servedCustom: () => ResourceInfo[], log?: (line: string) => void): WebhookDispatcher {
   const deps: WebhookDispatcherDeps = {
-    configurations: async () => ({ mutating: (await store.list(MUTATING, undefined)).items, validating: (await store.list(VALIDATING, undefined)).items }),
-    namespaceLabels: async (name) => (await store.tryGet(NAMESPACES, undefined, name))?.metadata?.labels ?? undefined,
+    configurations: () => store.webhookConfigurations(),
+    namespaceLabels: async (name) => (await store.admissionNamespace(name))?.metadata?.labels ?? undefined,
     resolveService: (ns, name, port, path) => resolveServiceEndpoint(store, ns, name, port, path),
     servedKinds: () => [...RESOURCES, ...servedCustom()],
     call: callWebhook,
