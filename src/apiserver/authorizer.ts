@@ -52,12 +52,6 @@ export class RbacAuthorizer {
     return copy ? copy.get(storageKey(r, ns, name)) : this.resources.tryGet(r, ns, name);
   }
 
-  /** the bindings of a kind (of one namespace), from the registry's copy (or the store) */
-  private async readAll(r: ResourceInfo, ns: string | undefined): Promise<Obj[]> {
-    const copy = await this.resources.cachedCopy(r);
-    return copy ? copy.valuesUnder(storageKey(r, ns)) : (await this.resources.list(r, ns)).items;
-  }
-
   /** the rules of a role reference (undefined: the role is not there) */
   async roleRules(ref: Obj | undefined, ns: string): Promise<PolicyRule[] | undefined> {
     if (!ref || ref.apiGroup !== 'rbac.authorization.k8s.io') return undefined;
@@ -68,11 +62,11 @@ export class RbacAuthorizer {
   /** every binding (cluster-wide, then of `ns`) whose subjects include the user */
   private async bindingsOf(user: UserInfo, ns: string): Promise<{ binding: Obj; ns: string }[]> {
     const out: { binding: Obj; ns: string }[] = [];
-    for (const b of await this.readAll(CLUSTERROLEBINDINGS, undefined)) {
+    for (const b of await this.resources.listCached(CLUSTERROLEBINDINGS, undefined)) {
       if ((b.subjects ?? []).some((s: Obj) => subjectMatches(s, user, ''))) out.push({ binding: b, ns: '' });
     }
     if (ns) {
-      for (const b of await this.readAll(ROLEBINDINGS, ns)) {
+      for (const b of await this.resources.listCached(ROLEBINDINGS, ns)) {
         if ((b.subjects ?? []).some((s: Obj) => subjectMatches(s, user, ns))) out.push({ binding: b, ns });
       }
     }

@@ -331,8 +331,17 @@ export class GenericRegistry {
 
   /** the stored webhook configurations, from memory once the copy follows the store */
   async webhookConfigurations(): Promise<{ mutating: Obj[]; validating: Obj[] }> {
-    const read = async (r: ResourceInfo) => (await this.cachedCopy(r))?.values() ?? (await this.list(r, undefined)).items;
-    return { mutating: await read(MUTATING_WEBHOOKS), validating: await read(VALIDATING_WEBHOOKS) };
+    return { mutating: await this.listCached(MUTATING_WEBHOOKS, undefined), validating: await this.listCached(VALIDATING_WEBHOOKS, undefined) };
+  }
+
+  /**
+   * the objects of a kind kept in memory (of one namespace, or all), from the copy in key order;
+   * from the store while the copy is not following it or the kind is not kept. Values from the
+   * copy are shared and frozen.
+   */
+  async listCached(r: ResourceInfo, ns: string | undefined): Promise<Obj[]> {
+    const copy = await this.cachedCopy(r);
+    return copy ? copy.valuesUnder(storageKey(r, ns)) : (await this.list(r, ns)).items;
   }
 
   /**

@@ -66,8 +66,9 @@ export class PrefixCache<V> {
     return (this.sorted ??= this.entries().map(([, v]) => v));
   }
 
-  /** the values whose keys start with `prefix` (a namespace's, say), in key order */
+  /** the values whose keys start with `prefix` (a namespace's, say), in key order (shared when it is the copy's own prefix) */
   valuesUnder(prefix: string): V[] {
+    if (prefix === this.prefix) return this.values();
     const e = this.entries();
     let lo = 0;
     let hi = e.length;
