@@ -126,13 +126,25 @@ function certStillGood(pem: string, caPem: string, wanted: string[]): boolean {
   }
 }
 
-/** true when ensureCredentials would have to issue a certificate (and so load the x509 library) */
-function mustIssue(dir: string, sans: string[]): boolean {
+/** DIR/pki as found: each file's text ('' when missing), and which certificates must be (re)issued */
+function readPki(dir: string, sans: string[]) {
   const read = (f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : '');
-  const caPem = read('ca.crt');
-  if (!caPem || !existsSync(join(dir, 'ca.key'))) return true;
-  if (!existsSync(join(dir, 'server.key')) || !certStillGood(read('server.crt'), caPem, sans)) return true;
-  return !existsSync(join(dir, 'apiserver-kubelet-client.key')) || !certStillGood(read('apiserver-kubelet-client.crt'), caPem, []);
+  const f = {
+    caPem: read('ca.crt'),
+    caKeyPem: read('ca.key'),
+    certPem: read('server.crt'),
+    keyPem: read('server.key'),
+    kubeletClientCertPem: read('apiserver-kubelet-client.crt'),
+    kubeletClientKeyPem: read('apiserver-kubelet-client.key'),
+  };
+  const newCa = !f.caPem || !f.caKeyPem;
+  return {
+    ...f,
+    newCa,
+    // a new CA makes every certificate it did not sign stale
+    newServing: newCa || !f.certPem || !f.keyPem || !certStillGood(f.certPem, f.caPem, sans),
+    newKubeletClient: newCa || !f.kubeletClientCertPem || !f.kubeletClientKeyPem || !certStillGood(f.kubeletClientCertPem, f.caPem, []),
+  };
 }
 
 /** runs ensureCredentials in a worker thread; resolves when it has written DIR/pki */
@@ -148,28 +160,25 @@ function issueInWorker(dataDir: string, sans: string[]): Promise<void> {
 export async function ensureCredentials(dataDir: string, sans: string[], log: (line: string) => void = () => {}): Promise<Credentials> {
   const dir = join(dataDir, 'pki');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (isMainThread && mustIssue(dir, sans)) {
+  let found = readPki(dir, sans);
+  if (isMainThread && (found.newCa || found.newServing || found.newKubeletClient)) {
     await issueInWorker(dataDir, sans).catch((e: Error) => log(`podbay: issuing the credentials in a worker thread failed (${e.message}); issuing them in the server`));
+    found = readPki(dir, sans);
   }
 
-  let caPem: string;
+  let { caPem, certPem, keyPem, kubeletClientCertPem, kubeletClientKeyPem } = found;
   let caKey: () => Promise<CryptoKey>;
-  if (existsSync(join(dir, 'ca.crt')) && existsSync(join(dir, 'ca.key'))) {
-    caPem = readFileSync(join(dir, 'ca.crt'), 'utf8');
+  if (!found.newCa) {
     // needed only to issue a serving certificate
-    caKey = () => importKeyPem(readFileSync(join(dir, 'ca.key'), 'utf8'), ['sign']);
+    caKey = () => importKeyPem(found.caKeyPem, ['sign']);
   } else {
     const made = await makeCa(dir);
     caPem = made.certPem;
     caKey = async () => made.key;
   }
-  const caKeyPem = readFileSync(join(dir, 'ca.key'), 'utf8');
+  const caKeyPem = found.newCa ? readFileSync(join(dir, 'ca.key'), 'utf8') : found.caKeyPem;
 
-  const certPath = join(dir, 'server.crt');
-  const keyPath = join(dir, 'server.key');
-  let certPem = existsSync(certPath) ? readFileSync(certPath, 'utf8') : '';
-  let keyPem = existsSync(keyPath) ? readFileSync(keyPath, 'utf8') : '';
-  if (!certPem || !keyPem || !certStillGood(certPem, caPem, sans)) {
+  if (found.newServing) {
     const x509 = await loadX509();
     const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
     const caCert = new x509.X509Certificate(caPem);
@@ -194,8 +203,8 @@ export async function ensureCredentials(dataDir: string, sans: string[], log: (l
     });
     certPem = cert.toString('pem');
     keyPem = await exportKeyPem(keys.privateKey);
-    writeFileSync(certPath, certPem, { mode: 0o644 });
-    writeSecret(keyPath, keyPem);
+    writeFileSync(join(dir, 'server.crt'), certPem, { mode: 0o644 });
+    writeSecret(join(dir, 'server.key'), keyPem);
   }
 
   const tokenPath = join(dir, 'admin.token');
@@ -211,16 +220,12 @@ export async function ensureCredentials(dataDir: string, sans: string[], log: (l
     serviceAccountKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
     writeSecret(saKeyPath, serviceAccountKeyPem);
   }
-  const kcCertPath = join(dir, 'apiserver-kubelet-client.crt');
-  const kcKeyPath = join(dir, 'apiserver-kubelet-client.key');
-  let kubeletClientCertPem = existsSync(kcCertPath) ? readFileSync(kcCertPath, 'utf8') : '';
-  let kubeletClientKeyPem = existsSync(kcKeyPath) ? readFileSync(kcKeyPath, 'utf8') : '';
-  if (!kubeletClientCertPem || !kubeletClientKeyPem || !certStillGood(kubeletClientCertPem, caPem, [])) {
+  if (found.newKubeletClient) {
     const { keyPem: k, requestPem } = await makeCertificateRequest(KUBELET_CLIENT_SUBJECT);
     kubeletClientCertPem = await signCertificate(caPem, caKeyPem, requestPem, ['digital signature', 'key encipherment', 'client auth'], 365 * DAY);
     kubeletClientKeyPem = k;
-    writeFileSync(kcCertPath, kubeletClientCertPem, { mode: 0o644 });
-    writeSecret(kcKeyPath, kubeletClientKeyPem);
+    writeFileSync(join(dir, 'apiserver-kubelet-client.crt'), kubeletClientCertPem, { mode: 0o644 });
+    writeSecret(join(dir, 'apiserver-kubelet-client.key'), kubeletClientKeyPem);
   }
   return { caPem, certPem, keyPem, token, serviceAccountKeyPem, caKeyPem, kubeletClientCertPem, kubeletClientKeyPem };
 }
