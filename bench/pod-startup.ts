@@ -10,7 +10,7 @@
  * and stops its own dockerd and undoes what it added), and prints the ratios. Usage (root):
  *   node dist/bench/pod-startup.js [--n 10] [--no-peers] [--via kubectl|api]
  */
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -159,45 +159,38 @@ if (PEERS && existsSync(join(shared, 'floor/floor.sh'))) {
     result.floor = { error: (r.stderr || r.stdout).slice(-500) };
   }
 }
-if (PEERS && spawnSync('bash', ['-c', 'command -v podman']).status === 0 && existsSync(join(shared, 'peers/podman-bench.sh'))) {
+/**
+ * A peer's bench script (../shared/bench/peers) with a scratch dir of its own, between
+ * cleanup.sh's snapshot and restore; its TSV's serve and teardown columns as stats, or the
+ * script's error (also when it failed after writing its TSV, with `mustSucceed`).
+ */
+function peerRun(args: string[], env: Record<string, string>, tsvName: string, opts: { mustSucceed?: boolean; extra?: (r: SpawnSyncReturns<string>) => Record<string, unknown> } = {}) {
   const work = mkdtempSync(join(tmpdir(), 'podbay-peers-'));
   const clean = join(shared, 'peers/cleanup.sh');
-  runScript('bash', [clean, 'snapshot'], { PEERS_WORK: work });
-  const r = runScript('bash', [join(shared, 'peers/podman-bench.sh'), 'kube'], { N: String(N), PORT: String(PORT + 2), PEERS_WORK: work, NETWORK_BACKEND: 'cni' });
-  runScript('bash', [clean, 'restore'], { PEERS_WORK: work });
-  const tsv = join(work, 'podman-kube-cni.tsv');
-  const found = existsSync(tsv) ? tsv : readdirSync(work).map((f) => join(work, f)).find((f) => f.endsWith('.tsv') && f.includes('kube'));
-  if (found) {
-    const rows = readFileSync(found, 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t').map(Number));
-    result.podman_kube_play = { start_to_serving_ms: stats(rows.map((r) => r[2])), teardown_ms: stats(rows.map((r) => r[3])), n: rows.length };
-  } else {
-    result.podman_kube_play = { error: (r.stderr || r.stdout).slice(-800) };
+  try {
+    runScript('bash', [clean, 'snapshot'], { PEERS_WORK: work });
+    const r = runScript('bash', args, { ...env, N: String(N), PEERS_WORK: work });
+    runScript('bash', [clean, 'restore'], { PEERS_WORK: work });
+    const tsv = join(work, tsvName);
+    if (!existsSync(tsv) || (opts.mustSucceed && r.status !== 0)) return { error: (r.stderr || r.stdout).slice(-800) };
+    const [head, ...lines] = readFileSync(tsv, 'utf8').trim().split('\n');
+    const cols = head!.split('\t');
+    const rows = lines.map((l) => l.split('\t').map(Number));
+    const col = (name: string) => rows.map((row) => row[cols.indexOf(name)]!);
+    return { start_to_serving_ms: stats(col('serve_ms')), teardown_ms: stats(col('down_ms')), n: rows.length, ...opts.extra?.(r) };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
-  rmSync(work, { recursive: true, force: true });
 }
 
+if (PEERS && spawnSync('bash', ['-c', 'command -v podman']).status === 0 && existsSync(join(shared, 'peers/podman-bench.sh'))) {
+  result.podman_kube_play = peerRun([join(shared, 'peers/podman-bench.sh'), 'kube'], { PORT: String(PORT + 2), NETWORK_BACKEND: 'cni' }, 'podman-kube-cni.tsv');
+}
 if (PEERS && existsSync('/usr/sbin/dockerd') && existsSync('/usr/bin/docker') && existsSync(join(shared, 'peers/docker-bench.sh'))) {
-  const work = mkdtempSync(join(tmpdir(), 'podbay-peers-'));
-  const clean = join(shared, 'peers/cleanup.sh');
-  runScript('bash', [clean, 'snapshot'], { PEERS_WORK: work });
-  const r = runScript('bash', [join(shared, 'peers/docker-bench.sh')], { N: String(N), PORT: String(PORT + 3), PEERS_WORK: work });
-  runScript('bash', [clean, 'restore'], { PEERS_WORK: work });
-  const tsv = join(work, 'docker-pause.tsv');
-  if (r.status === 0 && existsSync(tsv)) {
-    const head = readFileSync(tsv, 'utf8').trim().split('\n');
-    const cols = head[0].split('\t');
-    const rows = head.slice(1).map((l) => l.split('\t').map(Number));
-    const col = (name: string) => rows.map((row) => row[cols.indexOf(name)]);
-    result.docker_pause_recipe = {
-      start_to_serving_ms: stats(col('serve_ms')),
-      teardown_ms: stats(col('down_ms')),
-      n: rows.length,
-      version: r.stdout.match(/docker: server (\S+)/)?.[1],
-    };
-  } else {
-    result.docker_pause_recipe = { error: (r.stderr || r.stdout).slice(-800) };
-  }
-  rmSync(work, { recursive: true, force: true });
+  result.docker_pause_recipe = peerRun([join(shared, 'peers/docker-bench.sh')], { PORT: String(PORT + 3) }, 'docker-pause.tsv', {
+    mustSucceed: true,
+    extra: (r) => ({ version: r.stdout.match(/docker: server (\S+)/)?.[1] }),
+  });
 } else if (PEERS) result.docker_pause_recipe = { error: 'docker is not installed (apt-get install -y --no-install-recommends docker.io)' };
 
 restoreRunNetns();
