@@ -33,6 +33,7 @@ const N = Number(arg('n', '100'));
 const VIA = arg('via', 'kubectl');
 const HOSTPORTS = process.argv.includes('--hostports');
 const PEERS = !process.argv.includes('--no-peers');
+const READYZ_EVERY = Number(arg('readyz-every', '50'));
 const BASE_PORT = 18500;
 const BRIDGE = 'pbburst0';
 const CIDR = '10.243.0.0/23';
@@ -135,7 +136,7 @@ async function podbayRun() {
     // the API's responsiveness while the node works: GET /readyz every 50 ms, one at a time,
     // from a worker thread (this thread blocks in spawnSync host checks; a sampler here counted
     // those as podbay's latency)
-    const sampler = watchReadyz(s, 50);
+    const sampler = READYZ_EVERY > 0 ? watchReadyz(s, READYZ_EVERY) : { stop: async () => ({ latencies: [] as number[], failures: [] as string[] }) };
     const pid = s.proc!.pid!;
     const cpu0 = podbayCpuMs(pid).total;
     const self0 = podbayCpuMs(pid, 'self').engine;
