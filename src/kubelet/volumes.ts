@@ -80,10 +80,11 @@ interface WriterRecord {
 }
 
 /**
- * Digest of what was last written to each volume dir. In memory only: a secret's hash never
- * reaches the disk; after a restart each volume is written once more (same content, new dir).
+ * Digest of what was last written to each volume dir, and the version dir it went into. In
+ * memory only: a secret's hash never reaches the disk; after a restart each volume is written
+ * once more (same content, new dir).
  */
-const written = new Map<string, string>();
+const written = new Map<string, { digest: string; version: string }>();
 
 function digestOf(files: FileEntry[]): string {
   const h = createHash('sha256');
@@ -123,6 +124,11 @@ const errno = (e: unknown) => (e as NodeJS.ErrnoException).code;
  * Returns true if it wrote.
  */
 export async function atomicWrite(dir: string, files: FileEntry[], recordPath: string, volume = dir): Promise<boolean> {
+  const digest = digestOf(files);
+  // unchanged since this process wrote it (every resync): one lstat of the version dir, which
+  // podbay made in the dir it made (lstat does not follow a link a container put there)
+  const last = written.get(dir);
+  if (last?.digest === digest && (await fsp.lstat(join(dir, last.version)).catch(() => undefined))?.isDirectory()) return false;
   // the dir is made only when it is not there yet (prepareVolumes makes it first)
   const dirHandle = await openDirHandle(dir, false).catch(async (e) => {
     if (errno(e) !== 'ENOENT') throw e;
@@ -133,12 +139,9 @@ export async function atomicWrite(dir: string, files: FileEntry[], recordPath: s
     return openDirHandle(dir, false);
   });
   const record = await readRecord(recordPath); // never throws: unreadable is empty
-  const digest = digestOf(files);
-  const current = record.made[record.made.length - 1];
   const at = (name: string) => fdPath(dirHandle.fd, name);
   const lstat = (name: string) => fsp.lstat(at(name)).catch(() => undefined);
   try {
-    if (written.get(dir) === digest && current && (await lstat(current))?.isDirectory()) return false;
     const paths = files.map((f) => checkFilePath(volume, f.path));
 
     // 1. the new version, in a dir of its own, recorded before anything can point at it; but
@@ -207,7 +210,7 @@ export async function atomicWrite(dir: string, files: FileEntry[], recordPath: s
       if (st?.isDirectory()) await fsp.rm(at(old), { recursive: true, force: true });
     }
     await saveRecord(recordPath, { made: [tsName], tops });
-    written.set(dir, digest);
+    written.set(dir, { digest, version: tsName });
     return true;
   } finally {
     await dirHandle.close();
