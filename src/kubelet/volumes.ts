@@ -26,7 +26,7 @@ import { join, dirname } from 'node:path';
 import type { KubeletClient } from './client.js';
 import { run } from '../sys/exec.js';
 import { createModeExact, writeFileAtomic } from '../sys/fs.js';
-import { currentMountPoints, mountsUnder, readMountinfoAsync } from '../sys/mountinfo.js';
+import { currentMountinfo, currentMountPoints, mountsUnder } from '../sys/mountinfo.js';
 import { fdPath, openDirHandle, resolveUnder } from '../sys/safe-open.js';
 import { downwardFile, DownwardError, type DownwardContext } from './downward.js';
 import { claimVolume } from './claim-volume.js';
@@ -430,11 +430,12 @@ function checkHostPath(volume: string, path: string, type: string): string {
  * dir: a recursive remove through a bind would delete what it shows (the host's files).
  */
 export async function releaseVolumes(podDir: string): Promise<void> {
-  for (const mp of mountsUnder(podDir, await readMountinfoAsync())) {
+  // each read starts after the call; pods torn down together share one (a burst's teardown)
+  for (const mp of mountsUnder(podDir, await currentMountinfo())) {
     const r = await run('umount', [mp], { allowFailure: true });
     if (r.code !== 0) await run('umount', ['-l', mp], { allowFailure: true });
   }
-  const left = mountsUnder(podDir, await readMountinfoAsync());
+  const left = mountsUnder(podDir, await currentMountinfo());
   if (left.length) throw new Error(`cannot remove ${podDir}: still mounted: ${left.join(', ')}`);
   forgetWritten(podDir);
   await fsp.rm(podDir, { recursive: true, force: true });
