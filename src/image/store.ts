@@ -8,6 +8,10 @@
  * a load is about to create is first written, under the lock, to a lease (ingest/<id>.json)
  * that garbage collection honours while the loading process lives (containerd's leases).
  *
+ * What it keeps in memory: the parsed index (checked against the file with one stat: it is
+ * only ever replaced by a rename), every snapshot's meta (only the server makes and removes
+ * snapshots), and, while more operations of this process queue, the file lock itself.
+ *
  * Every temporary file or directory lives under tmp/ on the same file system and is named
  * `<kind>-<pid>-<random>`, so that a crashed process's debris is recognised and swept.
  *
@@ -667,7 +671,8 @@ export class LocalImageService implements ImageService {
 
   /** The image whose manifest is `manifestDigest`, if stored. */
   async findByManifest(manifestDigest: string): Promise<StoredImage | undefined> {
-    return (await this.readIndex()).images.find((i) => i.manifestDigest === manifestDigest);
+    const image = (await this.currentIndex()).images.find((i) => i.manifestDigest === manifestDigest);
+    return image && structuredClone(image);
   }
 
   /** Give a stored image more names (tags move away from other images, as with a load). */
@@ -700,7 +705,7 @@ export class LocalImageService implements ImageService {
     const declared = config.rootfs?.diff_ids ?? [];
     if (declared.length !== p.layers.length) throw new InvalidArchiveError(what, `the manifest lists ${p.layers.length} layers but the config's rootfs.diff_ids ${declared.length}`);
     const known = new Map<string, StoredLayer>();
-    for (const i of (await this.readIndex()).images) for (const l of i.layers) known.set(l.digest, l);
+    for (const i of (await this.currentIndex()).images) for (const l of i.layers) known.set(l.digest, { ...l });
     // a layer listed twice comes with its file once
     const incoming = new Set(p.layers.filter((l) => l.file).map((l) => l.digest));
     const lease = await this.newLease();
@@ -739,7 +744,8 @@ export class LocalImageService implements ImageService {
   }
 
   async get(ref: string): Promise<StoredImage | undefined> {
-    return this.resolve(await this.readIndex(), ref)?.image;
+    const image = this.resolve(await this.currentIndex(), ref)?.image;
+    return image && structuredClone(image);
   }
 
   /** Like get, but throws ImageNotFoundError. */

@@ -16,7 +16,9 @@
  * wanted content with what it wrote last (a digest in memory), and keeps, outside the volume
  * (PODS/<uid>/volume-records/<plugin>/<name>.json), the names of the timestamped dirs it made
  * and of the user-visible links; it only ever removes those, checked with lstat, and never
- * reads `..data` back. Everything is done relative to an fd on the volume dir, asynchronously.
+ * reads `..data` back. Everything is done relative to an fd on the volume dir, asynchronously,
+ * but the check that a volume is unchanged: an lstat of the version dir it wrote last, by path
+ * (the dir is podbay's own mount point; lstat does not follow a link put at that name).
  *
  * Missing sources fail with VolumeError (the kubelet reports FailedMount and retries).
  */
