@@ -272,8 +272,9 @@ export class LocalImageService implements ImageService {
   /**
    * Run `fn` holding the index lock (in-process first, then across processes). While more
    * operations of this process wait (a burst of containers), the file lock is handed on to the
-   * next instead of being released and taken again, for at most HANDOVER_MS, so that a
-   * `podbay image` command waiting for it still gets its turn.
+   * next instead of being released and taken again, for at most HANDOVER_MS; then it is let go
+   * between two operations, as it always was before, where a `podbay image` command polling
+   * for it can take it.
    */
   private locked<T>(fn: () => Promise<T>): Promise<T> {
     this.waiting++;
