@@ -398,6 +398,41 @@ describe('snapshots', () => {
     assert.equal(existsSync(dir), false);
   });
 
+  test('a burst of snapshots made and removed at once: the layers of a removed image go with the last one, the lock is let go', async () => {
+    const store = newStore();
+    const [img] = await store.loadArchive(dockerFile);
+    const keys = Array.from({ length: 8 }, (_, i) => `burst-${i}`);
+    await Promise.all(keys.map((k) => store.prepareSnapshot(k, 'busybox:test')));
+    assert.deepEqual(await store.listSnapshots(), [...keys].sort());
+    for (const k of keys) assert.equal(JSON.parse(readFileSync(join(store.snapshotsDir, k, 'meta.json'), 'utf8')).imageId, img.id);
+    assert.equal(existsSync(store.lockPath), false, 'the index lock is released once the queue is empty');
+    await store.remove(img.id);
+    for (const c of img.chainIds) assert.ok(existsSync(store.layerPath(c)), 'pinned by the snapshots');
+    await Promise.all(keys.map((k) => store.removeSnapshot(k)));
+    assert.deepEqual(await store.listSnapshots(), []);
+    assert.deepEqual(await fsp.readdir(store.layersDir), [], 'collected after the last snapshot went');
+    assert.equal(existsSync(store.lockPath), false);
+    assert.deepEqual(await fsp.readdir(store.tmpDir), []);
+  });
+
+  test('a snapshot of this process pins its layers against another process that removes the image (CLI beside the server)', async () => {
+    const root = join(work, `store-${n++}`, 'images');
+    const server = new LocalImageService(root);
+    const cli = new LocalImageService(root);
+    const [img] = await server.loadArchive(dockerFile);
+    assert.ok(await server.get('busybox:test'));
+    await server.prepareSnapshot('pinned', 'busybox:test');
+    await cli.remove(img.id);
+    // the server's cached index follows the other writer
+    assert.equal(await server.get('busybox:test'), undefined);
+    await assert.rejects(server.prepareSnapshot('other', 'busybox:test'), ImageNotFoundError);
+    for (const c of img.chainIds) assert.ok(existsSync(server.layerPath(c)));
+    await server.removeSnapshot('pinned');
+    assert.deepEqual(await fsp.readdir(server.layersDir), []);
+    await cli.loadArchive(dockerFile);
+    assert.equal((await server.get('busybox:test'))?.id, img.id);
+  });
+
   test('unknown image and bad keys are refused', async () => {
     const store = newStore();
     await assert.rejects(store.prepareSnapshot('k', 'nginx'), (e: Error) => e instanceof ImageNotFoundError && e.message.includes('"docker.io/library/nginx:latest"'));

@@ -8,13 +8,17 @@
  * a load is about to create is first written, under the lock, to a lease (ingest/<id>.json)
  * that garbage collection honours while the loading process lives (containerd's leases).
  *
+ * What it keeps in memory: the parsed index (checked against the file with one stat: it is
+ * only ever replaced by a rename), every snapshot's meta (only the server makes and removes
+ * snapshots), and, while more operations of this process queue, the file lock itself.
+ *
  * Every temporary file or directory lives under tmp/ on the same file system and is named
  * `<kind>-<pid>-<random>`, so that a crashed process's debris is recognised and swept.
  *
  *   load:     extract archive to tmp/ -> hash + verify -> lease -> blobs/ -> layers/ -> commit
  *   snapshot: (lock) resolve image -> snapshots/<key>/{upper,work} + meta.json -> Mount[]
  */
-import { promises as fsp, constants as fsc } from 'node:fs';
+import { promises as fsp, constants as fsc, type BigIntStats } from 'node:fs';
 import { join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { ReadEntry } from 'tar';
@@ -23,7 +27,8 @@ import { Mutex, FileLock, ownerAlive, selfOwner, type LockOwner } from './lock.j
 import { chainIds as computeChainIds, digestHex, isDigest, layerDigests, sha256, type LayerDigests } from './digest.js';
 import { unpackLayer } from './unpack.js';
 import { readArchiveDir, goArch, MEDIA, type ArchiveImage } from './archive-read.js';
-import { mountsUsing, readMountinfo } from '../sys/mountinfo.js';
+import { currentMountinfo, mountsUsing, type MountInfo } from '../sys/mountinfo.js';
+import { createModeExact } from '../sys/fs.js';
 import { AmbiguousImageError, ImageNotFoundError, InvalidArchiveError, MissingToolError, SnapshotError } from './errors.js';
 
 export { ImageNotFoundError, AmbiguousImageError, InvalidArchiveError, SnapshotError, MissingToolError } from './errors.js';
@@ -162,21 +167,33 @@ function tmpName(kind: string): string {
   return `${kind}-${process.pid}-${randomBytes(6).toString('hex')}`;
 }
 
-async function writeFileAtomic(path: string, data: string | Buffer, dir: string): Promise<void> {
-  const tmp = join(dir, tmpName('write'));
-  const fh = await fsp.open(tmp, 'w', 0o644);
+/** Write `path` and flush it to disk before returning. */
+async function writeFileSynced(path: string, data: string | Buffer): Promise<void> {
+  const fh = await fsp.open(path, 'wx', 0o644);
   try {
     await fh.writeFile(data);
     await fh.sync();
   } finally {
     await fh.close();
   }
+}
+
+async function writeFileAtomic(path: string, data: string | Buffer, dir: string): Promise<void> {
+  const tmp = join(dir, tmpName('write'));
+  await writeFileSynced(tmp, data);
   try {
     await fsp.rename(tmp, path);
   } catch (e) {
     await fsp.rm(tmp, { force: true });
     throw e;
   }
+}
+
+/** How long the index file lock is handed from one queued operation to the next before it is let go. */
+const HANDOVER_MS = 1000;
+
+function indexVersion(st: BigIntStats): string {
+  return `${st.ino}:${st.size}:${st.mtimeNs}`;
 }
 
 async function pathExists(p: string): Promise<boolean> {
@@ -197,6 +214,21 @@ export class LocalImageService implements ImageService {
   private readonly mutex = new Mutex();
   private readonly lockTimeoutMs: number;
   private dirsReady = false;
+  /** operations waiting for the mutex: while there are any, the file lock is handed on */
+  private waiting = 0;
+  /** the cross-process lock, while this process holds it (handed from one operation to the next) */
+  private fileLock?: { lock: FileLock; since: number };
+  /** the parsed index.json and what identified its version on disk (inode, size, mtime) */
+  private indexCache?: { version: string; idx: IndexFile };
+  /**
+   * Every snapshot's meta (null: a directory without a readable meta.json), read from disk once
+   * and kept up to date after that: this process is the only one that makes or removes
+   * snapshots (one server per data dir; `podbay image` commands never do), so it never reads
+   * back what it wrote. Read and changed only under the lock.
+   */
+  private snapshots?: Map<string, SnapshotMeta | null>;
+  /** a snapshot removal left layers to collect, deferred to the last queued operation */
+  private gcPending = false;
 
   constructor(
     readonly root: string,
@@ -237,40 +269,87 @@ export class LocalImageService implements ImageService {
     this.dirsReady = true;
   }
 
-  /** Run `fn` holding the index lock (in-process first, then across processes). */
+  /**
+   * Run `fn` holding the index lock (in-process first, then across processes). While more
+   * operations of this process wait (a burst of containers), the file lock is handed on to the
+   * next instead of being released and taken again, for at most HANDOVER_MS; then it is let go
+   * between two operations, as it always was before, where a `podbay image` command polling
+   * for it can take it.
+   */
   private locked<T>(fn: () => Promise<T>): Promise<T> {
+    this.waiting++;
     return this.mutex.run(async () => {
-      await this.ensureDirs();
-      const lock = new FileLock(this.lockPath, this.lockTimeoutMs);
-      await lock.acquire();
+      this.waiting--;
       try {
-        return await fn();
+        await this.ensureDirs();
+        if (!this.fileLock) {
+          const lock = new FileLock(this.lockPath, this.lockTimeoutMs);
+          await lock.acquire();
+          this.fileLock = { lock, since: Date.now() };
+        }
+        const out = await fn();
+        // a failed deferred collection stays pending (it only ever removes what nothing uses)
+        if (this.gcPending && this.waiting === 0) await this.collectGarbage(await this.currentIndex()).catch(() => undefined);
+        return out;
       } finally {
-        await lock.release();
+        const held = this.fileLock;
+        if (held && (this.waiting === 0 || Date.now() - held.since > HANDOVER_MS)) {
+          this.fileLock = undefined;
+          await held.lock.release();
+        }
       }
     });
   }
 
   // ---- index ---------------------------------------------------------------------------------
 
+  /** The index as stored now, the caller's own copy (to change and write back). */
   private async readIndex(): Promise<IndexFile> {
-    let text: string;
+    return structuredClone(await this.currentIndex());
+  }
+
+  /**
+   * The index as stored now, shared: not to be changed. index.json is only ever replaced by a
+   * rename (a new inode), by this process or a `podbay image` command, so one stat tells
+   * whether the copy parsed last is still the one on disk.
+   */
+  private async currentIndex(): Promise<IndexFile> {
+    let st;
     try {
-      text = await fsp.readFile(this.indexPath, 'utf8');
+      st = await fsp.stat(this.indexPath, { bigint: true });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, images: [] };
       throw e;
     }
+    if (this.indexCache?.version === indexVersion(st)) return this.indexCache.idx;
+    // read through one descriptor, so that the version kept is that of the text read
+    let text: string;
+    let version: string;
     try {
-      const idx = JSON.parse(text) as IndexFile;
+      const fh = await fsp.open(this.indexPath, 'r');
+      try {
+        version = indexVersion(await fh.stat({ bigint: true }));
+        text = await fh.readFile('utf8');
+      } finally {
+        await fh.close();
+      }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, images: [] };
+      throw e;
+    }
+    let idx: IndexFile;
+    try {
+      idx = JSON.parse(text) as IndexFile;
       if (!Array.isArray(idx.images)) throw new Error('no "images" list');
-      return idx;
     } catch (e) {
       throw new Error(`${this.indexPath} is damaged (${(e as Error).message}): move it aside and load the images again`);
     }
+    this.indexCache = { version, idx };
+    return idx;
   }
 
   private async writeIndex(idx: IndexFile): Promise<void> {
+    this.indexCache = undefined;
     await writeFileAtomic(this.indexPath, JSON.stringify(idx, null, 1) + '\n', this.tmpDir);
   }
 
@@ -371,16 +450,23 @@ export class LocalImageService implements ImageService {
     return out;
   }
 
-  private async readSnapshotMetas(): Promise<SnapshotMeta[]> {
-    const out: SnapshotMeta[] = [];
+  /** Every snapshot's meta (see `snapshots`): read from disk the first time only. Call holding the lock. */
+  private async snapshotMetas(): Promise<Map<string, SnapshotMeta | null>> {
+    if (this.snapshots) return this.snapshots;
+    const out = new Map<string, SnapshotMeta | null>();
     for (const key of await this.listSnapshotKeys()) {
       try {
-        out.push(JSON.parse(await fsp.readFile(join(this.snapshotsDir, key, 'meta.json'), 'utf8')) as SnapshotMeta);
+        out.set(key, JSON.parse(await fsp.readFile(join(this.snapshotsDir, key, 'meta.json'), 'utf8')) as SnapshotMeta);
       } catch {
-        /* a snapshot without meta pins nothing */
+        out.set(key, null); // a snapshot without meta pins nothing
       }
     }
+    this.snapshots = out;
     return out;
+  }
+
+  private async readSnapshotMetas(): Promise<SnapshotMeta[]> {
+    return [...(await this.snapshotMetas()).values()].filter((m): m is SnapshotMeta => m !== null);
   }
 
   /** Remove a directory tree without ever leaving it half-deleted under its own name. */
@@ -397,6 +483,7 @@ export class LocalImageService implements ImageService {
 
   /** Drop layers and blobs nothing refers to. Call holding the lock, with the index about to be written. */
   private async collectGarbage(idx: IndexFile): Promise<void> {
+    this.gcPending = false;
     // list first, then read the leases: anything placed after the listing was leased before it
     const blobNames = await fsp.readdir(this.blobsDir);
     const layerNames = await fsp.readdir(this.layersDir);
@@ -416,15 +503,12 @@ export class LocalImageService implements ImageService {
       for (const b of l.blobs) blobs.add(b);
       for (const c of l.chainIds) chains.add(c);
     }
-    let mounts: ReturnType<typeof readMountinfo> = [];
-    try {
-      mounts = readMountinfo();
-    } catch {
-      /* no /proc: nothing to protect */
-    }
+    let mounts: MountInfo[] | undefined;
     for (const name of layerNames) {
       if (!/^[0-9a-f]{64}$/.test(name) || chains.has(`sha256:${name}`)) continue;
       const dir = join(this.layersDir, name);
+      // the mount table is read once, and only when some layer is about to go
+      mounts ??= await currentMountinfo().catch(() => [] /* no /proc: nothing to protect */);
       if (mountsUsing(dir, mounts).length) continue; // still a lowerdir of something
       await this.removeTree(dir);
     }
@@ -588,7 +672,8 @@ export class LocalImageService implements ImageService {
 
   /** The image whose manifest is `manifestDigest`, if stored. */
   async findByManifest(manifestDigest: string): Promise<StoredImage | undefined> {
-    return (await this.readIndex()).images.find((i) => i.manifestDigest === manifestDigest);
+    const image = (await this.currentIndex()).images.find((i) => i.manifestDigest === manifestDigest);
+    return image && structuredClone(image);
   }
 
   /** Give a stored image more names (tags move away from other images, as with a load). */
@@ -621,7 +706,7 @@ export class LocalImageService implements ImageService {
     const declared = config.rootfs?.diff_ids ?? [];
     if (declared.length !== p.layers.length) throw new InvalidArchiveError(what, `the manifest lists ${p.layers.length} layers but the config's rootfs.diff_ids ${declared.length}`);
     const known = new Map<string, StoredLayer>();
-    for (const i of (await this.readIndex()).images) for (const l of i.layers) known.set(l.digest, l);
+    for (const i of (await this.currentIndex()).images) for (const l of i.layers) known.set(l.digest, { ...l });
     // a layer listed twice comes with its file once
     const incoming = new Set(p.layers.filter((l) => l.file).map((l) => l.digest));
     const lease = await this.newLease();
@@ -660,7 +745,8 @@ export class LocalImageService implements ImageService {
   }
 
   async get(ref: string): Promise<StoredImage | undefined> {
-    return this.resolve(await this.readIndex(), ref)?.image;
+    const image = this.resolve(await this.currentIndex(), ref)?.image;
+    return image && structuredClone(image);
   }
 
   /** Like get, but throws ImageNotFoundError. */
@@ -791,19 +877,15 @@ export class LocalImageService implements ImageService {
     const dir = this.snapshotPath(key);
     return this.locked(async () => {
       const metaPath = join(dir, 'meta.json');
-      let meta: SnapshotMeta | undefined;
-      try {
-        meta = JSON.parse(await fsp.readFile(metaPath, 'utf8')) as SnapshotMeta;
-      } catch {
-        meta = undefined;
-      }
+      const snapshots = await this.snapshotMetas();
+      let meta = snapshots.get(key) ?? undefined;
+      const fresh = !snapshots.has(key);
       let layers: StoredLayer[] | undefined;
       if (!meta) {
-        const idx = await this.readIndex();
-        const hit = this.resolve(idx, ref);
+        const hit = this.resolve(await this.currentIndex(), ref);
         if (!hit) throw this.notFound(ref);
         layers = hit.image.layers;
-        meta = { key, imageId: hit.image.id, ref, chainIds: hit.image.chainIds, created: new Date().toISOString() };
+        meta = { key, imageId: hit.image.id, ref, chainIds: [...hit.image.chainIds], created: new Date().toISOString() };
       }
       for (const [i, c] of meta.chainIds.entries()) {
         if (await pathExists(this.layerPath(c))) continue;
@@ -814,10 +896,29 @@ export class LocalImageService implements ImageService {
         }
         await unpackLayer(this.blobPath(blob), this.layerPath(c), { tmpDir: this.tmpDir });
       }
-      await fsp.mkdir(join(dir, 'upper'), { recursive: true, mode: 0o755 });
-      await fsp.mkdir(join(dir, 'work'), { recursive: true, mode: 0o700 });
-      await fsp.chmod(join(dir, 'upper'), 0o755);
-      await writeFileAtomic(metaPath, JSON.stringify(meta, null, 1) + '\n', this.tmpDir);
+      const text = JSON.stringify(meta, null, 1) + '\n';
+      if (fresh) {
+        // built under tmp/ and renamed into place: the snapshot appears whole, meta and all
+        // (a crash leaves debris in tmp/, swept), and nothing is written twice
+        const build = join(this.tmpDir, tmpName('snap'));
+        try {
+          await fsp.mkdir(build, { mode: 0o700 });
+          await fsp.mkdir(join(build, 'upper'), { mode: 0o755 });
+          await fsp.mkdir(join(build, 'work'), { mode: 0o700 });
+          if (!createModeExact(0o755)) await fsp.chmod(join(build, 'upper'), 0o755);
+          await writeFileSynced(join(build, 'meta.json'), text);
+          await fsp.rename(build, dir);
+        } catch (e) {
+          await fsp.rm(build, { recursive: true, force: true });
+          throw e;
+        }
+      } else {
+        await fsp.mkdir(join(dir, 'upper'), { recursive: true, mode: 0o755 });
+        await fsp.mkdir(join(dir, 'work'), { recursive: true, mode: 0o700 });
+        await fsp.chmod(join(dir, 'upper'), 0o755);
+        await writeFileAtomic(metaPath, text, this.tmpDir);
+      }
+      snapshots.set(key, meta);
       return [this.overlayMount(meta, dir)];
     });
   }
@@ -829,6 +930,8 @@ export class LocalImageService implements ImageService {
   }
 
   async snapshotMeta(key: string): Promise<SnapshotMeta | undefined> {
+    const known = this.snapshots?.get(key);
+    if (known) return structuredClone(known);
     try {
       return JSON.parse(await fsp.readFile(join(this.snapshotPath(key), 'meta.json'), 'utf8')) as SnapshotMeta;
     } catch {
@@ -839,15 +942,20 @@ export class LocalImageService implements ImageService {
   async removeSnapshot(key: string): Promise<void> {
     const dir = this.snapshotPath(key);
     await this.locked(async () => {
-      if (!(await pathExists(dir))) return;
-      const busy = mountsUsing(dir);
+      const snapshots = await this.snapshotMetas();
+      if (!snapshots.has(key)) return;
+      const busy = mountsUsing(dir, await currentMountinfo());
       if (busy.length) {
         const where = busy.map((m) => m.mountPoint).join(', ');
         throw new SnapshotError(key, `still mounted at ${where}: unmount it first (umount ${busy[0].mountPoint}); not deleting through a live mount`);
       }
+      const meta = snapshots.get(key);
       await this.removeTree(dir);
-      // the snapshot may have been the last user of a removed image's layers
-      await this.collectGarbage(await this.readIndex());
+      snapshots.delete(key);
+      // the snapshot may have been the last user of a removed image's layers: collect them
+      // (after the last queued operation) unless every one of them belongs to a stored image
+      const kept = new Set((await this.currentIndex()).images.flatMap((i) => i.chainIds));
+      if (!meta || meta.chainIds.some((c) => !kept.has(c))) this.gcPending = true;
     });
   }
 

@@ -33,6 +33,9 @@ test(
     assert.equal(readlinkSync(join(dir, 'a.conf')), '..data/a.conf');
     assert.equal(statSync(join(dir, 'sub/b')).mode & 0o777, 0o400);
     const first = readlinkSync(join(dir, '..data'));
+    assert.equal(statSync(join(dir, first)).mode & 0o7777, 0o755, 'the version dir');
+    assert.equal(statSync(join(dir, first, 'sub')).mode & 0o7777, 0o755, 'a subdir of it');
+    assert.equal(statSync(join(dir, 'a.conf')).mode & 0o7777, 0o644, 'a top-level file, written without a path walk');
     assert.equal(await atomicWrite(dir, files(['a.conf', 'one'], ['sub/b', 'two', 0o400]), rec), false);
     assert.equal(await atomicWrite(dir, files(['a.conf', 'uno']), rec), true);
     assert.equal(readFileSync(join(dir, 'a.conf'), 'utf8'), 'uno');

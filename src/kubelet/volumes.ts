@@ -16,7 +16,9 @@
  * wanted content with what it wrote last (a digest in memory), and keeps, outside the volume
  * (PODS/<uid>/volume-records/<plugin>/<name>.json), the names of the timestamped dirs it made
  * and of the user-visible links; it only ever removes those, checked with lstat, and never
- * reads `..data` back. Everything is done relative to an fd on the volume dir, asynchronously.
+ * reads `..data` back. Everything is done relative to an fd on the volume dir, asynchronously,
+ * but the check that a volume is unchanged: an lstat of the version dir it wrote last, by path
+ * (the dir is podbay's own mount point; lstat does not follow a link put at that name).
  *
  * Missing sources fail with VolumeError (the kubelet reports FailedMount and retries).
  */
@@ -25,8 +27,8 @@ import { constants, promises as fsp, statSync, mkdirSync, writeFileSync } from '
 import { join, dirname } from 'node:path';
 import type { KubeletClient } from './client.js';
 import { run } from '../sys/exec.js';
-import { writeFileAtomic } from '../sys/fs.js';
-import { currentMountPoints, mountsUnder, readMountinfoAsync } from '../sys/mountinfo.js';
+import { createModeExact, writeFileAtomic } from '../sys/fs.js';
+import { currentMountinfo, currentMountPoints, mountsUnder } from '../sys/mountinfo.js';
 import { fdPath, openDirHandle, resolveUnder } from '../sys/safe-open.js';
 import { downwardFile, DownwardError, type DownwardContext } from './downward.js';
 import { claimVolume } from './claim-volume.js';
@@ -80,10 +82,11 @@ interface WriterRecord {
 }
 
 /**
- * Digest of what was last written to each volume dir. In memory only: a secret's hash never
- * reaches the disk; after a restart each volume is written once more (same content, new dir).
+ * Digest of what was last written to each volume dir, and the version dir it went into. In
+ * memory only: a secret's hash never reaches the disk; after a restart each volume is written
+ * once more (same content, new dir).
  */
-const written = new Map<string, string>();
+const written = new Map<string, { digest: string; version: string }>();
 
 function digestOf(files: FileEntry[]): string {
   const h = createHash('sha256');
@@ -123,18 +126,24 @@ const errno = (e: unknown) => (e as NodeJS.ErrnoException).code;
  * Returns true if it wrote.
  */
 export async function atomicWrite(dir: string, files: FileEntry[], recordPath: string, volume = dir): Promise<boolean> {
-  await fsp.mkdir(dirname(dir), { recursive: true, mode: 0o750 });
-  await fsp.mkdir(dir, { mode: 0o755 }).catch((e) => {
-    if (errno(e) !== 'EEXIST') throw e;
-  });
-  const record = await readRecord(recordPath);
   const digest = digestOf(files);
-  const current = record.made[record.made.length - 1];
-  const dirHandle = await openDirHandle(dir, false);
+  // unchanged since this process wrote it (every resync): one lstat of the version dir, which
+  // podbay made in the dir it made (lstat does not follow a link a container put there)
+  const last = written.get(dir);
+  if (last?.digest === digest && (await fsp.lstat(join(dir, last.version)).catch(() => undefined))?.isDirectory()) return false;
+  // the dir is made only when it is not there yet (prepareVolumes makes it first)
+  const dirHandle = await openDirHandle(dir, false).catch(async (e) => {
+    if (errno(e) !== 'ENOENT') throw e;
+    await fsp.mkdir(dirname(dir), { recursive: true, mode: 0o750 });
+    await fsp.mkdir(dir, { mode: 0o755 }).catch((err) => {
+      if (errno(err) !== 'EEXIST') throw err;
+    });
+    return openDirHandle(dir, false);
+  });
+  const record = await readRecord(recordPath); // never throws: unreadable is empty
   const at = (name: string) => fdPath(dirHandle.fd, name);
   const lstat = (name: string) => fsp.lstat(at(name)).catch(() => undefined);
   try {
-    if (written.get(dir) === digest && current && (await lstat(current))?.isDirectory()) return false;
     const paths = files.map((f) => checkFilePath(volume, f.path));
 
     // 1. the new version, in a dir of its own, recorded before anything can point at it; but
@@ -147,33 +156,38 @@ export async function atomicWrite(dir: string, files: FileEntry[], recordPath: s
     await fsp.mkdir(at(tsName), { mode: 0o755 });
     record.made.push(tsName);
     if (!first) await saveRecord(recordPath, record);
-    await fsp.chmod(at(tsName), 0o755);
+    // mkdir's and open's modes are cut by the umask: a chmod only when that changes them
+    if (!createModeExact(0o755)) await fsp.chmod(at(tsName), 0o755);
     const ts = await openDirHandle(at(tsName), false);
     try {
       for (let i = 0; i < files.length; i++) {
         const parts = paths[i];
-        const parent = await resolveUnder(ts, parts.slice(0, -1).join('/'), { links: 'refuse', createDirsMode: 0o755 });
+        // a file at the top goes straight into the new dir; deeper ones through their subdirs
+        const parent = parts.length > 1 ? (await resolveUnder(ts, parts.slice(0, -1).join('/'), { links: 'refuse', createDirsMode: 0o755 })).handle : undefined;
         try {
           const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-          const fh = await fsp.open(fdPath(parent.handle.fd, parts[parts.length - 1]), flags, files[i].mode & 0o777);
+          const fh = await fsp.open(fdPath((parent ?? ts).fd, parts[parts.length - 1]), flags, files[i].mode & 0o777);
           try {
             await fh.writeFile(files[i].content);
-            await fh.chmod(files[i].mode & 0o7777);
+            if (!createModeExact(files[i].mode)) await fh.chmod(files[i].mode & 0o7777);
           } finally {
             await fh.close();
           }
         } finally {
-          await parent.handle.close();
+          await parent?.close();
         }
       }
     } finally {
       await ts.close();
     }
 
-    // 2. swap ..data with one rename (a rename replaces a link, never follows one)
-    await fsp.unlink(at('..data_tmp')).catch((e) => {
-      if (errno(e) !== 'ENOENT') throw new VolumeError(volume, `cannot remove ..data_tmp: ${(e as Error).message}`);
-    });
+    // 2. swap ..data with one rename (a rename replaces a link, never follows one); in a dir
+    // that was empty a moment ago there is no ..data_tmp left over to remove
+    if (!first) {
+      await fsp.unlink(at('..data_tmp')).catch((e) => {
+        if (errno(e) !== 'ENOENT') throw new VolumeError(volume, `cannot remove ..data_tmp: ${(e as Error).message}`);
+      });
+    }
     await fsp.symlink(tsName, at('..data_tmp'));
     await fsp.rename(at('..data_tmp'), at('..data')).catch((e) => {
       throw new VolumeError(volume, `cannot replace ..data: ${(e as Error).message}`);
@@ -181,7 +195,12 @@ export async function atomicWrite(dir: string, files: FileEntry[], recordPath: s
 
     // 3. user-visible links: new ones made; those podbay made for keys now gone unlinked
     const tops = [...new Set(paths.map((p) => p[0]))];
-    for (const t of tops) if (!(await lstat(t))) await fsp.symlink(`..data/${t}`, at(t));
+    // symlink(2) never follows what is at the name: EEXIST leaves the link already there
+    for (const t of tops) {
+      await fsp.symlink(`..data/${t}`, at(t)).catch((e) => {
+        if (errno(e) !== 'EEXIST') throw e;
+      });
+    }
     for (const t of record.tops) {
       if (tops.includes(t)) continue;
       if ((await lstat(t))?.isSymbolicLink()) await fsp.unlink(at(t)).catch(() => {});
@@ -193,7 +212,7 @@ export async function atomicWrite(dir: string, files: FileEntry[], recordPath: s
       if (st?.isDirectory()) await fsp.rm(at(old), { recursive: true, force: true });
     }
     await saveRecord(recordPath, { made: [tsName], tops });
-    written.set(dir, digest);
+    written.set(dir, { digest, version: tsName });
     return true;
   } finally {
     await dirHandle.close();
@@ -413,11 +432,12 @@ function checkHostPath(volume: string, path: string, type: string): string {
  * dir: a recursive remove through a bind would delete what it shows (the host's files).
  */
 export async function releaseVolumes(podDir: string): Promise<void> {
-  for (const mp of mountsUnder(podDir, await readMountinfoAsync())) {
+  // each read starts after the call; pods torn down together share one (a burst's teardown)
+  for (const mp of mountsUnder(podDir, await currentMountinfo())) {
     const r = await run('umount', [mp], { allowFailure: true });
     if (r.code !== 0) await run('umount', ['-l', mp], { allowFailure: true });
   }
-  const left = mountsUnder(podDir, await readMountinfoAsync());
+  const left = mountsUnder(podDir, await currentMountinfo());
   if (left.length) throw new Error(`cannot remove ${podDir}: still mounted: ${left.join(', ')}`);
   forgetWritten(podDir);
   await fsp.rm(podDir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 /** File helpers shared by the rooms. */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 
 /**
@@ -10,4 +11,29 @@ export async function writeFileAtomic(path: string, data: string | Buffer, mode 
   const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   await writeFile(tmp, data, { mode });
   await rename(tmp, path);
+}
+
+let umaskRead: number | undefined;
+/**
+ * The process's umask, read once from /proc/self/status ("Umask:" line); 0o777 when it cannot
+ * be read, so that a caller comparing modes always falls back to its explicit chmod. Not
+ * process.umask(): reading it that way sets it to 0 for a moment, under the thread pool's feet.
+ * podbay never changes its umask after start.
+ */
+export function processUmask(): number {
+  if (umaskRead === undefined) {
+    let m: RegExpExecArray | null = null;
+    try {
+      m = /^Umask:\s*([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    } catch {
+      /* no /proc */
+    }
+    umaskRead = m ? parseInt(m[1], 8) : 0o777;
+  }
+  return umaskRead;
+}
+
+/** Whether a file created with `mode` gets exactly those bits (special bits need a chmod anyway). */
+export function createModeExact(mode: number): boolean {
+  return (mode & 0o7777) === (mode & 0o777 & ~processUmask());
 }

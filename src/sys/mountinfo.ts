@@ -121,3 +121,20 @@ export function mountOf(path: string, mounts: MountInfo[]): MountInfo | undefine
   }
   return best;
 }
+
+/**
+ * The whole of /proc/self/mountinfo, parsed, read after the call (async); callers that ask while
+ * a read is under way share the next one, as with currentMountPoints.
+ */
+let nextInfo: Promise<MountInfo[]> | undefined;
+let lastInfo: Promise<unknown> = Promise.resolve();
+export function currentMountinfo(): Promise<MountInfo[]> {
+  if (nextInfo) return nextInfo;
+  const read = lastInfo.then(async () => {
+    nextInfo = undefined; // from here on, a caller needs a read that starts after this one
+    return parseMountinfo(await readFile('/proc/self/mountinfo', 'utf8'));
+  });
+  nextInfo = read;
+  lastInfo = read.catch(() => undefined);
+  return read;
+}
