@@ -38,3 +38,32 @@ describe('LocalClient field manager', () => {
     assert.deepEqual(managers(plain), [' Update']);
   });
 });
+
+describe('LocalClient watch objects', () => {
+  it('read-only watchers (the informers) share one deep-frozen object per change; any other watcher gets its own', async () => {
+    const reg = await memoryRegistry();
+    const client = new LocalClient(reg);
+    const cms = client.resource(CONFIGMAPS);
+    const seen: Record<string, Obj[]> = { a: [], b: [], own: [] };
+    const rv = (await cms.list('default')).metadata.resourceVersion;
+    const start = (name: string, readOnly: boolean) => cms.watch('default', { resourceVersion: rv }, { event: (ev) => seen[name]!.push(ev.object), readOnly });
+    const watches = [await start('a', true), await start('b', true), await start('own', false)];
+    try {
+      await cms.create('default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'shared' }, data: { x: '1' } });
+      const [a, b, own] = [seen.a![0]!, seen.b![0]!, seen.own![0]!];
+      assert.equal(a, b, 'one object for both read-only watchers');
+      assert.ok(Object.isFrozen(a) && Object.isFrozen(a.metadata) && Object.isFrozen(a.data));
+      assert.throws(() => {
+        a.data.x = '2';
+      }, TypeError);
+      assert.notEqual(own, a);
+      assert.ok(!Object.isFrozen(own));
+      own.data.x = 'mine';
+      assert.deepEqual({ ...a.data }, { x: '1' });
+      assert.equal(a.metadata.resourceVersion, own.metadata.resourceVersion);
+      assert.equal(a.kind, 'ConfigMap');
+    } finally {
+      for (const w of watches) w.cancel();
+    }
+  });
+});
