@@ -57,8 +57,8 @@ const HEALTHY_WATCH_MS = 10_000;
 
 /**
  * The cache: objects by key, plus the indexes. Read-only to users of the informer: in-process,
- * an object that came from a watch is deep-frozen and shared with the kind's other informers,
- * so a user copies (structuredClone) what it means to change.
+ * an object that came from a watch may be deep-frozen and shared with the kind's other
+ * informers, so a user copies (structuredClone) what it means to change.
  */
 export class Indexer<T> {
   private readonly items = new Map<string, T>();
@@ -288,7 +288,7 @@ export class Informer<T extends KubeObject = Obj> {
             this.apply(ev);
           },
           end: (err) => finish('rewatch', err ? `watch closed: ${err.message}` : ''),
-          // the cache is read-only to the informer's users: in-process, a change's object is
+          // the cache is read-only to the informer's users: in-process, a change's object may be
           // shared (deep-frozen) with the other informers of the kind
           readOnly: true,
         },

@@ -34,7 +34,7 @@ export interface WatchHandlers {
   end?(err?: Error): void;
   /**
    * The handler never modifies the objects it gets: the in-process client may then hand it one
-   * deep-frozen object per change, shared with every other such watcher, instead of decoding a
+   * deep-frozen object per change, shared with the other such watchers, instead of decoding a
    * copy for each (a write to it throws). Over HTTPS each watcher decodes its own anyway.
    */
   readOnly?: boolean;

@@ -400,18 +400,22 @@ export class GenericRegistry {
   // ---------------------------------------------------------------- reading
 
   /**
-   * One watch event's object, decoded once for every watcher that asked for shared objects
-   * (`shared` in watch()) and deep-frozen: the store hands each watcher the same event, and a
-   * burst's pod events went to a dozen in-process informers, each decoding its own copy.
+   * One watch event's object for the watchers that asked for shared objects (`shared` in
+   * watch()): the store hands each watcher the same event, and a burst's pod events went to a
+   * dozen in-process informers, each decoding its own copy. The first such watcher to get an
+   * event decodes a copy of its own, as before; the second decodes one more, deep-frozen, which
+   * it and every later one share. So a change that reaches one watcher only (etcd and the
+   * encryption wrapper make each watch its own events) costs no freezing.
    */
-  private readonly sharedDecodes = new WeakMap<KeyValue, { r: ResourceInfo; obj: Obj }>();
+  private readonly sharedDecodes = new WeakMap<KeyValue, { r: ResourceInfo; obj?: Obj }>();
 
   private decodeShared(r: ResourceInfo, kv: KeyValue): Obj {
     const hit = this.sharedDecodes.get(kv);
-    if (hit && hit.r === r) return hit.obj;
-    const obj = deepFreeze(this.decode(r, kv));
-    this.sharedDecodes.set(kv, { r, obj });
-    return obj;
+    if (!hit || hit.r !== r) {
+      this.sharedDecodes.set(kv, { r });
+      return this.decode(r, kv);
+    }
+    return (hit.obj ??= deepFreeze(this.decode(r, kv)));
   }
 
   private decode(r: ResourceInfo, kv: KeyValue): Obj {
@@ -511,7 +515,8 @@ export class GenericRegistry {
    * later changes come. Objects moving into or out of the selectors show up as ADDED/DELETED.
    * A revision that is already compacted yields one ERROR event (410 Expired) and the end.
    * `shared`: the caller only reads what it gets, so a change's object may be one deep-frozen
-   * value shared with the other such watchers (the initial ADDED objects stay its own).
+   * value shared with the other such watchers (decodeShared; the initial ADDED objects stay its
+   * own).
    */
   async watch(
     r: ResourceInfo,
