@@ -55,7 +55,11 @@ export interface InformerOptions<T> {
 /** A watch that lived this long was healthy: the next failure starts the backoff from the beginning. */
 const HEALTHY_WATCH_MS = 10_000;
 
-/** The cache: objects by key, plus the indexes. Read-only to users of the informer. */
+/**
+ * The cache: objects by key, plus the indexes. Read-only to users of the informer: in-process,
+ * an object that came from a watch may be deep-frozen and shared with the kind's other
+ * informers, so a user copies (structuredClone) what it means to change.
+ */
 export class Indexer<T> {
   private readonly items = new Map<string, T>();
   private readonly indices = new Map<string, Map<string, Set<string>>>();
@@ -284,6 +288,9 @@ export class Informer<T extends KubeObject = Obj> {
             this.apply(ev);
           },
           end: (err) => finish('rewatch', err ? `watch closed: ${err.message}` : ''),
+          // the cache is read-only to the informer's users: in-process, a change's object may be
+          // shared (deep-frozen) with the other informers of the kind
+          readOnly: true,
         },
       );
       if (done || gen !== this.generation || this.stopped) w.cancel();

@@ -38,3 +38,35 @@ describe('LocalClient field manager', () => {
     assert.deepEqual(managers(plain), [' Update']);
   });
 });
+
+describe('LocalClient watch objects', () => {
+  it('read-only watchers (the informers) share one deep-frozen object per change, but the first to get it, which decodes its own; any other watcher gets its own', async () => {
+    const reg = await memoryRegistry();
+    const client = new LocalClient(reg);
+    const cms = client.resource(CONFIGMAPS);
+    const seen: Record<string, Obj[]> = { first: [], b: [], c: [], own: [] };
+    const rv = (await cms.list('default')).metadata.resourceVersion;
+    const start = (name: string, readOnly: boolean) => cms.watch('default', { resourceVersion: rv }, { event: (ev) => seen[name]!.push(ev.object), readOnly });
+    const watches = [await start('first', true), await start('own', false), await start('b', true), await start('c', true)];
+    try {
+      await cms.create('default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'shared' }, data: { x: '1' } });
+      const [first, b, c, own] = [seen.first![0]!, seen.b![0]!, seen.c![0]!, seen.own![0]!];
+      assert.equal(b, c, 'one object for the later read-only watchers');
+      assert.ok(Object.isFrozen(b) && Object.isFrozen(b.metadata) && Object.isFrozen(b.data));
+      assert.throws(() => {
+        b.data.x = '2';
+      }, TypeError);
+      for (const mine of [first, own]) {
+        assert.notEqual(mine, b);
+        assert.ok(!Object.isFrozen(mine));
+        mine.data.x = 'mine';
+      }
+      assert.deepEqual({ ...b.data }, { x: '1' });
+      assert.equal(b.metadata.resourceVersion, own.metadata.resourceVersion);
+      assert.equal(b.metadata.resourceVersion, first.metadata.resourceVersion);
+      assert.equal(b.kind, 'ConfigMap');
+    } finally {
+      for (const w of watches) w.cancel();
+    }
+  });
+});

@@ -10,7 +10,8 @@ import type { Client, ClientUpdateOptions, DeleteOptions, ListQuery, Obj, ObjLis
 
 /**
  * The registry decodes a fresh object from the store for every answer and event, so a caller
- * may change what it gets (as over HTTP) without a copy here.
+ * may change what it gets (as over HTTP) without a copy here; the one exception is a watch whose
+ * handlers say they are `readOnly` (the informers): its events' objects are shared and frozen.
  */
 function own<T>(o: Obj): T {
   return o as T;
@@ -69,6 +70,7 @@ class LocalResource<T> implements ResourceClient<T> {
           if (!cancelled) handlers.end?.();
         });
       },
+      handlers.readOnly === true,
     );
     return {
       cancel() {

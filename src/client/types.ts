@@ -32,6 +32,12 @@ export interface WatchHandlers {
   event(ev: WatchEventOut): void;
   /** the stream ended (timeout, server closing, connection lost: `err` says which when known) */
   end?(err?: Error): void;
+  /**
+   * The handler never modifies the objects it gets: the in-process client may then hand it one
+   * deep-frozen object per change, shared with the other such watchers, instead of decoding a
+   * copy for each (a write to it throws). Over HTTPS each watcher decodes its own anyway.
+   */
+  readOnly?: boolean;
 }
 
 export interface Watch {

@@ -21,7 +21,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Store, KeyValue, WatchEvent, Watcher } from '../store/types.js';
-import { PrefixCache } from '../store/prefix-cache.js';
+import { deepFreeze, PrefixCache } from '../store/prefix-cache.js';
 import { ApiError, alreadyExists, badRequest, conflict, forbidden, invalid, methodNotAllowed, notFound, STALE_OBJECT_MESSAGE, tooLarge, unsupportedMediaType, type FieldError } from '../api/errors.js';
 import { parseResourceVersion as parseRv } from '../api/resource-version.js';
 import { apiVersionOf, resourceInfo, storageKey, type ResourceInfo } from '../api/registry.js';
@@ -399,6 +399,25 @@ export class GenericRegistry {
 
   // ---------------------------------------------------------------- reading
 
+  /**
+   * One watch event's object for the watchers that asked for shared objects (`shared` in
+   * watch()): the store hands each watcher the same event, and a burst's pod events went to a
+   * dozen in-process informers, each decoding its own copy. The first such watcher to get an
+   * event decodes a copy of its own, as before; the second decodes one more, deep-frozen, which
+   * it and every later one share. So a change that reaches one watcher only (etcd and the
+   * encryption wrapper make each watch its own events) costs no freezing.
+   */
+  private readonly sharedDecodes = new WeakMap<KeyValue, { r: ResourceInfo; obj?: Obj }>();
+
+  private decodeShared(r: ResourceInfo, kv: KeyValue): Obj {
+    const hit = this.sharedDecodes.get(kv);
+    if (!hit || hit.r !== r) {
+      this.sharedDecodes.set(kv, { r });
+      return this.decode(r, kv);
+    }
+    return (hit.obj ??= deepFreeze(this.decode(r, kv)));
+  }
+
   private decode(r: ResourceInfo, kv: KeyValue): Obj {
     const obj = JSON.parse(kv.value) as Obj;
     obj.kind = r.kind;
@@ -495,6 +514,9 @@ export class GenericRegistry {
    * sendInitialEvents) the current objects come first as ADDED; from a given resourceVersion only
    * later changes come. Objects moving into or out of the selectors show up as ADDED/DELETED.
    * A revision that is already compacted yields one ERROR event (410 Expired) and the end.
+   * `shared`: the caller only reads what it gets, so a change's object may be one deep-frozen
+   * value shared with the other such watchers (decodeShared; the initial ADDED objects stay its
+   * own).
    */
   async watch(
     r: ResourceInfo,
@@ -502,6 +524,7 @@ export class GenericRegistry {
     q: WatchQuery,
     emit: (ev: WatchEventOut) => void,
     onEnd: () => void,
+    shared = false,
   ): Promise<WatchHandle> {
     const filter = new Filter(r, q);
     const prefix = storageKey(r, r.namespaced ? ns : undefined);
@@ -543,7 +566,7 @@ export class GenericRegistry {
       watcher = await storeCall({ r, revision: from }, () =>
         this.store.watch(prefix, from, (ev: WatchEvent) => {
           last = ev.revision;
-          const obj = this.decode(r, ev.kv);
+          const obj = shared ? this.decodeShared(r, ev.kv) : this.decode(r, ev.kv);
           const now = filter.matches(obj);
           if (ev.type === 'ADDED') {
             if (now) emit({ type: 'ADDED', object: obj });

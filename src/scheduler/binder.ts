@@ -17,7 +17,8 @@
  * 5 s (a host process may stop listening).
  */
 import type { Pod } from 'kubernetes-types/core/v1.js';
-import type { Client, Typed, WatchEventOut } from '../client/types.js';
+import type { Client, Obj, Typed } from '../client/types.js';
+import { Informer } from '../client/informer.js';
 
 /** a pod as the API returns it: namespaced, with a spec */
 type ApiPod = Typed<Pod> & { spec: NonNullable<Pod['spec']>; metadata: { namespace: string } };
@@ -76,15 +77,23 @@ function waitsForNode(pod: ApiPod): boolean {
 }
 
 export class Binder {
-  private watch?: { cancel(): void };
-  private nodeWatch?: { cancel(): void };
+  /**
+   * Pods, nodes and services as informers keep them (a list, then a watch; listed again when
+   * the watch ends). A pass reads these caches: listing every pod per pass decoded all of them
+   * once per created pod (O(N^2) in a burst). The caches are shared with nothing else and are
+   * only read here.
+   */
+  private readonly pods: Informer<ApiPod>;
+  private readonly nodes: Informer<Obj>;
+  private readonly services: Informer<Obj>;
   private timer?: NodeJS.Timeout;
+  private synced = false;
   private busy = false;
   private again: false | 'pending' | 'full' = false;
   /**
    * The pods waiting for a node, as the watch shows them. A pod's change kicks a pass only
-   * while some wait: a pass lists every pod, and a burst's status updates made that a list of
-   * all pods per update (O(N^2) decoding). The 5 s timer and node changes always pass.
+   * while some wait (a burst's status updates need no pass). The 5 s timer and node changes
+   * always pass.
    */
   private readonly waiting = new Set<string>();
   private readonly reported = new Map<string, string>();
@@ -98,47 +107,50 @@ export class Binder {
     private readonly hostPortGuard?: HostPortGuard,
   ) {
     this.events = new EventRecorder(client, 'default-scheduler', nodeName, log);
+    this.pods = new Informer<ApiPod>(client, PODS, { log });
+    this.nodes = new Informer<Obj>(client, NODES, { log });
+    this.services = new Informer<Obj>(client, SERVICES, { log });
   }
 
   async start(): Promise<void> {
-    const list = await this.client.resource<ApiPod>(PODS).list(undefined, { fieldSelector: 'spec.nodeName=' });
-    for (const p of list.items) if (waitsForNode(p)) this.waiting.add(p.metadata.uid);
-    this.watch = await this.client.resource(PODS).watch(undefined, { resourceVersion: list.metadata.resourceVersion }, {
-      event: (ev: WatchEventOut) => {
-        if (ev.type === 'ERROR' || ev.type === 'BOOKMARK') return;
-        const pod = ev.object as ApiPod;
-        if (ev.type !== 'DELETED' && waitsForNode(pod)) this.waiting.add(pod.metadata.uid);
-        else this.waiting.delete(pod.metadata?.uid);
-        if (ev.type === 'DELETED') {
-          // what was kept per pod goes with it (the recorder's dedup state grew per pod before)
-          const uid = ev.object.metadata?.uid;
-          if (uid) {
-            this.events.forget(uid);
-            this.reported.delete(uid);
-          }
-        }
-        // any pod change may free or take a port or resources: a pass, if some pod waits
-        this.kick('pending');
-      },
+    this.pods.addEventHandler({
+      add: (pod) => this.podChanged(pod, false),
+      update: (_old, pod) => this.podChanged(pod, false),
+      delete: (pod) => this.podChanged(pod, true),
     });
     // a node joining, becoming Ready or losing a taint may take the pods that wait
-    const nodes = await this.client.resource(NODES).list(undefined);
-    this.nodeWatch = await this.client.resource(NODES).watch(undefined, { resourceVersion: nodes.metadata.resourceVersion }, {
-      event: (ev: WatchEventOut) => {
-        if (ev.type !== 'ERROR' && ev.type !== 'BOOKMARK') this.kick();
-      },
-    });
+    this.nodes.addEventHandler({ add: () => this.kick(), update: () => this.kick(), delete: () => this.kick() });
+    await Promise.all([this.pods.start(), this.nodes.start(), this.services.start()]);
+    this.synced = true;
     this.kick();
     this.timer = setInterval(() => this.kick(), 5000);
   }
 
   stop(): void {
-    this.watch?.cancel();
-    this.nodeWatch?.cancel();
+    this.pods.stop();
+    this.nodes.stop();
+    this.services.stop();
     clearInterval(this.timer);
   }
 
+  private podChanged(pod: ApiPod, deleted: boolean): void {
+    if (!deleted && waitsForNode(pod)) this.waiting.add(pod.metadata.uid);
+    else this.waiting.delete(pod.metadata?.uid);
+    if (deleted) {
+      // what was kept per pod goes with it (the recorder's dedup state grew per pod before)
+      const uid = pod.metadata?.uid;
+      if (uid) {
+        this.events.forget(uid);
+        this.reported.delete(uid);
+      }
+    }
+    // any pod change may free or take a port or resources: a pass, if some pod waits
+    this.kick('pending');
+  }
+
   private kick(scope: 'pending' | 'full' = 'full'): void {
+    // no pass before all three caches are filled (an empty node cache would say "no nodes")
+    if (!this.synced) return;
     if (this.busy) {
       if (this.again !== 'full') this.again = scope;
       return;
@@ -156,10 +168,10 @@ export class Binder {
   }
 
   private async pass(): Promise<void> {
-    const all = (await this.client.resource<ApiPod>(PODS).list(undefined)).items.filter(active);
+    const all = this.pods.cache.list().filter(active);
     const pending = all.filter(waitsForNode);
     if (!pending.length) return;
-    const nodes = (await this.client.resource(NODES).list(undefined)).items.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+    const nodes = this.nodes.cache.list().sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
     const states = new Map<string, NodeState>();
     for (const node of nodes) {
       const pods = all.filter((p) => p.spec.nodeName === node.metadata.name);
@@ -173,7 +185,7 @@ export class Binder {
     };
     // namespaces' labels, for pod affinity terms with a namespaceSelector
     const namespaces: NamespaceLabels = pending.some((p) => p.spec.affinity) ? new Map((await this.client.resource(NAMESPACES).list(undefined)).items.map((n) => [n.metadata.name, n.metadata.labels ?? {}])) : new Map();
-    const services = (await this.client.resource(SERVICES).list(undefined)).items;
+    const services = this.services.cache.list();
     pending.sort((a, b) => byString(String(a.metadata.creationTimestamp), String(b.metadata.creationTimestamp)));
     for (const pod of pending) {
       if (!nodes.length) {

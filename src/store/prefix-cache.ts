@@ -18,7 +18,7 @@
 import type { KeyValue, Store, Watcher } from './types.js';
 
 /** frozen all the way down: a reader that modifies a shared value fails loudly instead of changing every later reader's copy */
-function deepFreeze<V>(v: V): V {
+export function deepFreeze<V>(v: V): V {
   if (v && typeof v === 'object' && !Object.isFrozen(v)) {
     Object.freeze(v);
     for (const x of Object.values(v as object)) deepFreeze(x);
