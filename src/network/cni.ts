@@ -159,13 +159,24 @@ export function parsePluginError(plugin: string, command: CniCommand, exitCode: 
   return new CniError(plugin, command, undefined, `exit ${exitCode ?? 'signal'}${detail ? `: ${detail}` : ' with no output'}`, undefined);
 }
 
+/**
+ * Plugins found, by bin dirs and type: each pod's ADD and DEL run ~4 plugins, and each looked
+ * through the bin dirs again. A plugin that later fails to run at all (removed) is looked for
+ * again on the next call (invokePlugin forgets it); a missing one is never remembered.
+ */
+const foundPlugins = new Map<string, string>();
+
 /** Path of a plugin binary, or an error saying which package provides it. */
 export async function findPlugin(type: string, binDirs: readonly string[]): Promise<string> {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(type)) throw new Error(`invalid CNI plugin type ${JSON.stringify(type)}`);
+  const key = `${binDirs.join('\0')}\0\0${type}`;
+  const known = foundPlugins.get(key);
+  if (known) return known;
   for (const dir of binDirs) {
     const p = join(dir, type);
     try {
       await access(p, constants.X_OK);
+      foundPlugins.set(key, p);
       return p;
     } catch {
       /* next dir */
@@ -192,6 +203,8 @@ export async function invokePlugin(command: CniCommand, stdin: Record<string, un
       timeoutMs: opts.timeoutMs ?? 60_000,
     }));
   } catch (e) {
+    // not run at all (or killed): look for it again next time
+    if (!(e instanceof ExecError) || e.code === null) foundPlugins.delete(`${opts.binDirs.join('\0')}\0\0${type}`);
     if (e instanceof ExecError) throw parsePluginError(type, command, e.code, e.stdout, e.stderr);
     throw e;
   }

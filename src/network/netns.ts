@@ -22,7 +22,7 @@
 import { mkdir, open, readdir, rm, rmdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { run, which } from '../sys/exec.js';
-import { readMountinfoAsync } from '../sys/mountinfo.js';
+import { currentMountPoints } from '../sys/mountinfo.js';
 
 /** CNI container ids and our pin names: alphanumerics plus `_ . -`, starting alphanumeric. */
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -57,7 +57,8 @@ export class NetnsPins {
   /** True when the pin file carries a namespace mount. */
   async exists(id: string): Promise<boolean> {
     const pin = this.path(id);
-    return (await readMountinfoAsync()).some((m) => m.mountPoint === pin);
+    // a read shared with other callers (in a burst every pod's setUp and tearDown asks)
+    return (await currentMountPoints()).has(pin);
   }
 
   /** Create (or find) the pinned namespace; returns the pin path. */

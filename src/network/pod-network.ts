@@ -417,8 +417,13 @@ export class CniPodNetwork implements PodNetwork {
   }
 
   private async writeCache(entry: CacheEntry): Promise<void> {
-    await mkdir(this.cacheDir, { recursive: true, mode: 0o700 });
-    await writeFileAtomic(this.cachePath(entry.sandboxId), JSON.stringify(entry, null, 2) + '\n', 0o600);
+    const write = () => writeFileAtomic(this.cachePath(entry.sandboxId), JSON.stringify(entry, null, 2) + '\n', 0o600);
+    // the dir is made when a write finds it missing (first pod; after destroy), not before each
+    await write().catch(async (e: unknown) => {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      await mkdir(this.cacheDir, { recursive: true, mode: 0o700 });
+      await write();
+    });
   }
 
   private async removeCache(id: string): Promise<void> {

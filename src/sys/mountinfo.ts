@@ -82,10 +82,23 @@ export function currentMountPoints(): Promise<Set<string>> {
 
 /** Mount points at or below `dir`, deepest first (the order to unmount them in). */
 export function mountsUnder(dir: string, mounts?: MountInfo[]): string[] {
+  return pointsUnder(dir, mounts ? mounts.map((m) => m.mountPoint) : mountPoints(readFileSync('/proc/self/mountinfo', 'utf8')));
+}
+
+function pointsUnder(dir: string, points: Iterable<string>): string[] {
   const d = resolve(dir);
-  return (mounts ? mounts.map((m) => m.mountPoint) : mountPoints(readFileSync('/proc/self/mountinfo', 'utf8')))
-    .filter((mp) => mp === d || mp.startsWith(d + '/'))
-    .sort((a, b) => b.length - a.length);
+  const out: string[] = [];
+  for (const mp of points) if (mp === d || mp.startsWith(d + '/')) out.push(mp);
+  return out.sort((a, b) => b.length - a.length);
+}
+
+/**
+ * mountsUnder from a read of the table made after the call, shared with other callers
+ * (currentMountPoints): never a blocking read on the event loop. With N pods the table has
+ * ~5N lines and each pod's teardown asked several times, so a burst's teardown read O(N^2).
+ */
+export async function currentMountsUnder(dir: string): Promise<string[]> {
+  return pointsUnder(dir, await currentMountPoints());
 }
 
 /**
