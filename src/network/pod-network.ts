@@ -388,11 +388,21 @@ export class CniPodNetwork implements PodNetwork {
     return { containerId: entry.sandboxId, netns, ifName, args: entry.args, capabilityArgs: ifName === 'lo' ? {} : entry.runtimeConfig };
   }
 
-  private async writeConfList(): Promise<void> {
-    const text = JSON.stringify(this.confList, null, 2) + '\n';
-    if ((await readFile(this.confPath, 'utf8').catch(() => undefined)) === text) return;
-    await mkdir(resolve(this.settings.confDir), { recursive: true, mode: 0o755 });
-    await writeFileAtomic(this.confPath, text, 0o644);
+  /**
+   * The config list on disk as podbay uses it (rewritten when it differs). Pods set up at once
+   * share one check: in a burst every pod read it before any had written it, and all wrote it.
+   */
+  private confListWrite?: Promise<void>;
+  private writeConfList(): Promise<void> {
+    this.confListWrite ??= (async () => {
+      const text = JSON.stringify(this.confList, null, 2) + '\n';
+      if ((await readFile(this.confPath, 'utf8').catch(() => undefined)) === text) return;
+      await mkdir(resolve(this.settings.confDir), { recursive: true, mode: 0o755 });
+      await writeFileAtomic(this.confPath, text, 0o644);
+    })().finally(() => {
+      this.confListWrite = undefined;
+    });
+    return this.confListWrite;
   }
 
   private cachePath(id: string): string {

@@ -630,7 +630,7 @@ export class RuncRuntime implements Runtime {
   private async removePodCgroup(id: string, rec: SandboxRecord | undefined): Promise<void> {
     const parent = rec?.cgroupParent;
     if (!this.cgroups || !parent) return;
-    const others = (await this.listPodSandboxes()).filter((s) => s.id !== id && s.config.podUid === rec.config.podUid);
+    const others = (await this.listPodSandboxes({ podUid: rec.config.podUid })).filter((s) => s.id !== id);
     if (others.length) return;
     const left = await this.cgroups.removePod(parent);
     if (left.length) throw new Error(`pod cgroup of ${rec.config.podNamespace}/${rec.config.podName} not removed: ${left.join('; ')}`);
