@@ -22,6 +22,7 @@
 import { mkdir, open, readdir, rm, rmdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { run, which } from '../sys/exec.js';
+import { removeFast } from '../sys/fs.js';
 import { currentMountPoints } from '../sys/mountinfo.js';
 
 /** CNI container ids and our pin names: alphanumerics plus `_ . -`, starting alphanumeric. */
@@ -92,7 +93,7 @@ export class NetnsPins {
         }
       }
     }
-    await rm(pin, { force: true });
+    await removeFast(pin, 'file');
   }
 
   /** Ids with a pin file (mounted or a leftover), sorted. */

@@ -40,7 +40,7 @@ import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises
 import { join, resolve } from 'node:path';
 import { run, which } from '../sys/exec.js';
 import { Cleanup } from '../sys/cleanup.js';
-import { writeFileAtomic } from '../sys/fs.js';
+import { removeFast, writeFileAtomic } from '../sys/fs.js';
 import {
   addNetworkList,
   CNI_VERSION,
@@ -437,7 +437,7 @@ export class CniPodNetwork implements PodNetwork {
   }
 
   private async removeCache(id: string): Promise<void> {
-    await rm(this.cachePath(id), { force: true });
+    await removeFast(this.cachePath(id), 'file');
   }
 
   /** Serialize verbs per sandbox id (setUp and tearDown of one pod never interleave). */

@@ -22,7 +22,7 @@ import { run, which } from '../sys/exec.js';
 import { Cleanup, sideBySide } from '../sys/cleanup.js';
 import { currentMountPoints, currentMountsUnder, mountOf, mountsUnder as mountsUnderDir, parseMountinfo, readMountinfoAsync } from '../sys/mountinfo.js';
 import { startAttach, startExec } from './exec-stream.js';
-import { writeFileAtomic } from '../sys/fs.js';
+import { removeFast, writeFileAtomic } from '../sys/fs.js';
 import { readFileUnder, UnsafePathError } from '../sys/safe-open.js';
 import { conmonAttachSocket, conmonCreate, conmonReopenLog, conmonResize, RuntimeCreateError } from './conmon.js';
 import { capabilitiesFromMask, containerSpec, nodeHostsFile, propagationProblem, hostsFile, pauseSpec, podResolvConf, resolvConfOf, resolveUser, type ResolvedUser } from './oci-spec.js';
@@ -290,15 +290,17 @@ export class RuncRuntime implements Runtime {
         const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => []);
         // a file by unlink: fs.rm's recursive mode reports a file it cannot unlink as "scandir
         // ...: not a directory"
+        // ...and a directory (rootfs, shm: empty once unmounted) by rmdir first
         const rmEntry = (e: Dirent) =>
           e.isDirectory()
-            ? fsp.rm(join(dir, e.name), { recursive: true, force: true })
+            ? removeFast(join(dir, e.name), 'dir')
             : fsp.unlink(join(dir, e.name)).catch((err: NodeJS.ErrnoException) => {
                 if (err.code !== 'ENOENT') throw err;
               });
         await Promise.all(entries.filter((e) => e.name !== record).map(rmEntry));
+        await removeFast(join(dir, record), 'file');
       }
-      await fsp.rm(dir, { recursive: true, force: true });
+      await removeFast(dir, 'dir');
       const parent = dirname(dir);
       if (parent === this.containersDir) this.containerIds.delete(basename(dir));
       else if (parent === this.sandboxesDir) this.sandboxIds.delete(basename(dir));
@@ -393,9 +395,34 @@ export class RuncRuntime implements Runtime {
       if (existsSync(join(this.exitDir, id))) return true;
       if (pid && !pidAlive(pid)) return true;
       if (Date.now() >= deadline || (interruptible && this.interrupted)) return false;
-      // a SIGKILLed process is gone and its exit file written within a few ms
-      await sleep(i < 10 ? 2 : Math.min(5 + i * 5, 50));
+      // with the exit dir watched (onContainerExit), its event for this id wakes the wait (and a
+      // look every 50 ms in case one is missed); else, or for a process without its conmon, a
+      // poll: a SIGKILLed process is gone and its exit file written within a few ms
+      await (this.watcher && !pid ? this.exitEvent(id, 50) : sleep(i < 10 ? 2 : Math.min(5 + i * 5, 50)));
     }
+  }
+
+  private readonly exitWaiters = new Map<string, Set<() => void>>();
+
+  /** Resolves at the exit dir's next event for `id`, or after `ms`. */
+  private exitEvent(id: string, ms: number): Promise<void> {
+    return new Promise((done) => {
+      let waiters = this.exitWaiters.get(id);
+      if (!waiters) this.exitWaiters.set(id, (waiters = new Set()));
+      const wake = () => {
+        clearTimeout(timer);
+        waiters.delete(wake);
+        if (!waiters.size && this.exitWaiters.get(id) === waiters) this.exitWaiters.delete(id);
+        done();
+      };
+      const timer = setTimeout(wake, ms);
+      waiters.add(wake);
+    });
+  }
+
+  private wakeExitWaiters(id: string): void {
+    const waiters = this.exitWaiters.get(id);
+    if (waiters) for (const w of [...waiters]) w();
   }
 
   // ---- sandboxes ----------------------------------------------------------------------------
@@ -622,8 +649,9 @@ export class RuncRuntime implements Runtime {
     await this.umountAll(dir);
     await this.removePodCgroup(id, rec);
     await this.removeDir(dir, 'sandbox.json');
-    await fsp.rm(join(this.exitDir, id), { force: true });
-    await fsp.rm(join(this.attachDir, id), { recursive: true, force: true });
+    await removeFast(join(this.exitDir, id), 'file');
+    // conmon's symlink to the bundle dir (for a short attach socket path)
+    await removeFast(join(this.attachDir, id), 'file');
   }
 
   /** The pod's cgroup goes with its last sandbox (an older attempt's removal leaves it to the newer). */
@@ -951,9 +979,9 @@ export class RuncRuntime implements Runtime {
       await this.umountAll(dir);
       await this.images.removeSnapshot(id);
       await this.removeDir(dir, 'container.json');
-      await fsp.rm(join(this.exitDir, id), { force: true });
+      await removeFast(join(this.exitDir, id), 'file');
       this.exits.delete(id);
-      await fsp.rm(join(this.attachDir, id), { recursive: true, force: true });
+      await removeFast(join(this.attachDir, id), 'file');
       this.notified.delete(id);
     });
   }
@@ -1079,8 +1107,11 @@ export class RuncRuntime implements Runtime {
     if (this.watcher) return;
     this.watcher = watch(this.exitDir, (_event, name) => {
       const id = typeof name === 'string' ? name : undefined;
-      if (!id || !ID_RE.test(id) || this.notified.has(id)) return;
-      if (!existsSync(join(this.exitDir, id)) || !existsSync(join(this.containersDir, id))) return;
+      if (!id || !ID_RE.test(id)) return;
+      this.wakeExitWaiters(id);
+      if (this.notified.has(id)) return;
+      // containers only (sandboxes' exits come here too), the cheap question first
+      if (!this.containerIds.has(id) || !existsSync(join(this.exitDir, id))) return;
       this.notified.add(id);
       for (const l of this.listeners) {
         try {
