@@ -66,9 +66,14 @@ export class NetnsPins {
   async create(id: string): Promise<string> {
     const pin = this.path(id);
     if (await this.exists(id)) return pin;
-    await mkdir(this.dir, { recursive: true, mode: 0o755 });
-    // unshare bind-mounts onto an existing file only.
-    await (await open(pin, 'a', 0o444)).close();
+    // unshare bind-mounts onto an existing file only. The directory is made when that file
+    // cannot be for want of it (the first pod, or after destroy), not before every pod.
+    const touch = async () => (await open(pin, 'a', 0o444)).close();
+    await touch().catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+      await mkdir(this.dir, { recursive: true, mode: 0o755 });
+      await touch();
+    });
     try {
       await run(tool('unshare', 'util-linux'), [`--net=${pin}`, 'true'], { timeoutMs: 15_000 });
     } catch (e) {

@@ -212,13 +212,23 @@ export class RuncRuntime implements Runtime {
     return this.writeRecord(join(this.sandboxDir(r.id), 'sandbox.json'), r, persist);
   }
 
-  private readContainer(id: string, mention?: string): Promise<ContainerRecord | undefined> {
-    return this.readRecord<ContainerRecord>(join(this.containerDir(id), 'container.json'), mention);
+  private async readContainer(id: string, mention?: string): Promise<ContainerRecord | undefined> {
+    const rec = await this.readRecord<ContainerRecord>(join(this.containerDir(id), 'container.json'), mention);
+    if (rec && this.containerIds.has(id)) this.sandboxOfContainer.set(id, rec.sandboxId);
+    return rec;
   }
 
   private writeContainer(r: ContainerRecord, persist = true): Promise<void> {
+    if (this.containerIds.has(r.id)) this.sandboxOfContainer.set(r.id, r.sandboxId);
     return this.writeRecord(join(this.containerDir(r.id), 'container.json'), r, persist);
   }
+
+  /**
+   * Each container's sandbox, once its record was read or written (it never changes): a listing
+   * of one sandbox's containers skips the others without looking at their records (with N pods,
+   * each pod's sync scanned N records' text).
+   */
+  private readonly sandboxOfContainer = new Map<string, string>();
 
   /**
    * The records' JSON as this runtime last wrote or read it, by path. podbay is the only writer
@@ -302,7 +312,10 @@ export class RuncRuntime implements Runtime {
       }
       await removeFast(dir, 'dir');
       const parent = dirname(dir);
-      if (parent === this.containersDir) this.containerIds.delete(basename(dir));
+      if (parent === this.containersDir) {
+        this.containerIds.delete(basename(dir));
+        this.sandboxOfContainer.delete(basename(dir));
+      }
       else if (parent === this.sandboxesDir) this.sandboxIds.delete(basename(dir));
     } finally {
       forget();
@@ -1047,6 +1060,7 @@ export class RuncRuntime implements Runtime {
   async listContainers(sandboxId?: string): Promise<ContainerStatus[]> {
     const out: ContainerStatus[] = [];
     for (const id of [...this.containerIds]) {
+      if (sandboxId && (this.sandboxOfContainer.get(id) ?? sandboxId) !== sandboxId) continue;
       const rec = await this.readContainer(id, sandboxId || undefined);
       if (!rec || (sandboxId && rec.sandboxId !== sandboxId)) continue;
       out.push(await this.statusOf(rec));
