@@ -315,8 +315,7 @@ export class RuncRuntime implements Runtime {
       if (parent === this.containersDir) {
         this.containerIds.delete(basename(dir));
         this.sandboxOfContainer.delete(basename(dir));
-      }
-      else if (parent === this.sandboxesDir) this.sandboxIds.delete(basename(dir));
+      } else if (parent === this.sandboxesDir) this.sandboxIds.delete(basename(dir));
     } finally {
       forget();
     }
@@ -451,8 +450,8 @@ export class RuncRuntime implements Runtime {
       await this.ensurePauseRootfs();
       const cleanup = new Cleanup();
       try {
-        this.sandboxIds.add(id);
         await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+        this.sandboxIds.add(id);
         cleanup.push('remove sandbox dir', () => this.removeDir(dir));
         let netnsPath: string | undefined;
         let ips: string[] = [];
@@ -817,8 +816,8 @@ export class RuncRuntime implements Runtime {
       const rootfs = join(dir, 'rootfs');
       const cleanup = new Cleanup();
       try {
-        this.containerIds.add(id);
         await fsp.mkdir(rootfs, { recursive: true, mode: 0o700 });
+        this.containerIds.add(id);
         cleanup.push('remove container dir', () => this.removeDir(dir));
         cleanup.push('remove snapshot', () => this.images.removeSnapshot(id));
         const mounts = await this.images.prepareSnapshot(id, cfg.image);
