@@ -1,6 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, chmodSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, chmodSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -84,6 +84,26 @@ test('a missing plugin binary names the Debian package', async () => {
     message: 'CNI plugin "bridge" not found in /nonexistent/podbay-a, /nonexistent/podbay-b: install the Debian package containernetworking-plugins',
   });
   await assert.rejects(findPlugin('../sh', ['/bin']), /invalid CNI plugin type/);
+});
+
+test('findPlugin: a plugin found is remembered (one search for callers at once); a missing one is looked for again', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'podbay-cni-find-'));
+  try {
+    const [a, b] = [join(d, 'a'), join(d, 'b')];
+    await assert.rejects(findPlugin('fake', [a, b]), /not found/);
+    for (const x of [a, b]) {
+      mkdirSync(x);
+      writeFileSync(join(x, 'fake'), '#!/bin/sh\n', { mode: 0o755 });
+    }
+    const [p1, p2] = await Promise.all([findPlugin('fake', [a, b]), findPlugin('fake', [a, b])]);
+    assert.equal(p1, join(a, 'fake'));
+    assert.equal(p2, p1);
+    rmSync(join(a, 'fake'));
+    assert.equal(await findPlugin('fake', [a, b]), join(a, 'fake'));
+    assert.equal(await findPlugin('fake', [b]), join(b, 'fake'));
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
 });
 
 // Fake plugins (small node scripts in a temp dir) that log what they were given.

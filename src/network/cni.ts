@@ -159,9 +159,32 @@ export function parsePluginError(plugin: string, command: CniCommand, exitCode: 
   return new CniError(plugin, command, undefined, `exit ${exitCode ?? 'signal'}${detail ? `: ${detail}` : ' with no output'}`, undefined);
 }
 
+/**
+ * Plugins found, by bin dirs and type: each pod's ADD and DEL run ~4 plugins, and each looked
+ * through the bin dirs again. A plugin that later fails to run at all (removed) is looked for
+ * again on the next call (invokePlugin forgets it); a missing one is never remembered.
+ */
+const foundPlugins = new Map<string, Promise<string>>();
+
+const pluginKey = (type: string, binDirs: readonly string[]) => `${binDirs.join('\0')}\0\0${type}`;
+
 /** Path of a plugin binary, or an error saying which package provides it. */
-export async function findPlugin(type: string, binDirs: readonly string[]): Promise<string> {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(type)) throw new Error(`invalid CNI plugin type ${JSON.stringify(type)}`);
+export function findPlugin(type: string, binDirs: readonly string[]): Promise<string> {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(type)) return Promise.reject(new Error(`invalid CNI plugin type ${JSON.stringify(type)}`));
+  const key = pluginKey(type, binDirs);
+  let found = foundPlugins.get(key);
+  if (!found) {
+    // one search for the pods of a burst asking at once
+    found = lookForPlugin(type, binDirs);
+    foundPlugins.set(key, found);
+    found.catch(() => {
+      if (foundPlugins.get(key) === found) foundPlugins.delete(key);
+    });
+  }
+  return found;
+}
+
+async function lookForPlugin(type: string, binDirs: readonly string[]): Promise<string> {
   for (const dir of binDirs) {
     const p = join(dir, type);
     try {
@@ -192,6 +215,8 @@ export async function invokePlugin(command: CniCommand, stdin: Record<string, un
       timeoutMs: opts.timeoutMs ?? 60_000,
     }));
   } catch (e) {
+    // not run at all (or killed): look for it again next time
+    if (!(e instanceof ExecError) || e.code === null) foundPlugins.delete(pluginKey(type, opts.binDirs));
     if (e instanceof ExecError) throw parsePluginError(type, command, e.code, e.stdout, e.stderr);
     throw e;
   }

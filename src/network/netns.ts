@@ -22,7 +22,8 @@
 import { mkdir, open, readdir, rm, rmdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { run, which } from '../sys/exec.js';
-import { readMountinfoAsync } from '../sys/mountinfo.js';
+import { removeFast } from '../sys/fs.js';
+import { currentMountPoints } from '../sys/mountinfo.js';
 
 /** CNI container ids and our pin names: alphanumerics plus `_ . -`, starting alphanumeric. */
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -57,16 +58,22 @@ export class NetnsPins {
   /** True when the pin file carries a namespace mount. */
   async exists(id: string): Promise<boolean> {
     const pin = this.path(id);
-    return (await readMountinfoAsync()).some((m) => m.mountPoint === pin);
+    // a read shared with other callers (in a burst every pod's setUp and tearDown asks)
+    return (await currentMountPoints()).has(pin);
   }
 
   /** Create (or find) the pinned namespace; returns the pin path. */
   async create(id: string): Promise<string> {
     const pin = this.path(id);
     if (await this.exists(id)) return pin;
-    await mkdir(this.dir, { recursive: true, mode: 0o755 });
-    // unshare bind-mounts onto an existing file only.
-    await (await open(pin, 'a', 0o444)).close();
+    // unshare bind-mounts onto an existing file only. The directory is made when that file
+    // cannot be for want of it (the first pod, or after destroy), not before every pod.
+    const touch = async () => (await open(pin, 'a', 0o444)).close();
+    await touch().catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+      await mkdir(this.dir, { recursive: true, mode: 0o755 });
+      await touch();
+    });
     try {
       await run(tool('unshare', 'util-linux'), [`--net=${pin}`, 'true'], { timeoutMs: 15_000 });
     } catch (e) {
@@ -91,7 +98,7 @@ export class NetnsPins {
         }
       }
     }
-    await rm(pin, { force: true });
+    await removeFast(pin, 'file');
   }
 
   /** Ids with a pin file (mounted or a leftover), sorted. */

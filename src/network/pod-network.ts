@@ -40,7 +40,7 @@ import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises
 import { join, resolve } from 'node:path';
 import { run, which } from '../sys/exec.js';
 import { Cleanup } from '../sys/cleanup.js';
-import { writeFileAtomic } from '../sys/fs.js';
+import { removeFast, writeFileAtomic } from '../sys/fs.js';
 import {
   addNetworkList,
   CNI_VERSION,
@@ -388,11 +388,21 @@ export class CniPodNetwork implements PodNetwork {
     return { containerId: entry.sandboxId, netns, ifName, args: entry.args, capabilityArgs: ifName === 'lo' ? {} : entry.runtimeConfig };
   }
 
-  private async writeConfList(): Promise<void> {
-    const text = JSON.stringify(this.confList, null, 2) + '\n';
-    if ((await readFile(this.confPath, 'utf8').catch(() => undefined)) === text) return;
-    await mkdir(resolve(this.settings.confDir), { recursive: true, mode: 0o755 });
-    await writeFileAtomic(this.confPath, text, 0o644);
+  /**
+   * The config list on disk as podbay uses it (rewritten when it differs). Pods set up at once
+   * share one check: in a burst every pod read it before any had written it, and all wrote it.
+   */
+  private confListWrite?: Promise<void>;
+  private writeConfList(): Promise<void> {
+    this.confListWrite ??= (async () => {
+      const text = JSON.stringify(this.confList, null, 2) + '\n';
+      if ((await readFile(this.confPath, 'utf8').catch(() => undefined)) === text) return;
+      await mkdir(resolve(this.settings.confDir), { recursive: true, mode: 0o755 });
+      await writeFileAtomic(this.confPath, text, 0o644);
+    })().finally(() => {
+      this.confListWrite = undefined;
+    });
+    return this.confListWrite;
   }
 
   private cachePath(id: string): string {
@@ -417,12 +427,17 @@ export class CniPodNetwork implements PodNetwork {
   }
 
   private async writeCache(entry: CacheEntry): Promise<void> {
-    await mkdir(this.cacheDir, { recursive: true, mode: 0o700 });
-    await writeFileAtomic(this.cachePath(entry.sandboxId), JSON.stringify(entry, null, 2) + '\n', 0o600);
+    const write = () => writeFileAtomic(this.cachePath(entry.sandboxId), JSON.stringify(entry, null, 2) + '\n', 0o600);
+    // the dir is made when a write finds it missing (first pod; after destroy), not before each
+    await write().catch(async (e: unknown) => {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      await mkdir(this.cacheDir, { recursive: true, mode: 0o700 });
+      await write();
+    });
   }
 
   private async removeCache(id: string): Promise<void> {
-    await rm(this.cachePath(id), { force: true });
+    await removeFast(this.cachePath(id), 'file');
   }
 
   /** Serialize verbs per sandbox id (setUp and tearDown of one pod never interleave). */

@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseMountinfo } from '../sys/mountinfo.js';
 import {
   bestEffortWrites,
@@ -13,6 +16,7 @@ import {
   podCgroupParent,
   podCgroupWrites,
   podUidOfCgroup,
+  PodCgroups,
   sharesToWeight,
   withCgroup,
   type CgroupLayout,
@@ -158,4 +162,41 @@ test('kubepods capped at the node allocatable: memory limit, cpu shares of the a
     { dir: '/sys/fs/cgroup/podbay/kubepods', file: 'memory.max', value: String(24 * 1024 ** 3) },
     { dir: '/sys/fs/cgroup/podbay/kubepods', file: 'cpu.weight', value: '79' },
   ]);
+});
+
+test('PodCgroups.createPod: the QoS level once per process, each pod its own dirs and limits; a level gone is made again', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'podbay-cg-'));
+  try {
+    // plain directories stand in for the v1 hierarchies (cgroupfs makes the control files itself)
+    const layout: CgroupLayout = {
+      version: 'v1',
+      hierarchies: ['cpu', 'memory', 'pids'].map((c) => ({ mountPoint: join(d, c), controllers: [c] })),
+      memsw: false,
+    };
+    for (const h of layout.hierarchies) mkdirSync(h.mountPoint);
+    const cg = new PodCgroups(layout, '/podbay', { memoryBytes: 1 << 30, milliCpu: 2000 });
+    const be = (uid: string) => cg.parentOf('BestEffort', uid);
+    const read = (p: string) => readFileSync(join(d, p), 'utf8');
+    await cg.createPod(be('a'), { cpuShares: 2 });
+    assert.equal(read('cpu/podbay/kubepods/cpu.shares'), '2048');
+    assert.equal(read('memory/podbay/kubepods/memory.limit_in_bytes'), String(1 << 30));
+    assert.equal(read('cpu/podbay/kubepods/besteffort/cpu.shares'), '2');
+    assert.equal(read('cpu/podbay/kubepods/besteffort/poda/cpu.shares'), '2');
+    // the level's limits are not written again for the next pod
+    writeFileSync(join(d, 'cpu/podbay/kubepods/cpu.shares'), 'untouched');
+    await cg.createPod(be('b'), { cpuShares: 2, memoryLimitBytes: 1000 });
+    assert.equal(read('cpu/podbay/kubepods/cpu.shares'), 'untouched');
+    assert.equal(read('memory/podbay/kubepods/besteffort/podb/memory.limit_in_bytes'), '1000');
+    assert.ok(statSync(join(d, 'pids/podbay/kubepods/besteffort/podb')).isDirectory());
+    // the level removed behind its back: made again, with its limits
+    for (const h of layout.hierarchies) rmSync(join(h.mountPoint, 'podbay'), { recursive: true });
+    await cg.createPod(be('c'), { cpuShares: 2 });
+    assert.equal(read('cpu/podbay/kubepods/cpu.shares'), '2048');
+    assert.equal(read('cpu/podbay/kubepods/besteffort/podc/cpu.shares'), '2');
+    // another class makes its own level
+    await cg.createPod(cg.parentOf('Burstable', 'd'), { cpuShares: 512 });
+    assert.equal(read('cpu/podbay/kubepods/burstable/podd/cpu.shares'), '512');
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
 });

@@ -320,17 +320,53 @@ export class PodCgroups {
     return podCgroupParent(this.root, qos, podUid);
   }
 
+  /**
+   * The QoS level a pod's cgroup goes under (its directories in each tree, kubepods' and
+   * besteffort's limits), made once per process and QoS class: they were made and written again
+   * for every pod (9 mkdir and 3 writes of 12 mkdir and 5 writes per BestEffort pod on cgroup
+   * v1). Only podbay writes under its root and it removes these directories only when it stops
+   * (removeRootIfEmpty, which forgets them); a pod directory that cannot be made for want of its
+   * parent makes the level again (createPod).
+   */
+  private readonly qosReady = new Map<string, Promise<void>>();
+
+  private ensureQos(qosDirs: string[], besteffort: boolean): Promise<void> {
+    const key = qosDirs.join('\0');
+    let ready = this.qosReady.get(key);
+    if (!ready) {
+      ready = (async () => {
+        for (const d of qosDirs) await mkdirExisting(d);
+        if (this.allocatable) await this.apply(kubepodsWrites(this.layout, this.root, this.allocatable));
+        if (besteffort) await this.apply(bestEffortWrites(this.layout, this.root));
+      })();
+      this.qosReady.set(key, ready);
+      ready.catch(() => {
+        if (this.qosReady.get(key) === ready) this.qosReady.delete(key);
+      });
+    }
+    return ready;
+  }
+
   /** Makes the pod's cgroup with its limits; idempotent. */
   async createPod(parent: string, r: PodCgroupResources): Promise<void> {
-    for (const d of podCgroupDirs(this.layout, this.root, parent)) {
-      await fsp.mkdir(d).catch((e: unknown) => {
-        if (errno(e) !== 'EEXIST') throw e;
+    const dirs = podCgroupDirs(this.layout, this.root, parent);
+    // the pod's own directory in each tree; the rest are its QoS level's (shallowest first)
+    const own = dirs.filter((d) => d.endsWith(parent));
+    const qos = dirs.filter((d) => !d.endsWith(parent));
+    const besteffort = parent.startsWith(qosCgroupDirs(this.root)[3]! + '/');
+    const key = qos.join('\0');
+    await this.ensureQos(qos, besteffort);
+    for (const d of own) {
+      await mkdirExisting(d).catch(async (e: unknown) => {
+        if (errno(e) !== 'ENOENT') throw e;
+        // the level went away since it was made: make it again (and its limits), once
+        this.qosReady.delete(key);
+        await this.ensureQos(qos, besteffort);
+        await mkdirExisting(d);
       });
     }
     // (on v2 the limits' files appear once the ancestors delegate the controllers: writes in order)
     await this.apply(podCgroupWrites(this.layout, parent, r));
-    if (this.allocatable) await this.apply(kubepodsWrites(this.layout, this.root, this.allocatable));
-    if (parent.startsWith(qosCgroupDirs(this.root)[3]! + '/')) await this.apply(bestEffortWrites(this.layout, this.root));
   }
 
   private async apply(writes: CgroupWrite[]): Promise<void> {
@@ -353,7 +389,6 @@ export class PodCgroups {
     const left: string[] = [];
     for (const t of hierarchyMounts(this.layout)) {
       const dir = join(t, parent);
-      if (!existsSync(dir)) continue;
       for (let attempt = 0; ; attempt++) {
         const err = await removeTree(dir);
         if (!err) break;
@@ -391,6 +426,7 @@ export class PodCgroups {
 
   /** Removes the root's own directories where they are empty (on shutdown); busy ones stay. */
   async removeRootIfEmpty(): Promise<void> {
+    this.qosReady.clear();
     const dirs = qosCgroupDirs(this.root).reverse();
     for (const t of hierarchyMounts(this.layout)) {
       for (const d of dirs) await fsp.rmdir(join(t, d)).catch(() => undefined);
@@ -398,8 +434,23 @@ export class PodCgroups {
   }
 }
 
+/** mkdir, where a directory already there is fine */
+async function mkdirExisting(dir: string): Promise<void> {
+  await fsp.mkdir(dir).catch((e: unknown) => {
+    if (errno(e) !== 'EEXIST') throw e;
+  });
+}
+
 /** rmdir a cgroup and its child cgroups, deepest first; the first error's text, or undefined. */
 async function removeTree(dir: string): Promise<string | undefined> {
+  // most often it has no child left (runc delete removed the containers'): one rmdir, and the
+  // listing only when that fails (EBUSY: a child cgroup or a process in it)
+  try {
+    await fsp.rmdir(dir);
+    return undefined;
+  } catch (e) {
+    if (errno(e) === 'ENOENT') return undefined;
+  }
   let entries: import('node:fs').Dirent[];
   try {
     entries = await fsp.readdir(dir, { withFileTypes: true });

@@ -14,16 +14,16 @@
  * RuncRuntime over the same dirs (a restarted podbay) sees exactly what is running.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, watch, type Dirent, type FSWatcher, promises as fsp } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, watch, type Dirent, type FSWatcher, promises as fsp } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { ImageService, Mount } from '../image/types.js';
 import type { PodNetwork } from '../network/types.js';
 import { run, which } from '../sys/exec.js';
 import { Cleanup, sideBySide } from '../sys/cleanup.js';
-import { mountOf, mountsUnder as mountsUnderDir, parseMountinfo, readMountinfoAsync } from '../sys/mountinfo.js';
+import { currentMountPoints, currentMountsUnder, mountOf, mountsUnder as mountsUnderDir, parseMountinfo, readMountinfoAsync } from '../sys/mountinfo.js';
 import { startAttach, startExec } from './exec-stream.js';
-import { writeFileAtomic } from '../sys/fs.js';
-import { readFileUnder } from '../sys/safe-open.js';
+import { removeFast, writeFileAtomic } from '../sys/fs.js';
+import { readFileUnder, UnsafePathError } from '../sys/safe-open.js';
 import { conmonAttachSocket, conmonCreate, conmonReopenLog, conmonResize, RuntimeCreateError } from './conmon.js';
 import { capabilitiesFromMask, containerSpec, nodeHostsFile, propagationProblem, hostsFile, pauseSpec, podResolvConf, resolvConfOf, resolveUser, type ResolvedUser } from './oci-spec.js';
 import { hostDevices } from './devices.js';
@@ -156,7 +156,30 @@ export class RuncRuntime implements Runtime {
     this.network = opts.network;
     this.cgroups = opts.cgroups;
     for (const d of [this.runcRoot, this.exitDir, this.attachDir, this.sandboxesDir, this.containersDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+    // read once, here (before any creation can race the listing); kept by this runtime from
+    // then on (see `sandboxIds`)
+    for (const [dir, ids] of [
+      [this.sandboxesDir, this.sandboxIds],
+      [this.containersDir, this.containerIds],
+    ] as const) {
+      for (const id of readdirSync(dir)) if (ID_RE.test(id)) ids.add(id);
+    }
   }
+
+  /**
+   * The directories under sandboxes/ and containers/, by id. podbay is the only writer of its
+   * run dir (one server per run dir), so they are read once at construction and kept as they
+   * are made and removed here: every pod's sync listed both directories (a readdir of N entries
+   * each, several times per pod in a burst). A directory whose removal failed stays listed, as
+   * it stays on disk; a restarted podbay reads them again.
+   */
+  private readonly sandboxIds = new Set<string>();
+  private readonly containerIds = new Set<string>();
+  /**
+   * Containers' exits once read from conmon's exit file: conmon writes it once when the
+   * container exits, and container ids are never reused, so a listing need not look again.
+   */
+  private readonly exits = new Map<string, { code: number; at: string }>();
 
   // ---- helpers ------------------------------------------------------------------------------
 
@@ -189,13 +212,23 @@ export class RuncRuntime implements Runtime {
     return this.writeRecord(join(this.sandboxDir(r.id), 'sandbox.json'), r, persist);
   }
 
-  private readContainer(id: string, mention?: string): Promise<ContainerRecord | undefined> {
-    return this.readRecord<ContainerRecord>(join(this.containerDir(id), 'container.json'), mention);
+  private async readContainer(id: string, mention?: string): Promise<ContainerRecord | undefined> {
+    const rec = await this.readRecord<ContainerRecord>(join(this.containerDir(id), 'container.json'), mention);
+    if (rec && this.containerIds.has(id)) this.sandboxOfContainer.set(id, rec.sandboxId);
+    return rec;
   }
 
   private writeContainer(r: ContainerRecord, persist = true): Promise<void> {
+    if (this.containerIds.has(r.id)) this.sandboxOfContainer.set(r.id, r.sandboxId);
     return this.writeRecord(join(this.containerDir(r.id), 'container.json'), r, persist);
   }
+
+  /**
+   * Each container's sandbox, once its record was read or written (it never changes): a listing
+   * of one sandbox's containers skips the others without looking at their records (with N pods,
+   * each pod's sync scanned N records' text).
+   */
+  private readonly sandboxOfContainer = new Map<string, string>();
 
   /**
    * The records' JSON as this runtime last wrote or read it, by path. podbay is the only writer
@@ -267,15 +300,22 @@ export class RuncRuntime implements Runtime {
         const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => []);
         // a file by unlink: fs.rm's recursive mode reports a file it cannot unlink as "scandir
         // ...: not a directory"
+        // ...and a directory (rootfs, shm: empty once unmounted) by rmdir first
         const rmEntry = (e: Dirent) =>
           e.isDirectory()
-            ? fsp.rm(join(dir, e.name), { recursive: true, force: true })
+            ? removeFast(join(dir, e.name), 'dir')
             : fsp.unlink(join(dir, e.name)).catch((err: NodeJS.ErrnoException) => {
                 if (err.code !== 'ENOENT') throw err;
               });
         await Promise.all(entries.filter((e) => e.name !== record).map(rmEntry));
+        await removeFast(join(dir, record), 'file');
       }
-      await fsp.rm(dir, { recursive: true, force: true });
+      await removeFast(dir, 'dir');
+      const parent = dirname(dir);
+      if (parent === this.containersDir) {
+        this.containerIds.delete(basename(dir));
+        this.sandboxOfContainer.delete(basename(dir));
+      } else if (parent === this.sandboxesDir) this.sandboxIds.delete(basename(dir));
     } finally {
       forget();
     }
@@ -283,6 +323,8 @@ export class RuncRuntime implements Runtime {
 
   /** conmon's exit file: the exit code and when it was written, or undefined */
   private async exitOf(id: string): Promise<{ code: number; at: string } | undefined> {
+    const known = this.exits.get(id);
+    if (known) return known;
     const p = join(this.exitDir, id);
     // a running container has none: a failed open costs an Error with its stack, per container
     // per listing (as sandboxStatusOf, a stat without one first)
@@ -291,7 +333,10 @@ export class RuncRuntime implements Runtime {
       const [text, st] = await Promise.all([fsp.readFile(p, 'utf8'), fsp.stat(p)]);
       const code = Number.parseInt(text.trim(), 10);
       if (!Number.isFinite(code)) return undefined;
-      return { code, at: st.mtime.toISOString() };
+      const ex = { code, at: st.mtime.toISOString() };
+      // only for a container still there (a removal in between must not leave it behind)
+      if (this.containerIds.has(id)) this.exits.set(id, ex);
+      return ex;
     } catch {
       return undefined;
     }
@@ -324,9 +369,9 @@ export class RuncRuntime implements Runtime {
   }
 
   private async umountAll(dir: string): Promise<void> {
-    for (const mp of mountsUnder(dir)) {
+    for (const mp of await currentMountsUnder(dir)) {
       const r = await run('umount', [mp], { allowFailure: true, timeoutMs: 30_000 });
-      if (r.code !== 0 && mountsUnder(mp).includes(mp)) {
+      if (r.code !== 0 && (await currentMountPoints()).has(mp)) {
         // busy (a process still holds it open): detach it so the directory can go
         await run('umount', ['-l', mp], { allowFailure: true, timeoutMs: 30_000 });
       }
@@ -362,9 +407,34 @@ export class RuncRuntime implements Runtime {
       if (existsSync(join(this.exitDir, id))) return true;
       if (pid && !pidAlive(pid)) return true;
       if (Date.now() >= deadline || (interruptible && this.interrupted)) return false;
-      // a SIGKILLed process is gone and its exit file written within a few ms
-      await sleep(i < 10 ? 2 : Math.min(5 + i * 5, 50));
+      // with the exit dir watched (onContainerExit), its event for this id wakes the wait (and a
+      // look every 50 ms in case one is missed); else, or for a process without its conmon, a
+      // poll: a SIGKILLed process is gone and its exit file written within a few ms
+      await (this.watcher && !pid ? this.exitEvent(id, 50) : sleep(i < 10 ? 2 : Math.min(5 + i * 5, 50)));
     }
+  }
+
+  private readonly exitWaiters = new Map<string, Set<() => void>>();
+
+  /** Resolves at the exit dir's next event for `id`, or after `ms`. */
+  private exitEvent(id: string, ms: number): Promise<void> {
+    return new Promise((done) => {
+      let waiters = this.exitWaiters.get(id);
+      if (!waiters) this.exitWaiters.set(id, (waiters = new Set()));
+      const wake = () => {
+        clearTimeout(timer);
+        waiters.delete(wake);
+        if (!waiters.size && this.exitWaiters.get(id) === waiters) this.exitWaiters.delete(id);
+        done();
+      };
+      const timer = setTimeout(wake, ms);
+      waiters.add(wake);
+    });
+  }
+
+  private wakeExitWaiters(id: string): void {
+    const waiters = this.exitWaiters.get(id);
+    if (waiters) for (const w of [...waiters]) w();
   }
 
   // ---- sandboxes ----------------------------------------------------------------------------
@@ -376,11 +446,12 @@ export class RuncRuntime implements Runtime {
       if (existing) return this.sandboxStatusOf(existing);
       const dir = this.sandboxDir(id);
       // a directory without a record: a crash half-way through an earlier attempt
-      if (existsSync(dir)) await this.removeSandboxRemains(id, undefined);
+      if (this.sandboxIds.has(id)) await this.removeSandboxRemains(id, undefined);
       await this.ensurePauseRootfs();
       const cleanup = new Cleanup();
       try {
         await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+        this.sandboxIds.add(id);
         cleanup.push('remove sandbox dir', () => this.removeDir(dir));
         let netnsPath: string | undefined;
         let ips: string[] = [];
@@ -590,15 +661,16 @@ export class RuncRuntime implements Runtime {
     await this.umountAll(dir);
     await this.removePodCgroup(id, rec);
     await this.removeDir(dir, 'sandbox.json');
-    await fsp.rm(join(this.exitDir, id), { force: true });
-    await fsp.rm(join(this.attachDir, id), { recursive: true, force: true });
+    await removeFast(join(this.exitDir, id), 'file');
+    // conmon's symlink to the bundle dir (for a short attach socket path)
+    await removeFast(join(this.attachDir, id), 'file');
   }
 
   /** The pod's cgroup goes with its last sandbox (an older attempt's removal leaves it to the newer). */
   private async removePodCgroup(id: string, rec: SandboxRecord | undefined): Promise<void> {
     const parent = rec?.cgroupParent;
     if (!this.cgroups || !parent) return;
-    const others = (await this.listPodSandboxes()).filter((s) => s.id !== id && s.config.podUid === rec.config.podUid);
+    const others = (await this.listPodSandboxes({ podUid: rec.config.podUid })).filter((s) => s.id !== id);
     if (others.length) return;
     const left = await this.cgroups.removePod(parent);
     if (left.length) throw new Error(`pod cgroup of ${rec.config.podNamespace}/${rec.config.podName} not removed: ${left.join('; ')}`);
@@ -665,8 +737,7 @@ export class RuncRuntime implements Runtime {
 
   async listPodSandboxes(filter?: { podUid?: string }): Promise<SandboxStatus[]> {
     const out: SandboxStatus[] = [];
-    for (const id of await fsp.readdir(this.sandboxesDir).catch(() => [] as string[])) {
-      if (!ID_RE.test(id)) continue;
+    for (const id of [...this.sandboxIds]) {
       const r = await this.readSandbox(id, filter?.podUid);
       // the filter before the status: a status looks at the pause process in /proc
       if (!r || (filter?.podUid !== undefined && r.config.podUid !== filter.podUid)) continue;
@@ -683,12 +754,39 @@ export class RuncRuntime implements Runtime {
    * make it a FIFO, which would block a reader forever), at most 4 MiB, never a blocking call on
    * the event loop. Anything else reads as empty: a named user then fails "no matching entries".
    */
-  private async readPasswdFile(rootfs: string, name: string): Promise<string> {
+  private async readPasswdFile(rootfs: string, name: string): Promise<{ text: string; lasting: boolean }> {
     try {
-      return (await readFileUnder(rootfs, `etc/${name}`, { links: 'chroot', maxBytes: 4 << 20 })).toString('utf8');
-    } catch {
-      return '';
+      return { text: (await readFileUnder(rootfs, `etc/${name}`, { links: 'chroot', maxBytes: 4 << 20 })).toString('utf8'), lasting: true };
+    } catch (e) {
+      // what the image holds (missing, not a file, a link out of bounds, too big) reads the same
+      // next time; anything else (EMFILE, EIO) may not
+      const code = (e as NodeJS.ErrnoException).code;
+      return { text: '', lasting: e instanceof UnsafePathError || code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP' };
     }
+  }
+
+  /**
+   * /etc/passwd and /etc/group of a fresh rootfs, by the layers under it: a new container's
+   * rootfs is exactly its image's layers (a fresh snapshot: an empty upper dir over the layer
+   * dirs, which are named by chain id), so what they hold is the same for every container of
+   * the image, and reading them cost ~8 opens per container. Read from the container's own
+   * rootfs the first time (readPasswdFile), remembered only when both reads gave what the
+   * image holds; a few images at most.
+   */
+  private readonly passwdByLayers = new Map<string, { passwd: string; group: string }>();
+
+  private async imagePasswd(rootfs: string, mounts: Mount[]): Promise<{ passwd: string; group: string }> {
+    const only = mounts.length === 1 ? mounts[0] : undefined;
+    const lower = only && only.type === 'overlay' && !only.target ? only.options.find((o) => o.startsWith('lowerdir=')) : undefined;
+    const known = lower === undefined ? undefined : this.passwdByLayers.get(lower);
+    if (known) return known;
+    const [passwd, group] = await Promise.all([this.readPasswdFile(rootfs, 'passwd'), this.readPasswdFile(rootfs, 'group')]);
+    const out = { passwd: passwd.text, group: group.text };
+    if (lower !== undefined && passwd.lasting && group.lasting) {
+      if (this.passwdByLayers.size >= 32) this.passwdByLayers.delete(this.passwdByLayers.keys().next().value!);
+      this.passwdByLayers.set(lower, out);
+    }
+    return out;
   }
 
   private async mountRootfs(mounts: Mount[], rootfs: string): Promise<void> {
@@ -719,6 +817,7 @@ export class RuncRuntime implements Runtime {
       const cleanup = new Cleanup();
       try {
         await fsp.mkdir(rootfs, { recursive: true, mode: 0o700 });
+        this.containerIds.add(id);
         cleanup.push('remove container dir', () => this.removeDir(dir));
         cleanup.push('remove snapshot', () => this.images.removeSnapshot(id));
         const mounts = await this.images.prepareSnapshot(id, cfg.image);
@@ -730,7 +829,8 @@ export class RuncRuntime implements Runtime {
         await fsp.mkdir(dirname(cfg.logPath), { recursive: true });
         let user: ResolvedUser;
         try {
-          user = resolveUser(cfg.user, await this.readPasswdFile(rootfs, 'passwd'), await this.readPasswdFile(rootfs, 'group'));
+          const files = await this.imagePasswd(rootfs, mounts);
+          user = resolveUser(cfg.user, files.passwd, files.group);
         } catch (e) {
           throw new Error(`container ${cfg.name}: ${(e as Error).message} (image ${cfg.image})`);
         }
@@ -891,8 +991,9 @@ export class RuncRuntime implements Runtime {
       await this.umountAll(dir);
       await this.images.removeSnapshot(id);
       await this.removeDir(dir, 'container.json');
-      await fsp.rm(join(this.exitDir, id), { force: true });
-      await fsp.rm(join(this.attachDir, id), { recursive: true, force: true });
+      await removeFast(join(this.exitDir, id), 'file');
+      this.exits.delete(id);
+      await removeFast(join(this.attachDir, id), 'file');
       this.notified.delete(id);
     });
   }
@@ -957,8 +1058,8 @@ export class RuncRuntime implements Runtime {
 
   async listContainers(sandboxId?: string): Promise<ContainerStatus[]> {
     const out: ContainerStatus[] = [];
-    for (const id of await fsp.readdir(this.containersDir).catch(() => [] as string[])) {
-      if (!ID_RE.test(id)) continue;
+    for (const id of [...this.containerIds]) {
+      if (sandboxId && (this.sandboxOfContainer.get(id) ?? sandboxId) !== sandboxId) continue;
       const rec = await this.readContainer(id, sandboxId || undefined);
       if (!rec || (sandboxId && rec.sandboxId !== sandboxId)) continue;
       out.push(await this.statusOf(rec));
@@ -1019,8 +1120,11 @@ export class RuncRuntime implements Runtime {
     if (this.watcher) return;
     this.watcher = watch(this.exitDir, (_event, name) => {
       const id = typeof name === 'string' ? name : undefined;
-      if (!id || !ID_RE.test(id) || this.notified.has(id)) return;
-      if (!existsSync(join(this.exitDir, id)) || !existsSync(join(this.containersDir, id))) return;
+      if (!id || !ID_RE.test(id)) return;
+      this.wakeExitWaiters(id);
+      if (this.notified.has(id)) return;
+      // containers only (sandboxes' exits come here too), the cheap question first
+      if (!this.containerIds.has(id) || !existsSync(join(this.exitDir, id))) return;
       this.notified.add(id);
       for (const l of this.listeners) {
         try {

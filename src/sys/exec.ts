@@ -86,8 +86,27 @@ async function runUntraced(command: string, args: readonly string[], opts: ExecO
   return { code: out.code, stdout: out.stdout, stderr: out.stderr, ...(out.sync !== undefined ? { sync: out.sync } : {}), ...(out.timedOut ? { timedOut: true } : {}) };
 }
 
+/**
+ * Where a name was found on a PATH: tools are looked up per pod (unshare, umount, iptables...),
+ * and each lookup walked PATH with one access() per directory. A tool found stays found for the
+ * process (a tool removed later fails where it is run, naming its path); a missing one is
+ * looked for again on every call, so installing it needs no restart.
+ */
+const found = new Map<string, string>();
+
 /** Find an executable on PATH (or at an absolute path); undefined when missing. */
 export function which(name: string, path = process.env.PATH ?? ''): string | undefined {
+  if (name.includes('/')) return lookup(name, path);
+  const key = `${path}\0${name}`;
+  let hit = found.get(key);
+  if (hit === undefined) {
+    hit = lookup(name, path);
+    if (hit !== undefined) found.set(key, hit);
+  }
+  return hit;
+}
+
+function lookup(name: string, path: string): string | undefined {
   const candidates = name.includes('/') ? [name] : [...path.split(delimiter), '/usr/sbin', '/sbin', '/usr/bin'].map((d) => join(d, name));
   for (const c of candidates) {
     try {

@@ -1,7 +1,7 @@
 /** File helpers shared by the rooms. */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
+import { rename, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 
 /**
  * Write via a temp file and rename, so readers see the old or the new content, never half;
@@ -36,4 +36,19 @@ export function processUmask(): number {
 /** Whether a file created with `mode` gets exactly those bits (special bits need a chmod anyway). */
 export function createModeExact(mode: number): boolean {
   return (mode & 0o7777) === (mode & 0o777 & ~processUmask());
+}
+
+/**
+ * Remove what is expected to be a file (unlink) or an empty directory (rmdir) with one call, a
+ * missing one being fine: fs.rm makes an lstat first, and its recursive walk an lstat, a failed
+ * rmdir and a readdir for a directory with entries. Anything else at the path (a directory with
+ * entries, the other kind) goes by fs.rm's recursive walk, which never follows links.
+ */
+export async function removeFast(path: string, kind: 'file' | 'dir'): Promise<void> {
+  try {
+    await (kind === 'file' ? unlink(path) : rmdir(path));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    await rm(path, { recursive: true, force: true });
+  }
 }

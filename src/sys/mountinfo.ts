@@ -62,37 +62,78 @@ export function mountPoints(text: string): string[] {
   return out;
 }
 
+/** One read of the table; each view parsed once, on first use, for every caller sharing the read. */
+class MountTable {
+  private points?: Set<string>;
+  private mounts?: MountInfo[];
+  constructor(private readonly text: string) {}
+  mountPoints(): Set<string> {
+    return (this.points ??= new Set(mountPoints(this.text)));
+  }
+  parsed(): MountInfo[] {
+    return (this.mounts ??= parseMountinfo(this.text));
+  }
+}
+
 /**
- * The mount points of /proc/self/mountinfo, read after the call: callers that ask while a read
- * is under way share the next one (after a restart every pod's first sync asks at once, and
- * 100 pods made 100 reads of the table).
+ * /proc/self/mountinfo read after the call: callers that ask while a read is under way share
+ * the next one (after a restart every pod's first sync asks at once, and 100 pods made 100
+ * reads of the table; in a burst every pod's teardown asks several times).
  */
-let nextRead: Promise<Set<string>> | undefined;
+let nextRead: Promise<MountTable> | undefined;
 let lastRead: Promise<unknown> = Promise.resolve();
-export function currentMountPoints(): Promise<Set<string>> {
+function currentTable(): Promise<MountTable> {
   if (nextRead) return nextRead;
   const read = lastRead.then(async () => {
     nextRead = undefined; // from here on, a caller needs a read that starts after this one
-    return new Set(mountPoints(await readFile('/proc/self/mountinfo', 'utf8')));
+    return new MountTable(await readFile('/proc/self/mountinfo', 'utf8'));
   });
   nextRead = read;
   lastRead = read.catch(() => undefined);
   return read;
 }
 
+/** The mount points of /proc/self/mountinfo, from a read made after the call (shared). */
+export async function currentMountPoints(): Promise<Set<string>> {
+  return (await currentTable()).mountPoints();
+}
+
+/**
+ * The whole table, parsed, from a read made after the call: callers that ask while a read is
+ * under way share the next one, with each other and with currentMountPoints (the array and its
+ * entries are shared too: not to be changed). For a per-pod path, instead of the blocking
+ * readMountinfo() (e.g. as mountsUsing's `mounts`).
+ */
+export async function currentMountinfo(): Promise<MountInfo[]> {
+  return (await currentTable()).parsed();
+}
+
 /** Mount points at or below `dir`, deepest first (the order to unmount them in). */
 export function mountsUnder(dir: string, mounts?: MountInfo[]): string[] {
+  return pointsUnder(dir, mounts ? mounts.map((m) => m.mountPoint) : mountPoints(readFileSync('/proc/self/mountinfo', 'utf8')));
+}
+
+function pointsUnder(dir: string, points: Iterable<string>): string[] {
   const d = resolve(dir);
-  return (mounts ? mounts.map((m) => m.mountPoint) : mountPoints(readFileSync('/proc/self/mountinfo', 'utf8')))
-    .filter((mp) => mp === d || mp.startsWith(d + '/'))
-    .sort((a, b) => b.length - a.length);
+  const out: string[] = [];
+  for (const mp of points) if (mp === d || mp.startsWith(d + '/')) out.push(mp);
+  return out.sort((a, b) => b.length - a.length);
+}
+
+/**
+ * mountsUnder from a read of the table made after the call, shared with other callers
+ * (currentMountPoints): never a blocking read on the event loop. With N pods the table has
+ * ~5N lines and each pod's teardown asked several times, so a burst's teardown read O(N^2).
+ */
+export async function currentMountsUnder(dir: string): Promise<string[]> {
+  return pointsUnder(dir, await currentMountPoints());
 }
 
 /**
  * Mounts that use `dir`: mounted on it or below it, or overlays whose upperdir, workdir or
  * lowerdir lies inside it.
  */
-export function mountsUsing(dir: string, mounts: MountInfo[] = readMountinfo()): MountInfo[] {
+export function mountsUsing(dir: string, mounts: readonly MountInfo[] = readMountinfo()): MountInfo[] {
   const under = (p: string) => p === dir || p.startsWith(dir + '/');
   return mounts.filter((m) => {
     if (under(m.mountPoint)) return true;
@@ -120,21 +161,4 @@ export function mountOf(path: string, mounts: MountInfo[]): MountInfo | undefine
     if (!best || mp.length >= best.mountPoint.length) best = m;
   }
   return best;
-}
-
-/**
- * The whole of /proc/self/mountinfo, parsed, read after the call (async); callers that ask while
- * a read is under way share the next one, as with currentMountPoints.
- */
-let nextInfo: Promise<MountInfo[]> | undefined;
-let lastInfo: Promise<unknown> = Promise.resolve();
-export function currentMountinfo(): Promise<MountInfo[]> {
-  if (nextInfo) return nextInfo;
-  const read = lastInfo.then(async () => {
-    nextInfo = undefined; // from here on, a caller needs a read that starts after this one
-    return parseMountinfo(await readFile('/proc/self/mountinfo', 'utf8'));
-  });
-  nextInfo = read;
-  lastInfo = read.catch(() => undefined);
-  return read;
 }
