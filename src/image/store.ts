@@ -28,7 +28,7 @@ import { chainIds as computeChainIds, digestHex, isDigest, layerDigests, sha256,
 import { unpackLayer } from './unpack.js';
 import { readArchiveDir, goArch, MEDIA, type ArchiveImage } from './archive-read.js';
 import { currentMountinfo, mountsUsing, type MountInfo } from '../sys/mountinfo.js';
-import { createModeExact } from '../sys/fs.js';
+import { createModeExact, removeTree } from '../sys/fs.js';
 import { AmbiguousImageError, ImageNotFoundError, InvalidArchiveError, MissingToolError, SnapshotError } from './errors.js';
 
 export { ImageNotFoundError, AmbiguousImageError, InvalidArchiveError, SnapshotError, MissingToolError } from './errors.js';
@@ -478,7 +478,7 @@ export class LocalImageService implements ImageService {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw e;
     }
-    await fsp.rm(aside, { recursive: true, force: true });
+    await removeTree(aside);
   }
 
   /** Drop layers and blobs nothing refers to. Call holding the lock, with the index about to be written. */

@@ -24,7 +24,8 @@
  * sync. On start the kubelet adopts what the runtime already runs (conmon keeps containers
  * alive across podbay restarts) and removes sandboxes that no pod owns.
  */
-import { rm, mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { removeTree } from '../sys/fs.js';
 import { join } from 'node:path';
 import type { Runtime, ContainerStatus as RtContainer, SandboxStatus, ContainerConfig, VolumeMount, SandboxDNS } from '../runtime/types.js';
 import type { ImageService } from '../image/types.js';
@@ -893,7 +894,7 @@ export class Kubelet {
     this.events.forget(uid);
     // each pod's Scheduled event stayed here for good (up to the recorder's cap of 5,000)
     const labels = pod?.metadata;
-    if (labels) await rm(podLogDir(this.opts.logsDir, labels.namespace, labels.name, uid), { recursive: true, force: true });
+    if (labels) await removeTree(podLogDir(this.opts.logsDir, labels.namespace, labels.name, uid));
     else await removeLogsOfUid(this.opts.logsDir, uid);
   }
 
@@ -953,7 +954,7 @@ async function removeLogsOfUid(logsDir: string, uid: string): Promise<void> {
   } catch {
     return;
   }
-  for (const n of names) if (n.endsWith(`_${uid}`)) await rm(join(logsDir, n), { recursive: true, force: true });
+  for (const n of names) if (n.endsWith(`_${uid}`)) await removeTree(join(logsDir, n));
 }
 
 /** hostPort mappings for every container port that asks for one. */

@@ -27,7 +27,7 @@ import { constants, promises as fsp, statSync, mkdirSync, writeFileSync } from '
 import { join, dirname } from 'node:path';
 import type { KubeletClient } from './client.js';
 import { run } from '../sys/exec.js';
-import { createModeExact, writeFileAtomic } from '../sys/fs.js';
+import { createModeExact, removeTree, writeFileAtomic } from '../sys/fs.js';
 import { currentMountinfo, currentMountPoints, mountsUnder } from '../sys/mountinfo.js';
 import { fdPath, openDirHandle, resolveUnder } from '../sys/safe-open.js';
 import { downwardFile, DownwardError, type DownwardContext } from './downward.js';
@@ -440,5 +440,5 @@ export async function releaseVolumes(podDir: string): Promise<void> {
   const left = mountsUnder(podDir, await currentMountinfo());
   if (left.length) throw new Error(`cannot remove ${podDir}: still mounted: ${left.join(', ')}`);
   forgetWritten(podDir);
-  await fsp.rm(podDir, { recursive: true, force: true });
+  await removeTree(podDir);
 }
