@@ -62,7 +62,8 @@ export async function removeFast(path: string, kind: 'file' | 'dir'): Promise<vo
  * readdir with file types and an rmdir, per file an unlink. A link is removed, never followed:
  * a Dirent's type is the entry's own, as lstat's, and the top is lstat'ed. A missing path is
  * fine. A directory that gained entries meanwhile (ENOTEMPTY) is left to fs.rm; other errors
- * (a mount point: EBUSY) are thrown, as fs.rm throws them.
+ * (a mount point: EBUSY) are thrown, as fs.rm throws them. A tree a running container can still
+ * write in needs safe-remove.ts, which reaches every entry through a directory handle.
  */
 export async function removeTree(path: string): Promise<void> {
   const st = await lstat(path).catch((e: NodeJS.ErrnoException) => {
