@@ -28,7 +28,7 @@ import { join, dirname } from 'node:path';
 import type { KubeletClient } from './client.js';
 import { run } from '../sys/exec.js';
 import { createModeExact, removeTree, writeFileAtomic } from '../sys/fs.js';
-import { currentMountinfo, currentMountPoints, mountsUnder } from '../sys/mountinfo.js';
+import { currentMountPoints, currentMountsUnder } from '../sys/mountinfo.js';
 import { fdPath, openDirHandle, resolveUnder } from '../sys/safe-open.js';
 import { downwardFile, DownwardError, type DownwardContext } from './downward.js';
 import { claimVolume } from './claim-volume.js';
@@ -433,11 +433,11 @@ function checkHostPath(volume: string, path: string, type: string): string {
  */
 export async function releaseVolumes(podDir: string): Promise<void> {
   // each read starts after the call; pods torn down together share one (a burst's teardown)
-  for (const mp of mountsUnder(podDir, await currentMountinfo())) {
+  for (const mp of await currentMountsUnder(podDir)) {
     const r = await run('umount', [mp], { allowFailure: true });
     if (r.code !== 0) await run('umount', ['-l', mp], { allowFailure: true });
   }
-  const left = mountsUnder(podDir, await currentMountinfo());
+  const left = await currentMountsUnder(podDir);
   if (left.length) throw new Error(`cannot remove ${podDir}: still mounted: ${left.join(', ')}`);
   forgetWritten(podDir);
   await removeTree(podDir);

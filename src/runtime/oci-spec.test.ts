@@ -15,10 +15,10 @@ import {
   volumeMounts,
   type ContainerSpecOptions,
 } from './oci-spec.js';
-import { mountOf, parseMountinfo } from '../sys/mountinfo.js';
+import { mountOf, mountsUnder, parseMountinfo } from '../sys/mountinfo.js';
 import { parseSyncMessage, conmonArgs, RuntimeCreateError } from './conmon.js';
 import { runcMessage } from './runc.js';
-import { sandboxIdFor, mountsUnder } from './runtime.js';
+import { sandboxIdFor } from './runtime.js';
 import type { ContainerConfig } from './types.js';
 
 const nsTypes = (s: { linux: { namespaces: { type: string; path?: string }[] } }) =>
@@ -187,7 +187,7 @@ test('mountsUnder: deepest first, exact prefix only', () => {
     '4 1 0:3 / /x/runner rw - tmpfs t rw',
     '5 1 0:4 / /x/run/with\\040space rw - tmpfs t rw',
   ].join('\n');
-  assert.deepEqual(mountsUnder('/x/run', mi), ['/x/run/with space', '/x/run/c/rootfs', '/x/run']);
+  assert.deepEqual(mountsUnder('/x/run', parseMountinfo(mi)), ['/x/run/with space', '/x/run/c/rootfs', '/x/run']);
 });
 
 test('mountPropagation: None rprivate, HostToContainer rslave, Bidirectional rshared; the rootfs follows; the source must propagate', () => {

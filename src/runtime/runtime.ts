@@ -20,7 +20,7 @@ import type { ImageService, Mount } from '../image/types.js';
 import type { PodNetwork } from '../network/types.js';
 import { run, which } from '../sys/exec.js';
 import { Cleanup, sideBySide } from '../sys/cleanup.js';
-import { currentMountPoints, currentMountsUnder, mountOf, mountsUnder as mountsUnderDir, parseMountinfo, readMountinfoAsync } from '../sys/mountinfo.js';
+import { currentMountPoints, currentMountsUnder, mountOf, readMountinfoAsync } from '../sys/mountinfo.js';
 import { startAttach, startExec } from './exec-stream.js';
 import { removeFast, writeFileAtomic } from '../sys/fs.js';
 import { readFileUnder, UnsafePathError } from '../sys/safe-open.js';
@@ -101,11 +101,6 @@ export function sandboxIdFor(podUid: string, attempt: number): string {
 
 const ID_RE = /^[0-9a-f]{64}$/;
 
-/** mount points at or below `dir`, deepest first (from /proc/self/mountinfo) */
-/** Mount points at or below `dir`, deepest first; `mountinfo` text may be given (tests). */
-export function mountsUnder(dir: string, mountinfo?: string): string[] {
-  return mountsUnderDir(dir, mountinfo === undefined ? undefined : parseMountinfo(mountinfo));
-}
 
 /** The pod's hostname: the node's for host-network pods (they share its UTS namespace). */
 async function sandboxHostname(cfg: SandboxConfig): Promise<string> {
