@@ -419,7 +419,6 @@ export class Kubelet {
     // a pod whose volumes or sandbox failed is not tried again before its back-off is over
     // (its status and events already say why); resyncs and watch events meanwhile are no-ops
     if (this.retries.waiting(uid)) return;
-    const ns = pod.metadata.namespace;
     trace(pod, 'sync start');
     const sysctls = podSysctls(pod, this.sysctls);
     if ((!pod.status?.phase || pod.status.phase === 'Pending') && !(await this.sandboxesOf(uid)).length) {
@@ -429,56 +428,43 @@ export class Kubelet {
       if (appArmor) return this.rejectPod(pod, 'AppArmor', appArmor);
     }
     const podDir = join(this.opts.podsDir, uid);
-    await mkdir(podDir, { recursive: true, mode: 0o750 });
+    const sandboxes = await this.sandboxesOf(uid);
+    let sandbox = sandboxes.find((s) => s.state === 'ready');
+    // A pod's first sandbox is made beside its volumes: neither needs the other, and together
+    // they are the start of every pod. The kubelet makes none before the volumes are mounted, so
+    // a volume that fails takes the new sandbox away again, and nothing of the sandbox (the pod
+    // IP) reaches the status before the volumes are ready. After a failure, one after the other.
+    const early = !sandbox && !sandboxes.length && !this.retries.failedBefore(uid) && !('message' in sysctls) ? this.newSandbox(pod, sandboxes, sysctls) : undefined;
     let volumes: Map<string, PreparedVolume>;
     try {
+      await mkdir(podDir, { recursive: true, mode: 0o750 });
       volumes = (await prepareVolumes(this.client, pod, podDir, this.downwardContext(pod, undefined))).volumes;
       await this.ownership.apply(pod, volumes).catch((e: unknown) => {
         throw e instanceof FsGroupError ? new VolumeError(e.volume, e.message) : e;
       });
     } catch (e) {
+      const made = early && (await early);
       if (!(e instanceof VolumeError)) throw e;
+      if (made && 'sandbox' in made) await this.removeSandbox(made.sandbox, pod, 0);
       this.events.record(pod, 'Warning', 'FailedMount', e.message);
       this.retryLater(uid);
       await this.writeStatus(pod, undefined, []);
       return;
     }
+    trace(pod, 'volumes ready');
 
     // the sandbox: reuse a ready one, replace a dead one
-    const sandboxes = await this.sandboxesOf(uid);
-    let sandbox = sandboxes.find((s) => s.state === 'ready');
-    trace(pod, 'volumes ready');
     if (!sandbox) {
-      const attempt = sandboxes.reduce((m, s) => Math.max(m, s.config.attempt + 1), 0);
-      for (const s of sandboxes) await this.removeSandbox(s, pod, 0);
-      if (attempt > 0) this.events.record(pod, 'Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
       // a sandbox never runs without the pod's sysctls (the allowlist may have changed since admission)
       if ('message' in sysctls) return this.rejectPod(pod, FORBIDDEN_REASON, sysctls.message);
-      try {
-        const names = await this.sandboxNames(pod);
-        sandbox = await this.runtime.runPodSandbox({
-          podName: pod.metadata.name,
-          podNamespace: ns,
-          podUid: uid,
-          attempt,
-          hostname: names.hostname,
-          dns: names.dns,
-          hostNetwork: Boolean(pod.spec.hostNetwork),
-          hostIPC: Boolean(pod.spec.hostIPC),
-          hostPID: Boolean(pod.spec.hostPID),
-          shareProcessNamespace: Boolean(pod.spec.shareProcessNamespace),
-          portMappings: portMappings(pod),
-          labels: { [LABEL_POD_UID]: uid, [LABEL_POD_NAME]: pod.metadata.name, [LABEL_POD_NAMESPACE]: ns },
-          annotations: {},
-          sysctls: sysctls.sysctls,
-          cgroup: podCgroupConfig(pod, this.opts.podPidsLimit),
-        });
-      } catch (e) {
-        this.events.record(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${osErrorText(e)}`);
+      const made = await (early ?? this.newSandbox(pod, sandboxes, sysctls));
+      if ('error' in made) {
+        this.events.record(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${osErrorText(made.error)}`);
         this.retryLater(uid);
         await this.writeStatus(pod, undefined, []);
         return;
       }
+      sandbox = made.sandbox;
     }
 
     trace(pod, 'sandbox ready');
@@ -680,6 +666,41 @@ export class Kubelet {
    * The pod's hostname and what its /etc/hosts and resolv.conf say (pod-dns.ts), with the
    * events the kubelet records while forming them (MissingClusterDNS, DNSConfigForming).
    */
+  /**
+   * A new sandbox for the pod, after the dead ones are removed: what it became, or why it
+   * failed (the caller reports that, once it knows the volumes did not fail first).
+   */
+  private async newSandbox(pod: Obj, dead: SandboxStatus[], sysctls: { sysctls: Record<string, string> }): Promise<{ sandbox: SandboxStatus } | { error: unknown }> {
+    const uid: string = pod.metadata.uid;
+    const ns: string = pod.metadata.namespace;
+    const attempt = dead.reduce((m, s) => Math.max(m, s.config.attempt + 1), 0);
+    try {
+      for (const s of dead) await this.removeSandbox(s, pod, 0);
+      if (attempt > 0) this.events.record(pod, 'Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
+      const names = await this.sandboxNames(pod);
+      const sandbox = await this.runtime.runPodSandbox({
+        podName: pod.metadata.name,
+        podNamespace: ns,
+        podUid: uid,
+        attempt,
+        hostname: names.hostname,
+        dns: names.dns,
+        hostNetwork: Boolean(pod.spec.hostNetwork),
+        hostIPC: Boolean(pod.spec.hostIPC),
+        hostPID: Boolean(pod.spec.hostPID),
+        shareProcessNamespace: Boolean(pod.spec.shareProcessNamespace),
+        portMappings: portMappings(pod),
+        labels: { [LABEL_POD_UID]: uid, [LABEL_POD_NAME]: pod.metadata.name, [LABEL_POD_NAMESPACE]: ns },
+        annotations: {},
+        sysctls: sysctls.sysctls,
+        cgroup: podCgroupConfig(pod, this.opts.podPidsLimit),
+      });
+      return { sandbox };
+    } catch (error) {
+      return { error };
+    }
+  }
+
   private async sandboxNames(pod: Obj): Promise<{ hostname: string; dns: SandboxDNS }> {
     const names = podHostnameAndDomain(pod, this.opts.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN);
     const hostResolvConf = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');

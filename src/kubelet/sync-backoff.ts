@@ -56,6 +56,11 @@ export class SyncBackoff {
     return !!e && this.now() < e.notBefore - SLACK_MS;
   }
 
+  /** whether the step failed since it last succeeded (or was forgotten) */
+  failedBefore(key: string): boolean {
+    return this.entries.has(key);
+  }
+
   succeeded(key: string): void {
     this.entries.delete(key);
   }

@@ -160,6 +160,15 @@ spec:
     await waitStatus('hp-under-file', 'ContainerCreating');
     assert.equal(eventCount('hp-under-file', 'FailedSync'), 0, 'a volume failure is FailedMount, not a failed sync');
     assert.equal(readFileSync(file, 'utf8'), 'not a directory\n');
+    // the kubelet makes no sandbox before the volumes are set up: the one podbay starts beside
+    // them on a first sync is taken away again, and no pod IP is shown
+    const uid = pod('hp-under-file').metadata.uid;
+    const ofPod = sandboxDirs().filter((d) => {
+      const rec = join(suite.runDir, 'sandboxes', d, 'sandbox.json');
+      return !existsSync(rec) || JSON.parse(readFileSync(rec, 'utf8')).config.podUid === uid;
+    });
+    assert.deepEqual(ofPod, [], 'no sandbox of a pod whose volume failed');
+    assert.equal(pod('hp-under-file').status?.podIP, undefined, 'no pod IP while the volumes fail');
     deletePromptly('hp-under-file');
   });
 
