@@ -31,3 +31,19 @@ test('success starts afresh; forget drops the pod and its containers, not other 
   assert.equal(b.waiting('u2'), true);
   assert.equal(b.size, 2);
 });
+
+test('failedBefore: true from a failure until success or forget, also once the delay is over', () => {
+  let now = 0;
+  const b = new SyncBackoff({ initialMs: 1000, maxMs: 60_000, now: () => now });
+  assert.equal(b.failedBefore('u'), false);
+  b.failed('u');
+  now = 5000;
+  assert.equal(b.waiting('u'), false);
+  assert.equal(b.failedBefore('u'), true, 'a retry after the delay is still not a first try');
+  assert.equal(b.failedBefore('u2'), false);
+  b.succeeded('u');
+  assert.equal(b.failedBefore('u'), false);
+  b.failed('u');
+  b.forget('u');
+  assert.equal(b.failedBefore('u'), false);
+});
