@@ -44,6 +44,7 @@ import type { DownwardContext } from './downward.js';
 import { nodeResources } from './node.js';
 import { podDNS, podHostnameAndDomain } from './pod-dns.js';
 import { resolveArgv, mergeEnv } from './container-args.js';
+import { podChangeNeedsSync } from './pod-changes.js';
 import { computePodStatus, type ContainerView, type Waiting } from './pod-status.js';
 import { containerLogPath, podLogDir, streamLog, type LogOptions } from './logs.js';
 import { ContainerLogManager, DEFAULT_LOG_ROTATION, type LogRotationPolicy } from './log-rotation.js';
@@ -290,6 +291,8 @@ export class Kubelet {
     if (before && before.metadata.generation !== pod.metadata.generation) this.retries.forget(uid);
     // a hook in flight (a long postStart) must not hold the pod's teardown
     if (ev.type === 'DELETED' || pod.metadata.deletionTimestamp) this.hooks.cancelPod(uid);
+    // the kubelet's own status writes come back here: a status-only change needs no sync (pod-changes.ts)
+    if (ev.type === 'MODIFIED' && before && !podChangeNeedsSync(before, pod)) return;
     this.enqueue(uid);
   }
 
