@@ -18,6 +18,7 @@ const kubectls = kubectlBinaries();
 const newest = kubectls[kubectls.length - 1]!;
 /** a pod that stops at once on SIGTERM (sleep as PID 1 would wait out the grace period) */
 const QUICK = ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'];
+const SLOW_STOP = ['sh', '-c', 'trap "sleep 2; exit 0" TERM; sleep 3600 & wait'];
 
 describe('deployments, replicasets and garbage collection with real kubectl', () => {
   let s: PodbayServer;
@@ -160,7 +161,8 @@ describe('deployments, replicasets and garbage collection with real kubectl', ()
   });
 
   it('delete deployment: background removes its sets and pods; orphan keeps them unowned; foreground waits for the pods', async () => {
-    for (const name of ['bg', 'orph', 'fg']) ok('-n', 'ctla', 'create', 'deployment', name, '--image=busybox:1.36', '--', ...QUICK);
+    // fg's pod takes 2 s to stop, so the owner is still there, marked, when kubectl looks
+    for (const name of ['bg', 'orph', 'fg']) ok('-n', 'ctla', 'create', 'deployment', name, '--image=busybox:1.36', '--', ...(name === 'fg' ? SLOW_STOP : QUICK));
     for (const name of ['bg', 'orph', 'fg']) assert.equal(k('-n', 'ctla', 'rollout', 'status', `deploy/${name}`, '--timeout=90s').code, 0);
 
     assert.match(ok('-n', 'ctla', 'delete', 'deployment', 'bg'), /deployment.apps "bg" deleted/);
