@@ -62,7 +62,7 @@ export class NetnsPins {
     return (await currentMountPoints()).has(pin);
   }
 
-  /** Create (or find) the pinned namespace; returns the pin path. */
+  /** Create (or find) the pinned namespace, its lo up; returns the pin path. */
   async create(id: string): Promise<string> {
     const pin = this.path(id);
     if (await this.exists(id)) return pin;
@@ -75,7 +75,10 @@ export class NetnsPins {
       await touch();
     });
     try {
-      await run(tool('unshare', 'util-linux'), [`--net=${pin}`, 'true'], { timeoutMs: 15_000 });
+      // lo comes up inside the new namespace in the same process chain (unshare execs ip there):
+      // what the CNI loopback plugin's ADD does, without a Go binary per pod. It needs no DEL:
+      // lo goes with the namespace.
+      await run(tool('unshare', 'util-linux'), [`--net=${pin}`, tool('ip', 'iproute2'), 'link', 'set', 'lo', 'up'], { timeoutMs: 15_000 });
     } catch (e) {
       await rm(pin, { force: true }).catch(() => {});
       throw new Error(`creating network namespace ${pin}: ${(e as Error).message}`);

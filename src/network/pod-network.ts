@@ -4,20 +4,23 @@
  * Per pod sandbox:
  *
  *            setUp                                             tearDown
- *   (none) ---------> netns pinned -> lo up, eth0, hostPorts --------> (none)
+ *   (none) ---------> netns pinned, lo up -> eth0, hostPorts -----> (none)
  *                     |  cache written before the first ADD (no result) and again after
  *                     |  the last one (with the result), so a crash anywhere leaves enough
  *                     |  on disk for tearDown to replay DEL with the very same config.
- *                     +-- any failure: unwind in reverse (DEL eth0's list, DEL lo, drop
- *                         cache, delete netns), then rethrow.
- * lo and eth0 are attached (and detached) concurrently: they are independent links. A pod's
- * hostPorts are written after eth0's ADD (the pod IP is known) by the bridge's hostport manager
- * (./hostport-manager.ts: one iptables-restore per batch of set-ups and tear-downs, not the
- * portmap plugin); setUp resolves once they answer. tearDown removes them first, then runs DEL
- * bridge beside DEL loopback, then deletes the netns.
+ *                     +-- any failure: unwind in reverse (DEL eth0's list, drop cache,
+ *                         delete netns), then rethrow.
+ * A pod's hostPorts are written after eth0's ADD (the pod IP is known) by the bridge's hostport
+ * manager (./hostport-manager.ts: one iptables-restore per batch of set-ups and tear-downs, not
+ * the portmap plugin); setUp resolves once they answer. tearDown removes them first, then runs
+ * DEL of eth0's list, then deletes the netns.
  *
  * The networks it attaches:
- *   lo:   the `loopback` plugin on its own (a pod without it cannot reach itself on 127.0.0.1)
+ *   lo:   brought up by the pin itself (`unshare --net=PIN ip link set lo up`, ./netns.ts): what
+ *         the CNI `loopback` plugin's ADD does (a pod without it cannot reach itself on
+ *         127.0.0.1), one Go binary less per pod up and one down (its DEL only sets lo down in a
+ *         namespace that is about to go). Caches of an older podbay name a loopback list; it is
+ *         not run.
  *   eth0: podbay's config list `<confDir>/<networkName>.conflist`:
  *           bridge (gateway, hairpin; host-local IPAM leases under <runDir>/ipam; masquerade
  *           is one per-bridge rule set podbay makes, ./pod-masquerade.ts)
@@ -87,11 +90,6 @@ export function buildConfList(s: NetworkSettings): CniConfList {
   };
 }
 
-/** The loopback network, run on its own for `lo`. */
-export function buildLoopbackConf(s: NetworkSettings): CniConfList {
-  return { cniVersion: CNI_VERSION, name: s.networkName, plugins: [{ type: 'loopback' }] };
-}
-
 /**
  * The portMappings capability's entries (kept in the cache as runtimeConfig: the hostport
  * manager's record of the pod's hostPorts, and what a chained plugin declaring the capability gets).
@@ -129,7 +127,8 @@ export interface CacheEntry {
   ifName: string;
   /** CNI_ARGS pairs (K8S_POD_*) */
   args: Record<string, string>;
-  loopback: CniConfList;
+  /** written by an older podbay (lo by the loopback plugin); not run any more */
+  loopback?: CniConfList;
   confList: CniConfList;
   /** capability values sent as runtimeConfig, e.g. {portMappings: [...]} */
   runtimeConfig: Record<string, unknown>;
@@ -276,7 +275,6 @@ export class CniPodNetwork implements PodNetwork {
       netnsPath: this.pins.path(id),
       ifName: POD_IFNAME,
       args: k8sArgs(req),
-      loopback: buildLoopbackConf(this.settings),
       confList: this.confList,
       runtimeConfig: { portMappings: portMappingsCapability(req.portMappings) },
     };
@@ -287,17 +285,12 @@ export class CniPodNetwork implements PodNetwork {
       await this.writeCache(entry);
       undo.push('remove CNI cache', () => this.removeCache(id));
 
-      // lo and eth0 are independent links in the namespace: attach both at once (saves the
-      // loopback plugin's ~20 ms); a failure of either rolls back both.
-      const lo = this.runtimeConf(entry, entry.netnsPath, 'lo');
       const eth = this.runtimeConf(entry, entry.netnsPath);
-      undo.push('CNI DEL lo', () => delNetworkList(entry.loopback, lo, this.invoke));
       undo.push(`CNI DEL ${POD_IFNAME}`, () => delNetworkList(entry.confList, eth, this.invoke));
       // the hostPort rules follow eth0's address at once, beside the pause's creation (they
       // need the IP, not the pause)
       if (req.portMappings.length) undo.push('remove hostPorts', () => this.hostPortRules.remove(id));
-      const [loAdd, ethAdd, side] = await Promise.allSettled([
-        addNetworkList(entry.loopback, lo, this.invoke),
+      const [ethAdd, side] = await Promise.allSettled([
         addNetworkList(entry.confList, eth, this.invoke).then(async (result) => {
           entry.result = result;
           if (req.portMappings.length) await this.hostPortRules.set(hostPortEntry(entry)!);
@@ -305,7 +298,6 @@ export class CniPodNetwork implements PodNetwork {
         req.whileAttaching ? req.whileAttaching(entry.netnsPath) : Promise.resolve(),
       ]);
       if (ethAdd.status === 'rejected') throw ethAdd.reason;
-      if (loAdd.status === 'rejected') throw loAdd.reason;
       if (side.status === 'rejected') throw side.reason;
       await this.writeCache(entry);
     } catch (e) {
@@ -324,7 +316,6 @@ export class CniPodNetwork implements PodNetwork {
       netnsPath: this.pins.path(id),
       ifName: POD_IFNAME,
       args: {},
-      loopback: buildLoopbackConf(this.settings),
       confList: this.confList,
       runtimeConfig: { portMappings: [] },
     };
@@ -335,12 +326,8 @@ export class CniPodNetwork implements PodNetwork {
     const errors: Error[] = [];
     // the DNAT goes before the pod's address is released (no rule may point at a reused IP)
     await this.hostPortRules.remove(id).catch((e: Error) => errors.push(e));
-    // eth0's list (bridge; portmap in configs of an older podbay) and lo are independent: DEL them side by side.
-    const [ethErrors, loErrors] = await Promise.all([
-      delNetworkList(entry.confList, this.runtimeConf(entry, netns), this.invoke, entry.result),
-      delNetworkList(entry.loopback, this.runtimeConf(entry, netns, 'lo'), this.invoke),
-    ]);
-    errors.push(...ethErrors, ...loErrors);
+    // eth0's list (bridge; portmap in configs of an older podbay); lo goes with the namespace
+    errors.push(...(await delNetworkList(entry.confList, this.runtimeConf(entry, netns), this.invoke, entry.result)));
     if (entry.confList.plugins.some((p) => p.type === 'portmap')) this.tookDownPortmapPod = true;
     // only pods made by an older podbay (ipMasq in their cached config) have a per-pod chain
     const perPodMasq = entry.confList.plugins.some((p) => p.type === 'bridge' && (p as { ipMasq?: boolean }).ipMasq);
@@ -384,8 +371,8 @@ export class CniPodNetwork implements PodNetwork {
     return out;
   }
 
-  private runtimeConf(entry: CacheEntry, netns: string, ifName = entry.ifName): CniRuntimeConf {
-    return { containerId: entry.sandboxId, netns, ifName, args: entry.args, capabilityArgs: ifName === 'lo' ? {} : entry.runtimeConfig };
+  private runtimeConf(entry: CacheEntry, netns: string): CniRuntimeConf {
+    return { containerId: entry.sandboxId, netns, ifName: entry.ifName, args: entry.args, capabilityArgs: entry.runtimeConfig };
   }
 
   /**
@@ -419,7 +406,7 @@ export class CniPodNetwork implements PodNetwork {
     }
     try {
       const entry = JSON.parse(text) as CacheEntry;
-      if (entry.version === 1 && entry.sandboxId === id && entry.confList?.plugins && entry.loopback?.plugins) return entry;
+      if (entry.version === 1 && entry.sandboxId === id && entry.confList?.plugins) return entry;
     } catch {
       /* corrupt: fall back to the current config */
     }

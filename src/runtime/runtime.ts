@@ -1187,8 +1187,11 @@ export function checkHostTools(opts: { runtimePath?: string; conmonPath?: string
   need('iptables', 'iptables');
   need('mount', 'mount');
   need('umount', 'mount');
+  // the netns pin: unshare, and ip to bring its lo up
+  need('unshare', 'util-linux');
+  need('ip', 'iproute2');
   const dirs = opts.cniBinDirs ?? ['/usr/lib/cni', '/opt/cni/bin'];
-  for (const p of ['loopback', 'bridge', 'host-local']) {
+  for (const p of ['bridge', 'host-local']) {
     if (!dirs.some((d) => existsSync(join(d, p)))) missing.push({ tool: `CNI plugin ${p} (in ${dirs.join(' or ')})`, package: 'containernetworking-plugins' });
   }
   return missing;
