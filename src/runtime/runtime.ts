@@ -691,7 +691,7 @@ export class RuncRuntime implements Runtime {
 
   /**
    * Containers whose creation was cut short by a crash or kill -9 of podbay (a directory under
-   * containers/ without container.json: maybe a snapshot, an overlay mount, a runc container
+   * containers/ without container.json: maybe a snapshot, the image-root scratch mount, a runc container
    * and its conmon) are removed at start. Their ids are random, so nothing else would ever look
    * at them again. Call before the kubelet starts syncing: a create in progress has no record yet.
    */
