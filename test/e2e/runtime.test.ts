@@ -181,6 +181,22 @@ test('the rootfs overlay is mounted by runc in the container\'s mount namespace:
   assert.equal(await images.snapshotUpperDir(ro), undefined);
 });
 
+test('a container whose rootfs dir is a host mount point (as an older podbay left it) is unmounted at its removal', async () => {
+  const id = await rt.createContainer(podA, ctr('web-pod', 'older', ['/bin/sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done']));
+  await rt.startContainer(id);
+  const upper = (await images.snapshotUpperDir(id))!;
+  const dir = join(RUN, 'rt', 'containers', id);
+  // an older podbay mounted the snapshot on the host at rootfs/ (here its upper dir, read-only)
+  await run('mount', ['--bind', '-o', 'ro', upper, join(dir, 'rootfs')]);
+  const hostLines = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(dir));
+  assert.equal(hostLines().length, 1);
+  assert.equal(await rt.containerWritableLayer(id), upper);
+  await rt.removeContainer(id);
+  assert.deepEqual(hostLines(), []);
+  assert.equal(existsSync(dir), false);
+  assert.equal(existsSync(upper), false, 'the snapshot goes too');
+});
+
 test('a container that exits 3: exit code, reason, CRI log, hostname = pod name, exit event', async () => {
   const id = await rt.createContainer(podA, ctr('web-pod', 'job', ['/bin/sh', '-c', 'hostname; echo out-line; echo err-line >&2; cat /etc/hostname; exit 3']));
   await rt.startContainer(id);
