@@ -138,8 +138,8 @@ async function podbayRun() {
     // those as podbay's latency)
     const sampler = READYZ_EVERY > 0 ? watchReadyz(s, READYZ_EVERY) : { stop: async () => ({ latencies: [] as number[], failures: [] as string[] }) };
     const pid = s.proc!.pid!;
-    // the host's mount table, the lines of this server's mounts (every pod's lies under its dir)
-    const mountLines = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(s.dataDir)).length;
+    // the host's mount table, the lines of this server's mounts (every pod's lies under its dirs)
+    const mountLines = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(s.dataDir) || l.includes(runDir)).length;
     const mounts0 = mountLines();
     const cpu0 = podbayCpuMs(pid).total;
     const self0 = podbayCpuMs(pid, 'self').engine;
