@@ -691,8 +691,8 @@ export class RuncRuntime implements Runtime {
 
   /**
    * Containers whose creation was cut short by a crash or kill -9 of podbay (a directory under
-   * containers/ without container.json: maybe a snapshot, the image-root scratch mount, a runc container
-   * and its conmon) are removed at start. Their ids are random, so nothing else would ever look
+   * containers/ without container.json: maybe a snapshot, the image-root scratch mount, a runc
+   * container and its conmon) are removed at start. Their ids are random, so nothing else would ever look
    * at them again. Call before the kubelet starts syncing: a create in progress has no record yet.
    */
   async removeIncompleteContainers(log: (line: string) => void = () => {}): Promise<void> {
@@ -747,7 +747,7 @@ export class RuncRuntime implements Runtime {
   // ---- containers ---------------------------------------------------------------------------
 
   /**
-   * The image's /etc/passwd or /etc/group, read from the image's root (imageRoot): links resolved
+   * The image's /etc/passwd or /etc/group, read from the image's root (withImageRoot): links resolved
    * inside it (as containerd does), only a regular file (an image or an earlier run can
    * make it a FIFO, which would block a reader forever), at most 4 MiB, never a blocking call on
    * the event loop. Anything else reads as empty: a named user then fails "no matching entries".
@@ -820,12 +820,12 @@ export class RuncRuntime implements Runtime {
   }
 
   /**
-   * Prepares the bundle (the snapshot's mounts as the spec's first mounts, on an empty rootfs
-   * dir: runc mounts them inside the container's mount namespace) and runs `runc create` under conmon. When runc refuses the
-   * process itself (a missing executable, a bad user or working dir), the container is still
-   * recorded, as exited with reason "StartError", exit code 128 and runc's message, and its id
-   * returned: then startContainer throws that message (containerd's behaviour, which the
-   * kubelet reports as RunContainerError). Other failures (image, mounts) throw here.
+   * Prepares the bundle (the snapshot's mounts as the spec's first mounts, over an empty rootfs
+   * dir: runc mounts them inside the container's mount namespace) and runs `runc create` under
+   * conmon. When runc refuses the process itself (a missing executable, a bad user or working
+   * dir), the container is still recorded, as exited with reason "StartError", exit code 128
+   * and runc's message, and its id returned: then startContainer throws that message
+   * (containerd's behaviour, which the kubelet reports as RunContainerError). Other failures (image, mounts) throw here.
    */
   async createContainer(sandboxId: string, cfg: ContainerConfig): Promise<string> {
     const sb = await this.readSandbox(sandboxId);
