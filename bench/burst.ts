@@ -138,6 +138,9 @@ async function podbayRun() {
     // those as podbay's latency)
     const sampler = READYZ_EVERY > 0 ? watchReadyz(s, READYZ_EVERY) : { stop: async () => ({ latencies: [] as number[], failures: [] as string[] }) };
     const pid = s.proc!.pid!;
+    // the host's mount table, the lines of this server's mounts (every pod's lies under its dirs)
+    const mountLines = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(s.dataDir) || l.includes(runDir)).length;
+    const mounts0 = mountLines();
     const cpu0 = podbayCpuMs(pid).total;
     const self0 = podbayCpuMs(pid, 'self').engine;
     const t0 = performance.now();
@@ -157,6 +160,7 @@ async function podbayRun() {
     if (HOSTPORTS) await allServing(docs.map((_, i) => BASE_PORT + i), t0 + 600_000);
     const t1 = performance.now();
     const cpu1 = podbayCpuMs(pid).total;
+    const mounts1 = mountLines();
     const rss = Math.round(rssMb(pid) * 1024);
     const spawnerRss = Math.round(spawnersOf(pid).reduce((a, p) => a + rssMb(p), 0) * 1024);
 
@@ -189,6 +193,8 @@ async function podbayRun() {
       // of which the engine's own JavaScript and syscalls (up and down together)
       engine_self_cpu_ms_per_pod: Math.round((self2 - self0) / N),
       engine_rss_kb_at_n: rss,
+      // lines each running pod adds to the host's /proc/self/mountinfo (which every runc reads)
+      host_mountinfo_lines_per_pod: Math.round(((mounts1 - mounts0) / N) * 10) / 10,
       spawner_rss_kb_at_n: spawnerRss,
       readyz_ms_during: { p50: pct(50), p99: pct(99), max: Math.round(sorted.at(-1) ?? 0), samples: sorted.length, failures: sampled.failures.length },
       via: VIA,

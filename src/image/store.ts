@@ -939,6 +939,11 @@ export class LocalImageService implements ImageService {
     }
   }
 
+  async snapshotUpperDir(key: string): Promise<string | undefined> {
+    if (!KEY_RE.test(key) || key === '.' || key === '..') return undefined;
+    return (await this.snapshotMeta(key)) ? join(this.snapshotPath(key), 'upper') : undefined;
+  }
+
   async removeSnapshot(key: string): Promise<void> {
     const dir = this.snapshotPath(key);
     await this.locked(async () => {

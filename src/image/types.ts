@@ -57,6 +57,8 @@ export interface ImageService {
   remove(ref: string): Promise<void>;
   /** a writable overlay over the image's layers for container `key` (idempotent) */
   prepareSnapshot(key: string, ref: string): Promise<Mount[]>;
+  /** the snapshot's writable (upper) dir, where a container's writes land; undefined when there is no such snapshot */
+  snapshotUpperDir(key: string): Promise<string | undefined>;
   /** forget a snapshot (after the runtime unmounted it); idempotent */
   removeSnapshot(key: string): Promise<void>;
   /** keys of existing snapshots (for garbage collection) */

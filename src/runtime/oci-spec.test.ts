@@ -47,9 +47,12 @@ test('pause: hostNetwork/hostIPC/hostPID omit those namespaces (and uts with the
 function cfg(over: Partial<ContainerConfig> = {}): ContainerConfig {
   return { name: 'c', image: 'busybox', argv: ['/bin/sh'], env: ['A=1'], mounts: [], logPath: '/l/c.log', restartCount: 0, labels: {}, annotations: {}, ...over };
 }
+const OVERLAY = { type: 'overlay', source: 'overlay', options: ['lowerdir=/d/layers/b:/d/layers/a', 'upperdir=/d/snapshots/k/upper', 'workdir=/d/snapshots/k/work'] };
+
 function opts(over: Partial<ContainerSpecOptions> = {}, c: Partial<ContainerConfig> = {}): ContainerSpecOptions {
   return {
     rootfs: '/b/rootfs',
+    imageMounts: [OVERLAY],
     cfg: cfg(c),
     sandbox: { pausePid: 42, hostname: 'web', hostNetwork: false, hostIPC: false, hostPID: false, shareProcessNamespace: false },
     files: { hosts: '/s/hosts', hostname: '/s/hostname', resolvConf: '/s/resolv.conf', shm: '/s/shm' },
@@ -110,6 +113,40 @@ test('container: privileged = all caps, no masked paths, devices allowed, rw sys
   assert.equal(s.linux.readonlyPaths, undefined);
   assert.deepEqual(s.linux.resources!.devices, [{ allow: true, access: 'rwm' }]);
   assert.ok(s.mounts.find((m) => m.destination === '/sys')!.options!.includes('rw'));
+});
+
+test('container: the snapshot overlay is the first mount, on "/", options exact; root.path the empty dir', () => {
+  const vol = { mounts: [{ hostPath: '/v/data', containerPath: '/data', readOnly: false, propagation: 'Bidirectional' as const }] };
+  for (const s of [containerSpec(opts()), containerSpec(opts({}, { readOnlyRootfs: true })), containerSpec(opts({}, { privileged: true, ...vol }))]) {
+    assert.deepEqual(s.mounts[0], {
+      destination: '/',
+      type: 'overlay',
+      source: 'overlay',
+      options: ['lowerdir=/d/layers/b:/d/layers/a', 'upperdir=/d/snapshots/k/upper', 'workdir=/d/snapshots/k/work'],
+    });
+    assert.equal(s.mounts.filter((m) => m.type === 'overlay').length, 1);
+    assert.equal(s.root.path, '/b/rootfs');
+  }
+  assert.equal(containerSpec(opts({}, { readOnlyRootfs: true })).root.readonly, true, 'runc remounts the overlay on / read-only');
+  // every mount of the snapshot, in its order, before the defaults; a bind gets runc's bind flag
+  const more = containerSpec(
+    opts({
+      imageMounts: [
+        OVERLAY,
+        { type: 'bind', source: '/d/extra', target: 'opt/x', options: ['ro'] },
+        { type: 'bind', source: '/d/y', target: '/opt/y', options: ['rbind', 'rw'] },
+      ],
+    }),
+  );
+  assert.deepEqual(
+    more.mounts.slice(0, 4).map((m) => [m.destination, m.type, m.source, m.options]),
+    [
+      ['/', 'overlay', 'overlay', OVERLAY.options],
+      ['/opt/x', 'bind', '/d/extra', ['bind', 'ro']],
+      ['/opt/y', 'bind', '/d/y', ['rbind', 'rw']],
+      ['/proc', 'proc', 'proc', more.mounts[3]!.options],
+    ],
+  );
 });
 
 test('container: readOnlyRootfs, user ids', () => {

@@ -7,6 +7,7 @@
 import type { ContainerConfig, DNSConfig, SandboxDNS, VolumeMount } from './types.js';
 import { runtimeDefaultSeccomp, type OciSeccomp } from './seccomp.js';
 import type { OciDevice } from './devices.js';
+import type { Mount } from '../image/types.js';
 
 // ---- OCI spec types (the subset podbay writes) ------------------------------------------------
 
@@ -369,7 +370,10 @@ export interface SandboxRef {
 }
 
 export interface ContainerSpecOptions {
+  /** root.path: an empty directory, which runc covers with `imageMounts` in the container's own mount namespace */
   rootfs: string;
+  /** the snapshot's mounts (images.prepareSnapshot): the container's root filesystem */
+  imageMounts: readonly Mount[];
   cfg: ContainerConfig;
   sandbox: SandboxRef;
   files: PodFiles;
@@ -381,6 +385,22 @@ export interface ContainerSpecOptions {
   hostDevices?: readonly OciDevice[];
   /** pid of a running container whose PID namespace this one joins (ContainerConfig.targetContainerId) */
   targetPid?: number;
+}
+
+/**
+ * The snapshot's mounts as the first entries of the spec's mounts: runc mounts them on root.path
+ * inside the container's new mount namespace, before everything else and before pivot_root, so
+ * the overlay never enters the host's mount table (nor its /proc/self/mountinfo, which every
+ * runc process reads) and needs no mount or umount process. `root.readonly` still remounts it
+ * read-only. A target "" is the root itself ("/"); a bind gets the bind flag runc needs.
+ */
+export function imageRootMounts(mounts: readonly Mount[]): OciMount[] {
+  return mounts.map((m) => {
+    const destination = '/' + (m.target ?? '').replace(/^\/+/, '');
+    if (m.type !== 'bind') return { destination, type: m.type, source: m.source, options: [...m.options] };
+    const bind = m.options.some((o) => o === 'bind' || o === 'rbind');
+    return { destination, type: 'bind', source: m.source, options: bind ? [...m.options] : ['bind', ...m.options] };
+  });
 }
 
 /** Volume mounts as rbinds (read-only when asked), after the defaults so they win. */
@@ -472,7 +492,7 @@ export function containerSpec(o: ContainerSpecOptions): OciSpec {
       ...(sec.appArmorProfile && !privileged ? { apparmorProfile: sec.appArmorProfile } : {}),
     },
     root: { path: o.rootfs, readonly: !!cfg.readOnlyRootfs },
-    mounts: [...mounts, ...vols],
+    mounts: [...imageRootMounts(o.imageMounts), ...mounts, ...vols],
     annotations: o.annotations,
     linux: {
       namespaces: ns,

@@ -6,7 +6,10 @@
  *   RUN/attach/                     conmon's attach sockets
  *   RUN/sandboxes/<id>/             sandbox.json, the pause bundle (config.json), hosts,
  *                                   hostname, resolv.conf, shm/ (a per-pod tmpfs)
- *   RUN/containers/<id>/            container.json, config.json, rootfs/ (the overlay mount)
+ *   RUN/containers/<id>/            container.json, config.json, rootfs/ (an empty dir: runc mounts
+ *                                   the snapshot's overlay on it inside the container's own mount
+ *                                   namespace; a container made by an older podbay has it mounted
+ *                                   here, on the host, and its removal unmounts it)
  *   DATA/pause/rootfs/catatonit     the pause image: one static binary, shared read-only
  *
  * Records are written atomically (temp file + rename) and hold what cannot be asked of the
@@ -700,8 +703,8 @@ export class RuncRuntime implements Runtime {
 
   /**
    * Containers whose creation was cut short by a crash or kill -9 of podbay (a directory under
-   * containers/ without container.json: maybe a snapshot, an overlay mount, a runc container
-   * and its conmon) are removed at start. Their ids are random, so nothing else would ever look
+   * containers/ without container.json: maybe a snapshot, the image-root scratch mount, a runc
+   * container and its conmon) are removed at start. Their ids are random, so nothing else would ever look
    * at them again. Call before the kubelet starts syncing: a create in progress has no record yet.
    */
   async removeIncompleteContainers(log: (line: string) => void = () => {}): Promise<void> {
@@ -756,8 +759,8 @@ export class RuncRuntime implements Runtime {
   // ---- containers ---------------------------------------------------------------------------
 
   /**
-   * The image's /etc/passwd or /etc/group, read from the container's rootfs: links resolved
-   * inside the rootfs (as containerd does), only a regular file (an image or an earlier run can
+   * The image's /etc/passwd or /etc/group, read from the image's root (withImageRoot): links resolved
+   * inside it (as containerd does), only a regular file (an image or an earlier run can
    * make it a FIFO, which would block a reader forever), at most 4 MiB, never a blocking call on
    * the event loop. Anything else reads as empty: a named user then fails "no matching entries".
    */
@@ -776,18 +779,20 @@ export class RuncRuntime implements Runtime {
    * /etc/passwd and /etc/group of a fresh rootfs, by the layers under it: a new container's
    * rootfs is exactly its image's layers (a fresh snapshot: an empty upper dir over the layer
    * dirs, which are named by chain id), so what they hold is the same for every container of
-   * the image, and reading them cost ~8 opens per container. Read from the container's own
-   * rootfs the first time (readPasswdFile), remembered only when both reads gave what the
-   * image holds; a few images at most.
+   * the image, and reading them cost ~8 opens per container. Read from the image's root the
+   * first time (withImageRoot), remembered only when both reads gave what the image holds; a
+   * few images at most.
    */
   private readonly passwdByLayers = new Map<string, { passwd: string; group: string }>();
 
-  private async imagePasswd(rootfs: string, mounts: Mount[]): Promise<{ passwd: string; group: string }> {
+  private async imagePasswd(dir: string, mounts: Mount[]): Promise<{ passwd: string; group: string }> {
     const only = mounts.length === 1 ? mounts[0] : undefined;
     const lower = only && only.type === 'overlay' && !only.target ? only.options.find((o) => o.startsWith('lowerdir=')) : undefined;
     const known = lower === undefined ? undefined : this.passwdByLayers.get(lower);
     if (known) return known;
-    const [passwd, group] = await Promise.all([this.readPasswdFile(rootfs, 'passwd'), this.readPasswdFile(rootfs, 'group')]);
+    const [passwd, group] = await this.withImageRoot(mounts, join(dir, 'image-root'), (root) =>
+      Promise.all([this.readPasswdFile(root, 'passwd'), this.readPasswdFile(root, 'group')]),
+    );
     const out = { passwd: passwd.text, group: group.text };
     if (lower !== undefined && passwd.lasting && group.lasting) {
       if (this.passwdByLayers.size >= 32) this.passwdByLayers.delete(this.passwdByLayers.keys().next().value!);
@@ -796,20 +801,43 @@ export class RuncRuntime implements Runtime {
     return out;
   }
 
-  private async mountRootfs(mounts: Mount[], rootfs: string): Promise<void> {
-    for (const m of mounts) {
-      const target = m.target ? join(rootfs, m.target) : rootfs;
-      const args = m.type === 'bind' ? ['--bind', ...(m.options.length ? ['-o', m.options.join(',')] : [])] : ['-t', m.type, ...(m.options.length ? ['-o', m.options.join(',')] : [])];
-      await run('mount', [...args, m.source, target], { timeoutMs: 60_000 });
+  /**
+   * `fn` on the image's root as a fresh snapshot shows it, read-only, without the snapshot's
+   * writable layer (the container's rootfs is mounted by runc inside its own mount namespace,
+   * so the host has none to read): one layer dir is read where it lies; otherwise the lower dirs
+   * are mounted as a read-only overlay (a one-dir overlay as a read-only bind) at `scratch`, a
+   * dir of the container's own, and unmounted before returning (a crash in between leaves a
+   * mount under the container's dir, which its removal unmounts).
+   */
+  private async withImageRoot<T>(mounts: Mount[], scratch: string, fn: (root: string) => Promise<T>): Promise<T> {
+    const ro = mounts.map((m): Mount => {
+      if (m.type !== 'overlay') return { ...m, options: [...m.options.filter((o) => o !== 'rw'), 'ro'] };
+      const lower = (m.options.find((o) => o.startsWith('lowerdir='))?.slice('lowerdir='.length) ?? '').split(':').filter(Boolean);
+      if (lower.length === 1) return { type: 'bind', source: lower[0], target: m.target, options: ['ro'] };
+      return { ...m, options: ['ro', `lowerdir=${lower.join(':')}`] };
+    });
+    if (ro.length === 1 && ro[0].type === 'bind' && !ro[0].target) return fn(ro[0].source);
+    await fsp.mkdir(scratch, { mode: 0o700 });
+    try {
+      for (const m of ro) {
+        const target = m.target ? join(scratch, m.target) : scratch;
+        const args = m.type === 'bind' ? ['--bind', '-o', m.options.join(',')] : ['-t', m.type, '-o', m.options.join(',')];
+        await run('mount', [...args, m.source, target], { timeoutMs: 60_000 });
+      }
+      return await fn(scratch);
+    } finally {
+      await this.umountAll(scratch);
+      await fsp.rmdir(scratch);
     }
   }
 
   /**
-   * Prepares the rootfs and bundle and runs `runc create` under conmon. When runc refuses the
-   * process itself (a missing executable, a bad user or working dir), the container is still
-   * recorded, as exited with reason "StartError", exit code 128 and runc's message, and its id
-   * returned: then startContainer throws that message (containerd's behaviour, which the
-   * kubelet reports as RunContainerError). Other failures (image, mounts) throw here.
+   * Prepares the bundle (the snapshot's mounts as the spec's first mounts, over an empty rootfs
+   * dir: runc mounts them inside the container's mount namespace) and runs `runc create` under
+   * conmon. When runc refuses the process itself (a missing executable, a bad user or working
+   * dir), the container is still recorded, as exited with reason "StartError", exit code 128
+   * and runc's message, and its id returned: then startContainer throws that message
+   * (containerd's behaviour, which the kubelet reports as RunContainerError). Other failures (image, mounts) throw here.
    */
   async createContainer(sandboxId: string, cfg: ContainerConfig): Promise<string> {
     const sb = await this.readSandbox(sandboxId);
@@ -831,12 +859,10 @@ export class RuncRuntime implements Runtime {
         const img = await this.images.get(cfg.image);
         // CRI's imageRef: the repo digest when known (what the kubelet shows as imageID)
         const imageId = img ? imageRefOf(img, cfg.image) : '';
-        cleanup.push('unmount rootfs', () => this.umountAll(rootfs));
-        await this.mountRootfs(mounts, rootfs);
         await fsp.mkdir(dirname(cfg.logPath), { recursive: true });
         let user: ResolvedUser;
         try {
-          const files = await this.imagePasswd(rootfs, mounts);
+          const files = await this.imagePasswd(dir, mounts);
           user = resolveUser(cfg.user, files.passwd, files.group);
         } catch (e) {
           throw new Error(`container ${cfg.name}: ${(e as Error).message} (image ${cfg.image})`);
@@ -844,6 +870,7 @@ export class RuncRuntime implements Runtime {
         const c = sb.config;
         const spec = containerSpec({
           rootfs,
+          imageMounts: mounts,
           cfg,
           user,
           targetPid: cfg.targetContainerId ? await this.targetPid(sandboxId, cfg.targetContainerId) : undefined,
@@ -903,8 +930,7 @@ export class RuncRuntime implements Runtime {
           rec.conmonPid = created.conmonPid;
         } catch (e) {
           if (!(e instanceof RuntimeCreateError)) throw e;
-          // the process could not be set up: keep the record (exited, StartError), drop the mount
-          await this.umountAll(rootfs);
+          // the process could not be set up: keep the record (exited, StartError)
           const now = new Date().toISOString();
           Object.assign(rec, { state: 'exited', exitCode: 128, reason: 'StartError', message: e.runtimeMessage, finishedAt: now });
         }
@@ -995,6 +1021,9 @@ export class RuncRuntime implements Runtime {
       // without a record (creation cut short) the forced delete above ended the container,
       // and its conmon exits with it
       await this.killConmon(rec?.conmonPid ?? 0, id);
+      // the rootfs overlay went with the container's mount namespace; what the host table may
+      // still hold under the dir: the rootfs of a container made by an older podbay (mounted on
+      // the host), or an image-root scratch mount a crash left (one shared read of the table)
       await this.umountAll(dir);
       await this.images.removeSnapshot(id);
       await this.removeDir(dir, 'container.json');
@@ -1115,9 +1144,9 @@ export class RuncRuntime implements Runtime {
 
   async containerWritableLayer(id: string): Promise<string | undefined> {
     if (!ID_RE.test(id)) return undefined;
-    const rootfs = join(this.containerDir(id), 'rootfs');
-    const m = (await readMountinfoAsync()).find((x) => x.mountPoint === rootfs && x.fsType === 'overlay');
-    return m?.superOptions.find((o) => o.startsWith('upperdir='))?.slice('upperdir='.length);
+    // the container's snapshot (key = its id), mounted by runc in the container's namespace or,
+    // for a container made by an older podbay, on the host: the same upper dir either way
+    return this.images.snapshotUpperDir(id);
   }
 
   // ---- exits --------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ const HOST = capabilitiesFromMask('000001fffeffffff');
 function opts(c: Partial<ContainerConfig> = {}, over: Partial<ContainerSpecOptions> = {}): ContainerSpecOptions {
   return {
     rootfs: '/b/rootfs',
+    imageMounts: [{ type: 'overlay', source: 'overlay', options: ['lowerdir=/l', 'upperdir=/u', 'workdir=/w'] }],
     cfg: { name: 'c', image: 'busybox', argv: ['/bin/sh'], env: [], mounts: [], logPath: '/l', restartCount: 0, labels: {}, annotations: {}, ...c },
     sandbox: { pausePid: 42, hostname: 'web', hostNetwork: false, hostIPC: false, hostPID: false, shareProcessNamespace: false },
     files: { hosts: '/s/hosts', hostname: '/s/hostname', resolvConf: '/s/resolv.conf', shm: '/s/shm' },

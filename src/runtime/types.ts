@@ -265,7 +265,8 @@ export interface Runtime {
   reopenContainerLog(id: string): Promise<void>;
   /**
    * The directory holding what a container wrote to its root filesystem (its overlay's
-   * upperdir), for local storage accounting; undefined when it is not mounted.
+   * upperdir, which the image store knows: the overlay itself lives in the container's mount
+   * namespace), for local storage accounting; undefined when the container has no snapshot.
    */
   containerWritableLayer?(id: string): Promise<string | undefined>;
 

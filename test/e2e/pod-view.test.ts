@@ -278,9 +278,10 @@ describe('what the pod sees (runc, conmon, CNI, real kubectl)', () => {
     assert.match(img.stderr, /spec\.volumes\[0\]\.image: Forbidden: podbay does not support image volumes: image volumes \(an OCI image mounted as a volume\) are not implemented by podbay yet/);
   });
 
-  it('mountPropagation: "Bidirectional ... only allowed in privileged containers" (422); HostToContainer "receives all subsequent mounts" made on the host', async () => {
+  it('mountPropagation: "Bidirectional ... only allowed in privileged containers" (422); HostToContainer "receives all subsequent mounts" made on the host; a privileged Bidirectional mount reaches the host; no rootfs overlay on the host', async () => {
     const shared = join(suite.work, 'shared');
     mkdirSync(shared, { recursive: true });
+    const hostOverlays = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(' - overlay ') && l.includes(s.dataDir));
     const vol = { name: 'h', hostPath: { path: shared, type: 'Directory' } };
     const bad = s.kubectl(kc.path, ['create', '-f', '-'], JSON.stringify(podOf('bidi', { containers: [ctr('true', { volumeMounts: [{ name: 'h', mountPath: '/h', mountPropagation: 'Bidirectional' }] })], volumes: [vol] })));
     assert.notEqual(bad.code, 0);
@@ -303,7 +304,19 @@ describe('what the pod sees (runc, conmon, CNI, real kubectl)', () => {
         writeFileSync(join(later, 'seen'), 'propagated\n');
         assert.equal(ok('exec', 'h2c', '--', 'cat', '/h/later/seen'), 'propagated\n');
         assert.match(ok('exec', 'h2c', '--', 'cat', '/proc/self/mountinfo'), / \/h rw.* master:\d+/, 'the container mount is a slave');
+        // the container's rootfs overlay is mounted by runc in its own mount namespace: the
+        // host's table has none of this server's (with a propagating volume too)
+        assert.match(ok('exec', 'h2c', '--', 'cat', '/proc/self/mountinfo'), /^\d+ \d+ \S+ \S+ \/ \S+.* - overlay overlay /m);
+        assert.deepEqual(hostOverlays(), []);
         ok('delete', 'pod', 'h2c', '--grace-period=0', '--force', '--wait=true');
+        // Bidirectional (privileged): a mount the container makes on the volume shows on the host;
+        // its rootfs overlay does not
+        const inner = 'mkdir -p /h/inner && busybox mount -t tmpfs -o size=1m pbinner /h/inner && echo from-inside > /h/inner/f && sleep 3600';
+        await running('bidi-priv', { containers: [ctr(inner, { securityContext: { privileged: true }, volumeMounts: [{ name: 'h', mountPath: '/h', mountPropagation: 'Bidirectional' }] })], volumes: [vol] });
+        const f = await waitFor('the container\'s mount on the host', () => (existsSync(join(shared, 'inner', 'f')) ? readFileSync(join(shared, 'inner', 'f'), 'utf8') : undefined), 30_000);
+        assert.equal(f, 'from-inside\n');
+        assert.deepEqual(hostOverlays(), []);
+        ok('delete', 'pod', 'bidi-priv', '--grace-period=0', '--force', '--wait=true');
       } finally {
         execFileSync('umount', ['-l', later]);
       }

@@ -18,6 +18,7 @@ import { LocalImageService } from '../../src/image/store.js';
 import { buildBusyboxRootfs, writeRootfsTar } from '../../src/image/archive-build.js';
 import { RuncRuntime, checkHostTools, sandboxIdFor } from '../../src/runtime/runtime.js';
 import type { ContainerConfig, SandboxConfig } from '../../src/runtime/types.js';
+import { parseMountinfo } from '../../src/sys/mountinfo.js';
 
 const T = mkdtempSync(join(tmpdir(), 'podbay-rttest-'));
 const RUN = join(T, 'run');
@@ -138,6 +139,62 @@ test('a pod with two containers: httpd answers on the pod IP and the hostPort; n
   assert.match(hosts, new RegExp(`^${sb.ips[0]!.replace(/\./g, '\\.')}\\tweb-pod$`, 'm'));
   assert.match(hosts, /^127\.0\.0\.1\tlocalhost$/m);
   assert.equal(readFileSync(`/proc/${ss.pid}/environ`, 'utf8').split('\0').includes('FOO=bar'), true);
+});
+
+/** the mount on "/" a container's processes see (the newest of those stacked there) */
+const rootMount = (pid: number) => parseMountinfo(readFileSync(`/proc/${pid}/mountinfo`, 'utf8')).filter((m) => m.mountPoint === '/').at(-1)!;
+
+test('the rootfs overlay is mounted by runc in the container\'s mount namespace: none on the host; writes land in the snapshot\'s upper dir; a read-only root', async () => {
+  const host = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n');
+  // the suite's containers are running: the host's table has no overlay (nor anything) of theirs
+  assert.deepEqual(host().filter((l) => l.includes(' - overlay ') && l.includes(T)), [], 'no overlay line of this suite in the host\'s mountinfo');
+  assert.deepEqual(host().filter((l) => l.includes(join(RUN, 'rt', 'containers'))), [], 'nothing mounted under the containers\' dirs');
+  for (const id of [web, side]) {
+    const st = (await rt.containerStatus(id))!;
+    const upper = await images.snapshotUpperDir(id);
+    assert.ok(upper?.startsWith(join(DATA, 'images') + '/'), String(upper));
+    const root = rootMount(st.pid);
+    assert.equal(root.fsType, 'overlay', `${st.config.name}: / is the snapshot's overlay`);
+    assert.ok(root.superOptions.includes(`upperdir=${upper}`), root.superOptions.join(','));
+    assert.ok(root.options.includes('rw'));
+    assert.equal(await rt.containerWritableLayer(id), upper, 'ephemeral-storage accounting measures the upper dir');
+  }
+  const w = await rt.execSync(side, ['/bin/sh', '-c', 'echo written-inside > /marker.txt && cat /www/index.html'], 10);
+  assert.equal(w.exitCode, 0, w.stderr);
+  assert.equal(w.stdout, 'hello from podbay runtime\n');
+  assert.equal(readFileSync(join((await images.snapshotUpperDir(side))!, 'marker.txt'), 'utf8'), 'written-inside\n');
+  assert.equal(existsSync(join((await images.snapshotUpperDir(web))!, 'marker.txt')), false, 'each container has its own upper dir');
+
+  const ro = await rt.createContainer(podA, ctr('web-pod', 'ro', ['/bin/sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done'], { readOnlyRootfs: true }));
+  await rt.startContainer(ro);
+  const rst = (await rt.containerStatus(ro))!;
+  const root = rootMount(rst.pid);
+  assert.equal(root.fsType, 'overlay');
+  assert.ok(root.options.includes('ro'), `readOnlyRootfs: / is mounted ro (${root.options.join(',')})`);
+  const denied = await rt.execSync(ro, ['/bin/sh', '-c', 'echo x > /marker.txt'], 10);
+  assert.notEqual(denied.exitCode, 0);
+  assert.match(denied.stderr, /Read-only file system/);
+  assert.deepEqual(host().filter((l) => l.includes(' - overlay ') && l.includes(T)), []);
+  const snap = (await images.snapshotUpperDir(ro))!;
+  await rt.removeContainer(ro);
+  assert.equal(existsSync(snap), false, 'the snapshot goes with the container');
+  assert.equal(await images.snapshotUpperDir(ro), undefined);
+});
+
+test('a container whose rootfs dir is a host mount point (as an older podbay left it) is unmounted at its removal', async () => {
+  const id = await rt.createContainer(podA, ctr('web-pod', 'older', ['/bin/sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done']));
+  await rt.startContainer(id);
+  const upper = (await images.snapshotUpperDir(id))!;
+  const dir = join(RUN, 'rt', 'containers', id);
+  // an older podbay mounted the snapshot on the host at rootfs/ (here its upper dir, read-only)
+  await run('mount', ['--bind', '-o', 'ro', upper, join(dir, 'rootfs')]);
+  const hostLines = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(dir));
+  assert.equal(hostLines().length, 1);
+  assert.equal(await rt.containerWritableLayer(id), upper);
+  await rt.removeContainer(id);
+  assert.deepEqual(hostLines(), []);
+  assert.equal(existsSync(dir), false);
+  assert.equal(existsSync(upper), false, 'the snapshot goes too');
 });
 
 test('a container that exits 3: exit code, reason, CRI log, hostname = pod name, exit event', async () => {
