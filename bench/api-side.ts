@@ -12,7 +12,8 @@
  *
  * Prints one JSON document: the engine's own CPU and its main thread's, per pod, and per
  * request of the same agent (GET /version x N*11 afterwards) to tell HTTP from the rest.
- * Usage: node dist/bench/api-side.js [--n 100] [--runs 3]
+ * Usage: node dist/bench/api-side.js [--n 100] [--runs 3]; API_SIDE_ARGS="--store-sync normal" adds
+ * server flags.
  */
 import https from 'node:https';
 import { PodbayServer } from '../test/e2e/harness.js';
@@ -79,7 +80,7 @@ function runningStatus(pod: any, i: number) {
 }
 
 async function runOnce() {
-  const s = await PodbayServer.start(['--no-kubelet']);
+  const s = await PodbayServer.start(['--no-kubelet', ...(process.env.API_SIDE_ARGS ?? '').split(' ').filter(Boolean)]);
   const api = benchApi(s);
   try {
     const made = await api('POST', '/api/v1/nodes', nodeDoc());
