@@ -15,9 +15,8 @@
  * Usage: node dist/bench/api-side.js [--n 100] [--runs 3]; API_SIDE_ARGS="--store-sync normal" adds
  * server flags.
  */
-import https from 'node:https';
 import { PodbayServer } from '../test/e2e/harness.js';
-import { benchApi } from './bench-server.js';
+import { benchApi, watchPods } from './bench-server.js';
 import { podbayCpuMs, threadCpuMs } from './proc.js';
 
 const arg = (name: string, dflt: string) => {
@@ -97,7 +96,6 @@ async function runOnce() {
 
     const handled = new Set<string>();
     const bound = new Set<string>();
-    const seen = { present: new Set<string>(), ready: new Set<string>() };
     const failures: string[] = [];
     // what the kubelet does for a pod bound to its node, once
     const kubelet = async (pod: any) => {
@@ -123,40 +121,18 @@ async function runOnce() {
       const r2 = await api('POST', '/api/v1/namespaces/default/events', e);
       if (r2.status >= 300) failures.push(`event: ${r2.status} ${JSON.stringify(r2.json).slice(0, 200)}`);
     };
-    const list0 = await api('GET', '/api/v1/namespaces/default/pods?labelSelector=app%3Dburst');
-    const watch = https.request(
-      { host: '127.0.0.1', port: s.port, path: `/api/v1/namespaces/default/pods?watch=1&labelSelector=app%3Dburst&resourceVersion=${list0.json.metadata.resourceVersion}`, ca: s.caPem, headers: { authorization: `Bearer ${s.token}` } },
-      (resp) => {
-        let buf = '';
-        resp.on('data', (d) => {
-          buf += d;
-          for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-            const ev = JSON.parse(buf.slice(0, nl));
-            buf = buf.slice(nl + 1);
-            const name = ev.object?.metadata?.name as string | undefined;
-            if (!name) continue;
-            if (ev.type === 'DELETED') {
-              seen.present.delete(name);
-              seen.ready.delete(name);
-              continue;
-            }
-            seen.present.add(name);
-            if (!ev.object.spec?.nodeName && !bound.has(name)) {
-              bound.add(name);
-              void scheduler(ev.object).catch((e) => failures.push(String(e)));
-            }
-            if (ev.object.spec?.nodeName && !handled.has(name)) {
-              handled.add(name);
-              void kubelet(ev.object).catch((e) => failures.push(String(e)));
-            }
-            if (ev.object.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True')) seen.ready.add(name);
-          }
-        });
-        resp.on('error', () => {});
-      },
-    );
-    watch.on('error', () => {});
-    watch.end();
+    const { seen, watch } = await watchPods(s, api, 'app=burst', (ev) => {
+      if (ev.type === 'DELETED') return;
+      const name = ev.object.metadata.name as string;
+      if (!ev.object.spec?.nodeName && !bound.has(name)) {
+        bound.add(name);
+        void scheduler(ev.object).catch((e) => failures.push(String(e)));
+      }
+      if (ev.object.spec?.nodeName && !handled.has(name)) {
+        handled.add(name);
+        void kubelet(ev.object).catch((e) => failures.push(String(e)));
+      }
+    });
     await sleep(200);
 
     const pid = s.proc!.pid!;

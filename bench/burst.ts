@@ -20,9 +20,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import http from 'node:http';
-import https from 'node:https';
 import { PodbayServer, ROOT, keepRunNetnsAsFound, kubectlBinaries, watchReadyz } from '../test/e2e/harness.js';
-import { benchApi, keepPeerLeftoversAsFound, loadBenchImage } from './bench-server.js';
+import { benchApi, keepPeerLeftoversAsFound, loadBenchImage, watchPods } from './bench-server.js';
 import { podbayCpuMs, rssMb, spawnersOf, threadCpuMs } from './proc.js';
 
 const arg = (name: string, dflt: string) => {
@@ -98,40 +97,7 @@ async function podbayRun() {
     };
     // Ready and gone are seen through a watch, as `kubectl wait` sees them: polling a list every
     // 50 ms cost the server ~1 s of CPU (JSON decode of every pod, per poll) in a 50-pod burst
-    const seen = { present: new Set<string>(), ready: new Set<string>() };
-    const list0 = await api('GET', '/api/v1/namespaces/default/pods?labelSelector=app%3Dburst');
-    const watch = https.request(
-      {
-        host: '127.0.0.1',
-        port: s.port,
-        path: `/api/v1/namespaces/default/pods?watch=1&labelSelector=app%3Dburst&resourceVersion=${list0.json.metadata.resourceVersion}`,
-        ca: s.caPem,
-        headers: { authorization: `Bearer ${s.token}` },
-      },
-      (resp) => {
-        let buf = '';
-        resp.on('data', (d) => {
-          buf += d;
-          for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-            const ev = JSON.parse(buf.slice(0, nl));
-            buf = buf.slice(nl + 1);
-            const name = ev.object?.metadata?.name as string | undefined;
-            if (!name) continue;
-            if (ev.type === 'DELETED') {
-              seen.present.delete(name);
-              seen.ready.delete(name);
-              continue;
-            }
-            seen.present.add(name);
-            if (ev.object.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True')) seen.ready.add(name);
-            else seen.ready.delete(name);
-          }
-        });
-        resp.on('error', () => {});
-      },
-    );
-    watch.on('error', () => {});
-    watch.end();
+    const { seen, watch } = await watchPods(s, api, 'app=burst');
 
     // the API's responsiveness while the node works: GET /readyz every 50 ms, one at a time,
     // from a worker thread (this thread blocks in spawnSync host checks; a sampler here counted
