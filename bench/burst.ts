@@ -20,10 +20,9 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import http from 'node:http';
-import https from 'node:https';
 import { PodbayServer, ROOT, keepRunNetnsAsFound, kubectlBinaries, watchReadyz } from '../test/e2e/harness.js';
-import { benchApi, keepPeerLeftoversAsFound, loadBenchImage } from './bench-server.js';
-import { podbayCpuMs, rssMb, spawnersOf } from './proc.js';
+import { benchApi, keepPeerLeftoversAsFound, loadBenchImage, watchPods } from './bench-server.js';
+import { podbayCpuMs, rssMb, spawnersOf, threadCpuMs } from './proc.js';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -98,40 +97,7 @@ async function podbayRun() {
     };
     // Ready and gone are seen through a watch, as `kubectl wait` sees them: polling a list every
     // 50 ms cost the server ~1 s of CPU (JSON decode of every pod, per poll) in a 50-pod burst
-    const seen = { present: new Set<string>(), ready: new Set<string>() };
-    const list0 = await api('GET', '/api/v1/namespaces/default/pods?labelSelector=app%3Dburst');
-    const watch = https.request(
-      {
-        host: '127.0.0.1',
-        port: s.port,
-        path: `/api/v1/namespaces/default/pods?watch=1&labelSelector=app%3Dburst&resourceVersion=${list0.json.metadata.resourceVersion}`,
-        ca: s.caPem,
-        headers: { authorization: `Bearer ${s.token}` },
-      },
-      (resp) => {
-        let buf = '';
-        resp.on('data', (d) => {
-          buf += d;
-          for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-            const ev = JSON.parse(buf.slice(0, nl));
-            buf = buf.slice(nl + 1);
-            const name = ev.object?.metadata?.name as string | undefined;
-            if (!name) continue;
-            if (ev.type === 'DELETED') {
-              seen.present.delete(name);
-              seen.ready.delete(name);
-              continue;
-            }
-            seen.present.add(name);
-            if (ev.object.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True')) seen.ready.add(name);
-            else seen.ready.delete(name);
-          }
-        });
-        resp.on('error', () => {});
-      },
-    );
-    watch.on('error', () => {});
-    watch.end();
+    const { seen, watch } = await watchPods(s, api, 'app=burst');
 
     // the API's responsiveness while the node works: GET /readyz every 50 ms, one at a time,
     // from a worker thread (this thread blocks in spawnSync host checks; a sampler here counted
@@ -143,6 +109,7 @@ async function podbayRun() {
     const mounts0 = mountLines();
     const cpu0 = podbayCpuMs(pid).total;
     const self0 = podbayCpuMs(pid, 'self').engine;
+    const main0 = threadCpuMs(pid);
     const t0 = performance.now();
     if (VIA === 'kubectl') {
       const r = spawnSync(kubectl, ['--kubeconfig', s.kubeconfig, 'apply', '-f', file], { encoding: 'utf8', maxBuffer: 1 << 24 });
@@ -182,6 +149,7 @@ async function podbayRun() {
     const pct = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor((q / 100) * sorted.length))] ?? 0);
     const cpu2 = podbayCpuMs(pid).total;
     const self2 = podbayCpuMs(pid, 'self').engine;
+    const main2 = threadCpuMs(pid);
     return {
       up_ms: Math.round(t1 - t0),
       apply_returned_ms: Math.round(applied),
@@ -192,6 +160,8 @@ async function podbayRun() {
       cpu_ms_per_pod_down: Math.round((cpu2 - cpu1) / N),
       // of which the engine's own JavaScript and syscalls (up and down together)
       engine_self_cpu_ms_per_pod: Math.round((self2 - self0) / N),
+      // of that, the engine's main thread (the rest: libuv's pool doing the async fs calls, V8's GC)
+      engine_main_thread_cpu_ms_per_pod: Math.round((main2 - main0) / N),
       engine_rss_kb_at_n: rss,
       // lines each running pod adds to the host's /proc/self/mountinfo (which every runc reads)
       host_mountinfo_lines_per_pod: Math.round(((mounts1 - mounts0) / N) * 10) / 10,

@@ -6,8 +6,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 
-function statFields(pid: number): string[] {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+function statFields(pid: number, tid?: number): string[] {
+  const f = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
   return f.slice(f.lastIndexOf(')') + 2).split(' ');
 }
 
@@ -15,6 +15,16 @@ function statFields(pid: number): string[] {
 export function cpuMs(pid: number, which: 'all' | 'self' = 'all'): number {
   const rest = statFields(pid);
   return (which === 'all' ? [11, 12, 13, 14] : [11, 12]).reduce((a, i) => a + Number(rest[i]), 0) * TICK_MS;
+}
+
+/**
+ * utime + stime of one thread of `pid` in ms; the main thread by default (its JavaScript, the
+ * synchronous syscalls it makes, SQLite); the process's other threads are libuv's pool (every
+ * asynchronous fs call) and V8's workers (GC, compilation).
+ */
+export function threadCpuMs(pid: number, tid = pid): number {
+  const rest = statFields(pid, tid);
+  return (Number(rest[11]) + Number(rest[12])) * TICK_MS;
 }
 
 /** the spawner process(es) of the engine `pid`: its children running spawner-child.js */
