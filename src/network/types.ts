@@ -1,8 +1,8 @@
 /**
  * The network room's contract: a pod's network namespace and its CNI attachment.
  *
- *   setUp:    netns pinned at RUN/netns/<sandboxId>  ->  CNI ADD of podbay's own config list
- *             (loopback for lo; bridge + host-local IPAM for eth0), then the pod's hostPorts
+ *   setUp:    netns pinned at RUN/netns/<sandboxId>, its lo up  ->  CNI ADD of podbay's own
+ *             config list (bridge + host-local IPAM for eth0), then the pod's hostPorts
  *             (podbay's own nat rules, ./hostport-manager.ts)
  *             The ADD result and the exact config/runtimeConfig are cached under RUN/cni/, so
  *             DEL can be replayed identically later, even by a restarted podbay.
