@@ -424,14 +424,14 @@ export class Kubelet {
     if (this.retries.waiting(uid)) return;
     trace(pod, 'sync start');
     const sysctls = podSysctls(pod, this.sysctls);
-    if ((!pod.status?.phase || pod.status.phase === 'Pending') && !(await this.sandboxesOf(uid)).length) {
+    const sandboxes = await this.sandboxesOf(uid);
+    if ((!pod.status?.phase || pod.status.phase === 'Pending') && !sandboxes.length) {
       const host = await (this.hostSecurity ??= detectHostSecurity());
       const appArmor = admitAppArmor(pod, host);
       if ('message' in sysctls) return this.rejectPod(pod, FORBIDDEN_REASON, sysctls.message);
       if (appArmor) return this.rejectPod(pod, 'AppArmor', appArmor);
     }
     const podDir = join(this.opts.podsDir, uid);
-    const sandboxes = await this.sandboxesOf(uid);
     let sandbox = sandboxes.find((s) => s.state === 'ready');
     // A pod's first sandbox is made beside its volumes: neither needs the other, and together
     // they are the start of every pod. The kubelet makes none before the volumes are mounted, so
