@@ -3,7 +3,7 @@
  * image (httpd serving /www/index.html) built locally and loaded as `busybox:bench`.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import https from 'node:https';
 import { ROOT, type PodbayServer } from '../test/e2e/harness.js';
@@ -101,15 +101,20 @@ export async function loadBenchImage(work: string, s: PodbayServer): Promise<str
 /**
  * The peers (podman's CNI portmap, the floor script) leave host state behind that their own
  * clean-up keeps: portmap's shared CNI-HOSTPORT-* chains and their jumps, podman's
- * /dev/shm/libpod_lock and /run/containers. Note what was there before the peers ran; the
- * returned function removes what they added, once no rule in those chains names a port.
+ * /dev/shm/libpod_lock and /run/containers, and the floor's `sysctl
+ * net.ipv4.conf.all.route_localnet=1` (which lets every interface route 127/8: the
+ * CVE-2020-8558 setting). Note what was there before the peers ran; the returned function
+ * removes what they added, once no rule in those chains names a port, and puts the sysctl back.
  */
 export function keepPeerLeftoversAsFound(): () => void {
   const natRules = () => spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }).stdout;
   const hadChains = /^:CNI-HOSTPORT-/m.test(natRules());
   const hadLock = existsSync('/dev/shm/libpod_lock');
   const hadRunContainers = existsSync('/run/containers');
+  const LOCALNET = '/proc/sys/net/ipv4/conf/all/route_localnet';
+  const localnet = readFileSync(LOCALNET, 'utf8').trim();
   return () => {
+    if (readFileSync(LOCALNET, 'utf8').trim() !== localnet) writeFileSync(LOCALNET, `${localnet}\n`);
     const nat = natRules();
     if (!hadChains && /^:CNI-HOSTPORT-/m.test(nat) && !/^-A CNI-HOSTPORT-DNAT .*--dport/m.test(nat)) {
       for (const line of nat.split('\n').filter((l) => /^-A (PREROUTING|OUTPUT|POSTROUTING) .*-j CNI-HOSTPORT-/.test(l))) {
