@@ -940,7 +940,7 @@ export class LocalImageService implements ImageService {
   }
 
   async snapshotUpperDir(key: string): Promise<string | undefined> {
-    if (!KEY_RE.test(key) || key === '.' || key === '..') return undefined;
+    // snapshotMeta answers undefined for an invalid key too
     return (await this.snapshotMeta(key)) ? join(this.snapshotPath(key), 'upper') : undefined;
   }
 
