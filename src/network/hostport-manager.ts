@@ -350,8 +350,15 @@ export class HostPortManager {
     if (added.length) await clearUdpConntrack(added, family, this.opts.log);
   }
 
-  /** route_localnet on the bridge (127.0.0.1 hostPorts), after the localnet guard, as portmap did */
-  private async routeLocalnet(): Promise<void> {
+  /**
+   * route_localnet on the bridge, after the localnet guard, as portmap did. The host's own
+   * connections to 127.x that are DNAT'ed to a pod leave through the bridge with a 127.x source,
+   * which the kernel routes only with it on: hostPorts on 127.0.0.1, and the proxy's NodePorts on
+   * 127.0.0.1 and LoadBalancer addresses on loopback (kube-proxy sets conf/all for those; podbay
+   * keeps it to its bridge). So the pod network calls this once the bridge exists, and the
+   * hostPort writes call it too. Once per bridge per process; destroy() forgets it.
+   */
+  async routeLocalnet(): Promise<void> {
     if (this.localnetOn) return;
     await this.opts.ensureGuard();
     const p = `/proc/sys/net/ipv4/conf/${this.opts.bridge}/route_localnet`;

@@ -4,8 +4,10 @@
  * A hostPort answers on 127.0.0.1 by DNAT'ing the host's own connection to the pod (as portmap's
  * `snat` did): the packet leaves through the pod bridge with source 127.0.0.1, which the kernel
  * allows only with route_localnet on that device (or on `all`). The hostport manager
- * (./hostport-manager.ts) sets net.ipv4.conf.<bridge>.route_localnet=1 before its first write of
- * an IPv4 hostPort, as portmap did on every ADD with snat, after ensuring this guard. Measured on kernel 6.18 in a scratch network namespace with
+ * (./hostport-manager.ts) sets net.ipv4.conf.<bridge>.route_localnet=1 after ensuring this guard,
+ * as portmap did on every ADD with snat: as soon as a pod's eth0 ADD has made the bridge (the
+ * proxy's NodePorts on 127.0.0.1 and LoadBalancer addresses on 127.x are DNAT'ed through it the
+ * same way, hostPort or not), and before its first write of an IPv4 hostPort. Measured on kernel 6.18 in a scratch network namespace with
  * conf/all/route_localnet=0: the hostPort answers on 127.0.0.1 with the bridge's setting alone,
  * and stops answering when it is cleared. So podbay no longer sets it host-wide (it used to
  * write conf/all), and never needs to touch it: it lives and dies with the bridge.

@@ -32,8 +32,9 @@
  * instead of letting the hostPort's DNAT steal a host service's traffic.
  *
  * Host state it changes: net.ipv4.ip_forward=1 (pods reach beyond the bridge), host-wide, once
- * per process, left set. route_localnet, which hostPorts on 127.0.0.1 need, is never set
- * host-wide: the hostport manager sets it on the bridge itself, as portmap with snat did, and
+ * per process, left set. route_localnet, which hostPorts, NodePorts and LoadBalancer addresses
+ * on loopback need, is never set host-wide: once the first eth0 ADD has made the bridge, it is
+ * set on the bridge itself (the hostport manager's routeLocalnet, as portmap with snat did), and
  * before the first ADD podbay installs a per-bridge CVE-2020-8558 DROP guard in front of it
  * (./localnet-guard.ts). destroy() deletes the bridge (its route_localnet goes with it), then
  * removes the guard and the bridge's hostport chains.
@@ -293,6 +294,9 @@ export class CniPodNetwork implements PodNetwork {
       const [ethAdd, side] = await Promise.allSettled([
         addNetworkList(entry.confList, eth, this.invoke).then(async (result) => {
           entry.result = result;
+          // the bridge exists now: Services on loopback (NodePorts on 127.0.0.1, LB addresses
+          // on 127.x) reach pods through it whether or not any pod has a hostPort
+          await this.hostPortRules.routeLocalnet();
           if (req.portMappings.length) await this.hostPortRules.set(hostPortEntry(entry)!);
         }),
         req.whileAttaching ? req.whileAttaching(entry.netnsPath) : Promise.resolve(),

@@ -10,7 +10,7 @@
  * The LB address is 127.0.0.51 (--service-lb-address): a loopback address this test controls, so
  * no packet leaves the machine. The host's connection to it is DNAT'ed in OUTPUT to a pod and
  * leaves through the pod bridge with a 127.x source, which the kernel allows only with
- * route_localnet on that bridge: the hostport manager sets it there (src/network/localnet-guard.ts, guarded),
+ * route_localnet on that bridge: the pod network sets it there once the bridge exists (src/network/localnet-guard.ts, guarded),
  * the same condition the NodePort on 127.0.0.1 already relies on; kube-proxy instead sets
  * conf/all/route_localnet when node ports answer on loopback. Then KUBE-MARK-MASQ rewrites the
  * source to the bridge's address.
@@ -22,7 +22,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { PodbayServer, PodSuite, kubectlBinaries, waitFor, kubectlHelpers, podOf } from './harness.js';
 
@@ -90,6 +90,10 @@ describe('ServiceLB: LoadBalancer Services on the node address; UDP flows follow
     create(backend('web-b', { app: 'web' }));
     await ready('web-a');
     await ready('web-b');
+    // no pod here has a hostPort: the pod network turns route_localnet on for its bridge as soon
+    // as the bridge exists, which the LB address and node ports on loopback need (whatever
+    // net.ipv4.conf.all.route_localnet is on this host)
+    assert.equal(readFileSync('/proc/sys/net/ipv4/conf/pblb0/route_localnet', 'utf8').trim(), '1', 'route_localnet on the pod bridge without any hostPort');
   });
 
   after(async () => {
