@@ -42,6 +42,7 @@ import { logRotationFlags } from '../kubelet/log-rotation.js';
 import { HostPortGuard } from '../network/host-ports.js';
 import { checkHostTools } from '../runtime/runtime.js';
 import { lockDir, type DirLock } from '../sys/owner-lock.js';
+import { mountRunDir, releaseRunDir } from '../sys/run-dir.js';
 import { buildNodeStack } from './node-stack.js';
 import { NODE_FLAGS, nodeFlags } from './multinode-flags.js';
 import { Proxier } from '../proxy/proxier.js';
@@ -69,7 +70,8 @@ Flags:
   --node-name NAME        this node's name (default the hostname)
   --node-ip IP            its InternalIP (default the first non-loopback IPv4 address)
   --data-dir DIR          credentials, images, pod volumes, logs (default /var/lib/podbay-agent)
-  --run-dir DIR           runtime state (default /run/podbay-agent)
+  --run-dir DIR           runtime state (default /run/podbay-agent; an empty one on a disk gets
+                          a tmpfs of its own, as /run is one)
   --cni-bridge NAME       the bridge this node's pods attach to (default podbay0)
   --pod-cidr CIDR         this node's pod range, its spec.podCIDR (required)
   --kubelet-port N        the kubelet server's port on --node-ip (default ${DEFAULT_KUBELET_PORT}): the API
@@ -281,6 +283,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   chmodSync(dataDir, 0o700);
   const locks: DirLock[] = [lockDir(dataDir, 'data dir')];
   try {
+    await mountRunDir(runDir, log);
     locks.push(lockDir(runDir, 'run dir'));
   } catch (e) {
     locks[0]!.release();
@@ -346,8 +349,9 @@ export async function runAgent(argv: string[]): Promise<number> {
   await stack.kubelet.stop();
   await stack.routes.stop();
   await proxier.stop();
-  await stack.runtime.shutdown(log);
+  const idle = await stack.runtime.shutdown(log);
   client.close();
   for (const l of locks.reverse()) l.release();
+  await releaseRunDir(runDir, idle, log);
   return 0;
 }

@@ -52,6 +52,7 @@ import { logRotationFlags } from '../kubelet/log-rotation.js';
 import { EncryptingStore, loadEncryptionConfig } from '../apiserver/encryption.js';
 import type { PodNodeView } from '../explain/types.js';
 import { DirLockedError, lockDir, type DirLock } from '../sys/owner-lock.js';
+import { mountRunDir, releaseRunDir } from '../sys/run-dir.js';
 import type { Kubelet } from '../kubelet/kubelet.js';
 import type { RuncRuntime } from '../runtime/runtime.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT } from '../apiserver/inflight.js';
@@ -130,7 +131,8 @@ Flags:
                               the hour, so clients that read it once keep working; the kubelet
                               still refreshes it hourly (default true, as kube-apiserver)
   --no-kubelet                serve the API only: run no pods on this machine
-  --run-dir DIR               runtime state: runc root, bundles, netns pins, IPAM (default /run/podbay)
+  --run-dir DIR               runtime state: runc root, bundles, netns pins, IPAM (default /run/podbay;
+                              an empty one on a disk gets a tmpfs of its own, as /run is one)
   --runtime PATH              the OCI runtime binary (default runc; crun refuses hybrid cgroups)
   --cni-bridge NAME           the host bridge pods attach to (default podbay0)
   --pod-cidr CIDR             pod addresses (default 10.85.0.0/16); this node's spec.podCIDR
@@ -312,10 +314,13 @@ export async function runServer(argv: string[]): Promise<number> {
   const locks: DirLock[] = [lockDir(dataDir, 'data dir')];
   if (withKubelet) {
     try {
+      // on a tmpfs of its own when it is on a disk and empty (src/sys/run-dir.ts)
+      await mountRunDir(runDir, log);
       locks.push(lockDir(runDir, 'run dir'));
       locks.push(lockCgroupRoot(p.flags.get('cgroup-root') ?? DEFAULT_CGROUP_ROOT));
     } catch (e) {
       for (const l of locks) l.release();
+      await releaseRunDir(runDir, true, log); // nothing was started in it
       throw e;
     }
   }
@@ -599,10 +604,15 @@ export async function runServer(argv: string[]): Promise<number> {
   await step('service proxy', () => proxier?.stop());
   await step('kubelet', () => kubelet?.stop());
   await step('routes to other nodes', () => routes?.stop());
-  await step('runtime', () => runtime?.shutdown(log));
+  let idle = false;
+  await step('runtime', async () => {
+    idle = (await runtime?.shutdown(log)) ?? false;
+  });
   await step('API server', () => api.close());
   await step('store', () => store.close());
   for (const l of locks.reverse()) l.release();
+  // the run dir's tmpfs, if podbay made it and nothing is left running
+  if (runtime) await step('run dir', () => releaseRunDir(runDir, idle, log));
   return 0;
 }
 

@@ -1184,9 +1184,13 @@ export class RuncRuntime implements Runtime {
    * podbay is stopping. Pods keep running (conmon, not podbay, is their parent; the next start
    * adopts them); with no pod left, leave the host as it was: the bridge and IPAM state go too.
    */
-  async shutdown(log: (line: string) => void): Promise<void> {
-    if ((await this.listPodSandboxes()).length === 0) await this.network.destroy().catch((e) => log(`network cleanup: ${(e as Error).message}`));
+  /** At a clean stop: with no pod left, the network goes. Answers whether nothing is left (no sandbox, no container). */
+  async shutdown(log: (line: string) => void): Promise<boolean> {
+    const idle = (await this.listPodSandboxes()).length === 0;
+    if (idle) await this.network.destroy().catch((e) => log(`network cleanup: ${(e as Error).message}`));
+    const none = idle && (await this.listContainers()).length === 0;
     await this.close();
+    return none;
   }
 
   async close(): Promise<void> {

@@ -353,6 +353,10 @@ spec:
       0,
     );
     await waitFor('short running', () => (pod('short').status.containerStatuses?.[0]?.state.running ? true : undefined));
+    // the run dir (under /tmp, on this host's disk) is a tmpfs of podbay's own (src/sys/run-dir.ts)
+    const runDirMounts = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === runDir);
+    assert.equal(runDirMounts().length, 1, 'one mount on the run dir');
+    assert.match(runDirMounts()[0]!, / - tmpfs podbay-run rw/, 'a tmpfs named podbay-run');
     s.proc!.kill('SIGKILL');
     await new Promise((r) => s.proc!.once('exit', r));
     await new Promise((r) => setTimeout(r, 4000)); // `short` exits while podbay is down
@@ -363,6 +367,7 @@ spec:
       return x.status.phase === 'Running' ? x.status.containerStatuses.map((c: any) => c.containerID).sort() : undefined;
     });
     assert.deepEqual(after, before);
+    assert.equal(runDirMounts().length, 1, 'the restarted podbay uses the tmpfs that holds its pods\' state (none mounted over it)');
     const short = await waitFor('short Failed with exit 7', () => (pod('short').status.phase === 'Failed' ? pod('short') : undefined));
     assert.equal(short.status.containerStatuses[0].state.terminated.exitCode, 7);
     assert.match((await httpGet(`http://127.0.0.1:${SEED_PORT}/`)).body, /ghost backend/);
