@@ -18,12 +18,13 @@ need_root() {
 # opaque dirs); busybox-static builds the test images; docker-registry (a real registry the
 # image pull/push tests start on loopback) and apache2-utils (htpasswd, bcrypt, for its auth);
 # chromium (headless) tests the web view; etcd-server is the store behind `--store etcd` (its
-# tests start their own members on loopback ports); python3-kubernetes (Debian's official Python
+# tests start their own members on loopback ports) and etcd-client its etcdctl, which the etcd
+# tests read the keys with (only a recommendation of etcd-server's, so named here); python3-kubernetes (Debian's official Python
 # client) is a client the kubectl-verbs suite drives the API with; nginx-light is the proxy the
 # built-in ingress controller runs.
 packages=(ca-certificates curl python3 make g++ iproute2 util-linux attr
   runc conmon catatonit containernetworking-plugins iptables conntrack busybox-static
-  docker-registry apache2-utils chromium etcd-server python3-kubernetes nginx-light)
+  docker-registry apache2-utils chromium etcd-server etcd-client python3-kubernetes nginx-light)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
