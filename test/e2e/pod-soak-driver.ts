@@ -129,7 +129,8 @@ export function podLeftovers(s: PodSuite): string[] {
   const podAddress = (l: string) => l.split(`${s.subnetPrefix}0/`).join('').replace(gateway, '').includes(s.subnetPrefix);
   const dnat = nat.filter((l) => l.startsWith('-A') && (podAddress(l) || s.hostPorts.test(/--dport (\d+)/.exec(l)?.[1] ?? '')));
   if (dnat.length) out.push(`nat rules: ${dnat.length} (${dnat[0]})`);
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(s.work));
+  // the run dir's own tmpfs (src/sys/run-dir.ts) is the server's while it runs, not a pod's
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(s.work) && l.split(' ')[4] !== s.runDir);
   if (mounts.length) out.push(`mounts: ${mounts.length} (${mounts[0]})`);
   const leases = ls(join(s.runDir, 'net', 'ipam')).filter((f) => f.includes(s.subnetPrefix));
   if (leases.length) out.push(`IPAM leases: ${leases.join(' ')}`);
