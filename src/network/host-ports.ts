@@ -17,6 +17,7 @@
  */
 import { endianness } from 'node:os';
 import { readdir, readFile, readlink } from 'node:fs/promises';
+import { sharedNextRead } from '../sys/shared-read.js';
 
 export type Protocol = 'tcp' | 'udp' | 'sctp';
 
@@ -243,7 +244,21 @@ export class HostPortGuard {
    */
   private readonly holders = new Map<number, HostProcess>();
 
+  /**
+   * the host's sockets, per protocol set: one read shared by the callers that ask meanwhile (in
+   * a burst of hostPort pods the binder and the network room ask for every pod, and each read
+   * of /proc/net/tcp makes the kernel print every TCP socket of the host)
+   */
+  private readonly reads = new Map<string, () => Promise<HostListener[]>>();
+
   constructor(private readonly paths: { procNet?: string; proc?: string } = {}) {}
+
+  private listeners(protocols: ('tcp' | 'udp')[]): Promise<HostListener[]> {
+    const key = [...protocols].sort().join(',');
+    let read = this.reads.get(key);
+    if (!read) this.reads.set(key, (read = sharedNextRead(() => readHostListeners(this.paths.procNet, protocols))));
+    return read();
+  }
 
   /** podbay's own ports (the API server's, once it listens) */
   reserve(r: ReservedPort): void {
@@ -253,7 +268,7 @@ export class HostPortGuard {
   async conflicts(wanted: readonly WantedPort[]): Promise<HostPortConflict[]> {
     if (!wanted.length) return [];
     const protocols = [...new Set(wanted.map((w) => w.protocol).filter((p): p is 'tcp' | 'udp' => p !== 'sctp'))];
-    const listeners = protocols.length ? await readHostListeners(this.paths.procNet, protocols) : [];
+    const listeners = protocols.length ? await this.listeners(protocols) : [];
     const found = matchConflicts(wanted, this.reserved, listeners);
     const live = new Set(listeners.map((l) => l.inode));
     for (const inode of this.holders.keys()) if (!live.has(inode)) this.holders.delete(inode);

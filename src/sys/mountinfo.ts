@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { sharedNextRead } from './shared-read.js';
 
 export interface MountInfo {
   mountPoint: string;
@@ -80,18 +81,7 @@ class MountTable {
  * the next one (after a restart every pod's first sync asks at once, and 100 pods made 100
  * reads of the table; in a burst every pod's teardown asks several times).
  */
-let nextRead: Promise<MountTable> | undefined;
-let lastRead: Promise<unknown> = Promise.resolve();
-function currentTable(): Promise<MountTable> {
-  if (nextRead) return nextRead;
-  const read = lastRead.then(async () => {
-    nextRead = undefined; // from here on, a caller needs a read that starts after this one
-    return new MountTable(await readFile('/proc/self/mountinfo', 'utf8'));
-  });
-  nextRead = read;
-  lastRead = read.catch(() => undefined);
-  return read;
-}
+const currentTable = sharedNextRead(async () => new MountTable(await readFile('/proc/self/mountinfo', 'utf8')));
 
 /** The mount points of /proc/self/mountinfo, from a read made after the call (shared). */
 export async function currentMountPoints(): Promise<Set<string>> {
