@@ -13,6 +13,7 @@ import {
   HostPortGuard,
   matchConflicts,
   parseProcNet,
+  parseSs,
   type HostListener,
   type ReservedPort,
 } from './host-ports.js';
@@ -191,4 +192,35 @@ test("this host's real /proc: a socket this test opens is found, named node with
     server.close();
     udp.close();
   }
+});
+
+test('ss output: TCP listeners and UDP sockets with their inodes, every address form ss prints', () => {
+  const tcp = `LISTEN 0      5          127.0.0.1:18999      0.0.0.0:* ino:3902493 sk:1 cgroup:/ <->
+LISTEN 0      4096         0.0.0.0:22         0.0.0.0:* ino:1585 sk:2 cgroup:/ <->
+LISTEN 0      4096            [::]:80            [::]:* ino:1700 sk:3 cgroup:/ v6only:1 <->
+LISTEN 0      511                *:8080             *:* ino:1701 sk:4 cgroup:/ v6only:0 <->
+LISTEN 0      10    [::ffff:127.0.0.1]:19722       *:* ino:1702 sk:5 <->
+LISTEN 0      32      127.0.0.53%lo:53        0.0.0.0:* ino:1703 sk:6 <->
+LISTEN 0      5      [fe80::1]%eth0:631          [::]:* ino:1704 sk:7 <->
+ESTAB  0      0          127.0.0.1:18999    127.0.0.1:40000 ino:1705 sk:8 <->
+`;
+  assert.deepEqual(parseSs(tcp, 'tcp'), [
+    { protocol: 'tcp', address: '127.0.0.1', port: 18999, inode: 3902493 },
+    { protocol: 'tcp', address: '0.0.0.0', port: 22, inode: 1585 },
+    { protocol: 'tcp', address: '::', port: 80, inode: 1700 },
+    { protocol: 'tcp', address: '::', port: 8080, inode: 1701 },
+    { protocol: 'tcp', address: '127.0.0.1', port: 19722, inode: 1702 },
+    { protocol: 'tcp', address: '127.0.0.53', port: 53, inode: 1703 },
+    { protocol: 'tcp', address: 'fe80::1', port: 631, inode: 1704 },
+  ]);
+  const udp = `UNCONN 0      0          0.0.0.0:68         0.0.0.0:* ino:2001 sk:9 <->
+ESTAB  0      0        10.0.0.5:41000     10.0.0.1:53 ino:2002 sk:a <->
+UNCONN 0      0             [::]:5353          [::]:* ino:2003 sk:b v6only:1 <->
+`;
+  assert.deepEqual(parseSs(udp, 'udp'), [
+    { protocol: 'udp', address: '0.0.0.0', port: 68, inode: 2001 },
+    { protocol: 'udp', address: '10.0.0.5', port: 41000, inode: 2002 },
+    { protocol: 'udp', address: '::', port: 5353, inode: 2003 },
+  ]);
+  assert.deepEqual(parseSs('', 'tcp'), []);
 });
