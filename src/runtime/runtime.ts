@@ -1188,9 +1188,9 @@ export class RuncRuntime implements Runtime {
   async shutdown(log: (line: string) => void): Promise<boolean> {
     const idle = (await this.listPodSandboxes()).length === 0;
     if (idle) await this.network.destroy().catch((e) => log(`network cleanup: ${(e as Error).message}`));
-    const none = idle && (await this.listContainers()).length === 0;
+    const nothingLeft = idle && (await this.listContainers()).length === 0;
     await this.close();
-    return none;
+    return nothingLeft;
   }
 
   async close(): Promise<void> {

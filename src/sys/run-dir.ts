@@ -22,7 +22,7 @@
 import { mkdirSync, readdirSync, statfsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { run } from './exec.js';
-import { readMountinfo, type MountInfo } from './mountinfo.js';
+import { mountsUnder, readMountinfo, type MountInfo } from './mountinfo.js';
 
 /** the tmpfs's source name in /proc/self/mountinfo: how podbay knows the mount is its own */
 export const RUN_DIR_SOURCE = 'podbay-run';
@@ -47,8 +47,9 @@ export async function mountRunDir(dir: string, log: (line: string) => void): Pro
     return;
   }
   await run('mount', ['-t', 'tmpfs', '-o', 'mode=0700,nosuid,nodev', RUN_DIR_SOURCE, abs], { timeoutMs: 30_000 });
-  // two podbays started on one run dir at once may both have mounted: the one whose tmpfs is
-  // not the only one there takes its own off again (the run dir's lock then decides)
+  // two podbays started on one run dir at once may both have mounted; one that finds two tmpfs
+  // there takes the top one off again, so neither takes its lock on a tmpfs hiding the other's
+  // (the run dir's lock then decides)
   const ours = readMountinfo().filter((m) => m.mountPoint === abs);
   if (ours.length > 1) await run('umount', [abs], { allowFailure: true });
 }
@@ -65,7 +66,7 @@ export async function releaseRunDir(dir: string, idle: boolean, log: (line: stri
   const mounts = readMountinfo();
   if (!ownRunDirMount(abs, mounts)) return;
   if (!idle) return; // pods keep running across a restart; their state stays with them
-  const below = mounts.filter((m) => m.mountPoint.startsWith(`${abs}/`)).map((m) => m.mountPoint);
+  const below = mountsUnder(abs, mounts).filter((mp) => mp !== abs);
   if (below.length) {
     log(`podbay: run dir ${abs} stays mounted: ${below.length} mount(s) below it (${below[0]})`);
     return;
