@@ -263,8 +263,11 @@ export class CniPodNetwork implements PodNetwork {
     if (existing || (await this.pins.exists(id))) await this.doTearDown(id); // leftovers of a crash
 
     validatePortMappings(req.portMappings);
-    // a host process may have started listening since the binder looked
-    await this.hostPorts.assertFree(req.portMappings);
+    // a host process may have started listening since the binder looked: asked beside the pin
+    // and eth0's ADD, and answered before the hostPort rules go in (until then nothing sends a
+    // host port to the pod); a conflict fails the set-up with this error, whatever else failed
+    const free = this.hostPorts.assertFree(req.portMappings);
+    free.catch(() => {});
     await ensureIpForward();
     // the guard goes in before the hostport manager turns route_localnet on for the bridge
     await Promise.all([ensureLocalnetGuard(this.settings.bridge), ensurePodMasquerade(this.settings.bridge, this.settings.podCidr, this.settings.clusterCidr)]);
@@ -297,10 +300,14 @@ export class CniPodNetwork implements PodNetwork {
           // the bridge exists now: Services on loopback (NodePorts on 127.0.0.1, LB addresses
           // on 127.x) reach pods through it whether or not any pod has a hostPort
           await this.hostPortRules.routeLocalnet();
-          if (req.portMappings.length) await this.hostPortRules.set(hostPortEntry(entry)!);
+          if (req.portMappings.length) {
+            await free;
+            await this.hostPortRules.set(hostPortEntry(entry)!);
+          }
         }),
         req.whileAttaching ? req.whileAttaching(entry.netnsPath) : Promise.resolve(),
       ]);
+      await free;
       if (ethAdd.status === 'rejected') throw ethAdd.reason;
       if (side.status === 'rejected') throw side.reason;
       await this.writeCache(entry);

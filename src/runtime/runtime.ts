@@ -136,6 +136,13 @@ export class RuncRuntime implements Runtime {
   private readonly notified = new Set<string>();
   private pauseReady?: Promise<void>;
   private boundingSet?: Promise<string[]>;
+  /**
+   * Pauses whose `runc start` runs after runPodSandbox returned, by sandbox id: the app
+   * containers join the pause's namespaces, which exist from its `runc create` on, so they are
+   * created meanwhile, and each one's start waits for this (which also puts the sandbox's record
+   * on disk). A pause that did not start stays here, rejected, until its sandbox is removed.
+   */
+  private readonly pauseStarts = new Map<string, Promise<void>>();
 
   constructor(opts: RuncRuntimeOptions) {
     this.runDir = resolve(opts.runDir);
@@ -448,6 +455,7 @@ export class RuncRuntime implements Runtime {
       await this.ensurePauseRootfs();
       const cleanup = new Cleanup();
       let settled: Promise<unknown> = Promise.resolve();
+      let pauseStart: Promise<void> | undefined;
       try {
         await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
         this.sandboxIds.add(id);
@@ -508,7 +516,9 @@ export class RuncRuntime implements Runtime {
           });
           const conmonPid = created.conmonPid;
           cleanup.push('kill conmon', () => this.killConmon(conmonPid, id));
-          await this.runc.start(id);
+          // not awaited here: catatonit's exec runs beside what follows (see pauseStarts)
+          pauseStart = this.runc.start(id);
+          pauseStart.catch(() => {});
         };
         if (!cfg.hostNetwork) {
           cleanup.push('network tear-down', () => this.network.tearDown(id));
@@ -549,10 +559,29 @@ export class RuncRuntime implements Runtime {
           shmMounted,
           ...(cgroupParent ? { cgroupParent } : {}),
         };
-        await this.writeSandbox(rec);
+        // the record reaches the disk once the pause runs (a restart in between finds the
+        // sandbox without one and removes it, as any creation cut short)
+        await this.writeSandbox(rec, false);
+        const started = pauseStart!;
+        const what = `pause container for pod ${cfg.podNamespace}/${cfg.podName}`;
+        const done = this.locked(id, async () => {
+          try {
+            await started;
+          } catch (e) {
+            // not ready: the kubelet stops it (which kills a pause still in runc's init) and
+            // makes a new sandbox
+            await this.writeSandbox({ ...rec, state: 'notready' });
+            throw new Error(`${what} did not start: ${(e as Error).message.replace(/^runc start \S+: /, '')}`);
+          }
+          await this.writeSandbox(rec);
+          this.pauseStarts.delete(id);
+        });
+        done.catch(() => {});
+        this.pauseStarts.set(id, done);
         return this.sandboxStatusOf(rec);
       } catch (e) {
         await settled;
+        await pauseStart?.catch(() => {});
         const errs = await cleanup.unwind();
         await fsp.rm(join(this.exitDir, id), { force: true });
         if (errs.length) (e as Error).message += ` (cleanup also failed: ${errs.join('; ')})`;
@@ -671,6 +700,7 @@ export class RuncRuntime implements Runtime {
     await this.umountAll(dir);
     await this.removePodCgroup(id, rec);
     await this.removeDir(dir, 'sandbox.json');
+    this.pauseStarts.delete(id);
     await removeFast(join(this.exitDir, id), 'file');
     // conmon's symlink to the bundle dir (for a short attach socket path)
     await removeFast(join(this.attachDir, id), 'file');
@@ -972,6 +1002,9 @@ export class RuncRuntime implements Runtime {
         }
       }
       try {
+        // the pause runs first: the pod's hostname, sysctls and zombie reaper are in place
+        // before any of its processes
+        await this.pauseStarts.get(rec.sandboxId);
         await this.runc.start(id);
       } catch (e) {
         const msg = (e as Error).message.replace(/^runc start \S+: /, '');

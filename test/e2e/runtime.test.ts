@@ -8,7 +8,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { httpGet, until } from './harness.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -266,6 +266,56 @@ test('hostNetwork + hostIPC: no netns, the host\'s net/uts/ipc namespaces, no CN
   await rt.removePodSandbox(sb.id);
   assert.equal(await rt.podSandboxStatus(sb.id), undefined);
   assert.equal(await rt.containerStatus(c), undefined);
+});
+
+test('the pause starts after runPodSandbox returned; one that fails to start fails its app containers\' start, the sandbox reads NotReady, and its removal leaves nothing', async () => {
+  // the real runc, except that the `start` of the sandbox named in `mark` finds the pause's
+  // process killed first (as the OOM killer or a stray kill would), a second after it was
+  // asked: runc's own start then fails
+  const dir = join(T, 'runc-kills-pause');
+  mkdirSync(dir);
+  const mark = join(dir, 'sandbox');
+  const wrapper = join(dir, 'runc');
+  writeFileSync(
+    wrapper,
+    [
+      '#!/bin/sh',
+      `if [ "$3" = start ] && [ "$4" = "$(cat ${mark})" ]; then`,
+      '  sleep 1',
+      '  pid=$(/usr/sbin/runc --root "$2" state "$4" | sed -n \'s/^ *"pid": *\\([0-9]*\\),$/\\1/p\')',
+      '  kill -9 "$pid"',
+      '  sleep 0.2',
+      'fi',
+      'exec /usr/sbin/runc "$@"',
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  const runDir = join(RUN, 'rt-pause-fails');
+  const frt = new RuncRuntime({ runDir, dataDir: DATA, images, network, runtimePath: wrapper });
+  const cfg = sandboxCfg('pause-fails');
+  writeFileSync(mark, sandboxIdFor(cfg.podUid, cfg.attempt));
+  const sb = await frt.runPodSandbox(cfg);
+  assert.equal(sb.state, 'ready', 'returned once the pause exists, while its start runs on');
+  assert.equal(ns(sb.pid, 'net'), `net:[${statSync(sb.netnsPath!).ino}]`, "the pause (runc's init until its start) is in the pod's netns");
+  const app = await frt.createContainer(sb.id, ctr('pause-fails', 'app', ['/bin/sleep', '3600']));
+  await assert.rejects(frt.startContainer(app), (e: Error) => {
+    assert.match(e.message, /^failed to start container "app": pause container for pod rttest\/pause-fails did not start: ./);
+    return true;
+  });
+  const st = (await frt.containerStatus(app))!;
+  assert.deepEqual([st.state, st.reason, st.exitCode], ['exited', 'StartError', 128]);
+  assert.match(st.message ?? '', /^pause container for pod rttest\/pause-fails did not start/);
+  assert.equal((await frt.podSandboxStatus(sb.id))!.state, 'notready');
+  await frt.stopPodSandbox(sb.id);
+  await frt.removePodSandbox(sb.id);
+  assert.equal(await frt.podSandboxStatus(sb.id), undefined);
+  assert.deepEqual(await frt.listContainers(), []);
+  const left = (await run('/usr/sbin/runc', ['--root', join(runDir, 'runc'), 'list', '-q'])).stdout.trim();
+  assert.equal(left, '', 'no runc container left');
+  assert.deepEqual(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(runDir)), [], 'no mount left');
+  assert.deepEqual((await network.list()).filter((x) => x === sb.id), [], 'no network left');
+  await frt.close();
 });
 
 test('a new RuncRuntime over the same dirs adopts the running sandboxes and containers', async () => {
