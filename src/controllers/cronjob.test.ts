@@ -103,18 +103,23 @@ describe('cronjob controller', () => {
     const w = await world();
     try {
       const cj = await w.cronJobs.create('default', { metadata: { name: 'late' }, spec: cronSpec({ suspend: true, schedule: '0 * * * *', startingDeadlineSeconds: 10 }) });
-      await w.at(cj, 120);
-      await new Promise((r) => setTimeout(r, 100));
-      assert.equal((await w.jobsOf()).length, 0, 'suspended');
-      // resumed at hh:mm:05 with a 10 s deadline: only an on-the-hour minute may still start
-      await w.cronJobs.patch('default', 'late', 'application/merge-patch+json', { spec: { suspend: false } });
+      // every time below is set from an hour after the creation, whatever minute of its hour
+      // the test runs in (the fake clock's times, not the wall clock's, decide what is late)
       const created = Math.floor(Date.parse(cj.metadata.creationTimestamp) / MIN) * MIN;
       const nextHour = Math.ceil((created + MIN) / 3_600_000) * 3_600_000;
-      w.clock.now = nextHour + 30 * MIN;
+      // 5 s after an on-the-hour time, within the 10 s deadline: suspended all the same
+      w.clock.now = nextHour + 60 * MIN + 5_000;
+      w.ctl.resyncAll();
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal((await w.jobsOf()).length, 0, 'suspended');
+      // resumed at half past (the resume syncs at once): the hour passed 30 minutes ago
+      w.clock.now = nextHour + 90 * MIN;
+      await w.cronJobs.patch('default', 'late', 'application/merge-patch+json', { spec: { suspend: false } });
+      await new Promise((r) => setTimeout(r, 100));
       w.ctl.resyncAll();
       await new Promise((r) => setTimeout(r, 100));
       assert.equal((await w.jobsOf()).length, 0, 'the hour passed 30 minutes ago: too late');
-      w.clock.now = nextHour + 3_600_000 + 5_000;
+      w.clock.now = nextHour + 120 * MIN + 5_000;
       w.ctl.resyncAll();
       await until('on time', async () => (await w.jobsOf()).length === 1);
     } finally {
