@@ -22,7 +22,7 @@ import { join, resolve } from 'node:path';
 import http from 'node:http';
 import { PodbayServer, ROOT, keepRunNetnsAsFound, kubectlBinaries, watchReadyz } from '../test/e2e/harness.js';
 import { benchApi, keepPeerLeftoversAsFound, loadBenchImage, watchPods } from './bench-server.js';
-import { podbayCpuMs, rssMb, spawnersOf, threadCpuMs } from './proc.js';
+import { hostBusyCpuMs, podbayCpuMs, rssMb, spawnersOf, threadCpuMs } from './proc.js';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -108,6 +108,7 @@ async function podbayRun() {
     const mountLines = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(s.dataDir) || l.includes(runDir)).length;
     const mounts0 = mountLines();
     const cpu0 = podbayCpuMs(pid).total;
+    const host0 = hostBusyCpuMs();
     const self0 = podbayCpuMs(pid, 'self').engine;
     const main0 = threadCpuMs(pid);
     const t0 = performance.now();
@@ -127,6 +128,7 @@ async function podbayRun() {
     if (HOSTPORTS) await allServing(docs.map((_, i) => BASE_PORT + i), t0 + 600_000);
     const t1 = performance.now();
     const cpu1 = podbayCpuMs(pid).total;
+    const host1 = hostBusyCpuMs();
     const mounts1 = mountLines();
     const rss = Math.round(rssMb(pid) * 1024);
     const spawnerRss = Math.round(spawnersOf(pid).reduce((a, p) => a + rssMb(p), 0) * 1024);
@@ -148,6 +150,7 @@ async function podbayRun() {
     const sorted = [...sampled.latencies].sort((a, b) => a - b);
     const pct = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor((q / 100) * sorted.length))] ?? 0);
     const cpu2 = podbayCpuMs(pid).total;
+    const host2 = hostBusyCpuMs();
     const self2 = podbayCpuMs(pid, 'self').engine;
     const main2 = threadCpuMs(pid);
     return {
@@ -158,6 +161,11 @@ async function podbayRun() {
       // iptables, mount), per pod: what load on the machine does not change
       cpu_ms_per_pod_up: Math.round((cpu1 - cpu0) / N),
       cpu_ms_per_pod_down: Math.round((cpu2 - cpu1) / N),
+      // the whole host's busy CPU per pod while they came up / went: everything above plus
+      // conmon and the `runc create` + init it runs (conmon daemonizes: podbay never waits for
+      // it), kubectl, the kernel's threads, and this bench's own watch and sampler
+      host_cpu_ms_per_pod_up: Math.round((host1 - host0) / N),
+      host_cpu_ms_per_pod_down: Math.round((host2 - host1) / N),
       // of which the engine's own JavaScript and syscalls (up and down together)
       engine_self_cpu_ms_per_pod: Math.round((self2 - self0) / N),
       // of that, the engine's main thread (the rest: libuv's pool doing the async fs calls, V8's GC)

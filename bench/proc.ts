@@ -59,6 +59,18 @@ export function podbayCpuMs(pid: number, which: 'all' | 'self' = 'all'): { total
   return { total: engine + spawner, engine, spawner };
 }
 
+/**
+ * The whole host's busy CPU in ms (every process and kernel thread, interrupts included: the
+ * first line of /proc/stat without idle and iowait). Where podbay's figure above cannot see:
+ * conmon daemonizes, so it and the `runc create` it runs are never waited for by podbay.
+ */
+export function hostBusyCpuMs(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is inside user already)
+  const busy = f.slice(0, 8).reduce((a, v, i) => (i === 3 || i === 4 ? a : a + v), 0);
+  return busy * TICK_MS;
+}
+
 /** VmRSS in MB, 0 when the process is gone */
 export function rssMb(pid: number | string): number {
   try {
