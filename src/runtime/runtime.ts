@@ -106,6 +106,11 @@ const ID_RE = /^[0-9a-f]{64}$/;
 
 
 /** The pod's hostname: the node's for host-network pods (they share its UTS namespace). */
+/** runc's own words of a failed `runc start` (without the command that Runc puts before them) */
+function runcStartMessage(e: unknown): string {
+  return (e as Error).message.replace(/^runc start \S+: /, '');
+}
+
 async function sandboxHostname(cfg: SandboxConfig): Promise<string> {
   return cfg.hostNetwork ? (await fsp.readFile('/proc/sys/kernel/hostname', 'utf8')).trim() : cfg.hostname || cfg.podName;
 }
@@ -571,7 +576,7 @@ export class RuncRuntime implements Runtime {
             // not ready: the kubelet stops it (which kills a pause still in runc's init) and
             // makes a new sandbox
             await this.writeSandbox({ ...rec, state: 'notready' });
-            throw new Error(`${what} did not start: ${(e as Error).message.replace(/^runc start \S+: /, '')}`);
+            throw new Error(`${what} did not start: ${runcStartMessage(e)}`);
           }
           await this.writeSandbox(rec);
           this.pauseStarts.delete(id);
@@ -1007,7 +1012,7 @@ export class RuncRuntime implements Runtime {
         await this.pauseStarts.get(rec.sandboxId);
         await this.runc.start(id);
       } catch (e) {
-        const msg = (e as Error).message.replace(/^runc start \S+: /, '');
+        const msg = runcStartMessage(e);
         await this.writeContainer({ ...rec, state: 'exited', exitCode: 128, reason: 'StartError', message: msg, finishedAt: new Date().toISOString() });
         throw new Error(`failed to start container ${JSON.stringify(rec.config.name)}: ${msg}`);
       }

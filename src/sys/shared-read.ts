@@ -3,7 +3,8 @@
  * under way gets the next one, which starts once that one ends, together with every other caller
  * that asked meanwhile. So N callers at once cost two reads, not N, and none gets an answer
  * read before it asked (a host process may have started listening, a mount may have gone).
- * Used for /proc/self/mountinfo (./mountinfo.ts) and /proc/net/* (../network/host-ports.ts).
+ * Used for /proc/self/mountinfo (./mountinfo.ts) and the host's listening sockets (`ss`, or
+ * /proc/net/* where ss is missing: ../network/host-ports.ts).
  */
 export function sharedNextRead<T>(read: () => Promise<T>): () => Promise<T> {
   let next: Promise<T> | undefined;
