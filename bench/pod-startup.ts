@@ -9,6 +9,9 @@
  * pause-container recipe with `docker rm -f` (../shared/bench/peers/docker-bench.sh, which starts
  * and stops its own dockerd and undoes what it added), and prints the ratios. Usage (root):
  *   node dist/bench/pod-startup.js [--n 10] [--no-peers] [--via kubectl|api]
+ * With PODBAY_TRACE=1 it marks on stderr when each pod's create was sent, when the watch saw it
+ * Ready and when the hostPort first answered, to read beside the server's trace
+ * (PODBAY_TRACE=1 PODBAY_TRACE_EXEC=1 BENCH_SERVER_LOG=FILE).
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
@@ -28,6 +31,10 @@ const N = Number(arg('n', '10'));
 const VIA = arg('via', 'api');
 const PEERS = !process.argv.includes('--no-peers');
 const PORT = 19480;
+/** PODBAY_TRACE=1: the bench's own marks (request sent, Ready seen, first answer), beside the server's trace */
+const mark = (name: string, what: string) => {
+  if (process.env.PODBAY_TRACE === '1') process.stderr.write(`${new Date().toISOString()} bench ${name}: ${what}\n`);
+};
 const BRIDGE = 'pbbench0';
 const CIDR = '10.204.0.0/24';
 
@@ -91,7 +98,10 @@ async function podbayRun() {
               const ev = JSON.parse(buf.slice(0, nl));
               buf = buf.slice(nl + 1);
               const ready = ev.object?.status?.conditions?.find((c: any) => c.type === 'Ready');
-              if (ev.object?.metadata?.name === name && ready?.status === 'True') readySeen = true;
+              if (ev.object?.metadata?.name === name && ready?.status === 'True' && !readySeen) {
+                readySeen = true;
+                mark(name, 'Ready seen on the watch');
+              }
             }
           });
           resp.on('error', () => {});
@@ -102,6 +112,7 @@ async function podbayRun() {
       await new Promise((r) => setTimeout(r, 50));
 
       const t0 = performance.now();
+      mark(name, `create sent (${VIA})`);
       if (VIA === 'kubectl') {
         const r = spawnSync(kubectl, ['--kubeconfig', s.kubeconfig, 'apply', '-f', '-'], { input: JSON.stringify(POD(name)), encoding: 'utf8' });
         if (r.status !== 0) throw new Error(r.stderr);
@@ -115,6 +126,7 @@ async function podbayRun() {
         await new Promise((r) => setTimeout(r, 5));
       }
       const t1 = performance.now();
+      mark(name, 'serving');
       w.destroy();
       await api('DELETE', `/api/v1/namespaces/default/pods/${name}`, { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0 });
       while (!hostClean()) {
