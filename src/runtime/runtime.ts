@@ -104,13 +104,12 @@ export function sandboxIdFor(podUid: string, attempt: number): string {
 
 const ID_RE = /^[0-9a-f]{64}$/;
 
-
-/** The pod's hostname: the node's for host-network pods (they share its UTS namespace). */
 /** runc's own words of a failed `runc start` (without the command that Runc puts before them) */
 function runcStartMessage(e: unknown): string {
   return (e as Error).message.replace(/^runc start \S+: /, '');
 }
 
+/** The pod's hostname: the node's for host-network pods (they share its UTS namespace). */
 async function sandboxHostname(cfg: SandboxConfig): Promise<string> {
   return cfg.hostNetwork ? (await fsp.readFile('/proc/sys/kernel/hostname', 'utf8')).trim() : cfg.hostname || cfg.podName;
 }
