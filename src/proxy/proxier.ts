@@ -175,9 +175,11 @@ export class Proxier {
   private async flushConntrack(commands: string[][]): Promise<void> {
     if (commands.length === 0) return;
     for (const argv of commands) {
-      this.log(`service proxy: conntrack ${argv.join(' ')}`);
       try {
-        await run('conntrack', argv, { allowFailure: true });
+        // logged once done (with conntrack's count): a flow made after this line is not cleared
+        const r = await run('conntrack', argv, { allowFailure: true });
+        const deleted = /(\d+) flow entries have been deleted/.exec(r.stderr)?.[1];
+        this.log(`service proxy: conntrack ${argv.join(' ')}${deleted === undefined ? '' : ` (${deleted} flow entries deleted)`}`);
       } catch (e) {
         if (!this.conntrackMissing) this.log(`service proxy: cannot clear stale UDP conntrack entries (install the conntrack package): ${(e as Error).message}`);
         this.conntrackMissing = true;

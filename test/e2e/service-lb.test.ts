@@ -204,6 +204,9 @@ describe('ServiceLB: LoadBalancer Services on the node address; UDP flows follow
       // one source port throughout: every datagram matches the same conntrack entry
       // the proxy has both endpoints (a flow made before would have been cleared when the first came)
       await waitFor('rules for both UDP endpoints', () => (save('nat').match(/-j DNAT --to-destination 10\.251\.0\.\d+:9000/g)?.length === 2 ? true : undefined), 15_000);
+      // after the sync that gave the port its first endpoints the proxy clears the port's UDP
+      // flows, once: a datagram sent before that clear is done would lose its flow to it
+      await waitFor('the new port\'s flows cleared', () => (s.log.includes(`service proxy: conntrack -D -p udp --orig-dst ${ip} --orig-port-dst 18715 (`) ? true : undefined), 15_000);
       const ask = async (what: string, ms: number) =>
         waitFor(what, async () => {
           const before = replies.length;
