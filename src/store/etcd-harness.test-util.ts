@@ -14,15 +14,21 @@ export function requireEtcd(): string {
   return 'etcd';
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
+/**
+ * `n` distinct loopback ports the kernel picks: every listener stays open until all are chosen,
+ * so one cluster never gets the same port twice.
+ */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  return ports;
 }
 
 export interface EtcdMember {
@@ -31,6 +37,8 @@ export interface EtcdMember {
   peerUrl: string;
   dataDir: string;
   proc?: ChildProcess;
+  /** the tail of its stderr (kept to 4 KB) */
+  stderr?: string;
 }
 
 export interface EtcdCluster {
@@ -43,12 +51,21 @@ export interface EtcdCluster {
   stop(): Promise<void>;
 }
 
-async function waitHealthy(url: string, ms = 15_000): Promise<void> {
+/** The last few KB of a member's stderr, for the error when it does not come up. */
+function stderrTail(m: EtcdMember): string {
+  return (m.stderr ?? '').trim().split('\n').slice(-5).join('\n');
+}
+
+/** Wait until the member answers /health true; fail at once if its process exits first. */
+async function waitHealthy(m: EtcdMember, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
   let last = '';
   while (Date.now() < deadline) {
+    if (m.proc && m.proc.exitCode !== null) {
+      throw new Error(`etcd at ${m.clientUrl} exited (code ${m.proc.exitCode}) before it was healthy: ${stderrTail(m) || 'no stderr'}`);
+    }
     try {
-      const r = await fetch(`${url}/health`);
+      const r = await fetch(`${m.clientUrl}/health`, { signal: AbortSignal.timeout(2000) });
       const body = (await r.json()) as { health?: string };
       if (body.health === 'true') return;
       last = JSON.stringify(body);
@@ -57,26 +74,28 @@ async function waitHealthy(url: string, ms = 15_000): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`etcd at ${url} not healthy after ${ms} ms: ${last}`);
+  throw new Error(`etcd at ${m.clientUrl} not healthy after ${ms} ms: ${last}; its stderr: ${stderrTail(m) || 'none'}`);
 }
 
 /**
  * Start an etcd cluster of `size` members (1 or 3) on loopback: on free ports the kernel picks
  * (its ephemeral range), or, with `basePort`, member i on client port basePort+2i and peer port
  * basePort+2i+1 (a suite that owns a port range keeps etcd inside it).
+ *
+ * A port the kernel picked is free when picked, but another process's outgoing connection can
+ * take it before etcd binds it; a cluster that does not come up on picked ports is started again
+ * on new ones (three tries), and the error names what etcd printed.
  */
 export async function startEtcd(size = 1, opts: { basePort?: number } = {}): Promise<EtcdCluster> {
   requireEtcd();
   const root = mkdtempSync(join(tmpdir(), 'podbay-etcd-'));
-  const members: EtcdMember[] = [];
-  const port = async (i: number, peer: number) => (opts.basePort ? opts.basePort + 2 * i + peer : freePort());
-  for (let i = 0; i < size; i++) {
-    members.push({ name: `m${i}`, clientUrl: `http://127.0.0.1:${await port(i, 0)}`, peerUrl: `http://127.0.0.1:${await port(i, 1)}`, dataDir: join(root, `m${i}`) });
-  }
-  const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
+  const tries = opts.basePort ? 1 : 3;
+  let members: EtcdMember[] = [];
   let state: 'new' | 'existing' = 'new';
-  const launch = (m: EtcdMember) => {
-    m.proc = spawn(
+  let initialCluster = '';
+  const launch = (m: EtcdMember, token: string) => {
+    m.stderr = '';
+    const p = spawn(
       'etcd',
       [
         '--name', m.name,
@@ -87,7 +106,7 @@ export async function startEtcd(size = 1, opts: { basePort?: number } = {}): Pro
         '--initial-advertise-peer-urls', m.peerUrl,
         '--initial-cluster', initialCluster,
         '--initial-cluster-state', state,
-        '--initial-cluster-token', `podbay-test-${process.pid}`,
+        '--initial-cluster-token', token,
         '--heartbeat-interval', '50',
         '--election-timeout', '500',
         '--log-level', 'error',
@@ -95,26 +114,53 @@ export async function startEtcd(size = 1, opts: { basePort?: number } = {}): Pro
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
-    m.proc.stderr?.resume();
+    m.proc = p;
+    p.stderr?.setEncoding('utf8');
+    p.stderr?.on('data', (d: string) => {
+      m.stderr = ((m.stderr ?? '') + d).slice(-4096);
+    });
   };
-  members.forEach(launch);
-  await Promise.all(members.map((m) => waitHealthy(m.clientUrl)));
-  state = 'existing';
   const stopOne = (m: EtcdMember) =>
     new Promise<void>((resolve) => {
       const p = m.proc;
       m.proc = undefined;
-      if (!p || p.exitCode !== null) return resolve();
+      if (!p || p.exitCode !== null || p.signalCode !== null) return resolve();
       p.once('exit', () => resolve());
       p.kill('SIGKILL');
     });
+  let token = '';
+  for (let attempt = 1; ; attempt++) {
+    const ports = opts.basePort
+      ? Array.from({ length: 2 * size }, (_, k) => opts.basePort! + k)
+      : await freePorts(2 * size);
+    members = Array.from({ length: size }, (_, i) => ({
+      name: `m${i}`,
+      clientUrl: `http://127.0.0.1:${ports[2 * i]}`,
+      peerUrl: `http://127.0.0.1:${ports[2 * i + 1]}`,
+      dataDir: join(root, `try${attempt}`, `m${i}`),
+    }));
+    initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
+    token = `podbay-test-${process.pid}-${attempt}`;
+    members.forEach((m) => launch(m, token));
+    try {
+      await Promise.all(members.map((m) => waitHealthy(m)));
+      break;
+    } catch (e) {
+      await Promise.all(members.map(stopOne));
+      if (attempt >= tries) {
+        rmSync(root, { recursive: true, force: true });
+        throw e;
+      }
+    }
+  }
+  state = 'existing';
   return {
     members,
     endpoints: members.map((m) => m.clientUrl),
     kill: (i) => stopOne(members[i]),
     restart: async (i) => {
-      launch(members[i]);
-      await waitHealthy(members[i].clientUrl);
+      launch(members[i], token);
+      await waitHealthy(members[i]);
     },
     stop: async () => {
       await Promise.all(members.map(stopOne));
