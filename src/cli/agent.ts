@@ -43,6 +43,7 @@ import { HostPortGuard } from '../network/host-ports.js';
 import { checkHostTools } from '../runtime/runtime.js';
 import { lockDir, type DirLock } from '../sys/owner-lock.js';
 import { mountRunDir, releaseRunDir } from '../sys/run-dir.js';
+import { StartUndo } from './start-undo.js';
 import { buildNodeStack } from './node-stack.js';
 import { NODE_FLAGS, nodeFlags } from './multinode-flags.js';
 import { Proxier } from '../proxy/proxier.js';
@@ -232,7 +233,12 @@ current-context: podbay
 `;
 }
 
+/** `podbay agent`; a start that fails before it has joined undoes what it did (start-undo.ts) */
 export async function runAgent(argv: string[]): Promise<number> {
+  return StartUndo.around((undo) => serveAgent(argv, undo), (line) => process.stderr.write(`${line}\n`));
+}
+
+async function serveAgent(argv: string[], undo: StartUndo): Promise<number> {
   const p = parseArgs(argv, ['help', 'disable-default-registry-endpoint'], KNOWN, 'agent');
   if (p.flags.has('help')) {
     process.stdout.write(HELP);
@@ -282,13 +288,12 @@ export async function runAgent(argv: string[]): Promise<number> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   chmodSync(dataDir, 0o700);
   const locks: DirLock[] = [lockDir(dataDir, 'data dir')];
-  try {
-    await mountRunDir(runDir, log);
-    locks.push(lockDir(runDir, 'run dir'));
-  } catch (e) {
-    locks[0]!.release();
-    throw e;
-  }
+  undo.push('the locks', () => locks.forEach((l) => l.release()));
+  // a failed start takes the run dir's tmpfs off again only if it mounted it, and only when the
+  // runtime (if it got that far) left nothing running in it
+  let idle = true;
+  if (await mountRunDir(runDir, log)) undo.last('the run dir', () => releaseRunDir(runDir, idle, log));
+  locks.push(lockDir(runDir, 'run dir'));
   const pki = join(dataDir, 'pki');
   mkdirSync(pki, { recursive: true, mode: 0o700 });
   let cred = usableCredential(pki, caPem);
@@ -302,8 +307,10 @@ export async function runAgent(argv: string[]): Promise<number> {
     log(`podbay agent: node certificate for system:node:${node} written to ${pki}`);
   }
   const client = new HttpsClient({ server: serverUrl, servers, caPem, certPem: cred.certPem, keyPem: cred.keyPem });
+  undo.push('the API client', () => client.close());
   const heartbeat = new NodeHeartbeat(client, log, NODE_HEARTBEAT_MS, { name: node, addresses: [nodeIP], podCIDR: podCidr, kubeletPort }, multi.leaseDurationSeconds);
   await heartbeat.start();
+  undo.push('the node heartbeat', () => heartbeat.stop());
   // the kubelet server's certificate, asked for with the node's own credential once its Node (and addresses) exist
   const servingSans = [nodeIP, node];
   let serving = usableCredential(pki, caPem, 'kubelet-server', servingSans);
@@ -332,15 +339,22 @@ export async function runAgent(argv: string[]): Promise<number> {
     clusterDomain,
     log,
   });
+  undo.push('the runtime', async () => {
+    idle = await stack.runtime.shutdown(log);
+  });
   await stack.runtime.sweep(log);
   // Services from this node: kube-proxy's part, with the node's own credential
   const proxier = new Proxier(client, { clusterCIDR: multi.clusterCidr, serviceCIDR: serviceCidr, tag: tagFor(bridge), nodeName: node, log });
+  undo.push('the service proxy', () => proxier.stop());
   await proxier.start();
+  undo.push('the routes to other nodes', () => stack.routes.stop());
   await stack.routes.start();
+  undo.push('the kubelet', () => stack.kubelet.stop());
   await stack.kubelet.start();
   const pods = kubeletClient(client);
   const kubeletServer = new KubeletServer({ nodeName: node, host: nodeIP, port: kubeletPort, certPem: serving.certPem, keyPem: serving.keyPem, clientCaPem: caPem, node: stack.streams, getPod: (ns, name) => pods.getPod(ns, name), listPods: async () => (await client.resource(PODS).list(undefined, { fieldSelector: `spec.nodeName=${node}` })).items, log });
   await kubeletServer.listen();
+  undo.done();
   log(`podbay agent: node ${node} (${nodeIP}, pods ${podCidr}, kubelet server on port ${kubeletPort}) joined ${serverUrl}`);
 
   await whenStopRequested();
@@ -349,7 +363,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   await stack.kubelet.stop();
   await stack.routes.stop();
   await proxier.stop();
-  const idle = await stack.runtime.shutdown(log);
+  idle = await stack.runtime.shutdown(log);
   client.close();
   for (const l of locks.reverse()) l.release();
   await releaseRunDir(runDir, idle, log);

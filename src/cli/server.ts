@@ -53,6 +53,7 @@ import { EncryptingStore, loadEncryptionConfig } from '../apiserver/encryption.j
 import type { PodNodeView } from '../explain/types.js';
 import { DirLockedError, lockDir, type DirLock } from '../sys/owner-lock.js';
 import { mountRunDir, releaseRunDir } from '../sys/run-dir.js';
+import { StartUndo } from './start-undo.js';
 import type { Kubelet } from '../kubelet/kubelet.js';
 import type { RuncRuntime } from '../runtime/runtime.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT, DEFAULT_MAX_REQUESTS_INFLIGHT } from '../apiserver/inflight.js';
@@ -230,7 +231,12 @@ async function waitReady(url: string, caPem: string): Promise<void> {
   throw new Error(`the API server at ${url} did not answer /readyz`);
 }
 
+/** `podbay server`; a start that fails before the API serves undoes what it did (start-undo.ts) */
 export async function runServer(argv: string[]): Promise<number> {
+  return StartUndo.around((undo) => serve(argv, undo), (line) => process.stderr.write(`${line}\n`));
+}
+
+async function serve(argv: string[], undo: StartUndo): Promise<number> {
   const known = ['data-dir', 'listen', 'store', 'etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile', 'compaction-interval', 'bookmark-interval', 'log-requests', 'help', 'no-kubelet', 'run-dir', 'runtime', 'cni-bridge', 'pod-cidr', 'cni-conf-dir', 'cni-bin-dir', 'container-log-max-size', 'container-log-max-files', 'container-log-monitor-interval', 'encryption-provider-config', 'allowed-unsafe-sysctls', 'cgroup-root', 'pod-pids-limit', 'registries', 'disable-default-registry-endpoint', 'images-import-dir', 'store-sync', 'max-requests-inflight', 'max-mutating-requests-inflight', 'max-connections', 'max-watch-queue-bytes', 'service-cluster-ip-range', 'service-node-port-range', 'advertise-address', 'cluster-domain', 'cluster-dns', 'cluster-dns-upstream', 'local-path-dir', 'ingress-http-port', 'ingress-https-port', 'ingress-bind-address', 'service-lb-address', 'anonymous-auth', 'service-account-extend-token-expiration', ...LEADER_ELECTION_FLAGS, ...NODE_FLAGS, ...NODE_MONITOR_FLAGS];
   const p = parseArgs(argv, ['log-requests', 'help', 'no-kubelet', 'disable-default-registry-endpoint', 'anonymous-auth', 'service-account-extend-token-expiration'], known, 'server');
   if (p.flags.has('help')) {
@@ -312,27 +318,24 @@ export async function runServer(argv: string[]): Promise<number> {
   // one owner per directory, taken before anything in them is opened; the kernel drops the
   // locks if this process dies (see owner-lock.ts)
   const locks: DirLock[] = [lockDir(dataDir, 'data dir')];
+  // released last at a failed start (after the store): undo runs last step first
+  undo.push('the locks', () => locks.forEach((l) => l.release()));
   if (withKubelet) {
-    try {
-      // on a tmpfs of its own when it is on a disk and empty (src/sys/run-dir.ts)
-      await mountRunDir(runDir, log);
-      locks.push(lockDir(runDir, 'run dir'));
-      locks.push(lockCgroupRoot(p.flags.get('cgroup-root') ?? DEFAULT_CGROUP_ROOT));
-    } catch (e) {
-      for (const l of locks) l.release();
-      await releaseRunDir(runDir, true, log); // nothing was started in it
-      throw e;
-    }
+    // on a tmpfs of its own when it is on a disk and empty (src/sys/run-dir.ts); a failed start
+    // takes it off again only if this start mounted it (nothing of an earlier run is in it)
+    const mounted = await mountRunDir(runDir, log);
+    if (mounted) undo.last('the run dir', () => releaseRunDir(runDir, true, log));
+    locks.push(lockDir(runDir, 'run dir'));
+    locks.push(lockCgroupRoot(p.flags.get('cgroup-root') ?? DEFAULT_CGROUP_ROOT));
   }
   mark('data dir locked');
   const rawStore: Store = await openStore(storeKind, join(dataDir, 'state.db'), { sync: storeSync, etcd });
+  undo.push('the store', () => rawStore.close());
   if (etcd) {
     try {
       const rev = await rawStore.currentRevision();
       log(`podbay: store is etcd at ${etcd.endpoints.join(',')} (revision ${rev})`);
     } catch (e) {
-      await rawStore.close();
-      for (const l of locks) l.release();
       throw new Error(`cannot reach etcd at ${etcd.endpoints.join(',')}: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
@@ -356,14 +359,8 @@ export async function runServer(argv: string[]): Promise<number> {
   const client = new LocalClient(svc);
   if (etcd) {
     // servers sharing an etcd must share the CA and service-account key (shared-pki.ts)
-    try {
-      const pki = await checkSharedPki(client.as('kube-apiserver'), creds, dataDir);
-      log(`podbay: ${pki === 'recorded' ? 'recorded this CA and service-account key as the cluster\'s' : 'the CA and service-account key are the cluster\'s'} (ConfigMap kube-system/podbay-cluster-pki)`);
-    } catch (e) {
-      await store.close();
-      for (const l of locks) l.release();
-      throw e;
-    }
+    const pki = await checkSharedPki(client.as('kube-apiserver'), creds, dataDir);
+    log(`podbay: ${pki === 'recorded' ? 'recorded this CA and service-account key as the cluster\'s' : 'the CA and service-account key are the cluster\'s'} (ConfigMap kube-system/podbay-cluster-pki)`);
   }
   // each writes as the component kube-apiserver would see (its managedFields manager: the
   // first word of client-go's User-Agent), never as ""
@@ -374,6 +371,7 @@ export async function runServer(argv: string[]): Promise<number> {
   // listens only once the Node is there, as before
   const registered = heartbeat.start();
   registered.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
+  undo.push('the node heartbeat', () => heartbeat.stop());
   const startInBackground = (what: string, c: { start(): Promise<void> }) => {
     void c.start().catch((e) => log(`podbay: ${what} did not start: ${e instanceof Error ? e.message : String(e)}`));
   };
@@ -523,6 +521,8 @@ export async function runServer(argv: string[]): Promise<number> {
   const url = `https://${urlHost(host)}:${bound}`;
   await waitReady(url, creds.caPem);
   mark('API ready');
+  // from here on the kubelet may start pods in the run dir: a stop (or a crash) leaves them running
+  undo.done();
   startControllers();
   await runtime?.sweep(log);
   mark('runtime swept');

@@ -202,6 +202,7 @@ export class NodeHeartbeat {
   private timer?: NodeJS.Timeout;
   private leaseTimer?: NodeJS.Timeout;
   private node?: Obj;
+  private stopped = false;
 
   constructor(
     private readonly client: Client,
@@ -216,7 +217,8 @@ export class NodeHeartbeat {
     const renew = () =>
       void renewNodeLease(this.client, this.node!, this.leaseDurationSeconds)
         .then(() => this.postIfMarked())
-        .catch((e) => this.log(`node lease renewal failed: ${(e as Error).message}`));
+        // one in flight when the server stops (or its start fails) meets a closed store: not news
+        .catch((e) => this.stopped || this.log(`node lease renewal failed: ${(e as Error).message}`));
     renew();
     this.leaseTimer = setInterval(renew, Math.min(NODE_LEASE_RENEW_MS, (this.leaseDurationSeconds * 1000) / 4));
     this.timer = setInterval(() => {
@@ -235,6 +237,7 @@ export class NodeHeartbeat {
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
     clearInterval(this.leaseTimer);
   }

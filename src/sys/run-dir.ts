@@ -37,21 +37,28 @@ export function planRunDir(onTmpfs: boolean, entries: string[]): RunDirPlan {
   return { mount: true };
 }
 
-/** Put the run dir on a tmpfs of its own if it is on a disk and empty (see the top). */
-export async function mountRunDir(dir: string, log: (line: string) => void): Promise<void> {
+/**
+ * Put the run dir on a tmpfs of its own if it is on a disk and empty (see the top). True when
+ * this call mounted it: only then may a start that fails take it off again.
+ */
+export async function mountRunDir(dir: string, log: (line: string) => void): Promise<boolean> {
   const abs = resolve(dir);
   mkdirSync(abs, { recursive: true, mode: 0o700 });
   const plan = planRunDir(statfsSync(abs).type === TMPFS_MAGIC, readdirSync(abs));
   if (!plan.mount) {
     if (!plan.why.startsWith('it is on a tmpfs')) log(`podbay: run dir ${abs}: ${plan.why}`);
-    return;
+    return false;
   }
   await run('mount', ['-t', 'tmpfs', '-o', 'mode=0700,nosuid,nodev', RUN_DIR_SOURCE, abs], { timeoutMs: 30_000 });
   // two podbays started on one run dir at once may both have mounted; one that finds two tmpfs
   // there takes the top one off again, so neither takes its lock on a tmpfs hiding the other's
   // (the run dir's lock then decides)
   const ours = readMountinfo().filter((m) => m.mountPoint === abs);
-  if (ours.length > 1) await run('umount', [abs], { allowFailure: true });
+  if (ours.length > 1) {
+    await run('umount', [abs], { allowFailure: true });
+    return false;
+  }
+  return true;
 }
 
 /** the tmpfs podbay mounted on `dir`, if that is what is mounted there (the topmost mount) */

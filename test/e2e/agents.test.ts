@@ -169,6 +169,24 @@ describe('agents join a server', { timeout: 240_000 }, () => {
     assert.equal((await requestAs(doomed, '/apis/certificates.k8s.io/v1/certificatesigningrequests', ca)).status, 401, 'deleted');
   });
 
+  it('an agent with a wrong token exits naming the refusal, and takes the run dir\'s tmpfs it mounted off again', async () => {
+    const bad = join(agentWork, 'bad-token');
+    const runDir = join(bad, 'run');
+    const wrong = ['--server', joinCommand[1], '--token', `${joinCommand[3].slice(0, 7)}0000000000000000`, '--ca-cert-hash', joinCommand[5]];
+    const r = spawnSync('nsenter', [`--net=/run/netns/${NETNS}`, PODBAY, 'agent', ...wrong, '--node-name', NETNS, '--node-ip', AGENT_IP, '--data-dir', join(bad, 'data'), '--run-dir', runDir, '--cni-bridge', 'pbag1', '--pod-cidr', '10.253.1.0/24', '--kubelet-port', String(KUBELET_PORT), '--cgroup-root', agentWorld.cgroupRoot], { encoding: 'utf8', timeout: 30_000 });
+    try {
+      assert.notEqual(r.status, 0, r.stdout + r.stderr);
+      assert.match(r.stderr, /401|Unauthorized/);
+      assert.doesNotMatch(r.stderr, /after the failed start/, 'every step was undone without an error');
+      // the run dir was mounted (it is on /tmp's disk and was empty) and is a plain directory again
+      assert.ok(existsSync(runDir));
+      assert.deepEqual(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(bad)), []);
+    } finally {
+      janitor({ ...agentWorld, work: bad, runDir });
+      rmSync(bad, { recursive: true, force: true });
+    }
+  });
+
   it('an agent in its own netns joins: CSR approved and issued, two Ready nodes, its Lease renewed', async () => {
     // the busybox image goes into the agent's own image store before it starts
     const { buildBusyboxRootfs, writeDockerArchive } = await import('../../src/image/archive-build.js');

@@ -18,7 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import https from 'node:https';
-import { PODBAY, PodbayServer, PodSuite, freePort, kubectlBinaries, watchReadyz } from './harness.js';
+import net from 'node:net';
+import { PODBAY, PodbayServer, PodSuite, agentJanitor, freePort, hostLeftovers, hostportChainsExist, kubectlBinaries, watchReadyz } from './harness.js';
 import { apiClient, apiSoak, openWatch, rssBytes } from './api-soak-driver.js';
 import { ROOT_CA_CONFIGMAP } from '../../src/api/service-account.js';
 
@@ -256,6 +257,29 @@ describe('one owner per data dir and run dir', () => {
     } finally {
       rmSync(otherData, { recursive: true, force: true });
       await suite.finish(kubectlBinaries().at(-1)!.path);
+    }
+  });
+
+  it('a server whose API port is taken exits naming it, and takes the run dir\'s tmpfs it mounted off again', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'podbay-e2e-store-taken-'));
+    const world = { work, runDir: join(work, 'run'), bridge: 'pbstore0', subnetPrefix: '10.218.0.', hostPorts: /^1984\d$|^1985\d$/, hadHostportChains: hostportChainsExist(), cgroupRoot: '/podbay-e2e-pbstore0' };
+    const holder = net.createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
+    const port = (holder.address() as net.AddressInfo).port;
+    try {
+      const r = await podbay(['server', '--data-dir', join(work, 'data'), '--listen', `127.0.0.1:${port}`, '--run-dir', world.runDir, '--cni-bridge', world.bridge, '--pod-cidr', '10.218.0.0/24', '--cgroup-root', world.cgroupRoot, '--ingress-http-port', '0']);
+      assert.notEqual(r.code, 0);
+      assert.ok(r.ms < 10_000, `exited at once (${r.ms} ms)`);
+      assert.match(r.out, new RegExp(`EADDRINUSE: address already in use 127\\.0\\.0\\.1:${port}`));
+      assert.doesNotMatch(r.out, /after the failed start/, 'every step was undone without an error');
+      assert.doesNotMatch(r.out, /lease renewal failed/);
+      // the run dir was mounted (it is on /tmp's disk and was empty) and is a plain directory again
+      assert.ok(existsSync(world.runDir));
+      assert.deepEqual(hostLeftovers(world), []);
+    } finally {
+      holder.close();
+      agentJanitor(world); // what a failed assertion above found left (its mounts)
+      rmSync(work, { recursive: true, force: true });
     }
   });
 });

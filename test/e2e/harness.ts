@@ -70,13 +70,26 @@ export class PodbayServer {
   caPem = '';
   log = '';
 
+  /**
+   * Start a server on a fresh data dir and a port the kernel picked. That port is free when
+   * picked, but another process can bind it before the server does: a server that exits on
+   * EADDRINUSE for it is started again, on a new port and data dir (three tries).
+   */
   static async start(extraArgs: string[] = []): Promise<PodbayServer> {
-    const s = new PodbayServer();
-    s.dataDir = mkdtempSync(join(tmpdir(), 'podbay-e2e-'));
-    s.port = await freePort();
-    s.kubeconfig = join(s.dataDir, 'kubeconfig.yaml');
-    await s.spawn(extraArgs);
-    return s;
+    for (let attempt = 1; ; attempt++) {
+      const s = new PodbayServer();
+      s.dataDir = mkdtempSync(join(tmpdir(), 'podbay-e2e-'));
+      s.port = await freePort();
+      s.kubeconfig = join(s.dataDir, 'kubeconfig.yaml');
+      try {
+        await s.spawn(extraArgs);
+        return s;
+      } catch (e) {
+        const taken = s.proc?.exitCode !== null && s.log.includes(`EADDRINUSE: address already in use 127.0.0.1:${s.port}`);
+        if (!taken || attempt >= 3) throw e;
+        rmSync(s.dataDir, { recursive: true, force: true });
+      }
+    }
   }
 
   async spawn(extraArgs: string[] = []): Promise<void> {
