@@ -33,10 +33,27 @@ export function requireRegistryTools(htpasswd: boolean): void {
   if (htpasswd && spawnSync('htpasswd', ['-h']).error) throw new Error("htpasswd not found: install the Debian package 'apache2-utils' (apt-get install apache2-utils, or scripts/setup-host.sh)");
 }
 
+/**
+ * A docker-registry on a loopback port the kernel picks. The port is free when picked, but
+ * another process can bind it first: a registry that exits on "address already in use" is
+ * started again on a new port (three tries).
+ */
 export async function startDockerRegistry(opts: { auth?: { username: string; password: string } } = {}): Promise<DockerRegistry> {
   requireRegistryTools(Boolean(opts.auth));
   const dir = mkdtempSync(join(tmpdir(), 'podbay-registry-'));
-  const port = await freePort();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOn(await freePort(), dir, opts);
+    } catch (e) {
+      if (attempt >= 3 || !/address already in use/.test(String(e))) {
+        rmSync(dir, { recursive: true, force: true });
+        throw e;
+      }
+    }
+  }
+}
+
+async function startOn(port: number, dir: string, opts: { auth?: { username: string; password: string } }): Promise<DockerRegistry> {
   const host = `127.0.0.1:${port}`;
   let auth = '';
   if (opts.auth) {
