@@ -61,8 +61,8 @@ async function waitHealthy(m: EtcdMember, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
   let last = '';
   while (Date.now() < deadline) {
-    if (m.proc && m.proc.exitCode !== null) {
-      throw new Error(`etcd at ${m.clientUrl} exited (code ${m.proc.exitCode}) before it was healthy: ${stderrTail(m) || 'no stderr'}`);
+    if (m.proc && (m.proc.exitCode !== null || m.proc.signalCode !== null)) {
+      throw new Error(`etcd at ${m.clientUrl} exited (${m.proc.signalCode ?? `code ${m.proc.exitCode}`}) before it was healthy: ${stderrTail(m) || 'no stderr'}`);
     }
     try {
       const r = await fetch(`${m.clientUrl}/health`, { signal: AbortSignal.timeout(2000) });
