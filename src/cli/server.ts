@@ -318,7 +318,7 @@ async function serve(argv: string[], undo: StartUndo): Promise<number> {
   // one owner per directory, taken before anything in them is opened; the kernel drops the
   // locks if this process dies (see owner-lock.ts)
   const locks: DirLock[] = [lockDir(dataDir, 'data dir')];
-  // released last at a failed start (after the store): undo runs last step first
+  // at a failed start: released after the store closes, before the run dir goes (undo runs last step first)
   undo.push('the locks', () => locks.forEach((l) => l.release()));
   if (withKubelet) {
     // on a tmpfs of its own when it is on a disk and empty (src/sys/run-dir.ts); a failed start

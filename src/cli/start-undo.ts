@@ -34,7 +34,6 @@ export class StartUndo {
           report(`podbay: after the failed start, ${s.what}: ${err instanceof Error ? err.message : String(err)}`);
         }
       }
-      undo.steps = [];
       throw e;
     }
   }

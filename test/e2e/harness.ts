@@ -44,6 +44,23 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * `start` on a loopback port the kernel picked. The port is free when picked, but another
+ * process can bind it before the server does: when `start` fails with "address already in use"
+ * for that port, it is tried again on a new one (three tries).
+ */
+export async function onFreePort<T>(start: (port: number) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return await start(port);
+    } catch (e) {
+      const msg = String(e);
+      if (attempt >= 3 || !msg.includes('address already in use') || !msg.includes(`127.0.0.1:${port}`)) throw e;
+    }
+  }
+}
+
 function portOpen(port: number): Promise<boolean> {
   return new Promise((res) => {
     const c = net.connect(port, '127.0.0.1');
@@ -70,26 +87,21 @@ export class PodbayServer {
   caPem = '';
   log = '';
 
-  /**
-   * Start a server on a fresh data dir and a port the kernel picked. That port is free when
-   * picked, but another process can bind it before the server does: a server that exits on
-   * EADDRINUSE for it is started again, on a new port and data dir (three tries).
-   */
-  static async start(extraArgs: string[] = []): Promise<PodbayServer> {
-    for (let attempt = 1; ; attempt++) {
+  /** Start a server on a fresh data dir and a port the kernel picked (a new port and data dir if it was taken: onFreePort) */
+  static start(extraArgs: string[] = []): Promise<PodbayServer> {
+    return onFreePort(async (port) => {
       const s = new PodbayServer();
       s.dataDir = mkdtempSync(join(tmpdir(), 'podbay-e2e-'));
-      s.port = await freePort();
+      s.port = port;
       s.kubeconfig = join(s.dataDir, 'kubeconfig.yaml');
       try {
         await s.spawn(extraArgs);
         return s;
       } catch (e) {
-        const taken = s.proc?.exitCode !== null && s.log.includes(`EADDRINUSE: address already in use 127.0.0.1:${s.port}`);
-        if (!taken || attempt >= 3) throw e;
         rmSync(s.dataDir, { recursive: true, force: true });
+        throw e;
       }
-    }
+    });
   }
 
   async spawn(extraArgs: string[] = []): Promise<void> {

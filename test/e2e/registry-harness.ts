@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { freePort, httpGet } from './harness.js';
+import { httpGet, onFreePort } from './harness.js';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 
@@ -33,23 +33,15 @@ export function requireRegistryTools(htpasswd: boolean): void {
   if (htpasswd && spawnSync('htpasswd', ['-h']).error) throw new Error("htpasswd not found: install the Debian package 'apache2-utils' (apt-get install apache2-utils, or scripts/setup-host.sh)");
 }
 
-/**
- * A docker-registry on a loopback port the kernel picks. The port is free when picked, but
- * another process can bind it first: a registry that exits on "address already in use" is
- * started again on a new port (three tries).
- */
+/** A docker-registry on a loopback port the kernel picks (a new one if it was taken: onFreePort) */
 export async function startDockerRegistry(opts: { auth?: { username: string; password: string } } = {}): Promise<DockerRegistry> {
   requireRegistryTools(Boolean(opts.auth));
   const dir = mkdtempSync(join(tmpdir(), 'podbay-registry-'));
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startOn(await freePort(), dir, opts);
-    } catch (e) {
-      if (attempt >= 3 || !/address already in use/.test(String(e))) {
-        rmSync(dir, { recursive: true, force: true });
-        throw e;
-      }
-    }
+  try {
+    return await onFreePort((port) => startOn(port, dir, opts));
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
   }
 }
 
