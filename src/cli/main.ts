@@ -20,7 +20,6 @@ Usage:
   podbay image pull|push|load|import|ls|inspect|rm ...  manage local images (podbay image --help)
   podbay explain pod NAME [-n NS] [-o text|json|svg]     the namespaces, veth, bridge, DNAT rules,
                                                          processes and volumes behind a pod
-  podbay image load|import|ls|rm ...                    manage local images (podbay image --help)
   podbay backup FILE [--data-dir DIR]                   snapshot the store (online, consistent)
   podbay restore FILE [--data-dir DIR]                  replace the store with a snapshot (server stopped)
   podbay version                                         print the version
@@ -43,15 +42,20 @@ async function main(argv: string[]): Promise<number> {
   // with the server's whole graph (API server, x509, sqlite) loaded for nothing
   switch (verb) {
     case 'server':
-      catchStopSignals('podbay');
-      useSpawner();
-      process.stderr.write(`${new Date().toISOString()} podbay ${PODBAY_VERSION}: starting the server (pid ${process.pid})\n`);
+      // `--help` prints the flags and starts nothing: no spawner, no "starting" line
+      if (!rest.includes('--help')) {
+        catchStopSignals('podbay');
+        useSpawner();
+        process.stderr.write(`${new Date().toISOString()} podbay ${PODBAY_VERSION}: starting the server (pid ${process.pid})\n`);
+      }
       return (await import('./server.js')).runServer(rest);
     case 'token':
       return (await import('./token.js')).tokenCommand(rest, kubeconfigPath);
     case 'agent':
-      catchStopSignals('podbay agent');
-      useSpawner();
+      if (!rest.includes('--help')) {
+        catchStopSignals('podbay agent');
+        useSpawner();
+      }
       return (await import('./agent.js')).runAgent(rest);
     case 'image':
       return (await import('./image.js')).imageCommand(rest);
