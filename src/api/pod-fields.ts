@@ -147,7 +147,7 @@ const podRows: LedgerRow[] = [
   impl('PodSpec.shareProcessNamespace', 'src/runtime/oci-spec.ts'),
   impl('PodSpec.subdomain', 'src/kubelet/pod-dns.ts (FQDN in /etc/hosts)'),
   impl('PodSpec.terminationGracePeriodSeconds', KUBELET),
-  ignored('PodSpec.tolerations', 'the node has no taints, so there is nothing to tolerate', true),
+  impl('PodSpec.tolerations', 'src/scheduler/taints.ts (NoSchedule/NoExecute taints, cordon), src/controllers/node-lifecycle.ts (NoExecute eviction after tolerationSeconds), src/api/defaults/pod.ts (DefaultTolerationSeconds)', true),
   refused('PodSpec.topologySpreadConstraints', 'podbay\'s scheduler does not implement topology spread yet', (p) => (p.spec.topologySpreadConstraints = [{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { a: 'b' } } }]), 'spec.topologySpreadConstraints'),
   impl('PodSpec.volumes', 'src/kubelet/volumes.ts (the Volume rows)'),
 ];
