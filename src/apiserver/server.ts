@@ -138,6 +138,9 @@ type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 function sendJson(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
   // kube-apiserver's JSON encoder ends every object with a newline
   const text = typeof body === 'string' ? body : JSON.stringify(body) + '\n';
+  // a warning set for the whole request (a deprecated custom version) comes first, then the handler's
+  const before = res.getHeader('Warning');
+  if (before !== undefined && headers.Warning !== undefined) headers = { ...headers, Warning: [before, headers.Warning].flat() as unknown as string };
   res.writeHead(code, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', ...headers });
   res.end(text);
 }
@@ -703,6 +706,8 @@ export class ApiServer {
 
   private async dispatch(req: IncomingMessage, res: ServerResponse, rt: Route, method: string, q: URLSearchParams): Promise<void> {
     const { r, ns, name, sub } = rt;
+    // every request to a deprecated custom version is told so, errors and watches included
+    if (r.custom?.warning !== undefined) res.setHeader('Warning', warningHeader([r.custom.warning]).Warning);
     const svc = this.resources;
     const asTable = wantsTable(req);
     const include = (q.get('includeObject') ?? 'Metadata') as IncludeObject;

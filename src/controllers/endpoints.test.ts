@@ -70,3 +70,34 @@ test('the controller keeps Endpoints and an owned EndpointSlice in step with the
     await ctl.stop();
   }
 });
+
+test('a headless Service\'s Endpoints and EndpointSlices carry service.kubernetes.io/headless; one with a cluster IP never does', async () => {
+  const reg = await memoryRegistry();
+  const client = new LocalClient(reg);
+  const ctl = new EndpointsController(client, { resyncPeriodMs: 0 });
+  await ctl.start();
+  try {
+    const headless = structuredClone(service) as any;
+    headless.metadata = { name: 'hl', namespace: 'default', labels: { team: 'a' } };
+    headless.spec.clusterIP = 'None';
+    await reg.create(SERVICES, 'default', headless);
+    // the Service's own labels are copied, but a headless label it carries is not trusted
+    const withIp = structuredClone(service) as any;
+    withIp.metadata = { name: 'ip', namespace: 'default', labels: { 'service.kubernetes.io/headless': '', 'kubernetes.io/service-name': 'spoof' } };
+    await reg.create(SERVICES, 'default', withIp);
+    await runningPod(reg, pod('a', '10.0.0.1', true));
+    const sliceOf = async (svc: string) => (await reg.list(SLICES, 'default', { labelSelector: `kubernetes.io/service-name=${svc}` })).items[0];
+    await until('both slices', async () => !!(await sliceOf('hl')) && !!(await sliceOf('ip')) && !!(await reg.tryGet(ENDPOINTS, 'default', 'ip')));
+    assert.deepEqual((await sliceOf('hl')).metadata.labels, {
+      team: 'a',
+      'service.kubernetes.io/headless': '',
+      'kubernetes.io/service-name': 'hl',
+      'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io',
+    });
+    assert.deepEqual((await reg.get(ENDPOINTS, 'default', 'hl')).metadata.labels, { team: 'a', 'service.kubernetes.io/headless': '' });
+    assert.deepEqual((await sliceOf('ip')).metadata.labels, { 'kubernetes.io/service-name': 'ip', 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' });
+    assert.deepEqual((await reg.get(ENDPOINTS, 'default', 'ip')).metadata.labels, { 'kubernetes.io/service-name': 'spoof' });
+  } finally {
+    await ctl.stop();
+  }
+});

@@ -126,13 +126,26 @@ export function desiredEndpoints(svc: Obj, pods: Obj[]): { endpoints: Obj; slice
       }),
     });
   }
-  const labels: Record<string, string> = { ...(svc.metadata.labels ?? {}) };
-  if (svc.spec?.clusterIP === 'None') labels['service.kubernetes.io/headless'] = '';
-  const endpoints: Obj = { metadata: { name: svc.metadata.name, namespace: svc.metadata.namespace, labels } };
+  const endpoints: Obj = { metadata: { name: svc.metadata.name, namespace: svc.metadata.namespace, labels: serviceLabels(svc) } };
   if (subsets.length) endpoints.subsets = subsets;
   if (slices.length === 0) slices.push({ ports: [], endpoints: [] });
   return { endpoints, slices };
 }
+
+/**
+ * The Service's labels as its Endpoints and EndpointSlices carry them: `service.kubernetes.io/headless`
+ * set when the Service has no cluster IP (None or empty) and removed otherwise, as kube's
+ * endpoints and endpointslice controllers do (helper.IsServiceIPSet).
+ */
+function serviceLabels(svc: Obj): Record<string, string> {
+  const labels: Record<string, string> = { ...(svc.metadata.labels ?? {}) };
+  const ip = svc.spec?.clusterIP;
+  if (ip === 'None' || !ip) labels[HEADLESS_LABEL] = '';
+  else delete labels[HEADLESS_LABEL];
+  return labels;
+}
+
+const HEADLESS_LABEL = 'service.kubernetes.io/headless';
 
 function same(a: unknown, b: unknown): boolean {
   return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
@@ -200,7 +213,8 @@ export class EndpointsController {
     }
 
     const owner = { apiVersion: 'v1', kind: 'Service', name, uid: svc.metadata.uid, controller: true, blockOwnerDeletion: true };
-    const labels = { ...(svc.metadata.labels ?? {}), [SERVICE_NAME_LABEL]: name, [MANAGED_BY_LABEL]: MANAGED_BY };
+    // the slices' own two labels always win over the Service's (setEndpointSliceLabels)
+    const labels = { ...serviceLabels(svc), [SERVICE_NAME_LABEL]: name, [MANAGED_BY_LABEL]: MANAGED_BY };
     const unused = [...existingSlices];
     for (const s of want.slices) {
       // reuse a slice with the same ports (kube's reconciler keeps slices stable the same way)

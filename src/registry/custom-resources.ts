@@ -15,7 +15,7 @@
 import type { ResourceInfo } from '../api/registry.js';
 import { customTypeNames, schemas } from '../api/schema.js';
 import type { TypeSchema } from '../api/schema-types.js';
-import { customKindFor, resourceInfoFor, typeSchemasFor } from '../api/crd/custom-kind.js';
+import { compareKubeAwareVersions, customKindFor, resourceInfoFor, typeSchemasFor } from '../api/crd/custom-kind.js';
 import { CRD_FINALIZER } from '../api/crd/validation.js';
 import { CRDS } from '../api/crd/crd-kind.js';
 import { ApiError } from '../api/errors.js';
@@ -257,22 +257,7 @@ export class CustomResources {
   }
 }
 
-/**
- * Kubernetes' version priority (v1 > v1beta2 > v1beta1 > v1alpha1 > others alphabetically),
- * the order discovery lists the versions in; the first is preferred.
- */
+/** the versions in Kubernetes' priority order, the order discovery lists them in; the first is preferred */
 export function sortVersions(versions: string[]): string[] {
-  const key = (v: string): [number, number, number, string] => {
-    const m = /^v(\d+)(?:(alpha|beta)(\d+))?$/.exec(v);
-    if (!m) return [3, 0, 0, v];
-    const major = Number(m[1]);
-    const stage = m[2] === undefined ? 0 : m[2] === 'beta' ? 1 : 2;
-    return [stage, -major, -Number(m[3] ?? 0), v];
-  };
-  return [...versions].sort((a, b) => {
-    const ka = key(a);
-    const kb = key(b);
-    for (let i = 0; i < 3; i++) if (ka[i] !== kb[i]) return (ka[i] as number) - (kb[i] as number);
-    return byString(ka[3], kb[3]);
-  });
+  return [...versions].sort(compareKubeAwareVersions);
 }

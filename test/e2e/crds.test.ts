@@ -258,7 +258,7 @@ spec:
         ok('delete', 'crd', `others${n}.stable.example.com`);
       });
 
-      it('two served versions with the None conversion read the same objects; a cluster-scoped kind', () => {
+      it('two served versions with the None conversion read the same objects, the deprecated one with a warning; a cluster-scoped kind', () => {
         apply(`apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata: {name: gadgets${n}.stable.example.com}
@@ -267,11 +267,18 @@ spec:
   scope: Cluster
   names: {plural: gadgets${n}, kind: Gadget${n}}
   versions:
-  - {name: v1beta1, served: true, storage: false, schema: {openAPIV3Schema: {type: object, properties: {spec: {type: object, properties: {size: {type: integer}}}}}}}
+  - {name: v1beta1, served: true, storage: false, deprecated: true, schema: {openAPIV3Schema: {type: object, properties: {spec: {type: object, properties: {size: {type: integer}}}}}}}
   - {name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object, properties: {spec: {type: object, properties: {size: {type: integer}}}}}}}
 `);
         ok('wait', '--for=condition=Established', `crd/gadgets${n}.stable.example.com`, '--timeout=20s');
-        apply(`apiVersion: stable.example.com/v1beta1\nkind: Gadget${n}\nmetadata: {name: g1}\nspec: {size: 3}\n`);
+        // every request to the deprecated version is warned, naming the version to use instead
+        const warned = s.kubectl(kc.path, ['apply', '-f', '-'], `apiVersion: stable.example.com/v1beta1\nkind: Gadget${n}\nmetadata: {name: g1}\nspec: {size: 3}\n`);
+        assert.equal(warned.code, 0, warned.stderr);
+        const warning = `Warning: stable.example.com/v1beta1 Gadget${n} is deprecated; use stable.example.com/v1 Gadget${n}`;
+        assert.ok(warned.stderr.includes(warning), warned.stderr);
+        const got = s.kubectl(kc.path, ['get', `gadgets${n}.v1beta1.stable.example.com`, 'g1']);
+        assert.ok(got.stderr.includes(warning), got.stderr);
+        assert.doesNotMatch(s.kubectl(kc.path, ['get', `gadgets${n}.v1.stable.example.com`, 'g1']).stderr, /deprecated/);
         const v1 = JSON.parse(ok('get', `gadgets${n}.v1.stable.example.com`, 'g1', '-o', 'json'));
         assert.equal(v1.apiVersion, 'stable.example.com/v1');
         assert.equal(v1.spec.size, 3);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { fieldErrorText } from '../errors.js';
 import { applyDefaults, prune, validateSchema } from './structural.js';
 import { validateCrd } from './validation.js';
-import { customKindFor, jsonPathValue, customTable } from './custom-kind.js';
+import { compareKubeAwareVersions, customKindFor, deprecationWarning, jsonPathValue, customTable } from './custom-kind.js';
 import type { JSONSchemaProps } from './types.js';
 
 const SPEC: JSONSchemaProps = {
@@ -151,5 +151,23 @@ describe('a custom kind', () => {
     const t = customTable([{ name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' }, { name: 'N', type: 'integer', jsonPath: '.spec.n' }, { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }], [o], {}, { now: Date.parse('2026-01-01T00:01:00Z') });
     assert.deepEqual(t.rows[0].cells, ['x', 'True', null, '60s']);
     assert.deepEqual(t.columnDefinitions.map((c: any) => c.name), ['Name', 'Ready', 'N', 'Age']);
+  });
+});
+
+describe('versions', () => {
+  it('rank as Kubernetes ranks them: GA by major, then beta, then alpha, then the rest alphabetically', () => {
+    assert.deepEqual(['foo', 'v1alpha1', 'v1beta1', 'v2', 'v1', 'v1beta2', 'v10', 'bar', 'v2alpha3'].sort(compareKubeAwareVersions), ['v10', 'v2', 'v1', 'v1beta2', 'v1beta1', 'v2alpha3', 'v1alpha1', 'bar', 'foo']);
+  });
+
+  it('a deprecated version warns, naming the highest served, not deprecated version above it; its own deprecationWarning wins', () => {
+    const v = (name: string, o: Record<string, unknown> = {}) => ({ name, served: true, storage: name === 'v1', ...o });
+    const crd = (versions: unknown[]) => ({ spec: { group: 'example.com', names: { kind: 'Widget' }, versions } });
+    const c = crd([v('v1alpha1', { deprecated: true }), v('v1beta1'), v('v1'), v('v2', { served: false }), v('v3', { deprecated: true }), v('v1beta2', { deprecated: true, deprecationWarning: 'gone soon' })]);
+    assert.equal(deprecationWarning(c, 'v1alpha1'), 'example.com/v1alpha1 Widget is deprecated; use example.com/v1 Widget');
+    assert.equal(deprecationWarning(c, 'v3'), 'example.com/v3 Widget is deprecated');
+    assert.equal(deprecationWarning(c, 'v1beta2'), 'gone soon');
+    assert.equal(deprecationWarning(c, 'v1'), undefined);
+    assert.equal(customKindFor(c, 'v1alpha1', () => false).warning, 'example.com/v1alpha1 Widget is deprecated; use example.com/v1 Widget');
+    assert.equal('warning' in customKindFor(c, 'v1', () => false), false);
   });
 });

@@ -12,6 +12,7 @@
 import type { FieldError } from '../errors.js';
 import type { ResourceInfo } from '../registry.js';
 import type { FieldSchema, TypeSchema } from '../schema-types.js';
+import { byString } from '../order.js';
 import { humanDuration } from '../tables.js';
 import { applyDefaults, prune, validateSchema } from './structural.js';
 import type { CustomKind, JSONSchemaProps, PrinterColumn } from './types.js';
@@ -241,12 +242,51 @@ function validateMeta(obj: Obj): FieldError[] {
   return isDNS1123Subdomain(name).map((m) => ({ type: 'FieldValueInvalid', field: 'metadata.name', value: name, detail: m }));
 }
 
+/**
+ * Kubernetes' version priority (v2 > v1 > v1beta2 > v1beta1 > v1alpha1 > others alphabetically,
+ * apimachinery's CompareKubeAwareVersionStrings): negative when `a` comes first, i.e. ranks higher.
+ */
+export function compareKubeAwareVersions(a: string, b: string): number {
+  const key = (v: string): [number, number, number, string] => {
+    const m = /^v(\d+)(?:(alpha|beta)(\d+))?$/.exec(v);
+    if (!m) return [3, 0, 0, v];
+    const major = Number(m[1]);
+    const stage = m[2] === undefined ? 0 : m[2] === 'beta' ? 1 : 2;
+    return [stage, -major, -Number(m[3] ?? 0), v];
+  };
+  const ka = key(a);
+  const kb = key(b);
+  for (let i = 0; i < 3; i++) if (ka[i] !== kb[i]) return (ka[i] as number) - (kb[i] as number);
+  return byString(ka[3], kb[3]);
+}
+
+/**
+ * The Warning a request to a deprecated version gets (apiextensions-apiserver's
+ * defaultDeprecationWarning unless the version sets deprecationWarning): "GROUP/VERSION KIND is
+ * deprecated", and "; use GROUP/V KIND" naming the highest served, not deprecated version that
+ * ranks above it, when there is one.
+ */
+export function deprecationWarning(crd: Obj, version: string): string | undefined {
+  const v = crdVersion(crd, version);
+  if (v?.deprecated !== true) return undefined;
+  if (typeof v.deprecationWarning === 'string') return v.deprecationWarning;
+  const { group } = crd.spec;
+  const kind = crd.spec.names?.kind;
+  const msg = `${group}/${version} ${kind} is deprecated`;
+  const better = ((crd.spec.versions ?? []) as Obj[])
+    .filter((o) => o.served === true && o.deprecated !== true && compareKubeAwareVersions(o.name, version) < 0)
+    .map((o) => o.name as string)
+    .sort(compareKubeAwareVersions);
+  return better.length ? `${msg}; use ${group}/${better[0]} ${kind}` : msg;
+}
+
 export function customKindFor(crd: Obj, version: string, terminating: () => boolean): CustomKind {
   const schema = versionSchema(crd, version);
   const cols = printerColumns(crd, version);
   const v = crdVersion(crd, version) ?? {};
   const hasStatus = v.subresources?.status !== undefined && v.subresources?.status !== null;
   const scale = isObj(v.subresources?.scale) ? v.subresources.scale : undefined;
+  const warning = deprecationWarning(crd, version);
   return {
     defaults(obj) {
       prune(schema, obj);
@@ -286,6 +326,7 @@ export function customKindFor(crd: Obj, version: string, terminating: () => bool
     refuseCreate() {
       return terminating() ? `create not allowed while custom resource definition is terminating` : undefined;
     },
+    ...(warning !== undefined ? { warning } : {}),
     ...(scale ? { scale: { specReplicasPath: scale.specReplicasPath, statusReplicasPath: scale.statusReplicasPath, labelSelectorPath: scale.labelSelectorPath } } : {}),
   };
 }

@@ -87,6 +87,8 @@ export interface CustomKind {
   table(objects: Obj[], listMeta: Obj, opts: { include?: 'None' | 'Metadata' | 'Object'; noHeaders?: boolean }): Obj;
   /** why a new object may not be created now (its definition is being deleted), or undefined */
   refuseCreate?(): string | undefined;
+  /** the Warning every request to this version gets, when the CRD marks it deprecated */
+  warning?: string;
   /** the scale subresource's paths, when the kind has one */
   scale?: { specReplicasPath: string; statusReplicasPath: string; labelSelectorPath?: string };
 }
