@@ -59,6 +59,7 @@ import type { SharedInformers } from './informers.js';
 import { claimObjects, CONTROLLER_INDEX, controllerRefOf, newControllerRef, objKey, PODS, recheckOwner, rfc3339 } from './pod-control.js';
 import { EventRecorder } from '../client/events.js';
 import { runWorkers, WorkQueue } from './workqueue.js';
+import { omitZero, OMITTED_IF_ZERO } from './omit-zero.js';
 
 export const DEPLOYMENTS = resourceInfo('deployments', 'apps')!;
 export const REPLICASETS = resourceInfo('replicasets', 'apps')!;
@@ -473,7 +474,7 @@ export class DeploymentController {
     const now = rfc3339();
     if (available >= replicasOf(d) - maxUnavailable(d)) setDeploymentCondition(st, condition('Available', 'True', 'MinimumReplicasAvailable', 'Deployment has minimum availability.', now));
     else setDeploymentCondition(st, condition('Available', 'False', 'MinimumReplicasUnavailable', 'Deployment does not have minimum availability.', now));
-    return st;
+    return omitZero(st, OMITTED_IF_ZERO.deployment);
   }
 
   private async syncStatusOnly(d: Obj, rsList: Obj[]): Promise<void> {

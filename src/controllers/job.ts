@@ -44,6 +44,7 @@ import {
 import { controllerKey, controllerUid } from './owner.js';
 import { runWorkers, WorkQueue } from './workqueue.js';
 import { byString } from '../api/order.js';
+import { omitZero, OMITTED_IF_ZERO } from './omit-zero.js';
 
 const JOBS = resourceInfo('jobs', 'batch')!;
 const PODS = resourceInfo('pods')!;
@@ -315,7 +316,7 @@ export class JobController {
     status.active = activeCount;
     status.ready = active.filter(isReady).length;
     status.terminating = terminating.length;
-    if (JSON.stringify(status) !== before) Object.assign(job, await this.writeStatus(job, status));
+    if (JSON.stringify(omitZero({ ...status }, OMITTED_IF_ZERO.job)) !== before) Object.assign(job, await this.writeStatus(job, status));
     for (const [type, reason, message] of events) this.events.record(job, type, reason, message);
     if (jobFinished(job)) await this.ttl(key, job);
   }
@@ -397,7 +398,7 @@ export class JobController {
   }
 
   private async writeStatus(job: JobObj, status: Obj): Promise<JobObj> {
-    return (await this.client.resource<JobObj>(JOBS).update({ ...job, status }, { sub: 'status' })) as JobObj;
+    return (await this.client.resource<JobObj>(JOBS).update({ ...job, status: omitZero({ ...status }, OMITTED_IF_ZERO.job) }, { sub: 'status' })) as JobObj;
   }
 
   /** ttlSecondsAfterFinished: delete the finished Job when its time has come (kube's TTL-after-finished controller) */

@@ -83,7 +83,8 @@ describe('replicaset controller', () => {
       }
       await until('status replicas 3', async () => (await reg.get(RS, 'default', 'web')).status?.replicas === 3);
       let st = (await reg.get(RS, 'default', 'web')).status;
-      assert.equal(st.readyReplicas, 0);
+      assert.equal(st.readyReplicas, undefined, 'no pod ready: omitted, as ReplicaSetStatus omits a 0');
+      assert.equal(st.replicas, 3);
       assert.equal(st.observedGeneration, 1);
       await makeReady(reg);
       await until('3 ready and available', async () => (await reg.get(RS, 'default', 'web')).status?.availableReplicas === 3);
@@ -140,7 +141,7 @@ describe('replicaset controller', () => {
       await until('a pod', async () => (await podsOf(reg)).length === 1);
       await makeReady(reg);
       await until('ready', async () => (await reg.get(RS, 'default', 'slow')).status?.readyReplicas === 1);
-      assert.equal((await reg.get(RS, 'default', 'slow')).status.availableReplicas, 0);
+      assert.equal((await reg.get(RS, 'default', 'slow')).status.availableReplicas, undefined);
       await until('available after 1 s', async () => (await reg.get(RS, 'default', 'slow')).status?.availableReplicas === 1, 4000);
     });
   });

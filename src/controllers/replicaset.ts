@@ -39,6 +39,7 @@ import {
   slowStartBatch,
 } from './pod-control.js';
 import { runWorkers, WorkQueue } from './workqueue.js';
+import { omitZero, OMITTED_IF_ZERO } from './omit-zero.js';
 
 /** at most this many creations or deletions in one sync (kube's BurstReplicas) */
 export const BURST_REPLICAS = 500;
@@ -299,7 +300,7 @@ export class ReplicaSetController {
     let cur = owner;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await rs.update({ ...cur, status: { ...cur.status, ...status, conditions: status.conditions } }, { sub: 'status' });
+        return await rs.update({ ...cur, status: omitZero({ ...cur.status, ...status, conditions: status.conditions }, OMITTED_IF_ZERO.replicaSet) }, { sub: 'status' });
       } catch (e) {
         if (e instanceof ApiError && e.reason === 'NotFound') return undefined;
         if (!(e instanceof ApiError && e.code === 409) || attempt >= 1) throw e;

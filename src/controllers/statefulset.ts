@@ -30,6 +30,7 @@ import { controllerKey, controllerRef, controllerUid } from './owner.js';
 import { ensureRevision, pruneRevisions, REVISION_LABEL, REVISIONS } from './revisions.js';
 import { runWorkers, WorkQueue } from './workqueue.js';
 import { claimOwnedByPod, claimsForPod, retainOnScaleDown, withClaimVolumes } from './statefulset-claims.js';
+import { omitZero, OMITTED_IF_ZERO } from './omit-zero.js';
 
 const STATEFULSETS = resourceInfo('statefulsets', 'apps')!;
 const PODS = resourceInfo('pods')!;
@@ -167,6 +168,7 @@ export class StatefulSetController {
       status.currentRevision = update.metadata.name;
       status.currentReplicas = status.updatedReplicas;
     }
+    omitZero(status, OMITTED_IF_ZERO.statefulSet);
     if (JSON.stringify(status) !== before) await this.client.resource(STATEFULSETS).update({ ...set, status }, { sub: 'status' });
     await pruneRevisions(this.client, set, revisions, new Set([status.currentRevision, status.updateRevision, ...mine.map(rev)]));
   }
