@@ -102,3 +102,21 @@ test('durations as Go prints them', () => {
   assert.equal(goDuration(1234), '1.234s');
   assert.equal(goDuration(125_500), '2m5.5s');
 });
+
+test('imagePullSecrets that do not exist are named in one pod-level warning, even when nothing is pulled', async () => {
+  const events: string[] = [];
+  const images = { get: async () => IMG } as unknown as ImageService;
+  const client = { getSecret: async (_ns: string, name: string) => (name === 'there' ? { type: 'kubernetes.io/dockerconfigjson', data: {} } : undefined) } as unknown as KubeletClient;
+  const m = new ImagePullManager({ images, client, record: (_p, type, reason, message, fieldPath) => events.push(`${type} ${reason} ${message} @${fieldPath ?? 'pod'}`), enqueue: () => {} });
+  const pod = { metadata: { uid: 'u2', name: 'p', namespace: 'default' }, spec: { imagePullSecrets: [{ name: 'gone' }, { name: 'there' }, { name: 'typo' }] } };
+  await m.ensure(pod, { name: 'a', image: 'busybox:1.36', imagePullPolicy: 'Never' }, 'spec.containers{a}');
+  await m.ensure(pod, { name: 'b', image: 'busybox:1.36', imagePullPolicy: 'IfNotPresent' }, 'spec.containers{b}');
+  assert.deepEqual(events.filter((e) => e.includes('FailedToRetrieveImagePullSecret')), [
+    'Warning FailedToRetrieveImagePullSecret Unable to retrieve some image pull secrets (gone, typo); attempting to pull the image may not succeed. @pod',
+  ]);
+  // every secret there: no warning
+  const quiet: string[] = [];
+  const m2 = new ImagePullManager({ images, client, record: (_p, _t, reason) => quiet.push(reason), enqueue: () => {} });
+  await m2.ensure({ metadata: { uid: 'u3', name: 'q', namespace: 'default' }, spec: { imagePullSecrets: [{ name: 'there' }] } }, { name: 'a', image: 'busybox:1.36', imagePullPolicy: 'Never' }, 'spec.containers{a}');
+  assert.deepEqual(quiet, ['Pulled']);
+});

@@ -64,6 +64,8 @@ export function goDuration(ms: number): string {
 
 export class ImagePullManager {
   private readonly state = new Map<string, PullState>();
+  /** pods whose imagePullSecrets were looked up (the warning for missing ones is given once per pod) */
+  private readonly secretsChecked = new Set<string>();
   private readonly now: () => number;
 
   constructor(private readonly opts: ImagePullManagerOptions) {
@@ -84,6 +86,7 @@ export class ImagePullManager {
       record('Warning', 'InspectFailed', message);
       return { waiting: { reason: 'InvalidImageName', message } };
     }
+    await this.warnMissingPullSecrets(pod);
     const present = await this.opts.images.get(imageName);
     if (policy === 'Never') {
       if (present) {
@@ -192,8 +195,25 @@ export class ImagePullManager {
     return out;
   }
 
+  /**
+   * The kubelet's getPullSecretsForPod: imagePullSecrets that do not exist are named in a
+   * Warning on the pod, whether or not an image is pulled (FailedToRetrieveImagePullSecret,
+   * "Unable to retrieve some image pull secrets (a, b); attempting to pull the image may not
+   * succeed."). Once per pod here; the kubelet repeats it on every sync.
+   */
+  private async warnMissingPullSecrets(pod: Obj): Promise<void> {
+    const uid: string = pod.metadata.uid;
+    const names = ((pod.spec.imagePullSecrets ?? []) as Obj[]).map((r) => r?.name).filter((n): n is string => typeof n === 'string' && n !== '');
+    if (!names.length || this.secretsChecked.has(uid)) return;
+    this.secretsChecked.add(uid);
+    const missing: string[] = [];
+    for (const name of names) if (!(await this.opts.client.getSecret(pod.metadata.namespace, name).catch(() => undefined))) missing.push(name);
+    if (missing.length) this.opts.record(pod, 'Warning', 'FailedToRetrieveImagePullSecret', `Unable to retrieve some image pull secrets (${missing.join(', ')}); attempting to pull the image may not succeed.`);
+  }
+
   /** A pod is gone: drop its back-off and pull bookkeeping (a running pull finishes for others). */
   forget(uid: string): void {
+    this.secretsChecked.delete(uid);
     for (const k of [...this.state.keys()]) if (k.startsWith(`${uid}/`) && !this.state.get(k)!.running) this.state.delete(k);
   }
 }
