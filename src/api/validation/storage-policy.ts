@@ -7,7 +7,7 @@
  */
 import { type Obj, type ValidationError, arr, forbidden, invalid, isObj, key, nonNegative, notSupported, obj, required, semanticEqual, str } from './field.js';
 import { FIELD_IMMUTABLE, validateObjectMeta, validateObjectMetaUpdate } from './meta.js';
-import { parseQuantity } from './quantity.js';
+import { compareQuantity, parseQuantity } from './quantity.js';
 import { validateLabelSelector } from './label-selector.js';
 
 type Errs = ValidationError[];
@@ -79,21 +79,35 @@ export function validatePersistentVolumeClaim(pvc: Obj): Errs {
 
 export function validatePersistentVolumeClaimUpdate(n: Obj, o: Obj): Errs {
   const errs = [...validateObjectMetaUpdate(n.metadata, o.metadata), ...validatePersistentVolumeClaimSpec(obj(n.spec))];
-  // only the requested size (growing) and volumeAttributesClassName may change once bound;
-  // an unbound claim is as immutable here, as upstream
+  // ValidatePersistentVolumeClaimUpdate: the spec is immutable, but for a bound claim its storage
+  // request and volumeAttributesClassName (the claim's new status says it is bound, as upstream reads it)
+  const bound = obj(n.status).phase === 'Bound';
+  const oldSpec = obj(o.spec);
   const strip = (s: unknown) => {
     const c = { ...obj(s) };
-    delete c.resources;
-    delete c.volumeAttributesClassName;
+    if (bound) {
+      const requests = { ...obj(obj(c.resources).requests) };
+      if (oldSpec.resources?.requests?.storage === undefined) delete requests.storage;
+      else requests.storage = oldSpec.resources.requests.storage;
+      c.resources = { ...obj(c.resources), requests };
+      c.volumeAttributesClassName = oldSpec.volumeAttributesClassName;
+    }
     return c;
   };
-  const old = strip(o.spec);
+  const old = { ...oldSpec };
   // the PV controller sets volumeName once (binding), and a claim without a class may be given
   // the default one afterwards (retroactive default StorageClass assignment), as upstream allows
   if (!str(old.volumeName) && obj(n.spec).volumeName !== undefined) old.volumeName = obj(n.spec).volumeName;
   if (old.storageClassName == null && obj(n.spec).storageClassName != null) old.storageClassName = obj(n.spec).storageClassName;
-  if (!semanticEqual(strip(n.spec), old)) {
+  if (!semanticEqual(strip(n.spec), strip(old))) {
     errs.push(forbidden('spec', 'spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims'));
+  }
+  // a smaller request (RecoverVolumeExpansionFailure, on since 1.32): never down to what the volume already has
+  const newSize = parseQuantity(obj(n.spec).resources?.requests?.storage);
+  const oldSize = parseQuantity(oldSpec.resources?.requests?.storage);
+  if (newSize && oldSize && compareQuantity(newSize, oldSize) < 0) {
+    const capacity = parseQuantity(obj(o.status).capacity?.storage ?? '0');
+    if (capacity && compareQuantity(newSize, capacity) <= 0) errs.push(forbidden('spec.resources.requests.storage', 'field can not be less than status.capacity'));
   }
   return errs;
 }

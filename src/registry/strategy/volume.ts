@@ -8,10 +8,14 @@
  *                                 gets the default one: the class annotated
  *                                 storageclass.kubernetes.io/is-default-class=true, the newest
  *                                 when several are, as upstream picks it
+ *   PersistentVolumeClaimResize   a larger storage request is taken only for a bound claim whose
+ *                                 StorageClass (the one it was made with) allows volume expansion
  */
 import { resourceInfo } from '../../api/registry.js';
 import { BETA_DEFAULT_CLASS_ANNOTATION, DEFAULT_CLASS_ANNOTATION, PV_PROTECTION_FINALIZER, PVC_PROTECTION_FINALIZER } from '../../api/storage.js';
 import type { Obj } from '../../api/types.js';
+import { ApiError } from '../../api/errors.js';
+import { compareQuantity, parseQuantity } from '../../api/validation/quantity.js';
 import type { Allocation, Strategy } from './types.js';
 import { byString } from '../../api/order.js';
 
@@ -43,6 +47,19 @@ export const persistentVolumeClaimStrategy: Strategy = {
       const def = defaultStorageClass(await ctx.list(STORAGECLASSES));
       if (def) spec.storageClassName = def.metadata.name;
     }
+    return NOTHING;
+  },
+  async reallocate(obj, old, ctx) {
+    const grown = parseQuantity(obj.spec?.resources?.requests?.storage);
+    const was = parseQuantity(old.spec?.resources?.requests?.storage);
+    if (!grown || !was || compareQuantity(grown, was) <= 0) return NOTHING;
+    const refuse = (why: string) =>
+      new ApiError(403, 'Forbidden', `persistentvolumeclaims "${obj.metadata?.name ?? ''}" is forbidden: ${why}`, { name: obj.metadata?.name ?? '', kind: 'persistentvolumeclaims' });
+    if (old.status?.phase !== 'Bound') throw refuse('Only bound persistent volume claims can be expanded');
+    // allowResize: the same class before and after, and that class says allowVolumeExpansion
+    const cls = obj.spec?.storageClassName;
+    const sc = cls && cls === old.spec?.storageClassName ? await ctx.lookup(STORAGECLASSES, undefined, cls) : undefined;
+    if (sc?.allowVolumeExpansion !== true) throw refuse('only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize');
     return NOTHING;
   },
 };
