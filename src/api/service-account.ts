@@ -30,3 +30,13 @@ export function parseServiceAccountUsername(user: string): { namespace: string; 
   if (parts.length !== 2 || !parts[0] || !parts[1]) return undefined;
   return { namespace: parts[0], name: parts[1] };
 }
+
+/** a Secret of this type holds a legacy token for the account its annotations name (the tokens controller fills it) */
+export const SERVICE_ACCOUNT_TOKEN_SECRET_TYPE = 'kubernetes.io/service-account-token';
+/** v1.ServiceAccountNameKey and v1.ServiceAccountUIDKey: the annotations naming a token Secret's account */
+export const SERVICE_ACCOUNT_NAME_ANNOTATION = 'kubernetes.io/service-account.name';
+export const SERVICE_ACCOUNT_UID_ANNOTATION = 'kubernetes.io/service-account.uid';
+/** serviceaccount.LastUsedLabelKey: the day (UTC) a legacy token was last used */
+export const LEGACY_TOKEN_LAST_USED_LABEL = 'kubernetes.io/legacy-token-last-used';
+/** serviceaccount.InvalidSinceLabelKey: a legacy token whose Secret carries it is refused */
+export const LEGACY_TOKEN_INVALID_SINCE_LABEL = 'kubernetes.io/legacy-token-invalid-since';

@@ -14,6 +14,7 @@ import { requestAttributes } from './request-info.js';
 
 const SAS = resourceInfo('serviceaccounts')!;
 const PODS = resourceInfo('pods')!;
+const SECRETS = resourceInfo('secrets')!;
 
 async function setup() {
   const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
@@ -165,5 +166,60 @@ describe('RBAC authorizer', () => {
     const bind = await authz.escalationRefusal(bot, ROLEBINDINGS, 'default', { metadata: { name: 'b' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [] });
     assert.match(bind!.message, /rolebindings.rbac.authorization.k8s.io "b" is forbidden: .* not currently held:\n\{APIGroups:\["\*"\], Resources:\["\*"\], Verbs:\["\*"\]\}/);
     assert.ok(await reg.get(CLUSTERROLES, undefined, 'view'));
+  });
+});
+
+describe('legacy service-account tokens (a kubernetes.io/service-account-token Secret\'s)', () => {
+  it('are the account while the Secret holds them and the account is the one named, in legacy.go\'s words', async () => {
+    const { reg, authn } = await setup();
+    const issuer = reg.options.tokens!;
+    const sa = await reg.get(SAS, 'default', 'bot');
+    const token = await issuer.issueLegacy({ namespace: 'default', account: { name: 'bot', uid: sa.metadata.uid }, secretName: 'bot-token' });
+    const [, payload] = token.split('.');
+    assert.deepEqual(JSON.parse(Buffer.from(payload!, 'base64url').toString()), {
+      iss: 'kubernetes/serviceaccount',
+      sub: 'system:serviceaccount:default:bot',
+      'kubernetes.io/serviceaccount/namespace': 'default',
+      'kubernetes.io/serviceaccount/secret.name': 'bot-token',
+      'kubernetes.io/serviceaccount/service-account.name': 'bot',
+      'kubernetes.io/serviceaccount/service-account.uid': sa.metadata.uid,
+    }, 'no audience, no time, no id');
+    const refused = (why: string) => ({ error: `[invalid bearer token, ${why}]` });
+    assert.deepEqual(await authn.authenticateToken(token), refused('Token has been invalidated'), 'no Secret holds it');
+    const b64 = (v: string) => Buffer.from(v).toString('base64');
+    const secret = await reg.create(SECRETS, 'default', {
+      metadata: { name: 'bot-token', annotations: { 'kubernetes.io/service-account.name': 'bot' } },
+      type: 'kubernetes.io/service-account-token',
+      data: { token: b64(token.slice(0, -1) + 'x') },
+    });
+    assert.deepEqual(await authn.authenticateToken(token), refused("Token does not match server's copy"));
+    await reg.update(SECRETS, 'default', 'bot-token', { ...secret, data: { token: b64(token) } });
+    const ok = await authn.authenticateToken(token);
+    assert.deepEqual(ok, { user: { username: 'system:serviceaccount:default:bot', uid: sa.metadata.uid, groups: ['system:serviceaccounts', 'system:serviceaccounts:default', 'system:authenticated'], extra: {} }, audiences: [API] });
+    assert.deepEqual(await authn.authenticateToken(token, ['vault']), refused(`token audiences ["${API}"] is invalid for the target audiences ["vault"]`), 'the API\'s audiences only');
+    const today = new Date().toISOString().slice(0, 10);
+    assert.equal((await reg.get(SECRETS, 'default', 'bot-token')).metadata.labels?.['kubernetes.io/legacy-token-last-used'], today, 'its use is tracked');
+    const rv = (await reg.get(SECRETS, 'default', 'bot-token')).metadata.resourceVersion;
+    await authn.authenticateToken(token);
+    assert.equal((await reg.get(SECRETS, 'default', 'bot-token')).metadata.resourceVersion, rv, 'once a day');
+
+    await reg.patch(SECRETS, 'default', 'bot-token', 'application/merge-patch+json', JSON.stringify({ metadata: { labels: { 'kubernetes.io/legacy-token-invalid-since': today } } }));
+    assert.deepEqual(
+      await authn.authenticateToken(token),
+      refused("the token in secret default/bot-token for service account default/bot has been marked invalid. Use tokens from the TokenRequest API or manually created secret-based tokens, or remove the 'kubernetes.io/legacy-token-invalid-since' label from the secret to temporarily allow use of this token"),
+    );
+    await reg.patch(SECRETS, 'default', 'bot-token', 'application/merge-patch+json', JSON.stringify({ metadata: { labels: { 'kubernetes.io/legacy-token-invalid-since': null } } }));
+    assert.ok((await authn.authenticateToken(token)).user);
+
+    await reg.delete(SAS, 'default', 'bot');
+    assert.deepEqual(await authn.authenticateToken(token), refused('serviceaccounts "bot" not found'));
+    const remade = await reg.create(SAS, 'default', { metadata: { name: 'bot' } });
+    assert.deepEqual(await authn.authenticateToken(token), refused(`ServiceAccount UID (${remade.metadata.uid}) does not match claim (${sa.metadata.uid})`));
+    await reg.delete(SECRETS, 'default', 'bot-token');
+    assert.deepEqual(await authn.authenticateToken(token), refused('Token has been invalidated'));
+
+    // the claims are checked before any lookup
+    const other = await issuer.issueLegacy({ namespace: 'default', account: { name: 'bot', uid: '' }, secretName: 'x' });
+    assert.deepEqual(await authn.authenticateToken(other), refused('serviceAccountUID claim is missing'));
   });
 });

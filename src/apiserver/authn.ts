@@ -8,6 +8,12 @@
  *        signature, issuer, audience (the API's) and time check out AND the account (and the pod
  *        or secret it is bound to) still exists with the uid the token names (the bound-token
  *        validator): a token of a deleted pod is refused
+ *   a legacy service-account JWT (issuer kubernetes/serviceaccount, the token of a Secret of
+ *        type kubernetes.io/service-account-token, made by the tokens controller) -> the same
+ *        user, while that Secret exists, is not being deleted, holds this very token and is not
+ *        labelled kubernetes.io/legacy-token-invalid-since, and the account exists with the uid
+ *        the token names (pkg/serviceaccount/legacy.go); each day of use stamps the Secret's
+ *        kubernetes.io/legacy-token-last-used label
  *   a bootstrap token ID.SECRET (api/bootstrap-token.ts) -> system:bootstrap:ID, groups
  *        system:bootstrappers + the Secret's auth-extra-groups, system:authenticated; while its
  *        Secret kube-system/bootstrap-token-ID is usable and unexpired
@@ -34,9 +40,10 @@ import { BOOTSTRAP_TOKEN_NAMESPACE, bootstrapTokenSecretName, bootstrapTokenUser
 import { ApiError, forbidden } from '../api/errors.js';
 import { resourceInfo } from '../api/registry.js';
 import { forbiddenMessage, type Attributes, type UserInfo } from '../api/rbac.js';
-import { parseServiceAccountUsername, serviceAccountGroups, serviceAccountUsername } from '../api/service-account.js';
+import { LEGACY_TOKEN_INVALID_SINCE_LABEL, LEGACY_TOKEN_LAST_USED_LABEL, parseServiceAccountUsername, serviceAccountGroups, serviceAccountUsername } from '../api/service-account.js';
+import type { Obj } from '../api/types.js';
 import type { Registry } from '../registry/index.js';
-import { TokenIssuer, type TokenCheck } from '../registry/token-issuer.js';
+import { LEGACY_CLAIMS, LEGACY_ISSUER, TokenIssuer, type TokenCheck, type TokenClaims } from '../registry/token-issuer.js';
 
 const SERVICEACCOUNTS = resourceInfo('serviceaccounts')!;
 const PODS = resourceInfo('pods')!;
@@ -110,7 +117,8 @@ export class Authenticator {
       return agnostic(bootstrapTokenUser(bootstrap, secret));
     }
     if (!issuer || !TokenIssuer.looksLikeJwt(token)) return { error: INVALID_BEARER_TOKEN };
-    const r = await this.serviceAccountUser(await issuer.check(token, wanted));
+    const checked = await issuer.check(token, wanted);
+    const r = 'claims' in checked && checked.claims.iss === LEGACY_ISSUER ? await this.legacyServiceAccountUser(token, checked.claims, checked.audiences) : await this.serviceAccountUser(checked);
     // the union of token authenticators reports the service-account one's reason beside its own
     return 'user' in r ? r : { error: r.foreign ? INVALID_BEARER_TOKEN : `[${INVALID_BEARER_TOKEN}, ${r.error}]` };
   }
@@ -142,6 +150,48 @@ export class Authenticator {
     }
     if (claims.jti) extra['authentication.kubernetes.io/credential-id'] = [`JTI=${claims.jti}`];
     return { user: { username: serviceAccountUsername(ns, sa.name), uid: sa.uid, groups: serviceAccountGroups(ns), extra }, audiences: checked.audiences };
+  }
+
+  /** the legacy validator (pkg/serviceaccount/legacy.go): the claims, then the Secret that holds the token and the account, in its words */
+  private async legacyServiceAccountUser(token: string, claims: TokenClaims, audiences: string[]): Promise<{ user: UserInfo; audiences: string[] } | { error: string; foreign?: boolean }> {
+    const ns = claims[LEGACY_CLAIMS.namespace];
+    const secretName = claims[LEGACY_CLAIMS.secretName];
+    const name = claims[LEGACY_CLAIMS.accountName];
+    const uid = claims[LEGACY_CLAIMS.accountUid];
+    if (!claims.sub) return { error: 'sub claim is missing' };
+    if (!ns) return { error: 'namespace claim is missing' };
+    if (!secretName) return { error: 'secretName claim is missing' };
+    if (!name) return { error: 'serviceAccountName claim is missing' };
+    if (!uid) return { error: 'serviceAccountUID claim is missing' };
+    if (claims.sub !== serviceAccountUsername(ns, name)) return { error: 'sub claim is invalid' };
+    const secret = await this.resources.tryGet(SECRETS, ns, secretName);
+    if (!secret || secret.metadata.deletionTimestamp) return { error: 'Token has been invalidated' };
+    const held = Buffer.from(String(secret.data?.token ?? ''), 'base64');
+    const given = Buffer.from(token);
+    if (held.length !== given.length || !timingSafeEqual(held, given)) return { error: "Token does not match server's copy" };
+    const account = await this.resources.readCached(SERVICEACCOUNTS, ns, name);
+    if (!account) return { error: `serviceaccounts "${name}" not found` };
+    if (account.metadata.deletionTimestamp) return { error: `ServiceAccount ${ns}/${name} has been deleted` };
+    if (account.metadata.uid !== uid) return { error: `ServiceAccount UID (${account.metadata.uid}) does not match claim (${uid})` };
+    const invalidSince = secret.metadata.labels?.[LEGACY_TOKEN_INVALID_SINCE_LABEL];
+    await this.stampLastUsed(secret);
+    if (invalidSince) {
+      return {
+        error: `the token in secret ${ns}/${secretName} for service account ${ns}/${name} has been marked invalid. Use tokens from the TokenRequest API or manually created secret-based tokens, or remove the '${LEGACY_TOKEN_INVALID_SINCE_LABEL}' label from the secret to temporarily allow use of this token`,
+      };
+    }
+    return { user: { username: serviceAccountUsername(ns, name), uid, groups: serviceAccountGroups(ns), extra: {} }, audiences };
+  }
+
+  /** legacy token tracking: the Secret's last-used label says today (UTC), written at most once a day */
+  private async stampLastUsed(secret: Obj): Promise<void> {
+    const now = new Date();
+    const day = (d: Date) => d.toISOString().slice(0, 10);
+    const lastUsed = secret.metadata.labels?.[LEGACY_TOKEN_LAST_USED_LABEL];
+    if (lastUsed === day(now) || lastUsed === day(new Date(now.getTime() + 86_400_000))) return;
+    const patch = { metadata: { uid: secret.metadata.uid, labels: { [LEGACY_TOKEN_LAST_USED_LABEL]: day(now) } } };
+    // a failed stamp does not fail the request (kube-apiserver logs it)
+    await this.resources.patch(SECRETS, secret.metadata.namespace, secret.metadata.name, 'application/merge-patch+json', JSON.stringify(patch), { fieldManager: 'kube-apiserver' }).catch(() => undefined);
   }
 }
 

@@ -387,6 +387,7 @@ async function serve(argv: string[], undo: StartUndo): Promise<number> {
         client,
         kcm,
         caPem: creds.caPem,
+        legacyToken: (a, secretName) => tokens.issueLegacy({ namespace: a.namespace, account: { name: a.name, uid: a.uid }, secretName }),
         sign: (req, usages, ttl) => signCertificate(creds.caPem, creds.caKeyPem, req, usages, ttl),
         apiServerNames: sans,
         localPathDir: resolve(p.flags.get('local-path-dir') ?? join(dataDir, 'storage')),

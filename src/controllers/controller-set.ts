@@ -20,14 +20,17 @@ import { NodeLifecycleController } from './node-lifecycle.js';
 import { rootCaPublisher, serviceAccountsController } from './namespace-objects.js';
 import { ClusterRoleAggregationController } from './clusterrole-aggregation.js';
 import { CsrSigningController } from './csr-signing.js';
+import { ServiceAccountTokensController, type LegacyTokenSigner } from './serviceaccount-tokens.js';
 import type { Component } from './leader-work.js';
 
 export interface ControllerSetOptions {
   /** the in-process client; controllers that write as kube-controller-manager get `.as('kube-controller-manager')` */
   client: Client;
   kcm: Client;
-  /** the CA certificate the root CA publisher puts in every namespace */
+  /** the CA certificate the root CA publisher puts in every namespace, and every token Secret holds */
   caPem: string;
+  /** signs the legacy tokens of kubernetes.io/service-account-token Secrets (with the service-account key) */
+  legacyToken: LegacyTokenSigner;
   /** signs approved kubelet client CSRs */
   sign: (requestPem: string, usages: string[], ttlMs: number) => Promise<string>;
   /** the names the API server serves on: no node's serving certificate may carry them */
@@ -59,6 +62,7 @@ export function controllerSet(o: ControllerSetOptions): Component[] {
     c('the node lifecycle controller', new NodeLifecycleController(client, { log, ...o.nodeMonitor })),
     c('the service account controller', serviceAccountsController(kcm, { log })),
     c('the root CA publisher', rootCaPublisher(kcm, o.caPem, { log })),
+    c('the serviceaccount-token controller', new ServiceAccountTokensController(kcm, { caPem: o.caPem, legacyToken: o.legacyToken, log })),
     c('the clusterrole aggregation controller', new ClusterRoleAggregationController(kcm, { log })),
     // agents' node credentials: kubelet client CSRs approved and signed by the CA
     c('the certificate signing controller', new CsrSigningController(client, { sign: o.sign, apiServerNames: o.apiServerNames, log })),

@@ -2,13 +2,16 @@
  * The DaemonSet controller (kube-controller-manager's daemon controller): one pod per node that
  * should run it — the node matches the template's nodeSelector and required node affinity, and
  * the pod tolerates the node's NoSchedule/NoExecute taints (with the tolerations kube adds to
- * every daemon pod). Each pod is made with spec.nodeName set to its node (kube pins it with node
- * affinity for the scheduler instead; on podbay's one node a name does the same), and labelled with its template's hash (controller-revision-hash) and generation.
+ * every daemon pod). A pod already on a node that has since been tainted NoSchedule keeps
+ * running (kube's shouldContinueRunning); only an untolerated NoExecute taint removes it. Each
+ * pod is made with spec.nodeName set to its node (kube pins it with node affinity for the
+ * scheduler instead; on podbay's one node a name does the same), and labelled with its
+ * template's hash (controller-revision-hash) and generation.
  *
  *   daemonset informer ─────────┐
  *   pod informer (by controller) ┼─> queue ──> sync(namespace/name)
  *   node informer (every set) ───┘
- *     sync: per node: missing -> create; Failed -> delete; extra or on a node that should not run it -> delete
+ *     sync: per node: missing -> create; Failed -> delete; extra or on a node that should not keep it -> delete
  *           RollingUpdate: old-template pods deleted while fewer than maxUnavailable are unavailable
  *           status: desired/current/misscheduled/ready/updated/available/unavailable
  *
@@ -49,17 +52,43 @@ export function daemonTolerations(hostNetwork: boolean): Obj[] {
   return t;
 }
 
-/** why `node` should not run the daemon pod (kube's predicates), or undefined when it should */
-export function nodeUnfit(podSpec: Obj, node: Obj): string | undefined {
-  const labels: Record<string, string> = node.metadata?.labels ?? {};
-  for (const [k, v] of Object.entries(podSpec.nodeSelector ?? {})) if (labels[k] !== v) return "node(s) didn't match Pod's node affinity/selector";
-  const terms: Obj[] = podSpec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
-  if (terms.length && !nodeSelectorTermsMatch(terms, node)) return "node(s) didn't match Pod's node affinity/selector";
-  const tolerations = [...(podSpec.tolerations ?? []), ...daemonTolerations(!!podSpec.hostNetwork)];
-  for (const taint of node.spec?.taints ?? []) {
-    if ((taint.effect === 'NoSchedule' || taint.effect === 'NoExecute') && !tolerated(tolerations, taint)) return `node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}`;
+/**
+ * the template's tolerations with the daemon ones added as kube adds them (v1helper
+ * AddOrUpdateTolerationInPodSpec): a toleration with the same key, operator, value and effect is
+ * replaced by the daemon one (so a tolerationSeconds on it is dropped: daemon pods stay), any
+ * other is kept, and a daemon toleration nothing matched is appended
+ */
+export function withDaemonTolerations(podSpec: Obj): Obj[] {
+  let out: Obj[] = [...(podSpec.tolerations ?? [])];
+  const same = (a: Obj, b: Obj) => (a.key ?? '') === (b.key ?? '') && (a.effect ?? '') === (b.effect ?? '') && (a.operator ?? '') === (b.operator ?? '') && (a.value ?? '') === (b.value ?? '');
+  for (const d of daemonTolerations(!!podSpec.hostNetwork)) {
+    if (out.some((t) => same(t, d))) out = out.map((t) => (same(t, d) ? { ...d } : t));
+    else out.push({ ...d });
   }
-  return undefined;
+  return out;
+}
+
+/**
+ * kube's NodeShouldRunDaemonPod for the daemon pod of `podSpec` on `node`: `run` when a pod
+ * should be made there, `keep` when a pod already there should go on running, and why not run.
+ * A node that does not match the template's nodeName, nodeSelector or required node affinity
+ * neither runs nor keeps it; an untolerated NoSchedule taint stops new pods only (a pod already
+ * there keeps running); an untolerated NoExecute taint stops both.
+ */
+export function daemonFit(podSpec: Obj, node: Obj): { run: boolean; keep: boolean; reason?: string } {
+  const name = node.metadata?.name;
+  if (podSpec.nodeName && podSpec.nodeName !== name) return { run: false, keep: false, reason: "node(s) didn't match the requested node name" };
+  const labels: Record<string, string> = node.metadata?.labels ?? {};
+  const unmatched = { run: false, keep: false, reason: "node(s) didn't match Pod's node affinity/selector" };
+  for (const [k, v] of Object.entries(podSpec.nodeSelector ?? {})) if (labels[k] !== v) return unmatched;
+  const terms: Obj[] = podSpec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
+  if (terms.length && !nodeSelectorTermsMatch(terms, node)) return unmatched;
+  const tolerations = withDaemonTolerations(podSpec);
+  const taints: Obj[] = node.spec?.taints ?? [];
+  const untolerated = (effects: string[]) => taints.find((t) => effects.includes(t.effect) && !tolerated(tolerations, t));
+  const stop = untolerated(['NoSchedule', 'NoExecute']);
+  if (!stop) return { run: true, keep: true };
+  return { run: false, keep: !untolerated(['NoExecute']), reason: `node(s) had untolerated taint {${stop.key}: ${stop.value ?? ''}}` };
 }
 
 /** the daemon pod for `node` */
@@ -69,9 +98,7 @@ export function podForDaemon(ds: Obj, node: string, hash: string): Obj {
   // pinned to its node by name (kube pins it by required node affinity on metadata.name for the
   // scheduler; with one node, the name is simpler and skips the scheduler)
   spec.nodeName = node;
-  const tolerations: Obj[] = spec.tolerations ?? [];
-  for (const d of daemonTolerations(!!spec.hostNetwork)) if (!tolerations.some((x) => x.key === d.key && x.effect === d.effect)) tolerations.push(d);
-  spec.tolerations = tolerations;
+  spec.tolerations = withDaemonTolerations(spec);
   return {
     metadata: {
       generateName: `${ds.metadata.name}-`,
@@ -188,26 +215,32 @@ export class DaemonSetController {
       const n = podNode(p) ?? '';
       byNode.set(n, [...(byNode.get(n) ?? []), p]);
     }
-    const should = new Set(nodes.filter((n) => !nodeUnfit(ds.spec?.template?.spec ?? {}, n)).map((n) => n.metadata.name as string));
+    const podSpec = ds.spec?.template?.spec ?? {};
+    const fits = new Map(nodes.map((n) => [n.metadata.name as string, daemonFit(podSpec, n)]));
+    // nodes that should run the pod, and nodes whose pod goes on (these, and those tainted NoSchedule since)
+    const should = new Set([...fits].filter(([, f]) => f.run).map(([n]) => n));
+    const keep = new Set([...fits].filter(([, f]) => f.keep).map(([n]) => n));
 
     if (this.expectations.satisfied(key)) {
       const create: string[] = [];
       const remove: Obj[] = [];
-      for (const n of should) {
+      for (const n of keep) {
         const mine = byNode.get(n) ?? [];
         const failed = mine.filter(isFinished);
         const live = mine.filter((p) => !isFinished(p));
         remove.push(...failed);
-        if (live.length === 0) create.push(n);
+        if (live.length === 0 && should.has(n)) create.push(n);
         // more than one: keep the oldest (kube keeps the oldest running one)
-        else remove.push(...live.sort((a, b) => byString(String(a.metadata.creationTimestamp), String(b.metadata.creationTimestamp))).slice(1));
+        remove.push(...live.sort((a, b) => byString(String(a.metadata.creationTimestamp), String(b.metadata.creationTimestamp))).slice(1));
       }
-      for (const [n, mine] of byNode) if (!should.has(n)) remove.push(...mine);
-      // rolling update: old pods go while no more than maxUnavailable are unavailable
+      for (const [n, mine] of byNode) if (!keep.has(n)) remove.push(...mine);
+      // rolling update: old pods go while no more than maxUnavailable are unavailable (a kept pod
+      // on a node that takes no new ones is replaced by none, as in kube)
       if ((ds.spec?.updateStrategy?.type ?? 'RollingUpdate') === 'RollingUpdate') {
         const budget = maxUnavailable(ds.spec?.updateStrategy?.rollingUpdate?.maxUnavailable, should.size);
-        let unavailable = [...should].filter((n) => !(byNode.get(n) ?? []).some(isReady)).length;
-        const old = [...should].flatMap((n) => byNode.get(n) ?? []).filter((p) => p.metadata.labels?.[REVISION_LABEL] !== hash && !remove.includes(p));
+        const counted = [...keep].filter((n) => should.has(n) || byNode.has(n));
+        let unavailable = counted.filter((n) => !(byNode.get(n) ?? []).some(isReady)).length;
+        const old = counted.flatMap((n) => byNode.get(n) ?? []).filter((p) => p.metadata.labels?.[REVISION_LABEL] !== hash && !remove.includes(p));
         // not-ready old pods first: replacing them costs no availability
         for (const p of old.sort((a, b) => Number(isReady(a)) - Number(isReady(b)))) {
           if (!isReady(p)) remove.push(p);

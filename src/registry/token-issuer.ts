@@ -11,9 +11,15 @@
  * `warnafter` is set on a pod's admission token whose life the TokenRequest stretched to a year
  * (token-request.ts): the moment past which its use is a client that does not reread its file.
  *
- * `check` checks signature, issuer, audience and time, and says why a token fails in
- * kube-apiserver's words; whether the account and the bound object still exist is the
- * authenticator's question (it has the registry at hand).
+ * A legacy token (`issueLegacy`, for a Secret of type kubernetes.io/service-account-token, made
+ * by the tokens controller) is what pkg/serviceaccount/legacy.go makes with the same key: issuer
+ * `kubernetes/serviceaccount`, sub, and four flat private claims (kubernetes.io/serviceaccount/
+ * namespace, secret.name, service-account.name, service-account.uid); no audience, no time, no
+ * id: it is good for the API's audiences for as long as its Secret holds it.
+ *
+ * `check` checks signature, issuer (ours or the legacy one), audience and time, and says why a
+ * token fails in kube-apiserver's words; whether the account and the bound object (or the legacy
+ * token's Secret) still exist is the authenticator's question (it has the registry at hand).
  * The JWKS (/openid/v1/jwks) lists the public key under its key id (the SHA-256 of its DER, as
  * kube-apiserver's keyIDFromPublicKey), which is also every token's `kid` header.
  */
@@ -22,6 +28,8 @@ import type { JWK, JWTPayload } from 'jose';
 import { serviceAccountUsername } from '../api/service-account.js';
 
 export const DEFAULT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
+/** serviceaccount.LegacyIssuer: the issuer of Secret-held tokens */
+export const LEGACY_ISSUER = 'kubernetes/serviceaccount';
 const ALG = 'ES256';
 
 // jose loads with the first token issued or read, not at start (~30 ms of a cold start)
@@ -34,7 +42,19 @@ export interface BoundRef {
   uid: string;
 }
 
+/** the private claims of a legacy token (legacyPrivateClaims) */
+export const LEGACY_CLAIMS = {
+  namespace: 'kubernetes.io/serviceaccount/namespace',
+  secretName: 'kubernetes.io/serviceaccount/secret.name',
+  accountName: 'kubernetes.io/serviceaccount/service-account.name',
+  accountUid: 'kubernetes.io/serviceaccount/service-account.uid',
+} as const;
+
 export interface TokenClaims extends JWTPayload {
+  [LEGACY_CLAIMS.namespace]?: string;
+  [LEGACY_CLAIMS.secretName]?: string;
+  [LEGACY_CLAIMS.accountName]?: string;
+  [LEGACY_CLAIMS.accountUid]?: string;
   'kubernetes.io'?: {
     namespace?: string;
     serviceaccount?: { name?: string; uid?: string };
@@ -110,19 +130,34 @@ export class TokenIssuer {
     if (req.bound?.kind === 'Pod') k8s.pod = { name: req.bound.name, uid: req.bound.uid };
     if (req.bound?.kind === 'Secret') k8s.secret = { name: req.bound.name, uid: req.bound.uid };
     if (req.warnAfterSeconds) k8s.warnafter = now + req.warnAfterSeconds;
-    const { SignJWT, importPKCS8 } = await jose();
-    this.signingKey ??= importPKCS8(this.privatePem, ALG);
-    const token = await new SignJWT({ 'kubernetes.io': k8s })
-      .setProtectedHeader({ alg: ALG, kid: this.keyId })
-      .setIssuer(this.issuer)
-      .setSubject(serviceAccountUsername(req.namespace, req.account.name))
+    const jwt = (await this.signer({ 'kubernetes.io': k8s }, this.issuer, req.namespace, req.account.name))
       .setAudience(req.audiences)
       .setIssuedAt(now)
       .setNotBefore(now)
       .setExpirationTime(exp)
-      .setJti(randomUUID())
-      .sign(await this.signingKey);
-    return { token, expiresAt: exp };
+      .setJti(randomUUID());
+    return { token: await jwt.sign(await this.signingKey!), expiresAt: exp };
+  }
+
+  /**
+   * The legacy token of a kubernetes.io/service-account-token Secret (serviceaccount.LegacyClaims):
+   * it never expires; the authenticator takes it while the Secret holds it and names the account.
+   */
+  async issueLegacy(req: { namespace: string; account: { name: string; uid: string }; secretName: string }): Promise<string> {
+    const claims = {
+      [LEGACY_CLAIMS.namespace]: req.namespace,
+      [LEGACY_CLAIMS.secretName]: req.secretName,
+      [LEGACY_CLAIMS.accountName]: req.account.name,
+      [LEGACY_CLAIMS.accountUid]: req.account.uid,
+    };
+    return (await this.signer(claims, LEGACY_ISSUER, req.namespace, req.account.name)).sign(await this.signingKey!);
+  }
+
+  /** a JWT of `claims` from `issuer` for the account, headed with our algorithm and key id, to sign with `signingKey` */
+  private async signer(claims: JWTPayload, issuer: string, namespace: string, account: string) {
+    const { SignJWT, importPKCS8 } = await jose();
+    this.signingKey ??= importPKCS8(this.privatePem, ALG);
+    return new SignJWT(claims).setProtectedHeader({ alg: ALG, kid: this.keyId }).setIssuer(issuer).setSubject(serviceAccountUsername(namespace, account));
   }
 
   /** the claims of a token this issuer signed for one of the API's audiences, or undefined */
@@ -140,14 +175,15 @@ export class TokenIssuer {
     let claims: TokenClaims;
     const { jwtVerify } = await jose();
     try {
-      claims = (await jwtVerify(token, this.publicKey, { issuer: this.issuer, algorithms: [ALG], clockTolerance: 60 })).payload as TokenClaims;
+      claims = (await jwtVerify(token, this.publicKey, { issuer: [this.issuer, LEGACY_ISSUER], algorithms: [ALG], clockTolerance: 60 })).payload as TokenClaims;
     } catch (e) {
       const { code, claim } = e as { code?: string; claim?: string };
       if (code === 'ERR_JWT_EXPIRED') return { error: 'service account token has expired' };
       if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && claim === 'nbf') return { error: 'service account token is not valid yet' };
       return { error: 'invalid bearer token', foreign: true };
     }
-    const named = typeof claims.aud === 'string' ? [claims.aud] : claims.aud ?? [];
+    // a token naming no audience (a legacy one) is good for the API's (jwt.go's implicit audiences)
+    const named = typeof claims.aud === 'string' ? [claims.aud] : claims.aud?.length ? claims.aud : this.apiAudiences;
     const good = audiences.filter((a) => named.includes(a));
     if (!good.length) return { error: `token audiences ${goQuoteList(named)} is invalid for the target audiences ${goQuoteList(audiences)}` };
     return { claims, audiences: good };
