@@ -74,6 +74,7 @@ import { apiServicesGroup } from './apiservices.js';
 import { rfc3339 } from '../api/time.js';
 import { nodeIdentity } from '../api/node-graph.js';
 import { tokenRequestRestriction } from '../registry/node-restriction.js';
+import { serveHealth, within, type HealthCheck, type HealthEndpoint } from './health.js';
 
 const CSRS = resourceInfo('certificatesigningrequests', 'certificates.k8s.io')!;
 
@@ -290,6 +291,20 @@ export class ApiServer {
   private server?: Server;
   private extraServers: Server[] = [];
   private readonly openWatches = new Set<ServerResponse>();
+  /** set when close() begins: /readyz's shutdown check fails from then on */
+  private stopping = false;
+  /** what /healthz, /livez and /readyz run (health.ts) */
+  private readonly healthChecks: Record<HealthEndpoint, HealthCheck[]> = (() => {
+    const ping: HealthCheck = { name: 'ping', check: async () => {} };
+    const etcd: HealthCheck = { name: 'etcd', check: async () => void (await within(2000, this.resources.store.currentRevision(), 'the store')) };
+    const shutdown: HealthCheck = {
+      name: 'shutdown',
+      check: async () => {
+        if (this.stopping) throw new Error('the server is shutting down');
+      },
+    };
+    return { healthz: [ping, etcd], livez: [ping, etcd], readyz: [ping, etcd, shutdown] };
+  })();
   private readonly sockets = new Set<Socket>();
   private readonly authn: Authenticator;
   readonly authz: RbacAuthorizer;
@@ -392,6 +407,7 @@ export class ApiServer {
   }
 
   async close(): Promise<void> {
+    this.stopping = true;
     this.custom.stop();
     this.resources.stopCaches();
     for (const res of this.openWatches) res.end();
@@ -498,11 +514,7 @@ export class ApiServer {
     const url = new URL(req.url ?? '/', 'https://podbay');
     try {
       const path = url.pathname.replace(/\/+$/, '') || '/';
-      if (path === '/healthz' || path === '/livez' || path === '/readyz' || /^\/(healthz|livez|readyz)\/ping$/.test(path)) {
-        res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
-        res.end('ok');
-        return;
-      }
+      if (await serveHealth(path, url.searchParams, this.healthChecks, res, this.log)) return;
       const ui = req.method === 'GET' ? uiFile(path) : undefined;
       if (ui) return void res.writeHead(200, ui.headers).end(ui.body);
       await this.admit(req, url.pathname, url.searchParams);
