@@ -809,14 +809,18 @@ export class Kubelet {
     const containers = await this.termMessages.enrich(listed, logDir);
     const podIPs = sandbox && !pod.spec.hostNetwork ? sandbox.ips : pod.spec.hostNetwork ? [this.opts.hostIP] : [];
     if (sandbox && !isTerminal(pod)) this.prober.update({ pod, ip: podIPs[0] ?? '', latest: (name) => this.runsOf(containers, name)[0] });
-    const view = (c: Obj, init: boolean): ContainerView => {
+    const view = (c: Obj, list: ContainerList): ContainerView => {
+      const init = list !== 'containers';
       // app containers and native sidecars have probes (started/ready); regular init containers not
-      const sidecar = init && isSidecar(c);
+      const sidecar = list === 'initContainers' && isSidecar(c);
       const probed = !init || sidecar;
       const runs = this.runsOf(containers, c.name);
       let waiting = this.waiting.get(`${uid}/${c.name}`);
       // a waiting reason from before a run that is now running no longer applies
       if (waiting && runs[0]?.state === 'running') waiting = undefined;
+      // a run that failed to start and will not be run again stays terminated (StartError): the
+      // kubelet gives its waiting reasons only to containers it restarts (convertToAPIContainerStatuses)
+      if (waiting?.reason === 'RunContainerError' && runs[0]?.state === 'exited' && containerRestartPolicy(pod.spec.restartPolicy ?? 'Always', list, c) === 'Never') waiting = undefined;
       const v: ContainerView = { name: c.name, image: c.image, runs, waiting, resources: c.resources, ...(sidecar ? { sidecar } : {}) };
       if (probed && runs[0]) {
         v.started = this.prober.started(uid, c.name, runs[0].id);
@@ -824,9 +828,9 @@ export class Kubelet {
       }
       return v;
     };
-    const views = ((pod.spec.containers ?? []) as Obj[]).map((c) => view(c, false));
-    const initViews = ((pod.spec.initContainers ?? []) as Obj[]).map((c) => view(c, true));
-    const ephemeralViews = ephemeralSpecs(pod).map((c) => view(c, true));
+    const views = ((pod.spec.containers ?? []) as Obj[]).map((c) => view(c, 'containers'));
+    const initViews = ((pod.spec.initContainers ?? []) as Obj[]).map((c) => view(c, 'initContainers'));
+    const ephemeralViews = ephemeralSpecs(pod).map((c) => view(c, 'ephemeralContainers'));
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = attempt === 0 ? pod : await this.client.getPod(pod.metadata.namespace, pod.metadata.name);
       if (!current || current.metadata.uid !== uid) return;

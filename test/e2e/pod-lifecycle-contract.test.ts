@@ -320,6 +320,28 @@ spec:
     await deleteAndWait('sidecar-job');
   });
 
+  it('a container that cannot start under restartPolicy Never is terminated (StartError, 128), not waiting: the pod fails', async () => {
+    apply(`apiVersion: v1
+kind: Pod
+metadata: {name: no-start}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: app, image: busybox:1.36, command: [/no/such/binary]}
+`);
+    const p = await waitFor('no-start Failed', () => {
+      const x = pod('no-start');
+      return x.status.phase === 'Failed' && x.status.containerStatuses?.[0]?.state?.terminated ? x : undefined;
+    }, 30_000);
+    const cs = p.status.containerStatuses[0];
+    assert.deepEqual([cs.state.terminated.reason, cs.state.terminated.exitCode, cs.restartCount], ['StartError', 128, 0], JSON.stringify(cs));
+    assert.match(cs.state.terminated.message, /no\/such\/binary/);
+    assert.deepEqual(cs.lastState, {}, 'nothing ran before it');
+    assert.match(ok('get', 'pod', 'no-start', '--no-headers'), /^no-start\s+0\/1\s+StartError\s+0\s/);
+    await deleteAndWait('no-start');
+  });
+
   it('image update: "the kubelet ... will restart the container" when its image changes (kubectl set image; Killing, Pulled, Created, Started)', async () => {
     apply(`apiVersion: v1
 kind: Pod
