@@ -420,6 +420,7 @@ export class GenericRegistry {
 
   private decode(r: ResourceInfo, kv: KeyValue): Obj {
     const obj = JSON.parse(kv.value) as Obj;
+    r.custom?.decodeStored?.(obj);
     obj.kind = r.kind;
     obj.apiVersion = apiVersionOf(r);
     obj.metadata = obj.metadata ?? {};

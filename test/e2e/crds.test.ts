@@ -311,6 +311,28 @@ spec:
         ok('delete', 'crd', `gizmos${n}.stable.example.com`);
       });
 
+      it('a default added to the schema shows on objects already stored, and a field taken out of it is pruned, when they are read', () => {
+        const def = (props: string) => `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: shapes${n}.stable.example.com}
+spec:
+  group: stable.example.com
+  scope: Cluster
+  names: {plural: shapes${n}, kind: Shape${n}}
+  versions:
+  - {name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object, properties: {spec: {type: object, properties: {${props}}}}}}}
+`;
+        apply(def('size: {type: integer}, color: {type: string}'));
+        ok('wait', '--for=condition=Established', `crd/shapes${n}.stable.example.com`, '--timeout=20s');
+        apply(`apiVersion: stable.example.com/v1\nkind: Shape${n}\nmetadata: {name: s1}\nspec: {size: 3, color: red}\n`);
+        apply(def('size: {type: integer}, form: {type: string, default: round}'));
+        const read = () => JSON.parse(ok('get', `shapes${n}`, 's1', '-o', 'json')).spec;
+        let spec = {};
+        for (let i = 0; i < 50 && JSON.stringify(spec) !== JSON.stringify({ size: 3, form: 'round' }); i++) spec = read();
+        assert.deepEqual(spec, { size: 3, form: 'round' }, 'defaulted and pruned on read, as apiextensions-apiserver decodes stored objects');
+        ok('delete', 'crd', `shapes${n}.stable.example.com`);
+      });
+
       it('the garbage collector follows ownerReferences to a custom resource', async () => {
         apply(`apiVersion: stable.example.com/v1\nkind: ${kind}\nmetadata: {name: owner, namespace: ${ns}}\nspec: {image: x}\n`);
         const uid = JSON.parse(ok('get', plural, 'owner', '-n', ns, '-o', 'json')).metadata.uid;

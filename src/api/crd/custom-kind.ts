@@ -292,6 +292,10 @@ export function customKindFor(crd: Obj, version: string, terminating: () => bool
       prune(schema, obj);
       applyDefaults(schema, obj);
     },
+    decodeStored(obj) {
+      prune(schema, obj);
+      applyDefaults(schema, obj);
+    },
     validate(obj, old, part) {
       const errs = validateMeta(obj);
       // the root's apiVersion, kind and metadata are the generic code's; the rest is the schema's

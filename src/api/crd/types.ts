@@ -79,6 +79,12 @@ export interface PrinterColumn {
 export interface CustomKind {
   /** defaulting (and pruning of unknown fields) of an object about to be written */
   defaults(obj: Obj, op: 'create' | 'update'): void;
+  /**
+   * an object as read from storage: pruned and defaulted by the schema as it is now, as
+   * apiextensions-apiserver's storage decoder does (a default added to the CRD shows on every
+   * object at once; nothing is written back)
+   */
+  decodeStored?(obj: Obj): void;
   /** field errors of the object (after defaulting); `old` on updates */
   validate(obj: Obj, old: Obj | undefined, part: CustomWritePart): FieldError[];
   /** the unknown fields of a request body, as `unknown field "spec.x"` texts (pruned from obj) */
