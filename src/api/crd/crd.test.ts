@@ -171,3 +171,32 @@ describe('versions', () => {
     assert.equal('warning' in customKindFor(c, 'v1', () => false), false);
   });
 });
+
+describe('validation ratcheting', () => {
+  const strict: JSONSchemaProps = {
+    type: 'object',
+    properties: {
+      spec: {
+        type: 'object',
+        required: ['size'],
+        properties: {
+          color: { type: 'string', maxLength: 2 },
+          size: { type: 'string', 'x-kubernetes-validations': [{ rule: "self == 'large'", message: 'must be large' }] },
+          replicas: { type: 'integer' },
+          ports: { type: 'array', 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'], items: { type: 'object', properties: { name: { type: 'string' }, port: { type: 'integer', maximum: 100 } } } },
+        },
+      },
+    },
+  };
+  const stored = { spec: { color: 'red', size: 'small', ports: [{ name: 'a', port: 500 }, { name: 'b', port: 600 }] } };
+
+  it('values the update leaves as stored are not validated again; what it changes or adds is', () => {
+    // a field added beside the ones the stricter schema refuses: accepted
+    assert.deepEqual(validateSchema(strict, { spec: { ...stored.spec, replicas: 6 } }, '', { old: stored }), []);
+    // the same object without an old one (a create) fails on every refused field
+    assert.deepEqual(validateSchema(strict, stored).map((e) => e.field).sort(), ['spec.color', 'spec.ports[0].port', 'spec.ports[1].port', 'spec.size']);
+    // a changed value is validated; list-map items correlate by key, not by position
+    const changed = { spec: { color: 'blue', size: 'small', ports: [{ name: 'b', port: 600 }, { name: 'a', port: 501 }] } };
+    assert.deepEqual(validateSchema(strict, changed, '', { old: stored }).map((e) => e.field).sort(), ['spec.color', 'spec.ports[1].port']);
+  });
+});

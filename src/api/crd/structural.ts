@@ -152,8 +152,23 @@ export function validateSchema(s: JSONSchemaProps, value: unknown, path = '', op
   return errs;
 }
 
+/** strict equality of two JSON values (key order aside): what ratcheting compares */
+function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) || Array.isArray(b)) return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => jsonEqual(x, b[i]));
+  if (isObj(a) && isObj(b)) {
+    const ka = Object.keys(a).filter((k) => a[k] !== undefined);
+    return ka.length === Object.keys(b).filter((k) => b[k] !== undefined).length && ka.every((k) => jsonEqual(a[k], b[k]));
+  }
+  return false;
+}
+
 function validateAt(s: JSONSchemaProps, v: unknown, path: string, old: unknown, correlated: boolean, errs: FieldError[]): void {
   const name = path || '<root>';
+  // validation ratcheting (CRDValidationRatcheting, on since 1.30): a value the update leaves as
+  // it was stored (correlated with it and equal) is not validated again, so a schema made
+  // stricter does not freeze the objects already stored: only what the update changes must pass
+  if (correlated && old !== undefined && jsonEqual(v, old)) return;
   if (v === null) {
     if (s.nullable) return;
     if (s['x-kubernetes-preserve-unknown-fields'] && !s.type) return;
