@@ -1,8 +1,9 @@
 /**
  * Decoding of `application/vnd.kubernetes.protobuf` request bodies.
  *
- * kubectl's typed clients (`kubectl create namespace|configmap|secret`, since about 1.30) send
- * protobuf and do not fall back to JSON on 415, so the API server must read it. The wire form is
+ * kubectl's typed clients (`kubectl create namespace|configmap|secret|deployment|...` since about
+ * 1.30, `kubectl create ingress` since 1.32) send protobuf and do not fall back to JSON on 415, so
+ * the API server must read it. The wire form is
  * the 4-byte magic "k8s\0" followed by a runtime.Unknown message wrapping the object's bytes:
  *
  *   Unknown { 1: TypeMeta { 1: apiVersion, 2: kind }, 2: raw (the object), 3: contentEncoding, 4: contentType }
@@ -152,11 +153,14 @@ const MESSAGES: Record<string, MessageDesc> = {
 /** kinds whose protobuf form podbay reads */
 export const PROTOBUF_KINDS = [
   'Namespace', 'ConfigMap', 'Secret', 'DeleteOptions', 'Event', 'Node', 'Binding',
-  'SelfSubjectAccessReview', 'SelfSubjectRulesReview', 'SelfSubjectReview',
+  'SelfSubjectAccessReview', 'SelfSubjectRulesReview', 'SelfSubjectReview', 'SubjectAccessReview', 'LocalSubjectAccessReview', 'TokenReview',
   'Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'ControllerRevision', 'Job', 'CronJob', 'ReplicationController',
   'PersistentVolume', 'PersistentVolumeClaim', 'ServiceAccount', 'PodDisruptionBudget', 'Lease', 'StorageClass', 'Scale', 'Pod', 'Service',
   'TokenRequest', 'Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding',
+  'Eviction', 'Ingress', 'IngressClass', 'NetworkPolicy', 'CertificateSigningRequest',
 ];
+
+const PROTOBUF_MEDIA_TYPE = 'application/vnd.kubernetes.protobuf';
 
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 
@@ -326,10 +330,12 @@ export function decodeProtobufObject(body: Buffer, expectedKind: string): Obj {
   }
   const kind: string = unknown.typeMeta?.kind || expectedKind;
   if (!MESSAGES[kind] || !PROTOBUF_KINDS.includes(kind)) {
+    // the client chose protobuf (kubectl 1.32+ does for its typed creates) and cannot be told
+    // to switch: say what podbay reads and that the limit is podbay's
     throw unsupportedMediaType(
-      `podbay reads ${kind} only as JSON or YAML: send it with Content-Type application/json (protobuf is read for ${PROTOBUF_KINDS.join(', ')})`,
-    );
-  }
+      `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml ` +
+        `(podbay cannot decode ${kind} from ${PROTOBUF_MEDIA_TYPE}: this is a limit of podbay, which reads protobuf only for the built-in kinds it has the wire layout of)`,
+    );  }
   let obj: Obj;
   try {
     obj = decodeMessage(unknown.raw ?? Buffer.alloc(0), kind);

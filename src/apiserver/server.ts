@@ -215,9 +215,12 @@ function mediaType(req: IncomingMessage): string {
   return String(req.headers['content-type'] ?? 'application/json').split(';')[0].trim().toLowerCase();
 }
 
-/** Parse a JSON, YAML or (for a few kinds) protobuf request body into an object, or 400 with what is wrong. */
-function parseBody(buf: Buffer, type: string, what: string): Obj {
-  if (type === PROTOBUF) return decodeProtobufObject(buf, what);
+/**
+ * Parse a JSON, YAML or (for the built-in kinds) protobuf request body into an object, or 400
+ * with what is wrong. A custom resource is never read as protobuf, as in kube-apiserver.
+ */
+function parseBody(buf: Buffer, type: string, what: string, custom = false): Obj {
+  if (type === PROTOBUF && !custom) return decodeProtobufObject(buf, what);
   const text = buf.toString('utf8');
   if (!text.trim()) throw badRequest(`the body of the request was empty: send a ${what} object as JSON`);
   let obj: unknown;
@@ -239,7 +242,7 @@ function parseBody(buf: Buffer, type: string, what: string): Obj {
     if (jsonTooDeep(text)) throw badRequest(`the object provided is unrecognized (must be of type ${what}): couldn't get version/kind; json parse error: ${nestingMessage()}`);
   } else {
     throw unsupportedMediaType(
-      `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, ${PROTOBUF}`,
+      `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml${custom ? '' : `, ${PROTOBUF}`}`,
     );
   }
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
@@ -970,7 +973,8 @@ export class ApiServer {
   private async decodeObject(req: IncomingMessage, q: URLSearchParams, r: ResourceInfo, ns: string | undefined, kind = r.kind): Promise<{ obj: Obj; warnings: string[] }> {
     const buf = await readBody(req);
     const type = mediaType(req);
-    const obj = parseBody(buf, type, kind);
+    // (the CustomResourceDefinition kind is built into kube-apiserver, protobuf and all)
+    const obj = parseBody(buf, type, kind, r.custom !== undefined && r.group !== 'apiextensions.k8s.io');
     const want = apiVersionOf(r);
     if (obj.apiVersion !== undefined && obj.apiVersion !== want && !(kind === 'Binding' && obj.apiVersion === 'v1')) {
       throw badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${want})`);
