@@ -244,3 +244,12 @@ test('decodes what kubectl auth can-i and debug send: a SelfSubjectAccessReview,
   const ssr = wrap('authentication.k8s.io/v1', 'SelfSubjectReview', Buffer.concat([msg(1, str(1, 'me')), msg(2, msg(1, str(1, 'u'), msg(4, str(1, 'scopes'), msg(2, str(1, 'a'), str(1, 'b')))))]));
   assert.deepEqual(decodeProtobufObject(ssr, 'SelfSubjectReview').status, { userInfo: { username: 'u', extra: { scopes: ['a', 'b'] } } });
 });
+
+test('decodes ObjectMeta.managedFields, which a typed client sends back on update (kubectl certificate approve)', () => {
+  const entry = msg(17, str(1, 'kubectl-create'), str(2, 'Update'), str(3, 'certificates.k8s.io/v1'), msg(4, int(1, 1764578400)), str(6, 'FieldsV1'), msg(7, str(1, '{"f:spec":{"f:usages":{}}}')));
+  const csr = wrap('certificates.k8s.io/v1', 'CertificateSigningRequest', Buffer.concat([msg(1, str(1, 'c'), entry), msg(2, str(7, 'example.com/x'))]));
+  assert.deepEqual(decodeProtobufObject(csr, 'CertificateSigningRequest').metadata, {
+    name: 'c',
+    managedFields: [{ manager: 'kubectl-create', operation: 'Update', apiVersion: 'certificates.k8s.io/v1', time: '2025-12-01T08:40:00Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:usages': {} } } }],
+  });
+});

@@ -59,7 +59,7 @@ function loadGenerated(): Record<string, MessageDesc> {
 const GENERATED = loadGenerated();
 
 /** apimachinery messages whose JSON form is not an object */
-const SCALAR_MESSAGES = new Set(['Quantity', 'IntOrString', 'RawExtension', 'ExtraValue']);
+const SCALAR_MESSAGES = new Set(['Quantity', 'IntOrString', 'RawExtension', 'ExtraValue', 'FieldsV1']);
 
 const MESSAGES: Record<string, MessageDesc> = {
   ExtraValue: { 1: { name: 'items', type: 'string', repeated: true } },
@@ -95,7 +95,20 @@ const MESSAGES: Record<string, MessageDesc> = {
     12: { name: 'annotations', type: { map: 'string' } },
     13: { name: 'ownerReferences', type: { message: 'OwnerReference' }, repeated: true },
     14: { name: 'finalizers', type: 'string', repeated: true },
+    // a typed client's update sends back the object it read, managedFields and all
+    // (kubectl certificate approve|deny PUTs the CSR it got)
+    17: { name: 'managedFields', type: { message: 'ManagedFieldsEntry' }, repeated: true },
   },
+  ManagedFieldsEntry: {
+    1: { name: 'manager', type: 'string' },
+    2: { name: 'operation', type: 'string' },
+    3: { name: 'apiVersion', type: 'string' },
+    4: { name: 'time', type: 'time' },
+    6: { name: 'fieldsType', type: 'string' },
+    7: { name: 'fieldsV1', type: { message: 'FieldsV1' }, ptr: true },
+    8: { name: 'subresource', type: 'string' },
+  },
+  FieldsV1: { 1: { name: 'raw', type: 'string' } },
   OwnerReference: {
     1: { name: 'kind', type: 'string' },
     3: { name: 'name', type: 'string' },
@@ -238,7 +251,7 @@ function scalarOf(type: string, m: Obj): unknown {
       // authentication/authorization's map[string]ExtraValue: a []string on the wire as a message
       return m.items ?? [];
     default: {
-      // RawExtension: the object's JSON bytes
+      // RawExtension and FieldsV1: JSON bytes
       if (!m.raw) return undefined;
       try {
         return JSON.parse(m.raw);
