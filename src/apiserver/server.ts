@@ -42,7 +42,7 @@ import { checkQueryEscapes, decodePathSegment, queryBool, queryInt, watchTimeout
 import { acceptsGzip, gzipOnce, GZIP_MIN_BYTES } from './gzip-cache.js';
 import { openapiV3Document, OPENAPI_V2_PROTOBUF_CONTENT_TYPE, OPENAPI_V3_PATHS, type RenderedDocument } from './openapi.js';
 import type { Registry } from '../registry/index.js';
-import type { DeleteOptions, Obj, WatchEventOut, WatchQuery } from '../api/types.js';
+import type { AdmissionAuthorization, AdmissionRequestContext, DeleteOptions, Obj, WatchEventOut, WatchQuery } from '../api/types.js';
 import { VERSION_INFO } from '../version.js';
 import { decodeProtobufObject } from './protobuf.js';
 import { serveContainerLogs, serveStreamUpgrade, type NodeBackend, type StreamKind } from './node-streams.js';
@@ -487,6 +487,17 @@ export class ApiServer {
     return { ...t, rest: proxyRest(t.rest, shown, admitted) };
   }
 
+  /**
+   * what a write's admission knows of the request: its user, where its warnings go, and the
+   * authorizer for that user (the CertificateApproval and CertificateSigning plugins ask it)
+   */
+  private admissionOf(req: IncomingMessage, warnings?: string[]): AdmissionRequestContext {
+    const user = this.userOf(req);
+    const authorize = async (a: AdmissionAuthorization) =>
+      (await this.authz.authorize({ user, verb: a.verb, isResourceRequest: true, path: '', namespace: '', apiGroup: a.apiGroup, apiVersion: '*', resource: a.resource, subresource: '', name: a.name })).allowed;
+    return { user, warnings, authorize };
+  }
+
   private userOf(req: IncomingMessage): UserInfo {
     const u = this.users.get(req);
     if (!u) throw internalError('the request has no authenticated user');
@@ -740,11 +751,11 @@ export class ApiServer {
         const warnings = body.warnings;
         const pending = noControllerWarning(r);
         if (pending) warnings.push(pending);
-        const created = await svc.create(r, r.namespaced ? ns ?? body.obj.metadata?.namespace : undefined, body.obj, { dryRun: dryRunOf(q), fieldManager: fieldManagerOf(req, q, 'CreateOptions'), admission: { user: this.userOf(req), warnings } });
+        const created = await svc.create(r, r.namespaced ? ns ?? body.obj.metadata?.namespace : undefined, body.obj, { dryRun: dryRunOf(q), fieldManager: fieldManagerOf(req, q, 'CreateOptions'), admission: this.admissionOf(req, warnings) });
         return this.sendObject(res, 201, r, created, asTable, include, warnings);
       }
       if (method === 'DELETE') {
-        const opts = { ...(await this.deleteOptions(req, q)), admission: { user: this.userOf(req) } };
+        const opts = { ...(await this.deleteOptions(req, q)), admission: this.admissionOf(req) };
         const out = await svc.deleteCollection(r, ns, { labelSelector: q.get('labelSelector') ?? undefined, fieldSelector: q.get('fieldSelector') ?? undefined }, opts);
         return sendJson(res, 200, out);
       }
@@ -806,7 +817,7 @@ export class ApiServer {
     if (sub === 'ephemeralcontainers' && method !== 'GET' && method !== 'PUT' && method !== 'PATCH') {
       throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} pods/ephemeralcontainers`);
     }
-    const part: 'status' | 'finalize' | 'ephemeralcontainers' | undefined = sub === 'status' || sub === 'finalize' || sub === 'ephemeralcontainers' ? sub : undefined;
+    const part: 'status' | 'finalize' | 'ephemeralcontainers' | 'approval' | undefined = sub === 'status' || sub === 'finalize' || sub === 'ephemeralcontainers' || sub === 'approval' ? sub : undefined;
 
     switch (method) {
       case 'GET': {
@@ -823,7 +834,7 @@ export class ApiServer {
       case 'PUT': {
         const { obj, warnings } = await this.decodeObject(req, q, r, ns);
         await this.checkEscalation(req, r, ns, { ...obj, metadata: { ...obj.metadata, name } });
-        const out = await svc.update(r, ns, name, obj, { dryRun: dryRunOf(q), sub: part, fieldManager: fieldManagerOf(req, q, 'UpdateOptions'), admission: { user: this.userOf(req), warnings } });
+        const out = await svc.update(r, ns, name, obj, { dryRun: dryRunOf(q), sub: part, fieldManager: fieldManagerOf(req, q, 'UpdateOptions'), admission: this.admissionOf(req, warnings) });
         return this.sendObject(res, 200, r, out, asTable, include, warnings);
       }
       case 'PATCH': {
@@ -837,7 +848,7 @@ export class ApiServer {
           const applyOpts = { sub: part, fieldManager, force: queryBool(q, 'force') ?? false };
           // a role or binding is checked for escalation as it would be after the apply
           if (this.escalationChecked(req, r)) await this.checkEscalation(req, r, ns, (await svc.apply(r, ns, name, obj, { ...applyOpts, dryRun: true })).object);
-          const applied = await svc.apply(r, ns, name, obj, { ...applyOpts, dryRun: dryRunOf(q), admission: { user: this.userOf(req), warnings } });
+          const applied = await svc.apply(r, ns, name, obj, { ...applyOpts, dryRun: dryRunOf(q), admission: this.admissionOf(req, warnings) });
           return this.sendObject(res, applied.created ? 201 : 200, r, applied.object, asTable, include, warnings);
         }
         if (q.get('force') !== null) {
@@ -862,13 +873,13 @@ export class ApiServer {
         // a role or binding is checked for escalation as it would be after the patch
         if (this.escalationChecked(req, r)) await this.checkEscalation(req, r, ns, await svc.patch(r, ns, name, mediaType(req), text, { ...patchOpts, dryRun: true }));
         warnings.length = 0;
-        const out = await svc.patch(r, ns, name, mediaType(req), text, { ...patchOpts, dryRun: dryRunOf(q), admission: { user: this.userOf(req), warnings } });
+        const out = await svc.patch(r, ns, name, mediaType(req), text, { ...patchOpts, dryRun: dryRunOf(q), admission: this.admissionOf(req, warnings) });
         return this.sendObject(res, 200, r, out, asTable, include, warnings);
       }
       case 'DELETE': {
         if (sub) throw methodNotAllowed(`the server does not allow this method on the requested resource: DELETE ${r.resource}/${sub}`);
         const warnings: string[] = [];
-        const opts = { ...(await this.deleteOptions(req, q)), admission: { user: this.userOf(req), warnings } };
+        const opts = { ...(await this.deleteOptions(req, q)), admission: this.admissionOf(req, warnings) };
         const out = await svc.delete(r, ns, name, opts);
         return sendJson(res, 200, out.object, warningHeader(warnings) as Record<string, string>);
       }
@@ -902,7 +913,7 @@ export class ApiServer {
       decodeTypedOrThrow(SCALE.typeName, SCALE.kind, SCALE.version, scale, false);
       const obj = await svc.get(r, ns, name);
       const warnings: string[] = [];
-      const out = await svc.update(r, ns, name, applyScale(obj, scale, r), { dryRun: dryRunOf(q), view: scaleView(r), admission: { user: this.userOf(req), warnings } });
+      const out = await svc.update(r, ns, name, applyScale(obj, scale, r), { dryRun: dryRunOf(q), view: scaleView(r), admission: this.admissionOf(req, warnings) });
       return sendJson(res, 200, toScale(r, out), warningHeader(warnings) as Record<string, string>);
     }
     if (method === 'PATCH') {
@@ -914,7 +925,7 @@ export class ApiServer {
         const pinned = scale.metadata?.resourceVersion !== obj.metadata.resourceVersion;
         try {
           const warnings: string[] = [];
-          const out = await svc.update(r, ns, name, applyScale(obj, scale, r), { dryRun: dryRunOf(q), view: scaleView(r), admission: { user: this.userOf(req), warnings } });
+          const out = await svc.update(r, ns, name, applyScale(obj, scale, r), { dryRun: dryRunOf(q), view: scaleView(r), admission: this.admissionOf(req, warnings) });
           return sendJson(res, 200, toScale(r, out), warningHeader(warnings) as Record<string, string>);
         } catch (e) {
           // a race with another writer: read and patch again, unless the client pinned a version
