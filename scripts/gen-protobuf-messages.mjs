@@ -2,7 +2,8 @@
 // Extracts the protobuf wire layout of the served kinds from a checkout of k8s.io/api into
 // src/apiserver/protobuf-messages.json, which src/apiserver/protobuf.ts reads to decode
 // `application/vnd.kubernetes.protobuf` request bodies (kubectl 1.30+ creates deployments, jobs,
-// cronjobs ... through typed clients, in protobuf).
+// cronjobs ..., 1.32+ ingresses, through typed clients, in protobuf). A root added here is also
+// listed in protobuf.ts's PROTOBUF_KINDS.
 //
 //   node scripts/gen-protobuf-messages.mjs /path/to/k8s.io/api
 //
@@ -21,13 +22,15 @@ const OUT = path.join(ROOT, 'src/apiserver/protobuf-messages.json');
 const API = process.argv[2];
 if (!API) throw new Error('usage: gen-protobuf-messages.mjs /path/to/k8s.io/api');
 
-const PACKAGES = ['core/v1', 'apps/v1', 'batch/v1', 'policy/v1', 'coordination/v1', 'storage/v1', 'autoscaling/v1', 'authorization/v1', 'authentication/v1'];
+const PACKAGES = ['core/v1', 'apps/v1', 'batch/v1', 'policy/v1', 'coordination/v1', 'storage/v1', 'autoscaling/v1', 'authorization/v1', 'authentication/v1', 'networking/v1', 'certificates/v1'];
 const ROOTS = [
   'Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'ControllerRevision', 'Job', 'CronJob',
   'ReplicationController', 'PersistentVolume', 'PersistentVolumeClaim', 'ServiceAccount',
   'PodDisruptionBudget', 'Lease', 'StorageClass', 'Scale', 'Pod', 'Service',
   'Namespace', 'ConfigMap', 'Secret', 'Event', 'Node', 'Binding',
   'SelfSubjectAccessReview', 'SelfSubjectRulesReview', 'SelfSubjectReview',
+  'SubjectAccessReview', 'LocalSubjectAccessReview', 'TokenReview',
+  'Eviction', 'Ingress', 'IngressClass', 'NetworkPolicy', 'CertificateSigningRequest',
 ];
 // apimachinery types, described by hand (their files live in k8s.io/apimachinery)
 const LEAVES = {
@@ -42,6 +45,7 @@ const LEAVES = {
   'metav1.TypeMeta': null,
   'metav1.ListMeta': null,
   'metav1.Condition': 'Condition',
+  'metav1.DeleteOptions': 'DeleteOptions',
 };
 
 /** Go struct name -> [{ goName, goType, json, tag }] */

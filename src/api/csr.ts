@@ -5,7 +5,7 @@
  * controller): subject O=[system:nodes], CN=system:node:NAME, no SANs, usages exactly
  * {digital signature, client auth} or {digital signature, key encipherment, client auth}.
  */
-import { webcrypto } from 'node:crypto';
+import { createPublicKey, constants as cryptoConstants, verify as cryptoVerify, webcrypto } from 'node:crypto';
 import type { Obj } from './types.js';
 import { lazyModule } from '../lazy-module.js';
 
@@ -53,6 +53,135 @@ export function csrSubject(requestB64: string): CsrSubject | Error {
   } catch (e) {
     return new Error(`spec.request is not a PEM certificate request: ${e instanceof Error ? e.message : String(e)}`);
   }
+}
+
+export const KUBE_APISERVER_CLIENT_SIGNER = 'kubernetes.io/kube-apiserver-client';
+
+/**
+ * certificates.ParseCSR and CertificateRequest.CheckSignature, as kube-apiserver's CSR validation
+ * runs them on spec.request (the PEM bytes): the first PEM block must be a CERTIFICATE REQUEST
+ * that parses, signed by its own key. Synchronous (node:crypto verifies), so validation stays so.
+ * Answers Go's error text, or undefined when the request is good.
+ */
+export function csrRequestProblem(pem: Buffer): string | undefined {
+  const block = firstPemBlock(pem.toString('latin1'));
+  if (!block || block.type !== 'CERTIFICATE REQUEST') return 'PEM block type must be CERTIFICATE REQUEST';
+  let req: InstanceType<ReturnType<typeof x509>['Pkcs10CertificateRequest']>;
+  let parts: { info: Buffer; algorithm: string; signature: Buffer };
+  try {
+    req = new (x509().Pkcs10CertificateRequest)(new Uint8Array(block.der));
+    parts = csrParts(block.der);
+  } catch {
+    return 'x509: malformed certificate request';
+  }
+  let key;
+  try {
+    key = createPublicKey({ key: Buffer.from(req.publicKey.rawData), format: 'der', type: 'spki' });
+  } catch {
+    return 'x509: unsupported public key';
+  }
+  const alg = SIGNATURE_ALGORITHMS[parts.algorithm];
+  if (!alg) return 'x509: cannot verify signature: algorithm unimplemented';
+  const want = alg.key === 'rsa' ? ['rsa', 'rsa-pss'] : [alg.key];
+  if (!want.includes(key.asymmetricKeyType ?? '')) return 'x509: signature algorithm specifies an ' + alg.keyName + ' public key, but have public key of type ' + keyTypeName(key.asymmetricKeyType);
+  let ok = false;
+  try {
+    if (alg.pss) {
+      const hash = req.signatureAlgorithm.hash?.name?.replace('-', '').toLowerCase() ?? 'sha256';
+      ok = cryptoVerify(hash, parts.info, { key, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: cryptoConstants.RSA_PSS_SALTLEN_DIGEST }, parts.signature);
+    } else {
+      ok = cryptoVerify(alg.hash, parts.info, key, parts.signature);
+    }
+  } catch {
+    ok = false;
+  }
+  if (ok) return undefined;
+  return alg.key === 'rsa' ? 'crypto/rsa: verification error' : alg.key === 'ec' ? 'x509: ECDSA verification failure' : 'x509: Ed25519 verification failure';
+}
+
+/** the signature algorithms Go's x509 verifies, by OID: the hash node:crypto takes and the key type */
+const SIGNATURE_ALGORITHMS: Record<string, { hash: string | null; key: 'rsa' | 'ec' | 'ed25519'; keyName: string; pss?: boolean }> = {
+  '1.2.840.113549.1.1.5': { hash: 'sha1', key: 'rsa', keyName: 'RSA' },
+  '1.2.840.113549.1.1.11': { hash: 'sha256', key: 'rsa', keyName: 'RSA' },
+  '1.2.840.113549.1.1.12': { hash: 'sha384', key: 'rsa', keyName: 'RSA' },
+  '1.2.840.113549.1.1.13': { hash: 'sha512', key: 'rsa', keyName: 'RSA' },
+  '1.2.840.113549.1.1.10': { hash: null, key: 'rsa', keyName: 'RSA', pss: true },
+  '1.2.840.10045.4.1': { hash: 'sha1', key: 'ec', keyName: 'ECDSA' },
+  '1.2.840.10045.4.3.2': { hash: 'sha256', key: 'ec', keyName: 'ECDSA' },
+  '1.2.840.10045.4.3.3': { hash: 'sha384', key: 'ec', keyName: 'ECDSA' },
+  '1.2.840.10045.4.3.4': { hash: 'sha512', key: 'ec', keyName: 'ECDSA' },
+  '1.3.101.112': { hash: null, key: 'ed25519', keyName: 'Ed25519' },
+};
+
+function keyTypeName(t: string | undefined): string {
+  return t === 'rsa' || t === 'rsa-pss' ? '*rsa.PublicKey' : t === 'ec' ? '*ecdsa.PublicKey' : t === 'ed25519' ? 'ed25519.PublicKey' : String(t);
+}
+
+/** encoding/pem.Decode's first block: its type and DER bytes (headers are skipped) */
+function firstPemBlock(text: string): { type: string; der: Buffer } | undefined {
+  const m = /-----BEGIN ([^\n-]*)-----\r?\n([\s\S]*?)-----END \1-----/.exec(text);
+  if (!m) return undefined;
+  const body = m[2].split(/\r?\n/).filter((l) => !/^[\w-]+:/.test(l)).join('');
+  if (!/^[A-Za-z0-9+/=\s]*$/.test(body)) return undefined;
+  return { type: m[1], der: Buffer.from(body, 'base64') };
+}
+
+/** one DER TLV at `at`: where its content starts and where the element ends */
+function tlv(der: Buffer, at: number): { tag: number; start: number; end: number } {
+  if (at + 2 > der.length) throw new Error('truncated');
+  const tag = der[at];
+  let len = der[at + 1];
+  let start = at + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 4 || start + n > der.length) throw new Error('bad length');
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + der[start + i];
+    start += n;
+  }
+  if (start + len > der.length) throw new Error('truncated');
+  return { tag, start, end: start + len };
+}
+
+/** a DER OBJECT IDENTIFIER's dotted form */
+function oidText(b: Buffer): string {
+  const out: number[] = [Math.floor(b[0] / 40), b[0] % 40];
+  let v = 0;
+  for (const x of b.subarray(1)) {
+    v = v * 128 + (x & 0x7f);
+    if (!(x & 0x80)) {
+      out.push(v);
+      v = 0;
+    }
+  }
+  return out.join('.');
+}
+
+/** CertificationRequest ::= SEQUENCE { info, signatureAlgorithm, signature BIT STRING }: the bytes Go checks */
+function csrParts(der: Buffer): { info: Buffer; algorithm: string; signature: Buffer } {
+  const outer = tlv(der, 0);
+  if (outer.tag !== 0x30) throw new Error('not a sequence');
+  const info = tlv(der, outer.start);
+  const alg = tlv(der, info.end);
+  const sig = tlv(der, alg.end);
+  if (info.tag !== 0x30 || alg.tag !== 0x30 || sig.tag !== 0x03) throw new Error('not a certification request');
+  const oid = tlv(der, alg.start);
+  if (oid.tag !== 0x06) throw new Error('no signature algorithm');
+  return { info: der.subarray(outer.start, info.end), algorithm: oidText(der.subarray(oid.start, oid.end)), signature: der.subarray(sig.start + 1, sig.end) };
+}
+
+/**
+ * The kube-apiserver-client signer's check (pkg/controller/certificates/signer
+ * validAPIServerClientUsages): client auth required; digital signature and key encipherment
+ * allowed; nothing else. Answers the signer's error text, or undefined.
+ */
+export function apiServerClientUsageProblem(usages: readonly string[]): string | undefined {
+  let clientAuth = false;
+  for (const u of usages) {
+    if (u === 'client auth') clientAuth = true;
+    else if (u !== 'digital signature' && u !== 'key encipherment') return `invalid usage for client certificate: ${u}`;
+  }
+  return clientAuth ? undefined : 'missing required usage for client certificate: client auth';
 }
 
 /** Why a CSR is not a valid kubelet client request, or undefined when it is. */

@@ -108,8 +108,9 @@ export const RESOURCES: ResourceInfo[] = [
   grouped('apps', 'v1', 'controllerrevisions', 'ControllerRevision', true),
   grouped('batch', 'v1', 'jobs', 'Job', true, { ...WORKLOAD, subresources: ['status'] }),
   grouped('batch', 'v1', 'cronjobs', 'CronJob', true, { ...WORKLOAD, subresources: ['status'], shortNames: ['cj'] }),
-  // a node's client certificate is asked for here (src/controllers/csr-signing.ts approves and signs)
-  grouped('certificates.k8s.io', 'v1', 'certificatesigningrequests', 'CertificateSigningRequest', false, { shortNames: ['csr'], subresources: ['status'] }),
+  // a node's client certificate is asked for here (src/controllers/csr-signing.ts approves and
+  // signs); approval is kubectl certificate approve|deny's
+  grouped('certificates.k8s.io', 'v1', 'certificatesigningrequests', 'CertificateSigningRequest', false, { shortNames: ['csr'], subresources: ['status', 'approval'] }),
   // spec changes bump metadata.generation (networkPolicyStrategy.PrepareForUpdate)
   grouped('networking.k8s.io', 'v1', 'ingressclasses', 'IngressClass', false),
   // spec changes bump metadata.generation (ingressStrategy.PrepareForUpdate); the controller writes status

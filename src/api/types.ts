@@ -53,6 +53,19 @@ export interface AdmissionRequestContext {
   user?: import('./rbac.js').UserInfo;
   /** the webhooks' warnings, sent back as Warning headers */
   warnings?: string[];
+  /**
+   * may the request's user do this (the authorizer, for the built-in admission plugins that
+   * ask it: CertificateApproval, CertificateSigning)? Absent for the server's own writes.
+   */
+  authorize?: (a: AdmissionAuthorization) => Promise<boolean>;
+}
+
+/** what an admission plugin asks the authorizer: a verb on a (virtual) resource's name */
+export interface AdmissionAuthorization {
+  verb: string;
+  apiGroup: string;
+  resource: string;
+  name: string;
 }
 
 /**

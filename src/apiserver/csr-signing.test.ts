@@ -54,6 +54,14 @@ describe('kubelet client CSRs', () => {
       assert.deepEqual(cert.keyUsage, ['1.3.6.1.5.5.7.3.2']);
       assert.ok(Date.parse(cert.validTo) - Date.now() <= 3_600_000 + 1000);
       assert.match(caCertHash(creds.caPem), /^sha256:[0-9a-f]{64}$/);
+      // a kube-apiserver-client request may ask for `client auth` alone: no keyUsage then (an
+      // empty one is invalid: openssl and Go's TLS refuse the certificate), as Go writes it
+      const onlyPem = await signCertificate(creds.caPem, creds.caKeyPem, (await csrFor('CN=jane,O=devs')).requestPem, ['client auth'], 3_600_000);
+      const only = new X509Certificate(onlyPem);
+      assert.ok(only.verify(ca.publicKey));
+      assert.deepEqual(only.keyUsage, ['1.3.6.1.5.5.7.3.2']);
+      const { X509Certificate: Parsed } = await import('@peculiar/x509');
+      assert.equal(new Parsed(onlyPem).getExtension('2.5.29.15'), null, 'no keyUsage extension');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

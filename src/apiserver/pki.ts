@@ -259,7 +259,9 @@ export async function signCertificate(caPem: string, caKeyPem: string, requestPe
     signingAlgorithm: ALG,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(keyUsage, true),
+      // Go's CreateCertificate writes no keyUsage when no bit is set (a request for `client
+      // auth` alone): an empty one is invalid, and TLS stacks refuse the certificate
+      ...(keyUsage ? [new x509.KeyUsagesExtension(keyUsage, true)] : []),
       new x509.ExtendedKeyUsageExtension([
         ...(usages.includes('client auth') ? [x509.ExtendedKeyUsage.clientAuth] : []),
         ...(usages.includes('server auth') ? [x509.ExtendedKeyUsage.serverAuth] : []),

@@ -1,8 +1,9 @@
 /**
  * Decoding of `application/vnd.kubernetes.protobuf` request bodies.
  *
- * kubectl's typed clients (`kubectl create namespace|configmap|secret`, since about 1.30) send
- * protobuf and do not fall back to JSON on 415, so the API server must read it. The wire form is
+ * kubectl's typed clients (`kubectl create namespace|configmap|secret|deployment|...` since about
+ * 1.30, `kubectl create ingress` since 1.32) send protobuf and do not fall back to JSON on 415, so
+ * the API server must read it. The wire form is
  * the 4-byte magic "k8s\0" followed by a runtime.Unknown message wrapping the object's bytes:
  *
  *   Unknown { 1: TypeMeta { 1: apiVersion, 2: kind }, 2: raw (the object), 3: contentEncoding, 4: contentType }
@@ -58,7 +59,7 @@ function loadGenerated(): Record<string, MessageDesc> {
 const GENERATED = loadGenerated();
 
 /** apimachinery messages whose JSON form is not an object */
-const SCALAR_MESSAGES = new Set(['Quantity', 'IntOrString', 'RawExtension', 'ExtraValue']);
+const SCALAR_MESSAGES = new Set(['Quantity', 'IntOrString', 'RawExtension', 'ExtraValue', 'FieldsV1']);
 
 const MESSAGES: Record<string, MessageDesc> = {
   ExtraValue: { 1: { name: 'items', type: 'string', repeated: true } },
@@ -94,7 +95,20 @@ const MESSAGES: Record<string, MessageDesc> = {
     12: { name: 'annotations', type: { map: 'string' } },
     13: { name: 'ownerReferences', type: { message: 'OwnerReference' }, repeated: true },
     14: { name: 'finalizers', type: 'string', repeated: true },
+    // a typed client's update sends back the object it read, managedFields and all
+    // (kubectl certificate approve|deny PUTs the CSR it got)
+    17: { name: 'managedFields', type: { message: 'ManagedFieldsEntry' }, repeated: true },
   },
+  ManagedFieldsEntry: {
+    1: { name: 'manager', type: 'string' },
+    2: { name: 'operation', type: 'string' },
+    3: { name: 'apiVersion', type: 'string' },
+    4: { name: 'time', type: 'time' },
+    6: { name: 'fieldsType', type: 'string' },
+    7: { name: 'fieldsV1', type: { message: 'FieldsV1' }, ptr: true },
+    8: { name: 'subresource', type: 'string' },
+  },
+  FieldsV1: { 1: { name: 'raw', type: 'string' } },
   OwnerReference: {
     1: { name: 'kind', type: 'string' },
     3: { name: 'name', type: 'string' },
@@ -152,11 +166,14 @@ const MESSAGES: Record<string, MessageDesc> = {
 /** kinds whose protobuf form podbay reads */
 export const PROTOBUF_KINDS = [
   'Namespace', 'ConfigMap', 'Secret', 'DeleteOptions', 'Event', 'Node', 'Binding',
-  'SelfSubjectAccessReview', 'SelfSubjectRulesReview', 'SelfSubjectReview',
+  'SelfSubjectAccessReview', 'SelfSubjectRulesReview', 'SelfSubjectReview', 'SubjectAccessReview', 'LocalSubjectAccessReview', 'TokenReview',
   'Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'ControllerRevision', 'Job', 'CronJob', 'ReplicationController',
   'PersistentVolume', 'PersistentVolumeClaim', 'ServiceAccount', 'PodDisruptionBudget', 'Lease', 'StorageClass', 'Scale', 'Pod', 'Service',
   'TokenRequest', 'Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding',
+  'Eviction', 'Ingress', 'IngressClass', 'NetworkPolicy', 'CertificateSigningRequest',
 ];
+
+const PROTOBUF_MEDIA_TYPE = 'application/vnd.kubernetes.protobuf';
 
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 
@@ -234,7 +251,7 @@ function scalarOf(type: string, m: Obj): unknown {
       // authentication/authorization's map[string]ExtraValue: a []string on the wire as a message
       return m.items ?? [];
     default: {
-      // RawExtension: the object's JSON bytes
+      // RawExtension and FieldsV1: JSON bytes
       if (!m.raw) return undefined;
       try {
         return JSON.parse(m.raw);
@@ -326,10 +343,12 @@ export function decodeProtobufObject(body: Buffer, expectedKind: string): Obj {
   }
   const kind: string = unknown.typeMeta?.kind || expectedKind;
   if (!MESSAGES[kind] || !PROTOBUF_KINDS.includes(kind)) {
+    // the client chose protobuf (kubectl 1.32+ does for its typed creates) and cannot be told
+    // to switch: say what podbay reads and that the limit is podbay's
     throw unsupportedMediaType(
-      `podbay reads ${kind} only as JSON or YAML: send it with Content-Type application/json (protobuf is read for ${PROTOBUF_KINDS.join(', ')})`,
-    );
-  }
+      `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml ` +
+        `(podbay cannot decode ${kind} from ${PROTOBUF_MEDIA_TYPE}: this is a limit of podbay, which reads protobuf only for the built-in kinds it has the wire layout of)`,
+    );  }
   let obj: Obj;
   try {
     obj = decodeMessage(unknown.raw ?? Buffer.alloc(0), kind);

@@ -42,7 +42,7 @@ import { checkQueryEscapes, decodePathSegment, queryBool, queryInt, watchTimeout
 import { acceptsGzip, gzipOnce, GZIP_MIN_BYTES } from './gzip-cache.js';
 import { openapiV3Document, OPENAPI_V2_PROTOBUF_CONTENT_TYPE, OPENAPI_V3_PATHS, type RenderedDocument } from './openapi.js';
 import type { Registry } from '../registry/index.js';
-import type { DeleteOptions, Obj, WatchEventOut, WatchQuery } from '../api/types.js';
+import type { AdmissionAuthorization, AdmissionRequestContext, DeleteOptions, Obj, WatchEventOut, WatchQuery } from '../api/types.js';
 import { VERSION_INFO } from '../version.js';
 import { decodeProtobufObject } from './protobuf.js';
 import { serveContainerLogs, serveStreamUpgrade, type NodeBackend, type StreamKind } from './node-streams.js';
@@ -219,9 +219,12 @@ function mediaType(req: IncomingMessage): string {
   return String(req.headers['content-type'] ?? 'application/json').split(';')[0].trim().toLowerCase();
 }
 
-/** Parse a JSON, YAML or (for a few kinds) protobuf request body into an object, or 400 with what is wrong. */
-function parseBody(buf: Buffer, type: string, what: string): Obj {
-  if (type === PROTOBUF) return decodeProtobufObject(buf, what);
+/**
+ * Parse a JSON, YAML or (for the built-in kinds) protobuf request body into an object, or 400
+ * with what is wrong. A custom resource is never read as protobuf, as in kube-apiserver.
+ */
+function parseBody(buf: Buffer, type: string, what: string, custom = false): Obj {
+  if (type === PROTOBUF && !custom) return decodeProtobufObject(buf, what);
   const text = buf.toString('utf8');
   if (!text.trim()) throw badRequest(`the body of the request was empty: send a ${what} object as JSON`);
   let obj: unknown;
@@ -243,7 +246,7 @@ function parseBody(buf: Buffer, type: string, what: string): Obj {
     if (jsonTooDeep(text)) throw badRequest(`the object provided is unrecognized (must be of type ${what}): couldn't get version/kind; json parse error: ${nestingMessage()}`);
   } else {
     throw unsupportedMediaType(
-      `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, ${PROTOBUF}`,
+      `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml${custom ? '' : `, ${PROTOBUF}`}`,
     );
   }
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
@@ -503,6 +506,17 @@ export class ApiServer {
     return { ...t, rest: proxyRest(t.rest, shown, admitted) };
   }
 
+  /**
+   * what a write's admission knows of the request: its user, where its warnings go, and the
+   * authorizer for that user (the CertificateApproval and CertificateSigning plugins ask it)
+   */
+  private admissionOf(req: IncomingMessage, warnings?: string[]): AdmissionRequestContext {
+    const user = this.userOf(req);
+    const authorize = async (a: AdmissionAuthorization) =>
+      (await this.authz.authorize({ user, verb: a.verb, isResourceRequest: true, path: '', namespace: '', apiGroup: a.apiGroup, apiVersion: '*', resource: a.resource, subresource: '', name: a.name })).allowed;
+    return { user, warnings, authorize };
+  }
+
   private userOf(req: IncomingMessage): UserInfo {
     const u = this.users.get(req);
     if (!u) throw internalError('the request has no authenticated user');
@@ -754,11 +768,11 @@ export class ApiServer {
         const warnings = body.warnings;
         const pending = noControllerWarning(r);
         if (pending) warnings.push(pending);
-        const created = await svc.create(r, r.namespaced ? ns ?? body.obj.metadata?.namespace : undefined, body.obj, { dryRun: dryRunOf(q), fieldManager: fieldManagerOf(req, q, 'CreateOptions'), admission: { user: this.userOf(req), warnings } });
+        const created = await svc.create(r, r.namespaced ? ns ?? body.obj.metadata?.namespace : undefined, body.obj, { dryRun: dryRunOf(q), fieldManager: fieldManagerOf(req, q, 'CreateOptions'), admission: this.admissionOf(req, warnings) });
         return this.sendObject(res, 201, r, created, asTable, include, warnings);
       }
       if (method === 'DELETE') {
-        const opts = { ...(await this.deleteOptions(req, q)), admission: { user: this.userOf(req) } };
+        const opts = { ...(await this.deleteOptions(req, q)), admission: this.admissionOf(req) };
         const out = await svc.deleteCollection(r, ns, { labelSelector: q.get('labelSelector') ?? undefined, fieldSelector: q.get('fieldSelector') ?? undefined }, opts);
         return sendJson(res, 200, out);
       }
@@ -820,7 +834,7 @@ export class ApiServer {
     if (sub === 'ephemeralcontainers' && method !== 'GET' && method !== 'PUT' && method !== 'PATCH') {
       throw methodNotAllowed(`the server does not allow this method on the requested resource: ${method} pods/ephemeralcontainers`);
     }
-    const part: 'status' | 'finalize' | 'ephemeralcontainers' | undefined = sub === 'status' || sub === 'finalize' || sub === 'ephemeralcontainers' ? sub : undefined;
+    const part: 'status' | 'finalize' | 'ephemeralcontainers' | 'approval' | undefined = sub === 'status' || sub === 'finalize' || sub === 'ephemeralcontainers' || sub === 'approval' ? sub : undefined;
 
     switch (method) {
       case 'GET': {
@@ -837,7 +851,7 @@ export class ApiServer {
       case 'PUT': {
         const { obj, warnings } = await this.decodeObject(req, q, r, ns);
         await this.checkEscalation(req, r, ns, { ...obj, metadata: { ...obj.metadata, name } });
-        const out = await svc.update(r, ns, name, obj, { dryRun: dryRunOf(q), sub: part, fieldManager: fieldManagerOf(req, q, 'UpdateOptions'), admission: { user: this.userOf(req), warnings } });
+        const out = await svc.update(r, ns, name, obj, { dryRun: dryRunOf(q), sub: part, fieldManager: fieldManagerOf(req, q, 'UpdateOptions'), admission: this.admissionOf(req, warnings) });
         return this.sendObject(res, 200, r, out, asTable, include, warnings);
       }
       case 'PATCH': {
@@ -851,7 +865,7 @@ export class ApiServer {
           const applyOpts = { sub: part, fieldManager, force: queryBool(q, 'force') ?? false };
           // a role or binding is checked for escalation as it would be after the apply
           if (this.escalationChecked(req, r)) await this.checkEscalation(req, r, ns, (await svc.apply(r, ns, name, obj, { ...applyOpts, dryRun: true })).object);
-          const applied = await svc.apply(r, ns, name, obj, { ...applyOpts, dryRun: dryRunOf(q), admission: { user: this.userOf(req), warnings } });
+          const applied = await svc.apply(r, ns, name, obj, { ...applyOpts, dryRun: dryRunOf(q), admission: this.admissionOf(req, warnings) });
           return this.sendObject(res, applied.created ? 201 : 200, r, applied.object, asTable, include, warnings);
         }
         if (q.get('force') !== null) {
@@ -876,13 +890,13 @@ export class ApiServer {
         // a role or binding is checked for escalation as it would be after the patch
         if (this.escalationChecked(req, r)) await this.checkEscalation(req, r, ns, await svc.patch(r, ns, name, mediaType(req), text, { ...patchOpts, dryRun: true }));
         warnings.length = 0;
-        const out = await svc.patch(r, ns, name, mediaType(req), text, { ...patchOpts, dryRun: dryRunOf(q), admission: { user: this.userOf(req), warnings } });
+        const out = await svc.patch(r, ns, name, mediaType(req), text, { ...patchOpts, dryRun: dryRunOf(q), admission: this.admissionOf(req, warnings) });
         return this.sendObject(res, 200, r, out, asTable, include, warnings);
       }
       case 'DELETE': {
         if (sub) throw methodNotAllowed(`the server does not allow this method on the requested resource: DELETE ${r.resource}/${sub}`);
         const warnings: string[] = [];
-        const opts = { ...(await this.deleteOptions(req, q)), admission: { user: this.userOf(req), warnings } };
+        const opts = { ...(await this.deleteOptions(req, q)), admission: this.admissionOf(req, warnings) };
         const out = await svc.delete(r, ns, name, opts);
         return sendJson(res, 200, out.object, warningHeader(warnings) as Record<string, string>);
       }
@@ -916,7 +930,7 @@ export class ApiServer {
       decodeTypedOrThrow(SCALE.typeName, SCALE.kind, SCALE.version, scale, false);
       const obj = await svc.get(r, ns, name);
       const warnings: string[] = [];
-      const out = await svc.update(r, ns, name, applyScale(obj, scale, r), { dryRun: dryRunOf(q), view: scaleView(r), admission: { user: this.userOf(req), warnings } });
+      const out = await svc.update(r, ns, name, applyScale(obj, scale, r), { dryRun: dryRunOf(q), view: scaleView(r), admission: this.admissionOf(req, warnings) });
       return sendJson(res, 200, toScale(r, out), warningHeader(warnings) as Record<string, string>);
     }
     if (method === 'PATCH') {
@@ -928,7 +942,7 @@ export class ApiServer {
         const pinned = scale.metadata?.resourceVersion !== obj.metadata.resourceVersion;
         try {
           const warnings: string[] = [];
-          const out = await svc.update(r, ns, name, applyScale(obj, scale, r), { dryRun: dryRunOf(q), view: scaleView(r), admission: { user: this.userOf(req), warnings } });
+          const out = await svc.update(r, ns, name, applyScale(obj, scale, r), { dryRun: dryRunOf(q), view: scaleView(r), admission: this.admissionOf(req, warnings) });
           return sendJson(res, 200, toScale(r, out), warningHeader(warnings) as Record<string, string>);
         } catch (e) {
           // a race with another writer: read and patch again, unless the client pinned a version
@@ -987,7 +1001,8 @@ export class ApiServer {
   private async decodeObject(req: IncomingMessage, q: URLSearchParams, r: ResourceInfo, ns: string | undefined, kind = r.kind): Promise<{ obj: Obj; warnings: string[] }> {
     const buf = await readBody(req);
     const type = mediaType(req);
-    const obj = parseBody(buf, type, kind);
+    // (the CustomResourceDefinition kind is built into kube-apiserver, protobuf and all)
+    const obj = parseBody(buf, type, kind, r.custom !== undefined && r.group !== 'apiextensions.k8s.io');
     const want = apiVersionOf(r);
     if (obj.apiVersion !== undefined && obj.apiVersion !== want && !(kind === 'Binding' && obj.apiVersion === 'v1')) {
       throw badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${want})`);

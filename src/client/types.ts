@@ -20,8 +20,8 @@ import type { DeleteOptions, ListQuery, Obj, ObjList, WatchEventOut, WatchQuery,
 export type { DeleteOptions, KubeObject, ListQuery, Obj, ObjList, Typed, WatchEventOut, WatchQuery, WriteOptions } from '../api/types.js';
 
 export interface ClientUpdateOptions extends WriteOptions {
-  /** write the status subresource instead of the object ('finalize': a namespace's spec.finalizers) */
-  sub?: 'status' | 'finalize';
+  /** write the status subresource instead of the object ('finalize': a namespace's spec.finalizers; 'approval': a CSR's Approved/Denied conditions) */
+  sub?: 'status' | 'finalize' | 'approval';
 }
 
 /** The patch types kube-apiserver takes (server-side apply is not served by podbay). */

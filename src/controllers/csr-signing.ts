@@ -8,15 +8,30 @@
  *       a kubelet serving request (signer kubernetes.io/kubelet-serving) from the node itself
  *           for its own addresses -> Approved (src/api/csr.ts servingApprovalFor: podbay
  *           approves these as k3s issues them; kube-controller-manager leaves them to an admin)
- *       Approved, signer kubernetes.io/kube-apiserver-client-kubelet or kubelet-serving, no certificate yet
+ *       Approved, signer kubernetes.io/kube-apiserver-client-kubelet, kubelet-serving or
+ *       kube-apiserver-client (an admin's `kubectl certificate approve`), no certificate yet
  *           -> status.certificate = a certificate from podbay's CA (`sign`, injected: the
  *              controllers reach the CA only through the composition root)
+ *
+ * Approval is written through certificatesigningrequests/approval (as the csrapproving
+ * controller's UpdateApproval), the certificate or a Failed condition through /status.
  *
  * A request the approver may not approve is left pending, as upstream leaves it (an admin may
  * approve it by hand); a request the signer cannot sign gets condition Failed.
  */
 import { resourceInfo } from '../api/registry.js';
-import { approvalFor, csrCondition, kubeletClientCsrProblem, kubeletServingCsrProblem, servingApprovalFor, KUBELET_CLIENT_SIGNER, KUBELET_SERVING_SIGNER, NODE_USER_PREFIX } from '../api/csr.js';
+import {
+  apiServerClientUsageProblem,
+  approvalFor,
+  csrCondition,
+  kubeletClientCsrProblem,
+  kubeletServingCsrProblem,
+  servingApprovalFor,
+  KUBE_APISERVER_CLIENT_SIGNER,
+  KUBELET_CLIENT_SIGNER,
+  KUBELET_SERVING_SIGNER,
+  NODE_USER_PREFIX,
+} from '../api/csr.js';
 import { rfc3339 } from '../api/time.js';
 import type { Client, Obj } from '../client/types.js';
 import { Informer } from '../client/informer.js';
@@ -87,20 +102,23 @@ export class CsrSigningController {
 
   private async sync(name: string): Promise<void> {
     const csr = this.csrs.cache.getByName(undefined, name);
-    const serving = csr?.spec?.signerName === KUBELET_SERVING_SIGNER;
-    if (!csr || (!serving && csr.spec?.signerName !== KUBELET_CLIENT_SIGNER)) return;
+    const signer = csr?.spec?.signerName;
+    const serving = signer === KUBELET_SERVING_SIGNER;
+    if (!csr || (!serving && signer !== KUBELET_CLIENT_SIGNER && signer !== KUBE_APISERVER_CLIENT_SIGNER)) return;
     if (csrCondition(csr, 'Denied') || csrCondition(csr, 'Failed') || csr.status?.certificate) return;
     const res = this.client.resource(CSRS);
     const now = rfc3339();
     if (!csrCondition(csr, 'Approved')) {
+      // kube-apiserver-client requests are an admin's to approve (kube-controller-manager's approver leaves them too)
+      if (signer === KUBE_APISERVER_CLIENT_SIGNER) return;
       const d = serving ? servingApprovalFor(csr, await this.requestingNode(csr), await this.takenNames(csr)) : approvalFor(csr);
       if (!d.approve) return;
       const conditions = [...(csr.status?.conditions ?? []), { type: 'Approved', status: 'True', reason: 'AutoApproved', message: d.reason, lastUpdateTime: now, lastTransitionTime: now }];
-      await res.update({ ...csr, status: { ...(csr.status ?? {}), conditions } }, { sub: 'status' });
+      await res.update({ ...csr, status: { ...(csr.status ?? {}), conditions } }, { sub: 'approval' });
       return; // the update comes back through the informer and is signed then
     }
     // an admin may approve a request the approver would not: the signer still checks its shape
-    const problem = serving ? kubeletServingCsrProblem(csr) : kubeletClientCsrProblem(csr);
+    const problem = serving ? kubeletServingCsrProblem(csr) : signer === KUBE_APISERVER_CLIENT_SIGNER ? apiServerClientUsageProblem(csr.spec.usages ?? []) : kubeletClientCsrProblem(csr);
     let status: Obj;
     if (problem) {
       status = { ...(csr.status ?? {}), conditions: [...(csr.status?.conditions ?? []), { type: 'Failed', status: 'True', reason: 'SignerValidationFailure', message: problem, lastUpdateTime: now, lastTransitionTime: now }] };
@@ -109,7 +127,7 @@ export class CsrSigningController {
       const ttl = Math.max(600_000, Math.min(requested, this.opts.durationMs ?? DEFAULT_SIGNING_DURATION_MS));
       const pem = await this.opts.sign(Buffer.from(csr.spec.request, 'base64').toString('utf8'), csr.spec.usages ?? [], ttl);
       status = { ...(csr.status ?? {}), certificate: Buffer.from(pem).toString('base64') };
-      this.log(`csr signer: issued a ${serving ? 'serving' : 'client'} certificate for ${csr.spec.username} (CSR ${name})`);
+      this.log(`csr signer: issued a ${serving ? 'serving' : signer === KUBE_APISERVER_CLIENT_SIGNER ? 'kube-apiserver client' : 'client'} certificate for ${csr.spec.username} (CSR ${name})`);
     }
     await res.update({ ...csr, status }, { sub: 'status' });
   }

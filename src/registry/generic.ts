@@ -26,13 +26,14 @@ import { ApiError, alreadyExists, badRequest, conflict, forbidden, invalid, meth
 import { parseResourceVersion as parseRv } from '../api/resource-version.js';
 import { apiVersionOf, resourceInfo, storageKey, type ResourceInfo } from '../api/registry.js';
 import { defaultObject } from '../api/defaults/index.js';
-import { validateCreate, validateUpdate, validateStatusUpdate, validatePodEphemeralContainersUpdate } from '../api/validation/index.js';
+import { validateCreate, validateUpdate, validateStatusUpdate, validateApprovalUpdate, validatePodEphemeralContainersUpdate } from '../api/validation/index.js';
 import { applyPatch } from '../api/patch/index.js';
 import { applyConfiguration, recordUpdate, type FieldManagerScope } from '../api/apply/managed-fields.js';
 import { DEFAULT_SERVICE_CLUSTER_IP_RANGE, DEFAULT_SERVICE_NODE_PORT_RANGE, ServiceAllocators, type ServiceAllocatorOptions } from './service-allocators.js';
 import type { StrategyContext } from './strategy/types.js';
 import type { AdmissionOptions } from './service-account-admission.js';
 import { nodeRestriction } from './node-restriction.js';
+import { certificateAdmission } from './certificate-admission.js';
 import { schemas } from '../api/schema.js';
 import { parseLabelSelector, type LabelSelector } from '../api/selectors/labels.js';
 import { fieldSelector } from '../api/selectors/fields.js';
@@ -66,7 +67,7 @@ function managedScope(r: ResourceInfo, part: WritePart): FieldManagerScope {
   return {
     typeName: r.typeName,
     apiVersion: apiVersionOf(r),
-    subresource: part === 'status' || part === 'ephemeralcontainers' ? part : undefined,
+    subresource: part === 'status' || part === 'ephemeralcontainers' || part === 'approval' ? part : undefined,
     hasStatusSubresource: r.subresources.includes('status'),
   };
 }
@@ -282,9 +283,12 @@ export class GenericRegistry {
     });
   }
 
-  /** validating admission: the built-in NodeRestriction (node-restriction.ts), then the webhooks */
+  /**
+   * validating admission: the built-in NodeRestriction (node-restriction.ts) and the certificate
+   * plugins (certificate-admission.ts), then the webhooks
+   */
   private async validateAdmission(attrs: ReturnType<typeof attributes>, opts: WriteOptions): Promise<void> {
-    const refused = nodeRestriction(attrs);
+    const refused = nodeRestriction(attrs) ?? (await certificateAdmission(attrs, opts.admission ?? {}));
     if (refused) throw refused;
     await this.webhooks.validate(attrs, opts.admission ?? {});
   }
@@ -292,6 +296,7 @@ export class GenericRegistry {
   private validateWrite(r: ResourceInfo, obj: Obj, old: Obj | undefined, part: WritePart): FieldError[] {
     if (r.custom) return r.custom.validate(obj, old, part as 'main' | 'status' | 'finalize'); // custom kinds have no ephemeralcontainers part
     if (!old) return validateCreate(r.kind, obj);
+    if (part === 'approval') return validateApprovalUpdate(r.kind, obj, old);
     return part === 'status' ? validateStatusUpdate(r.kind, obj, old) : part === 'ephemeralcontainers' ? validatePodEphemeralContainersUpdate(obj, old) : validateUpdate(r.kind, obj, old);
   }
 
@@ -697,7 +702,8 @@ export class GenericRegistry {
     obj.metadata = obj.metadata ?? {};
     if (r.namespaced) obj.metadata.namespace = obj.metadata.namespace ?? ns;
 
-    if (part === 'status') {
+    if (part === 'status' || part === 'approval') {
+      // (approval: the kind's strategy keeps all of status but the conditions)
       const status = obj.status;
       const next = clone(old);
       next.status = status;

@@ -23,13 +23,15 @@ const NODE_LEASE_NAMESPACE = 'kube-node-lease';
 /** labels a node may never set on itself (upstream's node-restriction.kubernetes.io/ prefix) */
 const RESTRICTED_LABEL_PREFIX = 'node-restriction.kubernetes.io/';
 
-/** admission.NewForbidden: `RESOURCE "NAME" is forbidden: WHY` */
-function forbidden(a: AdmissionAttributes, why: string): ApiError {
+/** admission.NewForbidden: `RESOURCE "NAME" is forbidden: WHY` (the certificate plugins' too) */
+export function admissionForbidden(a: AdmissionAttributes, why: string): ApiError {
   const name = a.name || a.object?.metadata?.name || '';
   const resource = a.r.group ? `${a.r.resource}.${a.r.group}` : a.r.resource;
   const message = name ? `${resource} ${JSON.stringify(name)} is forbidden: ${why}` : `${resource} is forbidden: ${why}`;
   return new ApiError(403, 'Forbidden', message, { name: name || undefined, group: a.r.group || undefined, kind: a.r.resource });
 }
+
+const forbidden = admissionForbidden;
 
 const stableJson = (v: unknown) => JSON.stringify(v ?? []);
 

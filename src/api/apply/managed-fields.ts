@@ -77,6 +77,10 @@ function ignored(scope: FieldManagerScope): FieldSet {
   if (scope.subresource === 'status') {
     s.insert([fieldElement('spec')]);
     s.insert([fieldElement('metadata'), fieldElement('ownerReferences')]);
+  } else if (scope.subresource === 'approval') {
+    // csrApprovalStrategy.GetResetFields: spec and status.certificate
+    s.insert([fieldElement('spec')]);
+    s.insert([fieldElement('status'), fieldElement('certificate')]);
   } else if (scope.hasStatusSubresource) s.insert([fieldElement('status')]);
   return s;
 }

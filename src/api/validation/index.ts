@@ -28,6 +28,7 @@ import { validateService, validateServiceUpdate } from './service.js';
 import { validateNetworkPolicy, validateNetworkPolicyUpdate } from './network-policy.js';
 import * as I from './ingress.js';
 import * as H from './webhooks.js';
+import * as C from './certificates.js';
 import { validateEndpointSlice, validateEndpointSliceUpdate, validateEndpoints, validateEndpointsUpdate } from './endpoints.js';
 
 export * from './field.js';
@@ -94,6 +95,7 @@ const CREATE: Record<string, CreateFn> = {
   IngressClass: I.validateIngressClass,
   MutatingWebhookConfiguration: H.validateMutatingWebhookConfiguration,
   ValidatingWebhookConfiguration: H.validateValidatingWebhookConfiguration,
+  CertificateSigningRequest: C.validateCertificateSigningRequest,
 };
 
 const UPDATE: Record<string, UpdateFn> = {
@@ -129,6 +131,7 @@ const UPDATE: Record<string, UpdateFn> = {
   IngressClass: I.validateIngressClassUpdate,
   MutatingWebhookConfiguration: H.validateMutatingWebhookConfigurationUpdate,
   ValidatingWebhookConfiguration: H.validateValidatingWebhookConfigurationUpdate,
+  CertificateSigningRequest: C.validateCertificateSigningRequestUpdate,
 };
 
 /** a status update may change only status: what the spec rules would say is not re-checked */
@@ -151,6 +154,12 @@ const STATUS_UPDATE: Record<string, UpdateFn> = {
   PodDisruptionBudget: metaOnly,
   Service: metaOnly,
   Ingress: I.validateIngressStatusUpdate,
+  CertificateSigningRequest: C.validateCertificateSigningRequestStatusUpdate,
+};
+
+/** the approval subresource's own rules (certificatesigningrequests/approval) */
+const APPROVAL_UPDATE: Record<string, UpdateFn> = {
+  CertificateSigningRequest: C.validateCertificateSigningRequestApprovalUpdate,
 };
 
 /** Kinds validateCreate knows; any other kind validates to no errors. */
@@ -165,6 +174,12 @@ export function validateCreate(kind: string, object: unknown): ValidationError[]
 /** Errors for replacing `oldObject` with `newObject` (main resource, not /status). */
 export function validateUpdate(kind: string, newObject: unknown, oldObject: unknown): ValidationError[] {
   const fn = UPDATE[kind];
+  return fn ? fn(obj(newObject), obj(oldObject)) : [];
+}
+
+/** Errors for a certificatesigningrequests/approval update. */
+export function validateApprovalUpdate(kind: string, newObject: unknown, oldObject: unknown): ValidationError[] {
+  const fn = APPROVAL_UPDATE[kind];
   return fn ? fn(obj(newObject), obj(oldObject)) : [];
 }
 

@@ -5,6 +5,7 @@ import { podStrategy } from './pod.js';
 import { serviceStrategy } from './service.js';
 import { persistentVolumeClaimStrategy, persistentVolumeStrategy } from './volume.js';
 import { ingressStrategy } from './ingress.js';
+import { csrStrategy } from './csr.js';
 import type { Strategy } from './types.js';
 
 export type { Strategy, WritePart, StrategyContext, Allocation } from './types.js';
@@ -19,6 +20,7 @@ const STRATEGIES = new Map<string, Strategy>([
   ['/persistentvolumeclaims', persistentVolumeClaimStrategy],
   ['/persistentvolumes', persistentVolumeStrategy],
   ['networking.k8s.io/ingresses', ingressStrategy],
+  ['certificates.k8s.io/certificatesigningrequests', csrStrategy],
 ]);
 
 export function strategyFor(r: ResourceInfo): Strategy {

@@ -2,7 +2,8 @@
  * Ingresses: the DefaultIngressClass admission kube-apiserver runs on every create
  * (plugin/pkg/admission/network/defaultingressclass): an Ingress naming no class, neither in
  * spec.ingressClassName nor in the kubernetes.io/ingress.class annotation, gets the class
- * marked ingressclass.kubernetes.io/is-default-class: "true" (the newest one when several are).
+ * marked ingressclass.kubernetes.io/is-default-class: "true" (the newest one when several are);
+ * and a create's status is the empty one (PrepareForCreate).
  */
 import { resourceInfo } from '../../api/registry.js';
 import type { Obj } from '../../api/types.js';
@@ -18,6 +19,12 @@ export function defaultIngressClass(classes: Obj[]): Obj | undefined {
 }
 
 export const ingressStrategy: Strategy = {
+  // ingressStrategy.PrepareForCreate: a create cannot set status; the empty IngressStatus is
+  // written as Go encodes it (`loadBalancer: {}` is a struct, not a pointer), whether the client
+  // sent JSON with it or protobuf without
+  prepareForCreate(obj) {
+    obj.status = { loadBalancer: {} };
+  },
   async admit(obj, _ns, ctx) {
     const spec = (obj.spec ??= {});
     if (spec.ingressClassName != null || obj.metadata?.annotations?.[INGRESS_CLASS_ANNOTATION] != null) return;

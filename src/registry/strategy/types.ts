@@ -10,9 +10,10 @@ import type { DeleteOptions, Obj } from '../../api/types.js';
 
 /**
  * The part of an object a write replaces: all but status, status only, (namespaces)
- * spec.finalizers only, or (pods) spec.ephemeralContainers only.
+ * spec.finalizers only, (pods) spec.ephemeralContainers only, or (certificatesigningrequests)
+ * the approval conditions.
  */
-export type WritePart = 'main' | 'status' | 'finalize' | 'ephemeralcontainers';
+export type WritePart = 'main' | 'status' | 'finalize' | 'ephemeralcontainers' | 'approval';
 
 export interface Strategy extends AllocatingStrategy {
   /** PrepareForCreate: kind-owned fields, after the generic metadata and before defaulting */
