@@ -7,6 +7,7 @@
 import type { Client } from '../client/types.js';
 import { NamespaceController } from './namespace.js';
 import { EndpointsController } from './endpoints.js';
+import { EndpointSliceMirroringController } from './endpointslice-mirroring.js';
 import { ControllerManager } from './manager.js';
 import { JobController } from './job.js';
 import { CronJobController } from './cronjob.js';
@@ -49,6 +50,7 @@ export function controllerSet(o: ControllerSetOptions): Component[] {
   return [
     c('the namespace controller', new NamespaceController(kcm, { log })),
     c('the endpoints controller', new EndpointsController(kcm, { log })),
+    c('the endpointslice mirroring controller', new EndpointSliceMirroringController(kcm, { log })),
     c('the workload controllers', new ControllerManager(kcm, { log })),
     c('the job controller', new JobController(kcm, { log })),
     c('the cronjob controller', new CronJobController(kcm, { log })),

@@ -13,6 +13,7 @@ describe('the builtin Services', () => {
     assert.deepEqual(o.endpoints.subsets, [{ addresses: [{ ip: '10.85.0.1' }], ports: [{ name: 'https', port: 6443, protocol: 'TCP' }] }]);
     assert.equal(o.slice.metadata.labels['kubernetes.io/service-name'], 'kubernetes');
     assert.equal(o.slice.metadata.labels['endpointslice.kubernetes.io/managed-by'], undefined, 'not the endpoints controller\'s');
+    assert.equal(o.endpoints.metadata.labels['endpointslice.kubernetes.io/skip-mirror'], 'true', 'not mirrored: the server writes its slice');
     assert.deepEqual(o.slice.endpoints, [{ addresses: ['10.85.0.1'], conditions: { ready: true } }]);
   });
 

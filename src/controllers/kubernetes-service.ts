@@ -19,6 +19,7 @@ import { ApiError } from '../api/errors.js';
 import { resourceInfo } from '../api/registry.js';
 import type { Obj } from '../api/types.js';
 import type { Client } from '../client/types.js';
+import { SKIP_MIRROR_LABEL } from './endpointslice-mirroring.js';
 
 const SERVICES = resourceInfo('services')!;
 const ENDPOINTS = resourceInfo('endpoints')!;
@@ -96,7 +97,9 @@ export function builtinObjects(b: BuiltinService, addresses: string[] = [b.addre
     endpoints: {
       apiVersion: 'v1',
       kind: 'Endpoints',
-      metadata: meta(),
+      // the server writes the slice itself: the mirroring controller is told to leave these (as
+      // kube-apiserver's endpoint reconciler labels the kubernetes Endpoints)
+      metadata: meta({ [SKIP_MIRROR_LABEL]: 'true' }),
       subsets: [{ addresses: addresses.map((ip) => ({ ip })), ports: b.ports.map((p) => ({ name: p.name, port: p.targetPort, protocol: p.protocol })) }],
     },
     slice: {
@@ -168,7 +171,13 @@ export class BuiltinServicesController {
         await this.client.resource(SERVICES).update({ ...svc, metadata: { ...svc.metadata, labels: { ...svc.metadata.labels, ...b.labels } }, spec: { ...svc.spec, ports: want.service.spec.ports } });
       }
     }
-    await this.ensure(ENDPOINTS, b, want.endpoints, (o) => same(o.subsets, want.endpoints.subsets), (o) => ({ ...o, subsets: want.endpoints.subsets }));
+    await this.ensure(
+      ENDPOINTS,
+      b,
+      want.endpoints,
+      (o) => same(o.subsets, want.endpoints.subsets) && o.metadata.labels?.[SKIP_MIRROR_LABEL] === 'true',
+      (o) => ({ ...o, metadata: { ...o.metadata, labels: { ...o.metadata.labels, [SKIP_MIRROR_LABEL]: 'true' } }, subsets: want.endpoints.subsets }),
+    );
     await this.ensure(
       SLICES,
       b,
