@@ -249,7 +249,8 @@ function parseBody(buf: Buffer, type: string, what: string): Obj {
 }
 
 /** server-side printing: a custom kind's columns come from its definition */
-function tableOf(r: ResourceInfo, objects: Obj[], listMeta: Obj, opts: { include?: IncludeObject; noHeaders?: boolean }): Obj {
+function tableOf(r: ResourceInfo, objects: Obj[], listMeta: Obj, o: { include?: IncludeObject; noHeaders?: boolean }): Obj {
+  const opts = { ...o, typeMeta: { kind: r.kind, apiVersion: apiVersionOf(r) } };
   return r.custom ? r.custom.table(objects, listMeta, opts) : toTable(r.kind, objects, listMeta, opts);
 }
 
