@@ -683,6 +683,13 @@ export class GenericRegistry {
       throw badRequest(`the name of the object (${bodyName}) does not match the name on the URL (${name})`);
     }
     const old = await this.get(r, ns, name);
+    // a uid in the body is a precondition (rest.DefaultUpdatedObjectInfo), checked against the
+    // stored object before anything else, as the storage's Preconditions.Check words it
+    const uid = body.metadata?.uid;
+    if (typeof uid === 'string' && uid !== '' && uid !== old.metadata.uid) {
+      const why = `StorageError: invalid object, Code: 4, Key: ${this.key(r, ns, name)}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: ${uid}, UID in object meta: ${old.metadata.uid}`;
+      throw conflict(r.resource, name, why, r.group);
+    }
     const expected = parseRv(body.metadata?.resourceVersion, 'metadata.resourceVersion');
     return this.writeUpdate(r, ns, old, body, expected, opts);
   }
@@ -721,14 +728,26 @@ export class GenericRegistry {
       delete obj.status;
     }
 
-    // Fields only the server writes survive a client's update unchanged.
+    // Fields only the server writes survive a client's update, as rest.BeforeUpdate keeps them:
+    // generation and creationTimestamp are the stored ones whatever the body says (a re-applied
+    // export of an object since re-created keeps its new timestamp); a body without uid,
+    // deletionGracePeriodSeconds or (once set) deletionTimestamp keeps the stored one; a body
+    // that changes them otherwise is refused by validation (field is immutable).
     const m = obj.metadata;
     const om = old.metadata;
-    for (const k of ['uid', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation']) {
+    const absent = (v: unknown) => v === undefined || v === null || v === '';
+    for (const k of ['generation', 'creationTimestamp']) {
       if (om[k] === undefined) delete m[k];
-      else if (k !== 'uid' && k !== 'creationTimestamp') m[k] = om[k];
-      else if (m[k] === undefined || m[k] === '') m[k] = om[k];
+      else m[k] = om[k];
     }
+    for (const k of ['uid', 'deletionGracePeriodSeconds']) {
+      if (absent(m[k])) {
+        if (om[k] === undefined) delete m[k];
+        else m[k] = om[k];
+      }
+    }
+    if (om.deletionTimestamp !== undefined) m.deletionTimestamp = om.deletionTimestamp;
+    else if (absent(m.deletionTimestamp)) delete m.deletionTimestamp;
     // managedFields a client sends are its to edit (kubectl moves client-side apply's fields to
     // server-side apply that way); recordUpdate checks them and falls back to the stored ones
     if (m.managedFields === undefined || m.managedFields === null) m.managedFields = om.managedFields;
