@@ -133,3 +133,33 @@ describe('Tables with includeObject', () => {
     assert.equal(v1.object.spec.service, undefined);
   });
 });
+
+describe('the scale subresource', () => {
+  it('a write through scale is the User-Agent\'s, recorded with subresource scale; another manager\'s apply conflicts with it by name', async () => {
+    const merge = { 'Content-Type': 'application/merge-patch+json' };
+    assert.equal((await call('PATCH', '/apis/apps/v1/namespaces/default/deployments/d/scale', { spec: { replicas: 3 } }, merge)).code, 200);
+    const d = await call('GET', '/apis/apps/v1/namespaces/default/deployments/d');
+    assert.equal(d.body.spec.replicas, 3);
+    const entry = d.body.metadata.managedFields.find((m: Obj) => m.subresource === 'scale');
+    assert.deepEqual({ ...entry, time: undefined }, { manager: 'kubectl', operation: 'Update', apiVersion: 'apps/v1', time: undefined, fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:replicas': {} } }, subresource: 'scale' });
+    const apply = await call(
+      'PATCH',
+      '/apis/apps/v1/namespaces/default/deployments/d?fieldManager=helm',
+      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd' }, spec: { replicas: 5 } },
+      { 'Content-Type': 'application/apply-patch+yaml' },
+    );
+    assert.equal(apply.code, 409);
+    assert.match(apply.body.message, /conflict with "kubectl" with subresource "scale" using apps\/v1: \.spec\.replicas/);
+    // a PUT of the Scale, by another client and to a custom kind
+    const put = await call('PUT', '/apis/apps/v1/namespaces/default/deployments/d/scale', { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name: 'd', namespace: 'default' }, spec: { replicas: 2 } }, { 'User-Agent': 'hpa/v1' });
+    assert.equal(put.code, 200);
+    const after = await call('GET', '/apis/apps/v1/namespaces/default/deployments/d');
+    assert.equal(after.body.metadata.managedFields.find((m: Obj) => m.subresource === 'scale')?.manager, 'hpa');
+    assert.equal((await call('PATCH', '/apis/example.com/v1/namespaces/default/widgets/w/scale', { spec: { replicas: 4 } }, merge)).code, 200);
+    const w = await call('GET', '/apis/example.com/v1/namespaces/default/widgets/w');
+    const we = w.body.metadata.managedFields.find((m: Obj) => m.subresource === 'scale');
+    assert.equal(we.manager, 'kubectl');
+    assert.equal(we.apiVersion, 'example.com/v1');
+    assert.deepEqual(we.fieldsV1, { 'f:spec': { 'f:replicas': {} } });
+  });
+});

@@ -900,7 +900,7 @@ export class ApiServer {
       decodeTypedOrThrow(SCALE.typeName, SCALE.kind, SCALE.version, scale, false);
       const obj = await svc.get(r, ns, name);
       const warnings: string[] = [];
-      const out = await svc.update(r, ns, name, applyScale(obj, scale, r), { dryRun: dryRunOf(q), view: scaleView(r), admission: { user: this.userOf(req), warnings } });
+      const out = await svc.update(r, ns, name, applyScale(obj, scale, r), { dryRun: dryRunOf(q), view: scaleView(r), through: 'scale', fieldManager: fieldManagerOf(req, q, 'UpdateOptions'), admission: { user: this.userOf(req), warnings } });
       return sendJson(res, 200, toScale(r, out), warningHeader(warnings) as Record<string, string>);
     }
     if (method === 'PATCH') {
@@ -912,7 +912,7 @@ export class ApiServer {
         const pinned = scale.metadata?.resourceVersion !== obj.metadata.resourceVersion;
         try {
           const warnings: string[] = [];
-          const out = await svc.update(r, ns, name, applyScale(obj, scale, r), { dryRun: dryRunOf(q), view: scaleView(r), admission: { user: this.userOf(req), warnings } });
+          const out = await svc.update(r, ns, name, applyScale(obj, scale, r), { dryRun: dryRunOf(q), view: scaleView(r), through: 'scale', fieldManager: fieldManagerOf(req, q, 'PatchOptions'), admission: { user: this.userOf(req), warnings } });
           return sendJson(res, 200, toScale(r, out), warningHeader(warnings) as Record<string, string>);
         } catch (e) {
           // a race with another writer: read and patch again, unless the client pinned a version

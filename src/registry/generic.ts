@@ -49,6 +49,8 @@ export type { DeleteOptions, ListQuery, Obj, WatchEventOut, WatchQuery, WriteOpt
 export interface UpdateOptions extends WriteOptions {
   /** 'status': the status subresource; 'finalize': a namespace's spec.finalizers (the namespace controller's) */
   sub?: Exclude<WritePart, 'main'>;
+  /** a subresource that writes the main resource (scale: spec.replicas), named in managedFields */
+  through?: 'scale';
 }
 
 export interface PatchOptions extends UpdateOptions {
@@ -62,11 +64,11 @@ export interface ApplyOptions extends UpdateOptions {
 }
 
 /** the field manager's view of a kind and a write (src/api/apply) */
-function managedScope(r: ResourceInfo, part: WritePart): FieldManagerScope {
+function managedScope(r: ResourceInfo, part: WritePart, through?: 'scale'): FieldManagerScope {
   return {
     typeName: r.typeName,
     apiVersion: apiVersionOf(r),
-    subresource: part === 'status' || part === 'ephemeralcontainers' ? part : undefined,
+    subresource: part === 'status' || part === 'ephemeralcontainers' ? part : through,
     hasStatusSubresource: r.subresources.includes('status'),
   };
 }
@@ -763,7 +765,7 @@ export class GenericRegistry {
 
     this.checkInvalid(r, name, this.validateWrite(r, obj, old, part));
     await this.validateAdmission(this.admission(r, 'UPDATE', part, ns, name, obj, old, opts), opts);
-    obj = opts.applied ? { ...obj, metadata: { ...obj.metadata, managedFields: opts.applied } } : recordUpdate(managedScope(r, part), old, obj, opts.fieldManager ?? '');
+    obj = opts.applied ? { ...obj, metadata: { ...obj.metadata, managedFields: opts.applied } } : recordUpdate(managedScope(r, part, opts.through), old, obj, opts.fieldManager ?? '');
 
     if (expected !== undefined && expected !== Number(om.resourceVersion)) {
       throw conflict(r.resource, name, STALE_OBJECT_MESSAGE, r.group);
