@@ -745,19 +745,33 @@ const DEFAULT_PRINTER: Printer = { columns: [NAME, AGE], cells: (o, now) => [o.m
 
 export type IncludeObject = 'None' | 'Metadata' | 'Object';
 
-function rowObject(obj: Obj, include: IncludeObject): unknown {
+/** kind and apiVersion (in the request's version) of the objects a Table's rows carry */
+export interface TypeMeta {
+  kind: string;
+  apiVersion: string;
+}
+
+export interface TableOptions {
+  include?: IncludeObject;
+  noHeaders?: boolean;
+  now?: number;
+  /** set on the rows' objects (includeObject=Object): a list's items have none of their own */
+  typeMeta?: TypeMeta;
+}
+
+/**
+ * A row's `object` per includeObject, as kube-apiserver's TableConvertor fills it: the whole
+ * object with its kind and apiVersion (kubectl decodes each row by them, e.g. for --sort-by),
+ * a PartialObjectMetadata, or nothing.
+ */
+export function rowObject(obj: Obj, include: IncludeObject, typeMeta?: TypeMeta): Obj | undefined {
   if (include === 'None') return undefined;
-  if (include === 'Object') return obj;
+  if (include === 'Object') return typeMeta ? Object.assign({ kind: typeMeta.kind, apiVersion: typeMeta.apiVersion }, obj, typeMeta) : obj;
   return { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: obj.metadata };
 }
 
 /** A Table for a list (or one object), as kube-apiserver's TableConvertor returns it. */
-export function toTable(
-  kind: string,
-  objects: Obj[],
-  listMeta: Obj,
-  opts: { include?: IncludeObject; noHeaders?: boolean; now?: number } = {},
-): Obj {
+export function toTable(kind: string, objects: Obj[], listMeta: Obj, opts: TableOptions = {}): Obj {
   const p = printers[kind] ?? DEFAULT_PRINTER;
   const now = opts.now ?? Date.now();
   const include = opts.include ?? 'Metadata';
@@ -765,7 +779,7 @@ export function toTable(
   if (!opts.noHeaders) table.columnDefinitions = p.columns;
   table.rows = objects.map((o) => {
     const row: Obj = { cells: p.cells(o, now) };
-    const ro = rowObject(o, include);
+    const ro = rowObject(o, include, opts.typeMeta);
     if (ro !== undefined) row.object = ro;
     return row;
   });

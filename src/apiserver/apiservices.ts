@@ -65,12 +65,12 @@ const COLUMNS = [
 export function apiServicesGroup(servedGroupVersions: () => { group: string; version: string }[], revision: () => Promise<number>, started: string): ApiGroupHandler {
   const all = () => servedGroupVersions().map((gv) => apiServiceFor(gv.group, gv.version, started)).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
   const table = (items: Obj[], meta: Obj, r: GroupRequest) =>
-    customTable(
-      COLUMNS,
-      items.map((i) => ({ ...i, spec: { ...i.spec, service: i.spec.service ? `${i.spec.service.namespace}/${i.spec.service.name}` : 'Local' } })),
-      meta,
-      { include: (r.q.get('includeObject') as 'None' | 'Metadata' | 'Object' | null) ?? 'Metadata' },
-    );
+    customTable(COLUMNS, items, meta, {
+      include: (r.q.get('includeObject') as 'None' | 'Metadata' | 'Object' | null) ?? 'Metadata',
+      typeMeta: { kind: 'APIService', apiVersion: `${APIREGISTRATION}/v1` },
+      // the Service column prints NAMESPACE/NAME, or Local
+      view: (i) => ({ ...i, spec: { ...i.spec, service: i.spec.service ? `${i.spec.service.namespace}/${i.spec.service.name}` : 'Local' } }),
+    });
   const wantsTable = (r: GroupRequest) => /as=Table/.test(String(r.req.headers.accept ?? ''));
   return {
     name: APIREGISTRATION,

@@ -256,7 +256,8 @@ function parseBody(buf: Buffer, type: string, what: string, custom = false): Obj
 }
 
 /** server-side printing: a custom kind's columns come from its definition */
-function tableOf(r: ResourceInfo, objects: Obj[], listMeta: Obj, opts: { include?: IncludeObject; noHeaders?: boolean }): Obj {
+function tableOf(r: ResourceInfo, objects: Obj[], listMeta: Obj, o: { include?: IncludeObject; noHeaders?: boolean }): Obj {
+  const opts = { ...o, typeMeta: { kind: r.kind, apiVersion: apiVersionOf(r) } };
   return r.custom ? r.custom.table(objects, listMeta, opts) : toTable(r.kind, objects, listMeta, opts);
 }
 
@@ -930,7 +931,7 @@ export class ApiServer {
       decodeTypedOrThrow(SCALE.typeName, SCALE.kind, SCALE.version, scale, false);
       const obj = await svc.get(r, ns, name);
       const warnings: string[] = [];
-      const out = await svc.update(r, ns, name, applyScale(obj, scale, r), { dryRun: dryRunOf(q), view: scaleView(r), admission: this.admissionOf(req, warnings) });
+      const out = await svc.update(r, ns, name, applyScale(obj, scale, r), { dryRun: dryRunOf(q), view: scaleView(r), through: 'scale', fieldManager: fieldManagerOf(req, q, 'UpdateOptions'), admission: this.admissionOf(req, warnings) });
       return sendJson(res, 200, toScale(r, out), warningHeader(warnings) as Record<string, string>);
     }
     if (method === 'PATCH') {
@@ -942,7 +943,7 @@ export class ApiServer {
         const pinned = scale.metadata?.resourceVersion !== obj.metadata.resourceVersion;
         try {
           const warnings: string[] = [];
-          const out = await svc.update(r, ns, name, applyScale(obj, scale, r), { dryRun: dryRunOf(q), view: scaleView(r), admission: this.admissionOf(req, warnings) });
+          const out = await svc.update(r, ns, name, applyScale(obj, scale, r), { dryRun: dryRunOf(q), view: scaleView(r), through: 'scale', fieldManager: fieldManagerOf(req, q, 'PatchOptions'), admission: this.admissionOf(req, warnings) });
           return sendJson(res, 200, toScale(r, out), warningHeader(warnings) as Record<string, string>);
         } catch (e) {
           // a race with another writer: read and patch again, unless the client pinned a version

@@ -83,7 +83,11 @@ describe('generic registry', () => {
     const reg = await memoryRegistry();
     const made = await reg.create(CONFIGMAPS, 'default', cm('a'));
     const uid = await apiError(reg.update(CONFIGMAPS, 'default', 'a', { ...made, metadata: { ...made.metadata, uid: 'x' } }));
-    assert.equal(uid.message, 'ConfigMap "a" is invalid: metadata.uid: Invalid value: "x": field is immutable');
+    assert.equal(uid.code, 409, 'a body uid is a precondition');
+    assert.equal(
+      uid.message,
+      `Operation cannot be fulfilled on configmaps "a": StorageError: invalid object, Code: 4, Key: /registry/configmaps/default/a, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: x, UID in object meta: ${made.metadata.uid}`,
+    );
     const { uid: _, creationTimestamp: __, ...meta } = made.metadata;
     const changed = await reg.update(CONFIGMAPS, 'default', 'a', { ...made, data: { k: 'new' }, metadata: meta });
     assert.equal(changed.data.k, 'new');
@@ -105,6 +109,36 @@ describe('generic registry', () => {
     assert.equal(mainWrite.status.phase, 'Running', 'the main resource does not write status');
     assert.equal(mainWrite.metadata.labels.a, 'b');
     assert.equal(mainWrite.metadata.generation, 1, 'labels are not spec');
+  });
+
+  it('update, patch and apply keep the stored creationTimestamp and generation (rest.BeforeUpdate); a patched uid or a new deletionTimestamp is immutable', async () => {
+    const reg = await memoryRegistry();
+    const made = await reg.create(CONFIGMAPS, 'default', cm('t'));
+    const created = made.metadata.creationTimestamp;
+    const put = await reg.update(CONFIGMAPS, 'default', 't', { ...made, data: { k: '1' }, metadata: { ...made.metadata, creationTimestamp: '2020-01-01T00:00:00Z', generation: 7 } });
+    assert.equal(put.metadata.creationTimestamp, created);
+    assert.equal(put.metadata.generation, made.metadata.generation);
+    const merged = await reg.patch(CONFIGMAPS, 'default', 't', 'application/merge-patch+json', JSON.stringify({ metadata: { creationTimestamp: '2020-01-01T00:00:00Z' }, data: { k: '2' } }));
+    assert.equal(merged.metadata.creationTimestamp, created);
+    assert.equal(merged.data.k, '2');
+    const { object: applied } = await reg.apply(
+      CONFIGMAPS,
+      'default',
+      't',
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 't', creationTimestamp: '2020-01-01T00:00:00Z' }, data: { k: '3' } },
+      { fieldManager: 'kubectl', force: true },
+    );
+    assert.equal(applied.metadata.creationTimestamp, created);
+    assert.equal(applied.data.k, '3');
+    // a patch has no precondition: a uid it changes is validation's
+    const uid = await apiError(reg.patch(CONFIGMAPS, 'default', 't', 'application/merge-patch+json', JSON.stringify({ metadata: { uid: 'x' } })));
+    assert.equal(uid.code, 422);
+    assert.equal(uid.message, 'ConfigMap "t" is invalid: metadata.uid: Invalid value: "x": field is immutable');
+    const del = await apiError(reg.patch(CONFIGMAPS, 'default', 't', 'application/merge-patch+json', JSON.stringify({ metadata: { deletionTimestamp: '2030-01-01T00:00:00Z' } })));
+    assert.equal(del.code, 422);
+    assert.match(del.message, /metadata\.deletionTimestamp: Invalid value: .*field is immutable/);
+    const now = await reg.get(CONFIGMAPS, 'default', 't');
+    assert.equal(now.data.k, '3', 'nothing written by the refused patches');
   });
 
   it('patch applies merge, strategic and JSON patches, retries a race, and honours a pinned resourceVersion', async () => {

@@ -50,6 +50,8 @@ export type { DeleteOptions, ListQuery, Obj, WatchEventOut, WatchQuery, WriteOpt
 export interface UpdateOptions extends WriteOptions {
   /** 'status': the status subresource; 'finalize': a namespace's spec.finalizers (the namespace controller's) */
   sub?: Exclude<WritePart, 'main'>;
+  /** a subresource that writes the main resource (scale: spec.replicas), named in managedFields */
+  through?: 'scale';
 }
 
 export interface PatchOptions extends UpdateOptions {
@@ -63,11 +65,11 @@ export interface ApplyOptions extends UpdateOptions {
 }
 
 /** the field manager's view of a kind and a write (src/api/apply) */
-function managedScope(r: ResourceInfo, part: WritePart): FieldManagerScope {
+function managedScope(r: ResourceInfo, part: WritePart, through?: 'scale'): FieldManagerScope {
   return {
     typeName: r.typeName,
     apiVersion: apiVersionOf(r),
-    subresource: part === 'status' || part === 'ephemeralcontainers' || part === 'approval' ? part : undefined,
+    subresource: part === 'status' || part === 'ephemeralcontainers' || part === 'approval' ? part : through,
     hasStatusSubresource: r.subresources.includes('status'),
   };
 }
@@ -689,6 +691,13 @@ export class GenericRegistry {
       throw badRequest(`the name of the object (${bodyName}) does not match the name on the URL (${name})`);
     }
     const old = await this.get(r, ns, name);
+    // a uid in the body is a precondition (rest.DefaultUpdatedObjectInfo), checked against the
+    // stored object before anything else, as the storage's Preconditions.Check words it
+    const uid = body.metadata?.uid;
+    if (typeof uid === 'string' && uid !== '' && uid !== old.metadata.uid) {
+      const why = `StorageError: invalid object, Code: 4, Key: ${this.key(r, ns, name)}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: ${uid}, UID in object meta: ${old.metadata.uid}`;
+      throw conflict(r.resource, name, why, r.group);
+    }
     const expected = parseRv(body.metadata?.resourceVersion, 'metadata.resourceVersion');
     return this.writeUpdate(r, ns, old, body, expected, opts);
   }
@@ -728,14 +737,26 @@ export class GenericRegistry {
       delete obj.status;
     }
 
-    // Fields only the server writes survive a client's update unchanged.
+    // Fields only the server writes survive a client's update, as rest.BeforeUpdate keeps them:
+    // generation and creationTimestamp are the stored ones whatever the body says (a re-applied
+    // export of an object since re-created keeps its new timestamp); a body without uid,
+    // deletionGracePeriodSeconds or (once set) deletionTimestamp keeps the stored one; a body
+    // that changes them otherwise is refused by validation (field is immutable).
     const m = obj.metadata;
     const om = old.metadata;
-    for (const k of ['uid', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation']) {
+    const absent = (v: unknown) => v === undefined || v === null || v === '';
+    for (const k of ['generation', 'creationTimestamp']) {
       if (om[k] === undefined) delete m[k];
-      else if (k !== 'uid' && k !== 'creationTimestamp') m[k] = om[k];
-      else if (m[k] === undefined || m[k] === '') m[k] = om[k];
+      else m[k] = om[k];
     }
+    for (const k of ['uid', 'deletionGracePeriodSeconds']) {
+      if (absent(m[k])) {
+        if (om[k] === undefined) delete m[k];
+        else m[k] = om[k];
+      }
+    }
+    if (om.deletionTimestamp !== undefined) m.deletionTimestamp = om.deletionTimestamp;
+    else if (absent(m.deletionTimestamp)) delete m.deletionTimestamp;
     // managedFields a client sends are its to edit (kubectl moves client-side apply's fields to
     // server-side apply that way); recordUpdate checks them and falls back to the stored ones
     if (m.managedFields === undefined || m.managedFields === null) m.managedFields = om.managedFields;
@@ -751,7 +772,7 @@ export class GenericRegistry {
 
     this.checkInvalid(r, name, this.validateWrite(r, obj, old, part));
     await this.validateAdmission(this.admission(r, 'UPDATE', part, ns, name, obj, old, opts), opts);
-    obj = opts.applied ? { ...obj, metadata: { ...obj.metadata, managedFields: opts.applied } } : recordUpdate(managedScope(r, part), old, obj, opts.fieldManager ?? '');
+    obj = opts.applied ? { ...obj, metadata: { ...obj.metadata, managedFields: opts.applied } } : recordUpdate(managedScope(r, part, opts.through), old, obj, opts.fieldManager ?? '');
 
     if (expected !== undefined && expected !== Number(om.resourceVersion)) {
       throw conflict(r.resource, name, STALE_OBJECT_MESSAGE, r.group);

@@ -13,7 +13,7 @@ import type { FieldError } from '../errors.js';
 import type { ResourceInfo } from '../registry.js';
 import type { FieldSchema, TypeSchema } from '../schema-types.js';
 import { byString } from '../order.js';
-import { humanDuration } from '../tables.js';
+import { humanDuration, rowObject, type TableOptions } from '../tables.js';
 import { applyDefaults, prune, validateSchema } from './structural.js';
 import type { CustomKind, JSONSchemaProps, PrinterColumn } from './types.js';
 import { isDNS1123Subdomain } from '../validation/names.js';
@@ -208,7 +208,11 @@ function cell(type: string, value: unknown, now: number): unknown {
   }
 }
 
-export function customTable(cols: PrinterColumn[], objects: Obj[], listMeta: Obj, opts: { include?: string; noHeaders?: boolean; now?: number } = {}): Obj {
+/**
+ * A Table by a kind's printer columns. `view` (when given) is what the columns read instead of
+ * the object itself; the rows' objects stay the objects.
+ */
+export function customTable(cols: PrinterColumn[], objects: Obj[], listMeta: Obj, opts: TableOptions & { view?: (o: Obj) => Obj } = {}): Obj {
   const now = opts.now ?? Date.now();
   const include = opts.include ?? 'Metadata';
   const table: Obj = { kind: 'Table', apiVersion: 'meta.k8s.io/v1', metadata: listMeta };
@@ -219,9 +223,10 @@ export function customTable(cols: PrinterColumn[], objects: Obj[], listMeta: Obj
     ];
   }
   table.rows = objects.map((o) => {
-    const row: Obj = { cells: [o.metadata?.name, ...cols.map((c) => cell(c.type, jsonPathValue(o, c.jsonPath), now))] };
-    if (include === 'Object') row.object = o;
-    else if (include !== 'None') row.object = { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata };
+    const v = opts.view ? opts.view(o) : o;
+    const row: Obj = { cells: [v.metadata?.name, ...cols.map((c) => cell(c.type, jsonPathValue(v, c.jsonPath), now))] };
+    const ro = rowObject(o, include, opts.typeMeta);
+    if (ro !== undefined) row.object = ro;
     return row;
   });
   return table;

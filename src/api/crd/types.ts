@@ -4,6 +4,7 @@
  * HTTP edge (CustomKind) in place of the generated, per-kind code built-in kinds have.
  */
 import type { FieldError } from '../errors.js';
+import type { TableOptions } from '../tables.js';
 
 type Obj = Record<string, any>;
 
@@ -90,7 +91,7 @@ export interface CustomKind {
   /** the unknown fields of a request body, as `unknown field "spec.x"` texts (pruned from obj) */
   unknownFields(obj: Obj): string[];
   /** meta.k8s.io Table of the objects */
-  table(objects: Obj[], listMeta: Obj, opts: { include?: 'None' | 'Metadata' | 'Object'; noHeaders?: boolean }): Obj;
+  table(objects: Obj[], listMeta: Obj, opts: TableOptions): Obj;
   /** why a new object may not be created now (its definition is being deleted), or undefined */
   refuseCreate?(): string | undefined;
   /** the Warning every request to this version gets, when the CRD marks it deprecated */
