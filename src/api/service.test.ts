@@ -33,13 +33,54 @@ test('Service validation: ports, names, protocols, type, externalName, DNS-1035 
   ]);
   assert.deepEqual(errs(svc({ type: 'Headless', ports: [{ port: 80 }] })), ['spec.type: Unsupported value: "Headless": supported values: "ClusterIP", "ExternalName", "LoadBalancer", "NodePort"']);
   assert.deepEqual(errs(svc({ type: 'ExternalName' })), ['spec.externalName: Required value']);
-  assert.deepEqual(errs(svc({ clusterIP: 'None' })), [], 'a headless service needs no ports');
+  assert.deepEqual(errs(svc({ clusterIP: 'None', clusterIPs: ['None'] })), [], 'a headless service needs no ports');
   assert.match(errs(svc({ ports: [{ port: 80 }] }, '9lives')).join('\n'), /metadata.name: Invalid value: "9lives": a DNS-1035 label must consist/);
-  const old = svc({ clusterIP: '10.0.0.5', ports: [{ port: 80 }] });
+  // what the registry validates has clusterIPs filled from clusterIP (src/registry/strategy/service.ts)
+  const old = svc({ clusterIP: '10.0.0.5', clusterIPs: ['10.0.0.5'], ports: [{ port: 80 }] });
   old.metadata.resourceVersion = '3';
   const moved = structuredClone(old);
   moved.spec.clusterIP = '10.0.0.6';
-  assert.deepEqual(validateUpdate('Service', moved, old).map(validationErrorText), ['spec.clusterIPs[0]: Invalid value: "10.0.0.6": may not change once set']);
+  moved.spec.clusterIPs = ['10.0.0.6'];
+  assert.deepEqual(validateUpdate('Service', moved, old).map(validationErrorText), ['spec.clusterIPs[0]: Invalid value: []string{"10.0.0.6"}: may not change once set']);
+  // only clusterIPs changed (a patch of that field): both upstream errors
+  const plural = structuredClone(old);
+  plural.spec.clusterIPs = ['10.0.0.9'];
+  assert.deepEqual(validateUpdate('Service', plural, old).map(validationErrorText), [
+    'spec.clusterIPs[0]: Invalid value: []string{"10.0.0.9"}: may not change once set',
+    'spec.clusterIPs: Invalid value: []string{"10.0.0.9"}: first value must match `clusterIP`',
+  ]);
+  const toExternal = structuredClone(old);
+  Object.assign(toExternal.spec, { type: 'ExternalName', externalName: 'a.b' });
+  delete toExternal.spec.clusterIP;
+  delete toExternal.spec.clusterIPs;
+  assert.deepEqual(validateUpdate('Service', toExternal, old).map(validationErrorText), [], 'a change to ExternalName may drop the cluster IP');
+});
+
+test('Service validation: what each type allows of clusterIP(s), ipFamilies and ipFamilyPolicy', () => {
+  for (const type of ['NodePort', 'LoadBalancer']) {
+    assert.deepEqual(errs(svc({ type, clusterIP: 'None', clusterIPs: ['None'], ports: [{ port: 80 }] })), [`spec.clusterIPs[0]: Invalid value: "None": may not be set to 'None' for ${type} services`]);
+  }
+  assert.deepEqual(errs(svc({ type: 'ExternalName', externalName: 'a.b', clusterIP: '10.43.77.77', clusterIPs: ['10.43.77.77'] })), ['spec.clusterIPs: Forbidden: may not be set for ExternalName services']);
+  assert.deepEqual(errs(svc({ type: 'ExternalName', externalName: 'a.b', ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack' })), [
+    'spec.ipFamilies: Forbidden: may not be set for ExternalName services',
+    'spec.ipFamilyPolicy: Forbidden: may not be set for ExternalName services',
+  ]);
+  assert.deepEqual(errs(svc({ clusterIP: '10.0.0.5', clusterIPs: ['10.0.0.6'], ports: [{ port: 80 }] })), ['spec.clusterIPs: Invalid value: []string{"10.0.0.6"}: first value must match `clusterIP`']);
+  assert.deepEqual(errs(svc({ clusterIP: '10.0.0.5', ports: [{ port: 80 }] })), ['spec.clusterIPs: Required value']);
+  assert.deepEqual(errs(svc({ clusterIPs: ['10.0.0.6'], ports: [{ port: 80 }] })), ['spec.clusterIPs: Invalid value: []string{"10.0.0.6"}: must be empty when `clusterIP` is not specified']);
+  assert.deepEqual(errs(svc({ clusterIP: 'x', clusterIPs: ['x'], ports: [{ port: 80 }] })), ['spec.clusterIPs[0]: Invalid value: "x": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)']);
+  assert.deepEqual(errs(svc({ clusterIP: '10.0.0.5', clusterIPs: ['10.0.0.5', '10.0.0.6'], ports: [{ port: 80 }] })), ['spec.clusterIPs: Invalid value: []string{"10.0.0.5", "10.0.0.6"}: may specify no more than one IP for each IP family']);
+  assert.deepEqual(errs(svc({ clusterIP: '10.0.0.5', clusterIPs: ['10.0.0.5'], ipFamilies: ['IPv6', 'IPv7'], ipFamilyPolicy: 'Both', ports: [{ port: 80 }] })), [
+    'spec.ipFamilies[1]: Unsupported value: "IPv7": supported values: "IPv4", "IPv6"',
+    'spec.ipFamilyPolicy: Unsupported value: "Both": supported values: "PreferDualStack", "RequireDualStack", "SingleStack"',
+    'spec.clusterIPs[0]: Invalid value: "10.0.0.5": expected an IPv6 value as indicated by `ipFamilies[0]`',
+  ]);
+  // a Local LoadBalancer's health-check port is fixed once set
+  const lb = svc({ type: 'LoadBalancer', externalTrafficPolicy: 'Local', healthCheckNodePort: 30001, clusterIP: '10.0.0.5', clusterIPs: ['10.0.0.5'], ports: [{ port: 80 }] });
+  lb.metadata.resourceVersion = '3';
+  const hc = structuredClone(lb);
+  hc.spec.healthCheckNodePort = 30002;
+  assert.deepEqual(validateUpdate('Service', hc, lb).map(validationErrorText), ['spec.healthCheckNodePort: Forbidden: field is immutable']);
 });
 
 test('Service table: NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE (wide: SELECTOR)', () => {

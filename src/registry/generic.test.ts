@@ -278,6 +278,16 @@ describe('generic registry', () => {
     const marked = await reg.delete(NAMESPACES, undefined, 'scratch');
     assert.equal(marked.gone, false);
     assert.equal(marked.object.status.phase, 'Terminating');
+    // deleting it again is a Conflict, worded as kube-apiserver words it (two spaces), and changes nothing
+    const again = await apiError(reg.delete(NAMESPACES, undefined, 'scratch'));
+    assert.equal(again.code, 409);
+    assert.equal(again.reason, 'Conflict');
+    assert.equal(
+      again.message,
+      'Operation cannot be fulfilled on namespaces "scratch": The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.',
+    );
+    assert.equal((await reg.get(NAMESPACES, undefined, 'scratch')).metadata.resourceVersion, marked.object.metadata.resourceVersion);
+    assert.deepEqual((await reg.deleteCollection(NAMESPACES, undefined, {}, {})).items, [], 'a delete of every namespace skips the terminating one');
     const refusedNew = await apiError(reg.create(CONFIGMAPS, 'scratch', cm('late')));
     assert.equal(refusedNew.code, 403);
     assert.match(refusedNew.message, /because it is being terminated$/);

@@ -910,6 +910,8 @@ export class GenericRegistry {
       if (opts.gracePeriodSeconds !== undefined && opts.gracePeriodSeconds < 0) {
         throw invalid(r.kind, name, [{ type: 'FieldValueInvalid', field: 'gracePeriodSeconds', value: opts.gracePeriodSeconds, detail: 'must be greater than or equal to 0' }]);
       }
+      const again = strategyFor(r).refuseDeleteAgain?.(obj);
+      if (again) throw again;
       if (attempt === 0) {
         // admission of a delete: the webhooks see the stored object as oldObject (a mutation has nothing to change)
         const extra: Obj = {};
@@ -974,7 +976,7 @@ export class GenericRegistry {
     const deleted: Obj[] = [];
     const strategy = strategyFor(r);
     for (const item of list.items) {
-      if (strategy.refuseDelete?.(item.metadata.name)) continue;
+      if (strategy.refuseDelete?.(item.metadata.name) || strategy.refuseDeleteAgain?.(item)) continue;
       try {
         const res = await this.delete(r, item.metadata.namespace, item.metadata.name, opts);
         const o = res.object;

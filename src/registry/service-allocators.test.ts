@@ -126,3 +126,78 @@ test('servers sharing a store (sharedStore): what one hands out the other does n
     ips.add(s.spec.clusterIP);
   }
 });
+
+const SMP = 'application/strategic-merge-patch+json';
+
+test('what a type does not allow is refused before anything is taken: None on NodePort/LoadBalancer, a cluster IP on ExternalName', async () => {
+  const reg = await registry('10.43.0.0/29', '30000-30000');
+  for (const type of ['NodePort', 'LoadBalancer']) {
+    const e = await apiError(reg.create(SERVICES, 'default', svc('h', { type, clusterIP: 'None' })));
+    assert.equal(e.code, 422);
+    assert.equal(e.message, `Service "h" is invalid: spec.clusterIPs[0]: Invalid value: "None": may not be set to 'None' for ${type} services`);
+    assert.deepEqual(e.details?.causes, [{ reason: 'FieldValueInvalid', message: `Invalid value: "None": may not be set to 'None' for ${type} services`, field: 'spec.clusterIPs[0]' }]);
+  }
+  const ext = await apiError(reg.create(SERVICES, 'default', { metadata: { name: 'e' }, spec: { type: 'ExternalName', externalName: 'a.b', clusterIP: '10.43.0.3' } }));
+  assert.equal(ext.message, 'Service "e" is invalid: spec.clusterIPs: Forbidden: may not be set for ExternalName services');
+  assert.equal((await reg.list(SERVICES, 'default')).items.length, 0);
+  // the one node port and 10.43.0.3 are still free
+  const np = await reg.create(SERVICES, 'default', svc('np', { type: 'NodePort', clusterIP: '10.43.0.3' }));
+  assert.equal(np.spec.ports[0].nodePort, 30000);
+});
+
+test('a change to ExternalName clears and releases the cluster IP, node ports and health-check port; back to ClusterIP allocates again', async () => {
+  const reg = await registry('10.43.0.0/29', '30000-30002');
+  const lb = await reg.create(SERVICES, 'default', svc('lb', { type: 'LoadBalancer', externalTrafficPolicy: 'Local' }));
+  const ip = lb.spec.clusterIP;
+  const held = [lb.spec.ports[0].nodePort, lb.spec.healthCheckNodePort];
+  assert.equal(held.length, 2);
+  // as `kubectl patch svc lb -p '{"spec":{"type":"ExternalName","externalName":"a.b"}}'`
+  const ext = await reg.patch(SERVICES, 'default', 'lb', SMP, JSON.stringify({ spec: { type: 'ExternalName', externalName: 'a.b' } }));
+  for (const k of ['clusterIP', 'clusterIPs', 'ipFamilies', 'ipFamilyPolicy', 'healthCheckNodePort', 'allocateLoadBalancerNodePorts', 'externalTrafficPolicy']) assert.equal(ext.spec[k], undefined, k);
+  assert.equal(ext.spec.ports[0].nodePort, undefined);
+  const stored = await reg.get(SERVICES, 'default', 'lb');
+  assert.equal(stored.spec.clusterIP, undefined);
+  // what it held is free: another Service takes the IP and both node ports
+  const other = await reg.create(SERVICES, 'default', svc('other', { type: 'NodePort', clusterIP: ip, ports: [{ port: 80, name: 'a', nodePort: held[0] }, { port: 81, name: 'b', nodePort: held[1] }] }));
+  assert.equal(other.spec.clusterIP, ip);
+  // and back: a fresh IP, not the one now taken
+  const back = await reg.patch(SERVICES, 'default', 'lb', SMP, JSON.stringify({ spec: { type: 'ClusterIP', externalName: null } }));
+  assert.match(back.spec.clusterIP, /^10\.43\.0\.[1-6]$/);
+  assert.notEqual(back.spec.clusterIP, ip);
+  assert.deepEqual(back.spec.clusterIPs, [back.spec.clusterIP]);
+});
+
+test('a cluster IP written out on a change to ExternalName is released too; one the client changes itself is refused', async () => {
+  const reg = await registry();
+  const a = await reg.create(SERVICES, 'default', svc('a', { type: 'NodePort' }));
+  const changed = await apiError(reg.patch(SERVICES, 'default', 'a', SMP, JSON.stringify({ spec: { type: 'ExternalName', externalName: 'a.b', clusterIP: '10.43.0.5', clusterIPs: ['10.43.0.5'] } })));
+  assert.equal(changed.message, 'Service "a" is invalid: spec.clusterIPs: Forbidden: may not be set for ExternalName services');
+  assert.equal((await reg.get(SERVICES, 'default', 'a')).spec.type, 'NodePort', 'nothing stored');
+  // as a `kubectl apply` of an ExternalName manifest: no clusterIP in the body
+  const body = structuredClone(a);
+  body.spec = { type: 'ExternalName', externalName: 'a.b', ports: [{ port: 80 }], clusterIP: '', clusterIPs: null };
+  const ext = await reg.update(SERVICES, 'default', 'a', body);
+  assert.equal(ext.spec.clusterIP, undefined);
+  const again = await reg.create(SERVICES, 'default', svc('b', { clusterIP: a.spec.clusterIP, type: 'NodePort', ports: [{ port: 80, nodePort: a.spec.ports[0].nodePort }] }));
+  assert.equal(again.spec.clusterIP, a.spec.clusterIP);
+});
+
+test('a patch of clusterIPs alone is refused as kube-apiserver refuses it, and nothing is stored', async () => {
+  const reg = await registry();
+  const a = await reg.create(SERVICES, 'default', svc('a'));
+  const other = a.spec.clusterIP === '10.43.0.6' ? '10.43.0.5' : '10.43.0.6';
+  const e = await apiError(reg.patch(SERVICES, 'default', 'a', SMP, JSON.stringify({ spec: { clusterIPs: [other] } }), { fieldManager: 'kubectl-patch' }));
+  assert.equal(e.code, 422);
+  assert.equal(
+    e.message,
+    `Service "a" is invalid: [spec.clusterIPs[0]: Invalid value: []string{"${other}"}: may not change once set, spec.clusterIPs: Invalid value: []string{"${other}"}: first value must match \`clusterIP\`]`,
+  );
+  const stored = await reg.get(SERVICES, 'default', 'a');
+  assert.equal(stored.metadata.resourceVersion, a.metadata.resourceVersion);
+  assert.ok(!JSON.stringify(stored.metadata.managedFields).includes('kubectl-patch'));
+  // clusterIP alone: clusterIPs follows it, and the change is refused the same way
+  const single = await apiError(reg.patch(SERVICES, 'default', 'a', SMP, JSON.stringify({ spec: { clusterIP: other } })));
+  assert.equal(single.message, `Service "a" is invalid: spec.clusterIPs[0]: Invalid value: []string{"${other}"}: may not change once set`);
+  // the other address was never taken
+  assert.equal((await reg.create(SERVICES, 'default', svc('b', { clusterIP: other }))).spec.clusterIP, other);
+});

@@ -19,26 +19,41 @@ export const DEFAULT_SERVICE_NODE_PORT_RANGE = '30000-32767';
 
 const HEADLESS = 'None';
 
-function needsClusterIP(spec: Obj): boolean {
-  return spec.type !== 'ExternalName' && spec.clusterIP !== HEADLESS;
+/** the type has a value in clusterIP/clusterIPs, "None" included (kube's needsClusterIP) */
+export function typeHasClusterIP(spec: Obj): boolean {
+  return spec.type !== 'ExternalName';
 }
 
+/** an address is taken from the range */
+function needsClusterIP(spec: Obj): boolean {
+  return typeHasClusterIP(spec) && spec.clusterIP !== HEADLESS;
+}
+
+/** the type has node ports (kube's needsNodePort): the ones asked for are taken */
+export function typeHasNodePorts(spec: Obj): boolean {
+  return spec.type === 'NodePort' || spec.type === 'LoadBalancer';
+}
+
+/** the ports that name none get one (a LoadBalancer may opt out) */
 function needsNodePorts(spec: Obj): boolean {
   return spec.type === 'NodePort' || (spec.type === 'LoadBalancer' && spec.allocateLoadBalancerNodePorts !== false);
 }
 
-/** a LoadBalancer (or NodePort) with externalTrafficPolicy Local answers health checks on a node port */
-function needsHealthCheckPort(spec: Obj): boolean {
+/** a LoadBalancer with externalTrafficPolicy Local answers health checks on a node port */
+export function needsHealthCheckPort(spec: Obj): boolean {
   return spec.type === 'LoadBalancer' && spec.externalTrafficPolicy === 'Local';
 }
 
-/** what a Service holds: its IP and node ports */
+/**
+ * what a Service holds: its IP and node ports, as far as its type takes them (a value its type
+ * has no use for was never taken, and giving it back could free another Service's)
+ */
 function holdings(svc: Obj | undefined): { ip?: string; ports: number[] } {
   const spec = svc?.spec ?? {};
-  const ip = typeof spec.clusterIP === 'string' && spec.clusterIP && spec.clusterIP !== HEADLESS ? spec.clusterIP : undefined;
+  const ip = needsClusterIP(spec) && typeof spec.clusterIP === 'string' && spec.clusterIP ? spec.clusterIP : undefined;
   const ports: number[] = [];
-  for (const p of Array.isArray(spec.ports) ? spec.ports : []) if (typeof p?.nodePort === 'number' && p.nodePort > 0) ports.push(p.nodePort);
-  if (typeof spec.healthCheckNodePort === 'number' && spec.healthCheckNodePort > 0) ports.push(spec.healthCheckNodePort);
+  if (typeHasNodePorts(spec)) for (const p of Array.isArray(spec.ports) ? spec.ports : []) if (typeof p?.nodePort === 'number' && p.nodePort > 0) ports.push(p.nodePort);
+  if (needsHealthCheckPort(spec) && typeof spec.healthCheckNodePort === 'number' && spec.healthCheckNodePort > 0) ports.push(spec.healthCheckNodePort);
   return { ip, ports };
 }
 
@@ -112,13 +127,14 @@ export class ServiceAllocators {
         spec.ipFamilyPolicy ??= 'SingleStack';
       } else if (spec.clusterIP === HEADLESS) {
         spec.clusterIPs = [HEADLESS];
-        if (spec.type !== 'ExternalName') {
-          spec.ipFamilies ??= ['IPv4'];
-          spec.ipFamilyPolicy ??= 'SingleStack';
-        }
+        spec.ipFamilies ??= ['IPv4'];
+        spec.ipFamilyPolicy ??= 'SingleStack';
+      } else {
+        // an ExternalName Service (validation let none of them through but empty ones, which Go's omitempty drops)
+        for (const k of ['clusterIP', 'clusterIPs', 'ipFamilies', 'ipFamilyPolicy']) if (spec[k] === '' || spec[k] === null || (Array.isArray(spec[k]) && spec[k].length === 0)) delete spec[k];
       }
       const ports: Obj[] = Array.isArray(spec.ports) ? spec.ports : [];
-      if (needsNodePorts(spec)) {
+      if (typeHasNodePorts(spec)) {
         ports.forEach((p, i) => {
           const field = `spec.ports[${i}].nodePort`;
           if (typeof p.nodePort === 'number' && p.nodePort > 0) {
@@ -131,14 +147,14 @@ export class ServiceAllocators {
               if (!fe) throw e;
               errs.push(fe);
             }
-          } else {
+          } else if (needsNodePorts(spec)) {
             p.nodePort = this.nodePorts.any();
             takenPorts.push(p.nodePort);
           }
         });
       } else {
-        // a type without node ports keeps none (kube clears them on a type change)
-        for (const p of ports) if (spec.type === 'ClusterIP' || spec.type === 'ExternalName') delete p.nodePort;
+        // a type without node ports keeps none (validation refuses them on a ClusterIP Service)
+        for (const p of ports) delete p.nodePort;
       }
       if (needsHealthCheckPort(spec)) {
         const h = spec.healthCheckNodePort;
@@ -188,19 +204,20 @@ export class ServiceAllocators {
 /**
  * An update that leaves out what was allocated keeps it (kube's patchAllocatedValues): a
  * `kubectl apply` or `replace` of a manifest without clusterIP or nodePort must not move them.
+ * Only where the old and the new type both have the value; "None" counts as a cluster IP.
  */
 export function keepAllocatedValues(svc: Obj, old: Obj): void {
   const spec = svc.spec ?? {};
   const was = old.spec ?? {};
-  if (needsClusterIP(spec) && (spec.clusterIP === undefined || spec.clusterIP === '') && was.clusterIP && was.clusterIP !== HEADLESS) {
-    spec.clusterIP = was.clusterIP;
-    spec.clusterIPs = was.clusterIPs ?? [was.clusterIP];
+  if (typeHasClusterIP(was) && typeHasClusterIP(spec)) {
+    if ((spec.clusterIP === undefined || spec.clusterIP === '') && was.clusterIP) spec.clusterIP = was.clusterIP;
+    if (!(Array.isArray(spec.clusterIPs) && spec.clusterIPs.length) && Array.isArray(was.clusterIPs) && was.clusterIPs.length) spec.clusterIPs = [...was.clusterIPs];
+    if (spec.clusterIP === was.clusterIP) {
+      spec.ipFamilies ??= was.ipFamilies;
+      spec.ipFamilyPolicy ??= was.ipFamilyPolicy;
+    }
   }
-  if (needsClusterIP(spec) && spec.clusterIP === was.clusterIP) {
-    spec.ipFamilies ??= was.ipFamilies;
-    spec.ipFamilyPolicy ??= was.ipFamilyPolicy;
-  }
-  if (needsNodePorts(spec)) {
+  if (typeHasNodePorts(was) && typeHasNodePorts(spec)) {
     const oldPorts: Obj[] = Array.isArray(was.ports) ? was.ports : [];
     for (const p of Array.isArray(spec.ports) ? spec.ports : []) {
       if (typeof p.nodePort === 'number' && p.nodePort > 0) continue;
@@ -208,5 +225,5 @@ export function keepAllocatedValues(svc: Obj, old: Obj): void {
       if (match?.nodePort) p.nodePort = match.nodePort;
     }
   }
-  if (needsHealthCheckPort(spec) && !spec.healthCheckNodePort && was.healthCheckNodePort) spec.healthCheckNodePort = was.healthCheckNodePort;
+  if (needsHealthCheckPort(was) && needsHealthCheckPort(spec) && !spec.healthCheckNodePort && was.healthCheckNodePort) spec.healthCheckNodePort = was.healthCheckNodePort;
 }

@@ -1,9 +1,10 @@
 /**
  * Namespaces: the built-in ones exist from the start and may not be deleted; a deleted
  * namespace turns Terminating and stays until its contents are gone and its spec.finalizers
- * are cleared (the finalize part of a write, which only the namespace controller uses).
+ * are cleared (the finalize part of a write, which only the namespace controller uses); a
+ * delete of it meanwhile is a 409 Conflict, as kube-apiserver answers.
  */
-import { forbidden } from '../../api/errors.js';
+import { conflict, forbidden } from '../../api/errors.js';
 import { resourceInfo } from '../../api/registry.js';
 import type { Strategy } from './types.js';
 
@@ -25,6 +26,11 @@ export const namespaceStrategy: Strategy = {
   },
   markTerminating(obj) {
     obj.status = { ...(obj.status ?? {}), phase: 'Terminating' };
+  },
+  refuseDeleteAgain(obj) {
+    // kube's namespace REST Delete: a namespace marked for deletion goes when its finalizers are done
+    if (!obj.metadata?.deletionTimestamp || (obj.spec?.finalizers ?? []).length === 0) return undefined;
+    return conflict('namespaces', obj.metadata.name, 'The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.');
   },
   refuseDelete(name) {
     if (PROTECTED_NAMESPACES.includes(name)) return forbidden(`namespaces "${name}" is forbidden: this namespace may not be deleted`);

@@ -31,6 +31,8 @@ export interface Strategy extends AllocatingStrategy {
   markTerminating?(obj: Obj): void;
   /** BeforeDelete: why this object may not be deleted at all; deleteCollection skips such objects */
   refuseDelete?(name: string): ApiError | undefined;
+  /** why a delete of this object, already marked for deletion, is refused (a terminating namespace: 409); deleteCollection skips it */
+  refuseDeleteAgain?(obj: Obj): ApiError | undefined;
 }
 
 /** What an asynchronous allocation did, to undo it when the write fails or to finish it when it lands. */
