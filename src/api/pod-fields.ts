@@ -156,7 +156,7 @@ const volumeRows: LedgerRow[] = [
   impl('Volume.name', 'src/kubelet/volumes.ts'),
   impl('Volume.configMap', 'src/kubelet/volumes.ts (atomic writer, read-only)', true),
   impl('Volume.secret', 'src/kubelet/volumes.ts (atomic writer on a tmpfs, read-only)', true),
-  impl('Volume.emptyDir', 'src/kubelet/volumes.ts (medium Memory: tmpfs), src/kubelet/eviction.ts (sizeLimit)', true),
+  impl('Volume.emptyDir', 'src/kubelet/volumes.ts (medium Memory: tmpfs, sized by sizeLimit, the pod memory limit, allocatable), src/kubelet/eviction.ts (sizeLimit)', true),
   impl('Volume.hostPath', 'src/kubelet/volumes.ts (type checks with the kubelet\'s messages)', true),
   impl('Volume.downwardAPI', 'src/kubelet/volumes.ts, src/kubelet/downward.ts (labels/annotations files updated in place)', true),
   impl('Volume.projected', 'src/kubelet/volumes.ts (configMap, secret, downwardAPI sources)', true),

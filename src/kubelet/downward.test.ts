@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fieldRefValue, formatMap, goQuote, resourceFieldRefValue, type DownwardContext } from './downward.js';
+import { downwardFile, fieldRefValue, formatMap, goQuote, resourceFieldRefValue, type DownwardContext } from './downward.js';
 
 const ctx: DownwardContext = { podIPs: ['10.0.0.5', 'fd00::5'], hostIPs: ['192.0.2.1'], allocatable: { cpu: '2', memory: '2Gi', 'ephemeral-storage': '0' } };
 const pod = {
@@ -49,6 +49,16 @@ test('resourceFieldRef: divisors round up; a missing limit is the node allocatab
   assert.equal(r('bare', 'requests.memory'), '0', 'no request: 0');
   assert.equal(r('bare', 'requests.cpu'), '0');
   assert.throws(() => r('ghost', 'limits.cpu'), /container ghost not found/);
+});
+
+test('resourceFieldRef: a divisor of "0" (what typed Go clients send for an unset one) is 1', () => {
+  const r = (c: string, res: string, d?: unknown) => resourceFieldRefValue(pod, c, res, d, ctx);
+  assert.equal(r('app', 'limits.cpu', '0'), '1');
+  assert.equal(r('app', 'limits.memory', '0'), String(64 * 1024 * 1024));
+  assert.equal(r('bare', 'limits.cpu', '0m'), '2');
+  assert.equal(r('app', 'limits.memory', 0), String(64 * 1024 * 1024), 'a number 0 too');
+  assert.equal(downwardFile(pod, { path: 'mem', resourceFieldRef: { containerName: 'app', resource: 'limits.memory', divisor: '0' } }, ctx).toString(), String(64 * 1024 * 1024));
+  assert.throws(() => r('app', 'limits.cpu', '-1'), /invalid divisor "-1" for limits.cpu/);
 });
 
 test('formatMap / goQuote: sorted keys, Go %q quoting', () => {

@@ -95,7 +95,7 @@ const ceilDiv = (a: bigint, b: bigint) => (a + b - 1n) / b;
 /**
  * A resourceFieldRef's value: ExtractContainerResourceValue with the container's limits merged
  * with the node's allocatable. cpu rounds up in millicores / divisor's millicores; memory,
- * ephemeral-storage and hugepages in bytes / divisor's bytes.
+ * ephemeral-storage and hugepages in bytes / divisor's bytes. A divisor of 0 counts as unset (1).
  */
 export function resourceFieldRefValue(pod: Obj, containerName: string, resource: string, divisor: unknown, ctx: DownwardContext): string {
   const all: Obj[] = [...(pod.spec.initContainers ?? []), ...(pod.spec.containers ?? [])];
@@ -109,8 +109,10 @@ export function resourceFieldRefValue(pod: Obj, containerName: string, resource:
   if (which === 'limits' && (raw === undefined || parseQuantity(raw)?.num === 0n) && ['cpu', 'memory', 'ephemeral-storage'].includes(name)) raw = ctx.allocatable[name];
   if (!['cpu', 'memory', 'ephemeral-storage'].includes(name) && !name.startsWith('hugepages-')) throw new DownwardError(`unsupported container resource : ${resource}`);
   const q = parseQuantity(raw ?? '0') ?? parseQuantity('0')!;
-  const d = parseQuantity(divisor ?? '1');
-  if (!d || d.num <= 0n) throw new DownwardError(`invalid divisor ${JSON.stringify(divisor)} for ${resource}`);
+  // a zero divisor is an unset one (typed Go clients and kubectl debug --copy-to send "0"): 1
+  let d = parseQuantity(divisor ?? '1');
+  if (d?.num === 0n) d = parseQuantity('1');
+  if (!d || d.num < 0n) throw new DownwardError(`invalid divisor ${JSON.stringify(divisor)} for ${resource}`);
   if (name === 'cpu') {
     // math.Ceil(float64(cpu.MilliValue()) / float64(divisor.MilliValue()))
     const milli = ceilDiv(q.num * 1000n, q.den);

@@ -62,6 +62,7 @@ import { DeadlineTimers, deadlineRemainingMs, failedStatus, DEADLINE_REASON, DEA
 import { LABEL_CONTAINER_HASH, containerHash, definitionChanged, definitionChangedMessage } from './container-hash.js';
 import { TerminationMessages, prepareTerminationMessage, removeTerminationMessage, terminationAnnotations } from './termination-message.js';
 import { SyncBackoff } from './sync-backoff.js';
+import { CRASH_BACKOFF_MAX_MS, crashBackoff, crashBackoffEventMessage, crashBackoffMessage, type CrashBackoffEntry } from './crash-backoff.js';
 import { osErrorText } from '../sys/os-error.js';
 import { appContainersDone, containerRestartPolicy, isSidecar, sidecarNames, terminationOrder } from './sidecars.js';
 import { rfc3339 } from '../api/time.js';
@@ -72,14 +73,11 @@ export const LABEL_POD_NAME = 'io.kubernetes.pod.name';
 export const LABEL_POD_NAMESPACE = 'io.kubernetes.pod.namespace';
 export const LABEL_CONTAINER_NAME = 'io.kubernetes.container.name';
 
-const BACKOFF_START_MS = 10_000;
-
 /** PODBAY_TRACE=1 prints the steps of each pod sync with timestamps (what dominates start-up). */
 const TRACE = process.env.PODBAY_TRACE === '1';
 function trace(pod: Obj | undefined, step: string): void {
   if (TRACE) process.stderr.write(`${new Date().toISOString()} trace ${pod?.metadata?.name ?? '?'}: ${step}\n`);
 }
-const BACKOFF_MAX_MS = 300_000;
 
 export interface KubeletOptions {
   client: Client;
@@ -116,10 +114,6 @@ const SERVICES = resourceInfo('services')!;
 
 const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
 
-interface BackoffEntry {
-  delayMs: number;
-}
-
 
 function isTerminal(pod: Obj): boolean {
   return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
@@ -148,7 +142,7 @@ export class Kubelet {
   private readonly syncing = new Map<string, Promise<void>>();
   private readonly dirty = new Set<string>();
   private readonly waiting = new Map<string, Waiting>();
-  private readonly backoff = new Map<string, BackoffEntry>();
+  private readonly backoff = new Map<string, CrashBackoffEntry>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private informer?: Informer<Obj>;
   /** every Service, for the pods' service environment variables (the kubelet's serviceLister) */
@@ -511,6 +505,23 @@ export class Kubelet {
     trace(pod, 'status written');
   }
 
+  /**
+   * The crash back-off before (re)starting a container (crash-backoff.ts): true to start it now;
+   * false while it waits (CrashLoopBackOff, a BackOff event, a sync when the wait is over).
+   * `finishedAt`: the end of its newest exited run, undefined if it has none.
+   */
+  private backedOff(pod: Obj, spec: Obj, key: string, fieldPath: string, finishedAt: number | undefined): boolean {
+    const d = crashBackoff(this.backoff.get(key), finishedAt, Date.now());
+    if (d.start) {
+      if (d.entry) this.backoff.set(key, d.entry);
+      return true;
+    }
+    this.waiting.set(key, { reason: 'CrashLoopBackOff', message: crashBackoffMessage(d.delayMs, spec.name, pod) });
+    this.events.record(pod, 'Warning', 'BackOff', crashBackoffEventMessage(spec.name, pod), fieldPath);
+    this.enqueueAfter(pod.metadata.uid, d.waitMs + 10);
+    return false;
+  }
+
   private runsOf(all: RtContainer[], name: string): RtContainer[] {
     return all.filter((c) => c.config.name === name).sort((a, b) => b.config.restartCount - a.config.restartCount);
   }
@@ -544,18 +555,21 @@ export class Kubelet {
     } else if (latest?.state === 'running' && !probeFailed) {
       this.waiting.delete(key);
       // a long healthy run resets the back-off, as the kubelet's does after 2x the max delay
-      if (latest.startedAt && Date.now() - Date.parse(latest.startedAt) > 2 * BACKOFF_MAX_MS) this.backoff.delete(key);
+      if (latest.startedAt && Date.now() - Date.parse(latest.startedAt) > 2 * CRASH_BACKOFF_MAX_MS) this.backoff.delete(key);
       return;
     }
     if (latest?.state === 'running' && probeFailed) {
-      // kill the run that failed its liveness (or startup) probe; restart it at once unless the
-      // policy is Never (the kubelet restarts such a container without back-off)
+      // kill the run that failed its liveness (or startup) probe; unless the policy is Never it is
+      // restarted through the same back-off as a container that exited, measured (as the
+      // kubelet's doBackOff does, deciding before the kill) from the previous run's end
       const restart = policy !== 'Never';
       const message = `Container ${spec.name} failed ${probeFailed.toLowerCase()} probe`;
       this.events.record(pod, 'Normal', 'Killing', restart ? `${message}, will be restarted` : message, fieldPath);
       const probe = probeFailed === 'Liveness' ? spec.livenessProbe : spec.startupProbe;
       await this.hooks.kill(this.hookTarget(pod, sandbox, spec, latest.id), latest.id, probe?.terminationGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30, fieldPath);
       if (!restart) return;
+      const previous = runs[1]?.state === 'exited' ? runs[1] : undefined;
+      if (!this.backedOff(pod, spec, key, fieldPath, previous && (previous.finishedAt ? Date.parse(previous.finishedAt) : Date.now()))) return;
     } else if (latest?.state === 'created') {
       // created but never started (podbay stopped in between): start it now
       await this.startContainer(pod, sandbox, latest, spec, key, fieldPath);
@@ -568,21 +582,7 @@ export class Kubelet {
       }
       // the back-off belongs to a definition (the kubelet keys it by the container hash): a new image starts afresh
       if (definitionChanged(spec, latest)) this.backoff.delete(key);
-      const entry = this.backoff.get(key);
-      if (entry) {
-        const finished = latest.finishedAt ? Date.parse(latest.finishedAt) : Date.now();
-        const readyAt = finished + entry.delayMs;
-        if (Date.now() < readyAt) {
-          const msg = `back-off ${Math.round(entry.delayMs / 1000)}s restarting failed container=${spec.name} pod=${pod.metadata.name}_${pod.metadata.namespace}(${uid})`;
-          this.waiting.set(key, { reason: 'CrashLoopBackOff', message: msg });
-          this.events.record(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${spec.name} in pod ${pod.metadata.name}_${pod.metadata.namespace}(${uid})`, fieldPath);
-          this.enqueueAfter(uid, readyAt - Date.now() + 10);
-          return;
-        }
-        entry.delayMs = Math.min(entry.delayMs * 2, BACKOFF_MAX_MS);
-      } else {
-        this.backoff.set(key, { delayMs: BACKOFF_START_MS });
-      }
+      if (!this.backedOff(pod, spec, key, fieldPath, latest.finishedAt ? Date.parse(latest.finishedAt) : Date.now())) return;
     }
 
     // a container whose last creation failed waits out its back-off (its waiting reason stays)

@@ -4,8 +4,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, existsSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { atomicWrite, downwardFiles, prepareVolumes, releaseVolumes, VolumeError, type FileEntry } from './volumes.js';
+import { atomicWrite, downwardFiles, emptyDirMemorySize, prepareVolumes, releaseVolumes, VolumeError, type FileEntry } from './volumes.js';
 import type { DownwardContext } from './downward.js';
+import type { Obj } from '../api/types.js';
 
 const ctx: DownwardContext = { podIPs: [], hostIPs: ['192.0.2.1'], allocatable: { cpu: '2', memory: '1Gi', 'ephemeral-storage': '0' } };
 import type { KubeletClient } from './client.js';
@@ -211,4 +212,30 @@ test('projected volume: configMap + secret + downwardAPI + the pod\'s token in o
   } finally {
     await releaseVolumes(dir);
   }
+});
+
+test('emptyDirMemorySize: the smallest of allocatable, the pod cgroup memory limit and sizeLimit (calculateEmptyDirMemorySize)', () => {
+  const Mi = 1024 * 1024;
+  const alloc = 2048 * Mi;
+  const c = (name: string, limits?: Obj, requests?: Obj) => ({ name, image: 'busybox', ...(limits || requests ? { resources: { ...(limits ? { limits } : {}), ...(requests ? { requests } : {}) } } : {}) });
+  const p = (containers: Obj[], initContainers: Obj[] = []) => ({ spec: { containers, initContainers } });
+  // BestEffort, no sizeLimit: allocatable
+  assert.equal(emptyDirMemorySize(p([c('a')]), { medium: 'Memory' }, alloc), alloc);
+  // sizeLimit below allocatable
+  assert.equal(emptyDirMemorySize(p([c('a')]), { medium: 'Memory', sizeLimit: '10Mi' }, alloc), 10 * Mi);
+  // sizeLimit above allocatable: allocatable
+  assert.equal(emptyDirMemorySize(p([c('a')]), { medium: 'Memory', sizeLimit: '4Gi' }, alloc), alloc);
+  // every app container limits memory: the pod limit (sum), lower than sizeLimit
+  assert.equal(emptyDirMemorySize(p([c('a', { memory: '64Mi' }), c('b', { memory: '32Mi' })]), { medium: 'Memory', sizeLimit: '1Gi' }, alloc), 96 * Mi);
+  // sizeLimit under the pod limit wins
+  assert.equal(emptyDirMemorySize(p([c('a', { memory: '64Mi' })]), { medium: 'Memory', sizeLimit: '10Mi' }, alloc), 10 * Mi);
+  // an init container's larger limit: max(sum of apps, any init)
+  assert.equal(emptyDirMemorySize(p([c('a', { memory: '64Mi' })], [c('i', { memory: '128Mi' })]), { medium: 'Memory' }, alloc), 128 * Mi);
+  // Burstable with one app container without a memory limit: no pod memory limit
+  assert.equal(emptyDirMemorySize(p([c('a', { memory: '64Mi' }), c('b', undefined, { cpu: '100m' })]), { medium: 'Memory' }, alloc), alloc);
+  // a pod limit above allocatable does not raise it
+  assert.equal(emptyDirMemorySize(p([c('a', { memory: '8Gi' })]), { medium: 'Memory' }, alloc), alloc);
+  // sizeLimit "0" counts as unset; no allocatable known: no size (the kernel's default)
+  assert.equal(emptyDirMemorySize(p([c('a')]), { medium: 'Memory', sizeLimit: '0' }, alloc), alloc);
+  assert.equal(emptyDirMemorySize(p([c('a')]), { medium: 'Memory' }, 0), 0);
 });

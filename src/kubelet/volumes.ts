@@ -8,7 +8,8 @@
  *                         nginx.conf -> ..data/nginx.conf     what the user sees
  *                       mounted read-only into every container whatever the pod says (as the
  *                       kubelet does); a secret's dir is a tmpfs, so secrets never reach the disk
- *   emptyDir            a directory that lives as long as the pod (a tmpfs with medium: Memory)
+ *   emptyDir            a directory that lives as long as the pod (a tmpfs with medium: Memory,
+ *                       sized as the kubelet sizes it: emptyDirMemorySize)
  *   hostPath            the host path itself, after the `type` check
  *   persistentVolumeClaim  the bound PersistentVolume's path (claim-volume.ts)
  *
@@ -32,6 +33,8 @@ import { currentMountPoints, currentMountsUnder } from '../sys/mountinfo.js';
 import { fdPath, openDirHandle, resolveUnder } from '../sys/safe-open.js';
 import { downwardFile, DownwardError, type DownwardContext } from './downward.js';
 import { claimVolume } from './claim-volume.js';
+import { podCgroupConfig } from './qos.js';
+import { bytesValue } from '../api/pod-resources.js';
 import { VolumeError } from './volume-error.js';
 
 import { osErrorText } from '../sys/os-error.js';
@@ -247,6 +250,22 @@ async function mounted(dir: string): Promise<boolean> {
   return (await currentMountPoints()).has(dir);
 }
 
+/**
+ * The size of a medium: Memory emptyDir's tmpfs, as the kubelet's calculateEmptyDirMemorySize
+ * (SizeMemoryBackedVolumes, on since 1.22): the node's allocatable memory, lowered to the pod's
+ * memory limit (its cgroup's: ResourceConfigForPod, set when the pod is Guaranteed or every app
+ * container has a memory limit), then to the volume's sizeLimit; each only when it is positive
+ * and no larger. 0: no size (the kernel's default, half of RAM).
+ */
+export function emptyDirMemorySize(pod: Obj, emptyDir: Obj, allocatableMemoryBytes: number): number {
+  let size = allocatableMemoryBytes;
+  const podLimit = podCgroupConfig(pod).resources.memoryLimitBytes ?? 0;
+  if (podLimit > 0 && podLimit <= size) size = podLimit;
+  const sizeLimit = bytesValue(emptyDir.sizeLimit);
+  if (sizeLimit > 0 && sizeLimit <= size) size = sizeLimit;
+  return size;
+}
+
 /** Prepare (or refresh) every volume of a pod. */
 export async function prepareVolumes(client: KubeletClient, pod: Obj, podDir: string, downward: DownwardContext): Promise<PreparedVolumes> {
   const volumes = new Map<string, PreparedVolume>();
@@ -285,9 +304,10 @@ export async function prepareVolumes(client: KubeletClient, pod: Obj, podDir: st
     } else if (v.emptyDir) {
       const dir = join(podDir, 'volumes', 'kubernetes.io~empty-dir', v.name);
       await fsp.mkdir(dir, { recursive: true, mode: 0o777 });
-      // medium: Memory is a tmpfs, as the kubelet makes it (its size: the kernel's default)
+      // medium: Memory is a tmpfs, as the kubelet makes it, sized as its SizeMemoryBackedVolumes does
       if (v.emptyDir.medium === 'Memory' && !(await mounted(dir))) {
-        await run('mount', ['-t', 'tmpfs', '-o', 'nosuid,nodev,mode=1777', 'tmpfs', dir]);
+        const size = emptyDirMemorySize(pod, v.emptyDir, bytesValue(downward.allocatable.memory));
+        await run('mount', ['-t', 'tmpfs', '-o', `nosuid,nodev,mode=1777${size > 0 ? `,size=${size}` : ''}`, 'tmpfs', dir]);
       }
       // as the kubelet's setupDir: only the permission bits, so fsGroup's setgid stays
       if (((await fsp.stat(dir)).mode & 0o777) !== 0o777) await fsp.chmod(dir, 0o777);

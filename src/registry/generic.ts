@@ -647,6 +647,8 @@ export class GenericRegistry {
     if (refusal) throw methodNotAllowed(refusal);
     if (r.custom) r.custom.defaults(obj, 'create');
     else defaultObject(r.kind, obj, 'create');
+    // what admission fills in without a look-up is there before validation, as in kube-apiserver
+    strategyFor(r).admitDefaults?.(obj, ns, this.strategyContext);
     this.checkInvalid(r, name, r.custom ? r.custom.validate(obj, undefined, 'main') : validateCreate(r.kind, obj));
     await this.requireNamespace(r, ns, name, true);
     // mutating admission (a pod's service account and token volume); what it adds is checked too

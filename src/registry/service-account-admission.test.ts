@@ -75,6 +75,34 @@ describe('ServiceAccount admission', () => {
     assert.deepEqual(p.spec.containers[0].volumeMounts.map((m: any) => m.name), ['mine']);
   });
 
+  it('a projected serviceAccountToken in a pod that names no account: the account is `default` before validation', async () => {
+    const reg = await registry();
+    const projected = (name: string, spec: object = {}) =>
+      pod(name, { volumes: [{ name: 'tok', projected: { sources: [{ serviceAccountToken: { path: 'token', expirationSeconds: 3600 } }] } }], ...spec });
+    // without the account: the admission's 403, not the validation's Forbidden field
+    const e = await apiError(reg.create(PODS, 'default', projected('none')));
+    assert.equal(e.code, 403);
+    assert.equal(e.message, 'pods "none" is forbidden: error looking up service account default/default: serviceaccount "default" not found');
+    const e2 = await apiError(reg.create(PODS, 'default', projected('robot', { serviceAccountName: 'robot' })));
+    assert.equal(e2.code, 403);
+    assert.match(e2.message, /serviceaccount "robot" not found/);
+    await reg.create(SAS, 'default', { metadata: { name: 'default' } });
+    const p = await reg.create(PODS, 'default', projected('p'));
+    assert.equal(p.spec.serviceAccountName, 'default');
+    assert.equal(p.spec.serviceAccount, 'default');
+    assert.deepEqual(p.spec.volumes[0].projected.sources[0].serviceAccountToken, { path: 'token', expirationSeconds: 3600 });
+  });
+
+  it('with the admission off, a projected serviceAccountToken needs serviceAccountName (kube-apiserver with the plugin disabled)', async () => {
+    const reg = new Registry(new MemoryStore());
+    await reg.bootstrap();
+    const e = await apiError(
+      reg.create(PODS, 'default', pod('off', { volumes: [{ name: 'tok', projected: { sources: [{ serviceAccountToken: { path: 'token' } }] } }] })),
+    );
+    assert.equal(e.code, 422);
+    assert.match(e.message, /spec\.volumes\[0\]\.projected\.sources\[0\]\.serviceAccountToken: Forbidden: must not be specified when serviceAccountName is not set/);
+  });
+
   it('waits a moment for `default` when asked (the controller makes it)', async () => {
     const reg = new Registry(new MemoryStore(), { serviceAccountAdmission: { defaultAccountWaitMs: 2000 } });
     await reg.bootstrap();

@@ -64,14 +64,27 @@ export interface AdmissionOptions {
   defaultAccountWaitMs?: number;
 }
 
-/** Admit: default the account, refuse a pod whose account does not exist, mount its token. */
-export async function admitPodServiceAccount(pod: Obj, ns: string, lookup: AccountLookup, opts: AdmissionOptions = {}): Promise<void> {
-  if (pod.metadata?.annotations?.[MIRROR_ANNOTATION] !== undefined) return;
+/**
+ * The admission's first step, which needs no look-up: a pod that names no account runs as
+ * `default` (the deprecated serviceAccount alias follows). The registry runs it before it
+ * validates a create, so that a projected serviceAccountToken source in a pod that named no
+ * account is valid, as it is behind kube-apiserver's admission. Returns false for a pod the
+ * admission leaves alone (a mirror pod, no spec).
+ */
+export function defaultPodServiceAccount(pod: Obj): boolean {
+  if (pod.metadata?.annotations?.[MIRROR_ANNOTATION] !== undefined) return false;
   const spec = pod.spec;
-  if (!spec || typeof spec !== 'object') return;
+  if (!spec || typeof spec !== 'object' || Array.isArray(spec)) return false;
   if (!spec.serviceAccountName) spec.serviceAccountName = spec.serviceAccount || DEFAULT_SERVICE_ACCOUNT;
   // the deprecated alias follows the name, as the defaulting does
   spec.serviceAccount = spec.serviceAccountName;
+  return true;
+}
+
+/** Admit: default the account, refuse a pod whose account does not exist, mount its token. */
+export async function admitPodServiceAccount(pod: Obj, ns: string, lookup: AccountLookup, opts: AdmissionOptions = {}): Promise<void> {
+  if (!defaultPodServiceAccount(pod)) return;
+  const spec = pod.spec;
   const name: string = spec.serviceAccountName;
   let sa = await lookup(ns, name);
   const waitUntil = Date.now() + (name === DEFAULT_SERVICE_ACCOUNT ? opts.defaultAccountWaitMs ?? 0 : 0);

@@ -322,4 +322,33 @@ spec:
     assert.match(row('live-exec').restarts!, /^[1-9]/);
     ok('delete', 'pod', 'live-exec', '--grace-period=0', '--force');
   });
+
+  it('liveness: a container its probe kills again and again goes into CrashLoopBackOff, as one that exits does', async () => {
+    apply(`apiVersion: v1
+kind: Pod
+metadata: {name: live-loop}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox:1.36
+    command: [sleep, "3600"]
+    livenessProbe: {exec: {command: ["false"]}, periodSeconds: 1, failureThreshold: 1}
+`);
+    // the kubelet decides before each kill, from the previous run's end: two restarts at once, then 10 s
+    const p = await waitFor('live-loop in CrashLoopBackOff', () => {
+      const x = pod('live-loop');
+      return x.status.containerStatuses?.[0]?.state.waiting?.reason === 'CrashLoopBackOff' ? x : undefined;
+    }, 40_000);
+    const c = p.status.containerStatuses[0];
+    const uid = p.metadata.uid;
+    assert.equal(c.state.waiting.message, `back-off 10s restarting failed container=c pod=live-loop_default(${uid})`);
+    assert.ok(c.restartCount >= 2 && c.restartCount <= 3, `restartCount ${c.restartCount}`);
+    assert.match(events('live-loop'), new RegExp(`^Warning BackOff Back-off restarting failed container c in pod live-loop_default\\(${uid}\\)$`, 'm'));
+    // 8 s later: at most one more restart (the 10 s back-off), not one a second
+    await new Promise((r) => setTimeout(r, 8000));
+    const later = pod('live-loop').status.containerStatuses[0].restartCount;
+    assert.ok(later <= c.restartCount + 1, `restartCount ${c.restartCount} -> ${later} in 8 s`);
+    ok('delete', 'pod', 'live-loop', '--grace-period=0', '--force');
+  });
 });

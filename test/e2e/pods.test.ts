@@ -318,20 +318,21 @@ spec:
     assert.equal(old.stdout, 'ghost\n');
   });
 
-  it('an emptyDir with medium: Memory is a tmpfs, unmounted when the pod goes', async () => {
+  it('an emptyDir with medium: Memory is a tmpfs of its sizeLimit, unmounted when the pod goes', async () => {
     assert.equal(
       s.kubectl(kc.path, ['apply', '-f', '-'], `apiVersion: v1
 kind: Pod
 metadata: {name: mem}
 spec:
-  volumes: [{name: cache, emptyDir: {medium: Memory}}]
+  volumes: [{name: cache, emptyDir: {medium: Memory, sizeLimit: 10Mi}}]
   containers:
   - {name: c, image: busybox:1.36, command: [sleep, "3600"], volumeMounts: [{name: cache, mountPath: /cache}]}
 `).code,
       0,
     );
     await waitFor('mem running', () => (pod('mem').status.containerStatuses?.[0]?.state.running ? true : undefined));
-    assert.match(ok('exec', 'mem', '--', 'sh', '-c', 'grep " /cache " /proc/self/mountinfo'), / - tmpfs /);
+    // sized as the kubelet sizes it (SizeMemoryBackedVolumes): here the sizeLimit
+    assert.match(ok('exec', 'mem', '--', 'sh', '-c', 'grep " /cache " /proc/self/mountinfo'), / - tmpfs .*\bsize=10240k\b/);
     const uid = pod('mem').metadata.uid;
     const onHost = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(uid) && l.includes('empty-dir'));
     assert.equal(onHost().length, 1, 'the tmpfs is mounted on the host side of the volume');

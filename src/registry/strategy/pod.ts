@@ -7,7 +7,7 @@ import { resourceInfo } from '../../api/registry.js';
 import type { Obj } from '../../api/types.js';
 import type { Strategy } from './types.js';
 import { rfc3339 } from '../../api/time.js';
-import { admitPodServiceAccount } from '../service-account-admission.js';
+import { admitPodServiceAccount, defaultPodServiceAccount } from '../service-account-admission.js';
 
 export const PODS = resourceInfo('pods')!;
 const SERVICEACCOUNTS = resourceInfo('serviceaccounts')!;
@@ -19,6 +19,9 @@ const DEFAULT_GRACE_SECONDS = 30;
 export const podStrategy: Strategy = {
   prepareForCreate(obj) {
     obj.metadata.generation = 1;
+  },
+  admitDefaults(obj, ns, ctx) {
+    if (ctx.serviceAccountAdmission && ns !== undefined) defaultPodServiceAccount(obj);
   },
   async admit(obj, ns, ctx) {
     if (!ctx.serviceAccountAdmission || ns === undefined) return;

@@ -57,6 +57,12 @@ export interface StrategyContext {
 
 /** The asynchronous hooks, as kube's service REST storage allocates around the generic store. */
 export interface AllocatingStrategy {
+  /**
+   * the fields a create's mutating admission fills in without looking anything up (a pod's
+   * serviceAccountName): run before the first validation, which must see them as
+   * kube-apiserver's validation, run after its admission chain, does
+   */
+  admitDefaults?(obj: Obj, ns: string | undefined, ctx: StrategyContext): void;
   /** mutating admission of a create (after defaulting, before validation), as kube-apiserver's admission chain */
   admit?(obj: Obj, ns: string | undefined, ctx: StrategyContext): Promise<void>;
   /** before a create is stored */
