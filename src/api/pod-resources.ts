@@ -4,6 +4,7 @@
  * quantities, no node and no cgroup in it.
  */
 import { parseQuantity } from './validation/quantity.js';
+import { isExtendedResourceName } from './validation/resources.js';
 import type { Obj } from './types.js';
 
 /** Quantity.MilliValue() (rounded up); 0 for absent or malformed. */
@@ -45,3 +46,28 @@ export function podAmounts(pod: Obj, which: 'requests' | 'limits'): PodAmounts {
   return sum;
 }
 
+
+/**
+ * v1helper.IsScalarResourceName: what the scheduler counts besides cpu, memory, ephemeral-storage
+ * and pods: extended resources (example.com/foo, nvidia.com/gpu), hugepages-<size>, prefixed
+ * native resources (*kubernetes.io/*) and attachable-volumes-*.
+ */
+export function isScalarResourceName(name: string): boolean {
+  return isExtendedResourceName(name) || name.startsWith('hugepages-') || name.includes('kubernetes.io/') || name.startsWith('attachable-volumes-');
+}
+
+/**
+ * resource.PodRequests for the scalar resources, each as Quantity.Value() (an integer count or
+ * bytes): max(sum of app containers, any init container) + overhead. Zero amounts are left out.
+ */
+export function podScalarRequests(pod: Obj): Map<string, number> {
+  const sum = new Map<string, number>();
+  const each = (list: unknown, f: (name: string, v: number) => void): void => {
+    for (const [name, raw] of Object.entries((list ?? {}) as Record<string, unknown>)) if (isScalarResourceName(name)) f(name, bytesValue(raw));
+  };
+  for (const c of (pod.spec?.containers ?? []) as Obj[]) each(c.resources?.requests, (n, v) => sum.set(n, (sum.get(n) ?? 0) + v));
+  for (const c of (pod.spec?.initContainers ?? []) as Obj[]) each(c.resources?.requests, (n, v) => sum.set(n, Math.max(sum.get(n) ?? 0, v)));
+  each(pod.spec?.overhead, (n, v) => sum.set(n, (sum.get(n) ?? 0) + v));
+  for (const [n, v] of sum) if (v <= 0) sum.delete(n);
+  return sum;
+}

@@ -4,6 +4,7 @@ import dgram from 'node:dgram';
 import dnsPacket from 'dns-packet';
 import type { Client } from '../client/types.js';
 import { ClusterDNS, buildReply, encodeForUdp } from './server.js';
+import type { ClusterView } from './records.js';
 
 /** an upstream on 127.0.0.1 answering every A query with 192.0.2.1 (TTL 60), counting them */
 async function upstream(): Promise<{ port: number; count: () => number; sock: dgram.Socket }> {
@@ -49,6 +50,32 @@ describe('cluster DNS server', () => {
     assert.equal(nx.rcode, 'NXDOMAIN');
     assert.ok(nx.flag_aa, 'authoritative for the cluster zone');
     assert.equal(nx.authorities![0]!.type, 'SOA');
+  });
+
+  it('an ExternalName Service outside the zone: pods get the CNAME and the target\'s records looked up upstream; others the CNAME alone', async () => {
+    const u = await upstream();
+    socks.push(u.sock);
+    const dns = new ClusterDNS(noClient, { ...opts, upstreams: [{ host: '127.0.0.1', port: u.port }] });
+    const ext = { metadata: { namespace: 'd1', name: 'ext' }, spec: { type: 'ExternalName', externalName: 'example.org' } };
+    (dns as unknown as { view: ClusterView }).view = { service: (ns, n) => (ns === 'd1' && n === 'ext' ? ext : undefined), services: () => [ext], slicesOf: () => [] };
+    const r = dnsPacket.decode((await dns.handle(query('ext.d1.svc.cluster.local', 'A', 9), '10.85.0.5', 'udp'))!);
+    assert.equal(r.id, 9);
+    assert.equal(r.rcode, 'NOERROR');
+    assert.ok(r.flag_aa);
+    assert.deepEqual(r.answers!.map((a) => [a.name, a.type, a.data]), [
+      ['ext.d1.svc.cluster.local', 'CNAME', 'example.org'],
+      ['example.org', 'A', '192.0.2.1'],
+    ]);
+    assert.equal(u.count(), 1);
+    const outside = dnsPacket.decode((await dns.handle(query('ext.d1.svc.cluster.local'), '192.168.1.9', 'udp'))!);
+    assert.deepEqual(outside.answers!.map((a) => [a.type, a.data]), [['CNAME', 'example.org']], 'no recursion for clients outside the pod range');
+    assert.equal(u.count(), 1);
+    const txt = dnsPacket.decode((await dns.handle(query('ext.d1.svc.cluster.local', 'TXT'), '10.85.0.5', 'udp'))!);
+    assert.deepEqual(txt.answers!.map((a) => a.type), ['CNAME'], 'only A and AAAA are completed');
+    // no upstream answering: the CNAME alone
+    const none = new ClusterDNS(noClient, { ...opts, upstreams: [] });
+    (none as unknown as { view: ClusterView }).view = dns.view;
+    assert.deepEqual(dnsPacket.decode((await none.handle(query('ext.d1.svc.cluster.local'), '10.85.0.5', 'udp'))!).answers!.map((a) => a.type), ['CNAME']);
   });
 
   it('hostile input: garbage gets FORMERR with its id, or nothing without a header; responses are ignored', async () => {

@@ -10,7 +10,8 @@
  * negative answers for the SOA minimum, at most 30 s), 1000 entries at most, the oldest going
  * first. Forwarding (recursion) is served only to clients in the pod range: the gateway
  * address is reachable from the host's other interfaces too, and an open resolver would be a
- * gift to anyone who can route to it. Everything a container sends is hostile: a packet that
+ * gift to anyone who can route to it; so is completing an ExternalName's CNAME to a name outside
+ * the zone with that name's records (completeCname). Everything a container sends is hostile: a packet that
  * does not parse gets FORMERR (or nothing, when it has no header), a TCP client gets 64 KiB
  * per message and 10 s of silence at most, and at most 256 forwarded queries wait at once
  * (more get SERVFAIL).
@@ -18,7 +19,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
-import type { Answer, Packet } from 'dns-packet';
+import type { Answer, Packet, Question } from 'dns-packet';
 import { lazyModule } from '../lazy-module.js';
 
 // loaded with the DNS server (the kubelet's bridge), not by an API-only start
@@ -27,7 +28,7 @@ import { resourceInfo } from '../api/registry.js';
 import type { Client } from '../client/types.js';
 import { Informer } from '../client/informer.js';
 import type { LateListener } from '../sys/late-bind.js';
-import { answerCluster, cidrContains, type ClusterView, type ZoneOptions } from './records.js';
+import { answerCluster, cidrContains, inZone, type ClusterView, type ZoneAnswer, type ZoneOptions } from './records.js';
 
 const SERVICES = resourceInfo('services')!;
 const SLICES = resourceInfo('endpointslices', 'discovery.k8s.io', 'v1')!;
@@ -147,9 +148,25 @@ export class ClusterDNS {
     const question = q.questions?.[0];
     if (!question || (q.questions?.length ?? 0) !== 1) return buildReply(q, 'FORMERR');
     const ours = answerCluster(question, this.view, this.zone);
-    if (ours) return buildReply(q, ours.rcode, ours, true);
-    if (!this.opts.podCIDR || !cidrContains(this.opts.podCIDR, from)) return buildReply(q, 'REFUSED');
+    const mayRecurse = !!this.opts.podCIDR && cidrContains(this.opts.podCIDR, from);
+    if (ours) return buildReply(q, ours.rcode, mayRecurse ? await this.completeCname(question, ours, transport) : ours, true);
+    if (!mayRecurse) return buildReply(q, 'REFUSED');
     return this.forward(q, transport);
+  }
+
+  /**
+   * An A/AAAA answer that ends in a CNAME to a name outside the zone (an ExternalName Service
+   * such as example.com) gets the target's records too, looked up as any forwarded name is (its
+   * cache, its upstreams): stub resolvers (musl, glibc) do not chase a CNAME themselves, and
+   * CoreDNS's plugin.A completes it the same way. Failing that, the CNAME alone.
+   */
+  private async completeCname(question: Question, ours: ZoneAnswer, transport: 'udp' | 'tcp'): Promise<ZoneAnswer> {
+    const last = ours.answers.at(-1);
+    if ((question.type !== 'A' && question.type !== 'AAAA') || last?.type !== 'CNAME' || inZone(String(last.data), this.zone)) return ours;
+    const lookup: Packet = { id: 0, type: 'query', flags: dnsPacket().RECURSION_DESIRED, questions: [{ name: String(last.data), type: question.type, class: 'IN' }] };
+    const got = await this.forward(lookup, transport);
+    if (((got.flags ?? 0) & 0xf) !== RCODES.NOERROR || !got.answers?.length) return ours;
+    return { ...ours, answers: [...ours.answers, ...got.answers], authorities: [] };
   }
 
   private async forward(q: Packet, transport: 'udp' | 'tcp'): Promise<Packet> {

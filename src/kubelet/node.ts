@@ -3,12 +3,13 @@
  * Capacity and addresses are read from the host each time, so a resized VM reports truthfully.
  */
 import os from 'node:os';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { ApiError } from '../api/errors.js';
 import { resourceInfo } from '../api/registry.js';
 import type { Client, Obj } from '../client/types.js';
 import { PODBAY_VERSION, VERSION_INFO } from '../version.js';
 import { rfc3339 } from '../api/time.js';
+import { formatQuantity } from '../api/validation/quantity.js';
 
 function osImage(): string {
   try {
@@ -49,13 +50,55 @@ export function nodeName(): string {
 /** The kubelet's default hard eviction threshold memory.available<100Mi, held back from pods. */
 export const EVICTION_HARD_MEMORY_BYTES = 100 * 1024 * 1024;
 
+/** One huge page size the kernel offers and how many pages of it are reserved (nr_hugepages). */
+export interface HugePageSize {
+  pageBytes: number;
+  pages: number;
+}
+
 /**
- * Capacity from this machine (CPUs online, MemTotal) and allocatable as the kubelet derives it:
- * capacity minus the hard eviction threshold (no system/kube reservations are configured).
+ * The huge page sizes of this kernel, as cAdvisor reads them: one hugepages-<N>kB directory per
+ * size under /sys/kernel/mm/hugepages, with its nr_hugepages. None when the kernel has no
+ * hugetlbfs support.
  */
-export function nodeResources(cpus = os.cpus().length, memBytes = os.totalmem()): { capacity: Record<string, string>; allocatable: Record<string, string> } {
-  const capacity = { cpu: String(cpus), memory: `${Math.floor(memBytes / 1024)}Ki`, pods: '110', 'ephemeral-storage': '0' };
-  const allocMem = nodeAllocatable(cpus, memBytes).memoryBytes;
+export function hostHugePages(dir = '/sys/kernel/mm/hugepages'): HugePageSize[] {
+  const out: HugePageSize[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const name of names) {
+    const m = /^hugepages-(\d+)kB$/.exec(name);
+    if (!m) continue;
+    let pages = 0;
+    try {
+      pages = Number(readFileSync(`${dir}/${name}/nr_hugepages`, 'utf8').trim()) || 0;
+    } catch {
+      /* unreadable: none reserved */
+    }
+    out.push({ pageBytes: Number(m[1]) * 1024, pages });
+  }
+  return out;
+}
+
+const binarySI = (bytes: number): string => formatQuantity({ num: BigInt(bytes), den: 1n, format: 'BinarySI' });
+
+/**
+ * Capacity from this machine (CPUs online, MemTotal, each huge page size as hugepages-2Mi: the
+ * bytes of pages reserved, "0" when none) and allocatable as the kubelet derives it: capacity
+ * minus the hard eviction threshold (no system/kube reservations are configured), memory also
+ * minus the huge pages reserved (nodestatus.MachineInfo).
+ */
+export function nodeResources(cpus = os.cpus().length, memBytes = os.totalmem(), hugePages: HugePageSize[] = hostHugePages()): { capacity: Record<string, string>; allocatable: Record<string, string> } {
+  const capacity: Record<string, string> = { cpu: String(cpus), memory: `${Math.floor(memBytes / 1024)}Ki`, pods: '110', 'ephemeral-storage': '0' };
+  let hugeBytes = 0;
+  for (const h of hugePages) {
+    capacity[`hugepages-${binarySI(h.pageBytes)}`] = binarySI(h.pages * h.pageBytes);
+    hugeBytes += h.pages * h.pageBytes;
+  }
+  const allocMem = Math.max(0, nodeAllocatable(cpus, memBytes).memoryBytes - hugeBytes);
   return { capacity, allocatable: { ...capacity, memory: `${Math.floor(allocMem / 1024)}Ki` } };
 }
 
