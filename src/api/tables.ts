@@ -115,7 +115,10 @@ export function podSummary(pod: Obj, now = Date.now()): { ready: string; status:
     break; // the first init container that is not done decides, as kubectl's printPod
   }
 
-  if (!initializing) {
+  // a pod once initialized counts its app containers even while an init container (a crash-looping
+  // sidecar) decides the status, as printPod's isPodInitializedConditionTrue
+  const initialized = (st.conditions ?? []).some((c: Obj) => c.type === 'Initialized' && c.status === 'True');
+  if (!initializing || initialized) {
     restarts = sidecarRestarts;
     lastRestart = sidecarLastRestart;
     let hasRunning = false;

@@ -217,3 +217,21 @@ test('ephemeral containers get their own statuses, never ready, and move neither
   const none = computePodStatus({ pod: { ...pod, spec: { ...pod.spec, ephemeralContainers: undefined } }, containers: [app], sandboxReady: true, podIPs: [], hostIP: 'h', now: 'T' });
   assert.equal(none.ephemeralContainerStatuses, undefined);
 });
+
+test('kubectl\'s READY for an initialized pod whose sidecar crash-loops: the running app container counts (printPod)', () => {
+  const pod = {
+    metadata: { name: 'p' },
+    spec: { initContainers: [{ name: 's', restartPolicy: 'Always' }], containers: [{ name: 'c' }] },
+    status: {
+      phase: 'Running',
+      conditions: [{ type: 'Initialized', status: 'True' }],
+      initContainerStatuses: [{ name: 's', started: false, ready: false, restartCount: 2, state: { waiting: { reason: 'CrashLoopBackOff' } } }],
+      containerStatuses: [{ name: 'c', started: true, ready: true, restartCount: 0, state: { running: { startedAt: '2026-12-01T00:00:00Z' } } }],
+    },
+  };
+  const s = podSummary(pod);
+  assert.deepEqual([s.ready, s.status, s.restarts], ['1/2', 'Init:CrashLoopBackOff', '2']);
+  // not yet initialized: the init container decides alone
+  const early = podSummary({ ...pod, status: { ...pod.status, conditions: [{ type: 'Initialized', status: 'False' }] } });
+  assert.deepEqual([early.ready, early.status], ['0/2', 'Init:CrashLoopBackOff']);
+});
