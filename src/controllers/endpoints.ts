@@ -147,7 +147,8 @@ function serviceLabels(svc: Obj): Record<string, string> {
 
 const HEADLESS_LABEL = 'service.kubernetes.io/headless';
 
-function same(a: unknown, b: unknown): boolean {
+/** equal as JSON (null and absent alike): what the endpoints controllers compare before a write */
+export function same(a: unknown, b: unknown): boolean {
   return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 }
 

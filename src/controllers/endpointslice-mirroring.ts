@@ -20,7 +20,7 @@ import type { Obj } from '../api/types.js';
 import type { Client } from '../client/types.js';
 import { Informer } from '../client/informer.js';
 import { runWorkers, WorkQueue } from './workqueue.js';
-import { MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from './endpoints.js';
+import { MANAGED_BY_LABEL, same, SERVICE_NAME_LABEL } from './endpoints.js';
 
 const SERVICES = resourceInfo('services')!;
 const ENDPOINTS = resourceInfo('endpoints')!;
@@ -81,8 +81,6 @@ function sliceMeta(ep: Obj): { labels: Record<string, string>; annotations: Reco
   for (const [k, v] of Object.entries((ep.metadata.annotations ?? {}) as Record<string, string>)) if (!SKIPPED_ANNOTATIONS.has(k)) annotations[k] = v;
   return { labels, annotations };
 }
-
-const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 export class EndpointSliceMirroringController {
   private readonly services: Informer;

@@ -297,9 +297,9 @@ export function customKindFor(crd: Obj, version: string, terminating: () => bool
       prune(schema, obj);
       applyDefaults(schema, obj);
     },
+    // a stored object is pruned and defaulted as a written one is
     decodeStored(obj) {
-      prune(schema, obj);
-      applyDefaults(schema, obj);
+      this.defaults(obj, 'update');
     },
     validate(obj, old, part) {
       const errs = validateMeta(obj);
