@@ -170,7 +170,9 @@ test('a change to ExternalName clears and releases the cluster IP, node ports an
 test('a cluster IP written out on a change to ExternalName is released too; one the client changes itself is refused', async () => {
   const reg = await registry();
   const a = await reg.create(SERVICES, 'default', svc('a', { type: 'NodePort' }));
-  const changed = await apiError(reg.patch(SERVICES, 'default', 'a', SMP, JSON.stringify({ spec: { type: 'ExternalName', externalName: 'a.b', clusterIP: '10.43.0.5', clusterIPs: ['10.43.0.5'] } })));
+  // an IP other than the one the allocator picked (at random in the /29) for `a`
+  const mine = a.spec.clusterIP === '10.43.0.5' ? '10.43.0.6' : '10.43.0.5';
+  const changed = await apiError(reg.patch(SERVICES, 'default', 'a', SMP, JSON.stringify({ spec: { type: 'ExternalName', externalName: 'a.b', clusterIP: mine, clusterIPs: [mine] } })));
   assert.equal(changed.message, 'Service "a" is invalid: spec.clusterIPs: Forbidden: may not be set for ExternalName services');
   assert.equal((await reg.get(SERVICES, 'default', 'a')).spec.type, 'NodePort', 'nothing stored');
   // as a `kubectl apply` of an ExternalName manifest: no clusterIP in the body
